@@ -1,0 +1,163 @@
+"""Persistent state of runs: executions, node runs (one row per attempt), the append-only
+event log (gap-free `seq` per execution), pending signals and dead letters.
+
+The engine core (`engine.core`) never imports this module; `engine.store` maps core state
+onto these rows, writing first and announcing after the commit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+FINISHED_EXECUTION_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+class NodeRunStatus(models.TextChoices):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+class Execution(models.Model):
+    workflow = models.ForeignKey("editor.Workflow", on_delete=models.CASCADE, related_name="executions")
+    version = models.ForeignKey("editor.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions")
+    status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED)
+    priority = models.IntegerField(default=0)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    trace_id = models.CharField(max_length=32, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Which engine process drives this execution and when it last said so: a stale
+    # heartbeat lets another engine take over (compare-and-set on these two columns).
+    engine_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Run-scoped state that is not a node run: variables set by `set` nodes, the data of
+    # the last resume signal, the pause reason.
+    state = models.JSONField(default=dict, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "workflow"]),
+            models.Index(fields=["owner", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Execution {self.pk} {self.trace_id} ({self.status})"
+
+
+class NodeRun(models.Model):
+    # Ids are made by the engine (uuid hex) so that a node run and the events that name it
+    # can be written in the same batch without a round trip.
+    id = models.CharField(primary_key=True, max_length=32)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True, default="")
+    type = models.CharField(max_length=40)
+    # Where in the run this node run lives: "" for the top-level graph, "loop#3" for item 3
+    # of the loop node `loop`, "outer#1/inner#0" when loops nest.
+    scope = models.CharField(max_length=400, blank=True, default="")
+    status = models.CharField(max_length=16, choices=NodeRunStatus.choices, default=NodeRunStatus.QUEUED)
+    attempt = models.PositiveIntegerField(default=1)
+    iteration = models.IntegerField(null=True, blank=True)
+    branch_id = models.CharField(max_length=200, default="main")
+    branch_name = models.CharField(max_length=200, default="main")
+    trace_id = models.CharField(max_length=200)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    seq = models.PositiveIntegerField(default=0, help_text="order of creation within the execution")
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        indexes = [models.Index(fields=["execution", "seq"]), models.Index(fields=["execution", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} #{self.attempt} ({self.status})"
+
+
+class Event(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=40)
+    ts = models.DateTimeField()
+    node_id = models.CharField(max_length=100, blank=True, default="")
+    node_run_id = models.CharField(max_length=32, blank=True, default="")
+    branch_id = models.CharField(max_length=200, blank=True, default="")
+    branch_name = models.CharField(max_length=200, blank=True, default="")
+    trace_id = models.CharField(max_length=200, blank=True, default="")
+    attempt = models.PositiveIntegerField(null=True, blank=True)
+    iteration = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, blank=True, default="")
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="unique_event_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type}"
+
+    def as_message(self) -> dict[str, object]:
+        """The SPEC §8 wire shape of this event."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "ts": self.ts.isoformat(),
+            "executionId": self.execution_id,
+            "nodeId": self.node_id or None,
+            "nodeRunId": self.node_run_id or None,
+            "branchId": self.branch_id or None,
+            "branchName": self.branch_name or None,
+            "traceId": self.trace_id or None,
+            "attempt": self.attempt,
+            "iteration": self.iteration,
+            "status": self.status or None,
+            "data": self.data,
+        }
+
+
+class PendingSignal(models.Model):
+    """A signal accepted by the API and not yet applied by the engine that owns the run.
+
+    The API writes here and wakes the engine; the engine applies signals in id order and
+    records each as a `signal` event, so the event log stays gap-free and single-writer.
+    """
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="pending_signals")
+    type = models.CharField(max_length=60)
+    reason = models.TextField(blank=True, default="")
+    data = models.JSONField(null=True, blank=True)
+    sent_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,221 @@
+"""The contract between the engine and a node type.
+
+A node type is a small class with a `type` name, a JSON schema for its `config`, and
+`run(ctx) -> output`. The runtime renders `{{…}}` templates in the config before `run`
+(except the fields named in `raw_fields`, which hold JavaScript), applies the common
+policies (timeout, retry, onError) around it, and persists what it returns. Nothing here
+imports Django: node types are unit-testable with a hand-made context.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# Config keys every node accepts (SPEC §3); the runtime handles them, not the node.
+RETRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Retry",
+    "properties": {
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1},
+        "backoff": {"type": "string", "enum": ["fixed", "exponential"], "default": "fixed"},
+        "initialDelay": {"type": "integer", "minimum": 0, "default": 1000, "description": "ms before the 2nd attempt"},
+        "maxDelay": {"type": "integer", "minimum": 0, "description": "cap on the delay between attempts (ms)"},
+        "jitter": {"type": ["boolean", "number"], "description": "true or a 0–1 fraction of random spread"},
+    },
+    "additionalProperties": False,
+}
+
+COMMON_PROPERTIES: dict[str, Any] = {
+    "timeout": {"type": "integer", "minimum": 1, "description": "ms before the node run times out"},
+    "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error"},
+    "retry": RETRY_SCHEMA,
+    "onError": {"type": "string", "enum": ["fail", "continue", "route"], "default": "fail"},
+    "compensate": {"type": "string", "description": "node id run during rollback"},
+}
+COMMON_KEYS = frozenset(COMMON_PROPERTIES)
+
+PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Parallel policy",
+    "properties": {
+        "onPartialFailure": {"type": "string", "enum": ["fail", "continue", "collect"], "default": "fail"},
+        "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1},
+        "collectErrors": {"type": "boolean", "default": False},
+        "failFast": {"type": "boolean", "default": False},
+        "cancelOnFailure": {"type": "boolean", "default": False},
+        "totalTimeout": {"type": "integer", "minimum": 1, "description": "ms from the fan-out"},
+        "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail"},
+    },
+    "additionalProperties": False,
+}
+
+
+class NodeError(Exception):
+    """A node run failed with a message a user can act on."""
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None, retryable: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
+        self.retryable = retryable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, **({"details": self.details} if self.details else {})}
+
+
+class NodeCancelled(Exception):
+    """Raised inside `run` when the node run was cancelled (ctx.cancelled is set)."""
+
+
+@dataclass
+class Route:
+    """Output plus the handle to follow (`condition` returns "true"/"false")."""
+
+    output: Any
+    handle: str
+
+
+@dataclass
+class Sleep:
+    """Ask the runtime to finish this node run after `duration_ms` without holding a
+    worker thread; the output is produced then. Cancelling the run cancels the wait."""
+
+    duration_ms: float
+    output: Any = None
+
+
+@dataclass
+class AwaitSignal:
+    """Pause the execution at this node until a `resume` signal; the signal's data becomes
+    the output (used by `approval`)."""
+
+    reason: str = "Awaiting approval"
+    approvers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BranchResult:
+    """One incoming branch of a join, as the merge sees it."""
+
+    branch: str
+    success: bool
+    data: Any = None
+    error: Any = None
+    cancelled: bool = False
+
+
+@dataclass
+class EngineOptions:
+    http_allow_private: bool = False
+    expression_timeout_ms: int = 1000
+    expression_memory_mb: int = 64
+    expression_max_output_bytes: int = 1_000_000
+
+
+@dataclass
+class NodeContext:
+    """Everything a node run may look at. Built by the runtime for each attempt."""
+
+    node_id: str
+    name: str
+    type: str
+    config: dict[str, Any]
+    input: Any
+    execution_id: Any
+    trace_id: str
+    branch_id: str
+    branch_name: str
+    attempt: int = 1
+    iteration: int | None = None
+    # Variables for expressions and templates: `input`, upstream outputs by node id,
+    # `variables`, `parallel`, `branch`, `execution`, `trace`, `signal`, the loop item.
+    scope: dict[str, Any] = field(default_factory=dict)
+    # For joins: the incoming branches by name (also bound as variables in expressions).
+    branches: dict[str, Any] = field(default_factory=dict)
+    branch_results: list[BranchResult] = field(default_factory=list)
+    options: EngineOptions = field(default_factory=EngineOptions)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    log_sink: Callable[[str], None] | None = None
+    _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log(self, message: str) -> None:
+        if self.log_sink is not None:
+            self.log_sink(str(message))
+
+    def expression_bindings(self) -> dict[str, Any]:
+        """Names visible to JavaScript (SPEC §5)."""
+        bindings = dict(self.scope)
+        bindings.update(self.branches)
+        bindings["input"] = self.input
+        return bindings
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Run `callback` (from another thread) when this node run is cancelled, e.g. to
+        abort an HTTP request. Runs at once if already cancelled."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self._cancel_callbacks.append(callback)
+                return
+        callback()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled.set()
+            callbacks, self._cancel_callbacks = self._cancel_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a failing abort must not stop the others
+                pass
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise NodeCancelled()
+
+
+class NodeType:
+    """Base class: subclasses set the class attributes and implement `run`."""
+
+    type: ClassVar[str]
+    title: ClassVar[str]
+    category: ClassVar[str] = "Core"
+    description: ClassVar[str] = ""
+    # JSON schema of the node-specific config (common keys are added by `full_schema`).
+    config_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    defaults: ClassVar[dict[str, Any]] = {}
+    # Output handles besides the default one (condition: true/false).
+    output_handles: ClassVar[list[str]] = []
+    # Config fields that are JavaScript and must not be template-rendered.
+    raw_fields: ClassVar[frozenset[str]] = frozenset()
+    # Cheap, non-blocking nodes run on the coordinator thread: no thread hop per node.
+    inline: ClassVar[bool] = False
+    container: ClassVar[bool] = False
+
+    @classmethod
+    def full_schema(cls) -> dict[str, Any]:
+        schema = dict(cls.config_schema)
+        props = dict(COMMON_PROPERTIES)
+        props.update(schema.get("properties", {}))
+        schema["properties"] = props
+        schema.setdefault("type", "object")
+        return schema
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "type": cls.type,
+            "title": cls.title,
+            "category": cls.category,
+            "description": cls.description,
+            "schema": cls.full_schema(),
+            "defaults": dict(cls.defaults),
+            "ports": {"inputs": ["in"] if cls.type != "start" else [], "outputs": ["out", *cls.output_handles]},
+            "container": cls.container,
+        }
+
+    def run(self, ctx: NodeContext) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError

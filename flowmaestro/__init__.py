@@ -1,0 +1,1 @@
+"""FlowMaestro project package: settings, ASGI app, URLs and the Celery app."""

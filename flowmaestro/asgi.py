@@ -1,0 +1,34 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels.
+
+With `FLOWMAESTRO_ENGINE_IN_PROCESS` (the default) the engine starts here, inside the
+daphne process, so `make run` is one process; deployments set it to false and run
+`manage.py runengine` separately.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowmaestro.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from engine.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
+
+if settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
+    from engine.runtime import start_engine  # noqa: E402
+
+    start_engine()
