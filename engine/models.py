@@ -92,6 +92,9 @@ class NodeRun(models.Model):
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # The output handle a condition chose (or "error" for a routed failure), kept so that a
+    # restarted engine replays the same path.
+    handle = models.CharField(max_length=20, blank=True, default="")
     claimed_by = models.CharField(max_length=100, blank=True, default="")
     seq = models.PositiveIntegerField(default=0, help_text="order of creation within the execution")
 

@@ -160,3 +160,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
     "loggers": {"engine": {"level": os.environ.get("FLOWMAESTRO_LOG_LEVEL", "INFO")}},
 }
+
+# Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
+# fresh clone needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True

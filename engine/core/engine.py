@@ -1,0 +1,373 @@
+"""The engine process: one coordinator thread, a worker pool, timers, and persistence.
+
+Why one coordinator: every state change of an execution happens on one thread, so the
+scheduler needs no locks, `seq` stays gap-free, and all the writes of a tick can be
+committed together (group commit) before anything is announced. Workers only run node
+bodies (HTTP calls, JavaScript) and post results back; `delay` waits are timers, not
+sleeping threads, so 10,000 waiting loop items cost no threads at all.
+
+Coordinator loop:
+1. wait for a message (node result, log line, signal, new execution) or the next timer;
+2. handle every message that is waiting, fire due timers;
+3. let dirty executions start ready node runs (inline nodes run right here);
+4. flush the tick's batch in one transaction, hand it to the announcer thread, and only
+   then submit the claimed node runs to the worker pool.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from engine.core.execution import Attempt, ExecutionRun
+from engine.core.graph import DefinitionError
+from engine.core.persistence import Batch, Persistence, SignalRecord, now
+from engine.core.plan import PlanCache
+from engine.nodes.base import AwaitSignal, EngineOptions
+
+log = logging.getLogger("engine")
+
+TICK_BUDGET = 2000  # inline node runs per tick before a flush lets the world see progress
+
+
+class Timer:
+    __slots__ = ("due", "callback", "cancelled")
+
+    def __init__(self, due: float, callback: Callable[[], None]):
+        self.due = due
+        self.callback = callback
+        self.cancelled = False
+
+
+class Engine:
+    def __init__(
+        self,
+        persistence: Persistence,
+        *,
+        max_workers: int = 32,
+        options: EngineOptions | None = None,
+        engine_id: str | None = None,
+        poll_interval: float = 0.5,
+        heartbeat_interval: float = 2.0,
+        stale_after: float = 15.0,
+        worker_setup: Callable[[], None] | None = None,
+        worker_teardown: Callable[[], None] | None = None,
+    ):
+        self.persistence = persistence
+        self.options = options or EngineOptions()
+        self.engine_id = engine_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.max_workers = max_workers
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.worker_setup = worker_setup
+        self.worker_teardown = worker_teardown
+        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.timers: list[tuple[float, int, Timer]] = []
+        self._timer_ids = itertools.count()
+        self.executions: dict[Any, ExecutionRun] = {}
+        self.batch = Batch()
+        self.to_submit: list[Attempt] = []
+        self.dirty: dict[ExecutionRun, None] = {}
+        self.plans = PlanCache()
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fm-node")
+        self.announce_queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._finished_events: dict[Any, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._announcer: threading.Thread | None = None
+        self._stopping = False
+        self._draining = False
+        self._coordinator_ident: int | None = None
+        self.started = threading.Event()
+        self._applied_signals: set[Any] = set()
+
+    # -- public API (any thread) ---------------------------------------------------------
+    def start(self) -> Engine:
+        self._thread = threading.Thread(target=self._run, name="fm-coordinator", daemon=True)
+        self._announcer = threading.Thread(target=self._announce_loop, name="fm-announcer", daemon=True)
+        self._announcer.start()
+        self._thread.start()
+        self.started.wait(10)
+        return self
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Drain: stop claiming and starting, let running node runs finish within `grace`,
+        then release the executions so another engine can pick them up at once."""
+        if self._thread is None:
+            return
+        self.inbox.put(("drain", time.monotonic() + grace))
+        self._thread.join(grace + 10)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.announce_queue.put(None)
+        if self._announcer is not None:
+            self._announcer.join(5)
+        self._thread = None
+
+    def submit(self, execution_id: Any) -> None:
+        """A new execution was queued: claim it without waiting for the next poll."""
+        self.inbox.put(("claim",))
+
+    def signal(self, execution_id: Any) -> None:
+        self.inbox.put(("signal", execution_id))
+
+    def wait(self, execution_id: Any, timeout: float = 30.0) -> bool:
+        with self._lock:
+            event = self._finished_events.setdefault(execution_id, threading.Event())
+        return event.wait(timeout)
+
+    # -- used by executions (coordinator thread) --------------------------------------------
+    def add_timer(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        timer = Timer(time.monotonic() + delay_s, callback)
+        heapq.heappush(self.timers, (timer.due, next(self._timer_ids), timer))
+        return timer
+
+    def mark_dirty(self, ex: ExecutionRun) -> None:
+        self.dirty[ex] = None
+
+    def submit_work(self, attempt: Attempt) -> None:
+        self.to_submit.append(attempt)
+
+    def post_log(self, attempt: Attempt, message: str) -> None:
+        if threading.get_ident() == self._coordinator_ident:
+            attempt.ex.log(attempt, message)
+        else:
+            self.inbox.put(("log", attempt, message))
+
+    def start_container(self, attempt: Attempt) -> None:
+        from engine.core.loops import LoopRun
+
+        LoopRun.begin(self, attempt)
+
+    def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
+        """An approval node waits: the execution pauses until a resume signal."""
+        ex = attempt.ex
+        ex.awaiting = attempt  # type: ignore[attr-defined]
+        ex.status = "paused"
+        ex.pause_reason = request.reason
+        ex.save_state()
+        ex.update_execution(status="paused")
+        ex.event("execution.paused", attempt.row, status="paused",
+                 data={"reason": request.reason, "approvers": request.approvers})
+
+    def execution_finished(self, ex: ExecutionRun) -> None:
+        self.executions.pop(ex.id, None)
+        self.dirty.pop(ex, None)
+        self._pending_finish.append(ex.id)
+
+    # -- coordinator ------------------------------------------------------------------------
+    _pending_finish: list[Any]
+
+    def _run(self) -> None:
+        self._coordinator_ident = threading.get_ident()
+        self._pending_finish = []
+        next_poll = 0.0
+        next_heartbeat = time.monotonic() + self.heartbeat_interval
+        drain_deadline: float | None = None
+        self.started.set()
+        while True:
+            timeout = self.poll_interval
+            if self.timers:
+                timeout = min(timeout, max(0.0, self.timers[0][0] - time.monotonic()))
+            if self.dirty:
+                timeout = 0.0
+            try:
+                message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                message = None
+            handled = 0
+            while message is not None:
+                if message[0] == "drain":
+                    drain_deadline = message[1]
+                    self._draining = True
+                else:
+                    self._safe(self._handle, message)
+                handled += 1
+                if handled > 5000:
+                    break
+                try:
+                    message = self.inbox.get_nowait()
+                except queue.Empty:
+                    message = None
+            self._fire_timers()
+            self._dispatch()
+            mono = time.monotonic()
+            if not self._draining and mono >= next_poll:
+                next_poll = mono + self.poll_interval
+                self._safe(self._claim)
+                self._safe(self._poll_signals)
+            if mono >= next_heartbeat:
+                next_heartbeat = mono + self.heartbeat_interval
+                self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
+            self._flush()
+            if drain_deadline is not None:
+                busy = any(a.holds_slot and a.impl is not None and not a.impl.inline
+                           for ex in self.executions.values() for a in ex.active.values())
+                if not busy or time.monotonic() >= drain_deadline:
+                    self._safe(self.persistence.release, self.engine_id, list(self.executions))
+                    return
+
+    def _safe(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception:  # noqa: BLE001 - the coordinator must survive anything
+            log.exception("engine: %s failed", getattr(fn, "__name__", fn))
+            return None
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "done":
+            _, attempt, value, exc = message
+            attempt.ex.complete(attempt, value, exc)
+        elif kind == "log":
+            _, attempt, text = message
+            attempt.ex.log(attempt, text)
+        elif kind == "claim":
+            if not self._draining:
+                self._claim()
+        elif kind == "signal":
+            ex = self.executions.get(message[1])
+            if ex is not None:
+                for record in self.persistence.take_signals(ex.id):
+                    if record.id in self._applied_signals:
+                        continue
+                    self._applied_signals.add(record.id)
+                    self._apply_signal(ex, record)
+                    self.batch.signals_applied.append(record.id)
+        elif kind == "call":
+            message[1]()
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        self.inbox.put(("call", fn))
+
+    def _fire_timers(self) -> None:
+        mono = time.monotonic()
+        while self.timers and self.timers[0][0] <= mono:
+            _, _, timer = heapq.heappop(self.timers)
+            if not timer.cancelled:
+                timer.cancelled = True
+                self._safe(timer.callback)
+
+    def _dispatch(self) -> None:
+        budget = TICK_BUDGET
+        while self.dirty and budget > 0:
+            ex = next(iter(self.dirty))
+            del self.dirty[ex]
+            if ex.finished:
+                continue
+            try:
+                budget -= ex.dispatch(budget)
+            except Exception as exc:  # noqa: BLE001 - an engine bug fails that execution only
+                log.exception("engine: execution %s failed", ex.id)
+                ex.cancel(f"internal error: {exc}", final_status="failed")
+            if ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running":
+                self.dirty[ex] = None
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, Batch()
+        lost: set[str] = set()
+        if batch:
+            for _attempt in range(5):
+                try:
+                    lost = self.persistence.flush(batch, self.engine_id)
+                    break
+                except Exception:  # noqa: BLE001 - e.g. a locked database: try again
+                    log.exception("engine: flush failed; retrying")
+                    time.sleep(0.2)
+            self.announce_queue.put(batch)
+        submit, self.to_submit = self.to_submit, []
+        for attempt in submit:
+            if attempt.id in lost:
+                # Another engine claimed this node run: it is theirs to run.
+                attempt.status = "lost"
+                attempt.ex.active.pop(attempt.id, None)
+                continue
+            if attempt.status == "running":
+                self.pool.submit(self._work, attempt)
+        if self._pending_finish:
+            finished, self._pending_finish = self._pending_finish, []
+            with self._lock:
+                for ex_id in finished:
+                    self._finished_events.setdefault(ex_id, threading.Event()).set()
+
+    def _work(self, attempt: Attempt) -> None:
+        if self.worker_setup is not None:
+            self.worker_setup()
+        try:
+            assert attempt.impl is not None and attempt.ctx is not None
+            value = attempt.impl.run(attempt.ctx)
+        except BaseException as exc:  # noqa: BLE001
+            self.inbox.put(("done", attempt, None, exc))
+        else:
+            self.inbox.put(("done", attempt, value, None))
+        finally:
+            if self.worker_teardown is not None:
+                self.worker_teardown()
+
+    def _announce_loop(self) -> None:
+        while True:
+            batch = self.announce_queue.get()
+            if batch is None:
+                return
+            try:
+                self.persistence.announce(batch)
+            except Exception:  # noqa: BLE001 - a broken channel layer must not stop the engine
+                log.exception("engine: announce failed")
+
+    def _claim(self) -> None:
+        for execution_id in self.persistence.claim_executions(
+            self.engine_id, stale_after_s=self.stale_after, limit=100
+        ):
+            if execution_id in self.executions:
+                continue
+            record = self.persistence.load(execution_id)
+            if record is None:
+                continue
+            try:
+                plan = self.plans.get(record.definition)
+            except DefinitionError as exc:
+                ex_fields = {"status": "failed", "error": {"message": "invalid definition", "errors": exc.errors},
+                             "finished_at": now()}
+                self.batch.executions.setdefault(execution_id, {}).update(ex_fields)
+                continue
+            ex = ExecutionRun(self, record, plan)
+            self.executions[execution_id] = ex
+            ex.start()
+            self._handle(("signal", execution_id))
+
+    def _poll_signals(self) -> None:
+        poll = getattr(self.persistence, "executions_with_signals", None)
+        if poll is None:
+            return
+        for execution_id in poll(self.engine_id):
+            self._handle(("signal", execution_id))
+
+    def _apply_signal(self, ex: ExecutionRun, record: SignalRecord) -> None:
+        from engine.core.signals import apply_signal
+
+        apply_signal(ex, record)
+
+    # -- signal actions that reach beyond one execution ----------------------------------------
+    notifier: Callable[[list[str], str, str], None] | None = None
+
+    def on_cancel_signal(self, ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
+        reason = record.reason or "cancelled by signal"
+        notify = handler.get("notify") or []
+        if notify and self.notifier is not None:
+            subject = f"FlowMaestro: execution {ex.id} cancelled"
+            body = f"Execution {ex.id} ({ex.trace_id}) was cancelled by {record.sent_by or 'a signal'}: {reason}"
+            self._safe(self.notifier, [str(a) for a in notify], subject, body)
+        ex.cancel(reason)
+
+    def run_handler(self, ex: ExecutionRun, node_id: str, record: SignalRecord) -> None:
+        ex.run_detached(node_id, record.data if record.data is not None else {})

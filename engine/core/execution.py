@@ -1,0 +1,593 @@
+"""One execution in the coordinator: node run attempts, their policies, and the scope runs
+(the top-level graph and each loop item) whose schedulers decide what runs next.
+
+Only the coordinator thread touches these objects. Worker threads receive an `Attempt`
+with a ready-made `NodeContext` and report back through the engine's inbox.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.core.branches import MAIN, Path, branch_id, trace_for
+from engine.core.context import TemplateContext
+from engine.core.graph import Node
+from engine.core.persistence import ExecutionRecord, now
+from engine.core.plan import VersionPlan
+from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
+from engine.core.scheduler import Actions, Outcome, ScopePlan, ScopeScheduler
+from engine.core.templates import render
+from engine.nodes import get_node_type
+from engine.nodes.base import (
+    AwaitSignal,
+    BranchResult,
+    NodeCancelled,
+    NodeContext,
+    NodeError,
+    NodeType,
+    Route,
+    Sleep,
+)
+
+if TYPE_CHECKING:
+    from engine.core.engine import Engine
+
+FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
+EVENT_OUTPUT_LIMIT = 4000
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str))
+
+
+def _small(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    return value if len(text) <= EVENT_OUTPUT_LIMIT else {"truncated": True, "size": len(text)}
+
+
+@dataclass
+class Attempt:
+    id: str
+    ex: ExecutionRun
+    scope: ScopeRun
+    node: Node
+    attempt: int
+    row: dict[str, Any]
+    policy: NodePolicy
+    input: Any
+    status: str = "queued"
+    impl: NodeType | None = None
+    ctx: NodeContext | None = None
+    holds_slot: bool = False
+    timers: list[Any] = field(default_factory=list)
+    branch_results: list[BranchResult] = field(default_factory=list)
+    branches: dict[str, Any] = field(default_factory=dict)
+    loop: Any = None  # a LoopRun when the node is a container
+    detached: bool = False  # a signal handler or compensation: outside the scheduler
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "retrying", "running")
+
+
+class ScopeRun:
+    """One run of a scope: the top-level graph or the body of a loop for one item."""
+
+    def __init__(
+        self,
+        ex: ExecutionRun,
+        plan: ScopePlan,
+        *,
+        key: str = "",
+        parent: ScopeRun | None = None,
+        iteration: int | None = None,
+        base_path: Path = (),
+        base_names: tuple[str, ...] = (),
+        base_trace: str = "",
+        locals: dict[str, Any] | None = None,
+        on_done: Callable[[ScopeRun], None] | None = None,
+    ):
+        self.ex = ex
+        self.plan = plan
+        self.sched = ScopeScheduler(plan)
+        self.key = key
+        self.parent = parent
+        self.iteration = iteration
+        self.base_path = base_path
+        self.base_names = base_names
+        self.base_trace = base_trace or ex.trace_id
+        self.locals = locals or {}
+        self.outputs: dict[str, Any] = {}
+        self.aliases: dict[str, str] = {}
+        self.attempts: dict[str, Attempt] = {}  # live attempt per node
+        self.on_done = on_done
+        self.done = False
+
+    def branch_of(self, node_id: str) -> tuple[str, str, str]:
+        rel = self.plan.branches.node.get(node_id, MAIN)
+        path = self.base_path + rel.path
+        names = self.base_names + rel.names
+        return branch_id(path), (names[-1] if names else "main"), trace_for(self.base_trace, rel.path)
+
+    def result(self) -> Any:
+        sinks = [n for n in self.plan.scope.order if not self.plan.scope.out_edges.get(n)]
+        done = [n for n in sinks if n in self.outputs]
+        if len(sinks) == 1:
+            return self.outputs.get(sinks[0])
+        return {n: self.outputs[n] for n in done}
+
+
+class ExecutionRun:
+    def __init__(self, engine: Engine, record: ExecutionRecord, plan: VersionPlan):
+        self.engine = engine
+        self.id = record.id
+        self.plan = plan
+        self.trace_id = record.trace_id
+        self.input = record.input if record.input is not None else {}
+        state = record.state or {}
+        self.variables: dict[str, Any] = {**plan.variables, **(state.get("variables") or {})}
+        self.signal: Any = state.get("signal") or {}
+        self.status = "paused" if record.status == "paused" else "running"
+        self.pause_reason: str = state.get("pauseReason", "")
+        self.seq = record.last_seq
+        self.run_seq = max((r.get("seq", 0) for r in record.node_runs), default=0)
+        self.in_flight = 0
+        self.ready: deque[Attempt] = deque()
+        self.active: dict[str, Attempt] = {}
+        self.finished = False
+        self.cancelled_reason: str | None = None
+        # Rows of an earlier engine: finished ones are replayed, unfinished ones retried.
+        self.replay: dict[tuple[str, str], dict[str, Any]] = {}
+        self.recorded: set[tuple[str, str]] = set()
+        self.attempt_counts: dict[tuple[str, str], int] = {}
+        for row in record.node_runs:
+            key = (row["scope"], row["node_id"])
+            self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
+            self.recorded.add(key)
+            if row["status"] in FINAL:
+                # Rows come in seq order: the last attempt of a node decides.
+                self.replay[key] = row
+            else:
+                self.replay.pop(key, None)
+                interrupted = dict(row)
+                interrupted.update(status="cancelled", finished_at=now(),
+                                   error={"message": "interrupted: the engine stopped; the node run is retried"})
+                engine.batch.node_runs[row["id"]] = interrupted
+                self.event("node.cancelled", interrupted, data={"reason": "interrupted"})
+        self.top = ScopeRun(self, plan.scopes[None])
+        self.top.locals["__execution_input"] = self.input
+
+    # -- bookkeeping -----------------------------------------------------------------
+    def event(self, type: str, row: dict[str, Any] | None = None, *, status: str = "", data: Any = None) -> None:
+        self.seq += 1
+        event = {
+            "execution_id": self.id, "seq": self.seq, "type": type, "ts": now(),
+            "node_id": "", "node_run_id": "", "branch_id": "", "branch_name": "", "trace_id": self.trace_id,
+            "attempt": None, "iteration": None, "status": status, "data": data,
+        }
+        if row is not None:
+            event.update(
+                node_id=row["node_id"], node_run_id=row["id"], branch_id=row["branch_id"],
+                branch_name=row["branch_name"], trace_id=row["trace_id"], attempt=row["attempt"],
+                iteration=row["iteration"], status=status or row["status"],
+            )
+        self.engine.batch.events.append(event)
+        self.engine.batch.executions.setdefault(self.id, {})["last_seq"] = self.seq
+
+    def update_execution(self, **fields: Any) -> None:
+        self.engine.batch.executions.setdefault(self.id, {}).update(fields)
+
+    def save_state(self) -> None:
+        self.update_execution(state={"variables": self.variables, "signal": self.signal, "pauseReason": self.pause_reason})
+
+    def touch(self, attempt: Attempt) -> None:
+        self.engine.batch.node_runs[attempt.id] = attempt.row
+
+    def new_row(self, scope: ScopeRun, node: Node, attempt: int, status: str, input: Any) -> dict[str, Any]:
+        bid, bname, trace = scope.branch_of(node.id)
+        self.run_seq += 1
+        row = {
+            "id": uuid.uuid4().hex, "execution_id": self.id, "node_id": node.id, "name": node.name,
+            "type": node.type, "scope": scope.key, "status": status, "attempt": attempt,
+            "iteration": scope.iteration, "branch_id": bid, "branch_name": bname, "trace_id": trace,
+            "queued_at": now(), "started_at": None, "finished_at": None, "input": _jsonable(input),
+            "output": None, "error": None, "handle": "", "claimed_by": "", "seq": self.run_seq,
+        }
+        self.engine.batch.node_runs[row["id"]] = row
+        self.engine.batch.new_ids.add(row["id"])
+        self.recorded.add((scope.key, node.id))
+        return row
+
+    def log(self, attempt: Attempt, message: str) -> None:
+        self.event("log", attempt.row, status=attempt.row["status"], data={"message": message[:10000]})
+
+    # -- starting ----------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.replay and not self.recorded:
+            self.update_execution(status="running", started_at=now())
+            self.event("execution.started", status="running")
+        else:
+            self.event("execution.resumed" if self.status == "running" else "execution.paused",
+                       status=self.status, data={"reason": "engine restarted"})
+        if self.plan.timeout_ms:
+            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout)
+        self.apply(self.top, self.top.sched.start())
+
+    def _execution_timeout(self) -> None:
+        if not self.finished:
+            self.cancel(f"execution timeout of {self.plan.timeout_ms} ms reached", final_status="timed_out")
+
+    def node_ready(self, scope: ScopeRun, node_id: str, *, retry_of: Attempt | None = None) -> None:
+        node = self.plan.graph.nodes[node_id]
+        key = (scope.key, node_id)
+        replayed = self.replay.pop(key, None) if retry_of is None else None
+        if replayed is not None:
+            self._replay(scope, node, replayed)
+            return
+        node_input, branches, branch_results = self._inputs(scope, node_id)
+        attempt_no = self.attempt_counts.get(key, 0) + 1
+        self.attempt_counts[key] = attempt_no
+        edge_branch = self._branch_settings(scope, node_id)
+        policy = node_policy(node.config, edge_branch)
+        status = "retrying" if retry_of is not None else "queued"
+        row = self.new_row(scope, node, attempt_no, status, node_input)
+        attempt = Attempt(row["id"], self, scope, node, attempt_no, row, policy, node_input, status=status,
+                          branches=branches, branch_results=branch_results)
+        scope.attempts[node_id] = attempt
+        self.active[attempt.id] = attempt
+        self.event("node.queued" if retry_of is None else "node.retrying", row)
+        if retry_of is not None:
+            return  # the retry timer moves it to the ready queue
+        self.enqueue(attempt)
+
+    def enqueue(self, attempt: Attempt) -> None:
+        if attempt.node.type == "loop":
+            self.engine.start_container(attempt)
+            return
+        self.ready.append(attempt)
+        self.engine.mark_dirty(self)
+
+    def _replay(self, scope: ScopeRun, node: Node, row: dict[str, Any]) -> None:
+        status = row["status"]
+        outcome = Outcome(status, row.get("output"), row.get("error"), row.get("handle") or None)
+        if status == "succeeded" or outcome.handle == "error":
+            scope.outputs[node.id] = row.get("output")
+            if node.type == "set" and isinstance(row.get("output"), dict):
+                self.variables = {**self.variables, **row["output"]}
+            if node.type == "loop":
+                alias = (node.config or {}).get("outputVariable")
+                if alias:
+                    scope.aliases[alias] = node.id
+        self.apply(scope, scope.sched.finish(node.id, outcome))
+
+    def _branch_settings(self, scope: ScopeRun, node_id: str) -> dict[str, Any] | None:
+        """`edges[].branch` of the fan-out edge that started this node's branch."""
+        branch = scope.plan.branches.node[node_id]
+        if not branch.path:
+            return None
+        node = node_id
+        # Walk back along single-input edges to the edge that opened the branch.
+        for _ in range(len(scope.plan.scope.order)):
+            edges = scope.plan.in_edges.get(node, [])
+            if len(edges) != 1:
+                return None
+            edge = edges[0]
+            if scope.plan.branches.node[edge.source].path != branch.path:
+                return dict(edge.branch) if edge.branch else None
+            node = edge.source
+        return None
+
+    def _inputs(self, scope: ScopeRun, node_id: str) -> tuple[Any, dict[str, Any], list[BranchResult]]:
+        plan = scope.plan
+        if not plan.in_edges.get(node_id):
+            if scope.parent is None:
+                return self.input, {}, []
+            return scope.locals.get("__item"), {}, []
+        pairs = scope.sched.inputs(node_id)
+        if node_id not in plan.joins:
+            return (pairs[0][1].data if pairs else None), {}, []
+        branches: dict[str, Any] = {}
+        results: list[BranchResult] = []
+        settled = {e.id for e, _ in pairs}
+        for edge in plan.in_edges[node_id]:
+            name = plan.branches.join_key(edge, node_id)
+            if edge.id not in settled:
+                results.append(BranchResult(name, False, error={"message": "cancelled: not finished"}, cancelled=True))
+                continue
+            result = scope.sched.edge_results[edge.id]
+            if result.kind == "ok":
+                branches[name] = result.data
+                results.append(BranchResult(name, True, data=result.data))
+            elif result.kind == "failed":
+                results.append(BranchResult(name, False, error=result.error))
+            elif result.kind == "cancelled":
+                results.append(BranchResult(name, False, error={"message": "cancelled"}, cancelled=True))
+        ok = [r for r in results if r.success]
+        node_input: Any = branches
+        if self.plan.graph.nodes[node_id].type != "merge" and len(ok) == 1:
+            node_input = ok[0].data
+        return node_input, branches, results
+
+    # -- running -----------------------------------------------------------------------
+    def dispatch(self, budget: int) -> int:
+        """Start ready attempts while the execution has free slots; returns work done."""
+        done = 0
+        while self.ready and self.status == "running" and self.in_flight < self.plan.max_concurrency and done < budget:
+            attempt = self.ready.popleft()
+            if attempt.status not in ("queued", "retrying"):
+                continue
+            done += 1
+            self._start(attempt)
+        return done
+
+    def _start(self, attempt: Attempt) -> None:
+        node = attempt.node
+        cls = get_node_type(node.type)
+        if cls is None:  # validated on save; a type removed since then
+            self.fail_attempt(attempt, {"message": f"unknown node type {node.type!r}"}, retryable=False)
+            return
+        attempt.impl = cls()
+        attempt.status = "running"
+        attempt.holds_slot = True
+        self.in_flight += 1
+        row = attempt.row
+        row["status"] = "running"
+        row["started_at"] = now()
+        row["claimed_by"] = self.engine.engine_id
+        self.touch(attempt)
+        self.event("node.started", row)
+        ctx = self._context(attempt, cls)
+        if ctx is None:
+            return
+        attempt.ctx = ctx
+        if attempt.policy.timeout_ms:
+            attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt)))
+        if cls.inline:
+            try:
+                value = attempt.impl.run(ctx)
+            except BaseException as exc:  # noqa: BLE001 - any failure of a node is its own
+                self.complete(attempt, None, exc)
+            else:
+                self.complete(attempt, value, None)
+        else:
+            self.engine.batch.claims.append(attempt.id)
+            self.engine.submit_work(attempt)
+
+    def _context(self, attempt: Attempt, cls: type[NodeType]) -> NodeContext | None:
+        scope = attempt.scope
+        row = attempt.row
+        tctx = TemplateContext(self, scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
+                               row["trace_id"])
+        try:
+            config = render(dict(attempt.node.config), tctx, skip=cls.raw_fields)
+        except Exception as exc:  # noqa: BLE001
+            self.complete(attempt, None, NodeError(f"template error: {exc}", retryable=False))
+            return None
+        bindings = tctx.bindings() if cls.raw_fields else {}
+        bindings.pop("__execution_input", None)
+        bindings.pop("__item", None)
+        ctx = NodeContext(
+            node_id=attempt.node.id, name=attempt.node.name, type=attempt.node.type, config=config,
+            input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
+            branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
+            scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
+            options=self.engine.options,
+        )
+        ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
+        return ctx
+
+    def complete(self, attempt: Attempt, value: Any, exc: BaseException | None) -> None:
+        """A node run returned (or raised); apply its policies."""
+        if attempt.status != "running":
+            return  # timed out or cancelled meanwhile: a late result is ignored
+        if exc is not None:
+            if isinstance(exc, NodeCancelled) or (attempt.ctx is not None and attempt.ctx.cancelled.is_set()):
+                self.finalize(attempt, "cancelled", error={"message": "cancelled"})
+            elif isinstance(exc, NodeError):
+                self.fail_attempt(attempt, exc.as_dict(), retryable=exc.retryable)
+            else:
+                self.fail_attempt(attempt, {"message": f"{type(exc).__name__}: {exc}"}, retryable=True)
+            return
+        if isinstance(value, Sleep):
+            wake_output = value.output
+            attempt.timers.append(
+                self.engine.add_timer(max(0.0, value.duration_ms) / 1000,
+                                      lambda: self.complete(attempt, wake_output, None))
+            )
+            return
+        if isinstance(value, AwaitSignal):
+            self.engine.await_signal(attempt, value)
+            return
+        handle = None
+        if isinstance(value, Route):
+            value, handle = value.output, value.handle
+        self.finalize(attempt, "succeeded", output=_jsonable(value), handle=handle)
+
+    def timed_out(self, attempt: Attempt) -> None:
+        if attempt.status != "running":
+            return
+        if attempt.ctx is not None:
+            attempt.ctx.cancel()
+        if attempt.loop is not None:
+            attempt.loop.cancel("timeout")
+        ms = attempt.policy.timeout_ms
+        error = {"message": f"timed out after {ms} ms", "timeout": True}
+        if attempt.policy.on_timeout == "continue":
+            self.finalize(attempt, "succeeded", output={"timedOut": True})
+        elif attempt.policy.on_timeout == "cancel":
+            self.finalize(attempt, "timed_out", error=error)
+        else:
+            self.fail_attempt(attempt, error, retryable=True, status="timed_out")
+
+    def fail_attempt(self, attempt: Attempt, error: dict[str, Any], *, retryable: bool, status: str = "failed") -> None:
+        policy = attempt.policy
+        if retryable and attempt.attempt < policy.max_attempts and not self.finished and self.cancelled_reason is None:
+            self.finalize(attempt, status, error=error, propagate=False)
+            delay = retry_delay_ms(policy.retry, attempt.attempt)
+            self.node_ready(attempt.scope, attempt.node.id, retry_of=attempt)
+            nxt = attempt.scope.attempts[attempt.node.id]
+            nxt.row["error"] = {"previousError": error, "retryInMs": round(delay)}
+
+            def go() -> None:
+                if nxt.status == "retrying":
+                    self.ready.append(nxt)
+                    self.engine.mark_dirty(self)
+
+            nxt.timers.append(self.engine.add_timer(delay / 1000, go))
+            return
+        if policy.on_error == "continue":
+            self.finalize(attempt, "succeeded", output={"error": error})
+        elif policy.on_error == "route":
+            self.finalize(attempt, status, output={"error": error}, error=error, handle="error")
+        else:
+            self.finalize(attempt, status, error=error)
+
+    def finalize(
+        self,
+        attempt: Attempt,
+        status: str,
+        *,
+        output: Any = None,
+        error: Any = None,
+        handle: str | None = None,
+        propagate: bool = True,
+    ) -> None:
+        """Record the end of an attempt, free its slot, and tell the scheduler."""
+        if not attempt.active:
+            return
+        attempt.status = status
+        for timer in attempt.timers:
+            timer.cancelled = True
+        if attempt.holds_slot:
+            attempt.holds_slot = False
+            self.in_flight -= 1
+            if self.ready:
+                self.engine.mark_dirty(self)
+        self.active.pop(attempt.id, None)
+        row = attempt.row
+        row.update(status=status, finished_at=now(), output=output, error=error, handle=handle or "")
+        if row["started_at"] is None and status in ("succeeded", "failed", "timed_out"):
+            row["started_at"] = row["finished_at"]
+        self.touch(attempt)
+        data: dict[str, Any] = {}
+        if output is not None:
+            data["output"] = _small(output)
+        if error is not None:
+            data["error"] = _small(error)
+        self.event(f"node.{status}", row, data=data or None)
+        if not propagate:
+            return
+        if attempt.detached:
+            return
+        scope = attempt.scope
+        if scope.attempts.get(attempt.node.id) is attempt:
+            del scope.attempts[attempt.node.id]
+        if status == "succeeded" or handle == "error":
+            scope.outputs[attempt.node.id] = output
+            if attempt.node.type == "set" and isinstance(output, dict):
+                self.variables = {**self.variables, **output}
+                self.save_state()
+        self.apply(scope, scope.sched.finish(attempt.node.id, Outcome(status, output, error, handle)))
+
+    def record_settled(self, scope: ScopeRun, node_id: str, status: str, error: Any) -> None:
+        """A node that ends without running (skipped, or a join whose section failed)."""
+        if (scope.key, node_id) in self.recorded and (scope.key, node_id) not in self.replay:
+            return
+        self.replay.pop((scope.key, node_id), None)
+        node = self.plan.graph.nodes[node_id]
+        row = self.new_row(scope, node, self.attempt_counts.get((scope.key, node_id), 0) + 1, status, None)
+        row["finished_at"] = row["queued_at"]
+        row["error"] = error
+        self.event(f"node.{status}", row, data={"error": error} if error else None)
+
+    def apply(self, scope: ScopeRun, actions: Actions) -> None:
+        for node_id in actions.ready:
+            self.node_ready(scope, node_id)
+        for node_id, reason in actions.skipped:
+            self.record_settled(scope, node_id, "skipped", {"message": reason})
+        for node_id, reason in actions.cancel:
+            attempt = scope.attempts.get(node_id)
+            if attempt is not None:
+                self.cancel_attempt(attempt, reason)
+        for node_id, error in actions.join_failed:
+            self.record_settled(scope, node_id, "failed", error)
+            self.apply(scope, scope.sched.finish(node_id, Outcome("failed", error=error)))
+        self.check_scope(scope)
+
+    def cancel_attempt(self, attempt: Attempt, reason: str) -> None:
+        if attempt.ctx is not None:
+            attempt.ctx.cancel()
+        if attempt.loop is not None:
+            attempt.loop.cancel(reason)
+        self.finalize(attempt, "cancelled", error={"message": reason})
+
+    def check_scope(self, scope: ScopeRun) -> None:
+        if scope.done or not scope.sched.finished or scope.attempts:
+            return
+        scope.done = True
+        if scope.on_done is not None:
+            scope.on_done(scope)
+        elif scope is self.top:
+            self.finish()
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self, status: str | None = None, error: Any = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if status is None:
+            failed = self.top.sched.failed
+            status = "failed" if failed else "succeeded"
+            error = failed
+        output = {
+            self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
+        }
+        self.update_execution(status=status, output=output if status == "succeeded" else (output or None),
+                              error=error, finished_at=now())
+        self.save_state()
+        self.event(f"execution.{status}", status=status, data={"error": error} if error else None)
+        self.engine.execution_finished(self)
+
+    def cancel(self, reason: str, *, final_status: str = "cancelled") -> None:
+        """Stop for good: running node runs are cancelled, nothing new starts."""
+        if self.finished:
+            return
+        self.cancelled_reason = reason
+        for attempt in list(self.active.values()):
+            self.cancel_attempt_quiet(attempt, reason)
+        self.ready.clear()
+        self.finish(final_status, {"message": reason})
+
+    def cancel_attempt_quiet(self, attempt: Attempt, reason: str) -> None:
+        if attempt.ctx is not None:
+            attempt.ctx.cancel()
+        if attempt.loop is not None:
+            attempt.loop.stopped = True
+        self.finalize(attempt, "cancelled", error={"message": reason}, propagate=False)
+
+    def run_detached(self, node_id: str, node_input: Any) -> None:
+        """Run one node outside the flow (a custom signal handler), while the run goes on."""
+        node = self.plan.graph.nodes.get(node_id)
+        if node is None:
+            self.event("log", status=self.status, data={"message": f"signal handler node {node_id!r} not found"})
+            return
+        scope = self.top
+        key = (scope.key, node_id)
+        attempt_no = self.attempt_counts.get(key, 0) + 1
+        self.attempt_counts[key] = attempt_no
+        row = self.new_row(scope, node, attempt_no, "queued", node_input)
+        attempt = Attempt(row["id"], self, scope, node, attempt_no, row, node_policy(node.config), node_input,
+                          detached=True)
+        self.active[attempt.id] = attempt
+        self.event("node.queued", row)
+        self.ready.append(attempt)
+        self.engine.mark_dirty(self)

@@ -1,0 +1,223 @@
+"""Loop containers (SPEC §4.4): each item runs the loop body as its own scope run.
+
+Items start lazily, so memory holds only the items in flight plus one result per item;
+`maxConcurrency` caps items in flight (1 when `parallel` is false), `rateLimit` spaces
+item starts with a token bucket, `batchSize` runs batches one after another with
+`delayBetweenBatches` between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.core.execution import Attempt, ScopeRun
+from engine.core.policies import join_policy as _join_policy
+from engine.core.policies import section_verdict
+from engine.core.templates import render
+
+if TYPE_CHECKING:
+    from engine.core.engine import Engine
+
+
+class LoopRun:
+    def __init__(self, engine: Engine, attempt: Attempt, items: list[Any], config: Mapping[str, Any]):
+        self.engine = engine
+        self.attempt = attempt
+        self.ex = attempt.ex
+        self.items = items
+        self.total = len(items)
+        parallel = config.get("parallel", True)
+        self.policy = _join_policy("merge", {"parallel": parallel if isinstance(parallel, Mapping) else {}})
+        self.concurrency = int(config.get("maxConcurrency") or 10) if parallel is not False else 1
+        self.batch_size = int(config.get("batchSize") or 0) or self.total or 1
+        self.batch_delay = float(config.get("delayBetweenBatches") or 0) / 1000
+        rate = config.get("rateLimit")
+        self.interval = 1.0 / float(rate) if rate else 0.0
+        self.next_start = 0.0
+        self.item_variable = str(config.get("itemVariable") or "item")
+        self.results: list[Any] = [None] * self.total
+        self.success: list[bool | None] = [None] * self.total
+        self.next_index = 0
+        self.active: dict[int, ScopeRun] = {}
+        self.done_count = 0
+        self.batch_done = 0
+        self.waiting = False
+        self.stopped = False
+        self.body = attempt.ex.plan.scopes.get(attempt.node.id)
+        scope = attempt.scope
+        self.key_prefix = (scope.key + "/" if scope.key else "") + attempt.node.id + "#"
+        bid = attempt.row["branch_id"]
+        self.base_path = tuple(int(p) for p in bid.split(".")) if bid != "main" else ()
+        names = scope.base_names + scope.plan.branches.node[attempt.node.id].names
+        self.base_names = names
+        self.base_trace = attempt.row["trace_id"]
+
+    @classmethod
+    def begin(cls, engine: Engine, attempt: Attempt) -> None:
+        ex = attempt.ex
+        from engine.core.context import TemplateContext
+        from engine.nodes import get_node_type
+
+        cls_type = get_node_type("loop")
+        row = attempt.row
+        attempt.status = "running"
+        attempt.impl = cls_type() if cls_type else None
+        row.update(status="running", started_at=row["queued_at"], claimed_by=engine.engine_id)
+        ex.touch(attempt)
+        ex.event("node.started", row)
+        tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
+                               row["trace_id"])
+        config = render(dict(attempt.node.config), tctx)
+        items = config.get("arrayPath")
+        if isinstance(items, Mapping):
+            items = list(items.values())
+        if not isinstance(items, list):
+            ex.fail_attempt(attempt, {"message": f"arrayPath did not resolve to an array (got {type(items).__name__})"},
+                            retryable=False)
+            return
+        loop = cls(engine, attempt, items, config)
+        attempt.loop = loop
+        if attempt.policy.timeout_ms:
+            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt)))
+        if loop.policy.total_timeout_ms:
+            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout))
+        loop.fill()
+
+    # -- starting items ------------------------------------------------------------------
+    def fill(self) -> None:
+        if self.stopped or self.attempt.status != "running" or self.waiting:
+            return
+        if self.total == 0 or self.body is None or not self.body.scope.order:
+            self.finish()
+            return
+        while len(self.active) < self.concurrency and self.next_index < self.total:
+            if self.ex.status != "running":
+                self.ex.engine.add_timer(0.1, self.fill)
+                self.waiting = True
+                self._unwait_later()
+                return
+            batch_start = (self.next_index // self.batch_size) * self.batch_size
+            if self.next_index == batch_start and self.next_index > 0 and self.batch_done < self.next_index:
+                return  # the previous batch is still running
+            if self.interval:
+                mono = time.monotonic()
+                if mono < self.next_start:
+                    self.waiting = True
+                    self.engine.add_timer(self.next_start - mono, self._resume)
+                    return
+                self.next_start = max(self.next_start, mono) + self.interval
+            self._start_item(self.next_index)
+            self.next_index += 1
+
+    def _unwait_later(self) -> None:
+        self.waiting = False
+
+    def _resume(self) -> None:
+        self.waiting = False
+        self.fill()
+
+    def _start_item(self, index: int) -> None:
+        assert self.body is not None
+        item = self.items[index]
+        locals_ = {
+            self.item_variable: item, "item": item, "__item": item,
+            "parallel": {"index": index, "total": self.total, "batchId": index // self.batch_size},
+        }
+        child = ScopeRun(
+            self.ex, self.body, key=f"{self.key_prefix}{index}", parent=self.attempt.scope, iteration=index,
+            base_path=self.base_path, base_names=self.base_names, base_trace=f"{self.base_trace}-{index + 1:03d}",
+            locals=locals_, on_done=lambda scope, i=index: self._item_done(i, scope),
+        )
+        self.active[index] = child
+        self.ex.apply(child, child.sched.start())
+
+    # -- items finishing -------------------------------------------------------------------
+    def _item_done(self, index: int, scope: ScopeRun) -> None:
+        self.active.pop(index, None)
+        if self.stopped:
+            return
+        failed = scope.sched.failed
+        self.success[index] = failed is None
+        self.results[index] = scope.result() if failed is None else failed.get("error")
+        self.done_count += 1
+        if index < (self.batch_done // self.batch_size + 1) * self.batch_size:
+            pass
+        # Advance the batch counter when a whole batch has finished.
+        batch_end = min(self.total, (self.batch_done // self.batch_size + 1) * self.batch_size)
+        if self.done_count >= batch_end and self.batch_done < batch_end:
+            self.batch_done = batch_end
+            if self.batch_delay and batch_end < self.total:
+                self.waiting = True
+                self.engine.add_timer(self.batch_delay, self._resume)
+        if failed is not None and self.policy.fail_fast:
+            self._fail({"message": f"item {index} failed (failFast)", "error": failed.get("error")})
+            return
+        if self.done_count >= self.total:
+            self.finish()
+        else:
+            self.fill()
+
+    def output(self, partial: bool = False) -> tuple[Any, str | None]:
+        done = [i for i in range(self.total) if self.success[i] is not None]
+        ok = [i for i in done if self.success[i]]
+        failed = [i for i in done if not self.success[i]]
+        verdict = section_verdict(self.policy, len(ok), len(failed), self.total if not partial else len(done))
+        mode = self.policy.on_partial_failure
+        if mode == "collect":
+            out: Any = {
+                "results": [
+                    {"success": True, "data": self.results[i]} if self.success[i]
+                    else {"success": False, "error": self.results[i]}
+                    for i in done
+                ],
+                "successCount": len(ok),
+                "failureCount": len(failed),
+            }
+        else:
+            out = [self.results[i] for i in (ok if mode == "continue" or partial else done)]
+        if self.policy.collect_errors:
+            errors = [{"index": i, "error": self.results[i]} for i in failed]
+            out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
+        if partial:
+            cut = [i for i in range(self.total) if self.success[i] is None]
+            out = {"results": out, "cancelled": cut} if isinstance(out, list) else {**out, "cancelled": cut}
+        return out, verdict
+
+    def finish(self) -> None:
+        out, verdict = self.output()
+        if verdict:
+            self._fail({"message": verdict})
+            return
+        self._succeed(out)
+
+    def _succeed(self, out: Any) -> None:
+        self.stopped = True
+        alias = (self.attempt.node.config or {}).get("outputVariable")
+        if alias:
+            self.attempt.scope.aliases[str(alias)] = self.attempt.node.id
+        self.ex.finalize(self.attempt, "succeeded", output=out)
+
+    def _fail(self, error: dict[str, Any]) -> None:
+        self.cancel(error.get("message", "loop failed"))
+        self.ex.fail_attempt(self.attempt, error, retryable=False)
+
+    def total_timeout(self) -> None:
+        if self.stopped or self.attempt.status != "running":
+            return
+        if self.policy.on_total_timeout == "collect_partial":
+            self.cancel("totalTimeout reached")
+            out, _ = self.output(partial=True)
+            self._succeed(out)
+        else:
+            self._fail({"message": f"totalTimeout of {self.policy.total_timeout_ms} ms reached"})
+
+    def cancel(self, reason: str) -> None:
+        """Stop starting items and cancel the ones running."""
+        self.stopped = True
+        for child in list(self.active.values()):
+            child.done = True
+            for attempt in list(child.attempts.values()):
+                self.ex.cancel_attempt_quiet(attempt, reason)
+        self.active.clear()

@@ -1,0 +1,152 @@
+"""What the engine needs from storage, and an in-memory implementation for core tests.
+
+The coordinator collects every state change of a tick into a `Batch`; `flush` writes it
+in one transaction and only then is the batch announced (persist, then announce).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Batch:
+    node_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> latest row
+    new_ids: set[str] = field(default_factory=set)
+    claims: list[str] = field(default_factory=list)  # queued -> running compare-and-set
+    events: list[dict[str, Any]] = field(default_factory=list)
+    executions: dict[Any, dict[str, Any]] = field(default_factory=dict)  # id -> changed fields
+    signals_applied: list[Any] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.node_runs or self.events or self.executions or self.signals_applied)
+
+
+@dataclass
+class ExecutionRecord:
+    id: Any
+    definition: dict[str, Any]
+    input: Any
+    trace_id: str
+    status: str
+    state: dict[str, Any]
+    last_seq: int
+    node_runs: list[dict[str, Any]]  # ordered by seq
+    owner: Any = None
+    priority: int = 0
+
+
+@dataclass
+class SignalRecord:
+    id: Any
+    type: str
+    reason: str = ""
+    data: Any = None
+    sent_by: str = ""
+
+
+class Persistence(Protocol):
+    def flush(self, batch: Batch, engine_id: str) -> set[str]:
+        """Write the batch atomically; return the ids of claims that another engine won."""
+
+    def announce(self, batch: Batch) -> None: ...
+
+    def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]: ...
+
+    def load(self, execution_id: Any) -> ExecutionRecord | None: ...
+
+    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> None: ...
+
+    def take_signals(self, execution_id: Any) -> list[SignalRecord]: ...
+
+    def release(self, engine_id: str, execution_ids: list[Any]) -> None: ...
+
+
+class MemoryPersistence:
+    """Dict-backed persistence for unit tests of the core (no database)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.executions: dict[Any, dict[str, Any]] = {}
+        self.node_runs: dict[str, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.signals: list[tuple[Any, SignalRecord]] = []
+        self.announced: list[dict[str, Any]] = []
+        self._next = 0
+
+    def create_execution(self, definition: dict[str, Any], input: Any = None, *, trace_id: str = "trace-000000") -> int:
+        with self.lock:
+            self._next += 1
+            self.executions[self._next] = {
+                "id": self._next, "definition": definition, "input": input or {}, "trace_id": trace_id,
+                "status": "queued", "state": {}, "last_seq": 0, "engine_id": "", "heartbeat_at": None,
+                "output": None, "error": None,
+            }
+            return self._next
+
+    def flush(self, batch: Batch, engine_id: str) -> set[str]:
+        with self.lock:
+            lost: set[str] = set()
+            for run_id, row in batch.node_runs.items():
+                old = self.node_runs.get(run_id)
+                if run_id in batch.claims and old is not None and old["status"] != "queued":
+                    lost.add(run_id)
+                    continue
+                self.node_runs[run_id] = dict(row)
+            self.events.extend(dict(e) for e in batch.events)
+            for ex_id, fields in batch.executions.items():
+                self.executions[ex_id].update(fields)
+            return lost
+
+    def announce(self, batch: Batch) -> None:
+        self.announced.extend(batch.events)
+
+    def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]:
+        with self.lock:
+            claimed = []
+            for ex in self.executions.values():
+                if ex["status"] == "queued" or (ex["status"] in ("running", "paused") and ex["engine_id"] != engine_id
+                                                and (ex["heartbeat_at"] is None
+                                                     or (now() - ex["heartbeat_at"]).total_seconds() > stale_after_s)):
+                    ex["engine_id"] = engine_id
+                    ex["heartbeat_at"] = now()
+                    claimed.append(ex["id"])
+                if len(claimed) >= limit:
+                    break
+            return claimed
+
+    def load(self, execution_id: Any) -> ExecutionRecord | None:
+        with self.lock:
+            ex = self.executions.get(execution_id)
+            if ex is None:
+                return None
+            runs = sorted((r for r in self.node_runs.values() if r["execution_id"] == execution_id),
+                          key=lambda r: r["seq"])
+            return ExecutionRecord(ex["id"], ex["definition"], ex["input"], ex["trace_id"], ex["status"],
+                                   dict(ex["state"]), ex["last_seq"], [dict(r) for r in runs])
+
+    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> None:
+        with self.lock:
+            for ex_id in execution_ids:
+                if self.executions[ex_id]["engine_id"] == engine_id:
+                    self.executions[ex_id]["heartbeat_at"] = now()
+
+    def take_signals(self, execution_id: Any) -> list[SignalRecord]:
+        with self.lock:
+            mine = [s for ex, s in self.signals if ex == execution_id]
+            self.signals = [(ex, s) for ex, s in self.signals if ex != execution_id]
+            return mine
+
+    def release(self, engine_id: str, execution_ids: list[Any]) -> None:
+        with self.lock:
+            for ex_id in execution_ids:
+                if self.executions[ex_id]["engine_id"] == engine_id:
+                    self.executions[ex_id]["engine_id"] = ""
+                    self.executions[ex_id]["heartbeat_at"] = None

@@ -1,0 +1,48 @@
+"""Everything derived from a workflow version once and shared by all its executions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from engine.core.branches import compute_branches
+from engine.core.graph import Graph
+from engine.core.scheduler import ScopePlan
+
+
+class VersionPlan:
+    def __init__(self, definition: Mapping[str, Any]):
+        self.graph = Graph.from_definition(definition)
+        self.scopes: dict[str | None, ScopePlan] = {
+            key: ScopePlan(self.graph, scope, compute_branches(self.graph, scope))
+            for key, scope in self.graph.scopes.items()
+        }
+        settings = self.graph.settings
+        self.max_concurrency = int(settings.get("maxConcurrency") or 32)
+        self.timeout_ms = int(settings["timeout"]) if settings.get("timeout") else None
+        self.variables: dict[str, Any] = dict(settings.get("variables") or {})
+        self.output_nodes = [n for n in self.scopes[None].scope.order if self.graph.nodes[n].type == "output"]
+
+
+class PlanCache:
+    """Plans keyed by a hash of the definition: the graph work happens once per version."""
+
+    def __init__(self, size: int = 256):
+        self._plans: dict[str, VersionPlan] = {}
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, definition: Mapping[str, Any]) -> VersionPlan:
+        key = hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+        with self._lock:
+            plan = self._plans.get(key)
+        if plan is None:
+            plan = VersionPlan(definition)
+            with self._lock:
+                if len(self._plans) >= self._size:
+                    self._plans.pop(next(iter(self._plans)))
+                self._plans[key] = plan
+        return plan

@@ -1,0 +1,106 @@
+"""Declarative policies (SPEC §3, §4.3): retry backoff, timeouts, onError, and the join
+policy of a parallel section. Pure functions over config dicts."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+POLICY_KEYS = ("timeout", "onTimeout", "retry", "onError")
+
+
+@dataclass(frozen=True)
+class NodePolicy:
+    timeout_ms: int | None
+    on_timeout: str  # cancel | continue | error
+    retry: Mapping[str, Any]
+    on_error: str  # fail | continue | route
+
+    @property
+    def max_attempts(self) -> int:
+        return max(1, int(self.retry.get("maxAttempts", 1) or 1))
+
+
+def node_policy(config: Mapping[str, Any], branch: Mapping[str, Any] | None = None) -> NodePolicy:
+    """Node settings override the settings of the branch the node runs in."""
+    merged: dict[str, Any] = {k: v for k, v in (branch or {}).items() if k in POLICY_KEYS}
+    merged.update({k: v for k, v in config.items() if k in POLICY_KEYS and v is not None})
+    timeout = merged.get("timeout")
+    return NodePolicy(
+        timeout_ms=int(timeout) if timeout else None,
+        on_timeout=str(merged.get("onTimeout") or "error"),
+        retry=merged.get("retry") or {},
+        on_error=str(merged.get("onError") or "fail"),
+    )
+
+
+def retry_delay_ms(retry: Mapping[str, Any], failed_attempt: int, rng: random.Random | None = None) -> float:
+    """Delay before attempt `failed_attempt + 1`: fixed or exponential from `initialDelay`,
+    capped by `maxDelay`, spread by `jitter` (true = up to ±50 %, a number = that fraction)."""
+    initial = float(retry.get("initialDelay", 1000) or 0)
+    if retry.get("backoff", "fixed") == "exponential":
+        delay = initial * (2 ** (failed_attempt - 1))
+    else:
+        delay = initial
+    cap = retry.get("maxDelay")
+    if cap is not None:
+        delay = min(delay, float(cap))
+    jitter = retry.get("jitter")
+    if jitter:
+        fraction = 0.5 if jitter is True else float(jitter)
+        delay *= 1 + (rng or random).uniform(-fraction, fraction)
+    return max(0.0, delay)
+
+
+@dataclass(frozen=True)
+class JoinPolicy:
+    mode: str  # all | first_success | quorum
+    quorum: int
+    on_partial_failure: str  # fail | continue | collect
+    min_success_rate: float | None
+    collect_errors: bool
+    fail_fast: bool
+    cancel_on_failure: bool
+    total_timeout_ms: int | None
+    on_total_timeout: str  # fail | collect_partial
+
+    @property
+    def tolerates_failures(self) -> bool:
+        return self.mode != "all" or self.on_partial_failure != "fail"
+
+
+def join_policy(node_type: str, config: Mapping[str, Any]) -> JoinPolicy:
+    """Merge nodes read their `mode`, `quorum` and `parallel` policy; any other node with
+    several inputs waits for all of them and fails if one failed."""
+    parallel = config.get("parallel") if node_type == "merge" else None
+    parallel = parallel if isinstance(parallel, Mapping) else {}
+    mode = str(config.get("mode") or "all") if node_type == "merge" else "all"
+    total = parallel.get("totalTimeout")
+    return JoinPolicy(
+        mode=mode,
+        quorum=int(config.get("quorum") or 1),
+        on_partial_failure=str(parallel.get("onPartialFailure") or "fail"),
+        min_success_rate=float(parallel["minSuccessRate"]) if parallel.get("minSuccessRate") is not None else None,
+        collect_errors=bool(parallel.get("collectErrors")),
+        fail_fast=bool(parallel.get("failFast")),
+        cancel_on_failure=bool(parallel.get("cancelOnFailure") or parallel.get("failFast")),
+        total_timeout_ms=int(total) if total else None,
+        on_total_timeout=str(parallel.get("onTimeout") or "fail"),
+    )
+
+
+def section_verdict(policy: JoinPolicy, succeeded: int, failed: int, total: int) -> str | None:
+    """Once every branch has settled: None when the section may go on, else why it fails."""
+    if policy.mode == "first_success" and succeeded == 0:
+        return f"no branch succeeded ({failed} failed)"
+    if policy.mode == "quorum" and succeeded < policy.quorum:
+        return f"quorum not reached: {succeeded} of {policy.quorum} required successes"
+    if policy.mode == "all" and failed and policy.on_partial_failure == "fail":
+        return f"{failed} of {total} branches failed"
+    if policy.min_success_rate is not None and total:
+        rate = succeeded / total
+        if rate + 1e-9 < policy.min_success_rate:
+            return f"success rate {rate:.2f} is below minSuccessRate {policy.min_success_rate:.2f}"
+    return None

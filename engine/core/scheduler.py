@@ -1,0 +1,315 @@
+"""The scheduler of one scope run (the top-level graph, or one loop item's body).
+
+In the spirit of `graphlib.TopologicalSorter`, it only keeps counters and states and tells
+the caller what to do next; it never runs anything, sleeps or persists. Steps:
+
+1. `start()` returns the entry nodes (SPEC §4.1: nothing waits for a wave).
+2. The caller runs ready nodes and reports each result with `finish(node, outcome)`.
+3. `finish` settles the node's outgoing edges: `ok` (carrying the output), `skipped`
+   (the other side of a condition, or routed errors), or `failed` (a failure on its way
+   to the join that governs it). Each settled edge decrements its target's counter; a
+   target whose counter reaches zero (or a race join whose rule already holds) is ready.
+4. The returned `Actions` say which nodes became ready, which were skipped or cancelled,
+   which joins failed without running, and whether the scope as a whole failed.
+
+Work per finished node is O(out-degree) plus, for a race join that fires, the size of its
+section (the nodes it cancels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.core.branches import BranchMap
+from engine.core.graph import Edge, Graph, Scope
+from engine.core.policies import JoinPolicy, join_policy, section_verdict
+
+# Node states inside the scheduler (persisted statuses are richer; these are enough here).
+PENDING, READY, RUNNING, DONE = "pending", "ready", "running", "done"
+
+
+@dataclass
+class Outcome:
+    """How a node run ended, as the scheduler needs to know it."""
+
+    status: str  # succeeded | failed | skipped | cancelled | timed_out
+    output: Any = None
+    error: Any = None
+    handle: str | None = None  # route chosen by a condition, or "error" for onError=route
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass
+class EdgeResult:
+    kind: str  # ok | skipped | failed | cancelled
+    data: Any = None
+    error: Any = None
+
+
+@dataclass
+class Actions:
+    ready: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (node, reason)
+    cancel: list[tuple[str, str]] = field(default_factory=list)  # (node, reason): running or ready
+    join_failed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    scope_failed: dict[str, Any] | None = None
+
+    def extend(self, other: Actions) -> None:
+        self.ready += other.ready
+        self.skipped += other.skipped
+        self.cancel += other.cancel
+        self.join_failed += other.join_failed
+        if other.scope_failed and not self.scope_failed:
+            self.scope_failed = other.scope_failed
+
+
+class ScopePlan:
+    """What the scheduler needs about a scope, computed once per workflow version."""
+
+    def __init__(self, graph: Graph, scope: Scope, branches: BranchMap):
+        self.graph = graph
+        self.scope = scope
+        self.branches = branches
+        reachable = set(scope.order)
+        self.in_edges: dict[str, list[Edge]] = {
+            n: [e for e in scope.in_edges.get(n, []) if e.source in reachable] for n in scope.order
+        }
+        self.joins = {n for n, edges in self.in_edges.items() if len(edges) > 1}
+        self.policies: dict[str, JoinPolicy] = {
+            n: join_policy(graph.nodes[n].type, graph.nodes[n].config) for n in self.joins
+        }
+        downstream = graph.downstream
+        self.governor: dict[str, str | None] = {}
+        position = {n: i for i, n in enumerate(scope.order)}
+        for n in scope.order:
+            depth = len(branches.node[n].path)
+            candidates = [j for j in downstream[n] if j in self.joins and len(branches.node[j].path) < depth]
+            self.governor[n] = min(candidates, key=position.__getitem__) if candidates else None
+        self._sections: dict[str, list[str]] = {}
+
+    def section(self, join: str) -> list[str]:
+        """Nodes in the branches that `join` brings together."""
+        if join not in self._sections:
+            depth = len(self.branches.node[join].path)
+            downstream = self.graph.downstream
+            self._sections[join] = [
+                n
+                for n in self.scope.order
+                if join in downstream[n] and len(self.branches.node[n].path) > depth
+            ]
+        return self._sections[join]
+
+
+class ScopeScheduler:
+    def __init__(self, plan: ScopePlan):
+        self.plan = plan
+        self.state: dict[str, str] = {n: PENDING for n in plan.scope.order}
+        self.remaining: dict[str, int] = {n: len(plan.in_edges[n]) for n in plan.scope.order}
+        self.edge_results: dict[str, EdgeResult] = {}
+        self.fired: set[str] = set()  # race joins that already went on
+        self.settled = 0
+        self.failed: dict[str, Any] | None = None
+
+    # -- queries ---------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.settled >= len(self.state)
+
+    def inputs(self, node: str) -> list[tuple[Edge, EdgeResult]]:
+        return [(e, self.edge_results[e.id]) for e in self.plan.in_edges[node] if e.id in self.edge_results]
+
+    def unsettled(self) -> Iterable[str]:
+        return (n for n, s in self.state.items() if s != DONE)
+
+    # -- transitions -----------------------------------------------------------------
+    def start(self) -> Actions:
+        actions = Actions()
+        for n in self.plan.scope.entries:
+            if n in self.state:
+                self.state[n] = READY
+                actions.ready.append(n)
+        if not self.state:
+            return actions
+        return actions
+
+    def mark_running(self, node: str) -> None:
+        self.state[node] = RUNNING
+
+    def finish(self, node: str, outcome: Outcome) -> Actions:
+        """Record how `node` ended and work out what follows."""
+        actions = Actions()
+        if self.state.get(node) == DONE:
+            return actions
+        self._settle(node)
+        out_edges = self.plan.scope.out_edges.get(node, [])
+        if outcome.status == "succeeded" or (outcome.status == "failed" and outcome.handle == "error"):
+            for e in out_edges:
+                handle = e.source_handle
+                if outcome.handle is None:
+                    chosen = handle in (None, "out")
+                elif outcome.handle == "error":
+                    chosen = handle == "error"
+                else:
+                    chosen = handle in (None, "out") or handle == outcome.handle
+                if handle == "error" and outcome.handle != "error":
+                    chosen = False
+                result = EdgeResult("ok", outcome.output) if chosen else EdgeResult("skipped")
+                actions.extend(self._settle_edge(e, result))
+        elif outcome.status in ("skipped", "cancelled"):
+            for e in out_edges:
+                actions.extend(self._settle_edge(e, EdgeResult("skipped" if outcome.status == "skipped" else "cancelled")))
+        else:  # failed or timed_out (a failure of the branch)
+            governor = self.plan.governor.get(node)
+            if governor is None or governor in self.fired:
+                if governor is None:
+                    actions.extend(self._fail_scope(node, outcome.error))
+                for e in out_edges:
+                    self._settle_edge_quiet(e)
+            else:
+                for e in out_edges:
+                    actions.extend(self._settle_edge(e, EdgeResult("failed", error=outcome.error)))
+        return actions
+
+    def cancel_all(self, reason: str) -> Actions:
+        """Stop the scope: running/ready nodes are cancelled, pending ones skipped."""
+        actions = Actions()
+        for n in list(self.unsettled()):
+            if self.state[n] in (RUNNING, READY):
+                actions.cancel.append((n, reason))
+            else:
+                self._settle(n)
+                actions.skipped.append((n, reason))
+        return actions
+
+    # -- internals -------------------------------------------------------------------
+    def _settle(self, node: str) -> None:
+        if self.state[node] != DONE:
+            self.state[node] = DONE
+            self.settled += 1
+
+    def _settle_edge_quiet(self, edge: Edge) -> None:
+        """An edge whose result no longer matters (the scope failed, or the join went on)."""
+        self.edge_results.setdefault(edge.id, EdgeResult("cancelled"))
+
+    def _fail_scope(self, node: str, error: Any) -> Actions:
+        if self.failed is None:
+            self.failed = {"nodeId": node, "error": error}
+        actions = Actions(scope_failed=self.failed)
+        actions.extend(self.cancel_all(f"workflow failed at {node}"))
+        return actions
+
+    def _settle_edge(self, edge: Edge, result: EdgeResult) -> Actions:
+        target = edge.target
+        if target not in self.state or edge.id in self.edge_results:
+            return Actions()
+        self.edge_results[edge.id] = result
+        self.remaining[target] -= 1
+        if self.state[target] != PENDING:
+            return Actions()
+        if target in self.plan.joins:
+            return self._join_progress(target)
+        if self.remaining[target] > 0:
+            return Actions()
+        return self._single_input_ready(target, result)
+
+    def _single_input_ready(self, node: str, result: EdgeResult) -> Actions:
+        if result.kind == "ok":
+            self.state[node] = READY
+            return Actions(ready=[node])
+        if result.kind == "failed":
+            # The failure travels on towards the join that governs it.
+            self._settle(node)
+            actions = Actions(skipped=[(node, "upstream branch failed")])
+            sinks = not self.plan.scope.out_edges.get(node)
+            if sinks and self.plan.governor.get(node) is None:
+                actions.extend(self._fail_scope(node, result.error))
+            for e in self.plan.scope.out_edges.get(node, []):
+                actions.extend(self._settle_edge(e, EdgeResult("failed", error=result.error)))
+            return actions
+        return self._skip(node, "upstream skipped" if result.kind == "skipped" else "upstream cancelled")
+
+    def _skip(self, node: str, reason: str) -> Actions:
+        self._settle(node)
+        actions = Actions(skipped=[(node, reason)])
+        for e in self.plan.scope.out_edges.get(node, []):
+            actions.extend(self._settle_edge(e, EdgeResult("skipped")))
+        return actions
+
+    def _join_progress(self, join: str) -> Actions:
+        policy = self.plan.policies[join]
+        results = [r for _, r in self.inputs(join)]
+        succeeded = sum(1 for r in results if r.kind == "ok")
+        failed = sum(1 for r in results if r.kind == "failed")
+        total = len(self.plan.in_edges[join])
+        live = total - sum(1 for r in results if r.kind in ("skipped", "cancelled"))
+        if policy.mode in ("first_success", "quorum"):
+            need = 1 if policy.mode == "first_success" else policy.quorum
+            if succeeded >= need:
+                return self._fire(join, cancel_reason=f"{join}: {policy.mode} reached")
+            if live - failed < need and self.remaining[join] > 0:
+                return self._join_fails(join, section_verdict(policy, succeeded, failed, live) or "cannot succeed")
+        if failed and policy.fail_fast:
+            return self._join_fails(join, f"failFast: a branch failed ({failed} of {total})", cancel=True)
+        if self.remaining[join] > 0:
+            return Actions()
+        if live == 0:
+            return self._skip(join, "all inputs skipped")
+        verdict = section_verdict(policy, succeeded, failed, live)
+        if verdict:
+            return self._join_fails(join, verdict)
+        self.state[join] = READY
+        return Actions(ready=[join])
+
+    def _fire(self, join: str, cancel_reason: str) -> Actions:
+        self.fired.add(join)
+        self.state[join] = READY
+        actions = Actions(ready=[join])
+        actions.extend(self._cancel_section(join, cancel_reason))
+        return actions
+
+    def _cancel_section(self, join: str, reason: str) -> Actions:
+        actions = Actions()
+        for n in self.plan.section(join):
+            state = self.state[n]
+            if state in (RUNNING, READY):
+                actions.cancel.append((n, reason))
+            elif state == PENDING:
+                self._settle(n)
+                actions.skipped.append((n, reason))
+                for e in self.plan.scope.out_edges.get(n, []):
+                    if e.target != join:
+                        actions.extend(self._settle_edge(e, EdgeResult("cancelled")))
+                    else:
+                        self._settle_edge_quiet(e)
+        return actions
+
+    def _join_fails(self, join: str, message: str, cancel: bool = False) -> Actions:
+        """The section failed: the join records a failure without running."""
+        self.fired.add(join)
+        errors = [r.error for _, r in self.inputs(join) if r.kind == "failed"]
+        error = {"message": message, "branchErrors": errors}
+        actions = Actions(join_failed=[(join, error)])
+        if cancel or self.plan.policies[join].cancel_on_failure:
+            actions.extend(self._cancel_section(join, f"{join}: {message}"))
+        else:
+            # Let the rest of the section finish; its results no longer matter to the join.
+            pass
+        self.state[join] = RUNNING  # the caller records the failure and calls finish()
+        return actions
+
+    def section_timed_out(self, join: str, collect_partial: bool) -> Actions:
+        """`parallel.totalTimeout` fired before the join went on."""
+        if self.state.get(join) != PENDING or join in self.fired:
+            return Actions()
+        if not collect_partial:
+            return self._join_fails(join, "totalTimeout reached", cancel=True)
+        self.fired.add(join)
+        actions = self._cancel_section(join, f"{join}: totalTimeout reached")
+        self.state[join] = READY
+        actions.ready.append(join)
+        return actions

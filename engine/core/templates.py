@@ -1,0 +1,107 @@
+"""`{{path}}` templates (SPEC §4.2): path look-ups only, nothing is evaluated.
+
+A string that is exactly one `{{path}}` keeps the JSON type of what it points at; inside a
+longer string a value is rendered as text (objects and lists as JSON). Parsed templates are
+cached by string, so rendering the same config for 10,000 loop items parses it once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+_TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+_MISSING = object()
+Compiled = tuple[str, ...] | list[str | tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def parse_path(path: str) -> tuple[str, ...]:
+    return tuple(m.group(1) if m.group(1) is not None else m.group(2) for m in _SEGMENT.finditer(path.strip()))
+
+
+@lru_cache(maxsize=8192)
+def _compile(text: str) -> tuple[bool, tuple[str | tuple[str, ...], ...]]:
+    """(is_whole, parts): parts alternate literal strings and parsed paths."""
+    whole = _TEMPLATE.fullmatch(text.strip()) if text.strip().startswith("{{") else None
+    if whole and text.strip().count("{{") == 1:
+        return True, (parse_path(whole.group(1)),)
+    parts: list[str | tuple[str, ...]] = []
+    pos = 0
+    for match in _TEMPLATE.finditer(text):
+        if match.start() > pos:
+            parts.append(text[pos : match.start()])
+        parts.append(parse_path(match.group(1)))
+        pos = match.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return False, tuple(parts)
+
+
+def lookup(context: Mapping[str, Any], path: tuple[str, ...] | str) -> Any:
+    """Follow `path` through dicts and lists; a missing step gives None."""
+    if isinstance(path, str):
+        path = parse_path(path)
+    value: Any = context
+    for step in path:
+        if isinstance(value, Mapping):
+            value = value.get(step, _MISSING)
+        elif isinstance(value, list | tuple) and step.lstrip("-").isdigit():
+            index = int(step)
+            value = value[index] if -len(value) <= index < len(value) else _MISSING
+        elif step == "length" and isinstance(value, list | tuple | str):
+            value = len(value)
+        else:
+            value = _MISSING
+        if value is _MISSING:
+            return None
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def render_string(text: str, context: Mapping[str, Any]) -> Any:
+    if "{{" not in text:
+        return text
+    whole, parts = _compile(text)
+    if whole:
+        path = parts[0]
+        assert isinstance(path, tuple)
+        return lookup(context, path)
+    return "".join(p if isinstance(p, str) else _as_text(lookup(context, p)) for p in parts)
+
+
+def render(value: Any, context: Mapping[str, Any], *, skip: frozenset[str] = frozenset()) -> Any:
+    """Render every template in a JSON value; keys in `skip` (top level only) stay raw."""
+    if isinstance(value, str):
+        return render_string(value, context)
+    if isinstance(value, Mapping):
+        return {k: (v if k in skip else render(v, context)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, context) for v in value]
+    return value
+
+
+def has_templates(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, Mapping):
+        return any(has_templates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_templates(v) for v in value)
+    return False

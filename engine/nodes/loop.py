@@ -1,0 +1,55 @@
+"""`loop`: a container whose body runs once per item (SPEC §4.4). The runtime
+(`engine.core.loops`) drives the items; this module holds the schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.nodes import register
+from engine.nodes.base import PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
+
+QUEUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Queue",
+    "properties": {
+        "maxSize": {"type": "integer", "minimum": 1, "description": "items waiting at most (back-pressure)"},
+        "priority": {"type": "string", "enum": ["fifo", "lifo", "priority"], "default": "fifo"},
+        "priorityPath": {"type": "string", "description": "path in the item giving its priority"},
+        "timeout": {"type": "integer", "minimum": 1, "description": "ms an item may wait"},
+        "deadLetterQueue": {"type": "boolean", "default": False},
+    },
+    "additionalProperties": False,
+}
+
+
+@register
+class Loop(NodeType):
+    type = "loop"
+    title = "Loop"
+    category = "Flow"
+    description = "Runs its body for every item of an array, in parallel or one after another."
+    container = True
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "loopType": {"type": "string", "enum": ["forEach"], "default": "forEach"},
+            "arrayPath": {"type": ["string", "array"], "description": "template giving the array, e.g. {{users.body}}"},
+            "itemVariable": {"type": "string", "default": "item"},
+            "outputVariable": {"type": "string", "description": "name the results are known by afterwards"},
+            "parallel": {
+                "oneOf": [{"type": "boolean"}, PARALLEL_POLICY_SCHEMA],
+                "default": True,
+                "description": "true/false, or a parallel policy object",
+            },
+            "maxConcurrency": {"type": "integer", "minimum": 1, "default": 10, "description": "items in flight at most"},
+            "rateLimit": {"type": "number", "exclusiveMinimum": 0, "description": "item starts per second"},
+            "batchSize": {"type": "integer", "minimum": 1, "description": "items per batch; batches run in turn"},
+            "delayBetweenBatches": {"type": "integer", "minimum": 0, "description": "ms between batches"},
+            "queue": QUEUE_SCHEMA,
+        },
+        "required": ["arrayPath"],
+    }
+    defaults = {"loopType": "forEach", "parallel": True, "maxConcurrency": 10, "itemVariable": "item"}
+
+    def run(self, ctx: NodeContext) -> Any:  # pragma: no cover - the runtime drives loops
+        raise NotImplementedError("loops are driven by the runtime")

@@ -1,0 +1,71 @@
+"""`merge`: joins branches (SPEC §4.3). The scheduler decides *when* it runs (mode and the
+`parallel` policy); this module decides *what* it outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.nodes import register
+from engine.nodes.base import PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
+
+
+@register
+class Merge(NodeType):
+    type = "merge"
+    title = "Merge"
+    category = "Flow"
+    description = "Joins parallel branches: wait for all, the first success, or a quorum."
+    inline = True
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "mode": {
+                "type": "string", "enum": ["all", "first_success", "quorum"], "default": "all",
+                "description": "all: wait for every branch; first_success: go on at the first successful branch "
+                               "and cancel the others; quorum: go on after `quorum` successes",
+            },
+            "quorum": {"type": "integer", "minimum": 1, "description": "successes needed in quorum mode"},
+            "output": {
+                "type": "string", "enum": ["object", "collect", "first"], "default": "object",
+                "description": "object: {branch_a: …}; collect: {results, successCount, failureCount}; "
+                               "first: the first successful branch's output",
+            },
+            "parallel": PARALLEL_POLICY_SCHEMA,
+        },
+    }
+    defaults = {"mode": "all", "output": "object"}
+
+    def run(self, ctx: NodeContext) -> Any:
+        config = ctx.config
+        results = ctx.branch_results
+        mode = config.get("output", "object")
+        parallel = config.get("parallel") or {}
+        ok = [r for r in results if r.success]
+        failed = [r for r in results if not r.success]
+        out: Any
+        if mode == "first":
+            out = ok[0].data if ok else None
+        elif mode == "collect" or parallel.get("onPartialFailure") == "collect":
+            out = {
+                "results": [
+                    {"branch": r.branch, "success": True, "data": r.data} if r.success
+                    else {"branch": r.branch, "success": False, "error": _error_text(r.error)}
+                    for r in results
+                ],
+                "successCount": len(ok),
+                "failureCount": len(failed),
+            }
+        else:
+            out = {r.branch: r.data for r in ok}
+        if parallel.get("collectErrors") and isinstance(out, dict):
+            out = {**out, "errors": [{"branch": r.branch, "error": _error_text(r.error)} for r in failed]}
+        cut = [r.branch for r in results if r.cancelled]
+        if cut and isinstance(out, dict) and parallel.get("onTimeout") == "collect_partial":
+            out = {**out, "cancelled": cut}
+        return out
+
+
+def _error_text(error: Any) -> Any:
+    if isinstance(error, dict) and set(error) <= {"message", "details", "timeout"}:
+        return error.get("message")
+    return error

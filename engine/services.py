@@ -1,0 +1,132 @@
+"""Writes on executions (HackSoft style): views and admin call these, never the models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from editor.models import Workflow, WorkflowVersion
+from engine.core.branches import new_trace_id
+from engine.core.graph import validate_definition
+from engine.core.signals import handler_for
+from engine.models import FINISHED_EXECUTION_STATUSES, Execution, PendingSignal
+from engine.queueing import queue_settings
+
+
+class QueueFull(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDefinition(Exception):
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__("invalid workflow definition")
+        self.errors = errors
+
+
+class SignalNotApplicable(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownSignal(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
+    if not settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
+        return  # a separate `runengine` process polls the database
+    from engine.runtime import start_engine
+
+    engine = start_engine()
+    if signal:
+        engine.signal(execution_id)
+    else:
+        engine.submit(execution_id)
+
+
+def execution_start(
+    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None
+) -> Execution:
+    """Queue a run of the workflow's current version (or `version`), pinned to it."""
+    version = version or workflow.current_version()
+    if version is None:
+        raise InvalidDefinition([{"message": "the workflow has no saved version"}])
+    report = validate_definition(version.definition)
+    if report.errors:
+        raise InvalidDefinition(report.errors)
+    queue = queue_settings(version.definition)
+    with transaction.atomic():
+        max_size = queue.get("maxSize")
+        if max_size:
+            waiting = Execution.objects.filter(workflow=workflow, status="queued").count()
+            if waiting >= int(max_size):
+                raise QueueFull(
+                    f"queue full: {waiting} runs of this workflow are already waiting (queue.maxSize={max_size})"
+                )
+        execution = Execution.objects.create(
+            workflow=workflow, version=version, owner=workflow.owner if user is None else user,
+            status="queued", priority=int(priority or 0), input=input if input is not None else {},
+            trace_id=new_trace_id(),
+        )
+        from engine.models import Event
+
+        Event.objects.create(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
+                             trace_id=execution.trace_id, status="queued")
+        execution.last_seq = 1
+        execution.save(update_fields=["last_seq"])
+    transaction.on_commit(lambda: _wake_engine(execution.id))
+    return execution
+
+
+def execution_retry(*, execution: Execution, user: Any) -> Execution:
+    return execution_start(
+        workflow=execution.workflow, user=user, input=execution.input, priority=execution.priority,
+        version=execution.version,
+    )
+
+
+APPLICABLE = {
+    "pause": ("running",),
+    "resume": ("paused",),
+    "cancel": ("queued", "running", "paused"),
+}
+
+
+def execution_signal(
+    *, execution: Execution, user: Any, type: str, reason: str = "", data: Any = None
+) -> Execution:
+    """Accept a signal for the engine that owns the run (it applies and records it)."""
+    settings_ = (execution.version.definition or {}).get("settings") or {}
+    handler = handler_for(settings_, type)
+    if handler is None:
+        raise UnknownSignal(f"unknown signal type {type!r}: no handler in settings.signalHandlers")
+    action = handler.get("action", type)
+    allowed = APPLICABLE.get(action)
+    if execution.status in FINISHED_EXECUTION_STATUSES:
+        raise SignalNotApplicable(f"execution is {execution.status}; signals no longer apply")
+    if allowed is not None and execution.status not in allowed:
+        raise SignalNotApplicable(f"cannot {action} an execution that is {execution.status}")
+    if action == "cancel" and execution.status == "queued":
+        # Nothing runs yet: cancel right here.
+        with transaction.atomic():
+            updated = Execution.objects.filter(id=execution.id, status="queued").update(
+                status="cancelled", finished_at=timezone.now(), error={"message": reason or "cancelled"}
+            )
+        if updated:
+            execution.refresh_from_db()
+            return execution
+    PendingSignal.objects.create(
+        execution=execution, type=type, reason=reason or "", data=data,
+        sent_by=getattr(user, "username", "") or "",
+    )
+    transaction.on_commit(lambda: _wake_engine(execution.id, signal=True))
+    execution.refresh_from_db()
+    return execution
