@@ -115,6 +115,8 @@ class MemoryPersistence:
                 if ex["status"] == "queued" or (ex["status"] in ("running", "paused") and ex["engine_id"] != engine_id
                                                 and (ex["heartbeat_at"] is None
                                                      or (now() - ex["heartbeat_at"]).total_seconds() > stale_after_s)):
+                    if ex["status"] == "queued":
+                        ex["status"] = "running"
                     ex["engine_id"] = engine_id
                     ex["heartbeat_at"] = now()
                     claimed.append(ex["id"])

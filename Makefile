@@ -1,0 +1,54 @@
+# FlowMaestro — two commands: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup venv deps frontend migrate demo lint typecheck pytest clean
+
+run: setup migrate demo
+	@echo "Serving FlowMaestro on http://$(HOST):$(PORT)/ (engine in-process)"
+	DJANGO_DEBUG=1 FLOWMAESTRO_HTTP_ALLOW_PRIVATE=1 $(VENV)/bin/daphne -b $(HOST) -p $(PORT) flowmaestro.asgi:application
+
+test: setup lint typecheck pytest
+
+setup: deps frontend
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(VENV)/bin/activate
+
+deps: venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules/.package-lock.json
+
+frontend: node_modules/.package-lock.json
+	npm run build
+
+migrate: deps
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py ensure_login
+	$(PY) manage.py load_demo --user admin
+
+lint:
+	$(VENV)/bin/ruff check .
+	npm run typecheck
+
+typecheck:
+	$(VENV)/bin/mypy flowmaestro editor engine
+
+pytest:
+	npm test
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db.sqlite3

@@ -1,0 +1,156 @@
+"""Scheduling order, concurrency, joins, skips and failures through the real coordinator."""
+
+from __future__ import annotations
+
+import time
+
+
+def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
+    return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
+
+
+START = {"id": "start", "type": "start"}
+
+
+def test_independent_branches_overlap(core, graph):
+    d = graph([START, delay("a", 300), delay("b", 300), delay("c", 300), {"id": "m", "type": "merge"}],
+              [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m"), ("b", "m"), ("c", "m")])
+    t = time.monotonic()
+    ex = core.run(d, {"n": 1})
+    wall = time.monotonic() - t
+    assert ex["status"] == "succeeded"
+    assert wall < 0.6, f"3 × 300 ms branches took {wall:.2f}s (sequential would be 0.9 s)"
+    starts = [ex["by_node"][n][0]["started_at"] for n in "abc"]
+    assert (max(starts) - min(starts)).total_seconds() < 0.1
+
+
+def test_node_starts_when_its_inputs_settle_not_in_waves(core, graph):
+    # a (50 ms) → a2 must start long before the slow branch b (400 ms) ends.
+    d = graph([START, delay("a", 50), delay("a2", 10), delay("b", 400)],
+              [("start", "a"), ("start", "b"), ("a", "a2")])
+    ex = core.run(d)
+    a2 = ex["by_node"]["a2"][0]
+    b = ex["by_node"]["b"][0]
+    assert a2["started_at"] < b["finished_at"]
+    assert (a2["started_at"] - ex["by_node"]["a"][0]["finished_at"]).total_seconds() < 0.05
+
+
+def test_max_concurrency_caps_node_runs_in_flight(core, graph):
+    nodes = [START] + [delay(f"d{i}", 100) for i in range(8)]
+    d = graph(nodes, [("start", f"d{i}") for i in range(8)], maxConcurrency=2)
+    ex = core.run(d)
+    runs = [r for r in ex["runs"] if r["node_id"].startswith("d")]
+    points = sorted([(r["started_at"], 1) for r in runs] + [(r["finished_at"], -1) for r in runs],
+                    key=lambda p: (p[0], p[1]))
+    live = peak = 0
+    for _, step in points:
+        live += step
+        peak = max(peak, live)
+    assert peak == 2
+    assert all(r["queued_at"] <= r["started_at"] for r in runs)
+
+
+def test_condition_skips_the_other_side(core, graph):
+    d = graph(
+        [START, {"id": "cond", "type": "condition", "config": {"expression": "input.amount > 10"}},
+         {"id": "big", "type": "output", "name": "big", "config": {"value": "big"}},
+         {"id": "small", "type": "output", "name": "small", "config": {"value": "small"}},
+         {"id": "after_small", "type": "log", "config": {"message": "never"}}],
+        [{"source": "start", "target": "cond"},
+         {"source": "cond", "target": "big", "sourceHandle": "true"},
+         {"source": "cond", "target": "small", "sourceHandle": "false"},
+         {"source": "small", "target": "after_small"}],
+    )
+    ex = core.run(d, {"amount": 50})
+    assert ex["status"] == "succeeded"
+    assert ex["output"] == {"big": "big"}
+    assert ex["by_node"]["small"][0]["status"] == "skipped"
+    assert ex["by_node"]["after_small"][0]["status"] == "skipped"
+
+
+def test_failure_without_join_fails_the_run_and_cancels_siblings(core, graph):
+    d = graph([START, {"id": "boom", "type": "fail", "config": {"message": "nope"}}, delay("slow", 2000)],
+              [("start", "boom"), ("start", "slow")])
+    t = time.monotonic()
+    ex = core.run(d)
+    assert time.monotonic() - t < 1.0
+    assert ex["status"] == "failed"
+    assert ex["error"]["nodeId"] == "boom"
+    assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
+
+
+def test_on_error_continue_and_route(core, graph):
+    d = graph(
+        [START,
+         {"id": "soft", "type": "fail", "config": {"message": "soft", "onError": "continue"}},
+         {"id": "routed", "type": "fail", "config": {"message": "routed", "onError": "route"}},
+         {"id": "handler", "type": "output", "name": "handled", "config": {"value": "{{routed.error.message}}"}},
+         {"id": "normal", "type": "output", "name": "normal", "config": {"value": "x"}},
+         {"id": "o", "type": "output", "name": "soft", "config": {"value": "{{soft}}"}}],
+        [{"source": "start", "target": "soft"}, {"source": "start", "target": "routed"},
+         {"source": "routed", "target": "handler", "sourceHandle": "error"},
+         {"source": "routed", "target": "normal"}, {"source": "soft", "target": "o"}],
+    )
+    ex = core.run(d)
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["handled"] == "routed"
+    assert ex["output"]["soft"]["error"]["message"] == "soft"
+    assert "normal" not in ex["output"]
+    assert ex["by_node"]["normal"][0]["status"] == "skipped"
+
+
+def test_retry_records_each_attempt_with_backoff(core, graph):
+    d = graph([START, {"id": "flaky", "type": "fail", "config": {
+        "message": "down", "retry": {"maxAttempts": 3, "backoff": "exponential", "initialDelay": 50}}}],
+        [("start", "flaky")])
+    ex = core.run(d)
+    runs = ex["by_node"]["flaky"]
+    assert [r["attempt"] for r in runs] == [1, 2, 3]
+    assert all(r["status"] == "failed" for r in runs)
+    gap1 = (runs[1]["started_at"] - runs[0]["finished_at"]).total_seconds()
+    gap2 = (runs[2]["started_at"] - runs[1]["finished_at"]).total_seconds()
+    assert 0.04 <= gap1 < 0.2 and 0.09 <= gap2 < 0.3 and gap2 > gap1
+    assert ex["status"] == "failed"
+    assert any(e["type"] == "node.retrying" for e in ex["events"])
+
+
+def test_timeout_policies(core, graph):
+    d = graph(
+        [START,
+         delay("cont", 1000, timeout=50, onTimeout="continue"),
+         delay("err", 1000, timeout=50, onTimeout="error", onError="continue"),
+         {"id": "m", "type": "merge"},
+         {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
+        [("start", "cont"), ("start", "err"), ("cont", "m"), ("err", "m"), ("m", "o")],
+    )
+    t = time.monotonic()
+    ex = core.run(d)
+    assert time.monotonic() - t < 0.6
+    assert ex["status"] == "succeeded", ex["error"]
+    out = ex["output"]["o"]
+    assert out["branch_a"] == {"timedOut": True}
+    assert "timed out" in out["branch_b"]["error"]["message"]
+
+
+def test_timed_out_node_frees_its_slot(core, graph):
+    d = graph([START, delay("hang", 5000, timeout=100, onTimeout="continue"), delay("next", 50)],
+              [("start", "hang"), ("start", "next")], maxConcurrency=1)
+    t = time.monotonic()
+    ex = core.run(d)
+    assert ex["status"] == "succeeded"
+    assert time.monotonic() - t < 1.0
+
+
+def test_execution_timeout(core, graph):
+    d = graph([START, delay("long", 5000)], [("start", "long")], timeout=150)
+    ex = core.run(d)
+    assert ex["status"] == "timed_out"
+    assert ex["by_node"]["long"][-1]["status"] == "cancelled"
+
+
+def test_events_are_gap_free_and_ordered(core, graph):
+    d = graph([START, delay("a", 10), delay("b", 10)], [("start", "a"), ("start", "b")])
+    ex = core.run(d)
+    seqs = [e["seq"] for e in ex["events"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert ex["events"][-1]["type"] == "execution.succeeded"
