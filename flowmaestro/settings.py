@@ -164,3 +164,8 @@ LOGGING = {
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
 # fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+
+# How often an engine looks for new work and signals, and after how long without a
+# heartbeat another engine may take over an execution (a crashed process).
+FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
+FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from engine.runtime import stop_engine
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _engine_stops_before_the_test_database_goes(django_db_setup: None) -> Iterator[None]:
+    yield
+    stop_engine(1)

@@ -1,0 +1,112 @@
+"""The engine on the real database with the thread executor: what a user sees through
+executions and node runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from editor.models import Workflow, WorkflowVersion
+from engine import services
+from engine.models import Event, Execution, NodeRun
+from engine.runtime import start_engine
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+START = {"id": "start", "type": "start", "config": {}}
+
+
+def definition(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **settings: Any) -> dict[str, Any]:
+    return {
+        "schemaVersion": 1, "name": "t", "settings": settings,
+        "nodes": [{"config": {}, **n} for n in nodes],
+        "edges": [{"id": f"e{i}", "source": s, "target": t} for i, (s, t) in enumerate(edges)],
+    }
+
+
+def make_workflow(owner: User, d: dict[str, Any]) -> Workflow:
+    wf = Workflow.objects.create(owner=owner, name=d["name"], definition=d, version=1)
+    WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
+    return wf
+
+
+def run(owner: User, d: dict[str, Any], input: Any = None, timeout: float = 20) -> Execution:
+    wf = make_workflow(owner, d)
+    ex = services.execution_start(workflow=wf, user=owner, input=input or {})
+    engine = start_engine()
+    engine.submit(ex.id)
+    assert engine.wait(ex.id, timeout), "execution did not finish"
+    deadline = time.monotonic() + 5
+    ex.refresh_from_db()
+    while ex.status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.02)
+        ex.refresh_from_db()
+    return ex
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice-engine", password="pw")
+
+
+def test_three_branches_overlap_and_carry_trace_ids(alice):
+    d = definition([START] + [{"id": n, "type": "delay", "config": {"duration": 300}} for n in "abc"]
+                   + [{"id": "m", "type": "merge"}, {"id": "o", "type": "output", "name": "Result", "config": {"value": "{{m}}"}}],
+                   [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m"), ("b", "m"), ("c", "m"), ("m", "o")])
+    t = time.monotonic()
+    ex = run(alice, d, {"k": 1})
+    wall = time.monotonic() - t
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"Result": {"branch_a": {"k": 1}, "branch_b": {"k": 1}, "branch_c": {"k": 1}}}
+    runs = {r.node_id: r for r in NodeRun.objects.filter(execution=ex)}
+    spans = [(runs[n].started_at, runs[n].finished_at) for n in "abc"]
+    assert max(s for s, _ in spans) < min(f for _, f in spans), "the three branches overlapped in time"
+    assert wall < 0.9 + 0.5  # generous: the sum would be 0.9 s of delays plus overheads
+    assert sum((f - s).total_seconds() for s, f in spans) / (max(f for _, f in spans) - min(s for s, _ in spans)).total_seconds() > 2.5
+    assert [runs[n].trace_id for n in "abc"] == [f"{ex.trace_id}-001", f"{ex.trace_id}-002", f"{ex.trace_id}-003"]
+    assert [runs[n].branch_name for n in "abc"] == ["branch_a", "branch_b", "branch_c"]
+    seqs = list(Event.objects.filter(execution=ex).values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    ex.refresh_from_db()
+    assert ex.last_seq == len(seqs)
+
+
+def test_first_success_race_cancels_the_slow_branch(alice):
+    d = definition([START, {"id": "primary", "type": "delay", "config": {"duration": 3000}},
+                    {"id": "backup", "type": "delay", "config": {"duration": 100}},
+                    {"id": "m", "type": "merge", "config": {"mode": "first_success", "output": "first"}},
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
+                   [("start", "primary"), ("start", "backup"), ("primary", "m"), ("backup", "m"), ("m", "o")])
+    t = time.monotonic()
+    ex = run(alice, d, {"x": 1})
+    assert time.monotonic() - t < 2.0
+    assert ex.status == "succeeded"
+    primary = NodeRun.objects.get(execution=ex, node_id="primary")
+    assert primary.status == "cancelled"
+    assert primary.finished_at is not None
+
+
+def test_retry_attempts_are_rows(alice):
+    d = definition([START, {"id": "f", "type": "fail", "config": {
+        "message": "flaky", "retry": {"maxAttempts": 3, "initialDelay": 20}}}], [("start", "f")])
+    ex = run(alice, d)
+    attempts = list(NodeRun.objects.filter(execution=ex, node_id="f").order_by("attempt").values_list("attempt", "status"))
+    assert attempts == [(1, "failed"), (2, "failed"), (3, "failed")]
+    assert ex.status == "failed"
+
+
+def test_http_node_against_the_demo_api(alice, live_server, settings):
+    settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE = True
+    from engine.runtime import get_engine
+
+    engine = get_engine() or start_engine()
+    engine.options.http_allow_private = True
+    d = definition([START, {"id": "users", "type": "http", "config": {"method": "GET", "url": f"{live_server.url}/demo-api/users"}},
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{users.status}}"}}],
+                   [("start", "users"), ("users", "o")])
+    ex = run(alice, d)
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"o": 200}

@@ -1,0 +1,77 @@
+"""A real engine process is killed mid-run; a new one finishes the execution without
+repeating finished node runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+
+from editor.models import Workflow, WorkflowVersion
+from engine import services
+from engine.models import Execution, NodeRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def engine_process() -> subprocess.Popen[bytes]:
+    db = django_settings.DATABASES["default"]["NAME"]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_STALE_AFTER": "1",
+           "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+    return subprocess.Popen([sys.executable, "manage.py", "runengine"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_kill_9_mid_run_and_restart(settings):
+    settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
+    owner = User.objects.create_user("restart-owner")
+    d = {
+        "schemaVersion": 1, "name": "restart",
+        "nodes": [
+            {"id": "start", "type": "start", "config": {}},
+            {"id": "first", "type": "delay", "config": {"duration": 50}},
+            {"id": "second", "type": "delay", "config": {"duration": 1500}},
+            {"id": "out", "type": "output", "name": "out", "config": {"value": "{{second}}"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "first"}, {"id": "e2", "source": "first", "target": "second"},
+                  {"id": "e3", "source": "second", "target": "out"}],
+    }
+    wf = Workflow.objects.create(owner=owner, name="restart", definition=d, version=1)
+    WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
+    ex = services.execution_start(workflow=wf, user=owner, input={"v": 42})
+    proc = engine_process()
+    try:
+        wait_for(lambda: NodeRun.objects.filter(execution=ex, node_id="second", status="running").exists())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        assert Execution.objects.get(id=ex.id).status == "running"
+        proc = engine_process()
+        wait_for(lambda: Execution.objects.get(id=ex.id).status not in ("queued", "running"), timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(5)
+    ex.refresh_from_db()
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"out": {"v": 42}}
+    assert NodeRun.objects.filter(execution=ex, node_id="first").count() == 1
+    assert NodeRun.objects.filter(execution=ex, node_id="start").count() == 1
+    second = list(NodeRun.objects.filter(execution=ex, node_id="second").order_by("attempt"))
+    assert [(r.attempt, r.status) for r in second] == [(1, "cancelled"), (2, "succeeded")]
+    assert "interrupted" in second[0].error["message"]
