@@ -1,3 +1,20 @@
-from django.urls import URLPattern, URLResolver
+"""Execution and node-type API routes (SPEC §7). Every path works with and without a
+trailing slash; ids are digits only, so a non-numeric id falls through to the JSON 404."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, re_path
+
+from engine import api
+
+EXECUTION = r"^executions/(?P<execution_id>[0-9]{1,19})"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^executions/?$", api.ExecutionListApi.as_view(), name="api-execution-list"),
+    re_path(EXECUTION + r"/?$", api.ExecutionDetailApi.as_view(), name="api-execution-detail"),
+    re_path(EXECUTION + r"/events/?$", api.ExecutionEventsApi.as_view(), name="api-execution-events"),
+    re_path(EXECUTION + r"/signal/?$", api.ExecutionSignalApi.as_view(), name="api-execution-signal"),
+    re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
+    re_path(EXECUTION + r"/timeline/?$", api.ExecutionTimelineApi.as_view(), name="api-execution-timeline"),
+    re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
+]

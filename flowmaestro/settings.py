@@ -99,7 +99,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-64000;"
         ),
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file (not :memory:) so that daphne and engine subprocesses of the tests can share
+    # it; one per test process so that concurrent test runs never share a database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("FLOWMAESTRO_TEST_DB") or str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -111,7 +115,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / ".staticfiles"
+STATIC_ROOT = None  # files are served from STATICFILES_DIRS by WhiteNoise; no collectstatic
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/workflows/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -128,7 +132,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "flowmaestro.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "FlowMaestro API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FlowMaestro API",
+    "VERSION": "1.0.0",
+    # Executions and node runs both have a `status` with different choices: name them apart.
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "engine.models.ExecutionStatus",
+        "NodeRunStatusEnum": "engine.models.NodeRunStatus",
+    },
+}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -111,6 +111,7 @@ class ScopeRun:
         self.attempts: dict[str, Attempt] = {}  # live attempt per node
         self.on_done = on_done
         self.done = False
+        self.deadlines: set[str] = set()
 
     def branch_of(self, node_id: str) -> tuple[str, str, str]:
         rel = self.plan.branches.node.get(node_id, MAIN)
@@ -233,6 +234,8 @@ class ExecutionRun:
         if replayed is not None:
             self._replay(scope, node, replayed)
             return
+        for join in scope.plan.deadline_joins.get(node_id, ()):
+            self._open_deadline(scope, join)
         node_input, branches, branch_results = self._inputs(scope, node_id)
         attempt_no = self.attempt_counts.get(key, 0) + 1
         self.attempt_counts[key] = attempt_no
@@ -255,6 +258,21 @@ class ExecutionRun:
             return
         self.ready.append(attempt)
         self.engine.mark_dirty(self)
+
+    def _open_deadline(self, scope: ScopeRun, join: str) -> None:
+        """Start a section's `totalTimeout` clock when its first branch node is ready."""
+        if join in scope.deadlines:
+            return
+        scope.deadlines.add(join)
+        policy = scope.plan.policies[join]
+        assert policy.total_timeout_ms is not None
+        collect = policy.on_total_timeout == "collect_partial"
+
+        def expire() -> None:
+            if not self.finished and not scope.done:
+                self.apply(scope, scope.sched.section_timed_out(join, collect))
+
+        self.engine.add_timer(policy.total_timeout_ms / 1000, expire)
 
     def _replay(self, scope: ScopeRun, node: Node, row: dict[str, Any]) -> None:
         status = row["status"]

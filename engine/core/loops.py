@@ -8,13 +8,12 @@ item starts with a token bucket, `batchSize` runs batches one after another with
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.execution import Attempt, ScopeRun
+from engine.core.policies import RateLimiter, section_verdict
 from engine.core.policies import join_policy as _join_policy
-from engine.core.policies import section_verdict
 from engine.core.templates import render
 
 if TYPE_CHECKING:
@@ -34,8 +33,7 @@ class LoopRun:
         self.batch_size = int(config.get("batchSize") or 0) or self.total or 1
         self.batch_delay = float(config.get("delayBetweenBatches") or 0) / 1000
         rate = config.get("rateLimit")
-        self.interval = 1.0 / float(rate) if rate else 0.0
-        self.next_start = 0.0
+        self.limiter = RateLimiter(float(rate)) if rate else None
         self.item_variable = str(config.get("itemVariable") or "item")
         self.results: list[Any] = [None] * self.total
         self.success: list[bool | None] = [None] * self.total
@@ -44,6 +42,7 @@ class LoopRun:
         self.done_count = 0
         self.batch_done = 0
         self.waiting = False
+        self.filling = False
         self.stopped = False
         self.body = attempt.ex.plan.scopes.get(attempt.node.id)
         scope = attempt.scope
@@ -87,32 +86,41 @@ class LoopRun:
 
     # -- starting items ------------------------------------------------------------------
     def fill(self) -> None:
-        if self.stopped or self.attempt.status != "running" or self.waiting:
+        """Start items while there is room. Items can finish synchronously (an empty inner
+        loop), so this guards against re-entry and checks for the end afterwards."""
+        if self.stopped or self.attempt.status != "running" or self.waiting or self.filling:
             return
         if self.total == 0 or self.body is None or not self.body.scope.order:
             self.finish()
             return
-        while len(self.active) < self.concurrency and self.next_index < self.total:
+        self.filling = True
+        try:
+            self._start_items()
+        finally:
+            self.filling = False
+        if self.done_count >= self.total and not self.stopped:
+            self.finish()
+
+    def _start_items(self) -> None:
+        while len(self.active) < self.concurrency and self.next_index < self.total and not self.stopped:
             if self.ex.status != "running":
-                self.ex.engine.add_timer(0.1, self.fill)
+                # Paused: no new items start; look again shortly.
                 self.waiting = True
-                self._unwait_later()
+                self.engine.add_timer(0.1, self._resume)
                 return
             batch_start = (self.next_index // self.batch_size) * self.batch_size
             if self.next_index == batch_start and self.next_index > 0 and self.batch_done < self.next_index:
                 return  # the previous batch is still running
-            if self.interval:
-                mono = time.monotonic()
-                if mono < self.next_start:
+            if self.limiter is not None:
+                wait = self.limiter.wait_time()
+                if wait > 0:
                     self.waiting = True
-                    self.engine.add_timer(self.next_start - mono, self._resume)
+                    self.engine.add_timer(wait, self._resume)
                     return
-                self.next_start = max(self.next_start, mono) + self.interval
-            self._start_item(self.next_index)
+                self.limiter.take()
+            index = self.next_index
             self.next_index += 1
-
-    def _unwait_later(self) -> None:
-        self.waiting = False
+            self._start_item(index)
 
     def _resume(self) -> None:
         self.waiting = False
@@ -142,8 +150,6 @@ class LoopRun:
         self.success[index] = failed is None
         self.results[index] = scope.result() if failed is None else failed.get("error")
         self.done_count += 1
-        if index < (self.batch_done // self.batch_size + 1) * self.batch_size:
-            pass
         # Advance the batch counter when a whole batch has finished.
         batch_end = min(self.total, (self.batch_done // self.batch_size + 1) * self.batch_size)
         if self.done_count >= batch_end and self.batch_done < batch_end:
@@ -154,6 +160,8 @@ class LoopRun:
         if failed is not None and self.policy.fail_fast:
             self._fail({"message": f"item {index} failed (failFast)", "error": failed.get("error")})
             return
+        if self.filling:
+            return  # the running fill() sees the end itself
         if self.done_count >= self.total:
             self.finish()
         else:

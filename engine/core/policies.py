@@ -4,7 +4,8 @@ policy of a parallel section. Pure functions over config dicts."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,3 +105,21 @@ def section_verdict(policy: JoinPolicy, succeeded: int, failed: int, total: int)
         if rate + 1e-9 < policy.min_success_rate:
             return f"success rate {rate:.2f} is below minSuccessRate {policy.min_success_rate:.2f}"
     return None
+
+
+class RateLimiter:
+    """A smooth token bucket of capacity one: starts are spaced `1/rate` seconds apart,
+    never bunched at a second boundary. `clock` is injectable for tests."""
+
+    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic):
+        self.interval = 1.0 / rate_per_s
+        self.clock = clock
+        self.next_at = 0.0
+
+    def wait_time(self) -> float:
+        """Seconds to wait before the next start may happen (0 = now)."""
+        return max(0.0, self.next_at - self.clock())
+
+    def take(self) -> None:
+        """Record a start now."""
+        self.next_at = max(self.next_at, self.clock()) + self.interval

@@ -91,6 +91,12 @@ class ScopePlan:
             candidates = [j for j in downstream[n] if j in self.joins and len(branches.node[j].path) < depth]
             self.governor[n] = min(candidates, key=position.__getitem__) if candidates else None
         self._sections: dict[str, list[str]] = {}
+        # Joins with a `parallel.totalTimeout`, by the section nodes whose start opens it.
+        self.deadline_joins: dict[str, list[str]] = {}
+        for join, policy in self.policies.items():
+            if policy.total_timeout_ms:
+                for n in self.section(join):
+                    self.deadline_joins.setdefault(n, []).append(join)
 
     def section(self, join: str) -> list[str]:
         """Nodes in the branches that `join` brings together."""

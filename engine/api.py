@@ -1,0 +1,245 @@
+"""The execution API (SPEC §7): list and inspect executions, read their event log, send
+signals, retry, and describe the node types. Views validate, call one service, render.
+
+Executions someone else owns are not found (404, never 403); staff see everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.models import Event, Execution, ExecutionStatus
+from engine.serializers import (
+    EventSerializer,
+    ExecutionSerializer,
+    ExecutionSummarySerializer,
+    SignalInputSerializer,
+)
+
+DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
+NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such execution (or not yours)")
+LIST_CAP = 200
+EVENTS_DEFAULT_LIMIT = 1000
+EVENTS_MAX_LIMIT = 10_000
+MAX_ID = 2**63 - 1
+# SPEC §3 table order: the palette reads like the table (entry, work, flow control, exits).
+NODE_TYPE_ORDER = [
+    "start", "http", "transform", "merge", "condition", "loop", "delay", "approval", "log", "set", "output", "fail",
+]
+
+
+class BadRequest(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+def _int_param(request: Request, name: str, *, default: int | None, minimum: int, maximum: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer.") from None
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be between {minimum} and {maximum}.")
+    return value
+
+
+def executions_visible(user: Any) -> QuerySet[Execution]:
+    qs = Execution.objects.select_related("workflow", "version")
+    if not getattr(user, "is_staff", False):
+        qs = qs.filter(owner_id=user.pk)
+    return qs
+
+
+def execution_get(user: Any, execution_id: Any) -> Execution:
+    try:
+        pk = int(execution_id)
+    except (TypeError, ValueError):
+        raise Http404("No such execution.") from None
+    if not 0 < pk <= MAX_ID:
+        raise Http404("No such execution.")
+    execution = executions_visible(user).filter(pk=pk).first()
+    if execution is None:
+        raise Http404("No such execution.")
+    return execution
+
+
+def _execution_response(execution: Execution, code: int = status.HTTP_200_OK) -> Response:
+    return Response(ExecutionSerializer(execution).data, status=code)
+
+
+class ExecutionListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("workflow", OpenApiTypes.INT, description="only this workflow's executions"),
+            OpenApiParameter("status", OpenApiTypes.STR, description="a status, or several joined by commas"),
+        ],
+        responses={200: ExecutionSummarySerializer(many=True), 400: DETAIL_SERIALIZER},
+    )
+    def get(self, request: Request) -> Response:
+        qs = executions_visible(request.user)
+        workflow_id = _int_param(request, "workflow", default=None, minimum=1, maximum=MAX_ID)
+        if workflow_id is not None:
+            qs = qs.filter(workflow_id=workflow_id)
+        raw_status = request.query_params.get("status", "")
+        if raw_status:
+            wanted = [s.strip() for s in raw_status.split(",") if s.strip()]
+            unknown = sorted(set(wanted) - set(ExecutionStatus.values))
+            if unknown:
+                raise BadRequest(f"unknown status {', '.join(unknown)}; one of {', '.join(ExecutionStatus.values)}")
+            qs = qs.filter(status__in=wanted)
+        executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
+        return Response(ExecutionSummarySerializer(executions, many=True).data)
+
+
+class ExecutionDetailApi(APIView):
+    @extend_schema(responses={200: ExecutionSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, execution_id: str) -> Response:
+        return _execution_response(execution_get(request.user, execution_id))
+
+
+class ExecutionEventsApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("afterSeq", OpenApiTypes.INT, description="only events with a larger seq (default 0)"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"at most this many (default {EVENTS_DEFAULT_LIMIT})"),
+        ],
+        responses={200: EventSerializer(many=True), 400: DETAIL_SERIALIZER, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, execution_id: str) -> Response:
+        execution = execution_get(request.user, execution_id)
+        after_seq = _int_param(request, "afterSeq", default=0, minimum=0, maximum=MAX_ID)
+        limit = _int_param(request, "limit", default=EVENTS_DEFAULT_LIMIT, minimum=1, maximum=EVENTS_MAX_LIMIT)
+        events = Event.objects.filter(execution=execution, seq__gt=after_seq).order_by("seq")[:limit]
+        return Response([event.as_message() for event in events])
+
+
+class ExecutionSignalApi(APIView):
+    @extend_schema(
+        request=SignalInputSerializer,
+        responses={
+            202: ExecutionSerializer,
+            400: DETAIL_SERIALIZER,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="The signal does not apply to the execution's state"),
+        },
+    )
+    def post(self, request: Request, execution_id: str) -> Response:
+        from engine import services
+
+        execution = execution_get(request.user, execution_id)
+        serializer = SignalInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            execution = services.execution_signal(
+                execution=execution, user=request.user, type=data["type"], reason=data["reason"], data=data["data"]
+            )
+        except services.SignalNotApplicable as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        except services.UnknownSignal as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+        return _execution_response(execution, status.HTTP_202_ACCEPTED)
+
+
+class ExecutionRetryApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            201: ExecutionSerializer,
+            400: DETAIL_SERIALIZER,
+            404: NOT_FOUND,
+            429: OpenApiResponse(DETAIL_SERIALIZER, description="The workflow's run queue is full"),
+        },
+    )
+    def post(self, request: Request, execution_id: str) -> Response:
+        from engine import services
+
+        execution = execution_get(request.user, execution_id)
+        try:
+            retried = services.execution_retry(execution=execution, user=request.user)
+        except services.QueueFull as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except services.InvalidDefinition as exc:
+            return Response(
+                {"detail": "Invalid workflow definition.", "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return _execution_response(retried, status.HTTP_201_CREATED)
+
+
+NODE_TYPE_SERIALIZER = inline_serializer(
+    "NodeType",
+    {
+        "type": serializers.CharField(),
+        "title": serializers.CharField(),
+        "category": serializers.CharField(),
+        "description": serializers.CharField(),
+        "schema": serializers.JSONField(),
+        "defaults": serializers.JSONField(),
+        "ports": serializers.JSONField(),
+        "container": serializers.BooleanField(),
+    },
+    many=True,
+)
+
+
+def node_type_descriptions() -> list[dict[str, Any]]:
+    """Every registered node type, grouped by category, each group in SPEC table order."""
+    from engine.nodes import REGISTRY
+
+    described = [cls.describe() for cls in REGISTRY.values()]
+
+    def type_rank(item: dict[str, Any]) -> tuple[int, str]:
+        name = item["type"]
+        return (NODE_TYPE_ORDER.index(name) if name in NODE_TYPE_ORDER else len(NODE_TYPE_ORDER), name)
+
+    # A category sits where its first member would in the table order.
+    category_rank: dict[str, tuple[int, str]] = {}
+    for item in sorted(described, key=type_rank):
+        category_rank.setdefault(item["category"], type_rank(item))
+    return sorted(described, key=lambda item: (category_rank[item["category"]], type_rank(item)))
+
+
+class NodeTypeListApi(APIView):
+    @extend_schema(responses={200: NODE_TYPE_SERIALIZER})
+    def get(self, request: Request) -> Response:
+        return Response(node_type_descriptions())
+
+
+class ExecutionTimelineApi(APIView):
+    """`GET /api/executions/{id}/timeline`, drawn by `engine.timeline.TimelineView`.
+
+    Ownership is checked here first (another user's execution is a 404 whatever the
+    timeline module does), and the module is imported on call so that the URLs load
+    while it is still absent.
+    """
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Bars, lanes, critical path (SPEC §8)"),
+            404: NOT_FOUND,
+        }
+    )
+    def get(self, request: Request, execution_id: str) -> Response | HttpResponseBase:
+        execution_get(request.user, execution_id)
+        try:
+            from engine.timeline import TimelineView
+        except ModuleNotFoundError as exc:
+            if exc.name != "engine.timeline":
+                raise
+            return Response({"detail": "The timeline is not available yet."}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        response: HttpResponseBase = TimelineView.as_view()(request._request, execution_id=execution_id)
+        return response

@@ -1,0 +1,318 @@
+"""The sandbox worker process: evaluates one expression at a time in a fresh V8 isolate.
+
+Run by `sandbox.py` as `python worker.py` (by path, so it imports nothing of the project
+or Django: only the standard library and `py_mini_racer`). It reads requests from stdin and
+writes replies to stdout, each a 4-byte big-endian length plus UTF-8 JSON.
+
+Why a separate process at all: a few V8 allocations are *fatal* by design ("Fatal
+JavaScript out of memory: invalid table size", e.g. `new Array(2**31).fill(0)`), run inside
+builtins that neither the hard memory limit nor termination interrupt, and abort the whole
+process. In a worker that kills only the worker; the parent reports a memory error and
+starts a new one.
+
+Request:  {"code", "names": [binding names], "bindings": "<JSON text>", "timeoutMs",
+           "memoryMb", "maxOutputBytes"}
+Reply:    {"ok": true, "value": "<JSON text>", "logs": [...]}
+       or {"ok": false, "kind": "syntax"|"thrown"|"timeout"|"memory"|"output_too_large"|
+           "not_serialisable"|"internal", "message": "...", "logs": [...]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import struct
+import sys
+import threading
+from typing import Any
+
+from py_mini_racer import (
+    JSEvalException,
+    JSOOMException,
+    JSParseException,
+    JSTimeoutException,
+    MiniRacer,
+    init_mini_racer,
+    mini_racer,
+)
+
+# The V8 heap ceiling of a worker. The per-evaluation limit (`memoryMb`, a mini-racer hard
+# limit checked by the garbage collector) normally stops a bomb far below this; the ceiling
+# only bounds the allocations that slip past it, which then crash this worker instead of
+# eating the machine's memory.
+HEAP_CEILING_MB = int(os.environ.get("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", "512"))
+
+IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# Names that cannot be (or must not be shadowed as) parameters of the user's function.
+RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends "
+    "false finally for function if import in instanceof new null return super switch this throw "
+    "true try typeof var void while with yield let static implements interface package private "
+    "protected public await async arguments eval undefined NaN Infinity console".split()
+)
+# Code that reads like statements: its syntax error is reported as a function body's.
+_STATEMENT_HINT = re.compile(
+    r"\breturn\b|;\s*\S|^\s*(?:var|let|const|if|for|while|do|function|class|try|switch|throw)\b", re.M
+)
+_LOCATION = re.compile(r"<anonymous>:(\d+)(?::(\d+))?")
+
+# The wrapper around user code. Binding *values* never enter the source: they arrive as
+# one JSON string argument that the runner parses. Only binding *names* (checked to be
+# plain identifiers, not reserved words) and the user's own code are part of the source.
+# `__FM_PARAMS__` / `__FM_CODE__` are replaced; the user code starts on line USER_LINE.
+_PRELUDE = """(function () {
+const __fm_logs = [];
+let __fm_logBytes = 0, __fm_dropped = 0, __fm_b = {};
+const __fm_maxLogBytes = __FM_MAX__;
+const __fm_text = (v) => {
+  if (typeof v === "string") return v;
+  try { const s = JSON.stringify(v); return s === undefined ? String(v) : s; }
+  catch (e) { try { return String(v); } catch (e2) { return "[unprintable]"; } }
+};
+const __fm_lookup = (path) => {
+  let v = __fm_b;
+  for (const step of path.split(".")) {
+    if (v === null || typeof v !== "object" || !Object.prototype.hasOwnProperty.call(v, step)) return undefined;
+    v = v[step];
+  }
+  return v;
+};
+// The seed documentation logs 'Branch ${branch.id} ...' inside a plain-quoted string; a
+// `${path}` left in a logged string whose first step is a bound name is filled in.
+const __fm_fill = (s) => s.replace(/\\$\\{\\s*([A-Za-z_$][\\w$]*(?:\\.[\\w$]+)*)\\s*\\}/g, (m, path) => {
+  const root = path.split(".")[0];
+  if (!Object.prototype.hasOwnProperty.call(__fm_b, root)) return m;
+  const v = __fm_lookup(path);
+  return v === undefined ? m : __fm_text(v);
+});
+const __fm_write = (prefix) => function (...args) {
+  const line = prefix + args.map((a) => typeof a === "string" ? __fm_fill(a) : __fm_text(a)).join(" ");
+  if (__fm_logBytes + line.length > __fm_maxLogBytes || __fm_logs.length >= 1000) { __fm_dropped++; return; }
+  __fm_logBytes += line.length;
+  __fm_logs.push(line);
+};
+const console = Object.freeze({
+  log: __fm_write(""), info: __fm_write(""), debug: __fm_write(""), trace: __fm_write(""),
+  warn: __fm_write("[warn] "), error: __fm_write("[error] "),
+});
+const __fm_user = function (__FM_PARAMS__) {
+"""
+_BODY_OPEN = ""
+_EXPRESSION_OPEN = "return (\n"
+_BODY_CLOSE = "\n};\n"
+_EXPRESSION_CLOSE = "\n);\n};\n"
+_RUNNER = """const __fm_where = (e) => {
+  const stack = (e && typeof e === "object") ? String(e.stack || "") : "";
+  const m = /<anonymous>:(\\d+)(?::(\\d+))?/.exec(stack);
+  return m ? [Number(m[1]), Number(m[2] || 0)] : null;
+};
+const __fm_describe = (e) => {
+  try {
+    if (e instanceof Error) return String(e.name) + ": " + String(e.message);
+    return "Uncaught " + __fm_text(e);
+  } catch (e2) { return "Uncaught error"; }
+};
+const __fm_reply = (head, value) => {
+  if (__fm_dropped) __fm_logs.push("... " + __fm_dropped + " more log line(s) dropped");
+  head.logs = __fm_logs;
+  return JSON.stringify(head) + "\\n" + (value === undefined ? "" : value);
+};
+return function (__fm_json, __fm_names, __fm_maxOut) {
+  __fm_b = JSON.parse(__fm_json);
+  const args = JSON.parse(__fm_names).map((n) => __fm_b[n]);
+  let value;
+  try {
+    value = __fm_user.apply(undefined, args);
+  } catch (e) {
+    return __fm_reply({ok: false, kind: "thrown", message: __fm_describe(e), where: __fm_where(e)});
+  }
+  if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function") {
+    return __fm_reply({ok: false, kind: "not_serialisable", message: "the result is a Promise; asynchronous code is not supported"});
+  }
+  if (typeof value === "function" || typeof value === "symbol" || typeof value === "bigint") {
+    return __fm_reply({ok: false, kind: "not_serialisable", message: "the result is a " + typeof value + ", not JSON"});
+  }
+  let out;
+  try {
+    out = JSON.stringify(value);
+  } catch (e) {
+    return __fm_reply({ok: false, kind: "not_serialisable", message: __fm_describe(e)});
+  }
+  if (out === undefined) out = "null";
+  if (out.length > __fm_maxOut) {
+    return __fm_reply({ok: false, kind: "output_too_large", message: "the result is " + out.length + " characters of JSON"});
+  }
+  return __fm_reply({ok: true}, out);
+};
+})()
+"""
+
+USER_LINE_BODY = _PRELUDE.count("\n") + _BODY_OPEN.count("\n") + 1
+USER_LINE_EXPRESSION = _PRELUDE.count("\n") + _EXPRESSION_OPEN.count("\n") + 1
+
+
+def valid_binding_name(name: str) -> bool:
+    """A binding becomes a parameter of the user's function only if its name is a plain JS
+    identifier; other names (a node id like `get-users`) are simply not bound."""
+    return bool(IDENTIFIER.match(name)) and name not in RESERVED and not name.startswith("__fm_")
+
+
+def build_source(code: str, names: list[str], max_log_bytes: int, *, expression: bool) -> str:
+    params = ", ".join(names)
+    prelude = _PRELUDE.replace("__FM_PARAMS__", params).replace("__FM_MAX__", str(int(max_log_bytes)))
+    if expression:
+        # A trailing `;` is fine in an expression typed by a person; not inside `return (…)`.
+        body = code.strip().rstrip(";").rstrip()
+        return prelude + _EXPRESSION_OPEN + body + _EXPRESSION_CLOSE + _RUNNER
+    return prelude + _BODY_OPEN + code + _BODY_CLOSE + _RUNNER
+
+
+def _user_line(message: str, first_user_line: int, code: str) -> str:
+    """Turn `<anonymous>:N: SyntaxError: …` into `SyntaxError: … (line n)` of the user's code."""
+    first = message.strip().splitlines()[0] if message.strip() else "SyntaxError"
+    match = _LOCATION.match(first)
+    text = first[match.end():].lstrip(": ").strip() if match else first
+    if match:
+        line = int(match.group(1)) - first_user_line + 1
+        line = max(1, min(line, code.count("\n") + 1))
+        return f"{text} (line {line})"
+    return text
+
+
+class Evaluator:
+    """Evaluates requests, each in a fresh isolate; the next isolate is made ahead of time."""
+
+    def __init__(self) -> None:
+        init_mini_racer(flags=("--single-threaded", f"--max-old-space-size={HEAP_CEILING_MB}"))
+        # One event loop thread for all contexts: mini-racer otherwise starts one per context.
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="mini-racer-loop", daemon=True).start()
+        self._spare: tuple[Any, MiniRacer] | None = None
+
+    def _fresh(self) -> tuple[Any, MiniRacer]:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            return spare
+        manager = mini_racer(self.loop)
+        return manager, manager.__enter__()
+
+    def prepare_spare(self) -> None:
+        if self._spare is None:
+            manager = mini_racer(self.loop)
+            self._spare = (manager, manager.__enter__())
+
+    def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
+        code = str(request["code"])
+        names = [n for n in request["names"] if valid_binding_name(n)]
+        timeout_s = max(1, int(request["timeoutMs"])) / 1000
+        max_out = int(request["maxOutputBytes"])
+        manager, racer = self._fresh()
+        try:
+            racer.set_hard_memory_limit(int(request["memoryMb"]) * 1024 * 1024)
+            runner = self._compile(racer, code, names, max_out)
+            if isinstance(runner, dict):
+                return runner
+            try:
+                raw = runner(request["bindings"], json.dumps(names), max_out, timeout_sec=timeout_s)
+            except JSTimeoutException:
+                return {"ok": False, "kind": "timeout", "message": "", "logs": []}
+            except JSOOMException:
+                return {"ok": False, "kind": "memory", "message": "", "logs": []}
+            except JSEvalException as exc:
+                if racer.was_hard_memory_limit_reached():
+                    return {"ok": False, "kind": "memory", "message": "", "logs": []}
+                return {"ok": False, "kind": "internal", "message": str(exc).strip(), "logs": []}
+            return self._reply(raw, code, names, max_out)
+        finally:
+            manager.__exit__(None, None, None)
+
+    def _compile(self, racer: MiniRacer, code: str, names: list[str], max_out: int) -> Any:
+        """The runner function, or an error reply. Tries `code` as an expression first,
+        then as a function body: `a.map(function (x) { return x })` stays an expression,
+        `const c = …; return c;` is a body."""
+        errors = []
+        for expression in (True, False):
+            first_line = USER_LINE_EXPRESSION if expression else USER_LINE_BODY
+            source = build_source(code, names, max_out, expression=expression)
+            try:
+                runner = racer.eval(source, timeout_sec=5)
+                self.first_line = first_line
+                return runner
+            except JSParseException as exc:
+                errors.append(_user_line(str(exc), first_line, code))
+            except JSTimeoutException:
+                return {"ok": False, "kind": "timeout", "message": "", "logs": []}
+            except JSOOMException:
+                return {"ok": False, "kind": "memory", "message": "", "logs": []}
+        # Report the reading the user most likely meant.
+        meant_body = _STATEMENT_HINT.search(code) is not None
+        return {"ok": False, "kind": "syntax", "message": errors[1] if meant_body else errors[0], "logs": []}
+
+    def _reply(self, raw: Any, code: str, names: list[str], max_out: int) -> dict[str, Any]:
+        if not isinstance(raw, str) or "\n" not in raw:
+            return {"ok": False, "kind": "internal", "message": "the sandbox returned no result", "logs": []}
+        head_text, value = raw.split("\n", 1)
+        head = json.loads(head_text)
+        reply: dict[str, Any] = {
+            "ok": bool(head.get("ok")),
+            "kind": head.get("kind", ""),
+            "message": head.get("message", ""),
+            "logs": [str(line) for line in head.get("logs", [])],
+        }
+        where = head.get("where")
+        if reply["kind"] == "thrown" and where:
+            line = int(where[0]) - self.first_line + 1
+            if 1 <= line <= code.count("\n") + 1:
+                reply["message"] += f" (line {line})"
+        if reply["ok"]:
+            # The JS check counts UTF-16 units; the limit is on UTF-8 bytes.
+            if len(value.encode("utf-8")) > max_out:
+                return {**reply, "ok": False, "kind": "output_too_large",
+                        "message": f"the result is {len(value.encode('utf-8'))} bytes of JSON"}
+            reply["value"] = value
+        return reply
+
+
+def _read_exact(stream: Any, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _send(stdout: Any, message: dict[str, Any]) -> None:
+    data = json.dumps(message).encode("utf-8")
+    stdout.write(struct.pack(">I", len(data)) + data)
+    stdout.flush()
+
+
+def main() -> None:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Nothing but replies may reach stdout.
+    sys.stdout = sys.stderr
+    evaluator = Evaluator()
+    evaluator.prepare_spare()
+    _send(stdout, {"ready": True, "pid": os.getpid()})
+    while True:
+        header = _read_exact(stdin, 4)
+        if header is None:
+            return  # the parent went away
+        body = _read_exact(stdin, struct.unpack(">I", header)[0])
+        if body is None:
+            return
+        try:
+            reply = evaluator.evaluate(json.loads(body))
+        except Exception as exc:  # noqa: BLE001 - the reply is the only channel back
+            reply = {"ok": False, "kind": "internal", "message": f"{type(exc).__name__}: {exc}", "logs": []}
+        _send(stdout, reply)
+        # Make the next isolate while the parent works on this reply.
+        evaluator.prepare_spare()
+
+
+if __name__ == "__main__":
+    main()

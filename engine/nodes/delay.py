@@ -1,0 +1,46 @@
+"""`delay`: waits `duration` ms without holding a worker thread (the runtime's timer)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.nodes import register
+from engine.nodes.base import NodeContext, NodeError, NodeType, Sleep
+
+
+@register
+class DelayNode(NodeType):
+    type = "delay"
+    title = "Delay"
+    category = "Flow"
+    description = "Waits `duration` milliseconds, then passes its input on. Cancellable; uses no worker while waiting."
+    config_schema = {
+        "type": "object",
+        "title": "Delay",
+        "properties": {
+            "duration": {
+                "type": ["integer", "number", "string"],
+                "title": "Duration (ms)",
+                "description": "Milliseconds to wait; may be a template such as `{{input.waitMs}}`.",
+                "minimum": 0,
+                "default": 1000,
+            },
+        },
+        "required": ["duration"],
+    }
+    defaults = {"duration": 1000}
+    inline = True
+
+    def run(self, ctx: NodeContext) -> Any:
+        raw = ctx.config.get("duration", 0)
+        try:
+            # A rendered template is text ("250"); bool is an int in Python but not a duration.
+            if isinstance(raw, bool):
+                raise ValueError
+            duration = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        except (TypeError, ValueError):
+            raise NodeError(f"`duration` must be a number of milliseconds, got {raw!r}", retryable=False) from None
+        if not math.isfinite(duration) or duration < 0:
+            raise NodeError(f"`duration` must be a non-negative number of milliseconds, got {raw!r}", retryable=False)
+        return Sleep(duration, output=ctx.input)

@@ -1,0 +1,105 @@
+"""Shapes of the execution API (SPEC §7): model fields mapped to camelCase."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from engine.models import Execution, NodeRun
+
+
+class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
+    nodeId = serializers.CharField(source="node_id")
+    branchId = serializers.CharField(source="branch_id")
+    branchName = serializers.CharField(source="branch_name")
+    traceId = serializers.CharField(source="trace_id")
+    queuedAt = serializers.DateTimeField(source="queued_at", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    input = serializers.JSONField(allow_null=True)
+    output = serializers.JSONField(allow_null=True)
+    error = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = NodeRun
+        fields = [
+            "id", "nodeId", "name", "type", "status", "attempt", "iteration", "branchId", "branchName",
+            "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
+    """An execution without its node runs: the list endpoint's row (a loop over thousands
+    of items would otherwise make every list page carry every item's node run)."""
+
+    workflow = serializers.IntegerField(source="workflow_id")
+    workflowName = serializers.CharField(source="workflow.name")
+    version = serializers.IntegerField(source="version.number")
+    traceId = serializers.CharField(source="trace_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    input = serializers.JSONField()
+    output = serializers.JSONField(allow_null=True)
+    error = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id", "workflow", "workflowName", "version", "status", "priority", "input", "output", "error",
+            "traceId", "createdAt", "startedAt", "finishedAt",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(ExecutionSummarySerializer):
+    """The full SPEC §7 execution: node runs in creation order, plus run-scoped state."""
+
+    nodeRuns = serializers.SerializerMethodField()
+    state = serializers.JSONField()
+
+    class Meta(ExecutionSummarySerializer.Meta):
+        fields = [*ExecutionSummarySerializer.Meta.fields, "state", "nodeRuns"]
+        read_only_fields = fields
+
+    @staticmethod
+    def _node_runs(execution: Execution) -> Any:
+        return execution.node_runs.order_by("seq", "queued_at")
+
+    # drf-spectacular cannot see through a method field; name the element type for it.
+    @extend_schema_field(NodeRunSerializer(many=True))
+    def get_nodeRuns(self, execution: Execution) -> list[dict[str, Any]]:
+        return NodeRunSerializer(self._node_runs(execution), many=True).data  # type: ignore[return-value]
+
+
+class RunStartedSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    traceId = serializers.CharField()
+
+
+class SignalInputSerializer(serializers.Serializer[Any]):
+    type = serializers.CharField(max_length=60)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    data = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+class EventSerializer(serializers.Serializer[Any]):
+    """SPEC §8 event wire shape (documentation only: the view returns `Event.as_message()`)."""
+
+    seq = serializers.IntegerField()
+    type = serializers.CharField()
+    ts = serializers.DateTimeField()
+    executionId = serializers.IntegerField()
+    nodeId = serializers.CharField(allow_null=True)
+    nodeRunId = serializers.CharField(allow_null=True)
+    branchId = serializers.CharField(allow_null=True)
+    branchName = serializers.CharField(allow_null=True)
+    traceId = serializers.CharField(allow_null=True)
+    attempt = serializers.IntegerField(allow_null=True)
+    iteration = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    data = serializers.JSONField(allow_null=True)
