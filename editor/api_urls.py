@@ -1,3 +1,23 @@
-from django.urls import URLPattern, URLResolver
+"""Workflow API routes (SPEC §7). Every path works with and without a trailing slash
+(APPEND_SLASH is off so that a POST is never redirected); ids are digits only, so a
+non-numeric id falls through to the JSON 404."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, re_path
+
+from editor import api
+
+WORKFLOW = r"^workflows/(?P<workflow_id>[0-9]{1,19})"
+VERSION = WORKFLOW + r"/versions/(?P<number>[0-9]{1,19})"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    re_path(r"^workflows/?$", api.WorkflowListApi.as_view(), name="api-workflow-list"),
+    re_path(WORKFLOW + r"/?$", api.WorkflowDetailApi.as_view(), name="api-workflow-detail"),
+    re_path(WORKFLOW + r"/versions/?$", api.WorkflowVersionListApi.as_view(), name="api-workflow-versions"),
+    re_path(VERSION + r"/?$", api.WorkflowVersionDetailApi.as_view(), name="api-workflow-version"),
+    re_path(VERSION + r"/restore/?$", api.WorkflowVersionRestoreApi.as_view(), name="api-workflow-version-restore"),
+    re_path(WORKFLOW + r"/duplicate/?$", api.WorkflowDuplicateApi.as_view(), name="api-workflow-duplicate"),
+    re_path(WORKFLOW + r"/validate/?$", api.WorkflowValidateApi.as_view(), name="api-workflow-validate"),
+    re_path(WORKFLOW + r"/run/?$", api.WorkflowRunApi.as_view(), name="api-workflow-run"),
+]

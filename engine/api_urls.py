@@ -9,12 +9,21 @@ from engine import api
 
 EXECUTION = r"^executions/(?P<execution_id>[0-9]{1,19})"
 
+try:
+    from engine.timeline import TimelineView
+
+    timeline_view = TimelineView.as_view()
+except ModuleNotFoundError as exc:  # the timeline module is built separately; load without it
+    if exc.name != "engine.timeline":
+        raise
+    timeline_view = api.ExecutionTimelineApi.as_view()
+
 urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^executions/?$", api.ExecutionListApi.as_view(), name="api-execution-list"),
     re_path(EXECUTION + r"/?$", api.ExecutionDetailApi.as_view(), name="api-execution-detail"),
     re_path(EXECUTION + r"/events/?$", api.ExecutionEventsApi.as_view(), name="api-execution-events"),
     re_path(EXECUTION + r"/signal/?$", api.ExecutionSignalApi.as_view(), name="api-execution-signal"),
     re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
-    re_path(EXECUTION + r"/timeline/?$", api.ExecutionTimelineApi.as_view(), name="api-execution-timeline"),
+    re_path(EXECUTION + r"/timeline/?$", timeline_view, name="api-execution-timeline"),
     re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
 ]

@@ -84,7 +84,8 @@ class RunStartedSerializer(serializers.Serializer[Any]):
 class SignalInputSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(max_length=60)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    data = serializers.JSONField(required=False, allow_null=True, default=None)
+    # DRF moves declared fields off the class, so a field may be called `data`.
+    data = serializers.JSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
 
 
 class EventSerializer(serializers.Serializer[Any]):
@@ -102,4 +103,4 @@ class EventSerializer(serializers.Serializer[Any]):
     attempt = serializers.IntegerField(allow_null=True)
     iteration = serializers.IntegerField(allow_null=True)
     status = serializers.CharField(allow_null=True)
-    data = serializers.JSONField(allow_null=True)
+    data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]

@@ -1,6 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
+
+from flowmaestro.api_errors import api_not_found
+
+handler404 = "flowmaestro.api_errors.handler404"
+handler500 = "flowmaestro.api_errors.handler500"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -8,6 +13,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("editor.api_urls")),
     path("api/", include("engine.api_urls")),
+    # After every api/ include: any other /api/ path is a JSON 404, also under DEBUG
+    # (where handler404 is not used and Django would render its HTML debug page).
+    re_path(r"^api/", api_not_found),
     path("demo-api/", include("editor.demo_api")),
     path("", include("editor.pages")),
     path("", include("engine.pages")),

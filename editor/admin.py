@@ -1,0 +1,111 @@
+"""Admin for workflows: the live definition is editable through the same service as the
+API (so a change still appends a version), the version history is read-only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from editor import services
+from editor.models import Workflow, WorkflowVersion
+
+
+def pretty_json(value: Any) -> str:
+    return format_html(
+        '<pre style="max-height:24em;overflow:auto;white-space:pre-wrap">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=False),
+    )
+
+
+class WorkflowVersionInline(admin.TabularInline[WorkflowVersion, Workflow]):
+    model = WorkflowVersion
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = ("number", "created_at", "created_by", "node_count")
+    ordering = ["-number"]
+
+    @admin.display(description="nodes")
+    def node_count(self, version: WorkflowVersion) -> int:
+        nodes = (version.definition or {}).get("nodes") if isinstance(version.definition, dict) else None
+        return len(nodes) if isinstance(nodes, list) else 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class WorkflowAdminForm(forms.ModelForm[Workflow]):
+    class Meta:
+        model = Workflow
+        fields = ["owner", "name", "description", "definition"]
+
+    def clean_definition(self) -> Any:
+        definition = self.cleaned_data["definition"]
+        report = services.workflow_validate(definition=definition)
+        if report.errors:
+            raise forms.ValidationError(
+                [f"{e.get('nodeId') or e.get('edgeId') or 'workflow'}: {e['message']}" for e in report.errors]
+            )
+        return definition
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin[Workflow]):
+    form = WorkflowAdminForm
+    list_display = ["id", "name", "owner", "version", "updated_at", "created_at"]
+    list_filter = ["owner"]
+    search_fields = ["name", "description", "owner__username"]
+    readonly_fields = ["version", "created_at", "updated_at"]
+    inlines = [WorkflowVersionInline]
+    list_select_related = ["owner"]
+
+    def save_model(self, request: HttpRequest, obj: Workflow, form: Any, change: bool) -> None:
+        # Through the services, so that an edited definition appends a version.
+        data = form.cleaned_data
+        if not change:
+            created = services.workflow_create(
+                owner=data["owner"], name=data["name"], description=data.get("description", ""),
+                definition=data["definition"],
+            )
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        if "owner" in form.changed_data:
+            Workflow.objects.filter(pk=obj.pk).update(owner=data["owner"])
+        try:
+            services.workflow_update(
+                workflow=obj, user=request.user, name=data["name"], description=data.get("description", ""),  # type: ignore[arg-type]
+                definition=data["definition"],
+            )
+        except services.InvalidDefinition as exc:  # the form has validated; a race is all that is left
+            self.message_user(request, f"Not saved: {exc.errors}", level=messages.ERROR)
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(admin.ModelAdmin[WorkflowVersion]):
+    list_display = ["workflow", "number", "created_at", "created_by"]
+    list_filter = ["workflow"]
+    search_fields = ["workflow__name"]
+    fields = readonly_fields = ("workflow", "number", "created_at", "created_by", "definition_pretty")
+    list_select_related = ["workflow", "created_by"]
+
+    @admin.display(description="definition")
+    def definition_pretty(self, version: WorkflowVersion) -> str:
+        return pretty_json(version.definition)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
+        return False

@@ -1,0 +1,190 @@
+"""The workflow API (SPEC §7). Views validate the request, call one service and render;
+workflows are looked up through `editor.selectors`, so another user's workflow is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor import selectors, services
+from editor.serializers import (
+    InvalidDefinitionSerializer,
+    RunInputSerializer,
+    RunResultSerializer,
+    ValidateInputSerializer,
+    ValidationResultSerializer,
+    WorkflowInputSerializer,
+    WorkflowSerializer,
+    WorkflowVersionSerializer,
+)
+
+DETAIL_SERIALIZER = inline_serializer("Detail", {"detail": serializers.CharField()})
+INVALID_DEFINITION = "Invalid workflow definition."
+
+
+def invalid_definition_response(errors: list[dict[str, Any]]) -> Response:
+    return Response({"detail": INVALID_DEFINITION, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+
+
+WORKFLOW_ERRORS: dict[int, Any] = {
+    400: OpenApiResponse(InvalidDefinitionSerializer, description="Bad input or an invalid definition"),
+    404: OpenApiResponse(DETAIL_SERIALIZER, description="No such workflow (or not yours)"),
+}
+
+
+class WorkflowListApi(APIView):
+    @extend_schema(responses=WorkflowSerializer(many=True), operation_id="workflows_list")
+    def get(self, request: Request) -> Response:
+        workflows = selectors.workflow_list(user=request.user)
+        return Response(WorkflowSerializer(workflows, many=True).data)
+
+    @extend_schema(
+        request=WorkflowInputSerializer,
+        responses={201: WorkflowSerializer, 400: WORKFLOW_ERRORS[400]},
+        operation_id="workflows_create",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = WorkflowInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            workflow = services.workflow_create(owner=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        except services.InvalidDefinition as exc:
+            return invalid_definition_response(exc.errors)
+        return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
+
+
+class WorkflowDetailApi(APIView):
+    @extend_schema(responses={200: WorkflowSerializer, 404: WORKFLOW_ERRORS[404]}, operation_id="workflows_retrieve")
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        return Response(WorkflowSerializer(workflow).data)
+
+    def _update(self, request: Request, workflow_id: str, *, partial: bool) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = WorkflowInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        try:
+            workflow = services.workflow_update(workflow=workflow, user=request.user, **serializer.validated_data)
+        except services.InvalidDefinition as exc:
+            return invalid_definition_response(exc.errors)
+        return Response(WorkflowSerializer(workflow).data)
+
+    @extend_schema(
+        request=WorkflowInputSerializer,
+        responses={200: WorkflowSerializer, **WORKFLOW_ERRORS},
+        operation_id="workflows_update",
+    )
+    def put(self, request: Request, workflow_id: str) -> Response:
+        return self._update(request, workflow_id, partial=False)
+
+    @extend_schema(
+        request=WorkflowInputSerializer(partial=True),
+        responses={200: WorkflowSerializer, **WORKFLOW_ERRORS},
+        operation_id="workflows_partial_update",
+    )
+    def patch(self, request: Request, workflow_id: str) -> Response:
+        return self._update(request, workflow_id, partial=True)
+
+    @extend_schema(
+        responses={204: None, 404: WORKFLOW_ERRORS[404], 409: DETAIL_SERIALIZER}, operation_id="workflows_destroy"
+    )
+    def delete(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        try:
+            services.workflow_delete(workflow=workflow, user=request.user)
+        except services.WorkflowBusy as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WorkflowVersionListApi(APIView):
+    @extend_schema(responses={200: WorkflowVersionSerializer(many=True), 404: WORKFLOW_ERRORS[404]})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        versions = selectors.workflow_version_list(workflow=workflow)
+        return Response(WorkflowVersionSerializer(versions, many=True).data)
+
+
+class WorkflowVersionDetailApi(APIView):
+    @extend_schema(responses={200: WorkflowVersionSerializer, 404: WORKFLOW_ERRORS[404]})
+    def get(self, request: Request, workflow_id: str, number: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        version = selectors.workflow_version_get(workflow=workflow, number=number)
+        return Response(WorkflowVersionSerializer(version).data)
+
+
+class WorkflowVersionRestoreApi(APIView):
+    @extend_schema(request=None, responses={200: WorkflowSerializer, **WORKFLOW_ERRORS})
+    def post(self, request: Request, workflow_id: str, number: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        version = selectors.workflow_version_get(workflow=workflow, number=number)
+        try:
+            workflow = services.workflow_restore_version(workflow=workflow, user=request.user, number=version.number)
+        except services.InvalidDefinition as exc:
+            # An old version may no longer validate (a node type changed its schema).
+            return invalid_definition_response(exc.errors)
+        return Response(WorkflowSerializer(workflow).data)
+
+
+class WorkflowDuplicateApi(APIView):
+    @extend_schema(request=None, responses={201: WorkflowSerializer, **WORKFLOW_ERRORS})
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        try:
+            copy = services.workflow_duplicate(workflow=workflow, user=request.user)  # type: ignore[arg-type]
+        except services.InvalidDefinition as exc:
+            return invalid_definition_response(exc.errors)
+        return Response(WorkflowSerializer(copy).data, status=status.HTTP_201_CREATED)
+
+
+class WorkflowValidateApi(APIView):
+    @extend_schema(
+        request=ValidateInputSerializer,
+        responses={200: ValidationResultSerializer, 400: DETAIL_SERIALIZER, 404: WORKFLOW_ERRORS[404]},
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        # An empty body (no Content-Type at all) means "validate what is saved".
+        serializer = ValidateInputSerializer(data=request.data if request.data is not None else {})
+        serializer.is_valid(raise_exception=True)
+        definition = serializer.validated_data.get("definition", workflow.definition)
+        report = services.workflow_validate(definition=definition)
+        return Response({"errors": report.errors, "warnings": report.warnings})
+
+
+class WorkflowRunApi(APIView):
+    @extend_schema(
+        request=RunInputSerializer,
+        responses={
+            201: RunResultSerializer,
+            **WORKFLOW_ERRORS,
+            429: OpenApiResponse(DETAIL_SERIALIZER, description="The workflow's run queue is full"),
+        },
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        from engine import services as engine_services
+
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = RunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            execution = engine_services.execution_start(
+                workflow=workflow,
+                user=request.user,
+                input=serializer.validated_data["input"],
+                priority=serializer.validated_data["priority"],
+            )
+        except engine_services.QueueFull as exc:
+            return Response({"detail": str(exc) or "The run queue is full."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except engine_services.InvalidDefinition as exc:
+            return invalid_definition_response(list(getattr(exc, "errors", [])))
+        return Response(
+            {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},
+            status=status.HTTP_201_CREATED,
+        )

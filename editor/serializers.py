@@ -1,0 +1,95 @@
+"""Shapes of the workflow API (SPEC §7). Input serializers only check types; the graph
+rules live in `engine.core.graph.validate_definition`, called by the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from editor.models import Workflow, WorkflowVersion
+
+
+class DefinitionField(serializers.JSONField):
+    """A SPEC §3 definition: any JSON object (the graph rules are checked by the service)."""
+
+    default_error_messages = {"not_object": "The definition must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
+class WorkflowSerializer(serializers.ModelSerializer[Workflow]):
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+    definition = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Workflow
+        fields = ["id", "name", "description", "definition", "version", "createdAt", "updatedAt"]
+        read_only_fields = fields
+
+
+class WorkflowInputSerializer(serializers.Serializer[Any]):
+    """`POST /api/workflows` and `PUT|PATCH /api/workflows/{id}` bodies."""
+
+    name = serializers.CharField(max_length=200, trim_whitespace=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    definition = DefinitionField()
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        if self.partial:
+            # PATCH: nothing is filled in, so an absent description stays as it is.
+            fields["description"].default = serializers.empty
+        return fields
+
+
+class WorkflowVersionSerializer(serializers.ModelSerializer[WorkflowVersion]):
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    createdBy = serializers.SerializerMethodField()
+    definition = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["id", "number", "createdAt", "createdBy", "definition"]
+        read_only_fields = fields
+
+    def get_createdBy(self, version: WorkflowVersion) -> str | None:
+        return version.created_by.get_username() if version.created_by_id and version.created_by else None
+
+
+class ValidateInputSerializer(serializers.Serializer[Any]):
+    definition = DefinitionField(required=False)
+
+
+class ValidationIssueSerializer(serializers.Serializer[Any]):
+    message = serializers.CharField()
+    nodeId = serializers.CharField(required=False)
+    edgeId = serializers.CharField(required=False)
+
+
+# DRF moves declared fields off the class, so a field may be called `errors` or `data`;
+# the stubs do not know that.
+class ValidationResultSerializer(serializers.Serializer[Any]):
+    errors = ValidationIssueSerializer(many=True)  # type: ignore[assignment]
+    warnings = ValidationIssueSerializer(many=True)
+
+
+class InvalidDefinitionSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    errors = ValidationIssueSerializer(many=True)  # type: ignore[assignment]
+
+
+class RunInputSerializer(serializers.Serializer[Any]):
+    input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
+    priority = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
+
+
+class RunResultSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    traceId = serializers.CharField()

@@ -1,0 +1,210 @@
+"""Admin for executions: everything the engine wrote is read-only here; what an operator
+may do (retry, pause, resume, cancel) goes through the same services as the API, so the
+engine applies it and records it as an event like any other signal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from engine.models import Event, Execution, NodeRun, PendingSignal
+
+INLINE_LIMIT = 200
+
+
+class LimitedInlineFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """Shows only the first `INLINE_LIMIT` rows: a loop over 10,000 items must not render
+    10,000 inline rows. The full list is one click away (see `ExecutionAdmin.links`)."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_limited_queryset"):
+            self._limited_queryset = super().get_queryset()[:INLINE_LIMIT]
+        return self._limited_queryset
+
+
+class ReadOnlyInline(admin.TabularInline[Any, Execution]):
+    extra = 0
+    can_delete = False
+    formset = LimitedInlineFormSet
+
+    def has_add_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        return False
+
+
+class NodeRunInline(ReadOnlyInline):
+    model = NodeRun
+    fields = readonly_fields = (
+        "seq", "node_id", "name", "type", "status", "attempt", "iteration", "branch_id", "branch_name", "trace_id",
+        "queued_at", "started_at", "finished_at", "error",
+    )
+    ordering = ["seq"]
+    show_change_link = True
+    verbose_name_plural = f"node runs (first {INLINE_LIMIT})"
+
+
+class EventInline(ReadOnlyInline):
+    model = Event
+    fields = readonly_fields = ("seq", "type", "ts", "node_id", "branch_id", "trace_id", "status", "data")
+    ordering = ["seq"]
+    verbose_name_plural = f"events (first {INLINE_LIMIT})"
+
+
+class PendingSignalInline(ReadOnlyInline):
+    model = PendingSignal
+    fields = readonly_fields = ("type", "reason", "data", "sent_by", "created_at", "applied_at")
+
+
+def _pretty(value: Any) -> str:
+    return format_html(
+        '<pre style="max-height:24em;overflow:auto;white-space:pre-wrap">{}</pre>', json.dumps(value, indent=2)
+    )
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin[Execution]):
+    list_display = [
+        "id", "workflow", "version_number", "status", "trace_id", "owner", "priority", "created_at", "finished_at",
+    ]
+    list_filter = ["status", "workflow"]
+    search_fields = ["=trace_id", "workflow__name"]
+    list_select_related = ["workflow", "version", "owner"]
+    date_hierarchy = "created_at"
+    actions = ["retry_selected", "pause_selected", "resume_selected", "cancel_selected"]
+    fields = readonly_fields = (
+        "workflow", "version", "owner", "status", "priority", "trace_id", "created_at", "started_at",
+        "finished_at", "engine_id", "heartbeat_at", "last_seq", "links", "input_pretty", "output_pretty",
+        "error_pretty", "state_pretty",
+    )
+    inlines = [PendingSignalInline, NodeRunInline, EventInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
+        # Read-only: state belongs to the engine; actions go through the services.
+        return False
+
+    @admin.display(description="version", ordering="version__number")
+    def version_number(self, execution: Execution) -> int:
+        return execution.version.number
+
+    @admin.display(description="full lists")
+    def links(self, execution: Execution) -> str:
+        node_runs = reverse("admin:engine_noderun_changelist") + f"?execution__id__exact={execution.pk}"
+        events = reverse("admin:engine_event_changelist") + f"?execution__id__exact={execution.pk}"
+        return format_html(
+            '<a href="{}">all {} node runs</a> · <a href="{}">all {} events</a> · '
+            '<a href="/executions/{}/">timeline</a>',
+            node_runs, execution.node_runs.count(), events, execution.events.count(), execution.pk,
+        )
+
+    @admin.display(description="input")
+    def input_pretty(self, execution: Execution) -> str:
+        return _pretty(execution.input)
+
+    @admin.display(description="output")
+    def output_pretty(self, execution: Execution) -> str:
+        return _pretty(execution.output)
+
+    @admin.display(description="error")
+    def error_pretty(self, execution: Execution) -> str:
+        return _pretty(execution.error)
+
+    @admin.display(description="state")
+    def state_pretty(self, execution: Execution) -> str:
+        return _pretty(execution.state)
+
+    @admin.action(description="Retry selected executions")
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        from engine import services
+
+        started, refused = [], []
+        for execution in queryset.select_related("workflow", "version"):
+            try:
+                retried = services.execution_retry(execution=execution, user=request.user)
+            except (services.QueueFull, services.InvalidDefinition) as exc:
+                refused.append(f"#{execution.pk}: {getattr(exc, 'message', None) or exc}")
+            else:
+                started.append(f"#{execution.pk} → #{retried.pk}")
+        if started:
+            self.message_user(request, f"Retried {len(started)}: {', '.join(started)}", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not retried: {'; '.join(refused)}", messages.WARNING)
+
+    def _signal(self, request: HttpRequest, queryset: QuerySet[Execution], signal_type: str) -> None:
+        from engine import services
+
+        sent, refused = [], []
+        for execution in queryset.select_related("version"):
+            try:
+                services.execution_signal(
+                    execution=execution, user=request.user, type=signal_type,
+                    reason=f"{signal_type} from the admin by {request.user.get_username()}", data=None,
+                )
+            except (services.SignalNotApplicable, services.UnknownSignal) as exc:
+                refused.append(f"#{execution.pk}: {exc.message}")
+            else:
+                sent.append(f"#{execution.pk}")
+        if sent:
+            self.message_user(request, f"Sent {signal_type} to {', '.join(sent)}", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Did not send {signal_type}: {'; '.join(refused)}", messages.WARNING)
+
+    @admin.action(description="Pause selected executions")
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        self._signal(request, queryset, "pause")
+
+    @admin.action(description="Resume selected executions")
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        self._signal(request, queryset, "resume")
+
+    @admin.action(description="Cancel selected executions")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Execution]) -> None:
+        self._signal(request, queryset, "cancel")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(NodeRun)
+class NodeRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "execution", "seq", "node_id", "type", "status", "attempt", "iteration", "branch_id", "trace_id",
+        "started_at", "finished_at",
+    ]
+    list_filter = ["status", "type"]
+    search_fields = ["=trace_id", "=execution__trace_id", "node_id"]
+    list_select_related = ["execution"]
+    ordering = ["execution", "seq"]
+    list_per_page = 200
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["execution", "seq", "type", "ts", "node_id", "branch_id", "trace_id", "status"]
+    list_filter = ["type"]
+    search_fields = ["=trace_id", "=execution__trace_id", "node_id"]
+    list_select_related = ["execution"]
+    ordering = ["execution", "seq"]
+    list_per_page = 200
