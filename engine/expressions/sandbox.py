@@ -283,3 +283,13 @@ class _Pool:
 
 _pool = _Pool(MAX_WORKERS)
 atexit.register(_pool.shutdown)
+
+
+def _forget_workers_after_fork() -> None:
+    # A forked child (e.g. a Celery prefork worker) must not share the parent's pipes to
+    # its sandbox workers; it starts its own on first use.
+    global _pool
+    _pool = _Pool(MAX_WORKERS)
+
+
+os.register_at_fork(after_in_child=_forget_workers_after_fork)

@@ -196,6 +196,12 @@ class NodeType:
     container: ClassVar[bool] = False
 
     @classmethod
+    def runs_inline(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this node run may run on the coordinator (override when it depends on
+        the config, e.g. a transform is cheap unless it runs JavaScript)."""
+        return cls.inline
+
+    @classmethod
     def full_schema(cls) -> dict[str, Any]:
         schema = dict(cls.config_schema)
         props = dict(COMMON_PROPERTIES)

@@ -100,8 +100,13 @@ class TransformNode(NodeType):
     }
     defaults = {"operation": "passthrough"}
     raw_fields = frozenset({"expression"})
-    # `custom` runs V8 (up to its time limit), so transform never runs on the coordinator.
+    # `custom` runs JavaScript (up to its time limit) and must not hold the coordinator;
+    # the other operations are cheap dictionary work and may run inline.
     inline = False
+
+    @classmethod
+    def runs_inline(cls, config: Mapping[str, Any]) -> bool:
+        return (config.get("operation") or "passthrough") != "custom"
 
     def run(self, ctx: NodeContext) -> Any:
         operation = ctx.config.get("operation") or "passthrough"

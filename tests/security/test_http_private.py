@@ -1,0 +1,192 @@
+"""The http node refuses private, loopback, link-local and reserved addresses (SSRF),
+on the first request and on every redirect hop, unless the server allows them."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from engine.nodes import http as http_node
+from engine.nodes.base import EngineOptions, NodeContext, NodeError
+from engine.nodes.http import HttpNode, address_refused
+
+
+def run_http(url: str, *, allow_private: bool = False, **config: Any) -> Any:
+    ctx = NodeContext(
+        node_id="call",
+        name="Call",
+        type="http",
+        config={"method": "GET", "url": url, "timeout": 3000, **config},
+        input=None,
+        execution_id=1,
+        trace_id="trace-abc123",
+        branch_id="main",
+        branch_name="main",
+        options=EngineOptions(http_allow_private=allow_private),
+    )
+    return HttpNode().run(ctx)
+
+
+class _Server(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).hits.append(self.path)
+        if self.path.startswith("/go?"):
+            self.send_response(302)
+            self.send_header("Location", unquote(self.path.split("to=", 1)[1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"secret": "internal"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _serve(host: str) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer((host, 0), _Server)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}"
+
+
+@pytest.fixture
+def internal_server() -> Iterator[str]:
+    _Server.hits = []
+    server, url = _serve("127.0.0.1")
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.0.0.1:8000/admin/",
+        "http://localhost/",
+        "http://10.0.0.5/",
+        "http://10.255.255.1:8080/x",
+        "http://172.16.3.4/",
+        "http://192.168.1.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fd00::1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://2130706433/",  # 127.0.0.1 written as one number
+        "http://0x7f.1/",
+        "http://100.64.0.1/",  # carrier-grade NAT
+        "http://224.0.0.1/",
+    ],
+)
+def test_private_and_reserved_addresses_are_refused(url):
+    with pytest.raises(NodeError) as info:
+        run_http(url)
+    assert "Refused" in info.value.message
+    assert "FLOWMAESTRO_HTTP_ALLOW_PRIVATE" in info.value.message
+    assert info.value.retryable is False
+
+
+def test_the_refusal_happens_before_anything_is_sent(internal_server):
+    with pytest.raises(NodeError, match="Refused"):
+        run_http(f"{internal_server}/data")
+    assert _Server.hits == []
+
+
+def test_a_hostname_resolving_to_loopback_is_refused(monkeypatch, internal_server):
+    real = socket.getaddrinfo
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "innocent.example.com":
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    port = internal_server.rsplit(":", 1)[1]
+    with pytest.raises(NodeError) as info:
+        run_http(f"http://innocent.example.com:{port}/data")
+    assert "innocent.example.com resolves to 127.0.0.1" in info.value.message
+    assert _Server.hits == []
+
+
+def test_a_host_with_one_private_address_among_public_ones_is_refused(monkeypatch):
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    with pytest.raises(NodeError, match="10.1.2.3"):
+        run_http("http://mixed.example.com/")
+
+
+def test_a_redirect_to_a_private_address_is_refused(monkeypatch, internal_server):
+    # The "public" server: 127.0.0.2 (still loopback on Linux) is treated as public for
+    # this test only, so the first hop is allowed and the redirect hop is checked.
+    public, public_url = _serve("127.0.0.2")
+    original = http_node.address_refused
+    monkeypatch.setattr(
+        http_node, "address_refused", lambda ip: False if ip == ipaddress.ip_address("127.0.0.2") else original(ip)
+    )
+    try:
+        assert run_http(f"{public_url}/data")["body"] == {"secret": "internal"}  # the allowed hop works
+        _Server.hits = []
+        for target in (f"{internal_server}/data", "http://169.254.169.254/latest/meta-data/", "http://localhost/"):
+            with pytest.raises(NodeError) as info:
+                run_http(f"{public_url}/go?to={target}")
+            assert "Refused" in info.value.message
+        assert _Server.hits == ["/go?to=" + f"{internal_server}/data", "/go?to=http://169.254.169.254/latest/meta-data/",
+                                "/go?to=http://localhost/"]
+    finally:
+        public.shutdown()
+        public.server_close()
+
+
+def test_private_addresses_are_allowed_when_the_server_allows_them(internal_server):
+    output = run_http(f"{internal_server}/data", allow_private=True)
+    assert output["status"] == 200
+    assert output["body"] == {"secret": "internal"}
+
+
+def test_environment_proxies_are_ignored(monkeypatch):
+    # A proxy on a public address would otherwise carry the request to a private target.
+    monkeypatch.setenv("HTTP_PROXY", "http://93.184.216.34:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://93.184.216.34:3128")
+    with pytest.raises(NodeError, match="Refused"):
+        run_http("http://10.0.0.5/")
+
+
+@pytest.mark.parametrize(
+    "address, refused",
+    [
+        ("8.8.8.8", False),
+        ("2606:4700:4700::1111", False),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("64:ff9b::7f00:1", True),  # NAT64 to loopback
+        ("2002:7f00:1::", True),  # 6to4 of loopback
+        ("169.254.169.254", True),
+        ("fe80::1", True),
+        ("0.0.0.0", True),
+        ("255.255.255.255", True),
+    ],
+)
+def test_address_classification(address, refused):
+    assert address_refused(ipaddress.ip_address(address)) is refused
