@@ -1,0 +1,188 @@
+// Shapes of the HTTP API (SPEC §7) and of the workflow definition (SPEC §3), written once
+// and used by every page. Field names are exactly the JSON's.
+
+export interface Position {
+  x: number;
+  y: number;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Config = Record<string, unknown>;
+
+export interface RetryPolicy {
+  maxAttempts?: number;
+  backoff?: "fixed" | "exponential";
+  initialDelay?: number;
+  maxDelay?: number;
+  jitter?: boolean | number;
+}
+
+export interface BranchConfig {
+  name?: string;
+  timeout?: number;
+  onTimeout?: "cancel" | "continue" | "error";
+  retry?: RetryPolicy;
+  onError?: "fail" | "continue" | "route";
+}
+
+export interface WorkflowNode {
+  id: string;
+  type: string;
+  name: string;
+  position: Position;
+  config: Config;
+  parentId?: string;
+}
+
+export interface WorkflowEdge {
+  id: string;
+  source: string;
+  target: string;
+  sourceHandle?: string;
+  branch?: BranchConfig;
+}
+
+export interface QueueSettings {
+  maxConcurrentRuns?: number;
+  maxSize?: number;
+  priority?: "fifo" | "lifo" | "priority";
+  timeout?: number;
+  deadLetterQueue?: boolean;
+}
+
+export interface SignalHandler {
+  action: string;
+  cleanup?: boolean;
+  rollback?: boolean;
+  notify?: string[];
+  handler?: string;
+}
+
+export interface WorkflowSettings {
+  maxConcurrency?: number;
+  timeout?: number;
+  variables?: Record<string, unknown>;
+  queue?: QueueSettings;
+  signalHandlers?: Record<string, SignalHandler>;
+  [key: string]: unknown;
+}
+
+export interface WorkflowDefinition {
+  schemaVersion: number;
+  name: string;
+  settings: WorkflowSettings;
+  nodes: WorkflowNode[];
+  edges: WorkflowEdge[];
+}
+
+export interface Workflow {
+  id: number | string;
+  name: string;
+  description: string;
+  definition: WorkflowDefinition;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WorkflowVersion {
+  id?: number | string;
+  number?: number;
+  version?: number;
+  definition?: WorkflowDefinition;
+  createdAt: string;
+  createdBy?: string | null;
+}
+
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  additionalProperties?: boolean | JsonSchema;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  format?: string;
+  // Hints a node type may add for the editor: "expression" (JavaScript), "template" ({{…}}), "textarea".
+  "x-editor"?: string;
+  [key: string]: unknown;
+}
+
+export interface NodeTypeInfo {
+  type: string;
+  title: string;
+  category: string;
+  description: string;
+  schema: JsonSchema;
+  defaults: Config;
+  ports: { inputs: string[]; outputs: string[] };
+  container: boolean;
+}
+
+export type ExecutionStatus = "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled" | "timed_out";
+export type NodeRunStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "retrying"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "cancelled"
+  | "timed_out";
+
+export interface NodeRun {
+  id: number | string;
+  nodeId: string;
+  name: string;
+  type: string;
+  status: NodeRunStatus;
+  attempt: number;
+  iteration: number | null;
+  branchId: string;
+  branchName: string;
+  traceId: string;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+}
+
+export interface Execution {
+  id: number | string;
+  workflow: number | string;
+  version: number;
+  status: ExecutionStatus;
+  priority: number;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  traceId: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  nodeRuns: NodeRun[];
+}
+
+export interface ValidationIssue {
+  message: string;
+  nodeId?: string | null;
+  edgeId?: string | null;
+  path?: string | null;
+  code?: string;
+}
+
+export interface ValidationResult {
+  errors: ValidationIssue[];
+  warnings: ValidationIssue[];
+}
+
+export const TERMINAL_EXECUTION_STATUSES: readonly ExecutionStatus[] = ["succeeded", "failed", "cancelled", "timed_out"];

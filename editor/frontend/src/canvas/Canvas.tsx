@@ -1,0 +1,187 @@
+// The React Flow canvas: a view of the store's SPEC §3 definition. User gestures become
+// store actions (add, connect, move, re-parent, select); the store's definition flows back
+// in as React Flow nodes and edges through the cached converter.
+import {
+  Background,
+  BackgroundVariant,
+  type Connection,
+  Controls,
+  type EdgeChange,
+  type EdgeTypes,
+  MiniMap,
+  type NodeChange,
+  type NodeTypes,
+  ReactFlow,
+  useReactFlow,
+} from "@xyflow/react";
+import { type DragEvent, useCallback, useMemo, useRef } from "react";
+
+import type { Position } from "../api/types";
+import { LoopNode } from "../nodes/LoopNode";
+import { StepNode } from "../nodes/StepNode";
+import { DRAG_MIME } from "../panels/Palette";
+import { graphStore, useGraph } from "../store/graphStore";
+import { BranchEdge } from "./BranchEdge";
+import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
+import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
+
+const NODE_TYPES: NodeTypes = { step: StepNode, loop: LoopNode };
+const EDGE_TYPES: EdgeTypes = { branch: BranchEdge };
+export const GRID = 20;
+
+interface Props {
+  issues: IssueIndex;
+}
+
+export function Canvas({ issues }: Props) {
+  const definition = useGraph((s) => s.definition);
+  const nodeTypes = useGraph((s) => s.nodeTypes);
+  const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
+  const selectedEdgeIds = useGraph((s) => s.selectedEdgeIds);
+  const nodeStatus = useGraph((s) => s.nodeStatus);
+  const snapToGrid = useGraph((s) => s.snapToGrid);
+  const converter = useRef(new FlowConverter()).current;
+  const flow = useReactFlow<StepFlowNode, BranchFlowEdge>();
+
+  const selectedNodes = useMemo(() => new Set(selectedNodeIds), [selectedNodeIds]);
+  const selectedEdges = useMemo(() => new Set(selectedEdgeIds), [selectedEdgeIds]);
+  const nodes = useMemo(
+    () => converter.nodes(definition, nodeTypes, selectedNodes, nodeStatus, issues),
+    [converter, definition, nodeTypes, selectedNodes, nodeStatus, issues],
+  );
+  const edges = useMemo(() => converter.edges(definition, selectedEdges, issues), [converter, definition, selectedEdges, issues]);
+
+  const isContainer = useCallback((type: string) => isContainerType(type, graphStore.getState().nodeTypes), []);
+
+  const onNodesChange = useCallback((changes: NodeChange<StepFlowNode>[]) => {
+    const store = graphStore.getState();
+    const positions: Record<string, Position> = {};
+    let selection: Set<string> | null = null;
+    for (const change of changes) {
+      if (change.type === "position" && change.position) {
+        positions[change.id] = { x: Math.round(change.position.x), y: Math.round(change.position.y) };
+      } else if (change.type === "select") {
+        selection ??= new Set(store.selectedNodeIds);
+        if (change.selected) selection.add(change.id);
+        else selection.delete(change.id);
+      }
+    }
+    if (Object.keys(positions).length) store.moveNodes(positions);
+    if (selection) {
+      const nodeIds = store.definition.nodes.filter((n) => selection?.has(n.id)).map((n) => n.id);
+      store.select(nodeIds, store.selectedEdgeIds);
+    }
+  }, []);
+
+  const onEdgesChange = useCallback((changes: EdgeChange<BranchFlowEdge>[]) => {
+    const store = graphStore.getState();
+    let selection: Set<string> | null = null;
+    for (const change of changes) {
+      if (change.type === "select") {
+        selection ??= new Set(store.selectedEdgeIds);
+        if (change.selected) selection.add(change.id);
+        else selection.delete(change.id);
+      }
+    }
+    if (selection) store.select(store.selectedNodeIds, store.definition.edges.filter((e) => selection?.has(e.id)).map((e) => e.id));
+  }, []);
+
+  const onConnect = useCallback((connection: Connection) => {
+    const store = graphStore.getState();
+    const result = store.connect(connection.source, connection.target, connection.sourceHandle);
+    if (!result.ok && result.message) store.notify("error", result.message);
+  }, []);
+
+  const onNodeDragStart = useCallback(() => graphStore.getState().beginGesture(), []);
+
+  const onNodeDragStop = useCallback(
+    (_event: unknown, _node: StepFlowNode, dragged: StepFlowNode[]) => {
+      const store = graphStore.getState();
+      // Dropping nodes onto a loop puts them in its body; dragging them out takes them out.
+      const movedIds = new Set(dragged.map((n) => n.id));
+      for (const flowNode of dragged) {
+        const definition = graphStore.getState().definition;
+        const node = definition.nodes.find((n) => n.id === flowNode.id);
+        if (!node || node.type === "start") continue;
+        // A node dragged along with its loop stays in it.
+        if (node.parentId !== undefined && movedIds.has(node.parentId)) continue;
+        const origin = absolutePosition(definition, node.id);
+        const container = isContainer(node.type);
+        const probe = container ? { x: origin.x + 10, y: origin.y + 10 } : { x: origin.x + NODE_WIDTH / 2, y: origin.y + NODE_HEIGHT / 2 };
+        const target = containerAt(definition, probe, (n) => isContainer(n.type), new Set([node.id]));
+        const targetId = target?.id;
+        if (targetId === node.parentId) continue;
+        const base = targetId !== undefined ? absolutePosition(definition, targetId) : { x: 0, y: 0 };
+        store.setParent(node.id, targetId, { x: Math.max(targetId ? 10 : -1e9, origin.x - base.x), y: Math.max(targetId ? 50 : -1e9, origin.y - base.y) });
+        const where = target ? `into loop ${target.name}` : "out of its loop";
+        store.notify("info", `Moved ${node.name} ${where}.`);
+      }
+      store.endGesture();
+    },
+    [isContainer],
+  );
+
+  const onDragOver = useCallback((event: DragEvent) => {
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+  }, []);
+
+  const onDrop = useCallback(
+    (event: DragEvent) => {
+      event.preventDefault();
+      const type = event.dataTransfer.getData(DRAG_MIME) || event.dataTransfer.getData("text/plain");
+      const store = graphStore.getState();
+      if (!type || !store.nodeTypes[type]) return;
+      const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      const topLeft = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
+      const snapped = (v: number) => (graphStore.getState().snapToGrid ? Math.round(v / GRID) * GRID : Math.round(v));
+      const container = type === "start" ? null : containerAt(store.definition, point, (n) => isContainer(n.type));
+      if (container) {
+        const base = absolutePosition(store.definition, container.id);
+        store.addNode(type, { x: Math.max(10, snapped(topLeft.x - base.x)), y: Math.max(50, snapped(topLeft.y - base.y)) }, container.id);
+      } else {
+        store.addNode(type, { x: snapped(topLeft.x), y: snapped(topLeft.y) });
+      }
+    },
+    [flow, isContainer],
+  );
+
+  return (
+    <div className="fm-canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+      <ReactFlow<StepFlowNode, BranchFlowEdge>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        edgeTypes={EDGE_TYPES}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        onNodeDragStart={onNodeDragStart}
+        onNodeDragStop={onNodeDragStop}
+        onPaneClick={() => graphStore.getState().select([], [])}
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={["Meta", "Control", "Shift"]}
+        snapToGrid={snapToGrid}
+        snapGrid={[GRID, GRID]}
+        minZoom={0.1}
+        maxZoom={2}
+        fitView
+        fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
+        defaultEdgeOptions={{ type: "branch" }}
+        proOptions={{ hideAttribution: true }}
+        onlyRenderVisibleElements
+        elevateNodesOnSelect={false}
+      >
+        <Background variant={BackgroundVariant.Dots} gap={GRID} size={1} />
+        <MiniMap pannable zoomable ariaLabel="Mini map" nodeStrokeWidth={2} data-testid="minimap" />
+        <Controls showInteractive={false} aria-label="Zoom controls" />
+      </ReactFlow>
+      {definition.nodes.length === 0 && (
+        <div className="fm-empty-canvas" data-testid="empty-canvas">
+          Drag a <strong>Start</strong> node from the palette to begin, then drag more nodes and connect their handles.
+        </div>
+      )}
+    </div>
+  );
+}

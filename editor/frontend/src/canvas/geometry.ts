@@ -1,0 +1,103 @@
+// Sizes and coordinates on the canvas. Node boxes have a fixed size so that loop containers
+// can be sized from their body (SPEC §3 has no width/height) and layout can plan without
+// measuring the DOM. Child positions are relative to their loop, as in React Flow sub-flows.
+import type { Position, WorkflowDefinition, WorkflowNode } from "../api/types";
+
+export const NODE_WIDTH = 200;
+export const NODE_HEIGHT = 64;
+export const LOOP_HEADER = 48;
+export const LOOP_PADDING = 24;
+export const LOOP_MIN_WIDTH = 320;
+export const LOOP_MIN_HEIGHT = 200;
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+export function childrenOf(definition: WorkflowDefinition, parentId: string): WorkflowNode[] {
+  return definition.nodes.filter((n) => n.parentId === parentId);
+}
+
+/** Box of every node; containers grow to hold their body (computed bottom-up, memoised per call). */
+export function nodeSizes(definition: WorkflowDefinition, isContainer: (node: WorkflowNode) => boolean): Map<string, Size> {
+  const sizes = new Map<string, Size>();
+  const byParent = new Map<string, WorkflowNode[]>();
+  for (const node of definition.nodes) {
+    if (node.parentId === undefined) continue;
+    const list = byParent.get(node.parentId);
+    if (list) list.push(node);
+    else byParent.set(node.parentId, [node]);
+  }
+  const visiting = new Set<string>();
+  const sizeOf = (node: WorkflowNode): Size => {
+    const known = sizes.get(node.id);
+    if (known) return known;
+    if (!isContainer(node) || visiting.has(node.id)) {
+      const size = { width: NODE_WIDTH, height: NODE_HEIGHT };
+      sizes.set(node.id, size);
+      return size;
+    }
+    visiting.add(node.id);
+    let width = LOOP_MIN_WIDTH;
+    let height = LOOP_MIN_HEIGHT;
+    for (const child of byParent.get(node.id) ?? []) {
+      const childSize = sizeOf(child);
+      width = Math.max(width, child.position.x + childSize.width + LOOP_PADDING);
+      height = Math.max(height, child.position.y + childSize.height + LOOP_PADDING);
+    }
+    visiting.delete(node.id);
+    const size = { width: Math.round(width), height: Math.round(height) };
+    sizes.set(node.id, size);
+    return size;
+  };
+  for (const node of definition.nodes) sizeOf(node);
+  return sizes;
+}
+
+/** Canvas (absolute) position of a node: its position plus its ancestors'. */
+export function absolutePosition(definition: WorkflowDefinition, nodeId: string): Position {
+  const byId = new Map(definition.nodes.map((n) => [n.id, n]));
+  let node = byId.get(nodeId);
+  let x = 0;
+  let y = 0;
+  const seen = new Set<string>();
+  while (node && !seen.has(node.id)) {
+    seen.add(node.id);
+    x += node.position.x;
+    y += node.position.y;
+    node = node.parentId !== undefined ? byId.get(node.parentId) : undefined;
+  }
+  return { x, y };
+}
+
+/** The innermost container under a canvas point, skipping `exclude` and their descendants. */
+export function containerAt(
+  definition: WorkflowDefinition,
+  point: Position,
+  isContainer: (node: WorkflowNode) => boolean,
+  exclude: ReadonlySet<string> = new Set(),
+): WorkflowNode | null {
+  const sizes = nodeSizes(definition, isContainer);
+  const excluded = (node: WorkflowNode): boolean => {
+    const byId = new Map(definition.nodes.map((n) => [n.id, n]));
+    let current: WorkflowNode | undefined = node;
+    while (current) {
+      if (exclude.has(current.id)) return true;
+      current = current.parentId !== undefined ? byId.get(current.parentId) : undefined;
+    }
+    return false;
+  };
+  let best: { node: WorkflowNode; depth: number } | null = null;
+  for (const node of definition.nodes) {
+    if (!isContainer(node) || excluded(node)) continue;
+    const origin = absolutePosition(definition, node.id);
+    const size = sizes.get(node.id) ?? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT };
+    const inside = point.x >= origin.x && point.x <= origin.x + size.width && point.y >= origin.y && point.y <= origin.y + size.height;
+    if (!inside) continue;
+    let depth = 0;
+    for (let p = node.parentId; p !== undefined; p = definition.nodes.find((n) => n.id === p)?.parentId) depth++;
+    if (!best || depth > best.depth) best = { node, depth };
+  }
+  return best?.node ?? null;
+}

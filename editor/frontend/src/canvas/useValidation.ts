@@ -1,0 +1,69 @@
+// Validation while drawing: a fast client-side pre-check on every change, and the
+// server's validation (the authority) shortly after the user pauses.
+import { useEffect, useMemo, useState } from "react";
+
+import { ApiError } from "../api/client";
+import { workflowsApi } from "../api/endpoints";
+import type { ValidationIssue } from "../api/types";
+import { precheck } from "../lib/graph";
+import { graphStore, useGraph } from "../store/graphStore";
+import { indexIssues, type IssueIndex } from "./convert";
+
+export const PRECHECK_DELAY_MS = 120;
+export const SERVER_VALIDATE_DELAY_MS = 900;
+
+function dedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.nodeId ?? ""}|${i.edgeId ?? ""}|${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export function useValidation(workflowId: string): { errors: ValidationIssue[]; warnings: ValidationIssue[]; index: IssueIndex } {
+  const definition = useGraph((s) => s.definition);
+  const nodeTypes = useGraph((s) => s.nodeTypes);
+  const server = useGraph((s) => s.serverIssues);
+  const dragging = useGraph((s) => s.gestureStart !== null);
+  const [client, setClient] = useState<ValidationIssue[]>([]);
+
+  useEffect(() => {
+    if (dragging) return;
+    const timer = window.setTimeout(() => setClient(precheck(definition, nodeTypes)), PRECHECK_DELAY_MS);
+    return () => window.clearTimeout(timer);
+  }, [definition, nodeTypes, dragging]);
+
+  useEffect(() => {
+    if (dragging || !workflowId || !Object.keys(nodeTypes).length) return;
+    let cancelled = false;
+    const timer = window.setTimeout(() => {
+      workflowsApi
+        .validate(workflowId, definition)
+        .then((result) => {
+          if (!cancelled) graphStore.getState().setServerIssues({ errors: result.errors ?? [], warnings: result.warnings ?? [] });
+        })
+        .catch((err: unknown) => {
+          // A 400 carrying `errors` is a validation answer too.
+          if (!cancelled && err instanceof ApiError && err.errors.length) {
+            graphStore.getState().setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
+          }
+        });
+    }, SERVER_VALIDATE_DELAY_MS);
+    return () => {
+      cancelled = true;
+      window.clearTimeout(timer);
+    };
+  }, [definition, nodeTypes, workflowId, dragging]);
+
+  return useMemo(() => {
+    const ids = new Set(definition.nodes.map((n) => n.id));
+    const edgeIds = new Set(definition.edges.map((e) => e.id));
+    // Drop server messages about nodes/edges that no longer exist (the answer may be stale).
+    const live = (i: ValidationIssue) => (!i.nodeId || ids.has(i.nodeId)) && (!i.edgeId || edgeIds.has(i.edgeId));
+    const errors = dedupe([...server.errors.filter(live), ...client]);
+    const warnings = dedupe(server.warnings.filter(live));
+    return { errors, warnings, index: indexIssues(errors, warnings) };
+  }, [server, client, definition]);
+}

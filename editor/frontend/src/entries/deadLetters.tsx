@@ -1,0 +1,7 @@
+import { createRoot } from "react-dom/client";
+
+import { DeadLettersPage } from "../timeline/DeadLettersPage";
+import "../styles/app.css";
+
+const root = document.getElementById("root");
+if (root) createRoot(root).render(<DeadLettersPage />);

@@ -1,0 +1,400 @@
+// A small generic JSON-schema form: every node type's config panel, the branch editor and
+// the workflow settings are rendered from a schema, with each option under its exact name.
+import { useEffect, useId, useState } from "react";
+
+import type { JsonSchema } from "../api/types";
+import {
+  activeType,
+  describeDefault,
+  fieldKind,
+  getAtPath,
+  initialValueFor,
+  optionFor,
+  orderedProperties,
+  parseNumberInput,
+  schemaTypes,
+  setAtPath,
+} from "../lib/schemaForm";
+import { CodeField } from "./CodeField";
+
+type Obj = Record<string, unknown>;
+
+interface FormProps {
+  schema: JsonSchema;
+  value: Obj;
+  onChange: (value: Obj) => void;
+  /** Prefix for ids and data-testids (`field-<prefix><path>`). */
+  idPrefix?: string;
+  /** Keys shown after the node's own options (the common policy keys). */
+  lastKeys?: readonly string[];
+  /** Keys not to render here (shown elsewhere). */
+  hide?: readonly string[];
+}
+
+export function SchemaForm({ schema, value, onChange, idPrefix = "", lastKeys = [], hide = [] }: FormProps) {
+  const hidden = new Set(hide);
+  return (
+    <div className="fm-form">
+      {orderedProperties(schema, lastKeys)
+        .filter(([name]) => !hidden.has(name))
+        .map(([name, propSchema]) => (
+          <Field
+            key={name}
+            name={name}
+            path={[name]}
+            schema={propSchema}
+            required={(schema.required ?? []).includes(name)}
+            value={value[name]}
+            idPrefix={idPrefix}
+            onChange={(v) => onChange(setAtPath(value, [name], v))}
+          />
+        ))}
+    </div>
+  );
+}
+
+interface FieldProps {
+  name: string;
+  path: string[];
+  schema: JsonSchema;
+  value: unknown;
+  required?: boolean;
+  idPrefix: string;
+  onChange: (value: unknown) => void;
+  /** Inside a multi-type field the outer label names it; keep this one for screen readers only. */
+  quietLabel?: boolean;
+}
+
+function Help({ schema, id }: { schema: JsonSchema; id: string }) {
+  const def = describeDefault(schema);
+  if (!schema.description && def === undefined) return null;
+  return (
+    <div className="fm-help" id={id}>
+      {schema.description}
+      {def !== undefined && <span className="fm-default"> Default: {def}</span>}
+    </div>
+  );
+}
+
+function Field({ name, path, schema, value, required, idPrefix, onChange, quietLabel }: FieldProps) {
+  const reactId = useId();
+  const dotted = path.join(".");
+  const inputId = `fm-${reactId}`;
+  const helpId = `${inputId}-help`;
+  const testId = `field-${idPrefix}${dotted}`;
+  // The widget is chosen once per field instance so a template field doesn't swap widgets mid-typing.
+  const [kind] = useState(() => fieldKind(name, schema, value));
+  const label = (
+    <label className={quietLabel ? "fm-visually-hidden" : "fm-label"} htmlFor={inputId}>
+      <code>{name}</code>
+      {required && <span className="fm-required" aria-label="required">*</span>}
+      {schema.title && schema.title !== name && <span className="fm-title">{schema.title}</span>}
+    </label>
+  );
+  const describedBy = schema.description || schema.default !== undefined ? helpId : undefined;
+
+  switch (kind) {
+    case "enum": {
+      const options = schema.enum ?? [];
+      return (
+        <div className="fm-field">
+          {label}
+          <select
+            id={inputId}
+            data-testid={testId}
+            aria-describedby={describedBy}
+            value={value === undefined ? "" : JSON.stringify(value)}
+            onChange={(e) => onChange(e.target.value === "" ? undefined : JSON.parse(e.target.value))}
+          >
+            <option value="">{schema.default !== undefined ? `(default: ${String(schema.default)})` : "—"}</option>
+            {options.map((option) => (
+              <option key={JSON.stringify(option)} value={JSON.stringify(option)}>
+                {String(option)}
+              </option>
+            ))}
+          </select>
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    }
+    case "boolean":
+      return (
+        <div className="fm-field fm-field-check">
+          <input
+            id={inputId}
+            type="checkbox"
+            data-testid={testId}
+            aria-describedby={describedBy}
+            checked={value === undefined ? schema.default === true : value === true}
+            onChange={(e) => onChange(e.target.checked)}
+          />
+          {label}
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    case "integer":
+    case "number":
+      return (
+        <div className="fm-field">
+          {label}
+          <NumberInput
+            id={inputId}
+            testId={testId}
+            describedBy={describedBy}
+            integer={kind === "integer"}
+            schema={schema}
+            value={typeof value === "number" ? value : undefined}
+            onChange={onChange}
+          />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    case "code":
+    case "template":
+      return (
+        <div className="fm-field">
+          {label}
+          <CodeField
+            id={inputId}
+            testId={testId}
+            label={name}
+            language={kind === "code" ? "javascript" : "template"}
+            value={typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value)}
+            placeholder={describeDefault(schema) ?? (kind === "template" ? "text or {{path}}" : "JavaScript expression")}
+            onChange={(v) => onChange(v === "" ? undefined : v)}
+          />
+          <Help schema={kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema} id={helpId} />
+        </div>
+      );
+    case "string":
+      return (
+        <div className="fm-field">
+          {label}
+          <input
+            id={inputId}
+            type="text"
+            data-testid={testId}
+            aria-describedby={describedBy}
+            value={typeof value === "string" ? value : ""}
+            placeholder={describeDefault(schema)}
+            onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
+          />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    case "object": {
+      const obj = (value && typeof value === "object" && !Array.isArray(value) ? value : {}) as Obj;
+      return (
+        <details className="fm-group" open={value !== undefined} data-testid={`group-${idPrefix}${dotted}`}>
+          <summary>
+            <code>{name}</code>
+            {schema.title && schema.title !== name && <span className="fm-title">{schema.title}</span>}
+            {value !== undefined && <span className="fm-set-dot" aria-label="set" />}
+          </summary>
+          {schema.description && <div className="fm-help">{schema.description}</div>}
+          {orderedProperties(schema).map(([child, childSchema]) => (
+            <Field
+              key={child}
+              name={child}
+              path={[...path, child]}
+              schema={childSchema}
+              required={(schema.required ?? []).includes(child)}
+              value={getAtPath(obj, [child])}
+              idPrefix={idPrefix}
+              onChange={(v) => {
+                const next = setAtPath(obj, [child], v);
+                onChange(Object.keys(next).length ? next : undefined);
+              }}
+            />
+          ))}
+        </details>
+      );
+    }
+    case "array":
+      return (
+        <div className="fm-field">
+          {label}
+          <StringList id={inputId} testId={testId} value={Array.isArray(value) ? (value as unknown[]).map(String) : []} onChange={onChange} />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    case "multi":
+      return <MultiField name={name} path={path} schema={schema} value={value} idPrefix={idPrefix} onChange={onChange} label={label} inputId={inputId} testId={testId} />;
+    case "map":
+    case "json":
+    default:
+      return (
+        <div className="fm-field">
+          {label}
+          <JsonInput id={inputId} testId={testId} describedBy={describedBy} value={value} onChange={onChange} />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+  }
+}
+
+function NumberInput(props: {
+  id: string;
+  testId: string;
+  describedBy: string | undefined;
+  integer: boolean;
+  schema: JsonSchema;
+  value: number | undefined;
+  onChange: (v: unknown) => void;
+}) {
+  const { id, testId, describedBy, integer, schema, value, onChange } = props;
+  const [text, setText] = useState(value === undefined ? "" : String(value));
+  const [invalid, setInvalid] = useState(false);
+  useEffect(() => {
+    // Follow outside changes (undo, another field) unless the text already means this value.
+    const parsed = parseNumberInput(text, integer);
+    if (!parsed.ok || parsed.value !== value) setText(value === undefined ? "" : String(value));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return (
+    <input
+      id={id}
+      type="number"
+      inputMode={integer ? "numeric" : "decimal"}
+      step={integer ? 1 : "any"}
+      min={schema.minimum}
+      max={schema.maximum}
+      data-testid={testId}
+      aria-describedby={describedBy}
+      aria-invalid={invalid}
+      placeholder={describeDefault(schema)}
+      value={text}
+      onChange={(e) => {
+        setText(e.target.value);
+        const parsed = parseNumberInput(e.target.value, integer);
+        setInvalid(!parsed.ok);
+        if (parsed.ok) onChange(parsed.value);
+      }}
+    />
+  );
+}
+
+function JsonInput(props: { id: string; testId: string; describedBy: string | undefined; value: unknown; onChange: (v: unknown) => void }) {
+  const { id, testId, describedBy, value, onChange } = props;
+  const pretty = (v: unknown) => (v === undefined ? "" : JSON.stringify(v, null, 2));
+  const [text, setText] = useState(pretty(value));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    try {
+      if (JSON.stringify(text.trim() ? JSON.parse(text) : undefined) === JSON.stringify(value)) return;
+    } catch {
+      /* the user is mid-edit; an outside change still wins below */
+    }
+    setText(pretty(value));
+    setError(null);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return (
+    <>
+      <textarea
+        id={id}
+        className="fm-json"
+        data-testid={testId}
+        aria-describedby={describedBy}
+        aria-invalid={error !== null}
+        rows={Math.min(10, Math.max(2, text.split("\n").length))}
+        spellCheck={false}
+        value={text}
+        placeholder="JSON"
+        onChange={(e) => {
+          setText(e.target.value);
+          if (!e.target.value.trim()) {
+            setError(null);
+            onChange(undefined);
+            return;
+          }
+          try {
+            onChange(JSON.parse(e.target.value));
+            setError(null);
+          } catch (err) {
+            setError(err instanceof Error ? err.message : "invalid JSON");
+          }
+        }}
+      />
+      {error && (
+        <div className="fm-field-error" role="alert">
+          Invalid JSON: {error}
+        </div>
+      )}
+    </>
+  );
+}
+
+function StringList({ id, testId, value, onChange }: { id: string; testId: string; value: string[]; onChange: (v: unknown) => void }) {
+  return (
+    <div className="fm-list" data-testid={testId} id={id}>
+      {value.map((item, index) => (
+        <div className="fm-list-row" key={index}>
+          <input
+            type="text"
+            aria-label={`item ${index + 1}`}
+            value={item}
+            onChange={(e) => onChange(value.map((v, i) => (i === index ? e.target.value : v)))}
+          />
+          <button type="button" className="fm-icon-btn" aria-label={`Remove item ${index + 1}`} onClick={() => {
+            const next = value.filter((_, i) => i !== index);
+            onChange(next.length ? next : undefined);
+          }}>
+            ×
+          </button>
+        </div>
+      ))}
+      <button type="button" className="fm-small-btn" onClick={() => onChange([...value, ""])}>
+        + Add
+      </button>
+    </div>
+  );
+}
+
+function MultiField(props: {
+  name: string;
+  path: string[];
+  schema: JsonSchema;
+  value: unknown;
+  idPrefix: string;
+  onChange: (v: unknown) => void;
+  label: React.ReactNode;
+  inputId: string;
+  testId: string;
+}) {
+  const { name, path, schema, value, idPrefix, onChange, label, inputId, testId } = props;
+  const types = schemaTypes(schema).filter((t) => t !== "null");
+  // Unset: show the default's kind (parallel: true), else the plain-text kind if there is one.
+  const current =
+    activeType(types, value) ??
+    activeType(types, schema.default) ??
+    (types.includes("string") ? "string" : undefined);
+  return (
+    <div className="fm-field fm-multi">
+      {label}
+      <select
+        id={inputId}
+        data-testid={`${testId}-type`}
+        aria-label={`${name} kind`}
+        value={current ?? ""}
+        onChange={(e) => {
+          const type = e.target.value;
+          onChange(type === "" ? undefined : initialValueFor(type, optionFor(schema, type)));
+        }}
+      >
+        <option value="">(not set)</option>
+        {types.map((t) => (
+          <option key={t} value={t}>
+            {t === "object" ? "policy object" : t}
+          </option>
+        ))}
+      </select>
+      {current !== undefined && (
+        <div className="fm-multi-body">
+          <Field key={current} name={name} path={path} schema={optionFor(schema, current)} value={value} idPrefix={idPrefix} onChange={onChange} quietLabel />
+        </div>
+      )}
+      {schema.description && <div className="fm-help">{schema.description}</div>}
+    </div>
+  );
+}

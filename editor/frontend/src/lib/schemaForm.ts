@@ -1,0 +1,175 @@
+// Helpers of the generic JSON-schema form: which widget a field gets and how edits land in
+// the config. Kept free of React so they are unit-tested; a new node type's schema needs
+// no front-end change.
+import type { JsonSchema } from "../api/types";
+
+export type FieldKind = "enum" | "boolean" | "integer" | "number" | "string" | "code" | "template" | "object" | "map" | "array" | "multi" | "json";
+
+const EXPRESSION_FORMATS = new Set(["javascript", "js", "expression", "code"]);
+const TEMPLATE_FORMATS = new Set(["template", "textarea", "multiline"]);
+
+/** The JSON types a schema admits, from `type` (string or list) or `oneOf`/`anyOf`. */
+export function schemaTypes(schema: JsonSchema): string[] {
+  if (Array.isArray(schema.type)) return schema.type;
+  if (typeof schema.type === "string") return [schema.type];
+  const options = schema.oneOf ?? schema.anyOf;
+  if (options) {
+    const types: string[] = [];
+    for (const option of options) for (const t of schemaTypes(option)) if (!types.includes(t)) types.push(t);
+    return types;
+  }
+  if (schema.enum) return ["enum"];
+  if (schema.properties) return ["object"];
+  return [];
+}
+
+/** The sub-schema to render when a multi-type field holds a value of `type`. */
+export function optionFor(schema: JsonSchema, type: string): JsonSchema {
+  const options = schema.oneOf ?? schema.anyOf;
+  if (options) {
+    const match = options.find((o) => schemaTypes(o).includes(type));
+    if (match) return { ...(valueType(schema.default) === type ? { default: schema.default } : {}), ...match, type };
+  }
+  // The outer field already shows the description; the chosen kind only needs its own rules.
+  const { oneOf: _o, anyOf: _a, description: _d, ...rest } = schema;
+  void _o;
+  void _a;
+  void _d;
+  return { ...rest, type };
+}
+
+export function isExpressionField(name: string, schema: JsonSchema): boolean {
+  const hint = schema["x-editor"];
+  return name === "expression" || hint === "expression" || (typeof schema.format === "string" && EXPRESSION_FORMATS.has(schema.format));
+}
+
+/** Strings that hold `{{…}}` templates (SPEC §4.2): said by the schema, or by their text. */
+export function isTemplateField(name: string, schema: JsonSchema, value: unknown): boolean {
+  if (schema["x-editor"] === "template") return true;
+  if (typeof schema.format === "string" && TEMPLATE_FORMATS.has(schema.format)) return true;
+  const description = `${schema.description ?? ""} ${schema.title ?? ""}`.toLowerCase();
+  if (/\btemplates?\b/.test(description)) return true;
+  if (typeof value === "string" && value.includes("{{")) return true;
+  return ["message", "url", "arrayPath", "body", "value"].includes(name);
+}
+
+export function valueType(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value;
+}
+
+export function fieldKind(name: string, schema: JsonSchema, value: unknown): FieldKind {
+  if (schema.enum) return "enum";
+  const types = schemaTypes(schema).filter((t) => t !== "null");
+  if (types.length > 1) return "multi";
+  const type = types[0];
+  switch (type) {
+    case "boolean":
+      return "boolean";
+    case "integer":
+      return "integer";
+    case "number":
+      return "number";
+    case "string":
+      if (isExpressionField(name, schema)) return "code";
+      if (isTemplateField(name, schema, value)) return "template";
+      return "string";
+    case "object":
+      return schema.properties && Object.keys(schema.properties).length ? "object" : "map";
+    case "array": {
+      const itemTypes = schema.items ? schemaTypes(schema.items) : [];
+      return itemTypes.length === 1 && itemTypes[0] === "string" ? "array" : "json";
+    }
+    default:
+      return "json";
+  }
+}
+
+/** For a multi-type field: which type the current value is (number covers integer). */
+export function activeType(types: readonly string[], value: unknown): string | undefined {
+  const actual = valueType(value);
+  if (actual === undefined) return undefined;
+  if (types.includes(actual)) return actual;
+  if (actual === "integer" && types.includes("number")) return "number";
+  return undefined;
+}
+
+export function initialValueFor(type: string, schema: JsonSchema): unknown {
+  if (schema.default !== undefined && valueType(schema.default) === type) return structuredClone(schema.default);
+  switch (type) {
+    case "boolean":
+      return true;
+    case "integer":
+    case "number":
+      return schema.minimum ?? 0;
+    case "object":
+      return {};
+    case "array":
+      return [];
+    default:
+      return "";
+  }
+}
+
+/** Parses a number input; empty means "unset", junk means "keep what was there". */
+export function parseNumberInput(text: string, integer: boolean): { ok: true; value: number | undefined } | { ok: false } {
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: true, value: undefined };
+  const value = Number(trimmed);
+  if (!Number.isFinite(value)) return { ok: false };
+  if (integer && !Number.isInteger(value)) return { ok: false };
+  return { ok: true, value };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * A copy of `root` with `value` at `path`. `undefined` removes the key, and an object
+ * left empty by that is removed too, so clearing `retry.maxAttempts` leaves no `retry: {}`.
+ */
+export function setAtPath(root: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined) return root;
+  const copy: Record<string, unknown> = { ...root };
+  if (!rest.length) {
+    if (value === undefined) delete copy[head];
+    else copy[head] = value;
+    return copy;
+  }
+  const child = isPlainObject(copy[head]) ? (copy[head] as Record<string, unknown>) : {};
+  const next = setAtPath(child, rest, value);
+  if (Object.keys(next).length === 0) delete copy[head];
+  else copy[head] = next;
+  return copy;
+}
+
+export function getAtPath(root: unknown, path: readonly string[]): unknown {
+  let current: unknown = root;
+  for (const key of path) {
+    if (!isPlainObject(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+/** Properties in display order: required first, then the schema's own order. Common keys last. */
+export function orderedProperties(schema: JsonSchema, lastKeys: readonly string[] = []): [string, JsonSchema][] {
+  const entries = Object.entries(schema.properties ?? {});
+  const required = new Set(schema.required ?? []);
+  const last = new Set(lastKeys);
+  const rank = (key: string) => (required.has(key) ? 0 : last.has(key) ? 2 : 1);
+  return entries
+    .map((entry, index) => ({ entry, index }))
+    .sort((a, b) => rank(a.entry[0]) - rank(b.entry[0]) || a.index - b.index)
+    .map((x) => x.entry);
+}
+
+/** A short text of a default for placeholders and help. */
+export function describeDefault(schema: JsonSchema): string | undefined {
+  if (schema.default === undefined) return undefined;
+  return typeof schema.default === "string" ? schema.default : JSON.stringify(schema.default);
+}

@@ -1,0 +1,38 @@
+// A loop is a container (React Flow sub-flow): its body nodes sit inside it, have
+// `parentId` set to it, and move with it. Its outer handles connect it in the main flow.
+import { Handle, type NodeProps, Position } from "@xyflow/react";
+import { memo } from "react";
+
+import type { StepFlowNode } from "../canvas/convert";
+import { outputHandles } from "../lib/graph";
+import { IssueBadge, OutputHandles, StatusBadge } from "./StepNode";
+import { summarise } from "./summaries";
+
+function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
+  const { node, info, status, issues, warnings, size } = data;
+  return (
+    <div
+      className={`fm-loop${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
+      data-testid={`node-${node.id}`}
+      data-node-type={node.type}
+      style={{ width: size.width, height: size.height }}
+    >
+      <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} aria-label="input" />
+      <div className="fm-loop-head">
+        <span className="fm-node-icon" aria-hidden="true">
+          ⟳
+        </span>
+        <span className="fm-node-name" data-testid={`node-name-${node.id}`}>
+          {node.name}
+        </span>
+        <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
+        <StatusBadge status={status} nodeId={node.id} />
+      </div>
+      <div className="fm-loop-sub">{summarise(node.type, node.config)}</div>
+      <div className="fm-loop-hint">Drop nodes here to build the loop body (runs once per item)</div>
+      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} />
+    </div>
+  );
+}
+
+export const LoopNode = memo(LoopNodeView);

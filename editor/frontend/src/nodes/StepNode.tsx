@@ -1,0 +1,93 @@
+// The look of an ordinary node: icon, name, a one-line summary, its handles, validation
+// badges and the live status of the current run.
+import { Handle, type NodeProps, Position } from "@xyflow/react";
+import { memo } from "react";
+
+import type { StepFlowNode } from "../canvas/convert";
+import { hasInputHandle, outputHandles } from "../lib/graph";
+import { NODE_ICONS, summarise } from "./summaries";
+
+export function StatusBadge({ status, nodeId }: { status: string | undefined; nodeId: string }) {
+  if (!status) return null;
+  return (
+    <span className={`fm-status fm-status-${status}`} data-testid={`status-${nodeId}`} data-status={status} title={`Run status: ${status}`}>
+      {status.replace("_", " ")}
+    </span>
+  );
+}
+
+export function IssueBadge({ issues, warnings, nodeId }: { issues: string[]; warnings: string[]; nodeId: string }) {
+  if (issues.length) {
+    return (
+      <span className="fm-issue-badge" data-testid={`node-error-${nodeId}`} title={issues.join("\n")} role="img" aria-label={`${issues.length} error(s): ${issues.join("; ")}`}>
+        ! {issues.length}
+      </span>
+    );
+  }
+  if (warnings.length) {
+    return (
+      <span className="fm-warn-badge" data-testid={`node-warning-${nodeId}`} title={warnings.join("\n")} role="img" aria-label={`${warnings.length} warning(s)`}>
+        ⚠
+      </span>
+    );
+  }
+  return null;
+}
+
+export function OutputHandles({ handles, nodeId }: { handles: string[]; nodeId: string }) {
+  return (
+    <>
+      {handles.map((handle, index) => {
+        const top = `${((index + 1) / (handles.length + 1)) * 100}%`;
+        return (
+          <Handle
+            key={handle}
+            id={handle}
+            type="source"
+            position={Position.Right}
+            className={`fm-handle fm-handle-${handle}`}
+            style={{ top }}
+            data-testid={`handle-out-${nodeId}-${handle}`}
+            aria-label={`${handle} output`}
+          >
+            {handle !== "out" && <span className="fm-handle-label">{handle}</span>}
+          </Handle>
+        );
+      })}
+    </>
+  );
+}
+
+function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
+  const { node, info, status, issues, warnings } = data;
+  const summary = summarise(node.type, node.config);
+  return (
+    <div
+      className={`fm-node fm-node-${node.type}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
+      data-testid={`node-${node.id}`}
+      data-node-type={node.type}
+      title={info?.description}
+    >
+      {hasInputHandle(info, node.type) && (
+        <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} aria-label="input" />
+      )}
+      <div className="fm-node-head">
+        <span className="fm-node-icon" aria-hidden="true">
+          {NODE_ICONS[node.type] ?? "◆"}
+        </span>
+        <span className="fm-node-name" data-testid={`node-name-${node.id}`}>
+          {node.name}
+        </span>
+        <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
+      </div>
+      <div className="fm-node-sub">
+        <span className="fm-node-type">{node.type}</span>
+        {summary && <span className="fm-node-summary"> · {summary}</span>}
+      </div>
+      <StatusBadge status={status} nodeId={node.id} />
+      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} />
+    </div>
+  );
+}
+
+export const StepNode = memo(StepNodeView);

@@ -1,0 +1,354 @@
+// The canvas editor page (/workflows/{id}/): palette, canvas, side panel, toolbar, and the
+// save / run / version / import-export flows around the one graph store.
+import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+
+import { ApiError, errorMessage } from "../api/client";
+import { nodeTypesApi, workflowsApi } from "../api/endpoints";
+import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition } from "../api/types";
+import { Canvas } from "../canvas/Canvas";
+import { isContainerType } from "../canvas/convert";
+import { layoutPositions } from "../canvas/layout";
+import { useRunStatus } from "../canvas/useRunStatus";
+import { useShortcuts } from "../canvas/useShortcuts";
+import { useValidation } from "../canvas/useValidation";
+import { EdgePanel } from "../panels/EdgePanel";
+import { HelpOverlay } from "../panels/HelpOverlay";
+import { NodePanel } from "../panels/NodePanel";
+import { Palette } from "../panels/Palette";
+import { RunDialog } from "../panels/RunDialog";
+import { SettingsPanel } from "../panels/SettingsPanel";
+import { Toast } from "../panels/Toast";
+import { VersionsDialog } from "../panels/VersionsDialog";
+import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
+
+type Dialog = "run" | "versions" | "help" | null;
+
+export function EditorPage({ workflowId }: { workflowId: string }) {
+  return (
+    <ReactFlowProvider>
+      <Editor workflowId={workflowId} />
+    </ReactFlowProvider>
+  );
+}
+
+function Editor({ workflowId }: { workflowId: string }) {
+  const [workflow, setWorkflow] = useState<Workflow | null>(null);
+  const [nodeTypeList, setNodeTypeList] = useState<NodeTypeInfo[]>([]);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const [sidePanel, setSidePanel] = useState<"selection" | "settings">("selection");
+  const [saving, setSaving] = useState(false);
+  const [running, setRunning] = useState(false);
+  const [executionId, setExecutionId] = useState<string | null>(null);
+  const [layingOut, setLayingOut] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const flow = useReactFlow();
+  const dialogRef = useRef<Dialog>(null);
+  dialogRef.current = dialog;
+
+  const definition = useGraph((s) => s.definition);
+  const dirty = useGraph((s) => s.dirty);
+  const canUndo = useGraph((s) => s.past.length > 0);
+  const canRedo = useGraph((s) => s.future.length > 0);
+  const snapToGrid = useGraph((s) => s.snapToGrid);
+  const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
+  const selectedEdgeIds = useGraph((s) => s.selectedEdgeIds);
+  const validation = useValidation(workflow ? workflowId : "");
+  const executionStatus = useRunStatus(executionId);
+
+  useEffect(() => {
+    Promise.all([workflowsApi.get(workflowId), nodeTypesApi.list()])
+      .then(([wf, types]) => {
+        graphStore.getState().setNodeTypes(types);
+        graphStore.getState().load(normaliseDefinition(wf.definition, wf.name));
+        setNodeTypeList(types);
+        setWorkflow(wf);
+        document.title = `${wf.name} · FlowMaestro`;
+      })
+      .catch((err: unknown) => setLoadError(errorMessage(err)));
+  }, [workflowId]);
+
+  useEffect(() => {
+    const warn = (event: BeforeUnloadEvent) => {
+      if (graphStore.getState().dirty) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, []);
+
+  const save = useCallback(async (): Promise<boolean> => {
+    const store = graphStore.getState();
+    const toSave = store.definition;
+    setSaving(true);
+    try {
+      const saved = await workflowsApi.update(workflowId, { name: toSave.name || "Untitled workflow", definition: toSave });
+      store.markSaved(toSave);
+      setWorkflow(saved);
+      store.notify("success", `Saved as version ${saved.version}.`);
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
+      store.notify("error", `Not saved: ${errorMessage(err)}`);
+      return false;
+    } finally {
+      setSaving(false);
+    }
+  }, [workflowId]);
+
+  const autoLayout = useCallback(async () => {
+    const store = graphStore.getState();
+    setLayingOut(true);
+    try {
+      const positions = await layoutPositions(store.definition, (type) => isContainerType(type, store.nodeTypes));
+      store.applyPositions(positions);
+      window.setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1 }), 50);
+    } catch (err) {
+      store.notify("error", `Auto-layout failed: ${errorMessage(err)}`);
+    } finally {
+      setLayingOut(false);
+    }
+  }, [flow]);
+
+  const run = useCallback(
+    async (input: unknown, priority: number | undefined) => {
+      const store = graphStore.getState();
+      setRunning(true);
+      try {
+        // A run is pinned to a saved version: save what is on the canvas first.
+        if (store.dirty && !(await save())) return;
+        const started = await workflowsApi.run(workflowId, input, priority);
+        store.setNodeStatus({});
+        setExecutionId(String(started.id));
+        setDialog(null);
+        store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
+      } catch (err) {
+        if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
+        store.notify("error", `Run refused: ${errorMessage(err)}`);
+      } finally {
+        setRunning(false);
+      }
+    },
+    [save, workflowId],
+  );
+
+  const restore = useCallback(
+    async (restored: WorkflowDefinition, number: number) => {
+      const store = graphStore.getState();
+      store.change(() => normaliseDefinition(restored, store.definition.name));
+      setDialog(null);
+      if (await save()) store.notify("success", `Restored version ${number} (saved as a new version).`);
+    },
+    [save],
+  );
+
+  const exportJson = useCallback(() => {
+    const def = graphStore.getState().definition;
+    const blob = new Blob([JSON.stringify(def, null, 2)], { type: "application/json" });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${(def.name || "workflow").replace(/[^A-Za-z0-9_-]+/g, "-")}.json`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }, []);
+
+  const importJson = useCallback(async (file: File) => {
+    const store = graphStore.getState();
+    try {
+      const parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition>;
+      if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
+      store.change(() => normaliseDefinition(parsed, store.definition.name));
+      store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}. Save to keep them.`);
+      window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+    } catch (err) {
+      store.notify("error", `Import failed: ${errorMessage(err)}`);
+    }
+  }, [flow]);
+
+  const addAtCenter = useCallback(
+    (type: string) => {
+      const el = document.querySelector(".fm-canvas");
+      const rect = el?.getBoundingClientRect();
+      const point = rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
+      graphStore.getState().addNode(type, { x: point.x - 100, y: point.y - 32 });
+    },
+    [flow],
+  );
+
+  const shortcutActions = useMemo(
+    () => ({
+      save: () => void save(),
+      layout: () => void autoLayout(),
+      fitView: () => void flow.fitView({ padding: 0.2, duration: 200 }),
+      toggleHelp: () => setDialog((d) => (d === "help" ? null : "help")),
+      closeDialogs: () => {
+        const open = dialogRef.current !== null;
+        setDialog(null);
+        return open;
+      },
+    }),
+    [save, autoLayout, flow],
+  );
+  useShortcuts(shortcutActions);
+
+  useEffect(() => {
+    if (selectedNodeIds.length || selectedEdgeIds.length) setSidePanel("selection");
+  }, [selectedNodeIds, selectedEdgeIds]);
+
+  if (loadError) {
+    return (
+      <div className="fm-page" role="alert" data-testid="editor-load-error">
+        <h1>Could not open this workflow</h1>
+        <p>{loadError}</p>
+        <a href="/workflows/">Back to workflows</a>
+      </div>
+    );
+  }
+  if (!workflow) return <div className="fm-page fm-muted" data-testid="editor-loading">Loading the editor…</div>;
+
+  const selectedNode = selectedNodeIds.length === 1 ? definition.nodes.find((n) => n.id === selectedNodeIds[0]) : undefined;
+  const selectedEdge = !selectedNodeIds.length && selectedEdgeIds.length === 1 ? definition.edges.find((e) => e.id === selectedEdgeIds[0]) : undefined;
+
+  return (
+    <div className="fm-editor" data-testid="editor">
+      <header className="fm-toolbar" role="toolbar" aria-label="Editor toolbar">
+        <a href="/workflows/" className="fm-back" aria-label="Back to workflows">
+          ←
+        </a>
+        <input
+          className="fm-title-input"
+          aria-label="Workflow name"
+          data-testid="workflow-title"
+          value={definition.name}
+          onChange={(e) => graphStore.getState().setWorkflowName(e.target.value)}
+        />
+        <span className={`fm-save-state${dirty ? " is-dirty" : ""}`} data-testid="save-state" aria-live="polite">
+          {saving ? "Saving…" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
+        </span>
+        <span className="fm-spacer" />
+        <button type="button" className="fm-btn" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
+          Undo
+        </button>
+        <button type="button" className="fm-btn" data-testid="redo" disabled={!canRedo} onClick={() => graphStore.getState().redo()} title="Redo (Ctrl+Shift+Z)">
+          Redo
+        </button>
+        <button type="button" className="fm-btn" data-testid="auto-layout" disabled={layingOut} onClick={() => void autoLayout()} title="Auto-layout (Shift+L)">
+          Auto-layout
+        </button>
+        <button
+          type="button"
+          className={`fm-btn${snapToGrid ? " is-on" : ""}`}
+          aria-pressed={snapToGrid}
+          data-testid="snap-toggle"
+          onClick={() => graphStore.getState().toggleSnap()}
+          title="Snap to grid (G)"
+        >
+          Snap
+        </button>
+        <button type="button" className="fm-btn" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
+          Settings
+        </button>
+        <button type="button" className="fm-btn" data-testid="open-versions" onClick={() => setDialog("versions")}>
+          Versions
+        </button>
+        <button type="button" className="fm-btn" data-testid="import" onClick={() => fileInput.current?.click()}>
+          Import
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          accept="application/json,.json"
+          hidden
+          data-testid="import-file"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            if (file) void importJson(file);
+            e.target.value = "";
+          }}
+        />
+        <button type="button" className="fm-btn" data-testid="export" onClick={exportJson}>
+          Export
+        </button>
+        <button type="button" className="fm-btn" data-testid="open-help" onClick={() => setDialog("help")} aria-label="Keyboard shortcuts">
+          ?
+        </button>
+        <button type="button" className="fm-btn fm-btn-primary" data-testid="save" disabled={saving} onClick={() => void save()} title="Save (Ctrl+S)">
+          Save
+        </button>
+        <button type="button" className="fm-btn fm-btn-run" data-testid="run" onClick={() => setDialog("run")}>
+          ▶ Run
+        </button>
+      </header>
+      {executionId && (
+        <div className="fm-runbar" data-testid="run-bar" role="status">
+          Execution <strong>{executionId}</strong>: <span data-testid="execution-status">{executionStatus ?? "…"}</span>
+          <a href={`/executions/${executionId}/`} data-testid="execution-link">
+            Open timeline →
+          </a>
+          <button type="button" className="fm-small-btn" onClick={() => {
+            setExecutionId(null);
+            graphStore.getState().setNodeStatus({});
+          }}>
+            Clear badges
+          </button>
+        </div>
+      )}
+      <div className="fm-editor-body">
+        <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} />
+        <Canvas issues={validation.index} />
+        <aside className="fm-side" aria-label="Properties">
+          {sidePanel === "settings" ? (
+            <SettingsPanel />
+          ) : selectedNode ? (
+            <NodePanel node={selectedNode} />
+          ) : selectedEdge ? (
+            <EdgePanel edge={selectedEdge} />
+          ) : (
+            <div className="fm-panel-body fm-muted" data-testid="empty-panel">
+              <p>Select a node to edit its configuration, or a connection to edit its branch.</p>
+              <p>{selectedNodeIds.length > 1 ? `${selectedNodeIds.length} nodes selected.` : ""}</p>
+              <button type="button" className="fm-btn" onClick={() => setSidePanel("settings")}>
+                Workflow settings
+              </button>
+            </div>
+          )}
+        </aside>
+      </div>
+      <footer className={`fm-issues${validation.errors.length ? " has-errors" : ""}`} data-testid="issues" aria-live="polite">
+        {validation.errors.length === 0 && validation.warnings.length === 0 ? (
+          <span className="fm-ok">✓ No problems found</span>
+        ) : (
+          <details>
+            <summary data-testid="issues-summary">
+              {validation.errors.length} error(s), {validation.warnings.length} warning(s)
+            </summary>
+            <ul>
+              {[...validation.errors.map((i) => ({ ...i, level: "error" })), ...validation.warnings.map((i) => ({ ...i, level: "warning" }))].map((issue, index) => (
+                <li key={index} className={`fm-issue-${issue.level}`}>
+                  <button
+                    type="button"
+                    className="fm-link-btn"
+                    onClick={() => graphStore.getState().select(issue.nodeId ? [issue.nodeId] : [], issue.edgeId ? [issue.edgeId] : [])}
+                  >
+                    {issue.nodeId ?? issue.edgeId ?? "workflow"}
+                  </button>
+                  : {issue.message}
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+      </footer>
+      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} />}
+      {dialog === "versions" && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} onRestore={restore} onClose={() => setDialog(null)} />}
+      {dialog === "help" && <HelpOverlay onClose={() => setDialog(null)} />}
+      <Toast />
+    </div>
+  );
+}

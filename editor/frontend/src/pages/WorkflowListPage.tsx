@@ -1,0 +1,242 @@
+// The workflow list (/workflows/): create, open, rename, duplicate, delete, import.
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { errorMessage } from "../api/client";
+import { workflowsApi } from "../api/endpoints";
+import type { Workflow, WorkflowDefinition } from "../api/types";
+import { normaliseDefinition } from "../store/graphStore";
+
+/** A new workflow starts valid: one Start node (the server refuses a definition without one). */
+export function starterDefinition(name: string): WorkflowDefinition {
+  return {
+    schemaVersion: 1,
+    name,
+    settings: {},
+    nodes: [{ id: "start", type: "start", name: "Start", position: { x: 0, y: 0 }, config: {} }],
+    edges: [],
+  };
+}
+
+export function WorkflowListPage() {
+  const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [newName, setNewName] = useState("");
+  const [creating, setCreating] = useState(false);
+  const [renaming, setRenaming] = useState<{ id: Workflow["id"]; name: string } | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<Workflow | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  const reload = useCallback(async () => {
+    try {
+      setWorkflows(await workflowsApi.list());
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }, []);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const guard = async (what: string, action: () => Promise<void>) => {
+    setError(null);
+    setNotice(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(`${what} failed: ${errorMessage(err)}`);
+    }
+  };
+
+  const create = () =>
+    guard("Create", async () => {
+      const name = newName.trim() || "Untitled workflow";
+      setCreating(true);
+      try {
+        const wf = await workflowsApi.create({ name, definition: starterDefinition(name) });
+        window.location.assign(`/workflows/${wf.id}/`);
+      } finally {
+        setCreating(false);
+      }
+    });
+
+  const rename = (wf: Workflow, name: string) =>
+    guard("Rename", async () => {
+      const trimmed = name.trim();
+      if (!trimmed || trimmed === wf.name) {
+        setRenaming(null);
+        return;
+      }
+      await workflowsApi.update(wf.id, { name: trimmed, definition: { ...normaliseDefinition(wf.definition, trimmed), name: trimmed } });
+      setRenaming(null);
+      setNotice(`Renamed to “${trimmed}”.`);
+      await reload();
+    });
+
+  const duplicate = (wf: Workflow) =>
+    guard("Duplicate", async () => {
+      const name = `${wf.name} (copy)`;
+      await workflowsApi.create({ name, description: wf.description, definition: { ...normaliseDefinition(wf.definition, name), name } });
+      setNotice(`Created “${name}”.`);
+      await reload();
+    });
+
+  const remove = (wf: Workflow) =>
+    guard("Delete", async () => {
+      await workflowsApi.remove(wf.id);
+      setConfirmDelete(null);
+      setNotice(`Deleted “${wf.name}”.`);
+      await reload();
+    });
+
+  const importFile = (file: File) =>
+    guard("Import", async () => {
+      const parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition>;
+      if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
+      const name = parsed.name || file.name.replace(/\.json$/i, "");
+      const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name) });
+      window.location.assign(`/workflows/${wf.id}/`);
+    });
+
+  return (
+    <div className="fm-list-page" data-testid="workflow-list-page">
+      <header className="fm-list-head">
+        <h1>Workflows</h1>
+        <form
+          className="fm-new-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void create();
+          }}
+        >
+          <label htmlFor="new-workflow-name" className="fm-visually-hidden">
+            New workflow name
+          </label>
+          <input
+            id="new-workflow-name"
+            data-testid="new-workflow-name"
+            placeholder="New workflow name"
+            value={newName}
+            onChange={(e) => setNewName(e.target.value)}
+          />
+          <button type="submit" className="fm-btn fm-btn-primary" data-testid="create-workflow" disabled={creating}>
+            New workflow
+          </button>
+          <button type="button" className="fm-btn" data-testid="import-workflow" onClick={() => fileInput.current?.click()}>
+            Import JSON
+          </button>
+          <input
+            ref={fileInput}
+            type="file"
+            accept="application/json,.json"
+            hidden
+            data-testid="import-workflow-file"
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              if (file) void importFile(file);
+              e.target.value = "";
+            }}
+          />
+        </form>
+      </header>
+      {error && (
+        <p className="fm-banner fm-banner-error" role="alert" data-testid="list-error">
+          {error}
+        </p>
+      )}
+      {notice && (
+        <p className="fm-banner" role="status" data-testid="list-notice">
+          {notice}
+        </p>
+      )}
+      {workflows === null && !error && <p className="fm-muted">Loading…</p>}
+      {workflows && workflows.length === 0 && <p className="fm-muted" data-testid="no-workflows">No workflows yet. Create one above.</p>}
+      {workflows && workflows.length > 0 && (
+        <table className="fm-table" data-testid="workflow-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Nodes</th>
+              <th scope="col">Version</th>
+              <th scope="col">Updated</th>
+              <th scope="col">
+                <span className="fm-visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {workflows.map((wf) => (
+              <tr key={wf.id} data-testid={`workflow-row-${wf.id}`}>
+                <td>
+                  {renaming?.id === wf.id ? (
+                    <form
+                      onSubmit={(e) => {
+                        e.preventDefault();
+                        void rename(wf, renaming.name);
+                      }}
+                    >
+                      <input
+                        autoFocus
+                        aria-label={`New name for ${wf.name}`}
+                        data-testid="rename-input"
+                        value={renaming.name}
+                        onChange={(e) => setRenaming({ id: wf.id, name: e.target.value })}
+                        onKeyDown={(e) => e.key === "Escape" && setRenaming(null)}
+                      />
+                      <button type="submit" className="fm-small-btn" data-testid="rename-save">
+                        Save
+                      </button>
+                    </form>
+                  ) : (
+                    <a href={`/workflows/${wf.id}/`} data-testid="workflow-link">
+                      {wf.name}
+                    </a>
+                  )}
+                  {wf.description && <div className="fm-muted">{wf.description}</div>}
+                </td>
+                <td>{wf.definition?.nodes?.length ?? 0}</td>
+                <td>v{wf.version}</td>
+                <td>
+                  <time dateTime={wf.updatedAt}>{new Date(wf.updatedAt).toLocaleString()}</time>
+                </td>
+                <td className="fm-actions">
+                  <a className="fm-small-btn" href={`/workflows/${wf.id}/`}>
+                    Open
+                  </a>
+                  <button type="button" className="fm-small-btn" data-testid="rename" onClick={() => setRenaming({ id: wf.id, name: wf.name })}>
+                    Rename
+                  </button>
+                  <button type="button" className="fm-small-btn" data-testid="duplicate" onClick={() => void duplicate(wf)}>
+                    Duplicate
+                  </button>
+                  <a className="fm-small-btn" href={`/executions/?workflow=${wf.id}`}>
+                    Executions
+                  </a>
+                  <button type="button" className="fm-small-btn fm-danger" data-testid="delete" onClick={() => setConfirmDelete(wf)}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {confirmDelete && (
+        <div className="fm-modal-backdrop" onClick={() => setConfirmDelete(null)}>
+          <div className="fm-modal" role="alertdialog" aria-modal="true" aria-labelledby="delete-title" onClick={(e) => e.stopPropagation()} data-testid="confirm-delete">
+            <h2 id="delete-title">Delete “{confirmDelete.name}”?</h2>
+            <p>Its versions go with it. This cannot be undone.</p>
+            <div className="fm-modal-actions">
+              <button type="button" className="fm-btn" onClick={() => setConfirmDelete(null)} autoFocus>
+                Cancel
+              </button>
+              <button type="button" className="fm-btn fm-btn-danger" data-testid="confirm-delete-button" onClick={() => void remove(confirmDelete)}>
+                Delete
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

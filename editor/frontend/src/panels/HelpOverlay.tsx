@@ -1,0 +1,48 @@
+// Keyboard shortcuts, shown with "?" or the Help button.
+export const SHORTCUTS: [string, string][] = [
+  ["Ctrl/⌘ + S", "Save (creates a version)"],
+  ["Ctrl/⌘ + Z", "Undo"],
+  ["Ctrl/⌘ + Shift + Z, Ctrl/⌘ + Y", "Redo"],
+  ["Ctrl/⌘ + C / V", "Copy / paste selected nodes (as JSON, also between workflows)"],
+  ["Ctrl/⌘ + D", "Duplicate selection"],
+  ["Ctrl/⌘ + A", "Select all"],
+  ["Delete / Backspace", "Delete selection"],
+  ["Shift + drag", "Box-select several nodes"],
+  ["Ctrl/⌘ + click", "Add to selection"],
+  ["Shift + L", "Auto-layout"],
+  ["Shift + F", "Fit view"],
+  ["G", "Toggle snap to grid"],
+  ["Escape", "Clear selection / close dialogs"],
+  ["?", "This help"],
+];
+
+export function HelpOverlay({ onClose }: { onClose: () => void }) {
+  return (
+    <div className="fm-modal-backdrop" onClick={onClose}>
+      <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="help-title" data-testid="help-overlay" onClick={(e) => e.stopPropagation()}>
+        <h2 id="help-title">Keyboard shortcuts</h2>
+        <table className="fm-shortcuts">
+          <tbody>
+            {SHORTCUTS.map(([keys, what]) => (
+              <tr key={keys}>
+                <th scope="row">
+                  <kbd>{keys}</kbd>
+                </th>
+                <td>{what}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p className="fm-help">
+          Drag several connections out of one node to fan out into parallel branches; connect them into a Merge to join. Drop nodes
+          onto a Loop to build its body.
+        </p>
+        <div className="fm-modal-actions">
+          <button type="button" className="fm-btn" onClick={onClose} autoFocus>
+            Close
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}

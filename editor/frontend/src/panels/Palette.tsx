@@ -1,0 +1,83 @@
+// Every node type from GET /api/node-types, grouped by category and searchable. Drag an
+// item onto the canvas (or press Enter / click "+" to drop it in the middle of the view).
+import { useMemo, useState } from "react";
+
+import type { NodeTypeInfo } from "../api/types";
+import { NODE_ICONS } from "../nodes/summaries";
+
+export const DRAG_MIME = "application/x-flowmaestro-node-type";
+
+interface Props {
+  nodeTypes: NodeTypeInfo[];
+  onAdd: (type: string) => void;
+}
+
+export function groupNodeTypes(types: readonly NodeTypeInfo[], query: string): [string, NodeTypeInfo[]][] {
+  const q = query.trim().toLowerCase();
+  const groups = new Map<string, NodeTypeInfo[]>();
+  for (const t of types) {
+    if (q && !`${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q)) continue;
+    const category = t.category || "Other";
+    const list = groups.get(category);
+    if (list) list.push(t);
+    else groups.set(category, [t]);
+  }
+  return [...groups.entries()];
+}
+
+export function Palette({ nodeTypes, onAdd }: Props) {
+  const [query, setQuery] = useState("");
+  const groups = useMemo(() => groupNodeTypes(nodeTypes, query), [nodeTypes, query]);
+  return (
+    <aside className="fm-palette" aria-label="Node palette" data-testid="palette">
+      <input
+        type="search"
+        className="fm-palette-search"
+        placeholder="Search nodes…"
+        aria-label="Search node types"
+        data-testid="palette-search"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+      />
+      {groups.length === 0 && <p className="fm-muted">No node type matches “{query}”.</p>}
+      {groups.map(([category, types]) => (
+        <section key={category} className="fm-palette-group">
+          <h3>{category}</h3>
+          <ul>
+            {types.map((t) => (
+              <li key={t.type}>
+                <div
+                  className="fm-palette-item"
+                  draggable
+                  tabIndex={0}
+                  role="button"
+                  data-testid={`palette-${t.type}`}
+                  aria-label={`${t.title}: drag onto the canvas or press Enter to add`}
+                  title={t.description}
+                  onDragStart={(e) => {
+                    e.dataTransfer.setData(DRAG_MIME, t.type);
+                    e.dataTransfer.setData("text/plain", t.type);
+                    e.dataTransfer.effectAllowed = "move";
+                  }}
+                  onKeyDown={(e) => {
+                    if (e.key === "Enter" || e.key === " ") {
+                      e.preventDefault();
+                      onAdd(t.type);
+                    }
+                  }}
+                  onDoubleClick={() => onAdd(t.type)}
+                >
+                  <span className="fm-node-icon" aria-hidden="true">
+                    {NODE_ICONS[t.type] ?? "◆"}
+                  </span>
+                  <span className="fm-palette-title">{t.title}</span>
+                  {t.container && <span className="fm-chip">container</span>}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+    </aside>
+  );
+}

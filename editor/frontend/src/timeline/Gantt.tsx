@@ -1,0 +1,325 @@
+// The execution Gantt chart: one row per lane, one bar per node-run attempt, drawn as SVG.
+//
+// Why a small SVG component and not vis-timeline or ECharts: the chart needs exactly our
+// lane tree (nested branches, foldable loop groups with a density strip), bars split into
+// queue wait and run time, critical-path outlines and a live "now" line, redrawn on every
+// stream batch. In SVG that is ~300 lines of plain React with no extra dependency (the
+// bundle already carries React Flow); the libraries would need custom renderers for most of
+// it and bring their own DOM and state to keep in sync with the stream.
+//
+// Interaction: wheel zooms around the pointer, dragging pans, the buttons zoom or fit;
+// while the view is "fitted" it follows the run as it grows. Hover shows a tooltip; a
+// click selects a bar or a lane (the page opens the side panel).
+
+import { type MouseEvent as ReactMouseEvent, type WheelEvent as ReactWheelEvent, useEffect, useMemo, useRef, useState } from "react";
+
+import { formatDuration, FINISHED_NODE_STATUSES, STATUS_COLOURS, toMs } from "./model";
+import type { Bar, Lane } from "./types";
+
+const LABEL_WIDTH = 230;
+const ROW = 28;
+const AXIS = 26;
+const BAR_HEIGHT = 16;
+const QUEUE_HEIGHT = 4;
+const MIN_BAR_PX = 3;
+const DENSITY_BUCKETS = 160;
+
+export type Selection = { kind: "bar"; id: string } | { kind: "lane"; id: string } | null;
+
+interface GanttProps {
+  lanes: Lane[];
+  bars: Bar[];
+  origin: number;
+  end: number;
+  now: number;
+  live: boolean;
+  folded: ReadonlySet<string>;
+  showCritical: boolean;
+  selection: Selection;
+  onSelect: (selection: Selection) => void;
+  onToggleFold: (laneId: string) => void;
+}
+
+interface View {
+  from: number;
+  to: number;
+}
+
+const NICE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000,
+  300_000, 600_000, 1_800_000, 3_600_000];
+
+function tickStep(span: number, width: number): number {
+  const wanted = span / Math.max(2, width / 90);
+  return NICE_STEPS.find((s) => s >= wanted) ?? NICE_STEPS[NICE_STEPS.length - 1] ?? 3_600_000;
+}
+
+function tickLabel(ms: number): string {
+  if (ms === 0) return "0";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(2)} s`;
+  return formatDuration(ms);
+}
+
+export function Gantt(props: GanttProps) {
+  const { lanes, bars, origin, end, now, live, folded, showCritical, selection, onSelect, onToggleFold } = props;
+  const wrapper = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(960);
+  const [view, setView] = useState<View | null>(null); // null: fitted, follows the run
+  const [hover, setHover] = useState<{ bar: Bar; x: number; y: number } | null>(null);
+  const drag = useRef<{ x: number; view: View; moved: boolean } | null>(null);
+
+  useEffect(() => {
+    const element = wrapper.current;
+    if (!element) return;
+    const observer = new ResizeObserver(() => setWidth(Math.max(400, element.clientWidth)));
+    observer.observe(element);
+    setWidth(Math.max(400, element.clientWidth));
+    return () => observer.disconnect();
+  }, []);
+
+  const chartWidth = width - LABEL_WIDTH;
+  const span = Math.max(end - origin, 500);
+  const fitted: View = { from: 0, to: span * 1.04 };
+  const current = view ?? fitted;
+  const scale = chartWidth / Math.max(1, current.to - current.from);
+  const x = (t: number) => LABEL_WIDTH + (t - origin - current.from) * scale;
+
+  const barsByLane = useMemo(() => {
+    const map = new Map<string, Bar[]>();
+    for (const bar of bars) {
+      const list = map.get(bar.lane);
+      if (list) list.push(bar);
+      else map.set(bar.lane, [bar]);
+    }
+    return map;
+  }, [bars]);
+
+  // A loop group's items and failures, counted from the bars as they stand (live).
+  const loopStats = useMemo(() => {
+    const stats = new Map<string, { items: Set<number>; failed: number }>();
+    for (const bar of bars) {
+      const cut = bar.lane.indexOf(":slot:");
+      if (cut < 0) continue;
+      const group = bar.lane.slice(0, cut);
+      const entry = stats.get(group) ?? { items: new Set<number>(), failed: 0 };
+      if (bar.iteration !== null) entry.items.add(bar.iteration);
+      if (bar.status === "failed" || bar.status === "timed_out") entry.failed += 1;
+      stats.set(group, entry);
+    }
+    return stats;
+  }, [bars]);
+
+  const height = AXIS + lanes.length * ROW + 8;
+  const step = tickStep(current.to - current.from, chartWidth);
+  const ticks: number[] = [];
+  for (let t = Math.ceil(current.from / step) * step; t <= current.to; t += step) ticks.push(t);
+
+  const zoom = (factor: number, anchorPx?: number) => {
+    const anchor = anchorPx === undefined ? (current.from + current.to) / 2 : current.from + (anchorPx - LABEL_WIDTH) / scale;
+    const from = anchor - (anchor - current.from) / factor;
+    const to = anchor + (current.to - anchor) / factor;
+    if (to - from < 5) return;
+    setView({ from, to });
+  };
+
+  const onWheel = (event: ReactWheelEvent<SVGSVGElement>) => {
+    const rect = event.currentTarget.getBoundingClientRect();
+    const px = event.clientX - rect.left;
+    if (px < LABEL_WIDTH) return;
+    if (event.shiftKey) {
+      const delta = (event.deltaY || event.deltaX) / scale;
+      setView({ from: current.from + delta, to: current.to + delta });
+    } else {
+      zoom(event.deltaY < 0 ? 1.25 : 0.8, px);
+    }
+  };
+
+  const onMouseDown = (event: ReactMouseEvent<SVGSVGElement>) => {
+    drag.current = { x: event.clientX, view: current, moved: false };
+  };
+  const onMouseMove = (event: ReactMouseEvent<SVGSVGElement>) => {
+    const state = drag.current;
+    if (!state || event.buttons !== 1) return;
+    const dx = event.clientX - state.x;
+    if (Math.abs(dx) > 3) state.moved = true;
+    if (state.moved) {
+      const dt = dx / scale;
+      setView({ from: state.view.from - dt, to: state.view.to - dt });
+    }
+  };
+  const endDrag = () => {
+    window.setTimeout(() => (drag.current = null), 0);
+  };
+  const wasDrag = () => drag.current?.moved === true;
+
+  const select = (next: Selection) => {
+    if (!wasDrag()) onSelect(next);
+  };
+
+  return (
+    <div className="tl-gantt" ref={wrapper} data-testid="gantt">
+      <div className="tl-gantt-tools">
+        <button type="button" className="fm-small-btn" onClick={() => zoom(1.5)} aria-label="Zoom in">+</button>
+        <button type="button" className="fm-small-btn" onClick={() => zoom(1 / 1.5)} aria-label="Zoom out">-</button>
+        <button type="button" className={`fm-small-btn${view === null ? " is-on" : ""}`} onClick={() => setView(null)}
+                data-testid="gantt-fit">Fit{live ? " & follow" : ""}</button>
+        <span className="fm-muted">wheel: zoom · shift+wheel or drag: pan</span>
+      </div>
+      <svg width={width} height={height} className="tl-svg" onWheel={onWheel} onMouseDown={onMouseDown}
+           onMouseMove={onMouseMove} onMouseUp={endDrag} onMouseLeave={() => { endDrag(); setHover(null); }}
+           role="img" aria-label="Execution timeline">
+        <defs>
+          <clipPath id="tl-chart-clip"><rect x={LABEL_WIDTH} y={0} width={chartWidth} height={height} /></clipPath>
+        </defs>
+        {ticks.map((t) => (
+          <g key={t}>
+            <line x1={x(origin + t)} x2={x(origin + t)} y1={AXIS - 4} y2={height} className="tl-grid" />
+            <text x={x(origin + t) + 3} y={AXIS - 9} className="tl-tick">{tickLabel(t)}</text>
+          </g>
+        ))}
+        {lanes.map((lane, index) => {
+          const y = AXIS + index * ROW;
+          const isSelected = selection?.kind === "lane" && selection.id === lane.id;
+          return (
+            <g key={lane.id} data-testid="timeline-lane" data-lane-id={lane.id} data-lane-kind={lane.kind}
+               data-branch-name={lane.branchName ?? ""}>
+              <rect x={0} y={y} width={width} height={ROW} className={`tl-row${index % 2 ? " tl-row-odd" : ""}${isSelected ? " tl-row-selected" : ""}`} />
+              <g className="tl-lane-label" onClick={() => select({ kind: "lane", id: lane.id })}
+                 data-testid="lane-label">
+                <rect x={0} y={y} width={LABEL_WIDTH - 4} height={ROW} fill="transparent" />
+                {lane.kind === "loop" ? (
+                  <text x={8 + lane.depth * 14} y={y + ROW / 2 + 4} className="tl-fold" data-testid="lane-fold"
+                        onClick={(e) => { e.stopPropagation(); onToggleFold(lane.id); }}>
+                    {folded.has(lane.id) ? "▸" : "▾"}
+                  </text>
+                ) : null}
+                <text x={(lane.kind === "loop" ? 22 : 8) + lane.depth * 14} y={y + ROW / 2 + 4}
+                      className={`tl-label tl-label-${lane.kind}`}>
+                  {laneText(lane, loopStats.get(lane.id))}
+                </text>
+              </g>
+              <g clipPath="url(#tl-chart-clip)">
+                {lane.kind === "loop"
+                  ? <DensityStrip lane={lane} bars={bars} y={y} x={x} origin={origin} view={current} now={now} />
+                  : null}
+                {(barsByLane.get(lane.id) ?? []).map((bar) => {
+                  const queued = toMs(bar.queuedAt);
+                  const started = toMs(bar.startedAt);
+                  const finished = toMs(bar.finishedAt) ?? (FINISHED_NODE_STATUSES.has(bar.status) ? started : now);
+                  const runStart = started ?? now;
+                  const runEnd = Math.max(finished ?? now, runStart);
+                  if (runEnd < origin + current.from - 1 || (queued ?? runStart) > origin + current.to + 1) return null;
+                  const x0 = x(runStart);
+                  const w = Math.max(MIN_BAR_PX, x(runEnd) - x0);
+                  const selected = selection?.kind === "bar" && selection.id === bar.nodeRunId;
+                  const colour = STATUS_COLOURS[bar.status] ?? "#adb5bd";
+                  return (
+                    <g key={bar.nodeRunId} data-testid="timeline-bar" data-node-id={bar.nodeId} data-status={bar.status}
+                       data-lane={bar.lane} data-node-run-id={bar.nodeRunId} data-attempt={bar.attempt}
+                       data-critical={bar.critical ? "true" : "false"}
+                       className={`tl-bar${bar.container ? " tl-bar-container" : ""}`}
+                       onClick={(e) => { e.stopPropagation(); select({ kind: "bar", id: bar.nodeRunId }); }}
+                       onMouseMove={(e) => setHover({ bar, x: e.clientX, y: e.clientY })}
+                       onMouseLeave={() => setHover(null)}>
+                      {queued !== null && (started === null || started > queued) ? (
+                        <rect x={x(queued)} y={y + ROW / 2 - QUEUE_HEIGHT / 2} width={Math.max(1, x(started ?? now) - x(queued))}
+                              height={QUEUE_HEIGHT} className="tl-queue" data-testid="queue-wait" />
+                      ) : null}
+                      {started !== null ? (
+                        <rect x={x0} y={y + (ROW - BAR_HEIGHT) / 2} width={w} height={bar.container ? BAR_HEIGHT / 2 : BAR_HEIGHT}
+                              rx={3} fill={colour}
+                              className={`tl-run${bar.status === "running" ? " tl-run-live" : ""}${showCritical && bar.critical ? " tl-critical" : ""}${selected ? " tl-selected" : ""}`} />
+                      ) : null}
+                      {started !== null && w > 60 ? (
+                        <text x={x0 + 5} y={y + ROW / 2 + 4} className="tl-bar-text">
+                          {bar.name}{bar.attempt > 1 ? ` #${bar.attempt}` : ""}
+                        </text>
+                      ) : null}
+                    </g>
+                  );
+                })}
+              </g>
+            </g>
+          );
+        })}
+        <line x1={LABEL_WIDTH - 2} x2={LABEL_WIDTH - 2} y1={0} y2={height} className="tl-divider" />
+        {live && x(now) >= LABEL_WIDTH ? (
+          <g data-testid="now-line">
+            <line x1={x(now)} x2={x(now)} y1={AXIS - 6} y2={height} className="tl-now" />
+            <text x={x(now) + 3} y={10} className="tl-now-label">now</text>
+          </g>
+        ) : null}
+      </svg>
+      {hover ? <Tooltip bar={hover.bar} x={hover.x} y={hover.y} now={now} /> : null}
+    </div>
+  );
+}
+
+function laneText(lane: Lane, stats: { items: Set<number>; failed: number } | undefined): string {
+  if (lane.kind === "branch") {
+    return lane.branchId && lane.branchId !== "main" ? `${lane.label} (${lane.branchId})` : lane.label;
+  }
+  if (lane.kind === "loop") {
+    const items = stats?.items.size ?? lane.items ?? 0;
+    const failed = stats?.failed ?? 0;
+    return `${lane.label} · ${items} items${failed ? ` · ${failed} failed` : ""}`;
+  }
+  return lane.label;
+}
+
+interface DensityProps {
+  lane: Lane;
+  bars: Bar[];
+  y: number;
+  x: (t: number) => number;
+  origin: number;
+  view: View;
+  now: number;
+}
+
+/** How many of the loop's node runs were running at each moment: the folded view. */
+function DensityStrip({ lane, bars, y, x, origin, view, now }: DensityProps) {
+  const buckets = useMemo(() => {
+    const counts = new Array<number>(DENSITY_BUCKETS).fill(0);
+    const width = (view.to - view.from) / DENSITY_BUCKETS;
+    const prefix = `${lane.id}:slot:`;
+    for (const bar of bars) {
+      if (!bar.lane.startsWith(prefix)) continue;
+      const start = toMs(bar.startedAt);
+      if (start === null) continue;
+      const stop = toMs(bar.finishedAt) ?? now;
+      const first = Math.max(0, Math.floor((start - origin - view.from) / width));
+      const last = Math.min(DENSITY_BUCKETS - 1, Math.floor((stop - origin - view.from) / width));
+      for (let i = first; i <= last; i += 1) counts[i] = (counts[i] ?? 0) + 1;
+    }
+    return { counts, width, max: Math.max(1, ...counts) };
+  }, [lane.id, bars, origin, view.from, view.to, now]);
+  return (
+    <g data-testid="density-strip">
+      {buckets.counts.map((count, i) =>
+        count ? (
+          <rect key={i} x={x(origin + view.from + i * buckets.width)} y={y + 6}
+                width={Math.max(1, x(origin + view.from + (i + 1) * buckets.width) - x(origin + view.from + i * buckets.width))}
+                height={ROW - 12} className="tl-density" opacity={0.15 + (0.85 * count) / buckets.max}>
+            <title>{count} running</title>
+          </rect>
+        ) : null,
+      )}
+    </g>
+  );
+}
+
+function Tooltip({ bar, x, y, now }: { bar: Bar; x: number; y: number; now: number }) {
+  const queued = toMs(bar.queuedAt);
+  const started = toMs(bar.startedAt);
+  const finished = toMs(bar.finishedAt);
+  return (
+    <div className="tl-tooltip" style={{ left: x + 14, top: y + 12 }} role="tooltip" data-testid="bar-tooltip">
+      <strong>{bar.name}</strong> <span className={`tl-status tl-status-${bar.status}`}>{bar.status}</span>
+      <div>{bar.branchName} · <code>{bar.traceId}</code></div>
+      <div>attempt {bar.attempt}{bar.iteration !== null ? ` · item ${bar.iteration}` : ""}</div>
+      <div>queue wait {formatDuration(queued !== null ? (started ?? now) - queued : null)}</div>
+      <div>run time {formatDuration(started !== null ? (finished ?? now) - started : null)}</div>
+    </div>
+  );
+}

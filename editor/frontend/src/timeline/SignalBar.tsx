@@ -1,0 +1,91 @@
+// Pause, resume (with JSON data) and cancel (with a reason) through the signal API (SPEC §6).
+// A button shows only when the signal applies to the execution's state; the server still
+// decides (409 when the state moved on) and its answer is shown as is.
+import { useState } from "react";
+
+import type { ExecutionStatus } from "../api/types";
+import { errorMessage } from "../api/client";
+import { timelineApi } from "./api";
+import { formatTime } from "./model";
+import type { StreamEvent } from "./types";
+
+interface SignalBarProps {
+  executionId: string;
+  status: ExecutionStatus;
+  signals: StreamEvent[];
+  onSent: () => void;
+}
+
+export function SignalBar({ executionId, status, signals, onSent }: SignalBarProps) {
+  const [open, setOpen] = useState<"resume" | "cancel" | null>(null);
+  const [reason, setReason] = useState("");
+  const [data, setData] = useState("{}");
+  const [message, setMessage] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const send = async (type: string, body: { reason?: string; data?: unknown }) => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      await timelineApi.signal(executionId, { type, ...body });
+      setOpen(null);
+      setMessage(`${type} sent`);
+      onSent();
+    } catch (err) {
+      setMessage(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const resume = () => {
+    let parsed: unknown;
+    try {
+      parsed = data.trim() ? JSON.parse(data) : {};
+    } catch (err) {
+      setMessage(`The resume data is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    void send("resume", { data: parsed });
+  };
+
+  const finished = ["succeeded", "failed", "cancelled", "timed_out"].includes(status);
+  return (
+    <div className="tl-signals" data-testid="signals">
+      {status === "running" ? (
+        <button type="button" className="fm-btn" disabled={busy} onClick={() => void send("pause", { reason: "paused from the timeline" })}
+                data-testid="signal-pause">Pause</button>
+      ) : null}
+      {status === "paused" ? (
+        <button type="button" className="fm-btn" disabled={busy} onClick={() => setOpen(open === "resume" ? null : "resume")}
+                data-testid="signal-resume">Resume…</button>
+      ) : null}
+      {!finished ? (
+        <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => setOpen(open === "cancel" ? null : "cancel")}
+                data-testid="signal-cancel">Cancel…</button>
+      ) : null}
+      {open === "resume" ? (
+        <span className="tl-signal-form">
+          <label>Data (JSON) <textarea rows={2} cols={36} value={data} onChange={(e) => setData(e.target.value)} data-testid="resume-data" /></label>
+          <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={resume} data-testid="resume-send">Send resume</button>
+        </span>
+      ) : null}
+      {open === "cancel" ? (
+        <span className="tl-signal-form">
+          <label>Reason <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} data-testid="cancel-reason" /></label>
+          <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => void send("cancel", { reason })}
+                  data-testid="cancel-send">Cancel the run</button>
+        </span>
+      ) : null}
+      {message ? <span className="fm-muted" role="status">{message}</span> : null}
+      {signals.length ? (
+        <ul className="tl-signal-log" aria-label="Signals">
+          {signals.slice(-5).map((s) => (
+            <li key={s.seq}>{formatTime(s.ts)} {s.type === "signal" ? String(s.data?.type ?? "signal") : s.type.replace("execution.", "")}
+              {s.data && typeof s.data.reason === "string" && s.data.reason ? ` — ${s.data.reason}` : ""}</li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,263 @@
+// The live execution timeline (`/executions/{id}/`): header with status, trace id, elapsed
+// time, counts, achieved concurrency and critical path; signal buttons; the Gantt chart;
+// the trace tree; the read-only mini canvas; and the side panel of the selected bar or lane.
+//
+// Data flow: the timeline API gives bars, lanes and the summary up to `lastSeq`; the
+// websocket stream (from `lastSeq`) moves bars forward at once, and a throttled re-read of
+// the API settles lanes, the critical path and the summary. Events newer than a re-read
+// are applied again on top of it, so the chart never steps back.
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+
+import { errorMessage } from "../api/client";
+import { timelineApi } from "./api";
+import { Gantt, type Selection } from "./Gantt";
+import { MiniCanvas } from "./MiniCanvas";
+import {
+  achievedConcurrency,
+  applyEvents,
+  countByStatus,
+  FINISHED_EXECUTION_STATUSES,
+  formatDuration,
+  type LiveState,
+  STATUS_COLOURS,
+  toMs,
+  traceTree,
+  type TraceNode,
+  visibleLanes,
+} from "./model";
+import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
+import { SignalBar } from "./SignalBar";
+import type { Bar, StreamEvent, Timeline } from "./types";
+import { ExecutionStream, type StreamState } from "./stream";
+
+const REFRESH_MIN_MS = 600;
+const KEPT_EVENTS = 5000;
+const FOLD_ABOVE_SLOTS = 6;
+
+export function TimelinePage({ executionId }: { executionId: string }) {
+  const [timeline, setTimeline] = useState<Timeline | null>(null);
+  const [live, setLive] = useState<LiveState | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [streamState, setStreamState] = useState<StreamState>("connecting");
+  const [selection, setSelection] = useState<Selection>(null);
+  const [folded, setFolded] = useState<Set<string>>(new Set());
+  const [showCritical, setShowCritical] = useState(true);
+  const [now, setNow] = useState(Date.now());
+  const [logs, setLogs] = useState<StreamEvent[]>([]);
+  const [signals, setSignals] = useState<StreamEvent[]>([]);
+  const recent = useRef<StreamEvent[]>([]);
+  const pending = useRef<StreamEvent[]>([]);
+  const timelineRef = useRef<Timeline | null>(null);
+  const refreshTimer = useRef<number | undefined>(undefined);
+  const lastRefresh = useRef(0);
+  const seenLoops = useRef(new Set<string>());
+
+  const settle = useCallback((body: Timeline) => {
+    timelineRef.current = body;
+    setTimeline(body);
+    const base: LiveState = {
+      bars: new Map(body.bars.map((b) => [b.nodeRunId, b])),
+      lanes: body.lanes,
+      status: body.execution.status,
+      finishedAt: body.execution.finishedAt,
+      startedAt: body.execution.startedAt ?? body.summary.startedAt,
+    };
+    const newer = recent.current.filter((e) => e.seq > body.lastSeq);
+    setLive(applyEvents(base, newer, body.definition.nodes));
+    // Big loops start folded (a density strip and counts); the user decides after that.
+    const fresh = body.lanes.filter((l) => l.kind === "loop" && !seenLoops.current.has(l.id));
+    if (fresh.length) {
+      for (const lane of fresh) seenLoops.current.add(lane.id);
+      setFolded((prev) => {
+        const next = new Set(prev);
+        for (const lane of fresh) if ((lane.slots ?? 0) > FOLD_ABOVE_SLOTS) next.add(lane.id);
+        return next;
+      });
+    }
+  }, []);
+
+  const refresh = useCallback(() => {
+    lastRefresh.current = Date.now();
+    timelineApi.get(executionId).then(settle).catch((err: unknown) => setError(errorMessage(err)));
+  }, [executionId, settle]);
+
+  const scheduleRefresh = useCallback(() => {
+    if (refreshTimer.current !== undefined) return;
+    const bars = timelineRef.current?.bars.length ?? 0;
+    // Bigger runs are re-read less often: the stream keeps the chart live in between.
+    const interval = Math.max(REFRESH_MIN_MS, bars * 0.5);
+    const wait = Math.max(0, lastRefresh.current + interval - Date.now());
+    refreshTimer.current = window.setTimeout(() => {
+      refreshTimer.current = undefined;
+      refresh();
+    }, wait);
+  }, [refresh]);
+
+  // First read, then the stream from its lastSeq.
+  useEffect(() => {
+    let stream: ExecutionStream | null = null;
+    let flushTimer: number | undefined;
+    let stopped = false;
+    const flush = () => {
+      flushTimer = undefined;
+      const batch = pending.current;
+      pending.current = [];
+      const nodes = timelineRef.current?.definition.nodes ?? [];
+      setLive((state) => (state ? applyEvents(state, batch, nodes) : state));
+      const newLogs = batch.filter((e) => e.type === "log");
+      if (newLogs.length) setLogs((prev) => [...prev, ...newLogs].slice(-KEPT_EVENTS));
+      const newSignals = batch.filter((e) => e.type === "signal" || e.type === "execution.paused" || e.type === "execution.resumed");
+      if (newSignals.length) setSignals((prev) => [...prev, ...newSignals].slice(-200));
+      if (batch.some((e) => e.type !== "log")) scheduleRefresh();
+    };
+    timelineApi
+      .get(executionId)
+      .then((body) => {
+        if (stopped) return;
+        settle(body);
+        lastRefresh.current = Date.now();
+        stream = new ExecutionStream(
+          executionId,
+          body.lastSeq,
+          (event) => {
+            recent.current.push(event);
+            if (recent.current.length > KEPT_EVENTS) recent.current.splice(0, recent.current.length - KEPT_EVENTS);
+            pending.current.push(event);
+            // Batch a burst of events into one render.
+            if (flushTimer === undefined) flushTimer = window.setTimeout(flush, 30);
+          },
+          (state, detail) => {
+            setStreamState(state);
+            if (state === "closed" && detail) setError(detail);
+          },
+        );
+      })
+      .catch((err: unknown) => setError(errorMessage(err)));
+    return () => {
+      stopped = true;
+      stream?.close();
+      window.clearTimeout(flushTimer);
+      window.clearTimeout(refreshTimer.current);
+    };
+  }, [executionId, settle, scheduleRefresh]);
+
+  const running = live !== null && !FINISHED_EXECUTION_STATUSES.has(live.status);
+  // The "now" line and the elapsed time move while the run is going.
+  useEffect(() => {
+    if (!running) return;
+    const timer = window.setInterval(() => setNow(Date.now()), 100);
+    return () => window.clearInterval(timer);
+  }, [running]);
+
+  const bars = useMemo(() => (live ? [...live.bars.values()] : []), [live]);
+  const barsById = live?.bars;
+  const shownLanes = useMemo(() => (live ? visibleLanes(live.lanes, folded) : []), [live, folded]);
+  const critical = useMemo(() => new Set(timeline?.summary.criticalPath ?? []), [timeline]);
+  const chartBars = useMemo(() => bars.map((b) => (b.critical === critical.has(b.nodeRunId) ? b : { ...b, critical: critical.has(b.nodeRunId) })), [bars, critical]);
+
+  const statusByNode = useMemo(() => {
+    const map = new Map<string, string>();
+    const latest = new Map<string, Bar>();
+    for (const bar of bars) {
+      const previous = latest.get(bar.nodeId);
+      if (!previous || (toMs(previous.queuedAt) ?? 0) <= (toMs(bar.queuedAt) ?? 0)) latest.set(bar.nodeId, bar);
+    }
+    for (const [nodeId, bar] of latest) map.set(nodeId, bar.status);
+    return map;
+  }, [bars]);
+
+  if (error && !timeline) return <div className="fm-page"><p className="fm-banner fm-banner-error" role="alert">{error}</p></div>;
+  if (!timeline || !live) return <div className="fm-page"><p className="fm-muted">Loading the timeline…</p></div>;
+
+  const execution = timeline.execution;
+  const origin = toMs(live.startedAt) ?? Math.min(...bars.map((b) => toMs(b.queuedAt) ?? now), now);
+  const finishedAt = toMs(live.finishedAt);
+  const wallEnd = finishedAt ?? (running ? now : Math.max(origin, ...bars.map((b) => toMs(b.finishedAt) ?? origin)));
+  const chartEnd = Math.max(wallEnd, ...bars.map((b) => toMs(b.finishedAt) ?? origin));
+  const counts = countByStatus(bars);
+  const concurrency = achievedConcurrency(bars, toMs(live.startedAt), wallEnd);
+  const selectedBar = selection?.kind === "bar" ? barsById?.get(selection.id) ?? null : null;
+  const selectedLane = selection?.kind === "lane" ? live.lanes.find((l) => l.id === selection.id) ?? null : null;
+
+  const selectNode = (nodeId: string) => {
+    const latest = bars.filter((b) => b.nodeId === nodeId).sort((a, b) => (toMs(b.queuedAt) ?? 0) - (toMs(a.queuedAt) ?? 0))[0];
+    if (latest) setSelection({ kind: "bar", id: latest.nodeRunId });
+  };
+  const toggleFold = (laneId: string) =>
+    setFolded((prev) => {
+      const next = new Set(prev);
+      if (next.has(laneId)) next.delete(laneId);
+      else next.add(laneId);
+      return next;
+    });
+
+  return (
+    <div className="tl-page" data-testid="timeline-page">
+      <header className="tl-header">
+        <div className="tl-title">
+          <h1><a href={`/workflows/${execution.workflow}/`}>{execution.workflowName}</a> <span className="fm-muted">· run #{execution.id}</span></h1>
+          <span className="tl-status tl-status-big" style={{ background: STATUS_COLOURS[live.status] }} data-testid="execution-status">{live.status}</span>
+          <code data-testid="execution-trace-id">{execution.traceId}</code>
+          <CopyButton text={execution.traceId} label="Copy execution trace id" />
+          <span className={`tl-stream tl-stream-${streamState}`} data-testid="stream-state" title="Live stream">{streamState === "live" ? "● live" : streamState}</span>
+        </div>
+        <dl className="tl-stats">
+          <div><dt>Elapsed</dt><dd data-testid="elapsed">{formatDuration(toMs(live.startedAt) !== null ? wallEnd - origin : null)}</dd></div>
+          <div><dt>Node runs</dt><dd data-testid="counts">{Object.entries(counts).map(([s, n]) => (
+            <span key={s} className="tl-count" style={{ borderColor: STATUS_COLOURS[s] }}>{n} {s}</span>
+          ))}</dd></div>
+          <div><dt title="sum of run times / wall time">Achieved concurrency</dt><dd data-testid="achieved-concurrency">{concurrency.toFixed(2)}×</dd></div>
+          <div><dt>Peak</dt><dd>{timeline.summary.peakConcurrency}</dd></div>
+          <div><dt>Critical path</dt><dd>
+            <label className="tl-toggle"><input type="checkbox" checked={showCritical} onChange={(e) => setShowCritical(e.target.checked)} data-testid="toggle-critical" />
+              {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}</label>
+          </dd></div>
+        </dl>
+        <SignalBar executionId={executionId} status={live.status} onSent={refresh} signals={signals} />
+        {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
+      </header>
+      <div className="tl-body">
+        <section className="tl-main">
+          <Gantt lanes={shownLanes} bars={chartBars} origin={origin} end={chartEnd} now={now} live={running}
+                 folded={folded} showCritical={showCritical} selection={selection} onSelect={setSelection} onToggleFold={toggleFold} />
+          <div className="tl-lower">
+            <section className="tl-traces" aria-label="Trace tree">
+              <h2>Traces</h2>
+              <TraceTreeView node={traceTree(execution.traceId, live.lanes, bars)} onSelect={setSelection} />
+            </section>
+            <section className="tl-canvas" aria-label="Workflow">
+              <h2>Workflow</h2>
+              <MiniCanvas nodes={timeline.definition.nodes} edges={timeline.definition.edges} statusByNode={statusByNode}
+                          selectedNodeId={selectedBar?.nodeId ?? null} onSelectNode={selectNode} />
+            </section>
+          </div>
+        </section>
+        {selectedBar ? (
+          <NodeRunPanel executionId={executionId} bar={selectedBar} liveLogs={logs} now={now} onClose={() => setSelection(null)} />
+        ) : selectedLane ? (
+          <LanePanel lane={selectedLane} bars={bars} onSelectBar={(id) => setSelection({ kind: "bar", id })} onClose={() => setSelection(null)} />
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+function TraceTreeView({ node, onSelect }: { node: TraceNode; onSelect: (s: Selection) => void }) {
+  const select = () => {
+    if (node.laneId) onSelect({ kind: "lane", id: node.laneId });
+    else if (node.nodeRunId) onSelect({ kind: "bar", id: node.nodeRunId });
+  };
+  return (
+    <ul className="tl-tree">
+      <li>
+        <button type="button" className="fm-link-btn" onClick={select} data-testid="trace-node" data-trace-id={node.traceId}>
+          <code>{node.traceId}</code>
+        </button>{" "}
+        <span className="fm-muted">{node.label}</span>
+        {node.children.length ? node.children.map((child) => <TraceTreeView key={child.traceId} node={child} onSelect={onSelect} />) : null}
+        {node.more ? <div className="fm-muted tl-tree-more">…and {node.more} more</div> : null}
+      </li>
+    </ul>
+  );
+}

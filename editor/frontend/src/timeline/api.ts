@@ -1,0 +1,18 @@
+// Calls of the execution pages, on the editor's shared API client.
+import { api } from "../api/client";
+import type { ExecutionRow, NodeRunDetail, Timeline } from "./types";
+
+export const timelineApi = {
+  get: (executionId: number | string) => api.get<Timeline>(`/api/executions/${executionId}/timeline`),
+  nodeRun: (executionId: number | string, nodeRunId: string) =>
+    api.get<NodeRunDetail>(`/api/executions/${executionId}/timeline?nodeRun=${encodeURIComponent(nodeRunId)}`),
+  signal: (executionId: number | string, body: { type: string; reason?: string; data?: unknown }) =>
+    api.post<{ status: string }>(`/api/executions/${executionId}/signal`, body),
+  list: (filters: { workflow?: string; status?: string }) => {
+    const query = new URLSearchParams();
+    if (filters.workflow) query.set("workflow", filters.workflow);
+    if (filters.status) query.set("status", filters.status);
+    const suffix = query.toString() ? `?${query.toString()}` : "";
+    return api.get<ExecutionRow[]>(`/api/executions${suffix}`);
+  },
+};
