@@ -91,6 +91,7 @@ class Engine:
         self._coordinator_ident: int | None = None
         self.started = threading.Event()
         self._applied_signals: set[Any] = set()
+        self._submitted: set[str] = set()  # node runs on worker threads right now
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -211,7 +212,7 @@ class Engine:
                 self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
             self._flush()
             if drain_deadline is not None:
-                busy = any(a.holds_slot and a.impl is not None and not a.impl.inline
+                busy = any(a.holds_slot and a.impl is not None and a.id in self._submitted
                            for ex in self.executions.values() for a in ex.active.values())
                 if not busy or time.monotonic() >= drain_deadline:
                     self._safe(self.persistence.release, self.engine_id, list(self.executions))
@@ -228,6 +229,7 @@ class Engine:
         kind = message[0]
         if kind == "done":
             _, attempt, value, exc = message
+            self._submitted.discard(attempt.id)
             attempt.ex.complete(attempt, value, exc)
         elif kind == "log":
             _, attempt, text = message
@@ -293,6 +295,7 @@ class Engine:
                 attempt.ex.active.pop(attempt.id, None)
                 continue
             if attempt.status == "running":
+                self._submitted.add(attempt.id)
                 self.pool.submit(self._work, attempt)
         if self._pending_finish:
             finished, self._pending_finish = self._pending_finish, []

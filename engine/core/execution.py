@@ -369,7 +369,7 @@ class ExecutionRun:
         attempt.ctx = ctx
         if attempt.policy.timeout_ms:
             attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt)))
-        if cls.inline:
+        if cls.runs_inline(ctx.config):
             try:
                 value = attempt.impl.run(ctx)
             except BaseException as exc:  # noqa: BLE001 - any failure of a node is its own
