@@ -1,3 +1,13 @@
-from django.urls import URLPattern
+"""Websocket routes (SPEC §8). `flowmaestro.asgi` wraps them in `AllowedHostsOriginValidator`
+(foreign origins are refused) and `AuthMiddlewareStack` (the Django session's user)."""
 
-websocket_urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from django.urls import URLPattern, re_path
+
+from engine.consumers import ExecutionEventsConsumer, ExecutionListConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/executions/(?P<execution_id>[0-9]{1,19})/?$", ExecutionEventsConsumer.as_asgi()),
+    re_path(r"^ws/executions/?$", ExecutionListConsumer.as_asgi()),
+]

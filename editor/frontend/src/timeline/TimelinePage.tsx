@@ -228,7 +228,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
             </section>
             <section className="tl-canvas" aria-label="Workflow">
               <h2>Workflow</h2>
-              <MiniCanvas nodes={timeline.definition.nodes} edges={timeline.definition.edges} statusByNode={statusByNode}
+              {/* Remounted when the side panel opens or closes, so that it fits its new width. */}
+              <MiniCanvas key={selection ? "beside-panel" : "full-width"} nodes={timeline.definition.nodes} edges={timeline.definition.edges} statusByNode={statusByNode}
                           selectedNodeId={selectedBar?.nodeId ?? null} onSelectNode={selectNode} />
             </section>
           </div>

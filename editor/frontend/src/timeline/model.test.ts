@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+
+import type { WorkflowNode } from "../api/types";
+import { applyEvents, type LiveState, loopGroupOf, traceTree, visibleLanes } from "./model";
+import type { StreamEvent } from "./types";
+
+const node = (id: string, parentId?: string): WorkflowNode => ({
+  id, type: id === "loop" ? "loop" : "delay", name: id.toUpperCase(), position: { x: 0, y: 0 }, config: {},
+  ...(parentId ? { parentId } : {}),
+});
+const NODES = [node("start"), node("a"), node("b"), node("loop"), node("work", "loop")];
+
+let seq = 0;
+function event(type: string, nodeId: string | null, extra: Partial<StreamEvent> = {}): StreamEvent {
+  seq += 1;
+  return {
+    seq, type, ts: new Date(1_700_000_000_000 + seq * 10).toISOString(), executionId: 1, nodeId,
+    nodeRunId: nodeId ? `${nodeId}-run` : null, branchId: "main", branchName: "main", traceId: "trace-abc123",
+    attempt: 1, iteration: null, status: null, data: null, ...extra,
+  };
+}
+
+const EMPTY: LiveState = { bars: new Map(), lanes: [], status: "queued", finishedAt: null, startedAt: null };
+
+describe("applyEvents", () => {
+  it("draws bars from stream events and never moves one backwards", () => {
+    let state = applyEvents(EMPTY, [
+      event("execution.started", null),
+      event("node.queued", "a", { branchId: "1", branchName: "branch_a", traceId: "trace-abc123-001" }),
+      event("node.started", "a", { branchId: "1", branchName: "branch_a" }),
+      event("node.succeeded", "a", { branchId: "1", branchName: "branch_a" }),
+    ], NODES);
+    const bar = state.bars.get("a-run");
+    expect(bar?.status).toBe("succeeded");
+    expect(bar?.lane).toBe("branch:1");
+    expect(bar?.name).toBe("A");
+    expect(state.lanes.map((l) => [l.id, l.parent, l.depth])).toEqual([["branch:main", null, 0], ["branch:1", "branch:main", 1]]);
+    expect(state.status).toBe("running");
+    // A late "started" (older than what the API returned) does not undo "succeeded".
+    state = applyEvents(state, [event("node.started", "a", { branchId: "1" })], NODES);
+    expect(state.bars.get("a-run")?.status).toBe("succeeded");
+  });
+
+  it("puts loop items into the first free slot of their loop group", () => {
+    const item = (i: number, type: string) =>
+      event(type, "work", { nodeRunId: `work-${i}`, iteration: i, traceId: `trace-abc123-00${i + 1}` });
+    const state = applyEvents(EMPTY, [item(0, "node.queued"), item(1, "node.queued"), item(0, "node.succeeded"), item(2, "node.queued")], NODES);
+    expect(state.bars.get("work-0")?.lane).toBe("loop:loop:slot:0");
+    expect(state.bars.get("work-1")?.lane).toBe("loop:loop:slot:1");
+    expect(state.bars.get("work-2")?.lane).toBe("loop:loop:slot:0");
+    expect(visibleLanes(state.lanes, new Set(["loop:loop"])).map((l) => l.id)).toEqual(["branch:main", "loop:loop"]);
+    const tree = traceTree("trace-abc123", state.lanes, state.bars.values());
+    expect(tree.children.map((c) => c.traceId)).toEqual(["trace-abc123-001", "trace-abc123-002", "trace-abc123-003"]);
+  });
+});
+
+describe("loopGroupOf", () => {
+  it("names nested loops by their path", () => {
+    const nodes = [node("outer"), node("inner", "outer"), node("step", "inner")];
+    expect(loopGroupOf("step", nodes)).toBe("outer/inner");
+    expect(loopGroupOf("outer", nodes)).toBeNull();
+  });
+});

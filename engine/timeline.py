@@ -1,0 +1,363 @@
+"""The execution timeline (SPEC §8): bars, lanes and a summary computed from node runs.
+
+`GET /api/executions/{id}/timeline` returns one bar per node-run attempt
+`{nodeRunId, nodeId, name, branchId, branchName, traceId, lane, queuedAt, startedAt,
+finishedAt, status, attempt, iteration}` (plus `type`, `container`, `critical`), the
+lanes they sit in, and a summary: wall time, sum of run times, achieved concurrency (sum
+of run times / wall time), peak concurrency, the critical path and counts by status.
+`?nodeRun=<id>` returns that node run in full (input, output, error) with its log lines:
+what the side panel shows when a bar is clicked.
+
+Lanes:
+- one per branch (`branch:<branchId>`), nested under its parent branch (`1.2` under `1`);
+- loop items (node runs whose scope is `loop#3`, or `outer#1/inner#0` when loops nest) are
+  grouped under the loop (`loop:<loop path>`, one group per loop node, foldable in the UI)
+  and, inside it, spread over one lane per concurrent slot (`loop:<path>:slot:<n>`): an item
+  takes the first slot that is free when it is queued, so the number of slot lanes is the
+  concurrency the loop actually reached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, NodeRun
+from engine.serializers import ExecutionSummarySerializer, NodeRunSerializer
+
+BAR_FIELDS = (
+    "id", "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name",
+    "trace_id", "queued_at", "started_at", "finished_at", "seq",
+)
+LOG_LIMIT = 1000
+CONTAINER_TYPES = frozenset({"loop"})
+_ITEM_INDEX = re.compile(r"#\d+")
+
+Row = dict[str, Any]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _ms(start: datetime | None, end: datetime | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    return max(0.0, (end - start).total_seconds() * 1000)
+
+
+def branch_lane_id(branch_id: str) -> str:
+    return f"branch:{branch_id or 'main'}"
+
+
+def loop_group_of(scope: str) -> str:
+    """`loop#3` → `loop`; `outer#1/inner#0` → `outer/inner` (one group per loop node)."""
+    return _ITEM_INDEX.sub("", scope)
+
+
+def _branch_path(branch_id: str) -> tuple[int, ...]:
+    if not branch_id or branch_id == "main":
+        return ()
+    try:
+        return tuple(int(part) for part in branch_id.split("."))
+    except ValueError:
+        return ()
+
+
+def _parent_trace(trace_id: str) -> str:
+    head, sep, tail = trace_id.rpartition("-")
+    return head if sep and tail.isdigit() and head.count("-") >= 1 else trace_id
+
+
+class _Lanes:
+    """Builds the lane tree while bars are assigned to lanes."""
+
+    def __init__(self, execution_trace: str):
+        self.execution_trace = execution_trace
+        self.lanes: dict[str, Row] = {}
+        self.children: dict[str | None, list[str]] = defaultdict(list)
+
+    def _add(self, lane: Row) -> Row:
+        self.lanes[lane["id"]] = lane
+        self.children[lane["parent"]].append(lane["id"])
+        return lane
+
+    def branch(self, branch_id: str, branch_name: str, trace_id: str) -> str:
+        branch_id = branch_id or "main"
+        lane_id = branch_lane_id(branch_id)
+        lane = self.lanes.get(lane_id)
+        if lane is None:
+            path = _branch_path(branch_id)
+            parent = None
+            if path:
+                # Make sure the parent branch has a lane, so that nested branches indent under it.
+                parent_id = ".".join(str(p) for p in path[:-1]) or "main"
+                parent = self.branch(parent_id, "main" if parent_id == "main" else "", _parent_trace(trace_id))
+            lane = self._add({
+                "id": lane_id, "kind": "branch", "label": branch_name or branch_id, "parent": parent,
+                "branchId": branch_id, "branchName": branch_name or None,
+                "traceId": trace_id if branch_id != "main" else self.execution_trace,
+                "sortKey": path, "barCount": 0,
+            })
+        elif branch_name and not lane["branchName"]:
+            lane["branchName"] = lane["label"] = branch_name
+            lane["traceId"] = trace_id
+        return lane_id
+
+    def loop_group(self, group: str, parent: str, node_id: str, name: str, trace_id: str) -> str:
+        lane_id = f"loop:{group}"
+        if lane_id not in self.lanes:
+            self._add({
+                "id": lane_id, "kind": "loop", "label": name or node_id, "parent": parent, "nodeId": node_id,
+                "traceId": trace_id, "sortKey": (), "items": 0, "slots": 0, "barCount": 0,
+                "counts": {},
+            })
+        return lane_id
+
+    def slot(self, group_lane: str, index: int) -> str:
+        lane_id = f"{group_lane}:slot:{index}"
+        if lane_id not in self.lanes:
+            group = self.lanes[group_lane]
+            group["slots"] = max(group["slots"], index + 1)
+            self._add({
+                "id": lane_id, "kind": "slot", "label": f"slot {index + 1}", "parent": group_lane,
+                "sortKey": (index,), "barCount": 0,
+            })
+        return lane_id
+
+    def ordered(self) -> list[Row]:
+        """Depth-first: each lane followed by its child branches, then its loops."""
+        out: list[Row] = []
+
+        def visit(lane_id: str, depth: int) -> None:
+            lane = self.lanes[lane_id]
+            out.append({k: v for k, v in lane.items() if k != "sortKey"} | {"depth": depth})
+            kids = self.children.get(lane_id, [])
+            kids = sorted(kids, key=lambda k: (self.lanes[k]["kind"] != "branch", self.lanes[k]["sortKey"]))
+            for kid in kids:
+                visit(kid, depth + 1)
+
+        for root in sorted(self.children.get(None, []), key=lambda k: self.lanes[k]["sortKey"]):
+            visit(root, 0)
+        return out
+
+
+def _assign_lanes(rows: list[Row], execution_trace: str, now: datetime) -> tuple[dict[str, str], list[Row]]:
+    """The lane of every node run, and the ordered lane list."""
+    lanes = _Lanes(execution_trace)
+    lane_of: dict[str, str] = {}
+    lanes.branch("main", "main", execution_trace)
+    # Loop node runs by their path (scope + node id), so that a group finds its parent lane.
+    loop_runs: dict[str, Row] = {}
+    for row in rows:
+        if row["type"] in CONTAINER_TYPES:
+            loop_runs[loop_group_of((row["scope"] + "/" if row["scope"] else "") + row["node_id"])] = row
+    items: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if not row["scope"]:
+            lane_id = lanes.branch(row["branch_id"], row["branch_name"], row["trace_id"])
+            lanes.lanes[lane_id]["barCount"] += 1
+            lane_of[row["id"]] = lane_id
+        else:
+            items[loop_group_of(row["scope"])][row["scope"]].append(row)
+
+    def group_parent(group: str) -> str:
+        outer, _, _ = group.rpartition("/")
+        if outer:
+            return ensure_group(outer)
+        loop_row = loop_runs.get(group)
+        if loop_row is not None and loop_row["id"] in lane_of:
+            return lane_of[loop_row["id"]]
+        return branch_lane_id("main")
+
+    def ensure_group(group: str) -> str:
+        loop_row = loop_runs.get(group) or {}
+        parent = group_parent(group)
+        return lanes.loop_group(
+            group, parent, loop_row.get("node_id", group.rpartition("/")[2]), loop_row.get("name", ""),
+            loop_row.get("trace_id", ""),
+        )
+
+    # Outer groups first, so that their lanes exist when a nested group looks for its parent.
+    for group in sorted(items, key=lambda g: g.count("/")):
+        group_lane = ensure_group(group)
+        lane = lanes.lanes[group_lane]
+        slot_free_at: list[datetime] = []
+        by_start = sorted(items[group].values(), key=lambda runs: min(r["queued_at"] or now for r in runs))
+        for runs in by_start:
+            start = min(r["queued_at"] or now for r in runs)
+            finished = all(r["finished_at"] is not None for r in runs)
+            end = max((r["finished_at"] or now) for r in runs) if finished else now
+            slot = next((i for i, free_at in enumerate(slot_free_at) if free_at <= start), None)
+            if slot is None:
+                slot = len(slot_free_at)
+                slot_free_at.append(end)
+            else:
+                slot_free_at[slot] = end
+            slot_lane = lanes.slot(group_lane, slot)
+            lanes.lanes[slot_lane]["barCount"] += len(runs)
+            lane["items"] += 1
+            lane["barCount"] += len(runs)
+            for row in runs:
+                lane_of[row["id"]] = slot_lane
+                lane["counts"][row["status"]] = lane["counts"].get(row["status"], 0) + 1
+    return lane_of, lanes.ordered()
+
+
+def critical_path(rows: list[Row], definition: dict[str, Any], now: datetime) -> list[str]:
+    """Node runs on the longest dependency chain, ending at the node run that finished last.
+
+    Walks back from that node run along the workflow's edges, at each step to the
+    predecessor that finished last (the one that held the node up); a loop on the path
+    contributes the chain of its last-finishing item. Every attempt of a node on the path
+    is on it (retries cost time too).
+    """
+    preds: dict[str, list[str]] = defaultdict(list)
+    for edge in definition.get("edges") or []:
+        if isinstance(edge, dict) and edge.get("source") and edge.get("target"):
+            preds[str(edge["target"])].append(str(edge["source"]))
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row["scope"], row["node_id"])].append(row)
+
+    def end(key: tuple[str, str]) -> datetime:
+        return max(r["finished_at"] or now for r in groups[key])
+
+    def chain(scope: str, node_id: str | None, path: list[str], seen: set[tuple[str, str]]) -> None:
+        while node_id is not None and (scope, node_id) not in seen:
+            key = (scope, node_id)
+            seen.add(key)
+            runs = groups[key]
+            path.extend(r["id"] for r in runs)
+            if runs[0]["type"] in CONTAINER_TYPES:
+                prefix = (scope + "/" if scope else "") + node_id + "#"
+                item_keys = [k for k in groups if k[0].startswith(prefix) and "/" not in k[0][len(prefix):]]
+                if item_keys:
+                    last = max(item_keys, key=end)
+                    chain(last[0], last[1], path, seen)
+            candidates = [(scope, p) for p in preds.get(node_id, []) if (scope, p) in groups]
+            node_id = max(candidates, key=end)[1] if candidates else None
+
+    top = [key for key in groups if key[0] == ""]
+    if not top:
+        return []
+    path: list[str] = []
+    chain("", max(top, key=end)[1], path, set())
+    order = {r["id"]: (r["queued_at"] or now, r["seq"]) for r in rows}
+    return sorted(path, key=lambda run_id: order[run_id])
+
+
+def _peak_concurrency(intervals: Iterable[tuple[datetime, datetime]]) -> int:
+    points: list[tuple[datetime, int]] = []
+    for start, end in intervals:
+        points.append((start, 1))
+        points.append((end, -1))
+    peak = running = 0
+    # Ends sort before starts at the same instant: back-to-back runs are not concurrent.
+    for _, delta in sorted(points, key=lambda p: (p[0], p[1])):
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None) -> dict[str, Any]:
+    """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts)."""
+    now = now or timezone.now()
+    finished = execution.status in FINISHED_EXECUTION_STATUSES
+    definition = execution.version.definition or {}
+    lane_of, lanes = _assign_lanes(rows, execution.trace_id, now)
+    critical = critical_path(rows, definition, now)
+    critical_ids = set(critical)
+
+    run_intervals: list[tuple[datetime, datetime]] = []
+    bars: list[Row] = []
+    for row in rows:
+        container = row["type"] in CONTAINER_TYPES
+        if row["started_at"] is not None and not container:
+            # A container's span is its items' time; counting it too would double it.
+            run_intervals.append((row["started_at"], row["finished_at"] or (execution.finished_at or now)))
+        bars.append({
+            "nodeRunId": row["id"], "nodeId": row["node_id"], "name": row["name"] or row["node_id"],
+            "type": row["type"], "branchId": row["branch_id"], "branchName": row["branch_name"],
+            "traceId": row["trace_id"], "lane": lane_of[row["id"]], "queuedAt": _iso(row["queued_at"]),
+            "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]), "status": row["status"],
+            "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
+            "critical": row["id"] in critical_ids,
+        })
+
+    starts = [t for row in rows for t in (row["queued_at"], row["started_at"]) if t is not None]
+    wall_start = execution.started_at or (min(starts) if starts else None)
+    wall_end = execution.finished_at if finished else now
+    if finished and wall_end is None:
+        wall_end = max((row["finished_at"] for row in rows if row["finished_at"]), default=wall_start)
+    wall_ms = _ms(wall_start, wall_end)
+    run_ms = sum(_ms(start, end) for start, end in run_intervals)
+    by_id = {row["id"]: row for row in rows}
+    critical_runs = [by_id[i] for i in critical if by_id[i]["type"] not in CONTAINER_TYPES]
+    summary = {
+        "wallTimeMs": round(wall_ms, 1),
+        "runTimeMs": round(run_ms, 1),
+        "achievedConcurrency": round(run_ms / wall_ms, 2) if wall_ms > 0 else 0.0,
+        "peakConcurrency": _peak_concurrency(run_intervals),
+        "criticalPath": critical,
+        "criticalPathRunTimeMs": round(sum(_ms(r["started_at"], r["finished_at"] or now) for r in critical_runs), 1),
+        "counts": dict(Counter(row["status"] for row in rows)),
+        "nodeRuns": len(rows),
+        "startedAt": _iso(wall_start),
+        "finishedAt": _iso(execution.finished_at),
+    }
+    return {
+        "execution": ExecutionSummarySerializer(execution).data,
+        "definition": {"nodes": definition.get("nodes") or [], "edges": definition.get("edges") or [],
+                       "settings": definition.get("settings") or {}},
+        "lastSeq": execution.last_seq,
+        "generatedAt": now.isoformat(),
+        "bars": bars,
+        "lanes": lanes,
+        "summary": summary,
+    }
+
+
+def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | None:
+    node_run = NodeRun.objects.filter(execution=execution, pk=node_run_id).first()
+    if node_run is None:
+        return None
+    logs = Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log").order_by("seq")[:LOG_LIMIT]
+    return {
+        "nodeRun": NodeRunSerializer(node_run).data,
+        "scope": node_run.scope,
+        "logs": [event.as_message() for event in logs],
+    }
+
+
+class TimelineView(APIView):
+    """`GET /api/executions/{id}/timeline` (owner only; 404 for others; staff see all)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("nodeRun", OpenApiTypes.STR, description="one node run in full, with its logs")],
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such execution (or not yours)")},
+    )
+    def get(self, request: Request, execution_id: str) -> Response:
+        from engine.api import execution_get
+
+        execution = execution_get(request.user, execution_id)
+        node_run_id = request.query_params.get("nodeRun")
+        if node_run_id:
+            detail = node_run_detail(execution, node_run_id[:32])
+            if detail is None:
+                return Response({"detail": "No such node run in this execution."}, status=404)
+            return Response(detail)
+        # The execution (and its lastSeq) is read before the node runs: the rows are then at
+        # least as new as lastSeq, and events streamed after it only move bars forward.
+        rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS))
+        return Response(build_timeline(execution, rows))

@@ -1,0 +1,382 @@
+"""The live execution stream (SPEC §8) through Channels' `WebsocketCommunicator`.
+
+Events are written to the store the way the engine writes them (rows first, then an
+announcement on the channel layer), so each test controls exactly what is stored and what
+is announced: replay then live order, duplicates dropped, lost announcements repaired from
+the store, reconnection with `afterSeq`, the store followed without any announcement (an
+engine in another process with no Redis), owners only, foreign origins refused. The last
+tests run real workflows through the real engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AbstractUser
+from django.test import Client
+from django.utils import timezone
+
+from editor.models import Workflow
+from engine.models import Event, Execution
+from engine.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = b"http://localhost:8000"
+# The same composition as flowmaestro.asgi's "websocket" route (importing that module would
+# start an engine in the test process).
+APPLICATION = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+
+FAN_OUT: dict[str, Any] = {
+    "schemaVersion": 1,
+    "name": "Fan-out",
+    "settings": {"maxConcurrency": 10},
+    "nodes": [
+        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+        *[
+            {"id": f"work_{c}", "type": "delay", "name": f"Work {c.upper()}", "position": {"x": 250, "y": i * 100},
+             "config": {"duration": 150}}
+            for i, c in enumerate("abc")
+        ],
+        {"id": "merge", "type": "merge", "name": "Merge", "position": {"x": 500, "y": 0}, "config": {}},
+    ],
+    "edges": [
+        *[{"id": f"s{c}", "source": "start", "target": f"work_{c}"} for c in "abc"],
+        *[{"id": f"m{c}", "source": f"work_{c}", "target": "merge"} for c in "abc"],
+    ],
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def session_cookie(user: AbstractUser) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def communicator(path: str, cookie: bytes | None, origin: bytes = ORIGIN) -> WebsocketCommunicator:
+    headers = [(b"origin", origin), (b"host", b"localhost:8000")]
+    if cookie is not None:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(APPLICATION, path, headers=headers)
+
+
+def running_execution(workflow: Workflow, owner: AbstractUser) -> Execution:
+    """A running execution that no engine will take over: its heartbeat is in the future, so
+    an engine started by another test in this process never sees it as orphaned."""
+    version = workflow.current_version()
+    assert version is not None
+    return Execution.objects.create(
+        workflow=workflow, version=version, owner=owner, status="running", trace_id="trace-a1b2c3",
+        started_at=timezone.now(), engine_id="test-no-engine", heartbeat_at=timezone.now() + timedelta(days=1),
+    )
+
+
+def store_events(execution: Execution, count: int, *, type: str = "log") -> list[dict[str, Any]]:
+    """Append `count` events after the execution's last seq, as the engine does; returns
+    them in wire shape."""
+    last_seq = Execution.objects.values_list("last_seq", flat=True).get(pk=execution.pk)
+    rows = [
+        Event(
+            execution=execution, seq=seq, type=type, ts=timezone.now(), node_id="work", node_run_id=f"run{seq}",
+            branch_id="main", branch_name="main", trace_id=execution.trace_id, attempt=1, status="running",
+            data={"message": f"line {seq}"},
+        )
+        for seq in range(last_seq + 1, last_seq + 1 + count)
+    ]
+    Event.objects.bulk_create(rows)
+    Execution.objects.filter(pk=execution.pk).update(last_seq=last_seq + count)
+    return [row.as_message() for row in rows]
+
+
+def finish(execution: Execution, status: str = "succeeded") -> dict[str, Any]:
+    (event,) = store_events(execution, 1, type=f"execution.{status}")
+    Execution.objects.filter(pk=execution.pk).update(status=status, finished_at=timezone.now())
+    return event
+
+
+astore_events = database_sync_to_async(store_events)
+afinish = database_sync_to_async(finish)
+
+
+async def announce(execution_id: int, events: list[dict[str, Any]]) -> None:
+    """What `engine.announce` sends after a commit."""
+    await get_channel_layer().group_send(f"execution.{execution_id}", {"type": "execution.events", "events": events})
+
+
+async def receive_seqs(comm: WebsocketCommunicator, count: int, timeout: float = 3) -> list[int]:
+    seqs = []
+    for _ in range(count):
+        message = await comm.receive_json_from(timeout=timeout)
+        seqs.append(message["seq"])
+    return seqs
+
+
+async def close_code(comm: WebsocketCommunicator) -> tuple[dict[str, Any], int]:
+    """The refusal message and close code of a stream that was refused after the handshake."""
+    connected, _ = await comm.connect()
+    assert connected
+    message = await comm.receive_json_from()
+    closing = await comm.receive_output()
+    assert closing["type"] == "websocket.close"
+    return message, closing["code"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    # The in-memory layer keeps asyncio queues; each test has its own event loop.
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def workflow(make_workflow: Any) -> Workflow:
+    return make_workflow()
+
+
+@pytest.fixture
+def execution(workflow: Workflow, alice: AbstractUser) -> Execution:
+    return running_execution(workflow, alice)
+
+
+@pytest.fixture
+def alice_cookie(alice: AbstractUser) -> bytes:
+    return session_cookie(alice)
+
+
+@pytest.fixture
+def bob_cookie(bob: AbstractUser) -> bytes:
+    return session_cookie(bob)
+
+
+@pytest.fixture
+def staff_cookie(staff: AbstractUser) -> bytes:
+    return session_cookie(staff)
+
+
+# --- one execution's stream ---------------------------------------------------------------------
+
+
+async def test_replays_stored_events_then_streams_live_ones_in_order(execution: Execution, alice_cookie: bytes):
+    await astore_events(execution, 3)
+    comm = communicator(f"/ws/executions/{execution.pk}/?afterSeq=0", alice_cookie)
+    connected, _ = await comm.connect()
+    assert connected
+    first = await comm.receive_json_from()
+    assert first["executionId"] == execution.pk
+    assert first["traceId"] == "trace-a1b2c3"
+    assert set(first) >= {"seq", "type", "ts", "nodeId", "nodeRunId", "branchId", "branchName", "attempt",
+                          "iteration", "status", "data"}
+    assert [first["seq"], *await receive_seqs(comm, 2)] == [1, 2, 3]
+
+    live = await astore_events(execution, 2)
+    await announce(execution.pk, live)
+    assert await receive_seqs(comm, 2) == [4, 5]
+
+    # An announcement of events already sent (a replay overlapping a live batch) is dropped.
+    await announce(execution.pk, live)
+    assert await comm.receive_nothing(timeout=0.4)
+
+    # Announcements lost to the channel layer's capacity: a batch that starts past the last
+    # sent seq is preceded by the missing events, read from the store.
+    lost_and_found = await astore_events(execution, 4)
+    await announce(execution.pk, lost_and_found[-1:])
+    assert await receive_seqs(comm, 4) == [6, 7, 8, 9]
+    await comm.disconnect()
+
+
+async def test_replay_starts_after_the_given_seq(execution: Execution, alice_cookie: bytes):
+    await astore_events(execution, 5)
+    comm = communicator(f"/ws/executions/{execution.pk}/?afterSeq=3", alice_cookie)
+    await comm.connect()
+    assert await receive_seqs(comm, 2) == [4, 5]
+    assert await comm.receive_nothing(timeout=0.4)
+    await comm.disconnect()
+
+
+async def test_reconnecting_with_after_seq_leaves_no_gap_and_no_duplicate(execution: Execution, alice_cookie: bytes):
+    received: list[int] = []
+    await astore_events(execution, 3)
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie)
+    await comm.connect()
+    received += await receive_seqs(comm, 3)
+    await comm.disconnect()
+
+    # While the client is away the run goes on; some of it is announced to nobody.
+    gone = await astore_events(execution, 3)
+    await announce(execution.pk, gone)
+
+    comm = communicator(f"/ws/executions/{execution.pk}/?afterSeq={received[-1]}", alice_cookie)
+    await comm.connect()
+    received += await receive_seqs(comm, 3)
+    live = await astore_events(execution, 2)
+    await announce(execution.pk, live[:1])
+    await announce(execution.pk, live)  # overlapping announcements
+    received += await receive_seqs(comm, 2)
+    assert await comm.receive_nothing(timeout=0.4)
+    assert received == list(range(1, 9))
+    await comm.disconnect()
+
+
+async def test_follows_the_store_when_nothing_is_announced(execution: Execution, alice_cookie: bytes):
+    """An engine in another process with the in-memory layer announces nothing we can hear."""
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie)
+    await comm.connect()
+    assert await comm.receive_nothing(timeout=0.3)
+    started = time.monotonic()
+    await astore_events(execution, 2)
+    assert await receive_seqs(comm, 2, timeout=2) == [1, 2]
+    assert time.monotonic() - started < 1.5
+    done = await afinish(execution)
+    assert (await comm.receive_json_from(timeout=2))["type"] == done["type"] == "execution.succeeded"
+    await comm.disconnect()
+
+
+async def test_a_finished_execution_is_replayed_in_full(execution: Execution, alice_cookie: bytes):
+    await astore_events(execution, 1200)  # more than one replay chunk
+    await afinish(execution)
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie)
+    await comm.connect()
+    seqs = await receive_seqs(comm, 1201)
+    assert seqs == list(range(1, 1202))
+    assert await comm.receive_nothing(timeout=0.4)
+    await comm.disconnect()
+
+
+async def test_another_user_is_refused(execution: Execution, bob_cookie: bytes):
+    message, code = await close_code(communicator(f"/ws/executions/{execution.pk}/", bob_cookie))
+    assert code == 4403
+    assert message["type"] == "error"
+
+
+async def test_staff_may_watch_any_execution(execution: Execution, staff_cookie: bytes):
+    await astore_events(execution, 2)
+    comm = communicator(f"/ws/executions/{execution.pk}/", staff_cookie)
+    await comm.connect()
+    assert await receive_seqs(comm, 2) == [1, 2]
+    await comm.disconnect()
+
+
+async def test_anonymous_is_refused(execution: Execution):
+    _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/", None))
+    assert code == 4401
+
+
+async def test_an_unknown_execution_and_a_bad_after_seq_are_refused(execution: Execution, alice_cookie: bytes):
+    _, code = await close_code(communicator("/ws/executions/987654/", alice_cookie))
+    assert code == 4404
+    _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq=-1", alice_cookie))
+    assert code == 4400
+    _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq=abc", alice_cookie))
+    assert code == 4400
+
+
+async def test_a_foreign_origin_is_refused(execution: Execution, alice_cookie: bytes):
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie, origin=b"http://evil.example")
+    connected, _ = await comm.connect()
+    assert not connected
+    comm = communicator("/ws/executions/", alice_cookie, origin=b"http://evil.example")
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_a_stalled_client_never_slows_the_announcer(execution: Execution, alice_cookie: bytes, settings: Any):
+    """A channel that nobody reads fills up; announcing goes on at full speed (messages to
+    the full channel are dropped) and the client, once back, is caught up from the store."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10}}}
+    channel_layers.backends.clear()
+    layer = get_channel_layer()
+    stalled = await layer.new_channel()
+    await layer.group_add(f"execution.{execution.pk}", stalled)
+    events = await astore_events(execution, 500)
+    started = time.monotonic()
+    for event in events:
+        await announce(execution.pk, [event])
+    assert time.monotonic() - started < 2.0
+
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie)
+    await comm.connect()
+    assert await receive_seqs(comm, 500) == list(range(1, 501))
+    await comm.disconnect()
+
+
+# --- the list of the user's executions ----------------------------------------------------------
+
+
+async def test_list_stream_sends_status_changes_of_my_executions_only(
+    workflow: Workflow, alice: AbstractUser, bob: AbstractUser, alice_cookie: bytes, make_workflow: Any
+):
+    mine = await database_sync_to_async(running_execution)(workflow, alice)
+    bobs_workflow = await database_sync_to_async(make_workflow)(owner=bob, name="Bob's")
+    theirs = await database_sync_to_async(running_execution)(bobs_workflow, bob)
+    comm = communicator("/ws/executions/", alice_cookie)
+    connected, _ = await comm.connect()
+    assert connected
+
+    # Announced by the engine (engine.announce.announce_batch).
+    summary = {"id": mine.pk, "status": "paused", "workflow": workflow.pk, "workflowName": "Greeting",
+               "traceId": mine.trace_id, "createdAt": mine.created_at.isoformat(),
+               "startedAt": mine.started_at.isoformat() if mine.started_at else None, "finishedAt": None,
+               "owner": alice.pk}
+    await get_channel_layer().group_send(f"executions.user.{alice.pk}",
+                                         {"type": "execution.status", "execution": summary})
+    message = await comm.receive_json_from()
+    assert message["type"] == "execution.status"
+    assert message["execution"]["id"] == mine.pk
+    assert message["execution"]["status"] == "paused"
+    assert "owner" not in message["execution"]
+
+    # Changed in the store with no announcement (an engine in another process): seen anyway.
+    await afinish(mine)
+    await afinish(theirs, "failed")
+    message = await comm.receive_json_from(timeout=3)
+    assert message["execution"]["id"] == mine.pk
+    assert message["execution"]["status"] == "succeeded"
+    assert message["execution"]["finishedAt"]
+    assert await comm.receive_nothing(timeout=1.5)  # bob's execution never shows up
+    await comm.disconnect()
+
+
+async def test_list_stream_refuses_anonymous():
+    _, code = await close_code(communicator("/ws/executions/", None))
+    assert code == 4401
+
+
+# --- the real engine ----------------------------------------------------------------------------------
+
+
+async def test_a_real_fan_out_streams_every_event_in_order(make_workflow: Any, alice: AbstractUser, alice_cookie: bytes):
+    from engine import services
+
+    workflow = await database_sync_to_async(make_workflow)(name="Fan-out", definition=FAN_OUT)
+    execution = await database_sync_to_async(services.execution_start)(workflow=workflow, user=alice, input={})
+    comm = communicator(f"/ws/executions/{execution.pk}/", alice_cookie)
+    await comm.connect()
+    events = []
+    while True:
+        event = await comm.receive_json_from(timeout=10)
+        events.append(event)
+        if event["type"] in {"execution.succeeded", "execution.failed"}:
+            break
+    assert events[-1]["type"] == "execution.succeeded"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    succeeded = {e["nodeId"]: e for e in events if e["type"] == "node.succeeded"}
+    assert set(succeeded) == {"start", "work_a", "work_b", "work_c", "merge"}
+    assert {succeeded[f"work_{c}"]["branchName"] for c in "abc"} == {"branch_a", "branch_b", "branch_c"}
+    assert succeeded["work_b"]["traceId"] == f"{execution.trace_id}-002"
+    assert succeeded["work_b"]["branchId"] == "2"
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
