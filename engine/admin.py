@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from engine.models import Event, Execution, NodeRun, PendingSignal
+from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal
 
 INLINE_LIMIT = 200
 
@@ -208,3 +208,63 @@ class EventAdmin(ReadOnlyAdmin):
     list_select_related = ["execution"]
     ordering = ["execution", "seq"]
     list_per_page = 200
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    """Dead letters (SPEC §4.5): read-only; replay and discard go through the services."""
+
+    list_display = [
+        "id", "kind", "workflow", "execution", "node_id", "item_index", "trace_id", "attempts", "created_at",
+        "replayed_execution", "discarded_at",
+    ]
+    list_filter = ["kind", "workflow"]
+    search_fields = ["=trace_id", "workflow__name", "node_id"]
+    list_select_related = ["workflow", "execution", "replayed_execution"]
+    actions = ["replay_selected", "discard_selected"]
+    fields = readonly_fields = (
+        "kind", "workflow", "execution", "node_id", "item_index", "trace_id", "attempts", "created_at",
+        "replayed_at", "replayed_execution", "discarded_at", "input_pretty", "error_pretty",
+    )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_staff)
+
+    @admin.display(description="input")
+    def input_pretty(self, letter: DeadLetter) -> str:
+        return _pretty(letter.input)
+
+    @admin.display(description="error")
+    def error_pretty(self, letter: DeadLetter) -> str:
+        return _pretty(letter.error)
+
+    @admin.action(description="Replay selected dead letters")
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        from engine import services
+        from engine.dead_letters import DeadLetterClosed, dead_letter_replay
+
+        started, refused = [], []
+        for letter in queryset:
+            try:
+                execution = dead_letter_replay(dead_letter=letter, user=request.user)
+            except (DeadLetterClosed, services.QueueFull, services.InvalidDefinition) as exc:
+                refused.append(f"#{letter.pk}: {getattr(exc, 'message', None) or exc}")
+            else:
+                started.append(f"#{letter.pk} → execution #{execution.pk}")
+        if started:
+            self.message_user(request, f"Replayed {len(started)}: {', '.join(started)}", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not replayed: {'; '.join(refused)}", messages.WARNING)
+
+    @admin.action(description="Discard selected dead letters")
+    def discard_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        from engine.dead_letters import DeadLetterClosed, dead_letter_discard
+
+        done = 0
+        for letter in queryset:
+            try:
+                dead_letter_discard(dead_letter=letter, user=request.user)
+            except DeadLetterClosed:
+                continue
+            done += 1
+        self.message_user(request, f"Discarded {done} dead letter(s).", messages.SUCCESS)

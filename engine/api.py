@@ -133,6 +133,7 @@ class ExecutionSignalApi(APIView):
         responses={
             202: ExecutionSerializer,
             400: DETAIL_SERIALIZER,
+            403: OpenApiResponse(DETAIL_SERIALIZER, description="Not an approver of the waiting approval"),
             404: NOT_FOUND,
             409: OpenApiResponse(DETAIL_SERIALIZER, description="The signal does not apply to the execution's state"),
         },
@@ -148,6 +149,8 @@ class ExecutionSignalApi(APIView):
             execution = services.execution_signal(
                 execution=execution, user=request.user, type=data["type"], reason=data["reason"], data=data["data"]
             )
+        except services.SignalForbidden as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
         except services.SignalNotApplicable as exc:
             return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
         except services.UnknownSignal as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, re_path
 
-from engine import api
+from engine import api, dead_letter_api
 
 EXECUTION = r"^executions/(?P<execution_id>[0-9]{1,19})"
+DEAD_LETTER = r"^dead-letters/(?P<dead_letter_id>[0-9]{1,19})"
 
 try:
     from engine.timeline import TimelineView
@@ -26,4 +27,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
     re_path(EXECUTION + r"/timeline/?$", timeline_view, name="api-execution-timeline"),
     re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
+    re_path(r"^dead-letters/?$", dead_letter_api.DeadLetterListApi.as_view(), name="api-dead-letter-list"),
+    re_path(DEAD_LETTER + r"/?$", dead_letter_api.DeadLetterDetailApi.as_view(), name="api-dead-letter-detail"),
+    re_path(DEAD_LETTER + r"/replay/?$", dead_letter_api.DeadLetterReplayApi.as_view(), name="api-dead-letter-replay"),
+    re_path(DEAD_LETTER + r"/discard/?$", dead_letter_api.DeadLetterDiscardApi.as_view(),
+            name="api-dead-letter-discard"),
 ]

@@ -164,3 +164,54 @@ class PendingSignal(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class DeadLetterKind(models.TextChoices):
+    RUN = "run"
+    ITEM = "item"
+
+
+class DeadLetter(models.Model):
+    """A run or a loop item that failed after its retries, or waited in a queue past its
+    `timeout`, kept because its queue has `deadLetterQueue: true` (SPEC §4.5).
+
+    Nothing here is ever deleted by the engine: replay starts a new execution and records
+    it, discard only marks the entry as dealt with.
+    """
+
+    # Null only when the run never existed as an execution the user could open (kept for
+    # symmetry; runs expired from the workflow queue do have their execution row).
+    execution = models.ForeignKey(
+        Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="dead_letters"
+    )
+    workflow = models.ForeignKey("editor.Workflow", on_delete=models.CASCADE, related_name="dead_letters")
+    kind = models.CharField(max_length=8, choices=DeadLetterKind.choices)
+    # For a run: the run's input. For an item: the item itself.
+    input = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    trace_id = models.CharField(max_length=200, blank=True, default="")
+    # Items only: the loop node and the item's position in the loop's array.
+    node_id = models.CharField(max_length=100, blank=True, default="")
+    item_index = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_execution = models.ForeignKey(
+        Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="replay_of"
+    )
+    discarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workflow", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Dead letter {self.pk} ({self.kind}, {self.trace_id})"
+
+    @property
+    def state(self) -> str:
+        if self.discarded_at is not None:
+            return "discarded"
+        if self.replayed_at is not None:
+            return "replayed"
+        return "open"

@@ -25,6 +25,8 @@ def build_engine(**overrides: object) -> Engine:
         "poll_interval": float(getattr(settings, "FLOWMAESTRO_POLL_INTERVAL", 0.5)),
         "stale_after": float(getattr(settings, "FLOWMAESTRO_STALE_AFTER", 15.0)),
     }
+    # Several heartbeats per staleness window, or live engines would take each other's runs.
+    kwargs["heartbeat_interval"] = min(2.0, float(kwargs["stale_after"]) / 3)  # type: ignore[arg-type]
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = _notify

@@ -11,7 +11,7 @@ from django.utils import timezone
 from editor.models import Workflow, WorkflowVersion
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
-from engine.core.signals import handler_for
+from engine.core.signals import handler_for, signal_refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution, PendingSignal
 from engine.queueing import queue_settings
 
@@ -32,6 +32,10 @@ class SignalNotApplicable(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class SignalForbidden(SignalNotApplicable):
+    """The signalling user may not send this signal (not an approver of the waiting approval)."""
 
 
 class UnknownSignal(Exception):
@@ -114,6 +118,11 @@ def execution_signal(
         raise SignalNotApplicable(f"execution is {execution.status}; signals no longer apply")
     if allowed is not None and execution.status not in allowed:
         raise SignalNotApplicable(f"cannot {action} an execution that is {execution.status}")
+    refusal = signal_refusal(execution.state, action, username=getattr(user, "username", "") or "",
+                             email=getattr(user, "email", "") or "")
+    if refusal is not None:
+        kind, message = refusal
+        raise (SignalForbidden if kind == "forbidden" else SignalNotApplicable)(message)
     if action == "cancel" and execution.status == "queued":
         # Nothing runs yet: cancel right here.
         with transaction.atomic():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,38 +25,122 @@ NODE_RUN_FIELDS = [
 ]
 
 
+JSON_FIELDS = {"input", "output", "error", "data", "state"}
+DATETIME_FIELDS = {"queued_at", "started_at", "finished_at", "ts", "heartbeat_at"}
+
+
+def _adapt(field: str, value: Any) -> Any:
+    """Python value → database parameter, as the ORM would send it."""
+    if value is None:
+        return None
+    ops = connection.ops
+    if field in JSON_FIELDS:
+        return ops.adapt_json_value(value, DjangoJSONEncoder)
+    if field in DATETIME_FIELDS:
+        return ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _columns(model: Any, fields: list[str]) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(f).column) for f in fields]
+
+
 class DjangoPersistence:
+    """Writes a tick's batch with a handful of `executemany` statements: the ORM's
+    per-object work would cost more than the engine itself (see docs in README)."""
+
+    def __init__(self) -> None:
+        qn = connection.ops.quote_name
+        run_fields = ["id", "execution", *NODE_RUN_FIELDS]
+        self._run_table = qn(NodeRun._meta.db_table)
+        self._insert_run = (
+            f"INSERT INTO {self._run_table} ({', '.join(_columns(NodeRun, run_fields))}) "
+            f"VALUES ({', '.join(['%s'] * len(run_fields))})"
+        )
+        update_fields = [f for f in NODE_RUN_FIELDS if f != "seq"]
+        self._update_fields = update_fields
+        sets = ", ".join(f"{c} = %s" for c in _columns(NodeRun, update_fields))
+        self._update_run = f"UPDATE {self._run_table} SET {sets} WHERE {qn('id')} = %s"
+        claim_fields = ["status", "started_at", "claimed_by", "finished_at", "output", "error", "handle"]
+        self._claim_fields = claim_fields
+        claim_sets = ", ".join(f"{c} = %s" for c in _columns(NodeRun, claim_fields))
+        self._claim_run = (
+            f"UPDATE {self._run_table} SET {claim_sets} WHERE {qn('id')} = %s AND {qn('status')} = 'queued'"
+        )
+        event_fields = ["execution", "seq", "type", "ts", "node_id", "node_run_id", "branch_id", "branch_name",
+                        "trace_id", "attempt", "iteration", "status", "data"]
+        self._event_keys = ["execution_id", *event_fields[1:]]
+        self._insert_event = (
+            f"INSERT INTO {qn(Event._meta.db_table)} ({', '.join(_columns(Event, event_fields))}) "
+            f"VALUES ({', '.join(['%s'] * len(event_fields))})"
+        )
+
     def flush(self, batch: Batch, engine_id: str) -> set[str]:
         lost: set[str] = set()
-        with transaction.atomic():
-            new_rows = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The fence: inside the write transaction, drop what belongs to executions
+            # another engine has taken over (this one looked dead to it), so a late engine
+            # can neither write over the new owner's rows nor hand a node run to a worker.
+            lost |= self._fence(batch, engine_id)
+            claims = set(batch.claims)
+            inserts = []
+            updates = []
             for run_id, row in batch.node_runs.items():
                 if run_id in batch.new_ids:
-                    status = "queued" if run_id in batch.claims else row["status"]
-                    fields = {f: row[f] for f in NODE_RUN_FIELDS}
-                    fields["status"] = status
-                    new_rows.append(NodeRun(id=run_id, execution_id=row["execution_id"], **fields))
-            if new_rows:
-                NodeRun.objects.bulk_create(new_rows, batch_size=500)
-            for run_id, row in batch.node_runs.items():
-                if run_id in batch.claims:
-                    # Compare-and-set: only a queued node run can be claimed.
-                    won = NodeRun.objects.filter(id=run_id, status="queued").update(
-                        status=row["status"], started_at=row["started_at"], claimed_by=engine_id,
-                        finished_at=row["finished_at"], output=row["output"], error=row["error"],
-                        handle=row["handle"],
-                    )
-                    if not won:
-                        lost.add(run_id)
-                elif run_id not in batch.new_ids:
-                    NodeRun.objects.filter(id=run_id).update(**{f: row[f] for f in NODE_RUN_FIELDS if f != "seq"})
+                    values = [run_id, row["execution_id"]]
+                    values += [
+                        "queued" if f == "status" and run_id in claims else _adapt(f, row[f]) for f in NODE_RUN_FIELDS
+                    ]
+                    inserts.append(values)
+                if run_id not in batch.new_ids and run_id not in claims:
+                    updates.append([_adapt(f, row[f]) for f in self._update_fields] + [run_id])
+            if inserts:
+                cursor.executemany(self._insert_run, inserts)
+            if updates:
+                cursor.executemany(self._update_run, updates)
+            for run_id in batch.claims:
+                row = batch.node_runs[run_id]
+                values = [_adapt(f, row[f]) for f in self._claim_fields]
+                values[self._claim_fields.index("claimed_by")] = engine_id
+                # Compare-and-set: only a queued node run can be claimed.
+                cursor.execute(self._claim_run, [*values, run_id])
+                if cursor.rowcount != 1:
+                    lost.add(run_id)
             if batch.events:
-                Event.objects.bulk_create([Event(**e) for e in batch.events], batch_size=500)
+                cursor.executemany(
+                    self._insert_event, [[_adapt(k, e[k]) for k in self._event_keys] for e in batch.events]
+                )
             for execution_id, fields in batch.executions.items():
                 Execution.objects.filter(id=execution_id).update(**fields)
             if batch.signals_applied:
                 PendingSignal.objects.filter(id__in=batch.signals_applied).update(applied_at=timezone.now())
+            if batch.dead_letters or batch.executions:
+                # Dead letters (SPEC §4.5) commit with the state change that made them.
+                from engine.dead_letters import keep_dead_letters
+
+                keep_dead_letters(batch.dead_letters, batch.executions)
         return lost
+
+    def _fence(self, batch: Batch, engine_id: str) -> set[str]:
+        """Remove from `batch` (in place: it is announced after the flush) everything of
+        executions not owned by `engine_id`; return the node-run ids so dropped."""
+        ids = {row["execution_id"] for row in batch.node_runs.values()}
+        ids.update(e["execution_id"] for e in batch.events)
+        ids.update(batch.executions)
+        if not ids:
+            return set()
+        foreign = ids - set(Execution.objects.filter(id__in=ids, engine_id=engine_id).values_list("id", flat=True))
+        if not foreign:
+            return set()
+        dropped = {run_id for run_id, row in batch.node_runs.items() if row["execution_id"] in foreign}
+        for run_id in dropped:
+            del batch.node_runs[run_id]
+        batch.new_ids -= dropped
+        batch.claims = [run_id for run_id in batch.claims if run_id not in dropped]
+        batch.events = [e for e in batch.events if e["execution_id"] not in foreign]
+        for execution_id in foreign:
+            batch.executions.pop(execution_id, None)
+        return dropped
 
     def announce(self, batch: Batch) -> None:
         from engine.announce import announce_batch
@@ -89,6 +174,12 @@ class DjangoPersistence:
                 claimed.append(execution_id)
         return claimed
 
+    def expire_queued(self, now: Any) -> list[Any]:
+        """Runs that waited past `settings.queue.timeout` fail with "queue timeout"."""
+        from engine.queueing import expire_queued
+
+        return expire_queued(now)
+
     def load(self, execution_id: Any) -> ExecutionRecord | None:
         ex = Execution.objects.select_related("version").filter(id=execution_id).first()
         if ex is None:
@@ -104,9 +195,13 @@ class DjangoPersistence:
             owner=ex.owner_id, priority=ex.priority,
         )
 
-    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> None:
-        if execution_ids:
-            Execution.objects.filter(id__in=execution_ids, engine_id=engine_id).update(heartbeat_at=timezone.now())
+    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> list[Any]:
+        """Renew this engine's executions; return those another engine has taken over."""
+        if not execution_ids:
+            return []
+        Execution.objects.filter(id__in=execution_ids, engine_id=engine_id).update(heartbeat_at=timezone.now())
+        owned = set(Execution.objects.filter(id__in=execution_ids, engine_id=engine_id).values_list("id", flat=True))
+        return [execution_id for execution_id in execution_ids if execution_id not in owned]
 
     def take_signals(self, execution_id: Any) -> list[SignalRecord]:
         return [

@@ -82,6 +82,10 @@ class Engine:
         self.plans = PlanCache()
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fm-node")
         self.announce_queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self.write_queue: queue.SimpleQueue[
+            tuple[Batch, list[Attempt], list[Any], threading.Event | None] | None
+        ] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
         self._finished_events: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -98,6 +102,8 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="fm-coordinator", daemon=True)
         self._announcer = threading.Thread(target=self._announce_loop, name="fm-announcer", daemon=True)
         self._announcer.start()
+        self._writer = threading.Thread(target=self._write_loop, name="fm-writer", daemon=True)
+        self._writer.start()
         self._thread.start()
         self.started.wait(10)
         return self
@@ -109,6 +115,9 @@ class Engine:
             return
         self.inbox.put(("drain", time.monotonic() + grace))
         self._thread.join(grace + 10)
+        self.write_queue.put(None)
+        if self._writer is not None:
+            self._writer.join(30)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.announce_queue.put(None)
         if self._announcer is not None:
@@ -152,14 +161,9 @@ class Engine:
 
     def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
         """An approval node waits: the execution pauses until a resume signal."""
-        ex = attempt.ex
-        ex.awaiting = attempt  # type: ignore[attr-defined]
-        ex.status = "paused"
-        ex.pause_reason = request.reason
-        ex.save_state()
-        ex.update_execution(status="paused")
-        ex.event("execution.paused", attempt.row, status="paused",
-                 data={"reason": request.reason, "approvers": request.approvers})
+        from engine.core.signals import await_approval
+
+        await_approval(attempt, request)
 
     def execution_finished(self, ex: ExecutionRun) -> None:
         self.executions.pop(ex.id, None)
@@ -209,14 +213,45 @@ class Engine:
                 self._safe(self._poll_signals)
             if mono >= next_heartbeat:
                 next_heartbeat = mono + self.heartbeat_interval
-                self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
+                taken = self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
+                if taken:
+                    self._abandon(taken)
             self._flush()
             if drain_deadline is not None:
                 busy = any(a.holds_slot and a.impl is not None and a.id in self._submitted
                            for ex in self.executions.values() for a in ex.active.values())
                 if not busy or time.monotonic() >= drain_deadline:
-                    self._safe(self.persistence.release, self.engine_id, list(self.executions))
+                    self._safe(self._release_after_writes)
                     return
+
+    def _abandon(self, execution_ids: list[Any]) -> None:
+        """Another engine took these executions over (this one looked dead to it, e.g.
+        stalled past `stale_after`): stop driving them at once. Nothing is written for
+        them any more; the fence in the store drops what was already on its way."""
+        for execution_id in execution_ids:
+            ex = self.executions.pop(execution_id, None)
+            if ex is None:
+                continue
+            log.warning("engine: execution %s was taken over by another engine; abandoning it", execution_id)
+            self.dirty.pop(ex, None)
+            ex.finished = True  # late results, timers and deadlines become no-ops
+            for attempt in list(ex.active.values()):
+                attempt.status = "lost"
+                for timer in attempt.timers:
+                    timer.cancelled = True
+                if attempt.ctx is not None:
+                    attempt.ctx.cancel()
+                if attempt.loop is not None:
+                    attempt.loop.stopped = True
+            ex.active.clear()
+            ex.ready.clear()
+
+    def _release_after_writes(self) -> None:
+        """Wait until the writer has committed everything, then let other engines take over."""
+        written = threading.Event()
+        self.write_queue.put((Batch(), [], [], written))
+        written.wait(30)
+        self.persistence.release(self.engine_id, list(self.executions))
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -248,6 +283,10 @@ class Engine:
                     self.batch.signals_applied.append(record.id)
         elif kind == "call":
             message[1]()
+        elif kind == "lost":
+            attempt = message[1]
+            attempt.status = "lost"
+            attempt.ex.active.pop(attempt.id, None)
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         self.inbox.put(("call", fn))
@@ -276,32 +315,62 @@ class Engine:
                 self.dirty[ex] = None
 
     def _flush(self) -> None:
+        """Hand the tick's batch to the writer thread; the coordinator never waits on the
+        database, so a slow commit delays announcements, not scheduling."""
         batch, self.batch = self.batch, Batch()
-        lost: set[str] = set()
-        if batch:
-            for _attempt in range(5):
-                try:
-                    lost = self.persistence.flush(batch, self.engine_id)
-                    break
-                except Exception:  # noqa: BLE001 - e.g. a locked database: try again
-                    log.exception("engine: flush failed; retrying")
-                    time.sleep(0.2)
-            self.announce_queue.put(batch)
         submit, self.to_submit = self.to_submit, []
-        for attempt in submit:
-            if attempt.id in lost:
-                # Another engine claimed this node run: it is theirs to run.
-                attempt.status = "lost"
-                attempt.ex.active.pop(attempt.id, None)
-                continue
-            if attempt.status == "running":
-                self._submitted.add(attempt.id)
-                self.pool.submit(self._work, attempt)
-        if self._pending_finish:
-            finished, self._pending_finish = self._pending_finish, []
-            with self._lock:
-                for ex_id in finished:
-                    self._finished_events.setdefault(ex_id, threading.Event()).set()
+        finished, self._pending_finish = self._pending_finish, []
+        if batch or submit or finished:
+            self.write_queue.put((batch, submit, finished, None))
+
+    def _write_loop(self) -> None:
+        """Persist batches in order (several at once when they queue up: group commit),
+        then announce them, then hand claimed node runs to the worker pool."""
+        while True:
+            item = self.write_queue.get()
+            if item is None:
+                return
+            batch, submit, finished, barrier = item
+            barriers = [barrier] if barrier is not None else []
+            stop = False
+            while True:  # merge whatever else is waiting into one transaction
+                try:
+                    more = self.write_queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.merge(more[0])
+                submit += more[1]
+                finished += more[2]
+                if more[3] is not None:
+                    barriers.append(more[3])
+            lost: set[str] = set()
+            if batch:
+                for _try in range(20):
+                    try:
+                        lost = self.persistence.flush(batch, self.engine_id)
+                        break
+                    except Exception:  # noqa: BLE001 - e.g. a locked database: try again
+                        log.exception("engine: flush failed; retrying")
+                        time.sleep(0.2)
+                self.announce_queue.put(batch)
+            for attempt in submit:
+                if attempt.id in lost:
+                    # Another engine claimed this node run: it is theirs to run.
+                    self.inbox.put(("lost", attempt))
+                elif attempt.status == "running":
+                    self._submitted.add(attempt.id)
+                    self.pool.submit(self._work, attempt)
+            if finished:
+                with self._lock:
+                    for ex_id in finished:
+                        self._finished_events.setdefault(ex_id, threading.Event()).set()
+            for written in barriers:
+                written.set()
+            if stop:
+                return
 
     def _work(self, attempt: Attempt) -> None:
         if self.worker_setup is not None:
@@ -328,6 +397,9 @@ class Engine:
                 log.exception("engine: announce failed")
 
     def _claim(self) -> None:
+        expire = getattr(self.persistence, "expire_queued", None)
+        if expire is not None:  # the run queue's timeout (SPEC §4.5), before anything is claimed
+            self._safe(expire, now())
         for execution_id in self.persistence.claim_executions(
             self.engine_id, stale_after_s=self.stale_after, limit=100
         ):
@@ -345,7 +417,9 @@ class Engine:
                 continue
             ex = ExecutionRun(self, record, plan)
             self.executions[execution_id] = ex
-            ex.start()
+            from engine.core.signals import start_claimed
+
+            start_claimed(ex)  # ex.start(), or carry on with a rollback; wait again at an approval
             self._handle(("signal", execution_id))
 
     def _poll_signals(self) -> None:
@@ -370,7 +444,12 @@ class Engine:
             subject = f"FlowMaestro: execution {ex.id} cancelled"
             body = f"Execution {ex.id} ({ex.trace_id}) was cancelled by {record.sent_by or 'a signal'}: {reason}"
             self._safe(self.notifier, [str(a) for a in notify], subject, body)
-        ex.cancel(reason)
+        if handler.get("rollback"):
+            from engine.core.rollback import rollback_and_cancel
+
+            rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
+        else:
+            ex.cancel(reason)
 
     def run_handler(self, ex: ExecutionRun, node_id: str, record: SignalRecord) -> None:
         ex.run_detached(node_id, record.data if record.data is not None else {})

@@ -20,6 +20,7 @@ from engine.core.graph import Node
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
+from engine.core.rollback import note_succeeded
 from engine.core.scheduler import Actions, Outcome, ScopePlan, ScopeScheduler
 from engine.core.templates import render
 from engine.nodes import get_node_type
@@ -73,6 +74,7 @@ class Attempt:
     branches: dict[str, Any] = field(default_factory=dict)
     loop: Any = None  # a LoopRun when the node is a container
     detached: bool = False  # a signal handler or compensation: outside the scheduler
+    on_finish: Callable[[Attempt], None] | None = None  # detached only: told when it ends (rollback)
 
     @property
     def active(self) -> bool:
@@ -139,6 +141,14 @@ class ExecutionRun:
         self.signal: Any = state.get("signal") or {}
         self.status = "paused" if record.status == "paused" else "running"
         self.pause_reason: str = state.get("pauseReason", "")
+        # Signal state that must survive a restart (engine.core.signals / rollback): the
+        # approval that waits, an unfinished rollback.
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback")}
+        self.awaiting: Attempt | None = None  # the approval node run the execution waits on
+        self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
+        # Set when this run replays loop-item dead letters: loop node id -> the items to run
+        # instead of the whole array (engine.dead_letters; read by engine.core.loops).
+        self.dead_letter_replay: dict[str, Any] = state.get("deadLetterReplay") or {}
         self.seq = record.last_seq
         self.run_seq = max((r.get("seq", 0) for r in record.node_runs), default=0)
         self.in_flight = 0
@@ -188,7 +198,11 @@ class ExecutionRun:
         self.engine.batch.executions.setdefault(self.id, {}).update(fields)
 
     def save_state(self) -> None:
-        self.update_execution(state={"variables": self.variables, "signal": self.signal, "pauseReason": self.pause_reason})
+        state = {**self.extra_state, "variables": self.variables, "signal": self.signal,
+                 "pauseReason": self.pause_reason}
+        if self.dead_letter_replay:
+            state["deadLetterReplay"] = self.dead_letter_replay
+        self.update_execution(state=state)
 
     def touch(self, attempt: Attempt) -> None:
         self.engine.batch.node_runs[attempt.id] = attempt.row
@@ -277,6 +291,8 @@ class ExecutionRun:
     def _replay(self, scope: ScopeRun, node: Node, row: dict[str, Any]) -> None:
         status = row["status"]
         outcome = Outcome(status, row.get("output"), row.get("error"), row.get("handle") or None)
+        if status == "succeeded":
+            note_succeeded(self, node, row)
         if status == "succeeded" or outcome.handle == "error":
             scope.outputs[node.id] = row.get("output")
             if node.type == "set" and isinstance(row.get("output"), dict):
@@ -505,7 +521,11 @@ class ExecutionRun:
         if not propagate:
             return
         if attempt.detached:
+            if attempt.on_finish is not None:
+                attempt.on_finish(attempt)
             return
+        if status == "succeeded":
+            note_succeeded(self, attempt.node, row)
         scope = attempt.scope
         if scope.attempts.get(attempt.node.id) is attempt:
             del scope.attempts[attempt.node.id]

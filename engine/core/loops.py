@@ -3,15 +3,22 @@
 Items start lazily, so memory holds only the items in flight plus one result per item;
 `maxConcurrency` caps items in flight (1 when `parallel` is false), `rateLimit` spaces
 item starts with a token bucket, `batchSize` runs batches one after another with
-`delayBetweenBatches` between them.
+`delayBetweenBatches` between them. The loop's `queue` (engine.core.item_queue) decides
+which item starts next, bounds how many wait (back-pressure), and expires items that
+waited past its `timeout`; with `deadLetterQueue` failed and expired items are kept as
+dead letters (kind "item") in the same write as the loop's state.
+
+Batches are cut in start order (the k-th item to start is in batch k // batchSize), which
+is array order unless the queue's `priority` says otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.execution import Attempt, ScopeRun
+from engine.core.item_queue import ItemQueue
 from engine.core.policies import RateLimiter, section_verdict
 from engine.core.policies import join_policy as _join_policy
 from engine.core.templates import render
@@ -21,12 +28,22 @@ if TYPE_CHECKING:
 
 
 class LoopRun:
-    def __init__(self, engine: Engine, attempt: Attempt, items: list[Any], config: Mapping[str, Any]):
+    def __init__(
+        self,
+        engine: Engine,
+        attempt: Attempt,
+        items: list[Any],
+        config: Mapping[str, Any],
+        *,
+        indexes: list[int] | None = None,
+    ):
         self.engine = engine
         self.attempt = attempt
         self.ex = attempt.ex
         self.items = items
         self.total = len(items)
+        # A dead-letter replay runs chosen items only; they keep their original index.
+        self.indexes = indexes
         parallel = config.get("parallel", True)
         self.policy = _join_policy("merge", {"parallel": parallel if isinstance(parallel, Mapping) else {}})
         self.concurrency = int(config.get("maxConcurrency") or 10) if parallel is not False else 1
@@ -34,16 +51,19 @@ class LoopRun:
         self.batch_delay = float(config.get("delayBetweenBatches") or 0) / 1000
         rate = config.get("rateLimit")
         self.limiter = RateLimiter(float(rate)) if rate else None
+        queue = config.get("queue")
+        self.queue = ItemQueue(items, queue if isinstance(queue, Mapping) else {})
         self.item_variable = str(config.get("itemVariable") or "item")
         self.results: list[Any] = [None] * self.total
         self.success: list[bool | None] = [None] * self.total
-        self.next_index = 0
+        self.started = 0  # items started, in start order (batches are cut from this)
+        self.started_done = 0  # started items that finished
         self.active: dict[int, ScopeRun] = {}
         self.done_count = 0
-        self.batch_done = 0
         self.waiting = False
         self.filling = False
         self.stopped = False
+        self.expiry_timer: Any = None
         self.body = attempt.ex.plan.scopes.get(attempt.node.id)
         scope = attempt.scope
         self.key_prefix = (scope.key + "/" if scope.key else "") + attempt.node.id + "#"
@@ -72,11 +92,18 @@ class LoopRun:
         items = config.get("arrayPath")
         if isinstance(items, Mapping):
             items = list(items.values())
+        indexes: list[int] | None = None
+        replay = getattr(ex, "dead_letter_replay", None) or {}
+        if attempt.node.id in replay:
+            # Replaying dead letters of this loop: run those items, not the array.
+            chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
+            items = [e.get("item") for e in chosen]
+            indexes = [int(e.get("index") or 0) for e in chosen]
         if not isinstance(items, list):
             ex.fail_attempt(attempt, {"message": f"arrayPath did not resolve to an array (got {type(items).__name__})"},
                             retryable=False)
             return
-        loop = cls(engine, attempt, items, config)
+        loop = cls(engine, attempt, items, config, indexes=indexes)
         attempt.loop = loop
         if attempt.policy.timeout_ms:
             attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt)))
@@ -98,18 +125,22 @@ class LoopRun:
             self._start_items()
         finally:
             self.filling = False
-        if self.done_count >= self.total and not self.stopped:
+        if self.stopped:
+            return
+        if self.done_count >= self.total:
             self.finish()
+        else:
+            self._arm_expiry()
 
     def _start_items(self) -> None:
-        while len(self.active) < self.concurrency and self.next_index < self.total and not self.stopped:
+        self._expire_waiting()
+        while len(self.active) < self.concurrency and len(self.queue) and not self.stopped:
             if self.ex.status != "running":
                 # Paused: no new items start; look again shortly.
                 self.waiting = True
                 self.engine.add_timer(0.1, self._resume)
                 return
-            batch_start = (self.next_index // self.batch_size) * self.batch_size
-            if self.next_index == batch_start and self.next_index > 0 and self.batch_done < self.next_index:
+            if self.started and self.started % self.batch_size == 0 and self.started_done < self.started:
                 return  # the previous batch is still running
             if self.limiter is not None:
                 wait = self.limiter.wait_time()
@@ -118,8 +149,9 @@ class LoopRun:
                     self.engine.add_timer(wait, self._resume)
                     return
                 self.limiter.take()
-            index = self.next_index
-            self.next_index += 1
+            index = self.queue.pop()
+            if index is None:
+                break
             self._start_item(index)
 
     def _resume(self) -> None:
@@ -129,17 +161,80 @@ class LoopRun:
     def _start_item(self, index: int) -> None:
         assert self.body is not None
         item = self.items[index]
+        number = self.indexes[index] if self.indexes is not None else index
+        batch_id = self.started // self.batch_size
+        self.started += 1
         locals_ = {
             self.item_variable: item, "item": item, "__item": item,
-            "parallel": {"index": index, "total": self.total, "batchId": index // self.batch_size},
+            "parallel": {"index": number, "total": self.total, "batchId": batch_id},
         }
         child = ScopeRun(
-            self.ex, self.body, key=f"{self.key_prefix}{index}", parent=self.attempt.scope, iteration=index,
-            base_path=self.base_path, base_names=self.base_names, base_trace=f"{self.base_trace}-{index + 1:03d}",
-            locals=locals_, on_done=lambda scope, i=index: self._item_done(i, scope),
+            self.ex, self.body, key=f"{self.key_prefix}{number}", parent=self.attempt.scope, iteration=number,
+            base_path=self.base_path, base_names=self.base_names, base_trace=self._item_trace(index),
+            locals=locals_, on_done=self._on_item_done(index),
         )
         self.active[index] = child
         self.ex.apply(child, child.sched.start())
+
+    def _on_item_done(self, index: int) -> Callable[[ScopeRun], None]:
+        return lambda scope: self._item_done(index, scope)
+
+    def _item_trace(self, index: int) -> str:
+        number = self.indexes[index] if self.indexes is not None else index
+        return f"{self.base_trace}-{number + 1:03d}"
+
+    # -- the queue's timeout -----------------------------------------------------------------
+    def _expire_waiting(self) -> None:
+        """Fail the items that waited in the queue past its `timeout`."""
+        entries = self.queue.expire()
+        expired = [index for index, _ in entries]
+        for index, waited_s in entries:
+            number = self.indexes[index] if self.indexes is not None else index
+            message = (f"queue timeout: item {number} waited {round(waited_s * 1000)} ms "
+                       f"(queue.timeout {round((self.queue.timeout_s or 0) * 1000)} ms)")
+            error = {"message": message, "queueTimeout": True}
+            self.ex.log(self.attempt, message)
+            self.success[index] = False
+            self.results[index] = message
+            self.done_count += 1
+            self._dead_letter(index, error, attempts=0)
+        if expired and self.policy.fail_fast:
+            self._fail({"message": f"item {expired[0]} failed (failFast)", "error": self.results[expired[0]]})
+
+    def _arm_expiry(self) -> None:
+        if self.stopped or self.expiry_timer is not None:
+            return
+        due = self.queue.next_deadline_s()
+        if due is None:
+            return
+
+        def fire() -> None:
+            self.expiry_timer = None
+            if self.stopped or self.attempt.status != "running" or self.filling:
+                return
+            # Expire even while starts wait (rate limit, batch delay, a pause).
+            self._expire_waiting()
+            if self.stopped:
+                return
+            if self.done_count >= self.total:
+                self.finish()
+            elif self.waiting:
+                self._arm_expiry()
+            else:
+                self.fill()
+
+        # A little past the deadline, so the entry has really waited `timeout`.
+        self.expiry_timer = self.engine.add_timer(due + 0.001, fire)
+        self.attempt.timers.append(self.expiry_timer)
+
+    def _dead_letter(self, index: int, error: Any, *, attempts: int) -> None:
+        if not self.queue.dead_letter:
+            return
+        number = self.indexes[index] if self.indexes is not None else index
+        self.engine.batch.dead_letters.append({
+            "execution_id": self.ex.id, "kind": "item", "node_id": self.attempt.node.id, "item_index": number,
+            "input": self.items[index], "error": error, "attempts": attempts, "trace_id": self._item_trace(index),
+        })
 
     # -- items finishing -------------------------------------------------------------------
     def _item_done(self, index: int, scope: ScopeRun) -> None:
@@ -150,13 +245,16 @@ class LoopRun:
         self.success[index] = failed is None
         self.results[index] = scope.result() if failed is None else failed.get("error")
         self.done_count += 1
-        # Advance the batch counter when a whole batch has finished.
-        batch_end = min(self.total, (self.batch_done // self.batch_size + 1) * self.batch_size)
-        if self.done_count >= batch_end and self.batch_done < batch_end:
-            self.batch_done = batch_end
-            if self.batch_delay and batch_end < self.total:
-                self.waiting = True
-                self.engine.add_timer(self.batch_delay, self._resume)
+        self.started_done += 1
+        if failed is not None:
+            assert self.body is not None
+            attempts = max((self.ex.attempt_counts.get((scope.key, n), 0) for n in self.body.scope.order), default=1)
+            self._dead_letter(index, failed.get("error"), attempts=attempts)
+        # A whole batch finished: wait `delayBetweenBatches` before the next one.
+        if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
+                and len(self.queue)):
+            self.waiting = True
+            self.engine.add_timer(self.batch_delay, self._resume)
         if failed is not None and self.policy.fail_fast:
             self._fail({"message": f"item {index} failed (failFast)", "error": failed.get("error")})
             return
@@ -177,7 +275,7 @@ class LoopRun:
             out: Any = {
                 "results": [
                     {"success": True, "data": self.results[i]} if self.success[i]
-                    else {"success": False, "error": self.results[i]}
+                    else {"success": False, "error": _error_text(self.results[i])}
                     for i in done
                 ],
                 "successCount": len(ok),
@@ -196,7 +294,10 @@ class LoopRun:
     def finish(self) -> None:
         out, verdict = self.output()
         if verdict:
-            self._fail({"message": verdict})
+            # Name the first failures so the loop's error says which items and why.
+            failed = [i for i in range(self.total) if self.success[i] is False][:10]
+            self._fail({"message": verdict.replace("branches", "items"),
+                        "errors": [{"index": i, "error": _error_text(self.results[i])} for i in failed]})
             return
         self._succeed(out)
 
@@ -229,3 +330,11 @@ class LoopRun:
             for attempt in list(child.attempts.values()):
                 self.ex.cancel_attempt_quiet(attempt, reason)
         self.active.clear()
+
+
+def _error_text(error: Any) -> Any:
+    """A plain `{"message": …}` error reads as its message, as in the seed's collect shape
+    (`{success: false, error: "Timeout"}`); richer errors stay objects."""
+    if isinstance(error, Mapping) and set(error) <= {"message", "details", "timeout", "queueTimeout"}:
+        return error.get("message")
+    return error

@@ -24,9 +24,22 @@ class Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     executions: dict[Any, dict[str, Any]] = field(default_factory=dict)  # id -> changed fields
     signals_applied: list[Any] = field(default_factory=list)
+    # Loop items kept as dead letters (SPEC §4.5), written in the same transaction.
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, later: Batch) -> None:
+        """Fold a later batch into this one (the later state of a row wins)."""
+        self.node_runs.update(later.node_runs)
+        self.new_ids |= later.new_ids
+        self.claims += later.claims
+        self.events += later.events
+        for execution_id, fields in later.executions.items():
+            self.executions.setdefault(execution_id, {}).update(fields)
+        self.signals_applied += later.signals_applied
+        self.dead_letters += later.dead_letters
 
     def __bool__(self) -> bool:
-        return bool(self.node_runs or self.events or self.executions or self.signals_applied)
+        return bool(self.node_runs or self.events or self.executions or self.signals_applied or self.dead_letters)
 
 
 @dataclass
@@ -62,7 +75,8 @@ class Persistence(Protocol):
 
     def load(self, execution_id: Any) -> ExecutionRecord | None: ...
 
-    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> None: ...
+    def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> list[Any] | None:
+        """Renew the executions' heartbeats; return those another engine owns now."""
 
     def take_signals(self, execution_id: Any) -> list[SignalRecord]: ...
 
@@ -79,6 +93,7 @@ class MemoryPersistence:
         self.events: list[dict[str, Any]] = []
         self.signals: list[tuple[Any, SignalRecord]] = []
         self.announced: list[dict[str, Any]] = []
+        self.dead_letters: list[dict[str, Any]] = []
         self._next = 0
 
     def create_execution(self, definition: dict[str, Any], input: Any = None, *, trace_id: str = "trace-000000") -> int:
@@ -103,6 +118,7 @@ class MemoryPersistence:
             self.events.extend(dict(e) for e in batch.events)
             for ex_id, fields in batch.executions.items():
                 self.executions[ex_id].update(fields)
+            self.dead_letters.extend(dict(d) for d in batch.dead_letters)
             return lost
 
     def announce(self, batch: Batch) -> None:

@@ -1,17 +1,26 @@
-"""Applying signals to a running execution (SPEC §6), on the coordinator thread.
+"""Applying signals to a running execution (SPEC §6), on the coordinator thread, and the
+waits of `approval` nodes.
 
 Handlers come from `settings.signalHandlers`; pause, resume and cancel have defaults.
 Every signal is recorded as a `signal` event before it acts, so the timeline shows it.
+
+An approval wait lives in the execution's persisted state (`awaiting`: which node waits,
+its approvers and its deadline), not only in memory: the API checks the approvers against
+it, and an engine that takes the execution over after a crash or restart waits again at
+the same node, with the same deadline.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from engine.core.persistence import SignalRecord
 
 if TYPE_CHECKING:
-    from engine.core.execution import ExecutionRun
+    from engine.core.execution import Attempt, ExecutionRun
+    from engine.nodes.base import AwaitSignal
 
 DEFAULT_HANDLERS: dict[str, dict[str, Any]] = {
     "pause": {"action": "pause"},
@@ -19,11 +28,34 @@ DEFAULT_HANDLERS: dict[str, dict[str, Any]] = {
     "cancel": {"action": "cancel"},
 }
 
+# `onTimeout` values only an approval has: the wait ends as if someone had decided.
+APPROVAL_TIMEOUT_DECISIONS = {"approve": True, "reject": False}
+
 
 def handler_for(settings: Any, signal_type: str) -> dict[str, Any] | None:
     handlers = (settings or {}).get("signalHandlers") or {}
     handler = handlers.get(signal_type) or DEFAULT_HANDLERS.get(signal_type)
     return dict(handler) if isinstance(handler, dict) else None
+
+
+def signal_refusal(state: Any, action: str, *, username: str, email: str) -> tuple[str, str] | None:
+    """Why this user may not send this signal now, judged from the execution's persisted
+    state: `("forbidden", message)` for someone who is not an approver of the waiting
+    approval, `("conflict", message)` while a rollback runs; None when it may go ahead.
+    Django-free so that the service and the tests share one rule."""
+    state = state if isinstance(state, dict) else {}
+    if state.get("rollback"):
+        return "conflict", "the execution is rolling back after a cancel; signals no longer apply"
+    waiting = state.get("awaiting")
+    if action == "resume" and isinstance(waiting, dict):
+        approvers = [str(a).strip().lower() for a in waiting.get("approvers") or [] if str(a).strip()]
+        who = {username.strip().lower(), email.strip().lower()} - {""}
+        if approvers and not who & set(approvers):
+            return "forbidden", (
+                f"only {', '.join(waiting.get('approvers') or [])} may approve node "
+                f"{waiting.get('nodeId')!r}; {username or 'you'} is not an approver"
+            )
+    return None
 
 
 def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
@@ -33,41 +65,143 @@ def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
         "type": record.type, "action": action, "reason": record.reason, "data": record.data,
         "sentBy": record.sent_by,
     })
-    if ex.finished:
-        return
+    if ex.finished or ex.status == "cancelling":
+        return  # a rollback runs: the execution is already on its way to `cancelled`
     if action == "pause" and ex.status == "running":
-        ex.status = "paused"
-        ex.pause_reason = record.reason or "paused"
-        if handler.get("cleanup"):
-            # Interrupt what runs now; each interrupted node run starts again on resume.
-            for attempt in list(ex.active.values()):
-                if attempt.status == "running" and attempt.loop is None:
-                    scope, node_id = attempt.scope, attempt.node.id
-                    if attempt.ctx is not None:
-                        attempt.ctx.cancel()
-                    ex.finalize(attempt, "cancelled", error={"message": "interrupted by pause (cleanup)"},
-                                propagate=False)
-                    scope.attempts.pop(node_id, None)
-                    ex.node_ready(scope, node_id)
-        ex.save_state()
-        ex.update_execution(status="paused")
-        ex.event("execution.paused", status="paused", data={"reason": ex.pause_reason})
+        _pause(ex, record, cleanup=bool(handler.get("cleanup")))
     elif action == "resume" and ex.status == "paused":
-        if isinstance(record.data, dict):
-            ex.signal = {**(ex.signal if isinstance(ex.signal, dict) else {}), **record.data}
-        elif record.data is not None:
-            ex.signal = record.data
-        ex.status = "running"
-        ex.pause_reason = ""
-        ex.save_state()
-        ex.update_execution(status="running")
-        ex.event("execution.resumed", status="running", data={"data": record.data})
-        awaiting = getattr(ex, "awaiting", None)
-        if awaiting is not None:
-            ex.awaiting = None  # type: ignore[attr-defined]
-            ex.complete(awaiting, record.data if record.data is not None else {}, None)
-        ex.engine.mark_dirty(ex)
+        _resume(ex, record)
     elif action == "cancel":
         ex.engine.on_cancel_signal(ex, handler, record)
     elif action == "custom":
         ex.engine.run_handler(ex, str(handler.get("handler", "")), record)
+
+
+def _pause(ex: ExecutionRun, record: SignalRecord, *, cleanup: bool) -> None:
+    ex.status = "paused"
+    ex.pause_reason = record.reason or "paused"
+    if cleanup:
+        # Interrupt what runs now; each interrupted node run starts again on resume.
+        for attempt in list(ex.active.values()):
+            if attempt.status == "running" and attempt.loop is None and not attempt.detached:
+                scope, node_id = attempt.scope, attempt.node.id
+                if attempt.ctx is not None:
+                    attempt.ctx.cancel()
+                ex.finalize(attempt, "cancelled", error={"message": "interrupted by pause (cleanup)"},
+                            propagate=False)
+                scope.attempts.pop(node_id, None)
+                ex.node_ready(scope, node_id)
+    ex.save_state()
+    ex.update_execution(status="paused")
+    ex.event("execution.paused", status="paused", data={"reason": ex.pause_reason})
+
+
+def _resume(ex: ExecutionRun, record: SignalRecord) -> None:
+    if isinstance(record.data, dict):
+        ex.signal = {**(ex.signal if isinstance(ex.signal, dict) else {}), **record.data}
+    elif record.data is not None:
+        ex.signal = record.data
+    decision = record.data if record.data is not None else {}
+    waiting = ex.extra_state.pop("awaiting", None)
+    attempt, ex.awaiting = ex.awaiting, None
+    if attempt is None and isinstance(waiting, dict):
+        # The approval's node run has not started again since a restart: it takes the
+        # decision as its output as soon as it runs (see `await_approval`).
+        ex.extra_state["granted"] = {"scope": waiting.get("scope", ""), "nodeId": waiting.get("nodeId"),
+                                     "data": decision}
+    ex.status = "running"
+    ex.pause_reason = ""
+    ex.save_state()
+    ex.update_execution(status="running")
+    ex.event("execution.resumed", status="running", data={"data": record.data, "sentBy": record.sent_by})
+    if attempt is not None:
+        ex.complete(attempt, decision, None)
+    ex.engine.mark_dirty(ex)
+
+
+# -- approval waits ---------------------------------------------------------------------------
+def await_approval(attempt: Attempt, request: AwaitSignal) -> None:
+    """An `approval` node run returned `AwaitSignal`: pause the execution at this node until
+    a resume signal (or the approval's own timeout)."""
+    ex = attempt.ex
+    key = {"scope": attempt.scope.key, "nodeId": attempt.node.id}
+    granted = ex.extra_state.get("granted")
+    if isinstance(granted, dict) and {"scope": granted.get("scope"), "nodeId": granted.get("nodeId")} == key:
+        ex.extra_state.pop("granted")
+        ex.save_state()
+        ex.complete(attempt, granted.get("data"), None)
+        return
+    previous = ex.extra_state.get("awaiting")
+    same_wait = isinstance(previous, dict) and {"scope": previous.get("scope"), "nodeId": previous.get("nodeId")} == key
+    config = attempt.ctx.config if attempt.ctx is not None else attempt.node.config
+    deadline: float | None = None
+    if same_wait and isinstance(previous, dict):
+        deadline = previous.get("deadline")  # a restarted engine keeps the original deadline
+    elif attempt.policy.timeout_ms:
+        deadline = time.time() + attempt.policy.timeout_ms / 1000
+    # The generic node timeout would end the node run but leave the execution paused: the
+    # approval handles its own deadline and un-pauses first.
+    for timer in attempt.timers:
+        timer.cancelled = True
+    attempt.timers.clear()
+    if deadline is not None:
+        remaining = max(0.0, deadline - time.time())
+        attempt.timers.append(ex.engine.add_timer(remaining, lambda: _approval_timed_out(attempt)))
+    approvers = [str(a) for a in (config.get("approvers") or request.approvers or [])]
+    ex.awaiting = attempt
+    ex.extra_state["awaiting"] = {**key, "nodeRunId": attempt.id, "name": attempt.node.name,
+                                  "approvers": approvers, "reason": request.reason, "deadline": deadline}
+    was_paused = ex.status == "paused"
+    ex.status = "paused"
+    ex.pause_reason = request.reason
+    ex.save_state()
+    ex.update_execution(status="paused")
+    if not (was_paused and same_wait):
+        ex.event("execution.paused", attempt.row, status="paused",
+                 data={"reason": request.reason, "approvers": approvers, "approval": True, "deadline": deadline})
+
+
+def _approval_timed_out(attempt: Attempt) -> None:
+    ex = attempt.ex
+    if attempt.status != "running" or ex.finished or ex.awaiting is not attempt:
+        return
+    ms = attempt.policy.timeout_ms
+    ex.awaiting = None
+    ex.extra_state.pop("awaiting", None)
+    ex.status = "running"
+    ex.pause_reason = ""
+    ex.save_state()
+    ex.update_execution(status="running")
+    ex.event("execution.resumed", attempt.row, status="running",
+             data={"reason": f"approval timed out after {ms} ms"})
+    on_timeout = str(attempt.node.config.get("onTimeout") or "error")
+    if on_timeout in APPROVAL_TIMEOUT_DECISIONS:
+        ex.complete(attempt, {"approved": APPROVAL_TIMEOUT_DECISIONS[on_timeout], "timedOut": True}, None)
+    else:
+        ex.timed_out(attempt)  # cancel | continue | error, as for any node
+    ex.engine.mark_dirty(ex)
+
+
+def start_claimed(ex: ExecutionRun) -> None:
+    """Start an execution this engine just claimed. One taken over mid-rollback does not
+    replay its flow (that could even finish it): it carries on with the compensations
+    that are left. One that waited for an approval waits there again (its node run was
+    interrupted and queued again by the takeover)."""
+    if ex.extra_state.get("rollback"):
+        from engine.core.rollback import continue_rollback
+
+        continue_rollback(ex)
+        return
+    ex.start()
+    waiting = ex.extra_state.get("awaiting")
+    if not isinstance(waiting, dict) or ex.status != "paused":
+        return
+    for attempt in _ready_attempts(ex.ready):
+        if attempt.scope.key == waiting.get("scope", "") and attempt.node.id == waiting.get("nodeId"):
+            ex.ready.remove(attempt)
+            ex._start(attempt)  # inline: it re-enters `await_approval` right now
+            return
+
+
+def _ready_attempts(ready: Iterable[Attempt]) -> list[Attempt]:
+    return [a for a in ready if a.status in ("queued", "retrying")]

@@ -1,5 +1,9 @@
-"""`approval`: pauses the execution here until a `resume` signal; its output is the
-signal's data (SPEC §6)."""
+"""`approval`: pauses the execution at this node ("Awaiting approval") until a `resume`
+signal; its output is the signal's data, e.g. `{"approved": true}` (SPEC §6).
+
+The wait itself (persisted approvers and deadline, un-pausing on timeout, waiting again
+after an engine restart) is in `engine.core.signals`; this node only asks for it.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,28 @@ class Approval(NodeType):
     type = "approval"
     title = "Approval"
     category = "Flow"
-    description = "Pauses the run until someone resumes it; the resume data becomes the output."
+    description = (
+        "Pauses the run until someone resumes it (Approve / Reject on the timeline); the resume data "
+        "becomes the output."
+    )
     inline = True
     config_schema = {
         "type": "object",
         "properties": {
             "message": {"type": "string", "default": "Awaiting approval"},
-            "approvers": {"type": "array", "items": {"type": "string"}, "description": "user names or e-mails"},
+            "approvers": {
+                "type": "array", "items": {"type": "string"},
+                "description": "user names or e-mails allowed to resume; empty: anyone who may signal the run",
+            },
+            "timeout": {"type": "integer", "minimum": 1, "description": "ms to wait for a decision"},
+            # Besides the common values, a timed-out approval may decide by itself.
+            "onTimeout": {
+                "type": "string", "enum": ["error", "cancel", "continue", "approve", "reject"], "default": "error",
+                "description": "approve/reject: the output becomes {approved, timedOut: true}",
+            },
         },
     }
 
     def run(self, ctx: NodeContext) -> Any:
         return AwaitSignal(reason=str(ctx.config.get("message") or "Awaiting approval"),
-                           approvers=list(ctx.config.get("approvers") or []))
+                           approvers=[str(a) for a in ctx.config.get("approvers") or []])

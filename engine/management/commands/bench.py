@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from engine import bench
+from engine.runtime import start_engine, stop_engine
 
 SCENARIOS = ["chain", "fanout", "loop", "lattice", "runs", "stream", "baseline"]
 
@@ -43,9 +44,9 @@ class Command(BaseCommand):
         scenarios = SCENARIOS if options["scenario"] == "all" else [options["scenario"]]
         self.tmp = tempfile.mkdtemp(prefix="flowmaestro-bench-")
         self._use_scratch_database()
-        from engine.runtime import build_engine
-
-        self.engine = build_engine(poll_interval=0.05).start()
+        # The process-wide engine: services wake it, and the bench waits on it.
+        settings.FLOWMAESTRO_POLL_INTERVAL = 0.05
+        self.engine = start_engine()
         try:
             for scenario in scenarios:
                 runs = [getattr(self, f"bench_{scenario}")() for _ in range(repeat)]
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                     self.emit({**first, "value": round(statistics.median(values), 4),
                                **({"runs": values} if repeat > 1 else {})})
         finally:
-            self.engine.stop(1)
+            stop_engine(1)
 
     # -- plumbing --------------------------------------------------------------------------
     def _use_scratch_database(self) -> None:
@@ -170,7 +171,7 @@ class Command(BaseCommand):
         d = bench.three_node_definition()
         wf = Workflow.objects.create(owner=self.user, name="bench runs", definition=d, version=1)
         WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
-        self.engine.stop(1)  # the server's engine runs these
+        stop_engine(1)  # the server's engine runs these
         proc, url = self._daphne()
         try:
             headers = {"Authorization": f"Token {token.key}"}
@@ -196,21 +197,17 @@ class Command(BaseCommand):
         finally:
             proc.terminate()
             proc.wait(10)
-            from engine.runtime import build_engine
-
-            self.engine = build_engine(poll_interval=0.05).start()
+            self.engine = start_engine()
         return [bench.metric("runs", "executions_per_s", total / wall, "1/s", runs=total, failed=failed)]
 
     def bench_stream(self) -> list[dict[str, Any]]:
         from engine.bench_stream import stream_scenario
 
-        self.engine.stop(1)
+        stop_engine(1)
         proc, url = self._daphne()
         try:
             return stream_scenario(url, self.user, self.n(1000))
         finally:
             proc.terminate()
             proc.wait(10)
-            from engine.runtime import build_engine
-
-            self.engine = build_engine(poll_interval=0.05).start()
+            self.engine = start_engine()

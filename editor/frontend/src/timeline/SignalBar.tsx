@@ -50,6 +50,7 @@ export function SignalBar({ executionId, status, signals, onSent }: SignalBarPro
   };
 
   const finished = ["succeeded", "failed", "cancelled", "timed_out"].includes(status);
+  const approval = status === "paused" ? waitingApproval(signals) : null;
   return (
     <div className="tl-signals" data-testid="signals">
       {status === "running" ? (
@@ -59,6 +60,16 @@ export function SignalBar({ executionId, status, signals, onSent }: SignalBarPro
       {status === "paused" ? (
         <button type="button" className="fm-btn" disabled={busy} onClick={() => setOpen(open === "resume" ? null : "resume")}
                 data-testid="signal-resume">Resume…</button>
+      ) : null}
+      {approval ? (
+        <span className="tl-approval" data-testid="approval">
+          {approval.reason} at <strong>{approval.nodeId}</strong>
+          {approval.approvers.length ? ` (approvers: ${approval.approvers.join(", ")})` : ""}
+          <button type="button" className="fm-btn fm-btn-primary" disabled={busy}
+                  onClick={() => void send("resume", { data: { approved: true } })} data-testid="approval-approve">Approve</button>
+          <button type="button" className="fm-btn fm-btn-danger" disabled={busy}
+                  onClick={() => void send("resume", { data: { approved: false } })} data-testid="approval-reject">Reject</button>
+        </span>
       ) : null}
       {!finished ? (
         <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => setOpen(open === "cancel" ? null : "cancel")}
@@ -88,4 +99,20 @@ export function SignalBar({ executionId, status, signals, onSent }: SignalBarPro
       ) : null}
     </div>
   );
+}
+
+interface WaitingApproval {
+  nodeId: string;
+  reason: string;
+  approvers: string[];
+}
+
+// The approval the run waits on: the latest pause/resume event, when it is a pause that an
+// `approval` node made (it names the node; the engine marks it `approval: true`).
+function waitingApproval(signals: StreamEvent[]): WaitingApproval | null {
+  const last = [...signals].reverse().find((e) => e.type === "execution.paused" || e.type === "execution.resumed");
+  if (!last || last.type !== "execution.paused" || !last.nodeId || last.data?.approval !== true) return null;
+  const approvers = Array.isArray(last.data.approvers) ? last.data.approvers.map(String) : [];
+  const reason = typeof last.data.reason === "string" && last.data.reason ? last.data.reason : "Awaiting approval";
+  return { nodeId: last.nodeId, reason, approvers };
 }

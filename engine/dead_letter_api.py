@@ -1,0 +1,160 @@
+"""The dead-letter API (SPEC §4.5, §7): list, inspect, replay, discard.
+
+Dead letters of someone else's workflow are not found (404, never 403); staff see all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.api import DETAIL_SERIALIZER, MAX_ID, BadRequest, _int_param
+from engine.dead_letters import (
+    DeadLetterClosed,
+    dead_letter_discard,
+    dead_letter_replay,
+    dead_letters_visible,
+)
+from engine.models import DeadLetter, DeadLetterKind
+
+LIST_CAP = 500
+STATES = ("open", "replayed", "discarded")
+NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such dead letter (or not yours)")
+
+
+class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
+    workflow = serializers.IntegerField(source="workflow_id")
+    workflowName = serializers.CharField(source="workflow.name")
+    execution = serializers.IntegerField(source="execution_id", allow_null=True)
+    traceId = serializers.CharField(source="trace_id")
+    nodeId = serializers.CharField(source="node_id")
+    itemIndex = serializers.IntegerField(source="item_index", allow_null=True)
+    input = serializers.JSONField(allow_null=True)
+    error = serializers.JSONField(allow_null=True)
+    state = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    replayedAt = serializers.DateTimeField(source="replayed_at", allow_null=True)
+    replayedExecution = serializers.IntegerField(source="replayed_execution_id", allow_null=True)
+    discardedAt = serializers.DateTimeField(source="discarded_at", allow_null=True)
+
+    class Meta:
+        model = DeadLetter
+        fields = [
+            "id", "kind", "state", "workflow", "workflowName", "execution", "traceId", "nodeId", "itemIndex",
+            "input", "error", "attempts", "createdAt", "replayedAt", "replayedExecution", "discardedAt",
+        ]
+        read_only_fields = fields
+
+
+REPLAYED = inline_serializer(
+    "DeadLetterReplayed",
+    {"id": serializers.IntegerField(), "status": serializers.CharField(), "traceId": serializers.CharField(),
+     "deadLetter": DeadLetterSerializer()},
+)
+
+
+def dead_letter_get(user: Any, dead_letter_id: str) -> DeadLetter:
+    pk = int(dead_letter_id)
+    letter = dead_letters_visible(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if letter is None:
+        raise Http404("No such dead letter.")
+    return letter
+
+
+class DeadLetterListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("workflow", OpenApiTypes.INT, description="only this workflow's dead letters"),
+            OpenApiParameter("execution", OpenApiTypes.INT, description="only those of this execution"),
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=list(DeadLetterKind.values)),
+            OpenApiParameter("state", OpenApiTypes.STR, enum=list(STATES), description="open, replayed or discarded"),
+        ],
+        responses={200: DeadLetterSerializer(many=True), 400: DETAIL_SERIALIZER},
+    )
+    def get(self, request: Request) -> Response:
+        qs = dead_letters_visible(request.user)
+        workflow_id = _int_param(request, "workflow", default=None, minimum=1, maximum=MAX_ID)
+        if workflow_id is not None:
+            qs = qs.filter(workflow_id=workflow_id)
+        execution_id = _int_param(request, "execution", default=None, minimum=1, maximum=MAX_ID)
+        if execution_id is not None:
+            qs = qs.filter(execution_id=execution_id)
+        kind = request.query_params.get("kind", "")
+        if kind:
+            if kind not in DeadLetterKind.values:
+                raise BadRequest(f"unknown kind {kind!r}; one of {', '.join(DeadLetterKind.values)}")
+            qs = qs.filter(kind=kind)
+        state = request.query_params.get("state", "")
+        if state:
+            if state not in STATES:
+                raise BadRequest(f"unknown state {state!r}; one of {', '.join(STATES)}")
+            if state == "open":
+                qs = qs.filter(replayed_at__isnull=True, discarded_at__isnull=True)
+            elif state == "replayed":
+                qs = qs.filter(replayed_at__isnull=False)
+            else:
+                qs = qs.filter(discarded_at__isnull=False)
+        return Response(DeadLetterSerializer(qs.order_by("-created_at", "-id")[:LIST_CAP], many=True).data)
+
+
+class DeadLetterDetailApi(APIView):
+    @extend_schema(responses={200: DeadLetterSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, dead_letter_id: str) -> Response:
+        return Response(DeadLetterSerializer(dead_letter_get(request.user, dead_letter_id)).data)
+
+
+class DeadLetterReplayApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            201: REPLAYED,
+            400: DETAIL_SERIALIZER,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already replayed or discarded"),
+            429: OpenApiResponse(DETAIL_SERIALIZER, description="The workflow's run queue is full"),
+        },
+    )
+    def post(self, request: Request, dead_letter_id: str) -> Response:
+        from engine import services
+
+        letter = dead_letter_get(request.user, dead_letter_id)
+        try:
+            execution = dead_letter_replay(dead_letter=letter, user=request.user)
+        except DeadLetterClosed as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        except services.QueueFull as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except services.InvalidDefinition as exc:
+            return Response(
+                {"detail": "Invalid workflow definition.", "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(
+            {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id,
+             "deadLetter": DeadLetterSerializer(letter).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DeadLetterDiscardApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: DeadLetterSerializer,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already discarded"),
+        },
+    )
+    def post(self, request: Request, dead_letter_id: str) -> Response:
+        letter = dead_letter_get(request.user, dead_letter_id)
+        try:
+            letter = dead_letter_discard(dead_letter=letter, user=request.user)
+        except DeadLetterClosed as exc:
+            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        return Response(DeadLetterSerializer(letter).data)

@@ -1,0 +1,141 @@
+"""Dead letters (SPEC §4.5): services and selectors.
+
+A dead letter is a run or a loop item that failed after its retries, or waited in a queue
+past its `timeout`, while its queue has `deadLetterQueue: true`:
+- runs: `settings.queue.deadLetterQueue` — failed and timed-out executions, and runs that
+  expired in the workflow's run queue ("queue timeout");
+- items: `queue.deadLetterQueue` on a `loop` — items whose body failed, and items that
+  expired in the loop's item queue.
+
+They are written in the same transaction as the state change that made them (the engine's
+flush, or the queue-expiry update), so nothing is silently dropped.
+
+Replay:
+- a run dead letter starts a new execution of the same workflow version with the original
+  input and priority;
+- an item dead letter starts a new execution of the same version with the original run's
+  input, in which that loop runs only the dead item (with its original index, so
+  `{{parallel.index}}` and its trace suffix are unchanged). Nodes before the loop run again
+  (the body may read their outputs); every other item of the loop is left out. For an
+  item of a nested loop, the inner loop runs only that item in every outer iteration.
+Either way the dead letter records when and as which execution it was replayed; a
+replayed or discarded dead letter cannot be replayed again (the new execution, if it
+fails, makes its own dead letter).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from engine.models import DeadLetter, Execution, NodeRun
+from engine.queueing import queue_settings
+
+DEAD_RUN_STATUSES = ("failed", "timed_out")
+
+
+class DeadLetterClosed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# -- selectors -------------------------------------------------------------------------------
+def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
+    """Owners see the dead letters of their workflows; staff see all."""
+    qs = DeadLetter.objects.select_related("workflow", "execution", "replayed_execution")
+    if not getattr(user, "is_staff", False):
+        qs = qs.filter(workflow__owner_id=user.pk)
+    return qs
+
+
+# -- written by the engine's flush (inside its transaction) -------------------------------------
+def keep_dead_letters(batch_dead_letters: list[dict[str, Any]], executions: dict[Any, dict[str, Any]]) -> None:
+    """Store the loop items the batch dead-lettered, and the executions it finished as
+    failed or timed out whose workflow queue keeps dead letters."""
+    if batch_dead_letters:
+        workflow_of = dict(
+            Execution.objects.filter(id__in={d["execution_id"] for d in batch_dead_letters})
+            .values_list("id", "workflow_id")
+        )
+        DeadLetter.objects.bulk_create([
+            DeadLetter(
+                execution_id=d["execution_id"], workflow_id=workflow_of[d["execution_id"]], kind="item",
+                input=d.get("input"), error=d.get("error"), attempts=int(d.get("attempts") or 0),
+                trace_id=d.get("trace_id") or "", node_id=d.get("node_id") or "", item_index=d.get("item_index"),
+            )
+            for d in batch_dead_letters if d["execution_id"] in workflow_of
+        ])
+    ended = [ex_id for ex_id, fields in executions.items() if fields.get("status") in DEAD_RUN_STATUSES]
+    if ended:
+        keep_failed_runs(ended)
+
+
+def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
+    rows = (
+        Execution.objects.filter(id__in=execution_ids, status__in=DEAD_RUN_STATUSES)
+        .exclude(dead_letters__kind="run")
+        .values_list("id", "workflow_id", "input", "error", "trace_id", "version__definition")
+    )
+    letters = []
+    for ex_id, workflow_id, run_input, error, trace_id, definition in rows:
+        if not queue_settings(definition).get("deadLetterQueue"):
+            continue
+        attempts = (
+            NodeRun.objects.filter(execution_id=ex_id, status__in=DEAD_RUN_STATUSES)
+            .aggregate(m=Max("attempt"))["m"]
+        )
+        letters.append(DeadLetter(
+            execution_id=ex_id, workflow_id=workflow_id, kind="run", input=run_input, error=error,
+            attempts=attempts or 1, trace_id=trace_id,
+        ))
+    return DeadLetter.objects.bulk_create(letters)
+
+
+# -- services ----------------------------------------------------------------------------------
+def dead_letter_replay(*, dead_letter: DeadLetter, user: Any) -> Execution:
+    """Start the replay execution (see the module docstring) and record it."""
+    from engine import services
+
+    with transaction.atomic():
+        letter = DeadLetter.objects.select_for_update().select_related("execution", "workflow").get(pk=dead_letter.pk)
+        if letter.discarded_at is not None:
+            raise DeadLetterClosed("this dead letter was discarded")
+        if letter.replayed_at is not None:
+            raise DeadLetterClosed(f"this dead letter was already replayed as execution {letter.replayed_execution_id}")
+        source = letter.execution
+        version = source.version if source is not None else None
+        if letter.kind == "run":
+            run_input = letter.input
+        else:
+            run_input = source.input if source is not None else {}
+        # The engine is woken on commit, so the replay state below is in place before it looks.
+        execution = services.execution_start(
+            workflow=letter.workflow, user=user, input=run_input,
+            priority=source.priority if source is not None else 0, version=version,
+        )
+        if letter.kind == "item":
+            execution.state = {"deadLetterReplay": {
+                letter.node_id: [{"index": letter.item_index or 0, "item": letter.input}],
+            }}
+            execution.save(update_fields=["state"])
+        letter.replayed_at = timezone.now()
+        letter.replayed_execution = execution
+        letter.save(update_fields=["replayed_at", "replayed_execution"])
+    dead_letter.refresh_from_db()
+    return execution
+
+
+def dead_letter_discard(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
+    """Mark the dead letter as dealt with; it stays listed (filter `state=open` hides it)."""
+    with transaction.atomic():
+        updated = DeadLetter.objects.filter(pk=dead_letter.pk, discarded_at__isnull=True).update(
+            discarded_at=timezone.now()
+        )
+    dead_letter.refresh_from_db()
+    if not updated:
+        raise DeadLetterClosed("this dead letter was already discarded")
+    return dead_letter

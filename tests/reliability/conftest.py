@@ -1,0 +1,123 @@
+"""Process-level helpers: real `manage.py runengine` processes on the test database, and a
+user and workflow factory. Every process a test starts is killed at its end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+
+from editor.models import Workflow, WorkflowVersion
+from engine import services
+from engine.models import Execution
+
+ROOT = Path(__file__).resolve().parents[2]
+FINISHED = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached in {timeout} s")
+
+
+class Engines:
+    """Starts runengine subprocesses that share the test database."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, Path] = {}
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        return self.logs[proc.pid].read_text(errors="replace")
+
+    def start(self, *args: str, stale_after: float = 1.0, **env: str) -> subprocess.Popen[bytes]:
+        db = django_settings.DATABASES["default"]["NAME"]
+        environ = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_STALE_AFTER": str(stale_after),
+                   "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
+                   "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", **env}
+        # Output goes to a file, not a pipe nobody drains (a full pipe would block the engine).
+        log = tempfile.NamedTemporaryFile(prefix="runengine-", suffix=".log", delete=False)  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "manage.py", "runengine", *args], cwd=ROOT, env=environ,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        self.logs[proc.pid] = Path(log.name)
+        # The first line says the engine runs (and names it): wait for it so that a test's
+        # timing starts with an engine that claims.
+        wait_for(lambda: "running" in self.output(proc) or proc.poll() is not None, 30, "runengine start")
+        line = self.output(proc).splitlines()[0] if self.output(proc) else ""
+        assert "running" in line, f"runengine did not start: {self.output(proc)!r}"
+        proc.engine_id = line.split()[1]  # type: ignore[attr-defined]
+        return proc
+
+    def kill_9(self, proc: subprocess.Popen[bytes]) -> None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+        for log in self.logs.values():
+            log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def engines(settings: Any) -> Iterator[Engines]:
+    # The test process itself runs no engine: the subprocesses poll the database.
+    settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
+    pool = Engines()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user("reliability-owner", email="owner@example.com", password="pw")
+
+
+@pytest.fixture
+def run_workflow(owner: User, settings: Any) -> Callable[..., Execution]:
+    """`run_workflow(definition, input)`: save the workflow and queue one execution (for
+    engine processes or the test itself: no in-process engine wakes up to claim it)."""
+    settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
+    made: dict[str, Workflow] = {}
+
+    def run(definition: dict[str, Any], input: Any = None) -> Execution:
+        key = repr(definition)
+        if key not in made:
+            wf = Workflow.objects.create(owner=owner, name=definition.get("name", "w"), definition=definition,
+                                         version=1)
+            WorkflowVersion.objects.create(workflow=wf, number=1, definition=definition)
+            made[key] = wf
+        return services.execution_start(workflow=made[key], user=owner, input=input or {})
+
+    return run
+
+
+def definition(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **settings: Any) -> dict[str, Any]:
+    return {
+        "schemaVersion": 1, "name": "reliability", "settings": settings,
+        "nodes": [{"config": {}, **n} for n in nodes],
+        "edges": [{"id": f"e{i}", "source": s, "target": t} for i, (s, t) in enumerate(edges)],
+    }
+
+
+def status_of(execution_id: Any) -> str:
+    return str(Execution.objects.values_list("status", flat=True).get(id=execution_id))
