@@ -25,11 +25,6 @@ from editor.serializers import (
 )
 
 DETAIL_SERIALIZER = inline_serializer("Detail", {"detail": serializers.CharField()})
-INVALID_DEFINITION = "Invalid workflow definition."
-
-
-def invalid_definition_response(errors: list[dict[str, Any]]) -> Response:
-    return Response({"detail": INVALID_DEFINITION, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
 
 
 WORKFLOW_ERRORS: dict[int, Any] = {
@@ -52,10 +47,7 @@ class WorkflowListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            workflow = services.workflow_create(owner=request.user, **serializer.validated_data)  # type: ignore[arg-type]
-        except services.InvalidDefinition as exc:
-            return invalid_definition_response(exc.errors)
+        workflow = services.workflow_create(owner=request.user, **serializer.validated_data)  # type: ignore[arg-type]
         return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,10 +61,7 @@ class WorkflowDetailApi(APIView):
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         serializer = WorkflowInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        try:
-            workflow = services.workflow_update(workflow=workflow, user=request.user, **serializer.validated_data)
-        except services.InvalidDefinition as exc:
-            return invalid_definition_response(exc.errors)
+        workflow = services.workflow_update(workflow=workflow, user=request.user, **serializer.validated_data)
         return Response(WorkflowSerializer(workflow).data)
 
     @extend_schema(
@@ -124,11 +113,8 @@ class WorkflowVersionRestoreApi(APIView):
     def post(self, request: Request, workflow_id: str, number: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         version = selectors.workflow_version_get(workflow=workflow, number=number)
-        try:
-            workflow = services.workflow_restore_version(workflow=workflow, user=request.user, number=version.number)
-        except services.InvalidDefinition as exc:
-            # An old version may no longer validate (a node type changed its schema).
-            return invalid_definition_response(exc.errors)
+        # An old version may no longer validate (a node type changed its schema).
+        workflow = services.workflow_restore_version(workflow=workflow, user=request.user, number=version.number)
         return Response(WorkflowSerializer(workflow).data)
 
 
@@ -136,10 +122,7 @@ class WorkflowDuplicateApi(APIView):
     @extend_schema(request=None, responses={201: WorkflowSerializer, **WORKFLOW_ERRORS})
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        try:
-            copy = services.workflow_duplicate(workflow=workflow, user=request.user)  # type: ignore[arg-type]
-        except services.InvalidDefinition as exc:
-            return invalid_definition_response(exc.errors)
+        copy = services.workflow_duplicate(workflow=workflow, user=request.user)  # type: ignore[arg-type]
         return Response(WorkflowSerializer(copy).data, status=status.HTTP_201_CREATED)
 
 
@@ -173,17 +156,12 @@ class WorkflowRunApi(APIView):
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         serializer = RunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            execution = engine_services.execution_start(
-                workflow=workflow,
-                user=request.user,
-                input=serializer.validated_data["input"],
-                priority=serializer.validated_data["priority"],
-            )
-        except engine_services.QueueFull as exc:
-            return Response({"detail": str(exc) or "The run queue is full."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except engine_services.InvalidDefinition as exc:
-            return invalid_definition_response(list(getattr(exc, "errors", [])))
+        execution = engine_services.execution_start(
+            workflow=workflow,
+            user=request.user,
+            input=serializer.validated_data["input"],
+            priority=serializer.validated_data["priority"],
+        )
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},
             status=status.HTTP_201_CREATED,

@@ -172,14 +172,7 @@ class ExecutionRetryApi(APIView):
         from engine import services
 
         execution = execution_get(request.user, execution_id)
-        try:
-            retried = services.execution_retry(execution=execution, user=request.user)
-        except services.QueueFull as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except services.InvalidDefinition as exc:
-            return Response(
-                {"detail": "Invalid workflow definition.", "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
-            )
+        retried = services.execution_retry(execution=execution, user=request.user)
         return _execution_response(retried, status.HTTP_201_CREATED)
 
 

@@ -122,19 +122,12 @@ class DeadLetterReplayApi(APIView):
         },
     )
     def post(self, request: Request, dead_letter_id: str) -> Response:
-        from engine import services
 
         letter = dead_letter_get(request.user, dead_letter_id)
         try:
             execution = dead_letter_replay(dead_letter=letter, user=request.user)
         except DeadLetterClosed as exc:
             return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
-        except services.QueueFull as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except services.InvalidDefinition as exc:
-            return Response(
-                {"detail": "Invalid workflow definition.", "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
-            )
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id,
              "deadLetter": DeadLetterSerializer(letter).data},

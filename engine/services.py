@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
+from editor.services import InvalidDefinition
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
@@ -20,12 +21,6 @@ class QueueFull(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-class InvalidDefinition(Exception):
-    def __init__(self, errors: list[dict[str, Any]]):
-        super().__init__("invalid workflow definition")
-        self.errors = errors
 
 
 class SignalNotApplicable(Exception):

@@ -11,8 +11,19 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+INVALID_DEFINITION = "Invalid workflow definition."
+
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Domain refusals that any view may meet (saving, running, retrying, replaying): one
+    # answer each, the same wherever they come from.
+    from editor.services import InvalidDefinition
+    from engine.services import QueueFull
+
+    if isinstance(exc, InvalidDefinition):
+        return Response({"detail": INVALID_DEFINITION, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, QueueFull):
+        return Response({"detail": exc.message or "The run queue is full."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):

@@ -167,3 +167,10 @@ def _stop_in_process_engine(request: pytest.FixtureRequest, django_db_blocker: A
     if runtime.get_engine() is not None:
         with django_db_blocker.unblock():
             runtime.stop_engine()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last. Their session fixtures keep Playwright's asyncio loop on the
+    main thread (which breaks async tests and `async_to_sync` afterwards) and a daphne
+    server whose engine polls the test database (which would claim other tests' runs)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

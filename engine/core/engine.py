@@ -88,6 +88,7 @@ class Engine:
         self._writer: threading.Thread | None = None
         self._finished_events: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
+        self._notifications: dict[Any, tuple[list[str], str, str]] = {}  # sent after the final commit
         self._thread: threading.Thread | None = None
         self._announcer: threading.Thread | None = None
         self._stopping = False
@@ -169,6 +170,19 @@ class Engine:
         self.executions.pop(ex.id, None)
         self.dirty.pop(ex, None)
         self._pending_finish.append(ex.id)
+        notify = ex.extra_state.get("notify")
+        if notify and self.notifier is not None:
+            self._send_notification(ex, notify)
+
+    def _send_notification(self, ex: ExecutionRun, notify: dict[str, Any]) -> None:
+        status = ex.final_status or "finished"
+        lines = [f"Execution {ex.id} ({ex.trace_id}) was cancelled by {notify.get('by')}: {notify.get('reason')}",
+                 f"Final status: {status}."]
+        for item in ex.rollback_report:
+            lines.append(f"Compensation {item.get('compensate')} for {item.get('nodeId')}: {item.get('status')}")
+        subject = f"FlowMaestro: execution {ex.id} {status}"
+        with self._lock:  # the writer sends it once the final status is committed
+            self._notifications[ex.id] = (list(notify.get("to") or []), subject, "\n".join(lines))
 
     # -- coordinator ------------------------------------------------------------------------
     _pending_finish: list[Any]
@@ -184,7 +198,7 @@ class Engine:
             timeout = self.poll_interval
             if self.timers:
                 timeout = min(timeout, max(0.0, self.timers[0][0] - time.monotonic()))
-            if self.dirty:
+            if self.dirty and not self._draining:  # draining starts nothing: no reason to spin
                 timeout = 0.0
             try:
                 message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
@@ -205,7 +219,10 @@ class Engine:
                 except queue.Empty:
                     message = None
             self._fire_timers()
-            self._dispatch()
+            if not self._draining:
+                # While draining, node runs already on workers may finish, but nothing new
+                # starts: the engine that takes over replays and starts what became ready.
+                self._dispatch()
             mono = time.monotonic()
             if not self._draining and mono >= next_poll:
                 next_poll = mono + self.poll_interval
@@ -367,6 +384,11 @@ class Engine:
                 with self._lock:
                     for ex_id in finished:
                         self._finished_events.setdefault(ex_id, threading.Event()).set()
+                    mails = [self._notifications.pop(ex_id) for ex_id in finished if ex_id in self._notifications]
+                for mail in mails:
+                    # Mail can be slow (SMTP): neither the coordinator nor the writer waits on it.
+                    threading.Thread(target=self._safe, args=(self.notifier, *mail), name="fm-notify",
+                                     daemon=True).start()
             for written in barriers:
                 written.set()
             if stop:
@@ -440,10 +462,12 @@ class Engine:
     def on_cancel_signal(self, ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
         reason = record.reason or "cancelled by signal"
         notify = handler.get("notify") or []
-        if notify and self.notifier is not None:
-            subject = f"FlowMaestro: execution {ex.id} cancelled"
-            body = f"Execution {ex.id} ({ex.trace_id}) was cancelled by {record.sent_by or 'a signal'}: {reason}"
-            self._safe(self.notifier, [str(a) for a in notify], subject, body)
+        if notify:
+            # Sent once the execution has really ended (after its compensations), so the
+            # mail can say how the rollback went; persisted so that a takeover still sends it.
+            ex.extra_state["notify"] = {"to": [str(a) for a in notify], "by": record.sent_by or "a signal",
+                                        "reason": reason}
+            ex.save_state()
         if handler.get("rollback"):
             from engine.core.rollback import rollback_and_cancel
 

@@ -143,7 +143,7 @@ class ExecutionRun:
         self.pause_reason: str = state.get("pauseReason", "")
         # Signal state that must survive a restart (engine.core.signals / rollback): the
         # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback")}
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -155,15 +155,25 @@ class ExecutionRun:
         self.ready: deque[Attempt] = deque()
         self.active: dict[str, Attempt] = {}
         self.finished = False
+        self.final_status: str | None = None
+        self.rollback_report: list[dict[str, Any]] = []  # how each compensation ended (for the mail)
         self.cancelled_reason: str | None = None
         # Rows of an earlier engine: finished ones are replayed, unfinished ones retried.
         self.replay: dict[tuple[str, str], dict[str, Any]] = {}
         self.recorded: set[tuple[str, str]] = set()
         self.attempt_counts: dict[tuple[str, str], int] = {}
+        # Queued rows that never started (e.g. held by a pause) are taken up again as the
+        # same attempt, so restarting a paused run costs no retry attempts and adds no rows.
+        self.unstarted: dict[tuple[str, str], dict[str, Any]] = {}
         for row in record.node_runs:
             key = (row["scope"], row["node_id"])
-            self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
             self.recorded.add(key)
+            if row["status"] == "queued" and not row.get("started_at"):
+                self.replay.pop(key, None)
+                self.unstarted[key] = row
+                self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"] - 1)
+                continue
+            self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
             if row["status"] in FINAL:
                 # Rows come in seq order: the last attempt of a node decides.
                 self.replay[key] = row
@@ -209,16 +219,23 @@ class ExecutionRun:
 
     def new_row(self, scope: ScopeRun, node: Node, attempt: int, status: str, input: Any) -> dict[str, Any]:
         bid, bname, trace = scope.branch_of(node.id)
-        self.run_seq += 1
+        taken_up = self.unstarted.pop((scope.key, node.id), None)
+        if taken_up is None or taken_up["attempt"] != attempt:
+            taken_up = None
+            self.run_seq += 1
         row = {
-            "id": uuid.uuid4().hex, "execution_id": self.id, "node_id": node.id, "name": node.name,
+            "id": taken_up["id"] if taken_up else uuid.uuid4().hex, "execution_id": self.id, "node_id": node.id, "name": node.name,
             "type": node.type, "scope": scope.key, "status": status, "attempt": attempt,
             "iteration": scope.iteration, "branch_id": bid, "branch_name": bname, "trace_id": trace,
             "queued_at": now(), "started_at": None, "finished_at": None, "input": _jsonable(input),
-            "output": None, "error": None, "handle": "", "claimed_by": "", "seq": self.run_seq,
+            "output": None, "error": None, "handle": "", "claimed_by": "",
+            "seq": taken_up["seq"] if taken_up else self.run_seq,
         }
+        if taken_up:
+            row["queued_at"] = taken_up["queued_at"]
         self.engine.batch.node_runs[row["id"]] = row
-        self.engine.batch.new_ids.add(row["id"])
+        if taken_up is None:
+            self.engine.batch.new_ids.add(row["id"])
         self.recorded.add((scope.key, node.id))
         return row
 
@@ -582,10 +599,16 @@ class ExecutionRun:
         if self.finished:
             return
         self.finished = True
+        for row in self.unstarted.values():  # queued before a restart, never reached again
+            self.engine.batch.node_runs[row["id"]] = {**row, "status": "cancelled", "finished_at": now()}
+        self.unstarted.clear()
         if status is None:
             failed = self.top.sched.failed
             status = "failed" if failed else "succeeded"
             error = failed
+        self.final_status = status
+        if isinstance(error, dict) and isinstance(error.get("rollback"), list):
+            self.rollback_report = error["rollback"]
         output = {
             self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
         }

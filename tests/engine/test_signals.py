@@ -174,6 +174,10 @@ def test_cancel_with_rollback_compensates_in_reverse_finish_order_and_notifies(a
     wait_until(lambda: len(mail.outbox) == 1, 5, "notify e-mail")
     assert mail.outbox[0].to == ["admin@company.com"]
     assert "cancelled" in mail.outbox[0].subject and "User requested cancellation" in mail.outbox[0].body
+    # Sent after the rollback, so it reports how each compensation went.
+    assert "Final status: cancelled" in mail.outbox[0].body
+    assert "Compensation undo_flight for flight: succeeded" in mail.outbox[0].body
+    assert "Compensation undo_hotel for hotel: succeeded" in mail.outbox[0].body
 
 
 def test_a_failed_compensation_is_recorded_and_the_rollback_goes_on(alice: User) -> None:

@@ -96,6 +96,9 @@ def test_hundreds_of_node_run_claims_have_exactly_one_winner_each(run_workflow: 
         "branch_name", "trace_id", "queued_at", "started_at", "finished_at", "input", "output", "error", "handle",
         "claimed_by", "seq")}
     intruders = {RACERS - 1, RACERS - 2}
+    # Every racer commits its k-th chunk before any starts its (k+1)-th, so the forward and
+    # backward racers really meet in the middle instead of one of them finishing alone.
+    in_step = threading.Barrier(RACERS)
 
     def claim_all(i: int) -> set[str]:
         close_old_connections()
@@ -112,6 +115,7 @@ def test_hundreds_of_node_run_claims_have_exactly_one_winner_each(run_workflow: 
                 batch.claims.append(run_id)
             lost = store.flush(batch, engine_id)
             won |= set(ids) - lost
+            in_step.wait(timeout=60)
         return won
 
     results = race(claim_all)
