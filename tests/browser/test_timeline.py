@@ -176,6 +176,22 @@ def test_loop_items_fold_into_a_density_strip_and_unfold_into_slots(logged_in_pa
     page.click(bar("work") + " rect.tl-run >> nth=0")
     trace = page.text_content("[data-testid=side-panel] [data-testid=panel-trace-id]")
     assert trace.startswith(run["traceId"] + "-")
+
+    # The mini canvas draws the loop body inside its loop: the body's position is relative
+    # to the loop (SPEC §3), not a spot on the canvas of its own.
+    mini = "[data-testid=mini-canvas] .react-flow__node"
+    loop_box = page.locator(f"{mini}[data-id='loop']").bounding_box()
+    work_box = page.locator(f"{mini}[data-id='work']").bounding_box()
+    assert loop_box and work_box
+    assert loop_box["x"] < work_box["x"] and work_box["x"] + work_box["width"] < loop_box["x"] + loop_box["width"], (loop_box, work_box)
+    assert loop_box["y"] < work_box["y"] and work_box["y"] + work_box["height"] < loop_box["y"] + loop_box["height"], (loop_box, work_box)
+    # The body is drawn above its loop, so a click on it selects the body node's run.
+    page.locator(f"{mini}[data-id='start']").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=side-panel] [data-testid=panel-title]')?.textContent === 'Start'")
+    page.locator(f"{mini}[data-id='work']").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=side-panel] [data-testid=panel-title]')?.textContent === 'Work'")
     assert page_errors.unexpected() == []
 
 

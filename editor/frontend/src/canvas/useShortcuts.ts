@@ -1,9 +1,12 @@
 // Keyboard shortcuts of the editor (listed in the help overlay) and JSON copy/paste via
-// the system clipboard, so nodes can be pasted into another workflow's tab.
+// the system clipboard, so nodes can be pasted into another workflow's tab. A paste lands
+// where the pointer is on the canvas (else mid-view): the copied positions belong to the
+// other workflow's layout and would drop the nodes on top of this one's.
 import { useEffect } from "react";
 
+import type { Position } from "../api/types";
 import { CLIPBOARD_KIND, parseFragment } from "../store/clipboard";
-import { graphStore } from "../store/graphStore";
+import { graphStore, PASTE_OFFSET } from "../store/graphStore";
 
 export interface ShortcutActions {
   save: () => void;
@@ -11,6 +14,9 @@ export interface ShortcutActions {
   fitView: () => void;
   toggleHelp: () => void;
   closeDialogs: () => boolean;
+  /** Canvas position for the top-left of pasted nodes, from the pointer's screen position
+   * over the canvas (null when the pointer is elsewhere). */
+  pastePosition: (pointer: Position | null) => Position;
 }
 
 export function isEditableTarget(target: EventTarget | null): boolean {
@@ -22,6 +28,12 @@ export function isEditableTarget(target: EventTarget | null): boolean {
 
 export function useShortcuts(actions: ShortcutActions): void {
   useEffect(() => {
+    let pointer: Position | null = null;
+    let lastPaste: { pointer: Position | null; at: Position } | null = null;
+    const onPointerMove = (event: PointerEvent) => {
+      const overCanvas = event.target instanceof Element && event.target.closest(".react-flow__pane, .react-flow__node, .react-flow__edge");
+      pointer = overCanvas ? { x: event.clientX, y: event.clientY } : null;
+    };
     const onKeyDown = (event: KeyboardEvent) => {
       const store = graphStore.getState();
       const mod = event.ctrlKey || event.metaKey;
@@ -81,13 +93,19 @@ export function useShortcuts(actions: ShortcutActions): void {
         return;
       }
       event.preventDefault();
-      const ids = graphStore.getState().paste(fragment);
+      // Pasting again without moving the pointer cascades the copies instead of stacking them.
+      const same = lastPaste !== null && lastPaste.pointer?.x === pointer?.x && lastPaste.pointer?.y === pointer?.y;
+      const at = same && lastPaste ? { x: lastPaste.at.x + PASTE_OFFSET, y: lastPaste.at.y + PASTE_OFFSET } : actions.pastePosition(pointer);
+      lastPaste = { pointer, at };
+      const ids = graphStore.getState().paste(fragment, at);
       graphStore.getState().notify("info", `Pasted ${ids.length} node(s).`);
     };
+    document.addEventListener("pointermove", onPointerMove, { passive: true });
     document.addEventListener("keydown", onKeyDown);
     document.addEventListener("copy", onCopy);
     document.addEventListener("paste", onPaste);
     return () => {
+      document.removeEventListener("pointermove", onPointerMove);
       document.removeEventListener("keydown", onKeyDown);
       document.removeEventListener("copy", onCopy);
       document.removeEventListener("paste", onPaste);

@@ -192,6 +192,11 @@ function Editor({ workflowId }: { workflowId: string }) {
         setDialog(null);
         return open;
       },
+      pastePosition: (pointer: { x: number; y: number } | null) => {
+        if (pointer) return flow.screenToFlowPosition(pointer);
+        const rect = document.querySelector(".fm-canvas")?.getBoundingClientRect();
+        return rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 3, y: rect.top + rect.height / 3 }) : { x: 0, y: 0 };
+      },
     }),
     [save, autoLayout, flow],
   );

@@ -3,7 +3,7 @@ export const SHORTCUTS: [string, string][] = [
   ["Ctrl/⌘ + S", "Save (creates a version)"],
   ["Ctrl/⌘ + Z", "Undo"],
   ["Ctrl/⌘ + Shift + Z, Ctrl/⌘ + Y", "Redo"],
-  ["Ctrl/⌘ + C / V", "Copy / paste selected nodes (as JSON, also between workflows)"],
+  ["Ctrl/⌘ + C / V", "Copy / paste selected nodes (as JSON, also between workflows); a paste lands at the pointer"],
   ["Ctrl/⌘ + D", "Duplicate selection"],
   ["Ctrl/⌘ + A", "Select all"],
   ["Delete / Backspace", "Delete selection"],

@@ -1,9 +1,11 @@
 // The workflow's canvas, read-only and small, coloured by node status; a click selects the
-// node's latest node run, and the selected node run's node is outlined.
+// node's latest node run, and the selected node run's node is outlined. Loops are drawn as
+// boxes around their body (see miniLayout.ts).
 import { Background, type Edge, type Node, Position as HandleSide, ReactFlow } from "@xyflow/react";
 import { useMemo } from "react";
 
 import type { WorkflowEdge, WorkflowNode } from "../api/types";
+import { type MiniBox, miniCanvasBoxes } from "./miniLayout";
 import { STATUS_COLOURS } from "./model";
 
 interface MiniCanvasProps {
@@ -16,26 +18,31 @@ interface MiniCanvasProps {
 
 export function MiniCanvas({ nodes, edges, statusByNode, selectedNodeId, onSelectNode }: MiniCanvasProps) {
   const flowNodes = useMemo<Node[]>(() => {
-    const byId = new Map(nodes.map((n) => [n.id, n]));
-    // Absolute positions (a loop body's are relative to its loop): no sub-flows needed here.
-    const absolute = (node: WorkflowNode): { x: number; y: number } => {
-      const parent = node.parentId ? byId.get(node.parentId) : undefined;
-      const base = parent ? absolute(parent) : { x: 0, y: 0 };
-      return { x: base.x + (node.position?.x ?? 0), y: base.y + (node.position?.y ?? 0) };
-    };
+    const boxes = miniCanvasBoxes(nodes);
     return nodes.map((node) => {
       const status = statusByNode.get(node.id);
+      const box = boxes.get(node.id) as MiniBox;
+      const colour = status ? STATUS_COLOURS[status] : undefined;
+      const selected = node.id === selectedNodeId;
       return {
         id: node.id,
-        position: absolute(node),
+        position: { x: box.x, y: box.y },
+        width: box.width,
+        height: box.height,
+        // A loop lies under its body (and an inner loop above the outer one), so every
+        // body node stays visible and clickable.
+        zIndex: box.container ? box.depth - 100 : box.depth,
         data: { label: node.name || node.id },
         draggable: false,
         connectable: false,
         sourcePosition: HandleSide.Right,
         targetPosition: HandleSide.Left,
-        selected: node.id === selectedNodeId,
-        className: `tl-mini-node${node.id === selectedNodeId ? " tl-mini-selected" : ""}`,
-        style: { background: status ? STATUS_COLOURS[status] : "#fff", color: status === "running" || status === "failed" ? "#fff" : "#1f2430" },
+        selected,
+        className: ["tl-mini-node", box.container ? "tl-mini-loop" : "", selected ? "tl-mini-selected" : ""].filter(Boolean).join(" "),
+        // A loop is only outlined in its status colour: a filled box would hide its body's colours.
+        style: box.container
+          ? { borderColor: colour ?? "#adb5bd", background: colour ? `${colour}1f` : "rgba(248, 249, 251, .8)" }
+          : { background: colour ?? "#fff", color: status === "running" || status === "failed" ? "#fff" : "#1f2430" },
         ariaLabel: `${node.name || node.id}: ${status ?? "not run"}`,
       };
     });

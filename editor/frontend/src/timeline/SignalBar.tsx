@@ -3,7 +3,7 @@
 // decides (409 when the state moved on) and its answer is shown as is.
 import { useState } from "react";
 
-import type { ExecutionStatus } from "../api/types";
+import type { ExecutionStatus, WorkflowNode } from "../api/types";
 import { errorMessage } from "../api/client";
 import { timelineApi } from "./api";
 import { formatTime } from "./model";
@@ -13,10 +13,12 @@ interface SignalBarProps {
   executionId: string;
   status: ExecutionStatus;
   signals: StreamEvent[];
+  /** The run's workflow nodes: the approval bar names the waiting node as the canvas does. */
+  nodes: readonly WorkflowNode[];
   onSent: () => void;
 }
 
-export function SignalBar({ executionId, status, signals, onSent }: SignalBarProps) {
+export function SignalBar({ executionId, status, signals, nodes, onSent }: SignalBarProps) {
   const [open, setOpen] = useState<"resume" | "cancel" | null>(null);
   const [reason, setReason] = useState("");
   const [data, setData] = useState("{}");
@@ -62,9 +64,11 @@ export function SignalBar({ executionId, status, signals, onSent }: SignalBarPro
                 data-testid="signal-resume">Resume…</button>
       ) : null}
       {approval ? (
-        <span className="tl-approval" data-testid="approval">
-          {approval.reason} at <strong>{approval.nodeId}</strong>
-          {approval.approvers.length ? ` (approvers: ${approval.approvers.join(", ")})` : ""}
+        <span className="tl-approval" role="group" aria-label="Approval" data-testid="approval" data-node-id={approval.nodeId}>
+          <span className="tl-approval-text">
+            {approval.reason} at <strong>{nodes.find((n) => n.id === approval.nodeId)?.name || approval.nodeId}</strong>
+            {approval.approvers.length ? ` (approvers: ${approval.approvers.join(", ")})` : ""}
+          </span>
           <button type="button" className="fm-btn fm-btn-primary" disabled={busy}
                   onClick={() => void send("resume", { data: { approved: true } })} data-testid="approval-approve">Approve</button>
           <button type="button" className="fm-btn fm-btn-danger" disabled={busy}

@@ -28,6 +28,7 @@ import {
 } from "./model";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { SignalBar } from "./SignalBar";
+import { earlierSignals, isSignalEvent, mergeSignals } from "./signals";
 import type { Bar, StreamEvent, Timeline } from "./types";
 import { ExecutionStream, type StreamState } from "./stream";
 
@@ -107,8 +108,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
       setLive((state) => (state ? applyEvents(state, batch, nodes) : state));
       const newLogs = batch.filter((e) => e.type === "log");
       if (newLogs.length) setLogs((prev) => [...prev, ...newLogs].slice(-KEPT_EVENTS));
-      const newSignals = batch.filter((e) => e.type === "signal" || e.type === "execution.paused" || e.type === "execution.resumed");
-      if (newSignals.length) setSignals((prev) => [...prev, ...newSignals].slice(-200));
+      const newSignals = batch.filter(isSignalEvent);
+      if (newSignals.length) setSignals((prev) => mergeSignals(prev, newSignals));
       if (batch.some((e) => e.type !== "log")) scheduleRefresh();
     };
     timelineApi
@@ -117,6 +118,14 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         if (stopped) return;
         settle(body);
         lastRefresh.current = Date.now();
+        // The stream starts after lastSeq: the signals before it (and the pause of a run that
+        // already waits at an approval) come from the stored events.
+        earlierSignals((afterSeq, limit) => timelineApi.events(executionId, afterSeq, limit), body.lastSeq,
+                       { needPause: body.execution.status === "paused" })
+          .then((found) => {
+            if (!stopped && found.length) setSignals((prev) => mergeSignals(found, prev));
+          })
+          .catch((err: unknown) => setError(errorMessage(err)));
         stream = new ExecutionStream(
           executionId,
           body.lastSeq,
@@ -214,7 +223,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
               {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}</label>
           </dd></div>
         </dl>
-        <SignalBar executionId={executionId} status={live.status} onSent={refresh} signals={signals} />
+        <SignalBar executionId={executionId} status={live.status} onSent={refresh} signals={signals} nodes={timeline.definition.nodes} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       </header>
       <div className="tl-body">

@@ -1,11 +1,13 @@
 // Calls of the execution pages, on the editor's shared API client.
 import { api } from "../api/client";
-import type { ExecutionRow, NodeRunDetail, Timeline } from "./types";
+import type { ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
 
 export const timelineApi = {
   get: (executionId: number | string) => api.get<Timeline>(`/api/executions/${executionId}/timeline`),
   nodeRun: (executionId: number | string, nodeRunId: string) =>
     api.get<NodeRunDetail>(`/api/executions/${executionId}/timeline?nodeRun=${encodeURIComponent(nodeRunId)}`),
+  events: (executionId: number | string, afterSeq: number, limit: number) =>
+    api.get<StreamEvent[]>(`/api/executions/${executionId}/events?afterSeq=${afterSeq}&limit=${limit}`),
   signal: (executionId: number | string, body: { type: string; reason?: string; data?: unknown }) =>
     api.post<{ status: string }>(`/api/executions/${executionId}/signal`, body),
   list: (filters: { workflow?: string; status?: string }) => {

@@ -1,21 +1,16 @@
 // Shapes of the timeline API and the live stream (SPEC §8). Field names are exactly the JSON's.
-import type { ExecutionStatus, NodeRun, NodeRunStatus, WorkflowEdge, WorkflowNode, WorkflowSettings } from "../api/types";
+// Only what is the timeline's own lives here; execution, node run and definition shapes come
+// from api/types.ts and are narrowed or extended, never declared again.
+import type { Execution, NodeRun, WorkflowDefinition } from "../api/types";
 
-export interface Bar {
+/** One bar of the timeline: a node run attempt (the node run's own fields keep their API names and types). */
+export interface Bar
+  extends Pick<
+    NodeRun,
+    "nodeId" | "name" | "type" | "branchId" | "branchName" | "traceId" | "queuedAt" | "startedAt" | "finishedAt" | "status" | "attempt" | "iteration"
+  > {
   nodeRunId: string;
-  nodeId: string;
-  name: string;
-  type: string;
-  branchId: string;
-  branchName: string;
-  traceId: string;
   lane: string;
-  queuedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  status: NodeRunStatus;
-  attempt: number;
-  iteration: number | null;
   container: boolean;
   critical: boolean;
 }
@@ -51,25 +46,17 @@ export interface TimelineSummary {
   finishedAt: string | null;
 }
 
-export interface ExecutionHead {
+/** The execution as the timeline API gives it: the API's execution without its node runs
+ * (they come as bars), with numeric ids and the workflow's name. */
+export interface ExecutionHead extends Omit<Execution, "id" | "workflow" | "nodeRuns"> {
   id: number;
   workflow: number;
   workflowName: string;
-  version: number;
-  status: ExecutionStatus;
-  priority: number;
-  input: unknown;
-  output: unknown;
-  error: unknown;
-  traceId: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
 }
 
 export interface Timeline {
   execution: ExecutionHead;
-  definition: { nodes: WorkflowNode[]; edges: WorkflowEdge[]; settings: WorkflowSettings };
+  definition: Pick<WorkflowDefinition, "nodes" | "edges" | "settings">;
   lastSeq: number;
   generatedAt: string;
   bars: Bar[];
@@ -106,13 +93,5 @@ export interface ExecutionStatusMessage {
   execution: ExecutionRow;
 }
 
-export interface ExecutionRow {
-  id: number;
-  status: ExecutionStatus;
-  workflow: number;
-  workflowName: string;
-  traceId: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A row of `GET /api/executions` and of `ws/executions/`. */
+export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">;

@@ -1,0 +1,125 @@
+"""Approve or reject a waiting `approval` node from the timeline page (issue 6).
+
+start → approval ("Manager sign-off") → output. The run pauses at the approval; the page
+shows an approval bar naming the node, and its Approve / Reject buttons send the resume
+signal of SPEC §6 with `{"approved": true|false}`, which becomes the approval's output.
+The engine treats a rejection as a decision, not a failure: the run goes on and succeeds,
+and the workflow's output carries `approved: false` (a workflow that must stop on a
+rejection branches on it with a `condition`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+APPROVAL = {
+    "schemaVersion": 1,
+    "name": "Refund",
+    "settings": {},
+    "nodes": [
+        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+        {"id": "sign_off", "type": "approval", "name": "Manager sign-off", "position": {"x": 250, "y": 0},
+         "config": {"message": "Refund over 500 EUR"}},
+        {"id": "result", "type": "output", "name": "Decision", "position": {"x": 500, "y": 0},
+         "config": {"value": "{{sign_off}}"}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "start", "target": "sign_off"},
+        {"id": "e2", "source": "sign_off", "target": "result"},
+    ],
+}
+
+STATUS = "[data-testid=execution-status]"
+
+
+def api_post(page: Any, path: str, body: Any) -> Any:
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.post(path, data=json.dumps(body),
+                                 headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert response.ok, f"POST {path}: {response.status} {response.text()}"
+    return response.json()
+
+
+def api_get(page: Any, path: str) -> Any:
+    response = page.request.get(path)
+    assert response.ok, f"GET {path}: {response.status} {response.text()}"
+    return response.json()
+
+
+def wait_for_status(page: Any, status: str, timeout: float = 20_000) -> None:
+    page.wait_for_function("([s, want]) => document.querySelector(s)?.textContent === want",
+                           arg=[STATUS, status], timeout=timeout)
+
+
+def run_until_paused(page: Any, workflow_id: int) -> int:
+    """Start a run and open its timeline once the engine waits at the approval.
+
+    Opening the page only after the pause is the common case (someone follows a link to a
+    run that waits for them), and the harder one for the page: the pause event is then
+    older than the timeline it reads first.
+    """
+    run = api_post(page, f"/api/workflows/{workflow_id}/run", {"input": {"amount": 640}})
+    page.wait_for_function(
+        """async (id) => {
+             const r = await fetch(`/api/executions/${id}`);
+             return r.ok && (await r.json()).status === "paused";
+           }""",
+        arg=run["id"], polling=200, timeout=20_000,
+    )
+    page.goto(f"/executions/{run['id']}/")
+    wait_for_status(page, "paused")
+    return int(run["id"])
+
+
+def approval_bar_names_the_node(page: Any) -> None:
+    bar = page.wait_for_selector("[data-testid=approval]")
+    text = bar.inner_text()
+    assert "Manager sign-off" in text and "Refund over 500 EUR" in text, text
+    # It stands out from the plain signal buttons: a filled callout with a thick edge.
+    style = bar.evaluate("""el => { const s = getComputedStyle(el);
+                             return [s.backgroundColor, parseFloat(s.borderLeftWidth), s.display]; }""")
+    assert style[0] not in ("rgba(0, 0, 0, 0)", "transparent") and style[1] >= 4 and style[2] != "inline", style
+    assert page.get_by_role("group", name="Approval").count() == 1
+    assert page.get_by_role("button", name="Approve").is_enabled()
+    assert page.get_by_role("button", name="Reject").is_enabled()
+
+
+def test_approve_then_reject_a_waiting_approval_from_the_timeline(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
+
+    # Approve: the run goes on and succeeds; the approval's output is the decision.
+    approved_id = run_until_paused(page, workflow["id"])
+    approval_bar_names_the_node(page)
+    page.get_by_role("button", name="Approve").click()
+    wait_for_status(page, "succeeded")
+    page.wait_for_selector("[data-testid=approval]", state="detached")
+    approved = api_get(page, f"/api/executions/{approved_id}")
+    assert approved["status"] == "succeeded"
+    assert approved["output"] == {"Decision": {"approved": True}}
+    assert next(r for r in approved["nodeRuns"] if r["nodeId"] == "sign_off")["output"] == {"approved": True}
+
+    # Reject, on a second run: the engine records the decision and the run still succeeds,
+    # with `approved: false` as the approval's output (a rejection is data, not an error).
+    rejected_id = run_until_paused(page, workflow["id"])
+    approval_bar_names_the_node(page)
+    page.get_by_role("button", name="Reject").click()
+    wait_for_status(page, "succeeded")
+    page.wait_for_selector("[data-testid=approval]", state="detached")
+    rejected = api_get(page, f"/api/executions/{rejected_id}")
+    assert rejected["status"] == "succeeded"
+    assert rejected["output"] == {"Decision": {"approved": False}}
+    sign_off = next(r for r in rejected["nodeRuns"] if r["nodeId"] == "sign_off")
+    assert sign_off["status"] == "succeeded" and sign_off["output"] == {"approved": False}
+    # The page shows the decision too: the approval's bar opens its node run, output included.
+    page.click("[data-testid=timeline-bar][data-node-id='sign_off'] rect.tl-run")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=panel-output]')?.textContent ?? '').includes('\"approved\": false')")
+    # The signal log names the resume that decided it.
+    assert "resume" in page.inner_text("[data-testid=signals]")
+    assert page_errors.unexpected() == []
