@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -87,15 +86,23 @@ def loop_definition(ms: int, concurrency: int) -> dict[str, Any]:
 
 
 def lattice_definition(layers: int, width: int, ms: int) -> dict[str, Any]:
+    """`layers` layers of `width` delay nodes; every node of a layer waits for all of the
+    layer before it. The layers are joined by a `merge` (mode `all`, output `first`) rather
+    than width × width direct edges: a node with several inputs receives all of them, and a
+    delay passes its input on, so direct edges would grow the data width-fold per layer
+    (10^20 values at full size). The dependency structure — a barrier per layer — is the same."""
     nodes: list[dict[str, Any]] = [{"id": "start", "type": "start", "config": {}}]
     edges = []
+    previous = "start"
     for layer in range(layers):
+        join = f"join{layer}"
         for i in range(width):
             node_id = f"l{layer}_{i}"
             nodes.append({"id": node_id, "type": "delay", "config": {"duration": ms}})
-            sources = ["start"] if layer == 0 else [f"l{layer - 1}_{j}" for j in range(width)]
-            for source in sources:
-                edges.append({"id": f"{source}>{node_id}", "source": source, "target": node_id})
+            edges.append({"id": f"{previous}>{node_id}", "source": previous, "target": node_id})
+            edges.append({"id": f"{node_id}>{join}", "source": node_id, "target": join})
+        nodes.append({"id": join, "type": "merge", "config": {"mode": "all", "output": "first"}})
+        previous = join
     return {"schemaVersion": 1, "name": "bench lattice", "settings": {"maxConcurrency": width * 2},
             "nodes": nodes, "edges": edges}
 
@@ -120,5 +127,3 @@ def bare_executor(tasks: int, seconds: float, workers: int) -> float:
         list(pool.map(lambda _: time.sleep(seconds), range(tasks)))
     return time.perf_counter() - t0
 
-
-Runner = Callable[[dict[str, Any], Any], tuple[float, str]]
