@@ -29,11 +29,14 @@ JSON_FIELDS = {"input", "output", "error", "data", "state"}
 DATETIME_FIELDS = {"queued_at", "started_at", "finished_at", "ts", "heartbeat_at"}
 
 
-def _adapt(field: str, value: Any) -> Any:
-    """Python value → database parameter, as the ORM would send it."""
+def _adapt(field: str, value: Any, ops: Any = None) -> Any:
+    """Python value → database parameter, as the ORM would send it. Pass `ops`
+    (`connection.ops`) in loops: the connection proxy's look-up is thread-local and costs
+    more than the conversion."""
     if value is None:
         return None
-    ops = connection.ops
+    if ops is None:
+        ops = connection.ops
     if field in JSON_FIELDS:
         return ops.adapt_json_value(value, DjangoJSONEncoder)
     if field in DATETIME_FIELDS:
@@ -82,34 +85,31 @@ class DjangoPersistence:
             # another engine has taken over (this one looked dead to it), so a late engine
             # can neither write over the new owner's rows nor hand a node run to a worker.
             lost |= self._fence(batch, engine_id)
+            ops = connection.ops
             claims = set(batch.claims)
+            new_ids = batch.new_ids
             inserts = []
             updates = []
+            update_fields = self._update_fields
             for run_id, row in batch.node_runs.items():
-                if run_id in batch.new_ids:
+                if run_id in new_ids:
                     values = [run_id, row["execution_id"]]
                     values += [
-                        "queued" if f == "status" and run_id in claims else _adapt(f, row[f]) for f in NODE_RUN_FIELDS
+                        "queued" if f == "status" and run_id in claims else _adapt(f, row[f], ops)
+                        for f in NODE_RUN_FIELDS
                     ]
                     inserts.append(values)
-                if run_id not in batch.new_ids and run_id not in claims:
-                    updates.append([_adapt(f, row[f]) for f in self._update_fields] + [run_id])
+                elif run_id not in claims:
+                    updates.append([_adapt(f, row[f], ops) for f in update_fields] + [run_id])
             if inserts:
                 cursor.executemany(self._insert_run, inserts)
             if updates:
                 cursor.executemany(self._update_run, updates)
-            for run_id in batch.claims:
-                row = batch.node_runs[run_id]
-                values = [_adapt(f, row[f]) for f in self._claim_fields]
-                values[self._claim_fields.index("claimed_by")] = engine_id
-                # Compare-and-set: only a queued node run can be claimed.
-                cursor.execute(self._claim_run, [*values, run_id])
-                if cursor.rowcount != 1:
-                    lost.add(run_id)
+            if batch.claims:
+                lost |= self._claim(cursor, batch, engine_id, ops)
             if batch.events:
-                cursor.executemany(
-                    self._insert_event, [[_adapt(k, e[k]) for k in self._event_keys] for e in batch.events]
-                )
+                keys = self._event_keys
+                cursor.executemany(self._insert_event, [[_adapt(k, e[k], ops) for k in keys] for e in batch.events])
             for execution_id, fields in batch.executions.items():
                 Execution.objects.filter(id=execution_id).update(**fields)
             if batch.signals_applied:
@@ -120,6 +120,29 @@ class DjangoPersistence:
 
                 keep_dead_letters(batch.dead_letters, batch.executions)
         return lost
+
+    def _claim(self, cursor: Any, batch: Batch, engine_id: str, ops: Any) -> set[str]:
+        """Compare-and-set `queued` → `running` for the batch's claims; return the ids lost
+        (another engine had them). The still-queued ones are read under the write lock
+        (SQLite: the IMMEDIATE transaction; PostgreSQL: FOR UPDATE), so one statement then
+        claims them all; the UPDATE keeps its `status = 'queued'` guard all the same."""
+        claims = list(dict.fromkeys(batch.claims))
+        queued: set[str] = set()
+        for start in range(0, len(claims), 500):  # stay under SQLite's variable limit
+            queued.update(NodeRun.objects.select_for_update().filter(
+                id__in=claims[start:start + 500], status="queued").values_list("id", flat=True))
+        at = self._claim_fields.index("claimed_by")
+        params = []
+        for run_id in claims:
+            if run_id not in queued:
+                continue
+            row = batch.node_runs[run_id]
+            values = [_adapt(f, row[f], ops) for f in self._claim_fields]
+            values[at] = engine_id
+            params.append([*values, run_id])
+        if params:
+            cursor.executemany(self._claim_run, params)
+        return set(claims) - queued
 
     def _fence(self, batch: Batch, engine_id: str) -> set[str]:
         """Remove from `batch` (in place: it is announced after the flush) everything of

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,12 +69,35 @@ class TemplateContext(Mapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def bindings(self) -> dict[str, Any]:
-        """A plain dict snapshot for the JavaScript sandbox."""
+    def bindings(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """A plain dict snapshot for the JavaScript sandbox: of `names` only when given
+        (see `referenced_names`), else of everything visible."""
         out: dict[str, Any] = {}
-        for key in self:
+        for key in self if names is None else names:
             try:
                 out[key] = self[key]
             except KeyError:
                 continue
         return out
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+@lru_cache(maxsize=4096)
+def _identifiers(code: str) -> frozenset[str]:
+    return frozenset(_IDENTIFIER.findall(code))
+
+
+def referenced_names(config: Mapping[str, Any], fields: Iterable[str]) -> frozenset[str]:
+    """Every identifier-shaped word in the JavaScript of `fields`: a superset of the
+    variables the code can read by name. Snapshotting only these keeps a node's set-up
+    O(its code) instead of O(everything upstream) — in a 1,000-node chain the difference
+    between linear and quadratic. (Code that looks names up dynamically, e.g.
+    `globalThis[name]`, sees only the names it also mentions.)"""
+    names: set[str] = set()
+    for field in fields:
+        value = config.get(field)
+        if isinstance(value, str):
+            names |= _identifiers(value)
+    return frozenset(names)

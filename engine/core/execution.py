@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.core.branches import MAIN, Path, branch_id, trace_for
-from engine.core.context import TemplateContext
+from engine.core.context import TemplateContext, referenced_names
 from engine.core.graph import Node
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
@@ -423,7 +423,7 @@ class ExecutionRun:
         except Exception as exc:  # noqa: BLE001
             self.complete(attempt, None, NodeError(f"template error: {exc}", retryable=False))
             return None
-        bindings = tctx.bindings() if cls.raw_fields else {}
+        bindings = tctx.bindings(referenced_names(attempt.node.config, cls.raw_fields)) if cls.raw_fields else {}
         bindings.pop("__execution_input", None)
         bindings.pop("__item", None)
         ctx = NodeContext(
