@@ -270,8 +270,9 @@ class ExecutionRun:
         node_input, branches, branch_results = self._inputs(scope, node_id)
         attempt_no = self.attempt_counts.get(key, 0) + 1
         self.attempt_counts[key] = attempt_no
-        edge_branch = self._branch_settings(scope, node_id)
-        policy = node_policy(node.config, edge_branch)
+        policy = scope.plan.node_policies.get(node_id)
+        if policy is None:  # per version, not per run: the walk back to the branch is O(branch length)
+            policy = scope.plan.node_policies[node_id] = node_policy(node.config, self._branch_settings(scope, node_id))
         status = "retrying" if retry_of is not None else "queued"
         row = self.new_row(scope, node, attempt_no, status, node_input)
         attempt = Attempt(row["id"], self, scope, node, attempt_no, row, policy, node_input, status=status,

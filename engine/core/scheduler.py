@@ -24,7 +24,7 @@ from typing import Any
 
 from engine.core.branches import BranchMap
 from engine.core.graph import Edge, Graph, Scope
-from engine.core.policies import JoinPolicy, join_policy, section_verdict
+from engine.core.policies import JoinPolicy, NodePolicy, join_policy, section_verdict
 
 # Node states inside the scheduler (persisted statuses are richer; these are enough here).
 PENDING, READY, RUNNING, DONE = "pending", "ready", "running", "done"
@@ -91,6 +91,9 @@ class ScopePlan:
             candidates = [j for j in downstream[n] if j in self.joins and len(branches.node[j].path) < depth]
             self.governor[n] = min(candidates, key=position.__getitem__) if candidates else None
         self._sections: dict[str, list[str]] = {}
+        # Filled lazily by the execution (engine.core.execution.node_ready); plans are
+        # shared by every run of a version, and so are these.
+        self.node_policies: dict[str, NodePolicy] = {}
         # Joins with a `parallel.totalTimeout`, by the section nodes whose start opens it.
         self.deadline_joins: dict[str, list[str]] = {}
         for join, policy in self.policies.items():
@@ -117,6 +120,9 @@ class ScopeScheduler:
         self.state: dict[str, str] = {n: PENDING for n in plan.scope.order}
         self.remaining: dict[str, int] = {n: len(plan.in_edges[n]) for n in plan.scope.order}
         self.edge_results: dict[str, EdgeResult] = {}
+        # Per join: how many inputs settled of each kind, kept up to date edge by edge so
+        # that a join of n branches costs O(1) per arriving branch, not O(n).
+        self.join_counts: dict[str, dict[str, int]] = {j: {} for j in plan.joins}
         self.fired: set[str] = set()  # race joins that already went on
         self.settled = 0
         self.failed: dict[str, Any] | None = None
@@ -200,7 +206,14 @@ class ScopeScheduler:
 
     def _settle_edge_quiet(self, edge: Edge) -> None:
         """An edge whose result no longer matters (the scope failed, or the join went on)."""
-        self.edge_results.setdefault(edge.id, EdgeResult("cancelled"))
+        if edge.id not in self.edge_results:
+            self._record(edge, EdgeResult("cancelled"))
+
+    def _record(self, edge: Edge, result: EdgeResult) -> None:
+        self.edge_results[edge.id] = result
+        counts = self.join_counts.get(edge.target)
+        if counts is not None:
+            counts[result.kind] = counts.get(result.kind, 0) + 1
 
     def _fail_scope(self, node: str, error: Any) -> Actions:
         if self.failed is None:
@@ -213,7 +226,7 @@ class ScopeScheduler:
         target = edge.target
         if target not in self.state or edge.id in self.edge_results:
             return Actions()
-        self.edge_results[edge.id] = result
+        self._record(edge, result)
         self.remaining[target] -= 1
         if self.state[target] != PENDING:
             return Actions()
@@ -248,11 +261,11 @@ class ScopeScheduler:
 
     def _join_progress(self, join: str) -> Actions:
         policy = self.plan.policies[join]
-        results = [r for _, r in self.inputs(join)]
-        succeeded = sum(1 for r in results if r.kind == "ok")
-        failed = sum(1 for r in results if r.kind == "failed")
+        counts = self.join_counts[join]
+        succeeded = counts.get("ok", 0)
+        failed = counts.get("failed", 0)
         total = len(self.plan.in_edges[join])
-        live = total - sum(1 for r in results if r.kind in ("skipped", "cancelled"))
+        live = total - counts.get("skipped", 0) - counts.get("cancelled", 0)
         if policy.mode in ("first_success", "quorum"):
             need = 1 if policy.mode == "first_success" else policy.quorum
             if succeeded >= need:
