@@ -8,10 +8,10 @@ is computed once per workflow version and shared by all its executions.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import jsonschema
@@ -158,18 +158,29 @@ class Graph:
     def scope_of(self, node_id: str) -> Scope:
         return self.scopes[self.nodes[node_id].parent_id]
 
-    @cached_property
-    def downstream(self) -> dict[str, frozenset[str]]:
-        """All nodes reachable from each node within its scope (for section membership)."""
-        result: dict[str, frozenset[str]] = {}
-        for scope in self.scopes.values():
-            for node_id in reversed(scope.order):
-                reach: set[str] = set()
-                for edge in scope.out_edges.get(node_id, []):
-                    reach.add(edge.target)
-                    reach |= result.get(edge.target, frozenset())
-                result[node_id] = frozenset(reach)
-        return result
+
+_CONFIG_PROBLEMS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The schema problems of one node config. Remembered per (type, config): workflows
+    repeat configs (a loop body, generated chains), and every run of a new version plans
+    it again; schema validation is the costliest part of planning."""
+    try:
+        key = (cls.type, json.dumps(config, sort_keys=True, default=str))
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and key in _CONFIG_PROBLEMS:
+        return _CONFIG_PROBLEMS[key]
+    problems = []
+    for problem in sorted(jsonschema.Draft202012Validator(cls.full_schema()).iter_errors(config), key=str):
+        where = "/".join(str(p) for p in problem.absolute_path)
+        problems.append(f"config{'.' + where.replace('/', '.') if where else ''}: {problem.message}")
+    if key is not None:
+        if len(_CONFIG_PROBLEMS) > 20_000:  # bounded: a long-lived engine sees many versions
+            _CONFIG_PROBLEMS.clear()
+        _CONFIG_PROBLEMS[key] = tuple(problems)
+    return tuple(problems)
 
 
 def _is_container(node: Node) -> bool:
@@ -273,10 +284,8 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         if not isinstance(config, Mapping):
             err.append(_issue("config must be an object", node=node_id))
             continue
-        schema = cls.full_schema()
-        for problem in sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=str):
-            where = "/".join(str(p) for p in problem.absolute_path)
-            err.append(_issue(f"config{'.' + where.replace('/', '.') if where else ''}: {problem.message}", node=node_id))
+        for message in _config_problems(cls, config):
+            err.append(_issue(message, node=node_id))
         if "name" in raw and not isinstance(raw["name"], str):
             err.append(_issue("name must be a string", node=node_id))
 

@@ -83,13 +83,17 @@ class ScopePlan:
         self.policies: dict[str, JoinPolicy] = {
             n: join_policy(graph.nodes[n].type, graph.nodes[n].config) for n in self.joins
         }
-        downstream = graph.downstream
-        self.governor: dict[str, str | None] = {}
+        # Per join, every node it is reachable from: O(joins × nodes), where a full
+        # downstream closure would be O(nodes²) even for a plain chain without joins.
+        self.upstream: dict[str, frozenset[str]] = {j: self._ancestors(j) for j in self.joins}
+        self.governor: dict[str, str | None] = dict.fromkeys(scope.order)
         position = {n: i for i, n in enumerate(scope.order)}
-        for n in scope.order:
-            depth = len(branches.node[n].path)
-            candidates = [j for j in downstream[n] if j in self.joins and len(branches.node[j].path) < depth]
-            self.governor[n] = min(candidates, key=position.__getitem__) if candidates else None
+        # The governor of a node: the nearest join downstream that closes a branch it is in.
+        for join in sorted(self.joins, key=position.__getitem__, reverse=True):
+            depth = len(branches.node[join].path)
+            for n in self.upstream[join]:
+                if len(branches.node[n].path) > depth:
+                    self.governor[n] = join
         self._sections: dict[str, list[str]] = {}
         # Filled lazily by the execution (engine.core.execution.node_ready); plans are
         # shared by every run of a version, and so are these.
@@ -101,15 +105,25 @@ class ScopePlan:
                 for n in self.section(join):
                     self.deadline_joins.setdefault(n, []).append(join)
 
+    def _ancestors(self, node: str) -> frozenset[str]:
+        seen: set[str] = set()
+        stack = [node]
+        while stack:
+            for edge in self.in_edges.get(stack.pop(), ()):
+                if edge.source not in seen:
+                    seen.add(edge.source)
+                    stack.append(edge.source)
+        return frozenset(seen)
+
     def section(self, join: str) -> list[str]:
         """Nodes in the branches that `join` brings together."""
         if join not in self._sections:
             depth = len(self.branches.node[join].path)
-            downstream = self.graph.downstream
+            upstream = self.upstream[join]
             self._sections[join] = [
                 n
                 for n in self.scope.order
-                if join in downstream[n] and len(self.branches.node[n].path) > depth
+                if n in upstream and len(self.branches.node[n].path) > depth
             ]
         return self._sections[join]
 
