@@ -8,7 +8,7 @@ with a ready-made `NodeContext` and report back through the engine's inbox.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +42,12 @@ FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
 EVENT_OUTPUT_LIMIT = 4000
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
+        return value
     try:
         json.dumps(value)
         return value
@@ -51,6 +56,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _small(value: Any) -> Any:
+    if isinstance(value, _SCALARS) and not isinstance(value, str):
+        return value
     text = json.dumps(value, default=str)
     return value if len(text) <= EVENT_OUTPUT_LIMIT else {"truncated": True, "size": len(text)}
 
@@ -224,7 +231,8 @@ class ExecutionRun:
             taken_up = None
             self.run_seq += 1
         row = {
-            "id": taken_up["id"] if taken_up else uuid.uuid4().hex, "execution_id": self.id, "node_id": node.id, "name": node.name,
+            # uuid4's randomness without building a UUID object.
+            "id": taken_up["id"] if taken_up else os.urandom(16).hex(), "execution_id": self.id, "node_id": node.id, "name": node.name,
             "type": node.type, "scope": scope.key, "status": status, "attempt": attempt,
             "iteration": scope.iteration, "branch_id": bid, "branch_name": bname, "trace_id": trace,
             "queued_at": now(), "started_at": None, "finished_at": None, "input": _jsonable(input),

@@ -80,6 +80,8 @@ class ScopePlan:
             n: [e for e in scope.in_edges.get(n, []) if e.source in reachable] for n in scope.order
         }
         self.joins = {n for n, edges in self.in_edges.items() if len(edges) > 1}
+        self.initial_state: dict[str, str] = dict.fromkeys(scope.order, PENDING)
+        self.initial_remaining: dict[str, int] = {n: len(self.in_edges[n]) for n in scope.order}
         self.policies: dict[str, JoinPolicy] = {
             n: join_policy(graph.nodes[n].type, graph.nodes[n].config) for n in self.joins
         }
@@ -131,8 +133,9 @@ class ScopePlan:
 class ScopeScheduler:
     def __init__(self, plan: ScopePlan):
         self.plan = plan
-        self.state: dict[str, str] = {n: PENDING for n in plan.scope.order}
-        self.remaining: dict[str, int] = {n: len(plan.in_edges[n]) for n in plan.scope.order}
+        # Copies of per-plan templates: a loop starts one scheduler per item.
+        self.state: dict[str, str] = plan.initial_state.copy()
+        self.remaining: dict[str, int] = plan.initial_remaining.copy()
         self.edge_results: dict[str, EdgeResult] = {}
         # Per join: how many inputs settled of each kind, kept up to date edge by edge so
         # that a join of n branches costs O(1) per arriving branch, not O(n).

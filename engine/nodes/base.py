@@ -115,6 +115,37 @@ class EngineOptions:
     expression_max_output_bytes: int = 1_000_000
 
 
+class CancelFlag:
+    """`threading.Event`'s `is_set`/`set`/`wait`, with the Event (a Condition and two
+    locks) made only when someone waits: a 10,000-item loop makes 10,000 contexts and
+    almost never waits on one."""
+
+    __slots__ = ("_set", "_event", "_lock")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: threading.Event | None = None
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            if self._event is not None:
+                self._event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._lock:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
+
 @dataclass
 class NodeContext:
     """Everything a node run may look at. Built by the runtime for each attempt."""
@@ -137,7 +168,7 @@ class NodeContext:
     branches: dict[str, Any] = field(default_factory=dict)
     branch_results: list[BranchResult] = field(default_factory=list)
     options: EngineOptions = field(default_factory=EngineOptions)
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
     log_sink: Callable[[str], None] | None = None
     _cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
