@@ -8,6 +8,7 @@ execution or run the same node run: an execution is taken with
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from engine.core.persistence import Batch, ExecutionRecord, SignalRecord
 from engine.models import Event, Execution, NodeRun, PendingSignal
+
+log = logging.getLogger("engine")
 
 NODE_RUN_FIELDS = [
     "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name", "trace_id",
@@ -199,9 +202,18 @@ class DjangoPersistence:
 
     def expire_queued(self, now: Any) -> list[Any]:
         """Runs that waited past `settings.queue.timeout` fail with "queue timeout"."""
+        from engine.announce import announce_status
         from engine.queueing import expire_queued
 
-        return expire_queued(now)
+        expired = expire_queued(now)
+        for execution_id in expired:
+            # Committed above; now tell the executions list. (Its event stream finds the
+            # stored `execution.timed_out` event by following the store.)
+            try:
+                announce_status(execution_id)
+            except Exception:  # noqa: BLE001 - an unreachable channel layer must not undo the expiry
+                log.warning("could not announce the queue timeout of execution %s", execution_id, exc_info=True)
+        return expired
 
     def load(self, execution_id: Any) -> ExecutionRecord | None:
         ex = Execution.objects.select_related("version").filter(id=execution_id).first()

@@ -177,3 +177,35 @@ def test_loop_item_dead_letters_replay_only_that_item(alice_client):
     assert again.output == {"o": ["cat#2"]}  # only that item, under its original index
     work = NodeRun.objects.filter(execution=again, node_id="work")
     assert [(r.iteration, r.trace_id) for r in work] == [(2, f"{again.trace_id}-003")]
+
+
+def test_a_queue_timeout_is_announced_to_the_executions_list(alice, alice_client):
+    """The executions list stream (`executions.user.<id>` group) hears of a run that timed
+    out in the queue, though no engine ever ran it."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"executions.user.{alice.pk}", channel)
+    wf = create(alice_client, blocking_workflow(timeout=300))
+    first = run(alice_client, wf, {"ms": 1500, "tag": "first"}).json()
+    wait_status(first["id"], {"running"})
+    waiting = run(alice_client, wf, {"ms": 1, "tag": "late"}).json()
+    wait_status(waiting["id"], {"timed_out"}, timeout=5)
+
+    async def statuses_of_waiting() -> list[str]:
+        import asyncio
+
+        seen: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "timed_out" not in seen:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                continue
+            if message["execution"]["id"] == waiting["id"]:
+                seen.append(message["execution"]["status"])
+        return seen
+
+    assert "timed_out" in async_to_sync(statuses_of_waiting)()
