@@ -255,11 +255,3 @@ class DjangoPersistence:
         if execution_ids:
             Execution.objects.filter(id__in=execution_ids, engine_id=engine_id).update(engine_id="", heartbeat_at=None)
 
-
-def worker_setup() -> None:
-    """Each pooled thread checks its connection like a request would."""
-    close_old_connections()
-
-
-def worker_teardown() -> None:
-    connection.close()

@@ -60,8 +60,6 @@ class Engine:
         poll_interval: float = 0.5,
         heartbeat_interval: float = 2.0,
         stale_after: float = 15.0,
-        worker_setup: Callable[[], None] | None = None,
-        worker_teardown: Callable[[], None] | None = None,
     ):
         self.persistence = persistence
         self.options = options or EngineOptions()
@@ -70,8 +68,6 @@ class Engine:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
-        self.worker_setup = worker_setup
-        self.worker_teardown = worker_teardown
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.timers: list[tuple[float, int, Timer]] = []
         self._timer_ids = itertools.count()
@@ -395,8 +391,8 @@ class Engine:
                 return
 
     def _work(self, attempt: Attempt) -> None:
-        if self.worker_setup is not None:
-            self.worker_setup()
+        # Node types never touch the database (results go back to the coordinator), so
+        # pooled threads need no connection handling.
         try:
             assert attempt.impl is not None and attempt.ctx is not None
             value = attempt.impl.run(attempt.ctx)
@@ -404,9 +400,6 @@ class Engine:
             self.inbox.put(("done", attempt, None, exc))
         else:
             self.inbox.put(("done", attempt, value, None))
-        finally:
-            if self.worker_teardown is not None:
-                self.worker_teardown()
 
     def _announce_loop(self) -> None:
         while True:

@@ -162,8 +162,6 @@ class ScopeScheduler:
             if n in self.state:
                 self.state[n] = READY
                 actions.ready.append(n)
-        if not self.state:
-            return actions
         return actions
 
     def mark_running(self, node: str) -> None:
@@ -330,11 +328,10 @@ class ScopeScheduler:
         errors = [r.error for _, r in self.inputs(join) if r.kind == "failed"]
         error = {"message": message, "branchErrors": errors}
         actions = Actions(join_failed=[(join, error)])
+        # Without cancelling, the rest of the section finishes; its results no longer
+        # matter to the join.
         if cancel or self.plan.policies[join].cancel_on_failure:
             actions.extend(self._cancel_section(join, f"{join}: {message}"))
-        else:
-            # Let the rest of the section finish; its results no longer matter to the join.
-            pass
         self.state[join] = RUNNING  # the caller records the failure and calls finish()
         return actions
 
