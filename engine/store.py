@@ -9,6 +9,7 @@ execution or run the same node run: an execution is taken with
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -51,11 +52,15 @@ def _columns(model: Any, fields: list[str]) -> list[str]:
     return [connection.ops.quote_name(model._meta.get_field(f).column) for f in fields]
 
 
+ORPHAN_SCAN_INTERVAL_S = 1.0
+
+
 class DjangoPersistence:
     """Writes a tick's batch with a handful of `executemany` statements: the ORM's
     per-object work would cost more than the engine itself (see docs in README)."""
 
     def __init__(self) -> None:
+        self._next_orphan_scan = 0.0
         qn = connection.ops.quote_name
         run_fields = ["id", "execution", *NODE_RUN_FIELDS]
         self._run_table = qn(NodeRun._meta.db_table)
@@ -179,12 +184,21 @@ class DjangoPersistence:
         claimed: list[Any] = []
         from engine.queueing import runnable_queued_ids
 
-        for execution_id in runnable_queued_ids(limit):
-            won = Execution.objects.filter(id=execution_id, status="queued").update(
-                status="running", engine_id=engine_id, heartbeat_at=now
-            )
-            if won:
-                claimed.append(execution_id)
+        runnable = runnable_queued_ids(limit)
+        if runnable:
+            with transaction.atomic():  # one commit for the lot, not one per execution
+                for execution_id in runnable:
+                    won = Execution.objects.filter(id=execution_id, status="queued").update(
+                        status="running", engine_id=engine_id, heartbeat_at=now
+                    )
+                    if won:
+                        claimed.append(execution_id)
+        # Orphans (their engine stopped heart-beating for `stale_after_s`) are not urgent:
+        # look for them once a second, not on every wake-up that a new run causes.
+        mono = time.monotonic()
+        if mono < self._next_orphan_scan:
+            return claimed
+        self._next_orphan_scan = mono + ORPHAN_SCAN_INTERVAL_S
         stale = now - timedelta(seconds=stale_after_s)
         orphans = (
             Execution.objects.filter(status__in=["running", "paused"])
