@@ -7,10 +7,12 @@ import {
   activeType,
   describeDefault,
   fieldKind,
+  formatAnyValue,
   getAtPath,
   initialValueFor,
   optionFor,
   orderedProperties,
+  parseAnyInput,
   parseNumberInput,
   schemaTypes,
   setAtPath,
@@ -166,6 +168,14 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
           <Help schema={kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema} id={helpId} />
         </div>
       );
+    case "any":
+      return (
+        <div className="fm-field">
+          {label}
+          <AnyInput id={inputId} testId={testId} label={name} placeholder={describeDefault(schema)} value={value} onChange={onChange} />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
     case "string":
       return (
         <div className="fm-field">
@@ -269,6 +279,30 @@ function NumberInput(props: {
         const parsed = parseNumberInput(e.target.value, integer);
         setInvalid(!parsed.ok);
         if (parsed.ok) onChange(parsed.value);
+      }}
+    />
+  );
+}
+
+/** Text or JSON: keeps the typed text while the value it means is unchanged (no reformat mid-typing). */
+function AnyInput(props: { id: string; testId: string; label: string; placeholder: string | undefined; value: unknown; onChange: (v: unknown) => void }) {
+  const { id, testId, label, placeholder, value, onChange } = props;
+  const [text, setText] = useState(formatAnyValue(value));
+  useEffect(() => {
+    if (JSON.stringify(parseAnyInput(text)) !== JSON.stringify(value)) setText(formatAnyValue(value));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return (
+    <CodeField
+      id={id}
+      testId={testId}
+      label={label}
+      language="template"
+      value={text}
+      placeholder={placeholder ?? "{{path}}, text or JSON"}
+      onChange={(v) => {
+        setText(v);
+        onChange(parseAnyInput(v));
       }}
     />
   );

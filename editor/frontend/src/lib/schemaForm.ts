@@ -3,7 +3,7 @@
 // no front-end change.
 import type { JsonSchema } from "../api/types";
 
-export type FieldKind = "enum" | "boolean" | "integer" | "number" | "string" | "code" | "template" | "object" | "map" | "array" | "multi" | "json";
+export type FieldKind = "enum" | "boolean" | "integer" | "number" | "string" | "code" | "template" | "object" | "map" | "array" | "multi" | "json" | "any";
 
 const EXPRESSION_FORMATS = new Set(["javascript", "js", "expression", "code"]);
 const TEMPLATE_FORMATS = new Set(["template", "textarea", "multiline"]);
@@ -64,6 +64,9 @@ export function fieldKind(name: string, schema: JsonSchema, value: unknown): Fie
   if (schema.enum) return "enum";
   const types = schemaTypes(schema).filter((t) => t !== "null");
   if (types.length > 1) return "multi";
+  // An untyped value that is (or defaults to) text — the output node's `{{results}}` — is
+  // typed as a template first; JSON is still accepted (see parseAnyInput).
+  if (!types.length && (typeof value === "string" || (value === undefined && typeof schema.default === "string"))) return "any";
   const type = types[0];
   switch (type) {
     case "boolean":
@@ -111,6 +114,29 @@ export function initialValueFor(type: string, schema: JsonSchema): unknown {
     default:
       return "";
   }
+}
+
+/**
+ * The text of an untyped ("any JSON") field: JSON when it is an object, array, number,
+ * boolean or null, else the text itself — so `{{results}}` needs no quotes, and a whole
+ * `{{path}}` keeps its JSON type on the server (SPEC §4.2).
+ */
+export function parseAnyInput(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(trimmed);
+    if (typeof parsed !== "string") return parsed;
+  } catch {
+    /* not JSON: plain text or a template */
+  }
+  return text;
+}
+
+/** How an untyped field shows its value: text as is, anything else as JSON. */
+export function formatAnyValue(value: unknown): string {
+  if (value === undefined) return "";
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
 
 /** Parses a number input; empty means "unset", junk means "keep what was there". */

@@ -1,5 +1,7 @@
 // The config panel of the selected node: name, id, then the form generated from the node
 // type's JSON schema (common policy keys — timeout, retry, onError… — at the end).
+import { useEffect, useState } from "react";
+
 import type { Config, WorkflowNode } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
@@ -20,6 +22,7 @@ export function NodePanel({ node }: { node: WorkflowNode }) {
         </span>
       </header>
       {info?.description && <p className="fm-help">{info.description}</p>}
+      <NodeIdField nodeId={node.id} />
       <div className="fm-field">
         <label className="fm-label" htmlFor="node-name-input">
           <code>name</code>
@@ -50,6 +53,61 @@ export function NodePanel({ node }: { node: WorkflowNode }) {
         />
       ) : (
         <p className="fm-field-error">Unknown node type “{node.type}”.</p>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The node id, editable: later nodes read this node's output as `{{id}}` (the seed's
+ * `{{users}}`). Applied on Enter or when the field loses focus, not per keystroke, so the
+ * half-typed id never becomes a reference (Ctrl+S applies it too); Escape puts the current id back.
+ */
+function NodeIdField({ nodeId }: { nodeId: string }) {
+  const [text, setText] = useState(nodeId);
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    setText(nodeId);
+    setProblem(null);
+  }, [nodeId]);
+  const apply = () => {
+    const candidate = text.trim();
+    if (candidate === nodeId) {
+      setText(nodeId);
+      setProblem(null);
+      return;
+    }
+    setProblem(graphStore.getState().renameNode(nodeId, candidate));
+  };
+  return (
+    <div className="fm-field">
+      <label className="fm-label" htmlFor="node-id-input">
+        <code>id</code>
+        <span className="fm-title">used in templates as {`{{${nodeId}}}`}</span>
+      </label>
+      <input
+        id="node-id-input"
+        type="text"
+        data-testid="node-id-input"
+        value={text}
+        spellCheck={false}
+        aria-invalid={problem !== null}
+        aria-describedby={problem !== null ? "node-id-problem" : undefined}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={apply}
+        onKeyDown={(e) => {
+          // Ctrl+S saves from anywhere (a window listener, reached after this one): apply first.
+          if (e.key === "Enter" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s")) apply();
+          if (e.key === "Escape") {
+            setText(nodeId);
+            setProblem(null);
+          }
+        }}
+      />
+      {problem !== null && (
+        <div className="fm-field-error" role="alert" id="node-id-problem" data-testid="node-id-problem">
+          {problem}
+        </div>
       )}
     </div>
   );

@@ -19,6 +19,7 @@ import type {
 import { checkConnection, type ConnectCheck, DEFAULT_HANDLE } from "../lib/graph";
 import { copyFragment, type Fragment, rekeyFragment } from "./clipboard";
 import { nextEdgeId, nextNodeId, uniqueName } from "./ids";
+import { nodeIdProblem, renameNodeId } from "./rename";
 
 export const HISTORY_LIMIT = 200;
 export const PASTE_OFFSET = 40;
@@ -83,6 +84,8 @@ export interface GraphState {
   addNode(type: string, position: Position, parentId?: string): string;
   connect(source: string, target: string, sourceHandle?: string | null): ConnectCheck & { edgeId?: string };
   updateNode(id: string, patch: { name?: string; config?: Config }): void;
+  /** Gives a node a new id (references follow); returns why it cannot, or null. */
+  renameNode(id: string, newId: string): string | null;
   updateEdgeBranch(id: string, branch: BranchConfig | undefined): void;
   updateSettings(settings: WorkflowSettings): void;
   setWorkflowName(name: string): void;
@@ -231,6 +234,15 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
             ...(patch.config !== undefined ? { config: patch.config } : {}),
           })),
         );
+      },
+      renameNode(id, newId) {
+        const { definition, selectedNodeIds } = get();
+        const problem = nodeIdProblem(definition, id, newId);
+        if (problem !== null || id === newId) return problem;
+        commit(renameNodeId(definition, id, newId), {
+          selectedNodeIds: selectedNodeIds.map((s) => (s === id ? newId : s)),
+        });
+        return null;
       },
       updateEdgeBranch(id, branch) {
         const definition = get().definition;
