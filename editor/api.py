@@ -153,14 +153,21 @@ class WorkflowRunApi(APIView):
     def post(self, request: Request, workflow_id: str) -> Response:
         from engine import services as engine_services
 
-        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
         serializer = RunInputSerializer(data=request.data)
+        # Hot path (issue 7): the workflow and its current version in one query. Anything
+        # unusual (no such workflow, not yours, no version) takes the general path, which
+        # answers 404 or 400 exactly as before.
+        version = selectors.workflow_run_version_get(user=request.user, workflow_id=workflow_id)
+        workflow = version.workflow if version is not None else selectors.workflow_get(
+            user=request.user, workflow_id=workflow_id
+        )
         serializer.is_valid(raise_exception=True)
         execution = engine_services.execution_start(
             workflow=workflow,
             user=request.user,
             input=serializer.validated_data["input"],
             priority=serializer.validated_data["priority"],
+            version=version,
         )
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},

@@ -127,3 +127,41 @@ def bare_executor(tasks: int, seconds: float, workers: int) -> float:
         list(pool.map(lambda _: time.sleep(seconds), range(tasks)))
     return time.perf_counter() - t0
 
+
+
+# -- peers (`--peers`; optional: `pip install -e '.[bench]'`) ------------------------------
+def peer_dask(tasks: int, seconds: float, workers: int) -> float | None:
+    """Wall time of the same sleeps as dask.delayed tasks on Dask's threaded scheduler."""
+    try:
+        import dask
+    except ImportError:
+        return None
+
+    def wait(_: int) -> None:
+        time.sleep(seconds)
+
+    work = [dask.delayed(wait)(i) for i in range(tasks)]
+    t0 = time.perf_counter()
+    dask.compute(*work, scheduler="threads", num_workers=workers)
+    return time.perf_counter() - t0
+
+
+def peer_prefect(tasks: int, seconds: float, workers: int) -> float | None:
+    """Wall time of the same sleeps as a Prefect 3 flow mapping a task on a thread pool."""
+    try:
+        from prefect import flow, task
+        from prefect.task_runners import ThreadPoolTaskRunner
+    except ImportError:
+        return None
+
+    @task
+    def wait(_: int) -> None:
+        time.sleep(seconds)
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=workers), log_prints=False)
+    def fan() -> None:
+        wait.map(range(tasks)).result()
+
+    t0 = time.perf_counter()
+    fan()
+    return time.perf_counter() - t0

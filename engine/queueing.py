@@ -2,11 +2,17 @@
 
 `settings.queue.maxConcurrentRuns` caps running executions per workflow; the rest wait in
 order of the queue's `priority` rule (fifo, lifo, or the run's `priority`).
+
+The engine asks these questions on every wake-up (each run request wakes it), so they
+must stay cheap while hundreds of runs wait: queued runs are read as bare ids, and the
+queue settings are read once per distinct version, not once per queued run.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.db.models import Count
 
 from editor.models import WorkflowVersion
 from engine.models import Execution
@@ -18,24 +24,43 @@ def queue_settings(definition: Any) -> dict[str, Any]:
     return queue if isinstance(queue, dict) else {}
 
 
+def version_queue_settings(version_ids: set[Any] | list[Any]) -> dict[Any, dict[str, Any]]:
+    """The queue settings of each version: one query for the distinct versions waiting
+    (few), not a definition per queued run (many). Not cached across calls: ids can be
+    reused (a rolled-back test, a restored database) and a stale queue rule would be wrong."""
+    if not version_ids:
+        return {}
+    return {
+        version_id: queue_settings(definition)
+        for version_id, definition in WorkflowVersion.objects.filter(id__in=list(version_ids)).values_list(
+            "id", "definition"
+        )
+    }
+
+
 def runnable_queued_ids(limit: int) -> list[Any]:
     queued = list(
         Execution.objects.filter(status="queued")
         .order_by("created_at", "id")
-        .values_list("id", "workflow_id", "priority", "version__definition")[: limit * 20]
+        .values_list("id", "workflow_id", "priority", "version_id")[: limit * 20]
     )
     if not queued:
         return []
-    workflows = {w for _, w, _, _ in queued}
-    running: dict[Any, int] = {w: 0 for w in workflows}
-    for workflow_id in (
-        Execution.objects.filter(workflow_id__in=workflows, status__in=["running", "paused"])
-        .values_list("workflow_id", flat=True)
-    ):
-        running[workflow_id] += 1
+    queues = version_queue_settings({v for _, _, _, v in queued})
     by_workflow: dict[Any, list[tuple[Any, int, dict[str, Any]]]] = {}
-    for execution_id, workflow_id, priority, definition in queued:
-        by_workflow.setdefault(workflow_id, []).append((execution_id, priority, queue_settings(definition)))
+    for execution_id, workflow_id, priority, version_id in queued:
+        by_workflow.setdefault(workflow_id, []).append((execution_id, priority, queues.get(version_id) or {}))
+    # The newest queued run's version decides the workflow's queue rules.
+    capped = [w for w, entries in by_workflow.items() if entries[-1][2].get("maxConcurrentRuns")]
+    running: dict[Any, int] = {}
+    if capped:  # only capped workflows need to know how many of their runs are in flight
+        running = dict(
+            Execution.objects.filter(workflow_id__in=capped, status__in=["running", "paused"])
+            .order_by()
+            .values_list("workflow_id")
+            .annotate(n=Count("id"))
+            .values_list("workflow_id", "n")
+        )
     chosen: list[Any] = []
     for workflow_id, entries in by_workflow.items():
         queue = entries[-1][2]
@@ -45,7 +70,7 @@ def runnable_queued_ids(limit: int) -> list[Any]:
         elif order == "priority":
             entries = sorted(entries, key=lambda e: -e[1])
         cap = queue.get("maxConcurrentRuns")
-        free = (int(cap) - running[workflow_id]) if cap else len(entries)
+        free = (int(cap) - running.get(workflow_id, 0)) if cap else len(entries)
         chosen.extend(e[0] for e in entries[: max(0, free)])
     return chosen[:limit]
 
@@ -66,23 +91,31 @@ def expire_queued(now: Any, *, limit: int = 2000) -> list[Any]:
     from engine.dead_letters import keep_failed_runs
     from engine.models import Event
 
+    # Most queues have no timeout: find that out from the distinct versions waiting (a few
+    # rows), before reading any queued run.
+    versions = set(
+        Execution.objects.filter(status="queued").order_by().values_list("version_id", flat=True).distinct()
+    )
+    if not versions:
+        return []
+    timeouts: dict[Any, float] = {}
+    for version_id, queue in version_queue_settings(versions).items():
+        timeout = queue.get("timeout")
+        if timeout:
+            timeouts[version_id] = float(timeout)
+    if not timeouts:
+        return []
+    # Nothing created after this can have waited long enough under any of the timeouts.
+    oldest_due = now - timedelta(milliseconds=min(timeouts.values()))
     queued = list(
-        Execution.objects.filter(status="queued")
+        Execution.objects.filter(status="queued", version_id__in=list(timeouts), created_at__lte=oldest_due)
         .order_by("created_at", "id")
         .values_list("id", "created_at", "version_id")[:limit]
     )
-    if not queued:
-        return []
-    # One read per distinct version (not per queued run): few versions, many runs.
-    timeouts: dict[Any, float | None] = {}
-    versions = {v for _, _, v in queued}
-    for version_id, definition in WorkflowVersion.objects.filter(id__in=versions).values_list("id", "definition"):
-        timeout = queue_settings(definition).get("timeout")
-        timeouts[version_id] = float(timeout) if timeout else None
     expired: list[Any] = []
     for execution_id, created_at, version_id in queued:
-        timeout = timeouts.get(version_id)
-        if not timeout or created_at + timedelta(milliseconds=timeout) > now:
+        timeout = timeouts[version_id]
+        if created_at + timedelta(milliseconds=timeout) > now:
             continue
         waited_ms = round((now - created_at).total_seconds() * 1000)
         error = {"message": QUEUE_TIMEOUT_MESSAGE, "waitedMs": waited_ms, "queueTimeoutMs": int(timeout)}

@@ -36,16 +36,26 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="one JSON object per metric per line")
         parser.add_argument("--quick", action="store_true", help="each scenario at a tenth of its size")
         parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; the median is reported")
+        parser.add_argument("--peers", action="store_true",
+                            help="also run fanout and loop on Dask and Prefect when installed (extra `bench`)")
+        parser.add_argument("--web-workers", type=int, default=0,
+                            help="`runs` only, a scale-out variant: N daphne processes without an engine, "
+                                 "one `manage.py runengine`, clients spread over the N (default 0: SPEC §9's "
+                                 "single daphne with the engine in-process)")
+        parser.add_argument("--items", type=int, default=10_000,
+                            help="items of the `loop` scenario (e.g. 100000 for the scale check)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         self.scale = 0.1 if options["quick"] else 1.0
+        self.loop_items = options["items"]
+        self.web_workers = max(0, options["web_workers"])
         repeat = max(1, options["repeat"])
         scenarios = SCENARIOS if options["scenario"] == "all" else [options["scenario"]]
         self.tmp = tempfile.mkdtemp(prefix="flowmaestro-bench-")
         self._use_scratch_database()
-        # The process-wide engine: services wake it, and the bench waits on it.
-        settings.FLOWMAESTRO_POLL_INTERVAL = 0.05
+        # The process-wide engine, at its default poll interval: `execution_start` wakes it,
+        # and the bench waits on it (no polling in the measured path).
         self.engine = start_engine()
         try:
             for scenario in scenarios:
@@ -54,6 +64,9 @@ class Command(BaseCommand):
                     values = [r[i]["value"] for r in runs]
                     self.emit({**first, "value": round(statistics.median(values), 4),
                                **({"runs": values} if repeat > 1 else {})})
+            if options["peers"]:
+                for m in self.bench_peers():
+                    self.emit(m)
         finally:
             stop_engine(1)
 
@@ -111,7 +124,7 @@ class Command(BaseCommand):
                              ideal_s=round(ideal, 3))]
 
     def bench_loop(self) -> list[dict[str, Any]]:
-        items = self.n(10_000)
+        items = self.n(self.loop_items)
         ideal = items * 0.050 / 100
         with bench.RssSampler() as rss:
             wall, _ = self.run_definition(bench.loop_definition(50, 100), {"items": list(range(items))})
@@ -136,12 +149,31 @@ class Command(BaseCommand):
         return [bench.metric("baseline-fanout", "ratio_to_ideal", fan, "x"),
                 bench.metric("baseline-loop", "ratio_to_ideal", loop, "x")]
 
-    def _daphne(self) -> tuple[subprocess.Popen[bytes], str]:
+    def bench_peers(self) -> list[dict[str, Any]]:
+        """The same fanout and loop sleeps on other engines, for side-by-side reading."""
+        width, items = self.n(400), self.n(self.loop_items)
+        shapes = {"fanout": (width, 0.010, 8), "loop": (items, 0.050, 100)}
+        out = []
+        for peer, run in (("dask", bench.peer_dask), ("prefect", bench.peer_prefect)):
+            for shape, (tasks, seconds, workers) in shapes.items():
+                wall = run(tasks, seconds, workers)
+                if wall is None:
+                    self.stderr.write(f"{peer} is not installed: pip install -e '.[bench]'")
+                    break
+                out.append(bench.metric(f"{peer}-{shape}", "ratio_to_ideal", wall / (tasks * seconds / workers), "x",
+                                        wall_s=round(wall, 3)))
+        return out
+
+    def _server_env(self, *, engine_in_process: bool) -> dict[str, str]:
+        return {**os.environ, "DATABASE_URL": f"sqlite:///{self.db_path}",
+                "FLOWMAESTRO_ENGINE_IN_PROCESS": "true" if engine_in_process else "false",
+                "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+
+    def _daphne(self, *, engine_in_process: bool = True) -> tuple[subprocess.Popen[bytes], str]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{self.db_path}", "FLOWMAESTRO_ENGINE_IN_PROCESS": "true",
-               "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+        env = self._server_env(engine_in_process=engine_in_process)
         root = Path(settings.BASE_DIR)
         daphne = str(Path(sys.executable).with_name("daphne"))
         proc = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "flowmaestro.asgi:application"],
@@ -172,18 +204,49 @@ class Command(BaseCommand):
         wf = Workflow.objects.create(owner=self.user, name="bench runs", definition=d, version=1)
         WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
         stop_engine(1)  # the server's engine runs these
-        proc, url = self._daphne()
+        procs: list[subprocess.Popen[bytes]] = []
+        urls: list[str] = []
         try:
+            if self.web_workers:
+                # Scale-out variant: the web processes only queue runs; one engine process
+                # (woken by its 50 ms poll, as a deployment's `runengine` is) runs them.
+                for _ in range(self.web_workers):
+                    proc, url = self._daphne(engine_in_process=False)
+                    procs.append(proc)
+                    urls.append(url)
+                engine_proc = subprocess.Popen(
+                    [sys.executable, "manage.py", "runengine"], cwd=Path(settings.BASE_DIR),
+                    env=self._server_env(engine_in_process=False),
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                procs.append(engine_proc)
+                assert engine_proc.stdout is not None
+                # "engine … running": its start-up is not counted as work per run.
+                if not engine_proc.stdout.readline().startswith(b"engine "):
+                    raise CommandError("runs: runengine did not start")
+            else:
+                proc, url = self._daphne()
+                procs.append(proc)
+                urls.append(url)
+            import psutil
+
+            servers = [psutil.Process(p.pid) for p in procs]
+            server_cpu0 = [sum(p.cpu_times()[:2]) for p in servers]
+            client_cpu0 = sum(psutil.Process().cpu_times()[:2])
             headers = {"Authorization": f"Token {token.key}"}
             from concurrent.futures import ThreadPoolExecutor
 
             t0 = time.perf_counter()
-            with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-                def post(_: int) -> int:
-                    return client.post(f"/api/workflows/{wf.id}/run", json={"input": {"i": _}}).status_code
+            clients = [httpx.Client(base_url=url, headers=headers, timeout=30) for url in urls]
+            try:
+                def post(i: int) -> int:
+                    client = clients[i % len(clients)]
+                    return client.post(f"/api/workflows/{wf.id}/run", json={"input": {"i": i}}).status_code
 
                 with ThreadPoolExecutor(8) as pool:
                     codes = list(pool.map(post, range(total)))
+            finally:
+                for client in clients:
+                    client.close()
             bad = [c for c in codes if c != 201]
             if bad:
                 raise CommandError(f"runs: {len(bad)} run requests failed (e.g. HTTP {bad[0]})")
@@ -193,12 +256,24 @@ class Command(BaseCommand):
                     raise CommandError("runs: executions did not finish")
                 time.sleep(0.02)
             wall = time.perf_counter() - t0
+            # Where the time went: CPU ms per execution in each server process (API and
+            # engine share one GIL in the default topology) and in this client.
+            server_cpu = [sum(p.cpu_times()[:2]) - c for p, c in zip(servers, server_cpu0, strict=True)]
+            client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_cpu0
             failed = Execution.objects.filter(workflow=wf, status="failed").count()
         finally:
-            proc.terminate()
-            proc.wait(10)
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(10)
             self.engine = start_engine()
-        return [bench.metric("runs", "executions_per_s", total / wall, "1/s", runs=total, failed=failed)]
+        topology = (f"{self.web_workers} daphne + runengine" if self.web_workers
+                    else "1 daphne, engine in-process")
+        return [bench.metric("runs", "executions_per_s", total / wall, "1/s", runs=total, failed=failed,
+                             topology=topology,
+                             server_cpu_ms_per_run=round(sum(server_cpu) * 1000 / total, 2),
+                             cpu_ms_per_run_by_process=[round(c * 1000 / total, 2) for c in server_cpu],
+                             client_cpu_ms_per_run=round(client_cpu * 1000 / total, 2))]
 
     def bench_stream(self) -> list[dict[str, Any]]:
         from engine.bench_stream import stream_scenario
