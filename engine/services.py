@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, Pending
 from engine.queueing import queue_settings
 
 if TYPE_CHECKING:
-    from engine.core.engine import Engine
+    pass
 
 
 class QueueFull(Exception):
@@ -52,34 +51,7 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
     if signal:
         engine.signal(execution_id)
     else:
-        _request_claim(engine)
-
-
-# The engine whose coordinator has a claim on its way, or None. Every run request used to
-# post its own claim, and each claim reads the whole queue and loads what it wins: under a
-# burst of requests the coordinator spent its time re-reading the queue (profiled: all of
-# its samples in `_claim`). One claim per burst picks up every run committed before it.
-_claim_lock = threading.Lock()
-_claim_pending: Engine | None = None
-
-
-def _request_claim(engine: Engine) -> None:
-    global _claim_pending
-    with _claim_lock:
-        if _claim_pending is engine:
-            return  # the pending claim has not started yet, so it will see this run too
-        _claim_pending = engine
-
-    def claim_now() -> None:
-        # Runs on the coordinator. Cleared *before* the claim reads the queue: a run that
-        # commits after this line posts a new claim, so no run waits for the next poll.
-        global _claim_pending
-        with _claim_lock:
-            if _claim_pending is engine:
-                _claim_pending = None
-        engine.submit(None)
-
-    engine.call_soon(claim_now)
+        engine.submit(execution_id)  # coalesced: at most one claim waits in the engine
 
 
 def execution_start(

@@ -216,13 +216,19 @@ class DjangoPersistence:
 
         runnable = runnable_queued_ids(limit)
         if runnable:
-            with transaction.atomic():  # one commit for the lot, not one per execution
-                for execution_id in runnable:
-                    won = Execution.objects.filter(id=execution_id, status="queued").update(
-                        status="running", engine_id=engine_id, heartbeat_at=now
-                    )
-                    if won:
-                        claimed.append(execution_id)
+            # One compare-and-set statement for the lot; RETURNING tells which were won
+            # (SQLite ≥ 3.35 and PostgreSQL). The queue's order is kept for starting them.
+            qn = connection.ops.quote_name
+            marks = ", ".join(["%s"] * len(runnable))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {qn(Execution._meta.db_table)} SET {qn('status')} = 'running', {qn('engine_id')} = %s, "
+                    f"{qn('heartbeat_at')} = %s WHERE {qn('id')} IN ({marks}) AND {qn('status')} = 'queued' "
+                    f"RETURNING {qn('id')}",
+                    [engine_id, _adapt("heartbeat_at", now), *runnable],
+                )
+                winners = {row[0] for row in cursor.fetchall()}
+            claimed = [execution_id for execution_id in runnable if execution_id in winners]
         # Orphans (their engine stopped heart-beating for `stale_after_s`) are not urgent:
         # look for them once a second, not on every wake-up that a new run causes.
         mono = time.monotonic()
@@ -273,6 +279,30 @@ class DjangoPersistence:
             status=ex.status, state=dict(ex.state or {}), last_seq=ex.last_seq, node_runs=rows,
             owner=ex.owner_id, priority=ex.priority,
         )
+
+    def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
+        """Two queries for the lot: the executions with their versions, then their node
+        runs (none at all for new runs, the usual case)."""
+        records: dict[Any, ExecutionRecord] = {}
+        rows: dict[Any, list[dict[str, Any]]] = {}
+        for start in range(0, len(execution_ids), 500):
+            chunk = execution_ids[start:start + 500]
+            for ex in Execution.objects.select_related("version").filter(id__in=chunk):
+                records[ex.id] = ExecutionRecord(
+                    id=ex.id, definition=ex.version.definition, input=ex.input, trace_id=ex.trace_id,
+                    status=ex.status, state=dict(ex.state or {}), last_seq=ex.last_seq, node_runs=rows.setdefault(ex.id, []),
+                    owner=ex.owner_id, priority=ex.priority,
+                )
+            for row in (NodeRun.objects.filter(execution_id__in=chunk).order_by("execution_id", "seq")
+                        .values("id", "execution_id", *NODE_RUN_FIELDS)):
+                rows.setdefault(row["execution_id"], []).append(row)
+        return records
+
+    def take_signals_many(self, execution_ids: list[Any]) -> dict[Any, list[SignalRecord]]:
+        found: dict[Any, list[SignalRecord]] = {}
+        for s in PendingSignal.objects.filter(execution_id__in=execution_ids, applied_at__isnull=True).order_by("id"):
+            found.setdefault(s.execution_id, []).append(SignalRecord(s.id, s.type, s.reason, s.data, s.sent_by))
+        return found
 
     def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> list[Any]:
         """Renew this engine's executions; return those another engine has taken over."""

@@ -84,7 +84,8 @@ class Engine:
         self._writer: threading.Thread | None = None
         self._finished_events: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
-        self._notifications: dict[Any, tuple[list[str], str, str]] = {}  # sent after the final commit
+        self._notifications: dict[Any, tuple[list[str], str, str]] = {}
+        self._claim_pending = False  # sent after the final commit
         self._thread: threading.Thread | None = None
         self._announcer: threading.Thread | None = None
         self._stopping = False
@@ -122,7 +123,13 @@ class Engine:
         self._thread = None
 
     def submit(self, execution_id: Any) -> None:
-        """A new execution was queued: claim it without waiting for the next poll."""
+        """A new execution was queued: claim it without waiting for the next poll. At most
+        one claim waits in the inbox: under a burst of run requests, one claim picks up
+        every run committed before it starts (each claim reads the queue)."""
+        with self._lock:
+            if self._claim_pending:
+                return
+            self._claim_pending = True
         self.inbox.put(("claim",))
 
     def signal(self, execution_id: Any) -> None:
@@ -283,17 +290,15 @@ class Engine:
             _, attempt, text = message
             attempt.ex.log(attempt, text)
         elif kind == "claim":
+            # Cleared before the queue is read: a run committed after this posts a new claim.
+            with self._lock:
+                self._claim_pending = False
             if not self._draining:
-                self._claim()
+                self._claim(expire=False)
         elif kind == "signal":
             ex = self.executions.get(message[1])
             if ex is not None:
-                for record in self.persistence.take_signals(ex.id):
-                    if record.id in self._applied_signals:
-                        continue
-                    self._applied_signals.add(record.id)
-                    self._apply_signal(ex, record)
-                    self.batch.signals_applied.append(record.id)
+                self._apply_signals(ex, self.persistence.take_signals(ex.id))
         elif kind == "call":
             message[1]()
         elif kind == "lost":
@@ -411,16 +416,20 @@ class Engine:
             except Exception:  # noqa: BLE001 - a broken channel layer must not stop the engine
                 log.exception("engine: announce failed")
 
-    def _claim(self) -> None:
-        expire = getattr(self.persistence, "expire_queued", None)
-        if expire is not None:  # the run queue's timeout (SPEC §4.5), before anything is claimed
-            self._safe(expire, now())
-        for execution_id in self.persistence.claim_executions(
-            self.engine_id, stale_after_s=self.stale_after, limit=100
-        ):
-            if execution_id in self.executions:
-                continue
-            record = self.persistence.load(execution_id)
+    def _claim(self, expire: bool = True) -> None:
+        expire_queued = getattr(self.persistence, "expire_queued", None)
+        if expire and expire_queued is not None:
+            # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
+            # only: a wake-up for a new run has nothing to expire.
+            self._safe(expire_queued, now())
+        claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
+                                                               limit=100) if i not in self.executions]
+        if not claimed:
+            return
+        records = self.persistence.load_many(claimed)
+        signals = self.persistence.take_signals_many(claimed)
+        for execution_id in claimed:
+            record = records.get(execution_id)
             if record is None:
                 continue
             try:
@@ -435,7 +444,15 @@ class Engine:
             from engine.core.signals import start_claimed
 
             start_claimed(ex)  # ex.start(), or carry on with a rollback; wait again at an approval
-            self._handle(("signal", execution_id))
+            self._apply_signals(ex, signals.get(execution_id, []))
+
+    def _apply_signals(self, ex: ExecutionRun, records: list[SignalRecord]) -> None:
+        for record in records:
+            if record.id in self._applied_signals:
+                continue
+            self._applied_signals.add(record.id)
+            self._apply_signal(ex, record)
+            self.batch.signals_applied.append(record.id)
 
     def _poll_signals(self) -> None:
         poll = getattr(self.persistence, "executions_with_signals", None)

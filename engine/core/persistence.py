@@ -75,10 +75,15 @@ class Persistence(Protocol):
 
     def load(self, execution_id: Any) -> ExecutionRecord | None: ...
 
+    def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
+        """`load` for several executions at once (a claim usually wins a burst of runs)."""
+
     def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> list[Any] | None:
         """Renew the executions' heartbeats; return those another engine owns now."""
 
     def take_signals(self, execution_id: Any) -> list[SignalRecord]: ...
+
+    def take_signals_many(self, execution_ids: list[Any]) -> dict[Any, list[SignalRecord]]: ...
 
     def release(self, engine_id: str, execution_ids: list[Any]) -> None: ...
 
@@ -149,6 +154,12 @@ class MemoryPersistence:
                           key=lambda r: r["seq"])
             return ExecutionRecord(ex["id"], ex["definition"], ex["input"], ex["trace_id"], ex["status"],
                                    dict(ex["state"]), ex["last_seq"], [dict(r) for r in runs])
+
+    def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
+        return {i: r for i in execution_ids if (r := self.load(i)) is not None}
+
+    def take_signals_many(self, execution_ids: list[Any]) -> dict[Any, list[SignalRecord]]:
+        return {i: s for i in execution_ids if (s := self.take_signals(i))}
 
     def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> None:
         with self.lock:
