@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Attempt:
     ctx: NodeContext | None = None
     holds_slot: bool = False
     timers: list[Any] = field(default_factory=list)
+    started_mono: float = 0.0  # time.monotonic() of the recorded start
     branch_results: list[BranchResult] = field(default_factory=list)
     branches: dict[str, Any] = field(default_factory=dict)
     loop: Any = None  # a LoopRun when the node is a container
@@ -401,7 +403,7 @@ class ExecutionRun:
         self.in_flight += 1
         row = attempt.row
         row["status"] = "running"
-        row["started_at"] = now()
+        attempt.started_mono, row["started_at"] = self.engine.start_stamp(row["queued_at"])
         row["claimed_by"] = self.engine.engine_id
         self.touch(attempt)
         self.event("node.started", row)
@@ -459,9 +461,9 @@ class ExecutionRun:
             return
         if isinstance(value, Sleep):
             wake_output = value.output
+            due = attempt.started_mono + max(0.0, value.duration_ms) / 1000  # from the recorded start
             attempt.timers.append(
-                self.engine.add_timer(max(0.0, value.duration_ms) / 1000,
-                                      lambda: self.complete(attempt, wake_output, None))
+                self.engine.add_timer(max(0.0, due - time.monotonic()), lambda: self.complete(attempt, wake_output, None))
             )
             return
         if isinstance(value, AwaitSignal):
