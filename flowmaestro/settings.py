@@ -183,5 +183,7 @@ WHITENOISE_USE_FINDERS = True
 
 # How often an engine looks for new work and signals, and after how long without a
 # heartbeat another engine may take over an execution (a crashed process).
+# Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
+FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
 FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
