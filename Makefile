@@ -5,12 +5,18 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# A websocket client that answers no ping within these seconds (stopped reading: frozen
+# tab, lost network) is disconnected, so the server stops buffering frames for it; it
+# resumes with ?afterSeq= (README, "Live stream").
+WS_PING_INTERVAL ?= 10
+WS_PING_TIMEOUT ?= 20
 
 .PHONY: run test setup venv deps frontend migrate demo lint typecheck pytest clean
 
 run: setup migrate demo
 	@echo "Serving FlowMaestro on http://$(HOST):$(PORT)/ (engine in-process)"
-	DJANGO_DEBUG=1 FLOWMAESTRO_HTTP_ALLOW_PRIVATE=1 $(VENV)/bin/daphne -b $(HOST) -p $(PORT) flowmaestro.asgi:application
+	DJANGO_DEBUG=1 FLOWMAESTRO_HTTP_ALLOW_PRIVATE=1 $(VENV)/bin/daphne -b $(HOST) -p $(PORT) \
+		--ping-interval $(WS_PING_INTERVAL) --ping-timeout $(WS_PING_TIMEOUT) flowmaestro.asgi:application
 
 test: setup lint typecheck pytest
 

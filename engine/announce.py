@@ -1,7 +1,10 @@
 """Announce committed events on the channel layer (SPEC §8), off the engine's hot path.
 
-Runs on the engine's announcer thread after each flush. Groups:
-`execution.<id>` gets `{"type": "execution.events", "events": [...]}` in seq order;
+Runs on the engine's announcer thread after each flush. This process's consumers get
+each execution's events through `engine.live` (encoded once, shared by all). Groups on a
+layer that crosses processes (Redis): `execution.<id>` gets
+`{"type": "execution.events", "executionId": id, "frames": [[seq, json_text, final], ...]}`
+in seq order (one relay per receiving process hands them to its consumers);
 `executions.user.<owner_id>` gets `{"type": "execution.status", "execution": {...}}` when
 an execution's status changes. A lost message is harmless: consumers fill gaps from the
 event store.
@@ -9,16 +12,21 @@ event store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections import defaultdict
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
+from engine import live
 from engine.core.persistence import Batch
 
 log = logging.getLogger("engine")
+
+PUBLISH_SLICE = 250  # events per live batch
 
 
 def wire_event(e: dict[str, Any]) -> dict[str, Any]:
@@ -46,34 +54,84 @@ def execution_summary(execution_id: Any) -> dict[str, Any] | None:
 
 
 def announce_batch(batch: Batch) -> None:
+    """Fan the batch's events out (each encoded to JSON once): straight to this process's
+    consumers through `engine.live`, and through the channel layer to other processes' when
+    it reaches them (Redis). The in-memory layer reaches no other process and its consumers
+    are all in `engine.live` already, so events skip it; status changes still go through it."""
     layer = get_channel_layer()
-    if layer is None:
-        return
     by_execution: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for event in batch.events:
-        by_execution[event["execution_id"]].append(wire_event(event))
-
-    async def send() -> None:
-        for execution_id, events in by_execution.items():
-            try:
-                await layer.group_send(f"execution.{execution_id}", {"type": "execution.events", "events": events})
-            except Exception:  # noqa: BLE001 - consumers catch up from the store
-                log.warning("announce to execution.%s failed", execution_id, exc_info=True)
-        for execution_id, summary in statuses:
-            try:
-                await layer.group_send(
-                    f"executions.user.{summary['owner']}", {"type": "execution.status", "execution": summary}
-                )
-            except Exception:  # noqa: BLE001
-                log.warning("status announce for %s failed", execution_id, exc_info=True)
-
-    statuses = []
+        by_execution[event["execution_id"]].append(event)
+    cross_process = layer is not None and not isinstance(layer, InMemoryChannelLayer)
+    messages: list[tuple[str, dict[str, Any]]] = []
+    for execution_id, events in by_execution.items():
+        if not cross_process and not live.watching(int(execution_id)):
+            continue  # nobody to tell: encoding would be wasted engine time
+        # In slices, so that clients get the start of a large batch (a 1,000-node chain
+        # commits ~3,000 events at once) while the rest is still being encoded.
+        for start in range(0, len(events), PUBLISH_SLICE):
+            encoded = live.frames(wire_event(e) for e in events[start:start + PUBLISH_SLICE])
+            live.publish(int(execution_id), encoded)
+            if cross_process:
+                messages.append((f"execution.{execution_id}",
+                                 {"type": "execution.events", "executionId": int(execution_id),
+                                  "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
+    if layer is None:
+        return
     for execution_id, fields in batch.executions.items():
         if "status" in fields:
             summary = execution_summary(execution_id)
             if summary is not None:
-                statuses.append((execution_id, summary))
-    async_to_sync(send)()
+                messages.append((f"executions.user.{summary['owner']}",
+                                 {"type": "execution.status", "execution": summary}))
+    if messages:
+        _send_on_layer(layer, messages)
+
+
+def _send_on_layer(layer: BaseChannelLayer, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """`group_send` each message in order, on a loop that suits the layer.
+
+    `async_to_sync` from the announcer thread would start a new event loop (and, for Redis, a
+    new connection) per batch. The in-memory layer's queues belong to the server's loop and
+    are not thread-safe, so its sends run there (without waiting: nothing here depends on
+    them); other layers get one long-lived loop of their own, and the announcer waits so
+    that batches leave in seq order."""
+
+    async def send() -> None:
+        for group, message in messages:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # noqa: BLE001 - consumers catch up from the store
+                log.warning("announce to %s failed", group, exc_info=True)
+
+    if isinstance(layer, InMemoryChannelLayer):
+        loop = live.server_loop()
+        if loop is not None:  # else no consumer ever ran here: nobody to hear it
+            try:
+                asyncio.run_coroutine_threadsafe(send(), loop)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        return
+    try:
+        asyncio.run_coroutine_threadsafe(send(), _layer_loop()).result(timeout=10)
+    except Exception:  # noqa: BLE001 - a slow or broken layer must not stop the announcer
+        log.warning("channel layer announce failed", exc_info=True)
+
+
+_layer_loop_lock = threading.Lock()
+_layer_loop_instance: asyncio.AbstractEventLoop | None = None
+
+
+def _layer_loop() -> asyncio.AbstractEventLoop:
+    """The announcer's own event loop, on a daemon thread, kept for the process's life (the
+    Redis layer keeps one connection pool per loop)."""
+    global _layer_loop_instance
+    with _layer_loop_lock:
+        if _layer_loop_instance is None or _layer_loop_instance.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="fm-announce-layer", daemon=True).start()
+            _layer_loop_instance = loop
+        return _layer_loop_instance
 
 
 def announce_status(execution_id: Any) -> None:

@@ -4,17 +4,25 @@
 one execution after `N`, then each new event, one JSON event per frame, in `seq` order
 with no gaps and no duplicates. The order of operations is what makes that hold:
 
-1. subscribe to the group `execution.<id>` first, so nothing announced from now on is missed;
+1. subscribe first (to `engine.live`, and through this process's relay to the channel
+   layer's group `execution.<id>`), so nothing announced from now on is missed;
 2. replay the event store (`Event` rows with `seq > afterSeq`);
-3. forward live batches, dropping every `seq <= last sent` (already replayed) and, when a
-   batch starts past `last sent + 1` (messages lost to the channel layer's capacity, or
-   announced before we subscribed), filling the gap from the store first.
+3. forward live batches, dropping every `seq <= last sent` (already replayed, or heard both
+   ways) and, when a batch starts past `last sent + 1` (messages lost to the channel
+   layer's capacity, or announced before we subscribed), filling the gap from the store.
+
+Live batches arrive already encoded (`engine.live.Frame`: JSON text and websocket frame
+built once for all clients), and under daphne a batch goes to a client as one write
+(`engine.ws_frames`). One writer task per client does all the sending, so nothing is
+sent out of order and nothing needs a lock.
 
 The engine never waits on a client: it commits events, then announces them without
-blocking; a client that lags loses nothing because the store is the source of truth.
-When the engine runs in another process and there is no Redis (the in-memory layer
-carries nothing between processes), the consumer follows the store by polling whenever
-no live message arrived for `POLL_INTERVAL_S`; the poll costs one indexed query.
+blocking; a client that lags loses nothing because the store is the source of truth, and a
+client that stops reading is disconnected by daphne's ping timeout (`make run` sets it)
+and resumes with `afterSeq`. When the engine runs in another process and there is no
+Redis (the in-memory layer carries nothing between processes), the consumer follows the
+store by polling whenever nothing live arrived for `POLL_INTERVAL_S`; the poll costs one
+indexed query, and reads events only when no announcement is on its way.
 
 `ExecutionListConsumer` (`ws/executions/`) sends `{"type": "execution.status",
 "execution": {...}}` whenever one of the user's executions changes status, from the
@@ -22,7 +30,7 @@ no live message arrived for `POLL_INTERVAL_S`; the poll costs one indexed query.
 staff, who see every execution, and out-of-process engines without Redis).
 
 Close codes (sent after accepting, so that browsers can read them): 4400 bad request,
-4401 not logged in, 4403 not the owner, 4404 no such execution.
+4401 not logged in, 4403 not the owner, 4404 no such execution; 1011 if the stream fails.
 """
 
 from __future__ import annotations
@@ -30,25 +38,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 
+from engine import live, ws_frames
+from engine.announce import wire_event
+from engine.live import FrameBatch
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
 
 log = logging.getLogger("engine")
+
+# Importing the consumers means websockets are served from this process: let daphne take
+# prebuilt frames (engine.ws_frames), so a batch of events is one write per client.
+ws_frames.install()
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVER_ERROR = 1011
 
 # Follow the store when no live message came for this long (engine in another process,
 # or messages lost to capacity); short enough that a timeline still looks live.
 POLL_INTERVAL_S = 0.25
+# When announcements are sure to come (this process's engine, or Redis), a poll reads events
+# from the store only once nothing was delivered for this long (the announcer failed, the
+# engine was taken over, Redis is down).
+ANNOUNCED_GRACE_S = 2.0
 # Events read from the store per query, so that a replay of a 100,000-item loop streams
 # out in pieces instead of being loaded into memory at once.
 REPLAY_CHUNK = 500
@@ -74,18 +96,38 @@ def _execution_owner(execution_id: int) -> int | None:
     return Execution.objects.filter(pk=execution_id).values_list("owner_id", flat=True).first()
 
 
+_EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
+                  "trace_id", "attempt", "iteration", "status", "data")
+
+
 @database_sync_to_async
-def _stored_events(execution_id: int, after_seq: int, limit: int) -> tuple[list[dict[str, Any]], str | None, int]:
-    """Up to `limit` events after `after_seq`, plus the execution's status and last seq."""
-    head = Execution.objects.filter(pk=execution_id).values_list("status", "last_seq").first()
+def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_announced: bool = False,
+                   layer_crosses_processes: bool = False) -> tuple[FrameBatch, str | None, int]:
+    """Up to `limit` events after `after_seq` as frames, plus the execution's status and last
+    seq. With `unless_announced`, no events are read when announcements are sure to come:
+    from this process's engine (to `engine.live`, without loss) or over a layer that reaches
+    other processes (Redis). A poll that finds the store ahead then has only beaten the
+    announcement, and reading would repeat for every client what the announcer does once."""
+    head = Execution.objects.filter(pk=execution_id).values_list("status", "last_seq", "engine_id").first()
     if head is None:
-        return [], None, 0
-    status, last_seq = head
-    if last_seq <= after_seq:
+        return FrameBatch(()), None, 0
+    status, last_seq, engine_id = head
+    announced = layer_crosses_processes or (engine_id and engine_id == _local_engine_id())
+    if last_seq <= after_seq or (unless_announced and announced):
         # The common idle case: one indexed row read, no event query.
-        return [], status, last_seq
-    events = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq")[:limit]
-    return [event.as_message() for event in events], status, last_seq
+        return FrameBatch(()), status, last_seq
+    # Plain rows, not model instances: a catch-up can be thousands of events. The wire
+    # shape is the announcer's (`engine.announce.wire_event`), so both paths send the same text.
+    rows = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq").values(
+        *_EVENT_COLUMNS)[:limit]
+    return live.frames(wire_event(row) for row in rows), status, last_seq
+
+
+def _local_engine_id() -> str | None:
+    from engine.runtime import get_engine
+
+    engine = get_engine()
+    return engine.engine_id if engine is not None else None
 
 
 def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,17 +161,24 @@ def _user_of(scope: dict[str, Any]) -> Any:
 
 
 class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One writer task per client sends everything, in order: the replay, then live batches
+    (from `engine.live` in this process or from the channel layer), then store polls when
+    nothing live came. Being the only sender, it needs no lock, and it writes a whole batch
+    of pre-encoded frames without yielding to anything but the transport."""
+
     execution_id: int
     last_sent: int
-    group: str | None = None
+    relay: live.LayerRelay
 
     async def connect(self) -> None:
-        self.group = None
-        self.poller: asyncio.Task[None] | None = None
-        # Serialises the replay, the poller and live batches: each of them reads
-        # `last_sent` and sends in order, and they run as separate tasks.
-        self.lock = asyncio.Lock()
-        self.last_live = time.monotonic()
+        self.writer: asyncio.Task[None] | None = None
+        self.subscribed = False
+        self.inbox: deque[FrameBatch] = deque()
+        # Whole batches as one write of prebuilt frames, when the server (daphne) allows it.
+        self.raw_frames = ws_frames.supported(self.scope)
+        self.last_delivery = time.monotonic()
+        self.wake = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
         self.finished = False
         user = _user_of(self.scope)
         await self.accept()
@@ -150,13 +199,13 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(CLOSE_FORBIDDEN, "This execution is not yours.")
             return
         self.last_sent = after_seq
-        # Subscribe before reading the store: an event committed after our read is then
-        # certainly delivered live (or found by the next gap fill).
-        self.group = execution_group(self.execution_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        async with self.lock:
-            await self._catch_up()
-        self.poller = asyncio.create_task(self._follow_store())
+        # Subscribe before the writer reads the store: an event committed after that read
+        # is then certainly delivered live (or found by the next gap fill).
+        self.relay = live.relay_for(self.channel_layer)
+        live.subscribe(self.execution_id, self)
+        self.subscribed = True
+        await self.relay.watch(self.execution_id)
+        self.writer = asyncio.create_task(self._write_loop())
 
     def _after_seq(self) -> int:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -171,64 +220,105 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if self.poller is not None:
-            self.poller.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.writer is not None:
+            self.writer.cancel()
+        if self.subscribed:
+            live.unsubscribe(self.execution_id, self)
+            self.subscribed = False
+            await self.relay.unwatch(self.execution_id)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The stream is one-way; signals go through the HTTP API (SPEC §6).
         return None
 
-    async def _send_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-        self.last_sent = event["seq"]
-        if event["type"] in TERMINAL_EVENT_TYPES:
-            self.finished = True
+    # -- feeding the writer -------------------------------------------------------------------
 
-    async def _catch_up(self) -> None:
-        """Send every stored event after `last_sent` (caller holds the lock)."""
+    def push(self, batch: FrameBatch) -> None:
+        """A live batch (in seq order), from `engine.live` on this consumer's loop."""
+        if not self.finished:
+            self.inbox.append(batch)
+            self.wake.set()
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        try:
+            await self._catch_up()
+            while not self.finished:
+                if not self.inbox:
+                    try:
+                        # Nothing live for a while: follow the store (see the module docstring).
+                        await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL_S)
+                    except TimeoutError:
+                        # Trust a sure announcer for a while; if nothing came by then (it
+                        # failed, the engine was taken over, Redis is down), read the store.
+                        patient = time.monotonic() - self.last_delivery < ANNOUNCED_GRACE_S
+                        await self._catch_up_logged(unless_announced=patient)
+                        continue
+                self.wake.clear()
+                while self.inbox and not self.finished:
+                    await self._send_live(self.inbox.popleft())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a dead writer would leave the client waiting forever: close it
+            log.exception("event stream of execution %s failed", self.execution_id)
+            await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def _catch_up_logged(self, *, unless_announced: bool = False) -> None:
+        try:
+            await self._catch_up(unless_announced=unless_announced)
+        except Exception:  # noqa: BLE001 - a failed read (database busy) is retried next round
+            log.warning("store poll for execution %s failed", self.execution_id, exc_info=True)
+
+    async def _send_live(self, batch: FrameBatch) -> None:
+        items = batch.frames
+        start = 0
+        while start < len(items) and not self.finished:
+            if items[start].seq <= self.last_sent:
+                start += 1  # already sent by the replay, a gap fill or the other live path
+                continue
+            if items[start].seq > self.last_sent + 1:
+                await self._catch_up_logged()  # messages were lost: the store has them
+                if items[start].seq > self.last_sent + 1:
+                    return  # still a hole (a writer mid-commit): the next poll fills it
+                continue
+            start = await self._send_run(batch, start)
+
+    async def _send_run(self, batch: FrameBatch, start: int) -> int:
+        """Send the consecutive frames of `batch` from `start` (which is `last_sent + 1`) up to
+        a hole or the stream's final event, in one write when the server takes raw frames.
+        Returns where it stopped."""
+        items = batch.frames
+        stop = start + 1
+        while stop < len(items) and items[stop].seq == items[stop - 1].seq + 1 and not items[stop - 1].final:
+            stop += 1
+        if self.raw_frames:
+            await self.base_send({"type": ws_frames.MESSAGE_TYPE, "data": batch.wire(start, stop)})
+        else:
+            for item in items[start:stop]:
+                await self.base_send({"type": "websocket.send", "text": item.text})
+        self.last_sent = items[stop - 1].seq
+        self.finished = items[stop - 1].final
+        self.last_delivery = time.monotonic()
+        return stop
+
+    async def _catch_up(self, *, unless_announced: bool = False) -> None:
+        """Send every stored event after `last_sent` (only the writer task calls this)."""
         while True:
-            events, status, last_seq = await _stored_events(self.execution_id, self.last_sent, REPLAY_CHUNK)
-            for event in events:
-                if event["seq"] == self.last_sent + 1:
-                    await self._send_event(event)
-                elif event["seq"] > self.last_sent + 1:
+            batch, status, last_seq = await _stored_frames(
+                self.execution_id, self.last_sent, REPLAY_CHUNK, unless_announced=unless_announced,
+                layer_crosses_processes=not isinstance(self.channel_layer, InMemoryChannelLayer))
+            start = 0
+            while start < len(batch) and not self.finished:
+                if batch.frames[start].seq != self.last_sent + 1:
                     # The store is gap-free by construction; a hole means a writer is
                     # still committing below it. Stop here; the next pass finds it.
                     return
+                start = await self._send_run(batch, start)
             if status is None or (status in FINISHED_EXECUTION_STATUSES and self.last_sent >= last_seq):
                 self.finished = True  # deleted, or finished and fully sent: nothing more to follow
-            if len(events) < REPLAY_CHUNK:
+            if len(batch) < REPLAY_CHUNK:
                 return
-
-    async def execution_events(self, message: dict[str, Any]) -> None:
-        """A live batch from `engine.announce` (events in seq order)."""
-        self.last_live = time.monotonic()
-        async with self.lock:
-            for event in message.get("events") or []:
-                seq = event.get("seq")
-                if not isinstance(seq, int) or seq <= self.last_sent:
-                    continue  # already sent by the replay or an earlier gap fill
-                if seq > self.last_sent + 1:
-                    await self._catch_up()  # messages were lost: the store has them
-                if seq == self.last_sent + 1:
-                    await self._send_event(event)
-
-    async def _follow_store(self) -> None:
-        """Poll the store while no live message arrives (see the module docstring)."""
-        while not self.finished:
-            await asyncio.sleep(POLL_INTERVAL_S)
-            if time.monotonic() - self.last_live < POLL_INTERVAL_S:
-                continue
-            try:
-                async with self.lock:
-                    await self._catch_up()
-            except Exception:  # noqa: BLE001 - a failed read (database busy) is retried next round
-                log.warning("store poll for execution %s failed", self.execution_id, exc_info=True)
-
-
-TERMINAL_EVENT_TYPES = frozenset(f"execution.{status}" for status in FINISHED_EXECUTION_STATUSES)
 
 
 # --- status changes of all the user's executions ------------------------------------------------
@@ -242,6 +332,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         self.poller: asyncio.Task[None] | None = None
         self.sent: dict[int, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
+        live.note_server_loop(asyncio.get_running_loop())  # status changes on the in-memory layer
         user = _user_of(self.scope)
         await self.accept()
         if user is None:

@@ -10,9 +10,17 @@ tests run real workflows through the real engine.
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +30,7 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 from django.utils import timezone
@@ -84,15 +93,15 @@ def running_execution(workflow: Workflow, owner: AbstractUser) -> Execution:
     )
 
 
-def store_events(execution: Execution, count: int, *, type: str = "log") -> list[dict[str, Any]]:
+def store_events(execution: Execution, count: int, *, type: str = "log", padding: int = 0) -> list[dict[str, Any]]:
     """Append `count` events after the execution's last seq, as the engine does; returns
-    them in wire shape."""
+    them in wire shape. `padding` makes each event's data that many bytes bigger."""
     last_seq = Execution.objects.values_list("last_seq", flat=True).get(pk=execution.pk)
     rows = [
         Event(
             execution=execution, seq=seq, type=type, ts=timezone.now(), node_id="work", node_run_id=f"run{seq}",
             branch_id="main", branch_name="main", trace_id=execution.trace_id, attempt=1, status="running",
-            data={"message": f"line {seq}"},
+            data={"message": f"line {seq}", **({"padding": "x" * padding} if padding else {})},
         )
         for seq in range(last_seq + 1, last_seq + 1 + count)
     ]
@@ -380,3 +389,157 @@ async def test_a_real_fan_out_streams_every_event_in_order(make_workflow: Any, a
     assert succeeded["work_b"]["branchId"] == "2"
     assert await comm.receive_nothing(timeout=0.3)
     await comm.disconnect()
+
+
+# --- a real daphne: stalled clients (issue 4) ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+# What `make run` passes (README): a client that answers no ping for this long is dropped.
+PING_INTERVAL_S, PING_TIMEOUT_S = 1, 2
+
+
+@pytest.fixture
+def daphne_server() -> Iterator[str]:
+    """daphne on a free port over the test database, with short ping settings and no engine
+    (the test writes the events; the server follows the store)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = django_settings.DATABASES["default"]["NAME"]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false",
+           "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    process = subprocess.Popen(
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", str(PING_INTERVAL_S),
+         "--ping-timeout", str(PING_TIMEOUT_S), "flowmaestro.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("daphne did not start", pytrace=False)
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def open_raw_stream(host: str, path: str, cookie: bytes) -> tuple[socket.socket, bytes]:
+    """A websocket handshake by hand, so that the test decides when (and whether) the client
+    reads; returns the socket and the bytes already read past the handshake."""
+    sock = socket.create_connection(tuple(host.split(":")), timeout=5)  # type: ignore[arg-type]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills fast
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{host}\r\n"
+        f"Cookie: {cookie.decode()}\r\n\r\n".encode()
+    )
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, rest
+
+
+def parse_text_frames(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
+    """Complete unmasked server text frames at the start of `data`, decoded as JSON events."""
+    events = []
+    while len(data) >= 2:
+        first, second = data[0], data[1]
+        assert first == 0x81 and not second & 0x80, "one unmasked final text frame per event"
+        size, offset = second & 0x7F, 2
+        if size == 126:
+            if len(data) < 4:
+                break
+            (size,), offset = struct.unpack("!H", data[2:4]), 4
+        elif size == 127:
+            if len(data) < 10:
+                break
+            (size,), offset = struct.unpack("!Q", data[2:10]), 10
+        if len(data) < offset + size:
+            break
+        events.append(json.loads(data[offset:offset + size]))
+        data = data[offset + size:]
+    return events, data
+
+
+def test_a_stalled_client_is_dropped_without_delaying_others_and_resumes_with_after_seq(
+    daphne_server: str, execution: Execution, alice_cookie: bytes
+):
+    from websockets.sync.client import connect
+
+    path = f"/ws/executions/{execution.pk}/"
+    store_events(execution, 20)
+
+    # The stalled client reads what is there now, then stops reading (and so never answers
+    # a ping): a browser tab frozen by the debugger, a phone that lost its radio.
+    stalled, pending = open_raw_stream(daphne_server, path + "?afterSeq=0", alice_cookie)
+    seen: list[dict[str, Any]] = []
+    while len(seen) < 20:
+        events, pending = parse_text_frames(pending)
+        seen += events
+        if len(seen) < 20:
+            pending += stalled.recv(65536)
+    stalled_at = time.monotonic()
+    last_seen = seen[-1]["seq"]
+    assert [e["seq"] for e in seen] == list(range(1, 21))
+
+    headers = {"Cookie": alice_cookie.decode()}
+    with connect(f"ws://{daphne_server}{path}", additional_headers=headers, origin=f"http://{daphne_server}",
+                 max_size=2**24) as watcher:
+        received = [json.loads(watcher.recv(timeout=5))["seq"] for _ in range(20)]
+        # The run goes on: 2,400 events of ~2 KB (5 MB), far more than the stalled
+        # client's socket holds. The watching client gets every chunk as it is written.
+        delays = []
+        for _ in range(24):
+            written = store_events(execution, 100, padding=2000)
+            started = time.monotonic()
+            while received[-1] < written[-1]["seq"]:
+                received.append(json.loads(watcher.recv(timeout=5))["seq"])
+            delays.append(time.monotonic() - started)
+            time.sleep(0.2)
+        assert received == list(range(1, 2421))
+        # The store is followed every 0.25 s here (no engine in the server): anything near
+        # that is the stream keeping up, whatever the stalled client does.
+        assert max(delays) < 1.5, delays
+
+    # The server gave up on the stalled client: reading now finds the connection closed
+    # (after whatever was already in flight), not an endless backlog of 5 MB.
+    closed_after = None
+    stalled.settimeout(1)
+    while time.monotonic() - stalled_at < 20:
+        try:
+            chunk = stalled.recv(1 << 20)
+        except ConnectionResetError:
+            chunk = b""
+        except TimeoutError:
+            continue
+        if not chunk:
+            closed_after = time.monotonic() - stalled_at
+            break
+    stalled.close()
+    assert closed_after is not None, "the stalled client was never disconnected"
+
+    # It comes back where it stopped: no gap, no duplicate.
+    with connect(f"ws://{daphne_server}{path}?afterSeq={last_seen}", additional_headers=headers,
+                 origin=f"http://{daphne_server}", max_size=2**24) as resumed:
+        seqs = [json.loads(resumed.recv(timeout=5))["seq"] for _ in range(2420 - last_seen)]
+    assert seqs == list(range(last_seen + 1, 2421))
+
+
+def test_prebuilt_frames_are_the_frames_a_client_expects_at_every_length_encoding():
+    from engine.ws_frames import text_frame
+
+    for text in ['{"seq": 1}', json.dumps({"seq": 2, "data": "é" * 200}), json.dumps({"seq": 3, "data": "x" * 70_000})]:
+        events, rest = parse_text_frames(text_frame(text) * 2)
+        assert events == [json.loads(text)] * 2
+        assert rest == b""
