@@ -383,7 +383,10 @@ class ExecutionRun:
     def dispatch(self, budget: int) -> int:
         """Start ready attempts while the execution has free slots; returns work done."""
         done = 0
+        deadline = self.engine.tick_deadline
         while self.ready and self.status == "running" and self.in_flight < self.plan.max_concurrency and done < budget:
+            if done and time.monotonic() > deadline:
+                break  # flush what happened so far; the rest follows next tick
             attempt = self.ready.popleft()
             if attempt.status not in ("queued", "retrying"):
                 continue
