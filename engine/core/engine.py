@@ -154,6 +154,12 @@ class Engine:
         heapq.heappush(self.timers, (timer.due, next(self._timer_ids), timer))
         return timer
 
+    @staticmethod
+    def clock() -> float:
+        """The monotonic clock timers run on (one clock for all of the core: tests warp it
+        by replacing this module's `time`)."""
+        return time.monotonic()
+
     def start_stamp(self, queued_at: datetime) -> tuple[float, datetime]:
         """(monotonic, wall) start time of a node run: the current tick's when it is fresh
         (under 2 ms) and the node run was queued before it; else a new tick, which the

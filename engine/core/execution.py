@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ class Attempt:
     ctx: NodeContext | None = None
     holds_slot: bool = False
     timers: list[Any] = field(default_factory=list)
-    started_mono: float = 0.0  # time.monotonic() of the recorded start
+    started_mono: float = 0.0  # the engine's clock (Engine.clock) at the recorded start
     branch_results: list[BranchResult] = field(default_factory=list)
     branches: dict[str, Any] = field(default_factory=dict)
     loop: Any = None  # a LoopRun when the node is a container
@@ -385,7 +384,7 @@ class ExecutionRun:
         done = 0
         deadline = self.engine.tick_deadline
         while self.ready and self.status == "running" and self.in_flight < self.plan.max_concurrency and done < budget:
-            if done and time.monotonic() > deadline:
+            if done and self.engine.clock() > deadline:
                 break  # flush what happened so far; the rest follows next tick
             attempt = self.ready.popleft()
             if attempt.status not in ("queued", "retrying"):
@@ -466,7 +465,7 @@ class ExecutionRun:
             wake_output = value.output
             due = attempt.started_mono + max(0.0, value.duration_ms) / 1000  # from the recorded start
             attempt.timers.append(
-                self.engine.add_timer(max(0.0, due - time.monotonic()), lambda: self.complete(attempt, wake_output, None))
+                self.engine.add_timer(max(0.0, due - self.engine.clock()), lambda: self.complete(attempt, wake_output, None))
             )
             return
         if isinstance(value, AwaitSignal):
