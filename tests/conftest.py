@@ -173,4 +173,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests run last. Their session fixtures keep Playwright's asyncio loop on the
     main thread (which breaks async tests and `async_to_sync` afterwards) and a daphne
     server whose engine polls the test database (which would claim other tests' runs)."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Among them, those with their own server go first: the shared daphne is started by
+    # the first test that needs it and would otherwise take over their executions while
+    # their server restarts.
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
+                                 item.get_closest_marker("own_server") is None))

@@ -35,7 +35,8 @@ from django.conf import settings
 
 from tests.browser.conftest import ARTIFACTS, ROOT, SERVER_START_TIMEOUT_S, PageErrors, _free_port
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.own_server, pytest.mark.django_db(transaction=True),
+              pytest.mark.timeout(300)]
 
 ITEMS = 30
 CONCURRENCY = 5
