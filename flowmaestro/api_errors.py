@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -45,6 +46,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # a POST to an unknown /api/ path is a 404, not a CSRF page
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
 
@@ -53,6 +55,16 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return api_not_found(request, exception)
     return defaults.page_not_found(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a session-authenticated write without its
+    CSRF token), Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": f"CSRF failed: {reason}"}, status=status.HTTP_403_FORBIDDEN)
+    from django.views.csrf import csrf_failure as default_csrf_failure
+
+    return default_csrf_failure(request, reason)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

@@ -35,6 +35,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # A fixed development key is only acceptable while debugging; deployments must set one.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "flowmaestro-insecure-development-key-change-me"
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+CSRF_FAILURE_VIEW = "flowmaestro.api_errors.csrf_failure"  # JSON for /api/ paths
 CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS]
 
 INSTALLED_APPS = [

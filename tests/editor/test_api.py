@@ -431,3 +431,25 @@ def test_a_workflow_with_live_executions_cannot_be_deleted(alice_client: APIClie
     alice_client.post(f"/api/executions/{execution_id}/signal", {"type": "cancel"}, format="json")
     assert alice_client.delete(f"/api/workflows/{workflow.pk}/").status_code == 204
     assert alice_client.get(f"/api/executions/{execution_id}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/workflows//run", "/api/nothing-here"])
+def test_a_post_to_an_unknown_api_path_is_a_json_404_even_without_csrf(path: str, alice: Any) -> None:
+    """What `curl -X POST …/api/workflows//run` (an empty id) meets: never Django's HTML CSRF page."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(path, data="{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_session_write_without_its_csrf_token_is_json_403(alice: Any, make_workflow: Any) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(f"/api/workflows/{make_workflow().pk}/run", data="{}", content_type="application/json")
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/json")
+    assert "CSRF" in response.json()["detail"]
