@@ -145,16 +145,9 @@ class ExecutionSignalApi(APIView):
         serializer = SignalInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            execution = services.execution_signal(
-                execution=execution, user=request.user, type=data["type"], reason=data["reason"], data=data["data"]
-            )
-        except services.SignalForbidden as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
-        except services.SignalNotApplicable as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
-        except services.UnknownSignal as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+        execution = services.execution_signal(
+            execution=execution, user=request.user, type=data["type"], reason=data["reason"], data=data["data"]
+        )
         return _execution_response(execution, status.HTTP_202_ACCEPTED)
 
 

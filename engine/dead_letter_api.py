@@ -17,7 +17,6 @@ from rest_framework.views import APIView
 
 from engine.api import DETAIL_SERIALIZER, MAX_ID, BadRequest, _int_param
 from engine.dead_letters import (
-    DeadLetterClosed,
     dead_letter_discard,
     dead_letter_replay,
     dead_letters_visible,
@@ -124,10 +123,7 @@ class DeadLetterReplayApi(APIView):
     def post(self, request: Request, dead_letter_id: str) -> Response:
 
         letter = dead_letter_get(request.user, dead_letter_id)
-        try:
-            execution = dead_letter_replay(dead_letter=letter, user=request.user)
-        except DeadLetterClosed as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        execution = dead_letter_replay(dead_letter=letter, user=request.user)
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id,
              "deadLetter": DeadLetterSerializer(letter).data},
@@ -146,8 +142,5 @@ class DeadLetterDiscardApi(APIView):
     )
     def post(self, request: Request, dead_letter_id: str) -> Response:
         letter = dead_letter_get(request.user, dead_letter_id)
-        try:
-            letter = dead_letter_discard(dead_letter=letter, user=request.user)
-        except DeadLetterClosed as exc:
-            return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+        letter = dead_letter_discard(dead_letter=letter, user=request.user)
         return Response(DeadLetterSerializer(letter).data)

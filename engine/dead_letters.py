@@ -31,16 +31,17 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from engine.errors import Refusal
 from engine.models import DeadLetter, Execution, NodeRun
 from engine.queueing import queue_settings
 
 DEAD_RUN_STATUSES = ("failed", "timed_out")
 
 
-class DeadLetterClosed(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DeadLetterClosed(Refusal):
+    """Replay or discard of a dead letter that was already replayed or discarded."""
+
+    status_code = 409
 
 
 # -- selectors -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from editor.services import InvalidDefinition
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
+from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.queueing import queue_settings
 
@@ -20,26 +21,22 @@ if TYPE_CHECKING:
     pass
 
 
-class QueueFull(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class QueueFull(Refusal):
+    status_code = 429
 
 
-class SignalNotApplicable(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class SignalNotApplicable(Refusal):
+    status_code = 409
 
 
 class SignalForbidden(SignalNotApplicable):
     """The signalling user may not send this signal (not an approver of the waiting approval)."""
 
+    status_code = 403
 
-class UnknownSignal(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+
+class UnknownSignal(Refusal):
+    status_code = 400
 
 
 def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:

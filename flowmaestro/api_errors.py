@@ -19,12 +19,12 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     # Domain refusals that any view may meet (saving, running, retrying, replaying): one
     # answer each, the same wherever they come from.
     from editor.services import InvalidDefinition
-    from engine.services import QueueFull
+    from engine.errors import Refusal
 
     if isinstance(exc, InvalidDefinition):
         return Response({"detail": INVALID_DEFINITION, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, QueueFull):
-        return Response({"detail": exc.message or "The run queue is full."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+    if isinstance(exc, Refusal):  # a full queue (429), a signal that does not apply (409), …
+        return Response({"detail": exc.message}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):

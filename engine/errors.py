@@ -1,0 +1,15 @@
+"""Refusals the services raise for a request that cannot be carried out as asked.
+
+Each names the HTTP status a client should get; `flowmaestro.api_errors` answers every
+one of them the same way (`{"detail": message}`), so views need not catch them. The admin
+catches them to show the message."""
+
+from __future__ import annotations
+
+
+class Refusal(Exception):
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
