@@ -19,12 +19,6 @@ A failing test leaves a screenshot of its page in test-artifacts/ (see the repor
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +27,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.browser.helpers import ARTIFACTS, ROOT, DaphneServer, log_in, save_failure_artifacts
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,7 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 MANIFEST = ROOT / "static" / "dist" / ".vite" / "manifest.json"
-SERVER_START_TIMEOUT_S = 60.0
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -54,12 +47,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -98,52 +85,16 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup: None, frontend_built: Path) -> Iterator[str]:
-    db_name = settings.DATABASES["default"]["NAME"]
-    db_path = Path(str(db_name)).resolve()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "DJANGO_DEBUG": "0",
-        "FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "1",
-        "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must keep Django's safety check
-    ARTIFACTS.mkdir(exist_ok=True)
+    db_path = Path(str(settings.DATABASES["default"]["NAME"])).resolve()
     log_path = ARTIFACTS / "daphne-browser-tests.log"
-    daphne = Path(sys.executable).with_name("daphne")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "flowmaestro.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"daphne exited with {process.returncode}; see {log_path}", pytrace=False)
-                try:
-                    with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"daphne did not answer within {SERVER_START_TIMEOUT_S:.0f} s; see {log_path}", pytrace=False)
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path.write_bytes(b"")
+    server = DaphneServer(db_path, log_path)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @dataclass
@@ -165,28 +116,7 @@ def page_errors() -> PageErrors:
 def logged_in_page(
     request: pytest.FixtureRequest, browser: Any, live_server_url: str, transactional_db: None, page_errors: PageErrors
 ) -> Iterator[Any]:
-    from django.contrib.auth import get_user_model
-
-    username, password = "casey", "casey-password-1"
-    get_user_model().objects.create_user(username=username, password=password)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server_url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.on("console", lambda msg: page_errors.messages.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: page_errors.messages.append(f"pageerror: {exc}"))
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_url("**/workflows/")
+    context, page = log_in(browser, live_server_url, page_errors, "casey", "casey-password-1")
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{safe}.png"), full_page=True)
-            (ARTIFACTS / f"{safe}.console.txt").write_text("\n".join(page_errors.messages), encoding="utf-8")
-        except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the real failure
-            sys.stderr.write(f"could not save a screenshot: {exc}\n")
+    save_failure_artifacts(request, page, page_errors)
     context.close()

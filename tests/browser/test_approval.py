@@ -10,10 +10,11 @@ rejection branches on it with a `condition`).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+
+from tests.browser.helpers import api_get, api_post, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,26 +35,6 @@ APPROVAL = {
     ],
 }
 
-STATUS = "[data-testid=execution-status]"
-
-
-def api_post(page: Any, path: str, body: Any) -> Any:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(path, data=json.dumps(body),
-                                 headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert response.ok, f"POST {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def api_get(page: Any, path: str) -> Any:
-    response = page.request.get(path)
-    assert response.ok, f"GET {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def wait_for_status(page: Any, status: str, timeout: float = 20_000) -> None:
-    page.wait_for_function("([s, want]) => document.querySelector(s)?.textContent === want",
-                           arg=[STATUS, status], timeout=timeout)
 
 
 def run_until_paused(page: Any, workflow_id: int) -> int:

@@ -8,10 +8,11 @@ use yet, and saving B stores them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+
+from tests.browser.helpers import api_get, api_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,20 +54,6 @@ TARGET = {
     "nodes": [node("start", "start", "Start", 0, 100), node("delay", "delay", "Cool down", 260, 100, {"duration": 5})],
     "edges": [{"id": "e1", "source": "start", "target": "delay"}],
 }
-
-
-def api_post(page: Any, path: str, body: Any) -> Any:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(path, data=json.dumps(body),
-                                 headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert response.ok, f"POST {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def api_get(page: Any, path: str) -> Any:
-    response = page.request.get(path)
-    assert response.ok, f"GET {path}: {response.status} {response.text()}"
-    return response.json()
 
 
 def rendered_node_ids(page: Any) -> set[str]:

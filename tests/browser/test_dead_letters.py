@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_timeline import api_post
+from tests.browser.helpers import api_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.helpers import api_get, api_post
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -86,19 +88,6 @@ def drag_node(page: Any, node_id: str, dx: float, dy: float, grip: tuple[float, 
     page.mouse.move(x + dx / 2, y + dy / 2, steps=6)
     page.mouse.move(x + dx, y + dy, steps=6)
     page.mouse.up()
-
-
-def api_get(page: Any, path: str) -> Any:
-    response = page.request.get(path)
-    assert response.ok, f"GET {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def api_post(page: Any, path: str, body: Any) -> Any:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(path, data=json.dumps(body), headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert response.ok, f"POST {path}: {response.status} {response.text()}"
-    return response.json()
 
 
 def save(page: Any) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.helpers import api_get
 from tests.browser.test_editor import (
-    api_get,
     connect,
     create_workflow,
     drop_from_palette,

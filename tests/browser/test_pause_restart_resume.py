@@ -19,13 +19,7 @@ large on our server so that its engine never takes over the session server's run
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +27,18 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.browser.conftest import ARTIFACTS, ROOT, SERVER_START_TIMEOUT_S, PageErrors, _free_port
+from tests.browser.conftest import PageErrors
+from tests.browser.helpers import (
+    ARTIFACTS,
+    STATUS,
+    DaphneServer,
+    api_get,
+    api_post,
+    log_in,
+    loop_definition,
+    save_failure_artifacts,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.own_server, pytest.mark.django_db(transaction=True),
               pytest.mark.timeout(300)]
@@ -41,7 +46,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.own_server, pytest.mark.django_db
 ITEMS = 30
 CONCURRENCY = 5
 ITEM_DELAY_MS = 400
-STATUS = "[data-testid=execution-status]"
 STREAM_STATE = "[data-testid=stream-state]"
 BODY_BAR = "[data-testid=timeline-bar][data-node-id='work']"
 # Generous: another full test run shares the machine's two cores.
@@ -50,103 +54,22 @@ UI_TIMEOUT_MS = 60_000
 # reconnect while nothing listens on the port (Chromium logs each failed attempt).
 RESTART_ERRORS = ("WebSocket connection to 'ws://127.0.0.1:",)
 
-LOOP_WORKFLOW: dict[str, Any] = {
-    "schemaVersion": 1,
-    "name": "Approve 30 orders",
-    "settings": {"maxConcurrency": 10},
-    "nodes": [
-        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-        {"id": "loop", "type": "loop", "name": "Parallel Loop", "position": {"x": 250, "y": 0},
-         "config": {"loopType": "forEach", "arrayPath": "{{input.items}}", "parallel": True,
-                    "maxConcurrency": CONCURRENCY, "itemVariable": "item", "outputVariable": "results"}},
-        {"id": "work", "type": "delay", "name": "Work", "parentId": "loop", "position": {"x": 40, "y": 60},
-         "config": {"duration": ITEM_DELAY_MS}},
-        {"id": "result", "type": "output", "name": "Result", "position": {"x": 600, "y": 0},
-         "config": {"value": "{{signal}}"}},
-    ],
-    "edges": [{"id": "e1", "source": "start", "target": "loop"},
-              {"id": "e2", "source": "loop", "target": "result"}],
-}
-
-
-class RestartableServer:
-    """daphne serving the app (engine in-process) on one fixed port, stoppable and restartable.
-
-    Started exactly like conftest's `live_server_url` (same environment), so the browser sees
-    the same app; the port is kept across restarts so the open page can reconnect to it.
-    """
-
-    def __init__(self, log_path: Path) -> None:
-        db_path = Path(str(settings.DATABASES["default"]["NAME"])).resolve()
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "DJANGO_DEBUG": "0",
-            "FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "1",
-            "FLOWMAESTRO_STALE_AFTER": "600",
-            "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must keep Django's safety check
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        daphne = Path(sys.executable).with_name("daphne")
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start #{self.starts} on port {self.port} =====\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "flowmaestro.asgi:application"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                pytest.fail(f"daphne exited with {code}; see {self.log_path}", pytrace=False)
-            try:
-                with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"daphne did not answer within {SERVER_START_TIMEOUT_S:.0f} s; see {self.log_path}",
-                            pytrace=False)
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """SIGTERM and wait, as an operator restarting the service would (the engine drains)."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+# The timeline tests' loop, with its result: the data of the resume signal.
+LOOP_WORKFLOW: dict[str, Any] = loop_definition(CONCURRENCY, ITEM_DELAY_MS)
+LOOP_WORKFLOW["name"] = "Approve 30 orders"
+LOOP_WORKFLOW["nodes"].append({"id": "result", "type": "output", "name": "Result", "position": {"x": 600, "y": 0},
+                               "config": {"value": "{{signal}}"}})
+LOOP_WORKFLOW["edges"].append({"id": "e2", "source": "loop", "target": "result"})
 
 
 @pytest.fixture
-def own_server(transactional_db: None, frontend_built: Path) -> Iterator[RestartableServer]:
+def own_server(transactional_db: None, frontend_built: Path) -> Iterator[DaphneServer]:
     # Depends on `transactional_db`, so it is stopped before the tables are flushed.
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "daphne-pause-restart-resume.log"
     log_path.write_bytes(b"")
-    server = RestartableServer(log_path)
+    db_path = Path(str(settings.DATABASES["default"]["NAME"])).resolve()
+    server = DaphneServer(db_path, log_path, FLOWMAESTRO_STALE_AFTER="600")
     server.start()
     try:
         yield server
@@ -156,52 +79,13 @@ def own_server(transactional_db: None, frontend_built: Path) -> Iterator[Restart
 
 @pytest.fixture
 def page_on_own_server(
-    request: pytest.FixtureRequest, browser: Any, own_server: RestartableServer, page_errors: PageErrors
+    request: pytest.FixtureRequest, browser: Any, own_server: DaphneServer, page_errors: PageErrors
 ) -> Iterator[Any]:
     """A new user logged in through the real login form of our own server (as `logged_in_page`)."""
-    from django.contrib.auth import get_user_model
-
-    username, password = "robin", "robin-password-1"
-    get_user_model().objects.create_user(username=username, password=password)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=own_server.url)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("console", lambda msg: page_errors.messages.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: page_errors.messages.append(f"pageerror: {exc}"))
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_url("**/workflows/")
+    context, page = log_in(browser, own_server.url, page_errors, "robin", "robin-password-1", timeout_ms=30_000)
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{safe}.png"), full_page=True)
-            (ARTIFACTS / f"{safe}.console.txt").write_text("\n".join(page_errors.messages), encoding="utf-8")
-        except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the real failure
-            sys.stderr.write(f"could not save a screenshot: {exc}\n")
+    save_failure_artifacts(request, page, page_errors)
     context.close()
-
-
-def api_get(page: Any, path: str) -> Any:
-    response = page.request.get(path)
-    assert response.ok, f"GET {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def api_post(page: Any, path: str, body: Any) -> Any:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(path, data=json.dumps(body),
-                                 headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert response.ok, f"POST {path}: {response.status} {response.text()}"
-    return response.json()
-
-
-def wait_for_status(page: Any, status: str, timeout: float = UI_TIMEOUT_MS) -> None:
-    page.wait_for_function("([s, want]) => document.querySelector(s)?.textContent === want",
-                           arg=[STATUS, status], timeout=timeout)
 
 
 def body_runs(page: Any, execution_id: str) -> list[dict[str, Any]]:
@@ -233,7 +117,7 @@ def run_from_the_editor(page: Any, workflow_id: int, run_input: dict[str, Any]) 
 
 
 def test_pause_a_parallel_loop_restart_the_server_resume_with_data(
-    page_on_own_server: Any, own_server: RestartableServer, page_errors: PageErrors
+    page_on_own_server: Any, own_server: DaphneServer, page_errors: PageErrors
 ) -> None:
     page = page_on_own_server
     workflow = api_post(page, "/api/workflows", {"name": LOOP_WORKFLOW["name"], "definition": LOOP_WORKFLOW})
@@ -246,7 +130,7 @@ def test_pause_a_parallel_loop_restart_the_server_resume_with_data(
 
     # Pause: the page says so, and from then on no item starts.
     page.click("[data-testid=signal-pause]")
-    wait_for_status(page, "paused")
+    wait_for_status(page, "paused", UI_TIMEOUT_MS)
     page.wait_for_selector("[data-testid=signal-resume]")
     assert api_get(page, f"/api/executions/{execution_id}")["status"] == "paused"
     started_at_pause = len(started(body_runs(page, execution_id)))
@@ -292,7 +176,7 @@ def test_pause_a_parallel_loop_restart_the_server_resume_with_data(
     page.click("[data-testid=signal-resume]")
     page.fill("[data-testid=resume-data]", '{"approved": true}')
     page.click("[data-testid=resume-send]")
-    wait_for_status(page, "succeeded")
+    wait_for_status(page, "succeeded", UI_TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True
     page.wait_for_function("([s, n]) => document.querySelectorAll(s).length >= n", arg=[BODY_BAR, ITEMS],
                            timeout=UI_TIMEOUT_MS)

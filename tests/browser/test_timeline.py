@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.helpers import api_post, loop_definition
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RUN_INPUT = {"order": 42}
@@ -36,31 +38,6 @@ def fan_out(duration_ms: int) -> dict[str, Any]:
             *[{"id": f"in{i}", "source": f"process_{i}", "target": "aggregate"} for i in (1, 2, 3)],
         ],
     }
-
-
-def loop_definition(items: int, concurrency: int, duration_ms: int) -> dict[str, Any]:
-    return {
-        "schemaVersion": 1,
-        "name": "Loop",
-        "settings": {"maxConcurrency": 20},
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-            {"id": "loop", "type": "loop", "name": "Parallel Loop", "position": {"x": 250, "y": 0},
-             "config": {"loopType": "forEach", "arrayPath": "{{input.items}}", "parallel": True,
-                        "maxConcurrency": concurrency, "itemVariable": "item", "outputVariable": "results"}},
-            {"id": "work", "type": "delay", "name": "Work", "parentId": "loop", "position": {"x": 40, "y": 60},
-             "config": {"duration": duration_ms}},
-        ],
-        "edges": [{"id": "e1", "source": "start", "target": "loop"}],
-    }
-
-
-def api_post(page: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST as the logged-in user (session cookie + CSRF header), like the editor does."""
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(url, data=body, headers={"X-CSRFToken": token, "Content-Type": "application/json"})
-    assert response.ok, f"{url}: {response.status} {response.text()}"
-    return response.json()
 
 
 def start_run(page: Any, definition: dict[str, Any], run_input: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +136,7 @@ def test_the_execution_list_updates_live(logged_in_page: Any, page_errors: Any):
 
 def test_loop_items_fold_into_a_density_strip_and_unfold_into_slots(logged_in_page: Any, page_errors: Any):
     page = logged_in_page
-    run = start_run(page, loop_definition(items=24, concurrency=8, duration_ms=150), {"items": list(range(24))})
+    run = start_run(page, loop_definition(concurrency=8, duration_ms=150), {"items": list(range(24))})
     page.goto(f"/executions/{run['id']}/")
     page.wait_for_function("document.querySelector('[data-testid=execution-status]')?.textContent === 'succeeded'",
                            timeout=20_000)
