@@ -12,29 +12,11 @@ from engine import services
 from engine.models import Execution, NodeRun
 from engine.runtime import start_engine
 
-START = {"id": "start", "type": "start", "config": {}}
-
-
-def definition(nodes: list[dict[str, Any]], edges: list[Any], **settings: Any) -> dict[str, Any]:
-    """Nodes as dicts (config defaults to {}); edges as (source, target) or full dicts."""
-    out_edges = []
-    for i, e in enumerate(edges):
-        if isinstance(e, tuple):
-            out_edges.append({"id": f"e{i}", "source": e[0], "target": e[1]})
-        else:
-            out_edges.append({"id": e.get("id", f"e{i}"), **e})
-    return {
-        "schemaVersion": 1, "name": "t", "settings": settings,
-        "nodes": [{"config": {}, **n} for n in nodes], "edges": out_edges,
-    }
-
-
-def loop_definition(loop_config: dict[str, Any], body: list[dict[str, Any]], body_edges: list[Any] = (),  # type: ignore[assignment]
-                    *, array: str = "{{input.items}}", **settings: Any) -> dict[str, Any]:
-    nodes = [START, {"id": "loop", "type": "loop", "name": "Loop", "config": {"arrayPath": array, **loop_config}},
-             *[{**n, "parentId": "loop"} for n in body],
-             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}]
-    return definition(nodes, [("start", "loop"), ("loop", "o"), *body_edges], **settings)
+# Re-exported: the database tests import every helper from here.
+from tests.engine.definitions import START as START
+from tests.engine.definitions import definition as definition
+from tests.engine.definitions import loop_definition as loop_definition
+from tests.engine.definitions import peak_concurrency as _peak
 
 
 def make_workflow(owner: User, d: dict[str, Any]) -> Workflow:
@@ -72,16 +54,8 @@ def runs_of(ex: Execution, node_id: str) -> list[NodeRun]:
 
 
 def peak_concurrency(runs: list[NodeRun]) -> int:
-    """Most node runs in flight at once, from their start and finish times (a finish at
-    the same instant as a start counts first). Node runs that never ran are left out."""
-    runs = [r for r in runs if r.started_at is not None and r.finished_at is not None]
-    points = sorted([(r.started_at, 1) for r in runs] + [(r.finished_at, -1) for r in runs],
-                    key=lambda p: (p[0], p[1]))
-    live = peak = 0
-    for _, step in points:
-        live += step
-        peak = max(peak, live)
-    return peak
+    """Most node runs in flight at once, from their start and finish times."""
+    return _peak([(r.started_at, r.finished_at) for r in runs])
 
 
 def seconds(a: Any, b: Any) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from engine.core.engine import Engine
 from engine.core.persistence import MemoryPersistence
+from tests.engine.definitions import definition
 
 
 class CoreRunner:
@@ -43,19 +44,7 @@ def core() -> Iterator[CoreRunner]:
 
 def graph(nodes: list[dict[str, Any]], edges: list[tuple[str, str]] | list[dict[str, Any]], **settings: Any) -> dict[str, Any]:
     """Build a definition: nodes as dicts (config defaults to {}), edges as (source, target)."""
-    out_edges = []
-    for i, e in enumerate(edges):
-        if isinstance(e, tuple):
-            out_edges.append({"id": f"e{i}", "source": e[0], "target": e[1]})
-        else:
-            out_edges.append({"id": e.get("id", f"e{i}"), **e})
-    return {
-        "schemaVersion": 1,
-        "name": "test",
-        "settings": settings,
-        "nodes": [{"config": {}, **n} for n in nodes],
-        "edges": out_edges,
-    }
+    return definition(nodes, edges, name="test", **settings)
 
 
 def duration(run: dict[str, Any]) -> float:

@@ -5,25 +5,16 @@ from __future__ import annotations
 import time
 
 from engine.core.policies import RateLimiter
-
-START = {"id": "start", "type": "start"}
+from tests.engine.definitions import START, loop_definition
+from tests.engine.definitions import peak_concurrency as shared_peak
 
 
 def loop_graph(graph, loop_config, body, body_edges=(), **settings):
-    nodes = [START, {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}", **loop_config}},
-             *[{**n, "parentId": "loop"} for n in body],
-             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}]
-    return graph(nodes, [("start", "loop"), ("loop", "o"), *body_edges], **settings)
+    return loop_definition(loop_config, body, body_edges, **settings)
 
 
 def peak_concurrency(runs):
-    points = sorted([(r["started_at"], 1) for r in runs] + [(r["finished_at"], -1) for r in runs],
-                    key=lambda p: (p[0], p[1]))
-    live = peak = 0
-    for _, step in points:
-        live += step
-        peak = max(peak, live)
-    return peak
+    return shared_peak((r["started_at"], r["finished_at"]) for r in runs)
 
 
 def test_parallel_loop_respects_max_concurrency_and_beats_sequential(core, graph):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from tests.engine.definitions import peak_concurrency
+
 
 def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
     return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
@@ -40,13 +42,7 @@ def test_max_concurrency_caps_node_runs_in_flight(core, graph):
     d = graph(nodes, [("start", f"d{i}") for i in range(8)], maxConcurrency=2)
     ex = core.run(d)
     runs = [r for r in ex["runs"] if r["node_id"].startswith("d")]
-    points = sorted([(r["started_at"], 1) for r in runs] + [(r["finished_at"], -1) for r in runs],
-                    key=lambda p: (p[0], p[1]))
-    live = peak = 0
-    for _, step in points:
-        live += step
-        peak = max(peak, live)
-    assert peak == 2
+    assert peak_concurrency((r["started_at"], r["finished_at"]) for r in runs) == 2
     assert all(r["queued_at"] <= r["started_at"] for r in runs)
 
 

@@ -1,0 +1,46 @@
+"""Django-free helpers for engine tests, shared by the core tests (in-memory persistence)
+and the database ones: building definitions and measuring concurrency from run times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+START = {"id": "start", "type": "start", "config": {}}
+
+
+def definition(nodes: list[dict[str, Any]], edges: list[Any], *, name: str = "t", **settings: Any) -> dict[str, Any]:
+    """Nodes as dicts (config defaults to {}); edges as (source, target) or full dicts."""
+    out_edges = []
+    for i, e in enumerate(edges):
+        if isinstance(e, tuple):
+            out_edges.append({"id": f"e{i}", "source": e[0], "target": e[1]})
+        else:
+            out_edges.append({"id": e.get("id", f"e{i}"), **e})
+    return {
+        "schemaVersion": 1, "name": name, "settings": settings,
+        "nodes": [{"config": {}, **n} for n in nodes], "edges": out_edges,
+    }
+
+
+def loop_definition(loop_config: dict[str, Any], body: list[dict[str, Any]], body_edges: list[Any] = (),  # type: ignore[assignment]
+                    *, array: str = "{{input.items}}", **settings: Any) -> dict[str, Any]:
+    """start → a loop (id `loop`) over `array` with `body` inside it → output `o` of the loop's result."""
+    nodes = [START, {"id": "loop", "type": "loop", "name": "Loop", "config": {"arrayPath": array, **loop_config}},
+             *[{**n, "parentId": "loop"} for n in body],
+             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}]
+    return definition(nodes, [("start", "loop"), ("loop", "o"), *body_edges], **settings)
+
+
+def peak_concurrency(spans: Iterable[tuple[Any, Any]]) -> int:
+    """Most spans (start, finish) open at once; a finish at the same instant as a start
+    counts first. Spans without both ends (never ran) are left out."""
+    points = []
+    for started, finished in spans:
+        if started is not None and finished is not None:
+            points += [(started, 1), (finished, -1)]
+    live = peak = 0
+    for _, step in sorted(points, key=lambda p: (p[0], p[1])):
+        live += step
+        peak = max(peak, live)
+    return peak
