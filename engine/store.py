@@ -265,21 +265,6 @@ class DjangoPersistence:
                 log.warning("could not announce the queue timeout of execution %s", execution_id, exc_info=True)
         return expired
 
-    def load(self, execution_id: Any) -> ExecutionRecord | None:
-        ex = Execution.objects.select_related("version").filter(id=execution_id).first()
-        if ex is None:
-            return None
-        rows = list(
-            NodeRun.objects.filter(execution_id=execution_id)
-            .order_by("seq")
-            .values("id", "execution_id", *NODE_RUN_FIELDS)
-        )
-        return ExecutionRecord(
-            id=ex.id, definition=ex.version.definition, input=ex.input, trace_id=ex.trace_id,
-            status=ex.status, state=dict(ex.state or {}), last_seq=ex.last_seq, node_runs=rows,
-            owner=ex.owner_id, priority=ex.priority,
-        )
-
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
         """Two queries for the lot: the executions with their versions, then their node
         runs (none at all for new runs, the usual case)."""
@@ -313,10 +298,7 @@ class DjangoPersistence:
         return [execution_id for execution_id in execution_ids if execution_id not in owned]
 
     def take_signals(self, execution_id: Any) -> list[SignalRecord]:
-        return [
-            SignalRecord(s.id, s.type, s.reason, s.data, s.sent_by)
-            for s in PendingSignal.objects.filter(execution_id=execution_id, applied_at__isnull=True).order_by("id")
-        ]
+        return self.take_signals_many([execution_id]).get(execution_id, [])
 
     def executions_with_signals(self, engine_id: str) -> list[Any]:
         return list(

@@ -73,8 +73,6 @@ class Persistence(Protocol):
 
     def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]: ...
 
-    def load(self, execution_id: Any) -> ExecutionRecord | None: ...
-
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
         """`load` for several executions at once (a claim usually wins a burst of runs)."""
 
@@ -145,7 +143,7 @@ class MemoryPersistence:
                     break
             return claimed
 
-    def load(self, execution_id: Any) -> ExecutionRecord | None:
+    def _load(self, execution_id: Any) -> ExecutionRecord | None:
         with self.lock:
             ex = self.executions.get(execution_id)
             if ex is None:
@@ -156,7 +154,7 @@ class MemoryPersistence:
                                    dict(ex["state"]), ex["last_seq"], [dict(r) for r in runs])
 
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
-        return {i: r for i in execution_ids if (r := self.load(i)) is not None}
+        return {i: r for i in execution_ids if (r := self._load(i)) is not None}
 
     def take_signals_many(self, execution_ids: list[Any]) -> dict[Any, list[SignalRecord]]:
         return {i: s for i in execution_ids if (s := self.take_signals(i))}
