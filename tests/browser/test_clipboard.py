@@ -94,6 +94,9 @@ def test_copy_nodes_from_one_workflow_and_paste_them_into_another(logged_in_page
     # In A: select the delay and the log (Shift adds to the selection), then Ctrl+C.
     open_editor(page, source["id"], "log")
     page.click(".react-flow__node[data-id='delay']")
+    # Wait for the first selection before adding to it: on a busy machine the Shift+click
+    # could otherwise land before the canvas took the first click.
+    page.wait_for_selector(".react-flow__node[data-id='delay'].selected")
     page.keyboard.down("Shift")
     page.click(".react-flow__node[data-id='log']")
     page.keyboard.up("Shift")
