@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -57,14 +58,31 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
 _VALIDATED: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
 
 
+_VALIDATED_CONTENT: dict[str, list[dict[str, Any]]] = {}
+
+
 def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
+    """Validation depends only on the definition and the node types of this process: it is
+    remembered per version and, for a version not seen yet, per content (encoding costs a
+    fraction of validating a big graph, and a duplicated workflow or an unchanged re-save
+    is then free)."""
     key = (version.pk, version.created_at)
     errors = _VALIDATED.get(key)
     if errors is None:
-        errors = list(validate_definition(version.definition).errors)
+        try:
+            content: str | None = json.dumps(version.definition, sort_keys=True)
+        except (TypeError, ValueError):
+            content = None
+        errors = _VALIDATED_CONTENT.get(content) if content is not None else None
+        if errors is None:
+            errors = list(validate_definition(version.definition).errors)
         if len(_VALIDATED) > 10_000:
             _VALIDATED.clear()
+        if len(_VALIDATED_CONTENT) > 256:
+            _VALIDATED_CONTENT.clear()
         _VALIDATED[key] = errors
+        if content is not None:
+            _VALIDATED_CONTENT[content] = errors
     return errors
 
 

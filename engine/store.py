@@ -18,10 +18,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from editor.models import WorkflowVersion
 from engine.core.persistence import Batch, ExecutionRecord, SignalRecord
 from engine.models import Event, Execution, NodeRun, PendingSignal
 
@@ -61,6 +62,11 @@ def _adapt(field: str, value: Any, ops: Any = None) -> Any:
     return value
 
 
+def _json_value(value: Any) -> Any:
+    """A JSON column read with a raw query: text on SQLite, already decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _row_builder(fields: list[str]) -> Callable[[dict[str, Any], Any], list[Any]]:
     """`row -> parameters` for `fields`, adapting only the fields that need it: the writer
     builds tens of thousands of these per second in a big loop."""
@@ -81,6 +87,18 @@ def _columns(model: Any, fields: list[str]) -> list[str]:
 
 
 ORPHAN_SCAN_INTERVAL_S = 1.0
+
+
+def _keep_connection() -> None:
+    """The coordinator's connection lives as long as the engine. `close_old_connections`
+    closes it at every call under CONN_MAX_AGE=0 (a setting for requests), and every claim
+    would then pay a connect, the PRAGMAs and a cold page cache. Reconnect only when an
+    error has left it unusable (as Django's own health check does)."""
+    if connection.connection is not None and connection.errors_occurred:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
 
 
 class DjangoPersistence:
@@ -118,6 +136,20 @@ class DjangoPersistence:
             f"VALUES ({', '.join(['%s'] * len(event_fields))})"
         )
 
+        ex_table, version_table = qn(Execution._meta.db_table), qn(WorkflowVersion._meta.db_table)
+        ex_cols = ", ".join(f"e.{c}" for c in _columns(Execution, ["id"]))
+        self._load_executions = (
+            f"SELECT {ex_cols}, v.{qn('definition')}, "
+            + ", ".join(f"e.{c}" for c in _columns(Execution, ["input", "trace_id", "status", "state", "last_seq",
+                                                               "owner", "priority"]))
+            + f" FROM {ex_table} e JOIN {version_table} v ON v.{qn('id')} = e.{qn('version_id')}"
+            + f" WHERE e.{qn('id')} IN ({{marks}})"
+        )
+        self._ex_table = ex_table
+        self._qn_id, self._qn_status = qn("id"), qn("status")
+        self._qn_execution_id = qn(NodeRun._meta.get_field("execution").column)
+        self._execution_updates: dict[tuple[str, ...], str] = {}
+
     def flush(self, batch: Batch, engine_id: str) -> set[str]:
         lost: set[str] = set()
         with transaction.atomic(), connection.cursor() as cursor:
@@ -148,8 +180,8 @@ class DjangoPersistence:
             if batch.events:
                 event_row = self._event_row
                 cursor.executemany(self._insert_event, [event_row(e, ops) for e in batch.events])
-            for execution_id, fields in batch.executions.items():
-                Execution.objects.filter(id=execution_id).update(**fields)
+            if batch.executions:
+                self._update_executions(cursor, batch.executions, ops)
             if batch.signals_applied:
                 PendingSignal.objects.filter(id__in=batch.signals_applied).update(applied_at=timezone.now())
             if batch.dead_letters or batch.executions:
@@ -159,6 +191,20 @@ class DjangoPersistence:
                 keep_dead_letters(batch.dead_letters, batch.executions)
         return lost
 
+    def _update_executions(self, cursor: Any, executions: dict[Any, dict[str, Any]], ops: Any) -> None:
+        """One `executemany` per set of changed fields (most ticks change only `last_seq`):
+        the ORM's `update()` compiled a query per execution per flush."""
+        by_fields: dict[tuple[str, ...], list[list[Any]]] = {}
+        for execution_id, fields in executions.items():
+            names = tuple(fields)
+            by_fields.setdefault(names, []).append([*(_adapt(f, fields[f], ops) for f in names), execution_id])
+        for names, params in by_fields.items():
+            sql = self._execution_updates.get(names)
+            if sql is None:
+                sets = ", ".join(f"{c} = %s" for c in _columns(Execution, list(names)))
+                sql = self._execution_updates[names] = f"UPDATE {self._ex_table} SET {sets} WHERE {connection.ops.quote_name('id')} = %s"
+            cursor.executemany(sql, params)
+
     def _claim(self, cursor: Any, batch: Batch, engine_id: str, ops: Any) -> set[str]:
         """Compare-and-set `queued` → `running` for the batch's claims; return the ids lost
         (another engine had them). The still-queued ones are read under the write lock
@@ -166,9 +212,12 @@ class DjangoPersistence:
         claims them all; the UPDATE keeps its `status = 'queued'` guard all the same."""
         claims = list(dict.fromkeys(batch.claims))
         queued: set[str] = set()
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         for start in range(0, len(claims), 500):  # stay under SQLite's variable limit
-            queued.update(NodeRun.objects.select_for_update().filter(
-                id__in=claims[start:start + 500], status="queued").values_list("id", flat=True))
+            chunk = claims[start:start + 500]
+            cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN "
+                           f"({', '.join(['%s'] * len(chunk))}) AND {self._qn_status} = 'queued'{lock}", chunk)
+            queued.update(row[0] for row in cursor.fetchall())
         at = self._claim_fields.index("claimed_by")
         params = []
         for run_id in claims:
@@ -190,7 +239,16 @@ class DjangoPersistence:
         ids.update(batch.executions)
         if not ids:
             return set()
-        foreign = ids - set(Execution.objects.filter(id__in=ids, engine_id=engine_id).values_list("id", flat=True))
+        owned: set[Any] = set()
+        id_list = list(ids)
+        with connection.cursor() as cursor:
+            for start in range(0, len(id_list), 500):
+                chunk = id_list[start:start + 500]
+                cursor.execute(f"SELECT {self._qn_id} FROM {self._ex_table} WHERE {self._qn_id} IN "
+                               f"({', '.join(['%s'] * len(chunk))}) AND {connection.ops.quote_name('engine_id')} = %s",
+                               [*chunk, engine_id])
+                owned.update(row[0] for row in cursor.fetchall())
+        foreign = ids - owned
         if not foreign:
             return set()
         dropped = {run_id for run_id, row in batch.node_runs.items() if row["execution_id"] in foreign}
@@ -209,7 +267,7 @@ class DjangoPersistence:
         announce_batch(batch)
 
     def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]:
-        close_old_connections()
+        _keep_connection()
         now = timezone.now()
         claimed: list[Any] = []
         from engine.queueing import runnable_queued_ids
@@ -266,27 +324,48 @@ class DjangoPersistence:
         return expired
 
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
-        """Two queries for the lot: the executions with their versions, then their node
-        runs (none at all for new runs, the usual case)."""
+        """One query for the executions with their versions' stored definition text (the
+        plan cache is keyed by it: a known version is neither parsed nor re-encoded), then
+        the node runs of those that have any."""
         records: dict[Any, ExecutionRecord] = {}
         rows: dict[Any, list[dict[str, Any]]] = {}
-        for start in range(0, len(execution_ids), 500):
-            chunk = execution_ids[start:start + 500]
-            for ex in Execution.objects.select_related("version").filter(id__in=chunk):
-                records[ex.id] = ExecutionRecord(
-                    id=ex.id, definition=ex.version.definition, input=ex.input, trace_id=ex.trace_id,
-                    status=ex.status, state=dict(ex.state or {}), last_seq=ex.last_seq, node_runs=rows.setdefault(ex.id, []),
-                    owner=ex.owner_id, priority=ex.priority,
-                )
-            for row in (NodeRun.objects.filter(execution_id__in=chunk).order_by("execution_id", "seq")
-                        .values("id", "execution_id", *NODE_RUN_FIELDS)):
-                rows.setdefault(row["execution_id"], []).append(row)
+        with connection.cursor() as cursor:
+            for start in range(0, len(execution_ids), 500):
+                chunk = execution_ids[start:start + 500]
+                cursor.execute(self._load_executions.format(marks=", ".join(["%s"] * len(chunk))), chunk)
+                for ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority in cursor.fetchall():
+                    text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
+                    records[ex_id] = ExecutionRecord(
+                        id=ex_id, definition=None if text is not None else definition, definition_text=text,
+                        input=_json_value(run_input), trace_id=trace_id, status=status,
+                        state=dict(_json_value(state) or {}), last_seq=last_seq, node_runs=rows.setdefault(ex_id, []),
+                        owner=owner, priority=priority,
+                    )
+                # Taken over or resumed executions have node runs; new ones (the usual case)
+                # have none, and a bare id query says so without the ORM's per-query cost.
+                cursor.execute(f"SELECT DISTINCT {self._qn_execution_id} FROM {self._run_table} "
+                               f"WHERE {self._qn_execution_id} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                resumed = [row[0] for row in cursor.fetchall()]
+                if resumed:
+                    for row in (NodeRun.objects.filter(execution_id__in=resumed).order_by("execution_id", "seq")
+                                .values("id", "execution_id", *NODE_RUN_FIELDS)):
+                        rows.setdefault(row["execution_id"], []).append(row)
         return records
 
     def take_signals_many(self, execution_ids: list[Any]) -> dict[Any, list[SignalRecord]]:
         found: dict[Any, list[SignalRecord]] = {}
-        for s in PendingSignal.objects.filter(execution_id__in=execution_ids, applied_at__isnull=True).order_by("id"):
-            found.setdefault(s.execution_id, []).append(SignalRecord(s.id, s.type, s.reason, s.data, s.sent_by))
+        qn = connection.ops.quote_name
+        table = qn(PendingSignal._meta.db_table)
+        with connection.cursor() as cursor:
+            for start in range(0, len(execution_ids), 500):
+                chunk = execution_ids[start:start + 500]
+                cursor.execute(
+                    f"SELECT {qn('id')}, {qn('execution_id')}, {qn('type')}, {qn('reason')}, {qn('data')}, "
+                    f"{qn('sent_by')} FROM {table} WHERE {qn('execution_id')} IN ({', '.join(['%s'] * len(chunk))}) "
+                    f"AND {qn('applied_at')} IS NULL ORDER BY {qn('id')}", chunk)
+                for signal_id, execution_id, type_, reason, data, sent_by in cursor.fetchall():
+                    found.setdefault(execution_id, []).append(
+                        SignalRecord(signal_id, type_, reason, _json_value(data), sent_by))
         return found
 
     def heartbeat(self, engine_id: str, execution_ids: list[Any]) -> list[Any]:

@@ -464,7 +464,7 @@ class Engine:
             if record is None:
                 continue
             try:
-                plan = self.plans.get(record.definition)
+                plan = self.plans.get(record.definition, record.definition_text)
             except DefinitionError as exc:
                 ex_fields = {"status": "failed", "error": {"message": "invalid definition", "errors": exc.errors},
                              "finished_at": now()}

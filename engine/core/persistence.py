@@ -45,7 +45,7 @@ class Batch:
 @dataclass
 class ExecutionRecord:
     id: Any
-    definition: dict[str, Any]
+    definition: dict[str, Any] | None  # None when `definition_text` carries it
     input: Any
     trace_id: str
     status: str
@@ -54,6 +54,9 @@ class ExecutionRecord:
     node_runs: list[dict[str, Any]]  # ordered by seq
     owner: Any = None
     priority: int = 0
+    # The definition as stored (JSON text), when the store has it: plans are cached by it,
+    # so a version already planned costs a string hash instead of a parse and a re-encode.
+    definition_text: str | None = None
 
 
 @dataclass

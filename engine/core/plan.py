@@ -28,19 +28,27 @@ class VersionPlan:
 
 
 class PlanCache:
-    """Plans keyed by a hash of the definition: the graph work happens once per version."""
+    """Plans keyed by the definition's content: the graph work happens once per distinct
+    definition (a duplicated workflow or an unchanged re-save shares its plan)."""
 
     def __init__(self, size: int = 256):
         self._plans: dict[str, VersionPlan] = {}
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, definition: Mapping[str, Any]) -> VersionPlan:
-        key = hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+    def get(self, definition: Mapping[str, Any] | None, text: str | None = None) -> VersionPlan:
+        """The plan of `definition`, or of `text` (its stored JSON) when given: the text is
+        its own key (the stored text of equal definitions is equal), so a hit parses nothing."""
+        if text is not None:
+            key = "t:" + text
+        else:
+            assert definition is not None
+            key = hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode(),
+                               usedforsecurity=False).hexdigest()
         with self._lock:
             plan = self._plans.get(key)
         if plan is None:
-            plan = VersionPlan(definition)
+            plan = VersionPlan(definition if definition is not None else json.loads(text or "null"))
             with self._lock:
                 if len(self._plans) >= self._size:
                     self._plans.pop(next(iter(self._plans)))
