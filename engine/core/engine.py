@@ -45,13 +45,13 @@ TICK_BUDGET = 2000  # inline node runs per tick before a flush lets the world se
 # `stream` benchmark's latency).
 TICK_TIME_S = 0.010
 WRITE_MERGE_EVENTS = 300  # events per group commit before the writer stops merging ticks
-# Bounded write-behind: the coordinator starts no new work while a flushed tick has waited
-# longer than this for its commit. A chain of inline nodes makes events faster than one
-# process can store them; unbounded, the backlog (and the delay before anything reaches the
-# timeline) grew to 300 ms in a 1,000-node chain. Waiting for its own durable log is the
-# engine pacing itself, not a client slowing it: live clients are fed after the commit
-# and never waited for.
-WRITE_BEHIND_S = 0.015
+# Bounded write-behind: the coordinator starts no new work while more than this many events
+# wait for the writer's commit (about one 10 ms tick of a fast inline chain; a wave of a
+# 100-wide loop makes ~300). A chain of inline nodes makes events faster than one process can
+# store them; unbounded, the backlog (and the delay before anything reaches the timeline)
+# grew to 300 ms in a 1,000-node chain. Waiting for its own durable log is the engine pacing
+# itself, not a client slowing it: live clients are fed after the commit, never waited for.
+WRITE_BEHIND_EVENTS = 1000
 
 # Waking from a kernel wait takes 0.1–0.25 ms on the virtual machines we measured (a bare
 # `time.sleep(0.01)` lasts 10.2 ms): every 10 ms delay of a fan-out wave or a lattice layer
@@ -59,9 +59,10 @@ WRITE_BEHIND_S = 0.015
 # coordinator wakes this much earlier and yields the rest of the way (other threads keep
 # the GIL meanwhile)…
 TIMER_SPIN_S = 0.0003
-# …at most once per this interval, so that thousands of scattered timers (a big loop whose
-# items end at different times) cannot turn it into a busy loop: ≤ 3 % of a core.
-TIMER_SPIN_EVERY_S = 0.010
+# …for timers due at least this long after the last yield ended, so that thousands of
+# scattered timers (a big loop whose items end at different times) cannot turn it into a
+# busy loop: ≤ 6 % of a core.
+TIMER_SPIN_EVERY_S = 0.005
 
 
 def precise_timers() -> None:
@@ -133,11 +134,12 @@ class Engine:
         self.started = threading.Event()
         self._applied_signals: set[Any] = set()
         self._submitted: set[str] = set()  # node runs on worker threads right now
-        # Write-behind accounting: flushes handed to the writer (count, monotonic time) and
-        # how many of them it has committed (only the writer thread adds to that count).
-        self._flushes: collections.deque[tuple[int, float]] = collections.deque()
+        # Write-behind accounting: flushes handed to the writer (number, events) and how many
+        # of them it has committed (only the writer thread adds to that count).
+        self._flushes: collections.deque[tuple[int, int]] = collections.deque()
         self._flushed = 0
         self._committed = 0
+        self._uncommitted_events = 0
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -266,7 +268,7 @@ class Engine:
                 due = self.timers[0][0]
                 if due - mono < timeout:
                     timeout = max(0.0, due - mono)
-                    if timeout > TIMER_SPIN_S and mono - spun_at >= TIMER_SPIN_EVERY_S:
+                    if timeout > TIMER_SPIN_S and due - spun_at >= TIMER_SPIN_EVERY_S:
                         spin_until, timeout = due, timeout - TIMER_SPIN_S
             behind = self._write_behind()
             if self.dirty and not self._draining:  # draining starts nothing: no reason to spin
@@ -414,11 +416,11 @@ class Engine:
                 self.dirty[ex] = None
 
     def _write_behind(self) -> bool:
-        """Has a flushed tick waited more than WRITE_BEHIND_S for its commit?"""
+        """Do more than WRITE_BEHIND_EVENTS events wait for the writer?"""
         flushes, committed = self._flushes, self._committed
         while flushes and flushes[0][0] <= committed:
-            flushes.popleft()
-        return bool(flushes) and time.monotonic() - flushes[0][1] > WRITE_BEHIND_S
+            self._uncommitted_events -= flushes.popleft()[1]
+        return self._uncommitted_events > WRITE_BEHIND_EVENTS
 
     def _flush(self) -> None:
         """Hand the tick's batch to the writer thread; the coordinator never waits on the
@@ -428,7 +430,8 @@ class Engine:
         finished, self._pending_finish = self._pending_finish, []
         if batch or submit or finished:
             self._flushed += 1
-            self._flushes.append((self._flushed, time.monotonic()))
+            self._flushes.append((self._flushed, len(batch.events)))
+            self._uncommitted_events += len(batch.events)
             self.write_queue.put((batch, submit, finished, None))
 
     def _write_loop(self) -> None:
