@@ -207,6 +207,10 @@ class Engine:
             self.tick_mono, self.tick_wall = mono, now()
         return self.tick_mono, self.tick_wall
 
+    def on_worker(self, attempt_id: str) -> bool:
+        """Is this node run's body running on a worker thread right now?"""
+        return attempt_id in self._submitted
+
     def mark_dirty(self, ex: ExecutionRun) -> None:
         self.dirty[ex] = None
 
