@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from operator import itemgetter
 from typing import Any
@@ -65,6 +65,14 @@ def _adapt(field: str, value: Any, ops: Any = None) -> Any:
 def _json_value(value: Any) -> Any:
     """A JSON column read with a raw query: text on SQLite, already decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _in_chunks(ids: list[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+    """`ids` in chunks under SQLite's bound-variable limit, each with its `%s, %s, …` list
+    for an `IN (…)` clause."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start:start + size]
+        yield chunk, ", ".join(["%s"] * len(chunk))
 
 
 def _row_builder(fields: list[str]) -> Callable[[dict[str, Any], Any], list[Any]]:
@@ -213,10 +221,9 @@ class DjangoPersistence:
         claims = list(dict.fromkeys(batch.claims))
         queued: set[str] = set()
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        for start in range(0, len(claims), 500):  # stay under SQLite's variable limit
-            chunk = claims[start:start + 500]
-            cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN "
-                           f"({', '.join(['%s'] * len(chunk))}) AND {self._qn_status} = 'queued'{lock}", chunk)
+        for chunk, marks in _in_chunks(claims):
+            cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN ({marks}) "
+                           f"AND {self._qn_status} = 'queued'{lock}", chunk)
             queued.update(row[0] for row in cursor.fetchall())
         at = self._claim_fields.index("claimed_by")
         params = []
@@ -240,13 +247,10 @@ class DjangoPersistence:
         if not ids:
             return set()
         owned: set[Any] = set()
-        id_list = list(ids)
         with connection.cursor() as cursor:
-            for start in range(0, len(id_list), 500):
-                chunk = id_list[start:start + 500]
-                cursor.execute(f"SELECT {self._qn_id} FROM {self._ex_table} WHERE {self._qn_id} IN "
-                               f"({', '.join(['%s'] * len(chunk))}) AND {connection.ops.quote_name('engine_id')} = %s",
-                               [*chunk, engine_id])
+            for chunk, marks in _in_chunks(list(ids)):
+                cursor.execute(f"SELECT {self._qn_id} FROM {self._ex_table} WHERE {self._qn_id} IN ({marks}) "
+                               f"AND {connection.ops.quote_name('engine_id')} = %s", [*chunk, engine_id])
                 owned.update(row[0] for row in cursor.fetchall())
         foreign = ids - owned
         if not foreign:
@@ -330,9 +334,8 @@ class DjangoPersistence:
         records: dict[Any, ExecutionRecord] = {}
         rows: dict[Any, list[dict[str, Any]]] = {}
         with connection.cursor() as cursor:
-            for start in range(0, len(execution_ids), 500):
-                chunk = execution_ids[start:start + 500]
-                cursor.execute(self._load_executions.format(marks=", ".join(["%s"] * len(chunk))), chunk)
+            for chunk, marks in _in_chunks(execution_ids):
+                cursor.execute(self._load_executions.format(marks=marks), chunk)
                 for ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority in cursor.fetchall():
                     text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
                     records[ex_id] = ExecutionRecord(
@@ -344,7 +347,7 @@ class DjangoPersistence:
                 # Taken over or resumed executions have node runs; new ones (the usual case)
                 # have none, and a bare id query says so without the ORM's per-query cost.
                 cursor.execute(f"SELECT DISTINCT {self._qn_execution_id} FROM {self._run_table} "
-                               f"WHERE {self._qn_execution_id} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                               f"WHERE {self._qn_execution_id} IN ({marks})", chunk)
                 resumed = [row[0] for row in cursor.fetchall()]
                 if resumed:
                     for row in (NodeRun.objects.filter(execution_id__in=resumed).order_by("execution_id", "seq")
@@ -357,11 +360,10 @@ class DjangoPersistence:
         qn = connection.ops.quote_name
         table = qn(PendingSignal._meta.db_table)
         with connection.cursor() as cursor:
-            for start in range(0, len(execution_ids), 500):
-                chunk = execution_ids[start:start + 500]
+            for chunk, marks in _in_chunks(execution_ids):
                 cursor.execute(
                     f"SELECT {qn('id')}, {qn('execution_id')}, {qn('type')}, {qn('reason')}, {qn('data')}, "
-                    f"{qn('sent_by')} FROM {table} WHERE {qn('execution_id')} IN ({', '.join(['%s'] * len(chunk))}) "
+                    f"{qn('sent_by')} FROM {table} WHERE {qn('execution_id')} IN ({marks}) "
                     f"AND {qn('applied_at')} IS NULL ORDER BY {qn('id')}", chunk)
                 for signal_id, execution_id, type_, reason, data, sent_by in cursor.fetchall():
                     found.setdefault(execution_id, []).append(
