@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count
 
 from editor.models import WorkflowVersion
@@ -41,11 +42,14 @@ def version_queue_settings(version_ids: set[Any] | list[Any]) -> dict[Any, dict[
 
 
 def runnable_queued_ids(limit: int) -> list[Any]:
-    queued = list(
-        Execution.objects.filter(status="queued")
-        .order_by("created_at", "id")
-        .values_list("id", "workflow_id", "priority", "version_id")[: limit * 20]
-    )
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # Asked on every poll and wake-up: a plain statement (the ORM compiled it each time).
+        cursor.execute(
+            f"SELECT {qn('id')}, {qn('workflow_id')}, {qn('priority')}, {qn('version_id')} "
+            f"FROM {qn(Execution._meta.db_table)} WHERE {qn('status')} = 'queued' "
+            f"ORDER BY {qn('created_at')}, {qn('id')} LIMIT %s", [limit * 20])
+        queued = [tuple(row) for row in cursor.fetchall()]
     if not queued:
         return []
     queues = version_queue_settings({v for _, _, _, v in queued})

@@ -65,6 +65,12 @@ TIMER_SPIN_S = 0.0003
 TIMER_SPIN_EVERY_S = 0.005
 
 
+# Housekeeping (the poll for new runs and signals, the heartbeat) waits while a timer is due
+# within this long, by at most HOUSEKEEPING_DEFER_S: never long enough to look dead.
+HOUSEKEEPING_ROOM_S = 0.004
+HOUSEKEEPING_DEFER_S = 0.05
+
+
 def precise_timers() -> None:
     """Linux lets a thread's timed waits end up to 50 µs late by default ("timer slack");
     ask for 1 µs on the coordinator thread. Elsewhere this does nothing."""
@@ -306,11 +312,14 @@ class Engine:
                 # starts: the engine that takes over replays and starts what became ready.
                 self._dispatch()
             mono = time.monotonic()
-            if not self._draining and mono >= next_poll:
+            # The poll and the heartbeat are a few queries (1–3 ms): not right before a
+            # timer comes due (it would end that late), unless they are already overdue.
+            timer_close = bool(self.timers) and self.timers[0][0] - mono < HOUSEKEEPING_ROOM_S
+            if not self._draining and mono >= next_poll and (not timer_close or mono >= next_poll + HOUSEKEEPING_DEFER_S):
                 next_poll = mono + self.poll_interval
                 self._safe(self._claim)
                 self._safe(self._poll_signals)
-            if mono >= next_heartbeat:
+            if mono >= next_heartbeat and (not timer_close or mono >= next_heartbeat + HOUSEKEEPING_DEFER_S):
                 next_heartbeat = mono + self.heartbeat_interval
                 taken = self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
                 if taken:
