@@ -78,8 +78,12 @@ def announce_batch(batch: Batch) -> None:
                                   "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
     if layer is None:
         return
+    local_only = isinstance(layer, InMemoryChannelLayer)
     for execution_id, fields in batch.executions.items():
         if "status" in fields:
+            owner = batch.owners.get(execution_id)
+            if local_only and owner is not None and not layer.groups.get(f"executions.user.{owner}"):
+                continue  # nobody in this process lists that user's executions: no summary query
             summary = execution_summary(execution_id)
             if summary is not None:
                 messages.append((f"executions.user.{summary['owner']}",

@@ -143,6 +143,7 @@ class ExecutionRun:
         self.id = record.id
         self.plan = plan
         self.trace_id = record.trace_id
+        self.owner = record.owner
         self.input = record.input if record.input is not None else {}
         state = record.state or {}
         self.variables: dict[str, Any] = {**plan.variables, **(state.get("variables") or {})}
@@ -214,6 +215,8 @@ class ExecutionRun:
 
     def update_execution(self, **fields: Any) -> None:
         self.engine.batch.executions.setdefault(self.id, {}).update(fields)
+        if "status" in fields:
+            self.engine.batch.owners[self.id] = self.owner
 
     def save_state(self) -> None:
         state = {**self.extra_state, "variables": self.variables, "signal": self.signal,

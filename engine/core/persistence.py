@@ -26,6 +26,8 @@ class Batch:
     signals_applied: list[Any] = field(default_factory=list)
     # Loop items kept as dead letters (SPEC §4.5), written in the same transaction.
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # Owner of each execution whose status changed: who the announcement is for (not stored).
+    owners: dict[Any, Any] = field(default_factory=dict)
 
     def merge(self, later: Batch) -> None:
         """Fold a later batch into this one (the later state of a row wins)."""
@@ -37,6 +39,7 @@ class Batch:
             self.executions.setdefault(execution_id, {}).update(fields)
         self.signals_applied += later.signals_applied
         self.dead_letters += later.dead_letters
+        self.owners.update(later.owners)
 
     def __bool__(self) -> bool:
         return bool(self.node_runs or self.events or self.executions or self.signals_applied or self.dead_letters)
