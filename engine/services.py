@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -17,9 +17,6 @@ from engine.core.signals import handler_for, signal_refusal
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.queueing import queue_settings
-
-if TYPE_CHECKING:
-    pass
 
 
 class QueueFull(Refusal):

@@ -16,7 +16,6 @@ Coordinator loop:
 
 from __future__ import annotations
 
-import collections
 import heapq
 import itertools
 import logging
@@ -134,18 +133,15 @@ class Engine:
         self.tick_wall = now()  # sent after the final commit
         self._thread: threading.Thread | None = None
         self._announcer: threading.Thread | None = None
-        self._stopping = False
         self._draining = False
         self._coordinator_ident: int | None = None
         self.started = threading.Event()
         self._applied_signals: set[Any] = set()
         self._submitted: set[str] = set()  # node runs on worker threads right now
-        # Write-behind accounting: flushes handed to the writer (number, events) and how many
-        # of them it has committed (only the writer thread adds to that count).
-        self._flushes: collections.deque[tuple[int, int]] = collections.deque()
-        self._flushed = 0
-        self._committed = 0
-        self._uncommitted_events = 0
+        # Write-behind: events handed to the writer (only the coordinator adds to this count)
+        # and events it has committed (only the writer adds to that one).
+        self._events_flushed = 0
+        self._events_committed = 0
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -430,10 +426,7 @@ class Engine:
 
     def _write_behind(self) -> bool:
         """Do more than WRITE_BEHIND_EVENTS events wait for the writer?"""
-        flushes, committed = self._flushes, self._committed
-        while flushes and flushes[0][0] <= committed:
-            self._uncommitted_events -= flushes.popleft()[1]
-        return self._uncommitted_events > WRITE_BEHIND_EVENTS
+        return self._events_flushed - self._events_committed > WRITE_BEHIND_EVENTS
 
     def _flush(self) -> None:
         """Hand the tick's batch to the writer thread; the coordinator never waits on the
@@ -442,9 +435,7 @@ class Engine:
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []
         if batch or submit or finished:
-            self._flushed += 1
-            self._flushes.append((self._flushed, len(batch.events)))
-            self._uncommitted_events += len(batch.events)
+            self._events_flushed += len(batch.events)
             self.write_queue.put((batch, submit, finished, None))
 
     def _write_loop(self) -> None:
@@ -456,7 +447,6 @@ class Engine:
                 return
             batch, submit, finished, barrier = item
             barriers = [barrier] if barrier is not None else []
-            items = 1 if barrier is None else 0  # barriers are not the coordinator's flushes
             stop = False
             # Merge whatever else is waiting into one transaction (group commit), up to a
             # few hundred events: nothing is announced before its transaction commits, so
@@ -475,8 +465,7 @@ class Engine:
                 finished += more[2]
                 if more[3] is not None:
                     barriers.append(more[3])
-                else:
-                    items += 1
+            events = len(batch.events)  # counted before the fence may drop some
             lost: set[str] = set()
             if batch:
                 for _try in range(20):
@@ -487,7 +476,7 @@ class Engine:
                         log.exception("engine: flush failed; retrying")
                         time.sleep(0.2)
                 self.announce_queue.put(batch)
-            self._committed += items
+            self._events_committed += events
             for attempt in submit:
                 if attempt.id in lost:
                     # Another engine claimed this node run: it is theirs to run.
