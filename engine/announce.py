@@ -73,7 +73,7 @@ def announce_batch(batch: Batch) -> None:
             encoded = live.frames(wire_event(e) for e in events[start:start + PUBLISH_SLICE])
             live.publish(int(execution_id), encoded)
             if cross_process:
-                messages.append((f"execution.{execution_id}",
+                messages.append((live.execution_group(execution_id),
                                  {"type": "execution.events", "executionId": int(execution_id),
                                   "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
     if layer is None:
@@ -82,11 +82,11 @@ def announce_batch(batch: Batch) -> None:
     for execution_id, fields in batch.executions.items():
         if "status" in fields:
             owner = batch.owners.get(execution_id)
-            if local_only and owner is not None and not layer.groups.get(f"executions.user.{owner}"):
+            if local_only and owner is not None and not layer.groups.get(live.user_group(owner)):
                 continue  # nobody in this process lists that user's executions: no summary query
             summary = execution_summary(execution_id)
             if summary is not None:
-                messages.append((f"executions.user.{summary['owner']}",
+                messages.append((live.user_group(summary["owner"]),
                                  {"type": "execution.status", "execution": summary}))
     if messages:
         _send_on_layer(layer, messages)
@@ -145,5 +145,5 @@ def announce_status(execution_id: Any) -> None:
     if summary is None or layer is None:
         return
     async_to_sync(layer.group_send)(
-        f"executions.user.{summary['owner']}", {"type": "execution.status", "execution": summary}
+        live.user_group(summary["owner"]), {"type": "execution.status", "execution": summary}
     )

@@ -49,7 +49,7 @@ from channels.layers import InMemoryChannelLayer
 
 from engine import live, ws_frames
 from engine.announce import wire_event
-from engine.live import FrameBatch
+from engine.live import FrameBatch, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
 
 log = logging.getLogger("engine")
@@ -78,14 +78,6 @@ REPLAY_CHUNK = 500
 LIST_POLL_INTERVAL_S = 1.0
 LIST_WINDOW = 200
 MAX_SEQ = 2**31 - 1
-
-
-def execution_group(execution_id: int | str) -> str:
-    return f"execution.{execution_id}"
-
-
-def user_group(user_id: int | str) -> str:
-    return f"executions.user.{user_id}"
 
 
 # --- store reads (run in a thread: the ORM is synchronous) -------------------------------

@@ -31,6 +31,16 @@ log = logging.getLogger("engine")
 FINAL_EVENT_TYPES = frozenset(f"execution.{status}" for status in FINISHED_EXECUTION_STATUSES)
 
 
+def execution_group(execution_id: int | str) -> str:
+    """The channel-layer group of one execution's events (SPEC §8)."""
+    return f"execution.{execution_id}"
+
+
+def user_group(user_id: int | str) -> str:
+    """The channel-layer group of a user's execution status changes (`ws/executions/`)."""
+    return f"executions.user.{user_id}"
+
+
 class Frame(NamedTuple):
     """One event as it goes over the websocket: its `seq`, its JSON text (the SPEC §8 event
     object, encoded once for every client), the websocket frame carrying that text (the
@@ -182,7 +192,7 @@ class LayerRelay:
                 self.channel = await self.layer.new_channel()
             self.watched[execution_id] = self.watched.get(execution_id, 0) + 1
             if self.watched[execution_id] == 1:
-                await self.layer.group_add(f"execution.{execution_id}", self.channel)
+                await self.layer.group_add(execution_group(execution_id), self.channel)
             if self.receiver is None:
                 self.receiver = self.loop.create_task(self._receive())
 
@@ -194,7 +204,7 @@ class LayerRelay:
                 return
             self.watched.pop(execution_id, None)
             if self.channel is not None:
-                await self.layer.group_discard(f"execution.{execution_id}", self.channel)
+                await self.layer.group_discard(execution_group(execution_id), self.channel)
             if not self.watched and self.receiver is not None:
                 self.receiver.cancel()  # nothing to hear; the next watch starts it again
                 self.receiver = None

@@ -210,7 +210,7 @@ class DjangoPersistence:
             sql = self._execution_updates.get(names)
             if sql is None:
                 sets = ", ".join(f"{c} = %s" for c in _columns(Execution, list(names)))
-                sql = self._execution_updates[names] = f"UPDATE {self._ex_table} SET {sets} WHERE {connection.ops.quote_name('id')} = %s"
+                sql = self._execution_updates[names] = f"UPDATE {self._ex_table} SET {sets} WHERE {self._qn_id} = %s"
             cursor.executemany(sql, params)
 
     def _claim(self, cursor: Any, batch: Batch, engine_id: str, ops: Any) -> set[str]:
@@ -281,15 +281,16 @@ class DjangoPersistence:
             # One compare-and-set statement for the lot; RETURNING tells which were won
             # (SQLite ≥ 3.35 and PostgreSQL). The queue's order is kept for starting them.
             qn = connection.ops.quote_name
-            marks = ", ".join(["%s"] * len(runnable))
+            winners: set[Any] = set()
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {qn(Execution._meta.db_table)} SET {qn('status')} = 'running', {qn('engine_id')} = %s, "
-                    f"{qn('heartbeat_at')} = %s WHERE {qn('id')} IN ({marks}) AND {qn('status')} = 'queued' "
-                    f"RETURNING {qn('id')}",
-                    [engine_id, _adapt("heartbeat_at", now), *runnable],
-                )
-                winners = {row[0] for row in cursor.fetchall()}
+                for chunk, marks in _in_chunks(runnable):
+                    cursor.execute(
+                        f"UPDATE {self._ex_table} SET {self._qn_status} = 'running', {qn('engine_id')} = %s, "
+                        f"{qn('heartbeat_at')} = %s WHERE {self._qn_id} IN ({marks}) AND {self._qn_status} = 'queued' "
+                        f"RETURNING {self._qn_id}",
+                        [engine_id, _adapt("heartbeat_at", now), *chunk],
+                    )
+                    winners.update(row[0] for row in cursor.fetchall())
             claimed = [execution_id for execution_id in runnable if execution_id in winners]
         # Orphans (their engine stopped heart-beating for `stale_after_s`) are not urgent:
         # look for them once a second, not on every wake-up that a new run causes.
