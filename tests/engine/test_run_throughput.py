@@ -110,6 +110,7 @@ def test_a_burst_of_run_requests_all_start_at_once_without_waiting_for_a_poll(
             break
         time.sleep(0.05)
     assert sorted(statuses.values()) == ["succeeded"] * 80, {s for s in statuses.values()}
-    # Each finished with its own input: no run was mixed up with another in the burst.
-    outputs = {ex.input["who"] for ex in Execution.objects.filter(id__in=ids)}
-    assert outputs == {f"w{i}" for i in range(10)}
+    # Each finished with its own input as its output: no run was mixed up with another.
+    runs = list(Execution.objects.filter(id__in=ids))
+    assert {ex.input["who"] for ex in runs} == {f"w{i}" for i in range(10)}
+    assert {ex.id: ex.output for ex in runs} == {ex.id: {"Done": ex.input["who"]} for ex in runs}
