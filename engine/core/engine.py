@@ -41,16 +41,19 @@ log = logging.getLogger("engine")
 TICK_BUDGET = 2000  # inline node runs per tick before a flush lets the world see progress
 # …and at most this long: a 1,000-node chain of inline nodes would otherwise run in one
 # tick, and its first event would reach the timeline only after the last node (the
-# `stream` benchmark's latency).
-TICK_TIME_S = 0.010
-WRITE_MERGE_EVENTS = 300  # events per group commit before the writer stops merging ticks
+# `stream` benchmark's latency). A 10 ms tick made ~500 events, each waiting for the whole
+# tick, then for a commit of all of them: 2 ms keeps a tick's events to ~60.
+TICK_TIME_S = 0.002
+WRITE_MERGE_EVENTS = 100  # events per group commit before the writer stops merging ticks
 # Bounded write-behind: the coordinator starts no new work while more than this many events
-# wait for the writer's commit (about one 10 ms tick of a fast inline chain; a wave of a
-# 100-wide loop makes ~300). A chain of inline nodes makes events faster than one process can
-# store them; unbounded, the backlog (and the delay before anything reaches the timeline)
-# grew to 300 ms in a 1,000-node chain. Waiting for its own durable log is the engine pacing
-# itself, not a client slowing it: live clients are fed after the commit, never waited for.
-WRITE_BEHIND_EVENTS = 1000
+# wait for the writer's commit; the writer's next commit wakes it (`committed`). A chain of
+# inline nodes makes events faster than one process can store them; unbounded, the backlog
+# (and the delay before anything reaches the timeline) grew to 300 ms in a 1,000-node
+# chain, and with a bound of 1,000 it was still ~100 ms. Waiting for its own durable log is
+# the engine pacing itself, not a client slowing it: live clients are fed after the commit,
+# never waited for. Timer-bound work (fan-outs, loops, lattices) never reaches the bound:
+# the `fanout`, `loop` and `lattice` benchmarks measured the same with 100 and 1,000.
+WRITE_BEHIND_EVENTS = 100
 
 # Waking from a kernel wait takes 0.1–0.25 ms on the virtual machines we measured (a bare
 # `time.sleep(0.01)` lasts 10.2 ms): every 10 ms delay of a fan-out wave or a lattice layer
@@ -142,6 +145,7 @@ class Engine:
         # and events it has committed (only the writer adds to that one).
         self._events_flushed = 0
         self._events_committed = 0
+        self._awaiting_commit = False  # the coordinator waits for the writer (bounded write-behind)
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -276,10 +280,12 @@ class Engine:
                     timeout = max(0.0, due - mono)
                     if timeout > TIMER_SPIN_S and due - spun_at >= TIMER_SPIN_EVERY_S:
                         spin_until, timeout = due, timeout - TIMER_SPIN_S
-            behind = self._write_behind()
             if self.dirty and not self._draining:  # draining starts nothing: no reason to spin
-                # Work is waiting: go straight on, or (writer behind) look again in 1 ms.
-                timeout, spin_until = (0.001 if behind else 0.0), 0.0
+                # Work is waiting: go straight on, or (writer behind) when the writer's next
+                # commit wakes us (flag first, then look: a commit in between still wakes us).
+                self._awaiting_commit = True
+                timeout, spin_until = (0.01 if self._write_behind() else 0.0), 0.0
+                self._awaiting_commit = timeout > 0
             try:
                 message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -288,6 +294,7 @@ class Engine:
                     time.sleep(0)  # lets the writer and workers run while the timer comes due
                 if spin_until:
                     spun_at = time.monotonic()
+            self._awaiting_commit = False
             handled = 0
             while message is not None:
                 if message[0] == "drain":
@@ -385,6 +392,8 @@ class Engine:
                 self._apply_signals(ex, self.persistence.take_signals(ex.id))
         elif kind == "call":
             message[1]()
+        elif kind == "committed":
+            pass  # only wakes the coordinator: the write-behind bound may allow new work
         elif kind == "lost":
             attempt = message[1]
             attempt.status = "lost"
@@ -477,6 +486,9 @@ class Engine:
                         time.sleep(0.2)
                 self.announce_queue.put(batch)
             self._events_committed += events
+            if self._awaiting_commit:
+                self._awaiting_commit = False
+                self.inbox.put(("committed",))  # the coordinator waits for this commit to go on
             for attempt in submit:
                 if attempt.id in lost:
                     # Another engine claimed this node run: it is theirs to run.
