@@ -6,9 +6,12 @@ do not leak whether a workflow exists.
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404
 
 from editor.models import Workflow, WorkflowVersion
@@ -55,18 +58,37 @@ def workflow_version_get(*, workflow: Workflow, number: int | str) -> WorkflowVe
 
 
 def workflow_run_version_get(*, user: AbstractBaseUser | AnonymousUser, workflow_id: int | str) -> WorkflowVersion | None:
-    """The current version of a workflow the user may run, with its workflow, in one query
-    (the run endpoint's hot path). None when that does not resolve: the caller falls back
-    to `workflow_get`, which tells a missing workflow (404) from one without a version."""
+    """The current version of a workflow the user may run, with its workflow (the run
+    endpoint's hot path). None when that does not resolve: the caller falls back to
+    `workflow_get`, which tells a missing workflow (404) from one without a version.
+
+    Two raw queries, turned into model instances by the ORM: compiling the equivalent
+    `select_related` queryset cost ~0.5 ms per run request, several times the queries."""
     try:
         pk = int(workflow_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < pk <= MAX_ID:
+    if not 0 < pk <= MAX_ID or user.pk is None:
         return None
-    qs = WorkflowVersion.objects.filter(workflow_id=pk, number=F("workflow__version"))
-    if not getattr(user, "is_staff", False):
-        qs = qs.filter(workflow__owner_id=user.pk)
-    # Unordered and sliced: `.first()` would add an ORDER BY that one row does not need.
-    # (Deferring the workflow's copy of the definition was measured slower, not faster.)
-    return next(iter(qs.select_related("workflow").order_by()[:1]), None)
+    staff = bool(getattr(user, "is_staff", False))
+    workflow = next(iter(Workflow.objects.raw(_run_sql(staff)[0], [pk] if staff else [pk, user.pk])), None)
+    if workflow is None:
+        return None
+    version = next(iter(WorkflowVersion.objects.raw(_run_sql(staff)[1], [pk, workflow.version])), None)
+    if version is not None:
+        version.workflow = workflow
+    return version
+
+
+@cache
+def _run_sql(staff: bool) -> tuple[str, str]:
+    """SQL of `workflow_run_version_get`: the workflow (the user's own unless staff), then
+    its version by number."""
+    qn = connection.ops.quote_name
+    workflows, versions = Workflow._meta, WorkflowVersion._meta
+    owner = "" if staff else f" AND {qn(workflows.get_field('owner').column)} = %s"
+    return (
+        f"SELECT * FROM {qn(workflows.db_table)} WHERE {qn(workflows.pk.column)} = %s{owner}",
+        f"SELECT * FROM {qn(versions.db_table)} WHERE {qn(versions.get_field('workflow').column)} = %s "
+        f"AND {qn(versions.get_field('number').column)} = %s",
+    )

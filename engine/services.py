@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
 from editor.services import InvalidDefinition
+from engine import store
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
@@ -103,13 +104,14 @@ def execution_start(
                     f"queue full: {waiting} runs of this workflow are already waiting (queue.maxSize={max_size})"
                 )
         # Born with its first event's seq, so the write transaction is two inserts.
-        execution = Execution.objects.create(
+        execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1,
         )
-        Event.objects.create(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
-                             trace_id=execution.trace_id, status="queued")
+        store.insert(execution)
+        store.insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
+                           trace_id=execution.trace_id, status="queued"))
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
 

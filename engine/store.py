@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from editor.models import WorkflowVersion
@@ -97,11 +97,42 @@ def _columns(model: Any, fields: list[str]) -> list[str]:
 ORPHAN_SCAN_INTERVAL_S = 1.0
 
 
+_INSERTS: dict[type[Model], tuple[str, list[Field[Any, Any]], bool]] = {}
+
+
+def insert(instance: Model) -> None:
+    """`instance.save()` of a new row, with the INSERT statement built once per model
+    instead of compiled by the ORM per call (~0.2 ms each on the run endpoint's path).
+    Values are prepared by each field exactly as the ORM prepares them (`pre_save` fills
+    `auto_now_add`, `get_db_prep_save` adapts JSON and datetimes); there are no
+    `pre_save`/`post_save` receivers for the models this is used on."""
+    model = type(instance)
+    cached = _INSERTS.get(model)
+    if cached is None:
+        meta = model._meta
+        qn = connection.ops.quote_name
+        auto_pk = bool(getattr(meta.pk, "db_returning", False))  # an AutoField: the database numbers it
+        fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+               f"VALUES ({', '.join(['%s'] * len(fields))})")
+        if auto_pk and connection.features.can_return_columns_from_insert:
+            sql += f" RETURNING {qn(meta.pk.column)}"  # type: ignore[union-attr]
+        cached = _INSERTS[model] = (sql, fields, auto_pk)
+    sql, fields, auto_pk = cached
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto_pk:
+            instance.pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
 def _keep_connection() -> None:
-    """The coordinator's connection lives as long as the engine. `close_old_connections`
-    closes it at every call under CONN_MAX_AGE=0 (a setting for requests), and every claim
-    would then pay a connect, the PRAGMAs and a cold page cache. Reconnect only when an
-    error has left it unusable (as Django's own health check does)."""
+    """The coordinator's connection lives as long as the engine, whatever CONN_MAX_AGE
+    (a setting for requests) says: a claim that reconnected would pay a connect, the
+    PRAGMAs and a cold page cache. Reconnect only when an error has left it unusable (as
+    Django's own health check does)."""
     if connection.connection is not None and connection.errors_occurred:
         if connection.is_usable():
             connection.errors_occurred = False

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels.
+"""ASGI entry point: HTTP through Django (its synchronous handler on long-lived threads,
+see `flowmaestro.sync_http`), websockets through Channels.
 
 With `FLOWMAESTRO_ENGINE_IN_PROCESS` (the default) the engine starts here, inside the
 daphne process, so `make run` is one process; deployments set it to false and run
@@ -10,9 +11,11 @@ from __future__ import annotations
 import os
 
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowmaestro.settings")
 django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -20,10 +23,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from engine.routing import websocket_urlpatterns  # noqa: E402
+from flowmaestro.sync_http import ThreadedWsgi  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ThreadedWsgi(django_wsgi_app, django_asgi_app, settings.FLOWMAESTRO_HTTP_THREADS),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

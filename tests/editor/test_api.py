@@ -57,6 +57,38 @@ def test_list_is_newest_first(alice_client: APIClient, make_workflow: Any) -> No
     assert [w["name"] for w in alice_client.get("/api/workflows").json()] == ["new", "old"]
 
 
+def test_a_token_is_the_user_it_belongs_to_until_it_is_deleted_or_the_user_deactivated(
+    alice: Any, bob: Any, make_workflow: Any
+) -> None:
+    from rest_framework.authtoken.models import Token
+
+    make_workflow(name="alice's")
+    token = Token.objects.create(user=alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert [w["name"] for w in client.get("/api/workflows").json()] == ["alice's"]
+    bob_client = APIClient()
+    bob_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    assert bob_client.get("/api/workflows").json() == []  # bob's token is bob
+
+    alice.is_active = False
+    alice.save()
+    # 403 rather than 401: DRF answers with the first authenticator's scheme (the session's,
+    # which has no WWW-Authenticate challenge), as for any other refusal here.
+    refused = client.get("/api/workflows")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "User inactive or deleted."}
+    alice.is_active = True
+    alice.save()
+    assert client.get("/api/workflows").status_code == 200
+    token.delete()
+    refused = client.get("/api/workflows")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Invalid token."}
+    client.credentials(HTTP_AUTHORIZATION="Token " + "x" * 40)
+    assert client.get("/api/workflows").json() == {"detail": "Invalid token."}
+
+
 def test_anonymous_requests_are_refused_with_json(anon_client: APIClient, make_workflow: Any) -> None:
     workflow = make_workflow()
     for path in ("/api/workflows", f"/api/workflows/{workflow.pk}", "/api/executions", "/api/node-types"):

@@ -26,7 +26,7 @@ def run_url(workflow_id: Any) -> str:
 
 
 @pytest.mark.django_db
-def test_a_run_request_is_two_reads_and_two_inserts_and_answers_spec_body(alice_client, make_workflow):
+def test_a_run_request_is_three_reads_and_two_inserts_and_answers_spec_body(alice_client, make_workflow):
     wf = make_workflow()
     alice_client.post(run_url(wf.id), {"input": {}}, format="json")  # warm caches (content types, …)
     with CaptureQueriesContext(connection) as queries:
@@ -36,8 +36,9 @@ def test_a_run_request_is_two_reads_and_two_inserts_and_answers_spec_body(alice_
     assert set(body) == {"id", "status", "traceId"}
     assert body["status"] == "queued"
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    # token + (workflow, current version) in one join; then the execution and its first event.
-    assert statements.count("SELECT") == 2, queries.captured_queries
+    # token (with its user), the workflow, its current version; then the execution and its
+    # first event. No write other than those two inserts.
+    assert statements.count("SELECT") == 3, queries.captured_queries
     assert statements.count("INSERT") == 2, queries.captured_queries
     assert "UPDATE" not in statements, queries.captured_queries
     execution = Execution.objects.get(id=body["id"])

@@ -1,0 +1,121 @@
+"""Django's synchronous request handler behind daphne, on a pool of long-lived threads.
+
+Every view of the API, the pages and the admin is synchronous (DRF has no async views).
+Under Django's ASGI handler such a request hops between the event loop and a thread once
+per middleware hook and once more for the view, on a thread created for that request, so
+each request also opened (and closed) its own database connection. Profiling `bench runs`
+put that plumbing, not the views, at more than half of the server's time per run.
+
+Here a request is read on the event loop, then handled start to finish by Django's WSGI
+handler (one middleware chain, no hops) on one of `FLOWMAESTRO_HTTP_THREADS` threads that
+live as long as the process and keep their database connection (`CONN_MAX_AGE`); the
+response goes back to the loop in one piece. Only the demo API's `async def` views, which
+`await` in the middle of a request, stay on Django's ASGI handler (`ASYNC_PREFIXES`).
+
+A response body is collected in the worker thread: API responses are JSON documents and
+static files are at most a few MB (the editor's bundle), so streaming buys nothing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+AsgiApp = Callable[..., Awaitable[None]]  # (scope, receive, send), as Django's handler types them
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# Paths served by async views (they would hold a pool thread while they `await`).
+ASYNC_PREFIXES = ("/demo-api/",)
+
+
+def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of an ASGI HTTP scope."""
+    root = scope.get("root_path", "")
+    path = scope["path"]
+    if root and path.startswith(root):
+        path = path[len(root):]
+    server = scope.get("server") or ("localhost", 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        # PEP 3333: str holding the raw bytes as latin-1 (Django decodes them as UTF-8).
+        "SCRIPT_NAME": root.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] if server[1] is not None else 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if scope.get("client"):
+        environ["REMOTE_ADDR"] = scope["client"][0]
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name == "CONTENT_LENGTH":
+            continue  # the body as read, whatever the header claimed
+        key = name if name == "CONTENT_TYPE" else f"HTTP_{name}"
+        # Repeated headers are joined as a proxy would (RFC 9110 §5.3); cookies with "; ".
+        if key in environ:
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
+    return environ
+
+
+class ThreadedWsgi:
+    """An ASGI application serving HTTP through `wsgi_app` on `threads` long-lived threads,
+    except paths under `ASYNC_PREFIXES`, which go to `asgi_app`."""
+
+    def __init__(self, wsgi_app: WsgiApp, asgi_app: AsgiApp, threads: int) -> None:
+        self.wsgi_app = wsgi_app
+        self.asgi_app = asgi_app
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fm-http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ASYNC_PREFIXES):
+            await self.asgi_app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before it finished sending: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        loop = asyncio.get_running_loop()
+        status, headers, content = await loop.run_in_executor(self.pool, self._respond, scope, b"".join(chunks))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def _respond(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [int(status.split(" ", 1)[0]),
+                          [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]]
+            return written.append
+
+        written: list[bytes] = []
+        result = self.wsgi_app(environ_of(scope, body), start_response)
+        try:
+            written.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # Django's request_finished: connections past CONN_MAX_AGE close here
+        return started[0], started[1], b"".join(written)

@@ -1,0 +1,202 @@
+"""HTTP under daphne (`flowmaestro.sync_http`): Django's synchronous handler on long-lived
+threads that keep their database connection, the demo API's async views still on Django's
+ASGI handler. Driven here through the ASGI interface with Django's real handlers, and once
+through a real daphne."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+from django.core.handlers.asgi import ASGIHandler
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from engine.models import Execution
+from flowmaestro.sync_http import ThreadedWsgi, environ_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def call(app: Any, method: str, path: str, *, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
+         query: bytes = b"", chunks: int = 1, disconnect: bool = False) -> list[dict[str, Any]]:
+    """One request through the ASGI interface, as daphne makes it: the body in `chunks`
+    messages (or a disconnect before it is complete); returns what the app sent."""
+    scope = {"type": "http", "method": method, "path": path, "query_string": query, "headers": headers or [],
+             "http_version": "1.1", "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000)}
+    size = max(1, -(-len(body) // chunks))
+    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)
+    ]
+    if disconnect:
+        messages = messages[:-1] + [{"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+class Recorder:
+    """Django's WSGI handler, noting which thread served each request and its connection."""
+
+    def __init__(self) -> None:
+        self.django = get_wsgi_application()
+        self.seen: list[tuple[str, int]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        result = self.django(environ, start_response)
+        self.seen.append((threading.current_thread().name, id(connection.connection)))
+        return result
+
+
+def token_header(user: Any) -> tuple[bytes, bytes]:
+    return b"authorization", f"Token {Token.objects.get_or_create(user=user)[0].key}".encode()
+
+
+def test_an_api_call_is_answered_whole_by_django_on_a_pool_thread(alice: Any, make_workflow: Any) -> None:
+    workflow = make_workflow(name="Tour")
+    recorder = Recorder()
+    app = ThreadedWsgi(recorder, ASGIHandler(), threads=1)
+    body = json.dumps({"input": {"who": "ada"}, "priority": 2}).encode()
+    sent = call(app, "POST", f"/api/workflows/{workflow.pk}/run", body=body, chunks=3,
+                headers=[token_header(alice), (b"content-type", b"application/json")])
+    start, content = sent
+    assert start["type"] == "http.response.start" and start["status"] == 201
+    assert (b"content-type", b"application/json") in start["headers"]
+    answer = json.loads(content["body"])
+    assert content.get("more_body", False) is False
+    execution = Execution.objects.get(pk=answer["id"])
+    assert (execution.input, execution.priority, execution.trace_id) == ({"who": "ada"}, 2, answer["traceId"])
+
+    # The query string, and a second request on the same thread and database connection
+    # (opening one per request was what this module is for).
+    sent = call(app, "GET", "/api/executions", query=f"workflow={workflow.pk}".encode(),
+                headers=[token_header(alice)])
+    assert sent[0]["status"] == 200
+    assert [e["id"] for e in json.loads(sent[1]["body"])] == [execution.pk]
+    (first_thread, first_connection), (second_thread, second_connection) = recorder.seen
+    assert first_thread == second_thread and first_thread.startswith("fm-http")
+    assert first_connection == second_connection
+
+
+def test_errors_cookies_and_odd_paths_behave_as_under_any_django_server(alice: Any, client: Any) -> None:
+    app = ThreadedWsgi(get_wsgi_application(), ASGIHandler(), threads=2)
+    missing = call(app, "GET", "/api/workflows/999999", headers=[token_header(alice)])
+    assert missing[0]["status"] == 404 and json.loads(missing[1]["body"])["detail"]
+    unicode_path = call(app, "GET", "/api/wörkflows", headers=[token_header(alice)])
+    assert unicode_path[0]["status"] == 404
+    assert (b"content-type", b"application/json") in unicode_path[0]["headers"]
+    bad = call(app, "POST", "/api/workflows", body=b"{not json", headers=[token_header(alice),
+                                                                        (b"content-type", b"application/json")])
+    assert bad[0]["status"] == 400
+    # A session cookie is a user, as in a browser: the page answers instead of redirecting.
+    client.force_login(alice)
+    cookie = f"{django_settings.SESSION_COOKIE_NAME}={client.cookies[django_settings.SESSION_COOKIE_NAME].value}"
+    page = call(app, "GET", "/workflows/", headers=[(b"cookie", b"a=1"), (b"cookie", cookie.encode())])
+    assert page[0]["status"] == 200
+    anonymous = call(app, "GET", "/workflows/")
+    assert anonymous[0]["status"] == 302
+
+
+def test_a_client_gone_before_its_body_arrived_gets_nothing_and_changes_nothing(alice: Any, make_workflow: Any) -> None:
+    workflow = make_workflow()
+    app = ThreadedWsgi(get_wsgi_application(), ASGIHandler(), threads=1)
+    sent = call(app, "POST", f"/api/workflows/{workflow.pk}/run", body=b'{"input": {}}', chunks=2, disconnect=True,
+                headers=[token_header(alice), (b"content-type", b"application/json")])
+    assert sent == []
+    assert not Execution.objects.exists()
+
+
+def test_the_environ_carries_what_django_reads() -> None:
+    environ = environ_of({"type": "http", "method": "PUT", "path": "/api/ä b", "root_path": "",
+                          "query_string": b"x=1&y=%C3%A4", "http_version": "1.1", "server": ("example.org", 8443),
+                          "client": ("10.0.0.9", 4242), "scheme": "https",
+                          "headers": [(b"content-type", b"application/json"), (b"content-length", b"999"),
+                                      (b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-for", b"2.2.2.2")]},
+                         b"{}")
+    assert environ["PATH_INFO"].encode("latin-1").decode("utf-8") == "/api/ä b"
+    assert (environ["REQUEST_METHOD"], environ["QUERY_STRING"]) == ("PUT", "x=1&y=%C3%A4")
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["wsgi.url_scheme"]) == ("example.org", "8443", "https")
+    assert (environ["REMOTE_ADDR"], environ["CONTENT_TYPE"]) == ("10.0.0.9", "application/json")
+    assert environ["CONTENT_LENGTH"] == "2"  # the body as read, not what the header claimed
+    assert environ["HTTP_X_FORWARDED_FOR"] == "1.1.1.1,2.2.2.2"
+    assert environ["wsgi.input"].read() == b"{}"
+
+
+# --- through a real daphne --------------------------------------------------------------------
+
+
+@pytest.fixture
+def daphne_url() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{django_settings.DATABASES['default']['NAME']}",
+           "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", "FLOWMAESTRO_HTTP_THREADS": "2",
+           "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
+         "flowmaestro.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("daphne did not start", pytrace=False)
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_under_daphne_api_calls_run_in_parallel_and_async_demo_views_do_not_hold_a_thread(
+    alice: Any, make_workflow: Any, daphne_url: str
+) -> None:
+    workflow = make_workflow()
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=alice)[0].key}"}
+    with httpx.Client(base_url=daphne_url, headers=headers, timeout=30) as http:
+        posted = [http.post(f"/api/workflows/{workflow.pk}/run", json={"input": {"n": i}}) for i in range(5)]
+        assert [r.status_code for r in posted] == [201] * 5
+        listed = http.get("/api/executions", params={"workflow": workflow.pk}).json()
+        assert sorted(e["id"] for e in listed) == sorted(r.json()["id"] for r in posted)
+        assert http.get("/api/nothing-here").status_code == 404
+
+    # Ten 300 ms async demo calls at once: they overlap (on the event loop) although only
+    # two threads serve the synchronous views. In sequence they would take 3 s, two at a
+    # time (on those threads) 1.5 s.
+    def slow(i: int) -> int:
+        return httpx.get(f"{daphne_url}/demo-api/slow", params={"ms": 300, "source": str(i)}, timeout=30).status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(10) as pool:
+        codes = list(pool.map(slow, range(10)))
+    assert codes == [200] * 10
+    assert time.perf_counter() - started < 1.2
