@@ -10,6 +10,7 @@ queue settings are read once per distinct version, not once per queued run.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection
@@ -31,14 +32,39 @@ def version_queue_settings(version_ids: set[Any] | list[Any]) -> dict[Any, dict[
     reused (a rolled-back test, a restored database) and a stale queue rule would be wrong."""
     if not version_ids:
         return {}
-    # Only `settings.queue` is read from the database (JSON key transforms), not the
-    # whole definition: a big workflow's definition costs a millisecond to decode.
+    # Only `settings.queue` is read from the database, not the whole definition: a big
+    # workflow's definition costs a millisecond to decode.
+    if connection.vendor == "sqlite":
+        return _sqlite_queue_settings(list(version_ids))
     return {
         version_id: queue_settings({"settings": {"queue": queue}})
         for version_id, queue in WorkflowVersion.objects.filter(id__in=list(version_ids)).values_list(
             "id", "definition__settings__queue"
         )
     }
+
+
+def _sqlite_queue_settings(version_ids: list[Any]) -> dict[Any, dict[str, Any]]:
+    """`version_queue_settings` as one plain statement: the ORM's JSON key transform cost
+    ~0.5 ms to compile, on every wake-up of the engine (each run request). `json_extract`
+    gives an object or array as JSON text and a scalar as itself; only an object counts."""
+    qn = connection.ops.quote_name
+    found: dict[Any, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(version_ids), 500):  # under SQLite's bound-variable limit
+            chunk = version_ids[start:start + 500]
+            cursor.execute(
+                f"SELECT {qn('id')}, json_extract({qn('definition')}, '$.settings.queue') "
+                f"FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            for version_id, text in cursor.fetchall():
+                try:
+                    queue = json.loads(text) if isinstance(text, str) and text.startswith("{") else None
+                except ValueError:
+                    queue = None
+                found[version_id] = queue_settings({"settings": {"queue": queue}})
+    return found
 
 
 def runnable_queued_ids(limit: int) -> list[Any]:

@@ -209,3 +209,28 @@ def test_a_queue_timeout_is_announced_to_the_executions_list(alice, alice_client
         return seen
 
     assert "timed_out" in async_to_sync(statuses_of_waiting)()
+
+
+def test_queue_rules_are_read_from_each_version_whatever_its_settings_hold(alice: Any) -> None:
+    """The engine reads only `settings.queue` of the versions waiting (one statement on
+    SQLite); anything but an object there means no queue rules, as `queue_settings` says."""
+    from editor.models import Workflow, WorkflowVersion
+    from engine.queueing import queue_settings, version_queue_settings
+
+    workflow = Workflow.objects.create(owner=alice, name="q", definition={}, version=0)
+    held = {
+        "rules": {"settings": {"queue": {"maxConcurrentRuns": 2, "priority": "lifo", "timeout": 5.5}}},
+        "nested": {"settings": {"queue": {"maxSize": 3, "extra": {"deep": [1, "two"]}}, "maxConcurrency": 4}},
+        "none": {"settings": {"maxConcurrency": 4}},
+        "no settings": {},
+        "number": {"settings": {"queue": 7}},
+        "text": {"settings": {"queue": "{not an object}"}},
+        "list": {"settings": {"queue": [{"maxSize": 1}]}},
+        "null": {"settings": {"queue": None}},
+    }
+    ids = {name: WorkflowVersion.objects.create(workflow=workflow, number=i + 1, definition=d).pk
+           for i, (name, d) in enumerate(held.items())}
+    read = version_queue_settings(set(ids.values()))
+    assert {name: read[pk] for name, pk in ids.items()} == {name: queue_settings(d) for name, d in held.items()}
+    assert read[ids["rules"]] == {"maxConcurrentRuns": 2, "priority": "lifo", "timeout": 5.5}
+    assert read[ids["text"]] == {} and read[ids["list"]] == {}
