@@ -8,35 +8,39 @@ put that plumbing, not the views, at more than half of the server's time per run
 
 Here a request is read on the event loop, then handled start to finish by Django's WSGI
 handler (one middleware chain, no hops) on one of `FLOWMAESTRO_HTTP_THREADS` threads that
-live as long as the process and keep their database connection (`CONN_MAX_AGE`); the
-response goes back to the loop in one piece. Only the demo API's `async def` views, which
-`await` in the middle of a request, stay on Django's ASGI handler (`ASYNC_PREFIXES`).
+live as long as the process and keep their database connection (`CONN_MAX_AGE`). Only
+the demo API's `async def` views, which `await` in the middle of a request, stay on
+Django's ASGI handler (`ASYNC_PREFIXES`).
 
-A response body is collected in the worker thread: API responses are JSON documents and
-static files are at most a few MB (the editor's bundle), so streaming buys nothing here.
+The request body is spooled (to disk past `SPOOL_BYTES`) as Django's own handlers do. A
+response goes back to the loop in one piece, except a streaming one (a static file, a
+`StreamingHttpResponse`), which the thread sends chunk by chunk, each waiting until the
+loop has taken it, so a slow client holds back its own thread and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from io import BytesIO
-from typing import Any
+from tempfile import SpooledTemporaryFile
+from typing import IO, Any
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 AsgiApp = Callable[..., Awaitable[None]]  # (scope, receive, send), as Django's handler types them
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Paths served by async views (they would hold a pool thread while they `await`).
 ASYNC_PREFIXES = ("/demo-api/",)
+SPOOL_BYTES = 1 << 20  # request bodies beyond this wait in a temporary file, not in memory
 
 
-def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
-    """The WSGI environ (PEP 3333) of an ASGI HTTP scope."""
+def environ_of(scope: Scope, body: IO[bytes], size: int) -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of an ASGI HTTP scope whose body (`size` bytes) is
+    readable from `body`."""
     root = scope.get("root_path", "")
     path = scope["path"]
     if root and path.startswith(root):
@@ -51,10 +55,10 @@ def environ_of(scope: Scope, body: bytes) -> dict[str, Any]:
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1] if server[1] is not None else 80),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": str(size),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": BytesIO(body),
+        "wsgi.input": body,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -89,33 +93,52 @@ class ThreadedWsgi:
         if scope["type"] != "http" or scope["path"].startswith(ASYNC_PREFIXES):
             await self.asgi_app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left before it finished sending: nobody to answer
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(self.pool, self._respond, scope, b"".join(chunks))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        with SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client left before it finished sending: nobody to answer
+                chunk = message.get("body", b"")
+                body.write(chunk)
+                size += len(chunk)
+                if not message.get("more_body"):
+                    break
+            body.seek(0)
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(self.pool, self._respond, scope, body, size, send, loop)
+        if reply is not None:  # not streamed: the whole response, sent from here
+            status, headers, content = reply
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": content})
 
-    def _respond(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _respond(self, scope: Scope, body: IO[bytes], size: int, send: Send,
+                 loop: asyncio.AbstractEventLoop) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """Django's answer: (status, headers, body), or None when it was streamed (sent
+        from this thread, chunk by chunk)."""
         started: list[Any] = []
+        written: list[bytes] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             started[:] = [int(status.split(" ", 1)[0]),
                           [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]]
             return written.append
 
-        written: list[bytes] = []
-        result = self.wsgi_app(environ_of(scope, body), start_response)
+        def send_now(message: dict[str, Any]) -> None:
+            asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
+        result = self.wsgi_app(environ_of(scope, body, size), start_response)
         try:
-            written.extend(result)
+            if not getattr(result, "streaming", False):
+                written.extend(result)
+                return started[0], started[1], b"".join(written)
+            send_now({"type": "http.response.start", "status": started[0], "headers": started[1]})
+            for chunk in result:
+                if chunk:
+                    send_now({"type": "http.response.body", "body": chunk, "more_body": True})
+            send_now({"type": "http.response.body", "body": b""})
+            return None
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()  # Django's request_finished: connections past CONN_MAX_AGE close here
-        return started[0], started[1], b"".join(written)

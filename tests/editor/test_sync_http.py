@@ -130,13 +130,34 @@ def test_a_client_gone_before_its_body_arrived_gets_nothing_and_changes_nothing(
     assert not Execution.objects.exists()
 
 
+def test_a_static_file_streams_in_chunks_and_a_big_body_is_refused_cleanly(alice: Any) -> None:
+    import django.contrib.admin
+
+    app = ThreadedWsgi(get_wsgi_application(), ASGIHandler(), threads=1)
+    sent = call(app, "GET", "/static/admin/css/base.css")
+    assert sent[0]["status"] == 200
+    assert len(sent) > 3  # streamed in blocks from the thread, not collected into one piece
+    assert all(m["type"] == "http.response.body" for m in sent[1:])
+    assert [m.get("more_body", False) for m in sent[1:]][-1] is False
+    on_disk = (Path(django.contrib.admin.__file__).parent / "static/admin/css/base.css").read_bytes()
+    assert b"".join(m["body"] for m in sent[1:]) == on_disk
+    # Over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), spooled to disk on the way in: Django's 400.
+    big = json.dumps({"name": "x" * (3 << 20), "definition": {}}).encode()
+    refused = call(app, "POST", "/api/workflows", body=big, chunks=50,
+                   headers=[token_header(alice), (b"content-type", b"application/json")])
+    assert refused[0]["status"] == 400
+    assert not Execution.objects.exists()
+
+
 def test_the_environ_carries_what_django_reads() -> None:
+    from io import BytesIO
+
     environ = environ_of({"type": "http", "method": "PUT", "path": "/api/ä b", "root_path": "",
                           "query_string": b"x=1&y=%C3%A4", "http_version": "1.1", "server": ("example.org", 8443),
                           "client": ("10.0.0.9", 4242), "scheme": "https",
                           "headers": [(b"content-type", b"application/json"), (b"content-length", b"999"),
                                       (b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-for", b"2.2.2.2")]},
-                         b"{}")
+                         BytesIO(b"{}"), 2)
     assert environ["PATH_INFO"].encode("latin-1").decode("utf-8") == "/api/ä b"
     assert (environ["REQUEST_METHOD"], environ["QUERY_STRING"]) == ("PUT", "x=1&y=%C3%A4")
     assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["wsgi.url_scheme"]) == ("example.org", "8443", "https")
