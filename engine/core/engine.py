@@ -146,6 +146,7 @@ class Engine:
         self._events_flushed = 0
         self._events_committed = 0
         self._awaiting_commit = False  # the coordinator waits for the writer (bounded write-behind)
+        self._holding: list[ExecutionRun] = []  # executions holding back part of a burst (ExecutionRun.apply)
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -356,6 +357,7 @@ class Engine:
                     attempt.loop.stopped = True
             ex.active.clear()
             ex.ready.clear()
+            ex.held.clear()
 
     def _release_after_writes(self) -> None:
         """Wait until the writer has committed everything, then let other engines take over."""
@@ -437,9 +439,17 @@ class Engine:
         """Do more than WRITE_BEHIND_EVENTS events wait for the writer?"""
         return self._events_flushed - self._events_committed > WRITE_BEHIND_EVENTS
 
+    def hold(self, ex: ExecutionRun) -> None:
+        """`ex` holds back part of a burst of ready nodes; they are queued before the flush."""
+        self._holding.append(ex)
+
     def _flush(self) -> None:
         """Hand the tick's batch to the writer thread; the coordinator never waits on the
         database, so a slow commit delays announcements, not scheduling."""
+        while self._holding:  # normally taken up by the dispatch that followed the burst
+            ex = self._holding.pop()
+            if not ex.finished:
+                self._safe(ex.take_up_held)
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []

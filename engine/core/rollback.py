@@ -75,6 +75,7 @@ def continue_rollback(ex: ExecutionRun) -> None:
 
 
 def _stop_everything(ex: ExecutionRun, reason: str) -> None:
+    ex.take_up_held()
     for attempt in list(ex.active.values()):
         ex.cancel_attempt_quiet(attempt, reason)
     ex.ready.clear()

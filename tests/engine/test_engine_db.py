@@ -110,3 +110,48 @@ def test_http_node_against_the_demo_api(alice, live_server, settings):
     ex = run(alice, d)
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"o": 200}
+
+
+def fan_out(width: int, ms: int, concurrency: int) -> dict[str, Any]:
+    from engine.bench import fanout_definition
+
+    return fanout_definition(width, ms, concurrency)  # start → width delays → merge
+
+
+def test_a_wide_fan_out_starts_its_first_nodes_before_queueing_the_rest(alice):
+    """100 nodes ready at once: the first four start without waiting for all 400 node runs
+    to be queued (~17 µs each; 7 ms for 400), and every node run is still recorded, queued at
+    the moment it became ready, in the same commit as the first starts."""
+    ex = run(alice, fan_out(100, 5, 4))
+    assert ex.status == "succeeded"
+    delays = list(NodeRun.objects.filter(execution=ex, node_id__startswith="d"))
+    assert len(delays) == 100 and {r.status for r in delays} == {"succeeded"}
+    first_start = min(r.started_at for r in delays)
+    became_ready = {r.queued_at for r in delays}
+    # All ready at one moment, before any of them started (the held ones carry that moment).
+    assert max(became_ready) <= first_start
+    assert (max(became_ready) - min(became_ready)).total_seconds() < 0.05
+    events = list(Event.objects.filter(execution=ex, node_id__startswith="d").values_list("type", "seq"))
+    queued = [seq for kind, seq in events if kind == "node.queued"]
+    started = sorted(seq for kind, seq in events if kind == "node.started")
+    assert len(queued) == 100 and len(started) == 100
+    assert started[3] < max(queued)  # four had started before the last was queued
+    assert NodeRun.objects.get(execution=ex, node_id="merge").status == "succeeded"
+
+
+def test_cancelling_a_wide_fan_out_right_away_records_every_node_run_cancelled(alice):
+    wf = make_workflow(alice, fan_out(100, 5000, 2))
+    ex = services.execution_start(workflow=wf, user=alice, input={})
+    start_engine().submit(ex.id)
+    deadline = time.monotonic() + 10
+    while NodeRun.objects.filter(execution=ex, status="running").count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ex.refresh_from_db()
+    services.execution_signal(execution=ex, user=alice, type="cancel", reason="enough")
+    assert start_engine().wait(ex.id, 10)
+    ex.refresh_from_db()
+    assert ex.status == "cancelled"
+    delays = NodeRun.objects.filter(execution=ex, node_id__startswith="d")
+    assert delays.count() == 100
+    assert set(delays.values_list("status", flat=True)) == {"cancelled"}
+    assert delays.exclude(started_at=None).count() == 2  # two ran, 98 never started
