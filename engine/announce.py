@@ -53,6 +53,24 @@ def execution_summary(execution_id: Any) -> dict[str, Any] | None:
     }
 
 
+def has_listeners(batch: Batch) -> bool:
+    """Would `announce_batch` reach anyone? Asked by the engine's writer after each commit:
+    most batches of an unwatched run have no audience in this process, and handing them to
+    the announcer thread anyway cost a thread wake-up (a GIL hand-off) per batch."""
+    layer = get_channel_layer()
+    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+        return True  # other processes may listen: the layer decides
+    if any(live.watching(int(event["execution_id"])) for event in batch.events):
+        return True
+    groups = getattr(layer, "groups", {}) if layer is not None else {}
+    for execution_id, fields in batch.executions.items():
+        if "status" in fields:
+            owner = batch.owners.get(execution_id)
+            if owner is None or groups.get(live.user_group(owner)):
+                return True
+    return False
+
+
 def announce_batch(batch: Batch) -> None:
     """Fan the batch's events out (each encoded to JSON once): straight to this process's
     consumers through `engine.live`, and through the channel layer to other processes' when

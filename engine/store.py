@@ -301,6 +301,11 @@ class DjangoPersistence:
 
         announce_batch(batch)
 
+    def has_listeners(self, batch: Batch) -> bool:
+        from engine.announce import has_listeners
+
+        return has_listeners(batch)
+
     def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]:
         _keep_connection()
         now = timezone.now()

@@ -494,7 +494,8 @@ class Engine:
                     except Exception:  # noqa: BLE001 - e.g. a locked database: try again
                         log.exception("engine: flush failed; retrying")
                         time.sleep(0.2)
-                self.announce_queue.put(batch)
+                if self.persistence.has_listeners(batch):
+                    self.announce_queue.put(batch)
             self._events_committed += events
             if self._awaiting_commit:
                 self._awaiting_commit = False
