@@ -146,7 +146,6 @@ class Engine:
         self._events_flushed = 0
         self._events_committed = 0
         self._awaiting_commit = False  # the coordinator waits for the writer (bounded write-behind)
-        self._holding: list[ExecutionRun] = []  # executions holding back part of a burst (ExecutionRun.apply)
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
@@ -285,7 +284,8 @@ class Engine:
                 # Work is waiting: go straight on, or (writer behind) when the writer's next
                 # commit wakes us (flag first, then look: a commit in between still wakes us).
                 self._awaiting_commit = True
-                timeout, spin_until = (0.01 if self._write_behind() else 0.0), 0.0
+                # (…but never past a timer's due time.)
+                timeout, spin_until = (min(timeout, 0.01) if self._write_behind() else 0.0), 0.0
                 self._awaiting_commit = timeout > 0
             try:
                 message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
@@ -432,29 +432,21 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - an engine bug fails that execution only
                 log.exception("engine: execution %s failed", ex.id)
                 ex.cancel(f"internal error: {exc}", final_status="failed")
-            if ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running":
+            if (ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running") or ex.held:
                 self.dirty[ex] = None
 
     def _write_behind(self) -> bool:
         """Do more than WRITE_BEHIND_EVENTS events wait for the writer?"""
         return self._events_flushed - self._events_committed > WRITE_BEHIND_EVENTS
 
-    def hold(self, ex: ExecutionRun) -> None:
-        """`ex` holds back part of a burst of ready nodes; they are queued before the flush."""
-        self._holding.append(ex)
-
     def _flush(self) -> None:
         """Hand the tick's batch to the writer thread; the coordinator never waits on the
         database, so a slow commit delays announcements, not scheduling."""
-        while self._holding:  # normally taken up by the dispatch that followed the burst
-            ex = self._holding.pop()
-            if not ex.finished:
-                self._safe(ex.take_up_held)
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []
         if batch or submit or finished:
-            self._events_flushed += len(batch.events)
+            self._events_flushed += len(batch.events) - batch.unpaced_events
             self.write_queue.put((batch, submit, finished, None))
 
     def _write_loop(self) -> None:
@@ -484,7 +476,7 @@ class Engine:
                 finished += more[2]
                 if more[3] is not None:
                     barriers.append(more[3])
-            events = len(batch.events)  # counted before the fence may drop some
+            events = len(batch.events) - batch.unpaced_events  # counted before the fence may drop some
             lost: set[str] = set()
             if batch:
                 for _try in range(20):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
 HOLD_BURST_OVER = 32  # nodes made ready at once beyond which the rest wait for the first to start
+HOLD_CHUNK = 50  # held nodes queued per coordinator pass (~1 ms)
 EVENT_OUTPUT_LIMIT = 4000
 
 
@@ -165,7 +166,8 @@ class ExecutionRun:
         self.in_flight = 0
         self.ready: deque[Attempt] = deque()
         # Nodes of a burst made ready at once, held back while the first of them start
-        # (`apply`); taken up before this pass is flushed, so never persisted missing.
+        # (`apply`), then queued a chunk per pass. An engine that stops meanwhile loses
+        # nothing: the one that resumes finds them ready again from the finished node runs.
         self.held: deque[tuple[str, datetime]] = deque()
         self.active: dict[str, Attempt] = {}
         self.finished = False
@@ -402,9 +404,11 @@ class ExecutionRun:
             done += 1
             self._start(attempt)
             if self.held and not self.ready:
-                self.take_up_held()  # the first of a burst have started: queue the rest
+                self.take_up_held(HOLD_CHUNK)  # the first of a burst have started: queue more
         if self.held:
-            self.take_up_held()
+            # A chunk per pass, so that the timers of the node runs just started fire on
+            # time between chunks (the engine keeps an execution that holds nodes dirty).
+            self.take_up_held(HOLD_CHUNK)
         return done
 
     def _start(self, attempt: Attempt) -> None:
@@ -607,12 +611,12 @@ class ExecutionRun:
                 and self.status == "running":
             # A fan-out of hundreds: queueing each node run costs ~17 µs, and the first
             # ones would wait for all of them (7 ms for 400) before starting. Queue as many
-            # as can start now; the rest are queued right after they start, in this same
-            # pass (stamped with this moment, when they became ready).
+            # as can start now; the rest are queued in chunks while they run (stamped with
+            # this moment, when they became ready), and all at once before anything else
+            # happens to this execution (a completion, a cancel).
             ready, held_at = ready[:max(free, 0)], now()
             self.held.extend((node_id, held_at) for node_id in actions.ready[len(ready):])
             self.engine.mark_dirty(self)
-            self.engine.hold(self)
         for node_id in ready:
             self.node_ready(scope, node_id)
         for node_id, reason in actions.skipped:
@@ -626,11 +630,18 @@ class ExecutionRun:
             self.apply(scope, scope.sched.finish(node_id, Outcome("failed", error=error)))
         self.check_scope(scope)
 
-    def take_up_held(self) -> None:
-        """Queue the node runs of a burst that `apply` held back."""
-        while self.held:
+    def take_up_held(self, limit: int | None = None) -> None:
+        """Queue the node runs of a burst that `apply` held back (at most `limit` of them)."""
+        taken = 0
+        batch = self.engine.batch
+        events = len(batch.events)
+        while self.held and (limit is None or taken < limit):
             node_id, held_at = self.held.popleft()
             self.node_ready(self.top, node_id, queued_at=held_at)
+            taken += 1
+        # Their `node.queued` events must not hold back the next wave of the burst itself
+        # (a 400-wide fan-out queues ~400 events at once, four times the bound).
+        batch.unpaced_events += len(batch.events) - events
 
     def cancel_attempt(self, attempt: Attempt, reason: str) -> None:
         if attempt.ctx is not None:

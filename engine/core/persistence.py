@@ -28,6 +28,9 @@ class Batch:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     # Owner of each execution whose status changed: who the announcement is for (not stored).
     owners: dict[Any, Any] = field(default_factory=dict)
+    # Events that do not count toward the engine's write-behind bound: the queueing of the
+    # held part of a burst (engine.core.execution), which is bookkeeping, not new work.
+    unpaced_events: int = 0
 
     def merge(self, later: Batch) -> None:
         """Fold a later batch into this one (the later state of a row wins)."""
@@ -40,6 +43,7 @@ class Batch:
         self.signals_applied += later.signals_applied
         self.dead_letters += later.dead_letters
         self.owners.update(later.owners)
+        self.unpaced_events += later.unpaced_events
 
     def __bool__(self) -> bool:
         return bool(self.node_runs or self.events or self.executions or self.signals_applied or self.dead_letters)
