@@ -82,7 +82,9 @@ def test_pause_resume_cancel_and_custom_answer_202_with_the_state(
 
     response = send(alice_client, execution_id, {"type": "resume", "data": {"go": True}})
     assert response.status_code == 202, response.content
-    assert response.json()["status"] == "paused"
+    # As for the pause: the in-process engine is woken when the signal commits and may have
+    # applied it before the answer re-reads the execution.
+    assert response.json()["status"] in {"paused", "running"}
     wait_for_execution(alice_client, execution_id, {"running"})
 
     response = send(alice_client, execution_id, {"type": "cancel", "reason": "enough"})
