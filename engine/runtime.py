@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from engine.core.engine import Engine
 from engine.nodes.base import EngineOptions
 from engine.store import DjangoPersistence
+from flowmaestro import affinity
 
 _engine: Engine | None = None
 _lock = threading.Lock()
@@ -42,6 +43,8 @@ def build_engine(**overrides: object) -> Engine:
     }
     # Several heartbeats per staleness window, or live engines would take each other's runs.
     kwargs["heartbeat_interval"] = min(2.0, float(kwargs["stale_after"]) / 3)  # type: ignore[arg-type]
+    if affinity.pinned():
+        kwargs["worker_initializer"] = affinity.release
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = _notify

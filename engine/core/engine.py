@@ -111,6 +111,7 @@ class Engine:
         poll_interval: float = 0.5,
         heartbeat_interval: float = 2.0,
         stale_after: float = 15.0,
+        worker_initializer: Callable[[], None] | None = None,
     ):
         self.persistence = persistence
         self.options = options or EngineOptions()
@@ -127,7 +128,10 @@ class Engine:
         self.to_submit: list[Attempt] = []
         self.dirty: dict[ExecutionRun, None] = {}
         self.plans = PlanCache()
-        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fm-node")
+        # `worker_initializer` runs first on each worker thread (the runtime uses it to give
+        # node bodies every core when the process pins its GIL-bound threads to one).
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fm-node",
+                                       initializer=worker_initializer)
         self.announce_queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self.write_queue: queue.SimpleQueue[
             tuple[Batch, list[Attempt], list[Any], threading.Event | None] | None

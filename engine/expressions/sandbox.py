@@ -163,6 +163,10 @@ class _Worker:
             stderr=subprocess.PIPE,
             bufsize=0,
         )
+        # V8 runs outside the GIL: not on the one core a pinned server keeps its threads on.
+        from flowmaestro.affinity import release
+
+        release(self.proc.pid)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self._stdin: IO[bytes] = self.proc.stdin
         self._stdout_fd = self.proc.stdout.fileno()
