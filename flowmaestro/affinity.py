@@ -30,7 +30,12 @@ def pin_process_threads(setting: str) -> int | None:
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         return None
-    cpu = allowed[os.getpid() % len(allowed)] if setting == "auto" else int(setting)
+    if setting == "auto":
+        cpu = allowed[os.getpid() % len(allowed)]
+    elif setting.isdigit():
+        cpu = int(setting)
+    else:
+        raise ValueError(f"FLOWMAESTRO_PIN_THREADS is auto, off or a CPU number, not {setting!r}")
     if cpu not in allowed:
         return None
     _original = set(allowed)

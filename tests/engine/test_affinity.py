@@ -64,3 +64,6 @@ def test_pinning_is_skipped_when_off_or_on_a_cpu_that_is_not_allowed() -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          check=True).stdout.split()
     assert out == ["None", "None", "False", "True"]
+    refused = subprocess.run([sys.executable, "-c", "from flowmaestro import affinity; affinity.pin_process_threads('one')"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "auto, off or a CPU number" in refused.stderr
