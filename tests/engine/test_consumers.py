@@ -15,12 +15,9 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +27,6 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 from django.utils import timezone
@@ -38,6 +34,7 @@ from django.utils import timezone
 from editor.models import Workflow
 from engine.models import Event, Execution
 from engine.routing import websocket_urlpatterns
+from tests.daphne import running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -393,42 +390,16 @@ async def test_a_real_fan_out_streams_every_event_in_order(make_workflow: Any, a
 
 # --- a real daphne: stalled clients (issue 4) ---------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
 # What `make run` passes (README): a client that answers no ping for this long is dropped.
 PING_INTERVAL_S, PING_TIMEOUT_S = 1, 2
 
 
 @pytest.fixture
 def daphne_server() -> Iterator[str]:
-    """daphne on a free port over the test database, with short ping settings and no engine
-    (the test writes the events; the server follows the store)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    db = django_settings.DATABASES["default"]["NAME"]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false",
-           "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    process = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "--ping-interval", str(PING_INTERVAL_S),
-         "--ping-timeout", str(PING_TIMEOUT_S), "flowmaestro.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("daphne did not start", pytrace=False)
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    """daphne with short ping settings and no engine (the test writes the events; the
+    server follows the store)."""
+    with running_daphne("--ping-interval", str(PING_INTERVAL_S), "--ping-timeout", str(PING_TIMEOUT_S)) as host:
+        yield host
 
 
 def open_raw_stream(host: str, path: str, cookie: bytes) -> tuple[socket.socket, bytes]:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 
 from editor.models import Workflow, WorkflowVersion
 from engine import services
+from engine.bench import fanout_definition
 from engine.models import Event, Execution, NodeRun
 from engine.runtime import start_engine
 
@@ -112,17 +113,11 @@ def test_http_node_against_the_demo_api(alice, live_server, settings):
     assert ex.output == {"o": 200}
 
 
-def fan_out(width: int, ms: int, concurrency: int) -> dict[str, Any]:
-    from engine.bench import fanout_definition
-
-    return fanout_definition(width, ms, concurrency)  # start → width delays → merge
-
-
 def test_a_wide_fan_out_starts_its_first_nodes_before_queueing_the_rest(alice):
     """100 nodes ready at once: the first four start without waiting for all 400 node runs
     to be queued (~17 µs each; 7 ms for 400), and every node run is still recorded, queued at
     the moment it became ready, in the same commit as the first starts."""
-    ex = run(alice, fan_out(100, 5, 4))
+    ex = run(alice, fanout_definition(100, 5, 4))  # start → 100 delays → merge
     assert ex.status == "succeeded"
     delays = list(NodeRun.objects.filter(execution=ex, node_id__startswith="d"))
     assert len(delays) == 100 and {r.status for r in delays} == {"succeeded"}
@@ -140,7 +135,7 @@ def test_a_wide_fan_out_starts_its_first_nodes_before_queueing_the_rest(alice):
 
 
 def test_cancelling_a_wide_fan_out_right_away_records_every_node_run_cancelled(alice):
-    wf = make_workflow(alice, fan_out(100, 5000, 2))
+    wf = make_workflow(alice, fanout_definition(100, 5000, 2))
     ex = services.execution_start(workflow=wf, user=alice, input={})
     start_engine().submit(ex.id)
     deadline = time.monotonic() + 10

@@ -1,0 +1,51 @@
+"""A real daphne for tests that need the server's own behaviour (pings, raw frames, the
+HTTP bridge): on a free port, over the test database, with no engine inside (the test
+writes what the server should follow)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def running_daphne(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yields "127.0.0.1:<port>" once daphne accepts connections; `args` go to daphne,
+    `env` over the server's environment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server_env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+                  "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
+                  **(env or {})}
+    server_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), *args,
+         "flowmaestro.asgi:application"],
+        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("daphne did not start", pytrace=False)
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
