@@ -62,13 +62,17 @@ def has_listeners(batch: Batch) -> bool:
         return True  # other processes may listen: the layer decides
     if any(live.watching(int(event["execution_id"])) for event in batch.events):
         return True
-    groups = getattr(layer, "groups", {}) if layer is not None else {}
-    for execution_id, fields in batch.executions.items():
-        if "status" in fields:
-            owner = batch.owners.get(execution_id)
-            if owner is None or groups.get(live.user_group(owner)):
-                return True
-    return False
+    return layer is not None and any(
+        "status" in fields and not _nobody_lists(layer, batch.owners.get(execution_id))
+        for execution_id, fields in batch.executions.items()
+    )
+
+
+def _nobody_lists(layer: BaseChannelLayer, owner: Any) -> bool:
+    """Is it known that nobody in this process lists `owner`'s executions? Only the
+    in-memory layer (this process's consumers, all of them) can tell; an unknown owner
+    might be listened to."""
+    return isinstance(layer, InMemoryChannelLayer) and owner is not None and not layer.groups.get(live.user_group(owner))
 
 
 def announce_batch(batch: Batch) -> None:
@@ -96,12 +100,10 @@ def announce_batch(batch: Batch) -> None:
                                   "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
     if layer is None:
         return
-    local_only = isinstance(layer, InMemoryChannelLayer)
     for execution_id, fields in batch.executions.items():
         if "status" in fields:
-            owner = batch.owners.get(execution_id)
-            if local_only and owner is not None and not layer.groups.get(live.user_group(owner)):
-                continue  # nobody in this process lists that user's executions: no summary query
+            if _nobody_lists(layer, batch.owners.get(execution_id)):
+                continue  # no summary query for nobody
             summary = execution_summary(execution_id)
             if summary is not None:
                 messages.append((live.user_group(summary["owner"]),

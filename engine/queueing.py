@@ -48,14 +48,15 @@ def _sqlite_queue_settings(version_ids: list[Any]) -> dict[Any, dict[str, Any]]:
     """`version_queue_settings` as one plain statement: the ORM's JSON key transform cost
     ~0.5 ms to compile, on every wake-up of the engine (each run request). `json_extract`
     gives an object or array as JSON text and a scalar as itself; only an object counts."""
+    from engine.store import in_chunks
+
     qn = connection.ops.quote_name
     found: dict[Any, dict[str, Any]] = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(version_ids), 500):  # under SQLite's bound-variable limit
-            chunk = version_ids[start:start + 500]
+        for chunk, marks in in_chunks(version_ids):
             cursor.execute(
                 f"SELECT {qn('id')}, json_extract({qn('definition')}, '$.settings.queue') "
-                f"FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(chunk))})",
+                f"FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN ({marks})",
                 chunk,
             )
             for version_id, text in cursor.fetchall():

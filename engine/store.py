@@ -67,7 +67,7 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _in_chunks(ids: list[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+def in_chunks(ids: list[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
     """`ids` in chunks under SQLite's bound-variable limit, each with its `%s, %s, …` list
     for an `IN (…)` clause."""
     for start in range(0, len(ids), size):
@@ -97,7 +97,9 @@ def _columns(model: Any, fields: list[str]) -> list[str]:
 ORPHAN_SCAN_INTERVAL_S = 1.0
 
 
-_INSERTS: dict[type[Model], tuple[str, list[Field[Any, Any]], bool]] = {}
+# Per model: the INSERT, its fields, whether the database numbers the row (an AutoField),
+# and whether the number comes back with the INSERT (RETURNING) rather than as lastrowid.
+_INSERTS: dict[type[Model], tuple[str, list[Field[Any, Any]], bool, bool]] = {}
 
 
 def insert(instance: Model) -> None:
@@ -115,15 +117,16 @@ def insert(instance: Model) -> None:
         fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
                f"VALUES ({', '.join(['%s'] * len(fields))})")
-        if auto_pk and connection.features.can_return_columns_from_insert:
+        returning = auto_pk and connection.features.can_return_columns_from_insert
+        if returning:
             sql += f" RETURNING {qn(meta.pk.column)}"  # type: ignore[union-attr]
-        cached = _INSERTS[model] = (sql, fields, auto_pk)
-    sql, fields, auto_pk = cached
+        cached = _INSERTS[model] = (sql, fields, auto_pk, returning)
+    sql, fields, auto_pk, returning = cached
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if auto_pk:
-            instance.pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+            instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     instance._state.adding = False
     instance._state.db = connection.alias
 
@@ -252,7 +255,7 @@ class DjangoPersistence:
         claims = list(dict.fromkeys(batch.claims))
         queued: set[str] = set()
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        for chunk, marks in _in_chunks(claims):
+        for chunk, marks in in_chunks(claims):
             cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN ({marks}) "
                            f"AND {self._qn_status} = 'queued'{lock}", chunk)
             queued.update(row[0] for row in cursor.fetchall())
@@ -279,7 +282,7 @@ class DjangoPersistence:
             return set()
         owned: set[Any] = set()
         with connection.cursor() as cursor:
-            for chunk, marks in _in_chunks(list(ids)):
+            for chunk, marks in in_chunks(list(ids)):
                 cursor.execute(f"SELECT {self._qn_id} FROM {self._ex_table} WHERE {self._qn_id} IN ({marks}) "
                                f"AND {connection.ops.quote_name('engine_id')} = %s", [*chunk, engine_id])
                 owned.update(row[0] for row in cursor.fetchall())
@@ -319,7 +322,7 @@ class DjangoPersistence:
             qn = connection.ops.quote_name
             winners: set[Any] = set()
             with connection.cursor() as cursor:
-                for chunk, marks in _in_chunks(runnable):
+                for chunk, marks in in_chunks(runnable):
                     cursor.execute(
                         f"UPDATE {self._ex_table} SET {self._qn_status} = 'running', {qn('engine_id')} = %s, "
                         f"{qn('heartbeat_at')} = %s WHERE {self._qn_id} IN ({marks}) AND {self._qn_status} = 'queued' "
@@ -371,7 +374,7 @@ class DjangoPersistence:
         records: dict[Any, ExecutionRecord] = {}
         rows: dict[Any, list[dict[str, Any]]] = {}
         with connection.cursor() as cursor:
-            for chunk, marks in _in_chunks(execution_ids):
+            for chunk, marks in in_chunks(execution_ids):
                 cursor.execute(self._load_executions.format(marks=marks), chunk)
                 for ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority in cursor.fetchall():
                     text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
@@ -397,7 +400,7 @@ class DjangoPersistence:
         qn = connection.ops.quote_name
         table = qn(PendingSignal._meta.db_table)
         with connection.cursor() as cursor:
-            for chunk, marks in _in_chunks(execution_ids):
+            for chunk, marks in in_chunks(execution_ids):
                 cursor.execute(
                     f"SELECT {qn('id')}, {qn('execution_id')}, {qn('type')}, {qn('reason')}, {qn('data')}, "
                     f"{qn('sent_by')} FROM {table} WHERE {qn('execution_id')} IN ({marks}) "
