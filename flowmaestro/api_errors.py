@@ -57,6 +57,15 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django refuses before any view (e.g. a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE): JSON under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": f"Bad request: {exception}" if str(exception) else "Bad request."},
+                            status=status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: JSON under /api/ (a session-authenticated write without its
     CSRF token), Django's page elsewhere."""

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from flowmaestro.api_errors import api_not_found
 
+handler400 = "flowmaestro.api_errors.handler400"
 handler404 = "flowmaestro.api_errors.handler404"
 handler500 = "flowmaestro.api_errors.handler500"
 

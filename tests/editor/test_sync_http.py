@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,12 +22,13 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from editor.models import Workflow
 from engine.models import Execution
 from flowmaestro.sync_http import ThreadedWsgi, environ_of
+from tests.daphne import running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def call(app: Any, method: str, path: str, *, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
@@ -146,7 +143,8 @@ def test_a_static_file_streams_in_chunks_and_a_big_body_is_refused_cleanly(alice
     refused = call(app, "POST", "/api/workflows", body=big, chunks=50,
                    headers=[token_header(alice), (b"content-type", b"application/json")])
     assert refused[0]["status"] == 400
-    assert not Execution.objects.exists()
+    assert json.loads(refused[1]["body"])["detail"]
+    assert not Workflow.objects.exists()  # nothing was created from the refused body
 
 
 def test_the_environ_carries_what_django_reads() -> None:
@@ -172,30 +170,8 @@ def test_the_environ_carries_what_django_reads() -> None:
 
 @pytest.fixture
 def daphne_url() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{django_settings.DATABASES['default']['NAME']}",
-           "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", "FLOWMAESTRO_HTTP_THREADS": "2",
-           "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
-         "flowmaestro.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("daphne did not start", pytrace=False)
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with running_daphne(env={"FLOWMAESTRO_HTTP_THREADS": "2"}) as host:
+        yield f"http://{host}"
 
 
 def test_under_daphne_api_calls_run_in_parallel_and_async_demo_views_do_not_hold_a_thread(
