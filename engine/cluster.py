@@ -65,7 +65,7 @@ class LocalCluster:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        log = self.root / f"{name}.log"
+        log = self.root / f"{name}-{len(self.procs)}.log"  # a restarted process gets a new log
         with log.open("ab") as out:
             popen = subprocess.Popen(argv, cwd=ROOT, env=env or self.base_env(), stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -129,7 +129,7 @@ class LocalCluster:
                 time.sleep(0.1)
 
     def by_name(self, name: str) -> Proc:
-        return next(p for p in self.procs if p.name == name)
+        return next(p for p in reversed(self.procs) if p.name == name)
 
     def kill(self, proc: Proc, sig: int = signal.SIGKILL) -> None:
         """Kill a process and whatever it started (its session), e.g. `kill -9` of a worker."""
@@ -153,3 +153,43 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 self.kill(proc)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+PREPARE = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from rest_framework.authtoken.models import Token
+User = get_user_model()
+user = User.objects.filter(username=NAME).first() or User.objects.create_superuser(NAME, "", "pw")
+token, _ = Token.objects.get_or_create(user=user)
+session = SessionStore()
+session["_auth_user_id"] = str(user.pk)
+session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+session["_auth_user_hash"] = user.get_session_auth_hash()
+session.create()
+print("PREPARED " + json.dumps({"user": user.pk, "token": token.key, "session": session.session_key}))
+"""
+
+
+def prepare_database(database_url: str, username: str = "cluster") -> dict[str, str]:
+    """Migrate `database_url` and make sure a superuser with an API token and a logged-in
+    session exists (for HTTP and websocket clients); returns {user, token, session}."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update({"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
+                "FLOWMAESTRO_ENGINE_IN_PROCESS": "false"})
+    env.pop("FLOWMAESTRO_EXECUTOR", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    done = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"migrate failed: {done.stdout}{done.stderr}")
+    code = f"NAME = {username!r}\n{PREPARE}"
+    done = subprocess.run([*manage, "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("PREPARED ")), None)
+    if line is None:
+        raise RuntimeError(f"preparing the database failed: {done.stdout}{done.stderr}")
+    import json
+
+    return {k: str(v) for k, v in json.loads(line.removeprefix("PREPARED ")).items()}
