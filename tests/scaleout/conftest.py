@@ -1,5 +1,5 @@
 """A real cluster for the scale-out tests, started once per module: redis-server on a free
-port, a PostgreSQL database of its own, two Celery workers (each a coordinator plus node
+port, a PostgreSQL database of its own (on tests/pg.py's cluster), two Celery workers (each a coordinator plus node
 slots) and two daphne processes, all with `FLOWMAESTRO_EXECUTOR=celery` (engine.cluster).
 Staleness and Redis's redelivery timeout are set small so that the crash tests end in
 seconds; the tests talk to the cluster over HTTP and websockets, and read its database
@@ -7,9 +7,8 @@ directly only to see what a user cannot (which engine holds a run)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from engine.cluster import LocalCluster, Proc, prepare_database
+from tests.pg import in_ci, start_cluster
 
 STALE_AFTER_S = 3.0
 VISIBILITY_TIMEOUT_S = 4
@@ -25,13 +25,14 @@ TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
 
 def _database() -> tuple[str, Callable[[], None]]:
-    """(DATABASE_URL, drop) of a fresh database: PostgreSQL when the binaries are there."""
+    """(DATABASE_URL, drop) of a fresh database on the run's throw-away PostgreSQL cluster
+    (tests/pg.py), whichever database the rest of the suite uses."""
     try:
-        from tests.pg import start_cluster  # type: ignore[import-not-found]
-    except ImportError:  # until the PostgreSQL test fixture lands: SQLite in WAL mode
-        path = os.path.join(tempfile.mkdtemp(prefix="fm-scaleout-"), "db.sqlite3")
-        return f"sqlite:///{path}", lambda: None
-    pg = start_cluster()
+        pg = start_cluster()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and PostgreSQL cannot be started: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL not available: {exc}")
     url = pg.create_database()
     name = url.rsplit("/", 1)[1]
     return url, lambda: pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

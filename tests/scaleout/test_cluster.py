@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import httpx
 import pytest
 from django.contrib.auth.models import AbstractUser
 from rest_framework.test import APIClient
@@ -70,10 +71,12 @@ def rate_and_batches(api: str) -> dict[str, Any]:
 
 
 def queue_dead_letters(api: str) -> dict[str, Any]:
-    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 400, "deadLetterQueue": True},
+    # One item at a time, 600 ms each (a timer of the coordinator, whichever executor);
+    # items may wait 900 ms: the third and fourth expire into dead letters.
+    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 900, "deadLetterQueue": True},
                          "parallel": {"onPartialFailure": "continue"}},
-                        [{"id": "wait", "type": "delay", "config": {"duration": 300}},
-                         js("work", "return item.name + '#' + parallel.index")],
+                        [{"id": "wait", "type": "delay", "config": {"duration": 600}},
+                         {"id": "work", "type": "output", "config": {"value": "{{item.name}}#{{parallel.index}}"}}],
                         [("wait", "work")], name="queue and dead letters")
     d["nodes"][1]["config"]["itemVariable"] = "item"
     return d
@@ -339,7 +342,8 @@ def test_kill_9_of_the_coordinating_worker_hands_the_run_over(cluster: Cluster) 
     holder = cluster.holder(execution_id)
     coordinator = cluster.worker_of(holder)
     # The admin names the process that holds the run.
-    admin = cluster.clients[1].get("/admin/engine/execution/", cookies={"sessionid": cluster.session})
+    admin = httpx.get(f"http://{cluster.daphnes[1].address}/admin/engine/execution/",
+                      cookies={"sessionid": cluster.session}, timeout=30)
     assert admin.status_code == 200 and holder in admin.text
     before = {(r["nodeId"], r["iteration"]): r["id"] for r in cluster.get(execution_id)["nodeRuns"]
               if r["status"] == "succeeded"}
