@@ -20,4 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(WORKFLOW + r"/duplicate/?$", api.WorkflowDuplicateApi.as_view(), name="api-workflow-duplicate"),
     re_path(WORKFLOW + r"/validate/?$", api.WorkflowValidateApi.as_view(), name="api-workflow-validate"),
     re_path(WORKFLOW + r"/run/?$", api.WorkflowRunApi.as_view(), name="api-workflow-run"),
+    re_path(WORKFLOW + r"/test-expression/?$", api.WorkflowExpressionTestApi.as_view(),
+            name="api-workflow-test-expression"),
+    re_path(r"^demo-workflows/?$", api.DemoWorkflowsApi.as_view(), name="api-demo-workflows"),
 ]
