@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal
+from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal, RetentionRun
 
 INLINE_LIMIT = 200
 
@@ -277,3 +277,18 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 continue
             done += 1
         self.message_user(request, f"Discarded {done} dead letter(s).", messages.SUCCESS)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin[RetentionRun]):
+    """What retention removed or compacted, pass by pass (read-only)."""
+
+    list_display = ["started_at", "finished_at", "executions_deleted", "node_runs_deleted", "events_deleted",
+                    "executions_compacted", "engine_id"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -244,6 +244,9 @@ FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMA
 FLOWMAESTRO_PIN_THREADS = os.environ.get("FLOWMAESTRO_PIN_THREADS", "auto" if FLOWMAESTRO_ENGINE_IN_PROCESS else "off")
 FLOWMAESTRO_MAX_WORKERS = env_int("FLOWMAESTRO_MAX_WORKERS", 32)
 FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", False)
+# The public base URL of this server (scheme://host[:port]), when it differs from what a
+# request shows (behind a proxy) or when there is no request (manage.py load_demo).
+FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 
@@ -276,3 +279,12 @@ FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", 
 FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
 # `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
 FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))
+# Retention of finished executions (per workflow in its settings panel or the admin;
+# these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
+FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)
+FLOWMAESTRO_RETENTION_KEEP_LAST = env_int("FLOWMAESTRO_RETENTION_KEEP_LAST", 0)
+# Finished executions older than this many days keep only the events the timeline needs.
+FLOWMAESTRO_RETENTION_COMPACT_DAYS = float(os.environ.get("FLOWMAESTRO_RETENTION_COMPACT_DAYS", "7"))
+FLOWMAESTRO_RETENTION_INTERVAL = float(os.environ.get("FLOWMAESTRO_RETENTION_INTERVAL", "60"))
+FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
+FLOWMAESTRO_RETENTION_BUDGET = float(os.environ.get("FLOWMAESTRO_RETENTION_BUDGET", "2"))  # seconds per pass
