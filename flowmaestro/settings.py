@@ -202,3 +202,14 @@ FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 # heartbeat another engine may take over an execution (a crashed process).
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
 FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
+
+# --- Triggers and housekeeping (webhooks, schedules, retention) ---------------------------
+# Engine processes run a housekeeping thread: due schedules every FLOWMAESTRO_SCHEDULE_INTERVAL
+# seconds (claimed with compare-and-set, so any number of processes may run it).
+FLOWMAESTRO_HOUSEKEEPING = env_bool("FLOWMAESTRO_HOUSEKEEPING", True)
+FLOWMAESTRO_SCHEDULE_INTERVAL = float(os.environ.get("FLOWMAESTRO_SCHEDULE_INTERVAL", "1"))
+# An occurrence later than this many seconds counts as missed while down (catch-up policy).
+FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", "60"))
+FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
+# `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
+FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))

@@ -3,6 +3,7 @@
 import type { JsonSchema, WorkflowSettings } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
+import { TriggersPanel } from "./TriggersPanel";
 
 export const SETTINGS_SCHEMA: JsonSchema = {
   type: "object",
@@ -37,7 +38,7 @@ export const SETTINGS_SCHEMA: JsonSchema = {
   },
 };
 
-export function SettingsPanel() {
+export function SettingsPanel({ workflowId }: { workflowId?: string }) {
   const settings = useGraph((s) => s.definition.settings);
   const name = useGraph((s) => s.definition.name);
   const { updateSettings, setWorkflowName } = graphStore.getState();
@@ -58,6 +59,7 @@ export function SettingsPanel() {
         value={settings as Record<string, unknown>}
         onChange={(value) => updateSettings(value as WorkflowSettings)}
       />
+      {workflowId && <TriggersPanel workflowId={workflowId} />}
     </div>
   );
 }
