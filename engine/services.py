@@ -116,10 +116,33 @@ def execution_start(
     return execution
 
 
-def execution_retry(*, execution: Execution, user: Any) -> Execution:
+class BadRerun(Refusal):
+    status_code = 400
+
+
+VERSION_CHOICES = ("original", "latest")
+_UNSET: Any = object()
+
+
+def version_for_rerun(*, workflow: Workflow, original: WorkflowVersion | None, choice: str) -> WorkflowVersion | None:
+    """The version a re-run (retry or replay) runs: the one the failed run was pinned to, or
+    the workflow's current one (to re-run after fixing the workflow in a new version)."""
+    if choice not in VERSION_CHOICES:
+        raise BadRerun(f"version must be one of {', '.join(VERSION_CHOICES)}, not {choice!r}")
+    if choice == "latest" or original is None:
+        return workflow.current_version()
+    return original
+
+
+def execution_retry(
+    *, execution: Execution, user: Any, version: str = "original", input: Any = _UNSET
+) -> Execution:
+    """A new run of the same workflow: its original version (or the latest) with the
+    original input (or `input`, e.g. edited in the re-run dialog) and priority."""
+    chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
     return execution_start(
-        workflow=execution.workflow, user=user, input=execution.input, priority=execution.priority,
-        version=execution.version,
+        workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
+        priority=execution.priority, version=chosen,
     )
 
 

@@ -86,6 +86,7 @@ TEMPLATES = [
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "flowmaestro.asgi.application"
 
+# --- Database (DATABASES block; README "Configuration" and "PostgreSQL") -------------------
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -112,6 +113,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("FLOWMAESTRO_TEST_DB") or str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A bounded connection budget per process: Django's PostgreSQL pool (psycopg_pool).
+    # The threads that use the database are the HTTP threads, the engine's coordinator,
+    # writer and announcer, and the websocket consumers' database thread; node bodies on
+    # worker threads never touch it. Each takes a connection from the pool for a request
+    # (or, for the engine's threads, for the engine's life) and gives it back; when all are
+    # taken, a thread waits up to the timeout, then gets an error instead of opening more.
+    # Budget for N processes: N × FLOWMAESTRO_DB_POOL_MAX ≤ the server's max_connections.
+    # FLOWMAESTRO_DB_POOL_MAX=0 turns the pool off (e.g. behind PgBouncer in transaction
+    # mode, which pools itself); connections are then kept per thread for CONN_MAX_AGE.
+    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer
+    # and consumers' thread (4) + 2 spare (management commands, admin actions).
+    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX", env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 4 + 2)
+    if _pool_max > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: "closing" gives it back
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env_int("FLOWMAESTRO_DB_POOL_MIN", 2), _pool_max),
+            "max_size": _pool_max,
+            "timeout": float(os.environ.get("FLOWMAESTRO_DB_POOL_TIMEOUT") or 30),
+        }
+    # Server-side cursors (.iterator()) need the same server connection for a whole
+    # transaction: PgBouncer in transaction mode does not guarantee it.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("FLOWMAESTRO_DB_DISABLE_SERVER_SIDE_CURSORS", False)
+# --- end of the database block ----------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,6 +202,9 @@ FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", True)
 FLOWMAESTRO_PIN_THREADS = os.environ.get("FLOWMAESTRO_PIN_THREADS", "auto" if FLOWMAESTRO_ENGINE_IN_PROCESS else "off")
 FLOWMAESTRO_MAX_WORKERS = env_int("FLOWMAESTRO_MAX_WORKERS", 32)
 FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", False)
+# The public base URL of this server (scheme://host[:port]), when it differs from what a
+# request shows (behind a proxy) or when there is no request (manage.py load_demo).
+FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 # How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run

@@ -162,14 +162,30 @@ class Engine:
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
         self.executor.start(self)
-        self._thread = threading.Thread(target=self._run, name="fm-coordinator", daemon=True)
-        self._announcer = threading.Thread(target=self._announce_loop, name="fm-announcer", daemon=True)
+        self._thread = threading.Thread(target=self._thread_main(self._run), name="fm-coordinator", daemon=True)
+        self._announcer = threading.Thread(target=self._thread_main(self._announce_loop), name="fm-announcer",
+                                           daemon=True)
         self._announcer.start()
-        self._writer = threading.Thread(target=self._write_loop, name="fm-writer", daemon=True)
+        self._writer = threading.Thread(target=self._thread_main(self._write_loop), name="fm-writer", daemon=True)
         self._writer.start()
         self._thread.start()
         self.started.wait(10)
         return self
+
+    def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
+        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        database connection is per thread, and one left open by a stopped engine's thread
+        would stay taken (a pool slot, a server connection) until the process ends."""
+
+        def main() -> None:
+            try:
+                body()
+            finally:
+                done = getattr(self.persistence, "thread_done", None)
+                if done is not None:
+                    done()
+
+        return main
 
     def stop(self, grace: float = 5.0) -> None:
         """Drain: stop claiming and starting, let running node runs finish within `grace`,
