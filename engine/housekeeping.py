@@ -72,8 +72,12 @@ def default_jobs() -> list[Job]:
     from django.conf import settings
 
     from editor.triggers import schedules_run_due
+    from engine.retention import prune
 
     jobs = [Job("schedules", float(getattr(settings, "FLOWMAESTRO_SCHEDULE_INTERVAL", 1.0)), schedules_run_due)]
+    retention_interval = float(getattr(settings, "FLOWMAESTRO_RETENTION_INTERVAL", 60.0))
+    if retention_interval > 0:
+        jobs.append(Job("retention", retention_interval, prune))
     return jobs
 
 

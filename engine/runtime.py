@@ -48,6 +48,11 @@ def build_engine(**overrides: object) -> Engine:
     kwargs["heartbeat_interval"] = min(2.0, float(kwargs["stale_after"]) / 3)  # type: ignore[arg-type]
     if affinity.pinned():
         kwargs["worker_initializer"] = affinity.release
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        from engine.executors.celery_executor import CeleryExecutor
+        from flowmaestro.celery import app
+
+        kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL)
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = _notify
