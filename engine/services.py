@@ -40,6 +40,9 @@ class UnknownSignal(Refusal):
 
 
 def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        _wake_celery(execution_id, signal=signal)
+        return
     if not settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
         return  # a separate `runengine` process polls the database
     from engine.runtime import start_engine
@@ -49,6 +52,21 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
         engine.signal(execution_id)
     else:
         engine.submit(execution_id)  # coalesced: at most one claim waits in the engine
+
+
+def _wake_celery(execution_id: Any, *, signal: bool) -> None:
+    """Queue mode: a new run goes to the `executions` queue for a worker's coordinator to
+    claim; a signal goes straight to the Redis list of the coordinator that owns the run
+    (a run nobody owns yet gets its signals when it is claimed)."""
+    from engine.executors import celery_executor
+    from flowmaestro.celery import app
+
+    if not signal:
+        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE)
+        return
+    owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
+    if owner:
+        celery_executor.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
 
 
 # Validation results of versions already run. Versions are immutable, so (id, created_at)

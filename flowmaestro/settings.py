@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin/queryset classes be subscripted for type hints at run time.
 django_stubs_ext.monkeypatch()
@@ -161,7 +162,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["flowmaestro.json_parser.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "flowmaestro.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -187,15 +188,56 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
 
+# --- Celery (FLOWMAESTRO_EXECUTOR=celery; README "Scaling out") -----------------------------
+# Two queues: `executions` (a recorded run for a worker's coordinator to claim) and `nodes`
+# (remote-capable node bodies: http, JavaScript). Results do not use a result backend: a
+# node task pushes its outcome to its coordinator's Redis list (engine.executors.celery_executor).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"}}
+CELERY_TASK_DEFAULT_QUEUE = "executions"
+CELERY_TASK_IGNORE_RESULT = True
+# At-least-once: a task is acknowledged after it ran, and requeued when its worker process
+# dies under it; the coordinator records the first result of an attempt only.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One task per slot at a time: a long node body never holds others back in a prefetch buffer.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker process hosts one coordinator (engine.tasks) and runs node bodies on threads:
+# JavaScript runs in the V8 sandbox's own processes and HTTP waits on I/O, so threads use
+# every core; `--concurrency` (default FLOWMAESTRO_CELERY_CONCURRENCY) is the slots.
+CELERY_WORKER_POOL = os.environ.get("FLOWMAESTRO_CELERY_POOL", "threads")
+CELERY_WORKER_CONCURRENCY = env_int("FLOWMAESTRO_CELERY_CONCURRENCY", 8)
+# Redis redelivers a task whose worker died (unacknowledged) after the visibility timeout:
+# keep it above the longest node body (a body still running then would run twice; its
+# second result is ignored). The sweep for such tasks runs a few times per timeout.
+FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# A second guard after the node's own `timeout` and the sandbox's limits (enforced by
+# Celery with the prefork pool; the thread pool cannot stop a thread).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Task events for Flower (`celery -A flowmaestro flower`).
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
 
 # Engine (SPEC §2)
-FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads")
-FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", True)
+FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads").strip().lower()
+if FLOWMAESTRO_EXECUTOR not in ("threads", "celery"):
+    raise ImproperlyConfigured(f"FLOWMAESTRO_EXECUTOR must be threads or celery, not {FLOWMAESTRO_EXECUTOR!r}")
+if FLOWMAESTRO_EXECUTOR == "celery" and not REDIS_URL:
+    raise ImproperlyConfigured("FLOWMAESTRO_EXECUTOR=celery needs REDIS_URL (the broker and the results' way back)")
+# With Celery, coordinators live in the workers: the web tier only records and enqueues.
+FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMAESTRO_EXECUTOR != "celery")
 # The web process's GIL-bound threads on one core (flowmaestro.affinity): "auto", a CPU
 # number, or "off". Default: on for the single-process setup (engine inside daphne); off
 # for scale-out, where several processes share the cores.
@@ -207,6 +249,11 @@ FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", Fals
 FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
+# How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
+# inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
+# fails that node run).
+FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
+FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_DEPTH
+
 # Config keys every node accepts (SPEC §3); the runtime handles them, not the node.
 RETRY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -113,6 +115,8 @@ class EngineOptions:
     expression_timeout_ms: int = 1000
     expression_memory_mb: int = 64
     expression_max_output_bytes: int = 1_000_000
+    # How deep a node run's output may nest (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_DEPTH).
+    output_max_depth: int = DEFAULT_OUTPUT_MAX_DEPTH
 
 
 class CancelFlag:
