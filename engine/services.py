@@ -39,6 +39,9 @@ class UnknownSignal(Refusal):
 
 
 def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        _wake_celery(execution_id, signal=signal)
+        return
     if not settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
         return  # a separate `runengine` process polls the database
     from engine.runtime import start_engine
@@ -48,6 +51,21 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
         engine.signal(execution_id)
     else:
         engine.submit(execution_id)  # coalesced: at most one claim waits in the engine
+
+
+def _wake_celery(execution_id: Any, *, signal: bool) -> None:
+    """Queue mode: a new run goes to the `executions` queue for a worker's coordinator to
+    claim; a signal goes straight to the Redis list of the coordinator that owns the run
+    (a run nobody owns yet gets its signals when it is claimed)."""
+    from engine.executors import celery_executor
+    from flowmaestro.celery import app
+
+    if not signal:
+        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE)
+        return
+    owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
+    if owner:
+        celery_executor.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
 
 
 # Validation results of versions already run. Versions are immutable, so (id, created_at)
@@ -116,10 +134,33 @@ def execution_start(
     return execution
 
 
-def execution_retry(*, execution: Execution, user: Any) -> Execution:
+class BadRerun(Refusal):
+    status_code = 400
+
+
+VERSION_CHOICES = ("original", "latest")
+_UNSET: Any = object()
+
+
+def version_for_rerun(*, workflow: Workflow, original: WorkflowVersion | None, choice: str) -> WorkflowVersion | None:
+    """The version a re-run (retry or replay) runs: the one the failed run was pinned to, or
+    the workflow's current one (to re-run after fixing the workflow in a new version)."""
+    if choice not in VERSION_CHOICES:
+        raise BadRerun(f"version must be one of {', '.join(VERSION_CHOICES)}, not {choice!r}")
+    if choice == "latest" or original is None:
+        return workflow.current_version()
+    return original
+
+
+def execution_retry(
+    *, execution: Execution, user: Any, version: str = "original", input: Any = _UNSET
+) -> Execution:
+    """A new run of the same workflow: its original version (or the latest) with the
+    original input (or `input`, e.g. edited in the re-run dialog) and priority."""
+    chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
     return execution_start(
-        workflow=execution.workflow, user=user, input=execution.input, priority=execution.priority,
-        version=execution.version,
+        workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
+        priority=execution.priority, version=chosen,
     )
 
 

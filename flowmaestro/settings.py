@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin/queryset classes be subscripted for type hints at run time.
 django_stubs_ext.monkeypatch()
@@ -86,6 +87,7 @@ TEMPLATES = [
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "flowmaestro.asgi.application"
 
+# --- Database (DATABASES block; README "Configuration" and "PostgreSQL") -------------------
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -112,6 +114,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("FLOWMAESTRO_TEST_DB") or str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A bounded connection budget per process: Django's PostgreSQL pool (psycopg_pool).
+    # The threads that use the database are the HTTP threads, the engine's coordinator,
+    # writer and announcer, and the websocket consumers' database thread; node bodies on
+    # worker threads never touch it. Each takes a connection from the pool for a request
+    # (or, for the engine's threads, for the engine's life) and gives it back; when all are
+    # taken, a thread waits up to the timeout, then gets an error instead of opening more.
+    # Budget for N processes: N × FLOWMAESTRO_DB_POOL_MAX ≤ the server's max_connections.
+    # FLOWMAESTRO_DB_POOL_MAX=0 turns the pool off (e.g. behind PgBouncer in transaction
+    # mode, which pools itself); connections are then kept per thread for CONN_MAX_AGE.
+    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer
+    # and consumers' thread (4) + 2 spare (management commands, admin actions).
+    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX", env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 4 + 2)
+    if _pool_max > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: "closing" gives it back
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env_int("FLOWMAESTRO_DB_POOL_MIN", 2), _pool_max),
+            "max_size": _pool_max,
+            "timeout": float(os.environ.get("FLOWMAESTRO_DB_POOL_TIMEOUT") or 30),
+        }
+    # Server-side cursors (.iterator()) need the same server connection for a whole
+    # transaction: PgBouncer in transaction mode does not guarantee it.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("FLOWMAESTRO_DB_DISABLE_SERVER_SIDE_CURSORS", False)
+# --- end of the database block ----------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -161,21 +188,65 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
 
+# --- Celery (FLOWMAESTRO_EXECUTOR=celery; README "Scaling out") -----------------------------
+# Two queues: `executions` (a recorded run for a worker's coordinator to claim) and `nodes`
+# (remote-capable node bodies: http, JavaScript). Results do not use a result backend: a
+# node task pushes its outcome to its coordinator's Redis list (engine.executors.celery_executor).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"}}
+CELERY_TASK_DEFAULT_QUEUE = "executions"
+CELERY_TASK_IGNORE_RESULT = True
+# At-least-once: a task is acknowledged after it ran, and requeued when its worker process
+# dies under it; the coordinator records the first result of an attempt only.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One task per slot at a time: a long node body never holds others back in a prefetch buffer.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker process hosts one coordinator (engine.tasks) and runs node bodies on threads:
+# JavaScript runs in the V8 sandbox's own processes and HTTP waits on I/O, so threads use
+# every core; `--concurrency` (default FLOWMAESTRO_CELERY_CONCURRENCY) is the slots.
+CELERY_WORKER_POOL = os.environ.get("FLOWMAESTRO_CELERY_POOL", "threads")
+CELERY_WORKER_CONCURRENCY = env_int("FLOWMAESTRO_CELERY_CONCURRENCY", 8)
+# Redis redelivers a task whose worker died (unacknowledged) after the visibility timeout:
+# keep it above the longest node body (a body still running then would run twice; its
+# second result is ignored). The sweep for such tasks runs a few times per timeout.
+FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# A second guard after the node's own `timeout` and the sandbox's limits (enforced by
+# Celery with the prefork pool; the thread pool cannot stop a thread).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Task events for Flower (`celery -A flowmaestro flower`).
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
 
 # Engine (SPEC §2)
-FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads")
-FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", True)
+FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads").strip().lower()
+if FLOWMAESTRO_EXECUTOR not in ("threads", "celery"):
+    raise ImproperlyConfigured(f"FLOWMAESTRO_EXECUTOR must be threads or celery, not {FLOWMAESTRO_EXECUTOR!r}")
+if FLOWMAESTRO_EXECUTOR == "celery" and not REDIS_URL:
+    raise ImproperlyConfigured("FLOWMAESTRO_EXECUTOR=celery needs REDIS_URL (the broker and the results' way back)")
+# With Celery, coordinators live in the workers: the web tier only records and enqueues.
+FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMAESTRO_EXECUTOR != "celery")
 # The web process's GIL-bound threads on one core (flowmaestro.affinity): "auto", a CPU
 # number, or "off". Default: on for the single-process setup (engine inside daphne); off
 # for scale-out, where several processes share the cores.
 FLOWMAESTRO_PIN_THREADS = os.environ.get("FLOWMAESTRO_PIN_THREADS", "auto" if FLOWMAESTRO_ENGINE_IN_PROCESS else "off")
 FLOWMAESTRO_MAX_WORKERS = env_int("FLOWMAESTRO_MAX_WORKERS", 32)
 FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", False)
+# The public base URL of this server (scheme://host[:port]), when it differs from what a
+# request shows (behind a proxy) or when there is no request (manage.py load_demo).
+FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 
@@ -197,3 +268,23 @@ FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 # heartbeat another engine may take over an execution (a crashed process).
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
 FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
+
+# --- Triggers and housekeeping (webhooks, schedules, retention) ---------------------------
+# Engine processes run a housekeeping thread: due schedules every FLOWMAESTRO_SCHEDULE_INTERVAL
+# seconds (claimed with compare-and-set, so any number of processes may run it).
+FLOWMAESTRO_HOUSEKEEPING = env_bool("FLOWMAESTRO_HOUSEKEEPING", True)
+FLOWMAESTRO_SCHEDULE_INTERVAL = float(os.environ.get("FLOWMAESTRO_SCHEDULE_INTERVAL", "1"))
+# An occurrence later than this many seconds counts as missed while down (catch-up policy).
+FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", "60"))
+FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
+# `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
+FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))
+# Retention of finished executions (per workflow in its settings panel or the admin;
+# these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
+FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)
+FLOWMAESTRO_RETENTION_KEEP_LAST = env_int("FLOWMAESTRO_RETENTION_KEEP_LAST", 0)
+# Finished executions older than this many days keep only the events the timeline needs.
+FLOWMAESTRO_RETENTION_COMPACT_DAYS = float(os.environ.get("FLOWMAESTRO_RETENTION_COMPACT_DAYS", "7"))
+FLOWMAESTRO_RETENTION_INTERVAL = float(os.environ.get("FLOWMAESTRO_RETENTION_INTERVAL", "60"))
+FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
+FLOWMAESTRO_RETENTION_BUDGET = float(os.environ.get("FLOWMAESTRO_RETENTION_BUDGET", "2"))  # seconds per pass

@@ -249,12 +249,20 @@ class NodeType:
     # Cheap, non-blocking nodes run on the coordinator thread: no thread hop per node.
     inline: ClassVar[bool] = False
     container: ClassVar[bool] = False
+    # A body that may run in another process (a Celery worker, engine.executors): it only
+    # reads its context and returns JSON, never the engine's state (blocking I/O, JavaScript).
+    remote: ClassVar[bool] = False
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:
         """Whether this node run may run on the coordinator (override when it depends on
         the config, e.g. a transform is cheap unless it runs JavaScript)."""
         return cls.inline
+
+    @classmethod
+    def runs_remote(cls, config: Mapping[str, Any]) -> bool:
+        """Whether a remote executor may send this node run to another process."""
+        return cls.remote and not cls.runs_inline(config)
 
     @classmethod
     def full_schema(cls) -> dict[str, Any]:

@@ -275,6 +275,7 @@ class HttpNode(NodeType):
         "required": ["url"],
     }
     defaults = {"method": "GET", "url": "", "timeout": 30000}
+    remote = True  # blocking I/O: may run on a Celery worker
 
     def run(self, ctx: NodeContext) -> Any:
         config = ctx.config

@@ -115,6 +115,7 @@ class TransformNode(NodeType):
     # `custom` runs JavaScript (up to its time limit) and must not hold the coordinator;
     # the other operations are cheap dictionary work and may run inline.
     inline = False
+    remote = True  # `custom` (JavaScript) may run on a Celery worker
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:

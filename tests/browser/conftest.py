@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from tests.browser.helpers import ARTIFACTS, ROOT, DaphneServer, log_in, save_failure_artifacts
+from tests.pg import current_database_url
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -85,11 +85,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup: None, frontend_built: Path) -> Iterator[str]:
-    db_path = Path(str(settings.DATABASES["default"]["NAME"])).resolve()
     log_path = ARTIFACTS / "daphne-browser-tests.log"
     ARTIFACTS.mkdir(exist_ok=True)
     log_path.write_bytes(b"")
-    server = DaphneServer(db_path, log_path)
+    server = DaphneServer(current_database_url(), log_path)
     server.start()
     try:
         yield server.url
