@@ -36,7 +36,8 @@ def tune_garbage_collector() -> None:
 
 def build_engine(**overrides: object) -> Engine:
     tune_garbage_collector()
-    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE)
+    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
+                            output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)))
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
         "options": options,

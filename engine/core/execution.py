@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.branches import MAIN, Path, branch_id, trace_for
 from engine.core.context import TemplateContext, referenced_names
 from engine.core.graph import Node
+from engine.core.json_bounds import JSONBoundsError, storable
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
@@ -492,7 +493,16 @@ class ExecutionRun:
         handle = None
         if isinstance(value, Route):
             value, handle = value.output, value.handle
-        self.finalize(attempt, "succeeded", output=_jsonable(value), handle=handle)
+        try:
+            # Whatever a node returns is checked here, once for every node type: a NaN or
+            # a value nested 950 deep fails this node run, not the shared write (or every
+            # later read) of it.
+            value = storable(value, max_depth=self.engine.options.output_max_depth, what="the node's output")
+        except JSONBoundsError as exc:
+            self.fail_attempt(attempt, {"message": f"output refused: {exc}", "kind": "invalid_output"},
+                              retryable=False)
+            return
+        self.finalize(attempt, "succeeded", output=value, handle=handle)
 
     def timed_out(self, attempt: Attempt) -> None:
         if attempt.status != "running":

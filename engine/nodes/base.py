@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_DEPTH
+
 # The documented range of every number a definition may hold (README, "Limits"). A value
 # outside it is a validation error on save and on run, so that nothing absurd (a delay of
 # 1e15 ms, a rate of 1e-300 per second, a negative queue) ever reaches the engine.
@@ -137,6 +139,8 @@ class EngineOptions:
     expression_timeout_ms: int = 1000
     expression_memory_mb: int = 64
     expression_max_output_bytes: int = 1_000_000
+    # How deep a node run's output may nest (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_DEPTH).
+    output_max_depth: int = DEFAULT_OUTPUT_MAX_DEPTH
 
 
 class CancelFlag:

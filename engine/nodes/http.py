@@ -29,6 +29,7 @@ import httpcore
 import httpx
 from httpcore._backends.sync import SyncStream
 
+from engine.core import json_bounds
 from engine.nodes import register
 from engine.nodes.base import MAX_DURATION_MS, NodeCancelled, NodeContext, NodeError, NodeType
 
@@ -190,12 +191,17 @@ def status_accepted(status: int, accept: Iterable[Any] | None) -> bool:
     return False
 
 
-def _parse_body(response: httpx.Response, content: bytes) -> Any:
+def _parse_body(response: httpx.Response, content: bytes, max_depth: int) -> Any:
+    """A JSON body decoded (a body that is not JSON stays text, as it came); one that is
+    JSON except for `NaN`/`Infinity` or nesting past the output bound fails the node run
+    with that reason instead of reaching the database."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     text = content.decode(response.encoding or "utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            return json.loads(text) if text.strip() else None
+            return json_bounds.loads(text, max_depth=max_depth, what="the response body") if text.strip() else None
+        except json_bounds.JSONBoundsError as exc:
+            raise NodeError(f"{exc}", details={"status": response.status_code}, retryable=False) from None
         except ValueError:
             return text
     return text
@@ -340,7 +346,7 @@ class HttpNode(NodeType):
         output = {
             "status": response.status_code,
             "headers": {key.lower(): value for key, value in response.headers.items()},
-            "body": _parse_body(response, content),
+            "body": _parse_body(response, content, ctx.options.output_max_depth),
         }
         if not status_accepted(response.status_code, config.get("acceptStatus")):
             reason = response.reason_phrase or ""
