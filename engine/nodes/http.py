@@ -32,7 +32,7 @@ from httpcore._backends.sync import SyncStream
 from engine.core import json_bounds
 from engine.core.tracecontext import fallback_trace_id, node_run_span_id, traceparent
 from engine.nodes import register
-from engine.nodes.base import NodeCancelled, NodeContext, NodeError, NodeType
+from engine.nodes.base import MAX_DURATION_MS, NodeCancelled, NodeContext, NodeError, NodeType
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
@@ -262,6 +262,7 @@ class HttpNode(NodeType):
                 "type": "integer",
                 "title": "Timeout (ms)",
                 "minimum": 1,
+                "maximum": MAX_DURATION_MS,
                 "default": 30000,
                 "description": "Limit for the whole request, redirects and download included.",
             },
