@@ -189,6 +189,9 @@ class NodeContext:
     branch_name: str
     attempt: int = 1
     iteration: int | None = None
+    # The execution's OpenTelemetry trace id (engine.core.tracecontext): the `http` node
+    # sends it in `traceparent`.
+    otel_trace_id: str | None = None
     # Variables for expressions and templates: `input`, upstream outputs by node id,
     # `variables`, `parallel`, `branch`, `execution`, `trace`, `signal`, the loop item.
     scope: dict[str, Any] = field(default_factory=dict)
