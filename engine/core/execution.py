@@ -384,7 +384,8 @@ class ExecutionRun:
             return scope.locals.get("__item"), {}, []
         pairs = scope.sched.inputs(node_id)
         if node_id not in plan.joins:
-            return (pairs[0][1].data if pairs else None), {}, []
+            data = pairs[0][1].data if pairs else None
+            return data, (self._merged_branches(scope, pairs[0][0].source, data) if pairs else {}), []
         branches: dict[str, Any] = {}
         results: list[BranchResult] = []
         settled = {e.id for e, _ in pairs}
@@ -406,6 +407,15 @@ class ExecutionRun:
         if self.plan.graph.nodes[node_id].type != "merge" and len(ok) == 1:
             node_input = ok[0].data
         return node_input, branches, results
+
+    def _merged_branches(self, scope: ScopeRun, source: str, data: Any) -> dict[str, Any]:
+        """Right after a Merge whose output is `{branch_a: …, branch_b: …}`, the branches are
+        also readable by name (`branch_a.count`), as in the node that joins them (SPEC §5)."""
+        if not isinstance(data, dict) or self.plan.graph.nodes[source].type != "merge":
+            return {}
+        plan = scope.plan
+        names = {plan.branches.join_key(edge, source) for edge in plan.in_edges.get(source, ())}
+        return {name: value for name, value in data.items() if name in names}
 
     # -- running -----------------------------------------------------------------------
     def dispatch(self, budget: int) -> int:
@@ -552,6 +562,9 @@ class ExecutionRun:
 
             nxt.timers.append(self.engine.add_timer(delay / 1000, go))
             return
+        if not retryable and attempt.attempt < policy.max_attempts:
+            # Say why a configured retry did not happen: the same input fails the same way.
+            error = {**error, "notRetried": "this error cannot change on a retry (invalid code or config)"}
         if policy.on_error == "continue":
             self.finalize(attempt, "succeeded", output={"error": error})
         elif policy.on_error == "route":
