@@ -208,7 +208,8 @@ class HookApi(APIView):
             return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             execution = triggers.webhook_call(
-                webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER)
+                webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER),
+                traceparent=request.headers.get("traceparent"),
             )
         answer: dict[str, Any] = {
             "executionId": execution.pk, "status": execution.status, "traceId": execution.trace_id,

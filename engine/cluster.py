@@ -7,6 +7,7 @@ from the Procfile, with free ports and per-process logs in a temporary directory
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Every process of a cluster signs with one key (a session made by prepare_database is valid
+# in each daphne), and daphne refuses the development key without DEBUG.
+CLUSTER_ENV = {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+               # The benchmarks and tests drive it far past a user's API rate.
+               "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
 
 
 def free_port() -> int:
@@ -60,7 +66,7 @@ class LocalCluster:
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         env.update({"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                     "FLOWMAESTRO_EXECUTOR": "celery", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false",
-                    "DJANGO_SETTINGS_MODULE": "flowmaestro.settings", "PYTHONUNBUFFERED": "1"})
+                    "DJANGO_SETTINGS_MODULE": "flowmaestro.settings", "PYTHONUNBUFFERED": "1", **CLUSTER_ENV})
         env.update(self.env)
         return env
 
@@ -177,7 +183,7 @@ def prepare_database(database_url: str, username: str = "cluster") -> dict[str, 
     session exists (for HTTP and websocket clients); returns {user, token, session}."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update({"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
-                "FLOWMAESTRO_ENGINE_IN_PROCESS": "false"})
+                "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", **CLUSTER_ENV})
     env.pop("FLOWMAESTRO_EXECUTOR", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     done = subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, capture_output=True,

@@ -62,6 +62,8 @@ class Execution(models.Model):
     # Set when retention compacted the event log of this finished execution to what the
     # timeline needs (execution-level, signal and log events; node runs keep the bars).
     compacted_at = models.DateTimeField(null=True, blank=True)
+    # Set when its spans were handed to the OpenTelemetry exporter (engine.tracing).
+    traced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

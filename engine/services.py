@@ -15,6 +15,7 @@ from engine import store
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
+from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.queueing import queue_settings
@@ -103,9 +104,11 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
 
 
 def execution_start(
-    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None
+    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
+    traceparent: str | None = None,
 ) -> Execution:
-    """Queue a run of the workflow's current version (or `version`), pinned to it."""
+    """Queue a run of the workflow's current version (or `version`), pinned to it.
+    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -125,7 +128,7 @@ def execution_start(
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
-            trace_id=new_trace_id(), last_seq=1,
+            trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
         store.insert(execution)
         store.insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),

@@ -8,10 +8,12 @@ the database is a SQLite file in WAL mode and the channel layer is in memory.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin/queryset classes be subscripted for type hints at run time.
@@ -32,12 +34,41 @@ def env_int(name: str, default: int) -> int:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# --- Deployment: key, hosts, origins, TLS (README "Production") -----------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A fixed development key is only acceptable while debugging; deployments must set one.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "flowmaestro-insecure-development-key-change-me"
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+# The development key lets `manage.py` tools run anywhere; the server itself refuses to
+# start on it unless DEBUG is on (flowmaestro.deployment.refuse_insecure_start, called by
+# the ASGI application), because a public key lets anyone forge sessions.
+DEVELOPMENT_SECRET_KEY = "flowmaestro-insecure-development-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_FAILURE_VIEW = "flowmaestro.api_errors.csrf_failure"  # JSON for /api/ paths
-CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS]
+# Same-origin requests pass Django's CSRF origin check by themselves (the Origin is compared
+# with the request's own scheme and host, on any port); list here only origins that differ
+# from the Host the server sees, e.g. "https://flows.example.com" behind a proxy that
+# rewrites Host.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# Served over HTTPS (FLOWMAESTRO_TLS): cookies only over TLS, HSTS, plain HTTP redirected.
+FLOWMAESTRO_TLS = env_bool("FLOWMAESTRO_TLS", False)
+if FLOWMAESTRO_TLS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("FLOWMAESTRO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("FLOWMAESTRO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLOWMAESTRO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("FLOWMAESTRO_HSTS_PRELOAD", True)
+    # TLS usually ends at a reverse proxy, which tells the app with this header that the
+    # client's request was HTTPS. Trusting it is only safe when the proxy always sets it
+    # (and strips a client's own); empty when daphne itself terminates TLS.
+    _proxy_header = os.environ.get("FLOWMAESTRO_TLS_PROXY_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+# --- end of deployment: key, hosts, origins, TLS --------------------------------------------
 
 INSTALLED_APPS = [
     "daphne",
@@ -51,6 +82,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "axes",  # login throttling (README "Production")
+    "csp",  # Content-Security-Policy (README "Production")
     "editor",
     "engine",
 ]
@@ -64,6 +97,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout found during authentication into the
+    # lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "flowmaestro.urls"
@@ -79,6 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the pages' <style> elements
             ],
         },
     },
@@ -166,10 +204,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "flowmaestro.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rates: FLOWMAESTRO_THROTTLE_RATES below (read on every request, so tests can change them).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "flowmaestro.throttling.AnonThrottle",
+        "flowmaestro.throttling.UserThrottle",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FlowMaestro API",
     "VERSION": "1.0.0",
+    # The schema maps every route and field: for logged-in users only, like the API itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Executions and node runs both have a `status` with different choices: name them apart.
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "engine.models.ExecutionStatus",
@@ -274,6 +319,73 @@ FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
 FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
 
+
+# --- Throttling: logins (django-axes) and the API (DRF) — README "Production" ---------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (login page and admin) are counted per username *and* client address: an
+# attacker guessing alice's password from one address is locked out of alice after
+# AXES_FAILURE_LIMIT tries, while alice (elsewhere) and every other user still log in.
+# Behind a reverse proxy run daphne with --proxy-headers so the client address is the
+# user's, not the proxy's.
+AXES_FAILURE_LIMIT = env_int("FLOWMAESTRO_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("FLOWMAESTRO_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "flowmaestro.deployment.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # counts shared by every process
+
+
+def _rate(name: str, default: str) -> str | None:
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none", "0"} else value
+
+
+# API requests per client: anonymous ones by address, logged-in ones by user. The defaults
+# are generous (a script may post a few hundred runs at once); `manage.py bench` and the
+# tests turn them off, and tests/security/test_throttling.py sets small ones.
+FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
+    "anon": _rate("FLOWMAESTRO_THROTTLE_ANON", "600/minute"),
+    "user": _rate("FLOWMAESTRO_THROTTLE_USER", "6000/minute"),
+}
+if REDIS_URL:
+    # Throttle counts are kept in the cache: shared through Redis when there is one, else
+    # per process (LocMemCache).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# --- end of throttling ---------------------------------------------------------------------
+
+# --- Content-Security-Policy (django-csp 4) — README "Production" ---------------------------
+# Every page's script and stylesheet is a file of ours (Vite's bundles, Django admin's); the
+# two <style> elements of the page shell carry the per-request nonce. style-src-attr allows
+# inline *attributes* only: React Flow positions nodes and edges with style attributes, and
+# a style attribute can restyle an element but never run code. Scripts get no inline or
+# eval allowance at all.
+_CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", NONCE],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],  # data: for the empty favicon and React Flow's SVG markers
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],  # the API and the same-origin websockets (ws:/wss: are 'self' in CSP 3)
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# `on` (default): enforced, but only reported under DEBUG so Django's debug pages (inline
+# scripts and styles) keep working; `report-only`: never enforced; `off`: no header.
+FLOWMAESTRO_CSP = os.environ.get("FLOWMAESTRO_CSP", "on").strip().lower()
+if FLOWMAESTRO_CSP not in {"on", "report-only", "off"}:
+    raise ImproperlyConfigured(f"FLOWMAESTRO_CSP must be on, report-only or off, not {FLOWMAESTRO_CSP!r}")
+if FLOWMAESTRO_CSP == "on" and not DEBUG:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+elif FLOWMAESTRO_CSP != "off":
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+# --- end of Content-Security-Policy ---------------------------------------------------------
 # --- Triggers and housekeeping (webhooks, schedules, retention) ---------------------------
 # Engine processes run a housekeeping thread: due schedules every FLOWMAESTRO_SCHEDULE_INTERVAL
 # seconds (claimed with compare-and-set, so any number of processes may run it).

@@ -156,7 +156,7 @@ class ExecutionRun:
         self.pause_reason: str = state.get("pauseReason", "")
         # Signal state that must survive a restart (engine.core.signals / rollback): the
         # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify")}
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -464,7 +464,7 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options,
+            options=self.engine.options, otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx

@@ -30,8 +30,9 @@ import httpx
 from httpcore._backends.sync import SyncStream
 
 from engine.core import json_bounds
+from engine.core.tracecontext import fallback_trace_id, node_run_span_id, traceparent
 from engine.nodes import register
-from engine.nodes.base import NodeCancelled, NodeContext, NodeError, NodeType
+from engine.nodes.base import MAX_DURATION_MS, NodeCancelled, NodeContext, NodeError, NodeType
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
@@ -261,6 +262,7 @@ class HttpNode(NodeType):
                 "type": "integer",
                 "title": "Timeout (ms)",
                 "minimum": 1,
+                "maximum": MAX_DURATION_MS,
                 "default": 30000,
                 "description": "Limit for the whole request, redirects and download included.",
             },
@@ -300,6 +302,7 @@ class HttpNode(NodeType):
         except (TypeError, ValueError):
             raise NodeError(f"`timeout` must be milliseconds, got {timeout_ms!r}", retryable=False) from None
         request_args = self._request_args(config)
+        self._propagate_trace(request_args["headers"], ctx)
 
         ctx.raise_if_cancelled()
         backend = _GuardedBackend(allow_private=ctx.options.http_allow_private)
@@ -358,6 +361,16 @@ class HttpNode(NodeType):
         return output
 
     @staticmethod
+    def _propagate_trace(headers: dict[str, str], ctx: NodeContext) -> None:
+        """W3C `traceparent` naming this node run's span, so the callee's spans join the
+        execution's trace (unless the workflow sets the header itself)."""
+        if any(k.lower() == "traceparent" for k in headers):
+            return
+        otel_trace = ctx.otel_trace_id or fallback_trace_id(ctx.execution_id, "-".join(ctx.trace_id.split("-")[:2]))
+        span = node_run_span_id(otel_trace, ctx.trace_id, ctx.node_id, ctx.iteration, ctx.attempt)
+        headers["traceparent"] = traceparent(otel_trace, span)
+
+    @staticmethod
     def _request_args(config: Mapping[str, Any]) -> dict[str, Any]:
         raw_headers = config.get("headers") or {}
         query = config.get("query") or {}
@@ -400,3 +413,4 @@ class HttpNode(NodeType):
 def _truncate(body: Any, limit: int = 2000) -> Any:
     text = body if isinstance(body, str) else json.dumps(body, default=str)
     return body if len(text) <= limit else text[:limit] + "…"
+
