@@ -561,7 +561,7 @@ class Engine:
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []
-        if batch or submit or finished:
+        if batch or batch.failures or submit or finished:
             self._events_flushed += len(batch.events) - batch.unpaced_events
             self.write_queue.put((batch, submit, finished, None))
 

@@ -54,6 +54,12 @@ def test_a_bad_saved_setting_fails_that_execution_at_its_claim_and_no_other(core
     assert run_many(core, [GOOD])[0]["status"] == "succeeded"  # the engine goes on
 
 
+def test_an_unplannable_execution_claimed_alone_fails_too(core):
+    # Nothing else is written in that tick: its failure alone must still reach the store.
+    result = run_many(core, [{**GOOD, "settings": {"maxConcurrency": "abc"}}])[0]
+    assert (result["status"], result["engine_id"]) == ("failed", "")
+
+
 class Explosive(dict):
     """A node output that raises when the engine reads it: an unforeseen bug in handling one
     execution's result, which must stay that execution's problem."""
