@@ -22,6 +22,7 @@ from engine.core.json_bounds import JSONBoundsError, storable
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
+from engine.core.redrive import rerun_keys
 from engine.core.rollback import note_succeeded
 from engine.core.scheduler import Actions, Outcome, ScopePlan, ScopeScheduler
 from engine.core.templates import render
@@ -156,7 +157,7 @@ class ExecutionRun:
         self.pause_reason: str = state.get("pauseReason", "")
         # Signal state that must survive a restart (engine.core.signals / rollback): the
         # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel")}
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel", "redrive")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -185,8 +186,17 @@ class ExecutionRun:
         # Queued rows that never started (e.g. held by a pause) are taken up again as the
         # same attempt, so restarting a paused run costs no retry attempts and adds no rows.
         self.unstarted: dict[tuple[str, str], dict[str, Any]] = {}
+        # A redrive (engine.core.redrive): the runs it re-runs are history up to `sinceSeq`,
+        # the node-run seq when it began; rows after that are its own and replay as usual.
+        redrive = self.extra_state.get("redrive") or {}
+        since = int(redrive.get("sinceSeq") or 0)
+        history = rerun_keys(plan.graph, [r for r in record.node_runs if r.get("seq", 0) <= since],
+                             nodes=redrive.get("nodes"), items=redrive.get("items")) if redrive else set()
         for row in record.node_runs:
             key = (row["scope"], row["node_id"])
+            if key in history and row.get("seq", 0) <= since:
+                self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
+                continue
             self.recorded.add(key)
             if row["status"] == "queued" and not row.get("started_at"):
                 self.replay.pop(key, None)
@@ -268,7 +278,13 @@ class ExecutionRun:
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
-        if not self.replay and not self.recorded:
+        redrive = self.extra_state.get("redrive")
+        if redrive and redrive.get("pending"):
+            self.extra_state["redrive"] = {**redrive, "pending": False}
+            self.save_state()
+            self.event("execution.resumed", status="running",
+                       data={"reason": "redrive", "redrive": redrive.get("number"), "sinceSeq": redrive.get("sinceSeq")})
+        elif not self.replay and not self.recorded:
             self.update_execution(status="running", started_at=now())
             self.event("execution.started", status="running")
         else:
