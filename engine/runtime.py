@@ -34,7 +34,11 @@ def tune_garbage_collector() -> None:
 
 def build_engine(**overrides: object) -> Engine:
     tune_garbage_collector()
-    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE)
+    options = EngineOptions(
+        http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
+        expression_timeout_ms=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000)),
+        expression_memory_mb=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64)),
+    )
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
         "options": options,

@@ -462,7 +462,7 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options,
+            options=self.engine.options, owner=self.owner,
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx

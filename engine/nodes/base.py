@@ -161,6 +161,9 @@ class NodeContext:
     branch_name: str
     attempt: int = 1
     iteration: int | None = None
+    # Who started the execution (a user id, or None): the sandbox shares its workers fairly
+    # between owners.
+    owner: Any = None
     # Variables for expressions and templates: `input`, upstream outputs by node id,
     # `variables`, `parallel`, `branch`, `execution`, `trace`, `signal`, the loop item.
     scope: dict[str, Any] = field(default_factory=dict)
