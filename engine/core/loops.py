@@ -90,8 +90,6 @@ class LoopRun:
                                row["trace_id"])
         config = render(dict(attempt.node.config), tctx)
         items = config.get("arrayPath")
-        if isinstance(items, Mapping):
-            items = list(items.values())
         indexes: list[int] | None = None
         replay = getattr(ex, "dead_letter_replay", None) or {}
         if attempt.node.id in replay:
@@ -100,7 +98,7 @@ class LoopRun:
             items = [e.get("item") for e in chosen]
             indexes = [int(e.get("index") or 0) for e in chosen]
         if not isinstance(items, list):
-            ex.fail_attempt(attempt, {"message": f"arrayPath did not resolve to an array (got {type(items).__name__})"},
+            ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
                             retryable=False)
             return
         loop = cls(engine, attempt, items, config, indexes=indexes)
@@ -330,6 +328,29 @@ class LoopRun:
             for attempt in list(child.attempts.values()):
                 self.ex.cancel_attempt_quiet(attempt, reason)
         self.active.clear()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, Mapping):
+        keys = list(value)[:6]
+        return f"an object with keys {', '.join(repr(k) for k in keys)}{', …' if len(value) > 6 else ''}"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def not_an_array(template: Any, found: Any) -> str:
+    """What `arrayPath` found instead of an array, and where the array inside it is
+    (`{{users}}` after an HTTP node is its response; the list is `{{users.body}}`)."""
+    message = f"arrayPath {template!r} resolved to {_kind(found)}, not an array"
+    if isinstance(template, str) and isinstance(found, Mapping):
+        inner = template.strip()
+        if inner.startswith("{{") and inner.endswith("}}"):
+            path = inner[2:-2].strip()
+            arrays = [k for k, v in found.items() if isinstance(v, list)]
+            if arrays:
+                return message + f" — did you mean '{{{{{path}.{arrays[0]}}}}}'?"
+    return message
 
 
 def _error_text(error: Any) -> Any:
