@@ -242,7 +242,8 @@ else:
 # node task pushes its outcome to its coordinator's Redis list (engine.executors.celery_executor).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"}}
+CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"},
+                      "flowmaestro.bench.*": {"queue": "nodes"}}
 CELERY_TASK_DEFAULT_QUEUE = "executions"
 CELERY_TASK_IGNORE_RESULT = True
 # At-least-once: a task is acknowledged after it ran, and requeued when its worker process
