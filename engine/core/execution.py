@@ -494,7 +494,8 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options, otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
+            options=self.engine.options, owner=self.owner,
+            otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx
