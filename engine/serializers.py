@@ -81,6 +81,15 @@ class RunStartedSerializer(serializers.Serializer[Any]):
     traceId = serializers.CharField()
 
 
+class RetryInputSerializer(serializers.Serializer[Any]):
+    """`POST /api/executions/{id}/retry`: which version to run, and optionally another input."""
+
+    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original",
+                                      help_text="the run's own version, or the workflow's current one")
+    input = serializers.DictField(required=False, child=serializers.JSONField(),
+                                  help_text="the new run's input (default: the same as this run's)")
+
+
 class SignalInputSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(max_length=60)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -116,10 +116,21 @@ def execution_start(
     return execution
 
 
-def execution_retry(*, execution: Execution, user: Any) -> Execution:
+_SAME_INPUT: Any = object()
+
+
+def execution_retry(
+    *, execution: Execution, user: Any, version: str = "original", input: Any = _SAME_INPUT
+) -> Execution:
+    """Run again, as a new execution: on the run's own version (`original`) or the
+    workflow's current one (`latest`, e.g. after fixing the node that failed), with the
+    same input unless another is given."""
+    if version not in ("original", "latest"):
+        raise ValueError(f"version must be 'original' or 'latest', not {version!r}")
+    target = execution.version if version == "original" else execution.workflow.current_version()
     return execution_start(
-        workflow=execution.workflow, user=user, input=execution.input, priority=execution.priority,
-        version=execution.version,
+        workflow=execution.workflow, user=user, input=execution.input if input is _SAME_INPUT else input,
+        priority=execution.priority, version=target,
     )
 
 
