@@ -11,8 +11,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from editor import services
-from editor.models import Workflow, WorkflowVersion
+from editor import services, triggers
+from editor.models import Schedule, Webhook, Workflow, WorkflowVersion
 
 
 def pretty_json(value: Any) -> str:
@@ -45,7 +45,7 @@ class WorkflowVersionInline(admin.TabularInline[WorkflowVersion, Workflow]):
 class WorkflowAdminForm(forms.ModelForm[Workflow]):
     class Meta:
         model = Workflow
-        fields = ["owner", "name", "description", "definition"]
+        fields = ["owner", "name", "description", "definition", "retention_days", "retention_keep_last"]
 
     def clean_definition(self) -> Any:
         definition = self.cleaned_data["definition"]
@@ -80,6 +80,9 @@ class WorkflowAdmin(admin.ModelAdmin[Workflow]):
             return
         if "owner" in form.changed_data:
             Workflow.objects.filter(pk=obj.pk).update(owner=data["owner"])
+        Workflow.objects.filter(pk=obj.pk).update(
+            retention_days=data.get("retention_days"), retention_keep_last=data.get("retention_keep_last")
+        )
         try:
             services.workflow_update(
                 workflow=obj, user=request.user, name=data["name"], description=data.get("description", ""),  # type: ignore[arg-type]
@@ -109,3 +112,60 @@ class WorkflowVersionAdmin(admin.ModelAdmin[WorkflowVersion]):
 
     def has_delete_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
         return False
+
+
+class ScheduleAdminForm(forms.ModelForm[Schedule]):
+    class Meta:
+        model = Schedule
+        fields = ["workflow", "name", "cron", "timezone", "input", "enabled", "catch_up"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            if data.get("cron"):
+                data["cron"] = triggers.cron_check(data["cron"])
+            if data.get("timezone"):
+                triggers.next_occurrence(data.get("cron") or "* * * * *", data["timezone"], timezone_now())
+        except triggers.InvalidTrigger as exc:
+            raise forms.ValidationError(exc.message) from None
+        return data
+
+
+def timezone_now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+    form = ScheduleAdminForm
+    list_display = ["id", "workflow", "name", "cron", "timezone", "enabled", "catch_up", "next_run_at",
+                    "last_run_at", "last_execution_id", "last_error"]
+    list_filter = ["enabled", "catch_up"]
+    search_fields = ["workflow__name", "name", "cron"]
+    readonly_fields = ["next_run_at", "last_run_at", "last_execution_id", "last_error", "created_at"]
+    list_select_related = ["workflow"]
+
+    def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
+        triggers.schedule_save(schedule=obj)  # validates and sets the next occurrence
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin[Webhook]):
+    list_display = ["id", "workflow", "name", "auth", "enabled", "calls", "last_called_at", "created_at"]
+    list_filter = ["enabled", "auth"]
+    search_fields = ["workflow__name", "name"]
+    fields = ["workflow", "name", "auth", "enabled", "token", "hmac_secret", "calls", "last_called_at"]
+    readonly_fields = ["token", "hmac_secret", "calls", "last_called_at"]
+    list_select_related = ["workflow"]
+
+    def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
+        if not change:  # a new webhook gets its secrets from the service, never from the form
+            created = triggers.webhook_create(workflow=obj.workflow, name=obj.name, auth=obj.auth)
+            obj.pk, obj.token, obj.hmac_secret = created.pk, created.token, created.hmac_secret
+            obj.enabled = created.enabled
+            if not form.cleaned_data.get("enabled", True):
+                triggers.webhook_update(webhook=created, enabled=False)
+            return
+        super().save_model(request, obj, form, change)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, re_path
 
-from editor import api
+from editor import api, trigger_api
 
 WORKFLOW = r"^workflows/(?P<workflow_id>[0-9]{1,19})"
 VERSION = WORKFLOW + r"/versions/(?P<number>[0-9]{1,19})"
@@ -20,4 +20,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(WORKFLOW + r"/duplicate/?$", api.WorkflowDuplicateApi.as_view(), name="api-workflow-duplicate"),
     re_path(WORKFLOW + r"/validate/?$", api.WorkflowValidateApi.as_view(), name="api-workflow-validate"),
     re_path(WORKFLOW + r"/run/?$", api.WorkflowRunApi.as_view(), name="api-workflow-run"),
+    re_path(WORKFLOW + r"/test-expression/?$", api.WorkflowExpressionTestApi.as_view(),
+            name="api-workflow-test-expression"),
+    re_path(r"^demo-workflows/?$", api.DemoWorkflowsApi.as_view(), name="api-demo-workflows"),
+    re_path(WORKFLOW + r"/webhooks/?$", trigger_api.WebhookListApi.as_view(), name="api-workflow-webhooks"),
+    re_path(WORKFLOW + r"/webhooks/(?P<webhook_id>[0-9]{1,19})/?$", trigger_api.WebhookDetailApi.as_view(),
+            name="api-workflow-webhook"),
+    re_path(WORKFLOW + r"/retention/?$", trigger_api.RetentionApi.as_view(), name="api-workflow-retention"),
+    re_path(WORKFLOW + r"/schedules/?$", trigger_api.ScheduleListApi.as_view(), name="api-workflow-schedules"),
+    re_path(WORKFLOW + r"/schedules/(?P<schedule_id>[0-9]{1,19})/?$", trigger_api.ScheduleDetailApi.as_view(),
+            name="api-workflow-schedule"),
 ]

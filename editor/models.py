@@ -21,6 +21,10 @@ class Workflow(models.Model):
     version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Retention of this workflow's finished executions; None follows the global settings
+    # (FLOWMAESTRO_RETENTION_DAYS / _KEEP_LAST), 0 keeps them for good.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    retention_keep_last = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -52,3 +56,65 @@ class WorkflowVersion(models.Model):
         if self.pk is not None and WorkflowVersion.objects.filter(pk=self.pk).exists():
             raise ValueError("workflow versions are immutable")
         super().save(*args, **kwargs)
+
+
+class WebhookAuth(models.TextChoices):
+    # The secret in the URL is the credential (like n8n's production webhook URLs).
+    TOKEN = "token"
+    # The URL's token names the webhook; the sender also signs the raw body with a shared
+    # secret (`X-FlowMaestro-Signature: sha256=<hex HMAC>`, the GitHub/Stripe convention),
+    # so a leaked URL alone cannot start runs.
+    HMAC = "hmac"
+
+
+class Webhook(models.Model):
+    """A URL that starts a run of its workflow with the request body as input, no login."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=200, blank=True, default="")
+    token = models.CharField(max_length=64, unique=True)
+    auth = models.CharField(max_length=8, choices=WebhookAuth.choices, default=WebhookAuth.TOKEN)
+    hmac_secret = models.CharField(max_length=128, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_called_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.name or self.pk} of {self.workflow.name}"
+
+
+class CatchUp(models.TextChoices):
+    # What a schedule does about occurrences that fell while no engine process was running.
+    SKIP = "skip"  # none of them: wait for the next occurrence
+    LATEST = "latest"  # one run for all of them (Airflow's catchup=False, n8n's behaviour)
+    ALL = "all"  # one run per missed occurrence, at most FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX
+
+
+class Schedule(models.Model):
+    """Runs its workflow at the occurrences of a cron expression in a time zone."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    name = models.CharField(max_length=200, blank=True, default="")
+    cron = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")
+    input = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    catch_up = models.CharField(max_length=8, choices=CatchUp.choices, default=CatchUp.LATEST)
+    # The next occurrence not yet started. Engines claim a due schedule by moving this
+    # forward with a compare-and-set update, so each occurrence starts exactly one run
+    # however many engine processes look at the same moment.
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_execution_id = models.BigIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"schedule {self.name or self.cron} of {self.workflow.name}"

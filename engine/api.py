@@ -24,7 +24,7 @@ from engine.serializers import (
     EventSerializer,
     ExecutionSerializer,
     ExecutionSummarySerializer,
-    RetryInputSerializer,
+    RerunInputSerializer,
     SignalInputSerializer,
 )
 
@@ -174,12 +174,27 @@ class ExecutionSignalApi(APIView):
         return _execution_response(execution, status.HTTP_202_ACCEPTED)
 
 
+def rerun_options(request: Request, *, input_must_be_object: bool = True,
+                  serializer_class: type[serializers.Serializer[Any]] = RerunInputSerializer) -> dict[str, Any]:
+    """`{"version": "original"|"latest", "input": …}` of a retry or replay body, as keyword
+    arguments (`input` only when given: absent means the original input). An empty body
+    means the original version and input."""
+    if not isinstance(request.data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    options: dict[str, Any] = dict(serializer.validated_data)
+    if input_must_be_object and "input" in options and not isinstance(options["input"], dict):
+        raise BadRequest("input must be a JSON object.")
+    return options
+
+
 class ExecutionRetryApi(APIView):
     """Re-run: a new execution with this one's input (or `input`) on its own version
     (`"version": "original"`, the default) or on the workflow's latest (`"latest"`)."""
 
     @extend_schema(
-        request=RetryInputSerializer,
+        request=RerunInputSerializer,
         responses={
             201: ExecutionSerializer,
             400: DETAIL_SERIALIZER,
@@ -191,12 +206,7 @@ class ExecutionRetryApi(APIView):
         from engine import services
 
         execution = execution_get(request.user, execution_id)
-        serializer = RetryInputSerializer(data=request.data if isinstance(request.data, dict) else {})
-        serializer.is_valid(raise_exception=True)
-        options: dict[str, Any] = {"version": serializer.validated_data["version"]}
-        if "input" in serializer.validated_data:
-            options["input"] = serializer.validated_data["input"]
-        retried = services.execution_retry(execution=execution, user=request.user, **options)
+        retried = services.execution_retry(execution=execution, user=request.user, **rerun_options(request))
         return _execution_response(retried, status.HTTP_201_CREATED)
 
 

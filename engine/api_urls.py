@@ -28,6 +28,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(EXECUTION + r"/timeline/?$", timeline_view, name="api-execution-timeline"),
     re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
     re_path(r"^dead-letters/?$", dead_letter_api.DeadLetterListApi.as_view(), name="api-dead-letter-list"),
+    re_path(r"^dead-letters/replay/?$", dead_letter_api.DeadLetterBulkReplayApi.as_view(),
+            name="api-dead-letter-bulk-replay"),
     re_path(DEAD_LETTER + r"/?$", dead_letter_api.DeadLetterDetailApi.as_view(), name="api-dead-letter-detail"),
     re_path(DEAD_LETTER + r"/replay/?$", dead_letter_api.DeadLetterReplayApi.as_view(), name="api-dead-letter-replay"),
     re_path(DEAD_LETTER + r"/discard/?$", dead_letter_api.DeadLetterDiscardApi.as_view(),

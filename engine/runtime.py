@@ -11,11 +11,13 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from engine.core.engine import Engine
+from engine.housekeeping import Housekeeper, start_housekeeping
 from engine.nodes.base import EngineOptions
 from engine.store import DjangoPersistence
 from flowmaestro import affinity
 
 _engine: Engine | None = None
+_housekeeper: Housekeeper | None = None
 _lock = threading.Lock()
 
 
@@ -34,7 +36,8 @@ def tune_garbage_collector() -> None:
 
 def build_engine(**overrides: object) -> Engine:
     tune_garbage_collector()
-    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE)
+    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
+                            output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)))
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
         "options": options,
@@ -45,6 +48,11 @@ def build_engine(**overrides: object) -> Engine:
     kwargs["heartbeat_interval"] = min(2.0, float(kwargs["stale_after"]) / 3)  # type: ignore[arg-type]
     if affinity.pinned():
         kwargs["worker_initializer"] = affinity.release
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        from engine.executors.celery_executor import CeleryExecutor
+        from flowmaestro.celery import app
+
+        kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL)
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = _notify
@@ -56,10 +64,11 @@ def _notify(addresses: list[str], subject: str, body: str) -> None:
 
 
 def start_engine() -> Engine:
-    global _engine
+    global _engine, _housekeeper
     with _lock:
         if _engine is None:
             _engine = build_engine().start()
+            _housekeeper = start_housekeeping()
             atexit.register(stop_engine)
         return _engine
 
@@ -69,8 +78,11 @@ def get_engine() -> Engine | None:
 
 
 def stop_engine(grace: float = 5.0) -> None:
-    global _engine
+    global _engine, _housekeeper
     with _lock:
         engine, _engine = _engine, None
+        housekeeper, _housekeeper = _housekeeper, None
+    if housekeeper is not None:
+        housekeeper.stop()
     if engine is not None:
         engine.stop(grace)

@@ -81,15 +81,6 @@ class RunStartedSerializer(serializers.Serializer[Any]):
     traceId = serializers.CharField()
 
 
-class RetryInputSerializer(serializers.Serializer[Any]):
-    """`POST /api/executions/{id}/retry`: which version to run, and optionally another input."""
-
-    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original",
-                                      help_text="the run's own version, or the workflow's current one")
-    input = serializers.DictField(required=False, child=serializers.JSONField(),
-                                  help_text="the new run's input (default: the same as this run's)")
-
-
 class SignalInputSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(max_length=60)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
@@ -113,3 +104,15 @@ class EventSerializer(serializers.Serializer[Any]):
     iteration = serializers.IntegerField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
+
+
+class RerunInputSerializer(serializers.Serializer[Any]):
+    """Body of a retry or dead-letter replay: which version to run and, optionally, an
+    edited input (absent: the original input)."""
+
+    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
+    input = serializers.JSONField(required=False)
+
+
+class BulkReplayInputSerializer(RerunInputSerializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)

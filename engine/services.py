@@ -15,6 +15,7 @@ from engine import store
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
+from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.queueing import queue_settings
@@ -39,6 +40,9 @@ class UnknownSignal(Refusal):
 
 
 def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        _wake_celery(execution_id, signal=signal)
+        return
     if not settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
         return  # a separate `runengine` process polls the database
     from engine.runtime import start_engine
@@ -48,6 +52,21 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
         engine.signal(execution_id)
     else:
         engine.submit(execution_id)  # coalesced: at most one claim waits in the engine
+
+
+def _wake_celery(execution_id: Any, *, signal: bool) -> None:
+    """Queue mode: a new run goes to the `executions` queue for a worker's coordinator to
+    claim; a signal goes straight to the Redis list of the coordinator that owns the run
+    (a run nobody owns yet gets its signals when it is claimed)."""
+    from engine.executors import celery_executor
+    from flowmaestro.celery import app
+
+    if not signal:
+        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE)
+        return
+    owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
+    if owner:
+        celery_executor.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
 
 
 # Validation results of versions already run. Versions are immutable, so (id, created_at)
@@ -85,9 +104,11 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
 
 
 def execution_start(
-    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None
+    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
+    traceparent: str | None = None,
 ) -> Execution:
-    """Queue a run of the workflow's current version (or `version`), pinned to it."""
+    """Queue a run of the workflow's current version (or `version`), pinned to it.
+    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -107,7 +128,7 @@ def execution_start(
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
-            trace_id=new_trace_id(), last_seq=1,
+            trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
         store.insert(execution)
         store.insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
@@ -116,21 +137,33 @@ def execution_start(
     return execution
 
 
-_SAME_INPUT: Any = object()
+class BadRerun(Refusal):
+    status_code = 400
+
+
+VERSION_CHOICES = ("original", "latest")
+_UNSET: Any = object()
+
+
+def version_for_rerun(*, workflow: Workflow, original: WorkflowVersion | None, choice: str) -> WorkflowVersion | None:
+    """The version a re-run (retry or replay) runs: the one the failed run was pinned to, or
+    the workflow's current one (to re-run after fixing the workflow in a new version)."""
+    if choice not in VERSION_CHOICES:
+        raise BadRerun(f"version must be one of {', '.join(VERSION_CHOICES)}, not {choice!r}")
+    if choice == "latest" or original is None:
+        return workflow.current_version()
+    return original
 
 
 def execution_retry(
-    *, execution: Execution, user: Any, version: str = "original", input: Any = _SAME_INPUT
+    *, execution: Execution, user: Any, version: str = "original", input: Any = _UNSET
 ) -> Execution:
-    """Run again, as a new execution: on the run's own version (`original`) or the
-    workflow's current one (`latest`, e.g. after fixing the node that failed), with the
-    same input unless another is given."""
-    if version not in ("original", "latest"):
-        raise ValueError(f"version must be 'original' or 'latest', not {version!r}")
-    target = execution.version if version == "original" else execution.workflow.current_version()
+    """A new run of the same workflow: its original version (or the latest) with the
+    original input (or `input`, e.g. edited in the re-run dialog) and priority."""
+    chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
     return execution_start(
-        workflow=execution.workflow, user=user, input=execution.input if input is _SAME_INPUT else input,
-        priority=execution.priority, version=target,
+        workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
+        priority=execution.priority, version=chosen,
     )
 
 

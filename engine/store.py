@@ -299,6 +299,13 @@ class DjangoPersistence:
             batch.executions.pop(execution_id, None)
         return dropped
 
+    def thread_done(self) -> None:
+        """An engine thread ends (the engine stopped): close its connection (with the
+        PostgreSQL pool: give it back), whatever CONN_MAX_AGE says."""
+        from django.db import connections
+
+        connections.close_all()
+
     def announce(self, batch: Batch) -> None:
         from engine.announce import announce_batch
 

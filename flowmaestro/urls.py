@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
+from editor.trigger_api import HookApi
 from flowmaestro.api_errors import api_not_found
+from flowmaestro.schema import SchemaView
 
 handler400 = "flowmaestro.api_errors.handler400"
 handler404 = "flowmaestro.api_errors.handler404"
@@ -11,12 +12,15 @@ handler500 = "flowmaestro.api_errors.handler500"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/", include("editor.api_urls")),
     path("api/", include("engine.api_urls")),
     # After every api/ include: any other /api/ path is a JSON 404, also under DEBUG
     # (where handler404 is not used and Django would render its HTML debug page).
     re_path(r"^api/", api_not_found),
+    # Webhook triggers: no login, the token in the URL (and an HMAC for `hmac` webhooks).
+    re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,64})/?$", HookApi.as_view(), name="hook"),
+    re_path(r"^hooks/", api_not_found),
     path("demo-api/", include("editor.demo_api")),
     path("", include("editor.pages")),
     path("", include("engine.pages")),

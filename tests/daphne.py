@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from tests.pg import current_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,7 @@ def running_daphne(*args: str, env: dict[str, str] | None = None) -> Iterator[st
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server_env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+    server_env = {**os.environ, "DATABASE_URL": current_database_url(),
                   "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
                   **(env or {})}
     server_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

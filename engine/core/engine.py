@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,8 @@ from engine.core.execution import Attempt, ExecutionRun
 from engine.core.graph import DefinitionError
 from engine.core.persistence import Batch, Persistence, SignalRecord, now
 from engine.core.plan import PlanCache
+from engine.executors.base import Executor
+from engine.executors.thread import ThreadExecutor
 from engine.nodes.base import AwaitSignal, EngineOptions
 
 log = logging.getLogger("engine")
@@ -112,6 +113,7 @@ class Engine:
         heartbeat_interval: float = 2.0,
         stale_after: float = 15.0,
         worker_initializer: Callable[[], None] | None = None,
+        executor: Executor | None = None,
     ):
         self.persistence = persistence
         self.options = options or EngineOptions()
@@ -128,10 +130,8 @@ class Engine:
         self.to_submit: list[Attempt] = []
         self.dirty: dict[ExecutionRun, None] = {}
         self.plans = PlanCache()
-        # `worker_initializer` runs first on each worker thread (the runtime uses it to give
-        # node bodies every core when the process pins its GIL-bound threads to one).
-        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fm-node",
-                                       initializer=worker_initializer)
+        # Where node bodies that do not run inline run (engine.executors).
+        self.executor: Executor = executor or ThreadExecutor(max_workers, initializer=worker_initializer)
         self.announce_queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self.write_queue: queue.SimpleQueue[
             tuple[Batch, list[Attempt], list[Any], threading.Event | None] | None
@@ -152,7 +152,7 @@ class Engine:
         self._coordinator_ident: int | None = None
         self.started = threading.Event()
         self._applied_signals: set[Any] = set()
-        self._submitted: set[str] = set()  # node runs on worker threads right now
+        self._submitted: dict[str, Attempt] = {}  # node runs with the executor right now
         # Write-behind: events handed to the writer (only the coordinator adds to this count)
         # and events it has committed (only the writer adds to that one).
         self._events_flushed = 0
@@ -161,14 +161,31 @@ class Engine:
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
-        self._thread = threading.Thread(target=self._run, name="fm-coordinator", daemon=True)
-        self._announcer = threading.Thread(target=self._announce_loop, name="fm-announcer", daemon=True)
+        self.executor.start(self)
+        self._thread = threading.Thread(target=self._thread_main(self._run), name="fm-coordinator", daemon=True)
+        self._announcer = threading.Thread(target=self._thread_main(self._announce_loop), name="fm-announcer",
+                                           daemon=True)
         self._announcer.start()
-        self._writer = threading.Thread(target=self._write_loop, name="fm-writer", daemon=True)
+        self._writer = threading.Thread(target=self._thread_main(self._write_loop), name="fm-writer", daemon=True)
         self._writer.start()
         self._thread.start()
         self.started.wait(10)
         return self
+
+    def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
+        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        database connection is per thread, and one left open by a stopped engine's thread
+        would stay taken (a pool slot, a server connection) until the process ends."""
+
+        def main() -> None:
+            try:
+                body()
+            finally:
+                done = getattr(self.persistence, "thread_done", None)
+                if done is not None:
+                    done()
+
+        return main
 
     def stop(self, grace: float = 5.0) -> None:
         """Drain: stop claiming and starting, let running node runs finish within `grace`,
@@ -180,7 +197,7 @@ class Engine:
         self.write_queue.put(None)
         if self._writer is not None:
             self._writer.join(30)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown()
         self.announce_queue.put(None)
         if self._announcer is not None:
             self._announcer.join(5)
@@ -198,6 +215,22 @@ class Engine:
 
     def signal(self, execution_id: Any) -> None:
         self.inbox.put(("signal", execution_id))
+
+    # -- reports of the executor (any thread; engine.executors.base.Reports) ------------------
+    def done(self, attempt: Attempt, value: Any, exc: BaseException | None) -> None:
+        self.inbox.put(("done", attempt, value, exc))
+
+    def remote_done(self, attempt_id: str, value: Any, exc: BaseException | None) -> None:
+        self.inbox.put(("remote_done", attempt_id, value, exc))
+
+    def remote_log(self, attempt_id: str, line: str) -> None:
+        self.inbox.put(("remote_log", attempt_id, line))
+
+    def control(self, message: dict[str, Any]) -> None:
+        if message.get("t") == "signal":
+            self.signal(message.get("e"))
+        elif message.get("t") == "claim":
+            self.submit(message.get("e"))
 
     def wait(self, execution_id: Any, timeout: float = 30.0) -> bool:
         with self._lock:
@@ -226,7 +259,7 @@ class Engine:
         return self.tick_mono, self.tick_wall
 
     def on_worker(self, attempt_id: str) -> bool:
-        """Is this node run's body running on a worker thread right now?"""
+        """Is this node run's body with the executor (a worker thread or process) right now?"""
         return attempt_id in self._submitted
 
     def mark_dirty(self, ex: ExecutionRun) -> None:
@@ -389,11 +422,23 @@ class Engine:
         kind = message[0]
         if kind == "done":
             _, attempt, value, exc = message
-            self._submitted.discard(attempt.id)
+            self._submitted.pop(attempt.id, None)
             attempt.ex.complete(attempt, value, exc)
         elif kind == "log":
             _, attempt, text = message
             attempt.ex.log(attempt, text)
+        elif kind == "remote_done":
+            # From another process, by attempt id: the first result of an attempt still
+            # with the executor counts; a redelivered body's second result, or one for an
+            # attempt of an execution this engine no longer drives, finds nothing.
+            _, attempt_id, value, exc = message
+            attempt = self._submitted.pop(attempt_id, None)
+            if attempt is not None:
+                attempt.ex.complete(attempt, value, exc)
+        elif kind == "remote_log":
+            attempt = self._submitted.get(message[1])
+            if attempt is not None and attempt.active:
+                attempt.ex.log(attempt, message[2])
         elif kind == "claim":
             wait = self._last_wake_claim + CLAIM_SPACING_S - time.monotonic()
             if wait > 0 and not self._draining:
@@ -523,8 +568,8 @@ class Engine:
                     # Another engine claimed this node run: it is theirs to run.
                     self.inbox.put(("lost", attempt))
                 elif attempt.status == "running":
-                    self._submitted.add(attempt.id)
-                    self.pool.submit(self._work, attempt)
+                    self._submitted[attempt.id] = attempt
+                    self.executor.submit(attempt)
             if finished:
                 with self._lock:
                     for ex_id in finished:
@@ -538,17 +583,6 @@ class Engine:
                 written.set()
             if stop:
                 return
-
-    def _work(self, attempt: Attempt) -> None:
-        # Node types never touch the database (results go back to the coordinator), so
-        # pooled threads need no connection handling.
-        try:
-            assert attempt.impl is not None and attempt.ctx is not None
-            value = attempt.impl.run(attempt.ctx)
-        except BaseException as exc:  # noqa: BLE001
-            self.inbox.put(("done", attempt, None, exc))
-        else:
-            self.inbox.put(("done", attempt, value, None))
 
     def _announce_loop(self) -> None:
         while True:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.branches import MAIN, Path, branch_id, trace_for
 from engine.core.context import TemplateContext, referenced_names
 from engine.core.graph import Node
+from engine.core.json_bounds import JSONBoundsError, storable
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
@@ -155,7 +156,7 @@ class ExecutionRun:
         self.pause_reason: str = state.get("pauseReason", "")
         # Signal state that must survive a restart (engine.core.signals / rollback): the
         # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify")}
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -462,7 +463,7 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options,
+            options=self.engine.options, otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx
@@ -492,7 +493,16 @@ class ExecutionRun:
         handle = None
         if isinstance(value, Route):
             value, handle = value.output, value.handle
-        self.finalize(attempt, "succeeded", output=_jsonable(value), handle=handle)
+        try:
+            # Whatever a node returns is checked here, once for every node type: a NaN or
+            # a value nested 950 deep fails this node run, not the shared write (or every
+            # later read) of it.
+            value = storable(value, max_depth=self.engine.options.output_max_depth, what="the node's output")
+        except JSONBoundsError as exc:
+            self.fail_attempt(attempt, {"message": f"output refused: {exc}", "kind": "invalid_output"},
+                              retryable=False)
+            return
+        self.finalize(attempt, "succeeded", output=value, handle=handle)
 
     def timed_out(self, attempt: Attempt) -> None:
         if attempt.status != "running":

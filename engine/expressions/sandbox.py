@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from engine.core import json_bounds
 from engine.expressions.worker import valid_binding_name
 from engine.nodes.base import NodeError
 
@@ -128,7 +129,14 @@ def evaluate(
 def _result(reply: dict[str, Any], *, timeout_ms: int, memory_mb: int, max_output_bytes: int) -> EvalResult:
     logs = [str(line) for line in reply.get("logs", [])]
     if reply.get("ok"):
-        return EvalResult(value=json.loads(reply["value"]), logs=logs)
+        try:
+            # Strict: a script that replaces JSON.stringify can hand back `NaN` or `1e999`,
+            # which Python's json would accept and the database would not.
+            value = json_bounds.loads(reply["value"], max_depth=None, what="the result")
+        except json_bounds.JSONBoundsError as exc:
+            raise ExpressionError(f"Expression output is not JSON-serialisable: {exc}", kind="not_serialisable",
+                                  logs=logs) from None
+        return EvalResult(value=value, logs=logs)
     kind = str(reply.get("kind") or "internal")
     detail = str(reply.get("message") or "")
     messages = {

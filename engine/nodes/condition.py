@@ -39,6 +39,7 @@ class ConditionNode(NodeType):
     output_handles = ["true", "false"]
     raw_fields = frozenset({"expression"})
     inline = False
+    remote = True  # JavaScript: may run on a Celery worker
 
     def run(self, ctx: NodeContext) -> Any:
         from engine.expressions import js_truthy

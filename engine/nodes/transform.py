@@ -51,6 +51,14 @@ def run_expression(ctx: NodeContext, code: str) -> Any:
     return result.value
 
 
+def operation_of(config: Mapping[str, Any]) -> str:
+    """The operation a config asks for: `expression` without `operation` means custom."""
+    operation = config.get("operation")
+    if operation:
+        return str(operation)
+    return "custom" if isinstance(config.get("expression"), str) and config["expression"].strip() else "passthrough"
+
+
 @register
 class TransformNode(NodeType):
     type = "transform"
@@ -92,10 +100,14 @@ class TransformNode(NodeType):
                 "default": "return input;",
             },
         },
-        "required": ["operation"],
+        # No `operation` with an `expression` is a custom transform (the seed's Logging
+        # block); with neither it passes its input through.
         "allOf": [
-            {"if": {"properties": {"operation": {"const": "pick"}}}, "then": {"required": ["path"]}},
-            {"if": {"properties": {"operation": {"const": "custom"}}}, "then": {"required": ["expression"]}},
+            # `required` inside `if`: without it an absent operation would match every branch.
+            {"if": {"properties": {"operation": {"const": "pick"}}, "required": ["operation"]},
+             "then": {"required": ["path"]}},
+            {"if": {"properties": {"operation": {"const": "custom"}}, "required": ["operation"]},
+             "then": {"required": ["expression"]}},
         ],
     }
     defaults = {"operation": "passthrough"}
@@ -103,13 +115,14 @@ class TransformNode(NodeType):
     # `custom` runs JavaScript (up to its time limit) and must not hold the coordinator;
     # the other operations are cheap dictionary work and may run inline.
     inline = False
+    remote = True  # `custom` (JavaScript) may run on a Celery worker
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:
-        return (config.get("operation") or "passthrough") != "custom"
+        return operation_of(config) != "custom"
 
     def run(self, ctx: NodeContext) -> Any:
-        operation = ctx.config.get("operation") or "passthrough"
+        operation = operation_of(ctx.config)
         if operation == "passthrough":
             return ctx.input
         if operation == "pick":

@@ -114,13 +114,13 @@ class DaphneServer:
     (SIGTERM: the engine drains, as when an operator restarts the service) and started
     again on the same port, so an open page can reconnect."""
 
-    def __init__(self, db_path: Path, log_path: Path, **extra_env: str) -> None:
+    def __init__(self, database_url: str, log_path: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{db_path}",
+            "DATABASE_URL": database_url,
             "DJANGO_DEBUG": "0",
             "FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "1",
             "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",

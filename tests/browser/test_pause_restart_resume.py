@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from tests.browser.conftest import PageErrors
 from tests.browser.helpers import (
@@ -39,6 +38,7 @@ from tests.browser.helpers import (
     save_failure_artifacts,
     wait_for_status,
 )
+from tests.pg import current_database_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.own_server, pytest.mark.django_db(transaction=True),
               pytest.mark.timeout(300)]
@@ -68,8 +68,7 @@ def own_server(transactional_db: None, frontend_built: Path) -> Iterator[DaphneS
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "daphne-pause-restart-resume.log"
     log_path.write_bytes(b"")
-    db_path = Path(str(settings.DATABASES["default"]["NAME"])).resolve()
-    server = DaphneServer(db_path, log_path, FLOWMAESTRO_STALE_AFTER="600")
+    server = DaphneServer(current_database_url(), log_path, FLOWMAESTRO_STALE_AFTER="600")
     server.start()
     try:
         yield server

@@ -32,8 +32,8 @@ seen = {}
 t = threading.Thread(target=lambda: seen.update(thread=sorted(os.sched_getaffinity(0))))
 t.start(); t.join()
 engine = Engine(MemoryPersistence(), max_workers=2, worker_initializer=affinity.release)
-worker = engine.pool.submit(lambda: sorted(os.sched_getaffinity(0))).result()
-engine.pool.shutdown()
+worker = engine.executor.pool.submit(lambda: sorted(os.sched_getaffinity(0))).result()
+engine.executor.shutdown()
 from engine.expressions.sandbox import _Worker
 sandbox = _Worker()
 child = sorted(os.sched_getaffinity(sandbox.proc.pid))

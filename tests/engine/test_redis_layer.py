@@ -23,7 +23,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
-from django.conf import settings as django_settings
 from django.contrib.auth.models import AbstractUser
 
 from engine import consumers
@@ -37,6 +36,7 @@ from tests.engine.test_consumers import (
     session_cookie,
     store_events,
 )
+from tests.pg import current_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,8 +127,7 @@ def test_a_separate_engine_process_streams_through_redis(
     workflow = make_workflow(name="Fan-out", definition=FAN_OUT)
     cookie = session_cookie(alice)
     execution = services.execution_start(workflow=workflow, user=alice, input={})
-    db = django_settings.DATABASES["default"]["NAME"]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "REDIS_URL": redis_layer,
+    env = {**os.environ, "DATABASE_URL": current_database_url(), "REDIS_URL": redis_layer,
            "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 

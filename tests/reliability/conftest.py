@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
 from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Execution
+from tests.pg import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out")
@@ -45,8 +45,7 @@ class Engines:
         return self.logs[proc.pid].read_text(errors="replace")
 
     def start(self, *args: str, stale_after: float = 1.0, **env: str) -> subprocess.Popen[bytes]:
-        db = django_settings.DATABASES["default"]["NAME"]
-        environ = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_STALE_AFTER": str(stale_after),
+        environ = {**os.environ, "DATABASE_URL": current_database_url(), "FLOWMAESTRO_STALE_AFTER": str(stale_after),
                    "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
                    "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", **env}
         # Output goes to a file, not a pipe nobody drains (a full pipe would block the engine).

@@ -11,20 +11,19 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
 from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Execution, NodeRun
+from tests.pg import current_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def engine_process() -> subprocess.Popen[bytes]:
-    db = django_settings.DATABASES["default"]["NAME"]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FLOWMAESTRO_STALE_AFTER": "1",
+    env = {**os.environ, "DATABASE_URL": current_database_url(), "FLOWMAESTRO_STALE_AFTER": "1",
            "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
     return subprocess.Popen([sys.executable, "manage.py", "runengine"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +181,20 @@ class Command(BaseCommand):
                                         wall_s=round(wall, 3)))
         return out
 
+    @cached_property
+    def server_key(self) -> str:
+        return secrets.token_urlsafe(50)
+
     def _server_env(self, *, engine_in_process: bool) -> dict[str, str]:
         return {**os.environ, "DATABASE_URL": f"sqlite:///{self.db_path}",
                 "FLOWMAESTRO_ENGINE_IN_PROCESS": "true" if engine_in_process else "false",
-                "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+                "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
+                # A private server on a throw-away database: a key of its own (the server
+                # refuses the development key without DEBUG, and DEBUG would slow it down),
+                # and no API throttling, which the benchmark's hundreds of runs per second
+                # are meant to measure past.
+                "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or self.server_key,
+                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
 
     def _daphne(self, *, engine_in_process: bool = True) -> tuple[subprocess.Popen[bytes], str]:
         with socket.socket() as s:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from engine.housekeeping import start_housekeeping
 from engine.runtime import build_engine
 
 
@@ -22,9 +23,12 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         engine = build_engine().start()
+        housekeeper = start_housekeeping()
         self.stdout.write(f"engine {engine.engine_id} running (workers={engine.max_workers})", ending="\n")
         self.stdout.flush()
         stop.wait()
         self.stdout.write("draining…")
+        if housekeeper is not None:
+            housekeeper.stop()
         engine.stop(options["grace"])
         self.stdout.write("engine stopped")

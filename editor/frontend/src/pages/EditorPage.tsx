@@ -309,7 +309,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         <Canvas issues={validation.index} />
         <aside className="fm-side" aria-label="Properties">
           {sidePanel === "settings" ? (
-            <SettingsPanel />
+            <SettingsPanel workflowId={workflowId} />
           ) : selectedNode ? (
             <NodePanel node={selectedNode} />
           ) : selectedEdge ? (

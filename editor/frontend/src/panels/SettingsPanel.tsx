@@ -3,6 +3,8 @@
 import type { JsonSchema, WorkflowSettings } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
+import { RetentionPanel } from "./RetentionPanel";
+import { TriggersPanel } from "./TriggersPanel";
 
 export const SETTINGS_SCHEMA: JsonSchema = {
   type: "object",
@@ -37,7 +39,7 @@ export const SETTINGS_SCHEMA: JsonSchema = {
   },
 };
 
-export function SettingsPanel() {
+export function SettingsPanel({ workflowId }: { workflowId?: string }) {
   const settings = useGraph((s) => s.definition.settings);
   const name = useGraph((s) => s.definition.name);
   const { updateSettings, setWorkflowName } = graphStore.getState();
@@ -58,6 +60,8 @@ export function SettingsPanel() {
         value={settings as Record<string, unknown>}
         onChange={(value) => updateSettings(value as WorkflowSettings)}
       />
+      {workflowId && <TriggersPanel workflowId={workflowId} />}
+      {workflowId && <RetentionPanel workflowId={workflowId} />}
     </div>
   );
 }

@@ -1,0 +1,266 @@
+"""Trigger API: a workflow's webhooks and schedules (owner only; another user's are 404),
+and the public webhook endpoint `POST /hooks/{token}` that needs no login."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor import selectors, triggers
+from editor.models import Schedule, Webhook, Workflow
+from engine.models import FINISHED_EXECUTION_STATUSES, Execution
+
+MAX_ID = 2**63 - 1
+MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
+
+
+def _obj_or_404(qs: Any, pk: str) -> Any:
+    try:
+        value = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if not 0 < value <= MAX_ID:
+        raise Http404
+    obj = qs.filter(pk=value).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def webhook_url(request: Request, webhook: Webhook) -> str:
+    return request.build_absolute_uri(f"/hooks/{webhook.token}")
+
+
+def webhook_json(request: Request, webhook: Webhook) -> dict[str, Any]:
+    return {
+        "id": webhook.pk, "name": webhook.name, "url": webhook_url(request, webhook), "auth": webhook.auth,
+        # Shown to the workflow's owner (and staff) only: the sender needs it to sign.
+        "hmacSecret": webhook.hmac_secret or None, "signatureHeader": triggers.SIGNATURE_HEADER,
+        "enabled": webhook.enabled, "createdAt": webhook.created_at, "lastCalledAt": webhook.last_called_at,
+        "calls": webhook.calls,
+    }
+
+
+def schedule_json(schedule: Schedule) -> dict[str, Any]:
+    try:
+        upcoming = triggers.upcoming(schedule) if schedule.enabled else []
+    except triggers.InvalidTrigger:
+        upcoming = []
+    return {
+        "id": schedule.pk, "name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone,
+        "input": schedule.input, "enabled": schedule.enabled, "catchUp": schedule.catch_up,
+        "nextRunAt": schedule.next_run_at, "upcoming": upcoming, "lastRunAt": schedule.last_run_at,
+        "lastExecutionId": schedule.last_execution_id, "lastError": schedule.last_error or None,
+    }
+
+
+class WebhookInput(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    auth = serializers.ChoiceField(choices=["token", "hmac"], required=False, default="token")
+    enabled = serializers.BooleanField(required=False)
+    rotate = serializers.BooleanField(required=False, default=False)
+
+
+class ScheduleInput(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    cron = serializers.CharField(max_length=120)
+    timezone = serializers.CharField(required=False, max_length=64, default="UTC")
+    input = serializers.JSONField(required=False, default=dict)
+    enabled = serializers.BooleanField(required=False, default=True)
+    catchUp = serializers.ChoiceField(choices=["skip", "latest", "all"], required=False, default="latest")
+
+
+def _workflow(request: Request, workflow_id: str) -> Workflow:
+    return selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+
+
+class WebhookListApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        return Response({"results": [webhook_json(request, w) for w in workflow.webhooks.all()]})
+
+    @extend_schema(request=WebhookInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if workflow.webhooks.count() >= MAX_PER_WORKFLOW:
+            return Response({"detail": f"a workflow has at most {MAX_PER_WORKFLOW} webhooks"}, status=400)
+        webhook = triggers.webhook_create(
+            workflow=workflow, name=data.validated_data.get("name", ""), auth=data.validated_data["auth"]
+        )
+        return Response(webhook_json(request, webhook), status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailApi(APIView):
+    @extend_schema(request=WebhookInput, responses={200: OpenApiTypes.OBJECT})
+    def patch(self, request: Request, workflow_id: str, webhook_id: str) -> Response:
+        webhook = _obj_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id)
+        data = WebhookInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        webhook = triggers.webhook_update(
+            webhook=webhook, name=v.get("name"), enabled=v.get("enabled"), rotate=bool(v.get("rotate"))
+        )
+        return Response(webhook_json(request, webhook))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workflow_id: str, webhook_id: str) -> Response:
+        _obj_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ScheduleListApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        return Response({"results": [schedule_json(s) for s in workflow.schedules.all()]})
+
+    @extend_schema(request=ScheduleInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        data = ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if workflow.schedules.count() >= MAX_PER_WORKFLOW:
+            return Response({"detail": f"a workflow has at most {MAX_PER_WORKFLOW} schedules"}, status=400)
+        v = data.validated_data
+        schedule = Schedule(
+            workflow=workflow, name=v.get("name", ""), cron=v["cron"], timezone=v["timezone"], input=v["input"],
+            enabled=v["enabled"], catch_up=v["catchUp"],
+        )
+        return Response(schedule_json(triggers.schedule_save(schedule=schedule)), status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailApi(APIView):
+    @extend_schema(request=ScheduleInput, responses={200: OpenApiTypes.OBJECT})
+    def patch(self, request: Request, workflow_id: str, schedule_id: str) -> Response:
+        schedule = _obj_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id)
+        data = ScheduleInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        for key, attr in (("name", "name"), ("cron", "cron"), ("timezone", "timezone"), ("input", "input"),
+                          ("enabled", "enabled"), ("catchUp", "catch_up")):
+            if key in v:
+                setattr(schedule, attr, v[key])
+        return Response(schedule_json(triggers.schedule_save(schedule=schedule)))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workflow_id: str, schedule_id: str) -> Response:
+        _obj_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _wait_seconds(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None or raw.lower() in ("", "0", "false", "no"):
+        return 0.0
+    limit = float(getattr(settings, "FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30))
+    if raw.lower() in ("1", "true", "yes"):
+        return limit
+    try:
+        return max(0.0, min(float(raw), limit))
+    except ValueError:
+        return limit
+
+
+class HookApi(APIView):
+    """`POST /hooks/{token}`: start a run with the request body (JSON) as its input."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[OpenApiParameter("wait", OpenApiTypes.STR, description="wait for the result (seconds or true)")],
+        responses={
+            202: inline_serializer("HookAccepted", {"executionId": serializers.IntegerField(),
+                                                    "status": serializers.CharField(),
+                                                    "traceId": serializers.CharField()}),
+            200: OpenApiTypes.OBJECT,
+        },
+    )
+    def post(self, request: Request, token: str) -> Response:
+        webhook = Webhook.objects.select_related("workflow").filter(token=token).first()
+        if webhook is None or len(token) > 64:
+            raise Http404
+        body: bytes = request.body
+        try:
+            text = body.decode("utf-8")
+            payload: Any = json.loads(text, parse_constant=_refuse_constant) if text.strip() else {}
+        except (UnicodeDecodeError, ValueError) as exc:
+            return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        with transaction.atomic():
+            execution = triggers.webhook_call(
+                webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER),
+                traceparent=request.headers.get("traceparent"),
+            )
+        answer: dict[str, Any] = {
+            "executionId": execution.pk, "status": execution.status, "traceId": execution.trace_id,
+        }
+        wait = _wait_seconds(request)
+        if wait <= 0:
+            return Response(answer, status=status.HTTP_202_ACCEPTED)
+        # Waiting for the result (n8n's "respond when last node finishes"): bounded, and
+        # a run that is still going answers 202 with its id so the caller can poll.
+        deadline = time.monotonic() + wait
+        pause = 0.01
+        while True:
+            row = Execution.objects.filter(pk=execution.pk).values("status", "output", "error").first()
+            if row is not None and row["status"] in FINISHED_EXECUTION_STATUSES:
+                answer.update(row)
+                return Response(answer, status=status.HTTP_200_OK)
+            if time.monotonic() >= deadline:
+                answer["status"] = row["status"] if row else answer["status"]
+                return Response(answer, status=status.HTTP_202_ACCEPTED)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.2)
+
+
+class RetentionInput(serializers.Serializer[Any]):
+    # None: follow the server's defaults; 0: keep for good.
+    days = serializers.IntegerField(allow_null=True, min_value=0, max_value=36_500)
+    keepLast = serializers.IntegerField(allow_null=True, min_value=0, max_value=10_000_000)
+
+
+def retention_json(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "days": workflow.retention_days, "keepLast": workflow.retention_keep_last,
+        "defaultDays": int(getattr(settings, "FLOWMAESTRO_RETENTION_DAYS", 30)),
+        "defaultKeepLast": int(getattr(settings, "FLOWMAESTRO_RETENTION_KEEP_LAST", 0)),
+    }
+
+
+class RetentionApi(APIView):
+    """`GET/PUT /api/workflows/{id}/retention`: how long this workflow's finished runs are kept."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        return Response(retention_json(_workflow(request, workflow_id)))
+
+    @extend_schema(request=RetentionInput, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        data = RetentionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        Workflow.objects.filter(pk=workflow.pk).update(
+            retention_days=data.validated_data["days"], retention_keep_last=data.validated_data["keepLast"]
+        )
+        workflow.refresh_from_db()
+        return Response(retention_json(workflow))

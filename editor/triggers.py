@@ -1,0 +1,227 @@
+"""Triggers: webhooks and schedules that start runs without a logged-in user.
+
+Services (HackSoft style) for creating and changing them, the webhook call, and the
+schedule tick that engine processes run. Runs they start are owned by the workflow's owner
+and go through `engine.services.execution_start`, so they obey the workflow's queue
+settings (a full queue refuses a webhook call with 429 and records the refusal on a
+schedule) exactly as runs from the API do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from editor.models import CatchUp, Schedule, Webhook, WebhookAuth, Workflow
+from editor.services import InvalidDefinition
+from engine.errors import Refusal
+
+log = logging.getLogger("engine.triggers")
+
+SIGNATURE_HEADER = "X-FlowMaestro-Signature"
+# Cron expressions allow a seconds field (6 fields) in croniter; runs every second would
+# flood the queue of a careless user's workflow, so only the standard 5 fields are taken.
+CRON_FIELDS = 5
+
+
+class InvalidTrigger(Refusal):
+    status_code = 400
+
+
+class WebhookRefused(Refusal):
+    status_code = 403
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits: unguessable, and the URL is the credential
+
+
+def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN) -> Webhook:
+    if auth not in WebhookAuth.values:
+        raise InvalidTrigger(f"auth must be one of {', '.join(WebhookAuth.values)}")
+    return Webhook.objects.create(
+        workflow=workflow, name=name[:200], token=_new_token(), auth=auth,
+        hmac_secret=secrets.token_hex(32) if auth == WebhookAuth.HMAC else "",
+    )
+
+
+def webhook_update(*, webhook: Webhook, name: str | None = None, enabled: bool | None = None,
+                   rotate: bool = False) -> Webhook:
+    if name is not None:
+        webhook.name = name[:200]
+    if enabled is not None:
+        webhook.enabled = enabled
+    if rotate:  # a leaked URL is retired by giving the webhook a new one
+        webhook.token = _new_token()
+        if webhook.auth == WebhookAuth.HMAC:
+            webhook.hmac_secret = secrets.token_hex(32)
+    webhook.save()
+    return webhook
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> None:
+    """Refuse a call the webhook does not accept (disabled, or an HMAC webhook's body not
+    signed with its secret). Compared in constant time."""
+    if not webhook.enabled:
+        raise WebhookRefused("this webhook is disabled")
+    if webhook.auth == WebhookAuth.HMAC:
+        expected = webhook_signature(webhook.hmac_secret, body)
+        if not signature or not hmac.compare_digest(expected, signature.strip()):
+            raise WebhookRefused(f"missing or wrong {SIGNATURE_HEADER} header (sha256 HMAC of the raw body)")
+
+
+def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | None,
+                 traceparent: str | None = None) -> Any:
+    """Start a run of the webhook's workflow with `input` (the request body)."""
+    from engine.services import execution_start
+
+    webhook_check(webhook=webhook, body=body, signature=signature)
+    workflow = webhook.workflow
+    execution = execution_start(workflow=workflow, user=None, input=input, traceparent=traceparent)
+    Webhook.objects.filter(pk=webhook.pk).update(last_called_at=timezone.now(), calls=webhook.calls + 1)
+    return execution
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidTrigger(f"unknown time zone {name!r} (use an IANA name such as 'Europe/Paris' or 'UTC')") from None
+
+
+def cron_check(expression: str) -> str:
+    expression = " ".join(str(expression).split())
+    fields = expression.split(" ")
+    if len(fields) != CRON_FIELDS:
+        raise InvalidTrigger(
+            f"cron expression {expression!r} has {len(fields)} fields; it needs 5 "
+            "(minute hour day-of-month month day-of-week), e.g. '*/15 * * * *'"
+        )
+    if not croniter.is_valid(expression):
+        raise InvalidTrigger(f"cron expression {expression!r} is not valid")
+    return expression
+
+
+def next_occurrence(expression: str, zone: str, after: datetime) -> datetime:
+    """The first occurrence strictly after `after`, in UTC. Computed in the schedule's zone
+    so that '0 9 * * *' means 09:00 local time across daylight-saving changes."""
+    local = after.astimezone(_zone(zone))
+    try:
+        nxt = croniter(expression, local).get_next(datetime)
+    except (CroniterBadCronError, CroniterBadDateError) as exc:
+        raise InvalidTrigger(f"cron expression {expression!r}: {exc}") from None
+    return nxt.astimezone(ZoneInfo("UTC"))
+
+
+def upcoming(schedule: Schedule, count: int = 3) -> list[datetime]:
+    out: list[datetime] = []
+    moment = schedule.next_run_at or timezone.now()
+    if schedule.next_run_at is not None:
+        out.append(moment)
+    while len(out) < count:
+        moment = next_occurrence(schedule.cron, schedule.timezone, moment)
+        out.append(moment)
+    return out
+
+
+def schedule_save(*, schedule: Schedule) -> Schedule:
+    """Validate and store a new or changed schedule; its next occurrence counts from now."""
+    schedule.cron = cron_check(schedule.cron)
+    _zone(schedule.timezone)
+    if schedule.catch_up not in CatchUp.values:
+        raise InvalidTrigger(f"catchUp must be one of {', '.join(CatchUp.values)}")
+    schedule.next_run_at = next_occurrence(schedule.cron, schedule.timezone, timezone.now()) if schedule.enabled else None
+    schedule.save()
+    return schedule
+
+
+def _missed(schedule: Schedule, now: datetime) -> list[datetime]:
+    """Occurrences from the stored next one up to now (the first is the one due)."""
+    limit = int(getattr(settings, "FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10))
+    assert schedule.next_run_at is not None
+    moments = [schedule.next_run_at]
+    while len(moments) < max(1, limit):
+        nxt = next_occurrence(schedule.cron, schedule.timezone, moments[-1])
+        if nxt > now:
+            break
+        moments.append(nxt)
+    return moments
+
+
+def schedules_run_due(now: datetime | None = None) -> int:
+    """Start the runs of every schedule that is due; answer how many runs started.
+
+    Safe to call from many engine processes at once: each schedule's occurrence is claimed
+    by moving `next_run_at` forward with a compare-and-set update, and only the process
+    whose update changed the row starts its run(s)."""
+    from engine.services import execution_start
+
+    now = now or timezone.now()
+    grace = timedelta(seconds=float(getattr(settings, "FLOWMAESTRO_SCHEDULE_GRACE", 60)))
+    started = 0
+    due = list(Schedule.objects.filter(enabled=True, next_run_at__lte=now).select_related("workflow")[:100])
+    for schedule in due:
+        claimed_at = schedule.next_run_at
+        assert claimed_at is not None
+        try:
+            moments = _missed(schedule, now)
+            following = next_occurrence(schedule.cron, schedule.timezone, max(moments[-1], now))
+        except InvalidTrigger as exc:  # a schedule stored by hand (admin) with a bad cron
+            Schedule.objects.filter(pk=schedule.pk).update(enabled=False, last_error=str(exc))
+            continue
+        won = Schedule.objects.filter(pk=schedule.pk, next_run_at=claimed_at).update(next_run_at=following)
+        if not won:
+            continue  # another engine process claimed this occurrence
+        # Occurrences older than the grace period fell while nothing was running.
+        late = [m for m in moments if now - m > grace]
+        on_time = [m for m in moments if now - m <= grace]
+        if schedule.catch_up == CatchUp.SKIP:
+            runs = on_time[-1:]
+        elif schedule.catch_up == CatchUp.LATEST:
+            runs = moments[-1:]
+        else:
+            runs = moments
+        if late:
+            log.info("schedule %s: %d occurrence(s) missed while down, policy %s -> %d run(s)",
+                     schedule.pk, len(late), schedule.catch_up, len(runs))
+        for _moment in runs:
+            try:
+                with transaction.atomic():
+                    execution = execution_start(workflow=schedule.workflow, user=None, input=schedule.input)
+                Schedule.objects.filter(pk=schedule.pk).update(
+                    last_run_at=now, last_execution_id=execution.pk, last_error=""
+                )
+                started += 1
+            except (Refusal, InvalidDefinition) as exc:  # a full queue, an invalid current version
+                message = exc.message if isinstance(exc, Refusal) else invalid_definition_text(exc)
+                Schedule.objects.filter(pk=schedule.pk).update(last_run_at=now, last_error=message[:1000])
+            except Exception as exc:  # one schedule's failure never stops the others
+                log.exception("schedule %s could not start a run", schedule.pk)
+                Schedule.objects.filter(pk=schedule.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:1000])
+    return started
+
+
+def invalid_definition_text(exc: InvalidDefinition) -> str:
+    first = exc.errors[0] if exc.errors else {}
+    where = first.get("nodeId") or first.get("edgeId") or ""
+    return f"the workflow's current version is invalid: {first.get('message', '')}" + (f" ({where})" if where else "")

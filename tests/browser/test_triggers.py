@@ -1,0 +1,87 @@
+"""Triggers in the editor (issue 17): a person creates a webhook and a schedule in the
+workflow's settings, calls the webhook from outside with no login, and sees the runs arrive."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from editor.models import Schedule
+from engine.models import Execution
+from tests.browser.helpers import api_post
+from tests.conftest import SIMPLE_DEFINITION
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_create_a_webhook_and_a_schedule_in_the_editor_and_see_runs_arrive(logged_in_page: Any,
+                                                                            live_server_url: str) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Triggered", "definition": SIMPLE_DEFINITION})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector("[data-testid=editor]")
+    page.click("[data-testid=open-settings]")
+    page.wait_for_selector("[data-testid=triggers-panel]")
+
+    # A webhook: its URL is shown; a POST with no login starts a run with the body as input.
+    page.click("[data-testid=add-webhook]")
+    url = page.locator("[data-testid=webhook-url]").input_value()
+    assert url.startswith(live_server_url + "/hooks/")
+    answer = httpx.post(url + "?wait=20", content=json.dumps({"who": "outside"}),
+                        headers={"Content-Type": "application/json"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["output"] == {"Done": "outside"}
+    page.goto("/executions/")
+    row = page.locator("[data-testid=executions-table] a", has_text=f"#{answer.json()['executionId']}")
+    row.wait_for()
+
+    # A schedule: a wrong cron is explained; a right one shows its next time.
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.click("[data-testid=open-settings]")
+    page.fill("[data-testid=schedule-cron]", "*/5 * * *")
+    page.click("[data-testid=add-schedule]")
+    assert "5 (minute hour" in page.locator("[data-testid=triggers-error]").inner_text()
+    page.fill("[data-testid=schedule-cron]", "0 6 * * *")
+    page.fill("[data-testid=schedule-zone]", "Asia/Tokyo")
+    page.fill("[data-testid=schedule-input]", '{"who": "the clock"}')
+    page.click("[data-testid=add-schedule]")
+    page.wait_for_selector("[data-testid=schedule-item]")
+    assert "Asia/Tokyo" in page.locator("[data-testid=schedule-item]").inner_text()
+    schedule = Schedule.objects.get(workflow_id=workflow["id"])
+    assert schedule.input == {"who": "the clock"}
+    # Its time comes: the server's engine starts the run; the panel links to it.
+    Schedule.objects.filter(pk=schedule.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    deadline = timezone.now() + timedelta(seconds=20)
+    while timezone.now() < deadline and not Execution.objects.filter(input={"who": "the clock"}).exists():
+        page.wait_for_timeout(100)
+    run = Execution.objects.get(input={"who": "the clock"})
+    page.reload()
+    page.click("[data-testid=open-settings]")
+    link = page.locator("[data-testid=schedule-last-run]")
+    link.wait_for()
+    assert link.inner_text() == f"last run #{run.pk}"
+
+
+def test_retention_is_set_in_the_editor(logged_in_page: Any) -> None:
+    from editor.models import Workflow
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Kept a week", "definition": SIMPLE_DEFINITION})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.click("[data-testid=open-settings]")
+    page.fill("[data-testid=retention-days]", "7")
+    page.fill("[data-testid=retention-keep-last]", "")
+    page.click("[data-testid=retention-save]")
+    page.wait_for_selector("[data-testid=retention-message]:has-text('saved')")
+    stored = Workflow.objects.get(pk=workflow["id"])
+    assert (stored.retention_days, stored.retention_keep_last) == (7, None)
+    page.reload()
+    page.click("[data-testid=open-settings]")
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid=retention-days]")).to_have_value("7")

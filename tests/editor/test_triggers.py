@@ -1,0 +1,194 @@
+"""Triggers: webhooks (`POST /hooks/{token}`, no login) and cron schedules start runs of a
+workflow owned by its owner, obey its queue settings, and are invisible to other users."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from editor.models import Schedule, Webhook
+from editor.triggers import schedules_run_due, webhook_signature
+from engine.models import Execution
+from tests.conftest import SIMPLE_DEFINITION
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _hook(client: APIClient, workflow_id: int, **body: Any) -> dict[str, Any]:
+    response = client.post(f"/api/workflows/{workflow_id}/webhooks", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _post(url: str, body: Any, **headers: str) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return APIClient().generic("POST", url.replace("http://testserver", ""), raw,
+                               content_type="application/json", **headers)
+
+
+def test_webhook_starts_a_run_of_the_owner_with_the_body_as_input(alice, alice_client, bob_client,
+                                                                  make_workflow, wait_for_execution):
+    workflow = make_workflow()
+    hook = _hook(alice_client, workflow.pk, name="from CI")
+    assert hook["url"].startswith("http://testserver/hooks/") and hook["auth"] == "token"
+
+    response = _post(hook["url"], {"who": "the webhook"})
+    assert response.status_code == 202, response.content
+    body = response.json()
+    execution = Execution.objects.get(pk=body["executionId"])
+    assert execution.owner_id == alice.pk and execution.input == {"who": "the webhook"}
+    finished = wait_for_execution(alice_client, execution.pk)
+    assert finished["status"] == "succeeded" and finished["output"] == {"Done": "the webhook"}
+    # Another user sees neither the webhooks nor can change them.
+    assert bob_client.get(f"/api/workflows/{workflow.pk}/webhooks").status_code == 404
+    assert bob_client.patch(f"/api/workflows/{workflow.pk}/webhooks/{hook['id']}", {"enabled": False},
+                            format="json").status_code == 404
+    listed = alice_client.get(f"/api/workflows/{workflow.pk}/webhooks").json()["results"]
+    assert listed[0]["calls"] == 1 and listed[0]["lastCalledAt"]
+
+
+def test_webhook_waits_for_the_result_when_asked(alice_client, make_workflow):
+    hook = _hook(alice_client, make_workflow().pk)
+    response = _post(hook["url"] + "?wait=20", {"who": "waiter"})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "succeeded" and response.json()["output"] == {"Done": "waiter"}
+
+
+def test_hmac_webhook_refuses_unsigned_and_wrongly_signed_bodies(alice_client, make_workflow):
+    hook = _hook(alice_client, make_workflow().pk, auth="hmac")
+    assert hook["hmacSecret"] and hook["signatureHeader"] == "X-FlowMaestro-Signature"
+    raw = json.dumps({"who": "signed"}).encode()
+    assert _post(hook["url"], raw).status_code == 403
+    assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE="sha256=" + "0" * 64).status_code == 403
+    good = _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature(hook["hmacSecret"], raw))
+    assert good.status_code == 202, good.content
+    assert Execution.objects.count() == 1
+
+
+def test_webhook_refusals_are_json_and_lose_nothing(alice_client, make_workflow):
+    workflow = make_workflow()
+    hook = _hook(alice_client, workflow.pk)
+    unknown = _post("/hooks/" + "x" * 43, {})
+    assert unknown.status_code == 404 and unknown.json()["detail"]
+    bad = _post(hook["url"], b"{not json")
+    assert bad.status_code == 400 and "JSON" in bad.json()["detail"]
+    nan = _post(hook["url"], b'{"a": NaN}')
+    assert nan.status_code == 400
+    alice_client.patch(f"/api/workflows/{workflow.pk}/webhooks/{hook['id']}", {"enabled": False}, format="json")
+    assert _post(hook["url"], {}).status_code == 403
+    rotated = alice_client.patch(f"/api/workflows/{workflow.pk}/webhooks/{hook['id']}",
+                                 {"enabled": True, "rotate": True}, format="json").json()
+    assert rotated["url"] != hook["url"]
+    assert _post(hook["url"], {}).status_code == 404  # the old URL is retired
+    assert _post(rotated["url"], {}).status_code == 202
+    assert Execution.objects.count() == 1
+
+
+def test_webhook_runs_obey_the_workflow_queue(alice_client, make_workflow):
+    definition = copy.deepcopy(SIMPLE_DEFINITION)
+    definition["settings"]["queue"] = {"maxSize": 2}
+    workflow = make_workflow(definition=definition)
+    from engine import runtime
+
+    runtime.stop_engine(1)  # nothing claims the queued runs, so the queue fills
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("engine.services._wake_engine", lambda *a, **k: None)
+        hook = _hook(alice_client, workflow.pk)
+        assert [_post(hook["url"], {}).status_code for _ in range(3)] == [202, 202, 429]
+
+
+def _schedule(client: APIClient, workflow_id: int, **body: Any) -> Any:
+    return client.post(f"/api/workflows/{workflow_id}/schedules", body, format="json")
+
+
+def test_schedule_validation_names_the_problem(alice_client, bob_client, make_workflow):
+    workflow = make_workflow()
+    four = _schedule(alice_client, workflow.pk, cron="*/5 * * *")
+    assert four.status_code == 400 and "5" in four.json()["detail"]
+    bad = _schedule(alice_client, workflow.pk, cron="61 * * * *")
+    assert bad.status_code == 400 and "not valid" in bad.json()["detail"]
+    zone = _schedule(alice_client, workflow.pk, cron="0 9 * * *", timezone="Mars/Olympus")
+    assert zone.status_code == 400 and "time zone" in zone.json()["detail"]
+    ok = _schedule(alice_client, workflow.pk, cron="0 9 * * 1-5", timezone="Europe/Paris", input={"who": "cron"})
+    assert ok.status_code == 201, ok.content
+    body = ok.json()
+    assert len(body["upcoming"]) == 3
+    # 09:00 in Paris is 07:00 or 08:00 UTC depending on daylight saving.
+    assert all(moment[11:13] in ("07", "08") for moment in [str(m) for m in body["upcoming"]])
+    assert bob_client.get(f"/api/workflows/{workflow.pk}/schedules").status_code == 404
+    assert bob_client.delete(f"/api/workflows/{workflow.pk}/schedules/{body['id']}").status_code == 404
+
+
+def test_a_due_occurrence_starts_exactly_one_run_however_many_processes_look(alice_client, make_workflow):
+    workflow = make_workflow()
+    created = _schedule(alice_client, workflow.pk, cron="*/5 * * * *", input={"who": "cron"}).json()
+    schedule = Schedule.objects.get(pk=created["id"])
+    due = schedule.next_run_at
+    assert due is not None
+    started: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def look() -> None:
+        barrier.wait()
+        started.append(schedules_run_due(due + timedelta(seconds=1)))
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(started) == 1
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == due + timedelta(minutes=5)
+    assert Execution.objects.get(pk=schedule.last_execution_id).input == {"who": "cron"}
+
+
+@pytest.mark.parametrize(("policy", "runs"), [("skip", 0), ("latest", 1), ("all", 10)])
+def test_missed_occurrences_follow_the_catch_up_policy(alice_client, make_workflow, policy, runs):
+    workflow = make_workflow()
+    created = _schedule(alice_client, workflow.pk, cron="*/5 * * * *", catchUp=policy).json()
+    now = timezone.now()
+    # Down for two hours: 24 occurrences fell while nothing ran (FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX=10).
+    Schedule.objects.filter(pk=created["id"]).update(next_run_at=now - timedelta(hours=2))
+    assert schedules_run_due(now) == runs
+    assert Execution.objects.filter(workflow=workflow).count() == runs
+    schedule = Schedule.objects.get(pk=created["id"])
+    assert schedule.next_run_at is not None and schedule.next_run_at > now
+
+
+def test_engine_process_starts_due_schedules_on_its_own(alice_client, make_workflow, wait_for_execution):
+    """The housekeeping thread of a real engine process picks the occurrence up."""
+    from engine.runtime import start_engine
+
+    workflow = make_workflow()
+    created = _schedule(alice_client, workflow.pk, cron="0 0 1 1 *", input={"who": "housekeeper"}).json()
+    Schedule.objects.filter(pk=created["id"]).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    start_engine()
+    deadline = timezone.now() + timedelta(seconds=15)
+    while timezone.now() < deadline and not Execution.objects.filter(workflow=workflow).exists():
+        threading.Event().wait(0.05)
+    execution = Execution.objects.get(workflow=workflow)
+    assert wait_for_execution(alice_client, execution.pk)["output"] == {"Done": "housekeeper"}
+    assert Schedule.objects.get(pk=created["id"]).last_execution_id == execution.pk
+
+
+def test_a_disabled_schedule_never_runs_and_admin_lists_triggers(alice_client, make_workflow, client):
+    from django.contrib.auth import get_user_model
+
+    workflow = make_workflow()
+    created = _schedule(alice_client, workflow.pk, cron="* * * * *", enabled=False).json()
+    assert created["nextRunAt"] is None
+    assert schedules_run_due(timezone.now() + timedelta(days=1)) == 0
+    _hook(alice_client, workflow.pk, name="deploy hook")
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    assert client.get("/admin/editor/schedule/").status_code == 200
+    page = client.get("/admin/editor/webhook/")
+    assert page.status_code == 200 and b"deploy hook" in page.content
+    assert Webhook.objects.count() == 1
