@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import MANIFEST
+from tests.browser.fixtures import MANIFEST
 from tests.browser.helpers import ROOT, api_post
 
 DIST = ROOT / "static" / "dist"
