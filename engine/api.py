@@ -210,6 +210,44 @@ class ExecutionRetryApi(APIView):
         return _execution_response(retried, status.HTTP_201_CREATED)
 
 
+class RedriveInputSerializer(serializers.Serializer[Any]):
+    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
+    nodes = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=1000)
+    items = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=100_000),
+        required=False,
+    )
+
+
+class ExecutionRedriveApi(APIView):
+    """`POST /api/executions/{id}/redrive`: re-run only what failed (or the chosen nodes and
+    loop items) in a new attempt of the same execution."""
+
+    @extend_schema(
+        request=RedriveInputSerializer,
+        responses={
+            202: ExecutionSummarySerializer,
+            400: DETAIL_SERIALIZER,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="The execution cannot be redriven in its state"),
+        },
+    )
+    def post(self, request: Request, execution_id: str) -> Response:
+        from engine import services
+
+        execution = execution_get(request.user, execution_id)
+        if not isinstance(request.data, dict):
+            raise BadRequest("The body must be a JSON object.")
+        serializer = RedriveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        redriven = services.execution_redrive(
+            execution=execution, user=request.user, version=data["version"], nodes=data.get("nodes"),
+            items=data.get("items"),
+        )
+        return Response(ExecutionSummarySerializer(redriven).data, status=status.HTTP_202_ACCEPTED)
+
+
 NODE_TYPE_SERIALIZER = inline_serializer(
     "NodeType",
     {

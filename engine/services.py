@@ -167,6 +167,72 @@ def execution_retry(
     )
 
 
+REDRIVABLE = ("failed", "cancelled", "timed_out")
+
+
+class NotRedrivable(Refusal):
+    status_code = 409
+
+
+def execution_redrive(
+    *, execution: Execution, user: Any, version: str = "original", nodes: list[str] | None = None,
+    items: dict[str, list[int]] | None = None,
+) -> Execution:
+    """A new attempt of the same execution that re-runs only what did not succeed (or the
+    chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
+    and loop item (engine.core.redrive). Same id and trace ids; `version="latest"` moves the
+    execution to the workflow's current version first (to redrive after a fix)."""
+    from engine.core.graph import Graph
+    from engine.models import NodeRun
+
+    selective = bool(nodes) or bool(items)
+    if execution.status not in REDRIVABLE and not (selective and execution.status == "succeeded"):
+        raise NotRedrivable(
+            f"execution is {execution.status}: only a failed, cancelled or timed-out execution can be redriven"
+            + ("" if execution.status not in ("queued", "running", "paused") else " (wait for it to finish)")
+            + ("; choose nodes or items to re-run parts of a succeeded one" if execution.status == "succeeded" else "")
+        )
+    chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
+    if chosen is None:
+        raise BadRerun("the workflow has no saved version")
+    if chosen.pk != execution.version_id:
+        errors = _version_errors(chosen)
+        if errors:
+            raise InvalidDefinition(errors)
+    graph = Graph.from_definition(chosen.definition)
+    unknown = [n for n in (nodes or []) if n not in graph.nodes]
+    unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type != "loop"]
+    if unknown:
+        raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: {', '.join(unknown)}")
+    with transaction.atomic():
+        row = (Execution.objects.select_for_update().filter(pk=execution.pk)
+               .values("status", "state", "last_seq").first())
+        if row is None or row["status"] != execution.status:
+            raise NotRedrivable("the execution changed meanwhile; reload it and try again")
+        state = dict(row["state"] or {})
+        previous = state.get("redrive") or {}
+        since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
+        number = int(previous.get("number") or 0) + 1
+        state["redrive"] = {
+            "number": number, "sinceSeq": since, "pending": True, "nodes": list(nodes or []) or None,
+            "items": {k: sorted({int(i) for i in v}) for k, v in (items or {}).items()} or None,
+            "version": chosen.number, "by": getattr(user, "username", "") or "",
+            "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
+                                                       "at": timezone.now().isoformat()}],
+        }
+        seq = row["last_seq"] + 1
+        Execution.objects.filter(pk=execution.pk).update(
+            status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
+            heartbeat_at=None, state=state, last_seq=seq, traced_at=None,
+        )
+        store.insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
+                           trace_id=execution.trace_id, status="queued",
+                           data={"reason": "redrive", "redrive": number}))
+    transaction.on_commit(lambda: _wake_engine(execution.pk))
+    execution.refresh_from_db()
+    return execution
+
+
 APPLICABLE = {
     "pause": ("running",),
     "resume": ("paused",),

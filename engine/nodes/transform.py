@@ -40,10 +40,17 @@ def run_expression(ctx: NodeContext, code: str) -> Any:
             timeout_ms=ctx.options.expression_timeout_ms,
             memory_mb=ctx.options.expression_memory_mb,
             max_output_bytes=ctx.options.expression_max_output_bytes,
+            owner=ctx.owner,
+            execution=ctx.execution_id,
+            cancelled=ctx.cancelled.is_set,
         )
     except ExpressionError as exc:
         for line in exc.logs:
             ctx.log(line)
+        # The node's `retry` holds for everything that happens at run time — an error the
+        # user's code throws, a time or memory limit, a crash of the sandbox; only code that
+        # does not even parse fails the same way every time (SPEC §3).
+        exc.retryable = exc.kind != "syntax"
         raise
     for line in result.logs:
         ctx.log(line)
