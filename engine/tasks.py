@@ -89,3 +89,25 @@ def _drain_coordinator(**_: Any) -> None:
 
     stop_engine(5.0)
 
+
+
+@shared_task(name="flowmaestro.bench.get", ignore_result=True)
+def bench_get(url: str, reply_key: str) -> None:
+    """`manage.py bench scaleout`'s raw-Celery floor: the same HTTP call a fan-out's `http`
+    node makes, with no engine around it; tells the bench through a Redis list."""
+    from engine.executors.celery_executor import client
+
+    _bench_http().get(url)
+    client(settings.REDIS_URL).rpush(reply_key, "1")
+
+
+_bench_client: Any = None
+
+
+def _bench_http() -> Any:
+    global _bench_client
+    if _bench_client is None:
+        import httpx
+
+        _bench_client = httpx.Client(timeout=30)
+    return _bench_client

@@ -27,9 +27,12 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    number = int(value) if value else default
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be {minimum} or more, not {number}")
+    return number
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -239,7 +242,8 @@ else:
 # node task pushes its outcome to its coordinator's Redis list (engine.executors.celery_executor).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"}}
+CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"},
+                      "flowmaestro.bench.*": {"queue": "nodes"}}
 CELERY_TASK_DEFAULT_QUEUE = "executions"
 CELERY_TASK_IGNORE_RESULT = True
 # At-least-once: a task is acknowledged after it ran, and requeued when its worker process
@@ -299,6 +303,9 @@ FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 # fails that node run).
 FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
 FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
+FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
+FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -311,6 +318,12 @@ LOGGING = {
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
 # fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# Vite names every built asset after its content (`editor-Dku3E3d1.js`): such a file never
+# changes, so browsers may keep it for a year without asking again (`immutable`). The pages
+# and the manifest are not hashed and keep WhiteNoise's short max-age. Vite's build writes
+# `.gz` and `.br` next to each script and style sheet, which WhiteNoise serves to browsers
+# that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dist/assets/.+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$"
 
 # Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
 FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)

@@ -172,6 +172,9 @@ class ExecutionRun:
         # nothing: the one that resumes finds them ready again from the finished node runs.
         self.held: deque[tuple[str, datetime]] = deque()
         self.active: dict[str, Attempt] = {}
+        # Loops that failed fast while items still run (no cancelOnFailure): their scope
+        # does not end before those items do (engine.core.loops).
+        self.lingering: set[Any] = set()
         self.finished = False
         self.final_status: str | None = None
         self.rollback_report: list[dict[str, Any]] = []  # how each compensation ended (for the mail)
@@ -481,6 +484,8 @@ class ExecutionRun:
         except Exception as exc:  # noqa: BLE001
             self.complete(attempt, None, NodeError(f"template error: {exc}", retryable=False))
             return None
+        if attempt.node.type == "merge" and "parallel" not in config and isinstance(self.plan.default_parallel, dict):
+            config["parallel"] = self.plan.default_parallel  # the merge shapes its output by it
         bindings = tctx.bindings(referenced_names(attempt.node.config, cls.raw_fields)) if cls.raw_fields else {}
         bindings.pop("__execution_input", None)
         bindings.pop("__item", None)
@@ -489,7 +494,8 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options, otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
+            options=self.engine.options, owner=self.owner,
+            otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx
@@ -691,6 +697,8 @@ class ExecutionRun:
 
     def check_scope(self, scope: ScopeRun) -> None:
         if scope.done or not scope.sched.finished or scope.attempts:
+            return
+        if self.lingering and any(loop.attempt.scope is scope for loop in self.lingering):
             return
         scope.done = True
         if scope.on_done is not None:

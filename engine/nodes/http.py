@@ -168,7 +168,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, backend: _GuardedBackend):
-        super().__init__(trust_env=False)
+        # The shared SSL context: without it the base class loads the CA bundle again for
+        # every node run (a few hundred ms of CPU on a busy machine), for a pool it then drops.
+        super().__init__(verify=_SSL_CONTEXT, trust_env=False)
         # httpx has no public hook for the network backend; the pool is the one it builds.
         self._pool = httpcore.ConnectionPool(
             ssl_context=_SSL_CONTEXT, max_connections=4, network_backend=backend
