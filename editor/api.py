@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 
 from editor import selectors, services
 from editor.serializers import (
+    ExpressionTestInputSerializer,
+    ExpressionTestResultSerializer,
     InvalidDefinitionSerializer,
     RunInputSerializer,
     RunResultSerializer,
@@ -173,3 +175,40 @@ class WorkflowRunApi(APIView):
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},
             status=status.HTTP_201_CREATED,
         )
+
+
+class WorkflowExpressionTestApi(APIView):
+    """Evaluate an expression in the V8 sandbox (with tighter limits than a run) the way a
+    node run would, for the editor's "Test" button. Only for the workflow's owner (another
+    user's workflow is a 404), and nothing is stored."""
+
+    @extend_schema(
+        request=ExpressionTestInputSerializer,
+        responses={200: ExpressionTestResultSerializer, 400: DETAIL_SERIALIZER, 404: WORKFLOW_ERRORS[404]},
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = ExpressionTestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            bindings = services.expression_test_bindings(
+                workflow=workflow, user=request.user, input=data["input"], execution_id=data["execution"],
+                node_id=data["nodeId"], extra=data["bindings"],
+            )
+        except services.ExpressionTestRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(services.expression_test(code=data["code"], bindings=bindings))
+
+
+class DemoWorkflowsApi(APIView):
+    """`POST /api/demo-workflows`: load (or bring up to date) the demo workflows for the
+    caller. Their `apiBase` points at this server's demo API as the browser reached it
+    (or FLOWMAESTRO_SITE_URL when set), so the demos work on any host and port."""
+
+    @extend_schema(request=None, responses={200: WorkflowSerializer(many=True)})
+    def post(self, request: Request) -> Response:
+        from editor.demos import demo_api_base, load_demos
+
+        workflows = load_demos(owner=request.user, api_base=demo_api_base(request))
+        return Response(WorkflowSerializer(workflows, many=True).data)

@@ -39,12 +39,16 @@ class WorkflowInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, trim_whitespace=True)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
     definition = DefinitionField()
+    # A draft is saved even with validation errors (a cycle, a missing field): the editor
+    # saves work in progress and shows the problems; running it is what is refused.
+    draft = serializers.BooleanField(required=False, default=False)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         if self.partial:
             # PATCH: nothing is filled in, so an absent description stays as it is.
             fields["description"].default = serializers.empty
+            fields["draft"].default = False
         return fields
 
 
@@ -93,3 +97,23 @@ class RunResultSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField()
     traceId = serializers.CharField()
+
+
+class ExpressionTestInputSerializer(serializers.Serializer[Any]):
+    """`POST /api/workflows/{id}/test-expression`: JavaScript as a `transform`/`condition`
+    expression, run on `input` (or the input `nodeId` had in `execution`)."""
+
+    code = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    input = serializers.JSONField(required=False, allow_null=True, default=None)
+    execution = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    nodeId = serializers.CharField(required=False, allow_null=True, default=None, max_length=200)
+    # Extra names (a loop item variable, `parallel`, a branch output) the person wants bound.
+    bindings = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
+
+
+class ExpressionTestResultSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField()
+    value = serializers.JSONField(required=False)
+    error = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    logs = serializers.ListField(child=serializers.CharField())

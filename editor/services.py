@@ -44,7 +44,31 @@ def workflow_validate(*, definition: Any) -> ValidationReport:
     return validate_definition(definition)
 
 
-def _ensure_valid(definition: Any) -> None:
+def structural_errors(definition: Any) -> list[dict[str, Any]]:
+    """What even a draft must get right: a definition the editor can load (an object with
+    lists of nodes and edges, every node an object with an id, every edge an object)."""
+    if not isinstance(definition, dict):
+        return [{"message": "definition must be a JSON object"}]
+    nodes, edges = definition.get("nodes"), definition.get("edges", [])
+    if not isinstance(nodes, list):
+        return [{"message": "nodes must be a list"}]
+    if not isinstance(edges, list):
+        return [{"message": "edges must be a list"}]
+    errors = [
+        {"message": f"nodes[{i}] must be an object with a non-empty string id"}
+        for i, node in enumerate(nodes)
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not node.get("id")
+    ]
+    errors += [{"message": f"edges[{i}] must be an object"} for i, edge in enumerate(edges) if not isinstance(edge, dict)]
+    return errors
+
+
+def _ensure_valid(definition: Any, *, draft: bool = False) -> None:
+    if draft:
+        errors = structural_errors(definition)
+        if errors:
+            raise InvalidDefinition(errors)
+        return
     report = workflow_validate(definition=definition)
     if report.errors:
         raise InvalidDefinition(report.errors)
@@ -66,9 +90,9 @@ def _append_version(*, workflow: Workflow, definition: dict[str, Any], user: Use
 
 @transaction.atomic
 def workflow_create(
-    *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any]
+    *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False
 ) -> Workflow:
-    _ensure_valid(definition)
+    _ensure_valid(definition, draft=draft)
     workflow = Workflow.objects.create(
         owner_id=owner.pk, name=name, description=description, definition=copy.deepcopy(definition), version=0
     )
@@ -85,6 +109,7 @@ def workflow_update(
     name: str | None = None,
     description: str | None = None,
     definition: dict[str, Any] | None = None,
+    draft: bool = False,
 ) -> Workflow:
     # Re-read the row inside the transaction so that two concurrent saves cannot both
     # append "version N + 1" (SQLite's IMMEDIATE transactions serialise the writers).
@@ -97,7 +122,7 @@ def workflow_update(
         locked.description = description
         changed.append("description")
     if definition is not None:
-        _ensure_valid(definition)
+        _ensure_valid(definition, draft=draft)
         if definition != locked.definition:
             locked.definition = copy.deepcopy(definition)
             _append_version(workflow=locked, definition=definition, user=user)
@@ -117,6 +142,7 @@ def workflow_duplicate(*, workflow: Workflow, user: AbstractBaseUser) -> Workflo
         name=f"{workflow.name} (copy)"[:200],
         description=workflow.description,
         definition=copy.deepcopy(workflow.definition),
+        draft=True,
     )
 
 
@@ -127,7 +153,7 @@ def workflow_restore_version(*, workflow: Workflow, user: UserLike | None, numbe
     version = workflow.versions.filter(number=number).first()
     if version is None:
         raise VersionNotFound(f"Workflow {workflow.pk} has no version {number}.")
-    return workflow_update(workflow=workflow, user=user, definition=copy.deepcopy(version.definition))
+    return workflow_update(workflow=workflow, user=user, definition=copy.deepcopy(version.definition), draft=True)
 
 
 @transaction.atomic
@@ -145,3 +171,62 @@ def workflow_delete(*, workflow: Workflow, user: UserLike | None) -> None:
     # Executions PROTECT their version, so they go before the workflow (and its versions).
     executions.delete()
     workflow.delete()
+
+
+# "Test this expression" (editor): the V8 sandbox with limits tighter than a run's, since
+# anyone editing may press the button over and over.
+TEST_TIMEOUT_MS = 1000
+TEST_MEMORY_MB = 32
+TEST_MAX_OUTPUT_BYTES = 200_000
+
+
+def expression_test_bindings(
+    *, workflow: Workflow, user: Any, input: Any, execution_id: int | None, node_id: str | None,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What the expression sees: like a node run (SPEC §5) — `input`, `variables`,
+    `execution`, `branch`, and the outputs of the nodes of a past run by id — built from
+    that run when one is named (its node run's input is the default `input`)."""
+    from engine.models import Execution, NodeRun
+
+    variables = dict(((workflow.definition or {}).get("settings") or {}).get("variables") or {})
+    bindings: dict[str, Any] = {"parallel": {}, "branch": {"id": "main", "name": "main"}}
+    if execution_id is not None:
+        execution = Execution.objects.filter(pk=execution_id, workflow=workflow).first()
+        if execution is None:
+            raise ExpressionTestRefused("no such execution of this workflow")
+        variables.update(((execution.state or {}).get("variables")) or {})
+        bindings["execution"] = {"id": execution.pk, "traceId": execution.trace_id}
+        runs = NodeRun.objects.filter(execution=execution).order_by("seq", "queued_at").values(
+            "node_id", "status", "output", "input", "iteration", "branch_id", "branch_name"
+        )
+        for row in runs:
+            # Outside a loop body the last success of a node is its output; loop-body runs
+            # (one per item) would otherwise overwrite it with one item's result.
+            if row["status"] == "succeeded" and row["iteration"] is None:
+                bindings[row["node_id"]] = row["output"]
+            if row["node_id"] == node_id:
+                if input is None:
+                    input = row["input"]
+                bindings["branch"] = {"id": row["branch_id"], "name": row["branch_name"]}
+    bindings["variables"] = variables
+    bindings.update(extra or {})
+    bindings["input"] = input if input is not None else {}
+    return bindings
+
+
+class ExpressionTestRefused(Exception):
+    pass
+
+
+def expression_test(*, code: str, bindings: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate `code` as the sandbox would in a run; never raises for the code's own faults:
+    `{ok, value, logs}` or `{ok: false, error, kind, logs}`."""
+    from engine.expressions import ExpressionError, evaluate
+
+    try:
+        result = evaluate(code, bindings, timeout_ms=TEST_TIMEOUT_MS, memory_mb=TEST_MEMORY_MB,
+                          max_output_bytes=TEST_MAX_OUTPUT_BYTES)
+    except ExpressionError as exc:
+        return {"ok": False, "error": str(exc), "kind": exc.kind, "logs": exc.logs}
+    return {"ok": True, "value": result.value, "logs": result.logs}

@@ -15,13 +15,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine.api import DETAIL_SERIALIZER, MAX_ID, BadRequest, _int_param
+from engine.api import DETAIL_SERIALIZER, MAX_ID, BadRequest, _int_param, rerun_options
 from engine.dead_letters import (
     dead_letter_discard,
     dead_letter_replay,
+    dead_letters_replay_many,
     dead_letters_visible,
 )
 from engine.models import DeadLetter, DeadLetterKind
+from engine.serializers import BulkReplayInputSerializer, RerunInputSerializer
 
 LIST_CAP = 500
 STATES = ("open", "replayed", "discarded")
@@ -111,7 +113,7 @@ class DeadLetterDetailApi(APIView):
 
 class DeadLetterReplayApi(APIView):
     @extend_schema(
-        request=None,
+        request=RerunInputSerializer,
         responses={
             201: REPLAYED,
             400: DETAIL_SERIALIZER,
@@ -123,12 +125,44 @@ class DeadLetterReplayApi(APIView):
     def post(self, request: Request, dead_letter_id: str) -> Response:
 
         letter = dead_letter_get(request.user, dead_letter_id)
-        execution = dead_letter_replay(dead_letter=letter, user=request.user)
+        # An item's input may be any JSON (it replaces the dead item); a run's must be an object.
+        options = rerun_options(request, input_must_be_object=False)
+        execution = dead_letter_replay(dead_letter=letter, user=request.user, **options)
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id,
              "deadLetter": DeadLetterSerializer(letter).data},
             status=status.HTTP_201_CREATED,
         )
+
+
+BULK_REPLAYED = inline_serializer(
+    "DeadLettersReplayed",
+    {"results": serializers.ListField(child=serializers.DictField()),
+     "replayed": serializers.IntegerField(), "failed": serializers.IntegerField()},
+)
+
+
+class DeadLetterBulkReplayApi(APIView):
+    """`POST /api/dead-letters/replay` with `{"ids": [...], "version": "original"|"latest"}`:
+    each dead letter is replayed on its own with its own input; the answer lists, per id,
+    the new execution or why it was not replayed. Ids that are not yours are reported as
+    not found, like any other refusal, without stopping the rest."""
+
+    @extend_schema(request=BulkReplayInputSerializer, responses={200: BULK_REPLAYED, 400: DETAIL_SERIALIZER},
+                   operation_id="dead_letters_bulk_replay")
+    def post(self, request: Request) -> Response:
+        options = rerun_options(request, serializer_class=BulkReplayInputSerializer)
+        if "input" in options:
+            raise BadRequest("a bulk replay uses each dead letter's own input; input is not accepted here.")
+        ids: list[int] = list(dict.fromkeys(options["ids"]))
+        found = {letter.pk: letter for letter in dead_letters_visible(request.user).filter(pk__in=ids)}
+        results = dead_letters_replay_many(
+            dead_letters=[found[i] for i in ids if i in found], user=request.user, version=options["version"]
+        )
+        by_id = {r["id"]: r for r in results}
+        ordered = [by_id.get(i) or {"id": i, "status": 404, "error": "No such dead letter."} for i in ids]
+        replayed = sum(1 for r in ordered if "execution" in r)
+        return Response({"results": ordered, "replayed": replayed, "failed": len(ordered) - replayed})
 
 
 class DeadLetterDiscardApi(APIView):

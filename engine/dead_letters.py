@@ -18,7 +18,10 @@ Replay:
   `{{parallel.index}}` and its trace suffix are unchanged). Nodes before the loop run again
   (the body may read their outputs); every other item of the loop is left out. For an
   item of a nested loop, the inner loop runs only that item in every outer iteration.
-Either way the dead letter records when and as which execution it was replayed; a
+A replay runs the version the dead letter came from (`version="original"`, the default) or
+the workflow's current one (`version="latest"`: after fixing the workflow in a new
+version); `input` replaces the run input (run dead letters) or the dead item (item dead
+letters). Either way the dead letter records when and as which execution it was replayed; a
 replayed or discarded dead letter cannot be replayed again (the new execution, if it
 fails, makes its own dead letter).
 """
@@ -97,7 +100,12 @@ def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
 
 
 # -- services ----------------------------------------------------------------------------------
-def dead_letter_replay(*, dead_letter: DeadLetter, user: Any) -> Execution:
+_UNSET: Any = object()
+
+
+def dead_letter_replay(
+    *, dead_letter: DeadLetter, user: Any, version: str = "original", input: Any = _UNSET
+) -> Execution:
     """Start the replay execution (see the module docstring) and record it."""
     from engine import services
 
@@ -111,19 +119,32 @@ def dead_letter_replay(*, dead_letter: DeadLetter, user: Any) -> Execution:
         if letter.replayed_at is not None:
             raise DeadLetterClosed(f"this dead letter was already replayed as execution {letter.replayed_execution_id}")
         source = letter.execution
-        version = source.version if source is not None else None
+        chosen = services.version_for_rerun(
+            workflow=letter.workflow, original=source.version if source is not None else None, choice=version
+        )
+        item = letter.input
         if letter.kind == "run":
-            run_input = letter.input
+            run_input = letter.input if input is _UNSET else input
+            if not isinstance(run_input, dict):
+                raise services.BadRerun("input must be a JSON object")
         else:
             run_input = source.input if source is not None else {}
+            if input is not _UNSET:
+                item = input
+            nodes = (chosen.definition or {}).get("nodes") if chosen is not None else None
+            if not any(isinstance(n, dict) and n.get("id") == letter.node_id for n in nodes or []):
+                raise services.BadRerun(
+                    f"version {chosen.number if chosen else '?'} has no node {letter.node_id!r}: "
+                    "its loop item cannot be replayed there"
+                )
         # The engine is woken on commit, so the replay state below is in place before it looks.
         execution = services.execution_start(
             workflow=letter.workflow, user=user, input=run_input,
-            priority=source.priority if source is not None else 0, version=version,
+            priority=source.priority if source is not None else 0, version=chosen,
         )
         if letter.kind == "item":
             execution.state = {"deadLetterReplay": {
-                letter.node_id: [{"index": letter.item_index or 0, "item": letter.input}],
+                letter.node_id: [{"index": letter.item_index or 0, "item": item}],
             }}
             execution.save(update_fields=["state"])
         letter.replayed_at = timezone.now()
@@ -131,6 +152,29 @@ def dead_letter_replay(*, dead_letter: DeadLetter, user: Any) -> Execution:
         letter.save(update_fields=["replayed_at", "replayed_execution"])
     dead_letter.refresh_from_db()
     return execution
+
+
+def dead_letters_replay_many(
+    *, dead_letters: list[DeadLetter], user: Any, version: str = "original"
+) -> list[dict[str, Any]]:
+    """Replay each (in the given order), each on its own: one that cannot be replayed
+    (already replayed, its node gone from the latest version, the run queue full) is
+    reported and the others still go. Each result is `{id, execution, traceId}` or
+    `{id, error, status}`."""
+    from editor.services import InvalidDefinition
+
+    results: list[dict[str, Any]] = []
+    for letter in dead_letters:
+        try:
+            execution = dead_letter_replay(dead_letter=letter, user=user, version=version)
+        except InvalidDefinition as exc:
+            message = "; ".join(str(e.get("message", e)) for e in exc.errors[:3])
+            results.append({"id": letter.pk, "status": 400, "error": f"the version to run is invalid: {message}"})
+        except Refusal as exc:
+            results.append({"id": letter.pk, "status": exc.status_code, "error": exc.message})
+        else:
+            results.append({"id": letter.pk, "execution": execution.pk, "traceId": execution.trace_id})
+    return results
 
 
 def dead_letter_discard(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:

@@ -104,3 +104,15 @@ class EventSerializer(serializers.Serializer[Any]):
     iteration = serializers.IntegerField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
+
+
+class RerunInputSerializer(serializers.Serializer[Any]):
+    """Body of a retry or dead-letter replay: which version to run and, optionally, an
+    edited input (absent: the original input)."""
+
+    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
+    input = serializers.JSONField(required=False)
+
+
+class BulkReplayInputSerializer(RerunInputSerializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)

@@ -1,5 +1,7 @@
 """`manage.py load_demo [--user NAME] [--api-base URL]`: load the demo workflows of
-`editor/demo/` for a user, idempotently by name.
+`editor/demo/` for a user, idempotently by name. Without `--api-base` the demos call
+`FLOWMAESTRO_SITE_URL`/demo-api when that is set, else http://127.0.0.1:8000/demo-api
+(the workflow list's "Load demo workflows" button uses the URL the browser used).
 
 A demo workflow that already exists is brought up to date through the same service as
 the API (so a changed demo appends a version, an unchanged one appends nothing); the
@@ -8,33 +10,17 @@ user's own workflows with other names are never touched.
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from editor import services
+from editor.demos import DEMO_DIR, demo_api_base, demo_workflows
 from editor.models import Workflow
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-
-
-def demo_workflows(api_base: str | None = None) -> list[dict[str, Any]]:
-    """The demo documents `{name, description, definition}` in file order."""
-    demos = []
-    for path in sorted(DEMO_DIR.glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if api_base:
-            definition = copy.deepcopy(doc["definition"])
-            variables = (definition.get("settings") or {}).get("variables") or {}
-            if "apiBase" in variables:
-                variables["apiBase"] = api_base.rstrip("/")
-            doc["definition"] = definition
-        demos.append(doc)
-    return demos
+# Re-exported: tests and older callers import them from here.
+__all__ = ["DEMO_DIR", "demo_workflows", "Command"]
 
 
 class Command(BaseCommand):
@@ -45,7 +31,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--api-base",
             default=None,
-            help="base URL of the demo API, e.g. http://127.0.0.1:8000/demo-api (default: as in the files)",
+            help="base URL of the demo API, e.g. http://127.0.0.1:8000/demo-api "
+            "(default: FLOWMAESTRO_SITE_URL/demo-api, else http://127.0.0.1:8000/demo-api)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,7 +41,7 @@ class Command(BaseCommand):
             owner = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
             raise CommandError(f"No user {username!r}; create it first (e.g. `manage.py ensure_login`).") from None
-        for doc in demo_workflows(options["api_base"]):
+        for doc in demo_workflows(options["api_base"] or demo_api_base()):
             name, definition = doc["name"], doc["definition"]
             existing = Workflow.objects.filter(owner=owner, name=name).order_by("id").first()
             try:

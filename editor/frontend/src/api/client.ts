@@ -31,7 +31,8 @@ export class ApiError extends Error {
     const items = this.errors
       .map((e) => (typeof e === "string" ? e : e.message ?? JSON.stringify(e)))
       .slice(0, 3);
-    return items.length ? `${this.detail}: ${items.join("; ")}` : this.detail;
+    // "Invalid workflow definition." + ": …" would read ".:"; the list follows the colon.
+    return items.length ? `${this.detail.replace(/[.:]\s*$/, "")}: ${items.join("; ")}` : this.detail;
   }
 }
 

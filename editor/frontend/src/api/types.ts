@@ -170,6 +170,11 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   nodeRuns: NodeRun[];
+  /** Run-scoped engine state; `awaiting` names the approval a paused run waits on. */
+  state?: Record<string, unknown> | null;
+  /** Set when `nodeRuns` is only the first page (see GET /api/executions/{id}/node-runs). */
+  nodeRunsNext?: string | null;
+  workflowName?: string;
 }
 
 export interface ValidationIssue {

@@ -3,6 +3,8 @@ import { javascript } from "@codemirror/lang-javascript";
 import CodeMirror, { EditorView } from "@uiw/react-codemirror";
 import { useMemo } from "react";
 
+import { cspNonce } from "../lib/cspNonce";
+
 interface Props {
   id: string;
   value: string;
@@ -14,12 +16,19 @@ interface Props {
   minHeight?: string;
 }
 
+function nonceExtension() {
+  const nonce = cspNonce();
+  return nonce ? [EditorView.cspNonce.of(nonce)] : [];
+}
+
 export function CodeField({ id, value, language, onChange, placeholder, label, testId, minHeight }: Props) {
   const extensions = useMemo(
     () => [
       ...(language === "javascript" ? [javascript()] : []),
       EditorView.lineWrapping,
       EditorView.contentAttributes.of({ "aria-label": label, id }),
+      // CodeMirror styles itself with a <style> element it creates: give it the page's nonce.
+      ...nonceExtension(),
     ],
     [language, label, id],
   );

@@ -6,7 +6,7 @@ import type { Config, WorkflowNode } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
 
-const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate"] as const;
+const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
 
 export function NodePanel({ node }: { node: WorkflowNode }) {
   const info = useGraph((s) => s.nodeTypes[node.type]);
