@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -328,6 +329,25 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     }
 
 
+def truncated_timeline(execution: Execution, rows: list[Row]) -> dict[str, Any]:
+    """The timeline of the first node runs only, with `truncated` saying so: the bars,
+    lanes, critical path and run-time figures are those of `rows`; the counts per status
+    and `summary.nodeRuns` are the whole execution's (from the database's index)."""
+    from engine.node_run_pages import status_counts
+
+    timeline = build_timeline(execution, rows)
+    counts = status_counts(execution)
+    total = sum(counts.values())
+    timeline["summary"]["counts"] = counts
+    timeline["summary"]["nodeRuns"] = total
+    timeline["truncated"] = {
+        "bars": len(rows), "nodeRuns": total,
+        "detail": f"The first {len(rows)} of {total} node runs are drawn; "
+                  f"GET /api/executions/{execution.pk}/node-runs lists them all, a page at a time.",
+    }
+    return timeline
+
+
 def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | None:
     node_run = NodeRun.objects.filter(execution=execution, pk=node_run_id).first()
     if node_run is None:
@@ -359,5 +379,10 @@ class TimelineView(APIView):
             return Response(detail)
         # The execution (and its lastSeq) is read before the node runs: the rows are then at
         # least as new as lastSeq, and events streamed after it only move bars forward.
-        rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS))
-        return Response(build_timeline(execution, rows))
+        # At most FLOWMAESTRO_TIMELINE_MAX_BARS bars (the first, in creation order): a
+        # 1,000,000-item loop must not make one answer of a million bars.
+        max_bars = int(getattr(settings, "FLOWMAESTRO_TIMELINE_MAX_BARS", 5000))
+        rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS)[: max_bars + 1])
+        if len(rows) <= max_bars:
+            return Response(build_timeline(execution, rows))
+        return Response(truncated_timeline(execution, rows[:max_bars]))
