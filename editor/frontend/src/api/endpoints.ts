@@ -2,6 +2,8 @@
 import { api } from "./client";
 import type {
   Execution,
+  NodeRun,
+  NodeRunPage,
   NodeTypeInfo,
   ValidationResult,
   Workflow,
@@ -38,5 +40,26 @@ export const nodeTypesApi = {
 };
 
 export const executionsApi = {
+  /** The execution; `nodeRuns` is whole up to the server's bound (1,000 by default), else
+   * the first page with `nodeRunsNext` set (read the rest with `nodeRuns` / `allNodeRuns`). */
   get: (id: string | number) => api.get<Execution>(`/api/executions/${id}`),
+  /** One page of node runs (`url`: a `next` from the previous page). */
+  nodeRuns: (id: string | number, filters: { nodeId?: string; status?: string; limit?: number } = {}, url?: string) => {
+    if (url) return api.get<NodeRunPage>(url);
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(filters)) if (value !== undefined && value !== "") query.set(key, String(value));
+    const suffix = query.toString();
+    return api.get<NodeRunPage>(`/api/executions/${id}/node-runs${suffix ? `?${suffix}` : ""}`);
+  },
+  /** Every node run matching `filters`, page after page (at most `max`). */
+  allNodeRuns: async (id: string | number, filters: { nodeId?: string; status?: string } = {}, max = 100_000) => {
+    const out: NodeRun[] = [];
+    let page = await executionsApi.nodeRuns(id, filters);
+    out.push(...page.results);
+    while (page.next && out.length < max) {
+      page = await executionsApi.nodeRuns(id, filters, page.next);
+      out.push(...page.results);
+    }
+    return out.slice(0, max);
+  },
 };

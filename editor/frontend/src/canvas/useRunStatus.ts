@@ -6,7 +6,7 @@ import { errorMessage } from "../api/client";
 import { executionsApi } from "../api/endpoints";
 import { type ExecutionStatus, TERMINAL_EXECUTION_STATUSES } from "../api/types";
 import { graphStore } from "../store/graphStore";
-import { statusByNode } from "./convert";
+import { statusByNode, statusByNodeFromCounts } from "./convert";
 
 export const POLL_INTERVAL_MS = 500;
 
@@ -22,7 +22,12 @@ export function useRunStatus(executionId: string | null): ExecutionStatus | null
         const execution = await executionsApi.get(executionId);
         if (stopped) return;
         setStatus(execution.status);
-        graphStore.getState().setNodeStatus(statusByNode(execution.nodeRuns ?? []));
+        // Beyond the server's bound `nodeRuns` is only a page: the per-node counts cover all.
+        graphStore.getState().setNodeStatus(
+          execution.nodeRunCountsByNode
+            ? statusByNodeFromCounts(execution.nodeRunCountsByNode)
+            : statusByNode(execution.nodeRuns ?? []),
+        );
         if (TERMINAL_EXECUTION_STATUSES.includes(execution.status)) return;
       } catch (err) {
         if (stopped) return;
