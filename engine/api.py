@@ -6,9 +6,10 @@ Executions someone else owns are not found (404, never 403); staff see everythin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -68,6 +69,21 @@ def executions_visible(user: Any) -> QuerySet[Execution]:
     return qs
 
 
+_TRACE_SUFFIX = re.compile(r"-\d{3,}$")
+
+
+def _trace_filter(trace: str) -> Q:
+    """Executions whose trace id is `trace`, starts with it, or is the root of it: a branch's
+    or loop item's trace id is its execution's plus `-003` parts (SPEC §8), so stripping
+    those finds the execution without reading its node runs."""
+    roots = {trace}
+    root = trace
+    while _TRACE_SUFFIX.search(root):
+        root = _TRACE_SUFFIX.sub("", root)
+        roots.add(root)
+    return Q(trace_id__in=roots) | Q(trace_id__startswith=trace)
+
+
 def execution_get(user: Any, execution_id: Any) -> Execution:
     try:
         pk = int(execution_id)
@@ -90,6 +106,9 @@ class ExecutionListApi(APIView):
         parameters=[
             OpenApiParameter("workflow", OpenApiTypes.INT, description="only this workflow's executions"),
             OpenApiParameter("status", OpenApiTypes.STR, description="a status, or several joined by commas"),
+            OpenApiParameter("trace", OpenApiTypes.STR, description=(
+                "a trace id: the execution's own, or any of its branches' or loop items' "
+                "(`trace-ab12cd34-003`, `trace-ab12cd34-002-001`), or the start of one")),
         ],
         responses={200: ExecutionSummarySerializer(many=True), 400: DETAIL_SERIALIZER},
     )
@@ -105,6 +124,9 @@ class ExecutionListApi(APIView):
             if unknown:
                 raise BadRequest(f"unknown status {', '.join(unknown)}; one of {', '.join(ExecutionStatus.values)}")
             qs = qs.filter(status__in=wanted)
+        trace = request.query_params.get("trace", "").strip()[:200]
+        if trace:
+            qs = qs.filter(_trace_filter(trace))
         executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 
@@ -224,6 +246,9 @@ def rerun_options(request: Request, *, input_must_be_object: bool = True,
 
 
 class ExecutionRetryApi(APIView):
+    """Re-run: a new execution with this one's input (or `input`) on its own version
+    (`"version": "original"`, the default) or on the workflow's latest (`"latest"`)."""
+
     @extend_schema(
         request=RerunInputSerializer,
         responses={

@@ -324,6 +324,12 @@ LOGGING = {
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
 # fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# Vite names every built asset after its content (`editor-Dku3E3d1.js`): such a file never
+# changes, so browsers may keep it for a year without asking again (`immutable`). The pages
+# and the manifest are not hashed and keep WhiteNoise's short max-age. Vite's build writes
+# `.gz` and `.br` next to each script and style sheet, which WhiteNoise serves to browsers
+# that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dist/assets/.+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$"
 
 # Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
 FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)

@@ -17,7 +17,7 @@ import {
   schemaTypes,
   setAtPath,
 } from "../lib/schemaForm";
-import { CodeField } from "./CodeField";
+import { CodeField } from "./LazyCodeField";
 
 type Obj = Record<string, unknown>;
 
