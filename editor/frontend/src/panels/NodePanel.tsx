@@ -2,13 +2,14 @@
 // type's JSON schema (common policy keys — timeout, retry, onError… — at the end).
 import { useEffect, useState } from "react";
 
-import type { Config, WorkflowNode } from "../api/types";
+import type { Config, Execution, WorkflowNode } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
+import { RunDataPanel } from "./RunDataPanel";
 
 const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate"] as const;
 
-export function NodePanel({ node }: { node: WorkflowNode }) {
+export function NodePanel({ node, execution }: { node: WorkflowNode; execution?: Execution | null; workflowId?: string }) {
   const info = useGraph((s) => s.nodeTypes[node.type]);
   const serverErrors = useGraph((s) => s.serverIssues.errors);
   const errors = serverErrors.filter((e) => e.nodeId === node.id);
@@ -21,6 +22,7 @@ export function NodePanel({ node }: { node: WorkflowNode }) {
           id: {node.id}
         </span>
       </header>
+      {execution ? <RunDataPanel execution={execution} nodeId={node.id} /> : null}
       {info?.description && <p className="fm-help">{info.description}</p>}
       <NodeIdField nodeId={node.id} />
       <div className="fm-field">
