@@ -2,7 +2,7 @@
 // its input prefilled and editable (POST /api/executions/{id}/retry).
 import { useEffect, useState } from "react";
 
-import { errorMessage } from "../api/client";
+import { api, errorMessage } from "../api/client";
 import { executionsApi, type RerunVersion } from "../api/endpoints";
 import type { Execution, ExecutionSummary } from "../api/types";
 import { CodeField } from "../forms/CodeField";
@@ -19,6 +19,19 @@ export function RerunDialog({ execution, latestVersion, onClose, onStarted }: Pr
   const [text, setText] = useState(() => JSON.stringify(execution.input ?? {}, null, 2));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A run kept as an open dead letter is re-run by replaying it, so the dead letter is
+  // marked as dealt with (and names the replay) instead of staying open beside it.
+  const [deadLetter, setDeadLetter] = useState<number | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    api
+      .get<{ id: number; kind: string }[]>(`/api/dead-letters?execution=${execution.id}&state=open&kind=run`)
+      .then((letters) => !stopped && setDeadLetter(letters[0]?.id ?? null))
+      .catch(() => undefined);
+    return () => {
+      stopped = true;
+    };
+  }, [execution.id]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -46,7 +59,12 @@ export function RerunDialog({ execution, latestVersion, onClose, onStarted }: Pr
     setBusy(true);
     setError(null);
     try {
-      onStarted(await executionsApi.retry(execution.id, { version, input }));
+      if (deadLetter !== null) {
+        const replayed = await api.post<{ id: number }>(`/api/dead-letters/${deadLetter}/replay`, { version, input });
+        onStarted(await executionsApi.get(replayed.id));
+      } else {
+        onStarted(await executionsApi.retry(execution.id, { version, input }));
+      }
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -58,6 +76,11 @@ export function RerunDialog({ execution, latestVersion, onClose, onStarted }: Pr
     <div className="fm-modal-backdrop" onClick={onClose}>
       <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="rerun-title" data-testid="rerun-dialog" onClick={(e) => e.stopPropagation()}>
         <h2 id="rerun-title">Re-run execution {execution.id}</h2>
+        {deadLetter !== null ? (
+          <p className="fm-help" data-testid="rerun-dead-letter">
+            This run is dead letter #{deadLetter}: re-running replays it and marks it replayed.
+          </p>
+        ) : null}
         <fieldset className="fm-fieldset">
           <legend className="fm-label">Version</legend>
           <label className="fm-radio">
@@ -83,7 +106,7 @@ export function RerunDialog({ execution, latestVersion, onClose, onStarted }: Pr
             Cancel
           </button>
           <button type="button" className="fm-btn fm-btn-primary" data-testid="rerun-submit" disabled={busy} onClick={() => void submit()}>
-            {busy ? "Starting…" : "Re-run"}
+            {busy ? "Starting…" : deadLetter !== null ? "Replay" : "Re-run"}
           </button>
         </div>
       </div>
