@@ -11,7 +11,7 @@ PORT ?= 8000
 WS_PING_INTERVAL ?= 10
 WS_PING_TIMEOUT ?= 20
 
-.PHONY: run test setup venv deps frontend migrate demo lint typecheck pytest clean
+.PHONY: run test cluster setup venv deps frontend migrate demo lint typecheck pytest clean
 
 run: setup migrate demo
 	@echo "Serving FlowMaestro on http://$(HOST):$(PORT)/ (engine in-process)"
@@ -19,6 +19,24 @@ run: setup migrate demo
 		--ping-interval $(WS_PING_INTERVAL) --ping-timeout $(WS_PING_TIMEOUT) flowmaestro.asgi:application
 
 test: setup lint typecheck pytest
+
+# The scale-out topology on this machine (Procfile, run by honcho): Redis, two daphne
+# (ports 8001, 8002) and two Celery workers, against DATABASE_URL (PostgreSQL).
+REDIS_PORT ?= 6379
+WEB1_PORT ?= 8001
+WEB2_PORT ?= 8002
+# daphne refuses the development key without DEBUG: the cluster uses DJANGO_SECRET_KEY when
+# set, else a fresh random one (sessions then end when the cluster restarts).
+CLUSTER_SECRET_KEY = $(or $(DJANGO_SECRET_KEY),$(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))'))
+CLUSTER_ENV = REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 FLOWMAESTRO_EXECUTOR=celery REDIS_PORT=$(REDIS_PORT) \
+	WEB1_PORT=$(WEB1_PORT) WEB2_PORT=$(WEB2_PORT) HOST=$(HOST) DJANGO_SECRET_KEY=$(CLUSTER_SECRET_KEY)
+cluster: setup
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make cluster needs DATABASE_URL=postgres://user:pw@host/db" \
+		"(several processes share the database; SQLite is for one process)"; exit 1;; esac
+	$(CLUSTER_ENV) $(PY) manage.py migrate --noinput
+	$(CLUSTER_ENV) $(PY) manage.py ensure_login --url http://$(HOST):$(WEB1_PORT)/
+	@echo "FlowMaestro cluster: http://$(HOST):$(WEB1_PORT)/ and http://$(HOST):$(WEB2_PORT)/ (Ctrl-C stops it)"
+	$(CLUSTER_ENV) $(VENV)/bin/honcho start -f Procfile
 
 setup: deps frontend
 

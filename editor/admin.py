@@ -45,7 +45,7 @@ class WorkflowVersionInline(admin.TabularInline[WorkflowVersion, Workflow]):
 class WorkflowAdminForm(forms.ModelForm[Workflow]):
     class Meta:
         model = Workflow
-        fields = ["owner", "name", "description", "definition"]
+        fields = ["owner", "name", "description", "definition", "retention_days", "retention_keep_last"]
 
     def clean_definition(self) -> Any:
         definition = self.cleaned_data["definition"]
@@ -80,6 +80,9 @@ class WorkflowAdmin(admin.ModelAdmin[Workflow]):
             return
         if "owner" in form.changed_data:
             Workflow.objects.filter(pk=obj.pk).update(owner=data["owner"])
+        Workflow.objects.filter(pk=obj.pk).update(
+            retention_days=data.get("retention_days"), retention_keep_last=data.get("retention_keep_last")
+        )
         try:
             services.workflow_update(
                 workflow=obj, user=request.user, name=data["name"], description=data.get("description", ""),  # type: ignore[arg-type]

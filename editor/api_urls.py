@@ -26,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(WORKFLOW + r"/webhooks/?$", trigger_api.WebhookListApi.as_view(), name="api-workflow-webhooks"),
     re_path(WORKFLOW + r"/webhooks/(?P<webhook_id>[0-9]{1,19})/?$", trigger_api.WebhookDetailApi.as_view(),
             name="api-workflow-webhook"),
+    re_path(WORKFLOW + r"/retention/?$", trigger_api.RetentionApi.as_view(), name="api-workflow-retention"),
     re_path(WORKFLOW + r"/schedules/?$", trigger_api.ScheduleListApi.as_view(), name="api-workflow-schedules"),
     re_path(WORKFLOW + r"/schedules/(?P<schedule_id>[0-9]{1,19})/?$", trigger_api.ScheduleDetailApi.as_view(),
             name="api-workflow-schedule"),

@@ -21,6 +21,10 @@ class Workflow(models.Model):
     version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Retention of this workflow's finished executions; None follows the global settings
+    # (FLOWMAESTRO_RETENTION_DAYS / _KEEP_LAST), 0 keeps them for good.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    retention_keep_last = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]

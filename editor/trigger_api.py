@@ -208,7 +208,8 @@ class HookApi(APIView):
             return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             execution = triggers.webhook_call(
-                webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER)
+                webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER),
+                traceparent=request.headers.get("traceparent"),
             )
         answer: dict[str, Any] = {
             "executionId": execution.pk, "status": execution.status, "traceId": execution.trace_id,
@@ -230,3 +231,36 @@ class HookApi(APIView):
                 return Response(answer, status=status.HTTP_202_ACCEPTED)
             time.sleep(pause)
             pause = min(pause * 1.5, 0.2)
+
+
+class RetentionInput(serializers.Serializer[Any]):
+    # None: follow the server's defaults; 0: keep for good.
+    days = serializers.IntegerField(allow_null=True, min_value=0, max_value=36_500)
+    keepLast = serializers.IntegerField(allow_null=True, min_value=0, max_value=10_000_000)
+
+
+def retention_json(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "days": workflow.retention_days, "keepLast": workflow.retention_keep_last,
+        "defaultDays": int(getattr(settings, "FLOWMAESTRO_RETENTION_DAYS", 30)),
+        "defaultKeepLast": int(getattr(settings, "FLOWMAESTRO_RETENTION_KEEP_LAST", 0)),
+    }
+
+
+class RetentionApi(APIView):
+    """`GET/PUT /api/workflows/{id}/retention`: how long this workflow's finished runs are kept."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        return Response(retention_json(_workflow(request, workflow_id)))
+
+    @extend_schema(request=RetentionInput, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request, workflow_id: str) -> Response:
+        workflow = _workflow(request, workflow_id)
+        data = RetentionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        Workflow.objects.filter(pk=workflow.pk).update(
+            retention_days=data.validated_data["days"], retention_keep_last=data.validated_data["keepLast"]
+        )
+        workflow.refresh_from_db()
+        return Response(retention_json(workflow))

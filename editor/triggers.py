@@ -87,13 +87,14 @@ def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> No
             raise WebhookRefused(f"missing or wrong {SIGNATURE_HEADER} header (sha256 HMAC of the raw body)")
 
 
-def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | None) -> Any:
+def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | None,
+                 traceparent: str | None = None) -> Any:
     """Start a run of the webhook's workflow with `input` (the request body)."""
     from engine.services import execution_start
 
     webhook_check(webhook=webhook, body=body, signature=signature)
     workflow = webhook.workflow
-    execution = execution_start(workflow=workflow, user=None, input=input)
+    execution = execution_start(workflow=workflow, user=None, input=input, traceparent=traceparent)
     Webhook.objects.filter(pk=webhook.pk).update(last_called_at=timezone.now(), calls=webhook.calls + 1)
     return execution
 

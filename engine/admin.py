@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal
+from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal, RetentionRun
 
 INLINE_LIMIT = 200
 
@@ -77,6 +77,7 @@ def _pretty(value: Any) -> str:
 class ExecutionAdmin(admin.ModelAdmin[Execution]):
     list_display = [
         "id", "workflow", "version_number", "status", "trace_id", "owner", "priority", "created_at", "finished_at",
+        "held_by",
     ]
     list_filter = ["status", "workflow"]
     search_fields = ["=trace_id", "workflow__name"]
@@ -96,6 +97,14 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
     def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
         # Read-only: state belongs to the engine; actions go through the services.
         return False
+
+    @admin.display(description="held by", ordering="engine_id")
+    def held_by(self, obj: Execution) -> str:
+        """The engine (a daphne, `runengine` or Celery worker process: host:pid:id) that
+        coordinates the run, while it runs; a stale heartbeat means it is up for takeover."""
+        if not obj.engine_id or obj.status not in ("running", "paused"):
+            return "—"
+        return obj.engine_id
 
     @admin.display(description="version", ordering="version__number")
     def version_number(self, execution: Execution) -> int:
@@ -268,3 +277,18 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 continue
             done += 1
         self.message_user(request, f"Discarded {done} dead letter(s).", messages.SUCCESS)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin[RetentionRun]):
+    """What retention removed or compacted, pass by pass (read-only)."""
+
+    list_display = ["started_at", "finished_at", "executions_deleted", "node_runs_deleted", "events_deleted",
+                    "executions_compacted", "engine_id"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -6,9 +6,10 @@ Executions someone else owns are not found (404, never 403); staff see everythin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -65,6 +66,21 @@ def executions_visible(user: Any) -> QuerySet[Execution]:
     return qs
 
 
+_TRACE_SUFFIX = re.compile(r"-\d{3,}$")
+
+
+def _trace_filter(trace: str) -> Q:
+    """Executions whose trace id is `trace`, starts with it, or is the root of it: a branch's
+    or loop item's trace id is its execution's plus `-003` parts (SPEC §8), so stripping
+    those finds the execution without reading its node runs."""
+    roots = {trace}
+    root = trace
+    while _TRACE_SUFFIX.search(root):
+        root = _TRACE_SUFFIX.sub("", root)
+        roots.add(root)
+    return Q(trace_id__in=roots) | Q(trace_id__startswith=trace)
+
+
 def execution_get(user: Any, execution_id: Any) -> Execution:
     try:
         pk = int(execution_id)
@@ -87,6 +103,9 @@ class ExecutionListApi(APIView):
         parameters=[
             OpenApiParameter("workflow", OpenApiTypes.INT, description="only this workflow's executions"),
             OpenApiParameter("status", OpenApiTypes.STR, description="a status, or several joined by commas"),
+            OpenApiParameter("trace", OpenApiTypes.STR, description=(
+                "a trace id: the execution's own, or any of its branches' or loop items' "
+                "(`trace-ab12cd34-003`, `trace-ab12cd34-002-001`), or the start of one")),
         ],
         responses={200: ExecutionSummarySerializer(many=True), 400: DETAIL_SERIALIZER},
     )
@@ -102,6 +121,9 @@ class ExecutionListApi(APIView):
             if unknown:
                 raise BadRequest(f"unknown status {', '.join(unknown)}; one of {', '.join(ExecutionStatus.values)}")
             qs = qs.filter(status__in=wanted)
+        trace = request.query_params.get("trace", "").strip()[:200]
+        if trace:
+            qs = qs.filter(_trace_filter(trace))
         executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 
@@ -168,6 +190,9 @@ def rerun_options(request: Request, *, input_must_be_object: bool = True,
 
 
 class ExecutionRetryApi(APIView):
+    """Re-run: a new execution with this one's input (or `input`) on its own version
+    (`"version": "original"`, the default) or on the workflow's latest (`"latest"`)."""
+
     @extend_schema(
         request=RerunInputSerializer,
         responses={
@@ -183,6 +208,44 @@ class ExecutionRetryApi(APIView):
         execution = execution_get(request.user, execution_id)
         retried = services.execution_retry(execution=execution, user=request.user, **rerun_options(request))
         return _execution_response(retried, status.HTTP_201_CREATED)
+
+
+class RedriveInputSerializer(serializers.Serializer[Any]):
+    version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
+    nodes = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=1000)
+    items = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=100_000),
+        required=False,
+    )
+
+
+class ExecutionRedriveApi(APIView):
+    """`POST /api/executions/{id}/redrive`: re-run only what failed (or the chosen nodes and
+    loop items) in a new attempt of the same execution."""
+
+    @extend_schema(
+        request=RedriveInputSerializer,
+        responses={
+            202: ExecutionSummarySerializer,
+            400: DETAIL_SERIALIZER,
+            404: NOT_FOUND,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="The execution cannot be redriven in its state"),
+        },
+    )
+    def post(self, request: Request, execution_id: str) -> Response:
+        from engine import services
+
+        execution = execution_get(request.user, execution_id)
+        if not isinstance(request.data, dict):
+            raise BadRequest("The body must be a JSON object.")
+        serializer = RedriveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        redriven = services.execution_redrive(
+            execution=execution, user=request.user, version=data["version"], nodes=data.get("nodes"),
+            items=data.get("items"),
+        )
+        return Response(ExecutionSummarySerializer(redriven).data, status=status.HTTP_202_ACCEPTED)
 
 
 NODE_TYPE_SERIALIZER = inline_serializer(

@@ -25,6 +25,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(EXECUTION + r"/events/?$", api.ExecutionEventsApi.as_view(), name="api-execution-events"),
     re_path(EXECUTION + r"/signal/?$", api.ExecutionSignalApi.as_view(), name="api-execution-signal"),
     re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
+    re_path(EXECUTION + r"/redrive/?$", api.ExecutionRedriveApi.as_view(), name="api-execution-redrive"),
     re_path(EXECUTION + r"/timeline/?$", timeline_view, name="api-execution-timeline"),
     re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
     re_path(r"^dead-letters/?$", dead_letter_api.DeadLetterListApi.as_view(), name="api-dead-letter-list"),

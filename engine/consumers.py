@@ -30,7 +30,8 @@ indexed query, and reads events only when no announcement is on its way.
 staff, who see every execution, and out-of-process engines without Redis).
 
 Close codes (sent after accepting, so that browsers can read them): 4400 bad request,
-4401 not logged in, 4403 not the owner, 4404 no such execution; 1011 if the stream fails.
+4401 not logged in, 4404 no such execution — also another user's, which must look exactly
+like a missing one; 1011 if the stream fails.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ ws_frames.install()
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SERVER_ERROR = 1011
 
@@ -84,8 +84,14 @@ MAX_SEQ = 2**31 - 1
 
 
 @database_sync_to_async
-def _execution_owner(execution_id: int) -> int | None:
-    return Execution.objects.filter(pk=execution_id).values_list("owner_id", flat=True).first()
+def _may_watch(execution_id: int, user_id: int, is_staff: bool) -> bool:
+    """Whether the execution exists and the user may watch it, in one query: another user's
+    execution and a missing one take the same path and get the same answer, so ids cannot
+    be probed through the websocket (as over HTTP, where both are a 404)."""
+    executions = Execution.objects.filter(pk=execution_id)
+    if not is_staff:
+        executions = executions.filter(owner_id=user_id)
+    return executions.exists()
 
 
 _EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
@@ -183,12 +189,8 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, ValueError):
             await self._refuse(CLOSE_BAD_REQUEST, "afterSeq must be a non-negative integer.")
             return
-        owner_id = await _execution_owner(self.execution_id)
-        if owner_id is None:
+        if not await _may_watch(self.execution_id, int(user.pk), bool(user.is_staff)):
             await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
-            return
-        if owner_id != user.pk and not user.is_staff:
-            await self._refuse(CLOSE_FORBIDDEN, "This execution is not yours.")
             return
         self.last_sent = after_seq
         # Subscribe before the writer reads the store: an event committed after that read

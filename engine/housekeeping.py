@@ -72,8 +72,15 @@ def default_jobs() -> list[Job]:
     from django.conf import settings
 
     from editor.triggers import schedules_run_due
+    from engine.retention import prune
+    from engine.tracing import export_finished
 
     jobs = [Job("schedules", float(getattr(settings, "FLOWMAESTRO_SCHEDULE_INTERVAL", 1.0)), schedules_run_due)]
+    # Spans of finished executions, when OTEL_EXPORTER_OTLP_ENDPOINT is set (else a no-op).
+    jobs.append(Job("traces", float(getattr(settings, "FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1.0)), export_finished))
+    retention_interval = float(getattr(settings, "FLOWMAESTRO_RETENTION_INTERVAL", 60.0))
+    if retention_interval > 0:
+        jobs.append(Job("retention", retention_interval, prune))
     return jobs
 
 

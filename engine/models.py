@@ -57,6 +57,11 @@ class Execution(models.Model):
     # the last resume signal, the pause reason.
     state = models.JSONField(default=dict, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
+    # Set when retention compacted the event log of this finished execution to what the
+    # timeline needs (execution-level, signal and log events; node runs keep the bars).
+    compacted_at = models.DateTimeField(null=True, blank=True)
+    # Set when its spans were handed to the OpenTelemetry exporter (engine.tracing).
+    traced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -218,3 +223,22 @@ class DeadLetter(models.Model):
         if self.replayed_at is not None:
             return "replayed"
         return "open"
+
+
+class RetentionRun(models.Model):
+    """One pass of the retention job that removed or compacted something (admin: what was
+    pruned, when, and how long it took)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    executions_deleted = models.PositiveIntegerField(default=0)
+    node_runs_deleted = models.PositiveIntegerField(default=0)
+    events_deleted = models.PositiveIntegerField(default=0)
+    executions_compacted = models.PositiveIntegerField(default=0)
+    engine_id = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retention {self.started_at:%Y-%m-%d %H:%M}: {self.executions_deleted} executions"

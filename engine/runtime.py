@@ -36,7 +36,12 @@ def tune_garbage_collector() -> None:
 
 def build_engine(**overrides: object) -> Engine:
     tune_garbage_collector()
-    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE)
+    options = EngineOptions(
+        http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
+        output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)),
+        expression_timeout_ms=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000)),
+        expression_memory_mb=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64)),
+    )
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
         "options": options,
@@ -47,6 +52,11 @@ def build_engine(**overrides: object) -> Engine:
     kwargs["heartbeat_interval"] = min(2.0, float(kwargs["stale_after"]) / 3)  # type: ignore[arg-type]
     if affinity.pinned():
         kwargs["worker_initializer"] = affinity.release
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        from engine.executors.celery_executor import CeleryExecutor
+        from flowmaestro.celery import app
+
+        kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL)
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = _notify

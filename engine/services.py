@@ -15,6 +15,7 @@ from engine import store
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
+from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.queueing import queue_settings
@@ -39,6 +40,9 @@ class UnknownSignal(Refusal):
 
 
 def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        _wake_celery(execution_id, signal=signal)
+        return
     if not settings.FLOWMAESTRO_ENGINE_IN_PROCESS:
         return  # a separate `runengine` process polls the database
     from engine.runtime import start_engine
@@ -48,6 +52,21 @@ def _wake_engine(execution_id: Any, *, signal: bool = False) -> None:
         engine.signal(execution_id)
     else:
         engine.submit(execution_id)  # coalesced: at most one claim waits in the engine
+
+
+def _wake_celery(execution_id: Any, *, signal: bool) -> None:
+    """Queue mode: a new run goes to the `executions` queue for a worker's coordinator to
+    claim; a signal goes straight to the Redis list of the coordinator that owns the run
+    (a run nobody owns yet gets its signals when it is claimed)."""
+    from engine.executors import celery_executor
+    from flowmaestro.celery import app
+
+    if not signal:
+        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE)
+        return
+    owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
+    if owner:
+        celery_executor.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
 
 
 # Validation results of versions already run. Versions are immutable, so (id, created_at)
@@ -85,9 +104,11 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
 
 
 def execution_start(
-    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None
+    *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
+    traceparent: str | None = None,
 ) -> Execution:
-    """Queue a run of the workflow's current version (or `version`), pinned to it."""
+    """Queue a run of the workflow's current version (or `version`), pinned to it.
+    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -107,7 +128,7 @@ def execution_start(
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
-            trace_id=new_trace_id(), last_seq=1,
+            trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
         store.insert(execution)
         store.insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
@@ -144,6 +165,72 @@ def execution_retry(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
         priority=execution.priority, version=chosen,
     )
+
+
+REDRIVABLE = ("failed", "cancelled", "timed_out")
+
+
+class NotRedrivable(Refusal):
+    status_code = 409
+
+
+def execution_redrive(
+    *, execution: Execution, user: Any, version: str = "original", nodes: list[str] | None = None,
+    items: dict[str, list[int]] | None = None,
+) -> Execution:
+    """A new attempt of the same execution that re-runs only what did not succeed (or the
+    chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
+    and loop item (engine.core.redrive). Same id and trace ids; `version="latest"` moves the
+    execution to the workflow's current version first (to redrive after a fix)."""
+    from engine.core.graph import Graph
+    from engine.models import NodeRun
+
+    selective = bool(nodes) or bool(items)
+    if execution.status not in REDRIVABLE and not (selective and execution.status == "succeeded"):
+        raise NotRedrivable(
+            f"execution is {execution.status}: only a failed, cancelled or timed-out execution can be redriven"
+            + ("" if execution.status not in ("queued", "running", "paused") else " (wait for it to finish)")
+            + ("; choose nodes or items to re-run parts of a succeeded one" if execution.status == "succeeded" else "")
+        )
+    chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
+    if chosen is None:
+        raise BadRerun("the workflow has no saved version")
+    if chosen.pk != execution.version_id:
+        errors = _version_errors(chosen)
+        if errors:
+            raise InvalidDefinition(errors)
+    graph = Graph.from_definition(chosen.definition)
+    unknown = [n for n in (nodes or []) if n not in graph.nodes]
+    unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type != "loop"]
+    if unknown:
+        raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: {', '.join(unknown)}")
+    with transaction.atomic():
+        row = (Execution.objects.select_for_update().filter(pk=execution.pk)
+               .values("status", "state", "last_seq").first())
+        if row is None or row["status"] != execution.status:
+            raise NotRedrivable("the execution changed meanwhile; reload it and try again")
+        state = dict(row["state"] or {})
+        previous = state.get("redrive") or {}
+        since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
+        number = int(previous.get("number") or 0) + 1
+        state["redrive"] = {
+            "number": number, "sinceSeq": since, "pending": True, "nodes": list(nodes or []) or None,
+            "items": {k: sorted({int(i) for i in v}) for k, v in (items or {}).items()} or None,
+            "version": chosen.number, "by": getattr(user, "username", "") or "",
+            "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
+                                                       "at": timezone.now().isoformat()}],
+        }
+        seq = row["last_seq"] + 1
+        Execution.objects.filter(pk=execution.pk).update(
+            status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
+            heartbeat_at=None, state=state, last_seq=seq, traced_at=None,
+        )
+        store.insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
+                           trace_id=execution.trace_id, status="queued",
+                           data={"reason": "redrive", "redrive": number}))
+    transaction.on_commit(lambda: _wake_engine(execution.pk))
+    execution.refresh_from_db()
+    return execution
 
 
 APPLICABLE = {

@@ -164,7 +164,8 @@ class DjangoPersistence:
         self._claim_fields = claim_fields
         claim_sets = ", ".join(f"{c} = %s" for c in _columns(NodeRun, claim_fields))
         self._claim_run = (
-            f"UPDATE {self._run_table} SET {claim_sets} WHERE {qn('id')} = %s AND {qn('status')} = 'queued'"
+            f"UPDATE {self._run_table} SET {claim_sets} WHERE {qn('id')} = %s "
+            f"AND {qn('status')} IN ('queued', 'retrying')"
         )
         event_fields = ["execution", "seq", "type", "ts", "node_id", "node_run_id", "branch_id", "branch_name",
                         "trace_id", "attempt", "iteration", "status", "data"]
@@ -248,7 +249,8 @@ class DjangoPersistence:
             cursor.executemany(sql, params)
 
     def _claim(self, cursor: Any, batch: Batch, engine_id: str, ops: Any) -> set[str]:
-        """Compare-and-set `queued` → `running` for the batch's claims; return the ids lost
+        """Compare-and-set `queued` → `running` for the batch's claims (a retry waits as
+        `retrying` and is claimed from there); return the ids lost
         (another engine had them). The still-queued ones are read under the write lock
         (SQLite: the IMMEDIATE transaction; PostgreSQL: FOR UPDATE), so one statement then
         claims them all; the UPDATE keeps its `status = 'queued'` guard all the same."""
@@ -257,7 +259,7 @@ class DjangoPersistence:
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         for chunk, marks in in_chunks(claims):
             cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN ({marks}) "
-                           f"AND {self._qn_status} = 'queued'{lock}", chunk)
+                           f"AND {self._qn_status} IN ('queued', 'retrying'){lock}", chunk)
             queued.update(row[0] for row in cursor.fetchall())
         at = self._claim_fields.index("claimed_by")
         params = []

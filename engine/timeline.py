@@ -4,7 +4,8 @@
 `{nodeRunId, nodeId, name, branchId, branchName, traceId, lane, queuedAt, startedAt,
 finishedAt, status, attempt, iteration}` (plus `type`, `container`, `critical`), the
 lanes they sit in, and a summary: wall time, sum of run times, achieved concurrency (sum
-of run times / wall time), peak concurrency, the critical path and counts by status.
+of run times / wall time), peak concurrency, the critical path, counts by status and the
+intervals the run stood paused (`paused: [{from, to}]`).
 `?nodeRun=<id>` returns that node run in full (input, output, error) with its log lines:
 what the side panel shows when a bar is clicked.
 
@@ -270,7 +271,27 @@ def _peak_concurrency(intervals: Iterable[tuple[datetime, datetime]]) -> int:
     return peak
 
 
-def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None) -> dict[str, Any]:
+def paused_intervals(execution: Execution) -> list[dict[str, str | None]]:
+    """When the run stood paused: `[{from, to}]` from its pause and resume events (`to` is
+    null while it is still paused; a run that ended while paused ends the interval)."""
+    events = Event.objects.filter(
+        execution=execution, type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES)
+    ).order_by("seq").values_list("type", "ts")
+    out: list[dict[str, str | None]] = []
+    for type_, ts in events:
+        is_open = bool(out) and out[-1]["to"] is None
+        if type_ == "execution.paused" and not is_open:
+            out.append({"from": _iso(ts), "to": None})
+        elif type_ != "execution.paused" and is_open:
+            out[-1]["to"] = _iso(ts)
+    return out
+
+
+FINISHED_EVENT_TYPES = tuple(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES))
+
+
+def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None,
+                   paused: list[dict[str, str | None]] | None = None) -> dict[str, Any]:
     """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts)."""
     now = now or timezone.now()
     finished = execution.status in FINISHED_EXECUTION_STATUSES
@@ -315,6 +336,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "nodeRuns": len(rows),
         "startedAt": _iso(wall_start),
         "finishedAt": _iso(execution.finished_at),
+        "paused": paused or [],
     }
     return {
         "execution": ExecutionSummarySerializer(execution).data,
@@ -360,4 +382,4 @@ class TimelineView(APIView):
         # The execution (and its lastSeq) is read before the node runs: the rows are then at
         # least as new as lastSeq, and events streamed after it only move bars forward.
         rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS))
-        return Response(build_timeline(execution, rows))
+        return Response(build_timeline(execution, rows, paused=paused_intervals(execution)))

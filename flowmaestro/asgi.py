@@ -24,8 +24,10 @@ from django.conf import settings  # noqa: E402
 
 from engine.routing import websocket_urlpatterns  # noqa: E402
 from flowmaestro import affinity  # noqa: E402
+from flowmaestro.deployment import refuse_insecure_start  # noqa: E402
 from flowmaestro.sync_http import ThreadedWsgi  # noqa: E402
 
+refuse_insecure_start()  # never serve on the public development key
 # Before any thread of the server or the engine starts: they inherit the main thread's mask.
 affinity.pin_process_threads(settings.FLOWMAESTRO_PIN_THREADS)
 

@@ -8,10 +8,13 @@ the database is a SQLite file in WAL mode and the channel layer is in memory.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONCE
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin/queryset classes be subscripted for type hints at run time.
 django_stubs_ext.monkeypatch()
@@ -24,19 +27,51 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    number = int(value) if value else default
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be {minimum} or more, not {number}")
+    return number
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# --- Deployment: key, hosts, origins, TLS (README "Production") -----------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A fixed development key is only acceptable while debugging; deployments must set one.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "flowmaestro-insecure-development-key-change-me"
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+# The development key lets `manage.py` tools run anywhere; the server itself refuses to
+# start on it unless DEBUG is on (flowmaestro.deployment.refuse_insecure_start, called by
+# the ASGI application), because a public key lets anyone forge sessions.
+DEVELOPMENT_SECRET_KEY = "flowmaestro-insecure-development-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_FAILURE_VIEW = "flowmaestro.api_errors.csrf_failure"  # JSON for /api/ paths
-CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS]
+# Same-origin requests pass Django's CSRF origin check by themselves (the Origin is compared
+# with the request's own scheme and host, on any port); list here only origins that differ
+# from the Host the server sees, e.g. "https://flows.example.com" behind a proxy that
+# rewrites Host.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# Served over HTTPS (FLOWMAESTRO_TLS): cookies only over TLS, HSTS, plain HTTP redirected.
+FLOWMAESTRO_TLS = env_bool("FLOWMAESTRO_TLS", False)
+if FLOWMAESTRO_TLS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("FLOWMAESTRO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("FLOWMAESTRO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLOWMAESTRO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("FLOWMAESTRO_HSTS_PRELOAD", True)
+    # TLS usually ends at a reverse proxy, which tells the app with this header that the
+    # client's request was HTTPS. Trusting it is only safe when the proxy always sets it
+    # (and strips a client's own); empty when daphne itself terminates TLS.
+    _proxy_header = os.environ.get("FLOWMAESTRO_TLS_PROXY_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+# --- end of deployment: key, hosts, origins, TLS --------------------------------------------
 
 INSTALLED_APPS = [
     "daphne",
@@ -50,6 +85,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "axes",  # login throttling (README "Production")
+    "csp",  # Content-Security-Policy (README "Production")
     "editor",
     "engine",
 ]
@@ -63,6 +100,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout found during authentication into the
+    # lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "flowmaestro.urls"
@@ -78,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the pages' <style> elements
             ],
         },
     },
@@ -161,14 +203,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["flowmaestro.json_parser.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "flowmaestro.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rates: FLOWMAESTRO_THROTTLE_RATES below (read on every request, so tests can change them).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "flowmaestro.throttling.AnonThrottle",
+        "flowmaestro.throttling.UserThrottle",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FlowMaestro API",
     "VERSION": "1.0.0",
+    # The schema maps every route and field: for logged-in users only, like the API itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Executions and node runs both have a `status` with different choices: name them apart.
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "engine.models.ExecutionStatus",
@@ -187,15 +236,57 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
 
+# --- Celery (FLOWMAESTRO_EXECUTOR=celery; README "Scaling out") -----------------------------
+# Two queues: `executions` (a recorded run for a worker's coordinator to claim) and `nodes`
+# (remote-capable node bodies: http, JavaScript). Results do not use a result backend: a
+# node task pushes its outcome to its coordinator's Redis list (engine.executors.celery_executor).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ROUTES = {"flowmaestro.executions.*": {"queue": "executions"}, "flowmaestro.nodes.*": {"queue": "nodes"},
+                      "flowmaestro.bench.*": {"queue": "nodes"}}
+CELERY_TASK_DEFAULT_QUEUE = "executions"
+CELERY_TASK_IGNORE_RESULT = True
+# At-least-once: a task is acknowledged after it ran, and requeued when its worker process
+# dies under it; the coordinator records the first result of an attempt only.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One task per slot at a time: a long node body never holds others back in a prefetch buffer.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker process hosts one coordinator (engine.tasks) and runs node bodies on threads:
+# JavaScript runs in the V8 sandbox's own processes and HTTP waits on I/O, so threads use
+# every core; `--concurrency` (default FLOWMAESTRO_CELERY_CONCURRENCY) is the slots.
+CELERY_WORKER_POOL = os.environ.get("FLOWMAESTRO_CELERY_POOL", "threads")
+CELERY_WORKER_CONCURRENCY = env_int("FLOWMAESTRO_CELERY_CONCURRENCY", 8)
+# Redis redelivers a task whose worker died (unacknowledged) after the visibility timeout:
+# keep it above the longest node body (a body still running then would run twice; its
+# second result is ignored). The sweep for such tasks runs a few times per timeout.
+FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# A second guard after the node's own `timeout` and the sandbox's limits (enforced by
+# Celery with the prefork pool; the thread pool cannot stop a thread).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Task events for Flower (`celery -A flowmaestro flower`).
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
 
 # Engine (SPEC §2)
-FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads")
-FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", True)
+FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads").strip().lower()
+if FLOWMAESTRO_EXECUTOR not in ("threads", "celery"):
+    raise ImproperlyConfigured(f"FLOWMAESTRO_EXECUTOR must be threads or celery, not {FLOWMAESTRO_EXECUTOR!r}")
+if FLOWMAESTRO_EXECUTOR == "celery" and not REDIS_URL:
+    raise ImproperlyConfigured("FLOWMAESTRO_EXECUTOR=celery needs REDIS_URL (the broker and the results' way back)")
+# With Celery, coordinators live in the workers: the web tier only records and enqueues.
+FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMAESTRO_EXECUTOR != "celery")
 # The web process's GIL-bound threads on one core (flowmaestro.affinity): "auto", a CPU
 # number, or "off". Default: on for the single-process setup (engine inside daphne); off
 # for scale-out, where several processes share the cores.
@@ -207,6 +298,14 @@ FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", Fals
 FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
+# How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
+# inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
+# fails that node run).
+FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
+FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
+FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
+FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -219,6 +318,12 @@ LOGGING = {
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
 # fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# Vite names every built asset after its content (`editor-Dku3E3d1.js`): such a file never
+# changes, so browsers may keep it for a year without asking again (`immutable`). The pages
+# and the manifest are not hashed and keep WhiteNoise's short max-age. Vite's build writes
+# `.gz` and `.br` next to each script and style sheet, which WhiteNoise serves to browsers
+# that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dist/assets/.+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$"
 
 # Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
 FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
@@ -227,6 +332,73 @@ FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
 FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
 
+
+# --- Throttling: logins (django-axes) and the API (DRF) — README "Production" ---------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (login page and admin) are counted per username *and* client address: an
+# attacker guessing alice's password from one address is locked out of alice after
+# AXES_FAILURE_LIMIT tries, while alice (elsewhere) and every other user still log in.
+# Behind a reverse proxy run daphne with --proxy-headers so the client address is the
+# user's, not the proxy's.
+AXES_FAILURE_LIMIT = env_int("FLOWMAESTRO_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("FLOWMAESTRO_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "flowmaestro.deployment.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # counts shared by every process
+
+
+def _rate(name: str, default: str) -> str | None:
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none", "0"} else value
+
+
+# API requests per client: anonymous ones by address, logged-in ones by user. The defaults
+# are generous (a script may post a few hundred runs at once); `manage.py bench` and the
+# tests turn them off, and tests/security/test_throttling.py sets small ones.
+FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
+    "anon": _rate("FLOWMAESTRO_THROTTLE_ANON", "600/minute"),
+    "user": _rate("FLOWMAESTRO_THROTTLE_USER", "6000/minute"),
+}
+if REDIS_URL:
+    # Throttle counts are kept in the cache: shared through Redis when there is one, else
+    # per process (LocMemCache).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# --- end of throttling ---------------------------------------------------------------------
+
+# --- Content-Security-Policy (django-csp 4) — README "Production" ---------------------------
+# Every page's script and stylesheet is a file of ours (Vite's bundles, Django admin's); the
+# two <style> elements of the page shell carry the per-request nonce. style-src-attr allows
+# inline *attributes* only: React Flow positions nodes and edges with style attributes, and
+# a style attribute can restyle an element but never run code. Scripts get no inline or
+# eval allowance at all.
+_CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", NONCE],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],  # data: for the empty favicon and React Flow's SVG markers
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],  # the API and the same-origin websockets (ws:/wss: are 'self' in CSP 3)
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# `on` (default): enforced, but only reported under DEBUG so Django's debug pages (inline
+# scripts and styles) keep working; `report-only`: never enforced; `off`: no header.
+FLOWMAESTRO_CSP = os.environ.get("FLOWMAESTRO_CSP", "on").strip().lower()
+if FLOWMAESTRO_CSP not in {"on", "report-only", "off"}:
+    raise ImproperlyConfigured(f"FLOWMAESTRO_CSP must be on, report-only or off, not {FLOWMAESTRO_CSP!r}")
+if FLOWMAESTRO_CSP == "on" and not DEBUG:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+elif FLOWMAESTRO_CSP != "off":
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+# --- end of Content-Security-Policy ---------------------------------------------------------
 # --- Triggers and housekeeping (webhooks, schedules, retention) ---------------------------
 # Engine processes run a housekeeping thread: due schedules every FLOWMAESTRO_SCHEDULE_INTERVAL
 # seconds (claimed with compare-and-set, so any number of processes may run it).
@@ -237,3 +409,12 @@ FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", 
 FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
 # `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
 FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))
+# Retention of finished executions (per workflow in its settings panel or the admin;
+# these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
+FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)
+FLOWMAESTRO_RETENTION_KEEP_LAST = env_int("FLOWMAESTRO_RETENTION_KEEP_LAST", 0)
+# Finished executions older than this many days keep only the events the timeline needs.
+FLOWMAESTRO_RETENTION_COMPACT_DAYS = float(os.environ.get("FLOWMAESTRO_RETENTION_COMPACT_DAYS", "7"))
+FLOWMAESTRO_RETENTION_INTERVAL = float(os.environ.get("FLOWMAESTRO_RETENTION_INTERVAL", "60"))
+FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
+FLOWMAESTRO_RETENTION_BUDGET = float(os.environ.get("FLOWMAESTRO_RETENTION_BUDGET", "2"))  # seconds per pass

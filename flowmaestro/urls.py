@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
 from editor.trigger_api import HookApi
 from flowmaestro.api_errors import api_not_found
+from flowmaestro.schema import SchemaView
 
 handler400 = "flowmaestro.api_errors.handler400"
 handler404 = "flowmaestro.api_errors.handler404"
@@ -12,7 +12,7 @@ handler500 = "flowmaestro.api_errors.handler500"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/", include("editor.api_urls")),
     path("api/", include("engine.api_urls")),
     # After every api/ include: any other /api/ path is a JSON 404, also under DEBUG

@@ -18,6 +18,10 @@ from rest_framework.test import APIClient
 from editor.models import Workflow
 from editor.services import workflow_create
 
+# Chromium and the daphne server of the browser tests, shared by every folder that has some
+# (tests/browser, tests/security/test_csp.py).
+pytest_plugins = ["tests.browser.fixtures"]
+
 FINISHED_STATUSES = {"succeeded", "failed", "cancelled", "timed_out"}
 
 # start → set → output: valid with core node types only, runs in milliseconds.

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from engine.core.branches import MAIN, Path, branch_id, trace_for
 from engine.core.context import TemplateContext, referenced_names
 from engine.core.graph import Node
+from engine.core.json_bounds import JSONBoundsError, storable
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
+from engine.core.redrive import rerun_keys
 from engine.core.rollback import note_succeeded
 from engine.core.scheduler import Actions, Outcome, ScopePlan, ScopeScheduler
 from engine.core.templates import render
@@ -155,7 +157,7 @@ class ExecutionRun:
         self.pause_reason: str = state.get("pauseReason", "")
         # Signal state that must survive a restart (engine.core.signals / rollback): the
         # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify")}
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel", "redrive")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -170,6 +172,9 @@ class ExecutionRun:
         # nothing: the one that resumes finds them ready again from the finished node runs.
         self.held: deque[tuple[str, datetime]] = deque()
         self.active: dict[str, Attempt] = {}
+        # Loops that failed fast while items still run (no cancelOnFailure): their scope
+        # does not end before those items do (engine.core.loops).
+        self.lingering: set[Any] = set()
         self.finished = False
         self.final_status: str | None = None
         self.rollback_report: list[dict[str, Any]] = []  # how each compensation ended (for the mail)
@@ -181,8 +186,17 @@ class ExecutionRun:
         # Queued rows that never started (e.g. held by a pause) are taken up again as the
         # same attempt, so restarting a paused run costs no retry attempts and adds no rows.
         self.unstarted: dict[tuple[str, str], dict[str, Any]] = {}
+        # A redrive (engine.core.redrive): the runs it re-runs are history up to `sinceSeq`,
+        # the node-run seq when it began; rows after that are its own and replay as usual.
+        redrive = self.extra_state.get("redrive") or {}
+        since = int(redrive.get("sinceSeq") or 0)
+        history = rerun_keys(plan.graph, [r for r in record.node_runs if r.get("seq", 0) <= since],
+                             nodes=redrive.get("nodes"), items=redrive.get("items")) if redrive else set()
         for row in record.node_runs:
             key = (row["scope"], row["node_id"])
+            if key in history and row.get("seq", 0) <= since:
+                self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
+                continue
             self.recorded.add(key)
             if row["status"] == "queued" and not row.get("started_at"):
                 self.replay.pop(key, None)
@@ -264,7 +278,13 @@ class ExecutionRun:
 
     # -- starting ----------------------------------------------------------------------
     def start(self) -> None:
-        if not self.replay and not self.recorded:
+        redrive = self.extra_state.get("redrive")
+        if redrive and redrive.get("pending"):
+            self.extra_state["redrive"] = {**redrive, "pending": False}
+            self.save_state()
+            self.event("execution.resumed", status="running",
+                       data={"reason": "redrive", "redrive": redrive.get("number"), "sinceSeq": redrive.get("sinceSeq")})
+        elif not self.replay and not self.recorded:
             self.update_execution(status="running", started_at=now())
             self.event("execution.started", status="running")
         else:
@@ -367,7 +387,8 @@ class ExecutionRun:
             return scope.locals.get("__item"), {}, []
         pairs = scope.sched.inputs(node_id)
         if node_id not in plan.joins:
-            return (pairs[0][1].data if pairs else None), {}, []
+            data = pairs[0][1].data if pairs else None
+            return data, (self._merged_branches(scope, pairs[0][0].source, data) if pairs else {}), []
         branches: dict[str, Any] = {}
         results: list[BranchResult] = []
         settled = {e.id for e, _ in pairs}
@@ -389,6 +410,15 @@ class ExecutionRun:
         if self.plan.graph.nodes[node_id].type != "merge" and len(ok) == 1:
             node_input = ok[0].data
         return node_input, branches, results
+
+    def _merged_branches(self, scope: ScopeRun, source: str, data: Any) -> dict[str, Any]:
+        """Right after a Merge whose output is `{branch_a: …, branch_b: …}`, the branches are
+        also readable by name (`branch_a.count`), as in the node that joins them (SPEC §5)."""
+        if not isinstance(data, dict) or self.plan.graph.nodes[source].type != "merge":
+            return {}
+        plan = scope.plan
+        names = {plan.branches.join_key(edge, source) for edge in plan.in_edges.get(source, ())}
+        return {name: value for name, value in data.items() if name in names}
 
     # -- running -----------------------------------------------------------------------
     def dispatch(self, budget: int) -> int:
@@ -454,6 +484,8 @@ class ExecutionRun:
         except Exception as exc:  # noqa: BLE001
             self.complete(attempt, None, NodeError(f"template error: {exc}", retryable=False))
             return None
+        if attempt.node.type == "merge" and "parallel" not in config and isinstance(self.plan.default_parallel, dict):
+            config["parallel"] = self.plan.default_parallel  # the merge shapes its output by it
         bindings = tctx.bindings(referenced_names(attempt.node.config, cls.raw_fields)) if cls.raw_fields else {}
         bindings.pop("__execution_input", None)
         bindings.pop("__item", None)
@@ -462,7 +494,8 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options,
+            options=self.engine.options, owner=self.owner,
+            otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx
@@ -492,7 +525,16 @@ class ExecutionRun:
         handle = None
         if isinstance(value, Route):
             value, handle = value.output, value.handle
-        self.finalize(attempt, "succeeded", output=_jsonable(value), handle=handle)
+        try:
+            # Whatever a node returns is checked here, once for every node type: a NaN or
+            # a value nested 950 deep fails this node run, not the shared write (or every
+            # later read) of it.
+            value = storable(value, max_depth=self.engine.options.output_max_depth, what="the node's output")
+        except JSONBoundsError as exc:
+            self.fail_attempt(attempt, {"message": f"output refused: {exc}", "kind": "invalid_output"},
+                              retryable=False)
+            return
+        self.finalize(attempt, "succeeded", output=value, handle=handle)
 
     def timed_out(self, attempt: Attempt) -> None:
         if attempt.status != "running":
@@ -526,6 +568,9 @@ class ExecutionRun:
 
             nxt.timers.append(self.engine.add_timer(delay / 1000, go))
             return
+        if not retryable and attempt.attempt < policy.max_attempts:
+            # Say why a configured retry did not happen: the same input fails the same way.
+            error = {**error, "notRetried": "this error cannot change on a retry (invalid code or config)"}
         if policy.on_error == "continue":
             self.finalize(attempt, "succeeded", output={"error": error})
         elif policy.on_error == "route":
@@ -652,6 +697,8 @@ class ExecutionRun:
 
     def check_scope(self, scope: ScopeRun) -> None:
         if scope.done or not scope.sched.finished or scope.attempts:
+            return
+        if self.lingering and any(loop.attempt.scope is scope for loop in self.lingering):
             return
         scope.done = True
         if scope.on_done is not None:

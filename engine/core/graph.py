@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
+from engine.core import rules
 
 # Handles that choose a path instead of starting a branch: they never fan out.
 ROUTING_HANDLES = frozenset({"true", "false", "error"})
@@ -160,27 +160,29 @@ class Graph:
 
 
 _CONFIG_PROBLEMS: dict[tuple[str, str], tuple[str, ...]] = {}
+_NODE_VALIDATORS: dict[type, tuple[dict[str, Any], Any]] = {}
 
 
 def _config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The schema problems of one node config. Remembered per (type, config): workflows
-    repeat configs (a loop body, generated chains), and every run of a new version plans
-    it again; schema validation is the costliest part of planning."""
+    """The schema problems of one node config (unknown keys, types, ranges). Remembered per
+    (type, config): workflows repeat configs (a loop body, generated chains), and every run
+    of a new version plans it again; schema validation is the costliest part of planning."""
     try:
         key = (cls.type, json.dumps(config, sort_keys=True, default=str))
     except (TypeError, ValueError):
         key = None
     if key is not None and key in _CONFIG_PROBLEMS:
         return _CONFIG_PROBLEMS[key]
-    problems = []
-    for problem in sorted(jsonschema.Draft202012Validator(cls.full_schema()).iter_errors(config), key=str):
-        where = "/".join(str(p) for p in problem.absolute_path)
-        problems.append(f"config{'.' + where.replace('/', '.') if where else ''}: {problem.message}")
+    known = _NODE_VALIDATORS.get(cls)
+    if known is None:
+        schema = cls.full_schema()
+        known = _NODE_VALIDATORS[cls] = (schema, rules.validator_for(schema))
+    problems = tuple(rules.schema_problems(known[0], config, "config", known[1]))
     if key is not None:
         if len(_CONFIG_PROBLEMS) > 20_000:  # bounded: a long-lived engine sees many versions
             _CONFIG_PROBLEMS.clear()
-        _CONFIG_PROBLEMS[key] = tuple(problems)
-    return tuple(problems)
+        _CONFIG_PROBLEMS[key] = problems
+    return problems
 
 
 def _is_container(node: Node) -> bool:
@@ -259,9 +261,14 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
     if not isinstance(raw_edges, list):
         err.append(_issue("edges must be a list"))
         return report
+    for key in definition:
+        if key not in rules.DEFINITION_KEYS:
+            err.append(_issue(_misplaced(str(key), "the definition", rules.DEFINITION_KEYS)))
     settings = definition.get("settings", {})
     if settings is not None and not isinstance(settings, Mapping):
         err.append(_issue("settings must be an object"))
+    elif settings:
+        err.extend(_issue(m) for m in rules.schema_problems(rules.SETTINGS_SCHEMA, settings, "settings"))
 
     nodes: dict[str, Mapping[str, Any]] = {}
     for index, raw in enumerate(raw_nodes):
@@ -273,6 +280,9 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             err.append(_issue(f"duplicate node id {node_id!r}", node=node_id))
             continue
         nodes[node_id] = raw
+        for key in raw:
+            if key not in rules.NODE_KEYS:
+                err.append(_issue(_misplaced(str(key), "the node", rules.NODE_KEYS), node=node_id))
         node_type = raw.get("type")
         cls = node_types.get(node_type) if isinstance(node_type, str) else None
         if cls is None:
@@ -326,6 +336,9 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             err.append(_issue(f"duplicate edge id {edge_id!r}", edge=edge_id))
             continue
         edge_ids.add(edge_id)
+        for key in raw:
+            if key not in rules.EDGE_KEYS:
+                err.append(_issue(_misplaced(str(key), "the edge", rules.EDGE_KEYS), edge=edge_id))
         source, target = raw.get("source"), raw.get("target")
         ok = True
         for end, value in (("source", source), ("target", target)):
@@ -353,12 +366,13 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
                 )
         branch = raw.get("branch")
         if branch is not None:
-            _validate_branch(branch, edge_id, err)
+            err.extend(_issue(m, edge=edge_id) for m in rules.schema_problems(rules.BRANCH_SCHEMA, branch, "branch"))
         successors[source].append(target)
 
     cycle = find_cycle(list(nodes), successors)
     if cycle:
         err.append(_issue("cycle: " + " → ".join(cycle), node=cycle[0]))
+    _placement_problems(definition, nodes, report)
 
     if not err:
         _template_warnings(definition, nodes, report)
@@ -366,29 +380,116 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         for scope in graph.scopes.values():
             if scope.container is not None and not scope.entries and scope.node_ids:
                 err.append(_issue("loop body has no node without incoming edges", node=scope.container))
+        settings = definition.get("settings") or {}
+        handlers = {str(h.get("handler")) for h in (settings.get("signalHandlers") or {}).values()
+                    if isinstance(h, Mapping) and h.get("action") == "custom"}
         for node in graph.nodes.values():
+            if node.id in handlers:
+                continue  # meant to sit alone: it runs when its signal comes
             if node.parent_id is None and node.type != "start" and node.id not in graph.scopes[None].order:
                 report.warnings.append(_issue("not connected to start: runs only as a signal handler", node=node.id))
     return report
 
 
-def _validate_branch(branch: Any, edge_id: str, err: list[dict[str, Any]]) -> None:
-    from engine.nodes.base import RETRY_SCHEMA
+def _misplaced(key: str, where: str, known: tuple[str, ...]) -> str:
+    """An unknown key next to the node/edge/definition fields; a settings or config key
+    put one level too high is pointed to where it belongs."""
+    guess = rules.nearest(key, list(known))
+    if guess is None and key in rules.SETTINGS_SCHEMA["properties"] and where == "the definition":
+        guess = f"settings.{key}"
+    if guess is None and where == "the node":
+        guess = f"config.{key}"
+    if guess is None and where == "the edge" and key in rules.BRANCH_SCHEMA["properties"]:
+        guess = f"branch.{key}"
+    if guess is not None:
+        return f"unknown key '{key}' in {where} — did you mean '{guess}'?"
+    return f"unknown key '{key}' in {where} (known keys: {', '.join(known)})"
 
-    schema = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*$"},
-            "timeout": {"type": "integer", "minimum": 1},
-            "onTimeout": {"enum": ["cancel", "continue", "error"]},
-            "retry": RETRY_SCHEMA,
-            "onError": {"enum": ["fail", "continue", "route"]},
-        },
-        "additionalProperties": False,
-    }
-    for problem in jsonschema.Draft202012Validator(schema).iter_errors(branch):
-        where = ".".join(str(p) for p in problem.absolute_path)
-        err.append(_issue(f"branch{'.' + where if where else ''}: {problem.message}", edge=edge_id))
+
+def _in_degree(nodes: Mapping[str, Mapping[str, Any]], edges: list[Any]) -> dict[str, int]:
+    degree = dict.fromkeys(nodes, 0)
+    for raw in edges:
+        degree[raw["target"]] += 1
+    return degree
+
+
+def _placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]],
+                        report: ValidationReport) -> None:
+    """Policies and references that are well-formed but would do nothing where they are
+    (SPEC §3: "a policy where it cannot apply is an error, not a no-op")."""
+    err = report.errors
+    # Only the well-formed edges: the others already have their own errors.
+    edges = [e for e in definition.get("edges") or [] if isinstance(e, Mapping) and isinstance(e.get("id"), str)
+             and e.get("source") in nodes and e.get("target") in nodes]
+    degree = _in_degree(nodes, edges)
+    fan_out: dict[str, int] = {}
+    for raw in edges:
+        if raw.get("sourceHandle") not in ROUTING_HANDLES:
+            fan_out[raw["source"]] = fan_out.get(raw["source"], 0) + 1
+    joins = {n for n, d in degree.items() if d > 1}
+    loops = {n for n, raw in nodes.items() if raw.get("type") == "loop"}
+    for node_id, raw in nodes.items():
+        config = raw.get("config") or {}
+        if not isinstance(config, Mapping):
+            continue
+        compensate = config.get("compensate")
+        if isinstance(compensate, str) and compensate not in nodes:
+            hint = rules.nearest(compensate, list(nodes))
+            err.append(_issue(f"config.compensate: {compensate!r} is not a node"
+                              + (f" — did you mean '{hint}'?" if hint else ""), node=node_id))
+        policy = config.get("parallel")
+        if isinstance(policy, Mapping) and raw.get("type") not in ("merge", "loop") and node_id not in joins:
+            err.append(_issue(
+                "config.parallel: a parallel policy applies where branches join (a merge, a loop, or a node "
+                f"with several incoming edges); this node has {degree[node_id]} incoming edge(s)", node=node_id))
+    for raw in edges:
+        branch = raw.get("branch")
+        if not isinstance(branch, Mapping) or not branch:
+            continue
+        starts_branch = raw.get("sourceHandle") not in ROUTING_HANDLES and fan_out.get(raw["source"], 0) > 1
+        if starts_branch:
+            continue
+        why = ("it leaves a routing handle" if raw.get("sourceHandle") in ROUTING_HANDLES
+               else f"its source {raw['source']!r} has no other outgoing edge")
+        policy_keys = [k for k in rules.BRANCH_POLICY_KEYS if k in branch]
+        if policy_keys:
+            err.append(_issue(f"branch.{policy_keys[0]}: this edge does not start a branch ({why}); branch settings "
+                              "apply to an edge of a fan-out — set it on the node instead", edge=raw["id"]))
+        else:
+            report.warnings.append(_issue(f"branch.name: this edge does not start a branch ({why}); the name is unused",
+                                          edge=raw["id"]))
+    settings = definition.get("settings") or {}
+    if not isinstance(settings, Mapping):
+        return
+    if isinstance(settings.get("parallel"), Mapping) and not joins and not loops:
+        err.append(_issue("settings.parallel: this workflow has no join (a node with several incoming edges) "
+                          "and no loop for the parallel policy to govern"))
+    handlers = settings.get("signalHandlers")
+    if isinstance(handlers, Mapping):
+        for name, handler in handlers.items():
+            if not isinstance(handler, Mapping):
+                continue
+            action = handler.get("action")
+            where = f"settings.signalHandlers.{name}"
+            options = rules.HANDLER_OPTIONS.get(str(action), set())
+            for key in ("cleanup", "rollback", "notify", "handler"):
+                if key in handler and key not in options and action in rules.HANDLER_OPTIONS:
+                    owner = next(a for a, keys in rules.HANDLER_OPTIONS.items() if key in keys)
+                    err.append(_issue(f"{where}.{key}: applies only to action '{owner}', not '{action}'"))
+            if action != "custom":
+                continue
+            target = handler.get("handler")
+            if not isinstance(target, str) or not target:
+                err.append(_issue(f"{where}: action 'custom' needs 'handler' (the node id to run)"))
+            elif target not in nodes:
+                hint = rules.nearest(target, list(nodes))
+                err.append(_issue(f"{where}.handler: {target!r} is not a node"
+                                  + (f" — did you mean '{hint}'?" if hint else "")))
+            elif nodes[target].get("parentId") is not None:
+                err.append(_issue(f"{where}.handler: {target!r} sits inside a loop; a signal handler must be a "
+                                  "top-level node", node=target))
+            elif nodes[target].get("type") == "start":
+                err.append(_issue(f"{where}.handler: the start node cannot handle a signal", node=target))
 
 
 def template_refs(value: Any) -> Iterable[str]:

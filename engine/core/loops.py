@@ -45,7 +45,9 @@ class LoopRun:
         # A dead-letter replay runs chosen items only; they keep their original index.
         self.indexes = indexes
         parallel = config.get("parallel", True)
-        self.policy = _join_policy("merge", {"parallel": parallel if isinstance(parallel, Mapping) else {}})
+        # A loop is a join of its items: its own policy object, else `settings.parallel`.
+        self.policy = _join_policy("loop", {"parallel": parallel if isinstance(parallel, Mapping) else None},
+                                   attempt.ex.plan.graph.settings.get("parallel"))
         self.concurrency = int(config.get("maxConcurrency") or 10) if parallel is not False else 1
         self.batch_size = int(config.get("batchSize") or 0) or self.total or 1
         self.batch_delay = float(config.get("delayBetweenBatches") or 0) / 1000
@@ -63,6 +65,7 @@ class LoopRun:
         self.waiting = False
         self.filling = False
         self.stopped = False
+        self.lingering = False  # failed fast; items still running finish (no cancelOnFailure)
         self.expiry_timer: Any = None
         self.body = attempt.ex.plan.scopes.get(attempt.node.id)
         scope = attempt.scope
@@ -90,8 +93,6 @@ class LoopRun:
                                row["trace_id"])
         config = render(dict(attempt.node.config), tctx)
         items = config.get("arrayPath")
-        if isinstance(items, Mapping):
-            items = list(items.values())
         indexes: list[int] | None = None
         replay = getattr(ex, "dead_letter_replay", None) or {}
         if attempt.node.id in replay:
@@ -100,7 +101,7 @@ class LoopRun:
             items = [e.get("item") for e in chosen]
             indexes = [int(e.get("index") or 0) for e in chosen]
         if not isinstance(items, list):
-            ex.fail_attempt(attempt, {"message": f"arrayPath did not resolve to an array (got {type(items).__name__})"},
+            ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
                             retryable=False)
             return
         loop = cls(engine, attempt, items, config, indexes=indexes)
@@ -198,8 +199,8 @@ class LoopRun:
             self.results[index] = message
             self.done_count += 1
             self._dead_letter(index, error, attempts=0)
-        if expired and self.policy.fail_fast:
-            self._fail({"message": f"item {expired[0]} failed (failFast)", "error": self.results[expired[0]]})
+        if expired and (self.policy.fail_fast or self.policy.cancel_on_failure):
+            self._first_failure(expired[0], self.results[expired[0]])
 
     def _arm_expiry(self) -> None:
         if self.stopped or self.expiry_timer is not None:
@@ -240,6 +241,11 @@ class LoopRun:
     def _item_done(self, index: int, scope: ScopeRun) -> None:
         self.active.pop(index, None)
         if self.stopped:
+            if self.lingering and not self.active:
+                # The last item that outlived a fail-fast has finished: the scope may end.
+                self.lingering = False
+                self.ex.lingering.discard(self)
+                self.ex.check_scope(self.attempt.scope)
             return
         failed = scope.sched.failed
         self.success[index] = failed is None
@@ -255,8 +261,8 @@ class LoopRun:
                 and len(self.queue)):
             self.waiting = True
             self.engine.add_timer(self.batch_delay, self._resume)
-        if failed is not None and self.policy.fail_fast:
-            self._fail({"message": f"item {index} failed (failFast)", "error": failed.get("error")})
+        if failed is not None and (self.policy.fail_fast or self.policy.cancel_on_failure):
+            self._first_failure(index, failed.get("error"))
             return
         if self.filling:
             return  # the running fill() sees the end itself
@@ -264,6 +270,37 @@ class LoopRun:
             self.finish()
         else:
             self.fill()
+
+    def _first_failure(self, index: int, error: Any) -> None:
+        """failFast: the loop fails now — its running items are cancelled with
+        cancelOnFailure, else they run to their end. cancelOnFailure alone: the running and
+        waiting items are cut, and the loop is judged on what it has (SPEC §4.3)."""
+        number = self.indexes[index] if self.indexes is not None else index
+        if self.policy.fail_fast:
+            failure = {"message": f"item {number} failed (failFast)", "error": error}
+            if self.policy.cancel_on_failure or not self.active:
+                self._fail(failure)
+                return
+            self.stopped = True
+            self.lingering = True
+            self.ex.lingering.add(self)
+            self.ex.fail_attempt(self.attempt, failure, retryable=False)
+            return
+        reason = f"cancelled: item {number} failed (cancelOnFailure)"
+        for i, child in list(self.active.items()):
+            child.done = True
+            for attempt in list(child.attempts.values()):
+                self.ex.cancel_attempt_quiet(attempt, reason)
+            self.success[i], self.results[i] = False, reason
+            self.done_count += 1
+        self.active.clear()
+        while len(self.queue):
+            waiting = self.queue.pop()
+            if waiting is None:
+                break
+            self.success[waiting], self.results[waiting] = False, reason
+            self.done_count += 1
+        self.finish()
 
     def output(self, partial: bool = False) -> tuple[Any, str | None]:
         done = [i for i in range(self.total) if self.success[i] is not None]
@@ -330,6 +367,29 @@ class LoopRun:
             for attempt in list(child.attempts.values()):
                 self.ex.cancel_attempt_quiet(attempt, reason)
         self.active.clear()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, Mapping):
+        keys = list(value)[:6]
+        return f"an object with keys {', '.join(repr(k) for k in keys)}{', …' if len(value) > 6 else ''}"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def not_an_array(template: Any, found: Any) -> str:
+    """What `arrayPath` found instead of an array, and where the array inside it is
+    (`{{users}}` after an HTTP node is its response; the list is `{{users.body}}`)."""
+    message = f"arrayPath {template!r} resolved to {_kind(found)}, not an array"
+    if isinstance(template, str) and isinstance(found, Mapping):
+        inner = template.strip()
+        if inner.startswith("{{") and inner.endswith("}}"):
+            path = inner[2:-2].strip()
+            arrays = [k for k, v in found.items() if isinstance(v, list)]
+            if arrays:
+                return message + f" — did you mean '{{{{{path}.{arrays[0]}}}}}'?"
+    return message
 
 
 def _error_text(error: Any) -> Any:

@@ -127,7 +127,7 @@ class MemoryPersistence:
             lost: set[str] = set()
             for run_id, row in batch.node_runs.items():
                 old = self.node_runs.get(run_id)
-                if run_id in batch.claims and old is not None and old["status"] != "queued":
+                if run_id in batch.claims and old is not None and old["status"] not in ("queued", "retrying"):
                     lost.add(run_id)
                     continue
                 self.node_runs[run_id] = dict(row)

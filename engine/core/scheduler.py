@@ -82,8 +82,9 @@ class ScopePlan:
         self.joins = {n for n, edges in self.in_edges.items() if len(edges) > 1}
         self.initial_state: dict[str, str] = dict.fromkeys(scope.order, PENDING)
         self.initial_remaining: dict[str, int] = {n: len(self.in_edges[n]) for n in scope.order}
+        default = graph.settings.get("parallel")
         self.policies: dict[str, JoinPolicy] = {
-            n: join_policy(graph.nodes[n].type, graph.nodes[n].config) for n in self.joins
+            n: join_policy(graph.nodes[n].type, graph.nodes[n].config, default) for n in self.joins
         }
         # Per join, every node it is reachable from: O(joins × nodes), where a full
         # downstream closure would be O(nodes²) even for a plain chain without joins.
@@ -141,6 +142,10 @@ class ScopeScheduler:
         # that a join of n branches costs O(1) per arriving branch, not O(n).
         self.join_counts: dict[str, dict[str, int]] = {j: {} for j in plan.joins}
         self.fired: set[str] = set()  # race joins that already went on
+        self.cancelled_sections: set[str] = set()  # joins whose section cancelOnFailure cut
+        # Nodes of sections that failed fast without cancelOnFailure: they run to their end
+        # even when the failure fails the whole scope (their results stay on the timeline).
+        self.let_finish: set[str] = set()
         self.settled = 0
         self.failed: dict[str, Any] | None = None
 
@@ -206,6 +211,8 @@ class ScopeScheduler:
         """Stop the scope: running/ready nodes are cancelled, pending ones skipped."""
         actions = Actions()
         for n in list(self.unsettled()):
+            if n in self.let_finish and self.state[n] in (RUNNING, READY):
+                continue  # (the coordinator runs READY nodes; it never marks them RUNNING)
             if self.state[n] in (RUNNING, READY):
                 actions.cancel.append((n, reason))
             else:
@@ -288,9 +295,21 @@ class ScopeScheduler:
             if live - failed < need and self.remaining[join] > 0:
                 return self._join_fails(join, section_verdict(policy, succeeded, failed, live) or "cannot succeed")
         if failed and policy.fail_fast:
-            return self._join_fails(join, f"failFast: a branch failed ({failed} of {total})", cancel=True)
+            return self._join_fails(join, f"failFast: a branch failed ({failed} of {total})")
+        actions = Actions()
+        if failed and policy.cancel_on_failure and join not in self.cancelled_sections:
+            # Cut the branches still running; the join then judges what it has.
+            self.cancelled_sections.add(join)
+            actions = self._cancel_section(join, f"{join}: a branch failed (cancelOnFailure)", settle_join=True)
+            if self.state[join] != PENDING:
+                return actions  # the cut settled the last inputs and decided already
         if self.remaining[join] > 0:
-            return Actions()
+            return actions
+        actions.extend(self._decide(join, policy, succeeded, failed, live))
+        return actions
+
+    def _decide(self, join: str, policy: JoinPolicy, succeeded: int, failed: int, live: int) -> Actions:
+        """Every input of `join` has settled: go on, skip, or fail the section."""
         if live == 0:
             return self._skip(join, "all inputs skipped")
         verdict = section_verdict(policy, succeeded, failed, live)
@@ -306,7 +325,9 @@ class ScopeScheduler:
         actions.extend(self._cancel_section(join, cancel_reason))
         return actions
 
-    def _cancel_section(self, join: str, reason: str) -> Actions:
+    def _cancel_section(self, join: str, reason: str, settle_join: bool = False) -> Actions:
+        """Cancel what runs in the section of `join` and skip what has not started. With
+        `settle_join` the join still waits, so the cut edges into it count as settled."""
         actions = Actions()
         for n in self.plan.section(join):
             state = self.state[n]
@@ -316,7 +337,7 @@ class ScopeScheduler:
                 self._settle(n)
                 actions.skipped.append((n, reason))
                 for e in self.plan.scope.out_edges.get(n, []):
-                    if e.target != join:
+                    if e.target != join or settle_join:
                         actions.extend(self._settle_edge(e, EdgeResult("cancelled")))
                     else:
                         self._settle_edge_quiet(e)
@@ -329,9 +350,11 @@ class ScopeScheduler:
         error = {"message": message, "branchErrors": errors}
         actions = Actions(join_failed=[(join, error)])
         # Without cancelling, the rest of the section finishes; its results no longer
-        # matter to the join.
+        # matter to the join but stay on the timeline.
         if cancel or self.plan.policies[join].cancel_on_failure:
             actions.extend(self._cancel_section(join, f"{join}: {message}"))
+        else:
+            self.let_finish.update(n for n in self.plan.section(join) if self.state[n] != DONE)
         self.state[join] = RUNNING  # the caller records the failure and calls finish()
         return actions
 

@@ -42,6 +42,7 @@ def call(attempt: Attempt, reply_to: str) -> dict[str, Any]:
         "branchName": ctx.branch_name,
         "number": ctx.attempt,
         "iteration": ctx.iteration,
+        "otelTraceId": ctx.otel_trace_id,
         "scope": _json(ctx.scope),
         "branches": _json(ctx.branches),
         "branchResults": _json([asdict(r) for r in ctx.branch_results]),
@@ -55,7 +56,7 @@ def context(payload: dict[str, Any]) -> NodeContext:
         node_id=payload["nodeId"], name=payload["name"], type=payload["type"], config=payload["config"],
         input=payload["input"], execution_id=payload["executionId"], trace_id=payload["traceId"],
         branch_id=payload["branchId"], branch_name=payload["branchName"], attempt=payload["number"],
-        iteration=payload["iteration"], scope=payload["scope"], branches=payload["branches"],
+        iteration=payload["iteration"], otel_trace_id=payload.get("otelTraceId"), scope=payload["scope"], branches=payload["branches"],
         branch_results=[BranchResult(**r) for r in payload["branchResults"]],
         options=EngineOptions(**payload["options"]),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.nodes import register
-from engine.nodes.base import AwaitSignal, NodeContext, NodeType
+from engine.nodes.base import AwaitSignal, NodeContext, NodeType, duration_ms
 
 
 @register
@@ -31,7 +31,7 @@ class Approval(NodeType):
                 "type": "array", "items": {"type": "string"},
                 "description": "user names or e-mails allowed to resume; empty: anyone who may signal the run",
             },
-            "timeout": {"type": "integer", "minimum": 1, "description": "ms to wait for a decision"},
+            "timeout": duration_ms(1, "ms to wait for a decision"),
             # Besides the common values, a timed-out approval may decide by itself.
             "onTimeout": {
                 "type": "string", "enum": ["error", "cancel", "continue", "approve", "reject"], "default": "error",

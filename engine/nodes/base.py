@@ -14,43 +14,69 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_DEPTH
+
+# The documented range of every number a definition may hold (README, "Limits"). A value
+# outside it is a validation error on save and on run, so that nothing absurd (a delay of
+# 1e15 ms, a rate of 1e-300 per second, a negative queue) ever reaches the engine.
+MAX_DURATION_MS = 7 * 24 * 3600 * 1000  # timeouts, delays, waits: at most a week
+MAX_CONCURRENCY = 10_000  # node runs of one execution / items of one loop in flight
+MAX_QUEUE_SIZE = 1_000_000
+MAX_BATCH_SIZE = 1_000_000
+MIN_RATE_LIMIT = 0.001  # item starts per second: one per ~17 minutes at the slowest
+MAX_RATE_LIMIT = 100_000
+MAX_ATTEMPTS = 100
+
+
+def duration_ms(minimum: int, description: str, **extra: Any) -> dict[str, Any]:
+    """The schema of a number of milliseconds within the documented range."""
+    return {"type": "integer", "minimum": minimum, "maximum": MAX_DURATION_MS, "description": description, **extra}
+
+
 # Config keys every node accepts (SPEC §3); the runtime handles them, not the node.
 RETRY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "Retry",
     "properties": {
-        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1},
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS, "default": 1},
         "backoff": {"type": "string", "enum": ["fixed", "exponential"], "default": "fixed"},
-        "initialDelay": {"type": "integer", "minimum": 0, "default": 1000, "description": "ms before the 2nd attempt"},
-        "maxDelay": {"type": "integer", "minimum": 0, "description": "cap on the delay between attempts (ms)"},
-        "jitter": {"type": ["boolean", "number"], "description": "true or a 0–1 fraction of random spread"},
+        "initialDelay": duration_ms(0, "ms before the 2nd attempt", default=1000),
+        "maxDelay": duration_ms(0, "cap on the delay between attempts (ms)"),
+        "jitter": {"type": ["boolean", "number"], "minimum": 0, "maximum": 1,
+                   "description": "true or a 0–1 fraction of random spread"},
+    },
+    "additionalProperties": False,
+}
+
+PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Parallel policy",
+    "description": "Governs the parallel section this node joins (SPEC §4.3).",
+    "properties": {
+        "onPartialFailure": {"type": "string", "enum": ["fail", "continue", "collect"], "default": "fail"},
+        "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1},
+        "collectErrors": {"type": "boolean", "default": False},
+        "failFast": {"type": "boolean", "default": False,
+                     "description": "at the first failure the section fails at once, without waiting"},
+        "cancelOnFailure": {"type": "boolean", "default": False,
+                            "description": "at the first failure the running branches are cancelled"},
+        "totalTimeout": duration_ms(1, "ms from the fan-out"),
+        "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail"},
     },
     "additionalProperties": False,
 }
 
 COMMON_PROPERTIES: dict[str, Any] = {
-    "timeout": {"type": "integer", "minimum": 1, "description": "ms before the node run times out"},
+    "timeout": duration_ms(1, "ms before the node run times out"),
     "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error"},
     "retry": RETRY_SCHEMA,
     "onError": {"type": "string", "enum": ["fail", "continue", "route"], "default": "fail"},
     "compensate": {"type": "string", "description": "node id run during rollback"},
+    # Any node with several incoming branches is a join and may govern its section; on a
+    # node that joins nothing it is a validation error (engine.core.graph).
+    "parallel": PARALLEL_POLICY_SCHEMA,
 }
 COMMON_KEYS = frozenset(COMMON_PROPERTIES)
-
-PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Parallel policy",
-    "properties": {
-        "onPartialFailure": {"type": "string", "enum": ["fail", "continue", "collect"], "default": "fail"},
-        "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1},
-        "collectErrors": {"type": "boolean", "default": False},
-        "failFast": {"type": "boolean", "default": False},
-        "cancelOnFailure": {"type": "boolean", "default": False},
-        "totalTimeout": {"type": "integer", "minimum": 1, "description": "ms from the fan-out"},
-        "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail"},
-    },
-    "additionalProperties": False,
-}
 
 
 class NodeError(Exception):
@@ -113,6 +139,8 @@ class EngineOptions:
     expression_timeout_ms: int = 1000
     expression_memory_mb: int = 64
     expression_max_output_bytes: int = 1_000_000
+    # How deep a node run's output may nest (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_DEPTH).
+    output_max_depth: int = DEFAULT_OUTPUT_MAX_DEPTH
 
 
 class CancelFlag:
@@ -161,6 +189,12 @@ class NodeContext:
     branch_name: str
     attempt: int = 1
     iteration: int | None = None
+    # The execution's OpenTelemetry trace id (engine.core.tracecontext): the `http` node
+    # sends it in `traceparent`.
+    otel_trace_id: str | None = None
+    # Who started the execution (a user id, or None): the sandbox shares its workers fairly
+    # between owners.
+    owner: Any = None
     # Variables for expressions and templates: `input`, upstream outputs by node id,
     # `variables`, `parallel`, `branch`, `execution`, `trace`, `signal`, the loop item.
     scope: dict[str, Any] = field(default_factory=dict)

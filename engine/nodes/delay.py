@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from engine.nodes import register
-from engine.nodes.base import NodeContext, NodeError, NodeType, Sleep
+from engine.nodes.base import MAX_DURATION_MS, NodeContext, NodeError, NodeType, Sleep
 
 
 @register
@@ -24,6 +24,7 @@ class DelayNode(NodeType):
                 "title": "Duration (ms)",
                 "description": "Milliseconds to wait; may be a template such as `{{input.waitMs}}`.",
                 "minimum": 0,
+                "maximum": MAX_DURATION_MS,
                 "default": 1000,
             },
         },
@@ -41,6 +42,7 @@ class DelayNode(NodeType):
             duration = float(raw.strip()) if isinstance(raw, str) else float(raw)
         except (TypeError, ValueError):
             raise NodeError(f"`duration` must be a number of milliseconds, got {raw!r}", retryable=False) from None
-        if not math.isfinite(duration) or duration < 0:
-            raise NodeError(f"`duration` must be a non-negative number of milliseconds, got {raw!r}", retryable=False)
+        if not math.isfinite(duration) or duration < 0 or duration > MAX_DURATION_MS:
+            # A template can yield any number at run time; the saved range applies to it too.
+            raise NodeError(f"`duration` must be between 0 and {MAX_DURATION_MS} ms, got {raw!r}", retryable=False)
         return Sleep(duration, output=ctx.input)

@@ -6,16 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from engine.nodes import register
-from engine.nodes.base import PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
+from engine.nodes.base import (
+    MAX_BATCH_SIZE,
+    MAX_CONCURRENCY,
+    MAX_QUEUE_SIZE,
+    MAX_RATE_LIMIT,
+    MIN_RATE_LIMIT,
+    PARALLEL_POLICY_SCHEMA,
+    NodeContext,
+    NodeType,
+    duration_ms,
+)
 
 QUEUE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "Queue",
     "properties": {
-        "maxSize": {"type": "integer", "minimum": 1, "description": "items waiting at most (back-pressure)"},
+        "maxSize": {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE_SIZE,
+                    "description": "items waiting at most (back-pressure)"},
         "priority": {"type": "string", "enum": ["fifo", "lifo", "priority"], "default": "fifo"},
         "priorityPath": {"type": "string", "description": "path in the item giving its priority"},
-        "timeout": {"type": "integer", "minimum": 1, "description": "ms an item may wait"},
+        "timeout": duration_ms(1, "ms an item may wait"),
         "deadLetterQueue": {"type": "boolean", "default": False},
     },
     "additionalProperties": False,
@@ -41,10 +52,13 @@ class Loop(NodeType):
                 "default": True,
                 "description": "true/false, or a parallel policy object",
             },
-            "maxConcurrency": {"type": "integer", "minimum": 1, "default": 10, "description": "items in flight at most"},
-            "rateLimit": {"type": "number", "exclusiveMinimum": 0, "description": "item starts per second"},
-            "batchSize": {"type": "integer", "minimum": 1, "description": "items per batch; batches run in turn"},
-            "delayBetweenBatches": {"type": "integer", "minimum": 0, "description": "ms between batches"},
+            "maxConcurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY, "default": 10,
+                               "description": "items in flight at most"},
+            "rateLimit": {"type": "number", "minimum": MIN_RATE_LIMIT, "maximum": MAX_RATE_LIMIT,
+                          "description": "item starts per second"},
+            "batchSize": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_SIZE,
+                          "description": "items per batch; batches run in turn"},
+            "delayBetweenBatches": duration_ms(0, "ms between batches"),
             "queue": QUEUE_SCHEMA,
         },
         "required": ["arrayPath"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.nodes import register
-from engine.nodes.base import PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
+from engine.nodes.base import MAX_CONCURRENCY, PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
 
 
 @register
@@ -24,7 +24,8 @@ class Merge(NodeType):
                 "description": "all: wait for every branch; first_success: go on at the first successful branch "
                                "and cancel the others; quorum: go on after `quorum` successes",
             },
-            "quorum": {"type": "integer", "minimum": 1, "description": "successes needed in quorum mode"},
+            "quorum": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY,
+                       "description": "successes needed in quorum mode"},
             "output": {
                 "type": "string", "enum": ["object", "collect", "first"], "default": "object",
                 "description": "object: {branch_a: …}; collect: {results, successCount, failureCount}; "

@@ -40,15 +40,30 @@ def run_expression(ctx: NodeContext, code: str) -> Any:
             timeout_ms=ctx.options.expression_timeout_ms,
             memory_mb=ctx.options.expression_memory_mb,
             max_output_bytes=ctx.options.expression_max_output_bytes,
+            owner=ctx.owner,
+            execution=ctx.execution_id,
+            cancelled=ctx.cancelled.is_set,
         )
     except ExpressionError as exc:
         for line in exc.logs:
             ctx.log(line)
+        # The node's `retry` holds for everything that happens at run time — an error the
+        # user's code throws, a time or memory limit, a crash of the sandbox; only code that
+        # does not even parse fails the same way every time (SPEC §3).
+        exc.retryable = exc.kind != "syntax"
         raise
     for line in result.logs:
         ctx.log(line)
     ctx.raise_if_cancelled()
     return result.value
+
+
+def operation_of(config: Mapping[str, Any]) -> str:
+    """The operation a config asks for: `expression` without `operation` means custom."""
+    operation = config.get("operation")
+    if operation:
+        return str(operation)
+    return "custom" if isinstance(config.get("expression"), str) and config["expression"].strip() else "passthrough"
 
 
 @register
@@ -92,10 +107,14 @@ class TransformNode(NodeType):
                 "default": "return input;",
             },
         },
-        "required": ["operation"],
+        # No `operation` with an `expression` is a custom transform (the seed's Logging
+        # block); with neither it passes its input through.
         "allOf": [
-            {"if": {"properties": {"operation": {"const": "pick"}}}, "then": {"required": ["path"]}},
-            {"if": {"properties": {"operation": {"const": "custom"}}}, "then": {"required": ["expression"]}},
+            # `required` inside `if`: without it an absent operation would match every branch.
+            {"if": {"properties": {"operation": {"const": "pick"}}, "required": ["operation"]},
+             "then": {"required": ["path"]}},
+            {"if": {"properties": {"operation": {"const": "custom"}}, "required": ["operation"]},
+             "then": {"required": ["expression"]}},
         ],
     }
     defaults = {"operation": "passthrough"}
@@ -107,10 +126,10 @@ class TransformNode(NodeType):
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:
-        return (config.get("operation") or "passthrough") != "custom"
+        return operation_of(config) != "custom"
 
     def run(self, ctx: NodeContext) -> Any:
-        operation = ctx.config.get("operation") or "passthrough"
+        operation = operation_of(ctx.config)
         if operation == "passthrough":
             return ctx.input
         if operation == "pick":

@@ -65,3 +65,23 @@ def test_create_a_webhook_and_a_schedule_in_the_editor_and_see_runs_arrive(logge
     link = page.locator("[data-testid=schedule-last-run]")
     link.wait_for()
     assert link.inner_text() == f"last run #{run.pk}"
+
+
+def test_retention_is_set_in_the_editor(logged_in_page: Any) -> None:
+    from editor.models import Workflow
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Kept a week", "definition": SIMPLE_DEFINITION})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.click("[data-testid=open-settings]")
+    page.fill("[data-testid=retention-days]", "7")
+    page.fill("[data-testid=retention-keep-last]", "")
+    page.click("[data-testid=retention-save]")
+    page.wait_for_selector("[data-testid=retention-message]:has-text('saved')")
+    stored = Workflow.objects.get(pk=workflow["id"])
+    assert (stored.retention_days, stored.retention_keep_last) == (7, None)
+    page.reload()
+    page.click("[data-testid=open-settings]")
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid=retention-days]")).to_have_value("7")

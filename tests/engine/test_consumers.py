@@ -262,10 +262,12 @@ async def test_a_finished_execution_is_replayed_in_full(execution: Execution, al
     await comm.disconnect()
 
 
-async def test_another_user_is_refused(execution: Execution, bob_cookie: bytes):
-    message, code = await close_code(communicator(f"/ws/executions/{execution.pk}/", bob_cookie))
-    assert code == 4403
-    assert message["type"] == "error"
+async def test_another_users_execution_looks_exactly_like_a_missing_one(execution: Execution, bob_cookie: bytes):
+    # A different code or message would let bob probe which ids exist (issue 12): both take
+    # the same one-query path and answer the same bytes.
+    foreign = await close_code(communicator(f"/ws/executions/{execution.pk}/", bob_cookie))
+    missing = await close_code(communicator(f"/ws/executions/{execution.pk + 1000}/", bob_cookie))
+    assert foreign == missing == ({"type": "error", "code": 4404, "detail": "No such execution."}, 4404)
 
 
 async def test_staff_may_watch_any_execution(execution: Execution, staff_cookie: bytes):

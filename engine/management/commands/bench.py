@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,12 @@ class Command(BaseCommand):
     help = "Run the FlowMaestro benchmarks (SPEC §9): " + ", ".join(SCENARIOS) + ", or all."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all"])
+        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout"],
+                            help="`all` is every scenario but `scaleout` (a local cluster: Redis, Celery "
+                                 "workers, two daphne, PostgreSQL), which runs only when named")
+        parser.add_argument("--database-url", default="",
+                            help="`scaleout` only: an empty PostgreSQL database to use (default: a throw-away "
+                                 "cluster started from the PostgreSQL binaries, as the tests do)")
         parser.add_argument("--json", action="store_true", help="one JSON object per metric per line")
         parser.add_argument("--quick", action="store_true", help="each scenario at a tenth of its size")
         parser.add_argument("--repeat", type=int, default=None,
@@ -61,6 +68,14 @@ class Command(BaseCommand):
         # The process-wide engine, at its default poll interval: `execution_start` wakes it,
         # and the bench waits on it (no polling in the measured path).
         self.engine = start_engine()
+        if options["scenario"] == "scaleout":
+            try:
+                self.bench_scaleout(options["database_url"], repeat, options["quick"])
+            finally:
+                stop_engine(1)
+                connections["default"].close()
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            return
         try:
             for scenario in scenarios:
                 run = getattr(self, f"bench_{scenario}")
@@ -179,10 +194,20 @@ class Command(BaseCommand):
                                         wall_s=round(wall, 3)))
         return out
 
+    @cached_property
+    def server_key(self) -> str:
+        return secrets.token_urlsafe(50)
+
     def _server_env(self, *, engine_in_process: bool) -> dict[str, str]:
         return {**os.environ, "DATABASE_URL": f"sqlite:///{self.db_path}",
                 "FLOWMAESTRO_ENGINE_IN_PROCESS": "true" if engine_in_process else "false",
-                "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
+                "FLOWMAESTRO_POLL_INTERVAL": "0.05", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
+                # A private server on a throw-away database: a key of its own (the server
+                # refuses the development key without DEBUG, and DEBUG would slow it down),
+                # and no API throttling, which the benchmark's hundreds of runs per second
+                # are meant to measure past.
+                "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or self.server_key,
+                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
 
     def _daphne(self, *, engine_in_process: bool = True) -> tuple[subprocess.Popen[bytes], str]:
         with socket.socket() as s:
@@ -289,6 +314,31 @@ class Command(BaseCommand):
                              server_cpu_ms_per_run=round(sum(server_cpu) * 1000 / total, 2),
                              cpu_ms_per_run_by_process=[round(c * 1000 / total, 2) for c in server_cpu],
                              client_cpu_ms_per_run=round(client_cpu * 1000 / total, 2))]
+
+    def bench_scaleout(self, database_url: str, repeat: int, quick: bool) -> None:
+        """The Celery executor on a local cluster, then the single process (`runs`) beside it."""
+        from engine.bench_scaleout import scaleout_scenario
+
+        drop = None
+        if not database_url:
+            from tests.pg import start_cluster
+
+            pg = start_cluster()
+            database_url = pg.create_database()
+            name = database_url.rsplit("/", 1)[1]
+            drop = lambda: pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # noqa: E731
+        try:
+            for m in scaleout_scenario(database_url, scale=self.scale, repeat=repeat, quick=quick,
+                                       log=self.stderr.write):
+                self.emit(m)
+        finally:
+            if drop is not None:
+                drop()
+        single = [self.bench_runs()[0]["value"] for _ in range(repeat if quick else repeat + 1)]
+        warm, values = (None, single) if quick else (single[0], single[1:])
+        self.emit({**bench.metric("scaleout", "single_executions_per_s", round(statistics.median(values), 4), "1/s",
+                                  topology="1 daphne, engine in-process, SQLite", runs=self.n(1000)),
+                   "runs": values, **({"warmUp": warm} if warm is not None else {})})
 
     def bench_stream(self) -> list[dict[str, Any]]:
         from engine.bench_stream import stream_scenario

@@ -60,7 +60,8 @@ def node_context() -> Callable[..., NodeContext]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes: /json, /text, /status/NNN, /slow?seconds=S, /drip, /redirect?to=PATH, /echo."""
+    """Routes: /json, /text, /status/NNN, /slow?seconds=S, /drip, /redirect?to=PATH, /echo,
+    /raw?body=TEXT."""
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -94,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"late", "text/plain")
         elif url.path == "/redirect":
             self._send(302, b"", "text/plain", {"Location": query["to"][0]})
+        elif url.path == "/raw":  # the body exactly as given, as JSON (e.g. `NaN`, not JSON at all)
+            self._send(200, query["body"][0].encode(), "application/json")
         elif url.path == "/echo":
             payload = {
                 "method": self.command,

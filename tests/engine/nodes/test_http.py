@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -148,3 +149,28 @@ def test_schema_names_the_seed_options():
 def test_query_adds_to_a_query_already_in_the_url(run_node, local_http_server):
     output, _ = run_node("http", {"url": f"{local_http_server}/echo?a=1", "query": {"b": 2}}, options=ALLOW)
     assert output["body"]["query"] == {"a": "1", "b": "2"}
+
+
+@pytest.mark.parametrize("body", ['{"price": NaN}', '[Infinity]', '{"n": -Infinity}', '{"big": 1e999}'])
+def test_a_json_body_with_a_number_json_cannot_hold_fails_the_node_run(run_node, local_http_server, body):
+    # Python's json would read these (and the database would then refuse the output).
+    with pytest.raises(NodeError) as info:
+        run_node("http", {"url": f"{local_http_server}/raw?body={quote(body)}"}, options=ALLOW)
+    assert "the response body is not valid JSON" in info.value.message
+    assert "finite" in info.value.message
+    assert info.value.retryable is False
+
+
+def test_a_json_body_nested_past_the_output_bound_fails_the_node_run(run_node, local_http_server):
+    options = EngineOptions(http_allow_private=True, output_max_depth=10)
+    with pytest.raises(NodeError) as info:
+        run_node("http", {"url": f"{local_http_server}/raw?body={quote('[' * 11 + ']' * 11)}"}, options=options)
+    assert "the response body is nested deeper than 10 levels" in info.value.message
+    output, _ = run_node("http", {"url": f"{local_http_server}/raw?body={quote('[' * 10 + ']' * 10)}"},
+                         options=options)
+    assert output["body"] == [[[[[[[[[[]]]]]]]]]]
+
+
+def test_a_body_that_is_not_json_at_all_stays_text(run_node, local_http_server):
+    output, _ = run_node("http", {"url": f"{local_http_server}/raw?body={quote('{oops')}"}, options=ALLOW)
+    assert output["body"] == "{oops"

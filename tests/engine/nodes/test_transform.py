@@ -98,15 +98,24 @@ def test_custom_sees_upstream_outputs_variables_and_loop_item(run_node):
     assert output == {"n": 3, "base": "http://api", "me": 42, "i": 1}
 
 
-def test_a_failing_expression_fails_the_node_without_retry_and_keeps_its_logs(node_context):
+def test_a_thrown_error_fails_the_node_retryably_and_keeps_its_logs(node_context):
+    """A configured retry holds for errors the user's code throws (issue 15): the node's
+    `retry` decides, not the sandbox."""
     logs: list[str] = []
     expression = "console.log('before'); throw new Error('no users')"
     ctx = node_context("transform", {"operation": "custom", "expression": expression}, logs=logs)
     with pytest.raises(ExpressionError) as info:
         TransformNode().run(ctx)
-    assert info.value.retryable is False
+    assert info.value.retryable is True
     assert "no users" in info.value.message
     assert logs == ["before"]
+
+
+def test_a_syntax_error_is_never_retryable(node_context):
+    ctx = node_context("transform", {"operation": "custom", "expression": "return {;"})
+    with pytest.raises(ExpressionError) as info:
+        TransformNode().run(ctx)
+    assert info.value.retryable is False and info.value.kind == "syntax"
 
 
 def test_expression_is_a_raw_field_and_transform_is_not_inline():

@@ -8,6 +8,7 @@ import CodeMirror, { EditorView } from "@uiw/react-codemirror";
 import { useEffect, useMemo, useState } from "react";
 
 import type { NameCompletion } from "../lib/completions";
+import { cspNonce } from "../lib/cspNonce";
 import { type JsProblem, lintExpression, problemText } from "../lib/jsLint";
 
 interface Props {
@@ -25,6 +26,11 @@ interface Props {
   /** Offer the full-size editor. */
   expandable?: boolean;
   maxHeight?: string;
+}
+
+function nonceExtension() {
+  const nonce = cspNonce();
+  return nonce ? [EditorView.cspNonce.of(nonce)] : [];
 }
 
 /** Completion of `name` and `name.member`; in templates only inside `{{ … }}`. */
@@ -75,6 +81,8 @@ export function CodeField({ id, value, language, onChange, placeholder, label, t
       ...(language === "javascript" ? [javascript()] : []),
       EditorView.lineWrapping,
       EditorView.contentAttributes.of({ "aria-label": label, id }),
+      // CodeMirror styles itself with a <style> element it creates: give it the page's nonce.
+      ...nonceExtension(),
       ...(lint
         ? [
             linter(async (view): Promise<Diagnostic[]> => {

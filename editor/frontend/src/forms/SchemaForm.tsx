@@ -17,8 +17,8 @@ import {
   schemaTypes,
   setAtPath,
 } from "../lib/schemaForm";
-import { CodeField } from "./CodeField";
 import { CodeContext, type ExpressionTestResult } from "./codeContext";
+import { CodeField } from "./LazyCodeField";
 
 type Obj = Record<string, unknown>;
 

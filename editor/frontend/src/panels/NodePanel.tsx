@@ -10,7 +10,7 @@ import { completionNames } from "../lib/completions";
 import { graphStore, useGraph } from "../store/graphStore";
 import { RunDataPanel } from "./RunDataPanel";
 
-const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate"] as const;
+const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
 
 export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode; execution?: Execution | null; workflowId?: string }) {
   const info = useGraph((s) => s.nodeTypes[node.type]);

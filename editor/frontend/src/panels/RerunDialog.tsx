@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import { executionsApi, type RerunVersion } from "../api/endpoints";
 import type { Execution, ExecutionSummary } from "../api/types";
-import { CodeField } from "../forms/CodeField";
+import { CodeField } from "../forms/LazyCodeField";
 
 interface Props {
   execution: Pick<ExecutionSummary, "id" | "version" | "input" | "status">;

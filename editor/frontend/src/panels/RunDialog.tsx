@@ -1,7 +1,7 @@
 // Run from the editor: an input JSON dialog; the execution then gets a link to its timeline.
 import { useState } from "react";
 
-import { CodeField } from "../forms/CodeField";
+import { CodeField } from "../forms/LazyCodeField";
 
 interface Props {
   onRun: (input: unknown, priority: number | undefined) => Promise<void>;

@@ -3,6 +3,7 @@
 import type { JsonSchema, WorkflowSettings } from "../api/types";
 import { SchemaForm } from "../forms/SchemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
+import { RetentionPanel } from "./RetentionPanel";
 import { TriggersPanel } from "./TriggersPanel";
 
 export const SETTINGS_SCHEMA: JsonSchema = {
@@ -60,6 +61,7 @@ export function SettingsPanel({ workflowId }: { workflowId?: string }) {
         onChange={(value) => updateSettings(value as WorkflowSettings)}
       />
       {workflowId && <TriggersPanel workflowId={workflowId} />}
+      {workflowId && <RetentionPanel workflowId={workflowId} />}
     </div>
   );
 }

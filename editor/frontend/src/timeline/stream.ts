@@ -6,7 +6,7 @@
 import type { ExecutionStatusMessage, StreamEvent } from "./types";
 
 /** Close codes after which reconnecting cannot help (see engine/consumers.py). */
-const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404]);
+const FINAL_CLOSE_CODES = new Set([4400, 4401, 4404]);
 const MAX_BACKOFF_MS = 5000;
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "closed";

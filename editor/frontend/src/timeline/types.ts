@@ -44,6 +44,8 @@ export interface TimelineSummary {
   nodeRuns: number;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When the run stood paused (`to` null while it still is). */
+  paused?: { from: string; to: string | null }[];
 }
 
 /** The execution as the timeline API gives it: the API's execution without its node runs
@@ -94,4 +96,5 @@ export interface ExecutionStatusMessage {
 }
 
 /** A row of `GET /api/executions` and of `ws/executions/`. */
-export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">;
+export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">
+  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error">>;

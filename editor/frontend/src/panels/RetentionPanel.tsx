@@ -1,0 +1,68 @@
+// How long this workflow's finished runs are kept. Empty fields follow the server's
+// defaults; 0 keeps them for good. Runs with an open dead letter are always kept.
+import { useEffect, useState } from "react";
+import { api, errorMessage } from "../api/client";
+
+interface Retention {
+  days: number | null;
+  keepLast: number | null;
+  defaultDays: number;
+  defaultKeepLast: number;
+}
+
+function parse(text: string): number | null {
+  return text.trim() === "" ? null : Number(text);
+}
+
+export function RetentionPanel({ workflowId }: { workflowId: string }) {
+  const url = `/api/workflows/${workflowId}/retention`;
+  const [saved, setSaved] = useState<Retention | null>(null);
+  const [days, setDays] = useState("");
+  const [keepLast, setKeepLast] = useState("");
+  const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+
+  useEffect(() => {
+    api.get<Retention>(url).then(
+      (r) => {
+        setSaved(r);
+        setDays(r.days === null ? "" : String(r.days));
+        setKeepLast(r.keepLast === null ? "" : String(r.keepLast));
+      },
+      (err) => setMessage({ text: errorMessage(err), error: true }),
+    );
+  }, [url]);
+
+  const save = async () => {
+    try {
+      const r = await api.put<Retention>(url, { days: parse(days), keepLast: parse(keepLast) });
+      setSaved(r);
+      setMessage({ text: "Retention saved.", error: false });
+    } catch (err) {
+      setMessage({ text: errorMessage(err), error: true });
+    }
+  };
+
+  return (
+    <section className="fm-triggers" data-testid="retention-panel" aria-labelledby="retention-heading">
+      <h3 id="retention-heading">Retention</h3>
+      <p className="fm-muted">
+        Finished runs are removed after a number of days or beyond the newest N. Empty follows the server
+        {saved ? ` (${saved.defaultDays ? `${saved.defaultDays} days` : "forever"}${saved.defaultKeepLast ? `, last ${saved.defaultKeepLast}` : ""})` : ""}; 0 keeps them.
+      </p>
+      <div className="fm-trigger-grid">
+        <label htmlFor="retention-days">Keep for (days)</label>
+        <input id="retention-days" type="number" min={0} value={days} onChange={(e) => setDays(e.target.value)} data-testid="retention-days" />
+        <label htmlFor="retention-keep-last">Keep the last (runs)</label>
+        <input id="retention-keep-last" type="number" min={0} value={keepLast} onChange={(e) => setKeepLast(e.target.value)} data-testid="retention-keep-last" />
+        <button type="button" onClick={() => void save()} data-testid="retention-save">
+          Save retention
+        </button>
+      </div>
+      {message && (
+        <p className={message.error ? "fm-error" : "fm-muted"} role={message.error ? "alert" : "status"} data-testid="retention-message">
+          {message.text}
+        </p>
+      )}
+    </section>
+  );
+}

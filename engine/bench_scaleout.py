@@ -1,0 +1,257 @@
+"""`manage.py bench scaleout`: the Celery executor on a local cluster of real processes
+(engine.cluster: Redis, Celery workers, two daphne) on a throw-away PostgreSQL database.
+
+- `celery_fanout_ratio_to_ideal`: a fan-out of 400 `http` nodes, each a 10 ms call to a
+  sleep server, through the Celery executor on 8 slots (two workers × 4), wall / ideal
+  (400 × 10 ms / 8); beside it `raw_celery_fanout_ratio_to_ideal`: a Celery `group` of the
+  same 400 calls on the same workers, with no engine around them;
+- `speedup_2_workers`: a loop of 400 items × ~20 ms of JavaScript on one worker process of
+  one slot, then on two: the wall-time ratio;
+- `cluster_executions_per_s`: 3-node runs posted through both daphne, coordinated by the
+  workers (the single-process figure beside it is the `runs` scenario).
+Each figure is the median of `repeat` runs after one warm-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from engine import bench
+from engine.cluster import LocalCluster, prepare_database
+
+SLOTS_PER_WORKER = 4
+
+
+class SleepServer:
+    """A minimal HTTP server answering every request after `?ms=` milliseconds: the sleep
+    the fan-out's node bodies call (daphne would be the bottleneck at ~800 requests/s)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), name="bench-sleep", daemon=True).start()
+        ready.wait(10)
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    line = head.split(b"\r\n", 1)[0].decode()
+                    ms = 10.0
+                    if "ms=" in line:
+                        ms = float(line.split("ms=", 1)[1].split("&", 1)[0].split(" ", 1)[0])
+                    await asyncio.sleep(ms / 1000)
+                    body = b'{"slept": true}'
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    def url(self, ms: int) -> str:
+        return f"http://127.0.0.1:{self.port}/sleep?ms={ms}"
+
+
+def http_fanout_definition(width: int, url: str, concurrency: int) -> dict[str, Any]:
+    nodes: list[dict[str, Any]] = [{"id": "start", "type": "start", "config": {}}]
+    edges = []
+    for i in range(width):
+        nodes.append({"id": f"h{i}", "type": "http", "config": {"method": "GET", "url": url}})
+        edges.append({"id": f"a{i}", "source": "start", "target": f"h{i}"})
+        edges.append({"id": f"b{i}", "source": f"h{i}", "target": "merge"})
+    nodes.append({"id": "merge", "type": "merge", "config": {"output": "first"}})
+    return {"schemaVersion": 1, "name": f"bench celery fanout {width}", "settings": {"maxConcurrency": concurrency},
+            "nodes": nodes, "edges": edges}
+
+
+def js_loop_definition(ms: int) -> dict[str, Any]:
+    spin = f"const t = Date.now(); while (Date.now() - t < {ms}) {{}} return item;"
+    return {
+        "schemaVersion": 1, "name": "bench cpu loop", "settings": {"maxConcurrency": 16},
+        "nodes": [
+            {"id": "start", "type": "start", "config": {}},
+            {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}", "parallel": True,
+                                                      "maxConcurrency": 16, "itemVariable": "item"}},
+            {"id": "spin", "type": "transform", "parentId": "loop",
+             "config": {"operation": "custom", "expression": spin}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "loop"}],
+    }
+
+
+def _stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class ScaleoutBench:
+    def __init__(self, database_url: str, scale: float, log: Callable[[str], None]):
+        self.scale = scale
+        self.log = log
+        self.database_url = database_url
+        self.login = prepare_database(database_url, "bench")
+        self.cluster = LocalCluster(database_url, env={"FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "true",
+                                                       "FLOWMAESTRO_POLL_INTERVAL": "0.5"})
+        self.sleeper = SleepServer()
+
+    def n(self, full: int) -> int:
+        return max(1, int(full * self.scale))
+
+    # -- plumbing --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.cluster.start_redis()
+        self.d1 = self.cluster.start_daphne("d1")
+        self.d2 = self.cluster.start_daphne("d2")
+        self.clients = [httpx.Client(base_url=f"http://{d.address}", timeout=60,
+                                     headers={"Authorization": f"Token {self.login['token']}"})
+                        for d in (self.d1, self.d2)]
+        self.workers(2, SLOTS_PER_WORKER)
+
+    def workers(self, count: int, slots: int) -> None:
+        for proc in [p for p in self.cluster.procs if p.name.startswith("w") and p.alive()]:
+            self.cluster.kill(proc, 15)
+        started = [self.cluster.start_worker(f"w{i + 1}", concurrency=slots, wait=False) for i in range(count)]
+        for proc in started:
+            self.cluster.wait_ready(proc)
+        time.sleep(1.0)  # the sandbox warm-up of a fresh worker
+
+    def stop(self) -> None:
+        for client in getattr(self, "clients", []):
+            client.close()
+        self.cluster.stop()
+
+    def create(self, definition: dict[str, Any]) -> int:
+        r = self.clients[0].post("/api/workflows", json={"name": definition["name"], "definition": definition})
+        r.raise_for_status()
+        return int(r.json()["id"])
+
+    def run(self, workflow_id: int, input: Any = None, timeout: float = 300) -> float:
+        """Seconds from the run's creation to its end, by the server's own timestamps."""
+        r = self.clients[0].post(f"/api/workflows/{workflow_id}/run", json={"input": input or {}})
+        r.raise_for_status()
+        execution_id = r.json()["id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            time.sleep(0.05)
+            ex = self.clients[1].get(f"/api/executions/{execution_id}").json()
+            if ex["status"] not in ("queued", "running"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"execution {execution_id} did not finish")
+        if ex["status"] != "succeeded":
+            raise RuntimeError(f"execution {execution_id} {ex['status']}: {ex['error']}")
+        return (_stamp(ex["finishedAt"]) - _stamp(ex["createdAt"])).total_seconds()
+
+    # -- measurements ------------------------------------------------------------------------
+    def fanout(self) -> float:
+        width = self.n(400)
+        if not hasattr(self, "fanout_wf"):
+            self.fanout_wf = self.create(http_fanout_definition(width, self.sleeper.url(10), 8))
+        return self.run(self.fanout_wf) / (width * 0.010 / 8)
+
+    def raw_fanout(self) -> float:
+        from celery import Celery, group
+
+        width = self.n(400)
+        app = Celery("bench", broker=self.cluster.redis_url)
+        app.conf.task_ignore_result = True
+        reply = f"flowmaestro:bench:{uuid.uuid4().hex}"
+        import redis
+
+        r = redis.Redis.from_url(self.cluster.redis_url)
+        url = self.sleeper.url(10)
+        t0 = time.perf_counter()
+        group(app.signature("flowmaestro.bench.get", args=(url, reply), queue="nodes")
+              for _ in range(width)).apply_async()
+        for _ in range(width):
+            if r.blpop([reply], timeout=120) is None:
+                raise RuntimeError("raw celery fan-out did not finish")
+        wall = time.perf_counter() - t0
+        r.close()
+        return wall / (width * 0.010 / 8)
+
+    def cpu_loop(self) -> float:
+        items = self.n(400)
+        if not hasattr(self, "loop_wf"):
+            self.loop_wf = self.create(js_loop_definition(20))
+        return self.run(self.loop_wf, {"items": list(range(items))})
+
+    def runs_per_s(self) -> float:
+        total = self.n(1000)
+        if not hasattr(self, "runs_wf"):
+            self.runs_wf = self.create(bench.three_node_definition())
+        t0 = time.perf_counter()
+
+        def post(i: int) -> int:
+            r = self.clients[i % 2].post(f"/api/workflows/{self.runs_wf}/run", json={"input": {"i": i}})
+            r.raise_for_status()
+            return int(r.json()["id"])
+
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(post, range(total)))
+        import psycopg
+
+        deadline = time.monotonic() + 300
+        with psycopg.connect(self.database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+            while True:
+                row = conn.execute("SELECT count(*) FROM engine_execution WHERE id = ANY(%s) "
+                                   "AND status IN ('queued', 'running')", (ids,)).fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("cluster runs did not finish")
+                time.sleep(0.02)
+        return total / (time.perf_counter() - t0)
+
+
+def median_of(measure: Callable[[], float], repeat: int, quick: bool) -> dict[str, Any]:
+    warm = None if quick else measure()
+    values = [measure() for _ in range(repeat)]
+    return {"value": round(statistics.median(values), 4), "runs": [round(v, 4) for v in values],
+            **({"warmUp": round(warm, 4)} if warm is not None else {})}
+
+
+def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bool,
+                      log: Callable[[str], None]) -> list[dict[str, Any]]:
+    b = ScaleoutBench(database_url, scale, log)
+    out: list[dict[str, Any]] = []
+    try:
+        b.start()
+        celery_fan = median_of(b.fanout, repeat, quick)
+        raw_fan = median_of(b.raw_fanout, repeat, quick)
+        out.append({**bench.metric("scaleout", "celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
+                    **celery_fan})
+        out.append({**bench.metric("scaleout", "raw_celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
+                    **raw_fan})
+        cluster_runs = median_of(b.runs_per_s, repeat, quick)
+        out.append({**bench.metric("scaleout", "cluster_executions_per_s", 0, "1/s", runs=b.n(1000),
+                                   topology="2 daphne + 2 Celery workers, PostgreSQL"), **cluster_runs})
+        b.workers(1, 1)
+        one = median_of(b.cpu_loop, repeat, quick)
+        b.workers(2, 1)
+        two = median_of(b.cpu_loop, repeat, quick)
+        out.append({**bench.metric("scaleout", "speedup_2_workers", 0, "x", items=b.n(400),
+                                   one_worker_s=one["value"], two_workers_s=two["value"],
+                                   one_runs=one["runs"], two_runs=two["runs"]),
+                    "value": round(one["value"] / two["value"], 4)})
+    finally:
+        b.stop()
+    return out

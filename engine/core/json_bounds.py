@@ -1,0 +1,109 @@
+"""What JSON may enter the engine: finite numbers only, nested at most so deep.
+
+Python's `json` reads and writes `NaN`, `Infinity` and numbers like `1e999` (which
+become `inf`), but they are not JSON: the database refuses them (SQLite's `JSON_VALID`
+check, PostgreSQL's jsonb), browsers' `JSON.parse` refuses them, and one such value in a
+shared write used to fail the writes of every execution in it. Deeply nested values are
+valid JSON but every later reader pays for them (recursion in the decoder, the renderer,
+the admin), so one stored value nested 950 deep broke every list it appeared in.
+
+So every door checks: request bodies (`flowmaestro.json_parser`), sandbox results and
+HTTP response bodies (`loads`), and each node run's output (`storable`). Django-free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+# Request bodies: definitions, run inputs, signal data (FLOWMAESTRO_JSON_MAX_DEPTH).
+DEFAULT_MAX_DEPTH = 64
+# Node outputs (FLOWMAESTRO_OUTPUT_MAX_DEPTH): deeper than inputs, because nodes wrap what
+# they receive (a loop's list of item outputs, a merge's object of branches).
+DEFAULT_OUTPUT_MAX_DEPTH = 128
+
+class JSONBoundsError(ValueError):
+    """A value that must not enter the engine; the message says why, for the user."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONBoundsError(f"{name} is not a JSON number (only finite numbers are allowed)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONBoundsError(f"the number {text[:40]} is too large for JSON (only finite numbers are allowed)")
+    return value
+
+
+def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value") -> Any:
+    """`json.loads` that refuses what `storable` would: non-finite numbers and nesting
+    deeper than `max_depth` (None: only what Python's recursion limit refuses). Other
+    syntax errors stay `json.JSONDecodeError`."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels" if max_depth
+                              else f"{what} is nested too deeply") from None
+    except JSONBoundsError as exc:
+        raise JSONBoundsError(f"{what} is not valid JSON: {exc}") from None
+    if max_depth is not None and depth_exceeds(value, max_depth):
+        raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
+    return value
+
+
+def depth_exceeds(value: Any, max_depth: int) -> bool:
+    """Is `value` nested deeper than `max_depth` (a scalar is depth 0, `[]` and `{}` 1)?
+    Iterative: a value nested deeper than Python's recursion limit is answered too."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list) and child:
+                stack.append((child, depth + 1))
+            elif isinstance(child, dict | list) and depth + 1 > max_depth:
+                return True
+    return False
+
+
+def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
+    """`value` as it may be stored: JSON with finite numbers, nested at most `max_depth`
+    deep. Values that are not JSON types (e.g. a date) become their text, as before;
+    raises JSONBoundsError with a message for the user otherwise."""
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise JSONBoundsError(f"{what} is {value!r}, which is not a JSON number (only finite numbers are allowed)")
+        return value
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except RecursionError:
+        raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        if "Circular reference" in str(exc):
+            raise JSONBoundsError(f"{what} refers to itself (a circular reference)") from None
+        raise JSONBoundsError(f"{what} contains a number that is not finite (NaN or Infinity), "
+                              "which JSON cannot hold") from None
+    except TypeError:
+        # Not a JSON type somewhere (a datetime, a set): stored as its text, as always.
+        try:
+            text = json.dumps(value, default=str, allow_nan=False)
+        except RecursionError:
+            raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels") from None
+        except ValueError:
+            raise JSONBoundsError(f"{what} contains a number that is not finite (NaN or Infinity), "
+                                  "which JSON cannot hold") from None
+        value = json.loads(text)
+    # Fewer opening brackets than the bound (counted in C, strings included) cannot nest
+    # deeper: the walk is only for the few big values.
+    if text.count("[") + text.count("{") > max_depth and depth_exceeds(value, max_depth):
+        raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
+    return value

@@ -1,0 +1,87 @@
+"""Redrive: which node runs of a finished execution run again, and which are kept.
+
+A redrive is a new attempt of the same execution that keeps every succeeded node run and
+loop item and re-runs only what failed, timed out, was cancelled or never ran — plus what
+depends on those, since their inputs change: the nodes downstream in the same scope and,
+for a loop item, the loop node that collects it (and, in turn, what follows the loop).
+A user may also pick node runs to re-run whatever their status: nodes by id (in a loop
+body: that node in every item) and items by loop node id and index.
+
+Pure: the engine calls `rerun_keys` when it loads a redriven execution (and again after a
+restart in the middle of one, from the rows as they were when the redrive began).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.core.graph import Graph
+
+Key = tuple[str, str]  # (scope key, node id): "" for the top level, "loop#3" for item 3
+
+
+def _parent(scope: str) -> tuple[str, str] | None:
+    """(enclosing scope, container node id) of an item scope; None for the top level."""
+    if not scope:
+        return None
+    head, _, last = scope.rpartition("/")
+    return head, last.partition("#")[0]
+
+
+def _item_matches(scope: str, loop: str, indexes: set[int]) -> bool:
+    for segment in scope.split("/"):
+        node, _, index = segment.partition("#")
+        if node == loop and index.isdigit() and int(index) in indexes:
+            return True
+    return False
+
+
+def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterable[str] | None = None,
+               items: Mapping[str, Iterable[int]] | None = None) -> set[Key]:
+    """The (scope, node) pairs whose recorded runs are history, not results to replay."""
+    latest: dict[Key, Mapping[str, Any]] = {}
+    for row in rows:  # in seq order: the last attempt of a node decides
+        latest[(row["scope"], row["node_id"])] = row
+    chosen_nodes = set(nodes or ())
+    chosen_items = {loop: {int(i) for i in idx} for loop, idx in (items or {}).items()}
+    if chosen_nodes or chosen_items:
+        seeds = {key for key in latest if key[1] in chosen_nodes
+                 or any(_item_matches(key[0], loop, idx) for loop, idx in chosen_items.items())}
+        # A chosen item that has no row yet (it never started) still makes its loop re-run.
+        for loop in chosen_items:
+            seeds |= {key for key in latest if key[1] == loop}
+    else:
+        seeds = {key for key, row in latest.items() if row.get("status") != "succeeded"}
+
+    rerun: set[Key] = set()
+    pending = list(seeds)
+    while pending:
+        key = pending.pop()
+        if key in rerun:
+            continue
+        rerun.add(key)
+        scope, node_id = key
+        node = graph.nodes.get(node_id)
+        if node is not None:
+            for target in _downstream(graph, node_id):
+                pending.append((scope, target))
+        parent = _parent(scope)
+        if parent is not None:
+            pending.append(parent)
+    return rerun
+
+
+def _downstream(graph: Graph, node_id: str) -> set[str]:
+    node = graph.nodes[node_id]
+    scope = graph.scopes.get(node.parent_id)
+    if scope is None:
+        return set()
+    seen: set[str] = set()
+    stack = [e.target for e in scope.out_edges.get(node_id, [])]
+    while stack:
+        target = stack.pop()
+        if target not in seen:
+            seen.add(target)
+            stack.extend(e.target for e in scope.out_edges.get(target, []))
+    return seen

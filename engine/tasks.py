@@ -1,0 +1,113 @@
+"""Celery tasks and worker hooks (`FLOWMAESTRO_EXECUTOR=celery`, README "Scaling out").
+
+A worker process (`celery -A flowmaestro worker -Q executions,nodes`) hosts one engine
+coordinator, started when the worker is ready and drained when it shuts down:
+- `flowmaestro.executions.take` (queue `executions`): a run the web tier recorded; this
+  worker's coordinator claims it with the usual compare-and-set (another may win: fine);
+- `flowmaestro.nodes.run` (queue `nodes`): one node body of any coordinator's execution; the
+  outcome goes back to that coordinator's Redis list, never to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_ready, worker_shutting_down
+from django.conf import settings
+
+from engine.executors import wire
+from engine.executors.celery_executor import EXECUTION_TASK, NODE_TASK, send
+from engine.nodes import get_node_type
+from engine.nodes.base import NodeError
+
+log = logging.getLogger("engine")
+
+
+@shared_task(name=EXECUTION_TASK, ignore_result=True)
+def take_execution(execution_id: Any) -> None:
+    from engine.runtime import start_engine
+
+    start_engine().submit(execution_id)
+
+
+@shared_task(name=NODE_TASK, bind=True, ignore_result=True)
+def run_node(self: Task, payload: dict[str, Any]) -> None:
+    attempt_id, reply_to = payload["attempt"], payload["replyTo"]
+    engine_id = reply_to.removeprefix("flowmaestro:to:")
+    where = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+
+    def reply(message: dict[str, Any]) -> None:
+        send(settings.REDIS_URL, engine_id, {"a": attempt_id, **message})
+
+    ctx = wire.context(payload)
+    ctx.log_sink = lambda line: reply({"t": "log", "m": line})
+    cls = get_node_type(payload["type"])
+    value: Any = None
+    exc: BaseException | None = None
+    if cls is None or not cls.remote:
+        exc = NodeError(f"node type {payload['type']!r} does not run on workers", retryable=False)
+    else:
+        try:
+            value = cls().run(ctx)
+        except Exception as error:  # noqa: BLE001 - the node's failure is its outcome
+            exc = error
+    reply({"t": "done", "w": where, **wire.outcome(value, exc)})
+
+
+@worker_ready.connect
+def _start_coordinator(**_: Any) -> None:
+    if settings.FLOWMAESTRO_EXECUTOR != "celery":
+        return
+    from engine.runtime import start_engine
+
+    engine = start_engine()
+    log.info("engine %s coordinates executions in this worker", engine.engine_id)
+    threading.Thread(target=_warm_sandbox, name="fm-warm", daemon=True).start()
+
+
+def _warm_sandbox() -> None:
+    """Start the V8 sandbox's processes now rather than under the first JavaScript nodes
+    (each takes a moment to start)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.expressions import evaluate
+    from engine.expressions.sandbox import MAX_WORKERS
+
+    with ThreadPoolExecutor(MAX_WORKERS) as pool:
+        list(pool.map(lambda _: evaluate("1", {}), range(MAX_WORKERS)))
+
+
+@worker_shutting_down.connect
+def _drain_coordinator(**_: Any) -> None:
+    # A warm shutdown releases this worker's executions at once (no waiting for staleness).
+    from engine.runtime import stop_engine
+
+    stop_engine(5.0)
+
+
+
+@shared_task(name="flowmaestro.bench.get", ignore_result=True)
+def bench_get(url: str, reply_key: str) -> None:
+    """`manage.py bench scaleout`'s raw-Celery floor: the same HTTP call a fan-out's `http`
+    node makes, with no engine around it; tells the bench through a Redis list."""
+    from engine.executors.celery_executor import client
+
+    _bench_http().get(url)
+    client(settings.REDIS_URL).rpush(reply_key, "1")
+
+
+_bench_client: Any = None
+
+
+def _bench_http() -> Any:
+    global _bench_client
+    if _bench_client is None:
+        import httpx
+
+        _bench_client = httpx.Client(timeout=30)
+    return _bench_client

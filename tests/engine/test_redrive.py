@@ -1,0 +1,134 @@
+"""Redrive (issue 17): a new attempt of the same execution re-runs only what failed (or the
+chosen nodes and loop items) and what depends on it; every succeeded node run and loop
+item is kept; the loop's and the merge's outputs are whole again; ids and trace ids stay."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from editor.models import WorkflowVersion
+from engine import services
+from engine.models import Execution, NodeRun
+from tests.engine.runs import START, definition, loop_definition, run, wait_finished
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FLAKY = "if (item.n % 4 === 0) { throw new Error('boom ' + item.n) } return item.n * 2"
+FIXED = "return item.n * 2"
+
+
+def _loop(expression: str, n: int = 10, **loop: Any) -> dict[str, Any]:
+    return loop_definition({"maxConcurrency": 4, **loop},
+                           [{"id": "double", "type": "transform", "config": {"operation": "custom", "expression": expression}}])
+
+
+def _new_version(execution: Execution, d: dict[str, Any]) -> None:
+    wf = execution.workflow
+    wf.version += 1
+    wf.definition = d
+    wf.save()
+    WorkflowVersion.objects.create(workflow=wf, number=wf.version, definition=d)
+
+
+def _redrive(execution: Execution, **options: Any) -> Execution:
+    services.execution_redrive(execution=execution, user=execution.owner, **options)
+    from engine.runtime import start_engine
+
+    assert start_engine().wait(execution.pk, 30)
+    return wait_finished(execution.pk, 10)
+
+
+def _rows(execution: Execution, node_id: str) -> list[NodeRun]:
+    return list(NodeRun.objects.filter(execution=execution, node_id=node_id).order_by("seq"))
+
+
+def test_redrive_after_a_fix_reruns_only_the_failed_items_and_makes_the_loop_whole(alice):
+    items = [{"n": i} for i in range(10)]
+    ex = run(alice, _loop(FLAKY), {"items": items})
+    assert ex.status == "failed"
+    before = {r.id: (r.scope, r.status, r.trace_id) for r in _rows(ex, "double")}
+    failed_scopes = sorted(s for s, st, _ in before.values() if st == "failed")
+    assert failed_scopes == ["loop#0", "loop#4", "loop#8"]
+
+    _new_version(ex, _loop(FIXED))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.pk == ex.pk and redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [i * 2 for i in range(10)]}
+    after = _rows(ex, "double")
+    # The seven succeeded items were kept as they were; only the three ran again.
+    assert {r.id for r in after if r.id in before} == set(before)
+    new = [r for r in after if r.id not in before]
+    assert sorted(r.scope for r in new) == failed_scopes
+    assert all(r.status == "succeeded" and r.attempt == 2 for r in new)
+    traces = {s: t for s, _, t in before.values()}
+    assert all(r.trace_id == traces[r.scope] for r in new)  # trace ids stay stable
+    assert redriven.trace_id == ex.trace_id
+    assert redriven.state["redrive"]["number"] == 1 and redriven.version.number == 2
+
+
+def test_redrive_of_a_fan_out_reruns_the_failed_branch_and_the_merge_not_the_others(alice):
+    def fan(expression: str) -> dict[str, Any]:
+        return definition(
+            [START, {"id": "a", "type": "delay", "config": {"duration": 10}},
+             {"id": "b", "type": "transform", "config": {"operation": "custom", "expression": expression}},
+             {"id": "m", "type": "merge"}, {"id": "o", "type": "output", "config": {"value": "{{m}}"}}],
+            [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "o")])
+
+    ex = run(alice, fan("throw new Error('b is broken')"), {"k": 1})
+    assert ex.status == "failed"
+    _new_version(ex, fan("return 'b fixed'"))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": {"branch_a": {"k": 1}, "branch_b": "b fixed"}}
+    assert len(_rows(ex, "a")) == 1 and len(_rows(ex, "start")) == 1
+    assert [r.status for r in _rows(ex, "b")] == ["failed", "succeeded"]
+    assert _rows(ex, "m")[-1].status == "succeeded"
+
+
+def test_redrive_of_chosen_items_of_a_succeeded_loop(alice):
+    ex = run(alice, _loop(FIXED), {"items": [{"n": i} for i in range(6)]})
+    assert ex.status == "succeeded"
+    redriven = _redrive(ex, items={"loop": [2, 5]})
+    assert redriven.status == "succeeded"
+    counts = {}
+    for r in _rows(ex, "double"):
+        counts[r.scope] = counts.get(r.scope, 0) + 1
+    assert counts == {"loop#0": 1, "loop#1": 1, "loop#2": 2, "loop#3": 1, "loop#4": 1, "loop#5": 2}
+    assert redriven.output == {"o": [i * 2 for i in range(6)]}
+
+
+def test_redrive_of_a_big_loop_touches_only_the_failures(alice):
+    flaky = "if (item.n % 500 === 7) { throw new Error('boom') } return item.n"
+    ex = run(alice, _loop(flaky, maxConcurrency=32), {"items": [{"n": i} for i in range(2000)]}, timeout=120)
+    assert ex.status == "failed"
+    rows_before = NodeRun.objects.filter(execution=ex).count()
+    _new_version(ex, _loop(FIXED.replace("* 2", ""), maxConcurrency=32))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    # Four items, the loop node and the output that waited for it ran again; nothing else.
+    assert NodeRun.objects.filter(execution=ex).count() - rows_before == 6
+    assert redriven.output["o"] == list(range(2000))
+
+
+def test_redrive_api_refusals(alice, bob, alice_client, bob_client):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": 1}, {"n": 4}]})
+    url = f"/api/executions/{ex.pk}/redrive"
+    assert bob_client.post(url, {}, format="json").status_code == 404
+    unknown = alice_client.post(url, {"nodes": ["nope"]}, format="json")
+    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+    not_loop = alice_client.post(url, {"items": {"double": [0]}}, format="json")
+    assert not_loop.status_code == 400
+    answer = alice_client.post(url, {}, format="json")
+    assert answer.status_code == 202 and answer.json()["id"] == ex.pk
+    assert answer.json()["status"] in ("queued", "running")
+    again = alice_client.post(url, {}, format="json")  # while it runs (or once it failed again)
+    assert again.status_code in (202, 409)
+    final = wait_finished(ex.pk, 20)
+    assert final.status == "failed"  # v1 still throws for item 4: the redrive failed again
+    assert final.state["redrive"]["number"] >= 1
+    done = run(alice, copy.deepcopy(_loop(FIXED)), {"items": [{"n": 1}]})
+    refused = alice_client.post(f"/api/executions/{done.pk}/redrive", {}, format="json")
+    assert refused.status_code == 409 and "succeeded" in refused.json()["detail"]

@@ -1,0 +1,367 @@
+"""FlowMaestro on real processes (FLOWMAESTRO_EXECUTOR=celery): Redis, a database of its
+own, two Celery workers and two daphne processes (tests/scaleout/conftest.py).
+
+- the seed's patterns give the same statuses and outputs as the thread executor (the
+  pytest process's own engine on the test database), with signals sent through both daphne;
+- websocket clients on either daphne see every event of a run coordinated in a worker;
+- `kill -9` of a worker in the middle of node bodies: the bodies are redelivered, the run
+  succeeds, every node run is recorded once;
+- `kill -9` of the worker coordinating a run: the other takes it over within
+  FLOWMAESTRO_STALE_AFTER and repeats no finished node run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from django.contrib.auth.models import AbstractUser
+from rest_framework.test import APIClient
+
+from engine.runtime import stop_engine
+from tests.engine.definitions import START, definition, loop_definition
+from tests.scaleout.conftest import STALE_AFTER_S, TERMINAL, Cluster
+
+pytestmark = [pytest.mark.timeout(240)]
+
+
+def js(node_id: str, expression: str, **config: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "transform", "name": node_id,
+            "config": {"operation": "custom", "expression": expression, **config}}
+
+
+def http_slow(node_id: str, api: str, ms: int, **config: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "http", "name": node_id,
+            "config": {"method": "GET", "url": f"{api}/slow", "query": {"ms": ms, "source": node_id}, **config}}
+
+
+# -- the seed's patterns -----------------------------------------------------------------------
+def fan_out_merge(api: str) -> dict[str, Any]:
+    return definition(
+        [START, js("a", "return {a: input.x + 1}"), http_slow("b", api, 200), js("c", "return input.x * 3"),
+         {"id": "m", "type": "merge", "config": {"mode": "all", "output": "object"}},
+         {"id": "o", "type": "output", "config": {"value": {"a": "{{a.a}}", "b": "{{b.body.source}}", "c": "{{c}}"}}}],
+        [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m"), ("b", "m"), ("c", "m"), ("m", "o")],
+        name="fan-out/merge")
+
+
+def first_success(api: str) -> dict[str, Any]:
+    return definition(
+        [START, http_slow("slow", api, 1500), js("fast", "return 'fast ' + input.x"),
+         {"id": "m", "type": "merge", "config": {"mode": "first_success", "output": "first"}},
+         {"id": "o", "type": "output", "config": {"value": "{{m}}"}}],
+        [("start", "slow"), ("start", "fast"), ("slow", "m"), ("fast", "m"), ("m", "o")], name="first success")
+
+
+def parallel_loop(api: str) -> dict[str, Any]:
+    d = loop_definition({"maxConcurrency": 3}, [js("work", "return item * 10")], name="parallel loop")
+    return d
+
+
+def rate_and_batches(api: str) -> dict[str, Any]:
+    return loop_definition({"maxConcurrency": 4, "rateLimit": 40, "batchSize": 4, "delayBetweenBatches": 100},
+                           [js("work", "return {item: item, square: item * item}")], name="rate and batches")
+
+
+def queue_dead_letters(api: str) -> dict[str, Any]:
+    # One item at a time, 600 ms each (a timer of the coordinator, whichever executor);
+    # items may wait 900 ms: the third and fourth expire into dead letters.
+    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 900, "deadLetterQueue": True},
+                         "parallel": {"onPartialFailure": "continue"}},
+                        [{"id": "wait", "type": "delay", "config": {"duration": 600}},
+                         {"id": "work", "type": "output", "config": {"value": "{{item.name}}#{{parallel.index}}"}}],
+                        [("wait", "work")], name="queue and dead letters")
+    d["nodes"][1]["config"]["itemVariable"] = "item"
+    return d
+
+
+def chain(api: str) -> dict[str, Any]:
+    return definition(
+        [START, http_slow("s1", api, 700), js("s2", "return input.body.source + '+s2'"), http_slow("s3", api, 300),
+         {"id": "o", "type": "output", "config": {"value": "{{s2}}"}}],
+        [("start", "s1"), ("s1", "s2"), ("s2", "s3"), ("s3", "o")], name="signals")
+
+
+def approval(api: str) -> dict[str, Any]:
+    return definition(
+        [START, js("before", "return input.x"),
+         {"id": "ok", "type": "approval", "config": {"message": "go?"}},
+         js("after", "return {approved: input.approved, by: input.by, before: before}"),
+         {"id": "o", "type": "output", "config": {"value": "{{after}}"}}],
+        [("start", "before"), ("before", "ok"), ("ok", "after"), ("after", "o")], name="approval")
+
+
+class Side(Protocol):
+    """One way of running workflows: the cluster or the thread executor."""
+
+    def create(self, definition: dict[str, Any], via: int = 0) -> int: ...
+
+    def run(self, workflow_id: int, input: Any = None, via: int = 0) -> int: ...
+
+    def get(self, execution_id: int, via: int = 0) -> dict[str, Any]: ...
+
+    def signal(self, execution_id: int, type: str, via: int, **body: Any) -> Any: ...
+
+    def wait(self, execution_id: int, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60) -> dict[str, Any]: ...
+
+
+class Threads:
+    """The pytest process's own engine (thread executor) through the same API views."""
+
+    def __init__(self, client: APIClient):
+        self.client = client
+
+    def create(self, definition: dict[str, Any], via: int = 0) -> int:
+        r = self.client.post("/api/workflows", {"name": definition["name"], "definition": definition}, format="json")
+        assert r.status_code == 201, r.content
+        return int(r.json()["id"])
+
+    def run(self, workflow_id: int, input: Any = None, via: int = 0) -> int:
+        r = self.client.post(f"/api/workflows/{workflow_id}/run", {"input": input or {}}, format="json")
+        assert r.status_code == 201, r.content
+        return int(r.json()["id"])
+
+    def get(self, execution_id: int, via: int = 0) -> dict[str, Any]:
+        return dict(self.client.get(f"/api/executions/{execution_id}").json())
+
+    def signal(self, execution_id: int, type: str, via: int, **body: Any) -> Any:
+        return self.client.post(f"/api/executions/{execution_id}/signal", {"type": type, **body}, format="json")
+
+    def wait(self, execution_id: int, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (ex := self.get(execution_id))["status"] not in statuses:
+            assert time.monotonic() < deadline, f"execution {execution_id} still {ex['status']}"
+            time.sleep(0.05)
+        return ex
+
+
+def plain(side: Side, execution_id: int) -> None:
+    pass
+
+
+def pause_resume(side: Side, execution_id: int) -> None:
+    side.wait(execution_id, ("running",))
+    time.sleep(0.2)
+    assert side.signal(execution_id, "pause", 0, reason="look").status_code == 202
+    side.wait(execution_id, ("paused",), timeout=20)
+    time.sleep(0.8)  # nothing starts while paused
+    assert side.get(execution_id)["status"] == "paused"
+    assert side.signal(execution_id, "resume", 1).status_code == 202  # through the other daphne
+
+
+def cancel(side: Side, execution_id: int) -> None:
+    side.wait(execution_id, ("running",))
+    time.sleep(0.3)
+    assert side.signal(execution_id, "cancel", 1, reason="enough").status_code == 202
+
+
+def approve(side: Side, execution_id: int) -> None:
+    side.wait(execution_id, ("paused",), timeout=30)
+    assert side.signal(execution_id, "resume", 1, data={"approved": True, "by": "ops"}).status_code == 202
+
+
+PATTERNS: dict[str, tuple[Callable[[str], dict[str, Any]], Any, Callable[[Side, int], None]]] = {
+    "fan-out/merge": (fan_out_merge, {"x": 4}, plain),
+    "first success": (first_success, {"x": 1}, plain),
+    "parallel loop": (parallel_loop, {"items": list(range(12))}, plain),
+    "rate and batches": (rate_and_batches, {"items": list(range(8))}, plain),
+    "queue and dead letters": (queue_dead_letters, {"items": [{"name": n} for n in ("ann", "ben", "cat", "dan")]},
+                               plain),
+    "pause/resume": (chain, {}, pause_resume),
+    "cancel": (chain, {}, cancel),
+    "approval": (approval, {"x": 7}, approve),
+}
+
+
+def outcome(side: Side, execution_id: int) -> dict[str, Any]:
+    ex = side.wait(execution_id)
+    runs = Counter((r["nodeId"], r["iteration"], r["status"]) for r in ex["nodeRuns"])
+    return {"status": ex["status"], "output": ex["output"], "runs": sorted(runs.items(), key=str)}
+
+
+def run_pattern(side: Side, name: str, api: str) -> tuple[int, dict[str, Any]]:
+    make, input, drive = PATTERNS[name]
+    wf = side.create(make(api))
+    execution_id = side.run(wf, input)
+    drive(side, execution_id)
+    return execution_id, outcome(side, execution_id)
+
+
+@pytest.fixture
+def threads(settings: Any, alice: AbstractUser, client_for: Callable[[AbstractUser], APIClient]) -> Iterator[Threads]:
+    # The `http` nodes call the cluster's demo API on 127.0.0.1.
+    stop_engine(1)
+    settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE = True
+    yield Threads(client_for(alice))
+    stop_engine(1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seed_patterns_give_what_the_thread_executor_gives(cluster: Cluster, threads: Threads) -> None:
+    api = cluster.api_base
+    results: dict[str, dict[str, Any]] = {}
+    # Both sides at once (one thread per side): the cluster's workers and this process's
+    # engine are separate processes.
+    cluster_runs: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def on_cluster() -> None:
+        for name in PATTERNS:
+            cluster_runs[name] = run_pattern(cluster, name, api)
+
+    worker = threading.Thread(target=on_cluster)
+    worker.start()
+    for name in PATTERNS:
+        results[name] = run_pattern(threads, name, api)[1]
+    worker.join(180)
+    assert set(cluster_runs) == set(PATTERNS), "the cluster did not finish every pattern"
+    for name in PATTERNS:
+        assert cluster_runs[name][1] == results[name], name
+
+    # What the patterns did, as a user sees it (the same on both sides, as just checked).
+    assert results["fan-out/merge"]["output"] == {"o": {"a": 5, "b": "b", "c": 12}}
+    assert results["first success"]["output"] == {"o": "fast 1"}
+    assert (("slow", None, "cancelled"), 1) in results["first success"]["runs"]
+    assert results["parallel loop"]["output"] == {"o": [i * 10 for i in range(12)]}
+    assert results["rate and batches"]["output"] == {"o": [{"item": i, "square": i * i} for i in range(8)]}
+    assert results["queue and dead letters"]["output"] == {"o": ["ann#0", "ben#1"]}
+    assert results["pause/resume"]["status"] == "succeeded"
+    assert results["pause/resume"]["output"] == {"o": "s1+s2"}
+    assert results["cancel"]["status"] == "cancelled"
+    assert results["approval"]["output"] == {"o": {"approved": True, "by": "ops", "before": 7}}
+
+    # The loop's maxConcurrency held across the workers' processes.
+    loop = cluster.get(cluster_runs["parallel loop"][0])
+    spans = sorted((r["startedAt"], 1) for r in loop["nodeRuns"] if r["nodeId"] == "work") + \
+        sorted((r["finishedAt"], -1) for r in loop["nodeRuns"] if r["nodeId"] == "work")
+    live = peak = 0
+    for _, step in sorted(spans, key=lambda s: (s[0], s[1])):
+        live += step
+        peak = max(peak, live)
+    assert 1 <= peak <= 3
+    # Dead letters of the expired items, on the cluster too.
+    letters = cluster.clients[1].get(f"/api/dead-letters?execution={cluster_runs['queue and dead letters'][0]}"
+                                     "&kind=item").json()
+    assert sorted(x["itemIndex"] for x in letters) == [2, 3]
+    # The JavaScript bodies ran on both workers (the `nodes` queue spreads them).
+    logs = [p.log_text() for p in cluster.workers()]
+    assert all("flowmaestro.nodes.run" in text for text in logs)
+
+
+def test_events_reach_clients_of_both_daphne_with_no_gap(cluster: Cluster) -> None:
+    from websockets.sync.client import connect
+
+    api = cluster.api_base
+    wf = cluster.create(definition(
+        [START, *[js(f"n{i}", f"return {i}") for i in range(12)], http_slow("tail", api, 300),
+         {"id": "o", "type": "output", "config": {"value": "{{tail.body.source}}"}}],
+        [("start", "n0"), *[(f"n{i}", f"n{i + 1}") for i in range(11)], ("n11", "tail"), ("tail", "o")],
+        name="stream"))
+    execution_id = cluster.run(wf, via=0)
+    received: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
+
+    def follow(index: int) -> None:
+        address = cluster.daphnes[index].address
+        with connect(f"ws://{address}/ws/executions/{execution_id}/", origin=f"http://{address}",
+                     additional_headers={"Cookie": f"sessionid={cluster.session}"}, open_timeout=10) as ws:
+            while True:
+                frame = json.loads(ws.recv(timeout=30))
+                for event in frame if isinstance(frame, list) else frame.get("events", [frame]):
+                    received[index].append(event)
+                    if str(event.get("type", "")).startswith("execution.") and event.get("type") not in (
+                            "execution.queued", "execution.started", "execution.running"):
+                        return
+
+    readers = [threading.Thread(target=follow, args=(i,)) for i in (0, 1)]
+    for reader in readers:
+        reader.start()
+    ex = cluster.wait(execution_id)
+    for reader in readers:
+        reader.join(30)
+    assert ex["status"] == "succeeded" and ex["output"] == {"o": "tail"}
+    last = int(cluster.query("SELECT last_seq FROM engine_execution WHERE id = %s", execution_id)[0][0])
+    for index in (0, 1):
+        seqs = [int(e["seq"]) for e in received[index]]
+        assert seqs == list(range(1, last + 1)), f"daphne {index + 1}: {seqs}"
+
+
+def _finished_once(ex: dict[str, Any]) -> None:
+    succeeded = Counter((r["nodeId"], r["iteration"]) for r in ex["nodeRuns"] if r["status"] == "succeeded")
+    assert succeeded and set(succeeded.values()) == {1}, succeeded
+
+
+def test_kill_9_of_a_worker_mid_node_redelivers_and_records_once(cluster: Cluster) -> None:
+    api = cluster.api_base
+    d = loop_definition({"maxConcurrency": 8}, [http_slow("work", api, 1500), js("slept", "return input.body.sleptMs")],
+                        [("work", "slept")], name="redelivery")
+    execution_id = cluster.run(cluster.create(d), {"items": list(range(8))})
+    cluster.wait(execution_id, ("running",))
+    coordinator = cluster.worker_of(cluster.holder(execution_id))
+    victim = next(w for w in cluster.workers() if w is not coordinator)
+    # Wait until the victim is in the middle of node bodies, then kill it.
+    deadline = time.monotonic() + 20
+    while "flowmaestro.nodes.run[" not in victim.log_text():
+        assert time.monotonic() < deadline, "no node body reached the second worker"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    taken = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", victim.log_text()))
+    done_there = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] succeeded", victim.log_text()))
+    cluster.local.kill(victim)
+    in_flight = taken - done_there
+    assert in_flight, "the victim had no node body running"
+
+    ex = cluster.wait(execution_id, timeout=60)
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"] == {"o": [1500] * 8}
+    _finished_once(ex)
+    # The bodies the victim held were delivered again, to the surviving worker.
+    redelivered = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", coordinator.log_text()))
+    assert in_flight <= redelivered
+    # Each attempt id that ran is one node run, recorded once; no interrupted retries needed.
+    assert {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "work"} >= in_flight
+    assert [r for r in ex["nodeRuns"] if r["status"] == "cancelled"] == []
+    cluster.restart(victim.name)
+
+
+def test_kill_9_of_the_coordinating_worker_hands_the_run_over(cluster: Cluster) -> None:
+    api = cluster.api_base
+    d = loop_definition({"maxConcurrency": 2}, [http_slow("work", api, 400)], name="takeover")
+    execution_id = cluster.run(cluster.create(d), {"items": list(range(10))})
+    cluster.wait(execution_id, ("running",))
+    # Let a few items finish first.
+    deadline = time.monotonic() + 30
+    while sum(r["status"] == "succeeded" and r["nodeId"] == "work" for r in cluster.get(execution_id)["nodeRuns"]) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    holder = cluster.holder(execution_id)
+    coordinator = cluster.worker_of(holder)
+    # The admin names the process that holds the run.
+    admin = httpx.get(f"http://{cluster.daphnes[1].address}/admin/engine/execution/",
+                      cookies={"sessionid": cluster.session}, timeout=30)
+    assert admin.status_code == 200 and holder in admin.text
+    before = {(r["nodeId"], r["iteration"]): r["id"] for r in cluster.get(execution_id)["nodeRuns"]
+              if r["status"] == "succeeded"}
+    cluster.local.kill(coordinator)
+    killed_at = time.monotonic()
+    while (new_holder := cluster.holder(execution_id)) in ("", holder):
+        assert time.monotonic() - killed_at < STALE_AFTER_S + 5, "nobody took the run over"
+        time.sleep(0.05)
+    took = time.monotonic() - killed_at
+    assert took <= STALE_AFTER_S + 3, took  # staleness + the other's next poll + heartbeat slack
+    survivor = cluster.worker_of(new_holder)
+    assert survivor is not coordinator
+
+    ex = cluster.wait(execution_id, timeout=60)
+    assert ex["status"] == "succeeded", ex["error"]
+    assert len(ex["output"]["o"]) == 10
+    _finished_once(ex)
+    # What had finished before the crash was not run again: the same node runs stand.
+    after = {(r["nodeId"], r["iteration"]): r["id"] for r in ex["nodeRuns"] if r["status"] == "succeeded"}
+    assert all(after[key] == run_id for key, run_id in before.items())
+    cluster.restart(coordinator.name)
