@@ -2,8 +2,8 @@
 import { api } from "./client";
 import type {
   Execution,
+  ExecutionSummary,
   NodeRun,
-  NodeRunPage,
   NodeTypeInfo,
   ValidationResult,
   Workflow,
@@ -21,13 +21,15 @@ export const workflowsApi = {
   get: (id: string | number) => api.get<Workflow>(`/api/workflows/${id}`),
   create: (body: { name: string; description?: string; definition: WorkflowDefinition }) =>
     api.post<Workflow>("/api/workflows", body),
-  update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">>) =>
+  update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">> & { draft?: boolean }) =>
     api.patch<Workflow>(`/api/workflows/${id}`, body),
   remove: (id: string | number) => api.delete(`/api/workflows/${id}`),
   versions: async (id: string | number) =>
     unwrapList(await api.get<WorkflowVersion[] | { results: WorkflowVersion[] }>(`/api/workflows/${id}/versions`)),
   validate: (id: string | number, definition?: WorkflowDefinition) =>
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
+  testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>
+    api.post<{ ok: boolean; value?: unknown; error?: string; kind?: string; logs: string[] }>(`/api/workflows/${id}/test-expression`, body),
   run: (id: string | number, input: unknown, priority?: number) =>
     api.post<{ id: number | string; status: string; traceId: string }>(`/api/workflows/${id}/run`, {
       input,
@@ -39,27 +41,30 @@ export const nodeTypesApi = {
   list: async () => unwrapList(await api.get<NodeTypeInfo[] | { results: NodeTypeInfo[] }>("/api/node-types")),
 };
 
+export type RerunVersion = "original" | "latest";
+
 export const executionsApi = {
   /** The execution; `nodeRuns` is whole up to the server's bound (1,000 by default), else
-   * the first page with `nodeRunsNext` set (read the rest with `nodeRuns` / `allNodeRuns`). */
+   * the first page with `nodeRunsNext` set and `nodeRunCountsByNode` (read a node's runs
+   * with `nodeRuns`). */
   get: (id: string | number) => api.get<Execution>(`/api/executions/${id}`),
-  /** One page of node runs (`url`: a `next` from the previous page). */
-  nodeRuns: (id: string | number, filters: { nodeId?: string; status?: string; limit?: number } = {}, url?: string) => {
-    if (url) return api.get<NodeRunPage>(url);
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(filters)) if (value !== undefined && value !== "") query.set(key, String(value));
-    const suffix = query.toString();
-    return api.get<NodeRunPage>(`/api/executions/${id}/node-runs${suffix ? `?${suffix}` : ""}`);
-  },
-  /** Every node run matching `filters`, page after page (at most `max`). */
-  allNodeRuns: async (id: string | number, filters: { nodeId?: string; status?: string } = {}, max = 100_000) => {
+  /** The newest runs of a workflow first (the server caps the list). */
+  listForWorkflow: async (workflowId: string | number) =>
+    unwrapList(await api.get<ExecutionSummary[] | { results: ExecutionSummary[] }>(`/api/executions?workflow=${workflowId}`)),
+  /** One node's runs (every attempt and loop item), when the execution carried only a first page. */
+  nodeRuns: async (id: string | number, nodeId: string): Promise<NodeRun[]> => {
     const out: NodeRun[] = [];
-    let page = await executionsApi.nodeRuns(id, filters);
-    out.push(...page.results);
-    while (page.next && out.length < max) {
-      page = await executionsApi.nodeRuns(id, filters, page.next);
-      out.push(...page.results);
+    let url: string | null = `/api/executions/${id}/node-runs?nodeId=${encodeURIComponent(nodeId)}`;
+    // A bound: a loop over thousands of items is summarised, not listed in full.
+    for (let page = 0; url && page < 10; page++) {
+      const body: NodeRun[] | { results: NodeRun[]; next?: string | null; nodeRunsNext?: string | null } = await api.get(url);
+      if (Array.isArray(body)) return [...out, ...body];
+      out.push(...body.results);
+      const next: string | null | undefined = body.next ?? body.nodeRunsNext;
+      url = next ? (next.startsWith("/") || next.startsWith("http") ? next : `/api/executions/${id}/node-runs?nodeId=${encodeURIComponent(nodeId)}&cursor=${encodeURIComponent(next)}`) : null;
     }
-    return out.slice(0, max);
+    return out;
   },
+  retry: (id: string | number, body: { version: RerunVersion; input?: unknown }) =>
+    api.post<Execution>(`/api/executions/${id}/retry`, body),
 };

@@ -207,6 +207,7 @@ export function statusByNodeFromCounts(
 
 // Precedence: something still going on wins, then failure, then success.
 const STATUS_RANK: Record<NodeRunStatus, number> = {
+  waiting: 10,
   running: 9,
   retrying: 8,
   queued: 7,
