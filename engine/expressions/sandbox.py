@@ -169,6 +169,9 @@ def _result(reply: dict[str, Any], *, timeout_ms: int, memory_mb: int, max_outpu
         except json_bounds.JSONBoundsError as exc:
             raise ExpressionError(f"Expression output is not JSON-serialisable: {exc}", kind="not_serialisable",
                                   logs=logs) from None
+        except ValueError as exc:  # a replaced JSON.stringify wrote something that is not JSON at all
+            raise ExpressionError(f"Expression output is not JSON-serialisable: the result is not valid JSON ({exc})",
+                                  kind="not_serialisable", logs=logs) from None
         return EvalResult(value=value, logs=logs)
     kind = str(reply.get("kind") or "internal")
     detail = str(reply.get("message") or "")

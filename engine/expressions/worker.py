@@ -132,10 +132,15 @@ const __fm_describe = (e) => {
     return "Uncaught " + __fm_text(e);
   } catch (e2) { return "Uncaught error"; }
 };
+// Taken before the user's code runs (it runs only when the function below is called): a
+// script that replaces JSON.stringify or Reflect.apply cannot forge or break the reply's
+// head. Its *value* is still serialised by whatever JSON.stringify the script left, and
+// sandbox.py parses that strictly (no NaN, no Infinity).
+const __fm_stringify = JSON.stringify, __fm_apply = Reflect.apply;
 const __fm_reply = (head, value) => {
   if (__fm_dropped) __fm_logs.push("... " + __fm_dropped + " more log line(s) dropped");
   head.logs = __fm_logs;
-  return JSON.stringify(head) + "\\n" + (value === undefined ? "" : value);
+  return __fm_apply(__fm_stringify, JSON, [head]) + "\\n" + (value === undefined ? "" : value);
 };
 return function (__fm_json, __fm_names, __fm_maxOut) {
   __fm_b = JSON.parse(__fm_json);
@@ -323,7 +328,15 @@ class Evaluator:
         if not isinstance(raw, str) or "\n" not in raw:
             return {"ok": False, "kind": "internal", "message": "the sandbox returned no result", "logs": []}
         head_text, value = raw.split("\n", 1)
-        head = json.loads(head_text)
+        try:
+            head = json.loads(head_text)
+        except ValueError:
+            head = None
+        if not isinstance(head, dict) or not isinstance(head.get("logs", []), list):
+            # A script can still reach the head through a toJSON it put on Object.prototype.
+            return {"ok": False, "kind": "not_serialisable", "logs": [],
+                    "message": "the expression changed how JSON is written (toJSON on a built-in prototype), "
+                               "so its result cannot be read"}
         reply: dict[str, Any] = {
             "ok": bool(head.get("ok")),
             "kind": head.get("kind", ""),
