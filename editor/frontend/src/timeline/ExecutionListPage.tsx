@@ -14,6 +14,8 @@ import { formatDuration, STATUS_COLOURS, toMs } from "./model";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
 
+const REDRIVABLE = new Set<string>(["failed", "cancelled", "timed_out"]);
+
 const STATUSES = ["queued", "running", "paused", "succeeded", "failed", "cancelled", "timed_out"];
 
 function initialFilters(): { workflow: string; status: string; trace: string } {
@@ -234,6 +236,13 @@ export function ExecutionListPage() {
                   {row.status === "paused" ? (
                     <button type="button" className="fm-small-btn" onClick={() => void openApproval(row)} data-testid="row-approve">
                       Approve / reject…
+                    </button>
+                  ) : null}
+                  {REDRIVABLE.has(row.status) ? (
+                    // Re-runs only what failed, in this same execution (its timeline offers the version choice).
+                    <button type="button" className="fm-small-btn" data-testid="row-redrive"
+                            onClick={() => api.post(`/api/executions/${row.id}/redrive`, {}).catch((err: unknown) => setError(errorMessage(err)))}>
+                      Redrive failed
                     </button>
                   ) : null}
                   <button type="button" className="fm-small-btn" onClick={() => setRerun(row)} data-testid="row-rerun">Re-run…</button>
