@@ -300,6 +300,13 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     critical = critical_path(rows, definition, now)
     critical_ids = set(critical)
 
+    redrives = redrive_history(execution)
+    boundaries = [r["sinceSeq"] for r in redrives]
+
+    def redrive_of(seq: int) -> int:
+        """0 for the first attempt of the execution, n for node runs of its n-th redrive."""
+        return sum(1 for since in boundaries if seq > since)
+
     run_intervals: list[tuple[datetime, datetime]] = []
     bars: list[Row] = []
     for row in rows:
@@ -313,7 +320,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
             "traceId": row["trace_id"], "lane": lane_of[row["id"]], "queuedAt": _iso(row["queued_at"]),
             "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]), "status": row["status"],
             "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
-            "critical": row["id"] in critical_ids,
+            "critical": row["id"] in critical_ids, "redrive": redrive_of(row["seq"]),
         })
 
     starts = [t for row in rows for t in (row["queued_at"], row["started_at"]) if t is not None]
@@ -347,7 +354,18 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "bars": bars,
         "lanes": lanes,
         "summary": summary,
+        "redrives": redrives,
     }
+
+
+def redrive_history(execution: Execution) -> list[dict[str, Any]]:
+    """The redrives of an execution, oldest first: `{number, sinceSeq, at}` (node runs with a
+    seq above `sinceSeq` belong to that redrive or a later one)."""
+    redrive = (execution.state or {}).get("redrive") or {}
+    return [
+        {"number": int(h.get("number", i + 1)), "sinceSeq": int(h.get("sinceSeq", 0)), "at": h.get("at")}
+        for i, h in enumerate(redrive.get("history") or [])
+    ]
 
 
 def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | None:

@@ -158,27 +158,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A bounded connection budget per process: Django's PostgreSQL pool (psycopg_pool).
     # The threads that use the database are the HTTP threads, the engine's coordinator,
-    # writer and announcer, and the websocket consumers' database thread; node bodies on
-    # worker threads never touch it. Each takes a connection from the pool for a request
+    # writer and announcer, the housekeeping thread (schedules, retention) and the
+    # websocket consumers' database thread; node bodies on worker threads never touch it. Each takes a connection from the pool for a request
     # (or, for the engine's threads, for the engine's life) and gives it back; when all are
     # taken, a thread waits up to the timeout, then gets an error instead of opening more.
     # Budget for N processes: N × FLOWMAESTRO_DB_POOL_MAX ≤ the server's max_connections.
-    # FLOWMAESTRO_DB_POOL_MAX=0 turns the pool off (e.g. behind PgBouncer in transaction
-    # mode, which pools itself); connections are then kept per thread for CONN_MAX_AGE.
-    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer
-    # and consumers' thread (4) + 2 spare (management commands, admin actions).
-    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX", env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 4 + 2)
+    _pgbouncer = os.environ.get("FLOWMAESTRO_DB_PGBOUNCER", "").strip().lower()
+    if _pgbouncer not in {"", "session", "transaction"}:
+        raise ValueError(f"FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not {_pgbouncer!r}")
+    _transaction_pooling = _pgbouncer == "transaction"
+    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer,
+    # housekeeping and consumers' thread (5) + 2 spare (management commands, admin actions). Behind
+    # PgBouncer in transaction mode PgBouncer pools; a second pool in front of it only
+    # holds client slots, so the default is off (0) there.
+    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX",
+                        0 if _transaction_pooling else env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 5 + 2)
     if _pool_max > 0:
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: "closing" gives it back
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # broken connections are dropped by the pool
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env_int("FLOWMAESTRO_DB_POOL_MIN", 2), _pool_max),
             "max_size": _pool_max,
             "timeout": float(os.environ.get("FLOWMAESTRO_DB_POOL_TIMEOUT") or 30),
         }
-    # Server-side cursors (.iterator()) need the same server connection for a whole
-    # transaction: PgBouncer in transaction mode does not guarantee it.
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("FLOWMAESTRO_DB_DISABLE_SERVER_SIDE_CURSORS", False)
+    if _transaction_pooling:
+        # Consecutive transactions may land on different server connections: no
+        # server-side cursors (.iterator() holds one open across fetches) and no
+        # server-side prepared statements (psycopg prepares a query run 5 times).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 # --- end of the database block ----------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

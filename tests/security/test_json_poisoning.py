@@ -155,3 +155,51 @@ def test_non_finite_numbers_in_signal_data_are_a_400(alice, alice_client, make_w
     assert response.status_code == 400, response.content
     assert "NaN" in response.json()["detail"]
     assert not ex.pending_signals.exists()
+
+
+# -- reads: one odd stored value never breaks a shared view ------------------------------------
+
+
+def store_raw(model: Any, pk: Any, field: str, text: str) -> None:
+    """Write `text` into a JSON column as is, as an older release could have stored it."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [text, pk])
+
+
+def test_a_deep_or_odd_stored_value_never_makes_a_list_detail_or_admin_page_answer_500(
+    alice, alice_client, staff_client, client_for, django_user_model
+):
+    ex = run(alice, definition([START, {"id": "out", "type": "output", "name": "out", "config": {"value": 1}}],
+                               [("start", "out")]))
+    node_run = NodeRun.objects.filter(execution=ex).first()
+    assert node_run is not None
+    store_raw(Execution, ex.id, "output", nested(950))
+    store_raw(Execution, ex.id, "input", '{"big": ' + "9" * 5000 + "}")  # more digits than Python converts
+    store_raw(NodeRun, node_run.id, "output", nested(950))
+    from engine.models import Event
+
+    event = Event.objects.filter(execution=ex).last()
+    assert event is not None
+    store_raw(Event, event.id, "data", nested(990))  # about the most SQLite accepts
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    admin_client = client_for(None)
+    admin_client.force_login(admin)
+
+    for client in (alice_client, staff_client):
+        listed = client.get("/api/executions")
+        assert listed.status_code == 200, listed.content[:300]
+        row = next(r for r in listed.json() if r["id"] == ex.id)
+        assert "nested deeper than 256 levels" in row["output"]["unreadable"]
+        assert "unreadable" in row["input"]
+    detail = alice_client.get(f"/api/executions/{ex.id}")
+    assert detail.status_code == 200
+    assert "unreadable" in next(r for r in detail.json()["nodeRuns"] if r["id"] == node_run.id)["output"]
+    assert alice_client.get(f"/api/executions/{ex.id}/events").status_code == 200
+    for url in (f"/admin/engine/execution/{ex.id}/change/", "/admin/engine/execution/",
+                f"/admin/engine/noderun/{node_run.id}/change/", f"/admin/engine/event/{event.id}/change/"):
+        page = admin_client.get(url)
+        assert page.status_code == 200, (url, page.status_code)

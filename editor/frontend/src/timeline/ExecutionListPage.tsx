@@ -2,12 +2,14 @@
 // workflow, trace id, started, duration), filtered by status, workflow and trace id.
 import { useEffect, useMemo, useState } from "react";
 
-import { errorMessage } from "../api/client";
+import { api, errorMessage } from "../api/client";
 import { TERMINAL_EXECUTION_STATUSES } from "../api/types";
 import { timelineApi } from "./api";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
+
+const REDRIVABLE = new Set<string>(["failed", "cancelled", "timed_out"]);
 
 const STATUSES = ["queued", "running", "paused", "succeeded", "failed", "cancelled", "timed_out"];
 
@@ -116,7 +118,7 @@ export function ExecutionListPage() {
       {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       <table className="fm-table" data-testid="executions-table">
         <thead>
-          <tr><th>Run</th><th>Status</th><th>Workflow</th><th>Trace id</th><th>Started</th><th>Duration</th></tr>
+          <tr><th>Run</th><th>Status</th><th>Workflow</th><th>Trace id</th><th>Started</th><th>Duration</th><th>Actions</th></tr>
         </thead>
         <tbody>
           {shown.map((row) => {
@@ -130,6 +132,15 @@ export function ExecutionListPage() {
                 <td><code>{row.traceId}</code></td>
                 <td>{started !== null ? new Date(started).toLocaleString() : <span className="fm-muted">not yet</span>}</td>
                 <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
+                <td>
+                  {REDRIVABLE.has(row.status) ? (
+                    // Re-runs only what failed, in this same execution (its timeline offers the version choice).
+                    <button type="button" className="fm-small-btn" data-testid="row-redrive"
+                            onClick={() => api.post(`/api/executions/${row.id}/redrive`, {}).catch((err) => setError(errorMessage(err)))}>
+                      Redrive failed
+                    </button>
+                  ) : null}
+                </td>
               </tr>
             );
           })}

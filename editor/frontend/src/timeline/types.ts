@@ -13,6 +13,8 @@ export interface Bar
   lane: string;
   container: boolean;
   critical: boolean;
+  /** 0 for the execution's first attempt; n for node runs of its n-th redrive. */
+  redrive?: number;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
