@@ -135,7 +135,9 @@ export type NodeRunStatus =
   | "failed"
   | "skipped"
   | "cancelled"
-  | "timed_out";
+  | "timed_out"
+  // Display only (the canvas): a node of a paused run, or an approval waiting for a decision.
+  | "waiting";
 
 export interface NodeRun {
   id: number | string;
@@ -154,6 +156,23 @@ export interface NodeRun {
   input: unknown;
   output: unknown;
   error: unknown;
+}
+
+/** A row of GET /api/executions (no node runs). */
+export interface ExecutionSummary {
+  id: number | string;
+  workflow: number | string;
+  workflowName?: string;
+  version: number;
+  status: ExecutionStatus;
+  priority: number;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  traceId: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 
 export interface Execution {

@@ -194,6 +194,7 @@ export function statusByNode(
 ): Record<string, NodeRunStatus> {
   // Precedence: something still going on wins, then failure, then success.
   const rank: Record<NodeRunStatus, number> = {
+    waiting: 10,
     running: 9,
     retrying: 8,
     queued: 7,
