@@ -166,4 +166,6 @@ class RerunInputSerializer(serializers.Serializer[Any]):
 
 
 class BulkReplayInputSerializer(RerunInputSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
+    # Ids past the database's 64-bit key range were a 500 (SQLite: "Python int too large").
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+                                max_length=500)
