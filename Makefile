@@ -11,7 +11,7 @@ PORT ?= 8000
 WS_PING_INTERVAL ?= 10
 WS_PING_TIMEOUT ?= 20
 
-.PHONY: run test cluster setup venv deps frontend migrate demo lint typecheck pytest clean
+.PHONY: run test cluster setup venv deps frontend migrate demo lint typecheck pytest vitest pytest-sqlite pytest-postgres clean
 
 run: setup migrate demo
 	@echo "Serving FlowMaestro on http://$(HOST):$(PORT)/ (engine in-process)"
@@ -70,9 +70,25 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy flowmaestro editor engine
 
-pytest:
+# The whole pytest suite runs twice: on SQLite (the default database), then on PostgreSQL,
+# on a throw-away cluster that tests/pg.py starts from the PostgreSQL binaries (initdb,
+# pg_ctl: `apt-get install postgresql`) in a temporary directory and removes at the end.
+# Browser tests run on both: the page talks to a real daphne with the engine inside, and
+# that server's HTTP threads, connection pool and engine on PostgreSQL are what a user of
+# the single-process setup on PostgreSQL gets; they add a few minutes, far inside CI's 90.
+# Without PostgreSQL binaries pytest-postgres skips with the reason; under CI=true it fails.
+# tests/scaleout (Celery workers, two daphne) always runs on a PostgreSQL database of its
+# own, whatever the pass: it runs once, in the PostgreSQL pass.
+pytest: vitest pytest-sqlite pytest-postgres
+
+vitest:
 	npm test
-	$(VENV)/bin/pytest -q
+
+pytest-sqlite:
+	$(VENV)/bin/pytest -q --database=sqlite --ignore=tests/scaleout
+
+pytest-postgres:
+	$(VENV)/bin/pytest -q --database=postgres
 
 clean:
 	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db.sqlite3

@@ -50,7 +50,7 @@ class DeadLetterClosed(Refusal):
 # -- selectors -------------------------------------------------------------------------------
 def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
     """Owners see the dead letters of their workflows; staff see all."""
-    qs = DeadLetter.objects.select_related("workflow", "execution", "replayed_execution")
+    qs = DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution")
     if not getattr(user, "is_staff", False):
         qs = qs.filter(workflow__owner_id=user.pk)
     return qs
@@ -110,7 +110,10 @@ def dead_letter_replay(
     from engine import services
 
     with transaction.atomic():
-        letter = DeadLetter.objects.select_for_update().select_related("execution", "workflow").get(pk=dead_letter.pk)
+        # Lock the dead letter's row only: its execution is a nullable (outer) join, and
+        # PostgreSQL cannot lock the nullable side of an outer join.
+        letter = (DeadLetter.objects.select_for_update(of=("self",)).select_related("execution", "workflow")
+                  .get(pk=dead_letter.pk))
         if letter.discarded_at is not None:
             raise DeadLetterClosed("this dead letter was discarded")
         if letter.replayed_at is not None:

@@ -36,8 +36,12 @@ def tune_garbage_collector() -> None:
 
 def build_engine(**overrides: object) -> Engine:
     tune_garbage_collector()
-    options = EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
-                            output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)))
+    options = EngineOptions(
+        http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
+        output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)),
+        expression_timeout_ms=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000)),
+        expression_memory_mb=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64)),
+    )
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
         "options": options,

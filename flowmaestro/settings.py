@@ -27,9 +27,12 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    number = int(value) if value else default
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be {minimum} or more, not {number}")
+    return number
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -155,27 +158,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A bounded connection budget per process: Django's PostgreSQL pool (psycopg_pool).
     # The threads that use the database are the HTTP threads, the engine's coordinator,
-    # writer and announcer, and the websocket consumers' database thread; node bodies on
-    # worker threads never touch it. Each takes a connection from the pool for a request
+    # writer and announcer, the housekeeping thread (schedules, retention) and the
+    # websocket consumers' database thread; node bodies on worker threads never touch it. Each takes a connection from the pool for a request
     # (or, for the engine's threads, for the engine's life) and gives it back; when all are
     # taken, a thread waits up to the timeout, then gets an error instead of opening more.
     # Budget for N processes: N × FLOWMAESTRO_DB_POOL_MAX ≤ the server's max_connections.
-    # FLOWMAESTRO_DB_POOL_MAX=0 turns the pool off (e.g. behind PgBouncer in transaction
-    # mode, which pools itself); connections are then kept per thread for CONN_MAX_AGE.
-    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer
-    # and consumers' thread (4) + 2 spare (management commands, admin actions).
-    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX", env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 4 + 2)
+    _pgbouncer = os.environ.get("FLOWMAESTRO_DB_PGBOUNCER", "").strip().lower()
+    if _pgbouncer not in {"", "session", "transaction"}:
+        raise ValueError(f"FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not {_pgbouncer!r}")
+    _transaction_pooling = _pgbouncer == "transaction"
+    # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer,
+    # housekeeping and consumers' thread (5) + 2 spare (management commands, admin actions). Behind
+    # PgBouncer in transaction mode PgBouncer pools; a second pool in front of it only
+    # holds client slots, so the default is off (0) there.
+    _pool_max = env_int("FLOWMAESTRO_DB_POOL_MAX",
+                        0 if _transaction_pooling else env_int("FLOWMAESTRO_HTTP_THREADS", 8) + 5 + 2)
     if _pool_max > 0:
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: "closing" gives it back
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # broken connections are dropped by the pool
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env_int("FLOWMAESTRO_DB_POOL_MIN", 2), _pool_max),
             "max_size": _pool_max,
             "timeout": float(os.environ.get("FLOWMAESTRO_DB_POOL_TIMEOUT") or 30),
         }
-    # Server-side cursors (.iterator()) need the same server connection for a whole
-    # transaction: PgBouncer in transaction mode does not guarantee it.
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("FLOWMAESTRO_DB_DISABLE_SERVER_SIDE_CURSORS", False)
+    if _transaction_pooling:
+        # Consecutive transactions may land on different server connections: no
+        # server-side cursors (.iterator() holds one open across fetches) and no
+        # server-side prepared statements (psycopg prepares a query run 5 times).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 # --- end of the database block ----------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -301,6 +312,15 @@ FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 # fails that node run).
 FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
 FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
+FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
+FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
+# Bounded answers (engine.node_run_pages): node runs kept whole in an execution's detail,
+# the default page of /node-runs, the most JSON a page carries, bars in one timeline.
+FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, minimum=1)
+FLOWMAESTRO_NODE_RUNS_PAGE_SIZE = env_int("FLOWMAESTRO_NODE_RUNS_PAGE_SIZE", 500, minimum=1)
+FLOWMAESTRO_PAGE_MAX_BYTES = env_int("FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000, minimum=10_000)
+FLOWMAESTRO_TIMELINE_MAX_BARS = env_int("FLOWMAESTRO_TIMELINE_MAX_BARS", 5000, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -313,6 +333,12 @@ LOGGING = {
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a
 # fresh clone needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# Vite names every built asset after its content (`editor-Dku3E3d1.js`): such a file never
+# changes, so browsers may keep it for a year without asking again (`immutable`). The pages
+# and the manifest are not hashed and keep WhiteNoise's short max-age. Vite's build writes
+# `.gz` and `.br` next to each script and style sheet, which WhiteNoise serves to browsers
+# that accept them.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dist/assets/.+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$"
 
 # Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
 FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)

@@ -18,6 +18,9 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    # Hashed assets (WHITENOISE_IMMUTABLE_FILE_TEST) are cached for a year, the usual bound
+    # (WhiteNoise's default is ten).
+    FOREVER = 365 * 24 * 60 * 60
     sync_capable = True
     async_capable = True
 

@@ -227,6 +227,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """Before pytest-django imports the settings: start the cluster, point DATABASE_URL at it."""
     global _unavailable
+    if getattr(early_config.known_args_namespace, "fm_database", None) == "sqlite":
+        # Asked for by name (make pytest-sqlite): not a PostgreSQL server from the environment.
+        os.environ.pop("DATABASE_URL", None)
     if not wants_postgres(early_config):
         return
     if early_config.known_args_namespace.help or early_config.known_args_namespace.version:

@@ -24,7 +24,7 @@ from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
 from engine.core.redrive import rerun_keys
 from engine.core.rollback import note_succeeded
-from engine.core.scheduler import Actions, Outcome, ScopePlan, ScopeScheduler
+from engine.core.scheduler import Actions, BranchSpec, EdgeResult, Outcome, ScopePlan, ScopeScheduler
 from engine.core.templates import render
 from engine.nodes import get_node_type
 from engine.nodes.base import (
@@ -58,6 +58,10 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return json.loads(json.dumps(value, default=str))
+
+
+def _message(error: Any) -> str:
+    return str(error.get("message")) if isinstance(error, dict) and error.get("message") else str(error)
 
 
 def _small(value: Any) -> Any:
@@ -94,6 +98,17 @@ class Attempt:
         return self.status in ("queued", "retrying", "running")
 
 
+@dataclass
+class BranchRun:
+    """A branch with settings of its own in one scope run: its attempt and its timer."""
+
+    spec: BranchSpec
+    attempt: int = 1
+    started: bool = False
+    done: bool = False
+    timer: Any = None
+
+
 class ScopeRun:
     """One run of a scope: the top-level graph or the body of a loop for one item."""
 
@@ -127,6 +142,13 @@ class ScopeRun:
         self.on_done = on_done
         self.done = False
         self.deadlines: set[str] = set()
+        self.branch_runs: dict[str, BranchRun] = {}  # by fan-out edge id, made when one starts
+
+    def branch_run(self, spec: BranchSpec) -> BranchRun:
+        run = self.branch_runs.get(spec.edge.id)
+        if run is None:
+            run = self.branch_runs[spec.edge.id] = BranchRun(spec)
+        return run
 
     def branch_of(self, node_id: str) -> tuple[str, str, str]:
         rel = self.plan.branches.node.get(node_id, MAIN)
@@ -172,6 +194,9 @@ class ExecutionRun:
         # nothing: the one that resumes finds them ready again from the finished node runs.
         self.held: deque[tuple[str, datetime]] = deque()
         self.active: dict[str, Attempt] = {}
+        # Loops that failed fast while items still run (no cancelOnFailure): their scope
+        # does not end before those items do (engine.core.loops).
+        self.lingering: set[Any] = set()
         self.finished = False
         self.final_status: str | None = None
         self.rollback_report: list[dict[str, Any]] = []  # how each compensation ended (for the mail)
@@ -180,6 +205,9 @@ class ExecutionRun:
         self.replay: dict[tuple[str, str], dict[str, Any]] = {}
         self.recorded: set[tuple[str, str]] = set()
         self.attempt_counts: dict[tuple[str, str], int] = {}
+        # Attempt numbers run on across branch retries (each attempt its own row); a node's
+        # own `retry` counts from the attempt its branch's latest run started at.
+        self.retry_base: dict[tuple[str, str], int] = {}
         # Queued rows that never started (e.g. held by a pause) are taken up again as the
         # same attempt, so restarting a paused run costs no retry attempts and adds no rows.
         self.unstarted: dict[tuple[str, str], dict[str, Any]] = {}
@@ -288,7 +316,7 @@ class ExecutionRun:
             self.event("execution.resumed" if self.status == "running" else "execution.paused",
                        status=self.status, data={"reason": "engine restarted"})
         if self.plan.timeout_ms:
-            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout)
+            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout, self)
         self.apply(self.top, self.top.sched.start())
 
     def _execution_timeout(self) -> None:
@@ -305,12 +333,15 @@ class ExecutionRun:
             return
         for join in scope.plan.deadline_joins.get(node_id, ()):
             self._open_deadline(scope, join)
+        for spec in scope.plan.branch_first.get(node_id, ()):
+            self._open_branch(scope, spec)
         node_input, branches, branch_results = self._inputs(scope, node_id)
         attempt_no = self.attempt_counts.get(key, 0) + 1
         self.attempt_counts[key] = attempt_no
         policy = scope.plan.node_policies.get(node_id)
-        if policy is None:  # per version, not per run: the walk back to the branch is O(branch length)
-            policy = scope.plan.node_policies[node_id] = node_policy(node.config, self._branch_settings(scope, node_id))
+        if policy is None:  # per version, not per run
+            # A node's own settings only: the branch's hold for the branch as a whole.
+            policy = scope.plan.node_policies[node_id] = node_policy(node.config)
         status = "retrying" if retry_of is not None else "queued"
         row = self.new_row(scope, node, attempt_no, status, node_input, queued_at)
         attempt = Attempt(row["id"], self, scope, node, attempt_no, row, policy, node_input, status=status,
@@ -342,7 +373,7 @@ class ExecutionRun:
             if not self.finished and not scope.done:
                 self.apply(scope, scope.sched.section_timed_out(join, collect))
 
-        self.engine.add_timer(policy.total_timeout_ms / 1000, expire)
+        self.engine.add_timer(policy.total_timeout_ms / 1000, expire, self)
 
     def _replay(self, scope: ScopeRun, node: Node, row: dict[str, Any]) -> None:
         status = row["status"]
@@ -359,22 +390,104 @@ class ExecutionRun:
                     scope.aliases[alias] = node.id
         self.apply(scope, scope.sched.finish(node.id, outcome))
 
-    def _branch_settings(self, scope: ScopeRun, node_id: str) -> dict[str, Any] | None:
-        """`edges[].branch` of the fan-out edge that started this node's branch."""
-        branch = scope.plan.branches.node[node_id]
-        if not branch.path:
-            return None
-        node = node_id
-        # Walk back along single-input edges to the edge that opened the branch.
-        for _ in range(len(scope.plan.scope.order)):
-            edges = scope.plan.in_edges.get(node, [])
-            if len(edges) != 1:
-                return None
-            edge = edges[0]
-            if scope.plan.branches.node[edge.source].path != branch.path:
-                return dict(edge.branch) if edge.branch else None
-            node = edge.source
+    # -- whole branches (SPEC §4.3: edges[].branch holds for the branch as a whole) -------
+    def _open_branch(self, scope: ScopeRun, spec: BranchSpec) -> None:
+        """The branch's first node is ready: its timeout runs from now to its last node's end."""
+        run = scope.branch_run(spec)
+        if run.started or run.done:
+            return
+        run.started = True
+        if spec.timeout_ms:
+            attempt_no = run.attempt
+            run.timer = self.engine.add_timer(spec.timeout_ms / 1000,
+                                              lambda: self._branch_timed_out(scope, run, attempt_no))
+
+    def _branch_timed_out(self, scope: ScopeRun, run: BranchRun, attempt_no: int) -> None:
+        spec = run.spec
+        if run.done or run.attempt != attempt_no or self.finished or scope.done or scope.sched.branch_finished(spec):
+            return
+        error = {"message": f"branch {spec.name} timed out after {spec.timeout_ms} ms", "timeout": True,
+                 "branch": spec.name}
+        if spec.on_timeout == "continue":
+            self._stop_branch(scope, spec, "succeeded", output={"timedOut": True})
+            self._end_branch(scope, run, EdgeResult("ok", {"timedOut": True}))
+            return
+        self._stop_branch(scope, spec, "timed_out", error=error)
+        if spec.on_timeout == "cancel":
+            self._end_branch(scope, run, EdgeResult("failed", error=error))
+        else:
+            self._branch_failed(scope, run, error)
+
+    def _stop_branch(self, scope: ScopeRun, spec: BranchSpec, status: str, *, output: Any = None,
+                     error: Any = None) -> None:
+        """End what runs (or waits for a retry) in the branch, without telling the scheduler."""
+        for node_id in spec.order:
+            attempt = scope.attempts.get(node_id)
+            if attempt is None or not attempt.active:
+                continue
+            if attempt.ctx is not None:
+                attempt.ctx.cancel()
+            if attempt.loop is not None:
+                attempt.loop.cancel(str((error or {}).get("message") or "branch ended"))
+            if attempt.status != "running" and status == "succeeded":
+                status, output = "cancelled", None  # it never ran: it did not succeed
+            self.finalize(attempt, status, output=output, error=error, propagate=False)
+            del scope.attempts[node_id]
+            if status == "succeeded":
+                scope.outputs[node_id] = output
+
+    def _failing_branch(self, scope: ScopeRun, node_id: str) -> BranchRun | None:
+        """The innermost branch of this node whose own settings decide about a failure."""
+        for spec in reversed(scope.plan.branch_member.get(node_id, ())):
+            if spec.max_attempts > 1 or spec.on_error != "fail":
+                run = scope.branch_run(spec)
+                return None if run.done else run
         return None
+
+    def _branch_failed(self, scope: ScopeRun, run: BranchRun, error: Any) -> None:
+        """The branch failed (a node failed after its own retries, or the branch timed out
+        with onTimeout `error`): retry it from its first node, else apply its onError."""
+        spec = run.spec
+        self._stop_branch(scope, spec, "cancelled", error={"message": f"branch {spec.name} failed"})
+        if run.attempt < spec.max_attempts and not self.finished and self.cancelled_reason is None:
+            delay = retry_delay_ms(spec.retry, run.attempt)
+            if run.timer is not None:
+                run.timer.cancelled = True
+            run.attempt += 1
+            run.started = False
+            for node_id in spec.order:
+                self.retry_base[(scope.key, node_id)] = self.attempt_counts.get((scope.key, node_id), 0)
+            scope.sched.reset_branch(spec)
+            self.event("log", status=self.status, data={
+                "message": f"branch {spec.name} failed ({_message(error)}); running it again from "
+                           f"{spec.first} in {round(delay)} ms (attempt {run.attempt} of {spec.max_attempts})",
+                "branch": spec.name, "attempt": run.attempt, "error": _small(error)})
+
+            def again() -> None:
+                if not self.finished and not scope.done and self.cancelled_reason is None:
+                    self.node_ready(scope, spec.first)
+
+            self.engine.add_timer(delay / 1000, again)
+            return
+        if spec.on_error == "continue":
+            self._end_branch(scope, run, EdgeResult("ok", {"error": error}))
+        else:
+            self._end_branch(scope, run, EdgeResult("failed", error=error))
+
+    def _end_branch(self, scope: ScopeRun, run: BranchRun, result: EdgeResult) -> None:
+        run.done = True
+        if run.timer is not None:
+            run.timer.cancelled = True
+        self.apply(scope, scope.sched.settle_branch(run.spec, result))
+
+    def _branches_settled(self, scope: ScopeRun, node_id: str) -> None:
+        """A node of a timed branch ended: when the whole branch has, its clock stops."""
+        for spec in scope.plan.branch_member.get(node_id, ()):
+            run = scope.branch_runs.get(spec.edge.id)
+            if run is not None and not run.done and scope.sched.branch_finished(spec):
+                run.done = True
+                if run.timer is not None:
+                    run.timer.cancelled = True
 
     def _inputs(self, scope: ScopeRun, node_id: str) -> tuple[Any, dict[str, Any], list[BranchResult]]:
         plan = scope.plan
@@ -459,7 +572,8 @@ class ExecutionRun:
             return
         attempt.ctx = ctx
         if attempt.policy.timeout_ms:
-            attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt)))
+            attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt),
+                                                                 self))
         if cls.runs_inline(ctx.config):
             try:
                 value = attempt.impl.run(ctx)
@@ -481,6 +595,8 @@ class ExecutionRun:
         except Exception as exc:  # noqa: BLE001
             self.complete(attempt, None, NodeError(f"template error: {exc}", retryable=False))
             return None
+        if attempt.node.type == "merge" and "parallel" not in config and isinstance(self.plan.default_parallel, dict):
+            config["parallel"] = self.plan.default_parallel  # the merge shapes its output by it
         bindings = tctx.bindings(referenced_names(attempt.node.config, cls.raw_fields)) if cls.raw_fields else {}
         bindings.pop("__execution_input", None)
         bindings.pop("__item", None)
@@ -489,7 +605,8 @@ class ExecutionRun:
             input=attempt.input, execution_id=self.id, trace_id=row["trace_id"], branch_id=row["branch_id"],
             branch_name=row["branch_name"], attempt=attempt.attempt, iteration=scope.iteration,
             scope=bindings, branches=attempt.branches, branch_results=attempt.branch_results,
-            options=self.engine.options, otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
+            options=self.engine.options, owner=self.owner,
+            otel_trace_id=(self.extra_state.get("otel") or {}).get("traceId"),
         )
         ctx.log_sink = lambda message: self.engine.post_log(attempt, message)
         return ctx
@@ -510,7 +627,8 @@ class ExecutionRun:
             wake_output = value.output
             due = attempt.started_mono + max(0.0, value.duration_ms) / 1000  # from the recorded start
             attempt.timers.append(
-                self.engine.add_timer(max(0.0, due - self.engine.clock()), lambda: self.complete(attempt, wake_output, None))
+                self.engine.add_timer(max(0.0, due - self.engine.clock()), lambda: self.complete(attempt, wake_output, None),
+                                      self)
             )
             return
         if isinstance(value, AwaitSignal):
@@ -548,7 +666,8 @@ class ExecutionRun:
 
     def fail_attempt(self, attempt: Attempt, error: dict[str, Any], *, retryable: bool, status: str = "failed") -> None:
         policy = attempt.policy
-        if retryable and attempt.attempt < policy.max_attempts and not self.finished and self.cancelled_reason is None:
+        tries = attempt.attempt - self.retry_base.get((attempt.scope.key, attempt.node.id), 0)
+        if retryable and tries < policy.max_attempts and not self.finished and self.cancelled_reason is None:
             self.finalize(attempt, status, error=error, propagate=False)
             delay = retry_delay_ms(policy.retry, attempt.attempt)
             self.node_ready(attempt.scope, attempt.node.id, retry_of=attempt)
@@ -560,9 +679,9 @@ class ExecutionRun:
                     self.ready.append(nxt)
                     self.engine.mark_dirty(self)
 
-            nxt.timers.append(self.engine.add_timer(delay / 1000, go))
+            nxt.timers.append(self.engine.add_timer(delay / 1000, go, self))
             return
-        if not retryable and attempt.attempt < policy.max_attempts:
+        if not retryable and tries < policy.max_attempts:
             # Say why a configured retry did not happen: the same input fails the same way.
             error = {**error, "notRetried": "this error cannot change on a retry (invalid code or config)"}
         if policy.on_error == "continue":
@@ -623,12 +742,19 @@ class ExecutionRun:
         scope = attempt.scope
         if scope.attempts.get(attempt.node.id) is attempt:
             del scope.attempts[attempt.node.id]
+        if status in ("failed", "timed_out") and handle != "error" and scope.plan.branch_member:
+            branch = self._failing_branch(scope, attempt.node.id)
+            if branch is not None:
+                self._branch_failed(scope, branch, error)
+                return
         if status == "succeeded" or handle == "error":
             scope.outputs[attempt.node.id] = output
             if attempt.node.type == "set" and isinstance(output, dict):
                 self.variables = {**self.variables, **output}
                 self.save_state()
         self.apply(scope, scope.sched.finish(attempt.node.id, Outcome(status, output, error, handle)))
+        if scope.plan.branch_member:
+            self._branches_settled(scope, attempt.node.id)
 
     def record_settled(self, scope: ScopeRun, node_id: str, status: str, error: Any) -> None:
         """A node that ends without running (skipped, or a join whose section failed)."""
@@ -691,6 +817,8 @@ class ExecutionRun:
 
     def check_scope(self, scope: ScopeRun) -> None:
         if scope.done or not scope.sched.finished or scope.attempts:
+            return
+        if self.lingering and any(loop.attempt.scope is scope for loop in self.lingering):
             return
         scope.done = True
         if scope.on_done is not None:

@@ -45,7 +45,9 @@ class LoopRun:
         # A dead-letter replay runs chosen items only; they keep their original index.
         self.indexes = indexes
         parallel = config.get("parallel", True)
-        self.policy = _join_policy("merge", {"parallel": parallel if isinstance(parallel, Mapping) else {}})
+        # A loop is a join of its items: its own policy object, else `settings.parallel`.
+        self.policy = _join_policy("loop", {"parallel": parallel if isinstance(parallel, Mapping) else None},
+                                   attempt.ex.plan.graph.settings.get("parallel"))
         self.concurrency = int(config.get("maxConcurrency") or 10) if parallel is not False else 1
         self.batch_size = int(config.get("batchSize") or 0) or self.total or 1
         self.batch_delay = float(config.get("delayBetweenBatches") or 0) / 1000
@@ -63,6 +65,7 @@ class LoopRun:
         self.waiting = False
         self.filling = False
         self.stopped = False
+        self.lingering = False  # failed fast; items still running finish (no cancelOnFailure)
         self.expiry_timer: Any = None
         self.body = attempt.ex.plan.scopes.get(attempt.node.id)
         scope = attempt.scope
@@ -104,9 +107,9 @@ class LoopRun:
         loop = cls(engine, attempt, items, config, indexes=indexes)
         attempt.loop = loop
         if attempt.policy.timeout_ms:
-            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt)))
+            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt), ex))
         if loop.policy.total_timeout_ms:
-            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout))
+            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout, ex))
         loop.fill()
 
     # -- starting items ------------------------------------------------------------------
@@ -136,7 +139,7 @@ class LoopRun:
             if self.ex.status != "running":
                 # Paused: no new items start; look again shortly.
                 self.waiting = True
-                self.engine.add_timer(0.1, self._resume)
+                self.engine.add_timer(0.1, self._resume, self.ex)
                 return
             if self.started and self.started % self.batch_size == 0 and self.started_done < self.started:
                 return  # the previous batch is still running
@@ -144,7 +147,7 @@ class LoopRun:
                 wait = self.limiter.wait_time()
                 if wait > 0:
                     self.waiting = True
-                    self.engine.add_timer(wait, self._resume)
+                    self.engine.add_timer(wait, self._resume, self.ex)
                     return
                 self.limiter.take()
             index = self.queue.pop()
@@ -196,8 +199,8 @@ class LoopRun:
             self.results[index] = message
             self.done_count += 1
             self._dead_letter(index, error, attempts=0)
-        if expired and self.policy.fail_fast:
-            self._fail({"message": f"item {expired[0]} failed (failFast)", "error": self.results[expired[0]]})
+        if expired and (self.policy.fail_fast or self.policy.cancel_on_failure):
+            self._first_failure(expired[0], self.results[expired[0]])
 
     def _arm_expiry(self) -> None:
         if self.stopped or self.expiry_timer is not None:
@@ -222,7 +225,7 @@ class LoopRun:
                 self.fill()
 
         # A little past the deadline, so the entry has really waited `timeout`.
-        self.expiry_timer = self.engine.add_timer(due + 0.001, fire)
+        self.expiry_timer = self.engine.add_timer(due + 0.001, fire, self.ex)
         self.attempt.timers.append(self.expiry_timer)
 
     def _dead_letter(self, index: int, error: Any, *, attempts: int) -> None:
@@ -238,6 +241,11 @@ class LoopRun:
     def _item_done(self, index: int, scope: ScopeRun) -> None:
         self.active.pop(index, None)
         if self.stopped:
+            if self.lingering and not self.active:
+                # The last item that outlived a fail-fast has finished: the scope may end.
+                self.lingering = False
+                self.ex.lingering.discard(self)
+                self.ex.check_scope(self.attempt.scope)
             return
         failed = scope.sched.failed
         self.success[index] = failed is None
@@ -252,9 +260,9 @@ class LoopRun:
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
                 and len(self.queue)):
             self.waiting = True
-            self.engine.add_timer(self.batch_delay, self._resume)
-        if failed is not None and self.policy.fail_fast:
-            self._fail({"message": f"item {index} failed (failFast)", "error": failed.get("error")})
+            self.engine.add_timer(self.batch_delay, self._resume, self.ex)
+        if failed is not None and (self.policy.fail_fast or self.policy.cancel_on_failure):
+            self._first_failure(index, failed.get("error"))
             return
         if self.filling:
             return  # the running fill() sees the end itself
@@ -262,6 +270,37 @@ class LoopRun:
             self.finish()
         else:
             self.fill()
+
+    def _first_failure(self, index: int, error: Any) -> None:
+        """failFast: the loop fails now — its running items are cancelled with
+        cancelOnFailure, else they run to their end. cancelOnFailure alone: the running and
+        waiting items are cut, and the loop is judged on what it has (SPEC §4.3)."""
+        number = self.indexes[index] if self.indexes is not None else index
+        if self.policy.fail_fast:
+            failure = {"message": f"item {number} failed (failFast)", "error": error}
+            if self.policy.cancel_on_failure or not self.active:
+                self._fail(failure)
+                return
+            self.stopped = True
+            self.lingering = True
+            self.ex.lingering.add(self)
+            self.ex.fail_attempt(self.attempt, failure, retryable=False)
+            return
+        reason = f"cancelled: item {number} failed (cancelOnFailure)"
+        for i, child in list(self.active.items()):
+            child.done = True
+            for attempt in list(child.attempts.values()):
+                self.ex.cancel_attempt_quiet(attempt, reason)
+            self.success[i], self.results[i] = False, reason
+            self.done_count += 1
+        self.active.clear()
+        while len(self.queue):
+            waiting = self.queue.pop()
+            if waiting is None:
+                break
+            self.success[waiting], self.results[waiting] = False, reason
+            self.done_count += 1
+        self.finish()
 
     def output(self, partial: bool = False) -> tuple[Any, str | None]:
         done = [i for i in range(self.total) if self.success[i] is not None]

@@ -24,6 +24,8 @@ class VersionPlan:
         self.max_concurrency = int(settings.get("maxConcurrency") or 32)
         self.timeout_ms = int(settings["timeout"]) if settings.get("timeout") else None
         self.variables: dict[str, Any] = dict(settings.get("variables") or {})
+        parallel = settings.get("parallel")
+        self.default_parallel: dict[str, Any] | None = dict(parallel) if isinstance(parallel, Mapping) else None
         self.output_nodes = [n for n in self.scopes[None].scope.order if self.graph.nodes[n].type == "output"]
 
 

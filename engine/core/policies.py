@@ -72,21 +72,26 @@ class JoinPolicy:
         return self.mode != "all" or self.on_partial_failure != "fail"
 
 
-def join_policy(node_type: str, config: Mapping[str, Any]) -> JoinPolicy:
-    """Merge nodes read their `mode`, `quorum` and `parallel` policy; any other node with
-    several inputs waits for all of them and fails if one failed."""
-    parallel = config.get("parallel") if node_type == "merge" else None
-    parallel = parallel if isinstance(parallel, Mapping) else {}
+def join_policy(node_type: str, config: Mapping[str, Any], default: Any = None) -> JoinPolicy:
+    """The policy of a join (SPEC §4.3): its own `parallel` object, else the workflow's
+    `settings.parallel` (`default`). Any join may carry one — a merge, a loop, a Transform
+    with several incoming branches; only a merge has a `mode` and a `quorum`."""
+    parallel = config.get("parallel")
+    if not isinstance(parallel, Mapping):
+        parallel = default if isinstance(default, Mapping) else {}
     mode = str(config.get("mode") or "all") if node_type == "merge" else "all"
     total = parallel.get("totalTimeout")
     return JoinPolicy(
         mode=mode,
-        quorum=int(config.get("quorum") or 1),
+        quorum=int(config.get("quorum") or 1) if node_type == "merge" else 1,
         on_partial_failure=str(parallel.get("onPartialFailure") or "fail"),
         min_success_rate=float(parallel["minSuccessRate"]) if parallel.get("minSuccessRate") is not None else None,
         collect_errors=bool(parallel.get("collectErrors")),
+        # Two settings, not one (SPEC §4.3): failFast decides when the section fails (at the
+        # first failure, without waiting); cancelOnFailure whether the branches still running
+        # are cancelled then (otherwise they finish and keep their results).
         fail_fast=bool(parallel.get("failFast")),
-        cancel_on_failure=bool(parallel.get("cancelOnFailure") or parallel.get("failFast")),
+        cancel_on_failure=bool(parallel.get("cancelOnFailure")),
         total_timeout_ms=int(total) if total else None,
         on_total_timeout=str(parallel.get("onTimeout") or "fail"),
     )

@@ -68,6 +68,25 @@ class Actions:
             self.scope_failed = other.scope_failed
 
 
+@dataclass(frozen=True)
+class BranchSpec:
+    """A branch whose fan-out edge carries branch-wide settings (`edges[].branch`): they
+    hold for the branch as a whole, from its first node to its last (SPEC §4.3)."""
+
+    edge: Edge
+    name: str
+    first: str
+    order: tuple[str, ...]  # its nodes, in topological order (nested branches included)
+    timeout_ms: int | None
+    on_timeout: str  # cancel | continue | error
+    retry: Any
+    on_error: str  # fail | continue
+
+    @property
+    def max_attempts(self) -> int:
+        return max(1, int((self.retry or {}).get("maxAttempts", 1) or 1))
+
+
 class ScopePlan:
     """What the scheduler needs about a scope, computed once per workflow version."""
 
@@ -82,8 +101,9 @@ class ScopePlan:
         self.joins = {n for n, edges in self.in_edges.items() if len(edges) > 1}
         self.initial_state: dict[str, str] = dict.fromkeys(scope.order, PENDING)
         self.initial_remaining: dict[str, int] = {n: len(self.in_edges[n]) for n in scope.order}
+        default = graph.settings.get("parallel")
         self.policies: dict[str, JoinPolicy] = {
-            n: join_policy(graph.nodes[n].type, graph.nodes[n].config) for n in self.joins
+            n: join_policy(graph.nodes[n].type, graph.nodes[n].config, default) for n in self.joins
         }
         # Per join, every node it is reachable from: O(joins × nodes), where a full
         # downstream closure would be O(nodes²) even for a plain chain without joins.
@@ -106,6 +126,36 @@ class ScopePlan:
             if policy.total_timeout_ms:
                 for n in self.section(join):
                     self.deadline_joins.setdefault(n, []).append(join)
+        # Branches with settings of their own: by first node, and by member (innermost last).
+        self.branch_first: dict[str, list[BranchSpec]] = {}
+        self.branch_member: dict[str, list[BranchSpec]] = {}
+        for spec in self._branch_specs():
+            self.branch_first.setdefault(spec.first, []).append(spec)
+            for n in spec.order:
+                self.branch_member.setdefault(n, []).append(spec)
+
+    def _branch_specs(self) -> list[BranchSpec]:
+        specs = []
+        for n in self.scope.order:
+            for edge in self.scope.out_edges.get(n, ()):
+                settings = edge.branch or {}
+                if not any(k in settings for k in ("timeout", "onTimeout", "retry", "onError")):
+                    continue
+                path = self.branches.edge[edge.id].path
+                if len(path) <= len(self.branches.node[n].path):
+                    continue  # the edge starts no branch (validation says so)
+                members = tuple(m for m in self.scope.order if self.branches.node[m].path[:len(path)] == path)
+                if edge.target not in members:
+                    continue  # straight into a join: an empty branch
+                timeout = settings.get("timeout")
+                specs.append(BranchSpec(
+                    edge=edge, name=self.branches.edge[edge.id].name, first=edge.target, order=members,
+                    timeout_ms=int(timeout) if timeout else None,
+                    on_timeout=str(settings.get("onTimeout") or "error"), retry=settings.get("retry") or {},
+                    on_error=str(settings.get("onError") or "fail"),
+                ))
+        # Outer branches first, so the innermost one of a node is the last of its list.
+        return sorted(specs, key=lambda spec: len(self.branches.edge[spec.edge.id].path))
 
     def _ancestors(self, node: str) -> frozenset[str]:
         seen: set[str] = set()
@@ -141,6 +191,10 @@ class ScopeScheduler:
         # that a join of n branches costs O(1) per arriving branch, not O(n).
         self.join_counts: dict[str, dict[str, int]] = {j: {} for j in plan.joins}
         self.fired: set[str] = set()  # race joins that already went on
+        self.cancelled_sections: set[str] = set()  # joins whose section cancelOnFailure cut
+        # Nodes of sections that failed fast without cancelOnFailure: they run to their end
+        # even when the failure fails the whole scope (their results stay on the timeline).
+        self.let_finish: set[str] = set()
         self.settled = 0
         self.failed: dict[str, Any] | None = None
 
@@ -206,12 +260,64 @@ class ScopeScheduler:
         """Stop the scope: running/ready nodes are cancelled, pending ones skipped."""
         actions = Actions()
         for n in list(self.unsettled()):
+            if n in self.let_finish and self.state[n] in (RUNNING, READY):
+                continue  # (the coordinator runs READY nodes; it never marks them RUNNING)
             if self.state[n] in (RUNNING, READY):
                 actions.cancel.append((n, reason))
             else:
                 self._settle(n)
                 actions.skipped.append((n, reason))
         return actions
+
+    # -- whole branches (engine.core.execution drives their timers and retries) -----------
+    def branch_finished(self, spec: BranchSpec) -> bool:
+        return all(self.state[n] == DONE for n in spec.order)
+
+    def settle_branch(self, spec: BranchSpec, result: EdgeResult) -> Actions:
+        """The branch ended as a whole (timed out, or failed under its own settings): what
+        has not run is skipped (the caller has stopped what runs), and every edge leaving
+        the branch carries `result` — what the join sees."""
+        actions = Actions()
+        members = set(spec.order)
+        for n in spec.order:
+            if self.state[n] == PENDING:
+                actions.skipped.append((n, f"branch {spec.name} ended"))
+            self._settle(n)
+        leaving = [e for n in spec.order for e in self.plan.scope.out_edges.get(n, ()) if e.target not in members]
+        for e in leaving:
+            actions.extend(self._settle_edge(e, result))
+        if result.kind == "failed" and not leaving and self.plan.governor.get(spec.first) is None:
+            actions.extend(self._fail_scope(spec.first, result.error))
+        return actions
+
+    def reset_branch(self, spec: BranchSpec) -> None:
+        """Make the branch run again from its first node (a branch retry): its nodes are
+        pending again and nothing it sent on counts any more."""
+        members = set(spec.order)
+        for n in spec.order:
+            if self.state[n] == DONE:
+                self.settled -= 1
+            self.state[n] = PENDING
+            self.remaining[n] = self.plan.initial_remaining[n]
+            self.fired.discard(n)
+            self.cancelled_sections.discard(n)
+            self.let_finish.discard(n)
+            if n in self.join_counts:
+                self.join_counts[n] = {}
+            for e in self.plan.in_edges.get(n, ()):
+                if e.source in members:
+                    self.edge_results.pop(e.id, None)
+            for e in self.plan.scope.out_edges.get(n, ()):
+                if e.target in members or e.id not in self.edge_results:
+                    continue
+                result = self.edge_results.pop(e.id)
+                self.remaining[e.target] += 1
+                counts = self.join_counts.get(e.target)
+                if counts is not None and counts.get(result.kind):
+                    counts[result.kind] -= 1
+        # The edge into the first node came from outside and still holds.
+        self.remaining[spec.first] = 0
+        self.state[spec.first] = READY
 
     # -- internals -------------------------------------------------------------------
     def _settle(self, node: str) -> None:
@@ -288,9 +394,21 @@ class ScopeScheduler:
             if live - failed < need and self.remaining[join] > 0:
                 return self._join_fails(join, section_verdict(policy, succeeded, failed, live) or "cannot succeed")
         if failed and policy.fail_fast:
-            return self._join_fails(join, f"failFast: a branch failed ({failed} of {total})", cancel=True)
+            return self._join_fails(join, f"failFast: a branch failed ({failed} of {total})")
+        actions = Actions()
+        if failed and policy.cancel_on_failure and join not in self.cancelled_sections:
+            # Cut the branches still running; the join then judges what it has.
+            self.cancelled_sections.add(join)
+            actions = self._cancel_section(join, f"{join}: a branch failed (cancelOnFailure)", settle_join=True)
+            if self.state[join] != PENDING:
+                return actions  # the cut settled the last inputs and decided already
         if self.remaining[join] > 0:
-            return Actions()
+            return actions
+        actions.extend(self._decide(join, policy, succeeded, failed, live))
+        return actions
+
+    def _decide(self, join: str, policy: JoinPolicy, succeeded: int, failed: int, live: int) -> Actions:
+        """Every input of `join` has settled: go on, skip, or fail the section."""
         if live == 0:
             return self._skip(join, "all inputs skipped")
         verdict = section_verdict(policy, succeeded, failed, live)
@@ -306,7 +424,9 @@ class ScopeScheduler:
         actions.extend(self._cancel_section(join, cancel_reason))
         return actions
 
-    def _cancel_section(self, join: str, reason: str) -> Actions:
+    def _cancel_section(self, join: str, reason: str, settle_join: bool = False) -> Actions:
+        """Cancel what runs in the section of `join` and skip what has not started. With
+        `settle_join` the join still waits, so the cut edges into it count as settled."""
         actions = Actions()
         for n in self.plan.section(join):
             state = self.state[n]
@@ -316,7 +436,7 @@ class ScopeScheduler:
                 self._settle(n)
                 actions.skipped.append((n, reason))
                 for e in self.plan.scope.out_edges.get(n, []):
-                    if e.target != join:
+                    if e.target != join or settle_join:
                         actions.extend(self._settle_edge(e, EdgeResult("cancelled")))
                     else:
                         self._settle_edge_quiet(e)
@@ -329,9 +449,11 @@ class ScopeScheduler:
         error = {"message": message, "branchErrors": errors}
         actions = Actions(join_failed=[(join, error)])
         # Without cancelling, the rest of the section finishes; its results no longer
-        # matter to the join.
+        # matter to the join but stay on the timeline.
         if cancel or self.plan.policies[join].cancel_on_failure:
             actions.extend(self._cancel_section(join, f"{join}: {message}"))
+        else:
+            self.let_finish.update(n for n in self.plan.section(join) if self.state[n] != DONE)
         self.state[join] = RUNNING  # the caller records the failure and calls finish()
         return actions
 

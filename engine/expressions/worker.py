@@ -10,6 +10,17 @@ builtins that neither the hard memory limit nor termination interrupt, and abort
 process. In a worker that kills only the worker; the parent reports a memory error and
 starts a new one.
 
+How the memory limit (`memoryMb`) is enforced: twice, because V8 keeps two kinds of memory.
+The JavaScript heap is capped by mini-racer's hard memory limit (checked by the garbage
+collector, which then terminates the script). ArrayBuffers and typed arrays live *outside*
+that heap (V8 asks the embedder's allocator for them), as do a few large internal buffers,
+so the heap limit alone let `new Float64Array(1e8)` take 800 MB. For those, the worker
+lowers its own RLIMIT_DATA (all private writable memory of the process) to what it uses
+now plus the limit and a margin while the script runs: an allocation beyond it fails at
+once — an ArrayBuffer with a RangeError (reported as a memory error), a V8 heap page by
+aborting the worker (the parent reports a memory error and starts a new worker). The
+kernel enforces it, so no polling can be outrun by a fast `fill`.
+
 Request:  {"code", "names": [binding names], "bindings": "<JSON text>", "timeoutMs",
            "memoryMb", "maxOutputBytes"}
 Reply:    {"ok": true, "value": "<JSON text>", "logs": [...]}
@@ -23,6 +34,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import struct
 import sys
 import threading
@@ -43,6 +55,12 @@ from py_mini_racer import (
 # only bounds the allocations that slip past it, which then crash this worker instead of
 # eating the machine's memory.
 HEAP_CEILING_MB = int(os.environ.get("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", "512"))
+
+# Room above `memoryMb` for what is not the script's data: the fresh context's own pages,
+# the heap's spare capacity between collections, the reply's copies.
+DATA_MARGIN_BYTES = 64 * 1024 * 1024
+# How V8 reports an ArrayBuffer the allocator refused; the script sees it as a RangeError.
+_ARRAY_BUFFER_FAILED = "Array buffer allocation failed"
 
 IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 # Names that cannot be (or must not be shadowed as) parameters of the user's function.
@@ -114,10 +132,15 @@ const __fm_describe = (e) => {
     return "Uncaught " + __fm_text(e);
   } catch (e2) { return "Uncaught error"; }
 };
+// Taken before the user's code runs (it runs only when the function below is called): a
+// script that replaces JSON.stringify or Reflect.apply cannot forge or break the reply's
+// head. Its *value* is still serialised by whatever JSON.stringify the script left, and
+// sandbox.py parses that strictly (no NaN, no Infinity).
+const __fm_stringify = JSON.stringify, __fm_apply = Reflect.apply;
 const __fm_reply = (head, value) => {
   if (__fm_dropped) __fm_logs.push("... " + __fm_dropped + " more log line(s) dropped");
   head.logs = __fm_logs;
-  return JSON.stringify(head) + "\\n" + (value === undefined ? "" : value);
+  return __fm_apply(__fm_stringify, JSON, [head]) + "\\n" + (value === undefined ? "" : value);
 };
 return function (__fm_json, __fm_names, __fm_maxOut) {
   __fm_b = JSON.parse(__fm_json);
@@ -181,6 +204,46 @@ def _user_line(message: str, first_user_line: int, code: str) -> str:
     return text
 
 
+def data_size() -> int | None:
+    """This process's private writable memory (VmData: what RLIMIT_DATA counts), in bytes;
+    None where /proc is not there (the heap limit alone applies then)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class _DataLimit:
+    """RLIMIT_DATA at the current size plus `extra` bytes for the duration of a `with`."""
+
+    def __init__(self, extra: int) -> None:
+        self.extra = extra
+        self.saved: tuple[int, int] | None = None
+
+    def __enter__(self) -> None:
+        current = data_size()
+        if current is None:
+            return
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        wanted = current + self.extra
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+        except (ValueError, OSError):
+            return
+        self.saved = (soft, hard)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, self.saved)
+            self.saved = None
+
+
 class Evaluator:
     """Evaluates requests, each in a fresh isolate; the next isolate is made ahead of time."""
 
@@ -208,23 +271,34 @@ class Evaluator:
         names = [n for n in request["names"] if valid_binding_name(n)]
         timeout_s = max(1, int(request["timeoutMs"])) / 1000
         max_out = int(request["maxOutputBytes"])
+        limit = max(1, int(request["memoryMb"])) * 1024 * 1024
+        # The reply's text is copied a few times (JS string, UTF-8, Python str) under the limit.
+        margin = DATA_MARGIN_BYTES + 4 * max_out
         manager, racer = self._fresh()
         try:
-            racer.set_hard_memory_limit(int(request["memoryMb"]) * 1024 * 1024)
-            runner = self._compile(racer, code, names, max_out)
-            if isinstance(runner, dict):
-                return runner
-            try:
-                raw = runner(request["bindings"], json.dumps(names), max_out, timeout_sec=timeout_s)
-            except JSTimeoutException:
-                return {"ok": False, "kind": "timeout", "message": "", "logs": []}
-            except JSOOMException:
-                return {"ok": False, "kind": "memory", "message": "", "logs": []}
-            except JSEvalException as exc:
-                if racer.was_hard_memory_limit_reached():
+            racer.set_hard_memory_limit(limit)
+            with _DataLimit(limit + margin):
+                runner = self._compile(racer, code, names, max_out)
+                if isinstance(runner, dict):
+                    return runner
+                try:
+                    raw = runner(request["bindings"], json.dumps(names), max_out, timeout_sec=timeout_s)
+                except JSTimeoutException:
+                    return {"ok": False, "kind": "timeout", "message": "", "logs": []}
+                except JSOOMException:
                     return {"ok": False, "kind": "memory", "message": "", "logs": []}
-                return {"ok": False, "kind": "internal", "message": str(exc).strip(), "logs": []}
-            return self._reply(raw, code, names, max_out)
+                except JSEvalException as exc:
+                    if racer.was_hard_memory_limit_reached():
+                        return {"ok": False, "kind": "memory", "message": "", "logs": []}
+                    return {"ok": False, "kind": "internal", "message": str(exc).strip(), "logs": []}
+            if racer.was_hard_memory_limit_reached():
+                # A script that caught the termination's error and returned is still over.
+                return {"ok": False, "kind": "memory", "message": "", "logs": []}
+            reply = self._reply(raw, code, names, max_out)
+            if reply["kind"] == "thrown" and _ARRAY_BUFFER_FAILED in reply["message"]:
+                # The allocator refused an ArrayBuffer because of the limit above.
+                return {**reply, "kind": "memory"}
+            return reply
         finally:
             manager.__exit__(None, None, None)
 
@@ -254,7 +328,15 @@ class Evaluator:
         if not isinstance(raw, str) or "\n" not in raw:
             return {"ok": False, "kind": "internal", "message": "the sandbox returned no result", "logs": []}
         head_text, value = raw.split("\n", 1)
-        head = json.loads(head_text)
+        try:
+            head = json.loads(head_text)
+        except ValueError:
+            head = None
+        if not isinstance(head, dict) or not isinstance(head.get("logs", []), list):
+            # A script can still reach the head through a toJSON it put on Object.prototype.
+            return {"ok": False, "kind": "not_serialisable", "logs": [],
+                    "message": "the expression changed how JSON is written (toJSON on a built-in prototype), "
+                               "so its result cannot be read"}
         reply: dict[str, Any] = {
             "ok": bool(head.get("ok")),
             "kind": head.get("kind", ""),
@@ -295,6 +377,8 @@ def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Nothing but replies may reach stdout.
     sys.stdout = sys.stderr
+    # A worker that V8 aborts (e.g. at the memory limit) leaves no core file behind.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     evaluator = Evaluator()
     evaluator.prepare_spare()
     _send(stdout, {"ready": True, "pid": os.getpid()})

@@ -192,6 +192,9 @@ class NodeContext:
     # The execution's OpenTelemetry trace id (engine.core.tracecontext): the `http` node
     # sends it in `traceparent`.
     otel_trace_id: str | None = None
+    # Who started the execution (a user id, or None): the sandbox shares its workers fairly
+    # between owners.
+    owner: Any = None
     # Variables for expressions and templates: `input`, upstream outputs by node id,
     # `variables`, `parallel`, `branch`, `execution`, `trace`, `signal`, the loop item.
     scope: dict[str, Any] = field(default_factory=dict)

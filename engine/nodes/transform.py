@@ -40,6 +40,9 @@ def run_expression(ctx: NodeContext, code: str) -> Any:
             timeout_ms=ctx.options.expression_timeout_ms,
             memory_mb=ctx.options.expression_memory_mb,
             max_output_bytes=ctx.options.expression_max_output_bytes,
+            owner=ctx.owner,
+            execution=ctx.execution_id,
+            cancelled=ctx.cancelled.is_set,
         )
     except ExpressionError as exc:
         for line in exc.logs:

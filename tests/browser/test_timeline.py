@@ -52,7 +52,8 @@ def bar(node_id: str, status: str | None = None) -> str:
 
 def test_watch_a_fan_out_live_then_read_the_second_branch(logged_in_page: Any, page_errors: Any):
     page = logged_in_page
-    run = start_run(page, fan_out(1500), RUN_INPUT)
+    # 3 s: on a machine shared with other test runs the page may take a second to show the run.
+    run = start_run(page, fan_out(3000), RUN_INPUT)
     trace = run["traceId"]
     page.goto(f"/executions/{run['id']}/")
     page.evaluate("window.__sameDocument = true")
@@ -72,7 +73,7 @@ def test_watch_a_fan_out_live_then_read_the_second_branch(logged_in_page: Any, p
 
     # Then they complete, and the merge after them, with no reload.
     page.wait_for_selector(bar("aggregate", "succeeded"), timeout=15_000)
-    page.wait_for_function("document.querySelector('[data-testid=execution-status]').textContent === 'succeeded'")
+    page.wait_for_function("() => document.querySelector('[data-testid=execution-status]').textContent === 'succeeded'")
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("[data-testid=now-line]").count() == 0
     boxes = [page.locator(bar(f"process_{i}") + " rect.tl-run").bounding_box() for i in (1, 2, 3)]
@@ -100,7 +101,7 @@ def test_watch_a_fan_out_live_then_read_the_second_branch(logged_in_page: Any, p
     assert '"order": 42' in panel.locator("[data-testid=panel-output]").text_content()
     assert panel.locator("[data-testid=panel-branch]").text_content().startswith("branch_b")
     run_time = panel.locator("[data-testid=panel-run-time]").text_content()
-    assert run_time.endswith(" s") and float(run_time.split()[0]) >= 1.4
+    assert run_time.endswith(" s") and float(run_time.split()[0]) >= 2.9
 
     # The trace tree lists the three branch traces under the execution's.
     for suffix in ("-001", "-002", "-003"):
@@ -138,7 +139,7 @@ def test_loop_items_fold_into_a_density_strip_and_unfold_into_slots(logged_in_pa
     page = logged_in_page
     run = start_run(page, loop_definition(concurrency=8, duration_ms=150), {"items": list(range(24))})
     page.goto(f"/executions/{run['id']}/")
-    page.wait_for_function("document.querySelector('[data-testid=execution-status]')?.textContent === 'succeeded'",
+    page.wait_for_function("() => document.querySelector('[data-testid=execution-status]')?.textContent === 'succeeded'",
                            timeout=20_000)
     group = "[data-testid=timeline-lane][data-lane-kind=loop]"
     page.wait_for_selector(group + " [data-testid=density-strip] rect")

@@ -102,6 +102,11 @@ class Command(BaseCommand):
 
     # -- plumbing --------------------------------------------------------------------------
     def _use_scratch_database(self) -> None:
+        if connections["default"].vendor != "sqlite":
+            # Only the file name of the database is swapped for the scratch one below.
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise CommandError("the bench runs on a scratch SQLite database: run it without a "
+                               "PostgreSQL DATABASE_URL")
         self.db_path = os.path.join(self.tmp, "bench.sqlite3")
         connections["default"].close()
         connections["default"].settings_dict["NAME"] = self.db_path

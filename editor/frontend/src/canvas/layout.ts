@@ -1,12 +1,19 @@
 // Auto-layout with elkjs: layered, left to right, loop containers laid out as nested
 // graphs so their body stays inside them. Returns new positions in SPEC form (children
 // relative to their loop).
-import ELK, { type ElkExtendedEdge, type ElkNode } from "elkjs/lib/elk.bundled.js";
+import type { ElkExtendedEdge, ElkNode } from "elkjs/lib/elk.bundled.js";
 
 import type { Position, WorkflowDefinition } from "../api/types";
 import { LOOP_HEADER, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 
-const elk = new ELK();
+// elkjs is ~1.5 MB of JavaScript: loaded the first time someone asks for a layout, not with
+// the editor (most sessions never use auto-layout).
+type Elk = InstanceType<typeof import("elkjs/lib/elk.bundled.js").default>;
+let elkLoading: Promise<Elk> | null = null;
+function loadElk(): Promise<Elk> {
+  elkLoading ??= import("elkjs/lib/elk.bundled.js").then(({ default: ELK }) => new ELK());
+  return elkLoading;
+}
 
 const LAYOUT_OPTIONS: Record<string, string> = {
   "elk.algorithm": "layered",
@@ -57,6 +64,7 @@ export async function layoutPositions(
     children: (children.get(undefined) ?? []).map(build),
     edges: edgesIn(undefined),
   };
+  const elk = await loadElk();
   const result = await elk.layout(root);
   const positions: Record<string, Position> = {};
   const collect = (node: ElkNode) => {

@@ -5,24 +5,27 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiError, errorMessage } from "../api/client";
 import { nodeTypesApi, workflowsApi } from "../api/endpoints";
-import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition } from "../api/types";
+import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
 import { layoutPositions } from "../canvas/layout";
-import { useRunStatus } from "../canvas/useRunStatus";
+import { useRunData } from "../canvas/useRunData";
 import { useShortcuts } from "../canvas/useShortcuts";
 import { useValidation } from "../canvas/useValidation";
+import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { EdgePanel } from "../panels/EdgePanel";
 import { HelpOverlay } from "../panels/HelpOverlay";
 import { NodePanel } from "../panels/NodePanel";
 import { Palette } from "../panels/Palette";
+import { RerunDialog } from "../panels/RerunDialog";
+import { RunBar } from "../panels/RunBar";
 import { RunDialog } from "../panels/RunDialog";
 import { SettingsPanel } from "../panels/SettingsPanel";
 import { Toast } from "../panels/Toast";
 import { VersionsDialog } from "../panels/VersionsDialog";
 import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
 
-type Dialog = "run" | "versions" | "help" | null;
+type Dialog = "run" | "versions" | "help" | "rerun" | "approve" | null;
 
 export function EditorPage({ workflowId }: { workflowId: string }) {
   return (
@@ -40,7 +43,6 @@ function Editor({ workflowId }: { workflowId: string }) {
   const [sidePanel, setSidePanel] = useState<"selection" | "settings">("selection");
   const [saving, setSaving] = useState(false);
   const [running, setRunning] = useState(false);
-  const [executionId, setExecutionId] = useState<string | null>(null);
   const [layingOut, setLayingOut] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const flow = useReactFlow();
@@ -55,7 +57,7 @@ function Editor({ workflowId }: { workflowId: string }) {
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
   const selectedEdgeIds = useGraph((s) => s.selectedEdgeIds);
   const validation = useValidation(workflow ? workflowId : "");
-  const executionStatus = useRunStatus(executionId);
+  const runData = useRunData(workflowId);
 
   useEffect(() => {
     Promise.all([workflowsApi.get(workflowId), nodeTypesApi.list()])
@@ -85,10 +87,13 @@ function Editor({ workflowId }: { workflowId: string }) {
     const toSave = store.definition;
     setSaving(true);
     try {
-      const saved = await workflowsApi.update(workflowId, { name: toSave.name || "Untitled workflow", definition: toSave });
+      // A draft: saved even with problems (they stay listed below); running is what is refused.
+      const saved = await workflowsApi.update(workflowId, { name: toSave.name || "Untitled workflow", definition: toSave, draft: true });
       store.markSaved(toSave);
       setWorkflow(saved);
-      store.notify("success", `Saved as version ${saved.version}.`);
+      const problems = (await workflowsApi.validate(workflowId).catch(() => null))?.errors.length ?? 0;
+      if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${problems} problem(s): fix them to run it.`);
+      else store.notify("success", `Saved as version ${saved.version}.`);
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
@@ -121,8 +126,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         // A run is pinned to a saved version: save what is on the canvas first.
         if (store.dirty && !(await save())) return;
         const started = await workflowsApi.run(workflowId, input, priority);
-        store.setNodeStatus({});
-        setExecutionId(String(started.id));
+        runData.refresh(String(started.id));
         setDialog(null);
         store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
       } catch (err) {
@@ -132,7 +136,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         setRunning(false);
       }
     },
-    [save, workflowId],
+    [save, workflowId, runData],
   );
 
   const restore = useCallback(
@@ -161,10 +165,16 @@ function Editor({ workflowId }: { workflowId: string }) {
   const importJson = useCallback(async (file: File) => {
     const store = graphStore.getState();
     try {
-      const parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition>;
+      let parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition> & { definition?: Partial<WorkflowDefinition> };
+      // A workflow as the API returns it ({name, definition: {...}}) imports as its definition.
+      if (parsed && !Array.isArray(parsed.nodes) && parsed.definition && Array.isArray(parsed.definition.nodes)) parsed = parsed.definition;
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
-      store.change(() => normaliseDefinition(parsed, store.definition.name));
-      store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}. Save to keep them.`);
+      // Anything parseable goes onto the canvas, problems and all (a cycle, a missing field):
+      // the problems bar lists them so they can be fixed here. The workflow keeps its name.
+      const keptName = store.definition.name;
+      store.change(() => ({ ...normaliseDefinition(parsed, keptName), name: keptName }));
+      const other = typeof parsed.name === "string" && parsed.name && parsed.name !== keptName ? ` (kept the name “${keptName}”; the file's is “${parsed.name}”)` : "";
+      store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}${other}. Save to keep them.`);
       window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
     } catch (err) {
       store.notify("error", `Import failed: ${errorMessage(err)}`);
@@ -290,20 +300,16 @@ function Editor({ workflowId }: { workflowId: string }) {
           ▶ Run
         </button>
       </header>
-      {executionId && (
-        <div className="fm-runbar" data-testid="run-bar" role="status">
-          Execution <strong>{executionId}</strong>: <span data-testid="execution-status">{executionStatus ?? "…"}</span>
-          <a href={`/executions/${executionId}/`} data-testid="execution-link">
-            Open timeline →
-          </a>
-          <button type="button" className="fm-small-btn" onClick={() => {
-            setExecutionId(null);
-            graphStore.getState().setNodeStatus({});
-          }}>
-            Clear badges
-          </button>
-        </div>
-      )}
+      <RunBar
+        executions={runData.executions}
+        execution={runData.execution}
+        selectedId={runData.selectedId}
+        hidden={runData.hidden}
+        onSelect={runData.select}
+        onHide={runData.setHidden}
+        onApprove={() => setDialog("approve")}
+        onRerun={() => setDialog("rerun")}
+      />
       <div className="fm-editor-body">
         <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} />
         <Canvas issues={validation.index} />
@@ -311,7 +317,7 @@ function Editor({ workflowId }: { workflowId: string }) {
           {sidePanel === "settings" ? (
             <SettingsPanel workflowId={workflowId} />
           ) : selectedNode ? (
-            <NodePanel node={selectedNode} />
+            <NodePanel node={selectedNode} execution={runData.hidden ? null : runData.execution} workflowId={workflowId} />
           ) : selectedEdge ? (
             <EdgePanel edge={selectedEdge} />
           ) : (
@@ -350,10 +356,37 @@ function Editor({ workflowId }: { workflowId: string }) {
           </details>
         )}
       </footer>
-      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} />}
+      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input} />}
+      {dialog === "rerun" && runData.execution && (
+        <RerunDialog
+          execution={runData.execution}
+          latestVersion={workflow.version}
+          onClose={() => setDialog(null)}
+          onStarted={(started) => {
+            setDialog(null);
+            runData.refresh(String(started.id));
+            graphStore.getState().notify("success", `Execution ${started.id} started (v${started.version}).`);
+          }}
+        />
+      )}
+      {dialog === "approve" && runData.execution && waitingApprovalOf(runData.execution) && (
+        <ApprovalDialog
+          executionId={runData.execution.id}
+          approval={withNodeName(waitingApprovalOf(runData.execution)!, definition.nodes)}
+          onClose={() => setDialog(null)}
+          onDone={(_execution, approved) => {
+            graphStore.getState().notify("success", approved ? "Approved: the run goes on." : "Rejected: the run goes on with approved: false.");
+            runData.refresh(runData.selectedId);
+          }}
+        />
+      )}
       {dialog === "versions" && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} onRestore={restore} onClose={() => setDialog(null)} />}
       {dialog === "help" && <HelpOverlay onClose={() => setDialog(null)} />}
       <Toast />
     </div>
   );
+}
+
+function withNodeName(approval: WaitingApprovalInfo, nodes: readonly WorkflowNode[]): WaitingApprovalInfo {
+  return { ...approval, name: nodes.find((n) => n.id === approval.nodeId)?.name ?? approval.name };
 }

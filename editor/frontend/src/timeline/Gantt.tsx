@@ -8,12 +8,24 @@
 // it and bring their own DOM and state to keep in sync with the stream.
 //
 // Interaction: wheel zooms around the pointer, dragging pans, the buttons zoom or fit;
-// while the view is "fitted" it follows the run as it grows. Hover shows a tooltip; a
-// click selects a bar or a lane (the page opens the side panel).
+// while the view is "fitted" it follows the run as it grows. The axis fits any run, from a
+// few microseconds to hours. Hover shows a tooltip; a click (or Enter on a focused bar)
+// selects a bar or a lane (the page opens the side panel). Lane labels are real buttons: a
+// loop's folds or unfolds its items (click anywhere on the label, or Enter/Space).
 
 import { type MouseEvent as ReactMouseEvent, type WheelEvent as ReactWheelEvent, useEffect, useMemo, useRef, useState } from "react";
 
-import { formatDuration, FINISHED_NODE_STATUSES, STATUS_COLOURS, toMs } from "./model";
+import {
+  barLabel,
+  formatDuration,
+  FINISHED_NODE_STATUSES,
+  queueWaitMs,
+  STATUS_COLOURS,
+  stripStatus,
+  tickLabel,
+  tickStep,
+  toMs,
+} from "./model";
 import type { Bar, Lane } from "./types";
 
 const LABEL_WIDTH = 230;
@@ -23,6 +35,8 @@ const BAR_HEIGHT = 16;
 const QUEUE_HEIGHT = 4;
 const MIN_BAR_PX = 3;
 const DENSITY_BUCKETS = 160;
+const CHAR_PX = 6.3; // ~width of one character of .tl-bar-text (11 px system-ui)
+const MIN_SPAN_MS = 0.01; // 10 µs: the narrowest view of a run
 
 export type Selection = { kind: "bar"; id: string } | { kind: "lane"; id: string } | null;
 
@@ -38,6 +52,8 @@ interface GanttProps {
   selection: Selection;
   onSelect: (selection: Selection) => void;
   onToggleFold: (laneId: string) => void;
+  /** When the run stood paused, in ms since the epoch (`to` null: still paused). */
+  paused?: readonly { from: number; to: number | null }[];
 }
 
 interface View {
@@ -45,23 +61,8 @@ interface View {
   to: number;
 }
 
-const NICE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000,
-  300_000, 600_000, 1_800_000, 3_600_000];
-
-function tickStep(span: number, width: number): number {
-  const wanted = span / Math.max(2, width / 90);
-  return NICE_STEPS.find((s) => s >= wanted) ?? NICE_STEPS[NICE_STEPS.length - 1] ?? 3_600_000;
-}
-
-function tickLabel(ms: number): string {
-  if (ms === 0) return "0";
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(2)} s`;
-  return formatDuration(ms);
-}
-
 export function Gantt(props: GanttProps) {
-  const { lanes, bars, origin, end, now, live, folded, showCritical, selection, onSelect, onToggleFold } = props;
+  const { lanes, bars, origin, end, now, live, folded, showCritical, selection, onSelect, onToggleFold, paused = [] } = props;
   const wrapper = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(960);
   const [view, setView] = useState<View | null>(null); // null: fitted, follows the run
@@ -78,8 +79,10 @@ export function Gantt(props: GanttProps) {
   }, []);
 
   const chartWidth = width - LABEL_WIDTH;
-  const span = Math.max(end - origin, 500);
-  const fitted: View = { from: 0, to: span * 1.04 };
+  // The view fits the run whatever its length: a 7 ms run fills the chart as a 2 h one does.
+  const earliest = Math.min(0, ...bars.map((b) => (toMs(b.queuedAt) ?? origin) - origin));
+  const span = Math.max(end - origin - earliest, MIN_SPAN_MS);
+  const fitted: View = { from: earliest, to: earliest + span * 1.04 };
   const current = view ?? fitted;
   const scale = chartWidth / Math.max(1, current.to - current.from);
   const x = (t: number) => LABEL_WIDTH + (t - origin - current.from) * scale;
@@ -112,13 +115,14 @@ export function Gantt(props: GanttProps) {
   const height = AXIS + lanes.length * ROW + 8;
   const step = tickStep(current.to - current.from, chartWidth);
   const ticks: number[] = [];
-  for (let t = Math.ceil(current.from / step) * step; t <= current.to; t += step) ticks.push(t);
+  // Multiples of the step by index, so that fractions of a millisecond do not drift.
+  for (let i = Math.ceil(current.from / step); i * step <= current.to && ticks.length < 200; i += 1) ticks.push(i * step);
 
   const zoom = (factor: number, anchorPx?: number) => {
     const anchor = anchorPx === undefined ? (current.from + current.to) / 2 : current.from + (anchorPx - LABEL_WIDTH) / scale;
     const from = anchor - (anchor - current.from) / factor;
     const to = anchor + (current.to - anchor) / factor;
-    if (to - from < 5) return;
+    if (to - from < MIN_SPAN_MS / 5) return;
     setView({ from, to });
   };
 
@@ -159,45 +163,66 @@ export function Gantt(props: GanttProps) {
   return (
     <div className="tl-gantt" ref={wrapper} data-testid="gantt">
       <div className="tl-gantt-tools">
-        <button type="button" className="fm-small-btn" onClick={() => zoom(1.5)} aria-label="Zoom in">+</button>
-        <button type="button" className="fm-small-btn" onClick={() => zoom(1 / 1.5)} aria-label="Zoom out">-</button>
+        <button type="button" className="fm-small-btn" onClick={() => zoom(1.5)} aria-label="Zoom in" data-testid="gantt-zoom-in">+</button>
+        <button type="button" className="fm-small-btn" onClick={() => zoom(1 / 1.5)} aria-label="Zoom out" data-testid="gantt-zoom-out">-</button>
         <button type="button" className={`fm-small-btn${view === null ? " is-on" : ""}`} onClick={() => setView(null)}
                 data-testid="gantt-fit">Fit{live ? " & follow" : ""}</button>
-        <span className="fm-muted">wheel: zoom · shift+wheel or drag: pan</span>
+        <span className="fm-muted">wheel: zoom · shift+wheel or drag: pan · Tab to a bar, Enter: details</span>
       </div>
       <svg width={width} height={height} className="tl-svg" onWheel={onWheel} onMouseDown={onMouseDown}
            onMouseMove={onMouseMove} onMouseUp={endDrag} onMouseLeave={() => { endDrag(); setHover(null); }}
-           role="img" aria-label="Execution timeline">
+           role="group" aria-label="Execution timeline" data-span-ms={current.to - current.from}>
         <defs>
           <clipPath id="tl-chart-clip"><rect x={LABEL_WIDTH} y={0} width={chartWidth} height={height} /></clipPath>
         </defs>
         {ticks.map((t) => (
           <g key={t}>
             <line x1={x(origin + t)} x2={x(origin + t)} y1={AXIS - 4} y2={height} className="tl-grid" />
-            <text x={x(origin + t) + 3} y={AXIS - 9} className="tl-tick">{tickLabel(t)}</text>
+            <text x={x(origin + t) + 3} y={AXIS - 9} className="tl-tick" data-testid="axis-tick">{tickLabel(t, step)}</text>
           </g>
         ))}
+        {lanes.map((lane, index) => (
+          <rect key={`row-${lane.id}`} x={0} y={AXIS + index * ROW} width={width} height={ROW}
+                className={`tl-row${index % 2 ? " tl-row-odd" : ""}${selection?.kind === "lane" && selection.id === lane.id ? " tl-row-selected" : ""}`} />
+        ))}
+        <g clipPath="url(#tl-chart-clip)">
+          {paused.map((p) => {
+            const from = x(p.from);
+            const to = x(p.to ?? now);
+            return (
+              <g key={p.from} data-testid="paused-span" data-paused-ms={(p.to ?? now) - p.from}>
+                <rect x={from} y={AXIS - 6} width={Math.max(2, to - from)} height={height - AXIS + 6} className="tl-paused">
+                  <title>paused for {formatDuration((p.to ?? now) - p.from)}</title>
+                </rect>
+                {to - from > 44 ? <text x={from + 4} y={AXIS + 11} className="tl-paused-label">paused</text> : null}
+              </g>
+            );
+          })}
+        </g>
         {lanes.map((lane, index) => {
           const y = AXIS + index * ROW;
           const isSelected = selection?.kind === "lane" && selection.id === lane.id;
           return (
             <g key={lane.id} data-testid="timeline-lane" data-lane-id={lane.id} data-lane-kind={lane.kind}
                data-branch-name={lane.branchName ?? ""}>
-              <rect x={0} y={y} width={width} height={ROW} className={`tl-row${index % 2 ? " tl-row-odd" : ""}${isSelected ? " tl-row-selected" : ""}`} />
-              <g className="tl-lane-label" onClick={() => select({ kind: "lane", id: lane.id })}
-                 data-testid="lane-label">
-                <rect x={0} y={y} width={LABEL_WIDTH - 4} height={ROW} fill="transparent" />
-                {lane.kind === "loop" ? (
-                  <text x={8 + lane.depth * 14} y={y + ROW / 2 + 4} className="tl-fold" data-testid="lane-fold"
-                        onClick={(e) => { e.stopPropagation(); onToggleFold(lane.id); }}>
-                    {folded.has(lane.id) ? "▸" : "▾"}
-                  </text>
-                ) : null}
-                <text x={(lane.kind === "loop" ? 22 : 8) + lane.depth * 14} y={y + ROW / 2 + 4}
-                      className={`tl-label tl-label-${lane.kind}`}>
-                  {laneText(lane, loopStats.get(lane.id))}
-                </text>
-              </g>
+              <foreignObject x={0} y={y} width={LABEL_WIDTH - 4} height={ROW}>
+                {lane.kind === "slot" ? (
+                  <div className="tl-lane-text tl-label-slot" style={{ paddingLeft: 8 + lane.depth * 14 }}>{lane.label}</div>
+                ) : lane.kind === "loop" ? (
+                  <button type="button" className="tl-lane-btn tl-label-loop" style={{ paddingLeft: 6 + lane.depth * 14 }}
+                          aria-expanded={!folded.has(lane.id)} data-testid="lane-fold"
+                          title={folded.has(lane.id) ? "Show the items (Enter)" : "Fold the items into one strip (Enter)"}
+                          onClick={() => { if (!wasDrag()) onToggleFold(lane.id); }}>
+                    <span aria-hidden="true" className="tl-fold">{folded.has(lane.id) ? "▸" : "▾"}</span>
+                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id))}</span>
+                  </button>
+                ) : (
+                  <button type="button" className="tl-lane-btn" style={{ paddingLeft: 8 + lane.depth * 14 }} data-testid="lane-label"
+                          aria-pressed={isSelected} onClick={() => select({ kind: "lane", id: lane.id })}>
+                    {laneText(lane, loopStats.get(lane.id))}
+                  </button>
+                )}
+              </foreignObject>
               <g clipPath="url(#tl-chart-clip)">
                 {lane.kind === "loop"
                   ? <DensityStrip lane={lane} bars={bars} y={y} x={x} origin={origin} view={current} now={now} />
@@ -213,15 +238,28 @@ export function Gantt(props: GanttProps) {
                   const w = Math.max(MIN_BAR_PX, x(runEnd) - x0);
                   const selected = selection?.kind === "bar" && selection.id === bar.nodeRunId;
                   const colour = STATUS_COLOURS[bar.status] ?? "#adb5bd";
+                  const wait = queueWaitMs(bar, now);
+                  const label = barLabel(bar);
+                  const shortLabel = bar.iteration !== null ? `#${bar.iteration}` : "";
+                  const shown = label.length * CHAR_PX + 10 <= w ? label : shortLabel && shortLabel.length * CHAR_PX + 8 <= w ? shortLabel : "";
+                  const run = started !== null ? formatDuration(runEnd - started) : "not started";
                   return (
                     <g key={bar.nodeRunId} data-testid="timeline-bar" data-node-id={bar.nodeId} data-status={bar.status}
                        data-lane={bar.lane} data-node-run-id={bar.nodeRunId} data-attempt={bar.attempt}
-                       data-critical={bar.critical ? "true" : "false"}
+                       data-iteration={bar.iteration ?? ""} data-critical={bar.critical ? "true" : "false"}
                        className={`tl-bar${bar.container ? " tl-bar-container" : ""}`}
+                       tabIndex={0} role="button" aria-pressed={selected}
+                       aria-label={`${label}, ${bar.status}, ${run}`}
                        onClick={(e) => { e.stopPropagation(); select({ kind: "bar", id: bar.nodeRunId }); }}
+                       onKeyDown={(e) => {
+                         if (e.key === "Enter" || e.key === " ") {
+                           e.preventDefault();
+                           onSelect({ kind: "bar", id: bar.nodeRunId });
+                         }
+                       }}
                        onMouseMove={(e) => setHover({ bar, x: e.clientX, y: e.clientY })}
                        onMouseLeave={() => setHover(null)}>
-                      {queued !== null && (started === null || started > queued) ? (
+                      {queued !== null && wait !== null && wait > 0 ? (
                         <rect x={x(queued)} y={y + ROW / 2 - QUEUE_HEIGHT / 2} width={Math.max(1, x(started ?? now) - x(queued))}
                               height={QUEUE_HEIGHT} className="tl-queue" data-testid="queue-wait" />
                       ) : null}
@@ -229,11 +267,13 @@ export function Gantt(props: GanttProps) {
                         <rect x={x0} y={y + (ROW - BAR_HEIGHT) / 2} width={w} height={bar.container ? BAR_HEIGHT / 2 : BAR_HEIGHT}
                               rx={3} fill={colour}
                               className={`tl-run${bar.status === "running" ? " tl-run-live" : ""}${showCritical && bar.critical ? " tl-critical" : ""}${selected ? " tl-selected" : ""}`} />
-                      ) : null}
-                      {started !== null && w > 60 ? (
-                        <text x={x0 + 5} y={y + ROW / 2 + 4} className="tl-bar-text">
-                          {bar.name}{bar.attempt > 1 ? ` #${bar.attempt}` : ""}
-                        </text>
+                      ) : (
+                        // Never started (skipped, cancelled while queued): a hollow mark where it was queued.
+                        <rect x={x(queued ?? runStart)} y={y + (ROW - BAR_HEIGHT) / 2} width={MIN_BAR_PX} height={BAR_HEIGHT}
+                              className="tl-never" stroke={colour} />
+                      )}
+                      {started !== null && shown ? (
+                        <text x={x0 + 5} y={y + ROW / 2 + 4} className="tl-bar-text" data-testid="bar-label">{shown}</text>
                       ) : null}
                     </g>
                   );
@@ -277,10 +317,12 @@ interface DensityProps {
   now: number;
 }
 
-/** How many of the loop's node runs were running at each moment: the folded view. */
+/** The folded view of a loop: how many of its node runs ran at each moment (opacity) and
+ * how they ended (colour: a moment with a failed item is red, as the item's own bar is). */
 function DensityStrip({ lane, bars, y, x, origin, view, now }: DensityProps) {
   const buckets = useMemo(() => {
     const counts = new Array<number>(DENSITY_BUCKETS).fill(0);
+    const statuses: Record<string, number>[] = Array.from({ length: DENSITY_BUCKETS }, () => ({}));
     const width = (view.to - view.from) / DENSITY_BUCKETS;
     const prefix = `${lane.id}:slot:`;
     for (const bar of bars) {
@@ -290,21 +332,30 @@ function DensityStrip({ lane, bars, y, x, origin, view, now }: DensityProps) {
       const stop = toMs(bar.finishedAt) ?? now;
       const first = Math.max(0, Math.floor((start - origin - view.from) / width));
       const last = Math.min(DENSITY_BUCKETS - 1, Math.floor((stop - origin - view.from) / width));
-      for (let i = first; i <= last; i += 1) counts[i] = (counts[i] ?? 0) + 1;
+      for (let i = first; i <= last; i += 1) {
+        counts[i] = (counts[i] ?? 0) + 1;
+        const bucket = statuses[i];
+        if (bucket) bucket[bar.status] = (bucket[bar.status] ?? 0) + 1;
+      }
     }
-    return { counts, width, max: Math.max(1, ...counts) };
+    return { counts, statuses, width, max: Math.max(1, ...counts) };
   }, [lane.id, bars, origin, view.from, view.to, now]);
   return (
     <g data-testid="density-strip">
-      {buckets.counts.map((count, i) =>
-        count ? (
+      {buckets.counts.map((count, i) => {
+        if (!count) return null;
+        const counts = buckets.statuses[i] ?? {};
+        const status = stripStatus(counts);
+        const detail = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ");
+        return (
           <rect key={i} x={x(origin + view.from + i * buckets.width)} y={y + 6}
                 width={Math.max(1, x(origin + view.from + (i + 1) * buckets.width) - x(origin + view.from + i * buckets.width))}
-                height={ROW - 12} className="tl-density" opacity={0.15 + (0.85 * count) / buckets.max}>
-            <title>{count} running</title>
+                height={ROW - 12} fill={STATUS_COLOURS[status] ?? STATUS_COLOURS.running} data-status={status}
+                data-testid="density-cell" opacity={0.35 + (0.65 * count) / buckets.max}>
+            <title>{count} node runs: {detail}</title>
           </rect>
-        ) : null,
-      )}
+        );
+      })}
     </g>
   );
 }
@@ -318,7 +369,9 @@ function Tooltip({ bar, x, y, now }: { bar: Bar; x: number; y: number; now: numb
       <strong>{bar.name}</strong> <span className={`tl-status tl-status-${bar.status}`}>{bar.status}</span>
       <div>{bar.branchName} · <code>{bar.traceId}</code></div>
       <div>attempt {bar.attempt}{bar.iteration !== null ? ` · item ${bar.iteration}` : ""}</div>
-      <div>queue wait {formatDuration(queued !== null ? (started ?? now) - queued : null)}</div>
+      {queued !== null && started === null && FINISHED_NODE_STATUSES.has(bar.status)
+        ? <div>never started</div>
+        : <div>queue wait {formatDuration(queueWaitMs(bar, now))}</div>}
       <div>run time {formatDuration(started !== null ? (finished ?? now) - started : null)}</div>
     </div>
   );

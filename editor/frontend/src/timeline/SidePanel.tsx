@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 
 import { errorMessage } from "../api/client";
 import { timelineApi } from "./api";
-import { formatDuration, formatTime, STATUS_COLOURS, toMs } from "./model";
+import { formatDuration, formatTime, FINISHED_NODE_STATUSES, queueWaitMs, STATUS_COLOURS, toMs } from "./model";
 import type { Bar, Lane, NodeRunDetail, StreamEvent } from "./types";
 
 export function CopyButton({ text, label }: { text: string; label: string }) {
@@ -80,11 +80,13 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
         <dt>Trace id</dt>
         <dd><code data-testid="panel-trace-id">{bar.traceId}</code> <CopyButton text={bar.traceId} label="Copy trace id" /></dd>
         <dt>Attempt</dt><dd data-testid="panel-attempt">{bar.attempt}</dd>
-        {bar.iteration !== null ? (<><dt>Iteration</dt><dd>{bar.iteration}</dd></>) : null}
+        {bar.iteration !== null ? (<><dt>Item</dt><dd data-testid="panel-item">{bar.iteration}</dd></>) : null}
         <dt>Queued</dt><dd>{formatTime(bar.queuedAt)}</dd>
         <dt>Started</dt><dd>{formatTime(bar.startedAt)}</dd>
         <dt>Finished</dt><dd>{formatTime(bar.finishedAt)}</dd>
-        <dt>Queue wait</dt><dd>{formatDuration(queued !== null ? (started ?? now) - queued : null)}</dd>
+        <dt>Queue wait</dt>
+        <dd data-testid="panel-queue-wait">{queued !== null && started === null && FINISHED_NODE_STATUSES.has(bar.status)
+          ? "never started" : formatDuration(queueWaitMs(bar, now))}</dd>
         <dt>Run time</dt><dd data-testid="panel-run-time">{formatDuration(started !== null ? (finished ?? now) - started : null)}</dd>
       </dl>
       {error ? <p className="fm-banner fm-banner-error">{error}</p> : null}

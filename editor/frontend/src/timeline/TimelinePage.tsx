@@ -14,8 +14,9 @@ import { timelineApi } from "./api";
 import { Gantt, type Selection } from "./Gantt";
 import { MiniCanvas } from "./MiniCanvas";
 import {
-  achievedConcurrency,
   applyEvents,
+  concurrencyNotes,
+  concurrencyText,
   countByStatus,
   FINISHED_EXECUTION_STATUSES,
   formatDuration,
@@ -26,7 +27,10 @@ import {
   type TraceNode,
   visibleLanes,
 } from "./model";
+import { RerunDialog } from "./RerunDialog";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
+import { CustomSignals } from "./CustomSignals";
+import { RedriveControls } from "./RedriveDialog";
 import { SignalBar } from "./SignalBar";
 import { earlierSignals, isSignalEvent, mergeSignals } from "./signals";
 import type { Bar, StreamEvent, Timeline } from "./types";
@@ -44,6 +48,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const [selection, setSelection] = useState<Selection>(null);
   const [folded, setFolded] = useState<Set<string>>(new Set());
   const [showCritical, setShowCritical] = useState(true);
+  const [rerunOpen, setRerunOpen] = useState(false);
   const [now, setNow] = useState(Date.now());
   const [logs, setLogs] = useState<StreamEvent[]>([]);
   const [signals, setSignals] = useState<StreamEvent[]>([]);
@@ -63,6 +68,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
       status: body.execution.status,
       finishedAt: body.execution.finishedAt,
       startedAt: body.execution.startedAt ?? body.summary.startedAt,
+      paused: body.summary.paused ?? [],
     };
     const newer = recent.current.filter((e) => e.seq > body.lastSeq);
     setLive(applyEvents(base, newer, body.definition.nodes));
@@ -159,6 +165,15 @@ export function TimelinePage({ executionId }: { executionId: string }) {
     return () => window.clearInterval(timer);
   }, [running]);
 
+  // Escape closes the details panel (dialogs close themselves first: they listen in capture).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape" && !event.defaultPrevented) setSelection(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
   const bars = useMemo(() => (live ? [...live.bars.values()] : []), [live]);
   const barsById = live?.bars;
   const shownLanes = useMemo(() => (live ? visibleLanes(live.lanes, folded) : []), [live, folded]);
@@ -185,7 +200,12 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const wallEnd = finishedAt ?? (running ? now : Math.max(origin, ...bars.map((b) => toMs(b.finishedAt) ?? origin)));
   const chartEnd = Math.max(wallEnd, ...bars.map((b) => toMs(b.finishedAt) ?? origin));
   const counts = countByStatus(bars);
-  const concurrency = achievedConcurrency(bars, toMs(live.startedAt), wallEnd);
+  const concurrency = concurrencyText(bars, toMs(live.startedAt), wallEnd, now);
+  const workflowCap = Number(timeline.definition.settings?.maxConcurrency ?? 32) || 32;
+  const notes = concurrencyNotes(timeline.definition.nodes, timeline.definition.settings, live.lanes, bars, now)
+    .filter((n) => n.peak < n.limit || n.reason !== "reached its limit");
+  const paused = (live.paused ?? []).map((p) => ({ from: toMs(p.from) ?? origin, to: toMs(p.to) }));
+  const pausedMs = paused.reduce((sum, p) => sum + ((p.to ?? (running ? now : wallEnd)) - p.from), 0);
   const selectedBar = selection?.kind === "bar" ? barsById?.get(selection.id) ?? null : null;
   const selectedLane = selection?.kind === "lane" ? live.lanes.find((l) => l.id === selection.id) ?? null : null;
 
@@ -209,27 +229,49 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <span className="tl-status tl-status-big" style={{ background: STATUS_COLOURS[live.status] }} data-testid="execution-status">{live.status}</span>
           <code data-testid="execution-trace-id">{execution.traceId}</code>
           <CopyButton text={execution.traceId} label="Copy execution trace id" />
-          <span className={`tl-stream tl-stream-${streamState}`} data-testid="stream-state" title="Live stream">{streamState === "live" ? "● live" : streamState}</span>
+          {/* "live" means the run is still going and the page follows it; a finished run is not live. */}
+          {running ? (
+            <span className={`tl-stream tl-stream-${streamState}`} data-testid="stream-state" title="Live stream">{streamState === "live" ? "● live" : streamState}</span>
+          ) : null}
+          <span className="fm-muted">v{execution.version}</span>
+          <button type="button" className="fm-btn" onClick={() => setRerunOpen(true)} data-testid="rerun">Re-run…</button>
         </div>
+        <RunIo input={execution.input} output={execution.output} error={execution.error} status={live.status}
+               nodes={timeline.definition.nodes} />
         <dl className="tl-stats">
           <div><dt>Elapsed</dt><dd data-testid="elapsed">{formatDuration(toMs(live.startedAt) !== null ? wallEnd - origin : null)}</dd></div>
           <div><dt>Node runs</dt><dd data-testid="counts">{Object.entries(counts).map(([s, n]) => (
             <span key={s} className="tl-count" style={{ borderColor: STATUS_COLOURS[s] }}>{n} {s}</span>
           ))}</dd></div>
-          <div><dt title="sum of run times / wall time">Achieved concurrency</dt><dd data-testid="achieved-concurrency">{concurrency.toFixed(2)}×</dd></div>
-          <div><dt>Peak</dt><dd>{timeline.summary.peakConcurrency}</dd></div>
+          {pausedMs > 0 ? <div><dt>Paused</dt><dd data-testid="paused-time">{formatDuration(pausedMs)}</dd></div> : null}
+          <div><dt>Achieved concurrency</dt><dd data-testid="achieved-concurrency" title={concurrency.title}>{concurrency.text}</dd></div>
+          <div><dt>Peak</dt><dd data-testid="peak">{timeline.summary.peakConcurrency} <span className="tl-note">of {workflowCap}</span></dd></div>
           <div><dt>Critical path</dt><dd>
             <label className="tl-toggle"><input type="checkbox" checked={showCritical} onChange={(e) => setShowCritical(e.target.checked)} data-testid="toggle-critical" />
               {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}</label>
           </dd></div>
         </dl>
+        {notes.length ? (
+          <ul className="tl-notes" aria-label="Concurrency" data-testid="concurrency-notes">
+            {notes.map((n) => (
+              <li key={n.laneId ?? n.label} data-testid="concurrency-note">
+                <strong>{n.label}</strong>: {n.peak} of {n.limit} at once — {n.reason}
+              </li>
+            ))}
+          </ul>
+        ) : null}
         <SignalBar executionId={executionId} status={live.status} onSent={refresh} signals={signals} nodes={timeline.definition.nodes} />
+        <CustomSignals executionId={executionId} status={live.status} onSent={refresh}
+                       handlers={timeline.definition.settings?.signalHandlers} />
+        {/* A redrive turns a finished run live again: start over with a fresh timeline and stream. */}
+        <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar} onDone={() => window.location.reload()} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       </header>
       <div className="tl-body">
         <section className="tl-main">
           <Gantt lanes={shownLanes} bars={chartBars} origin={origin} end={chartEnd} now={now} live={running}
-                 folded={folded} showCritical={showCritical} selection={selection} onSelect={setSelection} onToggleFold={toggleFold} />
+                 folded={folded} showCritical={showCritical} selection={selection} onSelect={setSelection} onToggleFold={toggleFold}
+                 paused={paused} />
           <div className="tl-lower">
             <section className="tl-traces" aria-label="Trace tree">
               <h2>Traces</h2>
@@ -249,6 +291,57 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <LanePanel lane={selectedLane} bars={bars} onSelectBar={(id) => setSelection({ kind: "bar", id })} onClose={() => setSelection(null)} />
         ) : null}
       </div>
+      {rerunOpen ? <RerunDialog execution={execution} onClose={() => setRerunOpen(false)} /> : null}
+    </div>
+  );
+}
+
+/** The run's input, and its result or error, as the first thing under the title. */
+interface RunIoProps {
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  status: string;
+  nodes: readonly { id: string; name?: string }[];
+}
+
+/** `{message}` or `{nodeId, error: {message}}` (a node's failure ended the run) as one line. */
+function errorLine(error: unknown, nodes: RunIoProps["nodes"]): string | null {
+  if (!error || typeof error !== "object") return typeof error === "string" ? error : null;
+  const record = error as Record<string, unknown>;
+  const inner = record.error && typeof record.error === "object" ? (record.error as Record<string, unknown>) : null;
+  const message = typeof record.message === "string" ? record.message : typeof inner?.message === "string" ? inner.message : null;
+  const nodeId = typeof record.nodeId === "string" ? record.nodeId : null;
+  const node = nodeId ? nodes.find((n) => n.id === nodeId)?.name || nodeId : null;
+  if (message === null) return node ? `at ${node}` : null;
+  return node ? `${message} (at ${node})` : message;
+}
+
+function RunIo({ input, output, error, status, nodes }: RunIoProps) {
+  const short = (value: unknown) => {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+  };
+  const message = errorLine(error, nodes);
+  return (
+    <div className="tl-io" data-testid="run-io">
+      <details data-testid="run-input">
+        <summary>Input <code>{short(input ?? {})}</code></summary>
+        <pre>{JSON.stringify(input ?? {}, null, 2)}</pre>
+      </details>
+      {error ? (
+        <details className="tl-io-error" data-testid="run-error" open>
+          <summary>Error{message ? <>: <span className="tl-error-text">{message}</span></> : null}</summary>
+          <pre>{JSON.stringify(error, null, 2)}</pre>
+        </details>
+      ) : output !== null && output !== undefined ? (
+        <details data-testid="run-output">
+          <summary>Result <code>{short(output)}</code></summary>
+          <pre>{JSON.stringify(output, null, 2)}</pre>
+        </details>
+      ) : (
+        <span className="fm-muted" data-testid="run-output-pending">{FINISHED_EXECUTION_STATUSES.has(status) ? "No result." : "No result yet."}</span>
+      )}
     </div>
   );
 }

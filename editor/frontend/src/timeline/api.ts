@@ -1,6 +1,6 @@
 // Calls of the execution pages, on the editor's shared API client.
 import { api } from "../api/client";
-import type { ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
+import type { ExecutionHead, ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
 
 export const timelineApi = {
   get: (executionId: number | string) => api.get<Timeline>(`/api/executions/${executionId}/timeline`),
@@ -10,10 +10,14 @@ export const timelineApi = {
     api.get<StreamEvent[]>(`/api/executions/${executionId}/events?afterSeq=${afterSeq}&limit=${limit}`),
   signal: (executionId: number | string, body: { type: string; reason?: string; data?: unknown }) =>
     api.post<{ status: string }>(`/api/executions/${executionId}/signal`, body),
-  list: (filters: { workflow?: string; status?: string }) => {
+  /** Re-run as a new execution: on the run's own version or the workflow's latest, with its input or `input`. */
+  retry: (executionId: number | string, body: { version?: "original" | "latest"; input?: unknown } = {}) =>
+    api.post<ExecutionHead>(`/api/executions/${executionId}/retry`, body),
+  list: (filters: { workflow?: string; status?: string; trace?: string }) => {
     const query = new URLSearchParams();
     if (filters.workflow) query.set("workflow", filters.workflow);
     if (filters.status) query.set("status", filters.status);
+    if (filters.trace) query.set("trace", filters.trace);
     const suffix = query.toString() ? `?${query.toString()}` : "";
     return api.get<ExecutionRow[]>(`/api/executions${suffix}`);
   },

@@ -31,19 +31,58 @@ export function statusRank(status: string): number {
   return status === "running" ? 1 : 0;
 }
 
+/** Milliseconds since the epoch, keeping the server's microseconds as a fraction (Date.parse
+ * drops them, and a 7 ms run is made of sub-millisecond steps). */
 export function toMs(iso: string | null | undefined): number | null {
   if (!iso) return null;
   const value = Date.parse(iso);
-  return Number.isNaN(value) ? null : value;
+  if (Number.isNaN(value)) return null;
+  const fraction = /T[\d:]+\.\d{3}(\d+)/.exec(iso);
+  return fraction?.[1] ? value + Number(`0.${fraction[1]}`) : value;
 }
 
+/** A duration from microseconds to hours, with the precision that matters at its size. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
   const minutes = Math.floor(ms / 60_000);
   const seconds = Math.round((ms % 60_000) / 1000);
   return minutes < 60 ? `${minutes}m ${seconds}s` : `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+const LONG_STEPS = [1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+  3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000];
+
+/** The axis step (ms) that puts a tick every ~`minPx` pixels: 1-2-5 steps from 1 µs to 1 s,
+ * then seconds, minutes and hours people count in. */
+export function tickStep(spanMs: number, widthPx: number, minPx = 90): number {
+  const wanted = spanMs / Math.max(2, widthPx / minPx);
+  if (wanted < 1000) {
+    const power = 10 ** Math.floor(Math.log10(Math.max(wanted, 0.001)));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= wanted) ?? 1000;
+    return Math.max(step, 0.001);
+  }
+  return LONG_STEPS.find((s) => s >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
+}
+
+/** An axis label for `ms` after the run's start, for ticks `step` apart. */
+export function tickLabel(ms: number, step: number): string {
+  if (Math.abs(ms) < step / 1e6) return "0";
+  if (step < 1) return ms < 1 ? `${Math.round(ms * 1000)} µs` : `${+ms.toFixed(3)} ms`;
+  if (ms < 1000) return `${+ms.toFixed(step < 10 ? 1 : 0)} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(step < 1000 ? 3 : 2)} s`;
+  if (ms < 3_600_000) {
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    return seconds ? `${minutes}m ${seconds}s` : `${minutes} min`;
+  }
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.round((ms % 3_600_000) / 60_000);
+  return minutes ? `${hours}h ${minutes}m` : `${hours} h`;
 }
 
 export function formatTime(iso: string | null | undefined): string {
@@ -139,23 +178,37 @@ function mergeLanes(lanes: Lane[], added: Lane[]): Lane[] {
   return out;
 }
 
+export interface PausedInterval {
+  from: string;
+  /** null while the run is still paused. */
+  to: string | null;
+}
+
 export interface LiveState {
   bars: Map<string, Bar>;
   lanes: Lane[];
   status: ExecutionStatus;
   finishedAt: string | null;
   startedAt: string | null;
+  /** When the run stood paused (shaded on the chart). */
+  paused?: PausedInterval[];
 }
 
 /** Moves the state forward by a batch of stream events (seq order). */
 export function applyEvents(state: LiveState, events: readonly StreamEvent[], nodes: readonly WorkflowNode[]): LiveState {
   let { lanes, status, finishedAt, startedAt } = state;
+  let paused = state.paused ?? [];
   const bars = new Map(state.bars);
   const nameOf = (nodeId: string) => nodes.find((n) => n.id === nodeId)?.name ?? nodeId;
   const typeOf = (nodeId: string) => nodes.find((n) => n.id === nodeId)?.type ?? "";
   for (const event of events) {
     if (event.type.startsWith("execution.")) {
       const next = event.type.slice("execution.".length);
+      const open = paused.length > 0 && paused[paused.length - 1]?.to === null;
+      if (next === "paused" && !open && !paused.some((p) => p.from === event.ts)) paused = [...paused, { from: event.ts, to: null }];
+      if ((next === "resumed" || FINISHED_EXECUTION_STATUSES.has(next)) && open) {
+        paused = paused.map((p, i) => (i === paused.length - 1 ? { ...p, to: event.ts } : p));
+      }
       if (next === "started") {
         status = "running";
         startedAt = startedAt ?? event.ts;
@@ -186,7 +239,7 @@ export function applyEvents(state: LiveState, events: readonly StreamEvent[], no
     if (FINISHED_NODE_STATUSES.has(kind)) updated.finishedAt = bar.finishedAt ?? event.ts;
     bars.set(updated.nodeRunId, updated);
   }
-  return { bars, lanes, status, finishedAt, startedAt };
+  return { bars, lanes, status, finishedAt, startedAt, paused };
 }
 
 export interface TraceNode {
@@ -259,4 +312,127 @@ export function achievedConcurrency(bars: Iterable<Bar>, wallStart: number | nul
     run += Math.max(0, (toMs(bar.finishedAt) ?? wallEnd) - start);
   }
   return run / (wallEnd - wallStart);
+}
+
+/** Most node runs running at one moment (containers excluded), as the bars stand now. */
+export function peakRunning(bars: Iterable<Bar>, now: number): number {
+  const points: [number, number][] = [];
+  for (const bar of bars) {
+    const start = toMs(bar.startedAt);
+    if (bar.container || start === null) continue;
+    points.push([start, 1], [Math.max(start, toMs(bar.finishedAt) ?? now), -1]);
+  }
+  // Ends before starts at the same instant: back-to-back runs are not concurrent.
+  points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let peak = 0;
+  for (const [, delta] of points) {
+    running += delta;
+    peak = Math.max(peak, running);
+  }
+  return peak;
+}
+
+/** What the header says about concurrency. "0.86×" for a run whose nodes ran one at a time
+ * (or that lasted a few milliseconds) is noise: such runs say so in words instead. */
+export function concurrencyText(bars: readonly Bar[], wallStart: number | null, wallEnd: number, now: number): { text: string; title: string } {
+  const peak = peakRunning(bars, now);
+  const wall = wallStart === null ? 0 : wallEnd - wallStart;
+  if (peak <= 1) return { text: peak === 0 ? "–" : "one at a time", title: "No two node runs overlapped." };
+  const value = achievedConcurrency(bars, wallStart, wallEnd);
+  if (wall < 20) return { text: `up to ${peak} at once`, title: "The run was too short for an average to mean much." };
+  return { text: `${value.toFixed(2)}×`, title: "Sum of node run times / wall time" };
+}
+
+interface LoopConfig {
+  parallel?: boolean;
+  maxConcurrency?: number;
+  rateLimit?: number;
+  batchSize?: number;
+}
+
+export interface ConcurrencyNote {
+  laneId: string | null;
+  label: string;
+  peak: number;
+  limit: number;
+  reason: string;
+}
+
+/** Items of one loop in flight at once: per item, from its first start to its last finish. */
+function loopPeak(groupLane: string, bars: readonly Bar[], now: number): number {
+  const spans = new Map<number, [number, number]>();
+  for (const bar of bars) {
+    if (!bar.lane.startsWith(`${groupLane}:slot:`) || bar.iteration === null) continue;
+    const start = toMs(bar.startedAt);
+    if (start === null) continue;
+    const end = toMs(bar.finishedAt) ?? now;
+    const span = spans.get(bar.iteration);
+    spans.set(bar.iteration, span ? [Math.min(span[0], start), Math.max(span[1], end)] : [start, end]);
+  }
+  const points: [number, number][] = [];
+  for (const [start, end] of spans.values()) points.push([start, 1], [end, -1]);
+  points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let peak = 0;
+  for (const [, delta] of points) {
+    running += delta;
+    peak = Math.max(peak, running);
+  }
+  return peak;
+}
+
+/** Why each loop (and the run) stayed below its concurrency limit, when it did: too few
+ * items, the rate limit, batches, the workflow's cap, or a queue. */
+export function concurrencyNotes(
+  nodes: readonly WorkflowNode[],
+  settings: Record<string, unknown> | undefined,
+  lanes: readonly Lane[],
+  bars: readonly Bar[],
+  now: number,
+): ConcurrencyNote[] {
+  const notes: ConcurrencyNote[] = [];
+  const workflowCap = Number(settings?.maxConcurrency ?? 32) || 32;
+  for (const lane of lanes) {
+    if (lane.kind !== "loop" || !lane.nodeId) continue;
+    const node = nodes.find((n) => n.id === lane.nodeId);
+    if (!node) continue;
+    const config = (node.config ?? {}) as LoopConfig;
+    const own = config.parallel === false ? 1 : Number(config.maxConcurrency ?? 10) || 10;
+    const limit = Math.min(own, workflowCap);
+    const peak = loopPeak(lane.id, bars, now);
+    const items = new Set(bars.filter((b) => b.lane.startsWith(`${lane.id}:slot:`)).map((b) => b.iteration)).size;
+    let reason: string;
+    if (peak >= limit) reason = limit < own ? `held at the workflow's maxConcurrency (${workflowCap})` : "reached its limit";
+    else if (items <= peak) reason = `only ${items} item${items === 1 ? "" : "s"}`;
+    else if (config.rateLimit) reason = `held by the rate limit (${config.rateLimit} items/s)`;
+    else if (config.batchSize && config.batchSize < limit) reason = `batches of ${config.batchSize}`;
+    else if (limit < own) reason = `held by the workflow's maxConcurrency (${workflowCap})`;
+    else reason = "items waited in the queue for a worker";
+    notes.push({ laneId: lane.id, label: node.name || node.id, peak, limit, reason });
+  }
+  return notes;
+}
+
+/** `Work · item 3`: loop items carry their number; retries their attempt. */
+export function barLabel(bar: Pick<Bar, "name" | "iteration" | "attempt">): string {
+  const item = bar.iteration !== null && bar.iteration !== undefined ? ` · item ${bar.iteration}` : "";
+  return `${bar.name}${item}${bar.attempt > 1 ? ` · attempt ${bar.attempt}` : ""}`;
+}
+
+/** A node run that finished without ever starting (skipped, cancelled in the queue) had no
+ * queue wait worth the name; one still waiting has a growing one. */
+export function queueWaitMs(bar: Pick<Bar, "queuedAt" | "startedAt" | "status">, now: number): number | null {
+  const queued = toMs(bar.queuedAt);
+  const started = toMs(bar.startedAt);
+  if (queued === null) return null;
+  if (started !== null) return Math.max(0, started - queued);
+  return FINISHED_NODE_STATUSES.has(bar.status) ? null : Math.max(0, now - queued);
+}
+
+/** The status colour of a folded loop's strip at one moment: failures first, then what is
+ * still running, then what finished. */
+const STRIP_PRIORITY = ["failed", "timed_out", "cancelled", "retrying", "running", "succeeded", "skipped"];
+export function stripStatus(counts: Readonly<Record<string, number>>): string {
+  return STRIP_PRIORITY.find((s) => (counts[s] ?? 0) > 0) ?? "running";
 }

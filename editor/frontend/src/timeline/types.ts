@@ -13,6 +13,8 @@ export interface Bar
   lane: string;
   container: boolean;
   critical: boolean;
+  /** 0 for the execution's first attempt; n for node runs of its n-th redrive. */
+  redrive?: number;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
@@ -44,6 +46,8 @@ export interface TimelineSummary {
   nodeRuns: number;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When the run stood paused (`to` null while it still is). */
+  paused?: { from: string; to: string | null }[];
 }
 
 /** The execution as the timeline API gives it: the API's execution without its node runs
@@ -62,6 +66,9 @@ export interface Timeline {
   bars: Bar[];
   lanes: Lane[];
   summary: TimelineSummary;
+  /** Set when only the first node runs are drawn (the server's bar bound); the summary's
+   * counts and `nodeRuns` still cover the whole execution. */
+  truncated?: { bars: number; nodeRuns: number; detail: string };
 }
 
 /** One event of `ws/executions/{id}/` (and of `GET /api/executions/{id}/events`). */
@@ -94,4 +101,5 @@ export interface ExecutionStatusMessage {
 }
 
 /** A row of `GET /api/executions` and of `ws/executions/`. */
-export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">;
+export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">
+  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error">>;

@@ -1,0 +1,158 @@
+"""The `parallel` policy on every join (SPEC §4.3, issue 15 point 2): a merge, a Transform
+with several incoming branches, a loop, and `settings.parallel` as the workflow's default.
+The seed's "Fail-Fast — stop all branches when one fails" is two settings: `failFast`
+(the section fails at the first failure, without waiting) and `cancelOnFailure` (the
+branches still running are cancelled, otherwise they finish); all four combinations."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.engine.definitions import START
+
+SLOW_MS = 1500
+
+
+def seconds(a: Any, b: Any) -> float:
+    return (b - a).total_seconds()
+
+
+def section(graph, join: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """Three branches into `join` (id `j`): quick (10 ms), bad (fails at ~100 ms), slow."""
+    nodes = [START,
+             {"id": "quick", "type": "delay", "config": {"duration": 10}},
+             {"id": "wait", "type": "delay", "config": {"duration": 100}},
+             {"id": "bad", "type": "fail", "config": {"message": "card declined"}},
+             {"id": "slow", "type": "delay", "config": {"duration": SLOW_MS}},
+             join,
+             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{j}}"}}]
+    edges = [("start", "quick"), ("start", "wait"), ("start", "slow"), ("wait", "bad"),
+             ("quick", "j"), ("bad", "j"), ("slow", "j"), ("j", "o")]
+    return graph(nodes, edges, **settings)
+
+
+@pytest.mark.parametrize(("fail_fast", "cancel"), [(True, True), (True, False), (False, True), (False, False)])
+def test_fail_fast_and_cancel_on_failure_are_two_settings_on_a_merge(core, graph, fail_fast, cancel):
+    policy = {"failFast": fail_fast, "cancelOnFailure": cancel}
+    t = time.monotonic()
+    ex = core.run(section(graph, {"id": "j", "type": "merge", "config": {"parallel": policy}}), {"v": 1})
+    wall = time.monotonic() - t
+    assert ex["status"] == "failed"
+    bad = ex["by_node"]["bad"][-1]
+    join = ex["by_node"]["j"][-1]
+    slow = ex["by_node"]["slow"][-1]
+    assert join["status"] == "failed"
+    waited = seconds(bad["finished_at"], join["finished_at"])
+    if fail_fast:
+        assert waited < 0.5, "failFast: the section fails at the first failure"
+        assert join["error"]["message"].startswith("failFast")
+    else:
+        # the cut branch is not counted as a failure of its own
+        assert join["error"]["message"] == ("1 of 2 branches failed" if cancel else "1 of 3 branches failed")
+    if cancel:
+        assert slow["status"] == "cancelled", "cancelOnFailure: the running branch is cut"
+        assert seconds(bad["finished_at"], slow["finished_at"]) < 0.5
+        assert wall < SLOW_MS / 1000
+        assert waited < 0.5  # nothing left to wait for
+    else:
+        assert slow["status"] == "succeeded", "without cancelOnFailure the branch finishes and keeps its result"
+        assert slow["output"] == {"v": 1}
+        assert wall >= SLOW_MS / 1000 - 0.05  # the run ends when the slow branch does
+        if not fail_fast:
+            assert waited >= SLOW_MS / 1000 - 0.2  # the default waits for every branch
+
+
+def test_cancel_on_failure_with_continue_goes_on_with_what_succeeded(core, graph):
+    policy = {"cancelOnFailure": True, "onPartialFailure": "continue"}
+    t = time.monotonic()
+    ex = core.run(section(graph, {"id": "j", "type": "merge", "config": {"parallel": policy}}), {"v": 1})
+    assert time.monotonic() - t < SLOW_MS / 1000
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"] == {"branch_a": {"v": 1}}
+    assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
+
+
+def test_a_transform_join_obeys_on_partial_failure_continue(core, graph):
+    """The seed's Custom Merge uses a Transform as the join."""
+    join = {"id": "j", "type": "transform", "config": {
+        "operation": "custom", "parallel": {"onPartialFailure": "continue", "cancelOnFailure": True},
+        "expression": "return {ok: Object.keys(input), quick: branch_a};"}}
+    ex = core.run(section(graph, join), {"v": 1})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"]["quick"] == {"v": 1}
+    assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
+
+
+def test_a_transform_join_fails_fast(core, graph):
+    join = {"id": "j", "type": "transform", "config": {"parallel": {"failFast": True, "cancelOnFailure": True}}}
+    t = time.monotonic()
+    ex = core.run(section(graph, join))
+    assert time.monotonic() - t < SLOW_MS / 1000
+    assert ex["status"] == "failed"
+    assert ex["by_node"]["j"][-1]["error"]["message"].startswith("failFast")
+
+
+def test_settings_parallel_is_the_default_of_every_join(core, graph):
+    d = section(graph, {"id": "j", "type": "merge"}, parallel={"onPartialFailure": "continue", "collectErrors": True,
+                                                               "cancelOnFailure": True})
+    ex = core.run(d, {"v": 1})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"]["branch_a"] == {"v": 1}
+    assert ex["output"]["o"]["errors"] == [{"branch": "branch_b", "error": "card declined"},
+                                           {"branch": "branch_c", "error": "cancelled"}]
+    # A join's own policy wins over the default.
+    own = section(graph, {"id": "j", "type": "merge", "config": {"parallel": {"onPartialFailure": "fail"}}},
+                  parallel={"onPartialFailure": "continue"})
+    assert core.run(own)["status"] == "failed"
+
+
+def loop_graph(graph, policy: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    body = [{"id": "work", "type": "delay", "parentId": "loop", "config": {"duration": "{{item.ms}}"}},
+            {"id": "check", "type": "transform", "parentId": "loop", "config": {
+                "expression": "if (item.fail) throw new Error('bad item'); return item.ms;"}}]
+    loop_config: dict[str, Any] = {"arrayPath": "{{input.items}}", "maxConcurrency": 3}
+    if policy:
+        loop_config["parallel"] = policy
+    return graph([START, {"id": "loop", "type": "loop", "config": loop_config}, *body,
+                  {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}],
+                 [("start", "loop"), ("work", "check"), ("loop", "o")], **settings)
+
+
+ITEMS = {"items": [{"ms": 80, "fail": True}, {"ms": SLOW_MS}, {"ms": 10}]}
+
+
+@pytest.mark.parametrize(("fail_fast", "cancel"), [(True, True), (True, False), (False, True), (False, False)])
+def test_fail_fast_and_cancel_on_failure_on_a_loop(core, graph, fail_fast, cancel):
+    policy = {"failFast": fail_fast, "cancelOnFailure": cancel, "onPartialFailure": "continue"}
+    t = time.monotonic()
+    ex = core.run(loop_graph(graph, policy), ITEMS)
+    wall = time.monotonic() - t
+    loop = ex["by_node"]["loop"][-1]
+    slow = next(r for r in ex["by_node"]["work"] if r["iteration"] == 1)
+    failed_item = next(r for r in ex["by_node"]["check"] if r["iteration"] == 0)
+    if fail_fast:
+        assert ex["status"] == "failed" and loop["status"] == "failed"
+        assert seconds(failed_item["finished_at"], loop["finished_at"]) < 0.5
+        assert "failFast" in loop["error"]["message"]
+    else:
+        assert ex["status"] == "succeeded", ex["error"]
+    if cancel:
+        assert slow["status"] == "cancelled"
+        assert wall < SLOW_MS / 1000
+        if not fail_fast:
+            assert ex["output"]["o"] == [10]  # item 0 failed, item 1 cut
+    else:
+        assert slow["status"] == "succeeded"
+        assert wall >= SLOW_MS / 1000 - 0.05
+        if not fail_fast:
+            assert ex["output"]["o"] == [SLOW_MS, 10]
+
+
+def test_settings_parallel_is_the_default_of_a_loop(core, graph):
+    ex = core.run(loop_graph(graph, {}, parallel={"onPartialFailure": "continue"}),
+                  {"items": [{"ms": 1, "fail": True}, {"ms": 5}]})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"] == [5]
