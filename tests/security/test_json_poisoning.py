@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from editor.models import Workflow
 from engine.models import Execution, NodeRun
@@ -203,3 +204,16 @@ def test_a_deep_or_odd_stored_value_never_makes_a_list_detail_or_admin_page_answ
                 f"/admin/engine/noderun/{node_run.id}/change/", f"/admin/engine/event/{event.id}/change/"):
         page = admin_client.get(url)
         assert page.status_code == 200, (url, page.status_code)
+
+
+def test_a_webhook_body_with_a_non_finite_number_or_nested_too_deep_is_a_400(alice_client, make_workflow):
+    wf = make_workflow()
+    hook = alice_client.post(f"/api/workflows/{wf.id}/webhooks", {}, format="json")
+    assert hook.status_code == 201, hook.content
+    url = hook.json()["url"].replace("http://testserver", "")
+    for body, problem in (('{"a": 1e999}', "1e999"), ('{"a": -Infinity}', "Infinity"),
+                          ('{"a": ' + nested(1000) + "}", "nested deeper than 64 levels")):
+        response = APIClient().generic("POST", url, body.encode(), content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert problem in response.json()["detail"]
+    assert not Execution.objects.exists()
