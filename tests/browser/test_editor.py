@@ -27,12 +27,15 @@ EDITOR_URL = re.compile(r".*/workflows/(\d+)/$")
 
 
 def create_workflow(page: Any, name: str) -> str:
-    """Create a workflow from the list page; returns its id once the editor is open."""
+    """Create a workflow from the list page; returns its id once the editor is open. The
+    editor stores nothing until the first save (no empty drafts piling up), so it saves."""
     page.goto("/workflows/")
     page.fill("[data-testid=new-workflow-name]", name)
     page.click("[data-testid=create-workflow]")
-    page.wait_for_url(EDITOR_URL)
     page.wait_for_selector("[data-testid=editor]")
+    page.wait_for_selector("[data-testid=save-state]:has-text('Not saved yet')")
+    page.keyboard.press("Control+s")
+    page.wait_for_url(EDITOR_URL)
     match = EDITOR_URL.match(page.url)
     assert match
     return match.group(1)
