@@ -176,7 +176,9 @@ def test_fan_out_fan_in_by_drag_and_drop_save_reload_layout_and_run(logged_in_pa
 
     # Auto-layout: left to right, the three delays in one column between start and merge.
     page.click("[data-testid=auto-layout]")
-    page.wait_for_timeout(600)  # layout + the fit-view animation
+    # The layout engine loads on first use: wait until it is done, then for the fit animation.
+    page.wait_for_selector("[data-testid=auto-layout]:not([disabled])")
+    page.wait_for_timeout(600)
     boxes = {n: node_box(page, n) for n in [start, *delays, merge]}
     delay_x = [boxes[d]["x"] for d in delays]
     assert max(delay_x) - min(delay_x) < 2
