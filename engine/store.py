@@ -23,6 +23,7 @@ from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from editor.models import WorkflowVersion
+from engine.core.json_bounds import strict_dumps
 from engine.core.persistence import Batch, ExecutionRecord, SignalRecord
 from engine.models import Event, Execution, NodeRun, PendingSignal
 
@@ -54,7 +55,7 @@ def _adapt(field: str, value: Any, ops: Any = None) -> Any:
             # The C encoder; DjangoJSONEncoder (same text for plain JSON) only for the rest.
             # NaN and Infinity are refused here, by name, rather than by the database's
             # JSON check (the engine then fails only the execution that holds them).
-            return json.dumps(value, allow_nan=False)
+            return strict_dumps(value)
         except TypeError:
             return (ops or connection.ops).adapt_json_value(value, DjangoJSONEncoder)
         except ValueError as exc:

@@ -314,6 +314,12 @@ FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
+# Bounded answers (engine.node_run_pages): node runs kept whole in an execution's detail,
+# the default page of /node-runs, the most JSON a page carries, bars in one timeline.
+FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, minimum=1)
+FLOWMAESTRO_NODE_RUNS_PAGE_SIZE = env_int("FLOWMAESTRO_NODE_RUNS_PAGE_SIZE", 500, minimum=1)
+FLOWMAESTRO_PAGE_MAX_BYTES = env_int("FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000, minimum=10_000)
+FLOWMAESTRO_TIMELINE_MAX_BARS = env_int("FLOWMAESTRO_TIMELINE_MAX_BARS", 5000, minimum=1)
 
 LOGGING = {
     "version": 1,

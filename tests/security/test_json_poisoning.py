@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from editor.models import Workflow
 from engine.models import Execution, NodeRun
@@ -203,3 +204,35 @@ def test_a_deep_or_odd_stored_value_never_makes_a_list_detail_or_admin_page_answ
                 f"/admin/engine/noderun/{node_run.id}/change/", f"/admin/engine/event/{event.id}/change/"):
         page = admin_client.get(url)
         assert page.status_code == 200, (url, page.status_code)
+
+
+def test_a_webhook_body_with_a_non_finite_number_or_nested_too_deep_is_a_400(alice_client, make_workflow):
+    wf = make_workflow()
+    hook = alice_client.post(f"/api/workflows/{wf.id}/webhooks", {}, format="json")
+    assert hook.status_code == 201, hook.content
+    url = hook.json()["url"].replace("http://testserver", "")
+    for body, problem in (('{"a": 1e999}', "1e999"), ('{"a": -Infinity}', "Infinity"),
+                          ('{"a": ' + nested(1000) + "}", "nested deeper than 64 levels")):
+        response = APIClient().generic("POST", url, body.encode(), content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert problem in response.json()["detail"]
+    assert not Execution.objects.exists()
+
+
+def test_the_admin_forms_refuse_non_finite_numbers_and_deep_json_instead_of_a_500(
+    alice, client_for, django_user_model, simple_definition
+):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client = client_for(None)
+    client.force_login(admin)
+    good = json.dumps(simple_definition)
+    for definition_text, problem in ((good.replace('"maxConcurrency": 4', '"maxConcurrency": NaN'), "not finite"),
+                                     (good.replace('"maxConcurrency": 4', '"maxConcurrency": 1e999'), "not finite"),
+                                     (good.replace('"settings": {', '"settings": {"deep": ' + nested(80) + ", "),
+                                      "nested deeper than 64 levels")):
+        page = client.post("/admin/editor/workflow/add/", {
+            "owner": alice.pk, "name": "from the admin", "description": "", "definition": definition_text,
+            "retention_days": "", "retention_keep_last": ""})
+        assert page.status_code == 200, page.status_code  # the form again, with the reason
+        assert problem in page.content.decode()
+    assert not Workflow.objects.exists()

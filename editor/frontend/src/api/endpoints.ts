@@ -44,6 +44,9 @@ export const nodeTypesApi = {
 export type RerunVersion = "original" | "latest";
 
 export const executionsApi = {
+  /** The execution; `nodeRuns` is whole up to the server's bound (1,000 by default), else
+   * the first page with `nodeRunsNext` set and `nodeRunCountsByNode` (read a node's runs
+   * with `nodeRuns`). */
   get: (id: string | number) => api.get<Execution>(`/api/executions/${id}`),
   /** The newest runs of a workflow first (the server caps the list). */
   listForWorkflow: async (workflowId: string | number) =>

@@ -193,6 +193,10 @@ export interface Execution {
   state?: Record<string, unknown> | null;
   /** Set when `nodeRuns` is only the first page (see GET /api/executions/{id}/node-runs). */
   nodeRunsNext?: string | null;
+  /** Node runs per status, over the whole execution. */
+  nodeRunCounts?: Partial<Record<NodeRunStatus, number>>;
+  /** Per node, node runs per status; set when `nodeRuns` is only the first page. */
+  nodeRunCountsByNode?: Record<string, Partial<Record<NodeRunStatus, number>>> | null;
   workflowName?: string;
 }
 

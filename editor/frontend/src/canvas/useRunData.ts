@@ -8,13 +8,18 @@ import { errorMessage } from "../api/client";
 import { executionsApi } from "../api/endpoints";
 import { type Execution, type ExecutionSummary, type NodeRunStatus, TERMINAL_EXECUTION_STATUSES } from "../api/types";
 import { graphStore } from "../store/graphStore";
-import { statusByNode } from "./convert";
+import { statusByNode, statusByNodeFromCounts } from "./convert";
 
 export const POLL_INTERVAL_MS = 500;
 
 /** Node badges for one execution: `statusByNode`, with "waiting" for a paused run. */
-export function displayStatus(execution: Pick<Execution, "status" | "nodeRuns" | "state">): Record<string, NodeRunStatus> {
-  const status = statusByNode(execution.nodeRuns ?? []);
+export function displayStatus(
+  execution: Pick<Execution, "status" | "nodeRuns" | "state" | "nodeRunCountsByNode">,
+): Record<string, NodeRunStatus> {
+  // Beyond the server's bound `nodeRuns` is only a first page: the per-node counts cover all.
+  const status = execution.nodeRunCountsByNode
+    ? statusByNodeFromCounts(execution.nodeRunCountsByNode)
+    : statusByNode(execution.nodeRuns ?? []);
   if (execution.status !== "paused") return status;
   const awaiting = (execution.state as { awaiting?: { nodeId?: unknown } } | null | undefined)?.awaiting;
   for (const [nodeId, s] of Object.entries(status)) {
