@@ -273,6 +273,19 @@ class DjangoPersistence:
             cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN ({marks}) "
                            f"AND {self._qn_status} IN ('queued', 'retrying'){lock}", chunk)
             queued.update(row[0] for row in cursor.fetchall())
+        # Also ours: a row an earlier flush of this engine already wrote in exactly this
+        # claim's state (running, by this engine, this start). A batch holds the
+        # coordinator's live row dicts, so a writer that lags a tick behind can store a
+        # row's later state one batch before the batch that claims it; taking that for a
+        # lost claim stranded the execution. Rare: one look per such row.
+        for run_id in claims:
+            if run_id not in queued:
+                cursor.execute(f"SELECT 1 FROM {self._run_table} WHERE {self._qn_id} = %s AND {self._qn_status} = "
+                               f"'running' AND {connection.ops.quote_name('claimed_by')} = %s AND "
+                               f"{connection.ops.quote_name('started_at')} = %s",
+                               [run_id, engine_id, _adapt("started_at", batch.node_runs[run_id]["started_at"], ops)])
+                if cursor.fetchone() is not None:
+                    queued.add(run_id)
         at = self._claim_fields.index("claimed_by")
         params = []
         for run_id in claims:

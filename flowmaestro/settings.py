@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise for /api/docs/
     "channels",
     "axes",  # login throttling (README "Production")
     "csp",  # Content-Security-Policy (README "Production")
@@ -227,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     # The schema maps every route and field: for logged-in users only, like the API itself.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Executions and node runs both have a `status` with different choices: name them apart.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "engine.models.ExecutionStatus",
         "NodeRunStatusEnum": "engine.models.NodeRunStatus",
@@ -278,11 +281,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Celery with the prefork pool; the thread pool cannot stop a thread).
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
-# Task events for Flower (`celery -A flowmaestro flower`).
+# Task events for Flower (`celery -A flowmaestro flower`): the workers' (received, started,
+# succeeded…); no extra "sent" event per published node task, which doubled its cost.
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = True  # engine logs (e.g. a failed publish) reach the worker log
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")

@@ -217,3 +217,22 @@ def test_a_webhook_body_with_a_non_finite_number_or_nested_too_deep_is_a_400(ali
         assert response.status_code == 400, response.content
         assert problem in response.json()["detail"]
     assert not Execution.objects.exists()
+
+
+def test_the_admin_forms_refuse_non_finite_numbers_and_deep_json_instead_of_a_500(
+    alice, client_for, django_user_model, simple_definition
+):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client = client_for(None)
+    client.force_login(admin)
+    good = json.dumps(simple_definition)
+    for definition_text, problem in ((good.replace('"maxConcurrency": 4', '"maxConcurrency": NaN'), "not finite"),
+                                     (good.replace('"maxConcurrency": 4', '"maxConcurrency": 1e999'), "not finite"),
+                                     (good.replace('"settings": {', '"settings": {"deep": ' + nested(80) + ", "),
+                                      "nested deeper than 64 levels")):
+        page = client.post("/admin/editor/workflow/add/", {
+            "owner": alice.pk, "name": "from the admin", "description": "", "definition": definition_text,
+            "retention_days": "", "retention_keep_last": ""})
+        assert page.status_code == 200, page.status_code  # the form again, with the reason
+        assert problem in page.content.decode()
+    assert not Workflow.objects.exists()

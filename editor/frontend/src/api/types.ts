@@ -83,6 +83,8 @@ export interface Workflow {
   version: number;
   createdAt: string;
   updatedAt: string;
+  /** In `GET /api/workflows` only: the latest execution, null when it never ran. */
+  lastRun?: { id: number; status: ExecutionStatus; createdAt: string } | null;
 }
 
 export interface WorkflowVersion {
