@@ -13,6 +13,17 @@ from django.utils.html import format_html
 
 from editor import services, triggers
 from editor.models import Schedule, Webhook, Workflow, WorkflowVersion
+from engine.core import json_bounds
+from flowmaestro import json_parser
+
+
+def bounded_json(value: Any, what: str) -> Any:
+    """An admin form's JSON as the API would take it: Django's form field reads `NaN` and
+    `1e999` (which the database then refuses: a 500) and any depth."""
+    try:
+        return json_bounds.storable(value, max_depth=json_parser.max_depth(), what=what)
+    except json_bounds.JSONBoundsError as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 def pretty_json(value: Any) -> str:
@@ -48,7 +59,7 @@ class WorkflowAdminForm(forms.ModelForm[Workflow]):
         fields = ["owner", "name", "description", "definition", "retention_days", "retention_keep_last"]
 
     def clean_definition(self) -> Any:
-        definition = self.cleaned_data["definition"]
+        definition = bounded_json(self.cleaned_data["definition"], "the definition")
         report = services.workflow_validate(definition=definition)
         if report.errors:
             raise forms.ValidationError(
@@ -118,6 +129,9 @@ class ScheduleAdminForm(forms.ModelForm[Schedule]):
     class Meta:
         model = Schedule
         fields = ["workflow", "name", "cron", "timezone", "input", "enabled", "catch_up"]
+
+    def clean_input(self) -> Any:
+        return bounded_json(self.cleaned_data.get("input"), "the input")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

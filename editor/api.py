@@ -22,6 +22,7 @@ from editor.serializers import (
     ValidateInputSerializer,
     ValidationResultSerializer,
     WorkflowInputSerializer,
+    WorkflowListItemSerializer,
     WorkflowSerializer,
     WorkflowVersionSerializer,
 )
@@ -36,10 +37,10 @@ WORKFLOW_ERRORS: dict[int, Any] = {
 
 
 class WorkflowListApi(APIView):
-    @extend_schema(responses=WorkflowSerializer(many=True), operation_id="workflows_list")
+    @extend_schema(responses=WorkflowListItemSerializer(many=True), operation_id="workflows_list")
     def get(self, request: Request) -> Response:
-        workflows = selectors.workflow_list(user=request.user)
-        return Response(WorkflowSerializer(workflows, many=True).data)
+        workflows = selectors.workflow_list_with_last_run(user=request.user)
+        return Response(WorkflowListItemSerializer(workflows, many=True).data)
 
     @extend_schema(
         request=WorkflowInputSerializer,

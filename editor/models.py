@@ -12,12 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from engine.fields import ReadableJSONField
+
 
 class Workflow(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    definition = models.JSONField(default=dict)
+    definition = ReadableJSONField(default=dict)
     version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -40,7 +42,7 @@ class Workflow(models.Model):
 class WorkflowVersion(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    definition = models.JSONField()
+    definition = ReadableJSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -101,7 +103,7 @@ class Schedule(models.Model):
     name = models.CharField(max_length=200, blank=True, default="")
     cron = models.CharField(max_length=120)
     timezone = models.CharField(max_length=64, default="UTC")
-    input = models.JSONField(default=dict, blank=True)
+    input = ReadableJSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     catch_up = models.CharField(max_length=8, choices=CatchUp.choices, default=CatchUp.LATEST)
     # The next occurrence not yet started. Engines claim a due schedule by moving this

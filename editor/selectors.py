@@ -27,6 +27,21 @@ def workflow_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workflo
     return qs.select_related("owner").order_by("-updated_at", "-id")
 
 
+def workflow_list_with_last_run(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workflow]:
+    """`workflow_list` with each workflow's latest execution (`last_run_id`, `last_run_status`,
+    `last_run_at`; None when it never ran), for the list's "last run" column."""
+    from django.db.models import OuterRef, Subquery
+
+    from engine.models import Execution
+
+    latest = Execution.objects.filter(workflow_id=OuterRef("pk")).order_by("-created_at", "-id")
+    return workflow_list(user=user).annotate(
+        last_run_id=Subquery(latest.values("id")[:1]),
+        last_run_status=Subquery(latest.values("status")[:1]),
+        last_run_at=Subquery(latest.values("created_at")[:1]),
+    )
+
+
 def workflow_get(*, user: AbstractBaseUser | AnonymousUser, workflow_id: int | str) -> Workflow:
     try:
         pk = int(workflow_id)

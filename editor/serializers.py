@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from editor.models import Workflow, WorkflowVersion
@@ -31,6 +32,28 @@ class WorkflowSerializer(serializers.ModelSerializer[Workflow]):
         model = Workflow
         fields = ["id", "name", "description", "definition", "version", "createdAt", "updatedAt"]
         read_only_fields = fields
+
+
+class WorkflowListItemSerializer(WorkflowSerializer):
+    """A row of `GET /api/workflows`: the workflow and its latest run (`lastRun`, null when it
+    never ran), read from the `last_run_*` annotations of `selectors.workflow_list_with_last_run`."""
+
+    lastRun = serializers.SerializerMethodField()
+
+    class Meta(WorkflowSerializer.Meta):
+        fields = [*WorkflowSerializer.Meta.fields, "lastRun"]
+        read_only_fields = fields
+
+    @extend_schema_field(inline_serializer("LastRun", {
+        "id": serializers.IntegerField(), "status": serializers.CharField(), "createdAt": serializers.DateTimeField(),
+    }, allow_null=True))
+    def get_lastRun(self, workflow: Workflow) -> dict[str, Any] | None:
+        run_id = getattr(workflow, "last_run_id", None)
+        if run_id is None:
+            return None
+        created = getattr(workflow, "last_run_at", None)
+        return {"id": run_id, "status": getattr(workflow, "last_run_status", None),
+                "createdAt": created.isoformat() if created is not None else None}
 
 
 class WorkflowInputSerializer(serializers.Serializer[Any]):

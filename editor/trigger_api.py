@@ -3,7 +3,6 @@ and the public webhook endpoint `POST /hooks/{token}` that needs no login."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -20,7 +19,9 @@ from rest_framework.views import APIView
 
 from editor import selectors, triggers
 from editor.models import Schedule, Webhook, Workflow
+from engine.core import json_bounds
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
+from flowmaestro import json_parser
 
 MAX_ID = 2**63 - 1
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -163,10 +164,6 @@ class ScheduleDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _wait_seconds(request: Request) -> float:
     raw = request.query_params.get("wait")
     if raw is None or raw.lower() in ("", "0", "false", "no"):
@@ -203,7 +200,10 @@ class HookApi(APIView):
         body: bytes = request.body
         try:
             text = body.decode("utf-8")
-            payload: Any = json.loads(text, parse_constant=_refuse_constant) if text.strip() else {}
+            # Bounded like every API body (flowmaestro.json_parser): finite numbers only
+            # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep.
+            payload: Any = json_bounds.loads(text, max_depth=json_parser.max_depth(),
+                                             what="the request body") if text.strip() else {}
         except (UnicodeDecodeError, ValueError) as exc:
             return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():

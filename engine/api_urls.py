@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^executions/?$", api.ExecutionListApi.as_view(), name="api-execution-list"),
     re_path(EXECUTION + r"/?$", api.ExecutionDetailApi.as_view(), name="api-execution-detail"),
     re_path(EXECUTION + r"/events/?$", api.ExecutionEventsApi.as_view(), name="api-execution-events"),
+    re_path(EXECUTION + r"/node-runs/?$", api.ExecutionNodeRunsApi.as_view(), name="api-execution-node-runs"),
     re_path(EXECUTION + r"/signal/?$", api.ExecutionSignalApi.as_view(), name="api-execution-signal"),
     re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
     re_path(EXECUTION + r"/redrive/?$", api.ExecutionRedriveApi.as_view(), name="api-execution-redrive"),

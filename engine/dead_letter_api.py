@@ -34,6 +34,8 @@ class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
     workflow = serializers.IntegerField(source="workflow_id")
     workflowName = serializers.CharField(source="workflow.name")
     execution = serializers.IntegerField(source="execution_id", allow_null=True)
+    # The version the failed run was pinned to (what "replay on the original version" runs).
+    version = serializers.IntegerField(source="execution.version.number", allow_null=True, read_only=True)
     traceId = serializers.CharField(source="trace_id")
     nodeId = serializers.CharField(source="node_id")
     itemIndex = serializers.IntegerField(source="item_index", allow_null=True)
@@ -48,7 +50,7 @@ class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
     class Meta:
         model = DeadLetter
         fields = [
-            "id", "kind", "state", "workflow", "workflowName", "execution", "traceId", "nodeId", "itemIndex",
+            "id", "kind", "state", "workflow", "workflowName", "execution", "version", "traceId", "nodeId", "itemIndex",
             "input", "error", "attempts", "createdAt", "replayedAt", "replayedExecution", "discardedAt",
         ]
         read_only_fields = fields

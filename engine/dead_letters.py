@@ -50,7 +50,7 @@ class DeadLetterClosed(Refusal):
 # -- selectors -------------------------------------------------------------------------------
 def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
     """Owners see the dead letters of their workflows; staff see all."""
-    qs = DeadLetter.objects.select_related("workflow", "execution", "replayed_execution")
+    qs = DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution")
     if not getattr(user, "is_staff", False):
         qs = qs.filter(workflow__owner_id=user.pk)
     return qs

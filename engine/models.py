@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from engine.fields import ReadableJSONField
+
 
 class ExecutionStatus(models.TextChoices):
     QUEUED = "queued"
@@ -42,9 +44,9 @@ class Execution(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions")
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED)
     priority = models.IntegerField(default=0)
-    input = models.JSONField(default=dict, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = ReadableJSONField(default=dict, blank=True)
+    output = ReadableJSONField(null=True, blank=True)
+    error = ReadableJSONField(null=True, blank=True)
     trace_id = models.CharField(max_length=32, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -55,7 +57,7 @@ class Execution(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Run-scoped state that is not a node run: variables set by `set` nodes, the data of
     # the last resume signal, the pause reason.
-    state = models.JSONField(default=dict, blank=True)
+    state = ReadableJSONField(default=dict, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     # Set when retention compacted the event log of this finished execution to what the
     # timeline needs (execution-level, signal and log events; node runs keep the bars).
@@ -96,9 +98,9 @@ class NodeRun(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = ReadableJSONField(null=True, blank=True)
+    output = ReadableJSONField(null=True, blank=True)
+    error = ReadableJSONField(null=True, blank=True)
     # The output handle a condition chose (or "error" for a routed failure), kept so that a
     # restarted engine replays the same path.
     handle = models.CharField(max_length=20, blank=True, default="")
@@ -127,7 +129,7 @@ class Event(models.Model):
     attempt = models.PositiveIntegerField(null=True, blank=True)
     iteration = models.IntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, blank=True, default="")
-    data = models.JSONField(null=True, blank=True)
+    data = ReadableJSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["execution", "seq"]
@@ -165,7 +167,7 @@ class PendingSignal(models.Model):
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="pending_signals")
     type = models.CharField(max_length=60)
     reason = models.TextField(blank=True, default="")
-    data = models.JSONField(null=True, blank=True)
+    data = ReadableJSONField(null=True, blank=True)
     sent_by = models.CharField(max_length=150, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
@@ -195,8 +197,8 @@ class DeadLetter(models.Model):
     workflow = models.ForeignKey("editor.Workflow", on_delete=models.CASCADE, related_name="dead_letters")
     kind = models.CharField(max_length=8, choices=DeadLetterKind.choices)
     # For a run: the run's input. For an item: the item itself.
-    input = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = ReadableJSONField(null=True, blank=True)
+    error = ReadableJSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
     trace_id = models.CharField(max_length=200, blank=True, default="")
     # Items only: the loop node and the item's position in the loop's array.

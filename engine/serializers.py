@@ -56,23 +56,74 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
 
 
 class ExecutionSerializer(ExecutionSummarySerializer):
-    """The full SPEC §7 execution: node runs in creation order, plus run-scoped state."""
+    """The full SPEC §7 execution: node runs in creation order, plus run-scoped state.
+
+    `nodeRuns` is whole up to FLOWMAESTRO_NODE_RUNS_INLINE node runs and the first page
+    beyond (engine.node_run_pages): `nodeRunsNext` is then the URL of the next page and
+    `nodeRunCountsByNode` gives every node's counts per status (for badges)."""
 
     nodeRuns = serializers.SerializerMethodField()
+    nodeRunCounts = serializers.SerializerMethodField()
+    nodeRunsNext = serializers.SerializerMethodField()
+    nodeRunCountsByNode = serializers.SerializerMethodField()
     state = serializers.JSONField()
 
     class Meta(ExecutionSummarySerializer.Meta):
-        fields = [*ExecutionSummarySerializer.Meta.fields, "state", "nodeRuns"]
+        fields = [*ExecutionSummarySerializer.Meta.fields, "state", "nodeRuns", "nodeRunCounts", "nodeRunsNext",
+                  "nodeRunCountsByNode"]
         read_only_fields = fields
 
-    @staticmethod
-    def _node_runs(execution: Execution) -> Any:
-        return execution.node_runs.order_by("seq", "queued_at")
+    def _node_run_part(self, execution: Execution) -> dict[str, Any]:
+        # The four fields come from one page read and two counting queries, made once.
+        cache: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_node_run_parts", {})
+        if execution.pk not in cache:
+            from engine.node_run_pages import execution_node_runs
+
+            cache[execution.pk] = execution_node_runs(execution)
+        return cache[execution.pk]
 
     # drf-spectacular cannot see through a method field; name the element type for it.
     @extend_schema_field(NodeRunSerializer(many=True))
     def get_nodeRuns(self, execution: Execution) -> list[dict[str, Any]]:
-        return NodeRunSerializer(self._node_runs(execution), many=True).data  # type: ignore[return-value]
+        rows: list[dict[str, Any]] = self._node_run_part(execution)["nodeRuns"]
+        return rows
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_nodeRunCounts(self, execution: Execution) -> dict[str, int]:
+        counts: dict[str, int] = self._node_run_part(execution)["nodeRunCounts"]
+        return counts
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_nodeRunsNext(self, execution: Execution) -> str | None:
+        url: str | None = self._node_run_part(execution)["nodeRunsNext"]
+        return url
+
+    @extend_schema_field(serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
+                                               allow_null=True))
+    def get_nodeRunCountsByNode(self, execution: Execution) -> dict[str, dict[str, int]] | None:
+        by_node: dict[str, dict[str, int]] | None = self._node_run_part(execution).get("nodeRunCountsByNode")
+        return by_node
+
+
+class SignalAnswerSerializer(ExecutionSummarySerializer):
+    """The 202 answer of a signal: the execution's new state in a few hundred bytes —
+    without its input, output, error or node runs, which for a big loop are megabytes and
+    which the caller reads from `GET /api/executions/{id}` when it wants them."""
+
+    nodeRunCounts = serializers.SerializerMethodField()
+
+    class Meta(ExecutionSummarySerializer.Meta):
+        fields = [
+            "id", "workflow", "workflowName", "version", "status", "priority", "traceId",
+            "createdAt", "startedAt", "finishedAt", "nodeRunCounts",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_nodeRunCounts(self, execution: Execution) -> dict[str, int]:
+        from engine.node_run_pages import status_counts
+
+        return status_counts(execution)
 
 
 class RunStartedSerializer(serializers.Serializer[Any]):
@@ -115,4 +166,6 @@ class RerunInputSerializer(serializers.Serializer[Any]):
 
 
 class BulkReplayInputSerializer(RerunInputSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
+    # Ids past the database's 64-bit key range were a 500 (SQLite: "Python int too large").
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+                                max_length=500)

@@ -18,11 +18,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from editor.models import WorkflowVersion
+from engine.core.json_bounds import strict_dumps
 from engine.core.persistence import Batch, ExecutionRecord, SignalRecord
 from engine.models import Event, Execution, NodeRun, PendingSignal
 
@@ -52,14 +53,25 @@ def _adapt(field: str, value: Any, ops: Any = None) -> Any:
     if field in JSON_FIELDS:
         try:
             # The C encoder; DjangoJSONEncoder (same text for plain JSON) only for the rest.
-            return json.dumps(value)
-        except (TypeError, ValueError):
+            # NaN and Infinity are refused here, by name, rather than by the database's
+            # JSON check (the engine then fails only the execution that holds them).
+            return strict_dumps(value)
+        except TypeError:
             return (ops or connection.ops).adapt_json_value(value, DjangoJSONEncoder)
+        except ValueError as exc:
+            raise UnstorableValue(f"its {field} holds a number that is not finite (NaN or Infinity)"
+                                  if "Out of range float" in str(exc) else f"its {field}: {exc}") from None
+        except RecursionError:
+            raise UnstorableValue(f"its {field} is nested too deeply") from None
     if field in DATETIME_FIELDS:
         if value.tzinfo is UTC and _DB_IN_UTC:
             return str(value.replace(tzinfo=None))  # what the backend does for UTC, minus its checks
         return (ops or connection.ops).adapt_datetimefield_value(value)
     return value
+
+
+class UnstorableValue(ValueError):
+    """A value the database cannot hold as JSON (the message names the field and why)."""
 
 
 def _json_value(value: Any) -> Any:
@@ -261,6 +273,19 @@ class DjangoPersistence:
             cursor.execute(f"SELECT {self._qn_id} FROM {self._run_table} WHERE {self._qn_id} IN ({marks}) "
                            f"AND {self._qn_status} IN ('queued', 'retrying'){lock}", chunk)
             queued.update(row[0] for row in cursor.fetchall())
+        # Also ours: a row an earlier flush of this engine already wrote in exactly this
+        # claim's state (running, by this engine, this start). A batch holds the
+        # coordinator's live row dicts, so a writer that lags a tick behind can store a
+        # row's later state one batch before the batch that claims it; taking that for a
+        # lost claim stranded the execution. Rare: one look per such row.
+        for run_id in claims:
+            if run_id not in queued:
+                cursor.execute(f"SELECT 1 FROM {self._run_table} WHERE {self._qn_id} = %s AND {self._qn_status} = "
+                               f"'running' AND {connection.ops.quote_name('claimed_by')} = %s AND "
+                               f"{connection.ops.quote_name('started_at')} = %s",
+                               [run_id, engine_id, _adapt("started_at", batch.node_runs[run_id]["started_at"], ops)])
+                if cursor.fetchone() is not None:
+                    queued.add(run_id)
         at = self._claim_fields.index("claimed_by")
         params = []
         for run_id in claims:
@@ -346,6 +371,14 @@ class DjangoPersistence:
         if mono < self._next_orphan_scan:
             return claimed
         self._next_orphan_scan = mono + ORPHAN_SCAN_INTERVAL_S
+        try:
+            self._claim_orphans(engine_id, now, stale_after_s, limit, claimed)
+        except Exception:  # noqa: BLE001 - the runs won above are ours: they must be returned to be run
+            log.exception("engine: the scan for orphaned executions failed")
+        return claimed
+
+    def _claim_orphans(self, engine_id: str, now: Any, stale_after_s: float, limit: int, claimed: list[Any]) -> None:
+        """Take over executions whose engine stopped heart-beating; append each won to `claimed`."""
         stale = now - timedelta(seconds=stale_after_s)
         orphans = (
             Execution.objects.filter(status__in=["running", "paused"])
@@ -359,7 +392,6 @@ class DjangoPersistence:
             )
             if won:
                 claimed.append(execution_id)
-        return claimed
 
     def expire_queued(self, now: Any) -> list[Any]:
         """Runs that waited past `settings.queue.timeout` fail with "queue timeout"."""
@@ -443,4 +475,35 @@ class DjangoPersistence:
     def release(self, engine_id: str, execution_ids: list[Any]) -> None:
         if execution_ids:
             Execution.objects.filter(id__in=execution_ids, engine_id=engine_id).update(engine_id="", heartbeat_at=None)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """A locked, busy or lost database is worth another try; refused data
+        (IntegrityError, DataError, UnstorableValue) is not."""
+        return isinstance(exc, OperationalError | InterfaceError) and not isinstance(exc, UnstorableValue)
+
+    def fail_execution(self, execution_id: Any, engine_id: str, error: dict[str, Any]) -> Batch | None:
+        """See `Persistence.fail_execution`. Writes only fields the engine made itself, so it
+        cannot meet the value that failed the execution's own write."""
+        at = timezone.now()
+        with transaction.atomic():
+            row = (Execution.objects.select_for_update().filter(id=execution_id, engine_id=engine_id,
+                                                                 status__in=["queued", "running", "paused"])
+                   .values_list("owner_id", "trace_id").first())
+            if row is None:
+                return None  # finished or taken over meanwhile: not ours to fail
+            owner_id, trace_id = row
+            NodeRun.objects.filter(execution_id=execution_id, status__in=["queued", "retrying", "running"]).update(
+                status="cancelled", finished_at=at, error={"message": error.get("message", "stopped")})
+            last = Event.objects.filter(execution_id=execution_id).order_by("-seq").values_list("seq", flat=True).first()
+            seq = (last or 0) + 1
+            event = {"execution_id": execution_id, "seq": seq, "type": "execution.failed", "ts": at, "node_id": "",
+                     "node_run_id": "", "branch_id": "", "branch_name": "", "trace_id": trace_id, "attempt": None,
+                     "iteration": None, "status": "failed", "data": {"error": error}}
+            Event.objects.create(**event)
+            Execution.objects.filter(id=execution_id).update(
+                status="failed", error=error, finished_at=at, last_seq=seq, engine_id="", heartbeat_at=None)
+            from engine.dead_letters import keep_dead_letters
+
+            keep_dead_letters([], {execution_id: {"status": "failed"}})
+        return Batch(events=[event], executions={execution_id: {"status": "failed"}}, owners={execution_id: owner_id})
 

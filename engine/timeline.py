@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -300,6 +301,13 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     critical = critical_path(rows, definition, now)
     critical_ids = set(critical)
 
+    redrives = redrive_history(execution)
+    boundaries = [r["sinceSeq"] for r in redrives]
+
+    def redrive_of(seq: int) -> int:
+        """0 for the first attempt of the execution, n for node runs of its n-th redrive."""
+        return sum(1 for since in boundaries if seq > since)
+
     run_intervals: list[tuple[datetime, datetime]] = []
     bars: list[Row] = []
     for row in rows:
@@ -313,7 +321,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
             "traceId": row["trace_id"], "lane": lane_of[row["id"]], "queuedAt": _iso(row["queued_at"]),
             "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]), "status": row["status"],
             "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
-            "critical": row["id"] in critical_ids,
+            "critical": row["id"] in critical_ids, "redrive": redrive_of(row["seq"]),
         })
 
     starts = [t for row in rows for t in (row["queued_at"], row["started_at"]) if t is not None]
@@ -347,7 +355,38 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "bars": bars,
         "lanes": lanes,
         "summary": summary,
+        "redrives": redrives,
     }
+
+
+def truncated_timeline(execution: Execution, rows: list[Row], *, paused: list[dict[str, str | None]] | None = None
+                       ) -> dict[str, Any]:
+    """The timeline of the first node runs only, with `truncated` saying so: the bars,
+    lanes, critical path and run-time figures are those of `rows`; the counts per status
+    and `summary.nodeRuns` are the whole execution's (from the database's index)."""
+    from engine.node_run_pages import status_counts
+
+    timeline = build_timeline(execution, rows, paused=paused)
+    counts = status_counts(execution)
+    total = sum(counts.values())
+    timeline["summary"]["counts"] = counts
+    timeline["summary"]["nodeRuns"] = total
+    timeline["truncated"] = {
+        "bars": len(rows), "nodeRuns": total,
+        "detail": f"The first {len(rows)} of {total} node runs are drawn; "
+                  f"GET /api/executions/{execution.pk}/node-runs lists them all, a page at a time.",
+    }
+    return timeline
+
+
+def redrive_history(execution: Execution) -> list[dict[str, Any]]:
+    """The redrives of an execution, oldest first: `{number, sinceSeq, at}` (node runs with a
+    seq above `sinceSeq` belong to that redrive or a later one)."""
+    redrive = (execution.state or {}).get("redrive") or {}
+    return [
+        {"number": int(h.get("number", i + 1)), "sinceSeq": int(h.get("sinceSeq", 0)), "at": h.get("at")}
+        for i, h in enumerate(redrive.get("history") or [])
+    ]
 
 
 def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | None:
@@ -381,5 +420,11 @@ class TimelineView(APIView):
             return Response(detail)
         # The execution (and its lastSeq) is read before the node runs: the rows are then at
         # least as new as lastSeq, and events streamed after it only move bars forward.
-        rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS))
-        return Response(build_timeline(execution, rows, paused=paused_intervals(execution)))
+        # At most FLOWMAESTRO_TIMELINE_MAX_BARS bars (the first, in creation order): a
+        # 1,000,000-item loop must not make one answer of a million bars.
+        max_bars = int(getattr(settings, "FLOWMAESTRO_TIMELINE_MAX_BARS", 5000))
+        rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS)[: max_bars + 1])
+        paused = paused_intervals(execution)
+        if len(rows) <= max_bars:
+            return Response(build_timeline(execution, rows, paused=paused))
+        return Response(truncated_timeline(execution, rows[:max_bars], paused=paused))

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise for /api/docs/
     "channels",
     "axes",  # login throttling (README "Production")
     "csp",  # Content-Security-Policy (README "Production")
@@ -227,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     # The schema maps every route and field: for logged-in users only, like the API itself.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Executions and node runs both have a `status` with different choices: name them apart.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "engine.models.ExecutionStatus",
         "NodeRunStatusEnum": "engine.models.NodeRunStatus",
@@ -278,11 +281,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Celery with the prefork pool; the thread pool cannot stop a thread).
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
-# Task events for Flower (`celery -A flowmaestro flower`).
+# Task events for Flower (`celery -A flowmaestro flower`): the workers' (received, started,
+# succeeded…); no extra "sent" event per published node task, which doubled its cost.
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = True  # engine logs (e.g. a failed publish) reach the worker log
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
@@ -314,6 +318,12 @@ FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
+# Bounded answers (engine.node_run_pages): node runs kept whole in an execution's detail,
+# the default page of /node-runs, the most JSON a page carries, bars in one timeline.
+FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, minimum=1)
+FLOWMAESTRO_NODE_RUNS_PAGE_SIZE = env_int("FLOWMAESTRO_NODE_RUNS_PAGE_SIZE", 500, minimum=1)
+FLOWMAESTRO_PAGE_MAX_BYTES = env_int("FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000, minimum=10_000)
+FLOWMAESTRO_TIMELINE_MAX_BARS = env_int("FLOWMAESTRO_TIMELINE_MAX_BARS", 5000, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -31,7 +31,7 @@ from typing import Any
 
 from engine.core.execution import Attempt, ExecutionRun
 from engine.core.graph import DefinitionError
-from engine.core.persistence import Batch, Persistence, SignalRecord, now
+from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord, now
 from engine.core.plan import PlanCache
 from engine.executors.base import Executor
 from engine.executors.thread import ThreadExecutor
@@ -79,6 +79,16 @@ CLAIM_SPACING_S = 0.012
 HOUSEKEEPING_ROOM_S = 0.004
 HOUSEKEEPING_DEFER_S = 0.05
 
+# A write that fails for a transient reason (a locked database) is tried this many times,
+# this far apart; a write the database refuses (e.g. a value that is not JSON) is not.
+WRITE_RETRIES = 20
+WRITE_RETRY_S = 0.2
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
+
 
 def precise_timers() -> None:
     """Linux lets a thread's timed waits end up to 50 µs late by default ("timer slack");
@@ -93,12 +103,13 @@ def precise_timers() -> None:
 
 
 class Timer:
-    __slots__ = ("due", "callback", "cancelled")
+    __slots__ = ("due", "callback", "cancelled", "ex")
 
-    def __init__(self, due: float, callback: Callable[[], None]):
+    def __init__(self, due: float, callback: Callable[[], None], ex: ExecutionRun | None = None):
         self.due = due
         self.callback = callback
         self.cancelled = False
+        self.ex = ex
 
 
 class Engine:
@@ -238,8 +249,10 @@ class Engine:
         return event.wait(timeout)
 
     # -- used by executions (coordinator thread) --------------------------------------------
-    def add_timer(self, delay_s: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(time.monotonic() + delay_s, callback)
+    def add_timer(self, delay_s: float, callback: Callable[[], None], ex: ExecutionRun | None = None) -> Timer:
+        """Call `callback` after `delay_s` seconds; a timer of an execution (`ex`) that
+        raises fails that execution only."""
+        timer = Timer(time.monotonic() + delay_s, callback, ex)
         heapq.heappush(self.timers, (timer.due, next(self._timer_ids), timer))
         return timer
 
@@ -386,23 +399,51 @@ class Engine:
         stalled past `stale_after`): stop driving them at once. Nothing is written for
         them any more; the fence in the store drops what was already on its way."""
         for execution_id in execution_ids:
-            ex = self.executions.pop(execution_id, None)
-            if ex is None:
-                continue
-            log.warning("engine: execution %s was taken over by another engine; abandoning it", execution_id)
-            self.dirty.pop(ex, None)
-            ex.finished = True  # late results, timers and deadlines become no-ops
-            for attempt in list(ex.active.values()):
-                attempt.status = "lost"
-                for timer in attempt.timers:
-                    timer.cancelled = True
-                if attempt.ctx is not None:
-                    attempt.ctx.cancel()
-                if attempt.loop is not None:
-                    attempt.loop.stopped = True
-            ex.active.clear()
-            ex.ready.clear()
-            ex.held.clear()
+            ex = self.executions.get(execution_id)
+            if ex is not None:
+                log.warning("engine: execution %s was taken over by another engine; abandoning it", execution_id)
+                self._drop(ex)
+
+    def _drop(self, ex: ExecutionRun) -> None:
+        """Stop driving `ex` at once, writing nothing more for it."""
+        self.executions.pop(ex.id, None)
+        self.dirty.pop(ex, None)
+        ex.finished = True  # late results, timers and deadlines become no-ops
+        for attempt in list(ex.active.values()):
+            attempt.status = "lost"
+            for timer in attempt.timers:
+                timer.cancelled = True
+            if attempt.ctx is not None:
+                attempt.ctx.cancel()
+            if attempt.loop is not None:
+                attempt.loop.stopped = True
+        ex.active.clear()
+        ex.ready.clear()
+        ex.held.clear()
+
+    # -- one execution's failure is its own ----------------------------------------------------
+    def guarded(self, ex: ExecutionRun, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one step of one execution (its start, a node result, a signal, a timer):
+        an exception fails that execution with the reason, and the engine goes on."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - one execution's bug is that execution's failure
+            log.exception("engine: execution %s failed in %s", ex.id, getattr(fn, "__name__", fn))
+            self.fail_execution(ex, f"internal error: {type(exc).__name__}: {_reason(exc)}")
+            return None
+
+    def fail_execution(self, ex: ExecutionRun, message: str) -> None:
+        """End `ex` as failed: the usual way (node runs cancelled, the end recorded) when
+        that works, else by dropping it and letting the writer record the failure alone."""
+        if ex.finished:
+            return
+        try:
+            ex.cancel(message, final_status="failed")
+            return
+        except Exception:  # noqa: BLE001 - its state is broken: stop it without it
+            log.exception("engine: execution %s could not be cancelled; stopping it", ex.id)
+        self._drop(ex)
+        self.batch.failures[ex.id] = {"message": message}
 
     def _release_after_writes(self) -> None:
         """Wait until the writer has committed everything, then let other engines take over."""
@@ -423,10 +464,10 @@ class Engine:
         if kind == "done":
             _, attempt, value, exc = message
             self._submitted.pop(attempt.id, None)
-            attempt.ex.complete(attempt, value, exc)
+            self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
         elif kind == "log":
             _, attempt, text = message
-            attempt.ex.log(attempt, text)
+            self.guarded(attempt.ex, attempt.ex.log, attempt, text)
         elif kind == "remote_done":
             # From another process, by attempt id: the first result of an attempt still
             # with the executor counts; a redelivered body's second result, or one for an
@@ -434,11 +475,11 @@ class Engine:
             _, attempt_id, value, exc = message
             attempt = self._submitted.pop(attempt_id, None)
             if attempt is not None:
-                attempt.ex.complete(attempt, value, exc)
+                self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
         elif kind == "remote_log":
             attempt = self._submitted.get(message[1])
             if attempt is not None and attempt.active:
-                attempt.ex.log(attempt, message[2])
+                self.guarded(attempt.ex, attempt.ex.log, attempt, message[2])
         elif kind == "claim":
             wait = self._last_wake_claim + CLAIM_SPACING_S - time.monotonic()
             if wait > 0 and not self._draining:
@@ -453,7 +494,7 @@ class Engine:
         elif kind == "signal":
             ex = self.executions.get(message[1])
             if ex is not None:
-                self._apply_signals(ex, self.persistence.take_signals(ex.id))
+                self.guarded(ex, self._apply_signals, ex, self.persistence.take_signals(ex.id))
         elif kind == "call":
             message[1]()
         elif kind == "committed":
@@ -462,6 +503,10 @@ class Engine:
             attempt = message[1]
             attempt.status = "lost"
             attempt.ex.active.pop(attempt.id, None)
+        elif kind == "stopped":  # the writer recorded its failure (`_stop_failed`)
+            ex = self.executions.get(message[1])
+            if ex is not None:
+                self._drop(ex)
 
     def _wake_claim(self) -> None:
         self._claim_deferred = False
@@ -481,7 +526,10 @@ class Engine:
             _, _, timer = heapq.heappop(self.timers)
             if not timer.cancelled:
                 timer.cancelled = True
-                self._safe(timer.callback)
+                if timer.ex is not None:
+                    self.guarded(timer.ex, timer.callback)
+                else:
+                    self._safe(timer.callback)
 
     def _dispatch(self) -> None:
         # Node runs started in one pass share its start time. A delay's timer counts from
@@ -498,12 +546,9 @@ class Engine:
             del self.dirty[ex]
             if ex.finished:
                 continue
-            try:
-                budget -= ex.dispatch(budget)
-            except Exception as exc:  # noqa: BLE001 - an engine bug fails that execution only
-                log.exception("engine: execution %s failed", ex.id)
-                ex.cancel(f"internal error: {exc}", final_status="failed")
-            if (ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running") or ex.held:
+            budget -= self.guarded(ex, ex.dispatch, budget) or 0
+            if not ex.finished and ((ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running")
+                                    or ex.held):
                 self.dirty[ex] = None
 
     def _write_behind(self) -> bool:
@@ -516,7 +561,7 @@ class Engine:
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []
-        if batch or submit or finished:
+        if batch or batch.failures or submit or finished:
             self._events_flushed += len(batch.events) - batch.unpaced_events
             self.write_queue.put((batch, submit, finished, None))
 
@@ -550,22 +595,19 @@ class Engine:
             events = len(batch.events) - batch.unpaced_events  # counted before the fence may drop some
             lost: set[str] = set()
             if batch:
-                for _try in range(20):
-                    try:
-                        lost = self.persistence.flush(batch, self.engine_id)
-                        break
-                    except Exception:  # noqa: BLE001 - e.g. a locked database: try again
-                        log.exception("engine: flush failed; retrying")
-                        time.sleep(0.2)
+                lost, batch = self._persist(batch)
                 if self.persistence.has_listeners(batch):
                     self.announce_queue.put(batch)
+            if batch.failures:
+                finished = finished + self._stop_failed(batch.failures)
             self._events_committed += events
             if self._awaiting_commit:
                 self._awaiting_commit = False
                 self.inbox.put(("committed",))  # the coordinator waits for this commit to go on
             for attempt in submit:
                 if attempt.id in lost:
-                    # Another engine claimed this node run: it is theirs to run.
+                    # Another engine claimed this node run (it is theirs to run), or its
+                    # execution was stopped because its state could not be written.
                     self.inbox.put(("lost", attempt))
                 elif attempt.status == "running":
                     self._submitted[attempt.id] = attempt
@@ -583,6 +625,88 @@ class Engine:
                 written.set()
             if stop:
                 return
+
+    # -- the writer's isolation: one execution's unwritable state fails that execution only --
+    def _flush_retrying(self, batch: Batch) -> tuple[set[str], Exception | None]:
+        """Write `batch`; try again only when the error is transient (a locked database),
+        never when the database refuses the data: that would stall every execution's writes
+        and then fail the same way."""
+        transient = getattr(self.persistence, "is_transient", None)
+        for attempt in range(WRITE_RETRIES):
+            try:
+                return self.persistence.flush(batch, self.engine_id), None
+            except Exception as exc:  # noqa: BLE001 - sorted out below and by the caller
+                if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
+                    return set(), exc
+                log.warning("engine: flush failed (%s); retrying", exc)
+                time.sleep(WRITE_RETRY_S)
+        raise AssertionError("unreachable")
+
+    def _persist(self, batch: Batch) -> tuple[set[str], Batch]:
+        """Write a batch (a group commit of many executions' ticks). When the database
+        refuses it, write each execution's part on its own: an execution whose part is
+        refused is stopped as failed with the reason (`_stop_failed`), and everyone else's
+        writes land. Returns the claims lost and what was written (to announce)."""
+        lost, error = self._flush_retrying(batch)
+        if error is None:
+            return lost, batch
+        parts, rest = batch.by_execution()
+        log.warning("engine: a write of %d execution(s) failed (%s: %s); writing each on its own",
+                    len(parts), type(error).__name__, error)
+        written = Batch(failures=dict(batch.failures))
+        for execution_id, part in parts.items():
+            part_lost, part_error = self._flush_retrying(part) if len(parts) > 1 or rest else (set(), error)
+            if part_error is None:
+                lost |= part_lost
+                written.merge(part)
+                continue
+            log.error("engine: execution %s: its state could not be saved (%s: %s); stopping it",
+                      execution_id, type(part_error).__name__, part_error)
+            lost |= set(part.claims)  # none of its node runs may start: they were not recorded
+            written.failures.setdefault(execution_id, {
+                "message": f"the execution's state could not be saved: {_reason(part_error)}; it was stopped",
+                "kind": "unstorable",
+            })
+        if rest:
+            rest_lost, rest_error = self._flush_retrying(rest)
+            if rest_error is not None:
+                log.error("engine: could not mark signals applied: %s", rest_error)
+            written.merge(rest)
+        written.unpaced_events = batch.unpaced_events
+        return lost, written
+
+    def _stop_failed(self, failures: dict[Any, dict[str, Any]]) -> list[Any]:
+        """Stop these executions as failed, each on its own (writer thread); tell the
+        coordinator to drop them. Returns the ids now finished."""
+        stopped = []
+        for execution_id, error in failures.items():
+            announcement = None
+            for attempt in range(WRITE_RETRIES):
+                try:
+                    announcement = self.persistence.fail_execution(execution_id, self.engine_id, error)
+                    break
+                except Exception as exc:  # noqa: BLE001 - a locked database: try again, else give up
+                    transient = getattr(self.persistence, "is_transient", None)
+                    if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
+                        log.exception("engine: could not record the failure of execution %s", execution_id)
+                        break
+                    time.sleep(WRITE_RETRY_S)
+            self.inbox.put(("stopped", execution_id))
+            stopped.append(execution_id)
+            if announcement is not None and self.persistence.has_listeners(announcement):
+                self.announce_queue.put(announcement)
+        return stopped
+
+    def _work(self, attempt: Attempt) -> None:
+        # Node types never touch the database (results go back to the coordinator), so
+        # pooled threads need no connection handling.
+        try:
+            assert attempt.impl is not None and attempt.ctx is not None
+            value = attempt.impl.run(attempt.ctx)
+        except BaseException as exc:  # noqa: BLE001
+            self.inbox.put(("done", attempt, None, exc))
+        else:
+            self.inbox.put(("done", attempt, value, None))
 
     def _announce_loop(self) -> None:
         while True:
@@ -604,33 +728,72 @@ class Engine:
                                                                limit=100) if i not in self.executions]
         if not claimed:
             return
-        records = self.persistence.load_many(claimed)
-        signals = self.persistence.take_signals_many(claimed)
+        # From here on each claimed execution is started or failed, whatever happens to
+        # another: an execution this engine owns and does not run would stay idle for good
+        # (no other engine takes over a run whose owner keeps heart-beating).
+        records = self._load_claimed(claimed)
+        try:
+            signals = self.persistence.take_signals_many(claimed)
+        except Exception:  # noqa: BLE001 - unapplied signals are picked up by the next poll
+            log.exception("engine: reading the signals of claimed executions failed")
+            signals = {}
+        from engine.core.signals import start_claimed
+
         for execution_id in claimed:
             record = records.get(execution_id)
-            if record is None:
+            if not isinstance(record, ExecutionRecord):
+                self.batch.failures[execution_id] = {"message": f"the execution could not be loaded: {record}"}
                 continue
             try:
                 plan = self.plans.get(record.definition, record.definition_text)
             except DefinitionError as exc:
-                ex_fields = {"status": "failed", "error": {"message": "invalid definition", "errors": exc.errors},
-                             "finished_at": now()}
-                self.batch.executions.setdefault(execution_id, {}).update(ex_fields)
+                self.batch.failures[execution_id] = {"message": "invalid definition", "errors": exc.errors}
                 continue
-            ex = ExecutionRun(self, record, plan)
+            except Exception as exc:  # noqa: BLE001 - e.g. a saved setting of the wrong type
+                log.exception("engine: execution %s: its workflow version cannot be planned", execution_id)
+                self.batch.failures[execution_id] = {
+                    "message": f"invalid definition: {type(exc).__name__}: {_reason(exc)}"}
+                continue
+            try:
+                ex = ExecutionRun(self, record, plan)
+            except Exception as exc:  # noqa: BLE001 - e.g. stored state of an unexpected shape
+                log.exception("engine: execution %s could not be resumed", execution_id)
+                self.batch.failures[execution_id] = {
+                    "message": f"internal error: {type(exc).__name__}: {_reason(exc)}"}
+                continue
             self.executions[execution_id] = ex
-            from engine.core.signals import start_claimed
+            # ex.start(), or carry on with a rollback; wait again at an approval.
+            self.guarded(ex, start_claimed, ex)
+            if not ex.finished:
+                self.guarded(ex, self._apply_signals, ex, signals.get(execution_id, []))
 
-            start_claimed(ex)  # ex.start(), or carry on with a rollback; wait again at an approval
-            self._apply_signals(ex, signals.get(execution_id, []))
+    def _load_claimed(self, claimed: list[Any]) -> dict[Any, ExecutionRecord | str]:
+        """The records of claimed executions; when loading them together fails (one
+        unreadable stored value), each alone, so that only that one is lost. An execution
+        that cannot be loaded maps to the reason."""
+        try:
+            found: dict[Any, ExecutionRecord | str] = dict(self.persistence.load_many(claimed))
+        except Exception:  # noqa: BLE001 - find the one that cannot be read
+            log.exception("engine: loading %d claimed executions failed; loading each alone", len(claimed))
+            found = {}
+            for execution_id in claimed:
+                try:
+                    found.update(self.persistence.load_many([execution_id]))
+                except Exception as exc:  # noqa: BLE001
+                    found[execution_id] = f"{type(exc).__name__}: {_reason(exc)}"
+        for execution_id in claimed:
+            found.setdefault(execution_id, "it no longer exists")
+        return found
 
     def _apply_signals(self, ex: ExecutionRun, records: list[SignalRecord]) -> None:
         for record in records:
             if record.id in self._applied_signals:
                 continue
             self._applied_signals.add(record.id)
-            self._apply_signal(ex, record)
+            # Applied whatever happens: a signal whose handling fails the execution
+            # (`guarded`) is not handled again and again.
             self.batch.signals_applied.append(record.id)
+            self._apply_signal(ex, record)
 
     def _poll_signals(self) -> None:
         poll = getattr(self.persistence, "executions_with_signals", None)

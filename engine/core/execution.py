@@ -316,7 +316,7 @@ class ExecutionRun:
             self.event("execution.resumed" if self.status == "running" else "execution.paused",
                        status=self.status, data={"reason": "engine restarted"})
         if self.plan.timeout_ms:
-            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout)
+            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout, self)
         self.apply(self.top, self.top.sched.start())
 
     def _execution_timeout(self) -> None:
@@ -373,7 +373,7 @@ class ExecutionRun:
             if not self.finished and not scope.done:
                 self.apply(scope, scope.sched.section_timed_out(join, collect))
 
-        self.engine.add_timer(policy.total_timeout_ms / 1000, expire)
+        self.engine.add_timer(policy.total_timeout_ms / 1000, expire, self)
 
     def _replay(self, scope: ScopeRun, node: Node, row: dict[str, Any]) -> None:
         status = row["status"]
@@ -572,7 +572,8 @@ class ExecutionRun:
             return
         attempt.ctx = ctx
         if attempt.policy.timeout_ms:
-            attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt)))
+            attempt.timers.append(self.engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: self.timed_out(attempt),
+                                                                 self))
         if cls.runs_inline(ctx.config):
             try:
                 value = attempt.impl.run(ctx)
@@ -626,7 +627,8 @@ class ExecutionRun:
             wake_output = value.output
             due = attempt.started_mono + max(0.0, value.duration_ms) / 1000  # from the recorded start
             attempt.timers.append(
-                self.engine.add_timer(max(0.0, due - self.engine.clock()), lambda: self.complete(attempt, wake_output, None))
+                self.engine.add_timer(max(0.0, due - self.engine.clock()), lambda: self.complete(attempt, wake_output, None),
+                                      self)
             )
             return
         if isinstance(value, AwaitSignal):
@@ -677,7 +679,7 @@ class ExecutionRun:
                     self.ready.append(nxt)
                     self.engine.mark_dirty(self)
 
-            nxt.timers.append(self.engine.add_timer(delay / 1000, go))
+            nxt.timers.append(self.engine.add_timer(delay / 1000, go, self))
             return
         if not retryable and tries < policy.max_attempts:
             # Say why a configured retry did not happen: the same input fails the same way.

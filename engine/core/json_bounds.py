@@ -23,6 +23,13 @@ DEFAULT_MAX_DEPTH = 64
 # they receive (a loop's list of item outputs, a merge's object of branches).
 DEFAULT_OUTPUT_MAX_DEPTH = 128
 
+_PLAIN = (str, int, bool)
+
+# `json.dumps(v, allow_nan=False)` builds a new encoder per call (only the all-defaults call
+# reuses one): this one is built once, for the engine's per-node-run hot path.
+strict_dumps = json.JSONEncoder(allow_nan=False).encode
+
+
 class JSONBoundsError(ValueError):
     """A value that must not enter the engine; the message says why, for the user."""
 
@@ -77,14 +84,14 @@ def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
     """`value` as it may be stored: JSON with finite numbers, nested at most `max_depth`
     deep. Values that are not JSON types (e.g. a date) become their text, as before;
     raises JSONBoundsError with a message for the user otherwise."""
-    if isinstance(value, str | int | bool) or value is None:
+    if value is None or isinstance(value, _PLAIN):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise JSONBoundsError(f"{what} is {value!r}, which is not a JSON number (only finite numbers are allowed)")
         return value
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = strict_dumps(value)
     except RecursionError:
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels") from None
     except ValueError as exc:

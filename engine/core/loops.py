@@ -107,9 +107,9 @@ class LoopRun:
         loop = cls(engine, attempt, items, config, indexes=indexes)
         attempt.loop = loop
         if attempt.policy.timeout_ms:
-            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt)))
+            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt), ex))
         if loop.policy.total_timeout_ms:
-            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout))
+            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout, ex))
         loop.fill()
 
     # -- starting items ------------------------------------------------------------------
@@ -139,7 +139,7 @@ class LoopRun:
             if self.ex.status != "running":
                 # Paused: no new items start; look again shortly.
                 self.waiting = True
-                self.engine.add_timer(0.1, self._resume)
+                self.engine.add_timer(0.1, self._resume, self.ex)
                 return
             if self.started and self.started % self.batch_size == 0 and self.started_done < self.started:
                 return  # the previous batch is still running
@@ -147,7 +147,7 @@ class LoopRun:
                 wait = self.limiter.wait_time()
                 if wait > 0:
                     self.waiting = True
-                    self.engine.add_timer(wait, self._resume)
+                    self.engine.add_timer(wait, self._resume, self.ex)
                     return
                 self.limiter.take()
             index = self.queue.pop()
@@ -225,7 +225,7 @@ class LoopRun:
                 self.fill()
 
         # A little past the deadline, so the entry has really waited `timeout`.
-        self.expiry_timer = self.engine.add_timer(due + 0.001, fire)
+        self.expiry_timer = self.engine.add_timer(due + 0.001, fire, self.ex)
         self.attempt.timers.append(self.expiry_timer)
 
     def _dead_letter(self, index: int, error: Any, *, attempts: int) -> None:
@@ -260,7 +260,7 @@ class LoopRun:
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
                 and len(self.queue)):
             self.waiting = True
-            self.engine.add_timer(self.batch_delay, self._resume)
+            self.engine.add_timer(self.batch_delay, self._resume, self.ex)
         if failed is not None and (self.policy.fail_fast or self.policy.cancel_on_failure):
             self._first_failure(index, failed.get("error"))
             return

@@ -6,6 +6,7 @@ in one transaction and only then is the batch announced (persist, then announce)
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ class Batch:
     # Events that do not count toward the engine's write-behind bound: the queueing of the
     # held part of a burst (engine.core.execution), which is bookkeeping, not new work.
     unpaced_events: int = 0
+    # Executions to stop as failed with this error, by the writer after the batch
+    # (`Persistence.fail_execution`): those the coordinator could not run or stop itself.
+    failures: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
     def merge(self, later: Batch) -> None:
         """Fold a later batch into this one (the later state of a row wins)."""
@@ -44,9 +48,41 @@ class Batch:
         self.dead_letters += later.dead_letters
         self.owners.update(later.owners)
         self.unpaced_events += later.unpaced_events
+        self.failures.update(later.failures)
 
     def __bool__(self) -> bool:
         return bool(self.node_runs or self.events or self.executions or self.signals_applied or self.dead_letters)
+
+    def by_execution(self) -> tuple[dict[Any, Batch], Batch]:
+        """This batch cut into one batch per execution, plus the rest (applied signals,
+        which name no execution): each can then be written on its own, so that what the
+        database refuses of one execution costs no other its writes."""
+        parts: dict[Any, Batch] = {}
+
+        def part(execution_id: Any) -> Batch:
+            found = parts.get(execution_id)
+            if found is None:
+                found = parts[execution_id] = Batch()
+            return found
+
+        claims = set(self.claims)
+        for run_id, row in self.node_runs.items():
+            target = part(row["execution_id"])
+            target.node_runs[run_id] = row
+            if run_id in self.new_ids:
+                target.new_ids.add(run_id)
+            if run_id in claims:
+                target.claims.append(run_id)
+        for event in self.events:
+            part(event["execution_id"]).events.append(event)
+        for execution_id, fields in self.executions.items():
+            part(execution_id).executions[execution_id] = fields
+        for letter in self.dead_letters:
+            part(letter["execution_id"]).dead_letters.append(letter)
+        for execution_id, owner in self.owners.items():
+            if execution_id in parts:
+                parts[execution_id].owners[execution_id] = owner
+        return parts, Batch(signals_applied=list(self.signals_applied))
 
 
 @dataclass
@@ -98,6 +134,16 @@ class Persistence(Protocol):
 
     def release(self, engine_id: str, execution_ids: list[Any]) -> None: ...
 
+    def fail_execution(self, execution_id: Any, engine_id: str, error: dict[str, Any]) -> Batch | None:
+        """Stop an execution this engine owns as failed with `error`, on its own and
+        writing nothing of its state (which may be what could not be written): unfinished
+        node runs become cancelled, an `execution.failed` event follows the last stored one,
+        and the execution is released. Returns what to announce (None: not ours any more)."""
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Is this write error worth trying again (a locked or lost database) rather than
+        refused data?"""
+
 
 class MemoryPersistence:
     """Dict-backed persistence for unit tests of the core (no database)."""
@@ -110,6 +156,7 @@ class MemoryPersistence:
         self.signals: list[tuple[Any, SignalRecord]] = []
         self.announced: list[dict[str, Any]] = []
         self.dead_letters: list[dict[str, Any]] = []
+        self.stopped: set[Any] = set()  # failed by `fail_execution`
         self._next = 0
 
     def create_execution(self, definition: dict[str, Any], input: Any = None, *, trace_id: str = "trace-000000") -> int:
@@ -124,7 +171,14 @@ class MemoryPersistence:
 
     def flush(self, batch: Batch, engine_id: str) -> set[str]:
         with self.lock:
+            # Refuse what a database refuses (its JSON_VALID check), before writing anything.
+            for value in [*batch.node_runs.values(), *batch.events, *batch.executions.values()]:
+                json.dumps(value, default=str, allow_nan=False)
             lost: set[str] = set()
+            if self.stopped:  # the fence (engine.store): nothing more of a stopped execution
+                batch.node_runs = {k: r for k, r in batch.node_runs.items() if r["execution_id"] not in self.stopped}
+                batch.events = [e for e in batch.events if e["execution_id"] not in self.stopped]
+                batch.executions = {k: v for k, v in batch.executions.items() if k not in self.stopped}
             for run_id, row in batch.node_runs.items():
                 old = self.node_runs.get(run_id)
                 if run_id in batch.claims and old is not None and old["status"] not in ("queued", "retrying"):
@@ -193,3 +247,24 @@ class MemoryPersistence:
                 if self.executions[ex_id]["engine_id"] == engine_id:
                     self.executions[ex_id]["engine_id"] = ""
                     self.executions[ex_id]["heartbeat_at"] = None
+
+    def fail_execution(self, execution_id: Any, engine_id: str, error: dict[str, Any]) -> Batch | None:
+        with self.lock:
+            ex = self.executions.get(execution_id)
+            if ex is None or ex["engine_id"] != engine_id or ex["status"] not in ("queued", "running", "paused"):
+                return None
+            at = now()
+            for row in self.node_runs.values():
+                if row["execution_id"] == execution_id and row["status"] in ("queued", "retrying", "running"):
+                    row.update(status="cancelled", finished_at=at, error=error)
+            seq = max((e["seq"] for e in self.events if e["execution_id"] == execution_id), default=0) + 1
+            event = {"execution_id": execution_id, "seq": seq, "type": "execution.failed", "ts": at, "node_id": "",
+                     "node_run_id": "", "branch_id": "", "branch_name": "", "trace_id": ex["trace_id"],
+                     "attempt": None, "iteration": None, "status": "failed", "data": {"error": error}}
+            self.events.append(event)
+            ex.update(status="failed", error=error, finished_at=at, last_seq=seq, engine_id="", heartbeat_at=None)
+            self.stopped.add(execution_id)
+            return Batch(events=[event], executions={execution_id: {"status": "failed"}})
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return False

@@ -140,7 +140,7 @@ def _compensation_finished(ex: ExecutionRun, item: dict[str, Any], attempt: Atte
     if attempt.status != "succeeded" and attempt.status != "cancelled" and tries < int(retry.get("maxAttempts", 1) or 1):
         state["tries"] = tries
         ex.save_state()
-        ex.engine.add_timer(retry_delay_ms(retry, tries) / 1000, lambda: _next(ex))
+        ex.engine.add_timer(retry_delay_ms(retry, tries) / 1000, lambda: _next(ex), ex)
         return
     entry: dict[str, Any] = {"nodeId": item["nodeId"], "compensate": item["compensate"], "status": attempt.status,
                              "nodeRunId": attempt.id}

@@ -146,7 +146,7 @@ def await_approval(attempt: Attempt, request: AwaitSignal) -> None:
     attempt.timers.clear()
     if deadline is not None:
         remaining = max(0.0, deadline - time.time())
-        attempt.timers.append(ex.engine.add_timer(remaining, lambda: _approval_timed_out(attempt)))
+        attempt.timers.append(ex.engine.add_timer(remaining, lambda: _approval_timed_out(attempt), ex))
     approvers = [str(a) for a in (config.get("approvers") or request.approvers or [])]
     ex.awaiting = attempt
     ex.extra_state["awaiting"] = {**key, "nodeRunId": attempt.id, "name": attempt.node.name,

@@ -27,6 +27,7 @@ from celery import Celery
 from engine.executors import wire
 from engine.executors.base import Reports
 from engine.executors.thread import ThreadExecutor
+from engine.nodes.base import NodeCancelled
 
 if TYPE_CHECKING:
     from engine.core.execution import Attempt
@@ -57,6 +58,8 @@ class CeleryExecutor:
         self._stop = threading.Event()
         self._revoke: deque[str] = deque()
         self._listener: threading.Thread | None = None
+        self._producer: Any = None
+        self._publish_lock = threading.Lock()
 
     def start(self, reports: Reports) -> None:
         self._reports = reports
@@ -71,13 +74,27 @@ class CeleryExecutor:
             self.local.submit(attempt)
             return
         # The attempt id is the task id too: Flower, `celery inspect` and the node run's row
-        # name the same thing.
-        self.app.send_task(NODE_TASK, args=[wire.call(attempt, self.reply_to)], queue=self.queue,
-                           task_id=attempt.id)
+        # name the same thing. Published through this executor's own connection: inside a
+        # worker, the app's shared producer pool belongs to the worker's event loop, and
+        # messages published from another thread through it were sometimes never sent.
+        with self._publish_lock:
+            if self._producer is None:
+                self._producer = self.app.amqp.Producer(self.app.connection_for_write(), auto_declare=True)
+            self.app.send_task(NODE_TASK, args=[wire.call(attempt, self.reply_to)], queue=self.queue,
+                               task_id=attempt.id, producer=self._producer, retry=True)
         attempt_id = attempt.id
-        # Cancelled or timed out: a task still waiting in the queue is dropped by the workers
-        # (a running one finishes; its late result is ignored). Revoked off the coordinator.
-        attempt.ctx.on_cancel(lambda: self._revoke.append(attempt_id))
+        reports = self._reports
+        assert reports is not None
+
+        def cancelled() -> None:
+            # Cancelled or timed out: a task still waiting in the queue is dropped by the
+            # workers (revoked off the coordinator thread); a running one finishes and its
+            # late result is ignored. The attempt's outcome is settled here and now, so the
+            # coordinator forgets it even if no worker ever answers.
+            self._revoke.append(attempt_id)
+            reports.remote_done(attempt_id, None, NodeCancelled())
+
+        attempt.ctx.on_cancel(cancelled)
 
     def _listen(self) -> None:
         reports = self._reports
@@ -110,6 +127,8 @@ class CeleryExecutor:
         self._stop.set()
         if self._listener is not None:
             self._listener.join(5)
+        if self._producer is not None:
+            self._producer.connection.release()
         self.local.shutdown()
 
 

@@ -66,8 +66,17 @@ def approval_bar_names_the_node(page: Any) -> None:
                              return [s.backgroundColor, parseFloat(s.borderLeftWidth), s.display]; }""")
     assert style[0] not in ("rgba(0, 0, 0, 0)", "transparent") and style[1] >= 4 and style[2] != "inline", style
     assert page.get_by_role("group", name="Approval").count() == 1
-    assert page.get_by_role("button", name="Approve").is_enabled()
-    assert page.get_by_role("button", name="Reject").is_enabled()
+    assert page.get_by_role("button", name="Approve…").is_enabled()
+    assert page.get_by_role("button", name="Reject…").is_enabled()
+
+
+def decide(page: Any, button: str, comment: str) -> None:
+    """Approve… or Reject… opens the approval dialog; the comment goes with the decision."""
+    page.get_by_role("button", name=f"{button}…").click()
+    dialog = page.locator("[data-testid=approval-dialog]")
+    assert "Manager sign-off" in dialog.text_content()
+    dialog.locator("[data-testid=approval-comment]").fill(comment)
+    dialog.locator(f"[data-testid=approval-dialog-{button.lower()}]").click()
 
 
 def test_approve_then_reject_a_waiting_approval_from_the_timeline(logged_in_page: Any, page_errors: Any) -> None:
@@ -77,26 +86,32 @@ def test_approve_then_reject_a_waiting_approval_from_the_timeline(logged_in_page
     # Approve: the run goes on and succeeds; the approval's output is the decision.
     approved_id = run_until_paused(page, workflow["id"])
     approval_bar_names_the_node(page)
-    page.get_by_role("button", name="Approve").click()
+    # Escape closes the dialog without deciding.
+    page.get_by_role("button", name="Approve…").click()
+    page.locator("[data-testid=approval-dialog]").wait_for()
+    page.keyboard.press("Escape")
+    assert page.locator("[data-testid=approval-dialog]").count() == 0
+    decide(page, "Approve", "fine by me")
     wait_for_status(page, "succeeded")
     page.wait_for_selector("[data-testid=approval]", state="detached")
     approved = api_get(page, f"/api/executions/{approved_id}")
     assert approved["status"] == "succeeded"
-    assert approved["output"] == {"Decision": {"approved": True}}
-    assert next(r for r in approved["nodeRuns"] if r["nodeId"] == "sign_off")["output"] == {"approved": True}
+    assert approved["output"] == {"Decision": {"approved": True, "comment": "fine by me"}}
+    assert next(r for r in approved["nodeRuns"] if r["nodeId"] == "sign_off")["output"] == {
+        "approved": True, "comment": "fine by me"}
 
     # Reject, on a second run: the engine records the decision and the run still succeeds,
     # with `approved: false` as the approval's output (a rejection is data, not an error).
     rejected_id = run_until_paused(page, workflow["id"])
     approval_bar_names_the_node(page)
-    page.get_by_role("button", name="Reject").click()
+    decide(page, "Reject", "too much")
     wait_for_status(page, "succeeded")
     page.wait_for_selector("[data-testid=approval]", state="detached")
     rejected = api_get(page, f"/api/executions/{rejected_id}")
     assert rejected["status"] == "succeeded"
-    assert rejected["output"] == {"Decision": {"approved": False}}
+    assert rejected["output"] == {"Decision": {"approved": False, "comment": "too much"}}
     sign_off = next(r for r in rejected["nodeRuns"] if r["nodeId"] == "sign_off")
-    assert sign_off["status"] == "succeeded" and sign_off["output"] == {"approved": False}
+    assert sign_off["status"] == "succeeded" and sign_off["output"] == {"approved": False, "comment": "too much"}
     # The page shows the decision too: the approval's bar opens its node run, output included.
     page.click("[data-testid=timeline-bar][data-node-id='sign_off'] rect.tl-run")
     page.wait_for_function(

@@ -64,15 +64,17 @@ def test_list_inspect_replay_and_discard(logged_in_page: Any, page_errors: Any):
     assert "declined" in detail.locator("[data-testid=dead-letter-error-detail]").text_content()
     assert first["traceId"] in detail.text_content()
 
-    # Replay: a new execution, linked from the notice; the row leaves the open list.
+    # Replay: a dialog (version, input), then a new execution, linked from the notice; the row
+    # leaves the open list.
     row.locator("[data-testid=dead-letter-replay]").click()
+    page.locator("[data-testid=rerun-submit]").click()
     notice = page.locator("[data-testid=dead-letter-notice]")
     notice.wait_for()
-    assert f"Dead letter #{replay_id} replayed as execution #" in notice.text_content()
+    assert f"Dead letter #{replay_id} replayed on the original version as execution #" in notice.text_content()
     replayed_href = notice.locator("a").get_attribute("href")
     assert replayed_href and replayed_href.startswith("/executions/")
     page.wait_for_function(
-        f"!document.querySelector(\"[data-testid=dead-letter-row][data-dead-letter-id='{replay_id}']\")")
+        f"() => !document.querySelector(\"[data-testid=dead-letter-row][data-dead-letter-id='{replay_id}']\")")
 
     # Discard the other one.
     page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{discard_id}'] [data-testid=dead-letter-discard]").click()
@@ -86,4 +88,66 @@ def test_list_inspect_replay_and_discard(logged_in_page: Any, page_errors: Any):
     assert replayed_row.locator("[data-testid=dead-letter-state] a").get_attribute("href") == replayed_href
     discarded_row = page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{discard_id}']")
     assert discarded_row.get_attribute("data-state") == "discarded"
+    assert page_errors.unexpected() == []
+
+
+def wait_execution(page: Any, execution_id: int, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = page.request.get(f"/api/executions/{execution_id}").json()
+        if body["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} did not finish")
+
+
+def test_fix_the_workflow_then_replay_dead_letters_on_the_latest_version(logged_in_page: Any, page_errors: Any):
+    """The journey of issue 16: runs fail and are kept; the user fixes the workflow (v2) and
+    replays them on the latest version, one with an edited input and two at once; all succeed."""
+    page = logged_in_page
+    definition = failing_workflow()
+    workflow = api_post(page, "/api/workflows", {"name": "Charge cards", "definition": definition})
+    runs = [api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"card": card}}) for card in ("1", "2", "3")]
+    letters = wait_dead_letters(page, 3)
+    by_execution = {letter["execution"]: letter["id"] for letter in letters}
+
+    # The fix: v2 charges with an output node instead of failing.
+    definition["nodes"][1] = {"id": "charge", "type": "output", "name": "Charge", "position": {"x": 250, "y": 0},
+                              "config": {"value": "charged {{input.card}}"}}
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    assert page.request.patch(f"/api/workflows/{workflow['id']}", data={"definition": definition},
+                              headers={"X-CSRFToken": token}).ok
+
+    page.goto("/dead-letters/")
+    page.locator("[data-testid=dead-letter-row]").first.wait_for()
+    assert set(page.locator("[data-testid=dead-letter-version]").all_text_contents()) == {"v1"}
+
+    # One replay on the latest version with an edited input.
+    one = by_execution[runs[0]["id"]]
+    page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{one}'] [data-testid=dead-letter-replay]").click()
+    dialog = page.locator("[data-testid=rerun-dialog]")
+    assert '"card": "1"' in dialog.locator("[data-testid=rerun-input]").input_value()
+    dialog.locator("text=The latest version (v2)").wait_for()
+    dialog.locator("[data-testid=rerun-latest]").check()
+    dialog.locator("[data-testid=rerun-input]").fill('{"card": "1-fixed"}')
+    dialog.locator("[data-testid=rerun-submit]").click()
+    notice = page.locator("[data-testid=dead-letter-notice]")
+    notice.wait_for()
+    assert "on the latest version" in notice.text_content()
+    new_id = int(notice.locator("a").get_attribute("href").strip("/").split("/")[-1])
+    replayed = wait_execution(page, new_id)
+    assert (replayed["status"], replayed["version"]) == ("succeeded", 2)
+    assert "charged 1-fixed" in str(replayed["output"])
+
+    # The other two at once, on the latest version.
+    page.locator("[data-testid=select-all]").check()
+    assert page.locator("[data-testid=dead-letter-bulk]").text_content().startswith("2 selected")
+    page.select_option("[data-testid=bulk-version]", "latest")
+    page.click("[data-testid=bulk-replay]")
+    page.wait_for_selector("text=Replayed 2 of 2 on the latest version.")
+    page.wait_for_selector("[data-testid=dead-letters-empty]")
+    for execution_id in (runs[1]["id"], runs[2]["id"]):
+        letter = page.request.get(f"/api/dead-letters/{by_execution[execution_id]}").json()
+        assert letter["state"] == "replayed"
+        assert wait_execution(page, letter["replayedExecution"])["status"] == "succeeded"
     assert page_errors.unexpected() == []

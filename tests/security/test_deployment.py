@@ -184,3 +184,22 @@ def test_the_api_schema_is_served_to_a_logged_in_user(alice_client):
     response = alice_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert "/api/workflows/" in response.json()["paths"]
+
+
+# --- the Content-Security-Policy header (the pages under it: test_csp.py) -------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_policy_is_enforced_in_production_and_only_reported_under_debug():
+    with running_daphne(env={"DJANGO_DEBUG": "0"}) as host:
+        production = httpx.get(f"http://{host}/accounts/login/", timeout=10)
+    with running_daphne(env={"DJANGO_DEBUG": "1"}) as host:  # `make run`
+        debugging = httpx.get(f"http://{host}/accounts/login/", timeout=10)
+    assert "script-src 'self'" in production.headers["content-security-policy"]
+    assert "content-security-policy-report-only" not in production.headers
+    # Under DEBUG, Django's own error pages use inline scripts: violations are only reported.
+    assert "script-src 'self'" in debugging.headers["content-security-policy-report-only"]
+    assert "content-security-policy" not in debugging.headers
+    # The nonce in the header is the one on the page's <style> (a fresh one per response).
+    nonce = re.search(r"'nonce-([^']+)'", production.headers["content-security-policy"]).group(1)
+    assert f'<style nonce="{nonce}">' in production.text

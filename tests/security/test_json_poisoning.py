@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from editor.models import Workflow
 from engine.models import Execution, NodeRun
@@ -155,3 +156,83 @@ def test_non_finite_numbers_in_signal_data_are_a_400(alice, alice_client, make_w
     assert response.status_code == 400, response.content
     assert "NaN" in response.json()["detail"]
     assert not ex.pending_signals.exists()
+
+
+# -- reads: one odd stored value never breaks a shared view ------------------------------------
+
+
+def store_raw(model: Any, pk: Any, field: str, text: str) -> None:
+    """Write `text` into a JSON column as is, as an older release could have stored it."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [text, pk])
+
+
+def test_a_deep_or_odd_stored_value_never_makes_a_list_detail_or_admin_page_answer_500(
+    alice, alice_client, staff_client, client_for, django_user_model
+):
+    ex = run(alice, definition([START, {"id": "out", "type": "output", "name": "out", "config": {"value": 1}}],
+                               [("start", "out")]))
+    node_run = NodeRun.objects.filter(execution=ex).first()
+    assert node_run is not None
+    store_raw(Execution, ex.id, "output", nested(950))
+    store_raw(Execution, ex.id, "input", '{"big": ' + "9" * 5000 + "}")  # more digits than Python converts
+    store_raw(NodeRun, node_run.id, "output", nested(950))
+    from engine.models import Event
+
+    event = Event.objects.filter(execution=ex).last()
+    assert event is not None
+    store_raw(Event, event.id, "data", nested(990))  # about the most SQLite accepts
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    admin_client = client_for(None)
+    admin_client.force_login(admin)
+
+    for client in (alice_client, staff_client):
+        listed = client.get("/api/executions")
+        assert listed.status_code == 200, listed.content[:300]
+        row = next(r for r in listed.json() if r["id"] == ex.id)
+        assert "nested deeper than 256 levels" in row["output"]["unreadable"]
+        assert "unreadable" in row["input"]
+    detail = alice_client.get(f"/api/executions/{ex.id}")
+    assert detail.status_code == 200
+    assert "unreadable" in next(r for r in detail.json()["nodeRuns"] if r["id"] == node_run.id)["output"]
+    assert alice_client.get(f"/api/executions/{ex.id}/events").status_code == 200
+    for url in (f"/admin/engine/execution/{ex.id}/change/", "/admin/engine/execution/",
+                f"/admin/engine/noderun/{node_run.id}/change/", f"/admin/engine/event/{event.id}/change/"):
+        page = admin_client.get(url)
+        assert page.status_code == 200, (url, page.status_code)
+
+
+def test_a_webhook_body_with_a_non_finite_number_or_nested_too_deep_is_a_400(alice_client, make_workflow):
+    wf = make_workflow()
+    hook = alice_client.post(f"/api/workflows/{wf.id}/webhooks", {}, format="json")
+    assert hook.status_code == 201, hook.content
+    url = hook.json()["url"].replace("http://testserver", "")
+    for body, problem in (('{"a": 1e999}', "1e999"), ('{"a": -Infinity}', "Infinity"),
+                          ('{"a": ' + nested(1000) + "}", "nested deeper than 64 levels")):
+        response = APIClient().generic("POST", url, body.encode(), content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert problem in response.json()["detail"]
+    assert not Execution.objects.exists()
+
+
+def test_the_admin_forms_refuse_non_finite_numbers_and_deep_json_instead_of_a_500(
+    alice, client_for, django_user_model, simple_definition
+):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client = client_for(None)
+    client.force_login(admin)
+    good = json.dumps(simple_definition)
+    for definition_text, problem in ((good.replace('"maxConcurrency": 4', '"maxConcurrency": NaN'), "not finite"),
+                                     (good.replace('"maxConcurrency": 4', '"maxConcurrency": 1e999'), "not finite"),
+                                     (good.replace('"settings": {', '"settings": {"deep": ' + nested(80) + ", "),
+                                      "nested deeper than 64 levels")):
+        page = client.post("/admin/editor/workflow/add/", {
+            "owner": alice.pk, "name": "from the admin", "description": "", "definition": definition_text,
+            "retention_days": "", "retention_keep_last": ""})
+        assert page.status_code == 200, page.status_code  # the form again, with the reason
+        assert problem in page.content.decode()
+    assert not Workflow.objects.exists()

@@ -84,6 +84,17 @@ def test_the_lockout_page_is_the_login_pages_look(alice):
     assert b'data-testid="login-locked"' in page.content
 
 
+def test_a_locked_out_client_asking_for_json_gets_json(alice):
+    client = Client()
+    for i in range(10):
+        login(client, "/accounts/login/", "alice", f"guess-{i}")
+    refused = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice"},
+                          REMOTE_ADDR="203.0.113.7", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "Too many failed logins. Try again in 15 minutes."}
+    assert refused["Retry-After"] == "900"
+
+
 # --- the API -----------------------------------------------------------------------------------
 
 

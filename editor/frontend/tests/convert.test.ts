@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { WorkflowDefinition } from "../src/api/types";
-import { FlowConverter, indexIssues, NO_ISSUES, statusByNode } from "../src/canvas/convert";
+import { FlowConverter, indexIssues, NO_ISSUES, statusByNode, statusByNodeFromCounts } from "../src/canvas/convert";
 import { absolutePosition, containerAt, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, NODE_WIDTH, nodeSizes } from "../src/canvas/geometry";
 import { NODE_TYPES } from "./fixtures";
 
@@ -83,5 +83,15 @@ describe("run status", () => {
       { nodeId: "c", status: "succeeded", attempt: 1, iteration: 1 },
     ]);
     expect(status).toEqual({ a: "succeeded", body: "running", c: "failed" });
+  });
+
+  it("reads the per-node counts a paged execution carries (running beats failed beats done)", () => {
+    const status = statusByNodeFromCounts({
+      loop: { running: 1 },
+      body: { succeeded: 19_000, running: 4, queued: 996 },
+      check: { succeeded: 10, failed: 2 },
+      done: { succeeded: 0, skipped: 1 },
+    });
+    expect(status).toEqual({ loop: "running", body: "running", check: "failed", done: "skipped" });
   });
 });

@@ -2,6 +2,8 @@
 import { api } from "./client";
 import type {
   Execution,
+  ExecutionSummary,
+  NodeRun,
   NodeTypeInfo,
   ValidationResult,
   Workflow,
@@ -19,13 +21,15 @@ export const workflowsApi = {
   get: (id: string | number) => api.get<Workflow>(`/api/workflows/${id}`),
   create: (body: { name: string; description?: string; definition: WorkflowDefinition }) =>
     api.post<Workflow>("/api/workflows", body),
-  update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">>) =>
+  update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">> & { draft?: boolean }) =>
     api.patch<Workflow>(`/api/workflows/${id}`, body),
   remove: (id: string | number) => api.delete(`/api/workflows/${id}`),
   versions: async (id: string | number) =>
     unwrapList(await api.get<WorkflowVersion[] | { results: WorkflowVersion[] }>(`/api/workflows/${id}/versions`)),
   validate: (id: string | number, definition?: WorkflowDefinition) =>
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
+  testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>
+    api.post<{ ok: boolean; value?: unknown; error?: string; kind?: string; logs: string[] }>(`/api/workflows/${id}/test-expression`, body),
   run: (id: string | number, input: unknown, priority?: number) =>
     api.post<{ id: number | string; status: string; traceId: string }>(`/api/workflows/${id}/run`, {
       input,
@@ -37,6 +41,30 @@ export const nodeTypesApi = {
   list: async () => unwrapList(await api.get<NodeTypeInfo[] | { results: NodeTypeInfo[] }>("/api/node-types")),
 };
 
+export type RerunVersion = "original" | "latest";
+
 export const executionsApi = {
+  /** The execution; `nodeRuns` is whole up to the server's bound (1,000 by default), else
+   * the first page with `nodeRunsNext` set and `nodeRunCountsByNode` (read a node's runs
+   * with `nodeRuns`). */
   get: (id: string | number) => api.get<Execution>(`/api/executions/${id}`),
+  /** The newest runs of a workflow first (the server caps the list). */
+  listForWorkflow: async (workflowId: string | number) =>
+    unwrapList(await api.get<ExecutionSummary[] | { results: ExecutionSummary[] }>(`/api/executions?workflow=${workflowId}`)),
+  /** One node's runs (every attempt and loop item), when the execution carried only a first page. */
+  nodeRuns: async (id: string | number, nodeId: string): Promise<NodeRun[]> => {
+    const out: NodeRun[] = [];
+    let url: string | null = `/api/executions/${id}/node-runs?nodeId=${encodeURIComponent(nodeId)}`;
+    // A bound: a loop over thousands of items is summarised, not listed in full.
+    for (let page = 0; url && page < 10; page++) {
+      const body: NodeRun[] | { results: NodeRun[]; next?: string | null; nodeRunsNext?: string | null } = await api.get(url);
+      if (Array.isArray(body)) return [...out, ...body];
+      out.push(...body.results);
+      const next: string | null | undefined = body.next ?? body.nodeRunsNext;
+      url = next ? (next.startsWith("/") || next.startsWith("http") ? next : `/api/executions/${id}/node-runs?nodeId=${encodeURIComponent(nodeId)}&cursor=${encodeURIComponent(next)}`) : null;
+    }
+    return out;
+  },
+  retry: (id: string | number, body: { version: RerunVersion; input?: unknown }) =>
+    api.post<Execution>(`/api/executions/${id}/retry`, body),
 };

@@ -83,6 +83,8 @@ export interface Workflow {
   version: number;
   createdAt: string;
   updatedAt: string;
+  /** In `GET /api/workflows` only: the latest execution, null when it never ran. */
+  lastRun?: { id: number; status: ExecutionStatus; createdAt: string } | null;
 }
 
 export interface WorkflowVersion {
@@ -135,7 +137,9 @@ export type NodeRunStatus =
   | "failed"
   | "skipped"
   | "cancelled"
-  | "timed_out";
+  | "timed_out"
+  // Display only (the canvas): a node of a paused run, or an approval waiting for a decision.
+  | "waiting";
 
 export interface NodeRun {
   id: number | string;
@@ -156,6 +160,23 @@ export interface NodeRun {
   error: unknown;
 }
 
+/** A row of GET /api/executions (no node runs). */
+export interface ExecutionSummary {
+  id: number | string;
+  workflow: number | string;
+  workflowName?: string;
+  version: number;
+  status: ExecutionStatus;
+  priority: number;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  traceId: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
 export interface Execution {
   id: number | string;
   workflow: number | string;
@@ -174,6 +195,10 @@ export interface Execution {
   state?: Record<string, unknown> | null;
   /** Set when `nodeRuns` is only the first page (see GET /api/executions/{id}/node-runs). */
   nodeRunsNext?: string | null;
+  /** Node runs per status, over the whole execution. */
+  nodeRunCounts?: Partial<Record<NodeRunStatus, number>>;
+  /** Per node, node runs per status; set when `nodeRuns` is only the first page. */
+  nodeRunCountsByNode?: Record<string, Partial<Record<NodeRunStatus, number>>> | null;
   workflowName?: string;
 }
 

@@ -188,22 +188,42 @@ export function indexIssues(
   return index;
 }
 
+/** Status per node from per-node counts (what `GET /api/executions/{id}` carries in
+ * `nodeRunCountsByNode` when `nodeRuns` is only its first page): the same precedence as
+ * `statusByNode`, over every node run (a retried failure counts too). */
+export function statusByNodeFromCounts(
+  counts: Record<string, Partial<Record<NodeRunStatus, number>>>,
+): Record<string, NodeRunStatus> {
+  const result: Record<string, NodeRunStatus> = {};
+  for (const [nodeId, byStatus] of Object.entries(counts)) {
+    let best: NodeRunStatus | null = null;
+    for (const [status, n] of Object.entries(byStatus) as [NodeRunStatus, number][]) {
+      if (n > 0 && (best === null || STATUS_RANK[status] > STATUS_RANK[best])) best = status;
+    }
+    if (best !== null) result[nodeId] = best;
+  }
+  return result;
+}
+
+// Precedence: something still going on wins, then failure, then success.
+const STATUS_RANK: Record<NodeRunStatus, number> = {
+  waiting: 10,
+  running: 9,
+  retrying: 8,
+  queued: 7,
+  pending: 6,
+  failed: 5,
+  timed_out: 4,
+  cancelled: 3,
+  succeeded: 2,
+  skipped: 1,
+};
+
 /** Latest status per node from an execution's node runs; loop body items roll up. */
 export function statusByNode(
   nodeRuns: readonly { nodeId: string; status: NodeRunStatus; attempt: number; iteration: number | null }[],
 ): Record<string, NodeRunStatus> {
-  // Precedence: something still going on wins, then failure, then success.
-  const rank: Record<NodeRunStatus, number> = {
-    running: 9,
-    retrying: 8,
-    queued: 7,
-    pending: 6,
-    failed: 5,
-    timed_out: 4,
-    cancelled: 3,
-    succeeded: 2,
-    skipped: 1,
-  };
+  const rank = STATUS_RANK;
   const latest = new Map<string, { attempt: number; status: NodeRunStatus }>();
   for (const run of nodeRuns) {
     const key = `${run.nodeId}#${run.iteration ?? ""}`;

@@ -6,6 +6,8 @@ import { ApiError } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { ValidationIssue } from "../api/types";
 import { precheck } from "../lib/graph";
+import { lintWith, loadParser, problemText } from "../lib/jsLint";
+import { isExpressionField } from "../lib/schemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
 import { indexIssues, type IssueIndex } from "./convert";
 
@@ -28,6 +30,33 @@ export function useValidation(workflowId: string): { errors: ValidationIssue[]; 
   const server = useGraph((s) => s.serverIssues);
   const dragging = useGraph((s) => s.gestureStart !== null);
   const [client, setClient] = useState<ValidationIssue[]>([]);
+  const [syntax, setSyntax] = useState<ValidationIssue[]>([]);
+
+  // JavaScript syntax of every expression field, before saving (the server only finds it at run time).
+  useEffect(() => {
+    if (dragging) return;
+    let stopped = false;
+    const timer = window.setTimeout(() => {
+      void loadParser().then((acorn) => {
+        if (stopped) return;
+        const found: ValidationIssue[] = [];
+        for (const node of definition.nodes) {
+          const properties = nodeTypes[node.type]?.schema.properties ?? {};
+          for (const [name, schema] of Object.entries(properties)) {
+            const code = node.config[name];
+            if (typeof code !== "string" || !isExpressionField(name, schema)) continue;
+            const problem = lintWith(acorn, code);
+            if (problem) found.push({ nodeId: node.id, message: `${name}: ${problemText(problem)}` });
+          }
+        }
+        setSyntax(found);
+      });
+    }, PRECHECK_DELAY_MS);
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
+  }, [definition, nodeTypes, dragging]);
 
   useEffect(() => {
     if (dragging) return;
@@ -62,8 +91,8 @@ export function useValidation(workflowId: string): { errors: ValidationIssue[]; 
     const edgeIds = new Set(definition.edges.map((e) => e.id));
     // Drop server messages about nodes/edges that no longer exist (the answer may be stale).
     const live = (i: ValidationIssue) => (!i.nodeId || ids.has(i.nodeId)) && (!i.edgeId || edgeIds.has(i.edgeId));
-    const errors = dedupe([...server.errors.filter(live), ...client]);
+    const errors = dedupe([...server.errors.filter(live), ...client, ...syntax]);
     const warnings = dedupe(server.warnings.filter(live));
     return { errors, warnings, index: indexIssues(errors, warnings) };
-  }, [server, client, definition]);
+  }, [server, client, syntax, definition]);
 }

@@ -1,6 +1,6 @@
 // A small generic JSON-schema form: every node type's config panel, the branch editor and
 // the workflow settings are rendered from a schema, with each option under its exact name.
-import { useEffect, useId, useState } from "react";
+import { useContext, useEffect, useId, useState } from "react";
 
 import type { JsonSchema } from "../api/types";
 import {
@@ -17,6 +17,7 @@ import {
   schemaTypes,
   setAtPath,
 } from "../lib/schemaForm";
+import { CodeContext, type ExpressionTestResult } from "./codeContext";
 import { CodeField } from "./LazyCodeField";
 
 type Obj = Record<string, unknown>;
@@ -156,11 +157,11 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
       return (
         <div className="fm-field">
           {label}
-          <CodeField
+          <CodeInput
             id={inputId}
             testId={testId}
-            label={name}
-            language={kind === "code" ? "javascript" : "template"}
+            name={name}
+            code={kind === "code"}
             value={typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value)}
             placeholder={describeDefault(schema) ?? (kind === "template" ? "text or {{path}}" : "JavaScript expression")}
             onChange={(v) => onChange(v === "" ? undefined : v)}
@@ -241,6 +242,57 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
         </div>
       );
   }
+}
+
+/** A code or template field with the node's completions; code also gets the syntax check,
+ * the full-size editor and "Test" on the last run's input. */
+function CodeInput(props: { id: string; testId: string; name: string; code: boolean; value: string; placeholder: string; onChange: (v: string) => void }) {
+  const { id, testId, name, code, value, placeholder, onChange } = props;
+  const context = useContext(CodeContext);
+  const [result, setResult] = useState<ExpressionTestResult | null>(null);
+  const [testing, setTesting] = useState(false);
+  const test = context.test;
+  return (
+    <>
+      <CodeField
+        id={id}
+        testId={testId}
+        label={name}
+        language={code ? "javascript" : "template"}
+        value={value}
+        placeholder={placeholder}
+        onChange={onChange}
+        lint={code}
+        completions={context.completions}
+        expandable={code}
+      />
+      {code && test ? (
+        <div className="fm-test-row">
+          <button
+            type="button"
+            className="fm-small-btn"
+            data-testid={`${testId}-test`}
+            disabled={testing || !value.trim()}
+            onClick={() => {
+              setTesting(true);
+              test(value)
+                .then(setResult)
+                .catch((err: unknown) => setResult({ ok: false, error: err instanceof Error ? err.message : String(err), logs: [] }))
+                .finally(() => setTesting(false));
+            }}
+          >
+            {testing ? "Testing…" : `▶ Test on ${context.testSubject ?? "an empty input"}`}
+          </button>
+          {result ? (
+            <div className={`fm-test-result${result.ok ? "" : " is-error"}`} data-testid={`${testId}-test-result`} role="status">
+              <pre className="fm-json">{result.ok ? JSON.stringify(result.value, null, 2) : result.error}</pre>
+              {result.logs.length ? <pre className="fm-json fm-muted">{result.logs.join("\n")}</pre> : null}
+            </div>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
 }
 
 function NumberInput(props: {

@@ -1,10 +1,21 @@
-// The workflow list (/workflows/): create, open, rename, duplicate, delete, import.
-import { useCallback, useEffect, useRef, useState } from "react";
+// The workflow list (/workflows/): search, sort (name, last run, updated), each workflow's
+// last run and its status; create, open, rename, duplicate, delete, import.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { Workflow, WorkflowDefinition } from "../api/types";
 import { normaliseDefinition } from "../store/graphStore";
+import { STATUS_COLOURS } from "../timeline/model";
+
+type SortKey = "name" | "lastRun" | "updated";
+const SORT_LABELS: Record<SortKey, string> = { name: "Name", lastRun: "Last run", updated: "Updated" };
+
+function sortValue(wf: Workflow, key: SortKey): string | number {
+  if (key === "name") return wf.name.toLocaleLowerCase();
+  if (key === "lastRun") return wf.lastRun ? Date.parse(wf.lastRun.createdAt) : 0;
+  return Date.parse(wf.updatedAt);
+}
 
 /** A new workflow starts valid: one Start node (the server refuses a definition without one). */
 export function starterDefinition(name: string): WorkflowDefinition {
@@ -26,6 +37,33 @@ export function WorkflowListPage() {
   const [renaming, setRenaming] = useState<{ id: Workflow["id"]; name: string } | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<Workflow | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "updated", descending: true });
+
+  const shown = useMemo(() => {
+    const words = query.trim().toLocaleLowerCase().split(/\s+/).filter(Boolean);
+    const matching = (workflows ?? []).filter((wf) => {
+      const text = `${wf.name} ${wf.description} ${wf.lastRun?.status ?? "never run"}`.toLocaleLowerCase();
+      return words.every((w) => text.includes(w));
+    });
+    return matching.sort((a, b) => {
+      const x = sortValue(a, sort.key);
+      const y = sortValue(b, sort.key);
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return sort.descending ? -order : order;
+    });
+  }, [workflows, query, sort]);
+
+  const sortBy = (key: SortKey) =>
+    setSort((prev) => (prev.key === key ? { key, descending: !prev.descending } : { key, descending: key !== "name" }));
+  const header = (key: SortKey) => (
+    <th scope="col" aria-sort={sort.key === key ? (sort.descending ? "descending" : "ascending") : "none"}>
+      <button type="button" className="fm-sort-btn" onClick={() => sortBy(key)} data-testid={`sort-${key}`}>
+        {SORT_LABELS[key]}
+        <span aria-hidden="true">{sort.key === key ? (sort.descending ? " ▼" : " ▲") : ""}</span>
+      </button>
+    </th>
+  );
 
   const reload = useCallback(async () => {
     try {
@@ -53,8 +91,8 @@ export function WorkflowListPage() {
       const name = newName.trim() || "Untitled workflow";
       setCreating(true);
       try {
-        const wf = await workflowsApi.create({ name, definition: starterDefinition(name) });
-        window.location.assign(`/workflows/${wf.id}/`);
+        // Nothing is stored until the editor's first save: no pile of empty drafts.
+        window.location.assign(`/workflows/new/?name=${encodeURIComponent(name)}`);
       } finally {
         setCreating(false);
       }
@@ -149,23 +187,32 @@ export function WorkflowListPage() {
           {notice}
         </p>
       )}
+      {workflows && workflows.length > 0 && (
+        <div className="fm-list-tools">
+          <label htmlFor="workflow-search" className="fm-visually-hidden">Search workflows</label>
+          <input id="workflow-search" type="search" placeholder="Search by name, description or last status" value={query}
+                 onChange={(e) => setQuery(e.target.value)} data-testid="workflow-search" />
+          <span className="fm-muted" data-testid="workflow-count">{shown.length} of {workflows.length}</span>
+        </div>
+      )}
       {workflows === null && !error && <p className="fm-muted">Loading…</p>}
       {workflows && workflows.length === 0 && <p className="fm-muted" data-testid="no-workflows">No workflows yet. Create one above.</p>}
       {workflows && workflows.length > 0 && (
         <table className="fm-table" data-testid="workflow-table">
           <thead>
             <tr>
-              <th scope="col">Name</th>
+              {header("name")}
+              {header("lastRun")}
               <th scope="col">Nodes</th>
               <th scope="col">Version</th>
-              <th scope="col">Updated</th>
+              {header("updated")}
               <th scope="col">
                 <span className="fm-visually-hidden">Actions</span>
               </th>
             </tr>
           </thead>
           <tbody>
-            {workflows.map((wf) => (
+            {shown.map((wf) => (
               <tr key={wf.id} data-testid={`workflow-row-${wf.id}`}>
                 <td>
                   {renaming?.id === wf.id ? (
@@ -193,6 +240,15 @@ export function WorkflowListPage() {
                     </a>
                   )}
                   {wf.description && <div className="fm-muted">{wf.description}</div>}
+                </td>
+                <td data-testid="last-run">
+                  {wf.lastRun ? (
+                    <a href={`/executions/${wf.lastRun.id}/`} className="fm-last-run" data-status={wf.lastRun.status}>
+                      <span className="fm-status-dot" style={{ background: STATUS_COLOURS[wf.lastRun.status] }} aria-hidden="true" />
+                      {wf.lastRun.status}
+                      <time dateTime={wf.lastRun.createdAt} className="fm-muted"> {new Date(wf.lastRun.createdAt).toLocaleString()}</time>
+                    </a>
+                  ) : <span className="fm-muted">never run</span>}
                 </td>
                 <td>{wf.definition?.nodes?.length ?? 0}</td>
                 <td>v{wf.version}</td>

@@ -1,15 +1,36 @@
 // The config panel of the selected node: name, id, then the form generated from the node
 // type's JSON schema (common policy keys — timeout, retry, onError… — at the end).
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 
-import type { Config, WorkflowNode } from "../api/types";
+import type { Config, Execution, WorkflowNode } from "../api/types";
+import { workflowsApi } from "../api/endpoints";
+import { CodeContext, type CodeContextValue } from "../forms/codeContext";
 import { SchemaForm } from "../forms/SchemaForm";
+import { completionNames } from "../lib/completions";
 import { graphStore, useGraph } from "../store/graphStore";
+import { RunDataPanel } from "./RunDataPanel";
 
 const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
 
-export function NodePanel({ node }: { node: WorkflowNode }) {
+export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode; execution?: Execution | null; workflowId?: string }) {
   const info = useGraph((s) => s.nodeTypes[node.type]);
+  const definition = useGraph((s) => s.definition);
+  // The node's input in the run shown on the canvas: completes `input.` and is what "Test" runs on.
+  const lastRun = execution ? [...(execution.nodeRuns ?? [])].reverse().find((r) => r.nodeId === node.id) : undefined;
+  const lastInput = lastRun?.input;
+  const executionId = execution?.id;
+  const codeContext = useMemo<CodeContextValue>(
+    () => ({
+      completions: completionNames(definition, node.id, lastInput),
+      test: workflowId
+        ? (code: string) => workflowsApi.testExpression(workflowId, { code, execution: lastRun ? executionId : null, nodeId: node.id })
+        : undefined,
+      testSubject: lastRun ? `run #${executionId}'s input` : "an empty input",
+    }),
+    // Completions follow the graph's shape, not every keystroke in a field.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [definition.nodes.length, definition.edges, definition.settings, node.id, node.parentId, lastInput, workflowId, executionId, Boolean(lastRun)],
+  );
   const serverErrors = useGraph((s) => s.serverIssues.errors);
   const errors = serverErrors.filter((e) => e.nodeId === node.id);
   const { updateNode } = graphStore.getState();
@@ -21,6 +42,7 @@ export function NodePanel({ node }: { node: WorkflowNode }) {
           id: {node.id}
         </span>
       </header>
+      {execution ? <RunDataPanel execution={execution} nodeId={node.id} /> : null}
       {info?.description && <p className="fm-help">{info.description}</p>}
       <NodeIdField nodeId={node.id} />
       <div className="fm-field">
@@ -44,13 +66,15 @@ export function NodePanel({ node }: { node: WorkflowNode }) {
       )}
       {info ? (
         // Keyed by node id: a different node gets fresh field state.
-        <SchemaForm
-          key={node.id}
-          schema={info.schema}
-          value={node.config}
-          lastKeys={COMMON_KEYS}
-          onChange={(config: Config) => updateNode(node.id, { config })}
-        />
+        <CodeContext.Provider value={codeContext}>
+          <SchemaForm
+            key={node.id}
+            schema={info.schema}
+            value={node.config}
+            lastKeys={COMMON_KEYS}
+            onChange={(config: Config) => updateNode(node.id, { config })}
+          />
+        </CodeContext.Provider>
       ) : (
         <p className="fm-field-error">Unknown node type “{node.type}”.</p>
       )}

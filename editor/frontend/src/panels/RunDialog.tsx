@@ -7,10 +7,12 @@ interface Props {
   onRun: (input: unknown, priority: number | undefined) => Promise<void>;
   onClose: () => void;
   busy: boolean;
+  /** Prefilled: the input of the workflow's last run (remembered per workflow). */
+  initialInput?: unknown;
 }
 
-export function RunDialog({ onRun, onClose, busy }: Props) {
-  const [text, setText] = useState("{}");
+export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
+  const [text, setText] = useState(() => (initialInput && typeof initialInput === "object" ? JSON.stringify(initialInput, null, 2) : "{}"));
   const [priority, setPriority] = useState("");
   const [error, setError] = useState<string | null>(null);
   const submit = async () => {
@@ -33,7 +35,7 @@ export function RunDialog({ onRun, onClose, busy }: Props) {
     <div className="fm-modal-backdrop" onClick={onClose}>
       <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="run-title" data-testid="run-dialog" onClick={(e) => e.stopPropagation()}>
         <h2 id="run-title">Run workflow</h2>
-        <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output. Unsaved changes are saved first.</p>
+        <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
         <label className="fm-label" htmlFor="run-input">
           Input (JSON)
         </label>

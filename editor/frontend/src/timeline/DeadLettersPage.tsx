@@ -1,10 +1,12 @@
 // `/dead-letters/`: runs and loop items that failed after their retries or waited in a
 // queue past its timeout, kept because the queue has `deadLetterQueue: true` (SPEC §4.5).
 // List (filtered by state, kind and workflow), inspect one (input, error, trace id),
-// replay it (a new execution; the page links to it) or discard it.
+// replay it (a new execution on the original or the latest version, with its input as is
+// or edited; the page links to it), replay several at once, or discard it.
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
+import { RerunDialog } from "./RerunDialog";
 
 export interface DeadLetter {
   id: number;
@@ -13,6 +15,8 @@ export interface DeadLetter {
   workflow: number;
   workflowName: string;
   execution: number | null;
+  /** The version the failed run was pinned to. */
+  version: number | null;
   traceId: string;
   nodeId: string;
   itemIndex: number | null;
@@ -30,6 +34,12 @@ interface Replayed {
   status: string;
   traceId: string;
   deadLetter: DeadLetter;
+}
+
+interface BulkReplayed {
+  results: { id: number; execution?: number; status?: number; error?: string }[];
+  replayed: number;
+  failed: number;
 }
 
 const STATES = ["open", "replayed", "discarded"] as const;
@@ -55,6 +65,9 @@ export function DeadLettersPage() {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<{ text: string; execution?: number } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [replaying, setReplaying] = useState<DeadLetter | null>(null);
+  const [checked, setChecked] = useState<Set<number>>(new Set());
+  const [bulkVersion, setBulkVersion] = useState<"original" | "latest">("original");
 
   const load = useCallback(() => {
     const query = new URLSearchParams();
@@ -83,18 +96,45 @@ export function DeadLettersPage() {
 
   const current = letters?.find((l) => l.id === selected) ?? null;
 
-  const act = (letter: DeadLetter, action: "replay" | "discard") => {
+  const discard = (letter: DeadLetter) => {
     setBusy(true);
     setNotice(null);
-    const done =
-      action === "replay"
-        ? api.post<Replayed>(`/api/dead-letters/${letter.id}/replay`).then((body) =>
-            setNotice({ text: `Dead letter #${letter.id} replayed as execution #${body.id}.`, execution: body.id }),
-          )
-        : api.post<DeadLetter>(`/api/dead-letters/${letter.id}/discard`).then(() =>
-            setNotice({ text: `Dead letter #${letter.id} discarded.` }),
-          );
-    done
+    api.post<DeadLetter>(`/api/dead-letters/${letter.id}/discard`)
+      .then(() => setNotice({ text: `Dead letter #${letter.id} discarded.` }))
+      .then(() => load())
+      .catch((err: unknown) => setError(errorMessage(err)))
+      .finally(() => setBusy(false));
+  };
+
+  const replayOne = async (letter: DeadLetter, body: { version: "original" | "latest"; input: unknown }) => {
+    const replayed = await api.post<Replayed>(`/api/dead-letters/${letter.id}/replay`, body);
+    setReplaying(null);
+    setNotice({ text: `Dead letter #${letter.id} replayed on the ${body.version} version as execution #${replayed.id}.`, execution: replayed.id });
+    setChecked((prev) => new Set([...prev].filter((id) => id !== letter.id)));
+    void load();
+    return replayed;
+  };
+
+  const open = (letters ?? []).filter((l) => l.state === "open");
+  const toggle = (id: number) =>
+    setChecked((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const replayChecked = () => {
+    const ids = open.map((l) => l.id).filter((id) => checked.has(id));
+    if (!ids.length) return;
+    setBusy(true);
+    setNotice(null);
+    setError(null);
+    api.post<BulkReplayed>("/api/dead-letters/replay", { ids, version: bulkVersion })
+      .then((body) => {
+        const failures = body.results.filter((r) => r.execution === undefined).map((r) => `#${r.id}: ${r.error ?? "not replayed"}`);
+        setNotice({ text: `Replayed ${body.replayed} of ${ids.length} on the ${bulkVersion} version${failures.length ? `; not replayed: ${failures.join("; ")}` : ""}.` });
+        setChecked(new Set());
+      })
       .then(() => load())
       .catch((err: unknown) => setError(errorMessage(err)))
       .finally(() => setBusy(false));
@@ -105,8 +145,9 @@ export function DeadLettersPage() {
       <div className="fm-list-head"><h1>Dead letters</h1></div>
       <p className="fm-muted">
         Runs and loop items that failed after all their retries, or waited in a queue past its timeout, are kept here when
-        the queue has <code>deadLetterQueue: true</code>. Replay starts a new execution of the same workflow version with the
-        original input (for a loop item: that loop runs just this item).
+        the queue has <code>deadLetterQueue: true</code>. Replay starts a new execution with the original input (or one you
+        edit), on the version that failed or on the latest one — after you fixed the cause (for a loop item: that loop runs
+        just this item). Tick several to replay them at once.
       </p>
       <div className="tl-filters">
         <label>State{" "}
@@ -129,6 +170,19 @@ export function DeadLettersPage() {
           </select>
         </label>
       </div>
+      {open.length ? (
+        <div className="tl-bulk" role="group" aria-label="Selected dead letters" data-testid="dead-letter-bulk">
+          <span>{checked.size} selected</span>
+          <label>Version{" "}
+            <select value={bulkVersion} onChange={(e) => setBulkVersion(e.target.value as "original" | "latest")} data-testid="bulk-version">
+              <option value="original">original (the one that failed)</option>
+              <option value="latest">latest</option>
+            </select>
+          </label>
+          <button type="button" className="fm-btn" disabled={busy || checked.size === 0} onClick={replayChecked}
+                  data-testid="bulk-replay">Replay selected</button>
+        </div>
+      ) : null}
       {notice ? (
         <p className="fm-banner" role="status" data-testid="dead-letter-notice">
           {notice.text}{" "}
@@ -140,16 +194,29 @@ export function DeadLettersPage() {
       {letters && letters.length ? (
         <table className="fm-table" data-testid="dead-letters-table">
           <thead>
-            <tr><th>#</th><th>Entry</th><th>Workflow</th><th>Error</th><th>Attempts</th><th>Trace id</th><th>Kept</th><th>State</th><th /></tr>
+            <tr>
+              <th>
+                <input type="checkbox" aria-label="Select every open dead letter" data-testid="select-all"
+                       checked={open.length > 0 && open.every((l) => checked.has(l.id))}
+                       onChange={(e) => setChecked(e.target.checked ? new Set(open.map((l) => l.id)) : new Set())} />
+              </th>
+              <th>#</th><th>Version</th><th>Entry</th><th>Workflow</th><th>Error</th><th>Attempts</th><th>Trace id</th><th>Kept</th><th>State</th><th><span className="fm-visually-hidden">Actions</span></th></tr>
           </thead>
           <tbody>
             {letters.map((letter) => (
               <tr key={letter.id} data-testid="dead-letter-row" data-dead-letter-id={letter.id} data-state={letter.state}
                   className={letter.id === selected ? "is-selected" : undefined}>
                 <td>
+                  {letter.state === "open" ? (
+                    <input type="checkbox" checked={checked.has(letter.id)} onChange={() => toggle(letter.id)}
+                           aria-label={`Select dead letter #${letter.id}`} data-testid="dead-letter-check" />
+                  ) : null}
+                </td>
+                <td>
                   <button type="button" className="fm-link-btn" onClick={() => setSelected(letter.id === selected ? null : letter.id)}
                           data-testid="dead-letter-inspect">#{letter.id}</button>
                 </td>
+                <td data-testid="dead-letter-version">{letter.version !== null ? `v${letter.version}` : "–"}</td>
                 <td>{entryLabel(letter)}</td>
                 <td>{letter.workflowName}</td>
                 <td data-testid="dead-letter-error">{errorText(letter.error).slice(0, 120)}</td>
@@ -164,9 +231,9 @@ export function DeadLettersPage() {
                 <td>
                   {letter.state === "open" ? (
                     <>
-                      <button type="button" className="fm-small-btn" disabled={busy} onClick={() => act(letter, "replay")}
-                              data-testid="dead-letter-replay">Replay</button>{" "}
-                      <button type="button" className="fm-small-btn fm-danger" disabled={busy} onClick={() => act(letter, "discard")}
+                      <button type="button" className="fm-small-btn" disabled={busy} onClick={() => setReplaying(letter)}
+                              data-testid="dead-letter-replay">Replay…</button>{" "}
+                      <button type="button" className="fm-small-btn fm-danger" disabled={busy} onClick={() => discard(letter)}
                               data-testid="dead-letter-discard">Discard</button>
                     </>
                   ) : null}
@@ -190,6 +257,16 @@ export function DeadLettersPage() {
           <h3>Error</h3>
           <pre data-testid="dead-letter-error-detail">{JSON.stringify(current.error, null, 2)}</pre>
         </section>
+      ) : null}
+      {replaying ? (
+        <RerunDialog
+          execution={{ id: replaying.id, workflow: replaying.workflow, version: replaying.version, input: replaying.input }}
+          title={`Replay dead letter #${replaying.id} (${entryLabel(replaying)})`}
+          inputMustBeObject={replaying.kind === "run"}
+          start={(body) => replayOne(replaying, body)}
+          onStarted={() => undefined}
+          onClose={() => setReplaying(null)}
+        />
       ) : null}
     </div>
   );

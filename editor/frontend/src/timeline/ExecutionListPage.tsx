@@ -1,13 +1,20 @@
 // `/executions/`: the user's executions, updated live from `ws/executions/` (status,
-// workflow, trace id, started, duration), filtered by status, workflow and trace id.
+// workflow, version, trace id, started, duration), filtered by status, workflow and any
+// trace id (the execution's, a branch's `trace-…-003` or a loop item's: the server finds
+// its execution). Per row: re-run (version and input) and, for a run waiting at an
+// approval, approve or reject; ticked rows: cancel or re-run them all.
 import { useEffect, useMemo, useState } from "react";
 
-import { errorMessage } from "../api/client";
-import { TERMINAL_EXECUTION_STATUSES } from "../api/types";
+import { api, errorMessage } from "../api/client";
+import { type Execution, TERMINAL_EXECUTION_STATUSES } from "../api/types";
+import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
+import { RerunDialog } from "./RerunDialog";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
+
+const REDRIVABLE = new Set<string>(["failed", "cancelled", "timed_out"]);
 
 const STATUSES = ["queued", "running", "paused", "succeeded", "failed", "cancelled", "timed_out"];
 
@@ -23,6 +30,13 @@ export function ExecutionListPage() {
   const [loading, setLoading] = useState(true);
   const [streamState, setStreamState] = useState<StreamState>("connecting");
   const [now, setNow] = useState(Date.now());
+  const [traceMatches, setTraceMatches] = useState<Set<number> | null>(null);
+  const [checked, setChecked] = useState<Set<number>>(new Set());
+  const [bulkVersion, setBulkVersion] = useState<"original" | "latest">("original");
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [rerun, setRerun] = useState<ExecutionRow | null>(null);
+  const [deciding, setDeciding] = useState<{ id: number; approval: WaitingApprovalInfo } | null>(null);
 
   // The stream first, then the list: a change between the two is then never lost.
   useEffect(() => {
@@ -60,6 +74,29 @@ export function ExecutionListPage() {
       .finally(() => setLoading(false));
   }, [filters.workflow]);
 
+  // A trace id is looked up on the server: a branch's or loop item's trace id belongs to an
+  // execution whose own trace id is only its start.
+  useEffect(() => {
+    const trace = filters.trace.trim();
+    if (!trace) {
+      setTraceMatches(null);
+      return;
+    }
+    const timer = window.setTimeout(() => {
+      timelineApi.list({ trace })
+        .then((found) => {
+          setTraceMatches(new Set(found.map((r) => r.id)));
+          setRows((prev) => {
+            const next = new Map(prev);
+            for (const row of found) if (!next.has(row.id)) next.set(row.id, row);
+            return next;
+          });
+        })
+        .catch((err: unknown) => setError(errorMessage(err)));
+    }, 200);
+    return () => window.clearTimeout(timer);
+  }, [filters.trace]);
+
   const anyRunning = [...rows.values()].some((r) => !TERMINAL_EXECUTION_STATUSES.includes(r.status));
   useEffect(() => {
     if (!anyRunning) return;
@@ -85,8 +122,42 @@ export function ExecutionListPage() {
   const shown = [...rows.values()]
     .filter((r) => !filters.workflow || String(r.workflow) === filters.workflow)
     .filter((r) => !filters.status || r.status === filters.status)
-    .filter((r) => !filters.trace || r.traceId.includes(filters.trace.trim()))
+    .filter((r) => !filters.trace.trim() || r.traceId.includes(filters.trace.trim()) || (traceMatches?.has(r.id) ?? false))
     .sort((a, b) => (toMs(b.createdAt) ?? 0) - (toMs(a.createdAt) ?? 0) || b.id - a.id);
+
+  const selected = shown.filter((r) => checked.has(r.id));
+  const cancellable = selected.filter((r) => !TERMINAL_EXECUTION_STATUSES.includes(r.status));
+  const toggle = (id: number) =>
+    setChecked((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+
+  /** Runs `action` on each selected row and says how many worked (and why the others did not). */
+  const bulk = async (label: string, targets: ExecutionRow[], action: (row: ExecutionRow) => Promise<unknown>) => {
+    setBusy(true);
+    setNotice(null);
+    const results = await Promise.allSettled(targets.map(action));
+    const failures = results.flatMap((r, i) => (r.status === "rejected" ? [`#${targets[i]?.id}: ${errorMessage(r.reason)}`] : []));
+    setNotice(`${label} ${targets.length - failures.length} of ${targets.length}${failures.length ? `; not done: ${failures.join("; ")}` : ""}.`);
+    setChecked(new Set());
+    setBusy(false);
+    const list = await timelineApi.list({ workflow: filters.workflow }).catch(() => null);
+    if (list) setRows((prev) => new Map([...prev, ...list.map((r) => [r.id, r] as const)]));
+  };
+
+  const openApproval = async (row: ExecutionRow) => {
+    try {
+      const execution = await api.get<Execution & { state?: unknown }>(`/api/executions/${row.id}`);
+      const approval = waitingApprovalOf(execution);
+      if (approval) setDeciding({ id: row.id, approval });
+      else setNotice(`Run #${row.id} is ${execution.status}, not waiting for an approval.`);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
 
   return (
     <div className="fm-list-page" data-testid="executions-page">
@@ -113,10 +184,36 @@ export function ExecutionListPage() {
           <input type="search" value={filters.trace} placeholder="trace-…" onChange={(e) => setFilter("trace", e.target.value)} data-testid="filter-trace" />
         </label>
       </div>
+      <div className="tl-bulk" role="group" aria-label="Selected executions" data-testid="execution-bulk">
+        <span>{selected.length} selected</span>
+        <button type="button" className="fm-btn fm-btn-danger" disabled={busy || cancellable.length === 0} data-testid="bulk-cancel"
+                onClick={() => void bulk("Cancelled", cancellable, (row) => timelineApi.signal(row.id, { type: "cancel", reason: "cancelled from the list" }))}>
+          Cancel{cancellable.length ? ` ${cancellable.length}` : ""}
+        </button>
+        <label>Version{" "}
+          <select value={bulkVersion} onChange={(e) => setBulkVersion(e.target.value as "original" | "latest")} data-testid="bulk-version">
+            <option value="original">each run's own</option>
+            <option value="latest">latest</option>
+          </select>
+        </label>
+        <button type="button" className="fm-btn" disabled={busy || selected.length === 0} data-testid="bulk-rerun"
+                onClick={() => void bulk("Re-ran", selected, (row) => timelineApi.retry(row.id, { version: bulkVersion }))}>
+          Re-run{selected.length ? ` ${selected.length}` : ""}
+        </button>
+      </div>
+      {notice ? <p className="fm-banner" role="status" data-testid="executions-notice">{notice}</p> : null}
       {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       <table className="fm-table" data-testid="executions-table">
         <thead>
-          <tr><th>Run</th><th>Status</th><th>Workflow</th><th>Trace id</th><th>Started</th><th>Duration</th></tr>
+          <tr>
+            <th>
+              <input type="checkbox" aria-label="Select every execution shown" data-testid="select-all"
+                     checked={shown.length > 0 && shown.every((r) => checked.has(r.id))}
+                     onChange={(e) => setChecked(e.target.checked ? new Set(shown.map((r) => r.id)) : new Set())} />
+            </th>
+            <th>Run</th><th>Status</th><th>Workflow</th><th>Version</th><th>Trace id</th><th>Started</th><th>Duration</th>
+            <th><span className="fm-visually-hidden">Actions</span></th>
+          </tr>
         </thead>
         <tbody>
           {shown.map((row) => {
@@ -124,18 +221,43 @@ export function ExecutionListPage() {
             const finished = toMs(row.finishedAt);
             return (
               <tr key={row.id} data-testid="execution-row" data-execution-id={row.id} data-status={row.status}>
+                <td>
+                  <input type="checkbox" checked={checked.has(row.id)} onChange={() => toggle(row.id)}
+                         aria-label={`Select run #${row.id}`} data-testid="execution-check" />
+                </td>
                 <td><a href={`/executions/${row.id}/`}>#{row.id}</a></td>
                 <td><span className="tl-status" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status">{row.status}</span></td>
                 <td>{row.workflowName}</td>
+                <td data-testid="row-version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
                 <td><code>{row.traceId}</code></td>
                 <td>{started !== null ? new Date(started).toLocaleString() : <span className="fm-muted">not yet</span>}</td>
                 <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
+                <td className="fm-actions">
+                  {row.status === "paused" ? (
+                    <button type="button" className="fm-small-btn" onClick={() => void openApproval(row)} data-testid="row-approve">
+                      Approve / reject…
+                    </button>
+                  ) : null}
+                  {REDRIVABLE.has(row.status) ? (
+                    // Re-runs only what failed, in this same execution (its timeline offers the version choice).
+                    <button type="button" className="fm-small-btn" data-testid="row-redrive"
+                            onClick={() => api.post(`/api/executions/${row.id}/redrive`, {}).catch((err: unknown) => setError(errorMessage(err)))}>
+                      Redrive failed
+                    </button>
+                  ) : null}
+                  <button type="button" className="fm-small-btn" onClick={() => setRerun(row)} data-testid="row-rerun">Re-run…</button>
+                </td>
               </tr>
             );
           })}
         </tbody>
       </table>
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
+      {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
+      {deciding ? (
+        <ApprovalDialog executionId={deciding.id} approval={deciding.approval} onClose={() => setDeciding(null)}
+                        onDone={(_execution, approved) => setNotice(`Run #${deciding.id} ${approved ? "approved" : "rejected"}.`)} />
+      ) : null}
     </div>
   );
 }

@@ -8,13 +8,18 @@ import { workflowsApi } from "../api/endpoints";
 import { timelineApi } from "./api";
 
 interface Props {
-  execution: { id: number | string; workflow: number | string; version?: number; input?: unknown };
+  execution: { id: number | string; workflow: number | string; version?: number | null; input?: unknown };
   onClose: () => void;
   /** Default: open the new run's timeline. */
   onStarted?: (newExecutionId: number | string) => void;
+  /** Default: `POST /api/executions/{id}/retry`. A dead letter's replay passes its own. */
+  start?: (body: { version: "original" | "latest"; input: unknown }) => Promise<{ id: number | string }>;
+  title?: string;
+  /** A run's input is an object; a loop item's may be any JSON. */
+  inputMustBeObject?: boolean;
 }
 
-export function RerunDialog({ execution, onClose, onStarted }: Props) {
+export function RerunDialog({ execution, onClose, onStarted, start, title, inputMustBeObject = true }: Props) {
   const [latest, setLatest] = useState<number | null>(null);
   const [version, setVersion] = useState<"original" | "latest">("original");
   const [text, setText] = useState(() => JSON.stringify(execution.input ?? {}, null, 2));
@@ -46,14 +51,14 @@ export function RerunDialog({ execution, onClose, onStarted }: Props) {
       setError(`The input is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
-    if (!input || typeof input !== "object" || Array.isArray(input)) {
+    if (inputMustBeObject && (!input || typeof input !== "object" || Array.isArray(input))) {
       setError("The input must be a JSON object, like {\"items\": [1, 2]}.");
       return;
     }
     setBusy(true);
     setError(null);
     try {
-      const started = await timelineApi.retry(execution.id, { version, input });
+      const started = start ? await start({ version, input }) : await timelineApi.retry(execution.id, { version, input });
       if (onStarted) onStarted(started.id);
       else window.location.assign(`/executions/${started.id}/`);
     } catch (err) {
@@ -62,18 +67,18 @@ export function RerunDialog({ execution, onClose, onStarted }: Props) {
     }
   };
 
-  const same = latest !== null && execution.version !== undefined && latest === execution.version;
+  const same = latest !== null && latest === execution.version;
   return (
     <div className="fm-modal-backdrop" onClick={onClose}>
       <div className="fm-modal tl-rerun" role="dialog" aria-modal="true" aria-labelledby="rerun-title" data-testid="rerun-dialog"
            onClick={(e) => e.stopPropagation()}>
-        <h2 id="rerun-title">Re-run #{execution.id}</h2>
+        <h2 id="rerun-title">{title ?? `Re-run #${execution.id}`}</h2>
         <fieldset>
           <legend>Version</legend>
           <label>
             <input ref={first} type="radio" name="rerun-version" value="original" checked={version === "original"}
                    onChange={() => setVersion("original")} data-testid="rerun-original" />{" "}
-            The run's own version{execution.version !== undefined ? ` (v${execution.version})` : ""}
+            The run's own version{typeof execution.version === "number" ? ` (v${execution.version})` : ""}
           </label>
           <label>
             <input type="radio" name="rerun-version" value="latest" checked={version === "latest"}
@@ -88,7 +93,7 @@ export function RerunDialog({ execution, onClose, onStarted }: Props) {
         <div className="fm-modal-actions">
           <button type="button" className="fm-btn" onClick={onClose}>Cancel</button>
           <button type="button" className="fm-btn fm-btn-run" disabled={busy} onClick={() => void submit()} data-testid="rerun-submit">
-            {busy ? "Starting…" : "Re-run"}
+            {busy ? "Starting…" : start ? "Replay" : "Re-run"}
           </button>
         </div>
       </div>

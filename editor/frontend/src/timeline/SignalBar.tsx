@@ -5,6 +5,7 @@ import { useState } from "react";
 
 import type { ExecutionStatus, WorkflowNode } from "../api/types";
 import { errorMessage } from "../api/client";
+import { ApprovalDialog } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
 import { formatTime } from "./model";
 import type { StreamEvent } from "./types";
@@ -24,6 +25,7 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
   const [data, setData] = useState("{}");
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
 
   const send = async (type: string, body: { reason?: string; data?: unknown }) => {
     setBusy(true);
@@ -70,10 +72,23 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
             {approval.approvers.length ? ` (approvers: ${approval.approvers.join(", ")})` : ""}
           </span>
           <button type="button" className="fm-btn fm-btn-primary" disabled={busy}
-                  onClick={() => void send("resume", { data: { approved: true } })} data-testid="approval-approve">Approve</button>
+                  onClick={() => setDeciding("approve")} data-testid="approval-approve">Approve…</button>
           <button type="button" className="fm-btn fm-btn-danger" disabled={busy}
-                  onClick={() => void send("resume", { data: { approved: false } })} data-testid="approval-reject">Reject</button>
+                  onClick={() => setDeciding("reject")} data-testid="approval-reject">Reject…</button>
         </span>
+      ) : null}
+      {approval && deciding ? (
+        <ApprovalDialog
+          executionId={executionId}
+          approval={{ nodeId: approval.nodeId, name: nodes.find((n) => n.id === approval.nodeId)?.name, reason: approval.reason,
+                      approvers: approval.approvers }}
+          initial={deciding}
+          onClose={() => setDeciding(null)}
+          onDone={(_execution, approved) => {
+            setMessage(approved ? "approved" : "rejected");
+            onSent();
+          }}
+        />
       ) : null}
       {!finished ? (
         <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => setOpen(open === "cancel" ? null : "cancel")}

@@ -29,6 +29,8 @@ import {
 } from "./model";
 import { RerunDialog } from "./RerunDialog";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
+import { CustomSignals } from "./CustomSignals";
+import { RedriveControls } from "./RedriveDialog";
 import { SignalBar } from "./SignalBar";
 import { earlierSignals, isSignalEvent, mergeSignals } from "./signals";
 import type { Bar, StreamEvent, Timeline } from "./types";
@@ -259,6 +261,10 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           </ul>
         ) : null}
         <SignalBar executionId={executionId} status={live.status} onSent={refresh} signals={signals} nodes={timeline.definition.nodes} />
+        <CustomSignals executionId={executionId} status={live.status} onSent={refresh}
+                       handlers={timeline.definition.settings?.signalHandlers} />
+        {/* A redrive turns a finished run live again: start over with a fresh timeline and stream. */}
+        <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar} onDone={() => window.location.reload()} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       </header>
       <div className="tl-body">

@@ -13,6 +13,8 @@ export interface Bar
   lane: string;
   container: boolean;
   critical: boolean;
+  /** 0 for the execution's first attempt; n for node runs of its n-th redrive. */
+  redrive?: number;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
@@ -64,6 +66,9 @@ export interface Timeline {
   bars: Bar[];
   lanes: Lane[];
   summary: TimelineSummary;
+  /** Set when only the first node runs are drawn (the server's bar bound); the summary's
+   * counts and `nodeRuns` still cover the whole execution. */
+  truncated?: { bars: number; nodeRuns: number; detail: string };
 }
 
 /** One event of `ws/executions/{id}/` (and of `GET /api/executions/{id}/events`). */

@@ -1,12 +1,15 @@
-"""Every code block of the seed page's sections "Parallel Loop Execution", "Queue
-Management", "Error Handling in Parallel" and "Timeouts" (seed/parallel-execution.md),
-pasted into a node's config, does what the page says — one test per block.
+"""The seed page's examples (seed/parallel-execution.md), each loaded verbatim from a copy of
+the page kept in tests/fixtures/seed/ and run — one test per example, in the page's order of
+sections: Parallel Loop Execution, Queue Management, Merging Parallel Results, Workflow
+Signals, Parallel Variables, Common Patterns (Batch Processing), Debugging (Logging,
+Tracing), Error Handling in Parallel and Timeouts.
 
-Each block is kept here exactly as the page prints it (TypeScript object literal) and
-turned into JSON by `ts_object` (quote the keys, drop comments and trailing commas) — no
-hand-edited values. The two Timeouts blocks name 30 s and 60 s; they run on the real
-coordinator with its clock sped up 100× (timers, delays and deadlines all read that
-clock), so the page's own numbers are used and the tests take well under a second.
+Each block is read out of the page by its section heading (`seed_block`) and turned into
+JSON by `ts_object` (quote the keys, drop comments and trailing commas, a `...` template
+literal becomes a string) — no hand-edited values. The two Timeouts blocks name 30 s and
+60 s; they run on the real coordinator with its clock sped up 100× (timers, delays and
+deadlines all read that clock), so the page's own numbers are used and the tests take well
+under a second.
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import re
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
+from engine.core.graph import validate_definition
 from engine.models import DeadLetter, Execution
 from tests.engine.core.conftest import CoreRunner
 from tests.engine.core.conftest import graph as core_graph
+from tests.engine.definitions import peak_concurrency as peak_spans
 from tests.engine.runs import (
     START,
     definition,
@@ -35,90 +41,77 @@ from tests.engine.runs import (
     wait_finished,
 )
 
-# -- the blocks, verbatim ----------------------------------------------------------------------
-LOOP_CONFIGURATION = """
-{
-  loopType: "forEach",
-  arrayPath: "{{users}}",
-  parallel: true,
-  maxConcurrency: 10,  // Limit concurrent executions
-  itemVariable: "user",
-  outputVariable: "results"
-}
-"""
+SEED_PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "parallel-execution.md"
 
-LOOP_EXAMPLE_DIAGRAM = """
-[Get User List] → [Parallel Loop] → [Enrich User Data] → [Collect Results]
-                       ↓
-              Process 10 users at once
-              instead of one at a time
-"""
 
-QUEUE_CONFIGURATION = """
-{
-  queue: {
-    maxSize: 1000,
-    priority: "fifo",  // fifo, lifo, priority
-    timeout: 300000,   // Max queue wait time
-    deadLetterQueue: true
-  }
-}
-"""
+def seed_block(heading: str, index: int = 0) -> str:
+    """The `index`-th fenced code block under the page's heading `heading` (any level),
+    exactly as the page prints it."""
+    text = SEED_PAGE.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ {re.escape(heading)}\s*$", text, flags=re.M)
+    assert match, f"no section {heading!r} on the seed page"
+    after = text[match.end():]
+    following = re.search(r"^#+ ", after, flags=re.M)
+    section = after[: following.start()] if following else after
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", section, flags=re.M | re.S)
+    assert len(blocks) > index, f"section {heading!r} has {len(blocks)} code block(s)"
+    return "\n" + blocks[index]
 
-PARTIAL_SUCCESS = """
-{
-  parallel: {
-    onPartialFailure: "continue",  // continue, fail, collect
-    minSuccessRate: 0.8,           // 80% must succeed
-    collectErrors: true             // Gather all errors
-  }
-}
-"""
 
-COLLECT_MODE = """
-{
-  results: [
-    { success: true, data: {...} },
-    { success: true, data: {...} },
-    { success: false, error: "Timeout" }
-  ],
-  successCount: 2,
-  failureCount: 1
-}
-"""
-
-FAIL_FAST = """
-{
-  parallel: {
-    failFast: true,
-    cancelOnFailure: true
-  }
-}
-"""
-
-BRANCH_TIMEOUT = """
-{
-  timeout: 30000,  // 30 seconds per branch
-  onTimeout: "cancel"  // cancel, continue, error
-}
-"""
-
-OVERALL_TIMEOUT = """
-{
-  parallel: {
-    totalTimeout: 60000,  // 60 seconds total
-    onTimeout: "collect_partial"
-  }
-}
-"""
+# -- the blocks, verbatim from the page ----------------------------------------------------------
+LOOP_CONFIGURATION = seed_block("Configuration")
+LOOP_EXAMPLE_DIAGRAM = seed_block("Example: Parallel API Calls")
+QUEUE_CONFIGURATION = seed_block("Queue Configuration")
+AUTOMATIC_MERGE = seed_block("Automatic Merge")
+CUSTOM_MERGE = seed_block("Custom Merge Logic")
+PAUSE_SIGNAL = seed_block("Pause Signal")
+RESUME_SIGNAL = seed_block("Resume Signal")
+CANCEL_SIGNAL = seed_block("Cancel Signal")
+SIGNAL_HANDLERS = seed_block("Signal Handlers")
+LOOP_VARIABLES = seed_block("In Parallel Loops")
+BRANCH_VARIABLES = seed_block("In Parallel Branches")
+BATCH_PROCESSING = seed_block("Batch Processing")
+LOGGING = seed_block("Logging")
+TRACING = seed_block("Tracing")
+PARTIAL_SUCCESS = seed_block("Partial Success")
+COLLECT_MODE = seed_block("Collect Mode")
+FAIL_FAST = seed_block("Fail-Fast")
+BRANCH_TIMEOUT = seed_block("Branch Timeout")
+OVERALL_TIMEOUT = seed_block("Overall Timeout")
 
 
 def ts_object(text: str) -> dict[str, Any]:
     """A TypeScript object literal of the page → the same value as JSON."""
+    literals: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return f'"__template_literal_{len(literals) - 1}__"'
+
+    text = re.sub(r"`(.*?)`", keep, text, flags=re.S)  # template literals hold code, kept as is
     text = re.sub(r"//[^\n]*", "", text)
     text = re.sub(r"([{,]\s*)([A-Za-z_]\w*)\s*:", r'\1"\2":', text)
     text = re.sub(r",\s*([}\]])", r"\1", text)
-    return json.loads(text)
+    value = json.loads(text)
+
+    def restore(v: Any) -> Any:
+        if isinstance(v, str):
+            m = re.fullmatch(r"__template_literal_(\d+)__", v)
+            return literals[int(m.group(1))] if m else v
+        if isinstance(v, dict):
+            return {k: restore(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [restore(x) for x in v]
+        return v
+
+    return restore(value)
+
+
+def request_body(block: str) -> tuple[str, dict[str, Any]]:
+    """A signal block: `POST <path>` then a JSON body (after an optional comment line)."""
+    lines = [line for line in block.strip().splitlines() if not line.strip().startswith("//")]
+    assert lines[0].startswith("POST "), lines[0]
+    return lines[0].split()[1], json.loads("\n".join(lines[1:]))
 
 
 def test_the_blocks_translate_to_json():
@@ -392,3 +385,177 @@ def test_overall_timeout_of_60_seconds_collects_what_finished(warped_core):
     ex = warped_core.run(loop, {"ms": [10000, 90000, 30000]})
     assert ex["status"] == "succeeded", ex["error"]
     assert ex["output"]["o"] == {"results": [10000, 30000], "cancelled": [1]}
+
+
+# -- Merging Parallel Results --------------------------------------------------------------------
+@pytest.fixture
+def core() -> Iterator[CoreRunner]:
+    runner = CoreRunner()
+    yield runner
+    runner.engine.stop(1)
+
+
+def test_automatic_merge_combines_branch_a_b_c(core):
+    shape = ts_object(AUTOMATIC_MERGE.replace("// After parallel branches complete", ""))
+    d = core_graph([START, *[{"id": n, "type": "transform", "config": {"expression": "return {result: '...'};"}}
+                             for n in ("a", "b", "c")],
+                    {"id": "m", "type": "merge"}, {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
+                   [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m"), ("b", "m"), ("c", "m"), ("m", "o")])
+    ex = core.run(d)
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"] == shape
+
+
+def test_custom_merge_logic_in_a_transform_join_and_after_a_merge(core):
+    config = ts_object(CUSTOM_MERGE)
+    assert config["operation"] == "custom" and "branch_a.count + branch_b.count" in config["expression"]
+    teams = [{"id": "a", "type": "transform", "config": {"expression": "return {count: 2, emails: ['a@x', 'b@x']};"}},
+             {"id": "b", "type": "transform", "config": {"expression": "return {count: 1, emails: ['c@x']};"}}]
+    as_join = core_graph([START, *teams, {"id": "combine", "type": "transform", "config": config},
+                          {"id": "o", "type": "output", "name": "o", "config": {"value": "{{combine}}"}}],
+                         [("start", "a"), ("start", "b"), ("a", "combine"), ("b", "combine"), ("combine", "o")])
+    after_merge = core_graph([START, *teams, {"id": "m", "type": "merge"},
+                              {"id": "combine", "type": "transform", "config": config},
+                              {"id": "o", "type": "output", "name": "o", "config": {"value": "{{combine}}"}}],
+                             [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "combine"), ("combine", "o")])
+    for d in (as_join, after_merge):
+        ex = core.run(d)
+        assert ex["status"] == "succeeded", ex["error"]
+        out = ex["output"]["o"]
+        assert out["totalUsers"] == 3 and out["allEmails"] == ["a@x", "b@x", "c@x"] and out["merged"] > 0
+
+
+# -- Workflow Signals ------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_pause_resume_and_cancel_blocks_as_sent(alice_client, make_workflow, wait_for_execution):
+    handlers = ts_object(SIGNAL_HANDLERS)
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 5000}},
+                    {"id": "update_priority_node", "type": "log", "config": {"message": "priority {{input.level}}"}}],
+                   [("start", "wait")], **handlers)
+    assert validate_definition(d).ok
+    workflow = make_workflow(definition=d)
+    execution_id = alice_client.post(f"/api/workflows/{workflow.pk}/run", {"input": {}}, format="json").json()["id"]
+    wait_for_execution(alice_client, execution_id, {"running"})
+
+    def post(block: str) -> Any:
+        path, body = request_body(block)
+        assert path == "/api/executions/{executionId}/signal"
+        response = alice_client.post(path.replace("{executionId}", str(execution_id)), body, format="json")
+        assert response.status_code == 202, response.content
+        return body
+
+    custom = alice_client.post(f"/api/executions/{execution_id}/signal",
+                               {"type": "priority_change", "data": {"level": "high"}}, format="json")
+    assert custom.status_code == 202
+    assert post(PAUSE_SIGNAL)["reason"] == "Awaiting approval"
+    wait_for_execution(alice_client, execution_id, {"paused"})
+    resumed = post(RESUME_SIGNAL)
+    wait_for_execution(alice_client, execution_id, {"running"})
+    post(CANCEL_SIGNAL)
+    body = wait_for_execution(alice_client, execution_id)
+    assert body["status"] == "cancelled" and body["error"] == {"message": "User requested cancellation"}
+    handler = [r for r in body["nodeRuns"] if r["nodeId"] == "update_priority_node"]
+    assert [(r["status"], r["input"]) for r in handler] == [("succeeded", {"level": "high"})]
+    events = alice_client.get(f"/api/executions/{execution_id}/events").json()
+    signals = [e["data"] for e in events if e["type"] == "signal"]
+    assert [s["type"] for s in signals] == ["priority_change", "pause", "resume", "cancel"]
+    assert signals[2]["data"] == resumed["data"] == {"approved": True, "approver": "user@example.com"}
+
+
+def test_signal_handlers_block_is_valid_settings_and_a_misspelt_one_is_not():
+    handlers = ts_object(SIGNAL_HANDLERS)
+    node = {"id": "update_priority_node", "type": "log", "config": {"message": "p"}}
+    assert validate_definition(definition([START, node], [], **handlers)).errors == []
+    missing = validate_definition(definition([START], [], **handlers)).errors
+    assert [e["message"] for e in missing] == [
+        "settings.signalHandlers.priority_change.handler: 'update_priority_node' is not a node"]
+    handlers["signalHandlers"]["pause"]["action"] = "pasue"
+    [error] = validate_definition(definition([START, node], [], **handlers)).errors
+    assert "did you mean 'pause'" in error["message"]
+
+
+# -- Parallel Variables -----------------------------------------------------------------------------
+def test_parallel_and_branch_variables(core):
+    loop_names = re.findall(r"\{\{([\w.]+)\}\}", LOOP_VARIABLES)
+    branch_names = re.findall(r"\{\{([\w.]+)\}\}", BRANCH_VARIABLES)
+    assert loop_names == ["parallel.index", "parallel.total", "parallel.batchId"]
+    assert branch_names == ["branch.id", "branch.name"]
+    body = {"id": "vars", "type": "output", "parentId": "loop",
+            "config": {"value": {n.split(".")[1]: f"{{{{{n}}}}}" for n in loop_names}}}
+    d = core_graph([START, {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}", "batchSize": 2}},
+                    body, {"id": "a", "type": "output", "config": {"value": {n.split(".")[1]: f"{{{{{n}}}}}"
+                                                                              for n in branch_names}}},
+                    {"id": "b", "type": "output", "config": {"value": "{{branch.name}}"}}],
+                   [("start", "loop"), {"source": "start", "target": "a", "branch": {"name": "checks"}},
+                    ("start", "b")])
+    ex = core.run(d, {"items": ["x", "y", "z"]})
+    assert ex["status"] == "succeeded", ex["error"]
+    by_item = sorted((r["output"] for r in ex["by_node"]["vars"]), key=lambda o: o["index"])
+    assert by_item == [{"index": 0, "total": 3, "batchId": 0}, {"index": 1, "total": 3, "batchId": 0},
+                       {"index": 2, "total": 3, "batchId": 1}]
+    assert ex["by_node"]["a"][0]["output"] == {"id": "2", "name": "checks"}
+    assert ex["by_node"]["b"][0]["output"] == "branch_c"
+
+
+# -- Common Patterns: Batch Processing (page's own numbers, coordinator clock at 100×) ---------------
+def test_batch_processing_block(warped_core):
+    config = ts_object(BATCH_PROCESSING)
+    assert config["arrayPath"] == "{{large_dataset}}"
+    d = core_graph([START, {"id": "large_dataset", "type": "output", "config": {"value": "{{input.rows}}"}},
+                    {"id": "loop", "type": "loop", "config": config},
+                    {"id": "work", "type": "delay", "parentId": "loop", "config": {"duration": 50}},
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}],
+                   [("start", "large_dataset"), ("large_dataset", "loop"), ("loop", "o")])
+    rows = list(range(250))
+    t = time.monotonic()
+    ex = warped_core.run(d, {"rows": rows}, timeout=30)
+    elapsed_ms = (time.monotonic() - t) * WARP * 1000
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"] == rows
+    work = ex["by_node"]["work"]
+    assert peak_spans([(r["started_at"], r["finished_at"]) for r in work]) <= 5
+    # Three batches of 100 (the last 50), 1000 ms between them: at least 2 s of waiting.
+    assert elapsed_ms >= 2000
+    batches = [[r for r in work if r["iteration"] // 100 == b] for b in range(3)]
+    for earlier, later in zip(batches, batches[1:], strict=False):
+        gap = (min(r["started_at"] for r in later) - max(r["finished_at"] for r in earlier)).total_seconds()
+        assert gap * WARP >= 0.95  # delayBetweenBatches: 1000 ms
+
+
+# -- Debugging: Logging and Tracing ---------------------------------------------------------------
+def test_logging_block_in_parallel_branches_of_a_loop(core):
+    config = ts_object(LOGGING)
+    assert config["type"] == "transform" and "operation" not in config
+    node = {"id": "log", "type": config["type"], "parentId": "loop", "config": {"expression": config["expression"]}}
+    d = core_graph([START, {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}"}}, node,
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}],
+                   [("start", "loop"), ("loop", "o")])
+    ex = core.run(d, {"items": [{"n": 1}, {"n": 2}]})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"] == [{"n": 1}, {"n": 2}]  # `return input;`
+    logs = [e for e in ex["events"] if e["type"] == "log"]
+    assert len(logs) == 2 and all(e["data"]["message"].startswith("Branch ") for e in logs)
+    assert len({e["trace_id"] for e in logs}) == 2  # each item logs under its own trace id
+
+
+def test_tracing_block_trace_ids(core):
+    lines = [line.strip() for line in TRACING.strip().splitlines()]
+    main = lines[0].split(": ")[1]
+    branches = [line.split(": ")[1] for line in lines[1:]]
+    assert branches == [f"{main}-00{i}" for i in (1, 2, 3)]
+    d = core_graph([START, *[{"id": f"b{i}", "type": "log", "config": {"message": "Branch {{branch.id}}"}}
+                             for i in (1, 2, 3)]], [("start", "b1"), ("start", "b2"), ("start", "b3")])
+    ex = core.run(d)  # the runner starts every run with the page's trace id, trace-abc123
+    assert ex["trace_id"] == main
+    assert [ex["by_node"][f"b{i}"][0]["trace_id"] for i in (1, 2, 3)] == branches
+
+
+# -- Retries through the database (the worker pool's claim of a retry) --------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_throwing_custom_transform_is_retried_through_the_database(owner):
+    d = definition([START, {"id": "flaky", "type": "transform", "config": {
+                        "expression": "throw new Error('flaky upstream');", "retry": {"maxAttempts": 3, "initialDelay": 50}}}],
+                   [("start", "flaky")])
+    ex = run(owner, d)
+    assert ex.status == "failed"
+    assert [(r.attempt, r.status) for r in runs_of(ex, "flaky")] == [(1, "failed"), (2, "failed"), (3, "failed")]

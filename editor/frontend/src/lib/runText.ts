@@ -1,0 +1,43 @@
+// Short human text about runs, shared by the editor's run bar, run-data panel and dialogs.
+
+/** The message of an execution's or node run's `error` (an object with `message`, or text). */
+export function errorText(error: unknown): string {
+  if (error === null || error === undefined) return "";
+  if (typeof error === "string") return error;
+  if (typeof error === "object") {
+    const e = error as Record<string, unknown>;
+    if (typeof e.message === "string") {
+      const node = typeof e.nodeId === "string" ? ` (node ${e.nodeId})` : "";
+      return `${e.message}${node}`;
+    }
+  }
+  return JSON.stringify(error);
+}
+
+export function durationText(startIso: string | null, endIso: string | null): string {
+  if (!startIso) return "not started";
+  const start = Date.parse(startIso);
+  const end = endIso ? Date.parse(endIso) : Date.now();
+  const ms = Math.max(0, end - start);
+  if (ms < 1) return "<1 ms";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** JSON for a <pre>, cut at `max` characters so a huge output cannot freeze the panel. */
+export function jsonText(value: unknown, max = 20_000): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, null, 2) ?? "undefined";
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}\n… (${text.length - max} more characters)` : text;
+}

@@ -1,0 +1,79 @@
+// The run shown on the canvas: a picker of the workflow's runs (newest first), its status
+// coloured by outcome with the reason of a failure, and what can be done with it (decide a
+// waiting approval, re-run, open its timeline, hide the badges).
+import type { Execution, ExecutionSummary } from "../api/types";
+import { errorText, jsonText, shortTime } from "../lib/runText";
+import { waitingApprovalOf } from "./ApprovalDialog";
+
+interface Props {
+  executions: ExecutionSummary[];
+  execution: Execution | null;
+  selectedId: string | null;
+  hidden: boolean;
+  onSelect: (id: string) => void;
+  onHide: (hidden: boolean) => void;
+  onApprove: () => void;
+  onRerun: () => void;
+}
+
+export function statusLabel(execution: Pick<Execution, "status"> & { state?: unknown }): string {
+  if (execution.status === "paused") return waitingApprovalOf(execution) ? "waiting for approval" : "paused";
+  return execution.status.replace("_", " ");
+}
+
+export function RunBar({ executions, execution, selectedId, hidden, onSelect, onHide, onApprove, onRerun }: Props) {
+  if (!executions.length && !execution) return null;
+  const status = execution?.status ?? executions.find((e) => String(e.id) === selectedId)?.status ?? "queued";
+  const approval = execution ? waitingApprovalOf(execution) : null;
+  const tone = status === "succeeded" ? "ok" : status === "failed" || status === "timed_out" ? "bad" : status === "paused" ? "wait" : status === "cancelled" ? "muted" : "live";
+  const options = executions.some((e) => String(e.id) === selectedId) || !execution ? executions : [execution, ...executions];
+  return (
+    <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone} role="status" aria-live="polite">
+      <label className="fm-runbar-pick">
+        <span>Run</span>
+        <select data-testid="run-picker" aria-label="Run shown on the canvas" value={selectedId ?? ""} onChange={(e) => onSelect(e.target.value)}>
+          {options.map((e) => (
+            <option key={e.id} value={String(e.id)}>
+              #{e.id} · {e.status.replace("_", " ")} · v{e.version} · {shortTime(e.createdAt)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="fm-runbar-status">
+        Execution <strong data-testid="execution-id">{selectedId}</strong>:{" "}
+        <span data-testid="execution-status" data-status={status}>
+          {execution ? statusLabel(execution) : status}
+        </span>
+      </span>
+      {execution && (status === "failed" || status === "timed_out" || status === "cancelled") && execution.error ? (
+        <span className="fm-runbar-reason" data-testid="execution-error">
+          — {errorText(execution.error)}
+        </span>
+      ) : null}
+      {execution && status === "succeeded" ? (
+        <span className="fm-runbar-reason fm-mono" data-testid="execution-output" title={jsonText(execution.output)}>
+          → {jsonText(execution.output, 120).replace(/\s+/g, " ")}
+        </span>
+      ) : null}
+      <span className="fm-spacer" />
+      {approval ? (
+        <button type="button" className="fm-btn fm-btn-primary" data-testid="canvas-approve" onClick={onApprove}>
+          Approve / reject…
+        </button>
+      ) : null}
+      {execution ? (
+        <button type="button" className="fm-btn" data-testid="rerun" onClick={onRerun}>
+          Re-run…
+        </button>
+      ) : null}
+      {selectedId ? (
+        <a href={`/executions/${selectedId}/`} data-testid="execution-link">
+          Open timeline →
+        </a>
+      ) : null}
+      <button type="button" className="fm-small-btn" aria-pressed={hidden} data-testid="hide-badges" onClick={() => onHide(!hidden)}>
+        {hidden ? "Show run data" : "Hide run data"}
+      </button>
+    </div>
+  );
+}

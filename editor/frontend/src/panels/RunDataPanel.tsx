@@ -1,0 +1,86 @@
+// The selected node in the run shown on the canvas: its status, every attempt (and loop
+// item) with input, output and error — what n8n shows when a node is opened after a run.
+import { useEffect, useState } from "react";
+
+import { executionsApi } from "../api/endpoints";
+import type { Execution, NodeRun } from "../api/types";
+import { durationText, errorText, jsonText } from "../lib/runText";
+import { displayStatus } from "../canvas/useRunData";
+
+const SHOWN_RUNS = 50;
+
+/** The node's runs: from the execution, or (when it carried only a first page) the node-runs API. */
+function useNodeRuns(execution: Execution, nodeId: string): { runs: NodeRun[]; loading: boolean } {
+  const inline = (execution.nodeRuns ?? []).filter((r) => r.nodeId === nodeId);
+  const paged = Boolean(execution.nodeRunsNext);
+  const [fetched, setFetched] = useState<NodeRun[] | null>(null);
+  const [loading, setLoading] = useState(false);
+  useEffect(() => {
+    if (!paged) {
+      setFetched(null);
+      return;
+    }
+    let stopped = false;
+    setLoading(true);
+    executionsApi
+      .nodeRuns(execution.id, nodeId)
+      .then((runs) => !stopped && setFetched(runs))
+      .catch(() => !stopped && setFetched(null)) // not on this server yet: the first page is what we have
+      .finally(() => !stopped && setLoading(false));
+    return () => {
+      stopped = true;
+    };
+    // Re-read when the run moves on (its status) or another node is picked.
+  }, [paged, execution.id, execution.status, nodeId]);
+  return { runs: fetched ?? inline, loading };
+}
+
+export function RunDataPanel({ execution, nodeId }: { execution: Execution; nodeId: string }) {
+  const { runs, loading } = useNodeRuns(execution, nodeId);
+  const status = displayStatus(execution)[nodeId];
+  const [index, setIndex] = useState(0);
+  useEffect(() => setIndex(runs.length ? runs.length - 1 : 0), [nodeId, runs.length]);
+  const current = runs[Math.min(index, runs.length - 1)];
+  return (
+    <section className="fm-rundata" data-testid="run-data" aria-label={`Run data of execution ${execution.id}`}>
+      <h3>
+        Run #{execution.id}: <span className={`fm-status-text fm-status-text-${status ?? "none"}`} data-testid="run-data-status">{status ? status.replace("_", " ") : "did not run"}</span>
+      </h3>
+      {loading ? <p className="fm-muted">Loading this node's runs…</p> : null}
+      {runs.length > 1 ? (
+        <ol className="fm-attempts" aria-label="Attempts" data-testid="run-data-attempts">
+          {runs.slice(-SHOWN_RUNS).map((run) => {
+            const i = runs.indexOf(run);
+            return (
+              <li key={run.id}>
+                <button type="button" className={`fm-attempt${i === index ? " is-current" : ""}`} aria-pressed={i === index} onClick={() => setIndex(i)}>
+                  {run.iteration !== null ? `item ${run.iteration} · ` : ""}attempt {run.attempt} · {run.status.replace("_", " ")}
+                </button>
+              </li>
+            );
+          })}
+          {runs.length > SHOWN_RUNS ? <li className="fm-muted">(the last {SHOWN_RUNS} of {runs.length})</li> : null}
+        </ol>
+      ) : null}
+      {current ? (
+        <div data-testid="run-data-current">
+          <p className="fm-help">
+            {current.iteration !== null ? `Item ${current.iteration}, ` : ""}attempt {current.attempt}: {current.status.replace("_", " ")} · {durationText(current.startedAt, current.finishedAt)}
+            {current.branchName && current.branchName !== "main" ? ` · branch ${current.branchName}` : ""}
+          </p>
+          {current.error ? (
+            <div className="fm-rundata-error" role="note" data-testid="run-data-error">
+              {errorText(current.error)}
+            </div>
+          ) : null}
+          <h4>Input</h4>
+          <pre className="fm-json" data-testid="run-data-input">{jsonText(current.input)}</pre>
+          <h4>Output</h4>
+          <pre className="fm-json" data-testid="run-data-output">{current.output === null || current.output === undefined ? "—" : jsonText(current.output)}</pre>
+        </div>
+      ) : (
+        <p className="fm-muted" data-testid="run-data-none">This node did not run in execution {execution.id}.</p>
+      )}
+    </section>
+  );
+}

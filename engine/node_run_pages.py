@@ -1,0 +1,179 @@
+"""Bounded node-run lists for the execution API (SPEC §7, issue 12).
+
+A 1,000,000-item loop has millions of node runs: answering them in one response took
+261 MB and 72 s and left daphne at 5 GB. So every answer that lists node runs is bounded:
+
+- `GET /api/executions/{id}` carries `nodeRuns` whole while there are at most
+  `FLOWMAESTRO_NODE_RUNS_INLINE` (1,000) of them; beyond that, the first page. It always
+  carries `nodeRunCounts` (per status, from the database's index, not from the rows) and
+  `nodeRunsNext`: the URL of the next page, or null when `nodeRuns` is whole.
+- `GET /api/executions/{id}/node-runs?nodeId=&status=&cursor=&limit=` pages through them in
+  creation order (`seq`), `limit` at most `MAX_PAGE_SIZE`.
+- a page also ends once its JSON reaches `FLOWMAESTRO_PAGE_MAX_BYTES` (4 MB; at least one
+  node run per page), since one node run may carry a large output; an `input`, `output`
+  or `error` over an eighth of that (a big loop's output: every item's result) is
+  replaced by `{"truncated": true, "size", "url"}`, the URL giving that node run whole
+  (`…/timeline?nodeRun=<id>`).
+
+Cursor pagination, not page numbers: a running execution keeps adding node runs, and a
+cursor (the last `seq`, `id` seen) neither skips nor repeats one while it grows; it is also
+one index range scan however deep the page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, Q
+
+from engine.models import Execution, NodeRun, NodeRunStatus
+from engine.serializers import NodeRunSerializer
+
+MAX_PAGE_SIZE = 1000
+_CURSOR = re.compile(r"^(\d{1,10})\.([0-9A-Za-z_-]{1,32})$")
+
+
+def inline_limit() -> int:
+    return int(getattr(settings, "FLOWMAESTRO_NODE_RUNS_INLINE", 1000))
+
+
+def page_size() -> int:
+    return min(MAX_PAGE_SIZE, int(getattr(settings, "FLOWMAESTRO_NODE_RUNS_PAGE_SIZE", 500)))
+
+
+def page_max_bytes() -> int:
+    return int(getattr(settings, "FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000))
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(seq: int, node_run_id: str) -> str:
+    return f"{seq}.{node_run_id}"
+
+
+def decode_cursor(text: str) -> tuple[int, str]:
+    match = _CURSOR.match(text or "")
+    if match is None:
+        raise BadCursor("cursor is not one this server gave out")
+    return int(match.group(1)), match.group(2)
+
+
+def status_counts(execution: Execution) -> dict[str, int]:
+    """Node runs per status: one GROUP BY over the (execution, status) index."""
+    rows = NodeRun.objects.filter(execution=execution).order_by().values_list("status").annotate(n=Count("id"))
+    return {status: int(n) for status, n in rows}
+
+
+def node_status_counts(execution: Execution) -> dict[str, dict[str, int]]:
+    """Node runs per node and status: what the canvas badges need when `nodeRuns` is only
+    a page (bounded by the number of nodes in the definition, not by the item count)."""
+    rows = (NodeRun.objects.filter(execution=execution).order_by()
+            .values_list("node_id", "status").annotate(n=Count("id")))
+    out: dict[str, dict[str, int]] = {}
+    for node_id, status, n in rows:
+        out.setdefault(node_id, {})[status] = int(n)
+    return out
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def node_run_page(
+    execution: Execution,
+    *,
+    limit: int,
+    after: tuple[int, str] | None = None,
+    node_id: str | None = None,
+    statuses: list[str] | None = None,
+) -> Page:
+    """Up to `limit` node runs after the cursor `after`, in creation order, and the cursor
+    of the next page (None: there is none). Ends early at `page_max_bytes()` of JSON."""
+    qs = NodeRun.objects.filter(execution=execution)
+    if node_id:
+        qs = qs.filter(node_id=node_id)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if after is not None:
+        seq, last_id = after
+        qs = qs.filter(Q(seq__gt=seq) | Q(seq=seq, id__gt=last_id))
+    fetched = list(qs.order_by("seq", "id")[: limit + 1])
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    # One list serializer for the page: a serializer per row costs ~10x more (DRF copies
+    # its fields for every instance).
+    data = NodeRunSerializer(fetched, many=True).data
+    budget = page_max_bytes()
+    rows: list[dict[str, Any]] = []
+    size = 0
+    for row in data:
+        weight = len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        if weight > budget // 8:
+            weight = _shrink(row, execution.pk, budget // 8)
+        if rows and size + weight > budget:
+            more = True
+            break
+        rows.append(row)
+        size += weight
+    last = fetched[len(rows) - 1] if rows else None
+    next_cursor = encode_cursor(last.seq, last.id) if more and last is not None else None
+    return Page(rows=rows, next_cursor=next_cursor)
+
+
+def _shrink(row: dict[str, Any], execution_id: Any, field_cap: int) -> int:
+    """Each of a node run's `input`, `output` and `error` over `field_cap` bytes of JSON
+    (an eighth of a page: 500 KB by default) is replaced by `{"truncated": true, "size":
+    <bytes>, "url": …}`, where the URL gives that node run whole. Such values are the big
+    loop's: its output holds every item's result and its start node's input the whole
+    array (3 MB in one node run for 200,000 items), which would leave room for nothing
+    else on a page. Returns the node run's new JSON size."""
+    for key in ("input", "output", "error"):
+        size = len(json.dumps(row.get(key), cls=DjangoJSONEncoder, ensure_ascii=False))
+        if size > field_cap:
+            row[key] = {"truncated": True, "size": size,
+                        "url": f"/api/executions/{execution_id}/timeline?nodeRun={row['id']}"}
+    return len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:
+    """The URL of the next page, relative to the server (the same filters, the new cursor)."""
+    params = {key: value for key, value in filters.items() if value not in (None, "")}
+    params["cursor"] = cursor
+    return f"/api/executions/{execution_id}/node-runs?{urlencode(params)}"
+
+
+def valid_statuses(raw: str) -> list[str]:
+    """`status=failed,timed_out` → the list; ValueError naming what is not a status."""
+    wanted = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(NodeRunStatus.values))
+    if unknown:
+        raise ValueError(f"unknown status {', '.join(unknown)}; one of {', '.join(NodeRunStatus.values)}")
+    return wanted
+
+
+def execution_node_runs(execution: Execution) -> dict[str, Any]:
+    """The node-run part of `GET /api/executions/{id}`: `nodeRuns` (whole up to
+    `inline_limit()`, else the first page), `nodeRunCounts`, `nodeRunsNext`, and, when the
+    list is only a page, `nodeRunCountsByNode`."""
+    counts = status_counts(execution)
+    total = sum(counts.values())
+    whole = total <= inline_limit()
+    page = node_run_page(execution, limit=max(total, 1) if whole else page_size())
+    out: dict[str, Any] = {
+        "nodeRuns": page.rows,
+        "nodeRunCounts": counts,
+        "nodeRunsNext": node_runs_url(execution.pk, page.next_cursor) if page.next_cursor else None,
+    }
+    if page.next_cursor:
+        out["nodeRunCountsByNode"] = node_status_counts(execution)
+    return out
