@@ -10,7 +10,10 @@ A 1,000,000-item loop has millions of node runs: answering them in one response 
 - `GET /api/executions/{id}/node-runs?nodeId=&status=&cursor=&limit=` pages through them in
   creation order (`seq`), `limit` at most `MAX_PAGE_SIZE`.
 - a page also ends once its JSON reaches `FLOWMAESTRO_PAGE_MAX_BYTES` (4 MB; at least one
-  node run per page), since one node run may carry an output of up to a megabyte.
+  node run per page), since one node run may carry a large output; an `input`, `output`
+  or `error` over an eighth of that (a big loop's output: every item's result) is
+  replaced by `{"truncated": true, "size", "url"}`, the URL giving that node run whole
+  (`…/timeline?nodeRun=<id>`).
 
 Cursor pagination, not page numbers: a running execution keeps adding node runs, and a
 cursor (the last `seq`, `id` seen) neither skips nor repeats one while it grows; it is also
@@ -104,25 +107,42 @@ def node_run_page(
     if after is not None:
         seq, last_id = after
         qs = qs.filter(Q(seq__gt=seq) | Q(seq=seq, id__gt=last_id))
+    fetched = list(qs.order_by("seq", "id")[: limit + 1])
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    # One list serializer for the page: a serializer per row costs ~10x more (DRF copies
+    # its fields for every instance).
+    data = NodeRunSerializer(fetched, many=True).data
     budget = page_max_bytes()
     rows: list[dict[str, Any]] = []
     size = 0
-    last: NodeRun | None = None
-    more = False
-    for node_run in qs.order_by("seq", "id")[: limit + 1]:
-        if len(rows) >= limit:
-            more = True
-            break
-        data = NodeRunSerializer(node_run).data
-        weight = len(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False))
+    for row in data:
+        weight = len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        if weight > budget // 8:
+            weight = _shrink(row, execution.pk, budget // 8)
         if rows and size + weight > budget:
             more = True
             break
-        rows.append(data)
+        rows.append(row)
         size += weight
-        last = node_run
+    last = fetched[len(rows) - 1] if rows else None
     next_cursor = encode_cursor(last.seq, last.id) if more and last is not None else None
     return Page(rows=rows, next_cursor=next_cursor)
+
+
+def _shrink(row: dict[str, Any], execution_id: Any, field_cap: int) -> int:
+    """Each of a node run's `input`, `output` and `error` over `field_cap` bytes of JSON
+    (an eighth of a page: 500 KB by default) is replaced by `{"truncated": true, "size":
+    <bytes>, "url": …}`, where the URL gives that node run whole. Such values are the big
+    loop's: its output holds every item's result and its start node's input the whole
+    array (3 MB in one node run for 200,000 items), which would leave room for nothing
+    else on a page. Returns the node run's new JSON size."""
+    for key in ("input", "output", "error"):
+        size = len(json.dumps(row.get(key), cls=DjangoJSONEncoder, ensure_ascii=False))
+        if size > field_cap:
+            row[key] = {"truncated": True, "size": size,
+                        "url": f"/api/executions/{execution_id}/timeline?nodeRun={row['id']}"}
+    return len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:
