@@ -34,8 +34,18 @@ def workflow_editor(request: HttpRequest, workflow_id: int) -> HttpResponse:
     return render(request, "editor/workflow_editor.html", {"nav": "workflows", "workflow": workflow})
 
 
+@login_required
+@ensure_csrf_cookie
+def workflow_new(request: HttpRequest) -> HttpResponse:
+    # The editor on a workflow that does not exist yet: nothing is stored until the first
+    # save, so opening "New workflow" and leaving leaves no empty draft behind.
+    name = (request.GET.get("name") or "").strip()[:200] or "Untitled workflow"
+    return render(request, "editor/workflow_editor.html", {"nav": "workflows", "workflow": None, "new_name": name})
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", home, name="home"),
     path("workflows/", workflow_list, name="workflow-list"),
+    path("workflows/new/", workflow_new, name="workflow-new"),
     path("workflows/<int:workflow_id>/", workflow_editor, name="workflow-editor"),
 ]

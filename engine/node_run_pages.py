@@ -10,7 +10,10 @@ A 1,000,000-item loop has millions of node runs: answering them in one response 
 - `GET /api/executions/{id}/node-runs?nodeId=&status=&cursor=&limit=` pages through them in
   creation order (`seq`), `limit` at most `MAX_PAGE_SIZE`.
 - a page also ends once its JSON reaches `FLOWMAESTRO_PAGE_MAX_BYTES` (4 MB; at least one
-  node run per page), since one node run may carry an output of up to a megabyte.
+  node run per page), since one node run may carry a large output; a single node run
+  bigger than that (a big loop's output: every item's result) has its large `input`,
+  `output` or `error` replaced by `{"truncated": true, "size", "url"}`, the URL giving it
+  whole (`…/timeline?nodeRun=<id>`).
 
 Cursor pagination, not page numbers: a running execution keeps adding node runs, and a
 cursor (the last `seq`, `id` seen) neither skips nor repeats one while it grows; it is also
@@ -104,25 +107,40 @@ def node_run_page(
     if after is not None:
         seq, last_id = after
         qs = qs.filter(Q(seq__gt=seq) | Q(seq=seq, id__gt=last_id))
+    fetched = list(qs.order_by("seq", "id")[: limit + 1])
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    # One list serializer for the page: a serializer per row costs ~10x more (DRF copies
+    # its fields for every instance).
+    data = NodeRunSerializer(fetched, many=True).data
     budget = page_max_bytes()
     rows: list[dict[str, Any]] = []
     size = 0
-    last: NodeRun | None = None
-    more = False
-    for node_run in qs.order_by("seq", "id")[: limit + 1]:
-        if len(rows) >= limit:
-            more = True
-            break
-        data = NodeRunSerializer(node_run).data
-        weight = len(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False))
+    for row in data:
+        weight = len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        if weight > budget:
+            weight = _shrink(row, execution.pk, budget)
         if rows and size + weight > budget:
             more = True
             break
-        rows.append(data)
+        rows.append(row)
         size += weight
-        last = node_run
+    last = fetched[len(rows) - 1] if rows else None
     next_cursor = encode_cursor(last.seq, last.id) if more and last is not None else None
     return Page(rows=rows, next_cursor=next_cursor)
+
+
+def _shrink(row: dict[str, Any], execution_id: Any, budget: int) -> int:
+    """A node run too big for any page (a loop's output is every item's result: megabytes
+    for a 200,000-item loop) keeps its small fields; each of `input`, `output` and `error`
+    over a quarter of the budget is replaced by `{"truncated": true, "size": <bytes>,
+    "url": …}`, where the URL gives that node run whole. Returns the new JSON size."""
+    for key in ("input", "output", "error"):
+        size = len(json.dumps(row.get(key), cls=DjangoJSONEncoder, ensure_ascii=False))
+        if size > budget // 4:
+            row[key] = {"truncated": True, "size": size,
+                        "url": f"/api/executions/{execution_id}/timeline?nodeRun={row['id']}"}
+    return len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise for /api/docs/
     "channels",
     "axes",  # login throttling (README "Production")
     "csp",  # Content-Security-Policy (README "Production")
@@ -227,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     # The schema maps every route and field: for logged-in users only, like the API itself.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Executions and node runs both have a `status` with different choices: name them apart.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "engine.models.ExecutionStatus",
         "NodeRunStatusEnum": "engine.models.NodeRunStatus",

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from editor.trigger_api import HookApi
 from flowmaestro.api_errors import api_not_found
@@ -13,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    # The schema as a page (Swagger UI, served from this app: no CDN, and its start-up script
+    # is a file of its own, which the CSP allows). A logged-out visitor is sent to log in.
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/", include("editor.api_urls")),
     path("api/", include("engine.api_urls")),
     # After every api/ include: any other /api/ path is a JSON 404, also under DEBUG

@@ -27,12 +27,15 @@ EDITOR_URL = re.compile(r".*/workflows/(\d+)/$")
 
 
 def create_workflow(page: Any, name: str) -> str:
-    """Create a workflow from the list page; returns its id once the editor is open."""
+    """Create a workflow from the list page; returns its id once the editor is open. The
+    editor stores nothing until the first save (no empty drafts piling up), so it saves."""
     page.goto("/workflows/")
     page.fill("[data-testid=new-workflow-name]", name)
     page.click("[data-testid=create-workflow]")
-    page.wait_for_url(EDITOR_URL)
     page.wait_for_selector("[data-testid=editor]")
+    page.wait_for_selector("[data-testid=save-state]:has-text('Not saved yet')")
+    page.keyboard.press("Control+s")
+    page.wait_for_url(EDITOR_URL)
     match = EDITOR_URL.match(page.url)
     assert match
     return match.group(1)
@@ -173,7 +176,9 @@ def test_fan_out_fan_in_by_drag_and_drop_save_reload_layout_and_run(logged_in_pa
 
     # Auto-layout: left to right, the three delays in one column between start and merge.
     page.click("[data-testid=auto-layout]")
-    page.wait_for_timeout(600)  # layout + the fit-view animation
+    # The layout engine loads on first use: wait until it is done, then for the fit animation.
+    page.wait_for_selector("[data-testid=auto-layout]:not([disabled])")
+    page.wait_for_timeout(600)
     boxes = {n: node_box(page, n) for n in [start, *delays, merge]}
     delay_x = [boxes[d]["x"] for d in delays]
     assert max(delay_x) - min(delay_x) < 2

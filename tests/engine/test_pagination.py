@@ -173,6 +173,24 @@ def test_a_page_also_ends_at_its_byte_budget(alice_client: APIClient, execution_
 
 
 @pytest.mark.django_db
+def test_a_node_run_bigger_than_a_page_is_shown_truncated_with_a_link_to_it_whole(
+    alice_client: APIClient, execution_id: int
+) -> None:
+    """A loop's output is every item's result: 5 MB here, in one node run."""
+    [loop] = add_node_runs(execution_id, 1, output=list(range(1_000_000)))
+    add_node_runs(execution_id, 3, first_seq=2)
+    response = alice_client.get(f"/api/executions/{execution_id}")
+    assert len(response.content) < 100_000
+    body = response.json()
+    assert [r["iteration"] for r in body["nodeRuns"]] == [0, 0, 1, 2]
+    shown = body["nodeRuns"][0]["output"]
+    assert shown["truncated"] is True and shown["size"] > 4_000_000
+    assert body["nodeRuns"][0]["input"] == {"item": 0}  # small fields stay
+    whole = alice_client.get(shown["url"]).json()
+    assert whole["nodeRun"]["id"] == loop.id and len(whole["nodeRun"]["output"]) == 1_000_000
+
+
+@pytest.mark.django_db
 def test_the_bounds_are_configurable(alice_client: APIClient, execution_id: int, settings: Any) -> None:
     settings.FLOWMAESTRO_NODE_RUNS_INLINE = 10
     settings.FLOWMAESTRO_NODE_RUNS_PAGE_SIZE = 4

@@ -14,7 +14,7 @@ import {
   ReactFlow,
   useReactFlow,
 } from "@xyflow/react";
-import { type DragEvent, useCallback, useMemo, useRef } from "react";
+import { type DragEvent, useCallback, useMemo, useRef, useState } from "react";
 
 import type { Position } from "../api/types";
 import { LoopNode } from "../nodes/LoopNode";
@@ -31,9 +31,23 @@ export const GRID = 20;
 
 interface Props {
   issues: IssueIndex;
+  /** A node was added by a drop: bring it fully into view. */
+  onAdded?: (id: string) => void;
 }
 
-export function Canvas({ issues }: Props) {
+/** Fit never shrinks the canvas below this zoom: node names (13 px) stay at least ~11 px. */
+export const FIT_MIN_ZOOM = 0.85;
+
+interface PendingMove {
+  nodeId: string;
+  nodeName: string;
+  loopId: string;
+  loopName: string;
+  position: Position;
+}
+
+export function Canvas({ issues, onAdded }: Props) {
+  const [pendingMove, setPendingMove] = useState<PendingMove | null>(null);
   const definition = useGraph((s) => s.definition);
   const nodeTypes = useGraph((s) => s.nodeTypes);
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
@@ -112,9 +126,14 @@ export function Canvas({ issues }: Props) {
         const targetId = target?.id;
         if (targetId === node.parentId) continue;
         const base = targetId !== undefined ? absolutePosition(definition, targetId) : { x: 0, y: 0 };
-        store.setParent(node.id, targetId, { x: Math.max(targetId ? 10 : -1e9, origin.x - base.x), y: Math.max(targetId ? 50 : -1e9, origin.y - base.y) });
-        const where = target ? `into loop ${target.name}` : "out of its loop";
-        store.notify("info", `Moved ${node.name} ${where}.`);
+        const position = { x: Math.max(targetId ? 10 : -1e9, origin.x - base.x), y: Math.max(targetId ? 50 : -1e9, origin.y - base.y) };
+        if (target && targetId !== undefined) {
+          // Into a loop changes what the node does (it runs once per item): ask first.
+          setPendingMove({ nodeId: node.id, nodeName: node.name, loopId: targetId, loopName: target.name, position });
+          continue;
+        }
+        store.setParent(node.id, targetId, position);
+        store.notify("info", `Moved ${node.name} out of its loop.`);
       }
       store.endGesture();
     },
@@ -135,15 +154,21 @@ export function Canvas({ issues }: Props) {
       const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
       const topLeft = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
       const snapped = (v: number) => (graphStore.getState().snapToGrid ? Math.round(v / GRID) * GRID : Math.round(v));
+      if (type === "start" && store.definition.nodes.some((n) => n.type === "start")) {
+        store.notify("info", "This workflow already has its Start node.");
+        return;
+      }
       const container = type === "start" ? null : containerAt(store.definition, point, (n) => isContainer(n.type));
+      let id: string;
       if (container) {
         const base = absolutePosition(store.definition, container.id);
-        store.addNode(type, { x: Math.max(10, snapped(topLeft.x - base.x)), y: Math.max(50, snapped(topLeft.y - base.y)) }, container.id);
+        id = store.addNode(type, { x: Math.max(10, snapped(topLeft.x - base.x)), y: Math.max(50, snapped(topLeft.y - base.y)) }, container.id);
       } else {
-        store.addNode(type, { x: snapped(topLeft.x), y: snapped(topLeft.y) });
+        id = store.addNode(type, { x: snapped(topLeft.x), y: snapped(topLeft.y) });
       }
+      onAdded?.(id);
     },
-    [flow, isContainer],
+    [flow, isContainer, onAdded],
   );
 
   return (
@@ -167,7 +192,7 @@ export function Canvas({ issues }: Props) {
         minZoom={0.1}
         maxZoom={2}
         fitView
-        fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
+        fitViewOptions={{ padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM }}
         defaultEdgeOptions={{ type: "branch" }}
         proOptions={{ hideAttribution: true }}
         onlyRenderVisibleElements
@@ -177,6 +202,28 @@ export function Canvas({ issues }: Props) {
         <MiniMap pannable zoomable ariaLabel="Mini map" nodeStrokeWidth={2} data-testid="minimap" />
         <Controls showInteractive={false} aria-label="Zoom controls" />
       </ReactFlow>
+      {pendingMove && (
+        <div className="fm-modal-backdrop" onClick={() => setPendingMove(null)}>
+          <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="move-into-loop-title" data-testid="move-into-loop" onClick={(e) => e.stopPropagation()}
+               onKeyDown={(e) => { if (e.key === "Escape") { e.stopPropagation(); setPendingMove(null); } }}>
+            <h2 id="move-into-loop-title">Move “{pendingMove.nodeName}” into loop “{pendingMove.loopName}”?</h2>
+            <p>Inside the loop it runs once for every item of the loop.</p>
+            <div className="fm-modal-actions">
+              <button type="button" className="fm-btn" data-testid="move-into-loop-cancel" autoFocus onClick={() => setPendingMove(null)}>
+                Keep it outside
+              </button>
+              <button type="button" className="fm-btn fm-btn-primary" data-testid="move-into-loop-confirm" onClick={() => {
+                const store = graphStore.getState();
+                store.setParent(pendingMove.nodeId, pendingMove.loopId, pendingMove.position);
+                store.notify("info", `Moved ${pendingMove.nodeName} into loop ${pendingMove.loopName}.`);
+                setPendingMove(null);
+              }}>
+                Move into the loop
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
       {definition.nodes.length === 0 && (
         <div className="fm-empty-canvas" data-testid="empty-canvas">
           Drag a <strong>Start</strong> node from the palette to begin, then drag more nodes and connect their handles.

@@ -101,3 +101,39 @@ export function containerAt(
   }
   return best?.node ?? null;
 }
+
+/** One node's box (a container holds its body). `isContainerType` tells containers by type. */
+export function nodeSize(definition: WorkflowDefinition, nodeId: string, isContainerType: (type: string) => boolean): Size {
+  return nodeSizes(definition, (n) => isContainerType(n.type)).get(nodeId) ?? { width: NODE_WIDTH, height: NODE_HEIGHT };
+}
+
+const GAP = 24;
+
+/** The nearest position to `wanted` (same parent) where a box of `size` overlaps no other
+ * node: first straight below, then in the next column, so a new node never lands on top. */
+export function freeSpot(
+  definition: WorkflowDefinition,
+  parentId: string | undefined,
+  wanted: Position,
+  size: Size,
+  isContainerType: (type: string) => boolean,
+): Position {
+  const sizes = nodeSizes(definition, (n) => isContainerType(n.type));
+  const siblings = definition.nodes.filter((n) => n.parentId === parentId);
+  const overlaps = (p: Position) =>
+    siblings.some((n) => {
+      const s = sizes.get(n.id) ?? { width: NODE_WIDTH, height: NODE_HEIGHT };
+      return p.x < n.position.x + s.width + GAP && n.position.x < p.x + size.width + GAP && p.y < n.position.y + s.height + GAP && n.position.y < p.y + size.height + GAP;
+    });
+  const x0 = Math.round(wanted.x);
+  const y0 = Math.round(wanted.y);
+  for (let column = 0; column < 20; column++) {
+    for (let row = 0; row < 30; row++) {
+      // Rows alternate below and above the wanted spot, nearest first.
+      const offset = row === 0 ? 0 : (row % 2 === 1 ? 1 : -1) * Math.ceil(row / 2) * (NODE_HEIGHT + GAP);
+      const candidate = { x: x0 + column * (size.width + GAP * 2), y: Math.max(parentId ? LOOP_HEADER : -1e9, y0 + offset) };
+      if (!overlaps(candidate)) return candidate;
+    }
+  }
+  return { x: x0, y: y0 };
+}

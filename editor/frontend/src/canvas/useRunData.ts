@@ -50,6 +50,7 @@ export function useRunData(workflowId: string): RunData {
   const [hidden, setHidden] = useState(false);
 
   useEffect(() => {
+    if (!workflowId) return; // a new workflow, not saved yet, has no runs
     let stopped = false;
     executionsApi
       .listForWorkflow(workflowId)

@@ -8,5 +8,5 @@ import "../styles/editor.css";
 const root = document.getElementById("root");
 if (root) {
   const workflowId = root.dataset.workflowId ?? "";
-  createRoot(root).render(<EditorPage workflowId={workflowId} />);
+  createRoot(root).render(<EditorPage workflowId={workflowId} newName={root.dataset.newName || "Untitled workflow"} />);
 }

@@ -6,9 +6,11 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, errorMessage } from "../api/client";
 import { nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
-import { Canvas } from "../canvas/Canvas";
+import { Canvas, FIT_MIN_ZOOM } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
+import { absolutePosition, freeSpot, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
+import { hasInputHandle, outputHandles } from "../lib/graph";
 import { useRunData } from "../canvas/useRunData";
 import { useShortcuts } from "../canvas/useShortcuts";
 import { useValidation } from "../canvas/useValidation";
@@ -24,18 +26,22 @@ import { SettingsPanel } from "../panels/SettingsPanel";
 import { Toast } from "../panels/Toast";
 import { VersionsDialog } from "../panels/VersionsDialog";
 import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
+import { starterDefinition } from "./WorkflowListPage";
 
 type Dialog = "run" | "versions" | "help" | "rerun" | "approve" | null;
 
-export function EditorPage({ workflowId }: { workflowId: string }) {
+export function EditorPage({ workflowId, newName = "Untitled workflow" }: { workflowId: string; newName?: string }) {
   return (
     <ReactFlowProvider>
-      <Editor workflowId={workflowId} />
+      <Editor initialId={workflowId} newName={newName} />
     </ReactFlowProvider>
   );
 }
 
-function Editor({ workflowId }: { workflowId: string }) {
+function Editor({ initialId, newName }: { initialId: string; newName: string }) {
+  // "" until a new workflow's first save creates it (then the URL becomes /workflows/{id}/).
+  const [workflowId, setWorkflowId] = useState(initialId);
+  const workflowIdRef = useRef(initialId);
   const [workflow, setWorkflow] = useState<Workflow | null>(null);
   const [nodeTypeList, setNodeTypeList] = useState<NodeTypeInfo[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -60,7 +66,8 @@ function Editor({ workflowId }: { workflowId: string }) {
   const runData = useRunData(workflowId);
 
   useEffect(() => {
-    Promise.all([workflowsApi.get(workflowId), nodeTypesApi.list()])
+    const unsaved: Workflow = { id: "", name: newName, description: "", definition: starterDefinition(newName), version: 0, createdAt: "", updatedAt: "" };
+    Promise.all([initialId ? workflowsApi.get(initialId) : Promise.resolve(unsaved), nodeTypesApi.list()])
       .then(([wf, types]) => {
         graphStore.getState().setNodeTypes(types);
         graphStore.getState().load(normaliseDefinition(wf.definition, wf.name));
@@ -69,7 +76,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         document.title = `${wf.name} · FlowMaestro`;
       })
       .catch((err: unknown) => setLoadError(errorMessage(err)));
-  }, [workflowId]);
+  }, [initialId, newName]);
 
   useEffect(() => {
     const warn = (event: BeforeUnloadEvent) => {
@@ -88,10 +95,17 @@ function Editor({ workflowId }: { workflowId: string }) {
     setSaving(true);
     try {
       // A draft: saved even with problems (they stay listed below); running is what is refused.
-      const saved = await workflowsApi.update(workflowId, { name: toSave.name || "Untitled workflow", definition: toSave, draft: true });
+      const body = { name: toSave.name || "Untitled workflow", definition: toSave, draft: true };
+      const currentId = workflowIdRef.current;
+      const saved = currentId ? await workflowsApi.update(currentId, body) : await workflowsApi.create(body);
       store.markSaved(toSave);
       setWorkflow(saved);
-      const problems = (await workflowsApi.validate(workflowId).catch(() => null))?.errors.length ?? 0;
+      if (!currentId) {
+        workflowIdRef.current = String(saved.id);
+        setWorkflowId(String(saved.id));
+        window.history.replaceState(null, "", `/workflows/${saved.id}/`);
+      }
+      const problems = (await workflowsApi.validate(saved.id).catch(() => null))?.errors.length ?? 0;
       if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${problems} problem(s): fix them to run it.`);
       else store.notify("success", `Saved as version ${saved.version}.`);
       return true;
@@ -110,7 +124,7 @@ function Editor({ workflowId }: { workflowId: string }) {
     try {
       const positions = await layoutPositions(store.definition, (type) => isContainerType(type, store.nodeTypes));
       store.applyPositions(positions);
-      window.setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1 }), 50);
+      window.setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1, minZoom: FIT_MIN_ZOOM }), 50);
     } catch (err) {
       store.notify("error", `Auto-layout failed: ${errorMessage(err)}`);
     } finally {
@@ -124,8 +138,8 @@ function Editor({ workflowId }: { workflowId: string }) {
       setRunning(true);
       try {
         // A run is pinned to a saved version: save what is on the canvas first.
-        if (store.dirty && !(await save())) return;
-        const started = await workflowsApi.run(workflowId, input, priority);
+        if ((store.dirty || !workflowIdRef.current) && !(await save())) return;
+        const started = await workflowsApi.run(workflowIdRef.current, input, priority);
         runData.refresh(String(started.id));
         setDialog(null);
         store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
@@ -175,18 +189,76 @@ function Editor({ workflowId }: { workflowId: string }) {
       store.change(() => ({ ...normaliseDefinition(parsed, keptName), name: keptName }));
       const other = typeof parsed.name === "string" && parsed.name && parsed.name !== keptName ? ` (kept the name “${keptName}”; the file's is “${parsed.name}”)` : "";
       store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}${other}. Save to keep them.`);
-      window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+      window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM }), 50);
     } catch (err) {
       store.notify("error", `Import failed: ${errorMessage(err)}`);
     }
   }, [flow]);
 
+  /** Palette Enter / double-click: right of the selected node and connected to it, else in
+   * the middle of the view; never on top of another node; then scrolled fully into view. */
   const addAtCenter = useCallback(
     (type: string) => {
-      const el = document.querySelector(".fm-canvas");
-      const rect = el?.getBoundingClientRect();
-      const point = rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
-      graphStore.getState().addNode(type, { x: point.x - 100, y: point.y - 32 });
+      const store = graphStore.getState();
+      if (type === "start" && store.definition.nodes.some((n) => n.type === "start")) {
+        store.notify("info", "This workflow already has its Start node.");
+        return;
+      }
+      const selected = store.selectedNodeIds.length === 1 ? store.definition.nodes.find((n) => n.id === store.selectedNodeIds[0]) : undefined;
+      const container = isContainerType(type, store.nodeTypes);
+      let parentId: string | undefined;
+      let wanted: { x: number; y: number };
+      if (selected) {
+        parentId = selected.parentId;
+        const size = nodeSize(store.definition, selected.id, (t) => isContainerType(t, store.nodeTypes));
+        wanted = { x: selected.position.x + size.width + 80, y: selected.position.y };
+      } else {
+        const el = document.querySelector(".fm-canvas");
+        const rect = el?.getBoundingClientRect();
+        const point = rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
+        wanted = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
+      }
+      const size = container ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
+      const position = freeSpot(store.definition, parentId, wanted, size, (t) => isContainerType(t, store.nodeTypes));
+      const id = store.addNode(type, position, parentId);
+      if (selected) {
+        const info = store.nodeTypes[selected.type];
+        const handles = outputHandles(selected, info);
+        if (handles.length && hasInputHandle(store.nodeTypes[type], type)) graphStore.getState().connect(selected.id, id, handles[0]);
+      }
+      revealNode(id);
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [flow],
+  );
+
+  /** Pan (never zoom out below legible) so that the whole node is on screen. */
+  const revealNode = useCallback(
+    (id: string) => {
+      window.setTimeout(() => {
+        // From the definition, not the DOM: the canvas renders only nodes already in view.
+        const store = graphStore.getState();
+        if (!store.definition.nodes.some((n) => n.id === id)) return;
+        const pane = document.querySelector(".fm-canvas");
+        if (!pane) return;
+        const origin = absolutePosition(store.definition, id);
+        const size = nodeSize(store.definition, id, (t) => isContainerType(t, store.nodeTypes));
+        const topLeft = flow.flowToScreenPosition(origin);
+        const bottomRight = flow.flowToScreenPosition({ x: origin.x + size.width, y: origin.y + size.height });
+        const box = { left: topLeft.x, top: topLeft.y, right: bottomRight.x, bottom: bottomRight.y };
+        const view = pane.getBoundingClientRect();
+        const margin = 24;
+        const inside = box.left >= view.left + margin && box.right <= view.right - margin && box.top >= view.top + margin && box.bottom <= view.bottom - margin;
+        if (inside) return;
+        const { x, y, zoom } = flow.getViewport();
+        let dx = 0;
+        let dy = 0;
+        if (box.right > view.right - margin) dx = view.right - margin - box.right;
+        if (box.left + dx < view.left + margin) dx = view.left + margin - box.left;
+        if (box.bottom > view.bottom - margin) dy = view.bottom - margin - box.bottom;
+        if (box.top + dy < view.top + margin) dy = view.top + margin - box.top;
+        void flow.setViewport({ x: x + dx, y: y + dy, zoom }, { duration: 150 });
+      }, 60);
     },
     [flow],
   );
@@ -195,7 +267,7 @@ function Editor({ workflowId }: { workflowId: string }) {
     () => ({
       save: () => void save(),
       layout: () => void autoLayout(),
-      fitView: () => void flow.fitView({ padding: 0.2, duration: 200 }),
+      fitView: () => void flow.fitView({ padding: 0.2, duration: 200, minZoom: FIT_MIN_ZOOM }),
       toggleHelp: () => setDialog((d) => (d === "help" ? null : "help")),
       closeDialogs: () => {
         const open = dialogRef.current !== null;
@@ -244,7 +316,7 @@ function Editor({ workflowId }: { workflowId: string }) {
           onChange={(e) => graphStore.getState().setWorkflowName(e.target.value)}
         />
         <span className={`fm-save-state${dirty ? " is-dirty" : ""}`} data-testid="save-state" aria-live="polite">
-          {saving ? "Saving…" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
+          {saving ? "Saving…" : !workflowId ? "Not saved yet" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
         </span>
         <span className="fm-spacer" />
         <button type="button" className="fm-btn" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
@@ -311,8 +383,8 @@ function Editor({ workflowId }: { workflowId: string }) {
         onRerun={() => setDialog("rerun")}
       />
       <div className="fm-editor-body">
-        <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} />
-        <Canvas issues={validation.index} />
+        <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} unavailable={definition.nodes.some((n) => n.type === "start") ? { start: "This workflow already has its Start node" } : {}} />
+        <Canvas issues={validation.index} onAdded={revealNode} />
         <aside className="fm-side" aria-label="Properties">
           {sidePanel === "settings" ? (
             <SettingsPanel workflowId={workflowId} />
@@ -380,7 +452,7 @@ function Editor({ workflowId }: { workflowId: string }) {
           }}
         />
       )}
-      {dialog === "versions" && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} onRestore={restore} onClose={() => setDialog(null)} />}
+      {dialog === "versions" && workflowId && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} onRestore={restore} onClose={() => setDialog(null)} />}
       {dialog === "help" && <HelpOverlay onClose={() => setDialog(null)} />}
       <Toast />
     </div>

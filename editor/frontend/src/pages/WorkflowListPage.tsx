@@ -91,8 +91,8 @@ export function WorkflowListPage() {
       const name = newName.trim() || "Untitled workflow";
       setCreating(true);
       try {
-        const wf = await workflowsApi.create({ name, definition: starterDefinition(name) });
-        window.location.assign(`/workflows/${wf.id}/`);
+        // Nothing is stored until the editor's first save: no pile of empty drafts.
+        window.location.assign(`/workflows/new/?name=${encodeURIComponent(name)}`);
       } finally {
         setCreating(false);
       }

@@ -10,6 +10,8 @@ export const DRAG_MIME = "application/x-flowmaestro-node-type";
 interface Props {
   nodeTypes: NodeTypeInfo[];
   onAdd: (type: string) => void;
+  /** Types that cannot be added now, with why (a second Start). */
+  unavailable?: Record<string, string>;
 }
 
 export function groupNodeTypes(types: readonly NodeTypeInfo[], query: string): [string, NodeTypeInfo[]][] {
@@ -25,7 +27,7 @@ export function groupNodeTypes(types: readonly NodeTypeInfo[], query: string): [
   return [...groups.entries()];
 }
 
-export function Palette({ nodeTypes, onAdd }: Props) {
+export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
   const [query, setQuery] = useState("");
   const groups = useMemo(() => groupNodeTypes(nodeTypes, query), [nodeTypes, query]);
   return (
@@ -44,17 +46,24 @@ export function Palette({ nodeTypes, onAdd }: Props) {
         <section key={category} className="fm-palette-group">
           <h3>{category}</h3>
           <ul>
-            {types.map((t) => (
+            {types.map((t) => {
+              const why = unavailable[t.type];
+              return (
               <li key={t.type}>
                 <div
-                  className="fm-palette-item"
-                  draggable
+                  className={`fm-palette-item${why ? " is-unavailable" : ""}`}
+                  draggable={!why}
                   tabIndex={0}
                   role="button"
+                  aria-disabled={why ? true : undefined}
                   data-testid={`palette-${t.type}`}
-                  aria-label={`${t.title}: drag onto the canvas or press Enter to add`}
-                  title={t.description}
+                  aria-label={why ? `${t.title}: ${why}` : `${t.title}: drag onto the canvas, or press Enter to add it after the selected node`}
+                  title={why ?? t.description}
                   onDragStart={(e) => {
+                    if (why) {
+                      e.preventDefault();
+                      return;
+                    }
                     e.dataTransfer.setData(DRAG_MIME, t.type);
                     e.dataTransfer.setData("text/plain", t.type);
                     e.dataTransfer.effectAllowed = "move";
@@ -62,19 +71,21 @@ export function Palette({ nodeTypes, onAdd }: Props) {
                   onKeyDown={(e) => {
                     if (e.key === "Enter" || e.key === " ") {
                       e.preventDefault();
-                      onAdd(t.type);
+                      if (!why) onAdd(t.type);
                     }
                   }}
-                  onDoubleClick={() => onAdd(t.type)}
+                  onDoubleClick={() => !why && onAdd(t.type)}
                 >
                   <span className="fm-node-icon" aria-hidden="true">
                     {NODE_ICONS[t.type] ?? "◆"}
                   </span>
                   <span className="fm-palette-title">{t.title}</span>
                   {t.container && <span className="fm-chip">container</span>}
+                  {why ? <span className="fm-visually-hidden"> (unavailable)</span> : null}
                 </div>
               </li>
-            ))}
+              );
+            })}
           </ul>
         </section>
       ))}
