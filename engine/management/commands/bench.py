@@ -27,6 +27,7 @@ from django.db import connections
 
 from engine import bench
 from engine.runtime import start_engine, stop_engine
+from flowmaestro.settings import DEVELOPMENT_SECRET_KEY
 
 SCENARIOS = ["chain", "fanout", "loop", "lattice", "runs", "stream", "baseline", "redrive"]
 
@@ -68,7 +69,12 @@ class Command(BaseCommand):
         scenarios = SCENARIOS if options["scenario"] == "all" else [options["scenario"]]
         self.prune_events = options["events"]
         self.tmp = tempfile.mkdtemp(prefix="flowmaestro-bench-")
+        # Its daphne servers refuse the development key (DEBUG off), and the session cookies
+        # this process makes for the stream clients must be valid there: one key for both.
+        if not os.environ.get("DJANGO_SECRET_KEY") and settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            settings.SECRET_KEY = self.server_key
         self._use_scratch_database()
+        settings.FLOWMAESTRO_HOUSEKEEPING = False  # see _server_env
         # The process-wide engine, at its default poll interval: `execution_start` wakes it,
         # and the bench waits on it (no polling in the measured path).
         self.engine = start_engine()
@@ -339,8 +345,11 @@ class Command(BaseCommand):
                 # refuses the development key without DEBUG, and DEBUG would slow it down),
                 # and no API throttling, which the benchmark's hundreds of runs per second
                 # are meant to measure past.
-                "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or self.server_key,
-                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
+                "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off",
+                # No schedules or retention passes of their own in the measured servers
+                # (the `prune` scenario runs retention itself, where it measures it).
+                "FLOWMAESTRO_HOUSEKEEPING": "false"}
 
     def _daphne(self, *, engine_in_process: bool = True) -> tuple[subprocess.Popen[bytes], str]:
         with socket.socket() as s:
