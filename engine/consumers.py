@@ -54,10 +54,6 @@ from flowmaestro.visibility import parse_id, visible
 
 log = logging.getLogger("engine")
 
-# Importing the consumers means websockets are served from this process: let daphne take
-# prebuilt frames (engine.ws_frames), so a batch of events is one write per client.
-ws_frames.install()
-
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404

@@ -15,9 +15,12 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -516,3 +519,21 @@ def test_prebuilt_frames_are_the_frames_a_client_expects_at_every_length_encodin
         events, rest = parse_text_frames(text_frame(text) * 2)
         assert events == [json.loads(text)] * 2
         assert rest == b""
+
+
+def test_the_daphne_frame_patch_is_installed_by_the_asgi_entry_point_not_by_importing_consumers():
+    """Importing the consumers (a management command, a test) leaves daphne as it is; the
+    ASGI entry point, where daphne is the server, teaches it the frames message."""
+    script = (
+        "import django; django.setup()\n"
+        "from daphne.ws_protocol import WebSocketProtocol\n"
+        "import engine.consumers, engine.routing\n"
+        "print(WebSocketProtocol.handle_reply.__name__)\n"
+        "import flowmaestro.asgi\n"
+        "print(WebSocketProtocol.handle_reply.__name__)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["handle_reply", "handle_reply_with_frames"]
