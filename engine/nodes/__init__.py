@@ -27,19 +27,27 @@ def container_types(registry: Mapping[str, Any] | None = None) -> frozenset[str]
                      if getattr(cls, "container", False))
 
 
-def _load() -> None:
+# One module per node type (SPEC §3 table order). A module that fails to import is an error
+# at start-up, not a type that silently goes missing from the palette and the validator.
+NODE_MODULES = (
+    "start", "http", "transform", "merge", "condition", "loop", "delay",
+    "approval", "log", "set", "output", "fail",
+)
+
+
+class NodeModuleError(ImportError):
+    """A node type's module could not be imported."""
+
+
+def _load(modules: tuple[str, ...] = NODE_MODULES, package: str = "engine.nodes") -> None:
     # Import for the side effect of registration; each module registers one type.
     import importlib
 
-    for module in (
-        "start", "http", "transform", "merge", "condition", "loop", "delay",
-        "approval", "log", "set", "output", "fail",
-    ):
+    for module in modules:
         try:
-            importlib.import_module(f"engine.nodes.{module}")
-        except ModuleNotFoundError as exc:  # a type still being built is simply absent
-            if exc.name != f"engine.nodes.{module}":
-                raise
+            importlib.import_module(f"{package}.{module}")
+        except Exception as exc:
+            raise NodeModuleError(f"node type module {package}.{module} failed to import: {exc}") from exc
 
 
 _load()
