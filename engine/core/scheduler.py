@@ -219,10 +219,16 @@ class ScopeScheduler:
         return actions
 
     def mark_running(self, node: str) -> None:
+        """`node`, handed out as ready, is now running (like `graphlib`, misuse raises)."""
+        state = self._state_of(node)
+        if state != READY:
+            raise ValueError(f"node {node!r} is not ready (it is {state})")
         self.state[node] = RUNNING
 
     def finish(self, node: str, outcome: Outcome) -> Actions:
-        """Record how `node` ended and work out what follows."""
+        """Record how `node` ended and work out what follows. Finishing a node twice does
+        nothing the second time (a late result of a node already cancelled or settled)."""
+        self._state_of(node)
         actions = Actions()
         if self.state.get(node) == DONE:
             return actions
@@ -320,6 +326,12 @@ class ScopeScheduler:
         self.state[spec.first] = READY
 
     # -- internals -------------------------------------------------------------------
+    def _state_of(self, node: str) -> str:
+        state = self.state.get(node)
+        if state is None:
+            raise ValueError(f"node {node!r} is not in this scope")
+        return state
+
     def _settle(self, node: str) -> None:
         if self.state[node] != DONE:
             self.state[node] = DONE
