@@ -1,10 +1,15 @@
-"""Scheduling order, concurrency, joins, skips and failures through the real coordinator."""
+"""Scheduling order, concurrency, joins, skips and failures: through the real coordinator, and
+(at the end) the scheduler's state machine driven directly, without threads or sleeps."""
 
 from __future__ import annotations
 
 import time
 
-from tests.engine.definitions import peak_concurrency
+import pytest
+
+from engine.core.plan import VersionPlan
+from engine.core.scheduler import Actions, Outcome, ScopeScheduler
+from tests.engine.definitions import definition, peak_concurrency
 
 
 def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
@@ -150,3 +155,107 @@ def test_events_are_gap_free_and_ordered(core, graph):
     seqs = [e["seq"] for e in ex["events"]]
     assert seqs == list(range(1, len(seqs) + 1))
     assert ex["events"][-1]["type"] == "execution.succeeded"
+
+
+# --- the state machine itself, driven directly (no coordinator, no threads, no sleeps) -------
+# In the way CPython tests graphlib.TopologicalSorter: start, report nodes done, and check
+# what becomes ready, what is skipped or cancelled, and that misuse raises.
+
+
+def scheduler(nodes: list[dict[str, object]], edges: list[object], **settings: object) -> ScopeScheduler:
+    return ScopeScheduler(VersionPlan(definition(nodes, edges, **settings)).scopes[None])
+
+
+def ok(output: object = None, handle: str | None = None) -> Outcome:
+    return Outcome("succeeded", output=output, handle=handle)
+
+
+def log(node_id: str) -> dict[str, object]:
+    return {"id": node_id, "type": "log", "config": {"message": node_id}}
+
+
+def test_a_chain_hands_out_one_node_at_a_time_until_finished():
+    s = scheduler([START, log("a"), log("b")], [("start", "a"), ("a", "b")])
+    assert s.start().ready == ["start"]
+    s.mark_running("start")
+    assert s.finish("start", ok()).ready == ["a"]
+    assert not s.finished
+    assert s.finish("a", ok()).ready == ["b"]
+    actions = s.finish("b", ok())
+    assert actions == Actions()
+    assert s.finished
+    assert list(s.unsettled()) == []
+
+
+def test_a_join_is_ready_only_when_every_branch_settled_and_sees_their_outputs():
+    s = scheduler([START, log("a"), log("b"), log("c"), {"id": "m", "type": "merge"}],
+                  [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m"), ("b", "m"), ("c", "m")])
+    s.start()
+    assert sorted(s.finish("start", ok()).ready) == ["a", "b", "c"]
+    assert s.finish("a", ok(1)).ready == []
+    assert s.finish("c", ok(3)).ready == []
+    assert s.finish("b", ok(2)).ready == ["m"]
+    assert sorted(result.data for _, result in s.inputs("m")) == [1, 2, 3]
+
+
+def test_a_condition_readies_its_chosen_side_and_skips_the_other_side_downstream():
+    s = scheduler(
+        [START, {"id": "cond", "type": "condition", "config": {"expression": "true"}}, log("yes"), log("no"),
+         log("after_no")],
+        [{"source": "start", "target": "cond"}, {"source": "cond", "target": "yes", "sourceHandle": "true"},
+         {"source": "cond", "target": "no", "sourceHandle": "false"}, {"source": "no", "target": "after_no"}],
+    )
+    s.start()
+    s.finish("start", ok())
+    actions = s.finish("cond", ok(handle="true"))
+    assert actions.ready == ["yes"]
+    assert actions.skipped == [("no", "upstream skipped"), ("after_no", "upstream skipped")]
+    s.finish("yes", ok())
+    assert s.finished
+
+
+def test_a_first_success_join_fires_at_the_first_success_and_cancels_the_rest():
+    s = scheduler([START, log("a"), log("b"), {"id": "m", "type": "merge", "config": {"mode": "first_success"}}],
+                  [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m")])
+    s.start()
+    s.finish("start", ok())
+    s.mark_running("a")
+    s.mark_running("b")
+    actions = s.finish("b", ok("b won"))
+    assert actions.ready == ["m"]
+    assert actions.cancel == [("a", "m: first_success reached")]
+    # The cancelled branch reports back later; the join does not run twice.
+    assert s.finish("a", Outcome("cancelled")).ready == []
+
+
+def test_a_failure_outside_any_join_fails_the_scope_and_stops_the_rest():
+    s = scheduler([START, log("a"), log("b"), log("after_b")], [("start", "a"), ("start", "b"), ("b", "after_b")])
+    s.start()
+    s.finish("start", ok())
+    s.mark_running("b")
+    actions = s.finish("a", Outcome("failed", error={"message": "boom"}))
+    assert actions.scope_failed == {"nodeId": "a", "error": {"message": "boom"}}
+    assert actions.cancel == [("b", "workflow failed at a")]
+    assert actions.skipped == [("after_b", "workflow failed at a")]
+
+
+def test_finishing_a_node_twice_changes_nothing_the_second_time():
+    s = scheduler([START, log("a")], [("start", "a")])
+    s.start()
+    assert s.finish("start", ok()).ready == ["a"]
+    assert s.finish("start", ok()) == Actions()
+    assert s.state["a"] == "ready"
+
+
+def test_misuse_raises_with_the_node_named():
+    s = scheduler([START, log("a")], [("start", "a")])
+    s.start()
+    with pytest.raises(ValueError, match=r"^node 'ghost' is not in this scope$"):
+        s.finish("ghost", ok())
+    with pytest.raises(ValueError, match=r"^node 'ghost' is not in this scope$"):
+        s.mark_running("ghost")
+    with pytest.raises(ValueError, match=r"^node 'a' is not ready \(it is pending\)$"):
+        s.mark_running("a")
+    s.mark_running("start")
+    with pytest.raises(ValueError, match=r"^node 'start' is not ready \(it is running\)$"):
+        s.mark_running("start")
