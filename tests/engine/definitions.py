@@ -44,3 +44,30 @@ def peak_concurrency(spans: Iterable[tuple[Any, Any]]) -> int:
         live += step
         peak = max(peak, live)
     return peak
+
+
+# The seed's "Custom Merge Logic" expression (docs: parallel-execution.md), verbatim.
+SEED_CUSTOM_MERGE = """
+    const combined = {
+      totalUsers: branch_a.count + branch_b.count,
+      allEmails: [...branch_a.emails, ...branch_b.emails],
+      merged: Date.now()
+    };
+    return combined;
+  """
+
+
+def custom_merge_definition(*, after_merge: bool, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Two teams (2 and 1 users) joined by a Transform `combine` running the seed's custom
+    merge — as the join itself, or right after an automatic merge — with its result in output `o`.
+    Expected: totalUsers 3, allEmails a@x, b@x, c@x."""
+    combine = {"id": "combine", "type": "transform",
+               "config": config or {"operation": "custom", "expression": SEED_CUSTOM_MERGE}}
+    teams = [{"id": "a", "type": "transform", "config": {"expression": "return {count: 2, emails: ['a@x', 'b@x']};"}},
+             {"id": "b", "type": "transform", "config": {"expression": "return {count: 1, emails: ['c@x']};"}}]
+    output = {"id": "o", "type": "output", "name": "o", "config": {"value": "{{combine}}"}}
+    if after_merge:
+        return definition([START, *teams, {"id": "m", "type": "merge"}, combine, output],
+                          [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "combine"), ("combine", "o")])
+    return definition([START, *teams, combine, output],
+                      [("start", "a"), ("start", "b"), ("a", "combine"), ("b", "combine"), ("combine", "o")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -17,6 +18,16 @@ from tests.engine.definitions import START as START
 from tests.engine.definitions import definition as definition
 from tests.engine.definitions import loop_definition as loop_definition
 from tests.engine.definitions import peak_concurrency as _peak
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `predicate` until it holds (every 20 ms), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def make_workflow(owner: User, d: dict[str, Any]) -> Workflow:

@@ -9,30 +9,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.bench import fanout_definition
 from engine.models import Event, Execution, NodeRun
 from engine.runtime import start_engine
+from tests.engine.runs import START, definition, make_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-START = {"id": "start", "type": "start", "config": {}}
-
-
-def definition(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **settings: Any) -> dict[str, Any]:
-    return {
-        "schemaVersion": 1, "name": "t", "settings": settings,
-        "nodes": [{"config": {}, **n} for n in nodes],
-        "edges": [{"id": f"e{i}", "source": s, "target": t} for i, (s, t) in enumerate(edges)],
-    }
-
-
-def make_workflow(owner: User, d: dict[str, Any]) -> Workflow:
-    wf = Workflow.objects.create(owner=owner, name=d["name"], definition=d, version=1)
-    WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
-    return wf
-
 
 def run(owner: User, d: dict[str, Any], input: Any = None, timeout: float = 20) -> Execution:
     wf = make_workflow(owner, d)

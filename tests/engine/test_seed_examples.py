@@ -29,6 +29,7 @@ from engine.core.graph import validate_definition
 from engine.models import DeadLetter, Execution
 from tests.engine.core.conftest import CoreRunner
 from tests.engine.core.conftest import graph as core_graph
+from tests.engine.definitions import custom_merge_definition
 from tests.engine.definitions import peak_concurrency as peak_spans
 from tests.engine.runs import (
     START,
@@ -409,15 +410,8 @@ def test_automatic_merge_combines_branch_a_b_c(core):
 def test_custom_merge_logic_in_a_transform_join_and_after_a_merge(core):
     config = ts_object(CUSTOM_MERGE)
     assert config["operation"] == "custom" and "branch_a.count + branch_b.count" in config["expression"]
-    teams = [{"id": "a", "type": "transform", "config": {"expression": "return {count: 2, emails: ['a@x', 'b@x']};"}},
-             {"id": "b", "type": "transform", "config": {"expression": "return {count: 1, emails: ['c@x']};"}}]
-    as_join = core_graph([START, *teams, {"id": "combine", "type": "transform", "config": config},
-                          {"id": "o", "type": "output", "name": "o", "config": {"value": "{{combine}}"}}],
-                         [("start", "a"), ("start", "b"), ("a", "combine"), ("b", "combine"), ("combine", "o")])
-    after_merge = core_graph([START, *teams, {"id": "m", "type": "merge"},
-                              {"id": "combine", "type": "transform", "config": config},
-                              {"id": "o", "type": "output", "name": "o", "config": {"value": "{{combine}}"}}],
-                             [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "combine"), ("combine", "o")])
+    as_join = custom_merge_definition(after_merge=False, config=config)
+    after_merge = custom_merge_definition(after_merge=True, config=config)
     for d in (as_join, after_merge):
         ex = core.run(d)
         assert ex["status"] == "succeeded", ex["error"]

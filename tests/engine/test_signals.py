@@ -7,46 +7,23 @@ Signals go through `services.execution_signal`, the same path as the API and the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Event, Execution, NodeRun
 from engine.runtime import start_engine
+from tests.engine.runs import START, definition, make_workflow, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-START = {"id": "start", "type": "start", "config": {}}
-
-
-def definition(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **settings: Any) -> dict[str, Any]:
-    return {
-        "schemaVersion": 1, "name": "signals", "settings": settings,
-        "nodes": [{"config": {}, **n} for n in nodes],
-        "edges": [{"id": f"e{i}", "source": s, "target": t} for i, (s, t) in enumerate(edges)],
-    }
-
-
 def start_run(owner: User, d: dict[str, Any], input: Any = None) -> Execution:
-    wf = Workflow.objects.create(owner=owner, name=d["name"], definition=d, version=1)
-    WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
-    ex = services.execution_start(workflow=wf, user=owner, input=input or {})
+    ex = services.execution_start(workflow=make_workflow(owner, d), user=owner, input=input or {})
     start_engine().submit(ex.id)
     return ex
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 def status_of(ex: Execution) -> str:
@@ -54,13 +31,13 @@ def status_of(ex: Execution) -> str:
 
 
 def wait_status(ex: Execution, statuses: set[str], timeout: float = 15.0) -> Execution:
-    wait_until(lambda: status_of(ex) in statuses, timeout, f"execution status in {sorted(statuses)}")
+    wait_for(lambda: status_of(ex) in statuses, timeout, f"execution status in {sorted(statuses)}")
     ex.refresh_from_db()
     return ex
 
 
 def wait_node(ex: Execution, node_id: str, status: str, timeout: float = 15.0) -> NodeRun:
-    wait_until(lambda: NodeRun.objects.filter(execution=ex, node_id=node_id, status=status).exists(), timeout,
+    wait_for(lambda: NodeRun.objects.filter(execution=ex, node_id=node_id, status=status).exists(), timeout,
                f"node run {node_id} {status}")
     return NodeRun.objects.filter(execution=ex, node_id=node_id, status=status).latest("seq")
 
@@ -171,7 +148,7 @@ def test_cancel_with_rollback_compensates_in_reverse_finish_order_and_notifies(a
     events = list(Event.objects.filter(execution=ex).order_by("seq").values_list("type", flat=True))
     assert events.index("execution.rolling_back") < events.index("execution.cancelled")
     # notify: one e-mail through Django's mail backend (locmem under pytest).
-    wait_until(lambda: len(mail.outbox) == 1, 5, "notify e-mail")
+    wait_for(lambda: len(mail.outbox) == 1, 5, "notify e-mail")
     assert mail.outbox[0].to == ["admin@company.com"]
     assert "cancelled" in mail.outbox[0].subject and "User requested cancellation" in mail.outbox[0].body
     # Sent after the rollback, so it reports how each compensation went.

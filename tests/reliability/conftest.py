@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,12 @@ from django.contrib.auth.models import User
 from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Execution
+from tests.engine.runs import definition as definition
+from tests.engine.runs import wait_for as wait_for
 from tests.pg import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 FINISHED = ("succeeded", "failed", "cancelled", "timed_out")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 class Engines:
@@ -108,14 +100,6 @@ def run_workflow(owner: User, settings: Any) -> Callable[..., Execution]:
         return services.execution_start(workflow=made[key], user=owner, input=input or {})
 
     return run
-
-
-def definition(nodes: list[dict[str, Any]], edges: list[tuple[str, str]], **settings: Any) -> dict[str, Any]:
-    return {
-        "schemaVersion": 1, "name": "reliability", "settings": settings,
-        "nodes": [{"config": {}, **n} for n in nodes],
-        "edges": [{"id": f"e{i}", "source": s, "target": t} for i, (s, t) in enumerate(edges)],
-    }
 
 
 def status_of(execution_id: Any) -> str:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from django.contrib.auth.models import User
 from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Execution, NodeRun
+from tests.engine.runs import wait_for
 from tests.pg import current_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,15 +27,6 @@ def engine_process() -> subprocess.Popen[bytes]:
            "FLOWMAESTRO_POLL_INTERVAL": "0.1", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings"}
     return subprocess.Popen([sys.executable, "manage.py", "runengine"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_kill_9_mid_run_and_restart(settings):

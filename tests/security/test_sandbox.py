@@ -10,15 +10,7 @@ import time
 import pytest
 
 from engine.expressions import ExpressionError, evaluate
-
-SEED_CUSTOM_MERGE = """
-const combined = {
-  totalUsers: branch_a.count + branch_b.count,
-  allEmails: [...branch_a.emails, ...branch_b.emails],
-  merged: Date.now()
-};
-return combined;
-"""
+from tests.engine.definitions import SEED_CUSTOM_MERGE
 
 
 def test_the_seed_custom_merge_runs_verbatim():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from tests.engine.definitions import custom_merge_definition
+
 START = {"id": "start", "type": "start"}
 
 
@@ -115,24 +117,8 @@ def test_total_timeout_fail(core, graph):
     assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
 
 
-def test_custom_merge_seed_expression(core, graph):
-    expression = """
-    const combined = {
-      totalUsers: branch_a.count + branch_b.count,
-      allEmails: [...branch_a.emails, ...branch_b.emails],
-      merged: Date.now()
-    };
-    return combined;
-  """
-    d = graph(
-        [START,
-         {"id": "a", "type": "output", "config": {"value": {"count": 2, "emails": ["a@x", "b@x"]}}},
-         {"id": "b", "type": "output", "config": {"value": {"count": 1, "emails": ["c@x"]}}},
-         {"id": "t", "type": "transform", "config": {"operation": "custom", "expression": expression}},
-         {"id": "o", "type": "output", "name": "o", "config": {"value": "{{t}}"}}],
-        [("start", "a"), ("start", "b"), ("a", "t"), ("b", "t"), ("t", "o")],
-    )
-    ex = core.run(d)
+def test_custom_merge_seed_expression(core):
+    ex = core.run(custom_merge_definition(after_merge=False))
     assert ex["status"] == "succeeded", ex["error"]
     out = ex["output"]["o"]
     assert out["totalUsers"] == 3 and out["allEmails"] == ["a@x", "b@x", "c@x"]

@@ -3,7 +3,7 @@ points 5 and 6), on the real coordinator with in-memory persistence."""
 
 from __future__ import annotations
 
-from tests.engine.definitions import START
+from tests.engine.definitions import START, custom_merge_definition
 
 
 def test_a_custom_transform_that_throws_is_retried_as_configured(core, graph):
@@ -68,21 +68,9 @@ def test_array_path_to_a_response_says_what_it_found_and_suggests_the_array(core
     assert "each" not in ex["by_node"]  # not three items status/headers/body
 
 
-def test_a_node_right_after_a_merge_reads_the_branches_by_name(core, graph):
+def test_a_node_right_after_a_merge_reads_the_branches_by_name(core):
     """Seed "Custom Merge Logic" placed after an "Automatic Merge"."""
-    d = graph([START,
-               {"id": "a", "type": "transform", "config": {"expression": "return {count: 2, emails: ['a@x', 'b@x']};"}},
-               {"id": "b", "type": "transform", "config": {"expression": "return {count: 1, emails: ['c@x']};"}},
-               {"id": "m", "type": "merge"},
-               {"id": "combine", "type": "transform", "config": {"operation": "custom", "expression": """
-    const combined = {
-      totalUsers: branch_a.count + branch_b.count,
-      allEmails: [...branch_a.emails, ...branch_b.emails],
-      merged: Date.now()
-    };
-    return combined;
-  """}}],
-              [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "combine")])
+    d = custom_merge_definition(after_merge=True)
     ex = core.run(d)
     assert ex["status"] == "succeeded", ex["error"]
     out = ex["by_node"]["combine"][0]["output"]

@@ -3,15 +3,7 @@ import pytest
 from engine.expressions import ExpressionError
 from engine.nodes.base import NodeError
 from engine.nodes.transform import TransformNode
-
-SEED_CUSTOM_MERGE = """
-    const combined = {
-      totalUsers: branch_a.count + branch_b.count,
-      allEmails: [...branch_a.emails, ...branch_b.emails],
-      merged: Date.now()
-    };
-    return combined;
-  """
+from tests.engine.definitions import SEED_CUSTOM_MERGE
 
 
 def test_passthrough_returns_the_input(run_node):
