@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpResponseBase
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -30,13 +30,13 @@ from engine.serializers import (
     SignalAnswerSerializer,
     SignalInputSerializer,
 )
+from flowmaestro.visibility import MAX_ID, get_or_404, visible
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
 NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such execution (or not yours)")
 LIST_CAP = 200
 EVENTS_DEFAULT_LIMIT = 1000
 EVENTS_MAX_LIMIT = 10_000
-MAX_ID = 2**63 - 1
 # SPEC §3 table order: the palette reads like the table (entry, work, flow control, exits).
 NODE_TYPE_ORDER = [
     "start", "http", "transform", "merge", "condition", "loop", "delay", "approval", "log", "set", "output", "fail",
@@ -63,10 +63,7 @@ def _int_param(request: Request, name: str, *, default: int | None, minimum: int
 
 
 def executions_visible(user: Any) -> QuerySet[Execution]:
-    qs = Execution.objects.select_related("workflow", "version")
-    if not getattr(user, "is_staff", False):
-        qs = qs.filter(owner_id=user.pk)
-    return qs
+    return visible(Execution.objects.select_related("workflow", "version"), user)
 
 
 _TRACE_SUFFIX = re.compile(r"-\d{3,}$")
@@ -85,16 +82,7 @@ def _trace_filter(trace: str) -> Q:
 
 
 def execution_get(user: Any, execution_id: Any) -> Execution:
-    try:
-        pk = int(execution_id)
-    except (TypeError, ValueError):
-        raise Http404("No such execution.") from None
-    if not 0 < pk <= MAX_ID:
-        raise Http404("No such execution.")
-    execution = executions_visible(user).filter(pk=pk).first()
-    if execution is None:
-        raise Http404("No such execution.")
-    return execution
+    return get_or_404(executions_visible(user), execution_id, "No such execution.")
 
 
 def _execution_response(execution: Execution, code: int = status.HTTP_200_OK) -> Response:

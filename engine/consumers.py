@@ -52,6 +52,7 @@ from engine import live, ws_frames
 from engine.announce import wire_event
 from engine.live import FrameBatch, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
+from flowmaestro.visibility import parse_id, visible
 
 log = logging.getLogger("engine")
 
@@ -84,14 +85,13 @@ MAX_SEQ = 2**31 - 1
 
 
 @database_sync_to_async
-def _may_watch(execution_id: int, user_id: int, is_staff: bool) -> bool:
+def _may_watch(execution_id: int, user: Any) -> bool:
     """Whether the execution exists and the user may watch it, in one query: another user's
     execution and a missing one take the same path and get the same answer, so ids cannot
     be probed through the websocket (as over HTTP, where both are a 404)."""
-    executions = Execution.objects.filter(pk=execution_id)
-    if not is_staff:
-        executions = executions.filter(owner_id=user_id)
-    return executions.exists()
+    if parse_id(execution_id) is None:
+        return False
+    return visible(Execution.objects.filter(pk=execution_id), user).exists()
 
 
 _EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
@@ -142,9 +142,8 @@ def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @database_sync_to_async
-def _recent_executions(user_id: int, is_staff: bool) -> dict[int, dict[str, Any]]:
-    qs = Execution.objects.all() if is_staff else Execution.objects.filter(owner_id=user_id)
-    rows = qs.order_by("-created_at", "-id").values(
+def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
+    rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(
         "id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at", "finished_at"
     )[:LIST_WINDOW]
     return {row["id"]: _summary(row) for row in rows}
@@ -189,7 +188,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, ValueError):
             await self._refuse(CLOSE_BAD_REQUEST, "afterSeq must be a non-negative integer.")
             return
-        if not await _may_watch(self.execution_id, int(user.pk), bool(user.is_staff)):
+        if not await _may_watch(self.execution_id, user):
             await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
             return
         self.last_sent = after_seq
@@ -333,12 +332,12 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.user = user
         self.user_id = int(user.pk)
-        self.is_staff = bool(user.is_staff)
         self.group = user_group(self.user_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         # What the page loads next over HTTP is at least this new; only changes after it are sent.
-        self.sent = await _recent_executions(self.user_id, self.is_staff)
+        self.sent = await _recent_executions(self.user)
         self.poller = asyncio.create_task(self._compare_periodically())
 
     async def disconnect(self, code: int) -> None:
@@ -369,7 +368,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(LIST_POLL_INTERVAL_S)
             try:
-                current = await _recent_executions(self.user_id, self.is_staff)
+                current = await _recent_executions(self.user)
                 async with self.lock:
                     # Oldest first, so that a page inserting rows keeps creation order.
                     for key in sorted(current):

@@ -10,10 +10,10 @@ A 1,000,000-item loop has millions of node runs: answering them in one response 
 - `GET /api/executions/{id}/node-runs?nodeId=&status=&cursor=&limit=` pages through them in
   creation order (`seq`), `limit` at most `MAX_PAGE_SIZE`.
 - a page also ends once its JSON reaches `FLOWMAESTRO_PAGE_MAX_BYTES` (4 MB; at least one
-  node run per page), since one node run may carry a large output; a single node run
-  bigger than that (a big loop's output: every item's result) has its large `input`,
-  `output` or `error` replaced by `{"truncated": true, "size", "url"}`, the URL giving it
-  whole (`…/timeline?nodeRun=<id>`).
+  node run per page), since one node run may carry a large output; an `input`, `output`
+  or `error` over an eighth of that (a big loop's output: every item's result) is
+  replaced by `{"truncated": true, "size", "url"}`, the URL giving that node run whole
+  (`…/timeline?nodeRun=<id>`).
 
 Cursor pagination, not page numbers: a running execution keeps adding node runs, and a
 cursor (the last `seq`, `id` seen) neither skips nor repeats one while it grows; it is also
@@ -118,8 +118,8 @@ def node_run_page(
     size = 0
     for row in data:
         weight = len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
-        if weight > budget:
-            weight = _shrink(row, execution.pk, budget)
+        if weight > budget // 8:
+            weight = _shrink(row, execution.pk, budget // 8)
         if rows and size + weight > budget:
             more = True
             break
@@ -130,14 +130,16 @@ def node_run_page(
     return Page(rows=rows, next_cursor=next_cursor)
 
 
-def _shrink(row: dict[str, Any], execution_id: Any, budget: int) -> int:
-    """A node run too big for any page (a loop's output is every item's result: megabytes
-    for a 200,000-item loop) keeps its small fields; each of `input`, `output` and `error`
-    over a quarter of the budget is replaced by `{"truncated": true, "size": <bytes>,
-    "url": …}`, where the URL gives that node run whole. Returns the new JSON size."""
+def _shrink(row: dict[str, Any], execution_id: Any, field_cap: int) -> int:
+    """Each of a node run's `input`, `output` and `error` over `field_cap` bytes of JSON
+    (an eighth of a page: 500 KB by default) is replaced by `{"truncated": true, "size":
+    <bytes>, "url": …}`, where the URL gives that node run whole. Such values are the big
+    loop's: its output holds every item's result and its start node's input the whole
+    array (3 MB in one node run for 200,000 items), which would leave room for nothing
+    else on a page. Returns the node run's new JSON size."""
     for key in ("input", "output", "error"):
         size = len(json.dumps(row.get(key), cls=DjangoJSONEncoder, ensure_ascii=False))
-        if size > budget // 4:
+        if size > field_cap:
             row[key] = {"truncated": True, "size": size,
                         "url": f"/api/executions/{execution_id}/timeline?nodeRun={row['id']}"}
     return len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))

@@ -8,7 +8,8 @@ put that plumbing, not the views, at more than half of the server's time per run
 
 Here a request is read on the event loop, then handled start to finish by Django's WSGI
 handler (one middleware chain, no hops) on one of `FLOWMAESTRO_HTTP_THREADS` threads that
-live as long as the process and keep their database connection (`CONN_MAX_AGE`). Only
+live as long as the process and keep their database connection (`CONN_MAX_AGE`; on
+PostgreSQL they take one from the process's connection pool per request instead). Only
 the demo API's `async def` views, which `await` in the middle of a request, stay on
 Django's ASGI handler (`ASYNC_PREFIXES`).
 

@@ -52,11 +52,13 @@ def in_ci() -> bool:
 
 
 def find_bindir() -> Path | None:
-    """Where `initdb` and `pg_ctl` are: `FLOWMAESTRO_PG_BINDIR`, `pg_config --bindir`, the
-    Debian layout (/usr/lib/postgresql/<version>/bin, newest first), then PATH."""
+    """Where `initdb` and `pg_ctl` are: `FLOWMAESTRO_PG_BINDIR` when set (and then only
+    there), else `pg_config --bindir`, the Debian layout (/usr/lib/postgresql/<version>/bin,
+    newest first), then PATH."""
     candidates: list[str] = []
     if os.environ.get("FLOWMAESTRO_PG_BINDIR"):
         candidates.append(os.environ["FLOWMAESTRO_PG_BINDIR"])
+        return _first_with_binaries(candidates)
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -66,6 +68,10 @@ def find_bindir() -> Path | None:
     initdb = shutil.which("initdb")
     if initdb:
         candidates.append(str(Path(initdb).parent))
+    return _first_with_binaries(candidates)
+
+
+def _first_with_binaries(candidates: list[str]) -> Path | None:
     for candidate in candidates:
         path = Path(candidate)
         if (path / "initdb").is_file() and (path / "pg_ctl").is_file() and (path / "postgres").is_file():

@@ -606,7 +606,8 @@ class Engine:
                 self.inbox.put(("committed",))  # the coordinator waits for this commit to go on
             for attempt in submit:
                 if attempt.id in lost:
-                    # Another engine claimed this node run: it is theirs to run.
+                    # Another engine claimed this node run (it is theirs to run), or its
+                    # execution was stopped because its state could not be written.
                     self.inbox.put(("lost", attempt))
                 elif attempt.status == "running":
                     self._submitted[attempt.id] = attempt

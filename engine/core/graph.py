@@ -387,7 +387,7 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             if node.id in handlers:
                 continue  # meant to sit alone: it runs when its signal comes
             if node.parent_id is None and node.type != "start" and node.id not in graph.scopes[None].order:
-                report.warnings.append(_issue("not connected to start: runs only as a signal handler", node=node.id))
+                report.warnings.append(_issue("not connected to Start, so it never runs in a normal run (only when a signal handler names it)", node=node.id))
     return report
 
 

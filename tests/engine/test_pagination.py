@@ -162,7 +162,7 @@ def test_another_users_node_runs_are_404_and_staff_see_them(
 
 @pytest.mark.django_db
 def test_a_page_also_ends_at_its_byte_budget(alice_client: APIClient, execution_id: int) -> None:
-    big = {"blob": "x" * 300_000}  # a node run output of ~300 KB (outputs may reach 1 MB)
+    big = {"blob": "x" * 300_000}  # a node run output of ~300 KB, shown whole
     add_node_runs(execution_id, 40, output=big)
     response = alice_client.get(f"/api/executions/{execution_id}")
     assert len(response.content) < 5_000_000
@@ -170,6 +170,7 @@ def test_a_page_also_ends_at_its_byte_budget(alice_client: APIClient, execution_
     assert 1 <= len(body["nodeRuns"]) < 40 and body["nodeRunsNext"]
     everything = body["nodeRuns"] + follow(alice_client, body["nodeRunsNext"])
     assert [r["iteration"] for r in everything] == list(range(40))
+    assert all(r["output"] == big for r in everything)
 
 
 @pytest.mark.django_db
@@ -186,6 +187,7 @@ def test_a_node_run_bigger_than_a_page_is_shown_truncated_with_a_link_to_it_whol
     shown = body["nodeRuns"][0]["output"]
     assert shown["truncated"] is True and shown["size"] > 4_000_000
     assert body["nodeRuns"][0]["input"] == {"item": 0}  # small fields stay
+    assert body["nodeRuns"][1]["output"] == {"n": 0}
     whole = alice_client.get(shown["url"]).json()
     assert whole["nodeRun"]["id"] == loop.id and len(whole["nodeRun"]["output"]) == 1_000_000
 
