@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import HttpResponseBase
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -21,6 +20,7 @@ from rest_framework.views import APIView
 
 from engine import node_run_pages
 from engine.models import Event, Execution, ExecutionStatus
+from engine.selectors import execution_get, executions_visible
 from engine.serializers import (
     EventSerializer,
     ExecutionSerializer,
@@ -30,7 +30,7 @@ from engine.serializers import (
     SignalAnswerSerializer,
     SignalInputSerializer,
 )
-from flowmaestro.visibility import MAX_ID, get_or_404, visible
+from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
 NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such execution (or not yours)")
@@ -62,10 +62,6 @@ def _int_param(request: Request, name: str, *, default: int | None, minimum: int
     return value
 
 
-def executions_visible(user: Any) -> QuerySet[Execution]:
-    return visible(Execution.objects.select_related("workflow", "version"), user)
-
-
 _TRACE_SUFFIX = re.compile(r"-\d{3,}$")
 
 
@@ -79,10 +75,6 @@ def _trace_filter(trace: str) -> Q:
         root = _TRACE_SUFFIX.sub("", root)
         roots.add(root)
     return Q(trace_id__in=roots) | Q(trace_id__startswith=trace)
-
-
-def execution_get(user: Any, execution_id: Any) -> Execution:
-    return get_or_404(executions_visible(user), execution_id, "No such execution.")
 
 
 def _execution_response(execution: Execution, code: int = status.HTTP_200_OK) -> Response:
@@ -329,29 +321,3 @@ class NodeTypeListApi(APIView):
     @extend_schema(responses={200: NODE_TYPE_SERIALIZER})
     def get(self, request: Request) -> Response:
         return Response(node_type_descriptions())
-
-
-class ExecutionTimelineApi(APIView):
-    """`GET /api/executions/{id}/timeline`, drawn by `engine.timeline.TimelineView`.
-
-    Ownership is checked here first (another user's execution is a 404 whatever the
-    timeline module does), and the module is imported on call so that the URLs load
-    while it is still absent.
-    """
-
-    @extend_schema(
-        responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Bars, lanes, critical path (SPEC §8)"),
-            404: NOT_FOUND,
-        }
-    )
-    def get(self, request: Request, execution_id: str) -> Response | HttpResponseBase:
-        execution_get(request.user, execution_id)
-        try:
-            from engine.timeline import TimelineView
-        except ModuleNotFoundError as exc:
-            if exc.name != "engine.timeline":
-                raise
-            return Response({"detail": "The timeline is not available yet."}, status=status.HTTP_501_NOT_IMPLEMENTED)
-        response: HttpResponseBase = TimelineView.as_view()(request._request, execution_id=execution_id)
-        return response

@@ -40,7 +40,6 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -48,8 +47,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
-from engine import live, ws_frames
-from engine.announce import wire_event
+from engine import live, wire, ws_frames
 from engine.live import FrameBatch, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
 from flowmaestro.visibility import parse_id, visible
@@ -94,10 +92,6 @@ def _may_watch(execution_id: int, user: Any) -> bool:
     return visible(Execution.objects.filter(pk=execution_id), user).exists()
 
 
-_EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
-                  "trace_id", "attempt", "iteration", "status", "data")
-
-
 @database_sync_to_async
 def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_announced: bool = False,
                    layer_crosses_processes: bool = False) -> tuple[FrameBatch, str | None, int]:
@@ -115,10 +109,10 @@ def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_anno
         # The common idle case: one indexed row read, no event query.
         return FrameBatch(()), status, last_seq
     # Plain rows, not model instances: a catch-up can be thousands of events. The wire
-    # shape is the announcer's (`engine.announce.wire_event`), so both paths send the same text.
+    # shape is the announcer's (`engine.wire.event_message`), so both paths send the same text.
     rows = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq").values(
-        *_EVENT_COLUMNS)[:limit]
-    return live.frames(wire_event(row) for row in rows), status, last_seq
+        *wire.EVENT_COLUMNS)[:limit]
+    return live.frames(wire.event_message(row) for row in rows), status, last_seq
 
 
 def _local_engine_id() -> str | None:
@@ -128,25 +122,10 @@ def _local_engine_id() -> str | None:
     return engine.engine_id if engine is not None else None
 
 
-def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The `execution.status` shape (the same as `engine.announce.execution_summary`)."""
-
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "id": row["id"], "status": row["status"], "workflow": row["workflow_id"],
-        "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": iso(row["created_at"]),
-        "startedAt": iso(row["started_at"]), "finishedAt": iso(row["finished_at"]),
-    }
-
-
 @database_sync_to_async
 def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
-    rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(
-        "id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at", "finished_at"
-    )[:LIST_WINDOW]
-    return {row["id"]: _summary(row) for row in rows}
+    rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(*wire.SUMMARY_COLUMNS)[:LIST_WINDOW]
+    return {row["id"]: wire.execution_summary(row) for row in rows}
 
 
 def _user_of(scope: dict[str, Any]) -> Any:

@@ -12,8 +12,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from engine.models import Execution
-from flowmaestro.visibility import get_or_404, visible
+from engine.selectors import execution_get
 
 
 @login_required
@@ -25,7 +24,7 @@ def execution_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def execution_timeline(request: HttpRequest, execution_id: int) -> HttpResponse:
-    execution = get_or_404(visible(Execution.objects.select_related("workflow"), request.user), execution_id)
+    execution = execution_get(request.user, execution_id)
     return render(request, "engine/execution_timeline.html", {"nav": "executions", "execution": execution})
 
 
