@@ -22,22 +22,9 @@ from editor.models import Schedule, Webhook, Workflow
 from engine.core import json_bounds
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
+from flowmaestro.visibility import get_or_404
 
-MAX_ID = 2**63 - 1
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
-
-
-def _obj_or_404(qs: Any, pk: str) -> Any:
-    try:
-        value = int(pk)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    if not 0 < value <= MAX_ID:
-        raise Http404
-    obj = qs.filter(pk=value).first()
-    if obj is None:
-        raise Http404
-    return obj
 
 
 def webhook_url(request: Request, webhook: Webhook) -> str:
@@ -109,7 +96,7 @@ class WebhookListApi(APIView):
 class WebhookDetailApi(APIView):
     @extend_schema(request=WebhookInput, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request: Request, workflow_id: str, webhook_id: str) -> Response:
-        webhook = _obj_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id)
+        webhook = get_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id)
         data = WebhookInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -120,7 +107,7 @@ class WebhookDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workflow_id: str, webhook_id: str) -> Response:
-        _obj_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id).delete()
+        get_or_404(_workflow(request, workflow_id).webhooks.all(), webhook_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,7 +135,7 @@ class ScheduleListApi(APIView):
 class ScheduleDetailApi(APIView):
     @extend_schema(request=ScheduleInput, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request: Request, workflow_id: str, schedule_id: str) -> Response:
-        schedule = _obj_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id)
+        schedule = get_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id)
         data = ScheduleInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -160,7 +147,7 @@ class ScheduleDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workflow_id: str, schedule_id: str) -> Response:
-        _obj_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id).delete()
+        get_or_404(_workflow(request, workflow_id).schedules.all(), schedule_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

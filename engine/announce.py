@@ -21,7 +21,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
-from engine import live
+from engine import live, wire
 from engine.core.persistence import Batch
 
 log = logging.getLogger("engine")
@@ -29,28 +29,14 @@ log = logging.getLogger("engine")
 PUBLISH_SLICE = 250  # events per live batch
 
 
-def wire_event(e: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "seq": e["seq"], "type": e["type"], "ts": e["ts"].isoformat(), "executionId": e["execution_id"],
-        "nodeId": e["node_id"] or None, "nodeRunId": e["node_run_id"] or None, "branchId": e["branch_id"] or None,
-        "branchName": e["branch_name"] or None, "traceId": e["trace_id"] or None, "attempt": e["attempt"],
-        "iteration": e["iteration"], "status": e["status"] or None, "data": e["data"],
-    }
-
-
 def execution_summary(execution_id: Any) -> dict[str, Any] | None:
+    """The execution's status summary (`engine.wire`), plus its owner for routing."""
     from engine.models import Execution
 
-    ex = Execution.objects.select_related("workflow").filter(id=execution_id).first()
-    if ex is None:
+    row = Execution.objects.filter(id=execution_id).values(*wire.SUMMARY_COLUMNS, "owner_id").first()
+    if row is None:
         return None
-    return {
-        "id": ex.id, "status": ex.status, "workflow": ex.workflow_id, "workflowName": ex.workflow.name,
-        "traceId": ex.trace_id, "createdAt": ex.created_at.isoformat(),
-        "startedAt": ex.started_at.isoformat() if ex.started_at else None,
-        "finishedAt": ex.finished_at.isoformat() if ex.finished_at else None,
-        "owner": ex.owner_id,
-    }
+    return {**wire.execution_summary(row), "owner": row["owner_id"]}
 
 
 def has_listeners(batch: Batch) -> bool:
@@ -92,7 +78,7 @@ def announce_batch(batch: Batch) -> None:
         # In slices, so that clients get the start of a large batch (a 1,000-node chain
         # commits ~3,000 events at once) while the rest is still being encoded.
         for start in range(0, len(events), PUBLISH_SLICE):
-            encoded = live.frames(wire_event(e) for e in events[start:start + PUBLISH_SLICE])
+            encoded = live.frames(wire.event_message(e) for e in events[start:start + PUBLISH_SLICE])
             live.publish(int(execution_id), encoded)
             if cross_process:
                 messages.append((live.execution_group(execution_id),

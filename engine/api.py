@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpResponseBase
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -21,6 +20,7 @@ from rest_framework.views import APIView
 
 from engine import node_run_pages
 from engine.models import Event, Execution, ExecutionStatus
+from engine.selectors import execution_get, executions_visible
 from engine.serializers import (
     EventSerializer,
     ExecutionSerializer,
@@ -30,13 +30,13 @@ from engine.serializers import (
     SignalAnswerSerializer,
     SignalInputSerializer,
 )
+from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
 NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such execution (or not yours)")
 LIST_CAP = 200
 EVENTS_DEFAULT_LIMIT = 1000
 EVENTS_MAX_LIMIT = 10_000
-MAX_ID = 2**63 - 1
 # SPEC §3 table order: the palette reads like the table (entry, work, flow control, exits).
 NODE_TYPE_ORDER = [
     "start", "http", "transform", "merge", "condition", "loop", "delay", "approval", "log", "set", "output", "fail",
@@ -62,13 +62,6 @@ def _int_param(request: Request, name: str, *, default: int | None, minimum: int
     return value
 
 
-def executions_visible(user: Any) -> QuerySet[Execution]:
-    qs = Execution.objects.select_related("workflow", "version")
-    if not getattr(user, "is_staff", False):
-        qs = qs.filter(owner_id=user.pk)
-    return qs
-
-
 _TRACE_SUFFIX = re.compile(r"-\d{3,}$")
 
 
@@ -82,19 +75,6 @@ def _trace_filter(trace: str) -> Q:
         root = _TRACE_SUFFIX.sub("", root)
         roots.add(root)
     return Q(trace_id__in=roots) | Q(trace_id__startswith=trace)
-
-
-def execution_get(user: Any, execution_id: Any) -> Execution:
-    try:
-        pk = int(execution_id)
-    except (TypeError, ValueError):
-        raise Http404("No such execution.") from None
-    if not 0 < pk <= MAX_ID:
-        raise Http404("No such execution.")
-    execution = executions_visible(user).filter(pk=pk).first()
-    if execution is None:
-        raise Http404("No such execution.")
-    return execution
 
 
 def _execution_response(execution: Execution, code: int = status.HTTP_200_OK) -> Response:
@@ -341,29 +321,3 @@ class NodeTypeListApi(APIView):
     @extend_schema(responses={200: NODE_TYPE_SERIALIZER})
     def get(self, request: Request) -> Response:
         return Response(node_type_descriptions())
-
-
-class ExecutionTimelineApi(APIView):
-    """`GET /api/executions/{id}/timeline`, drawn by `engine.timeline.TimelineView`.
-
-    Ownership is checked here first (another user's execution is a 404 whatever the
-    timeline module does), and the module is imported on call so that the URLs load
-    while it is still absent.
-    """
-
-    @extend_schema(
-        responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Bars, lanes, critical path (SPEC §8)"),
-            404: NOT_FOUND,
-        }
-    )
-    def get(self, request: Request, execution_id: str) -> Response | HttpResponseBase:
-        execution_get(request.user, execution_id)
-        try:
-            from engine.timeline import TimelineView
-        except ModuleNotFoundError as exc:
-            if exc.name != "engine.timeline":
-                raise
-            return Response({"detail": "The timeline is not available yet."}, status=status.HTTP_501_NOT_IMPLEMENTED)
-        response: HttpResponseBase = TimelineView.as_view()(request._request, execution_id=execution_id)
-        return response

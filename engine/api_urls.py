@@ -6,18 +6,10 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, re_path
 
 from engine import api, dead_letter_api
+from engine.timeline import TimelineView
 
 EXECUTION = r"^executions/(?P<execution_id>[0-9]{1,19})"
 DEAD_LETTER = r"^dead-letters/(?P<dead_letter_id>[0-9]{1,19})"
-
-try:
-    from engine.timeline import TimelineView
-
-    timeline_view = TimelineView.as_view()
-except ModuleNotFoundError as exc:  # the timeline module is built separately; load without it
-    if exc.name != "engine.timeline":
-        raise
-    timeline_view = api.ExecutionTimelineApi.as_view()
 
 urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^executions/?$", api.ExecutionListApi.as_view(), name="api-execution-list"),
@@ -27,7 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(EXECUTION + r"/signal/?$", api.ExecutionSignalApi.as_view(), name="api-execution-signal"),
     re_path(EXECUTION + r"/retry/?$", api.ExecutionRetryApi.as_view(), name="api-execution-retry"),
     re_path(EXECUTION + r"/redrive/?$", api.ExecutionRedriveApi.as_view(), name="api-execution-redrive"),
-    re_path(EXECUTION + r"/timeline/?$", timeline_view, name="api-execution-timeline"),
+    re_path(EXECUTION + r"/timeline/?$", TimelineView.as_view(), name="api-execution-timeline"),
     re_path(r"^node-types/?$", api.NodeTypeListApi.as_view(), name="api-node-types"),
     re_path(r"^dead-letters/?$", dead_letter_api.DeadLetterListApi.as_view(), name="api-dead-letter-list"),
     re_path(r"^dead-letters/replay/?$", dead_letter_api.DeadLetterBulkReplayApi.as_view(),

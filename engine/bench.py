@@ -107,6 +107,30 @@ def lattice_definition(layers: int, width: int, ms: int) -> dict[str, Any]:
             "nodes": nodes, "edges": edges}
 
 
+def redrive_definition(failing: list[int]) -> dict[str, Any]:
+    """start → loop over `input.items` (100 at a time) with a `set` node per item that fails
+    for the item numbers in `failing` (a condition routes them to a `fail` node) → output."""
+    bad = "[" + ",".join(str(i) for i in failing) + "]"
+    return {
+        "schemaVersion": 1, "name": f"bench redrive {len(failing)}", "settings": {"maxConcurrency": 100},
+        "nodes": [
+            {"id": "start", "type": "start", "config": {}},
+            {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}", "maxConcurrency": 100}},
+            {"id": "check", "type": "condition", "parentId": "loop",
+             "config": {"expression": f"{bad}.indexOf(item) === -1"}},
+            {"id": "ok", "type": "set", "parentId": "loop", "config": {"values": {"n": "{{item}}"}}},
+            {"id": "boom", "type": "fail", "parentId": "loop", "config": {"message": "bad item"}},
+            {"id": "o", "type": "output", "config": {"value": "{{loop}}"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "loop"},
+            {"id": "e2", "source": "check", "target": "ok", "sourceHandle": "true"},
+            {"id": "e3", "source": "check", "target": "boom", "sourceHandle": "false"},
+            {"id": "e4", "source": "loop", "target": "o"},
+        ],
+    }
+
+
 def three_node_definition() -> dict[str, Any]:
     return {
         "schemaVersion": 1, "name": "bench runs", "settings": {"maxConcurrency": 8},

@@ -40,7 +40,6 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -48,10 +47,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
-from engine import live, ws_frames
-from engine.announce import wire_event
+from engine import live, wire, ws_frames
 from engine.live import FrameBatch, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
+from flowmaestro.visibility import parse_id, visible
 
 log = logging.getLogger("engine")
 
@@ -84,18 +83,13 @@ MAX_SEQ = 2**31 - 1
 
 
 @database_sync_to_async
-def _may_watch(execution_id: int, user_id: int, is_staff: bool) -> bool:
+def _may_watch(execution_id: int, user: Any) -> bool:
     """Whether the execution exists and the user may watch it, in one query: another user's
     execution and a missing one take the same path and get the same answer, so ids cannot
     be probed through the websocket (as over HTTP, where both are a 404)."""
-    executions = Execution.objects.filter(pk=execution_id)
-    if not is_staff:
-        executions = executions.filter(owner_id=user_id)
-    return executions.exists()
-
-
-_EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
-                  "trace_id", "attempt", "iteration", "status", "data")
+    if parse_id(execution_id) is None:
+        return False
+    return visible(Execution.objects.filter(pk=execution_id), user).exists()
 
 
 @database_sync_to_async
@@ -115,10 +109,10 @@ def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_anno
         # The common idle case: one indexed row read, no event query.
         return FrameBatch(()), status, last_seq
     # Plain rows, not model instances: a catch-up can be thousands of events. The wire
-    # shape is the announcer's (`engine.announce.wire_event`), so both paths send the same text.
+    # shape is the announcer's (`engine.wire.event_message`), so both paths send the same text.
     rows = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq").values(
-        *_EVENT_COLUMNS)[:limit]
-    return live.frames(wire_event(row) for row in rows), status, last_seq
+        *wire.EVENT_COLUMNS)[:limit]
+    return live.frames(wire.event_message(row) for row in rows), status, last_seq
 
 
 def _local_engine_id() -> str | None:
@@ -128,26 +122,10 @@ def _local_engine_id() -> str | None:
     return engine.engine_id if engine is not None else None
 
 
-def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The `execution.status` shape (the same as `engine.announce.execution_summary`)."""
-
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "id": row["id"], "status": row["status"], "workflow": row["workflow_id"],
-        "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": iso(row["created_at"]),
-        "startedAt": iso(row["started_at"]), "finishedAt": iso(row["finished_at"]),
-    }
-
-
 @database_sync_to_async
-def _recent_executions(user_id: int, is_staff: bool) -> dict[int, dict[str, Any]]:
-    qs = Execution.objects.all() if is_staff else Execution.objects.filter(owner_id=user_id)
-    rows = qs.order_by("-created_at", "-id").values(
-        "id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at", "finished_at"
-    )[:LIST_WINDOW]
-    return {row["id"]: _summary(row) for row in rows}
+def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
+    rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(*wire.SUMMARY_COLUMNS)[:LIST_WINDOW]
+    return {row["id"]: wire.execution_summary(row) for row in rows}
 
 
 def _user_of(scope: dict[str, Any]) -> Any:
@@ -189,7 +167,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, ValueError):
             await self._refuse(CLOSE_BAD_REQUEST, "afterSeq must be a non-negative integer.")
             return
-        if not await _may_watch(self.execution_id, int(user.pk), bool(user.is_staff)):
+        if not await _may_watch(self.execution_id, user):
             await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
             return
         self.last_sent = after_seq
@@ -333,12 +311,12 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.user = user
         self.user_id = int(user.pk)
-        self.is_staff = bool(user.is_staff)
         self.group = user_group(self.user_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         # What the page loads next over HTTP is at least this new; only changes after it are sent.
-        self.sent = await _recent_executions(self.user_id, self.is_staff)
+        self.sent = await _recent_executions(self.user)
         self.poller = asyncio.create_task(self._compare_periodically())
 
     async def disconnect(self, code: int) -> None:
@@ -369,7 +347,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(LIST_POLL_INTERVAL_S)
             try:
-                current = await _recent_executions(self.user_id, self.is_staff)
+                current = await _recent_executions(self.user)
                 async with self.lock:
                     # Oldest first, so that a page inserting rows keeps creation order.
                     for key in sorted(current):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine.api import DETAIL_SERIALIZER, MAX_ID, BadRequest, _int_param, rerun_options
+from engine.api import DETAIL_SERIALIZER, BadRequest, _int_param, rerun_options
 from engine.dead_letters import (
     dead_letter_discard,
     dead_letter_replay,
@@ -24,6 +23,7 @@ from engine.dead_letters import (
 )
 from engine.models import DeadLetter, DeadLetterKind
 from engine.serializers import BulkReplayInputSerializer, RerunInputSerializer
+from flowmaestro.visibility import MAX_ID, get_or_404
 
 LIST_CAP = 500
 STATES = ("open", "replayed", "discarded")
@@ -64,11 +64,7 @@ REPLAYED = inline_serializer(
 
 
 def dead_letter_get(user: Any, dead_letter_id: str) -> DeadLetter:
-    pk = int(dead_letter_id)
-    letter = dead_letters_visible(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
-    if letter is None:
-        raise Http404("No such dead letter.")
-    return letter
+    return get_or_404(dead_letters_visible(user), dead_letter_id, "No such dead letter.")
 
 
 class DeadLetterListApi(APIView):

@@ -37,6 +37,7 @@ from django.utils import timezone
 from engine.errors import Refusal
 from engine.models import DeadLetter, Execution, NodeRun
 from engine.queueing import queue_settings
+from flowmaestro.visibility import visible
 
 DEAD_RUN_STATUSES = ("failed", "timed_out")
 
@@ -50,10 +51,8 @@ class DeadLetterClosed(Refusal):
 # -- selectors -------------------------------------------------------------------------------
 def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
     """Owners see the dead letters of their workflows; staff see all."""
-    qs = DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution")
-    if not getattr(user, "is_staff", False):
-        qs = qs.filter(workflow__owner_id=user.pk)
-    return qs
+    return visible(DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution"), user,
+                   owner="workflow__owner_id")
 
 
 # -- written by the engine's flush (inside its transaction) -------------------------------------

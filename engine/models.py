@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from engine import wire
 from engine.fields import ReadableJSONField
 
 
@@ -140,21 +141,7 @@ class Event(models.Model):
 
     def as_message(self) -> dict[str, object]:
         """The SPEC §8 wire shape of this event."""
-        return {
-            "seq": self.seq,
-            "type": self.type,
-            "ts": self.ts.isoformat(),
-            "executionId": self.execution_id,
-            "nodeId": self.node_id or None,
-            "nodeRunId": self.node_run_id or None,
-            "branchId": self.branch_id or None,
-            "branchName": self.branch_name or None,
-            "traceId": self.trace_id or None,
-            "attempt": self.attempt,
-            "iteration": self.iteration,
-            "status": self.status or None,
-            "data": self.data,
-        }
+        return wire.event_message({column: getattr(self, column) for column in wire.EVENT_COLUMNS})
 
 
 class PendingSignal(models.Model):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, path
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from engine.models import Execution
+from engine.selectors import execution_get
 
 
 @login_required
@@ -24,8 +24,7 @@ def execution_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def execution_timeline(request: HttpRequest, execution_id: int) -> HttpResponse:
-    executions = Execution.objects.all() if request.user.is_staff else Execution.objects.filter(owner_id=request.user.pk)
-    execution = get_object_or_404(executions.select_related("workflow"), pk=execution_id)
+    execution = execution_get(request.user, execution_id)
     return render(request, "engine/execution_timeline.html", {"nav": "executions", "execution": execution})
 
 

@@ -18,6 +18,7 @@ from engine.core.signals import handler_for, signal_refusal
 from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
+from engine.nodes import container_types
 from engine.queueing import queue_settings
 
 
@@ -201,7 +202,8 @@ def execution_redrive(
             raise InvalidDefinition(errors)
     graph = Graph.from_definition(chosen.definition)
     unknown = [n for n in (nodes or []) if n not in graph.nodes]
-    unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type != "loop"]
+    containers = container_types()
+    unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type not in containers]
     if unknown:
         raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: {', '.join(unknown)}")
     with transaction.atomic():

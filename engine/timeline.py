@@ -35,6 +35,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, NodeRun
+from engine.nodes import container_types
+from engine.selectors import execution_get
 from engine.serializers import ExecutionSummarySerializer, NodeRunSerializer
 
 BAR_FIELDS = (
@@ -42,7 +44,6 @@ BAR_FIELDS = (
     "trace_id", "queued_at", "started_at", "finished_at", "seq",
 )
 LOG_LIMIT = 1000
-CONTAINER_TYPES = frozenset({"loop"})
 _ITEM_INDEX = re.compile(r"#\d+")
 
 Row = dict[str, Any]
@@ -157,12 +158,13 @@ class _Lanes:
 def _assign_lanes(rows: list[Row], execution_trace: str, now: datetime) -> tuple[dict[str, str], list[Row]]:
     """The lane of every node run, and the ordered lane list."""
     lanes = _Lanes(execution_trace)
+    containers = container_types()  # asked once per timeline, not per row
     lane_of: dict[str, str] = {}
     lanes.branch("main", "main", execution_trace)
     # Loop node runs by their path (scope + node id), so that a group finds its parent lane.
     loop_runs: dict[str, Row] = {}
     for row in rows:
-        if row["type"] in CONTAINER_TYPES:
+        if row["type"] in containers:
             loop_runs[loop_group_of((row["scope"] + "/" if row["scope"] else "") + row["node_id"])] = row
     items: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
@@ -224,6 +226,7 @@ def critical_path(rows: list[Row], definition: dict[str, Any], now: datetime) ->
     contributes the chain of its last-finishing item. Every attempt of a node on the path
     is on it (retries cost time too).
     """
+    containers = container_types()
     preds: dict[str, list[str]] = defaultdict(list)
     for edge in definition.get("edges") or []:
         if isinstance(edge, dict) and edge.get("source") and edge.get("target"):
@@ -241,7 +244,7 @@ def critical_path(rows: list[Row], definition: dict[str, Any], now: datetime) ->
             seen.add(key)
             runs = groups[key]
             path.extend(r["id"] for r in runs)
-            if runs[0]["type"] in CONTAINER_TYPES:
+            if runs[0]["type"] in containers:
                 prefix = (scope + "/" if scope else "") + node_id + "#"
                 item_keys = [k for k in groups if k[0].startswith(prefix) and "/" not in k[0][len(prefix):]]
                 if item_keys:
@@ -295,6 +298,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
                    paused: list[dict[str, str | None]] | None = None) -> dict[str, Any]:
     """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts)."""
     now = now or timezone.now()
+    containers = container_types()
     finished = execution.status in FINISHED_EXECUTION_STATUSES
     definition = execution.version.definition or {}
     lane_of, lanes = _assign_lanes(rows, execution.trace_id, now)
@@ -311,7 +315,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     run_intervals: list[tuple[datetime, datetime]] = []
     bars: list[Row] = []
     for row in rows:
-        container = row["type"] in CONTAINER_TYPES
+        container = row["type"] in containers
         if row["started_at"] is not None and not container:
             # A container's span is its items' time; counting it too would double it.
             run_intervals.append((row["started_at"], row["finished_at"] or (execution.finished_at or now)))
@@ -332,7 +336,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     wall_ms = _ms(wall_start, wall_end)
     run_ms = sum(_ms(start, end) for start, end in run_intervals)
     by_id = {row["id"]: row for row in rows}
-    critical_runs = [by_id[i] for i in critical if by_id[i]["type"] not in CONTAINER_TYPES]
+    critical_runs = [by_id[i] for i in critical if by_id[i]["type"] not in containers]
     summary = {
         "wallTimeMs": round(wall_ms, 1),
         "runTimeMs": round(run_ms, 1),
@@ -409,8 +413,6 @@ class TimelineView(APIView):
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such execution (or not yours)")},
     )
     def get(self, request: Request, execution_id: str) -> Response:
-        from engine.api import execution_get
-
         execution = execution_get(request.user, execution_id)
         node_run_id = request.query_params.get("nodeRun")
         if node_run_id:

@@ -760,7 +760,9 @@ class ExecutionRun:
         """A node that ends without running (skipped, or a join whose section failed)."""
         if (scope.key, node_id) in self.recorded and (scope.key, node_id) not in self.replay:
             return
-        self.replay.pop((scope.key, node_id), None)
+        earlier = self.replay.pop((scope.key, node_id), None)
+        if earlier is not None and earlier["status"] == status:
+            return  # recorded so by an earlier engine (a restart, a redrive): no second row
         node = self.plan.graph.nodes[node_id]
         row = self.new_row(scope, node, self.attempt_counts.get((scope.key, node_id), 0) + 1, status, None)
         row["finished_at"] = row["queued_at"]

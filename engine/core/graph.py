@@ -106,7 +106,8 @@ class Graph:
         self.edges = edges
         self.settings: Mapping[str, Any] = definition.get("settings") or {}
         self.scopes: dict[str | None, Scope] = {}
-        containers = {None} | {n.id for n in nodes.values() if _is_container(n)}
+        container_types = _container_types()
+        containers = {None} | {n.id for n in nodes.values() if n.type in container_types}
         for container in containers:
             self.scopes[container] = Scope(container, [n.id for n in nodes.values() if n.parent_id == container])
         for node in nodes.values():
@@ -185,8 +186,10 @@ def _config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
     return problems
 
 
-def _is_container(node: Node) -> bool:
-    return node.type == "loop"
+def _container_types(node_types: Mapping[str, Any] | None = None) -> frozenset[str]:
+    from engine.nodes import container_types
+
+    return container_types(node_types)
 
 
 def _reachable_topological(scope: Scope) -> list[str]:
@@ -245,6 +248,7 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         from engine.nodes import REGISTRY
 
         node_types = REGISTRY
+    containers = _container_types(node_types)
     report = ValidationReport()
     err = report.errors
     if not isinstance(definition, Mapping):
@@ -306,7 +310,7 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         parent_raw = nodes.get(parent)
         if parent_raw is None:
             err.append(_issue(f"parentId {parent!r} is not a node", node=node_id))
-        elif parent_raw.get("type") != "loop":
+        elif parent_raw.get("type") not in containers:
             err.append(_issue(f"parentId {parent!r} is not a container (loop)", node=node_id))
         elif raw.get("type") == "start":
             err.append(_issue("a start node cannot sit inside a container", node=node_id))
@@ -372,10 +376,10 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
     cycle = find_cycle(list(nodes), successors)
     if cycle:
         err.append(_issue("cycle: " + " → ".join(cycle), node=cycle[0]))
-    _placement_problems(definition, nodes, report)
+    _placement_problems(definition, nodes, report, containers)
 
     if not err:
-        _template_warnings(definition, nodes, report)
+        _template_warnings(definition, nodes, report, containers)
         graph = Graph._build(definition)
         for scope in graph.scopes.values():
             if scope.container is not None and not scope.entries and scope.node_ids:
@@ -387,7 +391,7 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             if node.id in handlers:
                 continue  # meant to sit alone: it runs when its signal comes
             if node.parent_id is None and node.type != "start" and node.id not in graph.scopes[None].order:
-                report.warnings.append(_issue("not connected to start: runs only as a signal handler", node=node.id))
+                report.warnings.append(_issue("not connected to Start, so it never runs in a normal run (only when a signal handler names it)", node=node.id))
     return report
 
 
@@ -414,7 +418,7 @@ def _in_degree(nodes: Mapping[str, Mapping[str, Any]], edges: list[Any]) -> dict
 
 
 def _placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]],
-                        report: ValidationReport) -> None:
+                        report: ValidationReport, containers: frozenset[str]) -> None:
     """Policies and references that are well-formed but would do nothing where they are
     (SPEC §3: "a policy where it cannot apply is an error, not a no-op")."""
     err = report.errors
@@ -427,7 +431,7 @@ def _placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappi
         if raw.get("sourceHandle") not in ROUTING_HANDLES:
             fan_out[raw["source"]] = fan_out.get(raw["source"], 0) + 1
     joins = {n for n, d in degree.items() if d > 1}
-    loops = {n for n, raw in nodes.items() if raw.get("type") == "loop"}
+    loops = {n for n, raw in nodes.items() if raw.get("type") in containers}
     for node_id, raw in nodes.items():
         config = raw.get("config") or {}
         if not isinstance(config, Mapping):
@@ -438,7 +442,7 @@ def _placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappi
             err.append(_issue(f"config.compensate: {compensate!r} is not a node"
                               + (f" — did you mean '{hint}'?" if hint else ""), node=node_id))
         policy = config.get("parallel")
-        if isinstance(policy, Mapping) and raw.get("type") not in ("merge", "loop") and node_id not in joins:
+        if isinstance(policy, Mapping) and raw.get("type") != "merge" and raw.get("type") not in containers and node_id not in joins:
             err.append(_issue(
                 "config.parallel: a parallel policy applies where branches join (a merge, a loop, or a node "
                 f"with several incoming edges); this node has {degree[node_id]} incoming edge(s)", node=node_id))
@@ -505,15 +509,16 @@ def template_refs(value: Any) -> Iterable[str]:
 
 
 def _template_warnings(
-    definition: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], report: ValidationReport
+    definition: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], report: ValidationReport,
+    containers: frozenset[str],
 ) -> None:
     item_variables = {
-        (raw.get("config") or {}).get("itemVariable") or "item" for raw in nodes.values() if raw.get("type") == "loop"
+        (raw.get("config") or {}).get("itemVariable") or "item" for raw in nodes.values() if raw.get("type") in containers
     }
     output_variables = {
         (raw.get("config") or {}).get("outputVariable")
         for raw in nodes.values()
-        if raw.get("type") == "loop" and (raw.get("config") or {}).get("outputVariable")
+        if raw.get("type") in containers and (raw.get("config") or {}).get("outputVariable")
     }
     known = set(nodes) | BUILTIN_ROOTS | item_variables | output_variables
     for node_id, raw in nodes.items():

@@ -1,8 +1,8 @@
 """Redrive: which node runs of a finished execution run again, and which are kept.
 
 A redrive is a new attempt of the same execution that keeps every succeeded node run and
-loop item and re-runs only what failed, timed out, was cancelled or never ran — plus what
-depends on those, since their inputs change: the nodes downstream in the same scope and,
+loop item and re-runs only what failed, timed out or was cancelled (a loop item
+that failed runs again whole) — plus what depends on those, since their inputs change: the nodes downstream in the same scope and,
 for a loop item, the loop node that collects it (and, in turn, what follows the loop).
 A user may also pick node runs to re-run whatever their status: nodes by id (in a loop
 body: that node in every item) and items by loop node id and index.
@@ -29,6 +29,12 @@ def _parent(scope: str) -> tuple[str, str] | None:
     return head, last.partition("#")[0]
 
 
+def _scope_prefixes(scope: str) -> list[str]:
+    """`a#1/b#2` → [`a#1`, `a#1/b#2`]: the item scopes a scope lies in."""
+    parts = scope.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _item_matches(scope: str, loop: str, indexes: set[int]) -> bool:
     for segment in scope.split("/"):
         node, _, index = segment.partition("#")
@@ -52,7 +58,13 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         for loop in chosen_items:
             seeds |= {key for key in latest if key[1] == loop}
     else:
-        seeds = {key for key, row in latest.items() if row.get("status") != "succeeded"}
+        # Skipped is not a failure (the branch a condition did not take); a node skipped
+        # because what it waited for failed runs again as a dependent of that failure.
+        seeds = {key for key, row in latest.items() if row.get("status") not in ("succeeded", "skipped")}
+        # A loop item that failed runs again whole, from its first node: the fix may well be
+        # upstream of the node that failed (a condition that routed it to a `fail` node).
+        failed_items = {scope for scope, _ in seeds if scope}
+        seeds |= {key for key in latest if key[0] and not failed_items.isdisjoint(_scope_prefixes(key[0]))}
 
     rerun: set[Key] = set()
     pending = list(seeds)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from engine.nodes.base import NodeType
 
 REGISTRY: dict[str, type[NodeType]] = {}
@@ -14,6 +17,14 @@ def register(cls: type[NodeType]) -> type[NodeType]:
 
 def get_node_type(name: str) -> type[NodeType] | None:
     return REGISTRY.get(name)
+
+
+def container_types(registry: Mapping[str, Any] | None = None) -> frozenset[str]:
+    """The types whose nodes hold a body of nodes (`NodeType.container`; the loop today):
+    what graphs, timelines and redrives treat as a container, asked here rather than
+    spelled as "loop" in each."""
+    return frozenset(name for name, cls in (REGISTRY if registry is None else registry).items()
+                     if getattr(cls, "container", False))
 
 
 def _load() -> None:

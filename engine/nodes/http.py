@@ -257,6 +257,7 @@ class HttpNode(NodeType):
                 "default": {},
             },
             "body": {
+                "x-show-when": {"method": ["POST", "PUT", "PATCH", "DELETE"]},
                 "title": "Body",
                 "description": "An object or list is sent as JSON; a string is sent as is.",
             },

@@ -94,8 +94,11 @@ class TransformNode(NodeType):
                 "title": "Path",
                 "description": "For pick: a dotted path into the input, e.g. `body.users[0].email`.",
                 "default": "",
+                # The editor shows a field only for the operations it applies to.
+                "x-show-when": {"operation": ["pick"]},
             },
             "expression": {
+                "x-show-when": {"operation": ["custom"]},
                 "type": "string",
                 "title": "Expression (JavaScript)",
                 "description": (

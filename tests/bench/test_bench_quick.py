@@ -39,6 +39,7 @@ def test_quick_bench_reports_every_metric_of_every_scenario() -> None:
         ("stream", "p99_latency"),
         ("baseline-fanout", "ratio_to_ideal"),
         ("baseline-loop", "ratio_to_ideal"),
+        ("redrive", "fraction_of_first_run"),
     }
     for key in [("fanout", "ratio_to_ideal"), ("loop", "ratio_to_ideal"), ("lattice", "ratio_to_ideal")]:
         # Parallel work really ran in parallel: far below the sequential sum, never below ideal.
@@ -48,3 +49,19 @@ def test_quick_bench_reports_every_metric_of_every_scenario() -> None:
     assert metrics[("runs", "executions_per_s")]["failed"] == 0
     assert metrics[("stream", "events_per_s")]["value"] > 10
     assert metrics[("stream", "events_per_s")]["clients"] == 10
+    redrive = metrics[("redrive", "fraction_of_first_run")]
+    # 12 of the loop's items ran again (with their loop and output), not all of them.
+    assert redrive["node_runs_rerun"] == 12 * 3 + 2 and redrive["value"] < 1.0, redrive
+
+
+def test_quick_prune_bench_removes_the_events_next_to_the_stream() -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench", "prune", "--quick", "--json", "--events", "200000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    metrics = {(m["scenario"], m["metric"]): m for m in map(json.loads, done.stdout.splitlines()) if m}
+    assert set(metrics) == {("prune", "stream_p99_ratio"), ("prune", "events_per_s")}
+    assert metrics[("prune", "events_per_s")]["events"] >= 20_000  # --quick: a tenth of --events
+    assert metrics[("prune", "stream_p99_ratio")]["value"] > 0

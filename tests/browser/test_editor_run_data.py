@@ -224,3 +224,21 @@ def test_fix_the_javascript_in_a_new_version_and_replay_the_dead_letter(logged_i
     assert (replayed["version"], replayed["output"], replayed["input"]) == (2, {"Result": 8}, {"n": 4})
     assert failed["id"] != replayed["id"]
     assert page_errors.unexpected(allowed=("status of 400",)) == []
+
+
+def test_a_parallel_loop_shows_each_item_on_the_canvas(logged_in_page: Any, page_errors: Any) -> None:
+    from tests.browser.helpers import loop_definition
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Loop", "definition": loop_definition(3, 50)})
+    api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"items": ["a", "b", "c", "d"]}})
+    page.goto(f"/workflows/{workflow['id']}/")
+    wait_text(page, STATUS, "succeeded")
+    assert page.get_attribute("[data-testid=status-work]", "data-status") == "succeeded"
+    # The body node ran once per item: each item is listed, and picking one shows its input.
+    open_node(page, "work")
+    items = page.locator("[data-testid=run-data-attempts] button").all_inner_texts()
+    assert sorted(t.split(" · ")[0] for t in items) == ["item 0", "item 1", "item 2", "item 3"], items
+    page.click("[data-testid=run-data-attempts] button:has-text('item 2')")
+    assert "Item 2" in page.inner_text("[data-testid=run-data-current]")
+    assert page_errors.unexpected() == []

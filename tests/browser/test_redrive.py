@@ -35,7 +35,7 @@ def test_redrive_a_loop_with_failed_items_reruns_only_those(logged_in_page: Any)
     page.goto(f"/executions/{run['id']}/")
     wait_for_status(page, "failed")
     button = page.locator("[data-testid=redrive-failed]")
-    assert button.inner_text() == "Redrive failed (3)"  # items 0 and 4, and the output that never ran
+    assert button.inner_text() == "Redrive failed (2)"  # items 0 and 4
     before = {r.id for r in NodeRun.objects.filter(execution_id=run["id"], node_id="double")}
 
     # The fix, saved as a new version.

@@ -187,3 +187,26 @@ def test_demo_workflows_call_the_server_they_were_loaded_from(alice_client: Any,
     assert {w["id"] for w in again} == {w["id"] for w in loaded.json()}  # updated, not duplicated
     bases = {w["definition"]["settings"].get("variables", {}).get("apiBase") for w in again}
     assert bases - {None} == {"https://flows.example.com/demo-api"}
+
+
+def test_no_demo_node_sits_on_top_of_a_loop() -> None:
+    """Demo 5's "Collect Results" used to overlap its Loop: boxes as the canvas draws them
+    (nodes 200×64, a loop at least 320×200 and large enough for its body plus 24 px)."""
+    from editor.demos import demo_workflows
+
+    for doc in demo_workflows():
+        nodes = doc["definition"]["nodes"]
+        boxes = {}
+        for n in nodes:
+            if n.get("parentId"):
+                continue
+            w, h = (200, 64)
+            if n["type"] == "loop":
+                body = [b for b in nodes if b.get("parentId") == n["id"]]
+                w = max([320] + [b["position"]["x"] + 200 + 24 for b in body])
+                h = max([200] + [b["position"]["y"] + 64 + 24 for b in body])
+            boxes[n["id"]] = (n["position"]["x"], n["position"]["y"], w, h)
+        for a, (ax, ay, aw, ah) in boxes.items():
+            for b, (bx, by, bw, bh) in boxes.items():
+                if a < b:
+                    assert not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), (doc["name"], a, b)

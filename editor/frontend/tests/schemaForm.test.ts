@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { describeErrorBody, readCookie } from "../src/api/client";
-import { activeType, fieldKind, getAtPath, initialValueFor, optionFor, orderedProperties, parseNumberInput, schemaTypes, setAtPath } from "../src/lib/schemaForm";
+import { activeType, describeDefault, fieldKind, getAtPath, initialValueFor, isRelevant, optionFor, orderedProperties, parseNumberInput, parseNumberOrTemplate, schemaTypes, setAtPath } from "../src/lib/schemaForm";
 
 describe("schema form helpers", () => {
   it("picks a widget per schema", () => {
@@ -14,7 +14,9 @@ describe("schema form helpers", () => {
     expect(fieldKind("itemVariable", { type: "string" }, undefined)).toBe("string");
     expect(fieldKind("itemVariable", { type: "string" }, "{{x}}")).toBe("template");
     expect(fieldKind("retry", { type: "object", properties: { maxAttempts: { type: "integer" } } }, undefined)).toBe("object");
-    expect(fieldKind("headers", { type: "object", additionalProperties: { type: "string" } }, undefined)).toBe("map");
+    expect(fieldKind("headers", { type: "object", additionalProperties: { type: "string" } }, undefined)).toBe("keyValue");
+    expect(fieldKind("signalHandlers", { type: "object", additionalProperties: { type: "object" } }, undefined)).toBe("map");
+    expect(fieldKind("duration", { type: ["integer", "number", "string"] }, undefined)).toBe("numberOrTemplate");
     expect(fieldKind("notify", { type: "array", items: { type: "string" } }, undefined)).toBe("array");
     expect(fieldKind("jitter", { type: ["boolean", "number"] }, undefined)).toBe("multi");
     expect(fieldKind("parallel", { oneOf: [{ type: "boolean" }, { type: "object", properties: {} }] }, undefined)).toBe("multi");
@@ -72,5 +74,24 @@ describe("api client helpers", () => {
     });
     expect(describeErrorBody(400, { name: ["This field is required."] }).detail).toBe("name: This field is required.");
     expect(describeErrorBody(502, null).detail).toBe("Request failed (502)");
+  });
+});
+
+describe("operation-dependent fields and plain hints", () => {
+  it("shows a field only for the operations it names (unset counts as the default)", () => {
+    const siblings = { operation: { type: "string", default: "passthrough" } };
+    const path = { type: "string", "x-show-when": { operation: ["pick"] } };
+    expect(isRelevant(path, {}, siblings)).toBe(false);
+    expect(isRelevant(path, { operation: "pick" }, siblings)).toBe(true);
+    expect(isRelevant({ type: "string" }, {}, siblings)).toBe(true);
+  });
+
+  it("has no empty default and reads numbers or templates", () => {
+    expect(describeDefault({ default: "" })).toBeUndefined();
+    expect(describeDefault({ default: {} })).toBeUndefined();
+    expect(describeDefault({ default: 1000 })).toBe("1000");
+    expect(parseNumberOrTemplate("250", true)).toBe(250);
+    expect(parseNumberOrTemplate("{{input.ms}}", true)).toBe("{{input.ms}}");
+    expect(parseNumberOrTemplate("", true)).toBeUndefined();
   });
 });

@@ -27,17 +27,19 @@ from django.db import connections
 
 from engine import bench
 from engine.runtime import start_engine, stop_engine
+from flowmaestro.settings import DEVELOPMENT_SECRET_KEY
 
-SCENARIOS = ["chain", "fanout", "loop", "lattice", "runs", "stream", "baseline"]
+SCENARIOS = ["chain", "fanout", "loop", "lattice", "runs", "stream", "baseline", "redrive"]
 
 
 class Command(BaseCommand):
     help = "Run the FlowMaestro benchmarks (SPEC §9): " + ", ".join(SCENARIOS) + ", or all."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout"],
+        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout", "prune"],
                             help="`all` is every scenario but `scaleout` (a local cluster: Redis, Celery "
-                                 "workers, two daphne, PostgreSQL), which runs only when named")
+                                 "workers, two daphne, PostgreSQL) and `prune` (a million events written "
+                                 "first), which run only when named")
         parser.add_argument("--database-url", default="",
                             help="`scaleout` only: an empty PostgreSQL database to use (default: a throw-away "
                                  "cluster started from the PostgreSQL binaries, as the tests do)")
@@ -53,6 +55,8 @@ class Command(BaseCommand):
                             help="`runs` only, a scale-out variant: N daphne processes without an engine, "
                                  "one `manage.py runengine`, clients spread over the N (default 0: SPEC §9's "
                                  "single daphne with the engine in-process)")
+        parser.add_argument("--events", type=int, default=1_000_000,
+                            help="events of the old execution the `prune` scenario removes")
         parser.add_argument("--items", type=int, default=10_000,
                             help="items of the `loop` scenario (e.g. 100000 for the scale check)")
 
@@ -63,8 +67,14 @@ class Command(BaseCommand):
         self.web_workers = max(0, options["web_workers"])
         repeat = max(1, options["repeat"] if options["repeat"] is not None else (1 if options["quick"] else 3))
         scenarios = SCENARIOS if options["scenario"] == "all" else [options["scenario"]]
+        self.prune_events = options["events"]
         self.tmp = tempfile.mkdtemp(prefix="flowmaestro-bench-")
+        # Its daphne servers refuse the development key (DEBUG off), and the session cookies
+        # this process makes for the stream clients must be valid there: one key for both.
+        if not os.environ.get("DJANGO_SECRET_KEY") and settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            settings.SECRET_KEY = self.server_key
         self._use_scratch_database()
+        settings.FLOWMAESTRO_HOUSEKEEPING = False  # see _server_env
         # The process-wide engine, at its default poll interval: `execution_start` wakes it,
         # and the bench waits on it (no polling in the measured path).
         self.engine = start_engine()
@@ -184,6 +194,130 @@ class Command(BaseCommand):
         return [bench.metric("baseline-fanout", "ratio_to_ideal", fan, "x"),
                 bench.metric("baseline-loop", "ratio_to_ideal", loop, "x")]
 
+    def bench_redrive(self) -> list[dict[str, Any]]:
+        """A 10,000-item loop with 12 failing items, fixed, then redriven: the redrive runs
+        12 items (and the loop and its output) while the other 9,988 are kept, so it should
+        take a small fraction of the first run (the rest is loading and replaying rows)."""
+        from editor.models import WorkflowVersion
+        from engine import services
+        from engine.models import Execution, NodeRun
+
+        items = self.n(10_000)
+        failing = set(range(7, items, max(1, items // 12)))
+        flaky = bench.redrive_definition(sorted(failing))
+        fixed = bench.redrive_definition([])
+        wf_first = time.perf_counter()
+        try:
+            self.run_definition(flaky, {"items": list(range(items))})
+        except CommandError:
+            pass  # it fails: that is the point
+        first = time.perf_counter() - wf_first
+        ex = Execution.objects.filter(workflow__name=flaky["name"]).latest("id")
+        if ex.status != "failed":
+            raise CommandError(f"redrive: the first run should fail, it {ex.status}")
+        wf = ex.workflow
+        wf.version += 1
+        wf.definition = fixed
+        wf.save()
+        WorkflowVersion.objects.create(workflow=wf, number=wf.version, definition=fixed)
+        rows_before = NodeRun.objects.filter(execution=ex).count()
+        t0 = time.perf_counter()
+        services.execution_redrive(execution=ex, user=self.user, version="latest")
+        self.engine.submit(ex.id)
+        # The engine's finish flag of this execution is already set by its first run: poll.
+        while time.perf_counter() - t0 < 600:
+            ex.refresh_from_db()
+            if ex.status in ("succeeded", "failed", "cancelled", "timed_out"):
+                break
+            time.sleep(0.005)
+        redrive = time.perf_counter() - t0
+        if ex.status != "succeeded":
+            raise CommandError(f"redrive: {ex.status}: {ex.error}")
+        rerun = NodeRun.objects.filter(execution=ex).count() - rows_before
+        return [bench.metric("redrive", "fraction_of_first_run", redrive / first, "x", redrive_s=round(redrive, 3),
+                             first_run_s=round(first, 3), items=items, failed_items=len(failing),
+                             node_runs_rerun=rerun)]
+
+    def bench_prune(self) -> list[dict[str, Any]]:
+        """Retention removes an old execution of a million events (in small batches) while
+        the `stream` scenario runs: its p99 latency beside the same scenario without pruning."""
+        import threading
+
+        from engine.bench_stream import stream_scenario
+        from engine.retention import prune
+
+        events = self.n(self.prune_events)
+        old = self._old_execution_with_events(events)
+        stop_engine(1)
+        proc, url = self._daphne()
+        try:
+            quiet = stream_scenario(url, self.user, self.n(1000))
+            done = threading.Event()
+            report: dict[str, Any] = {}
+
+            def pruning() -> None:
+                t0 = time.perf_counter()
+                deleted = 0
+                while True:
+                    r = prune(budget_s=2.0)
+                    deleted += r.events_deleted
+                    report.setdefault("batches", []).extend(r.batches)
+                    if r.finished and r.executions_deleted == 0 and not r.events_deleted:
+                        break
+                report["seconds"] = time.perf_counter() - t0
+                report["deleted"] = deleted
+                connections.close_all()
+                done.set()
+
+            thread = threading.Thread(target=pruning, daemon=True)
+            thread.start()
+            busy = stream_scenario(url, self.user, self.n(1000))
+            still_pruning = not done.is_set()
+            done.wait(600)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            self.engine = start_engine()
+        from engine.models import Execution
+
+        if Execution.objects.filter(pk=old).exists():
+            raise CommandError("prune: the old execution is still there")
+        p99 = {m["metric"]: m["value"] for m in quiet}["p99_latency"]
+        p99_busy = {m["metric"]: m["value"] for m in busy}["p99_latency"]
+        batches = sorted(report.get("batches") or [0.0])
+        return [
+            bench.metric("prune", "stream_p99_ratio", p99_busy / p99 if p99 else 0.0, "x", p99_quiet_ms=p99,
+                         p99_while_pruning_ms=p99_busy, pruning_overlapped=still_pruning),
+            bench.metric("prune", "events_per_s", report.get("deleted", 0) / max(report.get("seconds", 1), 1e-9),
+                         "1/s", events=report.get("deleted", 0), seconds=round(report.get("seconds", 0), 2),
+                         batch_p99_ms=round(batches[int(len(batches) * 0.99) - 1 if len(batches) > 1 else 0] * 1000, 2)),
+        ]
+
+    def _old_execution_with_events(self, events: int) -> int:
+        """An execution finished 400 days ago with `events` events, written in bulk."""
+        from datetime import timedelta
+
+        from django.db import connection, transaction
+        from django.utils import timezone
+
+        from engine.models import Event, Execution
+
+        _, ex = self.run_definition(bench.chain_definition(3))
+        ts = timezone.now() - timedelta(days=400)
+        Execution.objects.filter(pk=ex.pk).update(created_at=ts, finished_at=ts)
+        table, qn = Event._meta.db_table, connection.ops.quote_name
+        columns = ["execution_id", "seq", "type", "ts", "node_id", "node_run_id", "branch_id", "branch_name",
+                   "trace_id", "status"]
+        sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+        stamp = connection.ops.adapt_datetimefield_value(ts)
+        chunk = 50_000
+        with connection.cursor() as cursor:
+            for start in range(0, events, chunk):
+                with transaction.atomic():
+                    cursor.executemany(sql, [(ex.pk, 1000 + i, "node.started", stamp, "n", "", "main", "main", ex.trace_id, "")
+                                             for i in range(start, min(events, start + chunk))])
+        return int(ex.pk)
+
     def bench_peers(self) -> list[dict[str, Any]]:
         """The same fanout and loop sleeps on other engines, for side-by-side reading."""
         width, items = self.n(400), self.n(self.loop_items)
@@ -211,8 +345,11 @@ class Command(BaseCommand):
                 # refuses the development key without DEBUG, and DEBUG would slow it down),
                 # and no API throttling, which the benchmark's hundreds of runs per second
                 # are meant to measure past.
-                "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or self.server_key,
-                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
+                "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off",
+                # No schedules or retention passes of their own in the measured servers
+                # (the `prune` scenario runs retention itself, where it measures it).
+                "FLOWMAESTRO_HOUSEKEEPING": "false"}
 
     def _daphne(self, *, engine_in_process: bool = True) -> tuple[subprocess.Popen[bytes], str]:
         with socket.socket() as s:

@@ -19,7 +19,7 @@ export function unwrapList<T>(body: T[] | { results: T[] }): T[] {
 export const workflowsApi = {
   list: async () => unwrapList(await api.get<Workflow[] | { results: Workflow[] }>("/api/workflows")),
   get: (id: string | number) => api.get<Workflow>(`/api/workflows/${id}`),
-  create: (body: { name: string; description?: string; definition: WorkflowDefinition }) =>
+  create: (body: { name: string; description?: string; definition: WorkflowDefinition; draft?: boolean }) =>
     api.post<Workflow>("/api/workflows", body),
   update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">> & { draft?: boolean }) =>
     api.patch<Workflow>(`/api/workflows/${id}`, body),

@@ -208,6 +208,8 @@ export interface ValidationIssue {
   edgeId?: string | null;
   path?: string | null;
   code?: string;
+  /** The editor's pre-check marks warnings; absent means an error (the server lists them apart). */
+  severity?: "error" | "warning";
 }
 
 export interface ValidationResult {

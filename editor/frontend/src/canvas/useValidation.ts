@@ -24,6 +24,23 @@ function dedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
   });
 }
 
+/** The editor's own problems, less those on a node or edge the server already speaks about:
+ * the two word one problem differently, and the server's answer wins. Problems without a
+ * node or edge are kept (they are de-duplicated by message). */
+export function mergeIssues(server: { errors: readonly ValidationIssue[]; warnings: readonly ValidationIssue[] },
+                            client: readonly ValidationIssue[]): { errors: ValidationIssue[]; warnings: ValidationIssue[] } {
+  const spoken = new Set<string>();
+  for (const i of [...server.errors, ...server.warnings]) {
+    if (i.nodeId) spoken.add(`node:${i.nodeId}`);
+    if (i.edgeId) spoken.add(`edge:${i.edgeId}`);
+  }
+  const own = client.filter((i) => !(i.nodeId && spoken.has(`node:${i.nodeId}`)) && !(i.edgeId && spoken.has(`edge:${i.edgeId}`)));
+  return {
+    errors: dedupe([...server.errors, ...own.filter((i) => i.severity !== "warning")]),
+    warnings: dedupe([...server.warnings, ...own.filter((i) => i.severity === "warning")]),
+  };
+}
+
 export function useValidation(workflowId: string): { errors: ValidationIssue[]; warnings: ValidationIssue[]; index: IssueIndex } {
   const definition = useGraph((s) => s.definition);
   const nodeTypes = useGraph((s) => s.nodeTypes);
@@ -91,8 +108,10 @@ export function useValidation(workflowId: string): { errors: ValidationIssue[]; 
     const edgeIds = new Set(definition.edges.map((e) => e.id));
     // Drop server messages about nodes/edges that no longer exist (the answer may be stale).
     const live = (i: ValidationIssue) => (!i.nodeId || ids.has(i.nodeId)) && (!i.edgeId || edgeIds.has(i.edgeId));
-    const errors = dedupe([...server.errors.filter(live), ...client, ...syntax]);
-    const warnings = dedupe(server.warnings.filter(live));
+    const merged = mergeIssues({ errors: server.errors.filter(live), warnings: server.warnings.filter(live) }, client);
+    // Expression syntax is the editor's alone (the server finds it only at run time): always shown.
+    const errors = dedupe([...merged.errors, ...syntax]);
+    const warnings = merged.warnings;
     return { errors, warnings, index: indexIssues(errors, warnings) };
   }, [server, client, syntax, definition]);
 }

@@ -10,6 +10,8 @@ import {
   formatAnyValue,
   getAtPath,
   initialValueFor,
+  isRelevant,
+  parseNumberOrTemplate,
   optionFor,
   orderedProperties,
   parseAnyInput,
@@ -39,7 +41,9 @@ export function SchemaForm({ schema, value, onChange, idPrefix = "", lastKeys = 
   return (
     <div className="fm-form">
       {orderedProperties(schema, lastKeys)
-        .filter(([name]) => !hidden.has(name))
+        // Fields that only matter for another field's value (x-show-when) are left out otherwise.
+        // (A field that holds a value stays visible, so nothing set is ever hidden.)
+        .filter(([name, propSchema]) => !hidden.has(name) && (isRelevant(propSchema, value, schema.properties ?? {}) || (value[name] !== undefined && value[name] !== "")))
         .map(([name, propSchema]) => (
           <Field
             key={name}
@@ -70,11 +74,11 @@ interface FieldProps {
 
 function Help({ schema, id }: { schema: JsonSchema; id: string }) {
   const def = describeDefault(schema);
-  if (!schema.description && def === undefined) return null;
+  if (!schema.description && !def) return null;
   return (
     <div className="fm-help" id={id}>
       {schema.description}
-      {def !== undefined && <span className="fm-default"> Default: {def}</span>}
+      {def ? <span className="fm-default"> Default: {def}</span> : null}
     </div>
   );
 }
@@ -167,6 +171,31 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
             onChange={(v) => onChange(v === "" ? undefined : v)}
           />
           <Help schema={kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema} id={helpId} />
+        </div>
+      );
+    case "numberOrTemplate":
+      return (
+        <div className="fm-field">
+          {label}
+          <input
+            id={inputId}
+            type="text"
+            inputMode="decimal"
+            data-testid={testId}
+            aria-describedby={describedBy}
+            value={value === undefined ? "" : String(value)}
+            placeholder={describeDefault(schema) ? `${describeDefault(schema)} (a number or {{template}})` : "a number or {{template}}"}
+            onChange={(e) => onChange(parseNumberOrTemplate(e.target.value, !schemaTypes(schema).includes("number")))}
+          />
+          <Help schema={schema} id={helpId} />
+        </div>
+      );
+    case "keyValue":
+      return (
+        <div className="fm-field">
+          {label}
+          <KeyValueEditor id={inputId} testId={testId} name={name} value={value} onChange={onChange} />
+          <Help schema={schema} id={helpId} />
         </div>
       );
     case "any":
@@ -409,6 +438,46 @@ function JsonInput(props: { id: string; testId: string; describedBy: string | un
       )}
     </>
   );
+}
+
+/** Name → value rows (HTTP headers, query parameters). Values are text or `{{templates}}`;
+ * JSON (a number, a list) is kept as JSON. Rows keep their order while typing. */
+function KeyValueEditor({ id, testId, name, value, onChange }: { id: string; testId: string; name: string; value: unknown; onChange: (v: unknown) => void }) {
+  const toRows = (v: unknown): [string, string][] =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.entries(v as Obj).map(([k, x]) => [k, formatAnyValue(x)]) : [];
+  const [rows, setRows] = useState<[string, string][]>(() => toRows(value));
+  useEffect(() => {
+    // Follow outside changes (undo) unless the rows already mean this value.
+    if (JSON.stringify(fromRows(rows)) !== JSON.stringify(value ?? undefined)) setRows(toRows(value));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  const commit = (next: [string, string][]) => {
+    setRows(next);
+    onChange(fromRows(next));
+  };
+  return (
+    <div className="fm-kv" data-testid={testId} id={id} role="group" aria-label={name}>
+      {rows.map(([k, v], index) => (
+        <div className="fm-kv-row" key={index}>
+          <input type="text" aria-label={`${name} name ${index + 1}`} data-testid={`${testId}-key-${index}`} value={k} placeholder="name"
+                 onChange={(e) => commit(rows.map((r, i) => (i === index ? [e.target.value, r[1]] : r)))} />
+          <input type="text" aria-label={`${name} value ${index + 1}`} data-testid={`${testId}-value-${index}`} value={v} placeholder="value or {{path}}"
+                 onChange={(e) => commit(rows.map((r, i) => (i === index ? [r[0], e.target.value] : r)))} />
+          <button type="button" className="fm-icon-btn" aria-label={`Remove ${name} ${k || index + 1}`} onClick={() => commit(rows.filter((_, i) => i !== index))}>
+            ×
+          </button>
+        </div>
+      ))}
+      <button type="button" className="fm-small-btn" data-testid={`${testId}-add`} onClick={() => setRows([...rows, ["", ""]])}>
+        + Add
+      </button>
+    </div>
+  );
+}
+
+function fromRows(rows: readonly [string, string][]): Obj | undefined {
+  const entries = rows.filter(([k]) => k.trim() !== "").map(([k, v]) => [k.trim(), parseAnyInput(v)] as const);
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 function StringList({ id, testId, value, onChange }: { id: string; testId: string; value: string[]; onChange: (v: unknown) => void }) {

@@ -175,7 +175,14 @@ export function checkConnection(
   return { ok: true };
 }
 
-/** Fast client-side pre-check of the rules the server enforces (SPEC §3 validation). */
+/** Whether nodes of `type` hold a body: the type's `container` flag (the loop), as the server decides. */
+function isContainer(type: string, nodeTypes: Record<string, NodeTypeInfo>): boolean {
+  const info = nodeTypes[type];
+  return info ? info.container : type === "loop";
+}
+
+/** Fast client-side pre-check of the rules the server enforces (SPEC §3 validation); the
+ * shared cases in tests/validation_cases.json hold both sides to the same answers. */
 export function precheck(definition: WorkflowDefinition, nodeTypes: Record<string, NodeTypeInfo>): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const byId = new Map<string, WorkflowNode>();
@@ -197,7 +204,7 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
     if (node.parentId !== undefined) {
       const parent = byId.get(node.parentId);
       if (!parent) issues.push({ message: `parent ${node.parentId} is not a node`, nodeId: node.id });
-      else if (parent.type !== "loop") issues.push({ message: "parent is not a loop", nodeId: node.id });
+      else if (!isContainer(parent.type, nodeTypes)) issues.push({ message: "parent is not a loop", nodeId: node.id });
       if (node.type === "start") issues.push({ message: "a start node cannot sit inside a loop", nodeId: node.id });
     }
   }
@@ -221,8 +228,12 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
     if (edge.branch?.name !== undefined && !BRANCH_NAME_PATTERN.test(edge.branch.name)) {
       issues.push({ message: "branch name must be an identifier (letters, digits, _)", edgeId: edge.id });
     }
+    if (target.type === "start") {
+      issues.push({ message: "nothing may connect into a start node", edgeId: edge.id });
+    }
+    // A warning, as on the server (the edge is simply never taken): the server's rules win.
     if (edge.sourceHandle === "error" && source.config.onError !== "route") {
-      issues.push({ message: "edge leaves the error handle but onError is not 'route'", edgeId: edge.id });
+      issues.push({ message: "edge leaves the error handle but onError is not 'route'", edgeId: edge.id, severity: "warning" });
     }
   }
   const cycle = findCycle(

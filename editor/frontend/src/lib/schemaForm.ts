@@ -3,7 +3,7 @@
 // no front-end change.
 import type { JsonSchema } from "../api/types";
 
-export type FieldKind = "enum" | "boolean" | "integer" | "number" | "string" | "code" | "template" | "object" | "map" | "array" | "multi" | "json" | "any";
+export type FieldKind = "enum" | "boolean" | "integer" | "number" | "string" | "code" | "template" | "object" | "map" | "keyValue" | "numberOrTemplate" | "array" | "multi" | "json" | "any";
 
 const EXPRESSION_FORMATS = new Set(["javascript", "js", "expression", "code"]);
 const TEMPLATE_FORMATS = new Set(["template", "textarea", "multiline"]);
@@ -63,6 +63,8 @@ export function valueType(value: unknown): string | undefined {
 export function fieldKind(name: string, schema: JsonSchema, value: unknown): FieldKind {
   if (schema.enum) return "enum";
   const types = schemaTypes(schema).filter((t) => t !== "null");
+  // A number that may also be a `{{template}}` (a delay's duration): one text box, no type menu.
+  if (types.includes("string") && types.length > 1 && types.every((t) => t === "string" || t === "integer" || t === "number")) return "numberOrTemplate";
   if (types.length > 1) return "multi";
   // An untyped value that is (or defaults to) text — the output node's `{{results}}` — is
   // typed as a template first; JSON is still accepted (see parseAnyInput).
@@ -80,7 +82,10 @@ export function fieldKind(name: string, schema: JsonSchema, value: unknown): Fie
       if (isTemplateField(name, schema, value)) return "template";
       return "string";
     case "object":
-      return schema.properties && Object.keys(schema.properties).length ? "object" : "map";
+      if (schema.properties && Object.keys(schema.properties).length) return "object";
+      // Name → plain value maps (HTTP headers, query parameters): a key-value editor; maps of
+      // objects (signal handlers) stay JSON.
+      return isPlainValueMap(schema) ? "keyValue" : "map";
     case "array": {
       const itemTypes = schema.items ? schemaTypes(schema.items) : [];
       return itemTypes.length === 1 && itemTypes[0] === "string" ? "array" : "json";
@@ -194,8 +199,40 @@ export function orderedProperties(schema: JsonSchema, lastKeys: readonly string[
     .map((x) => x.entry);
 }
 
-/** A short text of a default for placeholders and help. */
+function isPlainValueMap(schema: JsonSchema): boolean {
+  const extra = schema.additionalProperties;
+  if (extra === true || extra === undefined) return true;
+  if (extra === false) return false;
+  const types = schemaTypes(extra);
+  return types.length > 0 && types.every((t) => t === "string" || t === "number" || t === "integer" || t === "boolean");
+}
+
+/** A short text of a default for placeholders and help; none for an empty default ("", {}, []). */
 export function describeDefault(schema: JsonSchema): string | undefined {
-  if (schema.default === undefined) return undefined;
-  return typeof schema.default === "string" ? schema.default : JSON.stringify(schema.default);
+  const d = schema.default;
+  if (d === undefined || d === null || d === "") return undefined;
+  if (typeof d === "object" && Object.keys(d as object).length === 0) return undefined;
+  return typeof d === "string" ? d : JSON.stringify(d);
+}
+
+/** `"x-show-when": {"operation": ["pick"]}`: a field that only matters for some values of
+ * another (a transform's `path` only for pick). Unset keys count as their default. */
+export function isRelevant(schema: JsonSchema, config: Record<string, unknown>, siblings: Record<string, JsonSchema>): boolean {
+  const when = schema["x-show-when"];
+  if (!when || typeof when !== "object") return true;
+  return Object.entries(when as Record<string, unknown[]>).every(([key, allowed]) => {
+    const current = config[key] !== undefined ? config[key] : siblings[key]?.default;
+    return Array.isArray(allowed) ? allowed.includes(current) : allowed === current;
+  });
+}
+
+/** "1000" → 1000; anything else (a `{{template}}`) stays text; "" → unset. */
+export function parseNumberOrTemplate(text: string, integer: boolean): unknown {
+  const t = text.trim();
+  if (!t) return undefined;
+  if (/^-?\d+(\.\d+)?$/.test(t)) {
+    const n = Number(t);
+    return integer && !Number.isInteger(n) ? t : n;
+  }
+  return text;
 }

@@ -2,7 +2,7 @@
 // last run and its status; create, open, rename, duplicate, delete, import.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
-import { errorMessage } from "../api/client";
+import { api, errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { Workflow, WorkflowDefinition } from "../api/types";
 import { normaliseDefinition } from "../store/graphStore";
@@ -39,6 +39,16 @@ export function WorkflowListPage() {
   const fileInput = useRef<HTMLInputElement>(null);
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "updated", descending: true });
+
+  // Escape closes the delete confirmation (as every dialog of the app).
+  useEffect(() => {
+    if (!confirmDelete) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") setConfirmDelete(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [confirmDelete]);
 
   const shown = useMemo(() => {
     const words = query.trim().toLocaleLowerCase().split(/\s+/).filter(Boolean);
@@ -114,7 +124,7 @@ export function WorkflowListPage() {
   const duplicate = (wf: Workflow) =>
     guard("Duplicate", async () => {
       const name = `${wf.name} (copy)`;
-      await workflowsApi.create({ name, description: wf.description, definition: { ...normaliseDefinition(wf.definition, name), name } });
+      await workflowsApi.create({ name, description: wf.description, definition: { ...normaliseDefinition(wf.definition, name), name }, draft: true });
       setNotice(`Created “${name}”.`);
       await reload();
     });
@@ -127,12 +137,21 @@ export function WorkflowListPage() {
       await reload();
     });
 
+  const loadDemos = () =>
+    guard("Loading the demos", async () => {
+      // The server points the demos' apiBase at itself as this browser reaches it.
+      const loaded = await api.post<Workflow[]>("/api/demo-workflows", {});
+      setNotice(`Loaded ${loaded.length} demo workflows.`);
+      await reload();
+    });
+
   const importFile = (file: File) =>
     guard("Import", async () => {
       const parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition>;
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
       const name = parsed.name || file.name.replace(/\.json$/i, "");
-      const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name) });
+      // A draft: a file with problems (a cycle) still opens in the editor to be fixed there.
+      const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name), draft: true });
       window.location.assign(`/workflows/${wf.id}/`);
     });
 
@@ -157,6 +176,9 @@ export function WorkflowListPage() {
             value={newName}
             onChange={(e) => setNewName(e.target.value)}
           />
+          <button type="button" className="fm-btn" data-testid="load-demos" onClick={() => void loadDemos()}>
+            Load demo workflows
+          </button>
           <button type="submit" className="fm-btn fm-btn-primary" data-testid="create-workflow" disabled={creating}>
             New workflow
           </button>

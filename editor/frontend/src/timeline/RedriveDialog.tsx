@@ -9,7 +9,7 @@ import type { Bar } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
 const FINISHED = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out", "succeeded"] as ExecutionStatus[]);
-const RERUN_STATUSES = new Set(["failed", "timed_out", "cancelled", "skipped"]);
+const RERUN_STATUSES = new Set(["failed", "timed_out", "cancelled"]);
 
 interface Target {
   label: string;

@@ -1,0 +1,44 @@
+"""The two shapes that leave the server on more than one path, written once (SPEC §8).
+
+An event goes out from the announcer (live), from the websocket's catch-up read, from
+`GET /api/executions/{id}/events` and in a node run's logs; an execution's status summary
+goes out from the announcer and from the list stream's periodic comparison. Each path
+builds its dict from plain columns through these functions, so a client cannot tell which
+path a message took (and a change to a shape is made once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+# The columns of an `Event` row that make up its wire shape.
+EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
+                 "trace_id", "attempt", "iteration", "status", "data")
+# The columns (`values()` lookups) of an `Execution` row that make up its status summary.
+SUMMARY_COLUMNS = ("id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at",
+                   "finished_at")
+
+
+def event_message(e: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as sent to clients: camelCase, empty strings as null."""
+    return {
+        "seq": e["seq"], "type": e["type"], "ts": e["ts"].isoformat(), "executionId": e["execution_id"],
+        "nodeId": e["node_id"] or None, "nodeRunId": e["node_run_id"] or None, "branchId": e["branch_id"] or None,
+        "branchName": e["branch_name"] or None, "traceId": e["trace_id"] or None, "attempt": e["attempt"],
+        "iteration": e["iteration"], "status": e["status"] or None, "data": e["data"],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def execution_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The `execution.status` message's execution, from a row with `SUMMARY_COLUMNS`."""
+    return {
+        "id": row["id"], "status": row["status"], "workflow": row["workflow_id"],
+        "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": _iso(row["created_at"]),
+        "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]),
+    }
