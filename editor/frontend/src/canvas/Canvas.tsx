@@ -22,6 +22,7 @@ import { StepNode } from "../nodes/StepNode";
 import { DRAG_MIME } from "../panels/Palette";
 import { graphStore, useGraph } from "../store/graphStore";
 import { BranchEdge } from "./BranchEdge";
+import { ConnectDialog } from "./ConnectDialog";
 import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
 import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 
@@ -48,6 +49,7 @@ interface PendingMove {
 
 export function Canvas({ issues, onAdded }: Props) {
   const [pendingMove, setPendingMove] = useState<PendingMove | null>(null);
+  const [connectFrom, setConnectFrom] = useState<string | null>(null);
   const definition = useGraph((s) => s.definition);
   const nodeTypes = useGraph((s) => s.nodeTypes);
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
@@ -172,7 +174,15 @@ export function Canvas({ issues, onAdded }: Props) {
   );
 
   return (
-    <div className="fm-canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div className="fm-canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}
+         onKeyDown={(e) => {
+           // C on a focused node: connect it to another node by keyboard (ConnectDialog).
+           const node = e.target instanceof HTMLElement ? e.target.closest<HTMLElement>(".react-flow__node") : null;
+           if (node && e.target === node && e.key.toLowerCase() === "c" && !e.ctrlKey && !e.metaKey && !e.altKey) {
+             e.preventDefault();
+             setConnectFrom(node.dataset.id ?? null);
+           }
+         }}>
       <ReactFlow<StepFlowNode, BranchFlowEdge>
         nodes={nodes}
         edges={edges}
@@ -202,6 +212,7 @@ export function Canvas({ issues, onAdded }: Props) {
         <MiniMap pannable zoomable ariaLabel="Mini map" nodeStrokeWidth={2} data-testid="minimap" />
         <Controls showInteractive={false} aria-label="Zoom controls" />
       </ReactFlow>
+      {connectFrom ? <ConnectDialog sourceId={connectFrom} onClose={() => setConnectFrom(null)} /> : null}
       {pendingMove && (
         <div className="fm-modal-backdrop" onClick={() => setPendingMove(null)}>
           <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="move-into-loop-title" data-testid="move-into-loop" onClick={(e) => e.stopPropagation()}

@@ -17,7 +17,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       data-node-type={node.type}
       style={{ width: size.width, height: size.height }}
     >
-      <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} aria-label="input" />
+      <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} title="input" />
       <div className="fm-loop-head">
         <span className="fm-node-icon" aria-hidden="true">
           ⟳

@@ -48,7 +48,7 @@ export function OutputHandles({ handles, nodeId }: { handles: string[]; nodeId: 
             className={`fm-handle fm-handle-${handle}`}
             style={{ top }}
             data-testid={`handle-out-${nodeId}-${handle}`}
-            aria-label={`${handle} output`}
+            title={`${handle} output: drag to a node (or focus the node and press C)`}
           >
             {handle !== "out" && <span className="fm-handle-label">{handle}</span>}
           </Handle>
@@ -69,7 +69,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       title={info?.description}
     >
       {hasInputHandle(info, node.type) && (
-        <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} aria-label="input" />
+        <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} title="input" />
       )}
       <div className="fm-node-head">
         <span className="fm-node-icon" aria-hidden="true">

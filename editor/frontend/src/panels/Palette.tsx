@@ -57,7 +57,8 @@ export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
                   role="button"
                   aria-disabled={why ? true : undefined}
                   data-testid={`palette-${t.type}`}
-                  aria-label={why ? `${t.title}: ${why}` : `${t.title}: drag onto the canvas, or press Enter to add it after the selected node`}
+                  // The name is the visible text (axe: label-content-name-mismatch); the hint is its description.
+                  aria-describedby={`palette-hint-${t.type}`}
                   title={why ?? t.description}
                   onDragStart={(e) => {
                     if (why) {
@@ -82,6 +83,9 @@ export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
                   <span className="fm-palette-title">{t.title}</span>
                   {t.container && <span className="fm-chip">container</span>}
                   {why ? <span className="fm-visually-hidden"> (unavailable)</span> : null}
+                  <span id={`palette-hint-${t.type}`} className="fm-visually-hidden">
+                    {why ?? "drag onto the canvas, or press Enter to add it after the selected node"}
+                  </span>
                 </div>
               </li>
               );
