@@ -63,4 +63,11 @@ def test_last_run_search_and_sort(logged_in_page: Any, page_errors: Any):
     assert names(page) == ["Cleanup"]
     page.fill("[data-testid=workflow-search]", "")
     assert page.text_content("[data-testid=workflow-count]") == "3 of 3"
+
+    # Delete asks first; Escape closes the question and nothing is deleted.
+    row("Cleanup").locator("[data-testid=delete]").click()
+    page.locator("[data-testid=confirm-delete]").wait_for()
+    page.keyboard.press("Escape")
+    page.locator("[data-testid=confirm-delete]").wait_for(state="detached")
+    assert len(names(page)) == 3
     assert page_errors.unexpected() == []
