@@ -11,7 +11,7 @@ PORT ?= 8000
 WS_PING_INTERVAL ?= 10
 WS_PING_TIMEOUT ?= 20
 
-.PHONY: run test cluster setup venv deps frontend migrate demo lint typecheck pytest vitest pytest-sqlite pytest-postgres clean
+.PHONY: doc-screenshots run test cluster setup venv deps frontend migrate demo lint typecheck pytest vitest pytest-sqlite pytest-postgres clean
 
 run: setup migrate demo
 	@echo "Serving FlowMaestro on http://$(HOST):$(PORT)/ (engine in-process)"
@@ -92,3 +92,8 @@ pytest-postgres:
 
 clean:
 	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db.sqlite3
+
+# The screenshots of docs/parallel-execution.md, taken again by the browser test that
+# checks them (a normal test run writes them to test-artifacts/ instead).
+doc-screenshots: setup
+	FLOWMAESTRO_WRITE_DOC_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/browser/test_docs_screenshots.py

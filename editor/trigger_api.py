@@ -3,6 +3,7 @@ and the public webhook endpoint `POST /hooks/{token}` that needs no login."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -100,6 +101,9 @@ class WebhookDetailApi(APIView):
         data = WebhookInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        if "auth" in request.data and v.get("auth") != webhook.auth:
+            return Response({"detail": "a webhook's auth cannot change: add a new webhook with the auth you want "
+                                       "(its URL and secret are new too) and delete this one"}, status=400)
         webhook = triggers.webhook_update(
             webhook=webhook, name=v.get("name"), enabled=v.get("enabled"), rotate=bool(v.get("rotate"))
         )
@@ -151,17 +155,31 @@ class ScheduleDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class BadWait(Exception):
+    pass
+
+
 def _wait_seconds(request: Request) -> float:
+    """`?wait=`: seconds (capped at FLOWMAESTRO_WEBHOOK_WAIT_MAX), or `true` for the cap."""
     raw = request.query_params.get("wait")
-    if raw is None or raw.lower() in ("", "0", "false", "no"):
-        return 0.0
     limit = float(getattr(settings, "FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30))
-    if raw.lower() in ("1", "true", "yes"):
+    if raw is None or raw.strip().lower() in ("", "false", "no"):
+        return 0.0
+    if raw.strip().lower() in ("true", "yes"):
         return limit
     try:
-        return max(0.0, min(float(raw), limit))
+        value = float(raw)
     except ValueError:
-        return limit
+        raise BadWait(f"wait must be a number of seconds (at most {limit:g}) or true, not {raw[:40]!r}") from None
+    if value != value:  # NaN
+        raise BadWait("wait must be a number of seconds or true")
+    return max(0.0, min(value, limit))
+
+
+# Callers waiting for their run's result hold an HTTP thread each; past this many at once
+# (FLOWMAESTRO_WEBHOOK_MAX_WAITERS), a call is answered at once with 202 and the execution
+# id, so one webhook's callers can never take every thread of the server.
+_waiters = threading.BoundedSemaphore(int(getattr(settings, "FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)))
 
 
 class HookApi(APIView):
@@ -186,6 +204,10 @@ class HookApi(APIView):
             raise Http404
         body: bytes = request.body
         try:
+            wait = _wait_seconds(request)
+        except BadWait as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
             text = body.decode("utf-8")
             # Bounded like every API body (flowmaestro.json_parser): finite numbers only
             # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep.
@@ -201,15 +223,24 @@ class HookApi(APIView):
         answer: dict[str, Any] = {
             "executionId": execution.pk, "status": execution.status, "traceId": execution.trace_id,
         }
-        wait = _wait_seconds(request)
         if wait <= 0:
             return Response(answer, status=status.HTTP_202_ACCEPTED)
+        if not _waiters.acquire(blocking=False):
+            answer["waited"] = False  # too many callers already wait: poll the execution instead
+            return Response(answer, status=status.HTTP_202_ACCEPTED)
+        try:
+            return self._wait_for(execution.pk, answer, wait)
+        finally:
+            _waiters.release()
+
+    @staticmethod
+    def _wait_for(execution_id: int, answer: dict[str, Any], wait: float) -> Response:
         # Waiting for the result (n8n's "respond when last node finishes"): bounded, and
         # a run that is still going answers 202 with its id so the caller can poll.
         deadline = time.monotonic() + wait
         pause = 0.01
         while True:
-            row = Execution.objects.filter(pk=execution.pk).values("status", "output", "error").first()
+            row = Execution.objects.filter(pk=execution_id).values("status", "output", "error").first()
             if row is not None and row["status"] in FINISHED_EXECUTION_STATUSES:
                 answer.update(row)
                 return Response(answer, status=status.HTTP_200_OK)

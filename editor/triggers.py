@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from editor.models import CatchUp, Schedule, Webhook, WebhookAuth, Workflow
@@ -83,7 +84,10 @@ def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> No
         raise WebhookRefused("this webhook is disabled")
     if webhook.auth == WebhookAuth.HMAC:
         expected = webhook_signature(webhook.hmac_secret, body)
-        if not signature or not hmac.compare_digest(expected, signature.strip()):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500 for a header
+        # like "é"); any such header is simply a wrong signature.
+        given = (signature or "").strip().encode("utf-8", "replace")
+        if not given or not hmac.compare_digest(expected.encode(), given):
             raise WebhookRefused(f"missing or wrong {SIGNATURE_HEADER} header (sha256 HMAC of the raw body)")
 
 
@@ -95,7 +99,7 @@ def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | 
     webhook_check(webhook=webhook, body=body, signature=signature)
     workflow = webhook.workflow
     execution = execution_start(workflow=workflow, user=None, input=input, traceparent=traceparent)
-    Webhook.objects.filter(pk=webhook.pk).update(last_called_at=timezone.now(), calls=webhook.calls + 1)
+    Webhook.objects.filter(pk=webhook.pk).update(last_called_at=timezone.now(), calls=F("calls") + 1)
     return execution
 
 

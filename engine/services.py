@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
@@ -206,6 +207,15 @@ def execution_redrive(
     unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type not in containers]
     if unknown:
         raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: {', '.join(unknown)}")
+    for loop, indexes in (items or {}).items():
+        in_loop = Q(scope__startswith=f"{loop}#") | Q(scope__contains=f"/{loop}#")
+        ran = NodeRun.objects.filter(in_loop, execution_id=execution.pk).values_list(
+            "iteration", flat=True).order_by("-iteration").first()
+        missing = sorted(i for i in indexes if ran is None or i > ran)[:5]
+        if missing:
+            raise BadRerun(f"loop {loop} has no item {missing[0]}"
+                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"))
+    queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
                .values("status", "state", "last_seq").first())
@@ -218,10 +228,17 @@ def execution_redrive(
         state["redrive"] = {
             "number": number, "sinceSeq": since, "pending": True, "nodes": list(nodes or []) or None,
             "items": {k: sorted({int(i) for i in v}) for k, v in (items or {}).items()} or None,
-            "version": chosen.number, "by": getattr(user, "username", "") or "",
+            "version": chosen.number, "newVersion": chosen.pk != execution.version_id,
+            "by": getattr(user, "username", "") or "",
             "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
                                                        "at": timezone.now().isoformat()}],
         }
+        max_size = queue.get("maxSize")
+        if max_size:
+            waiting = Execution.objects.filter(workflow_id=execution.workflow_id, status="queued").count()
+            if waiting >= int(max_size):
+                raise QueueFull(f"queue full: {waiting} runs of this workflow are already waiting "
+                                f"(queue.maxSize={max_size}); redrive it once the queue has room")
         seq = row["last_seq"] + 1
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",

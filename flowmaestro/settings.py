@@ -427,6 +427,9 @@ FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", 
 FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
 # `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
 FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))
+# …and at most this many callers wait at once per process (each holds an HTTP thread);
+# beyond it a `?wait=` call is answered at once with 202 and `"waited": false`.
+FLOWMAESTRO_WEBHOOK_MAX_WAITERS = env_int("FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)
 # Retention of finished executions (per workflow in its settings panel or the admin;
 # these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
 FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)

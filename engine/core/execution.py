@@ -216,7 +216,8 @@ class ExecutionRun:
         redrive = self.extra_state.get("redrive") or {}
         since = int(redrive.get("sinceSeq") or 0)
         history = rerun_keys(plan.graph, [r for r in record.node_runs if r.get("seq", 0) <= since],
-                             nodes=redrive.get("nodes"), items=redrive.get("items")) if redrive else set()
+                             nodes=redrive.get("nodes"), items=redrive.get("items"),
+                             new_version=bool(redrive.get("newVersion"))) if redrive else set()
         for row in record.node_runs:
             key = (row["scope"], row["node_id"])
             if key in history and row.get("seq", 0) <= since:

@@ -58,7 +58,25 @@ def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value") 
         raise JSONBoundsError(f"{what} is not valid JSON: {exc}") from None
     if max_depth is not None and depth_exceeds(value, max_depth):
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if _has_lone_surrogate(value, text):
+        raise JSONBoundsError(f"{what} is not valid JSON: it holds a lone surrogate (\\ud800–\\udfff), "
+                              "which is not a character")
     return value
+
+
+def _has_lone_surrogate(value: Any, text: str) -> bool:
+    """Does `value` hold a lone UTF-16 surrogate (JSON's "\\ud800" read into Python)? It
+    cannot be written as UTF-8, so every later answer that carries it would fail. Checked
+    only when the JSON text has a surrogate escape at all (emoji are escaped as pairs)."""
+    if "\\ud" not in text and "\\uD" not in text:
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:
@@ -84,6 +102,12 @@ def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
     """`value` as it may be stored: JSON with finite numbers, nested at most `max_depth`
     deep. Values that are not JSON types (e.g. a date) become their text, as before;
     raises JSONBoundsError with a message for the user otherwise."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise JSONBoundsError(f"{what} holds a lone surrogate (\\ud800–\\udfff), which is not a character") from None
+        return value
     if value is None or isinstance(value, _PLAIN):
         return value
     if isinstance(value, float):
@@ -113,4 +137,6 @@ def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
     # deeper: the walk is only for the few big values.
     if text.count("[") + text.count("{") > max_depth and depth_exceeds(value, max_depth):
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
+    if _has_lone_surrogate(value, text):
+        raise JSONBoundsError(f"{what} holds a lone surrogate (\\ud800–\\udfff), which is not a character")
     return value

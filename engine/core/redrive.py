@@ -44,8 +44,10 @@ def _item_matches(scope: str, loop: str, indexes: set[int]) -> bool:
 
 
 def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterable[str] | None = None,
-               items: Mapping[str, Iterable[int]] | None = None) -> set[Key]:
-    """The (scope, node) pairs whose recorded runs are history, not results to replay."""
+               items: Mapping[str, Iterable[int]] | None = None, new_version: bool = False) -> set[Key]:
+    """The (scope, node) pairs whose recorded runs are history, not results to replay.
+    `new_version`: the redrive runs another version than the rows were recorded with, whose
+    edges may differ — a top-level node skipped then may have nothing to wait for now."""
     latest: dict[Key, Mapping[str, Any]] = {}
     for row in rows:  # in seq order: the last attempt of a node decides
         latest[(row["scope"], row["node_id"])] = row
@@ -60,7 +62,8 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
     else:
         # Skipped is not a failure (the branch a condition did not take); a node skipped
         # because what it waited for failed runs again as a dependent of that failure.
-        seeds = {key for key, row in latest.items() if row.get("status") not in ("succeeded", "skipped")}
+        seeds = {key for key, row in latest.items() if row.get("status") not in ("succeeded", "skipped")
+                 or (new_version and not key[0] and row.get("status") == "skipped")}
         # A loop item that failed runs again whole, from its first node: the fix may well be
         # upstream of the node that failed (a condition that routed it to a `fail` node).
         failed_items = {scope for scope, _ in seeds if scope}

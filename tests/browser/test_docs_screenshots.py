@@ -5,6 +5,7 @@ the executions list. Saved under docs/img/; each is checked for what it must sho
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -16,7 +17,11 @@ from tests.browser.test_timeline_scale import rate_limited_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-IMG = ROOT / "docs" / "img"
+# The committed screenshots are rewritten only when asked (FLOWMAESTRO_WRITE_DOC_SCREENSHOTS=1),
+# so that a test run leaves the working tree as it found it; otherwise they go to
+# test-artifacts/ to look at.
+IMG = ROOT / "docs" / "img" if os.environ.get("FLOWMAESTRO_WRITE_DOC_SCREENSHOTS") == "1" else (
+    ROOT / "test-artifacts" / "docs-img")
 
 
 def shot(page: Any, name: str, selector: str | None = None) -> None:
