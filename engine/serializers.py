@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engine.models import Execution, NodeRun
+from flowmaestro.visibility import MAX_ID
 
 
 class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
@@ -167,5 +168,5 @@ class RerunInputSerializer(serializers.Serializer[Any]):
 
 class BulkReplayInputSerializer(RerunInputSerializer):
     # Ids past the database's 64-bit key range were a 500 (SQLite: "Python int too large").
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1,
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
                                 max_length=500)
