@@ -13,6 +13,7 @@ from django.utils import timezone
 from editor.models import Workflow, WorkflowVersion
 from editor.services import InvalidDefinition
 from engine import store
+from engine.core.bounded import BoundedCache
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
 from engine.core.signals import handler_for, signal_refusal
@@ -74,10 +75,9 @@ def _wake_celery(execution_id: Any, *, signal: bool) -> None:
 # Validation results of versions already run. Versions are immutable, so (id, created_at)
 # names one definition for good (created_at also tells apart a version id reused after a
 # rolled-back transaction); re-validating a 200-node definition on every run cost ~8 ms.
-_VALIDATED: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-
-
-_VALIDATED_CONTENT: dict[str, list[dict[str, Any]]] = {}
+_VALIDATED: BoundedCache[tuple[Any, Any], list[dict[str, Any]]] = BoundedCache(10_000)
+# The same by content (a duplicated workflow, an unchanged re-save): fewer, as the keys are whole definitions.
+_VALIDATED_CONTENT: BoundedCache[str, list[dict[str, Any]]] = BoundedCache(256)
 
 
 def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
@@ -95,13 +95,9 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
         errors = _VALIDATED_CONTENT.get(content) if content is not None else None
         if errors is None:
             errors = list(validate_definition(version.definition).errors)
-        if len(_VALIDATED) > 10_000:
-            _VALIDATED.clear()
-        if len(_VALIDATED_CONTENT) > 256:
-            _VALIDATED_CONTENT.clear()
-        _VALIDATED[key] = errors
+        _VALIDATED.put(key, errors)
         if content is not None:
-            _VALIDATED_CONTENT[content] = errors
+            _VALIDATED_CONTENT.put(content, errors)
     return errors
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core import rules
+from engine.core.bounded import BoundedCache
 
 # Handles that choose a path instead of starting a branch: they never fan out.
 ROUTING_HANDLES = frozenset({"true", "false", "error"})
@@ -160,7 +161,8 @@ class Graph:
         return self.scopes[self.nodes[node_id].parent_id]
 
 
-_CONFIG_PROBLEMS: dict[tuple[str, str], tuple[str, ...]] = {}
+# Bounded: a long-lived engine sees many versions.
+_CONFIG_PROBLEMS: BoundedCache[tuple[str, str], tuple[str, ...]] = BoundedCache(20_000)
 _NODE_VALIDATORS: dict[type, tuple[dict[str, Any], Any]] = {}
 
 
@@ -172,17 +174,17 @@ def _config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
         key = (cls.type, json.dumps(config, sort_keys=True, default=str))
     except (TypeError, ValueError):
         key = None
-    if key is not None and key in _CONFIG_PROBLEMS:
-        return _CONFIG_PROBLEMS[key]
+    if key is not None:
+        remembered = _CONFIG_PROBLEMS.get(key)
+        if remembered is not None:
+            return remembered
     known = _NODE_VALIDATORS.get(cls)
     if known is None:
         schema = cls.full_schema()
         known = _NODE_VALIDATORS[cls] = (schema, rules.validator_for(schema))
     problems = tuple(rules.schema_problems(known[0], config, "config", known[1]))
     if key is not None:
-        if len(_CONFIG_PROBLEMS) > 20_000:  # bounded: a long-lived engine sees many versions
-            _CONFIG_PROBLEMS.clear()
-        _CONFIG_PROBLEMS[key] = problems
+        _CONFIG_PROBLEMS.put(key, problems)
     return problems
 
 

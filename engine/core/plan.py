@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from engine.core.bounded import BoundedCache
 from engine.core.branches import compute_branches
 from engine.core.graph import Graph
 from engine.core.scheduler import ScopePlan
@@ -34,9 +34,7 @@ class PlanCache:
     definition (a duplicated workflow or an unchanged re-save shares its plan)."""
 
     def __init__(self, size: int = 256):
-        self._plans: dict[str, VersionPlan] = {}
-        self._lock = threading.Lock()
-        self._size = size
+        self._plans: BoundedCache[str, VersionPlan] = BoundedCache(size)
 
     def get(self, definition: Mapping[str, Any] | None, text: str | None = None) -> VersionPlan:
         """The plan of `definition`, or of `text` (its stored JSON) when given: the text is
@@ -47,12 +45,8 @@ class PlanCache:
             assert definition is not None
             key = hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode(),
                                usedforsecurity=False).hexdigest()
-        with self._lock:
-            plan = self._plans.get(key)
+        plan = self._plans.get(key)
         if plan is None:
             plan = VersionPlan(definition if definition is not None else json.loads(text or "null"))
-            with self._lock:
-                if len(self._plans) >= self._size:
-                    self._plans.pop(next(iter(self._plans)))
-                self._plans[key] = plan
+            self._plans.put(key, plan)
         return plan
