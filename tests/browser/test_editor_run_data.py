@@ -37,6 +37,10 @@ def test_build_a_fan_out_and_merge_run_it_and_read_run_data_on_the_nodes(logged_
     a = drop_from_palette(page, "set", 480, 200)
     b = drop_from_palette(page, "set", 480, 460)
     merge = drop_from_palette(page, "merge", 800, 330)
+    # A new node is scrolled into view when it is added, which can push an earlier one off
+    # screen: fit the graph before dragging between handles, as a person would look first.
+    page.click("[data-testid=canvas] .react-flow__controls-fitview")
+    page.wait_for_timeout(300)
     for node in (a, b):
         connect(page, "start", node)
         connect(page, node, merge)
