@@ -184,10 +184,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       if (parsed && !Array.isArray(parsed.nodes) && parsed.definition && Array.isArray(parsed.definition.nodes)) parsed = parsed.definition;
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
       // Anything parseable goes onto the canvas, problems and all (a cycle, a missing field):
-      // the problems bar lists them so they can be fixed here. The workflow keeps its name.
-      const keptName = store.definition.name;
+      // the problems bar lists them so they can be fixed here. The workflow keeps its name
+      // unless the person asks for the file's.
+      const current = store.definition.name;
+      const fileName = typeof parsed.name === "string" && parsed.name && parsed.name !== current ? parsed.name : null;
+      const keptName = fileName !== null && window.confirm(`The file's workflow is named “${fileName}”. Rename this workflow to it?\n\nCancel keeps “${current}”.`) ? fileName : current;
       store.change(() => ({ ...normaliseDefinition(parsed, keptName), name: keptName }));
-      const other = typeof parsed.name === "string" && parsed.name && parsed.name !== keptName ? ` (kept the name “${keptName}”; the file's is “${parsed.name}”)` : "";
+      const other = fileName === null ? "" : keptName === fileName ? ` (renamed to “${fileName}”)` : ` (kept the name “${current}”; the file's is “${fileName}”)`;
       store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}${other}. Save to keep them.`);
       window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM }), 50);
     } catch (err) {
