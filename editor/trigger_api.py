@@ -71,6 +71,12 @@ class ScheduleInput(serializers.Serializer[Any]):
     catchUp = serializers.ChoiceField(choices=["skip", "latest", "all"], required=False, default="latest")
 
 
+def _check_room(qs: Any, what: str) -> None:
+    """One more webhook or schedule fits on the workflow (MAX_PER_WORKFLOW each)."""
+    if qs.count() >= MAX_PER_WORKFLOW:
+        raise triggers.InvalidTrigger(f"a workflow has at most {MAX_PER_WORKFLOW} {what}")
+
+
 def _workflow(request: Request, workflow_id: str) -> Workflow:
     return selectors.workflow_get(user=request.user, workflow_id=workflow_id)
 
@@ -86,8 +92,7 @@ class WebhookListApi(APIView):
         workflow = _workflow(request, workflow_id)
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if workflow.webhooks.count() >= MAX_PER_WORKFLOW:
-            return Response({"detail": f"a workflow has at most {MAX_PER_WORKFLOW} webhooks"}, status=400)
+        _check_room(workflow.webhooks.all(), "webhooks")
         webhook = triggers.webhook_create(
             workflow=workflow, name=data.validated_data.get("name", ""), auth=data.validated_data["auth"]
         )
@@ -126,8 +131,7 @@ class ScheduleListApi(APIView):
         workflow = _workflow(request, workflow_id)
         data = ScheduleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if workflow.schedules.count() >= MAX_PER_WORKFLOW:
-            return Response({"detail": f"a workflow has at most {MAX_PER_WORKFLOW} schedules"}, status=400)
+        _check_room(workflow.schedules.all(), "schedules")
         v = data.validated_data
         schedule = Schedule(
             workflow=workflow, name=v.get("name", ""), cron=v["cron"], timezone=v["timezone"], input=v["input"],
