@@ -8,11 +8,11 @@ import gc
 import threading
 
 from django.conf import settings
-from django.core.mail import send_mail
 
 from engine.core.engine import Engine
 from engine.housekeeping import Housekeeper, start_housekeeping
 from engine.nodes.base import EngineOptions
+from engine.notifications import send_cancel_notice
 from engine.store import DjangoPersistence
 from flowmaestro import affinity
 
@@ -59,12 +59,8 @@ def build_engine(**overrides: object) -> Engine:
         kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL)
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
-    engine.notifier = _notify
+    engine.notifier = send_cancel_notice
     return engine
-
-
-def _notify(addresses: list[str], subject: str, body: str) -> None:
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, addresses, fail_silently=False)
 
 
 def start_engine() -> Engine:

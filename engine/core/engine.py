@@ -1,45 +1,62 @@
-"""The engine process: one coordinator thread, a worker pool, timers, and persistence.
+"""The engine process: the parts, wired together, behind one object.
 
-Why one coordinator: every state change of an execution happens on one thread, so the
-scheduler needs no locks, `seq` stays gap-free, and all the writes of a tick can be
-committed together (group commit) before anything is announced. Workers only run node
-bodies (HTTP calls, JavaScript) and post results back; `delay` waits are timers, not
-sleeping threads, so 10,000 waiting loop items cost no threads at all.
+- engine.core.coordinator — the one thread on which executions change state (the loop);
+- engine.core.timers — `delay` waits, back-offs and timeouts, as heap entries, not threads;
+- engine.core.writer — write-behind: group commit, retry, then the announcer thread;
+- engine.core.claims — claiming executions, their signals, the heartbeat, the release;
+- engine.executors — where node bodies that do not run inline run (a thread pool, Celery);
+- engine.core.pacing — the rules that trade a little latency for batching, and their bounds.
 
-Coordinator loop:
-1. wait for a message (node result, log line, signal, new execution) or the next timer;
-2. handle every message that is waiting, fire due timers;
-3. let dirty executions start ready node runs (inline nodes run right here);
-4. flush the tick's batch in one transaction, hand it to the announcer thread, and only
-   then submit the claimed node runs to the worker pool.
+`Engine` is what the rest of the code holds: the web process and the tests start, stop,
+wake and wait on it (any thread); executors report to it (`engine.executors.base.Reports`);
+executions (`ExecutionRun.engine`) reach the coordinator's services through it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import queue
 import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.core import pacing
+from engine.core.claims import Claims
+from engine.core.coordinator import Coordinator
 from engine.core.execution import Attempt, ExecutionRun
-from engine.core.graph import DefinitionError
-from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord, now
-from engine.core.plan import PlanCache
-from engine.core.timers import Timer, Timers, clock, precise_timers
-from engine.core.writer import Announcer, Writer, reason
+from engine.core.loops import LoopRun
+from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord
+from engine.core.plan import VersionPlan
+from engine.core.rollback import rollback_and_cancel
+from engine.core.signals import await_approval
+from engine.core.timers import Timer, Timers, clock
+from engine.core.writer import Announcer, Writer
 from engine.executors.base import Executor
 from engine.executors.thread import ThreadExecutor
 from engine.nodes.base import AwaitSignal, EngineOptions
 
-log = logging.getLogger("engine")
+
+@dataclass(frozen=True)
+class CancelNotice:
+    """What a cancel handler with `notify` asked to be told once the execution has really
+    ended (after its compensations). The core gives the facts; the words and the way they
+    are sent are the notifier's (engine.notifications in the web process)."""
+
+    execution_id: Any
+    trace_id: str
+    status: str
+    to: list[str]
+    by: str
+    reason: str
+    compensations: list[dict[str, Any]]
+
 
 class Engine:
+    # Sends a CancelNotice (on a thread of its own: mail can be slow); None sends nothing.
+    notifier: Callable[[CancelNotice], None] | None = None
+
     def __init__(
         self,
         persistence: Persistence,
@@ -57,50 +74,30 @@ class Engine:
         self.options = options or EngineOptions()
         self.engine_id = engine_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.max_workers = max_workers
-        self.poll_interval = poll_interval
-        self.heartbeat_interval = heartbeat_interval
-        self.stale_after = stale_after
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self.timers = Timers()
-        self.executions: dict[Any, ExecutionRun] = {}
-        self.batch = Batch()
-        self.to_submit: list[Attempt] = []
-        self.dirty: dict[ExecutionRun, None] = {}
-        self.plans = PlanCache()
-        # Where node bodies that do not run inline run (engine.executors).
         self.executor: Executor = executor or ThreadExecutor(max_workers, initializer=worker_initializer)
+        self.timers = Timers()
+        self.coordinator = Coordinator(self.timers, self.executor, poll_interval=poll_interval,
+                                       heartbeat_interval=heartbeat_interval)
         self.announcer = Announcer(persistence)
-        self.writer = Writer(persistence, self.engine_id, self.announcer, post=self.inbox.put,
-                             on_started=self._on_started, on_finished=self._on_finished)
-        self._writer: threading.Thread | None = None
-        self._finished_events: dict[Any, threading.Event] = {}
+        self.writer = Writer(persistence, self.engine_id, self.announcer, post=self.coordinator.post,
+                             on_started=self.coordinator.on_started, on_finished=self._finished)
+        self.claims = Claims(self.coordinator, persistence, self.engine_id, stale_after=stale_after,
+                             resume=self._resume)
+        self.coordinator.writer, self.coordinator.claims = self.writer, self.claims
+        self.inbox = self.coordinator.inbox
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._notifications: dict[Any, tuple[list[str], str, str]] = {}
-        self._claim_pending = False
-        self._claim_deferred = False
-        self._last_wake_claim = 0.0
-        self.tick_deadline = 0.0
-        self.tick_mono = clock()
-        self.tick_wall = now()  # sent after the final commit
-        self._thread: threading.Thread | None = None
-        self._announcer: threading.Thread | None = None
-        self._draining = False
-        self._coordinator_ident: int | None = None
-        self.started = threading.Event()
-        self._applied_signals: set[Any] = set()
-        self._submitted: dict[str, Attempt] = {}  # node runs with the executor right now
+        self._finished_events: dict[Any, threading.Event] = {}
+        self._notices: dict[Any, CancelNotice] = {}
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
         self.executor.start(self)
-        self._thread = threading.Thread(target=self._thread_main(self._run), name="fm-coordinator", daemon=True)
-        self._announcer = threading.Thread(target=self._thread_main(self.announcer.run), name="fm-announcer",
-                                           daemon=True)
-        self._announcer.start()
-        self._writer = threading.Thread(target=self._thread_main(self.writer.run), name="fm-writer", daemon=True)
-        self._writer.start()
-        self._thread.start()
-        self.started.wait(10)
+        self._threads = [threading.Thread(target=self._thread_main(body), name=name, daemon=True) for name, body in (
+            ("fm-announcer", self.announcer.run), ("fm-writer", self.writer.run), ("fm-coordinator", self.coordinator.run))]
+        for thread in self._threads:
+            thread.start()
+        self.coordinator.started.wait(10)
         return self
 
     def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
@@ -121,31 +118,49 @@ class Engine:
     def stop(self, grace: float = 5.0) -> None:
         """Drain: stop claiming and starting, let running node runs finish within `grace`,
         then release the executions so another engine can pick them up at once."""
-        if self._thread is None:
+        if not self._threads:
             return
-        self.inbox.put(("drain", clock() + grace))
-        self._thread.join(grace + 10)
+        announcer, writer, coordinator = self._threads
+        self.coordinator.post(("drain", clock() + grace))
+        coordinator.join(grace + 10)
         self.writer.stop()
-        if self._writer is not None:
-            self._writer.join(30)
+        writer.join(30)
         self.executor.shutdown()
         self.announcer.stop()
-        if self._announcer is not None:
-            self._announcer.join(5)
-        self._thread = None
+        announcer.join(5)
+        self._threads = []
+
+    @property
+    def poll_interval(self) -> float:
+        return self.coordinator.poll_interval
+
+    @poll_interval.setter
+    def poll_interval(self, seconds: float) -> None:
+        self.coordinator.poll_interval = seconds
 
     def submit(self, execution_id: Any) -> None:
-        """A new execution was queued: claim it without waiting for the next poll. At most
-        one claim waits in the inbox: under a burst of run requests, one claim picks up
-        every run committed before it starts (each claim reads the queue)."""
-        with self._lock:
-            if self._claim_pending:
-                return
-            self._claim_pending = True
-        self.inbox.put(("claim",))
+        """A new execution was queued: claim it without waiting for the next poll."""
+        self.claims.request()
 
     def signal(self, execution_id: Any) -> None:
-        self.inbox.put(("signal", execution_id))
+        self.coordinator.post(("signal", execution_id))
+
+    def wait(self, execution_id: Any, timeout: float = 30.0) -> bool:
+        """Wait until the end of this execution is committed."""
+        with self._lock:
+            event = self._finished_events.setdefault(execution_id, threading.Event())
+        return event.wait(timeout)
+
+    def _finished(self, finished: list[Any]) -> None:
+        """The writer committed these executions' ends: wake their waiters, send notices."""
+        with self._lock:
+            for ex_id in finished:
+                self._finished_events.setdefault(ex_id, threading.Event()).set()
+            notices = [self._notices.pop(ex_id) for ex_id in finished if ex_id in self._notices]
+        for notice in notices:
+            # Mail can be slow (SMTP): neither the coordinator nor the writer waits on it.
+            threading.Thread(target=self.coordinator.safe, args=(self.notifier, notice), name="fm-notify",
+                             daemon=True).start()
 
     # -- reports of the executor (any thread; engine.executors.base.Reports) ------------------
     def done(self, attempt: Attempt, value: Any, exc: BaseException | None) -> None:
@@ -163,410 +178,79 @@ class Engine:
         elif message.get("t") == "claim":
             self.submit(message.get("e"))
 
-    def wait(self, execution_id: Any, timeout: float = 30.0) -> bool:
-        with self._lock:
-            event = self._finished_events.setdefault(execution_id, threading.Event())
-        return event.wait(timeout)
-
-    # -- used by executions (coordinator thread) --------------------------------------------
-    def add_timer(self, delay_s: float, callback: Callable[[], None], ex: ExecutionRun | None = None) -> Timer:
-        """Call `callback` after `delay_s` seconds (engine.core.timers)."""
-        return self.timers.add(delay_s, callback, ex)
-
+    # -- what executions use (coordinator thread; ExecutionRun.engine) ------------------------------
     clock = staticmethod(clock)  # the core's one monotonic clock (engine.core.timers)
 
+    def _resume(self, record: ExecutionRecord, plan: VersionPlan) -> ExecutionRun:
+        return ExecutionRun(self, record, plan)
+
+    @property
+    def batch(self) -> Batch:
+        """The writes of the tick being built."""
+        return self.coordinator.batch
+
+    @property
+    def tick_deadline(self) -> float:
+        return self.coordinator.tick_deadline
+
+    def add_timer(self, delay_s: float, callback: Callable[[], None], ex: ExecutionRun | None = None) -> Timer:
+        """Call `callback` after `delay_s` seconds; a timer of an execution (`ex`) that
+        raises fails that execution only."""
+        return self.timers.add(delay_s, callback, ex)
+
+    def mark_dirty(self, ex: ExecutionRun) -> None:
+        """`ex` may have node runs to start: the coordinator's next dispatch looks at it."""
+        self.coordinator.dirty[ex] = None
+
+    def submit_work(self, attempt: Attempt) -> None:
+        """Hand this node run's body to the executor once its start is committed."""
+        self.coordinator.to_submit.append(attempt)
+
     def start_stamp(self, queued_at: datetime) -> tuple[float, datetime]:
-        """(monotonic, wall) start time of a node run: the current tick's when it is fresh
-        (under 2 ms) and the node run was queued before it; else a new tick, which the
-        node runs started right after share (e.g. a layer queued by an inline join)."""
-        mono = clock()
-        if mono - self.tick_mono >= pacing.TICK_STAMP_FRESH_S or queued_at > self.tick_wall:
-            self.tick_mono, self.tick_wall = mono, now()
-        return self.tick_mono, self.tick_wall
+        return self.coordinator.start_stamp(queued_at)
 
     def on_worker(self, attempt_id: str) -> bool:
         """Is this node run's body with the executor (a worker thread or process) right now?"""
-        return attempt_id in self._submitted
-
-    def mark_dirty(self, ex: ExecutionRun) -> None:
-        self.dirty[ex] = None
-
-    def submit_work(self, attempt: Attempt) -> None:
-        self.to_submit.append(attempt)
+        return attempt_id in self.coordinator.submitted
 
     def post_log(self, attempt: Attempt, message: str) -> None:
-        if threading.get_ident() == self._coordinator_ident:
-            attempt.ex.log(attempt, message)
-        else:
-            self.inbox.put(("log", attempt, message))
+        self.coordinator.post_log(attempt, message)
 
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Call `fn` on the coordinator thread, after the messages already waiting."""
+        self.coordinator.post(("call", fn))
+
+    def execution_finished(self, ex: ExecutionRun) -> None:
+        self.coordinator.execution_finished(ex)
+        notify = ex.extra_state.get("notify")
+        if notify and self.notifier is not None:
+            notice = CancelNotice(
+                execution_id=ex.id, trace_id=ex.trace_id, status=ex.final_status or "finished",
+                to=[str(a) for a in notify.get("to") or []], by=str(notify.get("by")),
+                reason=str(notify.get("reason")), compensations=list(ex.rollback_report))
+            with self._lock:  # sent once the final status is committed (`_finished`)
+                self._notices[ex.id] = notice
+
+    # -- trampolines: engine.core.execution and engine.core.signals reach loops, signals and
+    # rollback through these, so that those modules need not import each other (issue 13,
+    # item 2 moves them to the execution's own public methods).
     def start_container(self, attempt: Attempt) -> None:
-        from engine.core.loops import LoopRun
-
         LoopRun.begin(self, attempt)
 
     def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
         """An approval node waits: the execution pauses until a resume signal."""
-        from engine.core.signals import await_approval
-
         await_approval(attempt, request)
-
-    def execution_finished(self, ex: ExecutionRun) -> None:
-        self.executions.pop(ex.id, None)
-        self.dirty.pop(ex, None)
-        self._pending_finish.append(ex.id)
-        notify = ex.extra_state.get("notify")
-        if notify and self.notifier is not None:
-            self._send_notification(ex, notify)
-
-    def _send_notification(self, ex: ExecutionRun, notify: dict[str, Any]) -> None:
-        status = ex.final_status or "finished"
-        lines = [f"Execution {ex.id} ({ex.trace_id}) was cancelled by {notify.get('by')}: {notify.get('reason')}",
-                 f"Final status: {status}."]
-        for item in ex.rollback_report:
-            lines.append(f"Compensation {item.get('compensate')} for {item.get('nodeId')}: {item.get('status')}")
-        subject = f"FlowMaestro: execution {ex.id} {status}"
-        with self._lock:  # the writer sends it once the final status is committed
-            self._notifications[ex.id] = (list(notify.get("to") or []), subject, "\n".join(lines))
-
-    # -- coordinator ------------------------------------------------------------------------
-    _pending_finish: list[Any]
-
-    def _run(self) -> None:
-        self._coordinator_ident = threading.get_ident()
-        self._pending_finish = []
-        next_poll = 0.0
-        next_heartbeat = clock() + self.heartbeat_interval
-        drain_deadline: float | None = None
-        precise_timers()
-        self.started.set()
-        while True:
-            timeout, spin_until = self.timers.wait(self.poll_interval)
-            if self.dirty and not self._draining:  # draining starts nothing: no reason to spin
-                # Work is waiting: go straight on, or (writer behind) when the writer's next
-                # commit wakes us (flag first, then look: a commit in between still wakes us)…
-                self.writer.wake_on_commit(True)
-                # (…but never past a timer's due time.)
-                timeout = min(timeout, pacing.WRITE_BEHIND_RECHECK_S) if self.writer.behind() else 0.0
-                spin_until = 0.0
-                self.writer.wake_on_commit(timeout > 0)
-            try:
-                message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
-            except queue.Empty:
-                message = None
-                if spin_until:
-                    self.timers.spin(spin_until)
-            self.writer.wake_on_commit(False)
-            handled = 0
-            while message is not None:
-                if message[0] == "drain":
-                    drain_deadline = message[1]
-                    self._draining = True
-                else:
-                    self._safe(self._handle, message)
-                handled += 1
-                if handled > pacing.INBOX_BATCH:
-                    break
-                try:
-                    message = self.inbox.get_nowait()
-                except queue.Empty:
-                    message = None
-            self.timers.fire_due(self.guarded, self._safe)
-            if not self._draining and not self.writer.behind():
-                # While draining, node runs already on workers may finish, but nothing new
-                # starts: the engine that takes over replays and starts what became ready.
-                self._dispatch()
-            mono, next_timer = clock(), self.timers.next_due()
-            # The poll and the heartbeat: not right before a timer comes due (engine.core.pacing).
-            if not self._draining and pacing.housekeeping_now(mono, next_poll, next_timer):
-                next_poll = mono + self.poll_interval
-                self._safe(self._claim)
-                self._safe(self._poll_signals)
-            if pacing.housekeeping_now(mono, next_heartbeat, next_timer):
-                next_heartbeat = mono + self.heartbeat_interval
-                taken = self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
-                if taken:
-                    self._abandon(taken)
-            self._flush()
-            if drain_deadline is not None:
-                busy = any(a.holds_slot and a.impl is not None and a.id in self._submitted
-                           for ex in self.executions.values() for a in ex.active.values())
-                if not busy or clock() >= drain_deadline:
-                    self._safe(self._release_after_writes)
-                    return
-
-    def _abandon(self, execution_ids: list[Any]) -> None:
-        """Another engine took these executions over (this one looked dead to it, e.g.
-        stalled past `stale_after`): stop driving them at once. Nothing is written for
-        them any more; the fence in the store drops what was already on its way."""
-        for execution_id in execution_ids:
-            ex = self.executions.get(execution_id)
-            if ex is not None:
-                log.warning("engine: execution %s was taken over by another engine; abandoning it", execution_id)
-                self._drop(ex)
-
-    def _drop(self, ex: ExecutionRun) -> None:
-        """Stop driving `ex` at once, writing nothing more for it."""
-        self.executions.pop(ex.id, None)
-        self.dirty.pop(ex, None)
-        ex.finished = True  # late results, timers and deadlines become no-ops
-        for attempt in list(ex.active.values()):
-            attempt.status = "lost"
-            for timer in attempt.timers:
-                timer.cancelled = True
-            if attempt.ctx is not None:
-                attempt.ctx.cancel()
-            if attempt.loop is not None:
-                attempt.loop.stopped = True
-        ex.active.clear()
-        ex.ready.clear()
-        ex.held.clear()
-
-    # -- one execution's failure is its own ----------------------------------------------------
-    def guarded(self, ex: ExecutionRun, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run one step of one execution (its start, a node result, a signal, a timer):
-        an exception fails that execution with the reason, and the engine goes on."""
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - one execution's bug is that execution's failure
-            log.exception("engine: execution %s failed in %s", ex.id, getattr(fn, "__name__", fn))
-            self.fail_execution(ex, f"internal error: {type(exc).__name__}: {reason(exc)}")
-            return None
-
-    def fail_execution(self, ex: ExecutionRun, message: str) -> None:
-        """End `ex` as failed: the usual way (node runs cancelled, the end recorded) when
-        that works, else by dropping it and letting the writer record the failure alone."""
-        if ex.finished:
-            return
-        try:
-            ex.cancel(message, final_status="failed")
-            return
-        except Exception:  # noqa: BLE001 - its state is broken: stop it without it
-            log.exception("engine: execution %s could not be cancelled; stopping it", ex.id)
-        self._drop(ex)
-        self.batch.failures[ex.id] = {"message": message}
-
-    def _release_after_writes(self) -> None:
-        """Wait until the writer has committed everything, then let other engines take over."""
-        self.writer.barrier(30)
-        self.persistence.release(self.engine_id, list(self.executions))
-
-    def _safe(self, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except Exception:  # noqa: BLE001 - the coordinator must survive anything
-            log.exception("engine: %s failed", getattr(fn, "__name__", fn))
-            return None
-
-    def _handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "done":
-            _, attempt, value, exc = message
-            self._submitted.pop(attempt.id, None)
-            self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
-        elif kind == "log":
-            _, attempt, text = message
-            self.guarded(attempt.ex, attempt.ex.log, attempt, text)
-        elif kind == "remote_done":
-            # From another process, by attempt id: the first result of an attempt still
-            # with the executor counts; a redelivered body's second result, or one for an
-            # attempt of an execution this engine no longer drives, finds nothing.
-            _, attempt_id, value, exc = message
-            attempt = self._submitted.pop(attempt_id, None)
-            if attempt is not None:
-                self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
-        elif kind == "remote_log":
-            attempt = self._submitted.get(message[1])
-            if attempt is not None and attempt.active:
-                self.guarded(attempt.ex, attempt.ex.log, attempt, message[2])
-        elif kind == "claim":
-            wait = pacing.claim_wait(self._last_wake_claim, clock())
-            if wait > 0 and not self._draining:
-                # A claim ran just now: under a burst of run requests, the next one waits a
-                # little and takes every run committed meanwhile in one read of the queue.
-                # (The flag stays set: requests in between post no more claims.)
-                if not self._claim_deferred:
-                    self._claim_deferred = True
-                    self.add_timer(wait, self._wake_claim)
-            else:
-                self._wake_claim()
-        elif kind == "signal":
-            ex = self.executions.get(message[1])
-            if ex is not None:
-                self.guarded(ex, self._apply_signals, ex, self.persistence.take_signals(ex.id))
-        elif kind == "call":
-            message[1]()
-        elif kind == "committed":
-            pass  # only wakes the coordinator: the write-behind bound may allow new work
-        elif kind == "lost":
-            attempt = message[1]
-            attempt.status = "lost"
-            attempt.ex.active.pop(attempt.id, None)
-        elif kind == "stopped":  # the writer recorded its failure (`_stop_failed`)
-            ex = self.executions.get(message[1])
-            if ex is not None:
-                self._drop(ex)
-
-    def _wake_claim(self) -> None:
-        self._claim_deferred = False
-        # Cleared before the queue is read: a run committed after this posts a new claim.
-        with self._lock:
-            self._claim_pending = False
-        self._last_wake_claim = clock()
-        if not self._draining:
-            self._claim(expire=False)
-
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        self.inbox.put(("call", fn))
-
-    def _dispatch(self) -> None:
-        # Node runs started in one pass share its start time. A delay's timer counts from
-        # it, so the delays of a fan-out end together and are finished in one wake-up
-        # instead of one wake-up each (the timeline shows them starting together, as they did).
-        self.tick_mono = clock()
-        self.tick_wall = now()
-        self.tick_deadline = self.tick_mono + pacing.TICK_TIME_S
-        budget = pacing.TICK_BUDGET
-        while self.dirty and budget > 0:
-            if budget < pacing.TICK_BUDGET and clock() > self.tick_deadline:
-                return  # still dirty: the loop flushes, then comes straight back
-            ex = next(iter(self.dirty))
-            del self.dirty[ex]
-            if ex.finished:
-                continue
-            budget -= self.guarded(ex, ex.dispatch, budget) or 0
-            if not ex.finished and ((ex.ready and ex.in_flight < ex.plan.max_concurrency and ex.status == "running")
-                                    or ex.held):
-                self.dirty[ex] = None
-
-    def _flush(self) -> None:
-        """Hand the tick's batch to the writer thread; the coordinator never waits on the
-        database, so a slow commit delays announcements, not scheduling."""
-        batch, self.batch = self.batch, Batch()
-        submit, self.to_submit = self.to_submit, []
-        finished, self._pending_finish = self._pending_finish, []
-        self.writer.hand_off(batch, submit, finished)
-
-    def _on_started(self, attempt: Attempt) -> None:
-        """The writer committed this node run's start: its body goes to the executor."""
-        self._submitted[attempt.id] = attempt
-        self.executor.submit(attempt)
-
-    def _on_finished(self, finished: list[Any]) -> None:
-        """The writer committed these executions' ends: wake their waiters, send their mail."""
-        with self._lock:
-            for ex_id in finished:
-                self._finished_events.setdefault(ex_id, threading.Event()).set()
-            mails = [self._notifications.pop(ex_id) for ex_id in finished if ex_id in self._notifications]
-        for mail in mails:
-            # Mail can be slow (SMTP): neither the coordinator nor the writer waits on it.
-            threading.Thread(target=self._safe, args=(self.notifier, *mail), name="fm-notify",
-                             daemon=True).start()
-
-    def _claim(self, expire: bool = True) -> None:
-        expire_queued = getattr(self.persistence, "expire_queued", None)
-        if expire and expire_queued is not None:
-            # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
-            # only: a wake-up for a new run has nothing to expire.
-            self._safe(expire_queued, now())
-        claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
-                                                               limit=100) if i not in self.executions]
-        if not claimed:
-            return
-        # From here on each claimed execution is started or failed, whatever happens to
-        # another: an execution this engine owns and does not run would stay idle for good
-        # (no other engine takes over a run whose owner keeps heart-beating).
-        records = self._load_claimed(claimed)
-        try:
-            signals = self.persistence.take_signals_many(claimed)
-        except Exception:  # noqa: BLE001 - unapplied signals are picked up by the next poll
-            log.exception("engine: reading the signals of claimed executions failed")
-            signals = {}
-        from engine.core.signals import start_claimed
-
-        for execution_id in claimed:
-            record = records.get(execution_id)
-            if not isinstance(record, ExecutionRecord):
-                self.batch.failures[execution_id] = {"message": f"the execution could not be loaded: {record}"}
-                continue
-            try:
-                plan = self.plans.get(record.definition, record.definition_text)
-            except DefinitionError as exc:
-                self.batch.failures[execution_id] = {"message": "invalid definition", "errors": exc.errors}
-                continue
-            except Exception as exc:  # noqa: BLE001 - e.g. a saved setting of the wrong type
-                log.exception("engine: execution %s: its workflow version cannot be planned", execution_id)
-                self.batch.failures[execution_id] = {
-                    "message": f"invalid definition: {type(exc).__name__}: {reason(exc)}"}
-                continue
-            try:
-                ex = ExecutionRun(self, record, plan)
-            except Exception as exc:  # noqa: BLE001 - e.g. stored state of an unexpected shape
-                log.exception("engine: execution %s could not be resumed", execution_id)
-                self.batch.failures[execution_id] = {
-                    "message": f"internal error: {type(exc).__name__}: {reason(exc)}"}
-                continue
-            self.executions[execution_id] = ex
-            # ex.start(), or carry on with a rollback; wait again at an approval.
-            self.guarded(ex, start_claimed, ex)
-            if not ex.finished:
-                self.guarded(ex, self._apply_signals, ex, signals.get(execution_id, []))
-
-    def _load_claimed(self, claimed: list[Any]) -> dict[Any, ExecutionRecord | str]:
-        """The records of claimed executions; when loading them together fails (one
-        unreadable stored value), each alone, so that only that one is lost. An execution
-        that cannot be loaded maps to the reason."""
-        try:
-            found: dict[Any, ExecutionRecord | str] = dict(self.persistence.load_many(claimed))
-        except Exception:  # noqa: BLE001 - find the one that cannot be read
-            log.exception("engine: loading %d claimed executions failed; loading each alone", len(claimed))
-            found = {}
-            for execution_id in claimed:
-                try:
-                    found.update(self.persistence.load_many([execution_id]))
-                except Exception as exc:  # noqa: BLE001
-                    found[execution_id] = f"{type(exc).__name__}: {reason(exc)}"
-        for execution_id in claimed:
-            found.setdefault(execution_id, "it no longer exists")
-        return found
-
-    def _apply_signals(self, ex: ExecutionRun, records: list[SignalRecord]) -> None:
-        for record in records:
-            if record.id in self._applied_signals:
-                continue
-            self._applied_signals.add(record.id)
-            # Applied whatever happens: a signal whose handling fails the execution
-            # (`guarded`) is not handled again and again.
-            self.batch.signals_applied.append(record.id)
-            self._apply_signal(ex, record)
-
-    def _poll_signals(self) -> None:
-        poll = getattr(self.persistence, "executions_with_signals", None)
-        if poll is None:
-            return
-        for execution_id in poll(self.engine_id):
-            self._handle(("signal", execution_id))
-
-    def _apply_signal(self, ex: ExecutionRun, record: SignalRecord) -> None:
-        from engine.core.signals import apply_signal
-
-        apply_signal(ex, record)
-
-    # -- signal actions that reach beyond one execution ----------------------------------------
-    notifier: Callable[[list[str], str, str], None] | None = None
 
     def on_cancel_signal(self, ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
         reason = record.reason or "cancelled by signal"
         notify = handler.get("notify") or []
         if notify:
             # Sent once the execution has really ended (after its compensations), so the
-            # mail can say how the rollback went; persisted so that a takeover still sends it.
+            # notice can say how the rollback went; persisted so that a takeover still sends it.
             ex.extra_state["notify"] = {"to": [str(a) for a in notify], "by": record.sent_by or "a signal",
                                         "reason": reason}
             ex.save_state()
         if handler.get("rollback"):
-            from engine.core.rollback import rollback_and_cancel
-
             rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
         else:
             ex.cancel(reason)
