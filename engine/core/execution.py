@@ -19,6 +19,7 @@ from engine.core.branches import MAIN, Path, branch_id, trace_for
 from engine.core.context import TemplateContext, referenced_names
 from engine.core.graph import Node
 from engine.core.json_bounds import JSONBoundsError, storable
+from engine.core.pacing import HOLD_BURST_OVER, HOLD_CHUNK  # burst hold-back
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.policies import NodePolicy, node_policy, retry_delay_ms
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from engine.core.engine import Engine
 
 FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
-HOLD_BURST_OVER = 32  # nodes made ready at once beyond which the rest wait for the first to start
-HOLD_CHUNK = 50  # held nodes queued per coordinator pass (~1 ms)
 EVENT_OUTPUT_LIMIT = 4000
 
 
