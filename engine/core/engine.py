@@ -184,7 +184,7 @@ class Engine:
         return self
 
     def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
-        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        """`body`, then the store's `thread_done` on the same thread: a
         database connection is per thread, and one left open by a stopped engine's thread
         would stay taken (a pool slot, a server connection) until the process ends."""
 
@@ -192,9 +192,7 @@ class Engine:
             try:
                 body()
             finally:
-                done = getattr(self.persistence, "thread_done", None)
-                if done is not None:
-                    done()
+                self.persistence.thread_done()
 
         return main
 
@@ -631,12 +629,11 @@ class Engine:
         """Write `batch`; try again only when the error is transient (a locked database),
         never when the database refuses the data: that would stall every execution's writes
         and then fail the same way."""
-        transient = getattr(self.persistence, "is_transient", None)
         for attempt in range(WRITE_RETRIES):
             try:
                 return self.persistence.flush(batch, self.engine_id), None
             except Exception as exc:  # noqa: BLE001 - sorted out below and by the caller
-                if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
+                if attempt + 1 == WRITE_RETRIES or not self.persistence.is_transient(exc):
                     return set(), exc
                 log.warning("engine: flush failed (%s); retrying", exc)
                 time.sleep(WRITE_RETRY_S)
@@ -686,8 +683,7 @@ class Engine:
                     announcement = self.persistence.fail_execution(execution_id, self.engine_id, error)
                     break
                 except Exception as exc:  # noqa: BLE001 - a locked database: try again, else give up
-                    transient = getattr(self.persistence, "is_transient", None)
-                    if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
+                    if attempt + 1 == WRITE_RETRIES or not self.persistence.is_transient(exc):
                         log.exception("engine: could not record the failure of execution %s", execution_id)
                         break
                     time.sleep(WRITE_RETRY_S)
@@ -719,11 +715,10 @@ class Engine:
                 log.exception("engine: announce failed")
 
     def _claim(self, expire: bool = True) -> None:
-        expire_queued = getattr(self.persistence, "expire_queued", None)
-        if expire and expire_queued is not None:
+        if expire:
             # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
             # only: a wake-up for a new run has nothing to expire.
-            self._safe(expire_queued, now())
+            self._safe(self.persistence.expire_queued, now())
         claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
                                                                limit=100) if i not in self.executions]
         if not claimed:
@@ -796,10 +791,7 @@ class Engine:
             self._apply_signal(ex, record)
 
     def _poll_signals(self) -> None:
-        poll = getattr(self.persistence, "executions_with_signals", None)
-        if poll is None:
-            return
-        for execution_id in poll(self.engine_id):
+        for execution_id in self.persistence.executions_with_signals(self.engine_id):
             self._handle(("signal", execution_id))
 
     def _apply_signal(self, ex: ExecutionRun, record: SignalRecord) -> None:
