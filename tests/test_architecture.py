@@ -34,8 +34,6 @@ KNOWN_CYCLE_EDGES: frozenset[str] = frozenset({
 KNOWN_LONG_CORE_MODULES: frozenset[str] = frozenset({
     "engine/core/engine.py",
     "engine/core/execution.py",
-    "engine/core/graph.py",
-    "engine/core/scheduler.py",
 })
 KNOWN_LONG_CLASSES: frozenset[str] = frozenset({
     "engine/core/engine.py:Engine",
