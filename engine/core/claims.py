@@ -99,11 +99,10 @@ class Claims:
 
     def claim(self, expire: bool = True) -> None:
         co = self.coordinator
-        expire_queued = getattr(self.persistence, "expire_queued", None)
-        if expire and expire_queued is not None:
+        if expire:
             # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
             # only: a wake-up for a new run has nothing to expire.
-            co.safe(expire_queued, now())
+            co.safe(self.persistence.expire_queued, now())
         claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
                                                                limit=CLAIM_LIMIT) if i not in co.executions]
         if not claimed:
@@ -186,10 +185,7 @@ class Claims:
             apply_signal(ex, record)
 
     def _poll_signals(self) -> None:
-        poll = getattr(self.persistence, "executions_with_signals", None)
-        if poll is None:
-            return
-        for execution_id in poll(self.engine_id):
+        for execution_id in self.persistence.executions_with_signals(self.engine_id):
             self.coordinator.safe(self.on_signal, execution_id)
 
     # -- keeping and letting go ----------------------------------------------------------------

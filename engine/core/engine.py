@@ -101,7 +101,7 @@ class Engine:
         return self
 
     def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
-        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        """`body`, then the store's `thread_done` on the same thread: a
         database connection is per thread, and one left open by a stopped engine's thread
         would stay taken (a pool slot, a server connection) until the process ends."""
 
@@ -109,9 +109,7 @@ class Engine:
             try:
                 body()
             finally:
-                done = getattr(self.persistence, "thread_done", None)
-                if done is not None:
-                    done()
+                self.persistence.thread_done()
 
         return main
 
