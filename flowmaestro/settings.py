@@ -378,6 +378,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "flowmaestro.deployment.lockout_response"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # counts shared by every process
+# Axes logs every login (AccessLog) and failed login (AccessFailureLog) for the admin; the
+# engine's housekeeping deletes entries older than this many days, hourly.
+FLOWMAESTRO_LOGIN_LOG_DAYS = env_int("FLOWMAESTRO_LOGIN_LOG_DAYS", 30, minimum=1)
 
 
 def _rate(name: str, default: str) -> str | None:

@@ -104,7 +104,7 @@ class Engine:
         return self
 
     def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
-        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        """`body`, then the store's `thread_done` on the same thread: a
         database connection is per thread, and one left open by a stopped engine's thread
         would stay taken (a pool slot, a server connection) until the process ends."""
 
@@ -112,9 +112,7 @@ class Engine:
             try:
                 body()
             finally:
-                done = getattr(self.persistence, "thread_done", None)
-                if done is not None:
-                    done()
+                self.persistence.thread_done()
 
         return main
 
@@ -464,11 +462,10 @@ class Engine:
                              daemon=True).start()
 
     def _claim(self, expire: bool = True) -> None:
-        expire_queued = getattr(self.persistence, "expire_queued", None)
-        if expire and expire_queued is not None:
+        if expire:
             # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
             # only: a wake-up for a new run has nothing to expire.
-            self._safe(expire_queued, now())
+            self._safe(self.persistence.expire_queued, now())
         claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
                                                                limit=100) if i not in self.executions]
         if not claimed:
@@ -541,10 +538,7 @@ class Engine:
             self._apply_signal(ex, record)
 
     def _poll_signals(self) -> None:
-        poll = getattr(self.persistence, "executions_with_signals", None)
-        if poll is None:
-            return
-        for execution_id in poll(self.engine_id):
+        for execution_id in self.persistence.executions_with_signals(self.engine_id):
             self._handle(("signal", execution_id))
 
     def _apply_signal(self, ex: ExecutionRun, record: SignalRecord) -> None:

@@ -180,12 +180,11 @@ class Writer:
         """`write(*args)`, tried again only when the error is transient (a locked database),
         never when the database refuses the data: that would stall every execution's writes
         and then fail the same way."""
-        transient = getattr(self.persistence, "is_transient", None)
         for attempt in range(pacing.WRITE_RETRIES):
             try:
                 return write(*args), None
             except Exception as exc:  # noqa: BLE001 - sorted out below and by the caller
-                if attempt + 1 == pacing.WRITE_RETRIES or transient is None or not transient(exc):
+                if attempt + 1 == pacing.WRITE_RETRIES or not self.persistence.is_transient(exc):
                     return None, exc
                 log.warning("engine: %s failed (%s); retrying", what, exc)
                 time.sleep(pacing.WRITE_RETRY_S)

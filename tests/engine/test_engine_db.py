@@ -8,7 +8,7 @@ import time
 import pytest
 
 from engine import services
-from engine.bench import fanout_definition
+from engine.bench.workloads import fanout_definition
 from engine.models import Event, NodeRun
 from engine.runtime import start_engine
 from tests.engine.runs import START, definition, make_workflow, run
