@@ -334,12 +334,12 @@ class DjangoPersistence:
         connections.close_all()
 
     def announce(self, batch: Batch) -> None:
-        from engine.announce import announce_batch
+        from engine.live.announce import announce_batch
 
         announce_batch(batch)
 
     def has_listeners(self, batch: Batch) -> bool:
-        from engine.announce import has_listeners
+        from engine.live.announce import has_listeners
 
         return has_listeners(batch)
 
@@ -395,7 +395,7 @@ class DjangoPersistence:
 
     def expire_queued(self, now: Any) -> list[Any]:
         """Runs that waited past `settings.queue.timeout` fail with "queue timeout"."""
-        from engine.announce import announce_status
+        from engine.live.announce import announce_status
         from engine.queueing import expire_queued
 
         expired = expire_queued(now)

@@ -22,8 +22,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from engine import ws_frames  # noqa: E402
-from engine.routing import websocket_urlpatterns  # noqa: E402
+from engine.live import frames  # noqa: E402
+from engine.live.routing import websocket_urlpatterns  # noqa: E402
 from flowmaestro import affinity  # noqa: E402
 from flowmaestro.deployment import refuse_insecure_start  # noqa: E402
 from flowmaestro.sync_http import ThreadedWsgi  # noqa: E402
@@ -33,9 +33,9 @@ refuse_insecure_start()  # never serve on the public development key
 affinity.pin_process_threads(settings.FLOWMAESTRO_PIN_THREADS)
 
 # Websockets are served from this process: let daphne take prebuilt frames
-# (engine.ws_frames), so a batch of events is one write per client. Installed here, where the
+# (engine.live.frames), so a batch of events is one write per client. Installed here, where the
 # server is chosen, not as a side effect of importing the consumers.
-ws_frames.install()
+frames.install()
 
 application = ProtocolTypeRouter(
     {

@@ -46,6 +46,8 @@ BRANCH_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
+# Handles that choose a path instead of starting a branch: they never fan out.
+ROUTING_HANDLES = frozenset({"true", "false", "error"})
 BRANCH_POLICY_KEYS = ("timeout", "onTimeout", "retry", "onError")
 
 SIGNAL_HANDLER_SCHEMA: dict[str, Any] = {

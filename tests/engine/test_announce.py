@@ -1,4 +1,4 @@
-"""Who hears a committed batch (`engine.announce.has_listeners`): the engine's writer skips
+"""Who hears a committed batch (`engine.live.announce.has_listeners`): the engine's writer skips
 waking the announcer when, with the in-memory layer, nobody in this process listens."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from engine import live
-from engine.announce import has_listeners
 from engine.core.persistence import Batch
+from engine.live import relay
+from engine.live.announce import has_listeners
 
 
 def batch(execution_id: int, *, status: str | None = None, owner: int | None = 7) -> Batch:
@@ -38,17 +38,17 @@ def test_nobody_listening_means_no_announcement_and_any_listener_means_one() -> 
 
     loop = asyncio.new_event_loop()
     watcher = Watcher(loop)
-    live.subscribe(90001, watcher)
+    relay.subscribe(90001, watcher)
     try:
         assert has_listeners(batch(90001))  # a websocket watches this execution
         assert not has_listeners(batch(90002))
     finally:
-        live.unsubscribe(90001, watcher)
+        relay.unsubscribe(90001, watcher)
         loop.close()
 
     async def list_user_7() -> str:
         channel = await layer.new_channel()
-        await layer.group_add(live.user_group(7), channel)
+        await layer.group_add(relay.user_group(7), channel)
         return channel
 
     channel = asyncio.run(list_user_7())
@@ -58,5 +58,5 @@ def test_nobody_listening_means_no_announcement_and_any_listener_means_one() -> 
         b.owners[90003] = 8
         assert not has_listeners(b)  # user 8's list is not open here
     finally:
-        asyncio.run(layer.group_discard(live.user_group(7), channel))
+        asyncio.run(layer.group_discard(relay.user_group(7), channel))
     assert has_listeners(batch(90004, status="running", owner=None))  # owner unknown: announce

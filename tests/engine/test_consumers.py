@@ -35,8 +35,8 @@ from django.test import Client
 from django.utils import timezone
 
 from editor.models import Workflow
+from engine.live.routing import websocket_urlpatterns
 from engine.models import Event, Execution
-from engine.routing import websocket_urlpatterns
 from tests.daphne import running_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,7 +121,7 @@ afinish = database_sync_to_async(finish)
 
 
 async def announce(execution_id: int, events: list[dict[str, Any]]) -> None:
-    """What `engine.announce` sends after a commit."""
+    """What `engine.live.announce` sends after a commit."""
     await get_channel_layer().group_send(f"execution.{execution_id}", {"type": "execution.events", "events": events})
 
 
@@ -337,7 +337,7 @@ async def test_list_stream_sends_status_changes_of_my_executions_only(
     connected, _ = await comm.connect()
     assert connected
 
-    # Announced by the engine (engine.announce.announce_batch).
+    # Announced by the engine (engine.live.announce.announce_batch).
     summary = {"id": mine.pk, "status": "paused", "workflow": workflow.pk, "workflowName": "Greeting",
                "traceId": mine.trace_id, "createdAt": mine.created_at.isoformat(),
                "startedAt": mine.started_at.isoformat() if mine.started_at else None, "finishedAt": None,
@@ -513,7 +513,7 @@ def test_a_stalled_client_is_dropped_without_delaying_others_and_resumes_with_af
 
 
 def test_prebuilt_frames_are_the_frames_a_client_expects_at_every_length_encoding():
-    from engine.ws_frames import text_frame
+    from engine.live.frames import text_frame
 
     for text in ['{"seq": 1}', json.dumps({"seq": 2, "data": "é" * 200}), json.dumps({"seq": 3, "data": "x" * 70_000})]:
         events, rest = parse_text_frames(text_frame(text) * 2)
@@ -527,7 +527,7 @@ def test_the_daphne_frame_patch_is_installed_by_the_asgi_entry_point_not_by_impo
     script = (
         "import django; django.setup()\n"
         "from daphne.ws_protocol import WebSocketProtocol\n"
-        "import engine.consumers, engine.routing\n"
+        "import engine.live.consumers, engine.live.routing\n"
         "print(WebSocketProtocol.handle_reply.__name__)\n"
         "import flowmaestro.asgi\n"
         "print(WebSocketProtocol.handle_reply.__name__)\n"

@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth.models import AbstractUser
 
-from engine import consumers
+from engine.live import consumers
 from engine.models import Execution
 from engine.runtime import stop_engine
 from tests.engine.test_consumers import (

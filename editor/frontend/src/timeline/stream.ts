@@ -5,7 +5,7 @@
 
 import type { ExecutionStatusMessage, StreamEvent } from "./types";
 
-/** Close codes after which reconnecting cannot help (see engine/consumers.py). */
+/** Close codes after which reconnecting cannot help (see engine/live/consumers.py). */
 const FINAL_CLOSE_CODES = new Set([4400, 4401, 4404]);
 const MAX_BACKOFF_MS = 5000;
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, re_path
 
-from engine.consumers import ExecutionEventsConsumer, ExecutionListConsumer
+from engine.live.consumers import ExecutionEventsConsumer, ExecutionListConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
     re_path(r"^ws/executions/(?P<execution_id>[0-9]{1,19})/?$", ExecutionEventsConsumer.as_asgi()),

@@ -23,8 +23,8 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from engine.live.frames import text_frame
 from engine.models import FINISHED_EXECUTION_STATUSES
-from engine.ws_frames import text_frame
 
 log = logging.getLogger("engine")
 
@@ -142,7 +142,7 @@ def _push_all(subscribers: Sequence[Subscriber], batch: FrameBatch) -> None:
 
 def deliver_here(execution_id: int, batch: FrameBatch, loop: asyncio.AbstractEventLoop) -> None:
     """Hand `batch` to the consumers of `execution_id` that run on `loop`; called on `loop`
-    (the channel-layer relay of `engine.consumers`)."""
+    (the channel-layer relay of `engine.live.consumers`)."""
     _push_all([s for s in _subscribers.get(execution_id, ()) if s.loop is loop], batch)
 
 
@@ -227,7 +227,7 @@ class LayerRelay:
                     log.exception("execution relay: bad message %.200r", message)
 
     def _deliver(self, message: dict[str, Any]) -> None:
-        """`frames` with `executionId` from `engine.announce` in another process, or
+        """`frames` with `executionId` from `engine.live.announce` in another process, or
         `events` (SPEC §8 objects) from older announcers."""
         raw_frames = message.get("frames")
         if raw_frames is not None:

@@ -1,7 +1,7 @@
 """Announce committed events on the channel layer (SPEC §8), off the engine's hot path.
 
 Runs on the engine's announcer thread after each flush. This process's consumers get
-each execution's events through `engine.live` (encoded once, shared by all). Groups on a
+each execution's events through `engine.live.relay` (encoded once, shared by all). Groups on a
 layer that crosses processes (Redis): `execution.<id>` gets
 `{"type": "execution.events", "executionId": id, "frames": [[seq, json_text, final], ...]}`
 in seq order (one relay per receiving process hands them to its consumers);
@@ -21,8 +21,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
-from engine import live, wire
+from engine import wire
 from engine.core.persistence import Batch
+from engine.live import relay
 
 log = logging.getLogger("engine")
 
@@ -46,7 +47,7 @@ def has_listeners(batch: Batch) -> bool:
     layer = get_channel_layer()
     if layer is not None and not isinstance(layer, InMemoryChannelLayer):
         return True  # other processes may listen: the layer decides
-    if any(live.watching(int(event["execution_id"])) for event in batch.events):
+    if any(relay.watching(int(event["execution_id"])) for event in batch.events):
         return True
     return layer is not None and any(
         "status" in fields and not _nobody_lists(layer, batch.owners.get(execution_id))
@@ -58,14 +59,14 @@ def _nobody_lists(layer: BaseChannelLayer, owner: Any) -> bool:
     """Is it known that nobody in this process lists `owner`'s executions? Only the
     in-memory layer (this process's consumers, all of them) can tell; an unknown owner
     might be listened to."""
-    return isinstance(layer, InMemoryChannelLayer) and owner is not None and not layer.groups.get(live.user_group(owner))
+    return isinstance(layer, InMemoryChannelLayer) and owner is not None and not layer.groups.get(relay.user_group(owner))
 
 
 def announce_batch(batch: Batch) -> None:
     """Fan the batch's events out (each encoded to JSON once): straight to this process's
-    consumers through `engine.live`, and through the channel layer to other processes' when
+    consumers through `engine.live.relay`, and through the channel layer to other processes' when
     it reaches them (Redis). The in-memory layer reaches no other process and its consumers
-    are all in `engine.live` already, so events skip it; status changes still go through it."""
+    are all in `engine.live.relay` already, so events skip it; status changes still go through it."""
     layer = get_channel_layer()
     by_execution: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for event in batch.events:
@@ -73,15 +74,15 @@ def announce_batch(batch: Batch) -> None:
     cross_process = layer is not None and not isinstance(layer, InMemoryChannelLayer)
     messages: list[tuple[str, dict[str, Any]]] = []
     for execution_id, events in by_execution.items():
-        if not cross_process and not live.watching(int(execution_id)):
+        if not cross_process and not relay.watching(int(execution_id)):
             continue  # nobody to tell: encoding would be wasted engine time
         # In slices, so that clients get the start of a large batch (a 1,000-node chain
         # commits ~3,000 events at once) while the rest is still being encoded.
         for start in range(0, len(events), PUBLISH_SLICE):
-            encoded = live.frames(wire.event_message(e) for e in events[start:start + PUBLISH_SLICE])
-            live.publish(int(execution_id), encoded)
+            encoded = relay.frames(wire.event_message(e) for e in events[start:start + PUBLISH_SLICE])
+            relay.publish(int(execution_id), encoded)
             if cross_process:
-                messages.append((live.execution_group(execution_id),
+                messages.append((relay.execution_group(execution_id),
                                  {"type": "execution.events", "executionId": int(execution_id),
                                   "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
     if layer is None:
@@ -92,7 +93,7 @@ def announce_batch(batch: Batch) -> None:
                 continue  # no summary query for nobody
             summary = execution_summary(execution_id)
             if summary is not None:
-                messages.append((live.user_group(summary["owner"]),
+                messages.append((relay.user_group(summary["owner"]),
                                  {"type": "execution.status", "execution": summary}))
     if messages:
         _send_on_layer(layer, messages)
@@ -115,7 +116,7 @@ def _send_on_layer(layer: BaseChannelLayer, messages: list[tuple[str, dict[str, 
                 log.warning("announce to %s failed", group, exc_info=True)
 
     if isinstance(layer, InMemoryChannelLayer):
-        loop = live.server_loop()
+        loop = relay.server_loop()
         if loop is not None:  # else no consumer ever ran here: nobody to hear it
             try:
                 asyncio.run_coroutine_threadsafe(send(), loop)
@@ -151,5 +152,5 @@ def announce_status(execution_id: Any) -> None:
     if summary is None or layer is None:
         return
     async_to_sync(layer.group_send)(
-        live.user_group(summary["owner"]), {"type": "execution.status", "execution": summary}
+        relay.user_group(summary["owner"]), {"type": "execution.status", "execution": summary}
     )

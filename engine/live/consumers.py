@@ -4,16 +4,16 @@
 one execution after `N`, then each new event, one JSON event per frame, in `seq` order
 with no gaps and no duplicates. The order of operations is what makes that hold:
 
-1. subscribe first (to `engine.live`, and through this process's relay to the channel
+1. subscribe first (to `engine.live.relay`, and through this process's relay to the channel
    layer's group `execution.<id>`), so nothing announced from now on is missed;
 2. replay the event store (`Event` rows with `seq > afterSeq`);
 3. forward live batches, dropping every `seq <= last sent` (already replayed, or heard both
    ways) and, when a batch starts past `last sent + 1` (messages lost to the channel
    layer's capacity, or announced before we subscribed), filling the gap from the store.
 
-Live batches arrive already encoded (`engine.live.Frame`: JSON text and websocket frame
+Live batches arrive already encoded (`engine.live.relay.Frame`: JSON text and websocket frame
 built once for all clients), and under daphne a batch goes to a client as one write
-(`engine.ws_frames`). One writer task per client does all the sending, so nothing is
+(`engine.live.frames`). One writer task per client does all the sending, so nothing is
 sent out of order and nothing needs a lock.
 
 The engine never waits on a client: it commits events, then announces them without
@@ -47,8 +47,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
-from engine import live, wire, ws_frames
-from engine.live import FrameBatch, user_group
+from engine import wire
+from engine.live import frames, relay
+from engine.live.relay import FrameBatch, LayerRelay, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
 from flowmaestro.visibility import parse_id, visible
 
@@ -93,7 +94,7 @@ def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_anno
                    layer_crosses_processes: bool = False) -> tuple[FrameBatch, str | None, int]:
     """Up to `limit` events after `after_seq` as frames, plus the execution's status and last
     seq. With `unless_announced`, no events are read when announcements are sure to come:
-    from this process's engine (to `engine.live`, without loss) or over a layer that reaches
+    from this process's engine (to `engine.live.relay`, without loss) or over a layer that reaches
     other processes (Redis). A poll that finds the store ahead then has only beaten the
     announcement, and reading would repeat for every client what the announcer does once."""
     head = Execution.objects.filter(pk=execution_id).values_list("status", "last_seq", "engine_id").first()
@@ -108,7 +109,7 @@ def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_anno
     # shape is the announcer's (`engine.wire.event_message`), so both paths send the same text.
     rows = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq").values(
         *wire.EVENT_COLUMNS)[:limit]
-    return live.frames(wire.event_message(row) for row in rows), status, last_seq
+    return relay.frames(wire.event_message(row) for row in rows), status, last_seq
 
 
 def _local_engine_id() -> str | None:
@@ -134,20 +135,20 @@ def _user_of(scope: dict[str, Any]) -> Any:
 
 class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
     """One writer task per client sends everything, in order: the replay, then live batches
-    (from `engine.live` in this process or from the channel layer), then store polls when
+    (from `engine.live.relay` in this process or from the channel layer), then store polls when
     nothing live came. Being the only sender, it needs no lock, and it writes a whole batch
     of pre-encoded frames without yielding to anything but the transport."""
 
     execution_id: int
     last_sent: int
-    relay: live.LayerRelay
+    relay: LayerRelay
 
     async def connect(self) -> None:
         self.writer: asyncio.Task[None] | None = None
         self.subscribed = False
         self.inbox: deque[FrameBatch] = deque()
         # Whole batches as one write of prebuilt frames, when the server (daphne) allows it.
-        self.raw_frames = ws_frames.supported(self.scope)
+        self.raw_frames = frames.supported(self.scope)
         self.last_delivery = time.monotonic()
         self.wake = asyncio.Event()
         self.loop = asyncio.get_running_loop()
@@ -169,8 +170,8 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         self.last_sent = after_seq
         # Subscribe before the writer reads the store: an event committed after that read
         # is then certainly delivered live (or found by the next gap fill).
-        self.relay = live.relay_for(self.channel_layer)
-        live.subscribe(self.execution_id, self)
+        self.relay = relay.relay_for(self.channel_layer)
+        relay.subscribe(self.execution_id, self)
         self.subscribed = True
         await self.relay.watch(self.execution_id)
         self.writer = asyncio.create_task(self._write_loop())
@@ -191,7 +192,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         if self.writer is not None:
             self.writer.cancel()
         if self.subscribed:
-            live.unsubscribe(self.execution_id, self)
+            relay.unsubscribe(self.execution_id, self)
             self.subscribed = False
             await self.relay.unwatch(self.execution_id)
 
@@ -202,7 +203,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
     # -- feeding the writer -------------------------------------------------------------------
 
     def push(self, batch: FrameBatch) -> None:
-        """A live batch (in seq order), from `engine.live` on this consumer's loop."""
+        """A live batch (in seq order), from `engine.live.relay` on this consumer's loop."""
         if not self.finished:
             self.inbox.append(batch)
             self.wake.set()
@@ -261,7 +262,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         while stop < len(items) and items[stop].seq == items[stop - 1].seq + 1 and not items[stop - 1].final:
             stop += 1
         if self.raw_frames:
-            await self.base_send({"type": ws_frames.MESSAGE_TYPE, "data": batch.wire(start, stop)})
+            await self.base_send({"type": frames.MESSAGE_TYPE, "data": batch.wire(start, stop)})
         else:
             for item in items[start:stop]:
                 await self.base_send({"type": "websocket.send", "text": item.text})
@@ -300,7 +301,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         self.poller: asyncio.Task[None] | None = None
         self.sent: dict[int, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
-        live.note_server_loop(asyncio.get_running_loop())  # status changes on the in-memory layer
+        relay.note_server_loop(asyncio.get_running_loop())  # status changes on the in-memory layer
         user = _user_of(self.scope)
         await self.accept()
         if user is None:
