@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.core.attempts import NodeRuns
-from engine.core.flow import HOLD_CHUNK, Flow
+from engine.core.flow import Flow
 from engine.core.history import RunHistory
+from engine.core.pacing import HOLD_CHUNK
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.records import FINAL, NodeRunRow, Recorder

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.core.pacing import HOLD_BURST_OVER
 from engine.core.persistence import now
 from engine.core.policies import node_policy
 from engine.core.rollback import note_succeeded
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from engine.core.execution import ExecutionRun
     from engine.core.graph import Node
     from engine.core.records import NodeRunRow
-
-HOLD_BURST_OVER = 32  # nodes made ready at once beyond which the rest wait for the first to start
-HOLD_CHUNK = 50  # held nodes queued per coordinator pass
 
 
 class Flow:
@@ -132,12 +130,11 @@ class Flow:
         free = ex.plan.max_concurrency - ex.in_flight - len(ex.ready)
         if len(ready) > HOLD_BURST_OVER and len(ready) > free and scope is ex.top and not ex.history.replay \
                 and ex.status == "running":
-            # A fan-out of hundreds: queue as many node runs as can start now, so that the
-            # first do not wait for all of them to be queued; the rest are queued in chunks
-            # while they run (stamped with this moment, when they became ready), and all at
-            # once before anything else happens to this execution (a completion, a cancel).
-            # An engine that stops meanwhile loses nothing: the one that resumes finds them
-            # ready again from the finished node runs.
+            # A burst (engine.core.pacing): queue as many node runs as can start now; the
+            # rest are queued in chunks while they run (stamped with this moment, when they
+            # became ready), and all at once before anything else happens to this execution
+            # (a completion, a cancel). An engine that stops meanwhile loses nothing: the one
+            # that resumes finds them ready again from the finished node runs.
             ready, held_at = ready[:max(free, 0)], now()
             ex.held.extend((node_id, held_at) for node_id in actions.ready[len(ready):])
             ex.engine.mark_dirty(ex)
