@@ -86,9 +86,7 @@ class LoopRun:
         row = attempt.row
         attempt.status = "running"
         attempt.impl = cls_type() if cls_type else None
-        row.update(status="running", started_at=row["queued_at"], claimed_by=engine.engine_id)
-        ex.touch(attempt)
-        ex.event("node.started", row)
+        ex.rec.started(row, row["queued_at"], engine.engine_id)
         tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
                                row["trace_id"])
         config = render(dict(attempt.node.config), tctx)
@@ -254,7 +252,7 @@ class LoopRun:
         self.started_done += 1
         if failed is not None:
             assert self.body is not None
-            attempts = max((self.ex.attempt_counts.get((scope.key, n), 0) for n in self.body.scope.order), default=1)
+            attempts = max((self.ex.history.attempt_counts.get((scope.key, n), 0) for n in self.body.scope.order), default=1)
             self._dead_letter(index, failed.get("error"), attempts=attempts)
         # A whole batch finished: wait `delayBetweenBatches` before the next one.
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
