@@ -12,7 +12,8 @@ from typing import Any
 
 from engine.core.engine import Engine
 from engine.core.persistence import MemoryPersistence, SignalRecord
-from tests.engine.core.conftest import CoreRunner, graph
+from tests.engine.core.conftest import graph
+from tests.engine.core_runner import CoreRunner
 from tests.engine.definitions import START
 
 SLOW = graph([START, {"id": "wait", "type": "delay", "config": {"duration": 5000}}], [("start", "wait")])
