@@ -36,10 +36,11 @@ class Command(BaseCommand):
     help = "Run the FlowMaestro benchmarks (SPEC §9): " + ", ".join(SCENARIOS) + ", or all."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout", "prune"],
+        parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout", "prune", "bigloop"],
                             help="`all` is every scenario but `scaleout` (a local cluster: Redis, Celery "
-                                 "workers, two daphne, PostgreSQL) and `prune` (a million events written "
-                                 "first), which run only when named")
+                                 "workers, two daphne, PostgreSQL), `prune` (a million events written "
+                                 "first) and `bigloop` (a 1,000,000-item loop on daphne, watched and "
+                                 "cancelled; run once), which run only when named")
         parser.add_argument("--database-url", default="",
                             help="`scaleout` only: an empty PostgreSQL database to use (default: a throw-away "
                                  "cluster started from the PostgreSQL binaries, as the tests do)")
@@ -57,13 +58,19 @@ class Command(BaseCommand):
                                  "single daphne with the engine in-process)")
         parser.add_argument("--events", type=int, default=1_000_000,
                             help="events of the old execution the `prune` scenario removes")
-        parser.add_argument("--items", type=int, default=10_000,
-                            help="items of the `loop` scenario (e.g. 100000 for the scale check)")
+        parser.add_argument("--items", type=int, default=None,
+                            help="items of the `loop` scenario (default 10000; e.g. 100000 for the scale "
+                                 "check) or of `bigloop` (default 1000000)")
+        parser.add_argument("--cancel-after", type=float, default=60.0,
+                            help="`bigloop` only: seconds after which the loop is cancelled (0: it runs to "
+                                 "its end)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         self.scale = 0.1 if options["quick"] else 1.0
-        self.loop_items = options["items"]
+        self.loop_items = options["items"] or 10_000
+        self.bigloop_items = options["items"] or 1_000_000
+        self.cancel_after = options["cancel_after"]
         self.web_workers = max(0, options["web_workers"])
         repeat = max(1, options["repeat"] if options["repeat"] is not None else (1 if options["quick"] else 3))
         scenarios = SCENARIOS if options["scenario"] == "all" else [options["scenario"]]
@@ -78,6 +85,15 @@ class Command(BaseCommand):
         # The process-wide engine, at its default poll interval: `execution_start` wakes it,
         # and the bench waits on it (no polling in the measured path).
         self.engine = start_engine()
+        if options["scenario"] == "bigloop":  # minutes long: one run, no warm-up, no median
+            try:
+                for m in self.bench_bigloop():
+                    self.emit(m)
+            finally:
+                stop_engine(1)
+                connections["default"].close()
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            return
         if options["scenario"] == "scaleout":
             try:
                 self.bench_scaleout(options["database_url"], repeat, options["quick"])
@@ -481,6 +497,19 @@ class Command(BaseCommand):
         self.emit({**bench.metric("scaleout", "single_executions_per_s", round(statistics.median(values), 4), "1/s",
                                   topology="1 daphne, engine in-process, SQLite", runs=self.n(1000)),
                    "runs": values, **({"warmUp": warm} if warm is not None else {})})
+
+    def bench_bigloop(self) -> list[dict[str, Any]]:
+        from engine.bench_bigloop import bigloop_scenario
+
+        stop_engine(1)
+        proc, url = self._daphne()
+        try:
+            return bigloop_scenario(url, proc.pid, self.user, self.n(self.bigloop_items), self.cancel_after,
+                                    self.stderr.write)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            self.engine = start_engine()
 
     def bench_stream(self) -> list[dict[str, Any]]:
         from engine.bench_stream import stream_scenario
