@@ -25,7 +25,6 @@ from engine.serializers import (
     EventSerializer,
     ExecutionSerializer,
     ExecutionSummarySerializer,
-    NodeRunSerializer,
     RerunInputSerializer,
     SignalAnswerSerializer,
     SignalInputSerializer,
@@ -120,7 +119,7 @@ class ExecutionDetailApi(APIView):
 NODE_RUN_PAGE_SERIALIZER = inline_serializer(
     "NodeRunPage",
     {
-        "results": NodeRunSerializer(many=True),
+        "results": node_run_pages.NodeRunSerializer(many=True),
         "next": serializers.CharField(allow_null=True, help_text="URL of the next page; null on the last"),
     },
 )

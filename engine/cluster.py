@@ -118,6 +118,24 @@ class LocalCluster:
                 raise RuntimeError(f"worker {proc.name} did not start: {text[-3000:]}")
             time.sleep(0.1)
 
+    def start_flower(self, name: str = "flower") -> Proc:
+        """Flower on a free port: it turns the workers' task events on and shows the tasks
+        (the node bodies, named by their attempt ids) and the workers."""
+        port = free_port()
+        env = {**self.base_env(), "FLOWER_UNAUTHENTICATED_API": "true"}
+        argv = [str(BIN / "celery"), "-A", "flowmaestro", "flower", "--address=127.0.0.1", f"--port={port}"]
+        proc = self._spawn(name, argv, env=env)
+        proc.address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return proc
+            except OSError:
+                if not proc.alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"flower did not start: {proc.log_text()[-2000:]}") from None
+                time.sleep(0.1)
+
     def start_daphne(self, name: str) -> Proc:
         port = free_port()
         argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "10",

@@ -1,4 +1,4 @@
-"""Dead letters (SPEC §4.5): services and selectors.
+"""Dead letters (SPEC §4.5): services and selectors (the store writes them: `engine.store.dead_letters`).
 
 A dead letter is a run or a loop item that failed after its retries, or waited in a queue
 past its `timeout`, while its queue has `deadLetterQueue: true`:
@@ -31,15 +31,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from engine.errors import Refusal
-from engine.models import DeadLetter, Execution, NodeRun
-from engine.queueing import queue_settings
+from engine.models import DeadLetter, Execution
 from flowmaestro.visibility import visible
-
-DEAD_RUN_STATUSES = ("failed", "timed_out")
 
 
 class DeadLetterClosed(Refusal):
@@ -53,49 +50,6 @@ def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
     """Owners see the dead letters of their workflows; staff see all."""
     return visible(DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution"), user,
                    owner="workflow__owner_id")
-
-
-# -- written by the engine's flush (inside its transaction) -------------------------------------
-def keep_dead_letters(batch_dead_letters: list[dict[str, Any]], executions: dict[Any, dict[str, Any]]) -> None:
-    """Store the loop items the batch dead-lettered, and the executions it finished as
-    failed or timed out whose workflow queue keeps dead letters."""
-    if batch_dead_letters:
-        workflow_of = dict(
-            Execution.objects.filter(id__in={d["execution_id"] for d in batch_dead_letters})
-            .values_list("id", "workflow_id")
-        )
-        DeadLetter.objects.bulk_create([
-            DeadLetter(
-                execution_id=d["execution_id"], workflow_id=workflow_of[d["execution_id"]], kind="item",
-                input=d.get("input"), error=d.get("error"), attempts=int(d.get("attempts") or 0),
-                trace_id=d.get("trace_id") or "", node_id=d.get("node_id") or "", item_index=d.get("item_index"),
-            )
-            for d in batch_dead_letters if d["execution_id"] in workflow_of
-        ])
-    ended = [ex_id for ex_id, fields in executions.items() if fields.get("status") in DEAD_RUN_STATUSES]
-    if ended:
-        keep_failed_runs(ended)
-
-
-def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
-    rows = (
-        Execution.objects.filter(id__in=execution_ids, status__in=DEAD_RUN_STATUSES)
-        .exclude(dead_letters__kind="run")
-        .values_list("id", "workflow_id", "input", "error", "trace_id", "version__definition")
-    )
-    letters = []
-    for ex_id, workflow_id, run_input, error, trace_id, definition in rows:
-        if not queue_settings(definition).get("deadLetterQueue"):
-            continue
-        attempts = (
-            NodeRun.objects.filter(execution_id=ex_id, status__in=DEAD_RUN_STATUSES)
-            .aggregate(m=Max("attempt"))["m"]
-        )
-        letters.append(DeadLetter(
-            execution_id=ex_id, workflow_id=workflow_id, kind="run", input=run_input, error=error,
-            attempts=attempts or 1, trace_id=trace_id,
-        ))
-    return DeadLetter.objects.bulk_create(letters)
 
 
 # -- services ----------------------------------------------------------------------------------

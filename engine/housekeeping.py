@@ -1,5 +1,5 @@
 """Background jobs of an engine process that are not part of running executions: starting
-the runs of due schedules and pruning old executions (retention).
+the runs of due schedules, pruning old executions (retention) and old login logs.
 
 One daemon thread per engine process runs each job at its own interval. Every job is safe
 to run in many processes at once (schedules are claimed with compare-and-set updates,
@@ -74,10 +74,12 @@ def default_jobs() -> list[Job]:
     from editor.triggers import schedules_run_due
     from engine.retention import prune
     from engine.tracing import export_finished
+    from flowmaestro.throttling import prune_login_logs
 
     jobs = [Job("schedules", float(getattr(settings, "FLOWMAESTRO_SCHEDULE_INTERVAL", 1.0)), schedules_run_due)]
     # Spans of finished executions, when OTEL_EXPORTER_OTLP_ENDPOINT is set (else a no-op).
     jobs.append(Job("traces", float(getattr(settings, "FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1.0)), export_finished))
+    jobs.append(Job("login-logs", 3600.0, prune_login_logs))
     retention_interval = float(getattr(settings, "FLOWMAESTRO_RETENTION_INTERVAL", 60.0))
     if retention_interval > 0:
         jobs.append(Job("retention", retention_interval, prune))

@@ -31,9 +31,34 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q
+from rest_framework import serializers
 
 from engine.models import Execution, NodeRun, NodeRunStatus
-from engine.serializers import NodeRunSerializer
+
+
+class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
+    """A node run as the API shows it (SPEC §7): in every page, the timeline's whole one."""
+
+    nodeId = serializers.CharField(source="node_id")
+    branchId = serializers.CharField(source="branch_id")
+    branchName = serializers.CharField(source="branch_name")
+    traceId = serializers.CharField(source="trace_id")
+    queuedAt = serializers.DateTimeField(source="queued_at", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    input = serializers.JSONField(allow_null=True)
+    output = serializers.JSONField(allow_null=True)
+    error = serializers.JSONField(allow_null=True)
+
+    class Meta:
+        model = NodeRun
+        fields = [
+            "id", "nodeId", "name", "type", "status", "attempt", "iteration", "branchId", "branchName",
+            "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error",
+        ]
+        read_only_fields = fields
+
+
 
 MAX_PAGE_SIZE = 1000
 _CURSOR = re.compile(r"^(\d{1,10})\.([0-9A-Za-z_-]{1,32})$")

@@ -15,7 +15,7 @@ from django.core.mail import send_mail
 from engine.core.engine import Engine
 from engine.housekeeping import Housekeeper, start_housekeeping
 from engine.nodes.base import EngineOptions
-from engine.store import DjangoPersistence
+from engine.store.persistence import DjangoPersistence
 from flowmaestro import affinity
 
 _engine: Engine | None = None

@@ -7,29 +7,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from engine.models import Execution, NodeRun
+from engine.models import Execution
+from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
 from flowmaestro.visibility import MAX_ID
-
-
-class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
-    nodeId = serializers.CharField(source="node_id")
-    branchId = serializers.CharField(source="branch_id")
-    branchName = serializers.CharField(source="branch_name")
-    traceId = serializers.CharField(source="trace_id")
-    queuedAt = serializers.DateTimeField(source="queued_at", allow_null=True)
-    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
-    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
-    input = serializers.JSONField(allow_null=True)
-    output = serializers.JSONField(allow_null=True)
-    error = serializers.JSONField(allow_null=True)
-
-    class Meta:
-        model = NodeRun
-        fields = [
-            "id", "nodeId", "name", "type", "status", "attempt", "iteration", "branchId", "branchName",
-            "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error",
-        ]
-        read_only_fields = fields
 
 
 class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
@@ -78,8 +58,6 @@ class ExecutionSerializer(ExecutionSummarySerializer):
         # The four fields come from one page read and two counting queries, made once.
         cache: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_node_run_parts", {})
         if execution.pk not in cache:
-            from engine.node_run_pages import execution_node_runs
-
             cache[execution.pk] = execution_node_runs(execution)
         return cache[execution.pk]
 
@@ -122,8 +100,6 @@ class SignalAnswerSerializer(ExecutionSummarySerializer):
 
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
     def get_nodeRunCounts(self, execution: Execution) -> dict[str, int]:
-        from engine.node_run_pages import status_counts
-
         return status_counts(execution)
 
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
 from editor.services import InvalidDefinition
-from engine import store
 from engine.core.bounded import BoundedCache
 from engine.core.branches import new_trace_id
 from engine.core.graph import validate_definition
@@ -21,7 +20,8 @@ from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.nodes import container_types
-from engine.queueing import queue_settings
+from engine.store.queue import queue_settings
+from engine.store.sql import insert
 
 
 class QueueFull(Refusal):
@@ -128,8 +128,8 @@ def execution_start(
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
-        store.insert(execution)
-        store.insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
+        insert(execution)
+        insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued"))
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
@@ -240,7 +240,7 @@ def execution_redrive(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
             heartbeat_at=None, state=state, last_seq=seq, traced_at=None,
         )
-        store.insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
+        insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",
                            data={"reason": "redrive", "redrive": number}))
     transaction.on_commit(lambda: _wake_engine(execution.pk))

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from celery import Task, shared_task
@@ -21,7 +22,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 
 from engine.executors import wire
-from engine.executors.celery_executor import EXECUTION_TASK, NODE_TASK, send
+from engine.executors.celery_executor import EXECUTION_TASK, NODE_TASK, renew_lease, send, this_lease
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeError
 
@@ -44,6 +45,10 @@ def run_node(self: Task, payload: dict[str, Any]) -> None:
     def reply(message: dict[str, Any]) -> None:
         send(settings.REDIS_URL, engine_id, {"a": attempt_id, **message})
 
+    # Started, under this process's lease: if the lease lapses before the answer, the
+    # coordinator publishes the body again (engine.executors.celery_executor).
+    send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "start", "k": this_lease()},
+         lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
     ctx = wire.context(payload)
     ctx.log_sink = lambda line: reply({"t": "log", "m": line})
     cls = get_node_type(payload["type"])
@@ -68,6 +73,20 @@ def _start_coordinator(**_: Any) -> None:
     engine = start_engine()
     log.info("engine %s coordinates executions in this worker", engine.engine_id)
     threading.Thread(target=_warm_sandbox, name="fm-warm", daemon=True).start()
+    threading.Thread(target=_keep_lease, name="fm-lease", daemon=True).start()
+
+
+def _keep_lease() -> None:
+    """Renew this process's lease three times per FLOWMAESTRO_WORKER_LOST_AFTER while the
+    process lives; a Redis hiccup only skips a renewal."""
+    lost_after = settings.FLOWMAESTRO_WORKER_LOST_AFTER
+    lease = this_lease()
+    while True:
+        try:
+            renew_lease(settings.REDIS_URL, lease, lost_after)
+        except Exception:  # noqa: BLE001 - Redis restarting: the next renewal may succeed
+            log.warning("engine: renewing worker lease %s failed", lease, exc_info=True)
+        time.sleep(lost_after / 3)
 
 
 def _warm_sandbox() -> None:

@@ -35,9 +35,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, NodeRun
+from engine.node_run_pages import NodeRunSerializer, status_counts
 from engine.nodes import container_types
 from engine.selectors import execution_get
-from engine.serializers import ExecutionSummarySerializer, NodeRunSerializer
+from engine.serializers import ExecutionSummarySerializer
 
 BAR_FIELDS = (
     "id", "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name",
@@ -368,7 +369,6 @@ def truncated_timeline(execution: Execution, rows: list[Row], *, paused: list[di
     """The timeline of the first node runs only, with `truncated` saying so: the bars,
     lanes, critical path and run-time figures are those of `rows`; the counts per status
     and `summary.nodeRuns` are the whole execution's (from the database's index)."""
-    from engine.node_run_pages import status_counts
 
     timeline = build_timeline(execution, rows, paused=paused)
     counts = status_counts(execution)

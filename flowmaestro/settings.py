@@ -272,6 +272,14 @@ CELERY_WORKER_CONCURRENCY = env_int("FLOWMAESTRO_CELERY_CONCURRENCY", 8)
 # keep it above the longest node body (a body still running then would run twice; its
 # second result is ignored). The sweep for such tasks runs a few times per timeout.
 FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT", 3600)
+# Faster than the visibility timeout: each worker process renews a lease key in Redis, and a
+# coordinator publishes again the node bodies whose worker's lease lapsed (engine.tasks,
+# engine.executors.celery_executor). A body whose worker died is running again in about this
+# many seconds, whatever the visibility timeout; a worker merely stalled that long runs it
+# twice (the second result is ignored).
+FLOWMAESTRO_WORKER_LOST_AFTER = float(os.environ.get("FLOWMAESTRO_WORKER_LOST_AFTER") or 15)
+if not 1 <= FLOWMAESTRO_WORKER_LOST_AFTER <= 3600:
+    raise ImproperlyConfigured("FLOWMAESTRO_WORKER_LOST_AFTER must be between 1 and 3600 seconds")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
@@ -281,9 +289,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Celery with the prefork pool; the thread pool cannot stop a thread).
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("FLOWMAESTRO_CELERY_SOFT_TIME_LIMIT", 3000)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
-# Task events for Flower (`celery -A flowmaestro flower`): the workers' (received, started,
-# succeeded…); no extra "sent" event per published node task, which doubled its cost.
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events feed Flower (`celery -A flowmaestro flower`, in `make cluster`). Off unless asked
+# for: each costs three more Redis messages per node body, and Flower turns them on in
+# every worker itself when it starts (its `enable_events`). No "sent" event at all: it
+# doubled the cost of publishing a node task.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("FLOWMAESTRO_CELERY_TASK_EVENTS", False)
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = True  # engine logs (e.g. a failed publish) reach the worker log
@@ -371,6 +381,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "flowmaestro.deployment.lockout_response"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # counts shared by every process
+# Axes logs every login (AccessLog) and failed login (AccessFailureLog) for the admin; the
+# engine's housekeeping deletes entries older than this many days, hourly.
+FLOWMAESTRO_LOGIN_LOG_DAYS = env_int("FLOWMAESTRO_LOGIN_LOG_DAYS", 30, minimum=1)
 
 
 def _rate(name: str, default: str) -> str | None:

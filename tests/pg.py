@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _cluster is not None:
         # Django's test database (and its connection pool) are gone by now.
         _cluster.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test whose threads kept pool connections (they ended without closing them) would
+    starve every later test of connections, and those would fail far from the cause: name
+    the test that leaked and give the next one a fresh pool."""
+    yield
+    if _cluster is None:
+        return
+    from django.db import connection
+
+    pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
+    if pool is None or pool.closed:
+        return
+    stats = pool.get_stats()
+    in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+    if in_use > pool.max_size // 2:
+        warnings.warn(f"{item.nodeid} left {in_use} of {pool.max_size} pooled connections checked out "
+                      "(a thread used the ORM and never closed its connection: see tests/threads.py); "
+                      "the pool is replaced", pytest.PytestWarning, stacklevel=1)
+        connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL backend only, checked above
 
 
 # -- for tests -----------------------------------------------------------------------------------

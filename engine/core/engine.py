@@ -16,101 +16,28 @@ Coordinator loop:
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import queue
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from engine.core import pacing
 from engine.core.execution import Attempt, ExecutionRun
 from engine.core.graph import DefinitionError
 from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord, now
 from engine.core.plan import PlanCache
+from engine.core.timers import Timer, Timers, clock, precise_timers
+from engine.core.writer import Announcer, Writer, reason
 from engine.executors.base import Executor
 from engine.executors.thread import ThreadExecutor
 from engine.nodes.base import AwaitSignal, EngineOptions
 
 log = logging.getLogger("engine")
-
-TICK_BUDGET = 2000  # inline node runs per tick before a flush lets the world see progress
-# …and at most this long: a 1,000-node chain of inline nodes would otherwise run in one
-# tick, and its first event would reach the timeline only after the last node (the
-# `stream` benchmark's latency). A 10 ms tick made ~500 events, each waiting for the whole
-# tick, then for a commit of all of them: 2 ms keeps a tick's events to ~60.
-TICK_TIME_S = 0.002
-WRITE_MERGE_EVENTS = 100  # events per group commit before the writer stops merging ticks
-# Bounded write-behind: the coordinator starts no new work while more than this many events
-# wait for the writer's commit; the writer's next commit wakes it (`committed`). A chain of
-# inline nodes makes events faster than one process can store them; unbounded, the backlog
-# (and the delay before anything reaches the timeline) grew to 300 ms in a 1,000-node
-# chain, and with a bound of 1,000 it was still ~100 ms. Waiting for its own durable log is
-# the engine pacing itself, not a client slowing it: live clients are fed after the commit,
-# never waited for. Timer-bound work (fan-outs, loops, lattices) never reaches the bound:
-# the `fanout`, `loop` and `lattice` benchmarks measured the same with 100 and 1,000.
-WRITE_BEHIND_EVENTS = 100
-
-# Waking from a kernel wait takes 0.1–0.25 ms on the virtual machines we measured (a bare
-# `time.sleep(0.01)` lasts 10.2 ms): every 10 ms delay of a fan-out wave or a lattice layer
-# ended that much late, 2 % of its length. So when the next timer is the reason to wake, the
-# coordinator wakes this much earlier and yields the rest of the way (other threads keep
-# the GIL meanwhile)…
-TIMER_SPIN_S = 0.0003
-# …for timers due at least this long after the last yield ended, so that thousands of
-# scattered timers (a big loop whose items end at different times) cannot turn it into a
-# busy loop: ≤ 6 % of a core.
-TIMER_SPIN_EVERY_S = 0.005
-
-# Claims on a run request's wake-up happen at most this often: a claim costs ~0.5 ms
-# whatever it finds (the queue read, the compare-and-set, the load), so under a burst of
-# requests (`bench runs`: one every ~5 ms) two or three runs share one instead of each
-# paying for its own. A lone run is claimed at once.
-CLAIM_SPACING_S = 0.012
-
-
-# Housekeeping (the poll for new runs and signals, the heartbeat) waits while a timer is due
-# within this long, by at most HOUSEKEEPING_DEFER_S: never long enough to look dead.
-HOUSEKEEPING_ROOM_S = 0.004
-HOUSEKEEPING_DEFER_S = 0.05
-
-# A write that fails for a transient reason (a locked database) is tried this many times,
-# this far apart; a write the database refuses (e.g. a value that is not JSON) is not.
-WRITE_RETRIES = 20
-WRITE_RETRY_S = 0.2
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 300 else text[:300] + "…"
-
-
-def precise_timers() -> None:
-    """Linux lets a thread's timed waits end up to 50 µs late by default ("timer slack");
-    ask for 1 µs on the coordinator thread. Elsewhere this does nothing."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(29, 1000, 0, 0, 0)  # PR_SET_TIMERSLACK, in nanoseconds
-    except (OSError, AttributeError):
-        pass
-
-
-class Timer:
-    __slots__ = ("due", "callback", "cancelled", "ex")
-
-    def __init__(self, due: float, callback: Callable[[], None], ex: ExecutionRun | None = None):
-        self.due = due
-        self.callback = callback
-        self.cancelled = False
-        self.ex = ex
-
 
 class Engine:
     def __init__(
@@ -134,8 +61,7 @@ class Engine:
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self.timers: list[tuple[float, int, Timer]] = []
-        self._timer_ids = itertools.count()
+        self.timers = Timers()
         self.executions: dict[Any, ExecutionRun] = {}
         self.batch = Batch()
         self.to_submit: list[Attempt] = []
@@ -143,10 +69,9 @@ class Engine:
         self.plans = PlanCache()
         # Where node bodies that do not run inline run (engine.executors).
         self.executor: Executor = executor or ThreadExecutor(max_workers, initializer=worker_initializer)
-        self.announce_queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self.write_queue: queue.SimpleQueue[
-            tuple[Batch, list[Attempt], list[Any], threading.Event | None] | None
-        ] = queue.SimpleQueue()
+        self.announcer = Announcer(persistence)
+        self.writer = Writer(persistence, self.engine_id, self.announcer, post=self.inbox.put,
+                             on_started=self._on_started, on_finished=self._on_finished)
         self._writer: threading.Thread | None = None
         self._finished_events: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
@@ -155,7 +80,7 @@ class Engine:
         self._claim_deferred = False
         self._last_wake_claim = 0.0
         self.tick_deadline = 0.0
-        self.tick_mono = time.monotonic()
+        self.tick_mono = clock()
         self.tick_wall = now()  # sent after the final commit
         self._thread: threading.Thread | None = None
         self._announcer: threading.Thread | None = None
@@ -164,27 +89,22 @@ class Engine:
         self.started = threading.Event()
         self._applied_signals: set[Any] = set()
         self._submitted: dict[str, Attempt] = {}  # node runs with the executor right now
-        # Write-behind: events handed to the writer (only the coordinator adds to this count)
-        # and events it has committed (only the writer adds to that one).
-        self._events_flushed = 0
-        self._events_committed = 0
-        self._awaiting_commit = False  # the coordinator waits for the writer (bounded write-behind)
 
     # -- public API (any thread) ---------------------------------------------------------
     def start(self) -> Engine:
         self.executor.start(self)
         self._thread = threading.Thread(target=self._thread_main(self._run), name="fm-coordinator", daemon=True)
-        self._announcer = threading.Thread(target=self._thread_main(self._announce_loop), name="fm-announcer",
+        self._announcer = threading.Thread(target=self._thread_main(self.announcer.run), name="fm-announcer",
                                            daemon=True)
         self._announcer.start()
-        self._writer = threading.Thread(target=self._thread_main(self._write_loop), name="fm-writer", daemon=True)
+        self._writer = threading.Thread(target=self._thread_main(self.writer.run), name="fm-writer", daemon=True)
         self._writer.start()
         self._thread.start()
         self.started.wait(10)
         return self
 
     def _thread_main(self, body: Callable[[], None]) -> Callable[[], None]:
-        """`body`, then the store's `thread_done` (if it has one) on the same thread: a
+        """`body`, then the store's `thread_done` on the same thread: a
         database connection is per thread, and one left open by a stopped engine's thread
         would stay taken (a pool slot, a server connection) until the process ends."""
 
@@ -192,9 +112,7 @@ class Engine:
             try:
                 body()
             finally:
-                done = getattr(self.persistence, "thread_done", None)
-                if done is not None:
-                    done()
+                self.persistence.thread_done()
 
         return main
 
@@ -203,13 +121,13 @@ class Engine:
         then release the executions so another engine can pick them up at once."""
         if self._thread is None:
             return
-        self.inbox.put(("drain", time.monotonic() + grace))
+        self.inbox.put(("drain", clock() + grace))
         self._thread.join(grace + 10)
-        self.write_queue.put(None)
+        self.writer.stop()
         if self._writer is not None:
             self._writer.join(30)
         self.executor.shutdown()
-        self.announce_queue.put(None)
+        self.announcer.stop()
         if self._announcer is not None:
             self._announcer.join(5)
         self._thread = None
@@ -250,24 +168,17 @@ class Engine:
 
     # -- used by executions (coordinator thread) --------------------------------------------
     def add_timer(self, delay_s: float, callback: Callable[[], None], ex: ExecutionRun | None = None) -> Timer:
-        """Call `callback` after `delay_s` seconds; a timer of an execution (`ex`) that
-        raises fails that execution only."""
-        timer = Timer(time.monotonic() + delay_s, callback, ex)
-        heapq.heappush(self.timers, (timer.due, next(self._timer_ids), timer))
-        return timer
+        """Call `callback` after `delay_s` seconds (engine.core.timers)."""
+        return self.timers.add(delay_s, callback, ex)
 
-    @staticmethod
-    def clock() -> float:
-        """The monotonic clock timers run on (one clock for all of the core: tests warp it
-        by replacing this module's `time`)."""
-        return time.monotonic()
+    clock = staticmethod(clock)  # the core's one monotonic clock (engine.core.timers)
 
     def start_stamp(self, queued_at: datetime) -> tuple[float, datetime]:
         """(monotonic, wall) start time of a node run: the current tick's when it is fresh
         (under 2 ms) and the node run was queued before it; else a new tick, which the
         node runs started right after share (e.g. a layer queued by an inline join)."""
-        mono = time.monotonic()
-        if mono - self.tick_mono >= 0.002 or queued_at > self.tick_wall:
+        mono = clock()
+        if mono - self.tick_mono >= pacing.TICK_STAMP_FRESH_S or queued_at > self.tick_wall:
             self.tick_mono, self.tick_wall = mono, now()
         return self.tick_mono, self.tick_wall
 
@@ -323,37 +234,27 @@ class Engine:
         self._coordinator_ident = threading.get_ident()
         self._pending_finish = []
         next_poll = 0.0
-        next_heartbeat = time.monotonic() + self.heartbeat_interval
+        next_heartbeat = clock() + self.heartbeat_interval
         drain_deadline: float | None = None
         precise_timers()
-        spun_at = 0.0
         self.started.set()
         while True:
-            timeout = self.poll_interval
-            spin_until = 0.0
-            if self.timers:
-                mono = time.monotonic()
-                due = self.timers[0][0]
-                if due - mono < timeout:
-                    timeout = max(0.0, due - mono)
-                    if timeout > TIMER_SPIN_S and due - spun_at >= TIMER_SPIN_EVERY_S:
-                        spin_until, timeout = due, timeout - TIMER_SPIN_S
+            timeout, spin_until = self.timers.wait(self.poll_interval)
             if self.dirty and not self._draining:  # draining starts nothing: no reason to spin
                 # Work is waiting: go straight on, or (writer behind) when the writer's next
-                # commit wakes us (flag first, then look: a commit in between still wakes us).
-                self._awaiting_commit = True
+                # commit wakes us (flag first, then look: a commit in between still wakes us)…
+                self.writer.wake_on_commit(True)
                 # (…but never past a timer's due time.)
-                timeout, spin_until = (min(timeout, 0.01) if self._write_behind() else 0.0), 0.0
-                self._awaiting_commit = timeout > 0
+                timeout = min(timeout, pacing.WRITE_BEHIND_RECHECK_S) if self.writer.behind() else 0.0
+                spin_until = 0.0
+                self.writer.wake_on_commit(timeout > 0)
             try:
                 message: tuple[Any, ...] | None = self.inbox.get(timeout=timeout)
             except queue.Empty:
                 message = None
-                while time.monotonic() < spin_until:
-                    time.sleep(0)  # lets the writer and workers run while the timer comes due
                 if spin_until:
-                    spun_at = time.monotonic()
-            self._awaiting_commit = False
+                    self.timers.spin(spin_until)
+            self.writer.wake_on_commit(False)
             handled = 0
             while message is not None:
                 if message[0] == "drain":
@@ -362,26 +263,24 @@ class Engine:
                 else:
                     self._safe(self._handle, message)
                 handled += 1
-                if handled > 5000:
+                if handled > pacing.INBOX_BATCH:
                     break
                 try:
                     message = self.inbox.get_nowait()
                 except queue.Empty:
                     message = None
-            self._fire_timers()
-            if not self._draining and not self._write_behind():
+            self.timers.fire_due(self.guarded, self._safe)
+            if not self._draining and not self.writer.behind():
                 # While draining, node runs already on workers may finish, but nothing new
                 # starts: the engine that takes over replays and starts what became ready.
                 self._dispatch()
-            mono = time.monotonic()
-            # The poll and the heartbeat are a few queries (1–3 ms): not right before a
-            # timer comes due (it would end that late), unless they are already overdue.
-            timer_close = bool(self.timers) and self.timers[0][0] - mono < HOUSEKEEPING_ROOM_S
-            if not self._draining and mono >= next_poll and (not timer_close or mono >= next_poll + HOUSEKEEPING_DEFER_S):
+            mono, next_timer = clock(), self.timers.next_due()
+            # The poll and the heartbeat: not right before a timer comes due (engine.core.pacing).
+            if not self._draining and pacing.housekeeping_now(mono, next_poll, next_timer):
                 next_poll = mono + self.poll_interval
                 self._safe(self._claim)
                 self._safe(self._poll_signals)
-            if mono >= next_heartbeat and (not timer_close or mono >= next_heartbeat + HOUSEKEEPING_DEFER_S):
+            if pacing.housekeeping_now(mono, next_heartbeat, next_timer):
                 next_heartbeat = mono + self.heartbeat_interval
                 taken = self._safe(self.persistence.heartbeat, self.engine_id, list(self.executions))
                 if taken:
@@ -390,7 +289,7 @@ class Engine:
             if drain_deadline is not None:
                 busy = any(a.holds_slot and a.impl is not None and a.id in self._submitted
                            for ex in self.executions.values() for a in ex.active.values())
-                if not busy or time.monotonic() >= drain_deadline:
+                if not busy or clock() >= drain_deadline:
                     self._safe(self._release_after_writes)
                     return
 
@@ -429,7 +328,7 @@ class Engine:
             return fn(*args)
         except Exception as exc:  # noqa: BLE001 - one execution's bug is that execution's failure
             log.exception("engine: execution %s failed in %s", ex.id, getattr(fn, "__name__", fn))
-            self.fail_execution(ex, f"internal error: {type(exc).__name__}: {_reason(exc)}")
+            self.fail_execution(ex, f"internal error: {type(exc).__name__}: {reason(exc)}")
             return None
 
     def fail_execution(self, ex: ExecutionRun, message: str) -> None:
@@ -447,9 +346,7 @@ class Engine:
 
     def _release_after_writes(self) -> None:
         """Wait until the writer has committed everything, then let other engines take over."""
-        written = threading.Event()
-        self.write_queue.put((Batch(), [], [], written))
-        written.wait(30)
+        self.writer.barrier(30)
         self.persistence.release(self.engine_id, list(self.executions))
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -481,7 +378,7 @@ class Engine:
             if attempt is not None and attempt.active:
                 self.guarded(attempt.ex, attempt.ex.log, attempt, message[2])
         elif kind == "claim":
-            wait = self._last_wake_claim + CLAIM_SPACING_S - time.monotonic()
+            wait = pacing.claim_wait(self._last_wake_claim, clock())
             if wait > 0 and not self._draining:
                 # A claim ran just now: under a burst of run requests, the next one waits a
                 # little and takes every run committed meanwhile in one read of the queue.
@@ -513,34 +410,23 @@ class Engine:
         # Cleared before the queue is read: a run committed after this posts a new claim.
         with self._lock:
             self._claim_pending = False
-        self._last_wake_claim = time.monotonic()
+        self._last_wake_claim = clock()
         if not self._draining:
             self._claim(expire=False)
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         self.inbox.put(("call", fn))
 
-    def _fire_timers(self) -> None:
-        mono = time.monotonic()
-        while self.timers and self.timers[0][0] <= mono:
-            _, _, timer = heapq.heappop(self.timers)
-            if not timer.cancelled:
-                timer.cancelled = True
-                if timer.ex is not None:
-                    self.guarded(timer.ex, timer.callback)
-                else:
-                    self._safe(timer.callback)
-
     def _dispatch(self) -> None:
         # Node runs started in one pass share its start time. A delay's timer counts from
         # it, so the delays of a fan-out end together and are finished in one wake-up
         # instead of one wake-up each (the timeline shows them starting together, as they did).
-        self.tick_mono = time.monotonic()
+        self.tick_mono = clock()
         self.tick_wall = now()
-        self.tick_deadline = self.tick_mono + TICK_TIME_S
-        budget = TICK_BUDGET
+        self.tick_deadline = self.tick_mono + pacing.TICK_TIME_S
+        budget = pacing.TICK_BUDGET
         while self.dirty and budget > 0:
-            if budget < TICK_BUDGET and time.monotonic() > self.tick_deadline:
+            if budget < pacing.TICK_BUDGET and clock() > self.tick_deadline:
                 return  # still dirty: the loop flushes, then comes straight back
             ex = next(iter(self.dirty))
             del self.dirty[ex]
@@ -551,179 +437,35 @@ class Engine:
                                     or ex.held):
                 self.dirty[ex] = None
 
-    def _write_behind(self) -> bool:
-        """Do more than WRITE_BEHIND_EVENTS events wait for the writer?"""
-        return self._events_flushed - self._events_committed > WRITE_BEHIND_EVENTS
-
     def _flush(self) -> None:
         """Hand the tick's batch to the writer thread; the coordinator never waits on the
         database, so a slow commit delays announcements, not scheduling."""
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self._pending_finish = self._pending_finish, []
-        if batch or batch.failures or submit or finished:
-            self._events_flushed += len(batch.events) - batch.unpaced_events
-            self.write_queue.put((batch, submit, finished, None))
+        self.writer.hand_off(batch, submit, finished)
 
-    def _write_loop(self) -> None:
-        """Persist batches in order (several at once when they queue up: group commit),
-        then announce them, then hand claimed node runs to the worker pool."""
-        while True:
-            item = self.write_queue.get()
-            if item is None:
-                return
-            batch, submit, finished, barrier = item
-            barriers = [barrier] if barrier is not None else []
-            stop = False
-            # Merge whatever else is waiting into one transaction (group commit), up to a
-            # few hundred events: nothing is announced before its transaction commits, so
-            # one huge merge (a fast inline chain queues thousands of events) would hold back
-            # the first of them for the whole commit; smaller ones stream out as they commit.
-            while len(batch.events) < WRITE_MERGE_EVENTS:
-                try:
-                    more = self.write_queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.merge(more[0])
-                submit += more[1]
-                finished += more[2]
-                if more[3] is not None:
-                    barriers.append(more[3])
-            events = len(batch.events) - batch.unpaced_events  # counted before the fence may drop some
-            lost: set[str] = set()
-            if batch:
-                lost, batch = self._persist(batch)
-                if self.persistence.has_listeners(batch):
-                    self.announce_queue.put(batch)
-            if batch.failures:
-                finished = finished + self._stop_failed(batch.failures)
-            self._events_committed += events
-            if self._awaiting_commit:
-                self._awaiting_commit = False
-                self.inbox.put(("committed",))  # the coordinator waits for this commit to go on
-            for attempt in submit:
-                if attempt.id in lost:
-                    # Another engine claimed this node run (it is theirs to run), or its
-                    # execution was stopped because its state could not be written.
-                    self.inbox.put(("lost", attempt))
-                elif attempt.status == "running":
-                    self._submitted[attempt.id] = attempt
-                    self.executor.submit(attempt)
-            if finished:
-                with self._lock:
-                    for ex_id in finished:
-                        self._finished_events.setdefault(ex_id, threading.Event()).set()
-                    mails = [self._notifications.pop(ex_id) for ex_id in finished if ex_id in self._notifications]
-                for mail in mails:
-                    # Mail can be slow (SMTP): neither the coordinator nor the writer waits on it.
-                    threading.Thread(target=self._safe, args=(self.notifier, *mail), name="fm-notify",
-                                     daemon=True).start()
-            for written in barriers:
-                written.set()
-            if stop:
-                return
+    def _on_started(self, attempt: Attempt) -> None:
+        """The writer committed this node run's start: its body goes to the executor."""
+        self._submitted[attempt.id] = attempt
+        self.executor.submit(attempt)
 
-    # -- the writer's isolation: one execution's unwritable state fails that execution only --
-    def _flush_retrying(self, batch: Batch) -> tuple[set[str], Exception | None]:
-        """Write `batch`; try again only when the error is transient (a locked database),
-        never when the database refuses the data: that would stall every execution's writes
-        and then fail the same way."""
-        transient = getattr(self.persistence, "is_transient", None)
-        for attempt in range(WRITE_RETRIES):
-            try:
-                return self.persistence.flush(batch, self.engine_id), None
-            except Exception as exc:  # noqa: BLE001 - sorted out below and by the caller
-                if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
-                    return set(), exc
-                log.warning("engine: flush failed (%s); retrying", exc)
-                time.sleep(WRITE_RETRY_S)
-        raise AssertionError("unreachable")
-
-    def _persist(self, batch: Batch) -> tuple[set[str], Batch]:
-        """Write a batch (a group commit of many executions' ticks). When the database
-        refuses it, write each execution's part on its own: an execution whose part is
-        refused is stopped as failed with the reason (`_stop_failed`), and everyone else's
-        writes land. Returns the claims lost and what was written (to announce)."""
-        lost, error = self._flush_retrying(batch)
-        if error is None:
-            return lost, batch
-        parts, rest = batch.by_execution()
-        log.warning("engine: a write of %d execution(s) failed (%s: %s); writing each on its own",
-                    len(parts), type(error).__name__, error)
-        written = Batch(failures=dict(batch.failures))
-        for execution_id, part in parts.items():
-            part_lost, part_error = self._flush_retrying(part) if len(parts) > 1 or rest else (set(), error)
-            if part_error is None:
-                lost |= part_lost
-                written.merge(part)
-                continue
-            log.error("engine: execution %s: its state could not be saved (%s: %s); stopping it",
-                      execution_id, type(part_error).__name__, part_error)
-            lost |= set(part.claims)  # none of its node runs may start: they were not recorded
-            written.failures.setdefault(execution_id, {
-                "message": f"the execution's state could not be saved: {_reason(part_error)}; it was stopped",
-                "kind": "unstorable",
-            })
-        if rest:
-            rest_lost, rest_error = self._flush_retrying(rest)
-            if rest_error is not None:
-                log.error("engine: could not mark signals applied: %s", rest_error)
-            written.merge(rest)
-        written.unpaced_events = batch.unpaced_events
-        return lost, written
-
-    def _stop_failed(self, failures: dict[Any, dict[str, Any]]) -> list[Any]:
-        """Stop these executions as failed, each on its own (writer thread); tell the
-        coordinator to drop them. Returns the ids now finished."""
-        stopped = []
-        for execution_id, error in failures.items():
-            announcement = None
-            for attempt in range(WRITE_RETRIES):
-                try:
-                    announcement = self.persistence.fail_execution(execution_id, self.engine_id, error)
-                    break
-                except Exception as exc:  # noqa: BLE001 - a locked database: try again, else give up
-                    transient = getattr(self.persistence, "is_transient", None)
-                    if attempt + 1 == WRITE_RETRIES or transient is None or not transient(exc):
-                        log.exception("engine: could not record the failure of execution %s", execution_id)
-                        break
-                    time.sleep(WRITE_RETRY_S)
-            self.inbox.put(("stopped", execution_id))
-            stopped.append(execution_id)
-            if announcement is not None and self.persistence.has_listeners(announcement):
-                self.announce_queue.put(announcement)
-        return stopped
-
-    def _work(self, attempt: Attempt) -> None:
-        # Node types never touch the database (results go back to the coordinator), so
-        # pooled threads need no connection handling.
-        try:
-            assert attempt.impl is not None and attempt.ctx is not None
-            value = attempt.impl.run(attempt.ctx)
-        except BaseException as exc:  # noqa: BLE001
-            self.inbox.put(("done", attempt, None, exc))
-        else:
-            self.inbox.put(("done", attempt, value, None))
-
-    def _announce_loop(self) -> None:
-        while True:
-            batch = self.announce_queue.get()
-            if batch is None:
-                return
-            try:
-                self.persistence.announce(batch)
-            except Exception:  # noqa: BLE001 - a broken channel layer must not stop the engine
-                log.exception("engine: announce failed")
+    def _on_finished(self, finished: list[Any]) -> None:
+        """The writer committed these executions' ends: wake their waiters, send their mail."""
+        with self._lock:
+            for ex_id in finished:
+                self._finished_events.setdefault(ex_id, threading.Event()).set()
+            mails = [self._notifications.pop(ex_id) for ex_id in finished if ex_id in self._notifications]
+        for mail in mails:
+            # Mail can be slow (SMTP): neither the coordinator nor the writer waits on it.
+            threading.Thread(target=self._safe, args=(self.notifier, *mail), name="fm-notify",
+                             daemon=True).start()
 
     def _claim(self, expire: bool = True) -> None:
-        expire_queued = getattr(self.persistence, "expire_queued", None)
-        if expire and expire_queued is not None:
+        if expire:
             # The run queue's timeout (SPEC §4.5), before anything is claimed; on the poll
             # only: a wake-up for a new run has nothing to expire.
-            self._safe(expire_queued, now())
+            self._safe(self.persistence.expire_queued, now())
         claimed = [i for i in self.persistence.claim_executions(self.engine_id, stale_after_s=self.stale_after,
                                                                limit=100) if i not in self.executions]
         if not claimed:
@@ -752,14 +494,14 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - e.g. a saved setting of the wrong type
                 log.exception("engine: execution %s: its workflow version cannot be planned", execution_id)
                 self.batch.failures[execution_id] = {
-                    "message": f"invalid definition: {type(exc).__name__}: {_reason(exc)}"}
+                    "message": f"invalid definition: {type(exc).__name__}: {reason(exc)}"}
                 continue
             try:
                 ex = ExecutionRun(self, record, plan)
             except Exception as exc:  # noqa: BLE001 - e.g. stored state of an unexpected shape
                 log.exception("engine: execution %s could not be resumed", execution_id)
                 self.batch.failures[execution_id] = {
-                    "message": f"internal error: {type(exc).__name__}: {_reason(exc)}"}
+                    "message": f"internal error: {type(exc).__name__}: {reason(exc)}"}
                 continue
             self.executions[execution_id] = ex
             # ex.start(), or carry on with a rollback; wait again at an approval.
@@ -780,7 +522,7 @@ class Engine:
                 try:
                     found.update(self.persistence.load_many([execution_id]))
                 except Exception as exc:  # noqa: BLE001
-                    found[execution_id] = f"{type(exc).__name__}: {_reason(exc)}"
+                    found[execution_id] = f"{type(exc).__name__}: {reason(exc)}"
         for execution_id in claimed:
             found.setdefault(execution_id, "it no longer exists")
         return found
@@ -796,10 +538,7 @@ class Engine:
             self._apply_signal(ex, record)
 
     def _poll_signals(self) -> None:
-        poll = getattr(self.persistence, "executions_with_signals", None)
-        if poll is None:
-            return
-        for execution_id in poll(self.engine_id):
+        for execution_id in self.persistence.executions_with_signals(self.engine_id):
             self._handle(("signal", execution_id))
 
     def _apply_signal(self, ex: ExecutionRun, record: SignalRecord) -> None:

@@ -122,6 +122,13 @@ class Persistence(Protocol):
 
     def claim_executions(self, engine_id: str, *, stale_after_s: float, limit: int) -> list[Any]: ...
 
+    def expire_queued(self, now: datetime) -> list[Any]:
+        """Fail the queued runs that waited past their queue's `timeout` (SPEC §4.5) as
+        `timed_out`, each with an `execution.timed_out` event; return their ids."""
+
+    def executions_with_signals(self, engine_id: str) -> list[Any]:
+        """The executions this engine owns that have signals not applied yet."""
+
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
         """`load` for several executions at once (a claim usually wins a burst of runs)."""
 
@@ -144,6 +151,10 @@ class Persistence(Protocol):
         """Is this write error worth trying again (a locked or lost database) rather than
         refused data?"""
 
+    def thread_done(self) -> None:
+        """An engine thread ends: give back what it holds (a database connection is per
+        thread; one left open by a stopped engine would stay taken until the process ends)."""
+
 
 class MemoryPersistence:
     """Dict-backed persistence for unit tests of the core (no database)."""
@@ -165,7 +176,7 @@ class MemoryPersistence:
             self.executions[self._next] = {
                 "id": self._next, "definition": definition, "input": input or {}, "trace_id": trace_id,
                 "status": "queued", "state": {}, "last_seq": 0, "engine_id": "", "heartbeat_at": None,
-                "output": None, "error": None,
+                "output": None, "error": None, "created_at": now(),
             }
             return self._next
 
@@ -175,7 +186,7 @@ class MemoryPersistence:
             for value in [*batch.node_runs.values(), *batch.events, *batch.executions.values()]:
                 json.dumps(value, default=str, allow_nan=False)
             lost: set[str] = set()
-            if self.stopped:  # the fence (engine.store): nothing more of a stopped execution
+            if self.stopped:  # the fence (engine.store.writes): nothing more of a stopped execution
                 batch.node_runs = {k: r for k, r in batch.node_runs.items() if r["execution_id"] not in self.stopped}
                 batch.events = [e for e in batch.events if e["execution_id"] not in self.stopped]
                 batch.executions = {k: v for k, v in batch.executions.items() if k not in self.stopped}
@@ -212,6 +223,31 @@ class MemoryPersistence:
                 if len(claimed) >= limit:
                     break
             return claimed
+
+    def expire_queued(self, at: datetime) -> list[Any]:
+        with self.lock:
+            expired = []
+            for ex in self.executions.values():
+                queue = ((ex["definition"] or {}).get("settings") or {}).get("queue") or {}
+                timeout = queue.get("timeout") if isinstance(queue, dict) else None
+                if ex["status"] != "queued" or not timeout:
+                    continue
+                waited_ms = (at - ex["created_at"]).total_seconds() * 1000
+                if waited_ms < float(timeout):
+                    continue
+                error = {"message": "queue timeout", "waitedMs": round(waited_ms), "queueTimeoutMs": int(timeout)}
+                ex.update(status="timed_out", error=error, finished_at=at, last_seq=ex["last_seq"] + 1)
+                self.events.append({"execution_id": ex["id"], "seq": ex["last_seq"], "type": "execution.timed_out",
+                                    "ts": at, "node_id": "", "node_run_id": "", "branch_id": "", "branch_name": "",
+                                    "trace_id": ex["trace_id"], "attempt": None, "iteration": None,
+                                    "status": "timed_out", "data": {"error": error}})
+                expired.append(ex["id"])
+            return expired
+
+    def executions_with_signals(self, engine_id: str) -> list[Any]:
+        with self.lock:
+            waiting = dict.fromkeys(ex for ex, _ in self.signals)
+            return [ex for ex in waiting if ex in self.executions and self.executions[ex]["engine_id"] == engine_id]
 
     def _load(self, execution_id: Any) -> ExecutionRecord | None:
         with self.lock:
@@ -268,3 +304,6 @@ class MemoryPersistence:
 
     def is_transient(self, exc: BaseException) -> bool:
         return False
+
+    def thread_done(self) -> None:
+        pass  # nothing is held per thread

@@ -9,6 +9,12 @@ coordinator polling the database. Each task carries its attempt id: a redelivere
 worker died, acks_late) may run a body twice, and the coordinator records the first result
 of a still-open attempt only. Bodies that are not remote-capable run on a local thread pool.
 
+A worker that dies (kill -9, a lost machine) leaves its bodies unacknowledged, and Redis
+gives them back only after the broker's visibility timeout (an hour by default, since it
+must exceed the longest body). So each worker process renews a lease key while it lives and
+tells the coordinator which lease a body started under; when a lease lapses
+(FLOWMAESTRO_WORKER_LOST_AFTER), the coordinator publishes that body again itself.
+
 The same list takes control messages from the web tier (`{"t": "signal", "e": id}`: a
 signal for an execution this coordinator owns), so signals also arrive without polling.
 """
@@ -17,7 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +48,22 @@ EXECUTION_TASK = "flowmaestro.executions.take"
 NODE_QUEUE = "nodes"
 EXECUTION_QUEUE = "executions"
 REPLY_TTL_S = 24 * 3600  # a dead coordinator's list goes away by itself
+LEASE_CHECK_S = 1.0  # how often a coordinator looks for lapsed worker leases
 
 
 def reply_key(engine_id: str) -> str:
     """The Redis list a coordinator reads its results and control messages from."""
     return f"flowmaestro:to:{engine_id}"
+
+
+def lease_key(lease: str) -> str:
+    """The key a worker process keeps alive while it lives (see the module's docstring)."""
+    return f"flowmaestro:lease:{lease}"
+
+
+def this_lease() -> str:
+    """This worker process's lease name: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class CeleryExecutor:
@@ -60,6 +80,11 @@ class CeleryExecutor:
         self._listener: threading.Thread | None = None
         self._producer: Any = None
         self._publish_lock = threading.Lock()
+        # attempt id → [task argument, lease of the worker running it (None until it starts)]:
+        # what to publish again if that worker is lost. Only bodies not yet answered.
+        self._in_flight: dict[str, list[Any]] = {}
+        self._in_flight_lock = threading.Lock()
+        self._leases_checked = 0.0
 
     def start(self, reports: Reports) -> None:
         self._reports = reports
@@ -73,16 +98,11 @@ class CeleryExecutor:
         if not type(attempt.impl).runs_remote(attempt.ctx.config):
             self.local.submit(attempt)
             return
-        # The attempt id is the task id too: Flower, `celery inspect` and the node run's row
-        # name the same thing. Published through this executor's own connection: inside a
-        # worker, the app's shared producer pool belongs to the worker's event loop, and
-        # messages published from another thread through it were sometimes never sent.
-        with self._publish_lock:
-            if self._producer is None:
-                self._producer = self.app.amqp.Producer(self.app.connection_for_write(), auto_declare=True)
-            self.app.send_task(NODE_TASK, args=[wire.call(attempt, self.reply_to)], queue=self.queue,
-                               task_id=attempt.id, producer=self._producer, retry=True)
+        payload = wire.call(attempt, self.reply_to)
         attempt_id = attempt.id
+        with self._in_flight_lock:
+            self._in_flight[attempt_id] = [payload, None]
+        self._publish(attempt_id, payload)
         reports = self._reports
         assert reports is not None
 
@@ -92,9 +112,53 @@ class CeleryExecutor:
             # late result is ignored. The attempt's outcome is settled here and now, so the
             # coordinator forgets it even if no worker ever answers.
             self._revoke.append(attempt_id)
+            with self._in_flight_lock:
+                self._in_flight.pop(attempt_id, None)
             reports.remote_done(attempt_id, None, NodeCancelled())
 
         attempt.ctx.on_cancel(cancelled)
+
+    def _publish(self, attempt_id: str, payload: dict[str, Any]) -> None:
+        # The attempt id is the task id too: Flower, `celery inspect` and the node run's row
+        # name the same thing. Published through this executor's own connection: inside a
+        # worker, the app's shared producer pool belongs to the worker's event loop, and
+        # messages published from another thread through it were sometimes never sent.
+        with self._publish_lock:
+            if self._producer is None:
+                self._producer = self.app.amqp.Producer(self.app.connection_for_write(), auto_declare=True)
+            self.app.send_task(NODE_TASK, args=[payload], queue=self.queue,
+                               task_id=attempt_id, producer=self._producer, retry=True)
+
+    def _started(self, attempt_id: str, lease: str) -> None:
+        with self._in_flight_lock:
+            entry = self._in_flight.get(attempt_id)
+            if entry is not None:
+                entry[1] = lease
+
+    def _answered(self, attempt_id: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight.pop(attempt_id, None)
+
+    def _check_leases(self) -> None:
+        """Publish again the bodies whose worker's lease lapsed: the worker died under them."""
+        self._leases_checked = time.monotonic()
+        with self._in_flight_lock:
+            leases = sorted({entry[1] for entry in self._in_flight.values() if entry[1] is not None})
+        if not leases:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for lease in leases:
+            pipe.exists(lease_key(lease))
+        lost = {lease for lease, alive in zip(leases, pipe.execute(), strict=True) if not alive}
+        if not lost:
+            return
+        with self._in_flight_lock:
+            again = [(attempt_id, entry[0]) for attempt_id, entry in self._in_flight.items() if entry[1] in lost]
+            for attempt_id, _ in again:
+                self._in_flight[attempt_id][1] = None  # until a worker starts it again
+        log.warning("engine: worker %s lost; %d node bodies published again", ", ".join(sorted(lost)), len(again))
+        for attempt_id, payload in again:
+            self._publish(attempt_id, payload)
 
     def _listen(self) -> None:
         reports = self._reports
@@ -104,6 +168,8 @@ class CeleryExecutor:
                 if self._revoke:
                     ids = [self._revoke.popleft() for _ in range(len(self._revoke))]
                     self.app.control.revoke(ids)
+                if time.monotonic() - self._leases_checked >= LEASE_CHECK_S:
+                    self._check_leases()
                 item = self.redis.blpop([self.reply_to], timeout=0.5)
             except Exception:  # noqa: BLE001 - Redis restarting: try again, never die
                 log.exception("engine: reading %s failed; retrying", self.reply_to)
@@ -115,7 +181,10 @@ class CeleryExecutor:
                 message = json.loads(item[1])
                 kind = message.get("t")
                 if kind == "done":
+                    self._answered(message["a"])
                     reports.remote_done(message["a"], *wire.settle(message))
+                elif kind == "start":
+                    self._started(message["a"], str(message.get("k", "")))
                 elif kind == "log":
                     reports.remote_log(message["a"], str(message.get("m", "")))
                 else:
@@ -146,10 +215,19 @@ def client(redis_url: str) -> redis.Redis:
         return _client
 
 
-def send(redis_url: str, engine_id: str, message: dict[str, Any]) -> None:
-    """Push a message to a coordinator's list (it expires with its coordinator)."""
+def renew_lease(redis_url: str, lease: str, lost_after: float) -> None:
+    """A worker process is alive for `lost_after` seconds more."""
+    client(redis_url).set(lease_key(lease), "1", px=int(lost_after * 1000))
+
+
+def send(redis_url: str, engine_id: str, message: dict[str, Any], *,
+         lease: tuple[str, float] | None = None) -> None:
+    """Push a message to a coordinator's list (it expires with its coordinator); with
+    `lease` (name, seconds), renew that worker lease in the same round trip."""
     key = reply_key(engine_id)
     pipe = client(redis_url).pipeline(transaction=False)
+    if lease is not None:
+        pipe.set(lease_key(lease[0]), "1", px=int(lease[1] * 1000))
     pipe.rpush(key, json.dumps(message))
     pipe.expire(key, REPLY_TTL_S)
     pipe.execute()

@@ -91,11 +91,19 @@ def test_nodes_take_the_focus_with_a_ring_and_connect_by_keyboard(logged_in_page
     dialog.wait_for(state="detached")
     page.locator(".react-flow__edge").nth(1).wait_for()
     assert page.evaluate("document.activeElement.getAttribute('data-id')") == "check"
-    # Escape closes the dialog without connecting.
+    # While the dialog is open, Tab and Shift+Tab stay inside it; Escape closes it without
+    # connecting, and the focus is back on the node it was opened from.
     page.keyboard.press("c")
     dialog.wait_for()
+    focused = "document.activeElement.getAttribute('data-testid')"
+    assert page.evaluate(focused) == "connect-target"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(focused) == "connect-submit"
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "connect-target"
     page.keyboard.press("Escape")
     assert dialog.count() == 0
+    assert page.evaluate("document.activeElement.getAttribute('data-id')") == "check"
     assert page.locator(".react-flow__edge").count() == 2
     assert_accessible(page, "the editor after a keyboard connection")
     assert page_errors.unexpected() == []

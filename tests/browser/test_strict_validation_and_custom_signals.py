@@ -120,7 +120,7 @@ def test_the_run_page_sends_a_custom_signal_with_json_data(logged_in_page: Any) 
     page.get_by_role("button", name="priority_change…").click()
     page.locator("[data-testid=custom-signal-data]").fill("{priority: 5")
     page.locator("[data-testid=custom-signal-send]").click()
-    page.locator("[data-testid=custom-signal-message]").get_by_text("not JSON").wait_for()
+    page.locator("[data-testid=custom-signal-message]").get_by_text("not valid JSON").wait_for()
     api_post(page, f"/api/executions/{run['id']}/signal", {"type": "cancel", "reason": "done"})
     wait_for_status(page, "cancelled")
     assert page.get_by_role("group", name="Custom signals").count() == 0

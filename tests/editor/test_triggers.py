@@ -17,6 +17,7 @@ from editor.models import Schedule, Webhook
 from editor.triggers import schedules_run_due, webhook_signature
 from engine.models import Execution
 from tests.conftest import SIMPLE_DEFINITION
+from tests.threads import db_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,7 +140,7 @@ def test_a_due_occurrence_starts_exactly_one_run_however_many_processes_look(ali
         barrier.wait()
         started.append(schedules_run_due(due + timedelta(seconds=1)))
 
-    threads = [threading.Thread(target=look) for _ in range(4)]
+    threads = [db_thread(look) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

@@ -215,7 +215,7 @@ def test_queue_rules_are_read_from_each_version_whatever_its_settings_hold(alice
     """The engine reads only `settings.queue` of the versions waiting (one statement on
     SQLite); anything but an object there means no queue rules, as `queue_settings` says."""
     from editor.models import Workflow, WorkflowVersion
-    from engine.queueing import queue_settings, version_queue_settings
+    from engine.store.queue import queue_settings, version_queue_settings
 
     workflow = Workflow.objects.create(owner=alice, name="q", definition={}, version=0)
     held = {

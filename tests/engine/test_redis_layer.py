@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.engine.test_consumers import (
     store_events,
 )
 from tests.pg import current_database_url
+from tests.threads import db_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,7 +110,7 @@ async def test_events_announced_from_another_thread_arrive_through_redis(
             f"execution.{execution.pk}", {"type": "execution.events", "events": events}
         )
 
-    thread = threading.Thread(target=engine_announcer)
+    thread = db_thread(engine_announcer)
     await database_sync_to_async(thread.start)()
     assert await receive_seqs(comm, 3, timeout=5) == [1, 2, 3]
     await database_sync_to_async(thread.join)()

@@ -318,13 +318,13 @@ WARP = 100.0
 @pytest.fixture
 def warped_core(monkeypatch: pytest.MonkeyPatch) -> Iterator[CoreRunner]:
     """The real coordinator on in-memory persistence, its clock running 100× fast."""
-    import engine.core.engine as engine_module
+    import engine.core.timers as clock_module  # the core's one clock (timers.clock)
 
     real = time.monotonic
     origin = real()
     shim = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
     shim.monotonic = lambda: origin + (real() - origin) * WARP
-    monkeypatch.setattr(engine_module, "time", shim)
+    monkeypatch.setattr(clock_module, "time", shim)
     runner = CoreRunner()
     runner.engine.poll_interval = 0.005
     yield runner

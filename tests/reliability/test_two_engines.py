@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from engine.core.persistence import Batch
 from engine.models import Execution, NodeRun
-from engine.store import DjangoPersistence
+from engine.store.persistence import DjangoPersistence
 from tests.reliability.conftest import Engines, definition, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

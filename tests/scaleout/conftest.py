@@ -20,7 +20,11 @@ from engine.cluster import LocalCluster, Proc, prepare_database
 from tests.pg import in_ci, start_cluster
 
 STALE_AFTER_S = 3.0
-VISIBILITY_TIMEOUT_S = 4
+# Redis's own redelivery of a dead worker's tasks comes after the visibility timeout; the
+# tests keep it far beyond their timeouts, so a redelivery they see is the coordinator's,
+# after the dead worker's lease lapsed (WORKER_LOST_AFTER_S).
+VISIBILITY_TIMEOUT_S = 900
+WORKER_LOST_AFTER_S = 2.0
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
 
@@ -123,6 +127,7 @@ def cluster() -> Iterator[Cluster]:
     local = LocalCluster(url, env={
         "FLOWMAESTRO_STALE_AFTER": str(STALE_AFTER_S),
         "FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
+        "FLOWMAESTRO_WORKER_LOST_AFTER": str(WORKER_LOST_AFTER_S),
         "FLOWMAESTRO_POLL_INTERVAL": "0.2",
         "FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "true",
         "FLOWMAESTRO_CELERY_CONCURRENCY": "4",

@@ -27,9 +27,17 @@ from rest_framework.test import APIClient
 
 from engine.runtime import stop_engine
 from tests.engine.definitions import START, definition, loop_definition
-from tests.scaleout.conftest import STALE_AFTER_S, TERMINAL, Cluster
+from tests.scaleout.conftest import (
+    STALE_AFTER_S,
+    TERMINAL,
+    WORKER_LOST_AFTER_S,
+    Cluster,
+)
 
 pytestmark = [pytest.mark.timeout(240)]
+# A lapsed lease is seen at the coordinator's next check (each second), after the last
+# renewal (a third of the lease) ran out.
+LEASE_SLACK_S = 1.0
 
 
 def js(node_id: str, expression: str, **config: Any) -> dict[str, Any]:
@@ -313,6 +321,7 @@ def test_kill_9_of_a_worker_mid_node_redelivers_and_records_once(cluster: Cluste
     taken = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", victim.log_text()))
     done_there = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] succeeded", victim.log_text()))
     cluster.local.kill(victim)
+    killed_at = time.monotonic()
     in_flight = taken - done_there
     assert in_flight, "the victim had no node body running"
 
@@ -320,7 +329,11 @@ def test_kill_9_of_a_worker_mid_node_redelivers_and_records_once(cluster: Cluste
     assert ex["status"] == "succeeded", ex["error"]
     assert ex["output"] == {"o": [1500] * 8}
     _finished_once(ex)
-    # The bodies the victim held were delivered again, to the surviving worker.
+    # The bodies the victim held were delivered again, to the surviving worker, by the
+    # coordinator once the victim's lease lapsed: seconds, not Redis's visibility timeout.
+    # (the lease, the next check, the 1.5 s bodies run again; slack for a loaded machine)
+    assert time.monotonic() - killed_at < WORKER_LOST_AFTER_S + LEASE_SLACK_S + 1.5 + 15
+    assert "node bodies published again" in coordinator.log_text()
     redelivered = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", coordinator.log_text()))
     assert in_flight <= redelivered
     # Each attempt id that ran is one node run, recorded once; no interrupted retries needed.
@@ -365,3 +378,34 @@ def test_kill_9_of_the_coordinating_worker_hands_the_run_over(cluster: Cluster) 
     after = {(r["nodeId"], r["iteration"]): r["id"] for r in ex["nodeRuns"] if r["status"] == "succeeded"}
     assert all(after[key] == run_id for key, run_id in before.items())
     cluster.restart(coordinator.name)
+
+
+def test_flower_shows_the_workers_and_each_node_body_by_its_node_run_id(cluster: Cluster) -> None:
+    """Monitoring is Celery's own: Flower turns the workers' task events on and lists each
+    node body under its attempt id, which is the node run's id in FlowMaestro's API."""
+    flower = cluster.local.start_flower()
+    base = f"http://{flower.address}"
+    deadline = time.monotonic() + 30
+    while True:  # Flower has found both workers
+        workers = httpx.get(f"{base}/api/workers", params={"refresh": "true"}, timeout=30).json()
+        if sum(name.split("@")[0] in ("w1", "w2") for name in workers) == 2:
+            break
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.5)
+    # ... and turned their task events on (off by default: FLOWMAESTRO_CELERY_TASK_EVENTS).
+    while not all("Events of group {task} enabled by remote" in w.log_text() for w in cluster.workers()):
+        assert time.monotonic() < deadline + 15, "Flower did not enable the workers' task events"
+        time.sleep(0.5)
+    d = loop_definition({"maxConcurrency": 4}, [js("double", "return input * 2")], name="watched")
+    ex = cluster.wait(cluster.run(cluster.create(d), {"items": list(range(6))}))
+    assert ex["status"] == "succeeded" and ex["output"] == {"o": [0, 2, 4, 6, 8, 10]}
+    run_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "double"}
+    assert len(run_ids) == 6
+    while True:
+        tasks = httpx.get(f"{base}/api/tasks", params={"taskname": "flowmaestro.nodes.run"}, timeout=30).json()
+        succeeded = {uuid for uuid, task in tasks.items() if task.get("state") == "SUCCESS"}
+        if run_ids <= succeeded:
+            break
+        assert time.monotonic() < deadline + 30, (run_ids - succeeded, tasks)
+        time.sleep(0.5)
+    assert all(tasks[uuid]["worker"].split("@")[0] in ("w1", "w2") for uuid in run_ids)

@@ -159,3 +159,27 @@ def test_a_live_server_throttles_by_its_configured_rate(alice):
     assert last.status_code == 429 and last.headers["content-type"] == "application/json"
     assert int(last.headers["retry-after"]) > 0
     assert "throttled" in last.json()["detail"]
+
+
+def test_login_logs_older_than_the_configured_days_are_pruned(alice, client, settings):
+    """Every login writes an axes log row; housekeeping keeps FLOWMAESTRO_LOGIN_LOG_DAYS of them."""
+    from datetime import timedelta
+
+    from axes.models import AccessFailureLog, AccessLog
+    from django.utils import timezone
+
+    from engine.housekeeping import default_jobs
+    from flowmaestro.throttling import prune_login_logs
+
+    settings.FLOWMAESTRO_LOGIN_LOG_DAYS = 30
+    for _ in range(3):
+        assert client.post("/accounts/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+        assert client.post("/accounts/login/", {"username": "alice", "password": "pw-alice"}).status_code == 302
+    assert AccessLog.objects.count() == 3
+    assert AccessFailureLog.objects.count() == 0  # axes' failure log is off; the lockout counts are not logs
+    old = timezone.now() - timedelta(days=31)
+    AccessLog.objects.filter(pk__in=list(AccessLog.objects.order_by("pk").values_list("pk", flat=True)[:2])).update(
+        attempt_time=old)
+    assert prune_login_logs() == 2
+    assert AccessLog.objects.count() == 1
+    assert "login-logs" in {job.name for job in default_jobs()}

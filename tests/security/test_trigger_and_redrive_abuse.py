@@ -4,7 +4,6 @@ live server) — each answer is now a clear 4xx, never a 500, and nothing else i
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ from engine import services
 from engine.models import Execution, NodeRun
 from tests.conftest import SIMPLE_DEFINITION
 from tests.engine.runs import START, definition, run, wait_finished
+from tests.threads import db_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,7 +102,7 @@ def test_waiting_callers_are_capped_so_they_cannot_take_every_thread(alice_clien
     def call() -> None:
         answers.append(_post(hook["url"] + "?wait=10", b"{}"))
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
+    threads = [db_thread(call) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -116,7 +116,7 @@ def test_waiting_callers_are_capped_so_they_cannot_take_every_thread(alice_clien
 def test_concurrent_calls_are_all_counted(alice_client, make_workflow):
     hook = _hook(alice_client, make_workflow().pk)
     codes: list[int] = []
-    threads = [threading.Thread(target=lambda: codes.append(_post(hook["url"], b"{}").status_code)) for _ in range(10)]
+    threads = [db_thread(lambda: codes.append(_post(hook["url"], b"{}").status_code)) for _ in range(10)]
     for t in threads:
         t.start()
     for t in threads:

@@ -177,19 +177,8 @@ export interface ExecutionSummary {
   finishedAt: string | null;
 }
 
-export interface Execution {
-  id: number | string;
-  workflow: number | string;
-  version: number;
-  status: ExecutionStatus;
-  priority: number;
-  input: unknown;
-  output: unknown;
-  error: unknown;
-  traceId: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
+/** GET /api/executions/{id}: the summary with its node runs. */
+export interface Execution extends ExecutionSummary {
   nodeRuns: NodeRun[];
   /** Run-scoped engine state; `awaiting` names the approval a paused run waits on. */
   state?: Record<string, unknown> | null;

@@ -22,6 +22,7 @@ import { StepNode } from "../nodes/StepNode";
 import { DRAG_MIME } from "../panels/Palette";
 import { graphStore, useGraph } from "../store/graphStore";
 import { BranchEdge } from "./BranchEdge";
+import { Dialog } from "../dialogs/Dialog";
 import { ConnectDialog } from "./ConnectDialog";
 import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
 import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
@@ -214,26 +215,23 @@ export function Canvas({ issues, onAdded }: Props) {
       </ReactFlow>
       {connectFrom ? <ConnectDialog sourceId={connectFrom} onClose={() => setConnectFrom(null)} /> : null}
       {pendingMove && (
-        <div className="fm-modal-backdrop" onClick={() => setPendingMove(null)}>
-          <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="move-into-loop-title" data-testid="move-into-loop" onClick={(e) => e.stopPropagation()}
-               onKeyDown={(e) => { if (e.key === "Escape") { e.stopPropagation(); setPendingMove(null); } }}>
-            <h2 id="move-into-loop-title">Move “{pendingMove.nodeName}” into loop “{pendingMove.loopName}”?</h2>
-            <p>Inside the loop it runs once for every item of the loop.</p>
-            <div className="fm-modal-actions">
-              <button type="button" className="fm-btn" data-testid="move-into-loop-cancel" autoFocus onClick={() => setPendingMove(null)}>
-                Keep it outside
-              </button>
-              <button type="button" className="fm-btn fm-btn-primary" data-testid="move-into-loop-confirm" onClick={() => {
-                const store = graphStore.getState();
-                store.setParent(pendingMove.nodeId, pendingMove.loopId, pendingMove.position);
-                store.notify("info", `Moved ${pendingMove.nodeName} into loop ${pendingMove.loopName}.`);
-                setPendingMove(null);
-              }}>
-                Move into the loop
-              </button>
-            </div>
+        <Dialog title={`Move “${pendingMove.nodeName}” into loop “${pendingMove.loopName}”?`} titleId="move-into-loop-title"
+                testId="move-into-loop" onClose={() => setPendingMove(null)}>
+          <p>Inside the loop it runs once for every item of the loop.</p>
+          <div className="fm-modal-actions">
+            <button type="button" className="fm-btn" data-testid="move-into-loop-cancel" autoFocus onClick={() => setPendingMove(null)}>
+              Keep it outside
+            </button>
+            <button type="button" className="fm-btn fm-btn-primary" data-testid="move-into-loop-confirm" onClick={() => {
+              const store = graphStore.getState();
+              store.setParent(pendingMove.nodeId, pendingMove.loopId, pendingMove.position);
+              store.notify("info", `Moved ${pendingMove.nodeName} into loop ${pendingMove.loopName}.`);
+              setPendingMove(null);
+            }}>
+              Move into the loop
+            </button>
           </div>
-        </div>
+        </Dialog>
       )}
       {definition.nodes.length === 0 && (
         <div className="fm-empty-canvas" data-testid="empty-canvas">

@@ -1,8 +1,9 @@
 // Connecting nodes without a mouse: with a node focused on the canvas (Tab reaches nodes),
 // press C and pick the node to connect to (and, for a node with several outputs such as a
 // condition, which output). The same checks as a dragged wire apply (store.connect).
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 
+import { Dialog } from "../dialogs/Dialog";
 import { outputHandles } from "../lib/graph";
 import { graphStore, useGraph } from "../store/graphStore";
 
@@ -22,18 +23,6 @@ export function ConnectDialog({ sourceId, onClose }: Props) {
   const [error, setError] = useState<string | null>(null);
   const first = useRef<HTMLSelectElement>(null);
 
-  useEffect(() => {
-    first.current?.focus();
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") {
-        event.stopPropagation();
-        onClose();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, [onClose]);
-
   if (!source) return null;
   const connect = () => {
     const result = graphStore.getState().connect(sourceId, target, handles.length > 1 ? handle : null);
@@ -47,30 +36,27 @@ export function ConnectDialog({ sourceId, onClose }: Props) {
       document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(sourceId)}"]`)?.focus());
   };
   return (
-    <div className="fm-modal-backdrop" onClick={onClose}>
-      <form className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="connect-title" data-testid="connect-dialog"
-            onClick={(e) => e.stopPropagation()} onSubmit={(e) => { e.preventDefault(); connect(); }}>
-        <h2 id="connect-title">Connect “{source.name || source.id}” to…</h2>
+    <Dialog title={`Connect “${source.name || source.id}” to…`} titleId="connect-title" testId="connect-dialog" onClose={onClose}
+            onSubmit={connect} initialFocus={first}>
+      <p>
+        <label htmlFor="connect-target">Node</label>{" "}
+        <select id="connect-target" ref={first} value={target} onChange={(e) => setTarget(e.target.value)} data-testid="connect-target">
+          {targets.map((n) => <option key={n.id} value={n.id}>{n.name || n.id} ({n.id})</option>)}
+        </select>
+      </p>
+      {handles.length > 1 ? (
         <p>
-          <label htmlFor="connect-target">Node</label>{" "}
-          <select id="connect-target" ref={first} value={target} onChange={(e) => setTarget(e.target.value)} data-testid="connect-target">
-            {targets.map((n) => <option key={n.id} value={n.id}>{n.name || n.id} ({n.id})</option>)}
+          <label htmlFor="connect-handle">From the output</label>{" "}
+          <select id="connect-handle" value={handle} onChange={(e) => setHandle(e.target.value)} data-testid="connect-handle">
+            {handles.map((h) => <option key={h} value={h}>{h}</option>)}
           </select>
         </p>
-        {handles.length > 1 ? (
-          <p>
-            <label htmlFor="connect-handle">From the output</label>{" "}
-            <select id="connect-handle" value={handle} onChange={(e) => setHandle(e.target.value)} data-testid="connect-handle">
-              {handles.map((h) => <option key={h} value={h}>{h}</option>)}
-            </select>
-          </p>
-        ) : null}
-        {error ? <p className="fm-banner fm-banner-error" role="alert" data-testid="connect-error">{error}</p> : null}
-        <div className="fm-modal-actions">
-          <button type="button" className="fm-btn" onClick={onClose}>Cancel</button>
-          <button type="submit" className="fm-btn fm-btn-primary" data-testid="connect-submit" disabled={!target}>Connect</button>
-        </div>
-      </form>
-    </div>
+      ) : null}
+      {error ? <p className="fm-banner fm-banner-error" role="alert" data-testid="connect-error">{error}</p> : null}
+      <div className="fm-modal-actions">
+        <button type="button" className="fm-btn" onClick={onClose}>Cancel</button>
+        <button type="submit" className="fm-btn fm-btn-primary" data-testid="connect-submit" disabled={!target}>Connect</button>
+      </div>
+    </Dialog>
   );
 }

@@ -7,6 +7,7 @@ import { type Diagnostic, linter } from "@codemirror/lint";
 import CodeMirror, { EditorView } from "@uiw/react-codemirror";
 import { useEffect, useMemo, useState } from "react";
 
+import { Dialog } from "../dialogs/Dialog";
 import type { NameCompletion } from "../lib/completions";
 import { cspNonce } from "../lib/cspNonce";
 import { type JsProblem, lintExpression, problemText } from "../lib/jsLint";
@@ -128,31 +129,20 @@ export function CodeField({ id, value, language, onChange, placeholder, label, t
         </div>
       ) : null}
       {expanded ? (
-        <div
-          className="fm-modal-backdrop"
-          onClick={() => setExpanded(false)}
-          onKeyDown={(e) => {
-            if (e.key === "Escape") {
-              e.stopPropagation();
-              setExpanded(false);
-            }
-          }}
-        >
-          <div className="fm-modal fm-modal-wide" role="dialog" aria-modal="true" aria-label={`${label} (full size)`} data-testid={`${testId}-expanded`} onClick={(e) => e.stopPropagation()}>
-            <h2>{label}</h2>
-            <div className="fm-code fm-code-big">{editor(true)}</div>
-            {problem ? (
-              <div className="fm-field-error" role="alert">
-                {problemText(problem)}
-              </div>
-            ) : null}
-            <div className="fm-modal-actions">
-              <button type="button" className="fm-btn fm-btn-primary" data-testid={`${testId}-collapse`} onClick={() => setExpanded(false)}>
-                Done
-              </button>
+        <Dialog title={label} titleId={`${id}-expanded-title`} ariaLabel={`${label} (full size)`} testId={`${testId}-expanded`}
+                className="fm-modal-wide" onClose={() => setExpanded(false)}>
+          <div className="fm-code fm-code-big">{editor(true)}</div>
+          {problem ? (
+            <div className="fm-field-error" role="alert">
+              {problemText(problem)}
             </div>
+          ) : null}
+          <div className="fm-modal-actions">
+            <button type="button" className="fm-btn fm-btn-primary" data-testid={`${testId}-collapse`} onClick={() => setExpanded(false)}>
+              Done
+            </button>
           </div>
-        </div>
+        </Dialog>
       ) : null}
     </>
   );

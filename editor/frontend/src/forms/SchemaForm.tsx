@@ -6,6 +6,7 @@ import type { JsonSchema } from "../api/types";
 import {
   activeType,
   describeDefault,
+  type FieldKind,
   fieldKind,
   formatAnyValue,
   getAtPath,
@@ -40,24 +41,46 @@ export function SchemaForm({ schema, value, onChange, idPrefix = "", lastKeys = 
   const hidden = new Set(hide);
   return (
     <div className="fm-form">
-      {orderedProperties(schema, lastKeys)
+      <Properties
+        schema={schema}
+        value={value}
+        path={[]}
+        idPrefix={idPrefix}
+        lastKeys={lastKeys}
         // Fields that only matter for another field's value (x-show-when) are left out otherwise.
         // (A field that holds a value stays visible, so nothing set is ever hidden.)
-        .filter(([name, propSchema]) => !hidden.has(name) && (isRelevant(propSchema, value, schema.properties ?? {}) || (value[name] !== undefined && value[name] !== "")))
-        .map(([name, propSchema]) => (
-          <Field
-            key={name}
-            name={name}
-            path={[name]}
-            schema={propSchema}
-            required={(schema.required ?? []).includes(name)}
-            value={value[name]}
-            idPrefix={idPrefix}
-            onChange={(v) => onChange(setAtPath(value, [name], v))}
-          />
-        ))}
+        keep={(name, propSchema) => !hidden.has(name) && (isRelevant(propSchema, value, schema.properties ?? {}) || (value[name] !== undefined && value[name] !== ""))}
+        onChange={onChange}
+      />
     </div>
   );
+}
+
+/** One field per property of an object schema (the form itself, or a nested group). */
+function Properties(props: {
+  schema: JsonSchema;
+  value: Obj;
+  path: string[];
+  idPrefix: string;
+  lastKeys?: readonly string[];
+  keep?: (name: string, schema: JsonSchema) => boolean;
+  onChange: (value: Obj) => void;
+}) {
+  const { schema, value, path, idPrefix, lastKeys = [], keep, onChange } = props;
+  return orderedProperties(schema, lastKeys)
+    .filter(([name, propSchema]) => !keep || keep(name, propSchema))
+    .map(([name, propSchema]) => (
+      <Field
+        key={name}
+        name={name}
+        path={[...path, name]}
+        schema={propSchema}
+        required={(schema.required ?? []).includes(name)}
+        value={getAtPath(value, [name])}
+        idPrefix={idPrefix}
+        onChange={(v) => onChange(setAtPath(value, [name], v))}
+      />
+    ));
 }
 
 interface FieldProps {
@@ -83,6 +106,19 @@ function Help({ schema, id }: { schema: JsonSchema; id: string }) {
   );
 }
 
+/** What a field's input element needs, whatever its kind. */
+interface ControlProps {
+  kind: FieldKind;
+  id: string;
+  testId: string;
+  describedBy: string | undefined;
+  name: string;
+  schema: JsonSchema;
+  value: unknown;
+  onChange: (value: unknown) => void;
+}
+
+/** A field: its label, the input element of its kind, and its help (description, default). */
 function Field({ name, path, schema, value, required, idPrefix, onChange, quietLabel }: FieldProps) {
   const reactId = useId();
   const dotted = path.join(".");
@@ -100,176 +136,118 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
   );
   const describedBy = schema.description || schema.default !== undefined ? helpId : undefined;
 
+  if (kind === "object") {
+    const obj = (value && typeof value === "object" && !Array.isArray(value) ? value : {}) as Obj;
+    return (
+      <details className="fm-group" open={value !== undefined} data-testid={`group-${idPrefix}${dotted}`}>
+        <summary>
+          <code>{name}</code>
+          {schema.title && schema.title !== name && <span className="fm-title">{schema.title}</span>}
+          {value !== undefined && <span className="fm-set-dot" aria-label="set" />}
+        </summary>
+        {schema.description && <div className="fm-help">{schema.description}</div>}
+        <Properties schema={schema} value={obj} path={path} idPrefix={idPrefix}
+                    onChange={(next) => onChange(Object.keys(next).length ? next : undefined)} />
+      </details>
+    );
+  }
+  if (kind === "multi") {
+    return <MultiField name={name} path={path} schema={schema} value={value} idPrefix={idPrefix} onChange={onChange} label={label} inputId={inputId} testId={testId} />;
+  }
+  const control = <Control kind={kind} id={inputId} testId={testId} describedBy={describedBy} name={name} schema={schema} value={value} onChange={onChange} />;
+  const help = kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema;
+  // A checkbox comes before its label; every other input after it.
+  return (
+    <div className={kind === "boolean" ? "fm-field fm-field-check" : "fm-field"}>
+      {kind === "boolean" ? control : label}
+      {kind === "boolean" ? label : control}
+      <Help schema={help} id={helpId} />
+    </div>
+  );
+}
+
+function Control({ kind, id, testId, describedBy, name, schema, value, onChange }: ControlProps) {
   switch (kind) {
-    case "enum": {
-      const options = schema.enum ?? [];
+    case "enum":
       return (
-        <div className="fm-field">
-          {label}
-          <select
-            id={inputId}
-            data-testid={testId}
-            aria-describedby={describedBy}
-            value={value === undefined ? "" : JSON.stringify(value)}
-            onChange={(e) => onChange(e.target.value === "" ? undefined : JSON.parse(e.target.value))}
-          >
-            <option value="">{schema.default !== undefined ? `(default: ${String(schema.default)})` : "—"}</option>
-            {options.map((option) => (
-              <option key={JSON.stringify(option)} value={JSON.stringify(option)}>
-                {String(option)}
-              </option>
-            ))}
-          </select>
-          <Help schema={schema} id={helpId} />
-        </div>
+        <select
+          id={id}
+          data-testid={testId}
+          aria-describedby={describedBy}
+          value={value === undefined ? "" : JSON.stringify(value)}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : JSON.parse(e.target.value))}
+        >
+          <option value="">{schema.default !== undefined ? `(default: ${String(schema.default)})` : "—"}</option>
+          {(schema.enum ?? []).map((option) => (
+            <option key={JSON.stringify(option)} value={JSON.stringify(option)}>
+              {String(option)}
+            </option>
+          ))}
+        </select>
       );
-    }
     case "boolean":
       return (
-        <div className="fm-field fm-field-check">
-          <input
-            id={inputId}
-            type="checkbox"
-            data-testid={testId}
-            aria-describedby={describedBy}
-            checked={value === undefined ? schema.default === true : value === true}
-            onChange={(e) => onChange(e.target.checked)}
-          />
-          {label}
-          <Help schema={schema} id={helpId} />
-        </div>
+        <input
+          id={id}
+          type="checkbox"
+          data-testid={testId}
+          aria-describedby={describedBy}
+          checked={value === undefined ? schema.default === true : value === true}
+          onChange={(e) => onChange(e.target.checked)}
+        />
       );
     case "integer":
     case "number":
       return (
-        <div className="fm-field">
-          {label}
-          <NumberInput
-            id={inputId}
-            testId={testId}
-            describedBy={describedBy}
-            integer={kind === "integer"}
-            schema={schema}
-            value={typeof value === "number" ? value : undefined}
-            onChange={onChange}
-          />
-          <Help schema={schema} id={helpId} />
-        </div>
+        <NumberInput id={id} testId={testId} describedBy={describedBy} integer={kind === "integer"} schema={schema}
+                     value={typeof value === "number" ? value : undefined} onChange={onChange} />
       );
     case "code":
     case "template":
       return (
-        <div className="fm-field">
-          {label}
-          <CodeInput
-            id={inputId}
-            testId={testId}
-            name={name}
-            code={kind === "code"}
-            value={typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value)}
-            placeholder={describeDefault(schema) ?? (kind === "template" ? "text or {{path}}" : "JavaScript expression")}
-            onChange={(v) => onChange(v === "" ? undefined : v)}
-          />
-          <Help schema={kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema} id={helpId} />
-        </div>
+        <CodeInput
+          id={id}
+          testId={testId}
+          name={name}
+          code={kind === "code"}
+          value={typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value)}
+          placeholder={describeDefault(schema) ?? (kind === "template" ? "text or {{path}}" : "JavaScript expression")}
+          onChange={(v) => onChange(v === "" ? undefined : v)}
+        />
       );
     case "numberOrTemplate":
       return (
-        <div className="fm-field">
-          {label}
-          <input
-            id={inputId}
-            type="text"
-            inputMode="decimal"
-            data-testid={testId}
-            aria-describedby={describedBy}
-            value={value === undefined ? "" : String(value)}
-            placeholder={describeDefault(schema) ? `${describeDefault(schema)} (a number or {{template}})` : "a number or {{template}}"}
-            onChange={(e) => onChange(parseNumberOrTemplate(e.target.value, !schemaTypes(schema).includes("number")))}
-          />
-          <Help schema={schema} id={helpId} />
-        </div>
+        <input
+          id={id}
+          type="text"
+          inputMode="decimal"
+          data-testid={testId}
+          aria-describedby={describedBy}
+          value={value === undefined ? "" : String(value)}
+          placeholder={describeDefault(schema) ? `${describeDefault(schema)} (a number or {{template}})` : "a number or {{template}}"}
+          onChange={(e) => onChange(parseNumberOrTemplate(e.target.value, !schemaTypes(schema).includes("number")))}
+        />
       );
     case "keyValue":
-      return (
-        <div className="fm-field">
-          {label}
-          <KeyValueEditor id={inputId} testId={testId} name={name} value={value} onChange={onChange} />
-          <Help schema={schema} id={helpId} />
-        </div>
-      );
+      return <KeyValueEditor id={id} testId={testId} name={name} value={value} onChange={onChange} />;
     case "any":
-      return (
-        <div className="fm-field">
-          {label}
-          <AnyInput id={inputId} testId={testId} label={name} placeholder={describeDefault(schema)} value={value} onChange={onChange} />
-          <Help schema={schema} id={helpId} />
-        </div>
-      );
+      return <AnyInput id={id} testId={testId} label={name} placeholder={describeDefault(schema)} value={value} onChange={onChange} />;
     case "string":
       return (
-        <div className="fm-field">
-          {label}
-          <input
-            id={inputId}
-            type="text"
-            data-testid={testId}
-            aria-describedby={describedBy}
-            value={typeof value === "string" ? value : ""}
-            placeholder={describeDefault(schema)}
-            onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
-          />
-          <Help schema={schema} id={helpId} />
-        </div>
+        <input
+          id={id}
+          type="text"
+          data-testid={testId}
+          aria-describedby={describedBy}
+          value={typeof value === "string" ? value : ""}
+          placeholder={describeDefault(schema)}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
+        />
       );
-    case "object": {
-      const obj = (value && typeof value === "object" && !Array.isArray(value) ? value : {}) as Obj;
-      return (
-        <details className="fm-group" open={value !== undefined} data-testid={`group-${idPrefix}${dotted}`}>
-          <summary>
-            <code>{name}</code>
-            {schema.title && schema.title !== name && <span className="fm-title">{schema.title}</span>}
-            {value !== undefined && <span className="fm-set-dot" aria-label="set" />}
-          </summary>
-          {schema.description && <div className="fm-help">{schema.description}</div>}
-          {orderedProperties(schema).map(([child, childSchema]) => (
-            <Field
-              key={child}
-              name={child}
-              path={[...path, child]}
-              schema={childSchema}
-              required={(schema.required ?? []).includes(child)}
-              value={getAtPath(obj, [child])}
-              idPrefix={idPrefix}
-              onChange={(v) => {
-                const next = setAtPath(obj, [child], v);
-                onChange(Object.keys(next).length ? next : undefined);
-              }}
-            />
-          ))}
-        </details>
-      );
-    }
     case "array":
-      return (
-        <div className="fm-field">
-          {label}
-          <StringList id={inputId} testId={testId} value={Array.isArray(value) ? (value as unknown[]).map(String) : []} onChange={onChange} />
-          <Help schema={schema} id={helpId} />
-        </div>
-      );
-    case "multi":
-      return <MultiField name={name} path={path} schema={schema} value={value} idPrefix={idPrefix} onChange={onChange} label={label} inputId={inputId} testId={testId} />;
-    case "map":
-    case "json":
-    default:
-      return (
-        <div className="fm-field">
-          {label}
-          <JsonInput id={inputId} testId={testId} describedBy={describedBy} value={value} onChange={onChange} />
-          <Help schema={schema} id={helpId} />
-        </div>
-      );
+      return <StringList id={id} testId={testId} value={Array.isArray(value) ? (value as unknown[]).map(String) : []} onChange={onChange} />;
+    default: // map, json
+      return <JsonInput id={id} testId={testId} describedBy={describedBy} value={value} onChange={onChange} />;
   }
 }
 

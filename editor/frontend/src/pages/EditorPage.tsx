@@ -14,12 +14,13 @@ import { hasInputHandle, outputHandles } from "../lib/graph";
 import { useRunData } from "../canvas/useRunData";
 import { useShortcuts } from "../canvas/useShortcuts";
 import { useValidation } from "../canvas/useValidation";
+import { RerunDialog } from "../dialogs/RerunDialog";
+import { CodeField } from "../forms/LazyCodeField";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { EdgePanel } from "../panels/EdgePanel";
 import { HelpOverlay } from "../panels/HelpOverlay";
 import { NodePanel } from "../panels/NodePanel";
 import { Palette } from "../panels/Palette";
-import { RerunDialog } from "../panels/RerunDialog";
 import { RunBar } from "../panels/RunBar";
 import { RunDialog } from "../panels/RunDialog";
 import { SettingsPanel } from "../panels/SettingsPanel";
@@ -436,6 +437,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         <RerunDialog
           execution={runData.execution}
           latestVersion={workflow.version}
+          // After an edit the latest version is the likely choice; unchanged, they are the same.
+          initialVersion={runData.execution.version === workflow.version ? "original" : "latest"}
+          renderInput={(value, onChange) => (
+            <CodeField id="rerun-input" testId="rerun-input" label="Re-run input JSON" language="javascript" value={value} onChange={onChange} minHeight="120px" />
+          )}
           onClose={() => setDialog(null)}
           onStarted={(started) => {
             setDialog(null);

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { Workflow, WorkflowDefinition } from "../api/types";
+import { Dialog } from "../dialogs/Dialog";
 import { normaliseDefinition } from "../store/graphStore";
 import { STATUS_COLOURS } from "../timeline/model";
 
@@ -39,16 +40,6 @@ export function WorkflowListPage() {
   const fileInput = useRef<HTMLInputElement>(null);
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "updated", descending: true });
-
-  // Escape closes the delete confirmation (as every dialog of the app).
-  useEffect(() => {
-    if (!confirmDelete) return;
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") setConfirmDelete(null);
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [confirmDelete]);
 
   const shown = useMemo(() => {
     const words = query.trim().toLocaleLowerCase().split(/\s+/).filter(Boolean);
@@ -300,20 +291,18 @@ export function WorkflowListPage() {
         </table>
       )}
       {confirmDelete && (
-        <div className="fm-modal-backdrop" onClick={() => setConfirmDelete(null)}>
-          <div className="fm-modal" role="alertdialog" aria-modal="true" aria-labelledby="delete-title" onClick={(e) => e.stopPropagation()} data-testid="confirm-delete">
-            <h2 id="delete-title">Delete “{confirmDelete.name}”?</h2>
-            <p>Its versions go with it. This cannot be undone.</p>
-            <div className="fm-modal-actions">
-              <button type="button" className="fm-btn" onClick={() => setConfirmDelete(null)} autoFocus>
-                Cancel
-              </button>
-              <button type="button" className="fm-btn fm-btn-danger" data-testid="confirm-delete-button" onClick={() => void remove(confirmDelete)}>
-                Delete
-              </button>
-            </div>
+        <Dialog title={`Delete “${confirmDelete.name}”?`} titleId="delete-title" testId="confirm-delete" role="alertdialog"
+                onClose={() => setConfirmDelete(null)}>
+          <p>Its versions go with it. This cannot be undone.</p>
+          <div className="fm-modal-actions">
+            <button type="button" className="fm-btn" onClick={() => setConfirmDelete(null)} autoFocus>
+              Cancel
+            </button>
+            <button type="button" className="fm-btn fm-btn-danger" data-testid="confirm-delete-button" onClick={() => void remove(confirmDelete)}>
+              Delete
+            </button>
           </div>
-        </div>
+        </Dialog>
       )}
     </div>
   );

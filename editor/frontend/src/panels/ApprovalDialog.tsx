@@ -5,10 +5,12 @@
 // output: `{...data, approved, comment}` (the decision keys win over same-named data keys,
 // so `{{node.approved}}` always means the decision). The comment is also the signal's
 // `reason`, so it shows in the signal log next to who sent it.
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { Execution } from "../api/types";
+import { Dialog } from "../dialogs/Dialog";
+import { parseJsonText } from "../lib/jsonText";
 
 export interface WaitingApprovalInfo {
   nodeId: string;
@@ -58,33 +60,18 @@ export function ApprovalDialog({ executionId, approval, onClose, onDone, initial
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const commentRef = useRef<HTMLTextAreaElement>(null);
-
-  useEffect(() => {
-    commentRef.current?.focus();
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") {
-        event.stopPropagation();
-        onClose();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, [onClose]);
+  const rejectRef = useRef<HTMLButtonElement>(null);
 
   const decide = async (approved: boolean) => {
-    let data: unknown = undefined;
-    if (dataText.trim()) {
-      try {
-        data = JSON.parse(dataText);
-      } catch (err) {
-        setError(`The data is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
+    const data = parseJsonText(dataText, "The data", undefined);
+    if (!data.ok) {
+      setError(data.error);
+      return;
     }
     setBusy(true);
     setError(null);
     try {
-      const execution = await api.post<Execution>(`/api/executions/${executionId}/signal`, approvalSignal(approved, comment, data));
+      const execution = await api.post<Execution>(`/api/executions/${executionId}/signal`, approvalSignal(approved, comment, data.value));
       onDone?.(execution, approved);
       onClose();
     } catch (err) {
@@ -96,56 +83,54 @@ export function ApprovalDialog({ executionId, approval, onClose, onDone, initial
 
   const name = approval.name || approval.nodeId;
   return (
-    <div className="fm-modal-backdrop" onClick={onClose}>
-      <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="approval-title" data-testid="approval-dialog" onClick={(e) => e.stopPropagation()}>
-        <h2 id="approval-title">Approval: {name}</h2>
-        <p data-testid="approval-message">{approval.reason || "Awaiting approval"}</p>
-        {approval.approvers && approval.approvers.length ? <p className="fm-help">Approvers: {approval.approvers.join(", ")}</p> : null}
-        <label className="fm-label" htmlFor="approval-comment">
-          Comment
-        </label>
-        <textarea
-          id="approval-comment"
-          ref={commentRef}
-          className="fm-textarea"
-          rows={3}
-          data-testid="approval-comment"
-          value={comment}
-          onChange={(e) => setComment(e.target.value)}
-          placeholder="Why (kept in the output as comment and in the signal log)"
-        />
-        <label className="fm-label" htmlFor="approval-data">
-          Data (JSON object, optional)
-        </label>
-        <textarea
-          id="approval-data"
-          className="fm-textarea fm-mono"
-          rows={3}
-          data-testid="approval-data"
-          value={dataText}
-          onChange={(e) => setDataText(e.target.value)}
-          placeholder='{"limit": 500}'
-        />
-        <p className="fm-help">
-          The approval's output becomes the data plus <code>approved</code> and <code>comment</code>.
+    <Dialog title={`Approval: ${name}`} titleId="approval-title" testId="approval-dialog" onClose={onClose}
+            initialFocus={initial === "reject" ? rejectRef : commentRef}>
+      <p data-testid="approval-message">{approval.reason || "Awaiting approval"}</p>
+      {approval.approvers && approval.approvers.length ? <p className="fm-help">Approvers: {approval.approvers.join(", ")}</p> : null}
+      <label className="fm-label" htmlFor="approval-comment">
+        Comment
+      </label>
+      <textarea
+        id="approval-comment"
+        ref={commentRef}
+        className="fm-textarea"
+        rows={3}
+        data-testid="approval-comment"
+        value={comment}
+        onChange={(e) => setComment(e.target.value)}
+        placeholder="Why (kept in the output as comment and in the signal log)"
+      />
+      <label className="fm-label" htmlFor="approval-data">
+        Data (JSON object, optional)
+      </label>
+      <textarea
+        id="approval-data"
+        className="fm-textarea fm-mono"
+        rows={3}
+        data-testid="approval-data"
+        value={dataText}
+        onChange={(e) => setDataText(e.target.value)}
+        placeholder='{"limit": 500}'
+      />
+      <p className="fm-help">
+        The approval's output becomes the data plus <code>approved</code> and <code>comment</code>.
+      </p>
+      {error ? (
+        <p className="fm-field-error" role="alert" data-testid="approval-error">
+          {error}
         </p>
-        {error ? (
-          <p className="fm-field-error" role="alert" data-testid="approval-error">
-            {error}
-          </p>
-        ) : null}
-        <div className="fm-modal-actions">
-          <button type="button" className="fm-btn" onClick={onClose} disabled={busy}>
-            Cancel
-          </button>
-          <button type="button" className="fm-btn fm-btn-danger" data-testid="approval-dialog-reject" disabled={busy} autoFocus={initial === "reject"} onClick={() => void decide(false)}>
-            Reject
-          </button>
-          <button type="button" className="fm-btn fm-btn-primary" data-testid="approval-dialog-approve" disabled={busy} onClick={() => void decide(true)}>
-            Approve
-          </button>
-        </div>
+      ) : null}
+      <div className="fm-modal-actions">
+        <button type="button" className="fm-btn" onClick={onClose} disabled={busy}>
+          Cancel
+        </button>
+        <button type="button" className="fm-btn fm-btn-danger" data-testid="approval-dialog-reject" disabled={busy} ref={rejectRef} onClick={() => void decide(false)}>
+          Reject
+        </button>
+        <button type="button" className="fm-btn fm-btn-primary" data-testid="approval-dialog-approve" disabled={busy} onClick={() => void decide(true)}>
+          Approve
+        </button>
       </div>
-    </div>
+    </Dialog>
   );
 }

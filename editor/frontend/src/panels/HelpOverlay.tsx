@@ -1,4 +1,6 @@
 // Keyboard shortcuts, shown with "?" or the Help button.
+import { Dialog } from "../dialogs/Dialog";
+
 export const SHORTCUTS: [string, string][] = [
   ["Ctrl/⌘ + S", "Save (creates a version)"],
   ["Ctrl/⌘ + Z", "Undo"],
@@ -18,31 +20,28 @@ export const SHORTCUTS: [string, string][] = [
 
 export function HelpOverlay({ onClose }: { onClose: () => void }) {
   return (
-    <div className="fm-modal-backdrop" onClick={onClose}>
-      <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="help-title" data-testid="help-overlay" onClick={(e) => e.stopPropagation()}>
-        <h2 id="help-title">Keyboard shortcuts</h2>
-        <table className="fm-shortcuts">
-          <tbody>
-            {SHORTCUTS.map(([keys, what]) => (
-              <tr key={keys}>
-                <th scope="row">
-                  <kbd>{keys}</kbd>
-                </th>
-                <td>{what}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        <p className="fm-help">
-          Drag several connections out of one node to fan out into parallel branches; connect them into a Merge to join. Drop nodes
-          onto a Loop to build its body.
-        </p>
-        <div className="fm-modal-actions">
-          <button type="button" className="fm-btn" onClick={onClose} autoFocus>
-            Close
-          </button>
-        </div>
+    <Dialog title="Keyboard shortcuts" titleId="help-title" testId="help-overlay" onClose={onClose}>
+      <table className="fm-shortcuts">
+        <tbody>
+          {SHORTCUTS.map(([keys, what]) => (
+            <tr key={keys}>
+              <th scope="row">
+                <kbd>{keys}</kbd>
+              </th>
+              <td>{what}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="fm-help">
+        Drag several connections out of one node to fan out into parallel branches; connect them into a Merge to join. Drop nodes
+        onto a Loop to build its body.
+      </p>
+      <div className="fm-modal-actions">
+        <button type="button" className="fm-btn" onClick={onClose} autoFocus>
+          Close
+        </button>
       </div>
-    </div>
+    </Dialog>
   );
 }

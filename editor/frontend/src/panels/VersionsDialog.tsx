@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { WorkflowDefinition, WorkflowVersion } from "../api/types";
+import { Dialog } from "../dialogs/Dialog";
 
 interface Props {
   workflowId: string;
@@ -27,45 +28,42 @@ export function VersionsDialog({ workflowId, currentVersion, onRestore, onClose 
       .catch((err: unknown) => setError(errorMessage(err)));
   }, [workflowId]);
   return (
-    <div className="fm-modal-backdrop" onClick={onClose}>
-      <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="versions-title" data-testid="versions-dialog" onClick={(e) => e.stopPropagation()}>
-        <h2 id="versions-title">Version history</h2>
-        {error && <p className="fm-field-error" role="alert">{error}</p>}
-        {!versions && !error && <p className="fm-muted">Loading…</p>}
-        {versions && versions.length === 0 && <p className="fm-muted">No versions yet: save to create one.</p>}
-        {versions && versions.length > 0 && (
-          <ul className="fm-versions">
-            {versions.map((v) => {
-              const n = versionNumber(v);
-              return (
-                <li key={n} data-testid={`version-${n}`}>
-                  <span className="fm-version-number">v{n}</span>
-                  <span className="fm-muted">{new Date(v.createdAt).toLocaleString()}</span>
-                  <span className="fm-muted">{v.definition ? `${v.definition.nodes.length} nodes` : ""}</span>
-                  {n === currentVersion ? (
-                    <span className="fm-chip">current</span>
-                  ) : (
-                    <button
-                      type="button"
-                      className="fm-small-btn"
-                      disabled={!v.definition}
-                      data-testid={`restore-${n}`}
-                      onClick={() => v.definition && void onRestore(v.definition, n)}
-                    >
-                      Restore
-                    </button>
-                  )}
-                </li>
-              );
-            })}
-          </ul>
-        )}
-        <div className="fm-modal-actions">
-          <button type="button" className="fm-btn" onClick={onClose}>
-            Close
-          </button>
-        </div>
+    <Dialog title="Version history" titleId="versions-title" testId="versions-dialog" onClose={onClose}>
+      {error && <p className="fm-field-error" role="alert">{error}</p>}
+      {!versions && !error && <p className="fm-muted">Loading…</p>}
+      {versions && versions.length === 0 && <p className="fm-muted">No versions yet: save to create one.</p>}
+      {versions && versions.length > 0 && (
+        <ul className="fm-versions">
+          {versions.map((v) => {
+            const n = versionNumber(v);
+            return (
+              <li key={n} data-testid={`version-${n}`}>
+                <span className="fm-version-number">v{n}</span>
+                <span className="fm-muted">{new Date(v.createdAt).toLocaleString()}</span>
+                <span className="fm-muted">{v.definition ? `${v.definition.nodes.length} nodes` : ""}</span>
+                {n === currentVersion ? (
+                  <span className="fm-chip">current</span>
+                ) : (
+                  <button
+                    type="button"
+                    className="fm-small-btn"
+                    disabled={!v.definition}
+                    data-testid={`restore-${n}`}
+                    onClick={() => v.definition && void onRestore(v.definition, n)}
+                  >
+                    Restore
+                  </button>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <div className="fm-modal-actions">
+        <button type="button" className="fm-btn" onClick={onClose}>
+          Close
+        </button>
       </div>
-    </div>
+    </Dialog>
   );
 }

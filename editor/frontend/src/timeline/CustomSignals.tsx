@@ -3,9 +3,9 @@
 // JSON data, next to the pause / resume / cancel buttons of SignalBar.
 import { useState } from "react";
 
-import { errorMessage } from "../api/client";
 import type { ExecutionStatus, SignalHandler } from "../api/types";
-import { timelineApi } from "./api";
+import { parseJsonText } from "../lib/jsonText";
+import { useSignalSender } from "./useSignalSender";
 
 const BUILT_IN = new Set(["pause", "resume", "cancel"]);
 const FINISHED = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
@@ -25,31 +25,17 @@ export function customSignalNames(handlers: Record<string, SignalHandler> | unde
 export function CustomSignals({ executionId, status, handlers, onSent }: CustomSignalsProps) {
   const [open, setOpen] = useState<string | null>(null);
   const [data, setData] = useState("{}");
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, message, setMessage, send: sendSignal } = useSignalSender(executionId, onSent);
   const names = customSignalNames(handlers);
   if (!names.length || FINISHED.has(status)) return null;
 
   const send = async (type: string) => {
-    let parsed: unknown;
-    try {
-      parsed = data.trim() ? JSON.parse(data) : undefined;
-    } catch (err) {
-      setMessage(`The signal data is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+    const parsed = parseJsonText(data, "The signal data", undefined);
+    if (!parsed.ok) {
+      setMessage(parsed.error);
       return;
     }
-    setBusy(true);
-    setMessage(null);
-    try {
-      await timelineApi.signal(executionId, parsed === undefined ? { type } : { type, data: parsed });
-      setOpen(null);
-      setMessage(`${type} sent`);
-      onSent();
-    } catch (err) {
-      setMessage(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    if (await sendSignal(type, parsed.value === undefined ? {} : { data: parsed.value })) setOpen(null);
   };
 
   return (

@@ -6,7 +6,8 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
-import { RerunDialog } from "./RerunDialog";
+import { RerunDialog } from "../dialogs/RerunDialog";
+import { toggled } from "../lib/sets";
 
 export interface DeadLetter {
   id: number;
@@ -116,13 +117,7 @@ export function DeadLettersPage() {
   };
 
   const open = (letters ?? []).filter((l) => l.state === "open");
-  const toggle = (id: number) =>
-    setChecked((prev) => {
-      const next = new Set(prev);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
-      return next;
-    });
+  const toggle = (id: number) => setChecked((prev) => toggled(prev, id));
   const replayChecked = () => {
     const ids = open.map((l) => l.id).filter((id) => checked.has(id));
     if (!ids.length) return;

@@ -7,9 +7,10 @@ import { useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import { type Execution, TERMINAL_EXECUTION_STATUSES } from "../api/types";
+import { RerunDialog } from "../dialogs/RerunDialog";
+import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
-import { RerunDialog } from "./RerunDialog";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
@@ -127,13 +128,7 @@ export function ExecutionListPage() {
 
   const selected = shown.filter((r) => checked.has(r.id));
   const cancellable = selected.filter((r) => !TERMINAL_EXECUTION_STATUSES.includes(r.status));
-  const toggle = (id: number) =>
-    setChecked((prev) => {
-      const next = new Set(prev);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
-      return next;
-    });
+  const toggle = (id: number) => setChecked((prev) => toggled(prev, id));
 
   /** Runs `action` on each selected row and says how many worked (and why the others did not). */
   const bulk = async (label: string, targets: ExecutionRow[], action: (row: ExecutionRow) => Promise<unknown>) => {

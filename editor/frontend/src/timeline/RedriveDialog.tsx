@@ -1,10 +1,11 @@
 // Redrive: run again only what failed (or the selected bar: a node, or one loop item) in a
 // new attempt of this same execution. Succeeded node runs and loop items are kept; the
 // server decides what depends on the re-run parts (POST /api/executions/{id}/redrive).
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
+import { Dialog } from "../dialogs/Dialog";
 import type { Bar } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
@@ -40,17 +41,7 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
   const [version, setVersion] = useState<"original" | "latest">("original");
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
-  const dialog = useRef<HTMLDivElement>(null);
-
-  useEffect(() => {
-    if (!open) return;
-    dialog.current?.querySelector<HTMLElement>("input, button")?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") setOpen(null);
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [open]);
+  const first = useRef<HTMLInputElement>(null);
 
   if (!FINISHED.has(status)) return null;
   // The newest attempt of each node run decides what failed.
@@ -99,35 +90,31 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
         </span>
       )}
       {open && (
-        <div className="fm-modal-backdrop" onClick={() => setOpen(null)}>
-          <div className="fm-modal" role="dialog" aria-modal="true" aria-labelledby="redrive-title" ref={dialog}
-               onClick={(e) => e.stopPropagation()} data-testid="redrive-dialog">
-            <h2 id="redrive-title">Redrive {open.label}</h2>
-            <p>
-              Runs again {open.label} and whatever depends on it, in this same execution. Everything that succeeded is kept;
-              trace ids stay the same.
-            </p>
-            <fieldset>
-              <legend>Version</legend>
-              <label>
-                <input type="radio" name="redrive-version" checked={version === "original"} onChange={() => setVersion("original")} data-testid="redrive-version-original" />
-                the version this run used
-              </label>
-              <label>
-                <input type="radio" name="redrive-version" checked={version === "latest"} onChange={() => setVersion("latest")} data-testid="redrive-version-latest" />
-                the latest version (after a fix)
-              </label>
-            </fieldset>
-            <div className="fm-modal-actions">
-              <button type="button" className="fm-btn" onClick={() => setOpen(null)}>
-                Cancel
-              </button>
-              <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={() => void go()} data-testid="redrive-confirm">
-                Redrive
-              </button>
-            </div>
+        <Dialog title={`Redrive ${open.label}`} titleId="redrive-title" testId="redrive-dialog" onClose={() => setOpen(null)} initialFocus={first}>
+          <p>
+            Runs again {open.label} and whatever depends on it, in this same execution. Everything that succeeded is kept;
+            trace ids stay the same.
+          </p>
+          <fieldset>
+            <legend>Version</legend>
+            <label>
+              <input ref={first} type="radio" name="redrive-version" checked={version === "original"} onChange={() => setVersion("original")} data-testid="redrive-version-original" />
+              the version this run used
+            </label>
+            <label>
+              <input type="radio" name="redrive-version" checked={version === "latest"} onChange={() => setVersion("latest")} data-testid="redrive-version-latest" />
+              the latest version (after a fix)
+            </label>
+          </fieldset>
+          <div className="fm-modal-actions">
+            <button type="button" className="fm-btn" onClick={() => setOpen(null)}>
+              Cancel
+            </button>
+            <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={() => void go()} data-testid="redrive-confirm">
+              Redrive
+            </button>
           </div>
-        </div>
+        </Dialog>
       )}
     </div>
   );

@@ -4,11 +4,11 @@
 import { useState } from "react";
 
 import type { ExecutionStatus, WorkflowNode } from "../api/types";
-import { errorMessage } from "../api/client";
+import { parseJsonText } from "../lib/jsonText";
 import { ApprovalDialog } from "../panels/ApprovalDialog";
-import { timelineApi } from "./api";
 import { formatTime } from "./model";
 import type { StreamEvent } from "./types";
+import { useSignalSender } from "./useSignalSender";
 
 interface SignalBarProps {
   executionId: string;
@@ -23,34 +23,19 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
   const [open, setOpen] = useState<"resume" | "cancel" | null>(null);
   const [reason, setReason] = useState("");
   const [data, setData] = useState("{}");
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
-
+  const { busy, message, setMessage, send: sendSignal } = useSignalSender(executionId, onSent);
   const send = async (type: string, body: { reason?: string; data?: unknown }) => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      await timelineApi.signal(executionId, { type, ...body });
-      setOpen(null);
-      setMessage(`${type} sent`);
-      onSent();
-    } catch (err) {
-      setMessage(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    if (await sendSignal(type, body)) setOpen(null);
   };
 
   const resume = () => {
-    let parsed: unknown;
-    try {
-      parsed = data.trim() ? JSON.parse(data) : {};
-    } catch (err) {
-      setMessage(`The resume data is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+    const parsed = parseJsonText(data, "The resume data", {});
+    if (!parsed.ok) {
+      setMessage(parsed.error);
       return;
     }
-    void send("resume", { data: parsed });
+    void send("resume", { data: parsed.value });
   };
 
   const finished = ["succeeded", "failed", "cancelled", "timed_out"].includes(status);

@@ -27,7 +27,7 @@ import {
   type TraceNode,
   visibleLanes,
 } from "./model";
-import { RerunDialog } from "./RerunDialog";
+import { RerunDialog } from "../dialogs/RerunDialog";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
 import { RedriveControls } from "./RedriveDialog";
@@ -165,7 +165,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
     return () => window.clearInterval(timer);
   }, [running]);
 
-  // Escape closes the details panel (dialogs close themselves first: they listen in capture).
+  // Escape closes the details panel (an open dialog takes its Escape first and stops it).
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key === "Escape" && !event.defaultPrevented) setSelection(null);

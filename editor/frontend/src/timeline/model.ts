@@ -314,14 +314,8 @@ export function achievedConcurrency(bars: Iterable<Bar>, wallStart: number | nul
   return run / (wallEnd - wallStart);
 }
 
-/** Most node runs running at one moment (containers excluded), as the bars stand now. */
-export function peakRunning(bars: Iterable<Bar>, now: number): number {
-  const points: [number, number][] = [];
-  for (const bar of bars) {
-    const start = toMs(bar.startedAt);
-    if (bar.container || start === null) continue;
-    points.push([start, 1], [Math.max(start, toMs(bar.finishedAt) ?? now), -1]);
-  }
+/** The most spans open at once, from their [time, +1] starts and [time, -1] ends. */
+function peakOf(points: [number, number][]): number {
   // Ends before starts at the same instant: back-to-back runs are not concurrent.
   points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let running = 0;
@@ -331,6 +325,17 @@ export function peakRunning(bars: Iterable<Bar>, now: number): number {
     peak = Math.max(peak, running);
   }
   return peak;
+}
+
+/** Most node runs running at one moment (containers excluded), as the bars stand now. */
+export function peakRunning(bars: Iterable<Bar>, now: number): number {
+  const points: [number, number][] = [];
+  for (const bar of bars) {
+    const start = toMs(bar.startedAt);
+    if (bar.container || start === null) continue;
+    points.push([start, 1], [Math.max(start, toMs(bar.finishedAt) ?? now), -1]);
+  }
+  return peakOf(points);
 }
 
 /** What the header says about concurrency. "0.86×" for a run whose nodes ran one at a time
@@ -372,14 +377,7 @@ function loopPeak(groupLane: string, bars: readonly Bar[], now: number): number 
   }
   const points: [number, number][] = [];
   for (const [start, end] of spans.values()) points.push([start, 1], [end, -1]);
-  points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let running = 0;
-  let peak = 0;
-  for (const [, delta] of points) {
-    running += delta;
-    peak = Math.max(peak, running);
-  }
-  return peak;
+  return peakOf(points);
 }
 
 /** Why each loop (and the run) stayed below its concurrency limit, when it did: too few

@@ -1,4 +1,5 @@
-"""The workflow-level run queue (SPEC §4.5): which queued executions may start now.
+"""The workflow-level run queue (SPEC §4.5), as the store reads it: which queued executions
+may start now.
 
 `settings.queue.maxConcurrentRuns` caps running executions per workflow; the rest wait in
 order of the queue's `priority` rule (fifo, lifo, or the run's `priority`).
@@ -18,6 +19,7 @@ from django.db.models import Count
 
 from editor.models import WorkflowVersion
 from engine.models import Execution
+from engine.store.sql import in_chunks
 
 
 def queue_settings(definition: Any) -> dict[str, Any]:
@@ -48,8 +50,6 @@ def _sqlite_queue_settings(version_ids: list[Any]) -> dict[Any, dict[str, Any]]:
     """`version_queue_settings` as one plain statement: the ORM's JSON key transform cost
     ~0.5 ms to compile, on every wake-up of the engine (each run request). `json_extract`
     gives an object or array as JSON text and a scalar as itself; only an object counts."""
-    from engine.store import in_chunks
-
     qn = connection.ops.quote_name
     found: dict[Any, dict[str, Any]] = {}
     with connection.cursor() as cursor:
@@ -106,63 +106,3 @@ def runnable_queued_ids(limit: int) -> list[Any]:
         free = (int(cap) - running.get(workflow_id, 0)) if cap else len(entries)
         chosen.extend(e[0] for e in entries[: max(0, free)])
     return chosen[:limit]
-
-
-QUEUE_TIMEOUT_MESSAGE = "queue timeout"
-
-
-def expire_queued(now: Any, *, limit: int = 2000) -> list[Any]:
-    """Fail the queued runs that waited longer than their workflow's `queue.timeout` ms:
-    status `timed_out`, error "queue timeout", an `execution.timed_out` event, and a dead
-    letter when the queue keeps them. Compare-and-set on `status='queued'`, so a run an
-    engine claimed meanwhile is left alone. Returns the ids that expired."""
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.db.models import F
-
-    from engine.dead_letters import keep_failed_runs
-    from engine.models import Event
-
-    # Most queues have no timeout: find that out from the distinct versions waiting (a few
-    # rows), before reading any queued run.
-    versions = set(
-        Execution.objects.filter(status="queued").order_by().values_list("version_id", flat=True).distinct()
-    )
-    if not versions:
-        return []
-    timeouts: dict[Any, float] = {}
-    for version_id, queue in version_queue_settings(versions).items():
-        timeout = queue.get("timeout")
-        if timeout:
-            timeouts[version_id] = float(timeout)
-    if not timeouts:
-        return []
-    # Nothing created after this can have waited long enough under any of the timeouts.
-    oldest_due = now - timedelta(milliseconds=min(timeouts.values()))
-    queued = list(
-        Execution.objects.filter(status="queued", version_id__in=list(timeouts), created_at__lte=oldest_due)
-        .order_by("created_at", "id")
-        .values_list("id", "created_at", "version_id")[:limit]
-    )
-    expired: list[Any] = []
-    for execution_id, created_at, version_id in queued:
-        timeout = timeouts[version_id]
-        if created_at + timedelta(milliseconds=timeout) > now:
-            continue
-        waited_ms = round((now - created_at).total_seconds() * 1000)
-        error = {"message": QUEUE_TIMEOUT_MESSAGE, "waitedMs": waited_ms, "queueTimeoutMs": int(timeout)}
-        with transaction.atomic():
-            won = Execution.objects.filter(id=execution_id, status="queued").update(
-                status="timed_out", error=error, finished_at=now, last_seq=F("last_seq") + 1
-            )
-            if not won:
-                continue
-            execution = Execution.objects.only("last_seq", "trace_id").get(id=execution_id)
-            Event.objects.create(
-                execution_id=execution_id, seq=execution.last_seq, type="execution.timed_out", ts=now,
-                trace_id=execution.trace_id, status="timed_out", data={"error": error},
-            )
-            keep_failed_runs([execution_id])
-        expired.append(execution_id)
-    return expired

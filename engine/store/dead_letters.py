@@ -1,0 +1,57 @@
+"""Dead letters (SPEC §4.5) as the store writes them: in the same transaction as the state
+change that made them (the engine's flush, a queue expiry, a failure the writer records), so
+nothing is silently dropped. Replay and discard are services (`engine.dead_letters`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+
+from engine.models import DeadLetter, Execution, NodeRun
+from engine.store.queue import queue_settings
+
+DEAD_RUN_STATUSES = ("failed", "timed_out")
+
+
+def keep_dead_letters(batch_dead_letters: list[dict[str, Any]], executions: dict[Any, dict[str, Any]]) -> None:
+    """Store the loop items the batch dead-lettered, and the executions it finished as
+    failed or timed out whose workflow queue keeps dead letters."""
+    if batch_dead_letters:
+        workflow_of = dict(
+            Execution.objects.filter(id__in={d["execution_id"] for d in batch_dead_letters})
+            .values_list("id", "workflow_id")
+        )
+        DeadLetter.objects.bulk_create([
+            DeadLetter(
+                execution_id=d["execution_id"], workflow_id=workflow_of[d["execution_id"]], kind="item",
+                input=d.get("input"), error=d.get("error"), attempts=int(d.get("attempts") or 0),
+                trace_id=d.get("trace_id") or "", node_id=d.get("node_id") or "", item_index=d.get("item_index"),
+            )
+            for d in batch_dead_letters if d["execution_id"] in workflow_of
+        ])
+    ended = [ex_id for ex_id, fields in executions.items() if fields.get("status") in DEAD_RUN_STATUSES]
+    if ended:
+        keep_failed_runs(ended)
+
+
+def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
+    rows = (
+        Execution.objects.filter(id__in=execution_ids, status__in=DEAD_RUN_STATUSES)
+        .exclude(dead_letters__kind="run")
+        .values_list("id", "workflow_id", "input", "error", "trace_id", "version__definition")
+    )
+    letters = []
+    for ex_id, workflow_id, run_input, error, trace_id, definition in rows:
+        if not queue_settings(definition).get("deadLetterQueue"):
+            continue
+        attempts = (
+            NodeRun.objects.filter(execution_id=ex_id, status__in=DEAD_RUN_STATUSES)
+            .aggregate(m=Max("attempt"))["m"]
+        )
+        letters.append(DeadLetter(
+            execution_id=ex_id, workflow_id=workflow_id, kind="run", input=run_input, error=error,
+            attempts=attempts or 1, trace_id=trace_id,
+        ))
+    return DeadLetter.objects.bulk_create(letters)
