@@ -564,6 +564,3 @@ class Engine:
             rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
         else:
             ex.cancel(reason)
-
-    def run_handler(self, ex: ExecutionRun, node_id: str, record: SignalRecord) -> None:
-        ex.run_detached(node_id, record.data if record.data is not None else {})

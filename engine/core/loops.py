@@ -306,13 +306,7 @@ class LoopRun:
         """Drop the execution's bookkeeping of an item that has ended (its scope key is
         never used again), so that it does not grow with the item count; returns the
         most attempts a node of the item took (for its dead letter)."""
-        ex, attempts = self.ex, 1
-        for node_id in scope.plan.scope.order:
-            key = (scope.key, node_id)
-            attempts = max(attempts, ex.attempt_counts.pop(key, 0))
-            ex.recorded.discard(key)
-            ex.retry_base.pop(key, None)
-        return attempts
+        return self.ex.history.forget(scope.key, scope.plan.scope.order)
 
 
 def begin_loop(engine: Engine, attempt: Attempt) -> None:
@@ -325,9 +319,7 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
     row = attempt.row
     attempt.status = "running"
     attempt.impl = cls_type() if cls_type else None
-    row.update(status="running", started_at=row["queued_at"], claimed_by=engine.engine_id)
-    ex.touch(attempt)
-    ex.event("node.started", row)
+    ex.rec.started(row, row["queued_at"], engine.engine_id)
     tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
                            row["trace_id"])
     config = render(dict(attempt.node.config), tctx)

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from engine import services
-from engine.bench import fanout_definition
+from engine.bench.workloads import fanout_definition
 from engine.models import Event, Execution, NodeRun
 from engine.runtime import start_engine
 from tests.engine.runs import START, definition, make_workflow

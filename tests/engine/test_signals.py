@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from django.contrib.auth.models import User
@@ -174,6 +175,26 @@ def test_a_failed_compensation_is_recorded_and_the_rollback_goes_on(alice: User)
     assert len(mail.outbox) == 0  # no `notify` in this handler
 
 
+def test_a_compensation_is_retried_by_its_own_retry_before_the_rollback_goes_on(alice: User) -> None:
+    d = booking_definition(cancel={"action": "cancel", "rollback": True})
+    for n in d["nodes"]:
+        if n["id"] == "undo_flight":
+            n.update(type="fail", config={"message": "airline API down",
+                                          "retry": {"maxAttempts": 3, "initialDelay": 20}})
+    ex = start_run(alice, d)
+    wait_node(ex, "charge", "running")
+    signal(ex, alice, "cancel")
+    ex = wait_status(ex, {"cancelled", "failed", "succeeded"})
+    assert ex.status == "cancelled"
+    # Each try is a node run of its own; the rollback moves on only after the last one.
+    assert runs(ex, "undo_flight") == [(1, "failed"), (2, "failed"), (3, "failed")]
+    assert runs(ex, "undo_hotel") == [(1, "succeeded")]
+    last_try = NodeRun.objects.get(execution=ex, node_id="undo_flight", attempt=3)
+    assert NodeRun.objects.get(execution=ex, node_id="undo_hotel").started_at >= last_try.finished_at
+    assert [(c["compensate"], c["status"], c["nodeRunId"]) for c in ex.error["rollback"]] == [
+        ("undo_flight", "failed", str(last_try.id)), ("undo_hotel", "succeeded", ANY)]
+
+
 def test_cancel_without_rollback_cancels_running_node_runs_and_compensates_nothing(alice: User) -> None:
     d = booking_definition(cancel={"action": "cancel"})
     ex = start_run(alice, d)
@@ -216,6 +237,25 @@ def test_custom_signal_runs_the_handler_node_while_the_execution_goes_on(alice: 
     assert runs(ex, "update_priority_node") == [(1, "succeeded")]
     sig = Event.objects.get(execution=ex, type="signal")
     assert sig.data["type"] == "priority_change" and sig.data["action"] == "custom"
+
+
+def test_a_failing_custom_handler_is_retried_as_a_handler_and_the_flow_goes_on(alice: User) -> None:
+    d = definition([START, {"id": "work", "type": "delay", "config": {"duration": 800}},
+                    {"id": "out", "type": "output", "name": "out", "config": {"value": "{{work}}"}},
+                    {"id": "notify_crm", "type": "fail",
+                     "config": {"message": "CRM down", "retry": {"maxAttempts": 2, "initialDelay": 20}}}],
+                   [("start", "work"), ("work", "out")],
+                   signalHandlers={"ping": {"action": "custom", "handler": "notify_crm"}})
+    ex = start_run(alice, d, {"job": 2})
+    wait_node(ex, "work", "running")
+    signal(ex, alice, "ping", data={"n": 1})
+    wait_for(lambda: runs(ex, "notify_crm") == [(1, "failed"), (2, "failed")], 10, "handler retried once")
+    retry = NodeRun.objects.get(execution=ex, node_id="notify_crm", attempt=2)
+    assert retry.input == {"n": 1}
+    # The handler's failure is its own: the flow finishes as if nothing had happened.
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": {"job": 2}}
+    assert runs(ex, "notify_crm") == [(1, "failed"), (2, "failed")]
 
 
 # -- approvals ----------------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ class PoisonNode(NodeType):
 def poison_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(REGISTRY, PoisonNode.type, PoisonNode)
     # The node-output check would refuse it first; the writer is the last line behind it.
-    monkeypatch.setattr("engine.core.execution.storable", lambda value, **_: value)
+    monkeypatch.setattr("engine.core.attempts.storable", lambda value, **_: value)
     yield
 
 

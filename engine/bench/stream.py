@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.test import override_settings
 
-from engine.bench import chain_definition, metric
+from engine.bench.workloads import chain_definition, metric
 
 CLIENTS = 10
 WARM_UP_MS = 1000

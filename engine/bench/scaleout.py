@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from engine import bench
+from engine.bench import workloads as bench
 from engine.cluster import LocalCluster, prepare_database
 
 SLOTS_PER_WORKER = 4

@@ -21,7 +21,9 @@ import httpx
 import psutil
 from django.test import override_settings
 
-from engine.bench import metric
+from engine.bench.harness import Harness
+from engine.bench.workloads import metric
+from engine.runtime import start_engine, stop_engine
 
 FINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
@@ -60,8 +62,20 @@ class _Rss:
         return int(self.process.memory_info().rss)
 
 
+def bigloop(h: Harness) -> list[dict[str, Any]]:
+    """Run once (minutes long): no warm-up, no median."""
+    stop_engine(1)  # daphne's engine runs it
+    proc, url = h.daphne()
+    try:
+        return bigloop_scenario(url, proc.pid, h.user, h.n(h.bigloop_items), h.cancel_after, h.log)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        h.engine = start_engine()
+
+
 def bigloop_scenario(base_url: str, server_pid: int, user: Any, items: int, cancel_after_s: float,
-                     log: Callable[[str], None]) -> list[dict[str, Any]]:
+                     log: Callable[[str], Any]) -> list[dict[str, Any]]:
     from rest_framework.authtoken.models import Token
 
     from editor.models import Workflow, WorkflowVersion
