@@ -53,6 +53,13 @@ SIMPLE_DEFINITION: dict[str, Any] = {
 }
 
 
+def create_webhook(client: APIClient, workflow_id: int, **body: Any) -> dict[str, Any]:
+    """Add a webhook to a workflow through the API (201 expected); its JSON."""
+    response = client.post(f"/api/workflows/{workflow_id}/webhooks", body, format="json")
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
 def _user(username: str, **extra: Any) -> AbstractUser:
     user = get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
     return user  # type: ignore[return-value]

@@ -17,15 +17,10 @@ from rest_framework.test import APIClient
 
 from engine import services
 from engine.models import Execution, NodeRun
-from tests.reliability.conftest import Engines, definition, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
-
-
-def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
-                .values_list("attempt", "status"))
 
 
 def signal(execution_id: Any, user: User, type: str, data: Any = None, reason: str = "") -> None:
