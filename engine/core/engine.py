@@ -199,9 +199,9 @@ class Engine:
             self.inbox.put(("log", attempt, message))
 
     def start_container(self, attempt: Attempt) -> None:
-        from engine.core.loops import LoopRun
+        from engine.core.loops import begin_loop
 
-        LoopRun.begin(self, attempt)
+        begin_loop(self, attempt)
 
     def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
         """An approval node waits: the execution pauses until a resume signal."""
