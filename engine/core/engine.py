@@ -26,7 +26,7 @@ from typing import Any
 from engine.core.claims import Claims
 from engine.core.coordinator import Coordinator
 from engine.core.execution import Attempt, ExecutionRun
-from engine.core.loops import LoopRun
+from engine.core.loops import begin_loop
 from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord
 from engine.core.plan import VersionPlan
 from engine.core.rollback import rollback_and_cancel
@@ -184,8 +184,12 @@ class Engine:
 
     @property
     def batch(self) -> Batch:
-        """The writes of the tick being built."""
+        """The writes of the tick being built (the coordinator swaps it at every flush)."""
         return self.coordinator.batch
+
+    @batch.setter
+    def batch(self, batch: Batch) -> None:  # settable, as engine.core.records.BatchHolder declares
+        self.coordinator.batch = batch
 
     @property
     def tick_deadline(self) -> float:
@@ -233,7 +237,7 @@ class Engine:
     # rollback through these, so that those modules need not import each other (issue 13,
     # item 2 moves them to the execution's own public methods).
     def start_container(self, attempt: Attempt) -> None:
-        LoopRun.begin(self, attempt)
+        begin_loop(self, attempt)
 
     def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
         """An approval node waits: the execution pauses until a resume signal."""
@@ -252,6 +256,3 @@ class Engine:
             rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
         else:
             ex.cancel(reason)
-
-    def run_handler(self, ex: ExecutionRun, node_id: str, record: SignalRecord) -> None:
-        ex.run_detached(node_id, record.data if record.data is not None else {})

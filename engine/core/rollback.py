@@ -13,17 +13,19 @@ the execution over mid-rollback carries on with the compensations that are left.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.core.policies import node_policy, retry_delay_ms
+from engine.core.policies import node_policy
 
 if TYPE_CHECKING:
-    from engine.core.execution import Attempt, ExecutionRun
+    from engine.core.execution import ExecutionRun
     from engine.core.graph import Node
+    from engine.core.scopes import Attempt
 
 
-def note_succeeded(ex: ExecutionRun, node: Node, row: dict[str, Any]) -> None:
+def note_succeeded(ex: ExecutionRun, node: Node, row: Mapping[str, Any]) -> None:
     """Remember a succeeded node run that can be compensated (only those: a 100,000-item
     loop without `compensate` costs nothing here)."""
     compensate = (node.config or {}).get("compensate")
@@ -53,10 +55,8 @@ def rollback_and_cancel(ex: ExecutionRun, reason: str) -> None:
     _stop_everything(ex, reason)
     plan = sorted(ex.compensable, key=lambda c: (c["finishedAt"], c["seq"]), reverse=True)
     pending = [{k: c[k] for k in ("nodeRunId", "nodeId", "compensate", "scope", "output")} for c in plan]
-    ex.extra_state["rollback"] = {"reason": reason, "pending": pending, "done": [], "tries": 0}
-    ex.save_state()
-    ex.update_execution(status="running")
-    ex.event("execution.rolling_back", status="running", data={
+    ex.extra_state["rollback"] = {"reason": reason, "pending": pending, "done": []}
+    ex.set_status("cancelling", "execution.rolling_back", data={
         "reason": reason, "compensations": [{"nodeId": c["nodeId"], "compensate": c["compensate"]} for c in pending],
     })
     _next(ex)
@@ -67,7 +67,7 @@ def continue_rollback(ex: ExecutionRun) -> None:
     on with the compensations that are left (an interrupted one runs again)."""
     state = ex.extra_state["rollback"]
     _stop_everything(ex, str(state.get("reason") or "cancelled"))
-    ex.event("execution.rolling_back", status="running", data={
+    ex.set_status("cancelling", "execution.rolling_back", data={
         "reason": state.get("reason"), "resumed": True,
         "compensations": [{"nodeId": c["nodeId"], "compensate": c["compensate"]} for c in state.get("pending", [])],
     })
@@ -75,17 +75,12 @@ def continue_rollback(ex: ExecutionRun) -> None:
 
 
 def _stop_everything(ex: ExecutionRun, reason: str) -> None:
-    ex.take_up_held()
-    for attempt in list(ex.active.values()):
-        ex.cancel_attempt_quiet(attempt, reason)
-    ex.ready.clear()
+    """Everything stops; the execution is `cancelling` (stored as running), which keeps it
+    from starting anything but the compensations, which start at once."""
+    ex.stop_all(reason)
     ex.awaiting = None
     ex.extra_state.pop("awaiting", None)
     ex.extra_state.pop("granted", None)
-    # Not a persisted status: it keeps the scheduler from starting anything but the
-    # compensations, which are started here directly.
-    ex.status = "cancelling"
-    ex.pause_reason = ""
 
 
 def _next(ex: ExecutionRun) -> None:
@@ -112,35 +107,17 @@ def _next(ex: ExecutionRun) -> None:
 
 
 def _start_compensation(ex: ExecutionRun, item: dict[str, Any], node: Node) -> None:
-    from engine.core.execution import Attempt
-
-    scope = ex.top
-    key = (scope.key, node.id)
-    attempt_no = ex.attempt_counts.get(key, 0) + 1
-    ex.attempt_counts[key] = attempt_no
-    node_input = item.get("output")
-    row = ex.new_row(scope, node, attempt_no, "queued", node_input)
-    # Retries of a compensation are counted here (the scheduler's retry path is for nodes
-    # of the flow), so the attempt's own policy never retries.
-    policy = node_policy({k: v for k, v in (node.config or {}).items() if k != "retry"})
-    attempt = Attempt(row["id"], ex, scope, node, attempt_no, row, policy, node_input, detached=True,
-                      on_finish=lambda a: _compensation_finished(ex, item, a))
-    ex.active[attempt.id] = attempt
-    ex.event("node.queued", row, data={"compensates": item["nodeId"], "compensatedNodeRunId": item["nodeRunId"]})
+    # Retried by its own `retry` like any node run (ExecutionRun.fail_attempt); the rollback
+    # hears of it once it has ended for good.
     ex.save_state()
-    ex._start(attempt)
+    ex.start_detached(node, item.get("output"), node_policy(node.config),
+                      on_finish=lambda attempt: _compensation_finished(ex, item, attempt),
+                      data={"compensates": item["nodeId"], "compensatedNodeRunId": item["nodeRunId"]}, at_once=True)
 
 
 def _compensation_finished(ex: ExecutionRun, item: dict[str, Any], attempt: Attempt) -> None:
     state = ex.extra_state.get("rollback")
     if state is None or ex.finished:
-        return
-    retry = (attempt.node.config or {}).get("retry") or {}
-    tries = int(state.get("tries", 0)) + 1
-    if attempt.status != "succeeded" and attempt.status != "cancelled" and tries < int(retry.get("maxAttempts", 1) or 1):
-        state["tries"] = tries
-        ex.save_state()
-        ex.engine.add_timer(retry_delay_ms(retry, tries) / 1000, lambda: _next(ex), ex)
         return
     entry: dict[str, Any] = {"nodeId": item["nodeId"], "compensate": item["compensate"], "status": attempt.status,
                              "nodeRunId": attempt.id}
@@ -148,8 +125,7 @@ def _compensation_finished(ex: ExecutionRun, item: dict[str, Any], attempt: Atte
         entry["error"] = attempt.row["error"]
     state["done"].append(entry)
     state["pending"].pop(0)
-    state["tries"] = 0
     ex.save_state()
-    # Next step on the next tick: an inline compensation finishes inside `_start`, and a
+    # Next step on the next tick: an inline compensation finishes inside its start, and a
     # long plan must not grow the stack.
     ex.engine.call_soon(lambda: _next(ex))

@@ -17,9 +17,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from engine.core.persistence import SignalRecord
+from engine.core.policies import node_policy
 
 if TYPE_CHECKING:
-    from engine.core.execution import Attempt, ExecutionRun
+    from engine.core.execution import ExecutionRun
+    from engine.core.scopes import Attempt
     from engine.nodes.base import AwaitSignal
 
 DEFAULT_HANDLERS: dict[str, dict[str, Any]] = {
@@ -61,7 +63,7 @@ def signal_refusal(state: Any, action: str, *, username: str, email: str) -> tup
 def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
     handler = handler_for(ex.plan.graph.settings, record.type) or {"action": "ignore"}
     action = handler.get("action", record.type)
-    ex.event("signal", status=ex.status, data={
+    ex.rec.event("signal", status=ex.status, data={
         "type": record.type, "action": action, "reason": record.reason, "data": record.data,
         "sentBy": record.sent_by,
     })
@@ -74,26 +76,26 @@ def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
     elif action == "cancel":
         ex.engine.on_cancel_signal(ex, handler, record)
     elif action == "custom":
-        ex.engine.run_handler(ex, str(handler.get("handler", "")), record)
+        run_handler(ex, str(handler.get("handler", "")), record.data if record.data is not None else {})
+
+
+def run_handler(ex: ExecutionRun, node_id: str, node_input: Any) -> None:
+    """A custom handler: its node runs outside the flow, while the execution goes on."""
+    node = ex.plan.graph.nodes.get(node_id)
+    if node is None:
+        ex.rec.event("log", status=ex.status, data={"message": f"signal handler node {node_id!r} not found"})
+        return
+    ex.start_detached(node, node_input, node_policy(node.config))
 
 
 def _pause(ex: ExecutionRun, record: SignalRecord, *, cleanup: bool) -> None:
-    ex.status = "paused"
-    ex.pause_reason = record.reason or "paused"
+    reason = record.reason or "paused"
     if cleanup:
         # Interrupt what runs now; each interrupted node run starts again on resume.
         for attempt in list(ex.active.values()):
             if attempt.status == "running" and attempt.loop is None and not attempt.detached:
-                scope, node_id = attempt.scope, attempt.node.id
-                if attempt.ctx is not None:
-                    attempt.ctx.cancel()
-                ex.finalize(attempt, "cancelled", error={"message": "interrupted by pause (cleanup)"},
-                            propagate=False)
-                scope.attempts.pop(node_id, None)
-                ex.node_ready(scope, node_id)
-    ex.save_state()
-    ex.update_execution(status="paused")
-    ex.event("execution.paused", status="paused", data={"reason": ex.pause_reason})
+                ex.restart_attempt(attempt, "interrupted by pause (cleanup)")
+    ex.set_status("paused", "execution.paused", reason=reason, data={"reason": reason})
 
 
 def _resume(ex: ExecutionRun, record: SignalRecord) -> None:
@@ -109,11 +111,7 @@ def _resume(ex: ExecutionRun, record: SignalRecord) -> None:
         # decision as its output as soon as it runs (see `await_approval`).
         ex.extra_state["granted"] = {"scope": waiting.get("scope", ""), "nodeId": waiting.get("nodeId"),
                                      "data": decision}
-    ex.status = "running"
-    ex.pause_reason = ""
-    ex.save_state()
-    ex.update_execution(status="running")
-    ex.event("execution.resumed", status="running", data={"data": record.data, "sentBy": record.sent_by})
+    ex.set_status("running", "execution.resumed", data={"data": record.data, "sentBy": record.sent_by})
     if attempt is not None:
         ex.complete(attempt, decision, None)
     ex.engine.mark_dirty(ex)
@@ -151,14 +149,9 @@ def await_approval(attempt: Attempt, request: AwaitSignal) -> None:
     ex.awaiting = attempt
     ex.extra_state["awaiting"] = {**key, "nodeRunId": attempt.id, "name": attempt.node.name,
                                   "approvers": approvers, "reason": request.reason, "deadline": deadline}
-    was_paused = ex.status == "paused"
-    ex.status = "paused"
-    ex.pause_reason = request.reason
-    ex.save_state()
-    ex.update_execution(status="paused")
-    if not (was_paused and same_wait):
-        ex.event("execution.paused", attempt.row, status="paused",
-                 data={"reason": request.reason, "approvers": approvers, "approval": True, "deadline": deadline})
+    announce = not (ex.status == "paused" and same_wait)
+    ex.set_status("paused", "execution.paused" if announce else None, reason=request.reason, row=attempt.row,
+                  data={"reason": request.reason, "approvers": approvers, "approval": True, "deadline": deadline})
 
 
 def _approval_timed_out(attempt: Attempt) -> None:
@@ -168,12 +161,8 @@ def _approval_timed_out(attempt: Attempt) -> None:
     ms = attempt.policy.timeout_ms
     ex.awaiting = None
     ex.extra_state.pop("awaiting", None)
-    ex.status = "running"
-    ex.pause_reason = ""
-    ex.save_state()
-    ex.update_execution(status="running")
-    ex.event("execution.resumed", attempt.row, status="running",
-             data={"reason": f"approval timed out after {ms} ms"})
+    ex.set_status("running", "execution.resumed", row=attempt.row,
+                  data={"reason": f"approval timed out after {ms} ms"})
     on_timeout = str(attempt.node.config.get("onTimeout") or "error")
     if on_timeout in APPROVAL_TIMEOUT_DECISIONS:
         ex.complete(attempt, {"approved": APPROVAL_TIMEOUT_DECISIONS[on_timeout], "timedOut": True}, None)
@@ -199,7 +188,7 @@ def start_claimed(ex: ExecutionRun) -> None:
     for attempt in _ready_attempts(ex.ready):
         if attempt.scope.key == waiting.get("scope", "") and attempt.node.id == waiting.get("nodeId"):
             ex.ready.remove(attempt)
-            ex._start(attempt)  # inline: it re-enters `await_approval` right now
+            ex.start_attempt(attempt)  # inline: it re-enters `await_approval` right now
             return
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,26 +16,9 @@ from django.core import mail
 
 from engine import services
 from engine.models import Event, Execution, NodeRun
-from engine.runtime import start_engine
-from tests.engine.runs import START, definition, make_workflow, wait_for
+from tests.engine.runs import START, definition, start_run, status_of, wait_for, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-def start_run(owner: User, d: dict[str, Any], input: Any = None) -> Execution:
-    ex = services.execution_start(workflow=make_workflow(owner, d), user=owner, input=input or {})
-    start_engine().submit(ex.id)
-    return ex
-
-
-def status_of(ex: Execution) -> str:
-    return Execution.objects.values_list("status", flat=True).get(id=ex.id)
-
-
-def wait_status(ex: Execution, statuses: set[str], timeout: float = 15.0) -> Execution:
-    wait_for(lambda: status_of(ex) in statuses, timeout, f"execution status in {sorted(statuses)}")
-    ex.refresh_from_db()
-    return ex
-
 
 def wait_node(ex: Execution, node_id: str, status: str, timeout: float = 15.0) -> NodeRun:
     wait_for(lambda: NodeRun.objects.filter(execution=ex, node_id=node_id, status=status).exists(), timeout,
@@ -50,16 +34,6 @@ def signal(ex: Execution, user: User, type: str, **kwargs: Any) -> Execution:
 
 def runs(ex: Execution, node_id: str) -> list[tuple[int, str]]:
     return list(NodeRun.objects.filter(execution=ex, node_id=node_id).order_by("seq").values_list("attempt", "status"))
-
-
-@pytest.fixture
-def alice(db: None) -> User:
-    return User.objects.create_user("alice-signals", email="alice.signals@example.com", password="pw")
-
-
-@pytest.fixture
-def bob(db: None) -> User:
-    return User.objects.create_user("bob-signals", email="bob.signals@example.com", password="pw")
 
 
 # -- pause / resume -------------------------------------------------------------------------------
@@ -174,6 +148,26 @@ def test_a_failed_compensation_is_recorded_and_the_rollback_goes_on(alice: User)
     assert len(mail.outbox) == 0  # no `notify` in this handler
 
 
+def test_a_compensation_is_retried_by_its_own_retry_before_the_rollback_goes_on(alice: User) -> None:
+    d = booking_definition(cancel={"action": "cancel", "rollback": True})
+    for n in d["nodes"]:
+        if n["id"] == "undo_flight":
+            n.update(type="fail", config={"message": "airline API down",
+                                          "retry": {"maxAttempts": 3, "initialDelay": 20}})
+    ex = start_run(alice, d)
+    wait_node(ex, "charge", "running")
+    signal(ex, alice, "cancel")
+    ex = wait_status(ex, {"cancelled", "failed", "succeeded"})
+    assert ex.status == "cancelled"
+    # Each try is a node run of its own; the rollback moves on only after the last one.
+    assert runs(ex, "undo_flight") == [(1, "failed"), (2, "failed"), (3, "failed")]
+    assert runs(ex, "undo_hotel") == [(1, "succeeded")]
+    last_try = NodeRun.objects.get(execution=ex, node_id="undo_flight", attempt=3)
+    assert NodeRun.objects.get(execution=ex, node_id="undo_hotel").started_at >= last_try.finished_at
+    assert [(c["compensate"], c["status"], c["nodeRunId"]) for c in ex.error["rollback"]] == [
+        ("undo_flight", "failed", str(last_try.id)), ("undo_hotel", "succeeded", ANY)]
+
+
 def test_cancel_without_rollback_cancels_running_node_runs_and_compensates_nothing(alice: User) -> None:
     d = booking_definition(cancel={"action": "cancel"})
     ex = start_run(alice, d)
@@ -218,6 +212,25 @@ def test_custom_signal_runs_the_handler_node_while_the_execution_goes_on(alice: 
     assert sig.data["type"] == "priority_change" and sig.data["action"] == "custom"
 
 
+def test_a_failing_custom_handler_is_retried_as_a_handler_and_the_flow_goes_on(alice: User) -> None:
+    d = definition([START, {"id": "work", "type": "delay", "config": {"duration": 800}},
+                    {"id": "out", "type": "output", "name": "out", "config": {"value": "{{work}}"}},
+                    {"id": "notify_crm", "type": "fail",
+                     "config": {"message": "CRM down", "retry": {"maxAttempts": 2, "initialDelay": 20}}}],
+                   [("start", "work"), ("work", "out")],
+                   signalHandlers={"ping": {"action": "custom", "handler": "notify_crm"}})
+    ex = start_run(alice, d, {"job": 2})
+    wait_node(ex, "work", "running")
+    signal(ex, alice, "ping", data={"n": 1})
+    wait_for(lambda: runs(ex, "notify_crm") == [(1, "failed"), (2, "failed")], 10, "handler retried once")
+    retry = NodeRun.objects.get(execution=ex, node_id="notify_crm", attempt=2)
+    assert retry.input == {"n": 1}
+    # The handler's failure is its own: the flow finishes as if nothing had happened.
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": {"job": 2}}
+    assert runs(ex, "notify_crm") == [(1, "failed"), (2, "failed")]
+
+
 # -- approvals ----------------------------------------------------------------------------------------
 def approval_definition(approval_config: dict[str, Any]) -> dict[str, Any]:
     return definition(
@@ -228,11 +241,11 @@ def approval_definition(approval_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_approval_waits_for_an_approver_and_outputs_the_resume_data(alice: User, bob: User) -> None:
-    ex = start_run(alice, approval_definition({"approvers": ["alice.signals@example.com"]}))
+    ex = start_run(alice, approval_definition({"approvers": ["alice@example.com"]}))
     ex = wait_status(ex, {"paused"})
     assert ex.state["pauseReason"] == "Awaiting approval"
     waiting = ex.state["awaiting"]
-    assert waiting["nodeId"] == "approve" and waiting["approvers"] == ["alice.signals@example.com"]
+    assert waiting["nodeId"] == "approve" and waiting["approvers"] == ["alice@example.com"]
     assert NodeRun.objects.get(execution=ex, node_id="approve").status == "running"
     with pytest.raises(services.SignalForbidden, match="not an approver"):
         signal(ex, bob, "resume", data={"approved": True})

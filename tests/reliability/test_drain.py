@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from engine.models import Execution, NodeRun
-from tests.reliability.conftest import Engines, definition, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
@@ -49,11 +49,6 @@ def slow_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
-                .values_list("attempt", "status"))
 
 
 def test_sigterm_lets_the_http_call_finish_within_grace_then_another_engine_completes(

@@ -112,7 +112,7 @@ def test_a_poisoned_run_among_200_concurrent_runs_of_two_users_loses_nothing(
         # A value the node-output check misses (switched off here): the writer, the last
         # line, must still keep it to its own execution, without stalling anyone.
         monkeypatch.setitem(REGISTRY, PoisonNode.type, PoisonNode)
-        monkeypatch.setattr("engine.core.execution.storable", lambda value, **_: value)
+        monkeypatch.setattr("engine.core.attempts.storable", lambda value, **_: value)
         poison_definition = poisoned_past_the_node_check()
     else:
         poison_definition = poisoned_by_the_sandbox()

@@ -18,7 +18,8 @@ from engine.core.engine import Engine
 from engine.core.persistence import MemoryPersistence, SignalRecord
 from engine.nodes import REGISTRY
 from engine.nodes.base import NodeContext, NodeType, Sleep
-from tests.engine.core.conftest import CoreRunner, graph
+from tests.engine.core.conftest import graph
+from tests.engine.core_runner import CoreRunner
 from tests.engine.definitions import START
 
 GOOD = graph([START, {"id": "wait", "type": "delay", "config": {"duration": 30}},
@@ -167,7 +168,7 @@ class PoisonNode(NodeType):
 def poison_node(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(REGISTRY, PoisonNode.type, PoisonNode)
     # The node-output check would refuse it first; the writer is the last line behind it.
-    monkeypatch.setattr("engine.core.execution.storable", lambda value, **_: value)
+    monkeypatch.setattr("engine.core.attempts.storable", lambda value, **_: value)
     yield
 
 

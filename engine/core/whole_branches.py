@@ -1,0 +1,126 @@
+"""Branches with settings of their own (SPEC §4.3: `edges[].branch` holds for the branch as a
+whole): a branch's timeout runs from its first node's start to its last node's end, and a
+failed branch is retried from its first node or settled by its `onError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.core.policies import retry_delay_ms
+from engine.core.records import small
+from engine.core.scheduler import BranchSpec, EdgeResult
+
+if TYPE_CHECKING:
+    from engine.core.execution import ExecutionRun
+    from engine.core.scopes import BranchRun, ScopeRun
+
+
+def _message(error: Any) -> str:
+    return str(error.get("message")) if isinstance(error, dict) and error.get("message") else str(error)
+
+
+class WholeBranches:
+    """The branch runs of one execution, driven by its node runs' ends and its timers."""
+
+    def __init__(self, ex: ExecutionRun):
+        self.ex = ex
+
+    def open(self, scope: ScopeRun, spec: BranchSpec) -> None:
+        """The branch's first node is ready: its timeout runs from now to its last node's end."""
+        run = scope.branch_run(spec)
+        if run.started or run.done:
+            return
+        run.started = True
+        if spec.timeout_ms:
+            attempt_no = run.attempt
+            run.timer = self.ex.engine.add_timer(spec.timeout_ms / 1000,
+                                                 lambda: self.timed_out(scope, run, attempt_no))
+
+    def timed_out(self, scope: ScopeRun, run: BranchRun, attempt_no: int) -> None:
+        spec = run.spec
+        if run.done or run.attempt != attempt_no or self.ex.finished or scope.done or scope.sched.branch_finished(spec):
+            return
+        error = {"message": f"branch {spec.name} timed out after {spec.timeout_ms} ms", "timeout": True,
+                 "branch": spec.name}
+        if spec.on_timeout == "continue":
+            self.stop(scope, spec, "succeeded", output={"timedOut": True})
+            self.end(scope, run, EdgeResult("ok", {"timedOut": True}))
+            return
+        self.stop(scope, spec, "timed_out", error=error)
+        if spec.on_timeout == "cancel":
+            self.end(scope, run, EdgeResult("failed", error=error))
+        else:
+            self.failed(scope, run, error)
+
+    def stop(self, scope: ScopeRun, spec: BranchSpec, status: str, *, output: Any = None,
+           error: Any = None) -> None:
+        """End what runs (or waits for a retry) in the branch, without telling the scheduler."""
+        for node_id in spec.order:
+            attempt = scope.attempts.get(node_id)
+            if attempt is None or not attempt.active:
+                continue
+            if attempt.ctx is not None:
+                attempt.ctx.cancel()
+            if attempt.loop is not None:
+                attempt.loop.cancel(str((error or {}).get("message") or "branch ended"))
+            if attempt.status != "running" and status == "succeeded":
+                status, output = "cancelled", None  # it never ran: it did not succeed
+            self.ex.runs.finalize(attempt, status, output=output, error=error, propagate=False)
+            del scope.attempts[node_id]
+            if status == "succeeded":
+                scope.outputs[node_id] = output
+
+    def failing(self, scope: ScopeRun, node_id: str) -> BranchRun | None:
+        """The innermost branch of this node whose own settings decide about a failure."""
+        for spec in reversed(scope.plan.branch_member.get(node_id, ())):
+            if spec.max_attempts > 1 or spec.on_error != "fail":
+                run = scope.branch_run(spec)
+                return None if run.done else run
+        return None
+
+    def failed(self, scope: ScopeRun, run: BranchRun, error: Any) -> None:
+        """The branch failed (a node failed after its own retries, or the branch timed out
+        with onTimeout `error`): retry it from its first node, else apply its onError."""
+        spec = run.spec
+        self.stop(scope, spec, "cancelled", error={"message": f"branch {spec.name} failed"})
+        if run.attempt < spec.max_attempts and not self.ex.finished and self.ex.cancelled_reason is None:
+            delay = retry_delay_ms(spec.retry, run.attempt)
+            if run.timer is not None:
+                run.timer.cancelled = True
+            run.attempt += 1
+            run.started = False
+            history = self.ex.history
+            for node_id in spec.order:
+                history.retry_base[(scope.key, node_id)] = history.attempt_counts.get((scope.key, node_id), 0)
+            scope.sched.reset_branch(spec)
+            self.ex.rec.event("log", status=self.ex.status, data={
+                "message": f"branch {spec.name} failed ({_message(error)}); running it again from "
+                           f"{spec.first} in {round(delay)} ms (attempt {run.attempt} of {spec.max_attempts})",
+                "branch": spec.name, "attempt": run.attempt, "error": small(error)})
+
+            def again() -> None:
+                if not self.ex.finished and not scope.done and self.ex.cancelled_reason is None:
+                    self.ex.flow.node_ready(scope, spec.first)
+
+            self.ex.engine.add_timer(delay / 1000, again)
+            return
+        if spec.on_error == "continue":
+            self.end(scope, run, EdgeResult("ok", {"error": error}))
+        else:
+            self.end(scope, run, EdgeResult("failed", error=error))
+
+    def end(self, scope: ScopeRun, run: BranchRun, result: EdgeResult) -> None:
+        run.done = True
+        if run.timer is not None:
+            run.timer.cancelled = True
+        self.ex.apply(scope, scope.sched.settle_branch(run.spec, result))
+
+    def settled(self, scope: ScopeRun, node_id: str) -> None:
+        """A node of a timed branch ended: when the whole branch has, its clock stops."""
+        for spec in scope.plan.branch_member.get(node_id, ()):
+            run = scope.branch_runs.get(spec.edge.id)
+            if run is not None and not run.done and scope.sched.branch_finished(spec):
+                run.done = True
+                if run.timer is not None:
+                    run.timer.cancelled = True
