@@ -76,6 +76,12 @@ def bob(db: None) -> AbstractUser:
 
 
 @pytest.fixture
+def owner(alice: AbstractUser) -> AbstractUser:
+    """The user who owns the workflows of a test that needs only one (alice)."""
+    return alice
+
+
+@pytest.fixture
 def staff(db: None) -> AbstractUser:
     return _user("sam", email="sam@example.com", is_staff=True)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth.models import User
 
 from tests.engine.definitions import delay
 from tests.engine.runs import (
@@ -20,11 +19,6 @@ from tests.engine.runs import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("parallel-owner", password="pw")
 
 
 def fan(branches, merge_config, edges_extra=None, **settings):

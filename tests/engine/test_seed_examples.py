@@ -124,11 +124,6 @@ def test_the_blocks_translate_to_json():
     assert ts_object(BRANCH_TIMEOUT) == {"timeout": 30000, "onTimeout": "cancel"}
 
 
-@pytest.fixture
-def owner(transactional_db: None) -> User:
-    return User.objects.create_user("seed-owner", password="pw")
-
-
 def slow_users(n: int) -> list[dict[str, Any]]:
     return [{"id": i, "ms": 100} for i in range(1, n + 1)]
 

@@ -81,11 +81,6 @@ def engines(settings: Any) -> Iterator[Engines]:
 
 
 @pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("reliability-owner", email="owner@example.com", password="pw")
-
-
-@pytest.fixture
 def run_workflow(owner: User, settings: Any) -> Callable[..., Execution]:
     """`run_workflow(definition, input)`: save the workflow and queue one execution (for
     engine processes or the test itself: no in-process engine wakes up to claim it)."""
