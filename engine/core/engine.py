@@ -35,7 +35,7 @@ from engine.core.timers import Timer, Timers, clock, precise_timers
 from engine.core.writer import Announcer, Writer, reason
 from engine.executors.base import Executor
 from engine.executors.thread import ThreadExecutor
-from engine.nodes.base import AwaitSignal, EngineOptions
+from engine.nodes.base import EngineOptions
 
 log = logging.getLogger("engine")
 
@@ -197,17 +197,6 @@ class Engine:
             attempt.ex.log(attempt, message)
         else:
             self.inbox.put(("log", attempt, message))
-
-    def start_container(self, attempt: Attempt) -> None:
-        from engine.core.loops import LoopRun
-
-        LoopRun.begin(self, attempt)
-
-    def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
-        """An approval node waits: the execution pauses until a resume signal."""
-        from engine.core.signals import await_approval
-
-        await_approval(attempt, request)
 
     def execution_finished(self, ex: ExecutionRun) -> None:
         self.executions.pop(ex.id, None)
