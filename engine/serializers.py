@@ -103,12 +103,6 @@ class SignalAnswerSerializer(ExecutionSummarySerializer):
         return status_counts(execution)
 
 
-class RunStartedSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
-    traceId = serializers.CharField()
-
-
 class SignalInputSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(max_length=60)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -355,6 +355,9 @@ WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dist/assets/.+-[A-Za-z0-9_-]{8}\.[a-
 
 # Gen-0 threshold of Python's garbage collector in engine processes (engine.runtime); 0 keeps Python's.
 FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
+# With it: a full collection whenever this many more small objects are held than after the
+# last one (engine.runtime; 0: never — garbage of big answers then waits for a rare full pass).
+FLOWMAESTRO_GC_COLLECT_GROWTH = env_int("FLOWMAESTRO_GC_COLLECT_GROWTH", 1_000_000, minimum=0)
 # How often an engine looks for new work and signals, and after how long without a
 # heartbeat another engine may take over an execution (a crashed process).
 FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))

@@ -53,6 +53,13 @@ SIMPLE_DEFINITION: dict[str, Any] = {
 }
 
 
+def create_webhook(client: APIClient, workflow_id: int, **body: Any) -> dict[str, Any]:
+    """Add a webhook to a workflow through the API (201 expected); its JSON."""
+    response = client.post(f"/api/workflows/{workflow_id}/webhooks", body, format="json")
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
 def _user(username: str, **extra: Any) -> AbstractUser:
     user = get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
     return user  # type: ignore[return-value]
@@ -66,6 +73,12 @@ def alice(db: None) -> AbstractUser:
 @pytest.fixture
 def bob(db: None) -> AbstractUser:
     return _user("bob", email="bob@example.com")
+
+
+@pytest.fixture
+def owner(alice: AbstractUser) -> AbstractUser:
+    """The user who owns the workflows of a test that needs only one (alice)."""
+    return alice
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ KNOWN_LONG_CORE_MODULES: frozenset[str] = frozenset({
 })
 KNOWN_LONG_CLASSES: frozenset[str] = frozenset({
     "engine/core/engine.py:Engine",
-    "engine/core/loops.py:LoopRun",
 })
 
 

@@ -32,9 +32,11 @@ class Harness:
     """What every scenario needs: the scratch database, its user, the process's engine."""
 
     def __init__(self, *, scale: float, loop_items: int, web_workers: int, prune_events: int,
-                 log: Callable[[str], Any]) -> None:
+                 log: Callable[[str], Any], bigloop_items: int = 1_000_000, cancel_after: float = 60.0) -> None:
         self.scale = scale
         self.loop_items = loop_items
+        self.bigloop_items = bigloop_items
+        self.cancel_after = cancel_after
         self.web_workers = web_workers
         self.prune_events = prune_events
         self.log = log

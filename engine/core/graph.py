@@ -131,9 +131,6 @@ class Graph:
         ]
         return cls(definition, nodes, edges)
 
-    def scope_of(self, node_id: str) -> Scope:
-        return self.scopes[self.nodes[node_id].parent_id]
-
 
 def _container_types(node_types: Mapping[str, Any] | None = None) -> frozenset[str]:
     from engine.nodes import container_types

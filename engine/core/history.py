@@ -5,6 +5,7 @@ which queued rows are taken up again as the same attempt.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.core.records import FINAL, NodeRunRow
@@ -59,6 +60,18 @@ class RunHistory:
                 self.replay.pop(key, None)
                 rec.interrupted(stored)
         return self
+
+    def forget(self, scope_key: str, node_ids: Iterable[str]) -> int:
+        """Drop what is known of a scope run that has ended for good (a loop item: its key
+        is never used again), so that this does not grow with the item count; returns the
+        most attempts one of its nodes took (at least 1)."""
+        attempts = 1
+        for node_id in node_ids:
+            key = (scope_key, node_id)
+            attempts = max(attempts, self.attempt_counts.pop(key, 0))
+            self.recorded.discard(key)
+            self.retry_base.pop(key, None)
+        return attempts
 
     def next_attempt(self, key: Key) -> int:
         """Count a new attempt of this node and return its number."""

@@ -10,6 +10,12 @@ dead letters (kind "item") in the same write as the loop's state.
 
 Batches are cut in start order (the k-th item to start is in batch k // batchSize), which
 is array order unless the queue's `priority` says otherwise.
+
+Memory: an item that has ended leaves one status byte and its output (or error) in the
+loop's `LoopResults` (engine.core.loop_results) and nothing else — its scope run and the
+execution's per-node bookkeeping of it (attempt counts, the "recorded" marks) are dropped
+as it ends, so a 1,000,000-item loop holds the items in flight, the input array and the
+outputs that make up its result.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.item_queue import ItemQueue
-from engine.core.policies import RateLimiter, section_verdict
+from engine.core.loop_results import LoopResults
+from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
 from engine.core.scopes import Attempt, ScopeRun
 from engine.core.templates import render
@@ -56,12 +63,10 @@ class LoopRun:
         queue = config.get("queue")
         self.queue = ItemQueue(items, queue if isinstance(queue, Mapping) else {})
         self.item_variable = str(config.get("itemVariable") or "item")
-        self.results: list[Any] = [None] * self.total
-        self.success: list[bool | None] = [None] * self.total
+        self.results = LoopResults(self.total)
         self.started = 0  # items started, in start order (batches are cut from this)
         self.started_done = 0  # started items that finished
         self.active: dict[int, ScopeRun] = {}
-        self.done_count = 0
         self.waiting = False
         self.filling = False
         self.stopped = False
@@ -75,40 +80,6 @@ class LoopRun:
         names = scope.base_names + scope.plan.branches.node[attempt.node.id].names
         self.base_names = names
         self.base_trace = attempt.row["trace_id"]
-
-    @classmethod
-    def begin(cls, engine: Engine, attempt: Attempt) -> None:
-        ex = attempt.ex
-        from engine.core.context import TemplateContext
-        from engine.nodes import get_node_type
-
-        cls_type = get_node_type("loop")
-        row = attempt.row
-        attempt.status = "running"
-        attempt.impl = cls_type() if cls_type else None
-        ex.rec.started(row, row["queued_at"], engine.engine_id)
-        tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
-                               row["trace_id"])
-        config = render(dict(attempt.node.config), tctx)
-        items = config.get("arrayPath")
-        indexes: list[int] | None = None
-        replay = getattr(ex, "dead_letter_replay", None) or {}
-        if attempt.node.id in replay:
-            # Replaying dead letters of this loop: run those items, not the array.
-            chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
-            items = [e.get("item") for e in chosen]
-            indexes = [int(e.get("index") or 0) for e in chosen]
-        if not isinstance(items, list):
-            ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
-                            retryable=False)
-            return
-        loop = cls(engine, attempt, items, config, indexes=indexes)
-        attempt.loop = loop
-        if attempt.policy.timeout_ms:
-            attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt), ex))
-        if loop.policy.total_timeout_ms:
-            attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout, ex))
-        loop.fill()
 
     # -- starting items ------------------------------------------------------------------
     def fill(self) -> None:
@@ -126,7 +97,7 @@ class LoopRun:
             self.filling = False
         if self.stopped:
             return
-        if self.done_count >= self.total:
+        if self.results.done >= self.total:
             self.finish()
         else:
             self._arm_expiry()
@@ -193,12 +164,10 @@ class LoopRun:
                        f"(queue.timeout {round((self.queue.timeout_s or 0) * 1000)} ms)")
             error = {"message": message, "queueTimeout": True}
             self.ex.log(self.attempt, message)
-            self.success[index] = False
-            self.results[index] = message
-            self.done_count += 1
+            self.results.settle(index, False, message)
             self._dead_letter(index, error, attempts=0)
         if expired and (self.policy.fail_fast or self.policy.cancel_on_failure):
-            self._first_failure(expired[0], self.results[expired[0]])
+            self._first_failure(expired[0], self.results.values[expired[0]])
 
     def _arm_expiry(self) -> None:
         if self.stopped or self.expiry_timer is not None:
@@ -215,7 +184,7 @@ class LoopRun:
             self._expire_waiting()
             if self.stopped:
                 return
-            if self.done_count >= self.total:
+            if self.results.done >= self.total:
                 self.finish()
             elif self.waiting:
                 self._arm_expiry()
@@ -238,6 +207,7 @@ class LoopRun:
     # -- items finishing -------------------------------------------------------------------
     def _item_done(self, index: int, scope: ScopeRun) -> None:
         self.active.pop(index, None)
+        attempts = self._forget(scope)
         if self.stopped:
             if self.lingering and not self.active:
                 # The last item that outlived a fail-fast has finished: the scope may end.
@@ -246,13 +216,9 @@ class LoopRun:
                 self.ex.check_scope(self.attempt.scope)
             return
         failed = scope.sched.failed
-        self.success[index] = failed is None
-        self.results[index] = scope.result() if failed is None else failed.get("error")
-        self.done_count += 1
+        self.results.settle(index, failed is None, scope.result() if failed is None else failed.get("error"))
         self.started_done += 1
         if failed is not None:
-            assert self.body is not None
-            attempts = max((self.ex.history.attempt_counts.get((scope.key, n), 0) for n in self.body.scope.order), default=1)
             self._dead_letter(index, failed.get("error"), attempts=attempts)
         # A whole batch finished: wait `delayBetweenBatches` before the next one.
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
@@ -264,7 +230,7 @@ class LoopRun:
             return
         if self.filling:
             return  # the running fill() sees the end itself
-        if self.done_count >= self.total:
+        if self.results.done >= self.total:
             self.finish()
         else:
             self.fill()
@@ -285,54 +251,20 @@ class LoopRun:
             self.ex.fail_attempt(self.attempt, failure, retryable=False)
             return
         reason = f"cancelled: item {number} failed (cancelOnFailure)"
-        for i, child in list(self.active.items()):
-            child.done = True
-            for attempt in list(child.attempts.values()):
-                self.ex.cancel_attempt_quiet(attempt, reason)
-            self.success[i], self.results[i] = False, reason
-            self.done_count += 1
-        self.active.clear()
+        for i in list(self.active):
+            self.results.settle(i, False, reason)
+        self._cancel_active(reason)
         while len(self.queue):
             waiting = self.queue.pop()
             if waiting is None:
                 break
-            self.success[waiting], self.results[waiting] = False, reason
-            self.done_count += 1
+            self.results.settle(waiting, False, reason)
         self.finish()
 
-    def output(self, partial: bool = False) -> tuple[Any, str | None]:
-        done = [i for i in range(self.total) if self.success[i] is not None]
-        ok = [i for i in done if self.success[i]]
-        failed = [i for i in done if not self.success[i]]
-        verdict = section_verdict(self.policy, len(ok), len(failed), self.total if not partial else len(done))
-        mode = self.policy.on_partial_failure
-        if mode == "collect":
-            out: Any = {
-                "results": [
-                    {"success": True, "data": self.results[i]} if self.success[i]
-                    else {"success": False, "error": _error_text(self.results[i])}
-                    for i in done
-                ],
-                "successCount": len(ok),
-                "failureCount": len(failed),
-            }
-        else:
-            out = [self.results[i] for i in (ok if mode == "continue" or partial else done)]
-        if self.policy.collect_errors:
-            errors = [{"index": i, "error": self.results[i]} for i in failed]
-            out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
-        if partial:
-            cut = [i for i in range(self.total) if self.success[i] is None]
-            out = {"results": out, "cancelled": cut} if isinstance(out, list) else {**out, "cancelled": cut}
-        return out, verdict
-
     def finish(self) -> None:
-        out, verdict = self.output()
+        out, verdict = self.results.output(self.policy)
         if verdict:
-            # Name the first failures so the loop's error says which items and why.
-            failed = [i for i in range(self.total) if self.success[i] is False][:10]
-            self._fail({"message": verdict.replace("branches", "items"),
-                        "errors": [{"index": i, "error": _error_text(self.results[i])} for i in failed]})
+            self._fail(self.results.failure(verdict))
             return
         self._succeed(out)
 
@@ -352,7 +284,7 @@ class LoopRun:
             return
         if self.policy.on_total_timeout == "collect_partial":
             self.cancel("totalTimeout reached")
-            out, _ = self.output(partial=True)
+            out, _ = self.results.output(self.policy, partial=True)
             self._succeed(out)
         else:
             self._fail({"message": f"totalTimeout of {self.policy.total_timeout_ms} ms reached"})
@@ -360,11 +292,56 @@ class LoopRun:
     def cancel(self, reason: str) -> None:
         """Stop starting items and cancel the ones running."""
         self.stopped = True
+        self._cancel_active(reason)
+
+    def _cancel_active(self, reason: str) -> None:
         for child in list(self.active.values()):
             child.done = True
             for attempt in list(child.attempts.values()):
                 self.ex.cancel_attempt_quiet(attempt, reason)
+            self._forget(child)
         self.active.clear()
+
+    def _forget(self, scope: ScopeRun) -> int:
+        """Drop the execution's bookkeeping of an item that has ended (its scope key is
+        never used again), so that it does not grow with the item count; returns the
+        most attempts a node of the item took (for its dead letter)."""
+        return self.ex.history.forget(scope.key, scope.plan.scope.order)
+
+
+def begin_loop(engine: Engine, attempt: Attempt) -> None:
+    """Start a loop node run: render its array, then start the first items."""
+    ex = attempt.ex
+    from engine.core.context import TemplateContext
+    from engine.nodes import get_node_type
+
+    cls_type = get_node_type("loop")
+    row = attempt.row
+    attempt.status = "running"
+    attempt.impl = cls_type() if cls_type else None
+    ex.rec.started(row, row["queued_at"], engine.engine_id)
+    tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
+                           row["trace_id"])
+    config = render(dict(attempt.node.config), tctx)
+    items = config.get("arrayPath")
+    indexes: list[int] | None = None
+    replay = getattr(ex, "dead_letter_replay", None) or {}
+    if attempt.node.id in replay:
+        # Replaying dead letters of this loop: run those items, not the array.
+        chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
+        items = [e.get("item") for e in chosen]
+        indexes = [int(e.get("index") or 0) for e in chosen]
+    if not isinstance(items, list):
+        ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
+                        retryable=False)
+        return
+    loop = LoopRun(engine, attempt, items, config, indexes=indexes)
+    attempt.loop = loop
+    if attempt.policy.timeout_ms:
+        attempt.timers.append(engine.add_timer(attempt.policy.timeout_ms / 1000, lambda: ex.timed_out(attempt), ex))
+    if loop.policy.total_timeout_ms:
+        attempt.timers.append(engine.add_timer(loop.policy.total_timeout_ms / 1000, loop.total_timeout, ex))
+    loop.fill()
 
 
 def _kind(value: Any) -> str:
@@ -388,11 +365,3 @@ def not_an_array(template: Any, found: Any) -> str:
             if arrays:
                 return message + f" — did you mean '{{{{{path}.{arrays[0]}}}}}'?"
     return message
-
-
-def _error_text(error: Any) -> Any:
-    """A plain `{"message": …}` error reads as its message, as in the seed's collect shape
-    (`{success: false, error: "Timeout"}`); richer errors stay objects."""
-    if isinstance(error, Mapping) and set(error) <= {"message", "details", "timeout", "queueTimeout"}:
-        return error.get("message")
-    return error

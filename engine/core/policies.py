@@ -67,10 +67,6 @@ class JoinPolicy:
     total_timeout_ms: int | None
     on_total_timeout: str  # fail | collect_partial
 
-    @property
-    def tolerates_failures(self) -> bool:
-        return self.mode != "all" or self.on_partial_failure != "fail"
-
 
 def join_policy(node_type: str, config: Mapping[str, Any], default: Any = None) -> JoinPolicy:
     """The policy of a join (SPEC §4.3): its own `parallel` object, else the workflow's

@@ -17,7 +17,6 @@ _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 _MISSING = object()
-Compiled = tuple[str, ...] | list[str | tuple[str, ...]]
 
 
 @lru_cache(maxsize=8192)

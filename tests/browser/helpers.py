@@ -63,6 +63,63 @@ def loop_definition(concurrency: int, duration_ms: int) -> dict[str, Any]:
     }
 
 
+# An approval between start and output: runs pause at `sign_off` until someone decides.
+APPROVAL = {
+    "schemaVersion": 1,
+    "name": "Refund",
+    "settings": {},
+    "nodes": [
+        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+        {"id": "sign_off", "type": "approval", "name": "Manager sign-off", "position": {"x": 250, "y": 0},
+         "config": {"message": "Refund over 500 EUR"}},
+        {"id": "result", "type": "output", "name": "Decision", "position": {"x": 500, "y": 0},
+         "config": {"value": "{{sign_off}}"}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "start", "target": "sign_off"},
+        {"id": "e2", "source": "sign_off", "target": "result"},
+    ],
+}
+
+
+def fan_out(duration_ms: int) -> dict[str, Any]:
+    """The seed's fan-out: start → three branches → merge."""
+    return {
+        "schemaVersion": 1,
+        "name": "Fan-out",
+        "settings": {"maxConcurrency": 10},
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 150}, "config": {}},
+            *[
+                {"id": f"process_{i}", "type": "delay", "name": f"Process {i}", "position": {"x": 250, "y": i * 120},
+                 "config": {"duration": duration_ms}}
+                for i in (1, 2, 3)
+            ],
+            {"id": "aggregate", "type": "merge", "name": "Aggregate", "position": {"x": 500, "y": 150}, "config": {}},
+        ],
+        "edges": [
+            *[{"id": f"out{i}", "source": "start", "target": f"process_{i}"} for i in (1, 2, 3)],
+            *[{"id": f"in{i}", "source": f"process_{i}", "target": "aggregate"} for i in (1, 2, 3)],
+        ],
+    }
+
+
+def rate_limited_loop(base_url: str, items_per_second: int) -> dict[str, Any]:
+    """A profile call per item, rate-limited; unknown users fail and the loop continues."""
+    return {
+        "schemaVersion": 1, "name": "Rated loop", "settings": {"maxConcurrency": 20},
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+            {"id": "loop", "type": "loop", "name": "Fetch profiles", "position": {"x": 250, "y": 0},
+             "config": {"arrayPath": "{{input.items}}", "itemVariable": "item", "maxConcurrency": 10,
+                        "rateLimit": items_per_second, "parallel": {"onPartialFailure": "continue"}}},
+            {"id": "fetch", "type": "http", "name": "Profile", "parentId": "loop", "position": {"x": 20, "y": 60},
+             "config": {"method": "GET", "url": base_url + "/demo-api/users/{{item}}/profile?latency=600"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "loop"}],
+    }
+
+
 # -- a logged-in page ---------------------------------------------------------------------
 def log_in(browser: Any, base_url: str, page_errors: Any, username: str, password: str,
            timeout_ms: int = 15_000) -> tuple[Any, Any]:

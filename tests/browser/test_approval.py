@@ -14,27 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_get, api_post, wait_for_status
+from tests.browser.helpers import APPROVAL, api_get, api_post, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-APPROVAL = {
-    "schemaVersion": 1,
-    "name": "Refund",
-    "settings": {},
-    "nodes": [
-        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-        {"id": "sign_off", "type": "approval", "name": "Manager sign-off", "position": {"x": 250, "y": 0},
-         "config": {"message": "Refund over 500 EUR"}},
-        {"id": "result", "type": "output", "name": "Decision", "position": {"x": 500, "y": 0},
-         "config": {"value": "{{sign_off}}"}},
-    ],
-    "edges": [
-        {"id": "e1", "source": "start", "target": "sign_off"},
-        {"id": "e2", "source": "sign_off", "target": "result"},
-    ],
-}
-
 
 
 def run_until_paused(page: Any, workflow_id: int) -> int:

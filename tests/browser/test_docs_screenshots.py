@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import ROOT, api_post, wait_for_status
-from tests.browser.test_approval import APPROVAL
-from tests.browser.test_timeline import fan_out
-from tests.browser.test_timeline_scale import rate_limited_loop
+from tests.browser.helpers import APPROVAL, ROOT, api_post, fan_out, rate_limited_loop, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,94 +15,20 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_get, api_post
+from tests.browser.canvas import (
+    connect,
+    create_workflow,
+    drag_node,
+    drop_from_palette,
+    edge_count,
+    node_box,
+    node_ids,
+    save,
+    set_code_field,
+)
+from tests.browser.helpers import ARTIFACTS, api_get, api_post
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-EDITOR_URL = re.compile(r".*/workflows/(\d+)/$")
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def create_workflow(page: Any, name: str) -> str:
-    """Create a workflow from the list page; returns its id once the editor is open. The
-    editor stores nothing until the first save (no empty drafts piling up), so it saves."""
-    page.goto("/workflows/")
-    page.fill("[data-testid=new-workflow-name]", name)
-    page.click("[data-testid=create-workflow]")
-    page.wait_for_selector("[data-testid=editor]")
-    page.wait_for_selector("[data-testid=save-state]:has-text('Not saved yet')")
-    page.keyboard.press("Control+s")
-    page.wait_for_url(EDITOR_URL)
-    match = EDITOR_URL.match(page.url)
-    assert match
-    return match.group(1)
-
-
-def node_ids(page: Any) -> list[str]:
-    return page.eval_on_selector_all(".react-flow__node", "els => els.map(e => e.getAttribute('data-id'))")
-
-
-def edge_count(page: Any) -> int:
-    return page.locator(".react-flow__edge").count()
-
-
-def drop_from_palette(page: Any, node_type: str, x: float, y: float) -> str:
-    """Drag a palette item onto the canvas at (x, y) canvas-pixels; returns the new node id."""
-    before = set(node_ids(page))
-    page.drag_and_drop(f"[data-testid=palette-{node_type}]", "[data-testid=canvas]", target_position={"x": x, "y": y})
-    page.wait_for_function(
-        "n => document.querySelectorAll('.react-flow__node').length > n", arg=len(before)
-    )
-    (new_id,) = set(node_ids(page)) - before
-    return new_id
-
-
-def center(page: Any, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).bounding_box()
-    assert box, f"{selector} is not on screen"
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def connect(page: Any, source: str, target: str, handle: str = "out") -> None:
-    """Drag from a node's output handle to another node's input handle."""
-    sx, sy = center(page, f"[data-testid=handle-out-{source}-{handle}]")
-    tx, ty = center(page, f"[data-testid=handle-in-{target}]")
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    page.mouse.move((sx + tx) / 2, (sy + ty) / 2, steps=5)
-    page.mouse.move(tx, ty, steps=5)
-    page.mouse.up()
-
-
-def node_box(page: Any, node_id: str) -> dict[str, float]:
-    box = page.locator(f".react-flow__node[data-id='{node_id}']").bounding_box()
-    assert box
-    return box
-
-
-def drag_node(page: Any, node_id: str, dx: float, dy: float, grip: tuple[float, float] = (60, 14)) -> None:
-    box = node_box(page, node_id)
-    x, y = box["x"] + grip[0], box["y"] + grip[1]
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + dx / 2, y + dy / 2, steps=6)
-    page.mouse.move(x + dx, y + dy, steps=6)
-    page.mouse.up()
-
-
-def save(page: Any) -> None:
-    page.keyboard.press("Control+s")
-    page.wait_for_selector("[data-testid=save-state]:has-text('Saved')")
-
-
-def set_code_field(page: Any, test_id: str, text: str) -> None:
-    page.click(f"[data-testid='{test_id}'] .cm-content")
-    page.keyboard.press("Control+a")
-    page.keyboard.type(text)
-
 
 # --- tests ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.canvas import open_node
 from tests.browser.helpers import api_get, api_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,11 +31,6 @@ FORMS = {
         {"id": "e3", "source": "shape", "target": "call"},
     ],
 }
-
-
-def open_node(page: Any, node_id: str) -> None:
-    page.click(f".react-flow__node[data-id='{node_id}'] .fm-node-name")
-    page.wait_for_selector(f"[data-testid=node-panel-id]:has-text('{node_id}')")
 
 
 def test_forms_follow_the_operation_and_read_plainly(logged_in_page: Any, page_errors: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.canvas import EDITOR_URL, drag_node, drop_from_palette, node_box, node_ids
 from tests.browser.helpers import api_get
-from tests.browser.test_editor import EDITOR_URL, drag_node, drop_from_palette, node_box, node_ids
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_get, api_post
-from tests.browser.test_approval import APPROVAL
-from tests.browser.test_timeline import fan_out
+from tests.browser.helpers import APPROVAL, api_get, api_post, fan_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_get
-from tests.browser.test_editor import (
+from tests.browser.canvas import (
     connect,
     create_workflow,
     drop_from_palette,
@@ -26,6 +25,7 @@ from tests.browser.test_editor import (
     save,
     set_code_field,
 )
+from tests.browser.helpers import api_get
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,33 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_post, loop_definition
+from tests.browser.helpers import api_post, fan_out, loop_definition
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RUN_INPUT = {"order": 42}
 
-
-def fan_out(duration_ms: int) -> dict[str, Any]:
-    """The seed's fan-out: start → three branches → merge."""
-    return {
-        "schemaVersion": 1,
-        "name": "Fan-out",
-        "settings": {"maxConcurrency": 10},
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 150}, "config": {}},
-            *[
-                {"id": f"process_{i}", "type": "delay", "name": f"Process {i}", "position": {"x": 250, "y": i * 120},
-                 "config": {"duration": duration_ms}}
-                for i in (1, 2, 3)
-            ],
-            {"id": "aggregate", "type": "merge", "name": "Aggregate", "position": {"x": 500, "y": 150}, "config": {}},
-        ],
-        "edges": [
-            *[{"id": f"out{i}", "source": "start", "target": f"process_{i}"} for i in (1, 2, 3)],
-            *[{"id": f"in{i}", "source": f"process_{i}", "target": "aggregate"} for i in (1, 2, 3)],
-        ],
-    }
 
 
 def start_run(page: Any, definition: dict[str, Any], run_input: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_post, wait_for_status
+from tests.browser.helpers import api_post, rate_limited_loop, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,21 +45,6 @@ def tiny_failing() -> dict[str, Any]:
 
 ITEMS = [1, 2, 91, 3, 4, 92, 5, 6, 93, 7, 8, 9]  # 91-93: no such user (404), the item fails
 
-
-def rate_limited_loop(base_url: str, items_per_second: int) -> dict[str, Any]:
-    """A profile call per item, rate-limited; unknown users fail and the loop continues."""
-    return {
-        "schemaVersion": 1, "name": "Rated loop", "settings": {"maxConcurrency": 20},
-        "nodes": [
-            START,
-            {"id": "loop", "type": "loop", "name": "Fetch profiles", "position": {"x": 250, "y": 0},
-             "config": {"arrayPath": "{{input.items}}", "itemVariable": "item", "maxConcurrency": 10,
-                        "rateLimit": items_per_second, "parallel": {"onPartialFailure": "continue"}}},
-            {"id": "fetch", "type": "http", "name": "Profile", "parentId": "loop", "position": {"x": 20, "y": 60},
-             "config": {"method": "GET", "url": base_url + "/demo-api/users/{{item}}/profile?latency=600"}},
-        ],
-        "edges": [{"id": "e1", "source": "start", "target": "loop"}],
-    }
 
 
 def ms_of(label: str) -> float:

@@ -16,16 +16,10 @@ from rest_framework.test import APIClient
 from editor.models import Schedule, Webhook
 from editor.triggers import schedules_run_due, webhook_signature
 from engine.models import Execution
-from tests.conftest import SIMPLE_DEFINITION
+from tests.conftest import SIMPLE_DEFINITION, create_webhook
 from tests.threads import db_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _hook(client: APIClient, workflow_id: int, **body: Any) -> dict[str, Any]:
-    response = client.post(f"/api/workflows/{workflow_id}/webhooks", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def _post(url: str, body: Any, **headers: str) -> Any:
@@ -37,7 +31,7 @@ def _post(url: str, body: Any, **headers: str) -> Any:
 def test_webhook_starts_a_run_of_the_owner_with_the_body_as_input(alice, alice_client, bob_client,
                                                                   make_workflow, wait_for_execution):
     workflow = make_workflow()
-    hook = _hook(alice_client, workflow.pk, name="from CI")
+    hook = create_webhook(alice_client, workflow.pk, name="from CI")
     assert hook["url"].startswith("http://testserver/hooks/") and hook["auth"] == "token"
 
     response = _post(hook["url"], {"who": "the webhook"})
@@ -56,14 +50,14 @@ def test_webhook_starts_a_run_of_the_owner_with_the_body_as_input(alice, alice_c
 
 
 def test_webhook_waits_for_the_result_when_asked(alice_client, make_workflow):
-    hook = _hook(alice_client, make_workflow().pk)
+    hook = create_webhook(alice_client, make_workflow().pk)
     response = _post(hook["url"] + "?wait=20", {"who": "waiter"})
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "succeeded" and response.json()["output"] == {"Done": "waiter"}
 
 
 def test_hmac_webhook_refuses_unsigned_and_wrongly_signed_bodies(alice_client, make_workflow):
-    hook = _hook(alice_client, make_workflow().pk, auth="hmac")
+    hook = create_webhook(alice_client, make_workflow().pk, auth="hmac")
     assert hook["hmacSecret"] and hook["signatureHeader"] == "X-FlowMaestro-Signature"
     raw = json.dumps({"who": "signed"}).encode()
     assert _post(hook["url"], raw).status_code == 403
@@ -75,7 +69,7 @@ def test_hmac_webhook_refuses_unsigned_and_wrongly_signed_bodies(alice_client, m
 
 def test_webhook_refusals_are_json_and_lose_nothing(alice_client, make_workflow):
     workflow = make_workflow()
-    hook = _hook(alice_client, workflow.pk)
+    hook = create_webhook(alice_client, workflow.pk)
     unknown = _post("/hooks/" + "x" * 43, {})
     assert unknown.status_code == 404 and unknown.json()["detail"]
     bad = _post(hook["url"], b"{not json")
@@ -101,7 +95,7 @@ def test_webhook_runs_obey_the_workflow_queue(alice_client, make_workflow):
     runtime.stop_engine(1)  # nothing claims the queued runs, so the queue fills
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("engine.services._wake_engine", lambda *a, **k: None)
-        hook = _hook(alice_client, workflow.pk)
+        hook = create_webhook(alice_client, workflow.pk)
         assert [_post(hook["url"], {}).status_code for _ in range(3)] == [202, 202, 429]
 
 
@@ -187,7 +181,7 @@ def test_a_disabled_schedule_never_runs_and_admin_lists_triggers(alice_client, m
     created = _schedule(alice_client, workflow.pk, cron="* * * * *", enabled=False).json()
     assert created["nextRunAt"] is None
     assert schedules_run_due(timezone.now() + timedelta(days=1)) == 0
-    _hook(alice_client, workflow.pk, name="deploy hook")
+    create_webhook(alice_client, workflow.pk, name="deploy hook")
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
     assert client.get("/admin/editor/schedule/").status_code == 200
     page = client.get("/admin/editor/webhook/")

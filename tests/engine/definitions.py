@@ -32,6 +32,38 @@ def loop_definition(loop_config: dict[str, Any], body: list[dict[str, Any]], bod
     return definition(nodes, [("start", "loop"), ("loop", "o"), *body_edges], **settings)
 
 
+def fan_out(duration_ms: int = 300) -> dict[str, Any]:
+    """start → three delay branches → merge (the seed's fan-out / fan-in)."""
+    return {
+        "schemaVersion": 1,
+        "name": "Fan-out",
+        "settings": {"maxConcurrency": 10},
+        "nodes": [
+            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+            *[
+                {"id": f"work_{c}", "type": "delay", "name": f"Work {c.upper()}",
+                 "position": {"x": 250, "y": i * 100}, "config": {"duration": duration_ms}}
+                for i, c in enumerate("abc")
+            ],
+            {"id": "merge", "type": "merge", "name": "Merge", "position": {"x": 500, "y": 0}, "config": {}},
+        ],
+        "edges": [
+            *[{"id": f"s{c}", "source": "start", "target": f"work_{c}"} for c in "abc"],
+            *[{"id": f"m{c}", "source": f"work_{c}", "target": "merge"} for c in "abc"],
+        ],
+    }
+
+
+def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
+    """A delay node of `ms` milliseconds (extra keys go into its config)."""
+    return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
+
+
+def seconds(a: Any, b: Any) -> float:
+    """Seconds from datetime `a` to `b`."""
+    return float((b - a).total_seconds())
+
+
 def peak_concurrency(spans: Iterable[tuple[Any, Any]]) -> int:
     """Most spans (start, finish) open at once; a finish at the same instant as a start
     counts first. Spans without both ends (never ran) are left out."""

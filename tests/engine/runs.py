@@ -18,6 +18,7 @@ from tests.engine.definitions import START as START
 from tests.engine.definitions import definition as definition
 from tests.engine.definitions import loop_definition as loop_definition
 from tests.engine.definitions import peak_concurrency as _peak
+from tests.engine.definitions import seconds as seconds
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> None:
@@ -52,9 +53,29 @@ def start(owner: User, wf: Workflow, input: Any = None, priority: int = 0) -> Ex
     return ex
 
 
+def start_run(owner: User, d: dict[str, Any], input: Any = None) -> Execution:
+    """Save `d` as a workflow of `owner` and start it, without waiting."""
+    return start(owner, make_workflow(owner, d), input)
+
+
+def status_of(execution: Execution | Any) -> str:
+    """The stored status of an execution (a row or an id), read afresh."""
+    execution_id = execution.id if isinstance(execution, Execution) else execution
+    return str(Execution.objects.values_list("status", flat=True).get(id=execution_id))
+
+
+def wait_status(execution: Execution | Any, statuses: set[str], timeout: float = 15.0) -> Execution:
+    """Wait until the execution (a row, refreshed in place, or an id) has one of `statuses`."""
+    execution_id = execution.id if isinstance(execution, Execution) else execution
+    wait_for(lambda: status_of(execution_id) in statuses, timeout, f"execution {execution_id} status in {sorted(statuses)}")
+    if isinstance(execution, Execution):
+        execution.refresh_from_db()
+        return execution
+    return Execution.objects.get(id=execution_id)
+
+
 def run(owner: User, d: dict[str, Any], input: Any = None, timeout: float = 20) -> Execution:
-    wf = make_workflow(owner, d)
-    ex = start(owner, wf, input)
+    ex = start_run(owner, d, input)
     engine = start_engine()
     assert engine.wait(ex.id, timeout), "execution did not finish"
     return wait_finished(ex.id, 5)
@@ -67,7 +88,3 @@ def runs_of(ex: Execution, node_id: str) -> list[NodeRun]:
 def peak_concurrency(runs: list[NodeRun]) -> int:
     """Most node runs in flight at once, from their start and finish times."""
     return _peak([(r.started_at, r.finished_at) for r in runs])
-
-
-def seconds(a: Any, b: Any) -> float:
-    return float((b - a).total_seconds())

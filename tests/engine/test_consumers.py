@@ -38,6 +38,7 @@ from editor.models import Workflow
 from engine.live.routing import websocket_urlpatterns
 from engine.models import Event, Execution
 from tests.daphne import running_daphne
+from tests.engine.definitions import fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,24 +47,7 @@ ORIGIN = b"http://localhost:8000"
 # start an engine in the test process).
 APPLICATION = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
-FAN_OUT: dict[str, Any] = {
-    "schemaVersion": 1,
-    "name": "Fan-out",
-    "settings": {"maxConcurrency": 10},
-    "nodes": [
-        {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-        *[
-            {"id": f"work_{c}", "type": "delay", "name": f"Work {c.upper()}", "position": {"x": 250, "y": i * 100},
-             "config": {"duration": 150}}
-            for i, c in enumerate("abc")
-        ],
-        {"id": "merge", "type": "merge", "name": "Merge", "position": {"x": 500, "y": 0}, "config": {}},
-    ],
-    "edges": [
-        *[{"id": f"s{c}", "source": "start", "target": f"work_{c}"} for c in "abc"],
-        *[{"id": f"m{c}", "source": f"work_{c}", "target": "merge"} for c in "abc"],
-    ],
-}
+FAN_OUT: dict[str, Any] = fan_out(150)
 
 
 # --- helpers ------------------------------------------------------------------------------------

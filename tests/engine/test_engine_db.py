@@ -4,37 +4,16 @@ executions and node runs."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 
 from engine import services
 from engine.bench.workloads import fanout_definition
-from engine.models import Event, Execution, NodeRun
+from engine.models import Event, NodeRun
 from engine.runtime import start_engine
-from tests.engine.runs import START, definition, make_workflow
+from tests.engine.runs import START, definition, make_workflow, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-def run(owner: User, d: dict[str, Any], input: Any = None, timeout: float = 20) -> Execution:
-    wf = make_workflow(owner, d)
-    ex = services.execution_start(workflow=wf, user=owner, input=input or {})
-    engine = start_engine()
-    engine.submit(ex.id)
-    assert engine.wait(ex.id, timeout), "execution did not finish"
-    deadline = time.monotonic() + 5
-    ex.refresh_from_db()
-    while ex.status in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.02)
-        ex.refresh_from_db()
-    return ex
-
-
-@pytest.fixture
-def alice(db: None) -> User:
-    return User.objects.create_user("alice-engine", password="pw")
-
 
 def test_three_branches_overlap_and_carry_trace_ids(alice):
     d = definition([START] + [{"id": n, "type": "delay", "config": {"duration": 300}} for n in "abc"]

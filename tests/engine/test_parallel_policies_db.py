@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth.models import User
 
+from tests.engine.definitions import delay
 from tests.engine.runs import (
     START,
     definition,
@@ -19,15 +19,6 @@ from tests.engine.runs import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("parallel-owner", password="pw")
-
-
-def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
-    return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
 
 
 def fan(branches, merge_config, edges_extra=None, **settings):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.models import DeadLetter, Execution, NodeRun
-from tests.engine.runs import START, definition, loop_definition, wait_finished
+from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,16 +31,6 @@ def create(client: Any, d: dict[str, Any], name: str = "Queued") -> int:
 
 def run(client: Any, workflow_id: int, input: Any, priority: int = 0) -> Any:
     return client.post(f"/api/workflows/{workflow_id}/run", {"input": input, "priority": priority}, format="json")
-
-
-def wait_status(execution_id: int, statuses: set[str], timeout: float = 10) -> Execution:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ex = Execution.objects.get(id=execution_id)
-        if ex.status in statuses:
-            return ex
-        time.sleep(0.02)
-    raise AssertionError(f"execution {execution_id} is {ex.status}, not {statuses}")
 
 
 def test_run_api_answers_429_with_a_clear_message_when_the_queue_is_full(alice_client):

@@ -27,8 +27,8 @@ from django.contrib.auth.models import User
 
 from engine.core.graph import validate_definition
 from engine.models import DeadLetter, Execution
-from tests.engine.core.conftest import CoreRunner
 from tests.engine.core.conftest import graph as core_graph
+from tests.engine.core_runner import CoreRunner
 from tests.engine.definitions import custom_merge_definition
 from tests.engine.definitions import peak_concurrency as peak_spans
 from tests.engine.runs import (
@@ -122,11 +122,6 @@ def test_the_blocks_translate_to_json():
     }
     assert ts_object(QUEUE_CONFIGURATION)["queue"]["timeout"] == 300000
     assert ts_object(BRANCH_TIMEOUT) == {"timeout": 30000, "onTimeout": "cancel"}
-
-
-@pytest.fixture
-def owner(transactional_db: None) -> User:
-    return User.objects.create_user("seed-owner", password="pw")
 
 
 def slow_users(n: int) -> list[dict[str, Any]]:
@@ -389,13 +384,6 @@ def test_overall_timeout_of_60_seconds_collects_what_finished(warped_core):
 
 
 # -- Merging Parallel Results --------------------------------------------------------------------
-@pytest.fixture
-def core() -> Iterator[CoreRunner]:
-    runner = CoreRunner()
-    yield runner
-    runner.engine.stop(1)
-
-
 def test_automatic_merge_combines_branch_a_b_c(core):
     shape = ts_object(AUTOMATIC_MERGE.replace("// After parallel branches complete", ""))
     d = core_graph([START, *[{"id": n, "type": "transform", "config": {"expression": "return {result: '...'};"}}

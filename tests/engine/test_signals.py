@@ -16,26 +16,9 @@ from django.core import mail
 
 from engine import services
 from engine.models import Event, Execution, NodeRun
-from engine.runtime import start_engine
-from tests.engine.runs import START, definition, make_workflow, wait_for
+from tests.engine.runs import START, definition, start_run, status_of, wait_for, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-def start_run(owner: User, d: dict[str, Any], input: Any = None) -> Execution:
-    ex = services.execution_start(workflow=make_workflow(owner, d), user=owner, input=input or {})
-    start_engine().submit(ex.id)
-    return ex
-
-
-def status_of(ex: Execution) -> str:
-    return Execution.objects.values_list("status", flat=True).get(id=ex.id)
-
-
-def wait_status(ex: Execution, statuses: set[str], timeout: float = 15.0) -> Execution:
-    wait_for(lambda: status_of(ex) in statuses, timeout, f"execution status in {sorted(statuses)}")
-    ex.refresh_from_db()
-    return ex
-
 
 def wait_node(ex: Execution, node_id: str, status: str, timeout: float = 15.0) -> NodeRun:
     wait_for(lambda: NodeRun.objects.filter(execution=ex, node_id=node_id, status=status).exists(), timeout,
@@ -51,16 +34,6 @@ def signal(ex: Execution, user: User, type: str, **kwargs: Any) -> Execution:
 
 def runs(ex: Execution, node_id: str) -> list[tuple[int, str]]:
     return list(NodeRun.objects.filter(execution=ex, node_id=node_id).order_by("seq").values_list("attempt", "status"))
-
-
-@pytest.fixture
-def alice(db: None) -> User:
-    return User.objects.create_user("alice-signals", email="alice.signals@example.com", password="pw")
-
-
-@pytest.fixture
-def bob(db: None) -> User:
-    return User.objects.create_user("bob-signals", email="bob.signals@example.com", password="pw")
 
 
 # -- pause / resume -------------------------------------------------------------------------------
@@ -268,11 +241,11 @@ def approval_definition(approval_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_approval_waits_for_an_approver_and_outputs_the_resume_data(alice: User, bob: User) -> None:
-    ex = start_run(alice, approval_definition({"approvers": ["alice.signals@example.com"]}))
+    ex = start_run(alice, approval_definition({"approvers": ["alice@example.com"]}))
     ex = wait_status(ex, {"paused"})
     assert ex.state["pauseReason"] == "Awaiting approval"
     waiting = ex.state["awaiting"]
-    assert waiting["nodeId"] == "approve" and waiting["approvers"] == ["alice.signals@example.com"]
+    assert waiting["nodeId"] == "approve" and waiting["approvers"] == ["alice@example.com"]
     assert NodeRun.objects.get(execution=ex, node_id="approve").status == "running"
     with pytest.raises(services.SignalForbidden, match="not an approver"):
         signal(ex, bob, "resume", data={"approved": True})

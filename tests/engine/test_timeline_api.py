@@ -15,31 +15,9 @@ from rest_framework.test import APIClient
 from editor.models import Workflow
 from engine import services
 from engine.models import Event, Execution, NodeRun
+from tests.engine.definitions import fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-
-def fan_out(duration_ms: int = 300) -> dict[str, Any]:
-    """start → three delay branches → merge (the seed's fan-out / fan-in)."""
-    return {
-        "schemaVersion": 1,
-        "name": "Fan-out",
-        "settings": {"maxConcurrency": 10},
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-            *[
-                {"id": f"work_{c}", "type": "delay", "name": f"Work {c.upper()}",
-                 "position": {"x": 250, "y": i * 100}, "config": {"duration": duration_ms}}
-                for i, c in enumerate("abc")
-            ],
-            {"id": "merge", "type": "merge", "name": "Merge", "position": {"x": 500, "y": 0}, "config": {}},
-        ],
-        "edges": [
-            *[{"id": f"s{c}", "source": "start", "target": f"work_{c}"} for c in "abc"],
-            *[{"id": f"m{c}", "source": f"work_{c}", "target": "merge"} for c in "abc"],
-        ],
-    }
 
 
 def at(ms: float) -> datetime:

@@ -5,9 +5,7 @@ execution's parent. Checked with the SDK's in-memory exporter and over real OTLP
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from engine import tracing
 from engine.core.tracecontext import node_run_span_id, parse_traceparent
 from engine.models import NodeRun
 from tests.engine.runs import START, definition, loop_definition, run
+from tests.http_server import QuietHandler, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +86,7 @@ def test_a_failed_node_run_is_an_error_span(alice, spans):
     assert boom.status.status_code.name == "ERROR" and "nope" in (boom.status.description or "")
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     seen: list[dict[str, str]] = []
     bodies: list[bytes] = []
 
@@ -102,23 +101,14 @@ class _Recorder(BaseHTTPRequestHandler):
         self._answer(b"")
 
     def _answer(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json" if body else "application/x-protobuf")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send(200, body, "application/json" if body else "application/x-protobuf")
 
 
 @pytest.fixture
 def recorder() -> Iterator[str]:
     _Recorder.seen, _Recorder.bodies = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Recorder) as url:
+        yield url
 
 
 def test_the_http_node_sends_traceparent_of_its_own_span(alice, spans, recorder):

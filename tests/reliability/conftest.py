@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from editor.models import Workflow, WorkflowVersion
+from editor.models import Workflow
 from engine import services
-from engine.models import Execution
+from engine.models import Execution, NodeRun
 from tests.engine.runs import definition as definition
+from tests.engine.runs import make_workflow
+from tests.engine.runs import status_of as status_of
 from tests.engine.runs import wait_for as wait_for
 from tests.pg import current_database_url
 
@@ -79,11 +81,6 @@ def engines(settings: Any) -> Iterator[Engines]:
 
 
 @pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("reliability-owner", email="owner@example.com", password="pw")
-
-
-@pytest.fixture
 def run_workflow(owner: User, settings: Any) -> Callable[..., Execution]:
     """`run_workflow(definition, input)`: save the workflow and queue one execution (for
     engine processes or the test itself: no in-process engine wakes up to claim it)."""
@@ -93,14 +90,13 @@ def run_workflow(owner: User, settings: Any) -> Callable[..., Execution]:
     def run(definition: dict[str, Any], input: Any = None) -> Execution:
         key = repr(definition)
         if key not in made:
-            wf = Workflow.objects.create(owner=owner, name=definition.get("name", "w"), definition=definition,
-                                         version=1)
-            WorkflowVersion.objects.create(workflow=wf, number=1, definition=definition)
-            made[key] = wf
+            made[key] = make_workflow(owner, definition)
         return services.execution_start(workflow=made[key], user=owner, input=input or {})
 
     return run
 
 
-def status_of(execution_id: Any) -> str:
-    return str(Execution.objects.values_list("status", flat=True).get(id=execution_id))
+def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
+    """(attempt, status) of each run of `node_id`, in order."""
+    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
+                .values_list("attempt", "status"))

@@ -6,54 +6,34 @@ run — nothing is lost and nothing that finished runs twice."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from engine.models import Execution, NodeRun
-from tests.reliability.conftest import Engines, definition, status_of, wait_for
+from tests.http_server import QuietHandler, serving
+from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
 
 
-class SlowHandler(BaseHTTPRequestHandler):
+class SlowHandler(QuietHandler):
     calls = 0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).calls += 1
         time.sleep(1.5)
-        body = json.dumps({"slow": True}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send(200, json.dumps({"slow": True}).encode())
 
 
 @pytest.fixture
 def slow_server() -> Iterator[str]:
     SlowHandler.calls = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/slow"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
-                .values_list("attempt", "status"))
+    with serving(SlowHandler) as url:
+        yield f"{url}/slow"
 
 
 def test_sigterm_lets_the_http_call_finish_within_grace_then_another_engine_completes(

@@ -17,15 +17,10 @@ from rest_framework.test import APIClient
 
 from engine import services
 from engine.models import Execution, NodeRun
-from tests.reliability.conftest import Engines, definition, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
-
-
-def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
-                .values_list("attempt", "status"))
 
 
 def signal(execution_id: Any, user: User, type: str, data: Any = None, reason: str = "") -> None:
@@ -81,7 +76,7 @@ def test_an_approval_keeps_waiting_across_a_kill_9_and_checks_its_approvers(
 ) -> None:
     bob = User.objects.create_user("bob-reliability", password="pw")
     d = definition([START, {"id": "approve", "type": "approval",
-                            "config": {"approvers": ["owner@example.com"], "timeout": 60000, "onTimeout": "reject"}},
+                            "config": {"approvers": ["alice@example.com"], "timeout": 60000, "onTimeout": "reject"}},
                     {"id": "out", "type": "output", "name": "out", "config": {"value": "{{approve}}"}}],
                    [("start", "approve"), ("approve", "out")])
     ex = run_workflow(d)
@@ -95,7 +90,7 @@ def test_an_approval_keeps_waiting_across_a_kill_9_and_checks_its_approvers(
     wait_for(lambda: rows(ex.id, "approve") == [(1, "cancelled"), (2, "running")], what="the approval waits again")
     state = Execution.objects.get(id=ex.id).state
     assert status_of(ex.id) == "paused"
-    assert state["awaiting"]["approvers"] == ["owner@example.com"]
+    assert state["awaiting"]["approvers"] == ["alice@example.com"]
     assert state["awaiting"]["deadline"] == waiting["deadline"]  # the original deadline, not a new one
     with pytest.raises(services.SignalForbidden):
         signal(ex.id, bob, "resume", data={"approved": True})

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,6 +14,7 @@ import pytest
 from engine.nodes import http as http_node
 from engine.nodes.base import EngineOptions, NodeContext, NodeError
 from engine.nodes.http import HttpNode, address_refused
+from tests.http_server import QuietHandler, serving
 
 
 def run_http(url: str, *, allow_private: bool = False, **config: Any) -> Any:
@@ -34,11 +33,8 @@ def run_http(url: str, *, allow_private: bool = False, **config: Any) -> Any:
     return HttpNode().run(ctx)
 
 
-class _Server(BaseHTTPRequestHandler):
+class _Server(QuietHandler):
     hits: list[str] = []
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -47,33 +43,16 @@ class _Server(BaseHTTPRequestHandler):
     def do_GET(self, redirect_status: int = 302) -> None:
         type(self).hits.append(self.path)
         if self.path.startswith("/go?"):
-            self.send_response(redirect_status)
-            self.send_header("Location", unquote(self.path.split("to=", 1)[1]))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.send(redirect_status, b"", extra={"Location": unquote(self.path.split("to=", 1)[1])})
             return
-        body = b'{"secret": "internal"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def _serve(host: str) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer((host, 0), _Server)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"
+        self.send(200, b'{"secret": "internal"}')
 
 
 @pytest.fixture
 def internal_server() -> Iterator[str]:
     _Server.hits = []
-    server, url = _serve("127.0.0.1")
-    yield url
-    server.shutdown()
-    server.server_close()
+    with serving(_Server) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -143,12 +122,11 @@ def test_a_host_with_one_private_address_among_public_ones_is_refused(monkeypatc
 def test_a_redirect_to_a_private_address_is_refused(monkeypatch, internal_server):
     # The "public" server: 127.0.0.2 (still loopback on Linux) is treated as public for
     # this test only, so the first hop is allowed and the redirect hop is checked.
-    public, public_url = _serve("127.0.0.2")
     original = http_node.address_refused
     monkeypatch.setattr(
         http_node, "address_refused", lambda ip: False if ip == ipaddress.ip_address("127.0.0.2") else original(ip)
     )
-    try:
+    with serving(_Server, "127.0.0.2") as public_url:
         assert run_http(f"{public_url}/data")["body"] == {"secret": "internal"}  # the allowed hop works
         _Server.hits = []
         for target in (f"{internal_server}/data", "http://169.254.169.254/latest/meta-data/", "http://localhost/"):
@@ -157,9 +135,6 @@ def test_a_redirect_to_a_private_address_is_refused(monkeypatch, internal_server
             assert "Refused" in info.value.message
         assert _Server.hits == ["/go?to=" + f"{internal_server}/data", "/go?to=http://169.254.169.254/latest/meta-data/",
                                 "/go?to=http://localhost/"]
-    finally:
-        public.shutdown()
-        public.server_close()
 
 
 def test_private_addresses_are_allowed_when_the_server_allows_them(internal_server):
@@ -295,13 +270,11 @@ def test_dns_rebinding_cannot_swap_in_loopback_after_the_check(internal_server, 
 def public_redirector(monkeypatch):
     """A redirecting server on 127.0.0.2 that this test alone treats as public, so the first
     hop is allowed and only the redirect hop can be refused."""
-    server, url = _serve("127.0.0.2")
     original = http_node.address_refused
     monkeypatch.setattr(http_node, "address_refused",
                         lambda ip: False if ip == ipaddress.ip_address("127.0.0.2") else original(ip))
-    yield url
-    server.shutdown()
-    server.server_close()
+    with serving(_Server, "127.0.0.2") as url:
+        yield url
 
 
 @pytest.mark.parametrize("spelling, refusal", [

@@ -14,19 +14,13 @@ from editor.models import Webhook, WorkflowVersion
 from editor.triggers import webhook_signature
 from engine import services
 from engine.models import Execution, NodeRun
-from tests.conftest import SIMPLE_DEFINITION
+from tests.conftest import SIMPLE_DEFINITION, create_webhook
 from tests.engine.runs import START, definition, run, wait_finished
 from tests.threads import db_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SURROGATE = b'{"who": "\\ud800"}'
-
-
-def _hook(client: APIClient, workflow_id: int, **body: Any) -> dict[str, Any]:
-    response = client.post(f"/api/workflows/{workflow_id}/webhooks", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def _post(url: str, raw: bytes, **headers: str) -> Any:
@@ -45,7 +39,7 @@ def _slow(ms: int) -> dict[str, Any]:
 
 def test_lone_surrogates_are_refused_at_every_door(alice_client, make_workflow):
     workflow = make_workflow()
-    hook = _hook(alice_client, workflow.pk)
+    hook = create_webhook(alice_client, workflow.pk)
     answer = _post(hook["url"], SURROGATE)
     assert answer.status_code == 400 and "surrogate" in answer.json()["detail"]
     run_answer = alice_client.generic("POST", f"/api/workflows/{workflow.pk}/run", b'{"input": {"a": "\\udc00"}}',
@@ -70,7 +64,7 @@ def test_a_node_output_with_a_lone_surrogate_fails_that_node_run_and_lists_keep_
 
 
 def test_hmac_signature_with_non_ascii_is_a_wrong_signature(alice_client, make_workflow):
-    hook = _hook(alice_client, make_workflow().pk, auth="hmac")
+    hook = create_webhook(alice_client, make_workflow().pk, auth="hmac")
     raw = b'{"x": 1}'
     assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE="\u00e9").status_code == 403
     assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature(hook["hmacSecret"], raw)).status_code == 202
@@ -78,14 +72,14 @@ def test_hmac_signature_with_non_ascii_is_a_wrong_signature(alice_client, make_w
 
 def test_auth_of_a_webhook_cannot_be_switched_silently(alice_client, make_workflow):
     workflow = make_workflow()
-    hook = _hook(alice_client, workflow.pk)
+    hook = create_webhook(alice_client, workflow.pk)
     answer = alice_client.patch(f"/api/workflows/{workflow.pk}/webhooks/{hook['id']}", {"auth": "hmac"}, format="json")
     assert answer.status_code == 400 and "new webhook" in answer.json()["detail"]
     assert Webhook.objects.get(pk=hook["id"]).auth == "token"
 
 
 def test_wait_is_seconds_and_nonsense_is_refused(alice_client, make_workflow):
-    hook = _hook(alice_client, make_workflow(definition=_slow(3000)).pk)
+    hook = create_webhook(alice_client, make_workflow(definition=_slow(3000)).pk)
     assert _post(hook["url"] + "?wait=abc", b"{}").status_code == 400
     assert Execution.objects.count() == 0
     t0 = time.monotonic()
@@ -96,7 +90,7 @@ def test_wait_is_seconds_and_nonsense_is_refused(alice_client, make_workflow):
 
 
 def test_waiting_callers_are_capped_so_they_cannot_take_every_thread(alice_client, make_workflow, settings):
-    hook = _hook(alice_client, make_workflow(definition=_slow(1500)).pk)
+    hook = create_webhook(alice_client, make_workflow(definition=_slow(1500)).pk)
     answers: list[Any] = []
 
     def call() -> None:
@@ -114,7 +108,7 @@ def test_waiting_callers_are_capped_so_they_cannot_take_every_thread(alice_clien
 
 
 def test_concurrent_calls_are_all_counted(alice_client, make_workflow):
-    hook = _hook(alice_client, make_workflow().pk)
+    hook = create_webhook(alice_client, make_workflow().pk)
     codes: list[int] = []
     threads = [db_thread(lambda: codes.append(_post(hook["url"], b"{}").status_code)) for _ in range(10)]
     for t in threads:

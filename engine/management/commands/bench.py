@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from engine.bench import scenarios, servers
+from engine.bench.bigloop import bigloop
 from engine.bench.harness import Harness
 
 Scenario = Callable[[Harness], list[dict[str, Any]]]
@@ -22,8 +23,9 @@ SCENARIOS: dict[str, Scenario] = {
     "chain": scenarios.chain, "fanout": scenarios.fanout, "loop": scenarios.loop, "lattice": scenarios.lattice,
     "runs": servers.runs, "stream": servers.stream, "baseline": scenarios.baseline, "redrive": scenarios.redrive,
 }
-# Run only when named: `scaleout` (a local cluster) and `prune` (a million events written first).
-ON_REQUEST: dict[str, Scenario] = {"prune": servers.prune}
+# Run only when named: `scaleout` (a local cluster), `prune` (a million events written first)
+# and `bigloop` (a 1,000,000-item loop on daphne, watched and cancelled; run once, no median).
+ON_REQUEST: dict[str, Scenario] = {"prune": servers.prune, "bigloop": bigloop}
 
 
 class Command(BaseCommand):
@@ -32,8 +34,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("scenario", nargs="?", default="all", choices=[*SCENARIOS, "all", "scaleout", *ON_REQUEST],
                             help="`all` is every scenario but `scaleout` (a local cluster: Redis, Celery "
-                                 "workers, two daphne, PostgreSQL) and `prune` (a million events written "
-                                 "first), which run only when named")
+                                 "workers, two daphne, PostgreSQL), `prune` (a million events written "
+                                 "first) and `bigloop` (a 1,000,000-item loop on daphne, watched and "
+                                 "cancelled), which run only when named")
         parser.add_argument("--database-url", default="",
                             help="`scaleout` only: an empty PostgreSQL database to use (default: a throw-away "
                                  "cluster started from the PostgreSQL binaries, as the tests do)")
@@ -51,19 +54,28 @@ class Command(BaseCommand):
                                  "single daphne with the engine in-process)")
         parser.add_argument("--events", type=int, default=1_000_000,
                             help="events of the old execution the `prune` scenario removes")
-        parser.add_argument("--items", type=int, default=10_000,
-                            help="items of the `loop` scenario (e.g. 100000 for the scale check)")
+        parser.add_argument("--items", type=int, default=None,
+                            help="items of the `loop` scenario (default 10000; e.g. 100000 for the scale "
+                                 "check) or of `bigloop` (default 1000000)")
+        parser.add_argument("--cancel-after", type=float, default=60.0,
+                            help="`bigloop` only: seconds after which the loop is cancelled (0: it runs to "
+                                 "its end)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         repeat = max(1, options["repeat"] if options["repeat"] is not None else (1 if options["quick"] else 3))
         name = options["scenario"]
-        h = Harness(scale=0.1 if options["quick"] else 1.0, loop_items=options["items"],
+        h = Harness(scale=0.1 if options["quick"] else 1.0, loop_items=options["items"] or 10_000,
                     web_workers=max(0, options["web_workers"]), prune_events=options["events"],
-                    log=self.stderr.write)
+                    log=self.stderr.write, bigloop_items=options["items"] or 1_000_000,
+                    cancel_after=options["cancel_after"])
         try:
             if name == "scaleout":
                 for m in servers.scaleout(h, options["database_url"], repeat, options["quick"]):
+                    self.emit(m)
+                return
+            if name == "bigloop":  # minutes long: one run
+                for m in bigloop(h):
                     self.emit(m)
                 return
             chosen = SCENARIOS if name == "all" else {name: {**SCENARIOS, **ON_REQUEST}[name]}

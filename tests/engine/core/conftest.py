@@ -1,45 +1,15 @@
 """Core tests: the real engine (coordinator, scheduler, timers, worker pool) on in-memory
-persistence — no database, so each test runs in milliseconds."""
+persistence — no database, so each test runs in milliseconds. Their `core` fixture is in
+tests/engine/conftest.py (the seed examples use it too); here, definitions as `graph`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from engine.core.engine import Engine
-from engine.core.persistence import MemoryPersistence
 from tests.engine.definitions import definition
-
-
-class CoreRunner:
-    def __init__(self) -> None:
-        self.store = MemoryPersistence()
-        self.engine = Engine(self.store, poll_interval=0.05, max_workers=8).start()
-
-    def run(self, definition: dict[str, Any], input: Any = None, timeout: float = 10) -> dict[str, Any]:
-        ex_id = self.store.create_execution(definition, input or {}, trace_id="trace-abc123")
-        self.engine.submit(ex_id)
-        assert self.engine.wait(ex_id, timeout), "execution did not finish"
-        return self.result(ex_id)
-
-    def result(self, ex_id: int) -> dict[str, Any]:
-        ex = dict(self.store.executions[ex_id])
-        runs = sorted((r for r in self.store.node_runs.values() if r["execution_id"] == ex_id), key=lambda r: r["seq"])
-        ex["runs"] = runs
-        ex["by_node"] = {}
-        for r in runs:
-            ex["by_node"].setdefault(r["node_id"], []).append(r)
-        ex["events"] = [e for e in self.store.events if e["execution_id"] == ex_id]
-        return ex
-
-
-@pytest.fixture
-def core() -> Iterator[CoreRunner]:
-    runner = CoreRunner()
-    yield runner
-    runner.engine.stop(1)
 
 
 def graph(nodes: list[dict[str, Any]], edges: list[tuple[str, str]] | list[dict[str, Any]], **settings: Any) -> dict[str, Any]:

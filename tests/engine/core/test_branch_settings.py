@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.definitions import START
-
-
-def seconds(a: Any, b: Any) -> float:
-    return (b - a).total_seconds()
+from tests.engine.definitions import START, seconds
 
 
 def two_branches(graph, branch: dict[str, Any], body: list[dict[str, Any]], join: dict[str, Any] | None = None,

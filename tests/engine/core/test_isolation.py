@@ -18,7 +18,8 @@ from engine.core.engine import Engine
 from engine.core.persistence import MemoryPersistence, SignalRecord
 from engine.nodes import REGISTRY
 from engine.nodes.base import NodeContext, NodeType, Sleep
-from tests.engine.core.conftest import CoreRunner, graph
+from tests.engine.core.conftest import graph
+from tests.engine.core_runner import CoreRunner
 from tests.engine.definitions import START
 
 GOOD = graph([START, {"id": "wait", "type": "delay", "config": {"duration": 30}},

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from engine.core.item_queue import ItemQueue, item_priority
-
-START = {"id": "start", "type": "start"}
+from tests.engine.definitions import loop_definition
 
 
 class FakeClock:
@@ -76,20 +75,13 @@ def test_unbounded_fifo_is_lazy_but_times_out_from_the_start():
     assert queue.exhausted
 
 
-def loop_graph(graph, loop_config, body, body_edges=(), **settings):
-    nodes = [START, {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}", **loop_config}},
-             *[{**n, "parentId": "loop"} for n in body],
-             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{loop}}"}}]
-    return graph(nodes, [("start", "loop"), ("loop", "o"), *body_edges], **settings)
-
-
 def start_order(ex, node="work"):
     return [r["iteration"] for r in sorted(ex["by_node"][node], key=lambda r: (r["started_at"], r["seq"]))]
 
 
 def test_loop_queue_priority_order_and_results_in_item_order(core, graph):
     items = [{"id": i, "priority": p} for i, p in enumerate([1, 9, 5, 7])]
-    d = loop_graph(graph, {"maxConcurrency": 1, "queue": {"priority": "priority", "priorityPath": "priority"}},
+    d = loop_definition({"maxConcurrency": 1, "queue": {"priority": "priority", "priorityPath": "priority"}},
                    [{"id": "work", "type": "delay", "config": {"duration": 5}}])
     ex = core.run(d, {"items": items})
     assert ex["status"] == "succeeded", ex["error"]
@@ -98,14 +90,14 @@ def test_loop_queue_priority_order_and_results_in_item_order(core, graph):
 
 
 def test_loop_queue_lifo(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 1, "queue": {"priority": "lifo"}},
+    d = loop_definition({"maxConcurrency": 1, "queue": {"priority": "lifo"}},
                    [{"id": "work", "type": "delay", "config": {"duration": 5}}])
     ex = core.run(d, {"items": [0, 1, 2, 3]})
     assert start_order(ex) == [3, 2, 1, 0]
 
 
 def test_loop_queue_timeout_fails_items_that_waited_too_long(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 1, "queue": {"timeout": 150, "deadLetterQueue": True},
+    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 150, "deadLetterQueue": True},
                            "parallel": {"onPartialFailure": "collect"}},
                    [{"id": "work", "type": "delay", "config": {"duration": 100}}])
     ex = core.run(d, {"items": [0, 1, 2, 3]})
@@ -121,7 +113,7 @@ def test_loop_queue_timeout_fails_items_that_waited_too_long(core, graph):
 
 
 def test_loop_queue_timeout_fires_while_every_slot_is_busy(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 1, "queue": {"timeout": 100}},
+    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 100}},
                    [{"id": "work", "type": "delay", "config": {"duration": 600}}])
     t = time.monotonic()
     ex = core.run(d, {"items": [0, 1]})
@@ -137,11 +129,11 @@ def test_max_size_is_back_pressure_not_loss(core, graph):
     # One at a time, 60 ms each: unbounded, item 5 would wait 300 ms and expire; with
     # maxSize 2 the queue's clock starts when an item enters, so none waits 200 ms.
     body = [{"id": "work", "type": "delay", "config": {"duration": 60}}]
-    bounded = core.run(loop_graph(graph, {"maxConcurrency": 1, "queue": {"maxSize": 2, "timeout": 200}}, body),
+    bounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"maxSize": 2, "timeout": 200}}, body),
                        {"items": list(range(6))})
     assert bounded["status"] == "succeeded", bounded["error"]
     assert bounded["output"]["o"] == list(range(6))
-    unbounded = core.run(loop_graph(graph, {"maxConcurrency": 1, "queue": {"timeout": 200}}, body),
+    unbounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"timeout": 200}}, body),
                          {"items": list(range(6))})
     assert unbounded["status"] == "failed"
 
@@ -150,7 +142,7 @@ def test_failed_items_become_dead_letters_after_their_retries(core, graph):
     body = [{"id": "check", "type": "condition", "config": {"expression": "item === 'bad'"}},
             {"id": "boom", "type": "fail", "config": {"message": "bad item", "retry": {"maxAttempts": 2, "initialDelay": 5}}},
             {"id": "fine", "type": "output", "config": {"value": "{{item}}"}}]
-    d = loop_graph(graph, {"queue": {"deadLetterQueue": True}, "parallel": {"onPartialFailure": "continue"}}, body)
+    d = loop_definition({"queue": {"deadLetterQueue": True}, "parallel": {"onPartialFailure": "continue"}}, body)
     d["edges"] += [{"id": "t", "source": "check", "target": "boom", "sourceHandle": "true"},
                    {"id": "f", "source": "check", "target": "fine", "sourceHandle": "false"}]
     ex = core.run(d, {"items": ["a", "bad", "c"]})

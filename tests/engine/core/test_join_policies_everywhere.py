@@ -11,13 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.engine.definitions import START
+from tests.engine.definitions import START, seconds
 
 SLOW_MS = 1500
 
-
-def seconds(a: Any, b: Any) -> float:
-    return (b - a).total_seconds()
 
 
 def section(graph, join: dict[str, Any], **settings: Any) -> dict[str, Any]:

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.engine.definitions import custom_merge_definition
-
-START = {"id": "start", "type": "start"}
-
-
-def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
-    return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
+from tests.engine.definitions import START, custom_merge_definition, delay
 
 
 def fan(graph, branches, merge_config, **settings):

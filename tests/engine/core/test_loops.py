@@ -9,16 +9,12 @@ from tests.engine.definitions import START, loop_definition
 from tests.engine.definitions import peak_concurrency as shared_peak
 
 
-def loop_graph(graph, loop_config, body, body_edges=(), **settings):
-    return loop_definition(loop_config, body, body_edges, **settings)
-
-
 def peak_concurrency(runs):
     return shared_peak((r["started_at"], r["finished_at"]) for r in runs)
 
 
 def test_parallel_loop_respects_max_concurrency_and_beats_sequential(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 10}, [{"id": "work", "type": "delay", "config": {"duration": 100}}],
+    d = loop_definition({"maxConcurrency": 10}, [{"id": "work", "type": "delay", "config": {"duration": 100}}],
                    maxConcurrency=50)
     t = time.monotonic()
     ex = core.run(d, {"items": list(range(40))})
@@ -30,21 +26,21 @@ def test_parallel_loop_respects_max_concurrency_and_beats_sequential(core, graph
 
 
 def test_execution_max_concurrency_still_caps_loop_bodies(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 10}, [{"id": "work", "type": "delay", "config": {"duration": 50}}],
+    d = loop_definition({"maxConcurrency": 10}, [{"id": "work", "type": "delay", "config": {"duration": 50}}],
                    maxConcurrency=3)
     ex = core.run(d, {"items": list(range(12))})
     assert peak_concurrency(ex["by_node"]["work"]) == 3
 
 
 def test_sequential_loop(core, graph):
-    d = loop_graph(graph, {"parallel": False}, [{"id": "work", "type": "delay", "config": {"duration": 20}}])
+    d = loop_definition({"parallel": False}, [{"id": "work", "type": "delay", "config": {"duration": 20}}])
     ex = core.run(d, {"items": [1, 2, 3, 4]})
     assert peak_concurrency(ex["by_node"]["work"]) == 1
     assert ex["output"]["o"] == [1, 2, 3, 4]
 
 
 def test_rate_limit_spreads_starts(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 10, "rateLimit": 20},
+    d = loop_definition({"maxConcurrency": 10, "rateLimit": 20},
                    [{"id": "work", "type": "delay", "config": {"duration": 1}}])
     ex = core.run(d, {"items": list(range(6))})
     starts = sorted(r["started_at"] for r in ex["by_node"]["work"])
@@ -67,7 +63,7 @@ def test_rate_limiter_with_a_fake_clock():
 
 
 def test_batches_run_one_after_another_with_delay(core, graph):
-    d = loop_graph(graph, {"maxConcurrency": 5, "batchSize": 2, "delayBetweenBatches": 100},
+    d = loop_definition({"maxConcurrency": 5, "batchSize": 2, "delayBetweenBatches": 100},
                    [{"id": "work", "type": "delay", "config": {"duration": 30}},
                     {"id": "tag", "type": "output", "config": {"value": "{{parallel.batchId}}"}}],
                    [("work", "tag")])
@@ -87,7 +83,7 @@ def test_collect_continue_fail_and_min_success_rate(core, graph):
              {"source": "check", "target": "boom", "sourceHandle": "false"}]
 
     def run(parallel):
-        d = loop_graph(graph, {"parallel": parallel}, body)
+        d = loop_definition({"parallel": parallel}, body)
         d["edges"] += [{"id": f"b{i}", **e} for i, e in enumerate(edges)]
         return core.run(d, {"items": [0, 1, 2, 3]})
 
@@ -124,7 +120,7 @@ def test_fail_fast_loop_cancels_running_items(core, graph):
             {"id": "wait", "type": "delay", "config": {"duration": 150}},
             {"id": "boom", "type": "fail", "config": {"message": "first item fails"}},
             {"id": "slow", "type": "delay", "config": {"duration": 3000}}]
-    d = loop_graph(graph, {"parallel": {"failFast": True, "cancelOnFailure": True}}, body)
+    d = loop_definition({"parallel": {"failFast": True, "cancelOnFailure": True}}, body)
     d["edges"] += [{"id": "x1", "source": "pick", "target": "wait", "sourceHandle": "true"},
                    {"id": "x3", "source": "wait", "target": "boom"},
                    {"id": "x2", "source": "pick", "target": "slow", "sourceHandle": "false"}]

@@ -9,14 +9,7 @@ import pytest
 
 from engine.core.plan import VersionPlan
 from engine.core.scheduler import Actions, Outcome, ScopeScheduler
-from tests.engine.definitions import definition, peak_concurrency
-
-
-def delay(node_id: str, ms: int, **extra: object) -> dict[str, object]:
-    return {"id": node_id, "type": "delay", "config": {"duration": ms, **extra}}
-
-
-START = {"id": "start", "type": "start"}
+from tests.engine.definitions import START, definition, delay, peak_concurrency
 
 
 def test_independent_branches_overlap(core, graph):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +12,7 @@ import pytest
 
 from engine.nodes import get_node_type
 from engine.nodes.base import EngineOptions, NodeContext, NodeType
+from tests.http_server import QuietHandler, serving
 
 
 def make_context(node_type: str, config: dict[str, Any] | None = None, **fields: Any) -> NodeContext:
@@ -59,22 +58,9 @@ def node_context() -> Callable[..., NodeContext]:
     return make_context
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """Routes: /json, /text, /status/NNN, /slow?seconds=S, /drip, /redirect?to=PATH, /echo,
     /raw?body=TEXT."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def _route(self) -> None:
         url = urlsplit(self.path)
@@ -82,21 +68,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if url.path == "/json":
-            self._send(200, json.dumps({"users": [{"id": 1}, {"id": 2}]}).encode(), "application/json; charset=utf-8")
+            self.send(200, json.dumps({"users": [{"id": 1}, {"id": 2}]}).encode(), "application/json; charset=utf-8")
         elif url.path == "/problem":
-            self._send(422, json.dumps({"error": "invalid"}).encode(), "application/problem+json")
+            self.send(422, json.dumps({"error": "invalid"}).encode(), "application/problem+json")
         elif url.path == "/text":
-            self._send(200, "héllo".encode(), "text/plain; charset=utf-8")
+            self.send(200, "héllo".encode(), "text/plain; charset=utf-8")
         elif url.path.startswith("/status/"):
             status = int(url.path.rsplit("/", 1)[1])
-            self._send(status, f"status {status}".encode(), "text/plain")
+            self.send(status, f"status {status}".encode(), "text/plain")
         elif url.path == "/slow":
             time.sleep(float(query.get("seconds", ["5"])[0]))
-            self._send(200, b"late", "text/plain")
+            self.send(200, b"late", "text/plain")
         elif url.path == "/redirect":
-            self._send(302, b"", "text/plain", {"Location": query["to"][0]})
+            self.send(302, b"", "text/plain", {"Location": query["to"][0]})
         elif url.path == "/raw":  # the body exactly as given, as JSON (e.g. `NaN`, not JSON at all)
-            self._send(200, query["body"][0].encode(), "application/json")
+            self.send(200, query["body"][0].encode(), "application/json")
         elif url.path == "/echo":
             payload = {
                 "method": self.command,
@@ -104,9 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body.decode(),
             }
-            self._send(200, json.dumps(payload).encode(), "application/json")
+            self.send(200, json.dumps(payload).encode(), "application/json")
         else:
-            self._send(404, b"not found", "text/plain")
+            self.send(404, b"not found", "text/plain")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _route
 
@@ -114,12 +100,5 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def local_http_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 in a thread; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as url:
+        yield url

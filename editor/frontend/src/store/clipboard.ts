@@ -12,18 +12,8 @@ export interface Fragment {
 
 /** The selected nodes (with the bodies of selected loops) and the edges among them. */
 export function copyFragment(definition: WorkflowDefinition, nodeIds: readonly string[]): Fragment {
-  const chosen = new Set(nodeIds);
   // A copied loop brings its body along, however deep.
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const node of definition.nodes) {
-      if (node.parentId !== undefined && chosen.has(node.parentId) && !chosen.has(node.id)) {
-        chosen.add(node.id);
-        grew = true;
-      }
-    }
-  }
+  const chosen = withDescendants(definition, nodeIds);
   const nodes = definition.nodes.filter((n) => chosen.has(n.id));
   const edges = definition.edges.filter((e) => chosen.has(e.source) && chosen.has(e.target));
   return structuredClone({ kind: CLIPBOARD_KIND, nodes, edges });
@@ -93,4 +83,20 @@ export function rekeyFragment(
       return copy;
     });
   return { nodes, edges };
+}
+
+/** Nodes plus every descendant: a copied or deleted loop takes its body with it. */
+export function withDescendants(definition: WorkflowDefinition, ids: Iterable<string>): Set<string> {
+  const result = new Set(ids);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const node of definition.nodes) {
+      if (node.parentId !== undefined && result.has(node.parentId) && !result.has(node.id)) {
+        result.add(node.id);
+        grew = true;
+      }
+    }
+  }
+  return result;
 }

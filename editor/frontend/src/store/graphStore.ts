@@ -17,7 +17,7 @@ import type {
   WorkflowSettings,
 } from "../api/types";
 import { checkConnection, type ConnectCheck, DEFAULT_HANDLE } from "../lib/graph";
-import { copyFragment, type Fragment, rekeyFragment } from "./clipboard";
+import { copyFragment, type Fragment, rekeyFragment, withDescendants } from "./clipboard";
 import { nextEdgeId, nextNodeId, uniqueName } from "./ids";
 import { nodeIdProblem, renameNodeId } from "./rename";
 
@@ -115,22 +115,6 @@ let toastSeq = 0;
 
 function replaceNode(definition: WorkflowDefinition, id: string, update: (node: WorkflowNode) => WorkflowNode): WorkflowDefinition {
   return { ...definition, nodes: definition.nodes.map((n) => (n.id === id ? update(n) : n)) };
-}
-
-/** Nodes plus every descendant (a deleted loop takes its body with it). */
-export function withDescendants(definition: WorkflowDefinition, ids: Iterable<string>): Set<string> {
-  const result = new Set(ids);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const node of definition.nodes) {
-      if (node.parentId !== undefined && result.has(node.parentId) && !result.has(node.id)) {
-        result.add(node.id);
-        grew = true;
-      }
-    }
-  }
-  return result;
 }
 
 /** Parents before children: React Flow requires it for sub-flows. */
