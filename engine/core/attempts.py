@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.json_bounds import JSONBoundsError, storable
 from engine.core.policies import NodePolicy, retry_delay_ms
 from engine.core.scopes import Attempt, ScopeRun
+from engine.core.signals import await_approval
 from engine.nodes import get_node_type
 from engine.nodes.base import AwaitSignal, BranchResult, NodeCancelled, NodeError, Route, Sleep
 
@@ -125,7 +126,7 @@ class NodeRuns:
             )
             return
         if isinstance(value, AwaitSignal):
-            self.ex.engine.await_signal(attempt, value)
+            await_approval(attempt, value)  # the execution pauses until a resume signal
             return
         handle = None
         if isinstance(value, Route):

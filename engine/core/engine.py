@@ -26,16 +26,14 @@ from typing import Any
 from engine.core.claims import Claims
 from engine.core.coordinator import Coordinator
 from engine.core.execution import Attempt, ExecutionRun
-from engine.core.loops import begin_loop
 from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord
 from engine.core.plan import VersionPlan
 from engine.core.rollback import rollback_and_cancel
-from engine.core.signals import await_approval
 from engine.core.timers import Timer, Timers, clock
 from engine.core.writer import Announcer, Writer
 from engine.executors.base import Executor
 from engine.executors.thread import ThreadExecutor
-from engine.nodes.base import AwaitSignal, EngineOptions
+from engine.nodes.base import EngineOptions
 
 
 @dataclass(frozen=True)
@@ -233,16 +231,8 @@ class Engine:
             with self._lock:  # sent once the final status is committed (`_finished`)
                 self._notices[ex.id] = notice
 
-    # -- trampolines: engine.core.execution and engine.core.signals reach loops, signals and
-    # rollback through these, so that those modules need not import each other (issue 13,
-    # item 2 moves them to the execution's own public methods).
-    def start_container(self, attempt: Attempt) -> None:
-        begin_loop(self, attempt)
-
-    def await_signal(self, attempt: Attempt, request: AwaitSignal) -> None:
-        """An approval node waits: the execution pauses until a resume signal."""
-        await_approval(attempt, request)
-
+    # -- a trampoline: engine.core.signals reaches rollback through it, so that the two
+    # need not import each other.
     def on_cancel_signal(self, ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
         reason = record.reason or "cancelled by signal"
         notify = handler.get("notify") or []

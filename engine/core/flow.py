@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.core.loops import begin_loop
 from engine.core.pacing import HOLD_BURST_OVER
 from engine.core.persistence import now
 from engine.core.policies import node_policy
@@ -50,7 +51,7 @@ class Flow:
         if retry_of is not None:
             return  # the retry timer moves it to the ready queue
         if node.type == "loop":
-            ex.engine.start_container(attempt)
+            begin_loop(ex.engine, attempt)
             return
         ex.ready.append(attempt)
         ex.engine.mark_dirty(ex)

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.core.execution import Attempt, ScopeRun
 from engine.core.item_queue import ItemQueue
 from engine.core.loop_results import LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
+from engine.core.scopes import Attempt, ScopeRun
 from engine.core.templates import render
 
 if TYPE_CHECKING:
