@@ -21,7 +21,7 @@ run: setup migrate demo
 test: setup lint typecheck pytest
 
 # The scale-out topology on this machine (Procfile, run by honcho): Redis, two daphne
-# (ports 8001, 8002) and two Celery workers, against DATABASE_URL (PostgreSQL).
+# (ports 8001, 8002), two Celery workers and Flower (5555), against DATABASE_URL (PostgreSQL).
 REDIS_PORT ?= 6379
 WEB1_PORT ?= 8001
 WEB2_PORT ?= 8002
