@@ -26,9 +26,8 @@ from typing import Any
 from engine.core.claims import Claims
 from engine.core.coordinator import Coordinator
 from engine.core.execution import Attempt, ExecutionRun
-from engine.core.persistence import Batch, ExecutionRecord, Persistence, SignalRecord
+from engine.core.persistence import Batch, ExecutionRecord, Persistence
 from engine.core.plan import VersionPlan
-from engine.core.rollback import rollback_and_cancel
 from engine.core.timers import Timer, Timers, clock
 from engine.core.writer import Announcer, Writer
 from engine.executors.base import Executor
@@ -230,19 +229,3 @@ class Engine:
                 reason=str(notify.get("reason")), compensations=list(ex.rollback_report))
             with self._lock:  # sent once the final status is committed (`_finished`)
                 self._notices[ex.id] = notice
-
-    # -- a trampoline: engine.core.signals reaches rollback through it, so that the two
-    # need not import each other.
-    def on_cancel_signal(self, ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
-        reason = record.reason or "cancelled by signal"
-        notify = handler.get("notify") or []
-        if notify:
-            # Sent once the execution has really ended (after its compensations), so the
-            # notice can say how the rollback went; persisted so that a takeover still sends it.
-            ex.extra_state["notify"] = {"to": [str(a) for a in notify], "by": record.sent_by or "a signal",
-                                        "reason": reason}
-            ex.save_state()
-        if handler.get("rollback"):
-            rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
-        else:
-            ex.cancel(reason)

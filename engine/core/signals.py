@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.persistence import SignalRecord
 from engine.core.policies import node_policy
+from engine.core.rollback import rollback_and_cancel
 
 if TYPE_CHECKING:
     from engine.core.execution import ExecutionRun
@@ -74,7 +75,7 @@ def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
     elif action == "resume" and ex.status == "paused":
         _resume(ex, record)
     elif action == "cancel":
-        ex.engine.on_cancel_signal(ex, handler, record)
+        _cancel(ex, handler, record)
     elif action == "custom":
         run_handler(ex, str(handler.get("handler", "")), record.data if record.data is not None else {})
 
@@ -194,3 +195,18 @@ def start_claimed(ex: ExecutionRun) -> None:
 
 def _ready_attempts(ready: Iterable[Attempt]) -> list[Attempt]:
     return [a for a in ready if a.status in ("queued", "retrying")]
+
+
+def _cancel(ex: ExecutionRun, handler: dict[str, Any], record: SignalRecord) -> None:
+    reason = record.reason or "cancelled by signal"
+    notify = handler.get("notify") or []
+    if notify:
+        # Sent once the execution has really ended (after its compensations), so the
+        # notice can say how the rollback went; persisted so that a takeover still sends it.
+        ex.extra_state["notify"] = {"to": [str(a) for a in notify], "by": record.sent_by or "a signal",
+                                    "reason": reason}
+        ex.save_state()
+    if handler.get("rollback"):
+        rollback_and_cancel(ex, reason)  # compensations first, then `cancelled`
+    else:
+        ex.cancel(reason)
