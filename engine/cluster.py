@@ -125,31 +125,27 @@ class LocalCluster:
         env = {**self.base_env(), "FLOWER_UNAUTHENTICATED_API": "true"}
         argv = [str(BIN / "celery"), "-A", "flowmaestro", "flower", "--address=127.0.0.1", f"--port={port}"]
         proc = self._spawn(name, argv, env=env)
-        proc.address = f"127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc
-            except OSError:
-                if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"flower did not start: {proc.log_text()[-2000:]}") from None
-                time.sleep(0.1)
+        return self._listening(proc, port, "flower")
 
     def start_daphne(self, name: str) -> Proc:
         port = free_port()
         argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "10",
                 "--ping-timeout", "20", "flowmaestro.asgi:application"]
         proc = self._spawn(name, argv)
+        return self._listening(proc, port, f"daphne {name}")
+
+    @staticmethod
+    def _listening(proc: Proc, port: int, what: str, timeout: float = 60) -> Proc:
+        """`proc` once it accepts connections on `port` (its address set), or an error with its log."""
         proc.address = f"127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return proc
             except OSError:
                 if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne {name} did not start: {proc.log_text()[-3000:]}") from None
+                    raise RuntimeError(f"{what} did not start: {proc.log_text()[-3000:]}") from None
                 time.sleep(0.1)
 
     def by_name(self, name: str) -> Proc:
