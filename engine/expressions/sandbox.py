@@ -33,23 +33,18 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import select
-import struct
-import subprocess
-import sys
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from engine.core import json_bounds
+from engine.expressions.process import WORKER_PATH as WORKER_PATH
+from engine.expressions.process import WorkerCrashed, WorkerProcess, WorkerTimeout
 from engine.expressions.worker import valid_binding_name
 from engine.nodes.base import NodeError
-
-WORKER_PATH = str(Path(__file__).with_name("worker.py"))
 
 
 def _env_count(name: str) -> int:
@@ -70,7 +65,6 @@ def _env_count(name: str) -> int:
 MAX_WORKERS = _env_count("FLOWMAESTRO_EXPRESSION_WORKERS") or min(8, max(2, os.cpu_count() or 2)) + 1
 # Workers one user may hold at once (default: one fewer than MAX_WORKERS, at least 1).
 WORKERS_PER_USER = min(MAX_WORKERS, _env_count("FLOWMAESTRO_EXPRESSION_WORKERS_PER_USER") or max(1, MAX_WORKERS - 1))
-_STARTUP_TIMEOUT_S = 30.0
 
 
 class ExpressionError(NodeError):
@@ -146,9 +140,9 @@ def evaluate(
     try:
         reply = worker.request(payload, time.monotonic() + allowance_s)
         healthy = True
-    except _WorkerTimeout:
+    except WorkerTimeout:
         raise ExpressionError(f"Expression exceeded its time limit of {timeout_ms} ms", kind="timeout") from None
-    except _WorkerCrashed as crash:
+    except WorkerCrashed as crash:
         if crash.out_of_memory:
             raise ExpressionError(
                 f"Expression exceeded its memory limit of {memory_mb} MB", kind="memory"
@@ -193,107 +187,6 @@ class EvaluationCancelled(ExpressionError):
         super().__init__("Expression cancelled before it ran", kind="cancelled")
 
 
-class _WorkerTimeout(Exception):
-    pass
-
-
-class _WorkerCrashed(Exception):
-    def __init__(self, message: str, *, out_of_memory: bool):
-        super().__init__(message)
-        self.out_of_memory = out_of_memory
-
-
-class _Worker:
-    """One `worker.py` process; used by one evaluation at a time."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 - our own script, no shell, no user text
-            [sys.executable, WORKER_PATH],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-        )
-        # V8 runs outside the GIL: not on the one core a pinned server keeps its threads on.
-        from flowmaestro.affinity import release
-
-        release(self.proc.pid)
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        self._stdin: IO[bytes] = self.proc.stdin
-        self._stdout_fd = self.proc.stdout.fileno()
-        # V8 prints why it aborted (e.g. "Fatal JavaScript out of memory") on stderr.
-        self.stderr_tail: deque[str] = deque(maxlen=40)
-        self._stderr_reader = threading.Thread(
-            target=self._drain_stderr, args=(self.proc.stderr,), name="sandbox-stderr", daemon=True
-        )
-        self._stderr_reader.start()
-        self._read_message(time.monotonic() + _STARTUP_TIMEOUT_S)  # the "ready" line
-
-    def _drain_stderr(self, stream: IO[bytes]) -> None:
-        for line in iter(stream.readline, b""):
-            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
-
-    def request(self, payload: bytes, deadline: float) -> dict[str, Any]:
-        try:
-            self._stdin.write(struct.pack(">I", len(payload)) + payload)
-            self._stdin.flush()
-        except OSError:
-            raise self._crashed() from None
-        return self._read_message(deadline)
-
-    def _read_message(self, deadline: float) -> dict[str, Any]:
-        header = self._read_exact(4, deadline)
-        message: dict[str, Any] = json.loads(self._read_exact(struct.unpack(">I", header)[0], deadline))
-        return message
-
-    def _read_exact(self, size: int, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        remaining = size
-        while remaining:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise _WorkerTimeout()
-            readable, _, _ = select.select([self._stdout_fd], [], [], wait)
-            if not readable:
-                raise _WorkerTimeout()
-            chunk = os.read(self._stdout_fd, min(remaining, 1 << 20))
-            if not chunk:
-                raise self._crashed()
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-
-    def _crashed(self) -> _WorkerCrashed:
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self._stderr_reader.join(timeout=2)
-        tail = "\n".join(self.stderr_tail)
-        lines = [line.strip("# ") for line in self.stderr_tail if line.strip("# ")]
-        return _WorkerCrashed(
-            lines[-1] if lines else f"exit code {self.proc.returncode}",
-            out_of_memory="out of memory" in tail.lower() or "heap limit" in tail.lower(),
-        )
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
-
-    def close(self) -> None:
-        # Closing stdin makes the worker's read loop end; kill it if it does not.
-        try:
-            self._stdin.close()
-            self.proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        self.kill()
-
-
 class _Ticket:
     """One caller waiting for a worker; `granted` once the pool picked it."""
 
@@ -301,7 +194,7 @@ class _Ticket:
 
     def __init__(self, user: Hashable) -> None:
         self.granted = False
-        self.worker: _Worker | None = None  # an idle worker, or None: start a new one
+        self.worker: WorkerProcess | None = None  # an idle worker, or None: start a new one
         self.user = user
 
 
@@ -318,7 +211,7 @@ class _Pool:
     def __init__(self, max_workers: int, per_user: int | None = None) -> None:
         self.max_workers = max_workers
         self.per_user = max(1, min(max_workers, per_user if per_user is not None else max_workers))
-        self._idle: list[_Worker] = []
+        self._idle: list[WorkerProcess] = []
         self._count = 0  # workers alive or being started
         self._held: dict[Hashable, int] = {}  # workers held (or being started) per user
         # user -> execution -> tickets; both levels are kept in round-robin order.
@@ -328,7 +221,7 @@ class _Pool:
         self._cond = threading.Condition()
 
     def acquire(self, owner: Hashable = None, execution: Hashable = None,
-                cancelled: Callable[[], bool] | None = None) -> _Worker:
+                cancelled: Callable[[], bool] | None = None) -> WorkerProcess:
         ticket = _Ticket(owner)
         with self._cond:
             self._queues.setdefault(owner, OrderedDict()).setdefault(execution, deque()).append(ticket)
@@ -342,7 +235,7 @@ class _Pool:
         if worker is not None:
             return worker
         try:
-            return _Worker()
+            return WorkerProcess()
         except BaseException:
             with self._cond:
                 self._count -= 1
@@ -350,7 +243,7 @@ class _Pool:
                 self._dispatch()
             raise
 
-    def release(self, worker: _Worker, *, healthy: bool, owner: Hashable = None) -> None:
+    def release(self, worker: WorkerProcess, *, healthy: bool, owner: Hashable = None) -> None:
         if not healthy:
             worker.kill()
         with self._cond:
@@ -422,7 +315,7 @@ class _Pool:
 
     def _make_spare(self) -> None:
         try:
-            worker: _Worker | None = _Worker()
+            worker: WorkerProcess | None = WorkerProcess()
         except Exception:  # noqa: BLE001 - the next caller starts one itself and sees why
             worker = None
         with self._cond:

@@ -34,8 +34,8 @@ t.start(); t.join()
 engine = Engine(MemoryPersistence(), max_workers=2, worker_initializer=affinity.release)
 worker = engine.executor.pool.submit(lambda: sorted(os.sched_getaffinity(0))).result()
 engine.executor.shutdown()
-from engine.expressions.sandbox import _Worker
-sandbox = _Worker()
+from engine.expressions.process import WorkerProcess
+sandbox = WorkerProcess()
 child = sorted(os.sched_getaffinity(sandbox.proc.pid))
 sandbox.close()
 print(json.dumps({"before": before, "cpu": cpu, "main": sorted(os.sched_getaffinity(0)),
