@@ -24,6 +24,20 @@ function initialFilters(): { workflow: string; status: string; trace: string } {
   return { workflow: query.get("workflow") ?? "", status: query.get("status") ?? "", trace: query.get("trace") ?? "" };
 }
 
+/**
+ * Rows from a list request merged into what the stream has already told. The answer may be
+ * older than the stream's news (a quick run can finish between the query and its answer),
+ * so a row the stream already saw finish keeps its finished state.
+ */
+function mergeListed(prev: Map<number, ExecutionRow>, list: ExecutionRow[]): Map<number, ExecutionRow> {
+  const next = new Map(prev);
+  for (const row of list) {
+    const live = next.get(row.id);
+    next.set(row.id, live && TERMINAL_EXECUTION_STATUSES.includes(live.status) ? { ...row, ...live } : row);
+  }
+  return next;
+}
+
 export function ExecutionListPage() {
   const [rows, setRows] = useState<Map<number, ExecutionRow>>(new Map());
   const [filters, setFilters] = useState(initialFilters);
@@ -61,14 +75,7 @@ export function ExecutionListPage() {
     timelineApi
       .list({ workflow: filters.workflow })
       .then((list) => {
-        setRows((prev) => {
-          const next = new Map(prev);
-          for (const row of list) {
-            const live = next.get(row.id);
-            next.set(row.id, live && TERMINAL_EXECUTION_STATUSES.includes(live.status) ? { ...row, ...live } : row);
-          }
-          return next;
-        });
+        setRows((prev) => mergeListed(prev, list));
         setError(null);
       })
       .catch((err: unknown) => setError(errorMessage(err)))
@@ -140,7 +147,7 @@ export function ExecutionListPage() {
     setChecked(new Set());
     setBusy(false);
     const list = await timelineApi.list({ workflow: filters.workflow }).catch(() => null);
-    if (list) setRows((prev) => new Map([...prev, ...list.map((r) => [r.id, r] as const)]));
+    if (list) setRows((prev) => mergeListed(prev, list));
   };
 
   const openApproval = async (row: ExecutionRow) => {
@@ -236,7 +243,11 @@ export function ExecutionListPage() {
                   {REDRIVABLE.has(row.status) ? (
                     // Re-runs only what failed, in this same execution (its timeline offers the version choice).
                     <button type="button" className="fm-small-btn" data-testid="row-redrive"
-                            onClick={() => api.post(`/api/executions/${row.id}/redrive`, {}).catch((err: unknown) => setError(errorMessage(err)))}>
+                            onClick={() => void api.post<Partial<ExecutionRow>>(`/api/executions/${row.id}/redrive`, {})
+                              // The stream never moves a finished row back to running, so the answer
+                              // (queued again) reopens the row for what the stream says next.
+                              .then((summary) => setRows((prev) => new Map(prev).set(row.id, { ...row, ...summary })))
+                              .catch((err: unknown) => setError(errorMessage(err)))}>
                       Redrive failed
                     </button>
                   ) : null}
