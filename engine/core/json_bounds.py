@@ -90,6 +90,35 @@ def _has_lone_surrogate(value: Any, text: str) -> bool:
     return False
 
 
+# An error is for a person to read, and it is copied to the node run, the execution, its
+# events, a dead letter and every list that shows them: a script that throws megabytes must
+# not make each of those megabytes. Messages are cut to this many characters, and any other
+# part of an error (a fail node's `details`) longer than this as JSON is replaced by a note.
+MAX_ERROR_CHARS = 10_000
+
+
+def cut_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\u2026 ({len(text) - limit} more characters cut)"
+
+
+def bounded_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A node run's error (`{"message", "details"?, …}`) of bounded size, for the reasons above."""
+    out = dict(error)
+    for key, value in error.items():
+        if isinstance(value, str):
+            out[key] = cut_text(value)
+        elif isinstance(value, dict | list):
+            try:
+                size = len(strict_dumps(value))
+            except (TypeError, ValueError, RecursionError):
+                continue  # the write refuses it, with its own reason
+            if size > MAX_ERROR_CHARS:
+                out[key] = {"truncated": True, "size": size}
+    return out
+
+
 def readable_text(text: str) -> str:
     """`text` meant to be read (a script's log line or error message) with what no database
     can store replaced by U+FFFD: NUL and lone surrogates. Unlike an output, such text is
