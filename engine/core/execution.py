@@ -54,9 +54,11 @@ class ExecutionRun:
         self.signal: Any = state.get("signal") or {}
         self.status = "paused" if record.status == "paused" else "running"
         self.pause_reason: str = state.get("pauseReason", "")
-        # Signal state that must survive a restart (engine.core.signals / rollback): the
-        # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel", "redrive")}
+        # State that must survive a restart: the approval that waits, an unfinished rollback
+        # (engine.core.signals / rollback), the branches between or in retries
+        # (engine.core.whole_branches).
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -207,6 +209,7 @@ class ExecutionRun:
         if self.finished:
             return
         self.finished = True
+        self.extra_state.pop("branchRetries", None)  # nothing retries any more (nor on a redrive)
         for row in self.history.unstarted.values():  # queued before a restart, never reached again
             self.rec.abandoned(row)
         self.history.unstarted.clear()
