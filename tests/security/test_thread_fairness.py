@@ -53,9 +53,11 @@ def test_another_users_node_run_gets_a_thread_while_one_users_loop_holds_more_bo
     assert NodeRun.objects.get(execution=bob_ex, node_id="add").output == 2
     loop_wall = (loop_ex.finished_at - loop_ex.started_at).total_seconds()
     # The loop is 16 evaluations of 1 s on the sandbox workers alice may hold (about 8 s);
-    # bob's run needs a thread and a worker, each free within about one evaluation.
+    # bob's run needs a thread and a worker, each free within about one evaluation (plus a
+    # worker's start on a busy machine). Behind alice's queue it waited most of the loop.
     assert loop_wall > 4
-    assert bob_wait < 2.5, (bob_wait, loop_wall)
+    assert bob_wait < 0.4 * loop_wall, (bob_wait, loop_wall)
+    assert bob_wait < 5.0, (bob_wait, loop_wall)
 
 
 class _Reports:
