@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 
 class ThreadExecutor:
+    # In-process bodies start once their start is committed (engine.executors.base): the
+    # writer thread hands them over, and the coordinator never pays for the pool's hand-off.
+    submits_before_commit = False
+
     def __init__(self, max_workers: int = 32, *, initializer: Callable[[], None] | None = None):
         # `initializer` runs first on each worker thread (the runtime uses it to give node
         # bodies every core when the process pins its GIL-bound threads to one).
