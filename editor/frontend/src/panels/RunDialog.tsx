@@ -3,7 +3,9 @@ import { useState } from "react";
 
 import { Dialog } from "../dialogs/Dialog";
 import { CodeField } from "../forms/LazyCodeField";
+import { LargeValue } from "../dialogs/LargeValue";
 import { parseJsonText } from "../lib/jsonText";
+import { isTruncated } from "../lib/largeValue";
 
 interface Props {
   onRun: (input: unknown, priority: number | undefined) => Promise<void>;
@@ -14,7 +16,9 @@ interface Props {
 }
 
 export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
-  const [text, setText] = useState(() => (initialInput && typeof initialInput === "object" ? JSON.stringify(initialInput, null, 2) : "{}"));
+  // A last input the server cut (large) is not prefilled: the box would get its marker.
+  const lastCut = isTruncated(initialInput) ? initialInput : null;
+  const [text, setText] = useState(() => (initialInput && typeof initialInput === "object" && !lastCut ? JSON.stringify(initialInput, null, 2) : "{}"));
   const [priority, setPriority] = useState("");
   const [error, setError] = useState<string | null>(null);
   const submit = async () => {
@@ -34,6 +38,11 @@ export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
   return (
     <Dialog title="Run workflow" titleId="run-title" testId="run-dialog" onClose={onClose}>
       <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
+      {lastCut ? (
+        <p className="fm-help" data-testid="run-last-input-large">
+          The last run's input is a <LargeValue value={lastCut} /> and is not prefilled; re-run that run to reuse it unchanged.
+        </p>
+      ) : null}
       <label className="fm-label" htmlFor="run-input">
         Input (JSON)
       </label>

@@ -107,7 +107,7 @@ export function DeadLettersPage() {
       .finally(() => setBusy(false));
   };
 
-  const replayOne = async (letter: DeadLetter, body: { version: "original" | "latest"; input: unknown }) => {
+  const replayOne = async (letter: DeadLetter, body: { version: "original" | "latest"; input?: unknown }) => {
     const replayed = await api.post<Replayed>(`/api/dead-letters/${letter.id}/replay`, body);
     setReplaying(null);
     setNotice({ text: `Dead letter #${letter.id} replayed on the ${body.version} version as execution #${replayed.id}.`, execution: replayed.id });
