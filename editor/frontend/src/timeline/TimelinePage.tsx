@@ -204,7 +204,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const counts = countByStatus(bars);
   const concurrency = concurrencyText(bars, toMs(live.startedAt), wallEnd, now);
   const workflowCap = Number(timeline.definition.settings?.maxConcurrency ?? 32) || 32;
-  const notes = concurrencyNotes(timeline.definition.nodes, timeline.definition.settings, live.lanes, bars, now)
+  const notes = concurrencyNotes(timeline.definition.nodes, timeline.definition.settings, live.lanes, bars, now,
+                                 timeline.definition.edges, execution)
     .filter((n) => n.peak < n.limit || n.reason !== "reached its limit");
   const paused = (live.paused ?? []).map((p) => ({ from: toMs(p.from) ?? origin, to: toMs(p.to) }));
   const pausedMs = paused.reduce((sum, p) => sum + ((p.to ?? (running ? now : wallEnd)) - p.from), 0);
@@ -257,7 +258,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <ul className="tl-notes" aria-label="Concurrency" data-testid="concurrency-notes">
             {notes.map((n) => (
               <li key={n.laneId ?? n.label} data-testid="concurrency-note">
-                <strong>{n.label}</strong>: {n.peak} of {n.limit} at once — {n.reason}
+                <strong>{n.label}</strong>: {n.text ?? `${n.peak} of ${n.limit} at once — ${n.reason}`}
               </li>
             ))}
           </ul>
