@@ -314,6 +314,9 @@ FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMA
 # for scale-out, where several processes share the cores.
 FLOWMAESTRO_PIN_THREADS = os.environ.get("FLOWMAESTRO_PIN_THREADS", "auto" if FLOWMAESTRO_ENGINE_IN_PROCESS else "off")
 FLOWMAESTRO_MAX_WORKERS = env_int("FLOWMAESTRO_MAX_WORKERS", 32)
+# Worker threads one user's node bodies may hold at once (0: one fewer than all of them), so
+# another user's node run always finds one (engine/executors/thread.py).
+FLOWMAESTRO_MAX_WORKERS_PER_USER = env_int("FLOWMAESTRO_MAX_WORKERS_PER_USER", 0, minimum=0)
 FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", False)
 # The public base URL of this server (scheme://host[:port]), when it differs from what a
 # request shows (behind a proxy) or when there is no request (manage.py load_demo).

@@ -181,3 +181,26 @@ def test_the_schema_documents_the_whole_value_routes(staff_client: APIClient) ->
     assert sorted(field["schema"]["enum"]) == ["error", "input", "output", "state"]
     detail = schema["components"]["schemas"]["Execution"]["properties"]["input"]
     assert "truncated" in detail["description"]
+
+
+@pytest.mark.django_db
+def test_node_run_pages_never_load_a_big_node_run_field(
+    alice_client: APIClient, big: Execution, decoded: list[int]
+) -> None:
+    """The start node run holds the whole input, a loop node run every item's result: a
+    page cuts them from the database's size, never decoding them."""
+    from tests.engine.test_pagination import add_node_runs
+
+    [loop] = add_node_runs(big.pk, 1, output=BIG_INPUT["items"])
+    add_node_runs(big.pk, 2, first_seq=2)
+    detail = alice_client.get(f"/api/executions/{big.pk}").json()
+    shown = detail["nodeRuns"][0]["output"]
+    assert shown == {"truncated": True, "size": json_bytes(BIG_INPUT["items"]),
+                     "url": f"/api/executions/{big.pk}/timeline?nodeRun={loop.id}"}
+    assert detail["nodeRuns"][1]["output"] == {"n": 0}
+    page = alice_client.get(f"/api/executions/{big.pk}/node-runs?limit=2").json()
+    assert page["results"][0]["output"] == shown and page["next"]
+    assert max(decoded, default=0) < CAP, decoded
+    # The URL gives that node run whole.
+    whole = alice_client.get(shown["url"]).json()
+    assert whole["nodeRun"]["output"] == BIG_INPUT["items"]
