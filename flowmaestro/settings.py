@@ -323,6 +323,10 @@ FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", Fals
 FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
+# The editor's expression tests hold an HTTP thread each (editor.services.expression_test_slot).
+FLOWMAESTRO_EXPRESSION_TESTS_MAX = env_int("FLOWMAESTRO_EXPRESSION_TESTS_MAX", max(2, FLOWMAESTRO_HTTP_THREADS // 2),
+                                           minimum=1)
+FLOWMAESTRO_EXPRESSION_TESTS_PER_USER = env_int("FLOWMAESTRO_EXPRESSION_TESTS_PER_USER", 2, minimum=1)
 # How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
 # inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
 # fails that node run).
