@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.core.json_bounds import JSONBoundsError, storable
+from engine.core.json_bounds import JSONBoundsError, bounded_error, storable
 from engine.core.policies import NodePolicy, retry_delay_ms
 from engine.core.scopes import Attempt, ScopeRun
 from engine.core.signals import await_approval
@@ -162,6 +162,7 @@ class NodeRuns:
         """The one retry loop, for every attempt: again after the policy's delay while tries
         are left, else its `onError`. A node of the flow counts its tries from its branch's
         latest run; a detached one from its first attempt."""
+        error = bounded_error(error)
         policy = attempt.policy
         if attempt.detached:
             tries = attempt.attempt - attempt.tries_before

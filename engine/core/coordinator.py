@@ -11,7 +11,9 @@ The loop (`run`):
 3. let dirty executions start ready node runs (inline nodes run right here);
 4. now and then, the housekeeping of engine.core.claims (poll, heartbeat);
 5. hand the tick's batch to the writer, which commits it, announces it, and only then
-   submits the claimed node runs to the executor.
+   submits the claimed node runs to the executor — or, with an executor that
+   `submits_before_commit` (bodies in other processes), submit them right away and record
+   their results only once the writer has committed their start (`_hold`).
 The pacing of each step is in engine.core.pacing.
 """
 
@@ -55,6 +57,12 @@ class Coordinator:
         self.to_submit: list[Attempt] = []
         self.finished: list[Any] = []
         self.submitted: dict[str, Attempt] = {}  # node runs with the executor right now
+        # Submitted before their start is committed (engine.executors.base): attempt id →
+        # the first result that came back meanwhile (None: none yet), held until the writer
+        # has committed the start. Shared with the writer thread, under the lock.
+        self.early = bool(getattr(executor, "submits_before_commit", False))
+        self._uncommitted: dict[str, tuple[Any, ...] | None] = {}
+        self._uncommitted_lock = threading.Lock()
         self.tick_deadline = 0.0
         self.tick_mono = clock()
         self.tick_wall = now()
@@ -130,6 +138,8 @@ class Coordinator:
         kind = message[0]
         if kind == "done":
             _, attempt, value, exc = message
+            if self.early and self._hold(attempt.id, message):
+                return
             self.submitted.pop(attempt.id, None)
             self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
         elif kind == "log":
@@ -140,6 +150,8 @@ class Coordinator:
             # with the executor counts; a redelivered body's second result, or one for an
             # attempt of an execution this engine no longer drives, finds nothing.
             _, attempt_id, value, exc = message
+            if self.early and self._hold(attempt_id, message):
+                return
             attempt = self.submitted.pop(attempt_id, None)
             if attempt is not None:
                 self.guarded(attempt.ex, attempt.ex.complete, attempt, value, exc)
@@ -159,6 +171,14 @@ class Coordinator:
             attempt = message[1]
             attempt.status = "lost"
             attempt.ex.active.pop(attempt.id, None)
+            if self.early:
+                # Its body went out before the claim was refused: whatever it reports is
+                # ignored, and a body still waiting in a queue is called off.
+                with self._uncommitted_lock:
+                    self._uncommitted.pop(attempt.id, None)
+                self.submitted.pop(attempt.id, None)
+                if attempt.ctx is not None:
+                    attempt.ctx.cancel()
         elif kind == "stopped":  # the writer recorded its failure (Writer._stop_failed)
             ex = self.executions.get(message[1])
             if ex is not None:
@@ -189,11 +209,43 @@ class Coordinator:
         batch, self.batch = self.batch, Batch()
         submit, self.to_submit = self.to_submit, []
         finished, self.finished = self.finished, []
+        if self.early and submit:
+            self._submit_now(submit)
         self.writer.hand_off(batch, submit, finished)
 
+    def _submit_now(self, submit: list[Attempt]) -> None:
+        """Give these node runs to the executor before their start is committed (an
+        executor that `submits_before_commit`); their results wait for the commit (`_hold`)."""
+        with self._uncommitted_lock:
+            for attempt in submit:
+                self._uncommitted[attempt.id] = None
+        for attempt in submit:
+            if attempt.status == "running":  # not cancelled or timed out in this same tick
+                self.submitted[attempt.id] = attempt
+                self.executor.submit(attempt)
+
+    def _hold(self, attempt_id: str, message: tuple[Any, ...]) -> bool:
+        """Keep a result of a node run whose start is not committed yet (the first one:
+        a second delivery of the same body changes nothing); True if held."""
+        with self._uncommitted_lock:
+            if attempt_id not in self._uncommitted:
+                return False
+            if self._uncommitted[attempt_id] is None:
+                self._uncommitted[attempt_id] = message
+            return True
+
     def on_started(self, attempt: Attempt) -> None:
-        """The writer committed this node run's start (writer thread): its body goes to the
-        executor."""
+        """The writer committed this node run's start (writer thread; not called for a
+        claim that was lost): its body goes to the executor, or, submitted already, a
+        result held meanwhile goes back to the inbox to be recorded."""
+        if self.early:
+            with self._uncommitted_lock:
+                held = self._uncommitted.pop(attempt.id, None)
+            if held is not None:
+                self.inbox.put(held)
+            return
+        if attempt.status != "running":
+            return  # cancelled or timed out while its start was being written
         self.submitted[attempt.id] = attempt
         self.executor.submit(attempt)
 

@@ -22,7 +22,7 @@ from engine.core.history import RunHistory
 from engine.core.pacing import HOLD_CHUNK
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
-from engine.core.records import FINAL, NodeRunRow, Recorder
+from engine.core.records import FINAL, NodeRunRow, Recorder, small
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
 from engine.core.whole_branches import WholeBranches
@@ -54,9 +54,11 @@ class ExecutionRun:
         self.signal: Any = state.get("signal") or {}
         self.status = "paused" if record.status == "paused" else "running"
         self.pause_reason: str = state.get("pauseReason", "")
-        # Signal state that must survive a restart (engine.core.signals / rollback): the
-        # approval that waits, an unfinished rollback.
-        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in ("awaiting", "granted", "rollback", "notify", "otel", "redrive")}
+        # State that must survive a restart: the approval that waits, an unfinished rollback
+        # (engine.core.signals / rollback), the branches between or in retries
+        # (engine.core.whole_branches).
+        self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -207,6 +209,7 @@ class ExecutionRun:
         if self.finished:
             return
         self.finished = True
+        self.extra_state.pop("branchRetries", None)  # nothing retries any more (nor on a redrive)
         for row in self.history.unstarted.values():  # queued before a restart, never reached again
             self.rec.abandoned(row)
         self.history.unstarted.clear()
@@ -220,7 +223,9 @@ class ExecutionRun:
         output = {
             self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
         }
+        # The event carries the error cut like a node run's (the row keeps it whole): it goes
+        # to every watching websocket, and a loop's failures can be thousands of items.
         self.set_status(status, f"execution.{status}", reason=self.pause_reason,
-                        data={"error": error} if error else None,
+                        data={"error": small(error)} if error else None,
                         output=output if status == "succeeded" else (output or None), error=error, finished_at=now())
         self.engine.execution_finished(self)

@@ -37,8 +37,11 @@ class Flow:
             return
         for join in scope.plan.deadline_joins.get(node_id, ()):
             self._open_deadline(scope, join)
-        for spec in scope.plan.branch_first.get(node_id, ()):
-            ex.branches.open(scope, spec)
+        if scope.plan.branch_first.get(node_id):
+            if retry_of is None and ex.branches.held_back(scope, node_id):
+                return  # a branch's back-off that a restart interrupted: its timer makes it ready
+            for spec in scope.plan.branch_first[node_id]:
+                ex.branches.open(scope, spec)
         node_input, branches, branch_results = scope.inputs(node_id)
         policy = scope.plan.node_policies.get(node_id)
         if policy is None:  # per version, not per run

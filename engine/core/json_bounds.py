@@ -7,6 +7,10 @@ shared write used to fail the writes of every execution in it. Deeply nested val
 valid JSON but every later reader pays for them (recursion in the decoder, the renderer,
 the admin), so one stored value nested 950 deep broke every list it appeared in.
 
+The NUL character (`\\u0000`) is valid JSON but PostgreSQL's jsonb cannot hold it
+("unsupported Unicode escape sequence"): refused too, so that the same value behaves alike
+on SQLite and PostgreSQL instead of answering 500 (or failing a write) on one of them.
+
 So every door checks: request bodies (`flowmaestro.json_parser`), sandbox results and
 HTTP response bodies (`loads`), and each node run's output (`storable`). Django-free.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 # Request bodies: definitions, run inputs, signal data (FLOWMAESTRO_JSON_MAX_DEPTH).
@@ -28,6 +33,10 @@ _PLAIN = (str, int, bool)
 # `json.dumps(v, allow_nan=False)` builds a new encoder per call (only the all-defaults call
 # reuses one): this one is built once, for the engine's per-node-run hot path.
 strict_dumps = json.JSONEncoder(allow_nan=False).encode
+
+
+# JSON writes NUL only as the escape `\u0000` (a raw control character is a syntax error).
+_NUL_REFUSED = "{what} holds a NUL character (\\u0000), which the database cannot store"
 
 
 class JSONBoundsError(ValueError):
@@ -63,6 +72,8 @@ def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value") 
     if _has_lone_surrogate(value, text):
         raise JSONBoundsError(f"{what} is not valid JSON: it holds a lone surrogate (\\ud800–\\udfff), "
                               "which is not a character")
+    if "\\u0000" in text and has_nul(value):
+        raise JSONBoundsError(_NUL_REFUSED.format(what=what))
     return value
 
 
@@ -76,6 +87,75 @@ def _has_lone_surrogate(value: Any, text: str) -> bool:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return True
+    return False
+
+
+# An error is for a person to read, and it is copied to the node run, the execution, its
+# events, a dead letter and every list that shows them: a script that throws megabytes must
+# not make each of those megabytes. Messages are cut to this many characters, and any other
+# part of an error (a fail node's `details`) longer than this as JSON is replaced by a note.
+MAX_ERROR_CHARS = 10_000
+
+
+def cut_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\u2026 ({len(text) - limit} more characters cut)"
+
+
+def bounded_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A node run's error (`{"message", "details"?, …}`) of bounded size, for the reasons above."""
+    out = dict(error)
+    for key, value in error.items():
+        if isinstance(value, str):
+            out[key] = cut_text(value)
+        elif isinstance(value, dict | list):
+            try:
+                size = len(strict_dumps(value))
+            except (TypeError, ValueError, RecursionError):
+                continue  # the write refuses it, with its own reason
+            if size > MAX_ERROR_CHARS:
+                out[key] = {"truncated": True, "size": size}
+    return out
+
+
+def readable_text(text: str) -> str:
+    """`text` meant to be read (a script's log line or error message) with what no database
+    can store replaced by U+FFFD: NUL and lone surrogates. Unlike an output, such text is
+    not refused: the run goes on, or fails for its own reason, and the line is shown."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+# `\u0000` in JSON text, not preceded by an escaped backslash (`\\u0000` is plain text).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def without_nul(text: str) -> str:
+    """JSON text with each NUL character written as U+FFFD: the last guard before a
+    database write, so a NUL that got past every door changes one character instead of
+    failing the write."""
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def has_nul(value: Any) -> bool:
+    """Does a string or key anywhere in `value` hold the NUL character? Iterative."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -107,6 +187,8 @@ def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise JSONBoundsError(f"{what} holds a lone surrogate (\\ud800–\\udfff), which is not a character") from None
+        if "\x00" in value:
+            raise JSONBoundsError(_NUL_REFUSED.format(what=what))
         return value
     if value is None or isinstance(value, _PLAIN):
         return value
@@ -139,4 +221,7 @@ def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
     if _has_lone_surrogate(value, text):
         raise JSONBoundsError(f"{what} holds a lone surrogate (\\ud800–\\udfff), which is not a character")
+    # The encoder writes NUL as the escape `\u0000` (ensure_ascii): only then is a walk needed.
+    if "\\u0000" in text and has_nul(value):
+        raise JSONBoundsError(_NUL_REFUSED.format(what=what))
     return value

@@ -122,7 +122,8 @@ class ScopeRun:
     def branch_run(self, spec: BranchSpec) -> BranchRun:
         run = self.branch_runs.get(spec.edge.id)
         if run is None:
-            run = self.branch_runs[spec.edge.id] = BranchRun(spec)
+            # After a restart, a branch that was retrying goes on at the attempt it had reached.
+            run = self.branch_runs[spec.edge.id] = BranchRun(spec, attempt=self.ex.branches.saved_attempt(self, spec))
         return run
 
     def branch_of(self, node_id: str) -> tuple[str, str, str]:

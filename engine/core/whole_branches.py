@@ -1,10 +1,19 @@
 """Branches with settings of their own (SPEC §4.3: `edges[].branch` holds for the branch as a
 whole): a branch's timeout runs from its first node's start to its last node's end, and a
 failed branch is retried from its first node or settled by its `onError`.
+
+A branch retry survives a restart: its attempt, where its nodes' attempt numbers stood when
+it began, and when its back-off ends are kept in the execution's state (`branchRetries`,
+scope key -> fan-out edge id -> that), written before the retry is announced. An engine that
+resumes the execution runs the branch's current attempt from its start (the earlier
+attempts' node runs are history, not replayed), at the attempt it had reached and not
+before its back-off ends.
 """
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine.core.policies import retry_delay_ms
@@ -25,6 +34,79 @@ class WholeBranches:
 
     def __init__(self, ex: ExecutionRun):
         self.ex = ex
+        # Back-offs an earlier engine started and did not see end: (scope key, edge id) -> due
+        # (wall-clock seconds). Taken once, when the branch's first node becomes ready again.
+        self.due: dict[tuple[str, str], float] = {}
+        self._restore()
+
+    # -- across a restart ----------------------------------------------------------------------
+    def _saved(self) -> dict[str, dict[str, dict[str, Any]]]:
+        saved = self.ex.extra_state.get("branchRetries")
+        return saved if isinstance(saved, dict) else {}
+
+    def _restore(self) -> None:
+        """Make the history fit the branches that were retrying: a node run of an earlier
+        attempt of its branch is not replayed (the branch runs again from its first node), and
+        a node's own retries count from its branch's current attempt."""
+        history = self.ex.history
+        for scope_key, runs in self._saved().items():
+            for edge_id, saved in runs.items():
+                for node_id, base in (saved.get("base") or {}).items():
+                    key = (scope_key, node_id)
+                    history.retry_base[key] = int(base)
+                    row = history.replay.get(key)
+                    if row is not None and row["attempt"] <= int(base):
+                        del history.replay[key]
+                if saved.get("dueAt") is not None:
+                    self.due[(scope_key, edge_id)] = float(saved["dueAt"])
+
+    def saved_attempt(self, scope: ScopeRun, spec: BranchSpec) -> int:
+        saved = self._saved().get(scope.key, {}).get(spec.edge.id)
+        return int(saved["attempt"]) if saved else 1
+
+    def held_back(self, scope: ScopeRun, node_id: str) -> bool:
+        """The first node of a branch whose back-off a restart interrupted is ready again: it
+        waits for what is left of the back-off (its timer makes it ready again)."""
+        if not self.due:
+            return False
+        for spec in scope.plan.branch_first.get(node_id, ()):
+            due = self.due.pop((scope.key, spec.edge.id), None)
+            wait = (due or 0.0) - time.time()
+            if wait > 0:
+                self.ex.engine.add_timer(wait, partial(self._again, scope, spec), self.ex)
+                return True
+        return False
+
+    def _again(self, scope: ScopeRun, spec: BranchSpec) -> None:
+        if not self.ex.finished and not scope.done and self.ex.cancelled_reason is None:
+            self.ex.flow.node_ready(scope, spec.first)
+
+    def _remember(self, scope: ScopeRun, run: BranchRun, delay_ms: float) -> None:
+        """Persist a branch retry (before it is announced)."""
+        spec, history = run.spec, self.ex.history
+        runs = self.ex.extra_state.setdefault("branchRetries", {}).setdefault(scope.key, {})
+        runs[spec.edge.id] = {
+            "attempt": run.attempt,
+            "base": {n: history.retry_base.get((scope.key, n), 0) for n in spec.order},
+            "dueAt": round(time.time() + delay_ms / 1000, 3),
+        }
+        self.ex.save_state()
+
+    def _forget(self, scope: ScopeRun, run: BranchRun) -> None:
+        """The branch has ended: nothing of its retries needs to survive a restart any more."""
+        if run.attempt == 1:
+            return  # never retried: nothing was saved (the common case costs no write)
+        saved = self._saved()
+        runs = saved.get(scope.key)
+        if not runs or runs.pop(run.spec.edge.id, None) is None:
+            return
+        if not runs:
+            del saved[scope.key]
+        if not saved:
+            del self.ex.extra_state["branchRetries"]
+        self.ex.save_state()
+
+    # -- running -----------------------------------------------------------------------------
 
     def open(self, scope: ScopeRun, spec: BranchSpec) -> None:
         """The branch's first node is ready: its timeout runs from now to its last node's end."""
@@ -94,16 +176,13 @@ class WholeBranches:
             for node_id in spec.order:
                 history.retry_base[(scope.key, node_id)] = history.attempt_counts.get((scope.key, node_id), 0)
             scope.sched.reset_branch(spec)
+            self._remember(scope, run, delay)
             self.ex.rec.event("log", status=self.ex.status, data={
                 "message": f"branch {spec.name} failed ({_message(error)}); running it again from "
                            f"{spec.first} in {round(delay)} ms (attempt {run.attempt} of {spec.max_attempts})",
                 "branch": spec.name, "attempt": run.attempt, "error": small(error)})
 
-            def again() -> None:
-                if not self.ex.finished and not scope.done and self.ex.cancelled_reason is None:
-                    self.ex.flow.node_ready(scope, spec.first)
-
-            self.ex.engine.add_timer(delay / 1000, again)
+            self.ex.engine.add_timer(delay / 1000, lambda: self._again(scope, spec), self.ex)
             return
         if spec.on_error == "continue":
             self.end(scope, run, EdgeResult("ok", {"error": error}))
@@ -114,6 +193,7 @@ class WholeBranches:
         run.done = True
         if run.timer is not None:
             run.timer.cancelled = True
+        self._forget(scope, run)
         self.ex.apply(scope, scope.sched.settle_branch(run.spec, result))
 
     def settled(self, scope: ScopeRun, node_id: str) -> None:
@@ -124,3 +204,4 @@ class WholeBranches:
                 run.done = True
                 if run.timer is not None:
                     run.timer.cancelled = True
+                self._forget(scope, run)

@@ -9,7 +9,8 @@ then, in order:
 2. writes it, retrying transient errors, and, when the database refuses it, writes each
    execution's part alone, so that one execution's unstorable state fails only that one;
 3. hands the written batch to the announcer (persist, then announce);
-4. gives the node runs whose start is now committed to the executor (`on_started`), and
+4. tells the coordinator which node runs' starts are now committed (`on_started`: their
+   bodies go to the executor, or were given to it already and may now be recorded), and
    reports executions that have finished (`on_finished`).
 
 The coordinator paces itself by the writer (`behind`): it starts no new work while more
@@ -83,8 +84,8 @@ class Writer:
         on_started: Callable[[Attempt], None],
         on_finished: Callable[[list[Any]], None],
     ) -> None:
-        """`post` puts a message in the coordinator's inbox; `on_started` hands a node run
-        whose start is committed to the executor; `on_finished` gets the ids of executions
+        """`post` puts a message in the coordinator's inbox; `on_started` gets each node
+        run whose start (claim) is committed; `on_finished` gets the ids of executions
         whose end is committed."""
         self.persistence = persistence
         self.engine_id = engine_id
@@ -170,7 +171,7 @@ class Writer:
                 # Another engine claimed this node run (it is theirs to run), or its
                 # execution was stopped because its state could not be written.
                 self.post(("lost", attempt))
-            elif attempt.status == "running":
+            else:
                 self.on_started(attempt)
         if finished:
             self.on_finished(finished)

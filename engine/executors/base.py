@@ -38,8 +38,19 @@ class Reports(Protocol):
 
 
 class Executor(Protocol):
-    """Runs node bodies. `submit` is called from the engine's writer thread, after the
-    node run's start is committed, in the order the coordinator started them."""
+    """Runs node bodies, in the order the coordinator started them. By default `submit`
+    is called from the engine's writer thread once the node run's start is committed.
+
+    An executor whose bodies run in other processes sets `submits_before_commit`: then
+    `submit` is called on the coordinator thread as soon as the tick that started the
+    node run is handed to the writer, so the body travels while its start is committed
+    (the commit is the longest step of a slot's refill otherwise). Delivery is
+    at-least-once anyway; the coordinator holds a result that arrives before the start is
+    committed until it is, and drops it when the claim turns out lost, so nothing is
+    recorded about a node run whose start is not. `submit` must then return at once
+    (hand the body to a thread of its own): the coordinator waits for it."""
+
+    submits_before_commit: bool
 
     def start(self, reports: Reports) -> None: ...
 

@@ -67,6 +67,11 @@ def this_lease() -> str:
 
 
 class CeleryExecutor:
+    # Bodies are published as soon as the coordinator starts them, while the writer
+    # commits their start (engine.executors.base): a slot's refill no longer waits for a
+    # database commit. `submit` only queues them for the publisher thread.
+    submits_before_commit = True
+
     def __init__(self, app: Celery, redis_url: str, *, local: ThreadExecutor | None = None,
                  queue: str = NODE_QUEUE):
         self.app = app
@@ -78,6 +83,9 @@ class CeleryExecutor:
         self._stop = threading.Event()
         self._revoke: deque[str] = deque()
         self._listener: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
+        self._outbox: deque[Attempt] = deque()
+        self._outbox_ready = threading.Event()
         self._producer: Any = None
         self._publish_lock = threading.Lock()
         # attempt id → [task argument, lease of the worker running it (None until it starts)]:
@@ -92,17 +100,18 @@ class CeleryExecutor:
         self.reply_to = reply_key(reports.engine_id)
         self._listener = threading.Thread(target=self._listen, name="fm-replies", daemon=True)
         self._listener.start()
+        self._publisher = threading.Thread(target=self._publish_outbox, name="fm-publish", daemon=True)
+        self._publisher.start()
 
     def submit(self, attempt: Attempt) -> None:
+        """(Coordinator thread.) Local bodies go to the pool; remote ones to the publisher."""
         assert attempt.impl is not None and attempt.ctx is not None
         if not type(attempt.impl).runs_remote(attempt.ctx.config):
             self.local.submit(attempt)
             return
-        payload = wire.call(attempt, self.reply_to)
         attempt_id = attempt.id
         with self._in_flight_lock:
-            self._in_flight[attempt_id] = [payload, None]
-        self._publish(attempt_id, payload)
+            self._in_flight[attempt_id] = [None, None]  # its payload: once the publisher made it
         reports = self._reports
         assert reports is not None
 
@@ -117,17 +126,80 @@ class CeleryExecutor:
             reports.remote_done(attempt_id, None, NodeCancelled())
 
         attempt.ctx.on_cancel(cancelled)
+        self._outbox.append(attempt)
+        self._outbox_ready.set()
+
+    def _publish_outbox(self) -> None:
+        """The publisher thread: every body queued since it last looked, serialised (off
+        the coordinator thread too) and published in one Redis round trip."""
+        reports = self._reports
+        assert reports is not None
+        while True:
+            self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            if self._stop.is_set():
+                return
+            ready: list[tuple[str, dict[str, Any]]] = []
+            while self._outbox:
+                attempt = self._outbox.popleft()
+                assert attempt.ctx is not None
+                if attempt.ctx.cancelled.is_set():
+                    continue  # settled by `cancelled` already: nothing to run
+                try:
+                    payload = wire.call(attempt, self.reply_to)
+                except Exception as exc:  # noqa: BLE001 - that node run fails, not the engine
+                    self._answered(attempt.id)
+                    reports.remote_done(attempt.id, None, exc)
+                    continue
+                with self._in_flight_lock:
+                    entry = self._in_flight.get(attempt.id)
+                    if entry is None:
+                        continue  # cancelled meanwhile
+                    entry[0] = payload
+                ready.append((attempt.id, payload))
+            if ready:
+                self._publish_many(ready)
+
+    def _producer_for_write(self) -> Any:
+        # Published through this executor's own connection: inside a worker, the app's
+        # shared producer pool belongs to the worker's event loop, and messages published
+        # from another thread through it were sometimes never sent. (Under _publish_lock.)
+        if self._producer is None:
+            self._producer = self.app.amqp.Producer(self.app.connection_for_write(), auto_declare=True)
+        return self._producer
+
+    def _publish_many(self, bodies: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish bodies in one pipeline (kombu's `Producer.batch`); if that fails (Redis
+        restarting), one by one with Celery's publish retries. Some may then go out twice:
+        at-least-once delivery, recorded once."""
+        if len(bodies) > 1:
+            try:
+                with self._publish_lock:
+                    producer = self._producer_for_write()
+                    with producer.batch():
+                        for attempt_id, payload in bodies:
+                            self.app.send_task(NODE_TASK, args=[payload], queue=self.queue,
+                                               task_id=attempt_id, producer=producer)
+                return
+            except Exception:  # noqa: BLE001 - tried again below, one by one
+                log.warning("engine: publishing %d node bodies at once failed; one by one", len(bodies),
+                            exc_info=True)
+        for attempt_id, payload in bodies:
+            try:
+                self._publish(attempt_id, payload)
+            except Exception as exc:  # noqa: BLE001 - that node run fails, not the engine
+                log.exception("engine: publishing node run %s failed", attempt_id)
+                self._answered(attempt_id)
+                reports = self._reports
+                assert reports is not None
+                reports.remote_done(attempt_id, None, exc)
 
     def _publish(self, attempt_id: str, payload: dict[str, Any]) -> None:
         # The attempt id is the task id too: Flower, `celery inspect` and the node run's row
-        # name the same thing. Published through this executor's own connection: inside a
-        # worker, the app's shared producer pool belongs to the worker's event loop, and
-        # messages published from another thread through it were sometimes never sent.
+        # name the same thing.
         with self._publish_lock:
-            if self._producer is None:
-                self._producer = self.app.amqp.Producer(self.app.connection_for_write(), auto_declare=True)
             self.app.send_task(NODE_TASK, args=[payload], queue=self.queue,
-                               task_id=attempt_id, producer=self._producer, retry=True)
+                               task_id=attempt_id, producer=self._producer_for_write(), retry=True)
 
     def _started(self, attempt_id: str, lease: str) -> None:
         with self._in_flight_lock:
@@ -153,7 +225,8 @@ class CeleryExecutor:
         if not lost:
             return
         with self._in_flight_lock:
-            again = [(attempt_id, entry[0]) for attempt_id, entry in self._in_flight.items() if entry[1] in lost]
+            again = [(attempt_id, entry[0]) for attempt_id, entry in self._in_flight.items()
+                     if entry[1] in lost and entry[0] is not None]
             for attempt_id, _ in again:
                 self._in_flight[attempt_id][1] = None  # until a worker starts it again
         log.warning("engine: worker %s lost; %d node bodies published again", ", ".join(sorted(lost)), len(again))
@@ -194,6 +267,9 @@ class CeleryExecutor:
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._outbox_ready.set()
+        if self._publisher is not None:
+            self._publisher.join(5)
         if self._listener is not None:
             self._listener.join(5)
         if self._producer is not None:

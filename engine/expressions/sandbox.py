@@ -154,7 +154,9 @@ def evaluate(
 
 
 def _result(reply: dict[str, Any], *, timeout_ms: int, memory_mb: int, max_output_bytes: int) -> EvalResult:
-    logs = [str(line) for line in reply.get("logs", [])]
+    # A script can log or throw any string: NUL or a lone surrogate would make its node run's
+    # write fail on PostgreSQL (and its answers unencodable), so they are shown as U+FFFD.
+    logs = [json_bounds.readable_text(str(line)) for line in reply.get("logs", [])]
     if reply.get("ok"):
         try:
             # Strict: a script that replaces JSON.stringify can hand back `NaN` or `1e999`,
@@ -168,7 +170,7 @@ def _result(reply: dict[str, Any], *, timeout_ms: int, memory_mb: int, max_outpu
                                   kind="not_serialisable", logs=logs) from None
         return EvalResult(value=value, logs=logs)
     kind = str(reply.get("kind") or "internal")
-    detail = str(reply.get("message") or "")
+    detail = json_bounds.readable_text(str(reply.get("message") or ""))
     messages = {
         "syntax": f"Syntax error in expression: {detail}",
         "thrown": f"Expression threw {detail}",

@@ -126,10 +126,13 @@ _RUNNER = """const __fm_where = (e) => {
   const m = /<anonymous>:(\\d+)(?::(\\d+))?/.exec(stack);
   return m ? [Number(m[1]), Number(m[2] || 0)] : null;
 };
+// A thrown value can be megabytes: cut here, before it is copied out (a 30 MB message took
+// longer to hand over than the time limit). The engine cuts every error to the same length.
+const __fm_cut = (s) => s.length > 10000 ? s.slice(0, 10000) + "\u2026 (" + (s.length - 10000) + " more characters cut)" : s;
 const __fm_describe = (e) => {
   try {
-    if (e instanceof Error) return String(e.name) + ": " + String(e.message);
-    return "Uncaught " + __fm_text(e);
+    if (e instanceof Error) return __fm_cut(String(e.name) + ": " + String(e.message));
+    return __fm_cut("Uncaught " + __fm_text(e));
   } catch (e2) { return "Uncaught error"; }
 };
 // Taken before the user's code runs (it runs only when the function below is called): a

@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
-from engine.core.json_bounds import strict_dumps
+from engine.core.json_bounds import strict_dumps, without_nul
 
 NODE_RUN_FIELDS = [
     "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name", "trace_id",
@@ -44,8 +44,10 @@ def adapt(field: str, value: Any, ops: Any = None) -> Any:
         try:
             # The C encoder; DjangoJSONEncoder (same text for plain JSON) only for the rest.
             # NaN and Infinity are refused here, by name, rather than by the database's
-            # JSON check (the engine then fails only the execution that holds them).
-            return strict_dumps(value)
+            # JSON check (the engine then fails only the execution that holds them). A NUL,
+            # which PostgreSQL's jsonb cannot hold, is refused at every door; should one get
+            # past them it is written as U+FFFD rather than failing the execution's write.
+            return without_nul(strict_dumps(value))
         except TypeError:
             return (ops or connection.ops).adapt_json_value(value, DjangoJSONEncoder)
         except ValueError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -112,3 +113,89 @@ def test_remote_bodies_match_the_thread_pool_and_are_recorded_once() -> None:
     # The log line written in the worker reached the run's log.
     logs = [e["data"]["message"] for e in by_remote["events"] if e["type"] == "log" and e["node_id"] == "double"]
     assert logs == ["doubling 4"]
+
+
+class EarlyRemote(EchoingRemote):
+    """A remote executor that `submits_before_commit` (as the Celery executor does): bodies
+    leave as soon as the coordinator starts them. Notes which left before their start was
+    committed, and whether each body was called off."""
+
+    submits_before_commit = True
+
+    def __init__(self, store: MemoryPersistence, deliveries: int = 2):
+        super().__init__(deliveries)
+        self.store = store
+        self.before_commit: list[str] = []
+        self.cancelled: list[str] = []
+
+    def submit(self, attempt: Any) -> None:
+        with self.store.lock:
+            row = self.store.node_runs.get(attempt.id)
+            if row is None or row["status"] != "running":
+                self.before_commit.append(attempt.ctx.node_id)
+        attempt.ctx.on_cancel(lambda: self.cancelled.append(attempt.ctx.node_id))
+        super().submit(attempt)
+
+
+class SlowStore(MemoryPersistence):
+    """Commits take 60 ms (a busy database), so remote results come back before the start
+    of their node run is committed; a claim of a node listed in `refuse` is lost (another
+    engine won it) and nothing of it is written."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()):
+        super().__init__()
+        self.refuse = refuse
+
+    def flush(self, batch: Any, engine_id: str) -> set[str]:
+        time.sleep(0.06)
+        refused = {run_id for run_id in batch.claims if batch.node_runs[run_id]["node_id"] in self.refuse}
+        for run_id in refused:
+            del batch.node_runs[run_id]
+        batch.events = [e for e in batch.events if e.get("node_run_id") not in refused]
+        batch.claims = [run_id for run_id in batch.claims if run_id not in refused]
+        return super().flush(batch, engine_id) | refused
+
+
+def test_bodies_sent_before_their_start_is_committed_are_recorded_after_it_once() -> None:
+    store = SlowStore()
+    remote = EarlyRemote(store, deliveries=2)
+    by_threads = _run(ThreadExecutor(4))
+    engine = Engine(store, poll_interval=0.05, executor=remote).start()
+    try:
+        ex_id = store.create_execution(FLOW, {"n": 4}, trace_id="trace-early")
+        engine.submit(ex_id)
+        assert engine.wait(ex_id, 20), "execution did not finish"
+    finally:
+        engine.stop(1)
+    # The bodies really left before their start was written, and answered twice meanwhile.
+    assert sorted(remote.before_commit) == ["big", "boom", "double"]
+    assert store.executions[ex_id]["status"] == "succeeded"
+    assert store.executions[ex_id]["output"] == by_threads["output"] == {"yes": 8, "caught": "Expression threw Error: nope (line 1)"}
+    events = sorted((e for e in store.events if e["execution_id"] == ex_id), key=lambda e: e["seq"])
+    for node in ("double", "big", "boom"):
+        kinds = [e["type"] for e in events if e["node_id"] == node and e["type"].startswith("node.")]
+        # Started (committed) before it ended, and ended exactly once.
+        assert kinds.index("node.started") < kinds.index("node.succeeded" if node != "boom" else "node.failed"), kinds
+        assert len([k for k in kinds if k in ("node.succeeded", "node.failed")]) == 1, kinds
+    assert not remote.cancelled
+
+
+def test_a_body_sent_before_its_claim_was_lost_is_not_recorded_and_is_called_off() -> None:
+    store = SlowStore(refuse=("double",))
+    remote = EarlyRemote(store, deliveries=1)
+    engine = Engine(store, poll_interval=0.05, executor=remote).start()
+    try:
+        ex_id = store.create_execution(FLOW, {"n": 4}, trace_id="trace-lost")
+        engine.submit(ex_id)
+        deadline = time.monotonic() + 10
+        while "double" not in remote.cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # its result (already reported or about to be) has had time to arrive
+    finally:
+        engine.stop(1)
+    assert "double" in remote.before_commit and "double" in remote.cancelled
+    # Another engine won `double`: its body ran here too, but nothing of it was written,
+    # and nothing that would follow from its result started.
+    runs = {r["node_id"]: r["status"] for r in store.node_runs.values() if r["execution_id"] == ex_id}
+    assert "double" not in runs and "big" not in runs, runs
+    assert runs["caught"] == "succeeded"  # the other branch went on
