@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -47,10 +46,9 @@ def run_node(self: Task, payload: dict[str, Any]) -> None:
         send(settings.REDIS_URL, engine_id, {"a": attempt_id, **message})
 
     # Started, under this process's lease: if the lease lapses before the answer, the
-    # coordinator publishes the body again (engine.executors.celery_executor). Sent by
-    # another thread while the body already runs: a Redis round trip less before it. (The
-    # answer may overtake it; the coordinator then ignores the late start.)
-    _send_soon(engine_id, {"a": attempt_id, "t": "start", "k": this_lease()})
+    # coordinator publishes the body again (engine.executors.celery_executor).
+    send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "start", "k": this_lease()},
+         lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
     ctx = wire.context(payload)
     ctx.log_sink = lambda line: reply({"t": "log", "m": line})
     cls = get_node_type(payload["type"])
@@ -64,31 +62,6 @@ def run_node(self: Task, payload: dict[str, Any]) -> None:
         except Exception as error:  # noqa: BLE001 - the node's failure is its outcome
             exc = error
     reply({"t": "done", "w": where, **wire.outcome(value, exc)})
-
-
-_starts: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
-_starts_sender: threading.Thread | None = None
-_starts_lock = threading.Lock()
-
-
-def _send_soon(engine_id: str, message: dict[str, Any]) -> None:
-    """`message` to `engine_id`'s list from this process's sender thread, renewing the lease."""
-    global _starts_sender
-    with _starts_lock:
-        if _starts_sender is None:
-            _starts_sender = threading.Thread(target=_send_starts, name="fm-starts", daemon=True)
-            _starts_sender.start()
-    _starts.put((engine_id, message))
-
-
-def _send_starts() -> None:
-    lease = (this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER)
-    while True:
-        engine_id, message = _starts.get()
-        try:
-            send(settings.REDIS_URL, engine_id, message, lease=lease)
-        except Exception:  # noqa: BLE001 - Redis restarting: the lease thread renews; the body still answers
-            log.warning("engine: telling %s that %s started failed", engine_id, message.get("a"), exc_info=True)
 
 
 @worker_ready.connect
