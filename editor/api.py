@@ -185,7 +185,8 @@ class WorkflowExpressionTestApi(APIView):
 
     @extend_schema(
         request=ExpressionTestInputSerializer,
-        responses={200: ExpressionTestResultSerializer, 400: DETAIL_SERIALIZER, 404: WORKFLOW_ERRORS[404]},
+        responses={200: ExpressionTestResultSerializer, 400: DETAIL_SERIALIZER, 404: WORKFLOW_ERRORS[404],
+                   429: DETAIL_SERIALIZER},
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
@@ -199,7 +200,12 @@ class WorkflowExpressionTestApi(APIView):
             )
         except services.ExpressionTestRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(services.expression_test(code=data["code"], bindings=bindings))
+        try:
+            with services.expression_test_slot(request.user.pk):
+                result = services.expression_test(code=data["code"], bindings=bindings, owner=request.user.pk)
+        except services.ExpressionTestBusy as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "1"})
+        return Response(result)
 
 
 class DemoWorkflowsApi(APIView):

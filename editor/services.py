@@ -9,6 +9,9 @@ this ever changes a run that has already started (SPEC §3).
 from __future__ import annotations
 
 import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -179,6 +182,44 @@ TEST_TIMEOUT_MS = 1000
 TEST_MEMORY_MB = 32
 TEST_MAX_OUTPUT_BYTES = 200_000
 
+# Each test holds an HTTP thread while it waits for a sandbox worker and runs: without a
+# bound, 16 concurrent tests of `while(true){}` from one user took every HTTP thread and
+# everyone's requests waited seconds. So one user has at most
+# FLOWMAESTRO_EXPRESSION_TESTS_PER_USER tests in flight, everyone together at most
+# FLOWMAESTRO_EXPRESSION_TESTS_MAX, and one user never all of those (a place is left for
+# someone else); past that the test is refused at once (the API answers 429).
+_tests_lock = threading.Lock()
+_tests_running: dict[Any, int] = {}
+
+
+class ExpressionTestBusy(Exception):
+    """Too many expression tests in flight (the caller's, or everyone's)."""
+
+
+@contextmanager
+def expression_test_slot(user_id: Any) -> Iterator[None]:
+    from django.conf import settings
+
+    total_cap = max(1, int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TESTS_MAX", 4)))
+    per_user = max(1, min(int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TESTS_PER_USER", 2)), total_cap - 1))
+    with _tests_lock:
+        mine = _tests_running.get(user_id, 0)
+        if mine >= per_user:
+            raise ExpressionTestBusy(f"{mine} expression test(s) of yours are still running; try again in a moment")
+        if sum(_tests_running.values()) >= total_cap:
+            raise ExpressionTestBusy("the server is running as many expression tests as it takes at once; "
+                                     "try again in a moment")
+        _tests_running[user_id] = mine + 1
+    try:
+        yield
+    finally:
+        with _tests_lock:
+            left = _tests_running.get(user_id, 1) - 1
+            if left > 0:
+                _tests_running[user_id] = left
+            else:
+                _tests_running.pop(user_id, None)
+
 
 def expression_test_bindings(
     *, workflow: Workflow, user: Any, input: Any, execution_id: int | None, node_id: str | None,
@@ -219,14 +260,15 @@ class ExpressionTestRefused(Exception):
     pass
 
 
-def expression_test(*, code: str, bindings: dict[str, Any]) -> dict[str, Any]:
+def expression_test(*, code: str, bindings: dict[str, Any], owner: Any = None) -> dict[str, Any]:
     """Evaluate `code` as the sandbox would in a run; never raises for the code's own faults:
     `{ok, value, logs}` or `{ok: false, error, kind, logs}`."""
     from engine.expressions import ExpressionError, evaluate
 
     try:
+        # As its owner's: the sandbox shares workers fairly between users.
         result = evaluate(code, bindings, timeout_ms=TEST_TIMEOUT_MS, memory_mb=TEST_MEMORY_MB,
-                          max_output_bytes=TEST_MAX_OUTPUT_BYTES)
+                          max_output_bytes=TEST_MAX_OUTPUT_BYTES, owner=owner)
     except ExpressionError as exc:
         return {"ok": False, "error": str(exc), "kind": exc.kind, "logs": exc.logs}
     return {"ok": True, "value": result.value, "logs": result.logs}

@@ -86,7 +86,8 @@ def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> No
         expected = webhook_signature(webhook.hmac_secret, body)
         # Bytes: compare_digest refuses str with non-ASCII characters (a 500 for a header
         # like "é"); any such header is simply a wrong signature.
-        given = (signature or "").strip().encode("utf-8", "replace")
+        # Hex digits in either case are the same signature (.NET writes capitals).
+        given = (signature or "").strip().lower().encode("utf-8", "replace")
         if not given or not hmac.compare_digest(expected.encode(), given):
             raise WebhookRefused(f"missing or wrong {SIGNATURE_HEADER} header (sha256 HMAC of the raw body)")
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from django.db.models import Q
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -18,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine import node_run_pages
+from engine import execution_values, node_run_pages
 from engine.models import Event, Execution, ExecutionStatus
 from engine.selectors import execution_get, executions_visible
 from engine.serializers import (
@@ -76,8 +77,16 @@ def _trace_filter(trace: str) -> Q:
     return Q(trace_id__in=roots) | Q(trace_id__startswith=trace)
 
 
+def _with_values(execution: Execution) -> Execution:
+    """The execution read again with its values bounded (engine.execution_values): a
+    service hands back an instance whose input may be megabytes, loaded or not."""
+    return execution_values.with_values(
+        Execution.objects.select_related("workflow", "version").defer(*execution_values.VALUE_FIELDS)
+    ).get(pk=execution.pk)
+
+
 def _execution_response(execution: Execution, code: int = status.HTTP_200_OK) -> Response:
-    return Response(ExecutionSerializer(execution).data, status=code)
+    return Response(ExecutionSerializer(_with_values(execution)).data, status=code)
 
 
 class ExecutionListApi(APIView):
@@ -106,6 +115,9 @@ class ExecutionListApi(APIView):
         trace = request.query_params.get("trace", "").strip()[:200]
         if trace:
             qs = qs.filter(_trace_filter(trace))
+        # Sizes from the database, values only when small: a list of big runs reads none
+        # of their inputs (engine.execution_values).
+        qs = execution_values.with_values(qs, ("input", "output", "error"), cap=execution_values.LIST_VALUE_CAP)
         executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 
@@ -113,7 +125,34 @@ class ExecutionListApi(APIView):
 class ExecutionDetailApi(APIView):
     @extend_schema(responses={200: ExecutionSerializer, 404: NOT_FOUND})
     def get(self, request: Request, execution_id: str) -> Response:
-        return _execution_response(execution_get(request.user, execution_id))
+        execution = execution_get(request.user, execution_id, values=True)
+        return Response(ExecutionSerializer(execution).data)
+
+
+class ExecutionValueApi(APIView):
+    """`GET /api/executions/{id}/input` (and `/output`, `/error`, `/state`): the whole
+    value, which the other answers cut to `{"truncated": true, "size", "url"}` beyond
+    `value_cap()` bytes. The JSON text goes out as the database holds it, never decoded."""
+
+    @extend_schema(
+        operation_id="executions_value_retrieve",
+        parameters=[
+            OpenApiParameter("field", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             enum=list(execution_values.VALUE_FIELDS),
+                             description="which value: input, output, error or state"),
+            OpenApiParameter("download", OpenApiTypes.BOOL,
+                             description="1: answer it as a file to save (`execution-<id>-<field>.json`)"),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.ANY, description="The whole value (JSON; null when unset)"),
+                   404: NOT_FOUND},
+    )
+    def get(self, request: Request, execution_id: str, field: str) -> HttpResponse:
+        execution = execution_get(request.user, execution_id)
+        body = execution_values.whole_value(execution, field)
+        response = HttpResponse(body if body is not None else b"null", content_type="application/json")
+        if request.query_params.get("download") in ("1", "true"):
+            response["Content-Disposition"] = f'attachment; filename="execution-{execution.pk}-{field}.json"'
+        return response
 
 
 NODE_RUN_PAGE_SERIALIZER = inline_serializer(
@@ -280,7 +319,7 @@ class ExecutionRedriveApi(APIView):
             execution=execution, user=request.user, version=data["version"], nodes=data.get("nodes"),
             items=data.get("items"),
         )
-        return Response(ExecutionSummarySerializer(redriven).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ExecutionSummarySerializer(_with_values(redriven)).data, status=status.HTTP_202_ACCEPTED)
 
 
 NODE_TYPE_SERIALIZER = inline_serializer(

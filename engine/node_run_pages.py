@@ -13,7 +13,8 @@ A 1,000,000-item loop has millions of node runs: answering them in one response 
   node run per page), since one node run may carry a large output; an `input`, `output`
   or `error` over an eighth of that (a big loop's output: every item's result) is
   replaced by `{"truncated": true, "size", "url"}`, the URL giving that node run whole
-  (`…/timeline?nodeRun=<id>`).
+  (`…/timeline?nodeRun=<id>`). The database measures those fields and hands over only
+  the small ones (engine.json_sizes): a page never decodes a big one.
 
 Cursor pagination, not page numbers: a running execution keeps adding node runs, and a
 cursor (the last `seq`, `id` seen) neither skips nor repeats one while it grows; it is also
@@ -31,8 +32,11 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engine.json_sizes import bounded, with_json_sizes
 from engine.models import Execution, NodeRun, NodeRunStatus
 
 
@@ -59,6 +63,26 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.ANY)
+class _BoundedNodeRunField(serializers.Field):  # type: ignore[type-arg]
+    """A node run's `input`, `output` or `error` in a page: whole up to `value_cap()`
+    bytes, else `{"truncated": true, "size", "url"}` (read through `with_json_sizes`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, node_run: NodeRun) -> Any:
+        return bounded(node_run, str(self.field_name), cap=value_cap(),
+                       url=lambda: f"/api/executions/{node_run.execution_id}/timeline?nodeRun={node_run.pk}")
+
+
+class NodeRunPageSerializer(NodeRunSerializer):
+    """A node run as a page carries it: its large fields cut."""
+
+    input = _BoundedNodeRunField()  # type: ignore[assignment]
+    output = _BoundedNodeRunField()  # type: ignore[assignment]
+    error = _BoundedNodeRunField()  # type: ignore[assignment]
+
 
 MAX_PAGE_SIZE = 1000
 _CURSOR = re.compile(r"^(\d{1,10})\.([0-9A-Za-z_-]{1,32})$")
@@ -74,6 +98,12 @@ def page_size() -> int:
 
 def page_max_bytes() -> int:
     return int(getattr(settings, "FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000))
+
+
+def value_cap() -> int:
+    """The largest JSON value (bytes) an answer carries whole: a node run's field in a page,
+    an execution's input or output (engine.execution_values). An eighth of a page."""
+    return page_max_bytes() // 8
 
 
 class BadCursor(ValueError):
@@ -132,19 +162,18 @@ def node_run_page(
     if after is not None:
         seq, last_id = after
         qs = qs.filter(Q(seq__gt=seq) | Q(seq=seq, id__gt=last_id))
+    qs = with_json_sizes(qs, ("input", "output", "error"), cap=value_cap())
     fetched = list(qs.order_by("seq", "id")[: limit + 1])
     more = len(fetched) > limit
     fetched = fetched[:limit]
     # One list serializer for the page: a serializer per row costs ~10x more (DRF copies
     # its fields for every instance).
-    data = NodeRunSerializer(fetched, many=True).data
+    data = NodeRunPageSerializer(fetched, many=True).data
     budget = page_max_bytes()
     rows: list[dict[str, Any]] = []
     size = 0
     for row in data:
         weight = len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
-        if weight > budget // 8:
-            weight = _shrink(row, execution.pk, budget // 8)
         if rows and size + weight > budget:
             more = True
             break
@@ -153,21 +182,6 @@ def node_run_page(
     last = fetched[len(rows) - 1] if rows else None
     next_cursor = encode_cursor(last.seq, last.id) if more and last is not None else None
     return Page(rows=rows, next_cursor=next_cursor)
-
-
-def _shrink(row: dict[str, Any], execution_id: Any, field_cap: int) -> int:
-    """Each of a node run's `input`, `output` and `error` over `field_cap` bytes of JSON
-    (an eighth of a page: 500 KB by default) is replaced by `{"truncated": true, "size":
-    <bytes>, "url": …}`, where the URL gives that node run whole. Such values are the big
-    loop's: its output holds every item's result and its start node's input the whole
-    array (3 MB in one node run for 200,000 items), which would leave room for nothing
-    else on a page. Returns the node run's new JSON size."""
-    for key in ("input", "output", "error"):
-        size = len(json.dumps(row.get(key), cls=DjangoJSONEncoder, ensure_ascii=False))
-        if size > field_cap:
-            row[key] = {"truncated": True, "size": size,
-                        "url": f"/api/executions/{execution_id}/timeline?nodeRun={row['id']}"}
-    return len(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:

@@ -80,6 +80,7 @@ def build_engine(**overrides: object) -> Engine:
     )
     kwargs: dict[str, object] = {
         "max_workers": settings.FLOWMAESTRO_MAX_WORKERS,
+        "max_workers_per_user": settings.FLOWMAESTRO_MAX_WORKERS_PER_USER or None,
         "options": options,
         "poll_interval": float(getattr(settings, "FLOWMAESTRO_POLL_INTERVAL", 0.5)),
         "stale_after": float(getattr(settings, "FLOWMAESTRO_STALE_AFTER", 15.0)),

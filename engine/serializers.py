@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
 from flowmaestro.visibility import MAX_ID
+
+TRUNCATED_HELP = (
+    "The value, or when its JSON is over {cap} bytes (FLOWMAESTRO_PAGE_MAX_BYTES / 8) "
+    '`{{"truncated": true, "size": <bytes>, "url": "/api/executions/<id>/<field>"}}`: '
+    "that URL answers the whole value."
+)
+
+
+@extend_schema_field(OpenApiTypes.ANY)
+class BoundedValueField(serializers.Field):  # type: ignore[type-arg]
+    """An execution's `input`, `output`, `error` or `state`, cut beyond `value_cap()`
+    bytes (engine.execution_values): read through `with_values`, a large one is never
+    loaded at all."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", TRUNCATED_HELP.format(cap=value_cap()))
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, execution: Execution) -> Any:
+        return bounded_value(execution, str(self.field_name))
 
 
 class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
@@ -23,9 +45,9 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
-    input = serializers.JSONField()
-    output = serializers.JSONField(allow_null=True)
-    error = serializers.JSONField(allow_null=True)
+    input = BoundedValueField()
+    output = BoundedValueField(allow_null=True)
+    error = BoundedValueField(allow_null=True)
 
     class Meta:
         model = Execution
@@ -47,7 +69,7 @@ class ExecutionSerializer(ExecutionSummarySerializer):
     nodeRunCounts = serializers.SerializerMethodField()
     nodeRunsNext = serializers.SerializerMethodField()
     nodeRunCountsByNode = serializers.SerializerMethodField()
-    state = serializers.JSONField()
+    state = BoundedValueField()
 
     class Meta(ExecutionSummarySerializer.Meta):
         fields = [*ExecutionSummarySerializer.Meta.fields, "state", "nodeRuns", "nodeRunCounts", "nodeRunsNext",

@@ -413,8 +413,10 @@ class TimelineView(APIView):
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such execution (or not yours)")},
     )
     def get(self, request: Request, execution_id: str) -> Response:
-        execution = execution_get(request.user, execution_id)
         node_run_id = request.query_params.get("nodeRun")
+        # Its input, output and error sized in the database and read only when small
+        # (engine.execution_values): the summary carries them cut.
+        execution = execution_get(request.user, execution_id, values=not node_run_id)
         if node_run_id:
             detail = node_run_detail(execution, node_run_id[:32])
             if detail is None:

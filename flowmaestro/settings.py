@@ -314,12 +314,19 @@ FLOWMAESTRO_ENGINE_IN_PROCESS = env_bool("FLOWMAESTRO_ENGINE_IN_PROCESS", FLOWMA
 # for scale-out, where several processes share the cores.
 FLOWMAESTRO_PIN_THREADS = os.environ.get("FLOWMAESTRO_PIN_THREADS", "auto" if FLOWMAESTRO_ENGINE_IN_PROCESS else "off")
 FLOWMAESTRO_MAX_WORKERS = env_int("FLOWMAESTRO_MAX_WORKERS", 32)
+# Worker threads one user's node bodies may hold at once (0: one fewer than all of them), so
+# another user's node run always finds one (engine/executors/thread.py).
+FLOWMAESTRO_MAX_WORKERS_PER_USER = env_int("FLOWMAESTRO_MAX_WORKERS_PER_USER", 0, minimum=0)
 FLOWMAESTRO_HTTP_ALLOW_PRIVATE = env_bool("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", False)
 # The public base URL of this server (scheme://host[:port]), when it differs from what a
 # request shows (behind a proxy) or when there is no request (manage.py load_demo).
 FLOWMAESTRO_SITE_URL = os.environ.get("FLOWMAESTRO_SITE_URL", "").rstrip("/")
 # Threads serving HTTP requests in each daphne process (flowmaestro.sync_http).
 FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
+# The editor's expression tests hold an HTTP thread each (editor.services.expression_test_slot).
+FLOWMAESTRO_EXPRESSION_TESTS_MAX = env_int("FLOWMAESTRO_EXPRESSION_TESTS_MAX", max(2, FLOWMAESTRO_HTTP_THREADS // 2),
+                                           minimum=1)
+FLOWMAESTRO_EXPRESSION_TESTS_PER_USER = env_int("FLOWMAESTRO_EXPRESSION_TESTS_PER_USER", 2, minimum=1)
 # How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
 # inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
 # fails that node run).

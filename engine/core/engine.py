@@ -59,6 +59,7 @@ class Engine:
         persistence: Persistence,
         *,
         max_workers: int = 32,
+        max_workers_per_user: int | None = None,
         options: EngineOptions | None = None,
         engine_id: str | None = None,
         poll_interval: float = 0.5,
@@ -71,7 +72,8 @@ class Engine:
         self.options = options or EngineOptions()
         self.engine_id = engine_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.max_workers = max_workers
-        self.executor: Executor = executor or ThreadExecutor(max_workers, initializer=worker_initializer)
+        self.executor: Executor = executor or ThreadExecutor(max_workers, initializer=worker_initializer,
+                                                             per_user=max_workers_per_user)
         self.timers = Timers()
         self.coordinator = Coordinator(self.timers, self.executor, poll_interval=poll_interval,
                                        heartbeat_interval=heartbeat_interval)

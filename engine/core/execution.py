@@ -22,7 +22,7 @@ from engine.core.history import RunHistory
 from engine.core.pacing import HOLD_CHUNK
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
-from engine.core.records import FINAL, NodeRunRow, Recorder
+from engine.core.records import FINAL, NodeRunRow, Recorder, small
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
 from engine.core.whole_branches import WholeBranches
@@ -82,7 +82,7 @@ class ExecutionRun:
         self.history = RunHistory.load(plan.graph, record.node_runs, self.extra_state.get("redrive") or {}, self.rec)
         self.runs = NodeRuns(self)
         self.flow = Flow(self)
-        self.branches = WholeBranches(self)
+        self.branches = WholeBranches(self, record.node_runs)
         self.top = ScopeRun(self, plan.scopes[None])
         self.top.locals["__execution_input"] = self.input
 
@@ -223,7 +223,9 @@ class ExecutionRun:
         output = {
             self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
         }
+        # The event carries the error cut like a node run's (the row keeps it whole): it goes
+        # to every watching websocket, and a loop's failures can be thousands of items.
         self.set_status(status, f"execution.{status}", reason=self.pause_reason,
-                        data={"error": error} if error else None,
+                        data={"error": small(error)} if error else None,
                         output=output if status == "succeeded" else (output or None), error=error, finished_at=now())
         self.engine.execution_finished(self)

@@ -73,8 +73,11 @@ def test_nodes_take_the_focus_with_a_ring_and_connect_by_keyboard(logged_in_page
     page.goto(f"/workflows/{workflow['id']}/")
     node = page.locator(".react-flow__node[data-id=check]")
     node.wait_for()
-    # Tab from Start reaches Check (nodes are in the tab order); keyboard focus shows the ring.
+    # Tab from Start reaches Check (nodes are in the tab order, each followed by its handles:
+    # Start's output first); keyboard focus shows the ring.
     page.locator(".react-flow__node[data-id=start]").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('data-testid')") == "handle-out-start-out"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('data-id')") == "check"
     assert node.evaluate("el => el.matches(':focus-visible')")

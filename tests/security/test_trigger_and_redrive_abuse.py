@@ -70,6 +70,18 @@ def test_hmac_signature_with_non_ascii_is_a_wrong_signature(alice_client, make_w
     assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature(hook["hmacSecret"], raw)).status_code == 202
 
 
+def test_hmac_signature_hex_in_capitals_is_accepted_and_any_other_form_is_not(alice_client, make_workflow):
+    # Probed: a signature in upper-case hex (what .NET's Convert.ToHexString writes) was a 403,
+    # although it is the same signature. Hex is read either way; everything else still fails.
+    hook = create_webhook(alice_client, make_workflow().pk, auth="hmac")
+    raw = b'{"x": 1}'
+    good = webhook_signature(hook["hmacSecret"], raw)
+    assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=good.upper()).status_code == 202
+    assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE="sha256=" + good[7:].upper()).status_code == 202
+    for wrong in (good[7:], "sha1=" + good[7:], good[:-1], good + good[-1], f"{good},{good}", "sha256=" + "0" * 64):
+        assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=wrong).status_code == 403, wrong
+
+
 def test_auth_of_a_webhook_cannot_be_switched_silently(alice_client, make_workflow):
     workflow = make_workflow()
     hook = create_webhook(alice_client, workflow.pk)

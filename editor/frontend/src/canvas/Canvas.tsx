@@ -24,6 +24,7 @@ import { graphStore, useGraph } from "../store/graphStore";
 import { BranchEdge } from "./BranchEdge";
 import { Dialog } from "../dialogs/Dialog";
 import { ConnectDialog } from "./ConnectDialog";
+import { type ConnectRequest, ConnectRequestContext } from "./connectRequest";
 import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
 import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 
@@ -50,7 +51,9 @@ interface PendingMove {
 
 export function Canvas({ issues, onAdded }: Props) {
   const [pendingMove, setPendingMove] = useState<PendingMove | null>(null);
-  const [connectFrom, setConnectFrom] = useState<string | null>(null);
+  // The connect dialog, opened by C on a node or Enter/Space on one of its handles.
+  const [connectFrom, setConnectFrom] = useState<(ConnectRequest & { fromHandle: boolean }) | null>(null);
+  const requestConnect = useCallback((request: ConnectRequest) => setConnectFrom({ ...request, fromHandle: true }), []);
   const definition = useGraph((s) => s.definition);
   const nodeTypes = useGraph((s) => s.nodeTypes);
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
@@ -181,9 +184,11 @@ export function Canvas({ issues, onAdded }: Props) {
            const node = e.target instanceof HTMLElement ? e.target.closest<HTMLElement>(".react-flow__node") : null;
            if (node && e.target === node && e.key.toLowerCase() === "c" && !e.ctrlKey && !e.metaKey && !e.altKey) {
              e.preventDefault();
-             setConnectFrom(node.dataset.id ?? null);
+             const nodeId = node.dataset.id;
+             if (nodeId) setConnectFrom({ nodeId, handle: null, into: false, fromHandle: false });
            }
          }}>
+      <ConnectRequestContext.Provider value={requestConnect}>
       <ReactFlow<StepFlowNode, BranchFlowEdge>
         nodes={nodes}
         edges={edges}
@@ -213,7 +218,8 @@ export function Canvas({ issues, onAdded }: Props) {
         <MiniMap pannable zoomable ariaLabel="Mini map" nodeStrokeWidth={2} data-testid="minimap" />
         <Controls showInteractive={false} aria-label="Zoom controls" />
       </ReactFlow>
-      {connectFrom ? <ConnectDialog sourceId={connectFrom} onClose={() => setConnectFrom(null)} /> : null}
+      </ConnectRequestContext.Provider>
+      {connectFrom ? <ConnectDialog {...connectFrom} onClose={() => setConnectFrom(null)} /> : null}
       {pendingMove && (
         <Dialog title={`Move “${pendingMove.nodeName}” into loop “${pendingMove.loopName}”?`} titleId="move-into-loop-title"
                 testId="move-into-loop" onClose={() => setPendingMove(null)}>

@@ -1,11 +1,11 @@
 // A loop is a container (React Flow sub-flow): its body nodes sit inside it, have
 // `parentId` set to it, and move with it. Its outer handles connect it in the main flow.
-import { Handle, type NodeProps, Position } from "@xyflow/react";
+import type { NodeProps } from "@xyflow/react";
 import { memo } from "react";
 
 import type { StepFlowNode } from "../canvas/convert";
 import { outputHandles } from "../lib/graph";
-import { IssueBadge, OutputHandles, StatusBadge } from "./StepNode";
+import { InputHandle, IssueBadge, OutputHandles, StatusBadge } from "./StepNode";
 import { summarise } from "./summaries";
 
 function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
@@ -17,7 +17,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       data-node-type={node.type}
       style={{ width: size.width, height: size.height }}
     >
-      <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} title="input" />
+      <InputHandle nodeId={node.id} nodeName={node.name || node.id} />
       <div className="fm-loop-head">
         <span className="fm-node-icon" aria-hidden="true">
           ⟳
@@ -30,7 +30,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       </div>
       <div className="fm-loop-sub">{summarise(node.type, node.config)}</div>
       <div className="fm-loop-hint">Drop nodes here to build the loop body (runs once per item)</div>
-      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} />
+      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
     </div>
   );
 }

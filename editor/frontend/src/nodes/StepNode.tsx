@@ -3,6 +3,7 @@
 import { Handle, type NodeProps, Position } from "@xyflow/react";
 import { memo } from "react";
 
+import { useHandleKeyboard } from "../canvas/connectRequest";
 import type { StepFlowNode } from "../canvas/convert";
 import { hasInputHandle, outputHandles } from "../lib/graph";
 import { NODE_ICONS, summarise } from "./summaries";
@@ -34,27 +35,41 @@ export function IssueBadge({ issues, warnings, nodeId }: { issues: string[]; war
   return null;
 }
 
-export function OutputHandles({ handles, nodeId }: { handles: string[]; nodeId: string }) {
+function OutputHandle({ handle, nodeId, nodeName, top }: { handle: string; nodeId: string; nodeName: string; top: string }) {
+  const keyboard = useHandleKeyboard({ nodeId, handle, into: false },
+                                     `Connect from ${nodeName}, ${handle === "out" ? "its output" : `output ${handle}`}`);
+  return (
+    <Handle
+      id={handle}
+      type="source"
+      position={Position.Right}
+      className={`fm-handle fm-handle-${handle}`}
+      style={{ top }}
+      data-testid={`handle-out-${nodeId}-${handle}`}
+      title={`${handle} output: drag to a node, or press Enter to pick one`}
+      {...keyboard}
+    >
+      {handle !== "out" && <span className="fm-handle-label" aria-hidden="true">{handle}</span>}
+    </Handle>
+  );
+}
+
+export function OutputHandles({ handles, nodeId, nodeName }: { handles: string[]; nodeId: string; nodeName: string }) {
   return (
     <>
-      {handles.map((handle, index) => {
-        const top = `${((index + 1) / (handles.length + 1)) * 100}%`;
-        return (
-          <Handle
-            key={handle}
-            id={handle}
-            type="source"
-            position={Position.Right}
-            className={`fm-handle fm-handle-${handle}`}
-            style={{ top }}
-            data-testid={`handle-out-${nodeId}-${handle}`}
-            title={`${handle} output: drag to a node (or focus the node and press C)`}
-          >
-            {handle !== "out" && <span className="fm-handle-label">{handle}</span>}
-          </Handle>
-        );
-      })}
+      {handles.map((handle, index) => (
+        <OutputHandle key={handle} handle={handle} nodeId={nodeId} nodeName={nodeName}
+                      top={`${((index + 1) / (handles.length + 1)) * 100}%`} />
+      ))}
     </>
+  );
+}
+
+export function InputHandle({ nodeId, nodeName }: { nodeId: string; nodeName: string }) {
+  const keyboard = useHandleKeyboard({ nodeId, handle: null, into: true }, `Connect into ${nodeName}, its input`);
+  return (
+    <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${nodeId}`}
+            title="input: drag from a node's output, or press Enter to pick one" {...keyboard} />
   );
 }
 
@@ -68,9 +83,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       data-node-type={node.type}
       title={info?.description}
     >
-      {hasInputHandle(info, node.type) && (
-        <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${node.id}`} title="input" />
-      )}
+      {hasInputHandle(info, node.type) && <InputHandle nodeId={node.id} nodeName={node.name || node.id} />}
       <div className="fm-node-head">
         <span className="fm-node-icon" aria-hidden="true">
           {NODE_ICONS[node.type] ?? "◆"}
@@ -85,7 +98,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         {summary && <span className="fm-node-summary"> · {summary}</span>}
       </div>
       <StatusBadge status={status} nodeId={node.id} />
-      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} />
+      <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
     </div>
   );
 }

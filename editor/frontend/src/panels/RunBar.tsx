@@ -2,6 +2,8 @@
 // coloured by outcome with the reason of a failure, and what can be done with it (decide a
 // waiting approval, re-run, open its timeline, hide the badges).
 import type { Execution, ExecutionSummary } from "../api/types";
+import { LargeValue } from "../dialogs/LargeValue";
+import { isTruncated } from "../lib/largeValue";
 import { errorText, jsonText, shortTime } from "../lib/runText";
 import { waitingApprovalOf } from "./ApprovalDialog";
 
@@ -47,13 +49,17 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
       </span>
       {execution && (status === "failed" || status === "timed_out" || status === "cancelled") && execution.error ? (
         <span className="fm-runbar-reason" data-testid="execution-error">
-          — {errorText(execution.error)}
+          — {isTruncated(execution.error) ? <LargeValue value={execution.error} /> : errorText(execution.error)}
         </span>
       ) : null}
       {execution && status === "succeeded" ? (
-        <span className="fm-runbar-reason fm-mono" data-testid="execution-output" title={jsonText(execution.output)}>
-          → {jsonText(execution.output, 120).replace(/\s+/g, " ")}
-        </span>
+        isTruncated(execution.output) ? (
+          <span className="fm-runbar-reason" data-testid="execution-output">→ <LargeValue value={execution.output} /></span>
+        ) : (
+          <span className="fm-runbar-reason fm-mono" data-testid="execution-output" title={jsonText(execution.output)}>
+            → {jsonText(execution.output, 120).replace(/\s+/g, " ")}
+          </span>
+        )
       ) : null}
       <span className="fm-spacer" />
       {approval ? (

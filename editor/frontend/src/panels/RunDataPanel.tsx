@@ -4,6 +4,8 @@ import { useEffect, useState } from "react";
 
 import { executionsApi } from "../api/endpoints";
 import type { Execution, NodeRun } from "../api/types";
+import { LargeValue } from "../dialogs/LargeValue";
+import { isTruncated } from "../lib/largeValue";
 import { durationText, errorText, jsonText } from "../lib/runText";
 import { displayStatus } from "../canvas/useRunData";
 
@@ -33,6 +35,12 @@ function useNodeRuns(execution: Execution, nodeId: string): { runs: NodeRun[]; l
     // Re-read when the run moves on (its status) or another node is picked.
   }, [paged, execution.id, execution.status, nodeId]);
   return { runs: fetched ?? inline, loading };
+}
+
+/** A node run's value as JSON, or — cut by the server because it is large — its size and link. */
+function RunValue({ value, testId, dash = false }: { value: unknown; testId: string; dash?: boolean }) {
+  if (isTruncated(value)) return <p className="fm-json" data-testid={testId}><LargeValue value={value} /></p>;
+  return <pre className="fm-json" data-testid={testId}>{dash && (value === null || value === undefined) ? "—" : jsonText(value)}</pre>;
 }
 
 export function RunDataPanel({ execution, nodeId }: { execution: Execution; nodeId: string }) {
@@ -70,13 +78,13 @@ export function RunDataPanel({ execution, nodeId }: { execution: Execution; node
           </p>
           {current.error ? (
             <div className="fm-rundata-error" role="note" data-testid="run-data-error">
-              {errorText(current.error)}
+              {isTruncated(current.error) ? <LargeValue value={current.error} /> : errorText(current.error)}
             </div>
           ) : null}
           <h4>Input</h4>
-          <pre className="fm-json" data-testid="run-data-input">{jsonText(current.input)}</pre>
+          <RunValue value={current.input} testId="run-data-input" />
           <h4>Output</h4>
-          <pre className="fm-json" data-testid="run-data-output">{current.output === null || current.output === undefined ? "—" : jsonText(current.output)}</pre>
+          <RunValue value={current.output} testId="run-data-output" dash />
         </div>
       ) : (
         <p className="fm-muted" data-testid="run-data-none">This node did not run in execution {execution.id}.</p>

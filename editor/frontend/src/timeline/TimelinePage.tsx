@@ -27,7 +27,9 @@ import {
   type TraceNode,
   visibleLanes,
 } from "./model";
+import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
+import { isTruncated, shortJson } from "../lib/largeValue";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
 import { RedriveControls } from "./RedriveDialog";
@@ -202,7 +204,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const counts = countByStatus(bars);
   const concurrency = concurrencyText(bars, toMs(live.startedAt), wallEnd, now);
   const workflowCap = Number(timeline.definition.settings?.maxConcurrency ?? 32) || 32;
-  const notes = concurrencyNotes(timeline.definition.nodes, timeline.definition.settings, live.lanes, bars, now)
+  const notes = concurrencyNotes(timeline.definition.nodes, timeline.definition.settings, live.lanes, bars, now,
+                                 timeline.definition.edges, execution)
     .filter((n) => n.peak < n.limit || n.reason !== "reached its limit");
   const paused = (live.paused ?? []).map((p) => ({ from: toMs(p.from) ?? origin, to: toMs(p.to) }));
   const pausedMs = paused.reduce((sum, p) => sum + ((p.to ?? (running ? now : wallEnd)) - p.from), 0);
@@ -255,7 +258,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <ul className="tl-notes" aria-label="Concurrency" data-testid="concurrency-notes">
             {notes.map((n) => (
               <li key={n.laneId ?? n.label} data-testid="concurrency-note">
-                <strong>{n.label}</strong>: {n.peak} of {n.limit} at once — {n.reason}
+                <strong>{n.label}</strong>: {n.text ?? `${n.peak} of ${n.limit} at once — ${n.reason}`}
               </li>
             ))}
           </ul>
@@ -318,27 +321,29 @@ function errorLine(error: unknown, nodes: RunIoProps["nodes"]): string | null {
 }
 
 function RunIo({ input, output, error, status, nodes }: RunIoProps) {
-  const short = (value: unknown) => {
-    const text = JSON.stringify(value);
-    return text.length > 80 ? `${text.slice(0, 77)}…` : text;
-  };
-  const message = errorLine(error, nodes);
+  const message = isTruncated(error) ? null : errorLine(error, nodes);
+  // A value the server cut (over its bound) is its size and links, never megabytes of JSON.
+  const shown = (label: string, value: unknown, testId: string, className?: string) =>
+    isTruncated(value) ? (
+      <div className={`tl-io-large${className ? ` ${className}` : ""}`} data-testid={testId}>
+        {label} <LargeValue value={value} testId={`${testId}-large`} />
+      </div>
+    ) : (
+      <details className={className} data-testid={testId} open={testId === "run-error" || undefined}>
+        <summary>
+          {label}
+          {testId === "run-error" ? (message ? <>: <span className="tl-error-text">{message}</span></> : null) : <> <code>{shortJson(value)}</code></>}
+        </summary>
+        <pre>{JSON.stringify(value, null, 2)}</pre>
+      </details>
+    );
   return (
     <div className="tl-io" data-testid="run-io">
-      <details data-testid="run-input">
-        <summary>Input <code>{short(input ?? {})}</code></summary>
-        <pre>{JSON.stringify(input ?? {}, null, 2)}</pre>
-      </details>
+      {shown("Input", input ?? {}, "run-input")}
       {error ? (
-        <details className="tl-io-error" data-testid="run-error" open>
-          <summary>Error{message ? <>: <span className="tl-error-text">{message}</span></> : null}</summary>
-          <pre>{JSON.stringify(error, null, 2)}</pre>
-        </details>
+        shown("Error", error, "run-error", "tl-io-error")
       ) : output !== null && output !== undefined ? (
-        <details data-testid="run-output">
-          <summary>Result <code>{short(output)}</code></summary>
-          <pre>{JSON.stringify(output, null, 2)}</pre>
-        </details>
+        shown("Result", output, "run-output")
       ) : (
         <span className="fm-muted" data-testid="run-output-pending">{FINISHED_EXECUTION_STATUSES.has(status) ? "No result." : "No result yet."}</span>
       )}

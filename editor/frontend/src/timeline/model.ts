@@ -6,7 +6,7 @@
 // concurrent slot of it. A bar first seen on the stream is placed by the same rules (its
 // slot by first-free), and the next read of the API settles it.
 
-import type { ExecutionStatus, NodeRunStatus, WorkflowNode } from "../api/types";
+import type { ExecutionStatus, NodeRunStatus, WorkflowEdge, WorkflowNode } from "../api/types";
 import type { Bar, Lane, StreamEvent } from "./types";
 
 export const FINISHED_NODE_STATUSES: ReadonlySet<string> = new Set(["succeeded", "failed", "skipped", "cancelled", "timed_out"]);
@@ -362,6 +362,8 @@ export interface ConcurrencyNote {
   peak: number;
   limit: number;
   reason: string;
+  /** Said instead of "peak of limit at once — reason" (the run queue counts runs, not node runs). */
+  text?: string;
 }
 
 /** Items of one loop in flight at once: per item, from its first start to its last finish. */
@@ -380,17 +382,125 @@ function loopPeak(groupLane: string, bars: readonly Bar[], now: number): number 
   return peakOf(points);
 }
 
-/** Why each loop (and the run) stayed below its concurrency limit, when it did: too few
- * items, the rate limit, batches, the workflow's cap, or a queue. */
+/** Handles that route rather than fan out (engine.core.rules.ROUTING_HANDLES). */
+const ROUTING_HANDLES: ReadonlySet<string> = new Set(["true", "false", "error"]);
+
+export interface FanOut {
+  /** The node whose outgoing edges start the branches. */
+  nodeId: string;
+  /** The node where they meet again, when there is one. */
+  joinId: string | null;
+  branches: number;
+  /** Every top-level node inside one of its branches (nested fan-outs included). */
+  members: Set<string>;
+}
+
+/** The fan-outs of the top-level graph and the nodes of each, as the engine numbers branches
+ * (engine.core.branches): a node with several non-routing outgoing edges starts one branch
+ * per edge; a node with one predecessor stays in its branch; a join goes back to the branch
+ * its inputs share. Two fan-outs one after the other are two sections, not one. */
+export function fanOuts(nodes: readonly WorkflowNode[], edges: readonly WorkflowEdge[]): FanOut[] {
+  const top = new Set(nodes.filter((n) => !n.parentId).map((n) => n.id));
+  const inner = edges.filter((e) => top.has(e.source) && top.has(e.target));
+  const incoming = new Map<string, WorkflowEdge[]>();
+  const outgoing = new Map<string, WorkflowEdge[]>();
+  for (const e of inner) {
+    incoming.set(e.target, [...(incoming.get(e.target) ?? []), e]);
+    outgoing.set(e.source, [...(outgoing.get(e.source) ?? []), e]);
+  }
+  // Kahn's order: every node after its predecessors (a cycle, refused on run, stops it).
+  const remaining = new Map([...top].map((id) => [id, (incoming.get(id) ?? []).length]));
+  const order = [...top].filter((id) => remaining.get(id) === 0);
+  for (const id of order) {  // grows while it is walked
+    for (const e of outgoing.get(id) ?? []) {
+      const left = (remaining.get(e.target) ?? 0) - 1;
+      remaining.set(e.target, left);
+      if (left === 0) order.push(e.target);
+    }
+  }
+  // A branch path as the fan-outs that made it: ["split#0", "inner#1"].
+  const nodePath = new Map<string, string[]>();
+  const edgePath = new Map<string, string[]>();
+  const found = new Map<string, FanOut>();
+  for (const id of order) {
+    const paths = (incoming.get(id) ?? []).map((e) => edgePath.get(e.id)).filter((p): p is string[] => !!p);
+    let here: string[] = paths[0] ?? [];
+    for (const p of paths.slice(1)) {
+      let depth = 0;
+      while (depth < here.length && depth < p.length && here[depth] === p[depth]) depth += 1;
+      here = here.slice(0, depth);
+    }
+    nodePath.set(id, here);
+    const out = outgoing.get(id) ?? [];
+    const fanning = out.filter((e) => !ROUTING_HANDLES.has(e.sourceHandle ?? ""));
+    for (const e of out) edgePath.set(e.id, here);
+    if (fanning.length > 1) {
+      fanning.forEach((e, i) => edgePath.set(e.id, [...here, `${id}#${i}`]));
+      found.set(id, { nodeId: id, joinId: null, branches: fanning.length, members: new Set() });
+    }
+  }
+  for (const [id, path] of nodePath) {
+    for (const step of path) found.get(step.slice(0, step.lastIndexOf("#")))?.members.add(id);
+    // A join: its inputs come from deeper branches of one fan-out than the join itself.
+    const below = (incoming.get(id) ?? []).map((e) => edgePath.get(e.id)?.[path.length]).filter((s): s is string => !!s);
+    const first = below[0];
+    const origin = below.length > 1 && first ? first.slice(0, first.lastIndexOf("#")) : null;
+    const fan = origin ? found.get(origin) : undefined;
+    if (fan && fan.joinId === null) fan.joinId = id;
+  }
+  return [...found.values()];
+}
+
+/** Why each parallel container stayed below its concurrency limit, when it did: each loop
+ * (too few items, the rate limit, batches, the workflow's cap, a queue), each fan-out (too
+ * few branches, the workflow's cap, shared with the rest of the run, a worker), the run as
+ * a whole (the workflow's `maxConcurrency`) and the run queue (`queue.maxConcurrentRuns`). */
 export function concurrencyNotes(
   nodes: readonly WorkflowNode[],
   settings: Record<string, unknown> | undefined,
   lanes: readonly Lane[],
   bars: readonly Bar[],
   now: number,
+  edges: readonly WorkflowEdge[] = [],
+  run?: { createdAt?: string | null; startedAt?: string | null },
 ): ConcurrencyNote[] {
   const notes: ConcurrencyNote[] = [];
   const workflowCap = Number(settings?.maxConcurrency ?? 32) || 32;
+  const name = (id: string) => {
+    const node = nodes.find((n) => n.id === id);
+    return node?.name || id;
+  };
+  // The queue of runs: this one waited for others of the workflow to finish.
+  const queue = (settings?.queue ?? {}) as { maxConcurrentRuns?: number };
+  const queued = toMs(run?.createdAt);
+  const started = toMs(run?.startedAt);
+  if (queue.maxConcurrentRuns && queued !== null && started !== null && started - queued >= 50) {
+    notes.push({
+      laneId: null, label: "Run queue", peak: queue.maxConcurrentRuns, limit: queue.maxConcurrentRuns,
+      reason: `this run waited ${formatDuration(started - queued)} for a free place (queue.maxConcurrentRuns ${queue.maxConcurrentRuns})`,
+      text: `waited ${formatDuration(started - queued)} — the workflow runs at most ${queue.maxConcurrentRuns} at a time (queue.maxConcurrentRuns)`,
+    });
+  }
+  const runPeak = peakRunning(bars, now);
+  const waited = (of: readonly Bar[]) => of.some((b) => (queueWaitMs(b, now) ?? 0) >= 5);
+  // The run as a whole: the workflow's cap holds for all its node runs together.
+  if (runPeak >= workflowCap) {
+    notes.push({ laneId: null, label: "This run", peak: runPeak, limit: workflowCap,
+                 reason: `held at the workflow's maxConcurrency (${workflowCap})` });
+  }
+  for (const fan of fanOuts(nodes, edges)) {
+    const own = bars.filter((b) => b.lane.startsWith("branch:") && fan.members.has(b.nodeId));
+    if (!own.length) continue;
+    const peak = peakRunning(own, now);
+    let reason: string;
+    if (peak >= workflowCap) reason = `held at the workflow's maxConcurrency (${workflowCap})`;
+    else if (fan.branches <= peak) reason = `only ${fan.branches} branches`;
+    else if (runPeak >= workflowCap) reason = `held by the workflow's maxConcurrency (${workflowCap}), shared with the rest of the run`;
+    else if (waited(own)) reason = "branches waited in the queue for a worker";
+    else reason = "its branches were not ready at the same time";
+    const label = fan.joinId ? name(fan.joinId) : `${name(fan.nodeId)} (fan-out)`;
+    notes.push({ laneId: `fanout:${fan.nodeId}`, label, peak, limit: workflowCap, reason });
+  }
   for (const lane of lanes) {
     if (lane.kind !== "loop" || !lane.nodeId) continue;
     const node = nodes.find((n) => n.id === lane.nodeId);

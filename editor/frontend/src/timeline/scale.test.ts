@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 
-import type { WorkflowNode } from "../api/types";
+import type { WorkflowEdge, WorkflowNode } from "../api/types";
 import {
   applyEvents,
+  fanOuts,
   barLabel,
   concurrencyNotes,
   concurrencyText,
@@ -104,6 +105,63 @@ describe("what the header and bars say", () => {
     expect(concurrencyNotes([loop({ maxConcurrency: 10 })], { maxConcurrency: 2 }, lanes, items, T0)[0]?.reason)
       .toBe("held at the workflow's maxConcurrency (2)");
     expect(concurrencyNotes([loop({ maxConcurrency: 10 })], {}, lanes, items.slice(0, 2), T0)[0]?.reason).toBe("only 2 items");
+  });
+});
+
+describe("why a fan-out, the run or the run queue stayed below its limit", () => {
+  const node = (id: string, name = id, type = "delay"): WorkflowNode => ({ id, type, name, position: { x: 0, y: 0 }, config: {} });
+  const edge = (source: string, target: string): WorkflowEdge => ({ id: `${source}-${target}`, source, target });
+  // start → a, b, c, d → merge "Collect" → tail → x, y → merge "Again"
+  const nodes = [node("start", "Start", "start"), ...["a", "b", "c", "d"].map((id) => node(id)), node("j", "Collect", "merge"),
+                 node("tail"), node("x"), node("y"), node("j2", "Again", "merge")];
+  const edges = [...["a", "b", "c", "d"].flatMap((id) => [edge("start", id), edge(id, "j")]), edge("j", "tail"),
+                 edge("tail", "x"), edge("tail", "y"), edge("x", "j2"), edge("y", "j2")];
+  const run = (id: string, from: number, to: number, extra: Partial<Bar> = {}) =>
+    bar(`${id}-run`, { nodeId: id, queuedAt: iso(from), startedAt: iso(from), finishedAt: iso(to), ...extra });
+
+  it("finds each fan-out's branches and its join, two fan-outs in a row apart", () => {
+    const found = fanOuts(nodes, edges);
+    expect(found.map((f) => [f.nodeId, f.joinId, f.branches, [...f.members].sort()])).toEqual([
+      ["start", "j", 4, ["a", "b", "c", "d"]],
+      ["tail", "j2", 2, ["x", "y"]],
+    ]);
+    // Routing handles of a condition are not branches.
+    const routed = fanOuts([node("if", "If", "condition"), node("t"), node("f")],
+                           [{ ...edge("if", "t"), sourceHandle: "true" }, { ...edge("if", "f"), sourceHandle: "false" }]);
+    expect(routed).toEqual([]);
+  });
+
+  it("says a fan-out was held by the workflow's maxConcurrency", () => {
+    // Four branches, two at a time: the workflow allows two node runs in flight.
+    const bars = [run("a", T0, T0 + 100), run("b", T0, T0 + 100), run("c", T0 + 100, T0 + 200), run("d", T0 + 100, T0 + 200)];
+    const notes = concurrencyNotes(nodes, { maxConcurrency: 2 }, [], bars, T0 + 300, edges);
+    expect(notes.find((n) => n.laneId === "fanout:start")).toMatchObject(
+      { label: "Collect", peak: 2, limit: 2, reason: "held at the workflow's maxConcurrency (2)" });
+    expect(notes.find((n) => n.label === "This run")).toMatchObject({ peak: 2, limit: 2 });
+    // The second fan-out never ran: no note for it.
+    expect(notes.find((n) => n.laneId === "fanout:tail")).toBeUndefined();
+  });
+
+  it("says when a fan-out had too few branches, or waited for workers", () => {
+    const all = [run("a", T0, T0 + 100), run("b", T0, T0 + 100), run("c", T0, T0 + 100), run("d", T0, T0 + 100),
+                 run("x", T0 + 200, T0 + 300), run("y", T0 + 200, T0 + 300)];
+    const notes = concurrencyNotes(nodes, {}, [], all, T0 + 400, edges);
+    expect(notes.find((n) => n.laneId === "fanout:start")).toMatchObject({ peak: 4, limit: 32, reason: "only 4 branches" });
+    expect(notes.find((n) => n.laneId === "fanout:tail")).toMatchObject({ label: "Again", peak: 2, reason: "only 2 branches" });
+    expect(notes.find((n) => n.label === "This run")).toBeUndefined();
+    const queued = [run("a", T0, T0 + 100), run("b", T0, T0 + 100),
+                    run("c", T0 + 100, T0 + 200, { queuedAt: iso(T0) }), run("d", T0 + 100, T0 + 200, { queuedAt: iso(T0) })];
+    expect(concurrencyNotes(nodes, {}, [], queued, T0 + 300, edges).find((n) => n.laneId === "fanout:start")?.reason)
+      .toBe("branches waited in the queue for a worker");
+  });
+
+  it("says when the run waited in the workflow's run queue", () => {
+    const notes = concurrencyNotes(nodes, { queue: { maxConcurrentRuns: 1 } }, [], [], T0, edges,
+                                   { createdAt: iso(T0), startedAt: iso(T0 + 2000) });
+    expect(notes[0]).toMatchObject({ label: "Run queue" });
+    expect(notes[0]?.text).toBe("waited 2.00 s — the workflow runs at most 1 at a time (queue.maxConcurrentRuns)");
+    expect(concurrencyNotes(nodes, { queue: { maxConcurrentRuns: 1 } }, [], [], T0, edges,
+                            { createdAt: iso(T0), startedAt: iso(T0 + 3) })).toEqual([]);
   });
 });
 
