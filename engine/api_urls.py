@@ -27,6 +27,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^dead-letters/replay/?$", dead_letter_api.DeadLetterBulkReplayApi.as_view(),
             name="api-dead-letter-bulk-replay"),
     re_path(DEAD_LETTER + r"/?$", dead_letter_api.DeadLetterDetailApi.as_view(), name="api-dead-letter-detail"),
+    re_path(DEAD_LETTER + r"/(?P<field>input|error)/?$", dead_letter_api.DeadLetterValueApi.as_view(),
+            name="api-dead-letter-value"),
     re_path(DEAD_LETTER + r"/replay/?$", dead_letter_api.DeadLetterReplayApi.as_view(), name="api-dead-letter-replay"),
     re_path(DEAD_LETTER + r"/discard/?$", dead_letter_api.DeadLetterDiscardApi.as_view(),
             name="api-dead-letter-discard"),

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,13 +28,34 @@ from engine.dead_letters import (
     dead_letters_replay_many,
     dead_letters_visible,
 )
+from engine.execution_values import LIST_VALUE_CAP, value_cap
+from engine.json_sizes import bounded, whole_json, with_json_sizes
 from engine.models import DeadLetter, DeadLetterKind
-from engine.serializers import BulkReplayInputSerializer, RerunInputSerializer
+from engine.serializers import TRUNCATED_HELP, BulkReplayInputSerializer, RerunInputSerializer
 from flowmaestro.visibility import MAX_ID, get_or_404
 
 LIST_CAP = 500
 STATES = ("open", "replayed", "discarded")
 NOT_FOUND = OpenApiResponse(DETAIL_SERIALIZER, description="No such dead letter (or not yours)")
+
+
+# A dead letter of a run keeps the run's input: a failed big loop's is megabytes.
+VALUE_FIELDS = ("input", "error")
+
+
+@extend_schema_field(OpenApiTypes.ANY)
+class _BoundedLetterField(serializers.Field):  # type: ignore[type-arg]
+    """A dead letter's `input` or `error`: whole up to `value_cap()` bytes (list rows:
+    `LIST_VALUE_CAP`), else `{"truncated": true, "size", "url"}` with
+    `/api/dead-letters/{id}/input` (engine.json_sizes)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", TRUNCATED_HELP.format(cap=value_cap()).replace("executions", "dead-letters"))
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, letter: DeadLetter) -> Any:
+        field = str(self.field_name)
+        return bounded(letter, field, cap=value_cap(), url=lambda: f"/api/dead-letters/{letter.pk}/{field}")
 
 
 class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
@@ -39,8 +67,8 @@ class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
     traceId = serializers.CharField(source="trace_id")
     nodeId = serializers.CharField(source="node_id")
     itemIndex = serializers.IntegerField(source="item_index", allow_null=True)
-    input = serializers.JSONField(allow_null=True)
-    error = serializers.JSONField(allow_null=True)
+    input = _BoundedLetterField()
+    error = _BoundedLetterField()
     state = serializers.CharField()
     createdAt = serializers.DateTimeField(source="created_at")
     replayedAt = serializers.DateTimeField(source="replayed_at", allow_null=True)
@@ -100,13 +128,33 @@ class DeadLetterListApi(APIView):
                 qs = qs.filter(replayed_at__isnull=False)
             else:
                 qs = qs.filter(discarded_at__isnull=False)
+        qs = with_json_sizes(qs, VALUE_FIELDS, cap=LIST_VALUE_CAP)
         return Response(DeadLetterSerializer(qs.order_by("-created_at", "-id")[:LIST_CAP], many=True).data)
 
 
 class DeadLetterDetailApi(APIView):
     @extend_schema(responses={200: DeadLetterSerializer, 404: NOT_FOUND})
     def get(self, request: Request, dead_letter_id: str) -> Response:
-        return Response(DeadLetterSerializer(dead_letter_get(request.user, dead_letter_id)).data)
+        qs = with_json_sizes(dead_letters_visible(request.user), VALUE_FIELDS, cap=value_cap())
+        return Response(DeadLetterSerializer(get_or_404(qs, dead_letter_id, "No such dead letter.")).data)
+
+
+class DeadLetterValueApi(APIView):
+    """`GET /api/dead-letters/{id}/input` (and `/error`): the whole value, which the other
+    answers cut beyond `value_cap()` bytes; the stored JSON text, never decoded."""
+
+    @extend_schema(
+        operation_id="dead_letters_value_retrieve",
+        parameters=[OpenApiParameter("field", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(VALUE_FIELDS),
+                                     description="which value: input or error")],
+        responses={200: OpenApiResponse(OpenApiTypes.ANY, description="The whole value (JSON; null when unset)"),
+                   404: NOT_FOUND},
+    )
+    def get(self, request: Request, dead_letter_id: str, field: str) -> HttpResponse:
+        letter = get_or_404(dead_letters_visible(request.user).defer(*VALUE_FIELDS), dead_letter_id,
+                            "No such dead letter.")
+        body = whole_json(DeadLetter.objects.all(), letter.pk, field)
+        return HttpResponse(body if body is not None else b"null", content_type="application/json")
 
 
 class DeadLetterReplayApi(APIView):

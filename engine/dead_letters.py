@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from engine.errors import Refusal
+from engine.execution_values import VALUE_FIELDS
 from engine.models import DeadLetter, Execution
 from flowmaestro.visibility import visible
 
@@ -48,8 +49,11 @@ class DeadLetterClosed(Refusal):
 # -- selectors -------------------------------------------------------------------------------
 def dead_letters_visible(user: Any) -> QuerySet[DeadLetter]:
     """Owners see the dead letters of their workflows; staff see all."""
-    return visible(DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution"), user,
-                   owner="workflow__owner_id")
+    # The executions' own big columns are not read along (a failed big loop's input is
+    # megabytes); the letter's own `input` and `error` are sized by the API's readers.
+    related_values = [f"{rel}__{f}" for rel in ("execution", "replayed_execution") for f in VALUE_FIELDS]
+    return visible(DeadLetter.objects.select_related("workflow", "execution__version", "replayed_execution")
+                   .defer(*related_values), user, owner="workflow__owner_id")
 
 
 # -- services ----------------------------------------------------------------------------------

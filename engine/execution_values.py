@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 
-from engine.json_sizes import JSONTextAsBytes, bounded, with_json_sizes
+from engine.json_sizes import bounded, whole_json, with_json_sizes
 from engine.models import Execution
 from engine.node_run_pages import value_cap
 
@@ -60,7 +60,4 @@ def whole_value(execution: Execution, field: str) -> bytes | None:
     the column is NULL). One query, one copy; nothing is decoded."""
     if field not in VALUE_FIELDS:
         raise ValueError(f"{field} is not one of {', '.join(VALUE_FIELDS)}")
-    raw = Execution.objects.filter(pk=execution.pk).values_list(JSONTextAsBytes(F(field)), flat=True).first()
-    if raw is None:
-        return None
-    return raw if isinstance(raw, bytes) else bytes(raw)
+    return whole_json(Execution.objects.all(), execution.pk, field)

@@ -82,6 +82,15 @@ def with_json_sizes(qs: QuerySet[M], fields: tuple[str, ...], *, cap: int) -> Qu
     return qs.defer(*fields).annotate(**annotations)
 
 
+def whole_json(qs: QuerySet[M], pk: Any, field: str) -> bytes | None:
+    """The JSON text of one row's `field` as the database holds it, as bytes (None: NULL
+    or no such row). One query, one copy; nothing is decoded."""
+    raw = qs.filter(pk=pk).values_list(JSONTextAsBytes(F(field)), flat=True).first()
+    if raw is None:
+        return None
+    return raw if isinstance(raw, bytes) else bytes(raw)
+
+
 def marker(size: int, url: str) -> dict[str, Any]:
     return {"truncated": True, "size": size, "url": url}
 

@@ -82,7 +82,7 @@ class ExecutionRun:
         self.history = RunHistory.load(plan.graph, record.node_runs, self.extra_state.get("redrive") or {}, self.rec)
         self.runs = NodeRuns(self)
         self.flow = Flow(self)
-        self.branches = WholeBranches(self)
+        self.branches = WholeBranches(self, record.node_runs)
         self.top = ScopeRun(self, plan.scopes[None])
         self.top.locals["__execution_input"] = self.input
 

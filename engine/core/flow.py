@@ -88,7 +88,12 @@ class Flow:
                 alias = (node.config or {}).get("outputVariable")
                 if alias:
                     scope.aliases[alias] = node.id
+        for spec in scope.plan.branch_first.get(node.id, ()):
+            # A branch an earlier engine began: its timeout still runs (from its real start).
+            ex.branches.open(scope, spec)
         self.apply(scope, scope.sched.finish(node.id, outcome))
+        if scope.plan.branch_member:
+            ex.branches.settled(scope, node.id)  # the whole branch had ended: no clock runs
 
     def ended(self, attempt: Attempt, status: str, output: Any, error: Any, handle: str | None) -> None:
         """Tell the scheduler how a node run of the flow ended, and act on its decisions."""

@@ -108,3 +108,25 @@ def test_re_run_with_an_edited_input_from_a_cut_one(logged_in_page: Any) -> None
     page.wait_for_url(lambda url: "/executions/" in url and url.rstrip("/").split("/")[-1].isdigit(), timeout=20_000)
     rerun = _wait_finished(int(page.url.rstrip("/").split("/")[-1]))
     assert rerun.input == {"items": [1, 2, 3]} and rerun.output == {"Echo": [1, 2, 3]}
+
+
+def test_the_run_dialog_prefills_a_last_input_the_list_cut(logged_in_page: Any) -> None:
+    """List rows cut inputs over 4 KB; the editor's Run dialog fetches such an input whole
+    (up to 1 MB) to prefill it, so running it again starts with the same input."""
+    page = logged_in_page
+    medium = {"items": list(range(1500))}  # ~8.9 KB
+    workflow = api_post(page, "/api/workflows", {"name": "Echo", "definition": DEFINITION})
+    first = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": medium})
+    _wait_finished(first["id"])
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.locator("[data-testid=execution-output]").wait_for(timeout=20_000)
+    page.click("[data-testid=run]")
+    page.locator("[data-testid=run-input-loading]").wait_for(state="detached", timeout=20_000)
+    assert page.locator("[data-testid=run-last-input-large]").count() == 0
+    assert '"items": [' in page.inner_text("[data-testid=run-input] .cm-content")
+    page.click("[data-testid=run-submit]")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Execution.objects.filter(workflow_id=workflow["id"]).count() < 2:
+        time.sleep(0.2)
+    again = Execution.objects.filter(workflow_id=workflow["id"]).exclude(pk=first["id"]).get()
+    assert again.input == medium

@@ -204,3 +204,40 @@ def test_node_run_pages_never_load_a_big_node_run_field(
     # The URL gives that node run whole.
     whole = alice_client.get(shown["url"]).json()
     assert whole["nodeRun"]["output"] == BIG_INPUT["items"]
+
+
+# -- dead letters keep a run's input: the same bound ---------------------------------------------
+
+@pytest.fixture
+def letter(big: Execution) -> Any:
+    from engine.models import DeadLetter
+
+    Execution.objects.filter(pk=big.pk).update(status="failed", error={"message": "no"})
+    return DeadLetter.objects.create(execution=big, workflow=big.workflow, kind="run", input=BIG_INPUT,
+                                     error={"message": "no"}, trace_id=big.trace_id)
+
+
+@pytest.mark.django_db
+def test_dead_letters_cut_a_big_input_and_serve_it_whole(
+    alice_client: APIClient, bob_client: APIClient, letter: Any, decoded: list[int]
+) -> None:
+    cut = {"truncated": True, "size": json_bytes(BIG_INPUT), "url": f"/api/dead-letters/{letter.pk}/input"}
+    listed = alice_client.get("/api/dead-letters")
+    assert listed.status_code == 200
+    row = next(r for r in listed.json() if r["id"] == letter.pk)
+    assert row["input"] == cut and row["error"] == {"message": "no"}
+    detail = alice_client.get(f"/api/dead-letters/{letter.pk}").json()
+    assert detail["input"] == cut and detail["execution"] == letter.execution_id
+    # Neither the letter's input nor its execution's was read to answer.
+    assert max(decoded, default=0) < CAP, decoded
+    assert alice_client.get(cut["url"]).json() == BIG_INPUT
+    assert bob_client.get(cut["url"]).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_dead_letter_replays_its_whole_input_when_none_is_sent(alice_client: APIClient, letter: Any) -> None:
+    with override_settings(FLOWMAESTRO_ENGINE_IN_PROCESS=False):
+        response = alice_client.post(f"/api/dead-letters/{letter.pk}/replay", {}, format="json")
+    assert response.status_code == 201, response.content
+    assert len(response.content) < 20_000
+    assert Execution.objects.get(pk=response.json()["id"]).input == BIG_INPUT

@@ -1,9 +1,11 @@
 // Run from the editor: an input JSON dialog; the execution then gets a link to its timeline.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
+import { api } from "../api/client";
 import { Dialog } from "../dialogs/Dialog";
 import { CodeField } from "../forms/LazyCodeField";
 import { LargeValue } from "../dialogs/LargeValue";
+import { EDIT_BOUND } from "../dialogs/RerunDialog";
 import { parseJsonText } from "../lib/jsonText";
 import { isTruncated } from "../lib/largeValue";
 
@@ -16,11 +18,26 @@ interface Props {
 }
 
 export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
-  // A last input the server cut (large) is not prefilled: the box would get its marker.
+  // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
+  // re-run dialog's bound; a bigger one is not prefilled (megabytes in the code editor).
   const lastCut = isTruncated(initialInput) ? initialInput : null;
+  const fetchUrl = lastCut?.url && lastCut.size <= EDIT_BOUND ? lastCut.url : null;
   const [text, setText] = useState(() => (initialInput && typeof initialInput === "object" && !lastCut ? JSON.stringify(initialInput, null, 2) : "{}"));
+  const [prefilling, setPrefilling] = useState(fetchUrl !== null);
   const [priority, setPriority] = useState("");
   const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!fetchUrl) return;
+    let stopped = false;
+    api
+      .get<unknown>(fetchUrl)
+      .then((whole) => !stopped && setText(JSON.stringify(whole ?? {}, null, 2)))
+      .catch(() => undefined) // the box keeps {}: the run can still be started
+      .finally(() => !stopped && setPrefilling(false));
+    return () => {
+      stopped = true;
+    };
+  }, [fetchUrl]);
   const submit = async () => {
     const input = parseJsonText(text, "The input", {});
     if (!input.ok) {
@@ -38,7 +55,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
   return (
     <Dialog title="Run workflow" titleId="run-title" testId="run-dialog" onClose={onClose}>
       <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
-      {lastCut ? (
+      {lastCut && !fetchUrl ? (
         <p className="fm-help" data-testid="run-last-input-large">
           The last run's input is a <LargeValue value={lastCut} /> and is not prefilled; re-run that run to reuse it unchanged.
         </p>
@@ -46,6 +63,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
       <label className="fm-label" htmlFor="run-input">
         Input (JSON)
       </label>
+      {prefilling ? <p className="fm-muted" data-testid="run-input-loading">Loading the last run's input…</p> : null}
       <CodeField id="run-input" testId="run-input" label="Run input JSON" language="javascript" value={text} onChange={setText} minHeight="120px" />
       <label className="fm-label" htmlFor="run-priority">
         Priority (optional)
@@ -60,7 +78,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
         <button type="button" className="fm-btn" onClick={onClose}>
           Cancel
         </button>
-        <button type="button" className="fm-btn fm-btn-primary" data-testid="run-submit" disabled={busy} onClick={() => void submit()}>
+        <button type="button" className="fm-btn fm-btn-primary" data-testid="run-submit" disabled={busy || prefilling} onClick={() => void submit()}>
           {busy ? "Starting…" : "Start run"}
         </button>
       </div>

@@ -6,7 +6,9 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
+import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
+import { isTruncated } from "../lib/largeValue";
 import { toggled } from "../lib/sets";
 
 export interface DeadLetter {
@@ -214,7 +216,7 @@ export function DeadLettersPage() {
                 <td data-testid="dead-letter-version">{letter.version !== null ? `v${letter.version}` : "–"}</td>
                 <td>{entryLabel(letter)}</td>
                 <td>{letter.workflowName}</td>
-                <td data-testid="dead-letter-error">{errorText(letter.error).slice(0, 120)}</td>
+                <td data-testid="dead-letter-error">{isTruncated(letter.error) ? "large error" : errorText(letter.error).slice(0, 120)}</td>
                 <td>{letter.attempts}</td>
                 <td><code>{letter.traceId}</code></td>
                 <td>{new Date(letter.createdAt).toLocaleString()}</td>
@@ -248,9 +250,12 @@ export function DeadLettersPage() {
             {" "}· trace <code>{current.traceId}</code> · {current.attempts} attempt(s)
           </p>
           <h3>Input</h3>
-          <pre data-testid="dead-letter-input">{JSON.stringify(current.input, null, 2)}</pre>
+          {/* Values over the server's bound come cut: their size and a link, not the JSON. */}
+          {isTruncated(current.input) ? <p data-testid="dead-letter-input"><LargeValue value={current.input} /></p>
+            : <pre data-testid="dead-letter-input">{JSON.stringify(current.input, null, 2)}</pre>}
           <h3>Error</h3>
-          <pre data-testid="dead-letter-error-detail">{JSON.stringify(current.error, null, 2)}</pre>
+          {isTruncated(current.error) ? <p data-testid="dead-letter-error-detail"><LargeValue value={current.error} /></p>
+            : <pre data-testid="dead-letter-error-detail">{JSON.stringify(current.error, null, 2)}</pre>}
         </section>
       ) : null}
       {replaying ? (
