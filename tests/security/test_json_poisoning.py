@@ -195,7 +195,14 @@ def test_a_deep_or_odd_stored_value_never_makes_a_list_detail_or_admin_page_answ
         assert listed.status_code == 200, listed.content[:300]
         row = next(r for r in listed.json() if r["id"] == ex.id)
         assert "nested deeper than 256 levels" in row["output"]["unreadable"]
-        assert "unreadable" in row["input"]
+        # Over the list's size bound the input is only a link to it (engine/serializers); the
+        # link answers the stored text as it is (never decoded), never a 500.
+        if row["input"].get("truncated"):
+            whole = client.get(row["input"]["url"])
+            assert whole.status_code == 200, whole.content[:300]
+            assert whole.content.replace(b" ", b"").startswith(b'{"big":9999')
+        else:
+            assert "unreadable" in row["input"]
     detail = alice_client.get(f"/api/executions/{ex.id}")
     assert detail.status_code == 200
     assert "unreadable" in next(r for r in detail.json()["nodeRuns"] if r["id"] == node_run.id)["output"]
