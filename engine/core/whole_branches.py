@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from engine.core.clocks import clock_starts, time_left
 from engine.core.policies import retry_delay_ms
 from engine.core.records import small
 from engine.core.scheduler import BranchSpec, EdgeResult
@@ -74,23 +75,14 @@ class WholeBranches:
 
     def _restore_clocks(self, rows: Iterable[dict[str, Any]]) -> None:
         """When each timed branch of the current attempt began, from the earlier engines'
-        node runs of its first node (a redrive's clocks start again: only its own rows)."""
+        node runs of its first node (engine.core.clocks)."""
         timed: dict[str, list[str]] = {}  # first node -> the timed branches it opens
         for plan in self.ex.plan.scopes.values():
             for node_id, specs in plan.branch_first.items():
-                timed[node_id] = [s.edge.id for s in specs if s.timeout_ms]
-        if not any(timed.values()):
-            return  # the common case: no branch has a timeout, nothing to look at
-        since = int((self.ex.extra_state.get("redrive") or {}).get("sinceSeq") or 0)
-        base = self.ex.history.retry_base
-        for row in rows:
-            edges = timed.get(row["node_id"])
-            if not edges or row.get("seq", 0) <= since or row["attempt"] <= base.get((row["scope"], row["node_id"]), 0):
-                continue
-            at = row["queued_at"].timestamp()
-            for edge_id in edges:
-                key = (row["scope"], edge_id)
-                self.opened[key] = min(at, self.opened.get(key, at))
+                if any(s.timeout_ms for s in specs):
+                    timed[node_id] = [s.edge.id for s in specs if s.timeout_ms]
+        if timed:  # the common case has no timed branch: nothing to look at
+            self.opened = clock_starts(rows, timed, since=self.ex.redrive_since, base=self.ex.history.retry_base)
 
     def saved_attempt(self, scope: ScopeRun, spec: BranchSpec) -> int:
         saved = self._saved().get(scope.key, {}).get(spec.edge.id)
@@ -148,12 +140,10 @@ class WholeBranches:
         run.started = True
         if spec.timeout_ms:
             attempt_no = run.attempt
-            delay = spec.timeout_ms / 1000
+            # Opened by an engine that stopped: what is left of its time, maybe none (the timer
+            # then fires once this pass has replayed what had already ended).
             opened = self.opened.pop((scope.key, spec.edge.id), None) if self.opened else None
-            if opened is not None:
-                # Opened by an engine that stopped: what is left of its time, maybe none (the
-                # timer then fires once this pass has replayed what had already ended).
-                delay = max(0.0, opened + delay - time.time())
+            delay = time_left(opened, spec.timeout_ms / 1000)
             run.timer = self.ex.engine.add_timer(delay, lambda: self.timed_out(scope, run, attempt_no))
 
     def timed_out(self, scope: ScopeRun, run: BranchRun, attempt_no: int) -> None:
