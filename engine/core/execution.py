@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.core.attempts import NodeRuns
+from engine.core.clocks import execution_started, time_left
 from engine.core.flow import Flow
 from engine.core.history import RunHistory
 from engine.core.pacing import HOLD_CHUNK
@@ -79,10 +80,15 @@ class ExecutionRun:
         self.cancelled_reason: str | None = None
         self.rec = Recorder(engine, record.id, record.trace_id, record.owner, last_seq=record.last_seq,
                             run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0))
-        self.history = RunHistory.load(plan.graph, record.node_runs, self.extra_state.get("redrive") or {}, self.rec)
+        redrive = self.extra_state.get("redrive") or {}
+        self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec)
+        # Clocks an engine that stops must not reset (engine.core.clocks) count from what the
+        # earlier engines wrote; a redrive's from its own node runs (those after `sinceSeq`).
+        self.redrive_since = int(redrive.get("sinceSeq") or 0)
+        self.started_clock = execution_started(record.node_runs, self.redrive_since) if plan.timeout_ms else None
         self.runs = NodeRuns(self)
-        self.flow = Flow(self)
-        self.branches = WholeBranches(self)
+        self.flow = Flow(self, record.node_runs)
+        self.branches = WholeBranches(self, record.node_runs)
         self.top = ScopeRun(self, plan.scopes[None])
         self.top.locals["__execution_input"] = self.input
 
@@ -161,7 +167,9 @@ class ExecutionRun:
             self.rec.event("execution.resumed" if self.status == "running" else "execution.paused",
                            status=self.status, data={"reason": "engine restarted"})
         if self.plan.timeout_ms:
-            self.engine.add_timer(self.plan.timeout_ms / 1000, self._execution_timeout, self)
+            # After a restart, what is left of it since the execution began (maybe nothing).
+            self.engine.add_timer(time_left(self.started_clock, self.plan.timeout_ms / 1000),
+                                  self._execution_timeout, self)
         self.apply(self.top, self.top.sched.start())
 
     def _execution_timeout(self) -> None:

@@ -5,9 +5,11 @@ telling the schedulers how each node run ended.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.core.clocks import clock_starts, time_left
 from engine.core.loops import begin_loop
 from engine.core.pacing import HOLD_BURST_OVER
 from engine.core.persistence import now
@@ -23,8 +25,14 @@ if TYPE_CHECKING:
 
 
 class Flow:
-    def __init__(self, ex: ExecutionRun):
+    def __init__(self, ex: ExecutionRun, rows: Iterable[dict[str, Any]] = ()):
         self.ex = ex
+        # Sections whose `totalTimeout` an earlier engine started: (scope key, join) -> when
+        # (engine.core.clocks); taken once, when the section's deadline opens again.
+        self.opened: dict[tuple[str, str], float] = {}
+        watched = {n: joins for plan in ex.plan.scopes.values() for n, joins in plan.deadline_joins.items()}
+        if watched:
+            self.opened = clock_starts(rows, watched, since=ex.redrive_since)
 
     def node_ready(self, scope: ScopeRun, node_id: str, *, retry_of: Attempt | None = None,
                    queued_at: datetime | None = None) -> None:
@@ -72,7 +80,9 @@ class Flow:
             if not self.ex.finished and not scope.done:
                 self.apply(scope, scope.sched.section_timed_out(join, collect))
 
-        self.ex.engine.add_timer(policy.total_timeout_ms / 1000, expire, self.ex)
+        # Opened by an engine that stopped: what is left of it (none: at once, after this pass).
+        started = self.opened.pop((scope.key, join), None) if self.opened else None
+        self.ex.engine.add_timer(time_left(started, policy.total_timeout_ms / 1000), expire, self.ex)
 
     def _replay(self, scope: ScopeRun, node: Node, row: NodeRunRow) -> None:
         ex = self.ex
@@ -88,7 +98,12 @@ class Flow:
                 alias = (node.config or {}).get("outputVariable")
                 if alias:
                     scope.aliases[alias] = node.id
+        for spec in scope.plan.branch_first.get(node.id, ()):
+            # A branch an earlier engine began: its timeout still runs (from its real start).
+            ex.branches.open(scope, spec)
         self.apply(scope, scope.sched.finish(node.id, outcome))
+        if scope.plan.branch_member:
+            ex.branches.settled(scope, node.id)  # the whole branch had ended: no clock runs
 
     def ended(self, attempt: Attempt, status: str, output: Any, error: Any, handle: str | None) -> None:
         """Tell the scheduler how a node run of the flow ended, and act on its decisions."""

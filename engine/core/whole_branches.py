@@ -8,14 +8,22 @@ scope key -> fan-out edge id -> that), written before the retry is announced. An
 resumes the execution runs the branch's current attempt from its start (the earlier
 attempts' node runs are history, not replayed), at the attempt it had reached and not
 before its back-off ends.
+
+A branch's timeout survives a restart too: its clock runs from the moment its first node
+became ready, which is its node run's `queued_at` (written in the same atomic flush as the
+`node.queued` event that announces it). An engine that resumes the execution arms the
+branch's timer for the time that is left, counted from the earliest node run of the first
+node in the branch's current attempt, and applies `onTimeout` at once when none is left.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from engine.core.clocks import clock_starts, time_left
 from engine.core.policies import retry_delay_ms
 from engine.core.records import small
 from engine.core.scheduler import BranchSpec, EdgeResult
@@ -32,12 +40,17 @@ def _message(error: Any) -> str:
 class WholeBranches:
     """The branch runs of one execution, driven by its node runs' ends and its timers."""
 
-    def __init__(self, ex: ExecutionRun):
+    def __init__(self, ex: ExecutionRun, rows: Iterable[dict[str, Any]] = ()):
         self.ex = ex
         # Back-offs an earlier engine started and did not see end: (scope key, edge id) -> due
         # (wall-clock seconds). Taken once, when the branch's first node becomes ready again.
         self.due: dict[tuple[str, str], float] = {}
+        # Timed branches an earlier engine opened: (scope key, edge id) -> when (wall-clock
+        # seconds). Taken once, when the branch opens again (its first node is ready or
+        # replays its end).
+        self.opened: dict[tuple[str, str], float] = {}
         self._restore()
+        self._restore_clocks(rows)
 
     # -- across a restart ----------------------------------------------------------------------
     def _saved(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -59,6 +72,17 @@ class WholeBranches:
                         del history.replay[key]
                 if saved.get("dueAt") is not None:
                     self.due[(scope_key, edge_id)] = float(saved["dueAt"])
+
+    def _restore_clocks(self, rows: Iterable[dict[str, Any]]) -> None:
+        """When each timed branch of the current attempt began, from the earlier engines'
+        node runs of its first node (engine.core.clocks)."""
+        timed: dict[str, list[str]] = {}  # first node -> the timed branches it opens
+        for plan in self.ex.plan.scopes.values():
+            for node_id, specs in plan.branch_first.items():
+                if any(s.timeout_ms for s in specs):
+                    timed[node_id] = [s.edge.id for s in specs if s.timeout_ms]
+        if timed:  # the common case has no timed branch: nothing to look at
+            self.opened = clock_starts(rows, timed, since=self.ex.redrive_since, base=self.ex.history.retry_base)
 
     def saved_attempt(self, scope: ScopeRun, spec: BranchSpec) -> int:
         saved = self._saved().get(scope.key, {}).get(spec.edge.id)
@@ -116,8 +140,11 @@ class WholeBranches:
         run.started = True
         if spec.timeout_ms:
             attempt_no = run.attempt
-            run.timer = self.ex.engine.add_timer(spec.timeout_ms / 1000,
-                                                 lambda: self.timed_out(scope, run, attempt_no))
+            # Opened by an engine that stopped: what is left of its time, maybe none (the timer
+            # then fires once this pass has replayed what had already ended).
+            opened = self.opened.pop((scope.key, spec.edge.id), None) if self.opened else None
+            delay = time_left(opened, spec.timeout_ms / 1000)
+            run.timer = self.ex.engine.add_timer(delay, lambda: self.timed_out(scope, run, attempt_no))
 
     def timed_out(self, scope: ScopeRun, run: BranchRun, attempt_no: int) -> None:
         spec = run.spec

@@ -1,0 +1,102 @@
+"""A branch-wide `timeout` (`edges[].branch.timeout`, SPEC §4.3) survives an engine that
+stops: its clock runs from the branch's first node start to its last node's end whichever
+engine runs it. A real `runengine` is killed with kill -9 in the middle of a timed branch;
+the engine that takes the execution over times the branch out at its original deadline
+(not a fresh timeout later, and not never), or at once when the deadline passed while no
+engine ran it, and applies the branch's `onTimeout`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from engine.models import Event, Execution, NodeRun
+from tests.engine.definitions import seconds
+from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+START = {"id": "start", "type": "start"}
+
+
+def timed_branch(first_ms: int, second_ms: int, branch: dict[str, Any], on_partial: str) -> dict[str, Any]:
+    """start → [first → second] in branch `work` with `branch` settings, and [quick] →
+    merge `j` → output `o`."""
+    return definition(
+        [START, {"id": "first", "type": "delay", "config": {"duration": first_ms}},
+         {"id": "second", "type": "delay", "config": {"duration": second_ms}},
+         {"id": "quick", "type": "delay", "config": {"duration": 10}},
+         {"id": "j", "type": "merge", "config": {"parallel": {"onPartialFailure": on_partial}}},
+         {"id": "o", "type": "output", "name": "o", "config": {"value": "{{j}}"}}],
+        [{"source": "start", "target": "first", "branch": {"name": "work", **branch}},
+         ("start", "quick"), ("first", "second"), ("second", "j"), ("quick", "j"), ("j", "o")])
+
+
+def runs(execution_id: Any, node_id: str) -> list[NodeRun]:
+    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq"))
+
+
+def finished(execution_id: Any) -> Execution:
+    wait_for(lambda: status_of(execution_id) in ("succeeded", "failed", "cancelled", "timed_out"), timeout=40,
+             what="finished")
+    return Execution.objects.get(id=execution_id)
+
+
+def test_a_branch_stopped_mid_way_times_out_at_its_original_deadline(engines: Engines, run_workflow: Any) -> None:
+    timeout_s = 4.0
+    # Two engines from the start: the takeover comes well before the deadline, with no
+    # process start-up between the kill and the takeover.
+    procs = [engines.start(), engines.start()]
+    ex = run_workflow(timed_branch(800, 6000, {"timeout": int(timeout_s * 1000), "onTimeout": "continue"},
+                                   "fail"), {"v": 1})
+    wait_for(lambda: rows(ex.id, "second") == [(1, "running")], timeout=30, what="the branch's second node runs")
+    owner = Execution.objects.get(id=ex.id).engine_id
+    engines.kill_9(next(p for p in procs if p.engine_id == owner))  # type: ignore[attr-defined]
+    ex = finished(ex.id)
+    assert ex.engine_id != owner
+    claimed = Event.objects.get(execution_id=ex.id, type="execution.resumed").ts
+
+    # onTimeout `continue`: the branch goes on to the join as {"timedOut": true}.
+    assert ex.status == "succeeded", ex.error
+    assert ex.output["o"]["work"] == {"timedOut": True}
+    assert ex.output["o"]["branch_b"] == {"v": 1}
+    # The first node's end is the earlier engine's (replayed, not run again); the second,
+    # interrupted, runs again and is what the timeout stops.
+    assert rows(ex.id, "first") == [(1, "succeeded")]
+    assert rows(ex.id, "second") == [(1, "cancelled"), (2, "succeeded")]
+    second = runs(ex.id, "second")[1]
+    assert second.output == {"timedOut": True}
+    # The clock ran from the branch's first node start, across the takeover: the branch
+    # ended at its deadline — not at a fresh timeout after the takeover, and not when the
+    # 6 s node would have ended.
+    opened = runs(ex.id, "first")[0].queued_at
+    assert seconds(opened, claimed) < 0.9 * timeout_s, "the takeover came too late to tell"
+    ratio = seconds(opened, second.finished_at) / timeout_s
+    assert 0.97 <= ratio <= 1.4, ratio
+
+
+def test_a_branch_whose_deadline_passed_while_no_engine_ran_times_out_at_takeover(
+    engines: Engines, run_workflow: Any
+) -> None:
+    timeout_s = 3.0
+    ex = run_workflow(timed_branch(10000, 10, {"timeout": int(timeout_s * 1000), "onTimeout": "error"}, "fail"),
+                      {"v": 1})
+    first_engine = engines.start()
+    wait_for(lambda: rows(ex.id, "first") == [(1, "running")], timeout=30, what="the branch's first node runs")
+    engines.kill_9(first_engine)
+    opened = runs(ex.id, "first")[0].queued_at
+    # Down until past the branch's deadline.
+    wait_for(lambda: seconds(opened, timezone.now()) > timeout_s + 0.3, timeout=10, what="the deadline passed")
+    engines.start()
+    ex = finished(ex.id)
+    claimed = Event.objects.get(execution_id=ex.id, type="execution.resumed").ts
+
+    # onTimeout `error`: the branch fails (no retry, onError `fail`), so the join fails.
+    assert ex.status == "failed"
+    first = runs(ex.id, "first")
+    assert [(r.attempt, r.status) for r in first] == [(1, "cancelled"), (2, "timed_out")]
+    assert first[1].error["message"] == "branch work timed out after 3000 ms"
+    assert {r.status for r in runs(ex.id, "second")} <= {"skipped"}  # the branch never got there
+    # At once: not after a fresh 3 s timeout, nor after the 10 s node.
+    assert seconds(claimed, first[1].finished_at) < 0.5 * timeout_s
