@@ -14,14 +14,15 @@ Each figure is the median of `repeat` runs after one warm-up.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import threading
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,39 +34,25 @@ SLOTS_PER_WORKER = 4
 
 
 class SleepServer:
-    """A minimal HTTP server answering every request after `?ms=` milliseconds: the sleep
-    the fan-out's node bodies call (daphne would be the bottleneck at ~800 requests/s)."""
+    """The sleep the fan-out's node bodies call (daphne would be the bottleneck at ~800
+    requests/s): `engine.bench.sleepserver` in a process of its own, so that neither our
+    `http` nodes nor raw Celery's GETs wait for the GIL of the bench process."""
 
     def __init__(self) -> None:
-        self.port = 0
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        threading.Thread(target=self._serve, args=(ready,), name="bench-sleep", daemon=True).start()
-        ready.wait(10)
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.bench.sleepserver"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     cwd=Path(__file__).resolve().parents[2])
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
 
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    line = head.split(b"\r\n", 1)[0].decode()
-                    ms = 10.0
-                    if "ms=" in line:
-                        ms = float(line.split("ms=", 1)[1].split("&", 1)[0].split(" ", 1)[0])
-                    await asyncio.sleep(ms / 1000)
-                    body = b'{"slept": true}'
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
-                    await writer.drain()
-            except (asyncio.IncompleteReadError, ConnectionError):
-                writer.close()
-
-        server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        ready.set()
-        self.loop.run_forever()
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def url(self, ms: int) -> str:
         return f"http://127.0.0.1:{self.port}/sleep?ms={ms}"
@@ -136,6 +123,7 @@ class ScaleoutBench:
     def stop(self) -> None:
         for client in getattr(self, "clients", []):
             client.close()
+        self.sleeper.stop()
         self.cluster.stop()
 
     def create(self, definition: dict[str, Any]) -> int:
