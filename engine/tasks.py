@@ -112,21 +112,15 @@ def _drain_coordinator(**_: Any) -> None:
 
 @shared_task(name="flowmaestro.bench.get", ignore_result=True)
 def bench_get(url: str, reply_key: str) -> None:
-    """`manage.py bench scaleout`'s raw-Celery floor: the same HTTP call a fan-out's `http`
-    node makes, with no engine around it; tells the bench through a Redis list."""
+    """`manage.py bench scaleout`'s raw-Celery floor: the same `http` node run a fan-out's
+    node body makes (same client, same kept connections, same address check), with no
+    engine around it; tells the bench through a Redis list."""
     from engine.executors.celery_executor import client
+    from engine.nodes.base import EngineOptions, NodeContext
+    from engine.nodes.http import HttpNode
 
-    _bench_http().get(url)
+    ctx = NodeContext(node_id="get", name="get", type="http", config={"method": "GET", "url": url},
+                      input=None, execution_id=0, trace_id="bench-0-get", branch_id="main", branch_name="main",
+                      options=EngineOptions(http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE))
+    HttpNode().run(ctx)
     client(settings.REDIS_URL).rpush(reply_key, "1")
-
-
-_bench_client: Any = None
-
-
-def _bench_http() -> Any:
-    global _bench_client
-    if _bench_client is None:
-        import httpx
-
-        _bench_client = httpx.Client(timeout=30)
-    return _bench_client

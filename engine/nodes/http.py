@@ -8,8 +8,13 @@ address is not public (unless `ctx.options.http_allow_private`), and connects to
 the address it checked (no second DNS lookup that a rebinding DNS server could answer
 differently). Proxies from the environment are ignored for the same reason.
 
+Connections are kept open (HTTP/1.1 keep-alive) for the thread's next node runs
+(`_ThreadClient`): a fresh client and TCP connection per call cost as much as a short call
+itself. A kept connection stays pinned to the address checked when it was opened.
+
 Cancellation: the backend keeps the sockets it opened; the cancel callback shuts them down,
-which wakes a blocked connect/read at once, and the node run raises `NodeCancelled`.
+which wakes a blocked connect/read at once, and the node run raises `NodeCancelled` (the
+thread's client is then dropped, and a cancel that comes after the run ended is ignored).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpcore
@@ -85,17 +90,41 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._sockets: list[socket.socket] = []
         self._aborted = False
         self._lock = threading.Lock()
+        # One node run at a time uses a thread's backend; the cancel callback of an earlier
+        # run (an execution cancelled after that run ended) must not touch a later one's.
+        self._generation = 0
 
-    def abort(self) -> None:
-        """Called from another thread on cancel: wake every blocked socket operation."""
+    def begin(self) -> int:
+        """A node run starts on this backend: its cancel token."""
         with self._lock:
+            self._generation += 1
+            self._aborted = False
+            self._sockets = [sock for sock in self._sockets if sock.fileno() != -1]
+            return self._generation
+
+    def end(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+    def aborter(self, generation: int) -> Callable[[], None]:
+        def abort() -> None:
+            self.abort(generation)
+
+        return abort
+
+    def abort(self, generation: int | None = None) -> None:
+        """Called from another thread on cancel: wake every blocked socket operation (of the
+        run holding `generation`, when given)."""
+        with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             self._aborted = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            # Under the lock: the next run cannot start on a socket shut down after it began.
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def connect_tcp(
         self,
@@ -173,8 +202,48 @@ class _GuardedTransport(httpx.HTTPTransport):
         super().__init__(verify=_SSL_CONTEXT, trust_env=False)
         # httpx has no public hook for the network backend; the pool is the one it builds.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=_SSL_CONTEXT, max_connections=4, network_backend=backend
+            ssl_context=_SSL_CONTEXT, max_connections=4, keepalive_expiry=5.0, network_backend=backend
         )
+
+
+class _ThreadClient:
+    """A node thread's keep-alive client: its connections are reused by the thread's next
+    node runs (a new TCP connection and client per call cost more than a short call itself).
+
+    Every connection is still opened by `_GuardedBackend.connect_tcp`, to the address it
+    checked; a kept connection stays pinned to that address. Separate clients for allowed
+    and refused private addresses, so a loopback connection opened under one setting is
+    never reused under the other. Cookies do not carry over from one node run to the next."""
+
+    def __init__(self, allow_private: bool):
+        self.backend = _GuardedBackend(allow_private=allow_private)
+        self.client = httpx.Client(
+            transport=_GuardedTransport(self.backend),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            trust_env=False,
+            headers={"User-Agent": "FlowMaestro/0.1"},
+        )
+
+
+_threads = threading.local()
+
+
+def _thread_client(allow_private: bool) -> _ThreadClient:
+    clients: dict[bool, _ThreadClient] | None = getattr(_threads, "clients", None)
+    if clients is None:
+        clients = _threads.clients = {}
+    if allow_private not in clients:
+        clients[allow_private] = _ThreadClient(allow_private)
+    return clients[allow_private]
+
+
+def _drop_thread_client(allow_private: bool) -> None:
+    """After a failed or cancelled run: its connections may be half-read or shut down."""
+    clients: dict[bool, _ThreadClient] = getattr(_threads, "clients", {})
+    dropped = clients.pop(allow_private, None)
+    if dropped is not None:
+        dropped.client.close()
 
 
 def status_accepted(status: int, accept: Iterable[Any] | None) -> bool:
@@ -308,29 +377,27 @@ class HttpNode(NodeType):
         self._propagate_trace(request_args["headers"], ctx)
 
         ctx.raise_if_cancelled()
-        backend = _GuardedBackend(allow_private=ctx.options.http_allow_private)
-        ctx.on_cancel(backend.abort)
+        allow_private = bool(ctx.options.http_allow_private)
+        pooled = _thread_client(allow_private)
+        client = pooled.client
+        client.cookies = httpx.Cookies()
+        generation = pooled.backend.begin()
+        ctx.on_cancel(pooled.backend.aborter(generation))
         deadline = time.monotonic() + timeout_s
         label = f"{method} {url}"
+        clean = False
         try:
-            with httpx.Client(
-                transport=_GuardedTransport(backend),
-                timeout=httpx.Timeout(timeout_s),
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                trust_env=False,
-                headers={"User-Agent": "FlowMaestro/0.1"},
-            ) as client:
-                # httpx's `params=` would replace a query already in the URL; merge instead,
-                # and leave the URL exactly as written when there is nothing to add.
-                params = request_args.pop("params")
-                target = parsed.copy_merge_params(params) if params else parsed
-                request = client.build_request(method, target, **request_args)
-                response = client.send(request, stream=True)
-                try:
-                    content = self._read(response, deadline, ctx)
-                finally:
-                    response.close()
+            # httpx's `params=` would replace a query already in the URL; merge instead,
+            # and leave the URL exactly as written when there is nothing to add.
+            params = request_args.pop("params")
+            target = parsed.copy_merge_params(params) if params else parsed
+            request = client.build_request(method, target, timeout=httpx.Timeout(timeout_s), **request_args)
+            response = client.send(request, stream=True)
+            try:
+                content = self._read(response, deadline, ctx)
+            finally:
+                response.close()
+            clean = not ctx.cancelled.is_set()
         except PrivateAddressRefused as exc:
             raise NodeError(
                 f"Refused {label}: {exc}. Set FLOWMAESTRO_HTTP_ALLOW_PRIVATE to allow it.",
@@ -345,6 +412,10 @@ class HttpNode(NodeType):
             if isinstance(exc, httpx.TooManyRedirects):
                 raise NodeError(f"{label}: more than {MAX_REDIRECTS} redirects", retryable=False) from None
             raise NodeError(f"{label} failed: {exc or type(exc).__name__}", retryable=True) from None
+        finally:
+            pooled.backend.end()
+            if not clean:
+                _drop_thread_client(allow_private)
         if ctx.cancelled.is_set():
             raise NodeCancelled()
 

@@ -306,3 +306,19 @@ def test_a_post_redirected_with_307_keeps_its_body_away_from_the_internal_server
     with pytest.raises(NodeError, match="Refused"):
         run_http(f"{public_redirector}/go?to={internal_server}/data", method="POST", body={"card": "4242"})
     assert _Server.hits == [f"/go?to={internal_server}/data"]
+
+
+class _KeepAliveServer(_Server):
+    protocol_version = "HTTP/1.1"  # leaves the connection open for the next request
+
+
+def test_a_connection_kept_open_while_private_addresses_were_allowed_is_not_reused_when_they_are_not():
+    # The http node keeps connections open between node runs on a thread; one opened to
+    # loopback under an allowing setting must not carry a request under a refusing one.
+    _Server.hits = []
+    with serving(_KeepAliveServer) as url:
+        assert run_http(f"{url}/data", allow_private=True)["status"] == 200
+        with pytest.raises(NodeError) as info:
+            run_http(f"{url}/data")
+        assert "127.0.0.1 resolves to 127.0.0.1" in info.value.message
+        assert _Server.hits == ["/data"]
