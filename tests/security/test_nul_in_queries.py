@@ -33,3 +33,11 @@ def test_admin_search_with_a_nul_character_never_answers_500(client, django_user
                 "/admin/engine/deadletter/?q=%00", "/admin/editor/workflow/?q=%00", "/admin/auth/user/?q=%00"):
         answer = client.get(url)
         assert answer.status_code < 500, (url, answer.status_code)
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_header_with_a_nul_character_is_a_400_not_a_500(client, alice, path):
+    # django-axes stores a failed login's User-Agent: with NUL that write failed on PostgreSQL.
+    answer = client.post(path, {"username": "alice", "password": "wrong"}, HTTP_USER_AGENT="ua\x00x")
+    assert answer.status_code == 400
+    assert client.post(path, {"username": "alice", "password": "wrong"}, HTTP_USER_AGENT="ua").status_code == 200
