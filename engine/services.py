@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.nodes import container_types
 from engine.store.queue import queue_settings
-from engine.store.sql import insert
+from engine.store.sql import insert, insert_with_child
 
 
 class QueueFull(Refusal):
@@ -114,23 +115,24 @@ def execution_start(
     if errors:
         raise InvalidDefinition(errors)
     queue = queue_settings(version.definition)
-    with transaction.atomic():
-        max_size = queue.get("maxSize")
+    max_size = queue.get("maxSize")
+    # Without a size limit the two inserts are one statement (engine.store.sql.insert_with_child),
+    # atomic by itself: no transaction around it.
+    with transaction.atomic() if max_size else nullcontext():
         if max_size:
             waiting = Execution.objects.filter(workflow=workflow, status="queued").count()
             if waiting >= int(max_size):
                 raise QueueFull(
                     f"queue full: {waiting} runs of this workflow are already waiting (queue.maxSize={max_size})"
                 )
-        # Born with its first event's seq, so the write transaction is two inserts.
+        # Born with its first event's seq, so the write is two inserts.
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
-        insert(execution)
-        insert(Event(execution=execution, seq=1, type="execution.queued", ts=timezone.now(),
-                           trace_id=execution.trace_id, status="queued"))
+        insert_with_child(execution, Event(seq=1, type="execution.queued", ts=timezone.now(),
+                                           trace_id=execution.trace_id, status="queued"), "execution")
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
 

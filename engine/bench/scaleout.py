@@ -198,6 +198,7 @@ class ScaleoutBench:
         total = self.n(1000)
         if not hasattr(self, "runs_wf"):
             self.runs_wf = self.create(bench.three_node_definition())
+        cpu0 = self._cpu()
         t0 = time.perf_counter()
 
         def post(i: int) -> int:
@@ -219,7 +220,48 @@ class ScaleoutBench:
                 if time.monotonic() > deadline:
                     raise RuntimeError("cluster runs did not finish")
                 time.sleep(0.02)
-        return total / (time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        cpu1 = self._cpu()
+        # Where the CPU went, per run: each process of the cluster (with its children) and
+        # this client; on a 2-core machine their sum bounds the runs per second.
+        self.cpu_ms_per_run = {name: round((cpu1[name] - cpu0.get(name, 0.0)) * 1000 / total, 2) for name in cpu1}
+        return total / wall
+
+    def _cpu(self) -> dict[str, float]:
+        import psutil
+
+        def seconds(process: psutil.Process, reaped: bool = False) -> float:
+            # With `reaped`, also the children that ended (a worker's sandbox, a backend).
+            try:
+                return float(sum(process.cpu_times()[:4 if reaped else 2]))
+            except psutil.Error:
+                return 0.0
+
+        found = {"client": seconds(psutil.Process())}
+        for proc in self.cluster.procs:
+            if proc.alive():
+                try:
+                    root = psutil.Process(proc.popen.pid)
+                    found[proc.name] = seconds(root, True) + sum(seconds(c) for c in root.children(recursive=True))
+                except psutil.Error:
+                    pass
+        postmaster = self._postmaster()
+        if postmaster is not None:
+            found["postgres"] = seconds(postmaster, True) + sum(seconds(c) for c in postmaster.children())
+        return found
+
+    def _postmaster(self) -> Any:
+        """The PostgreSQL server of the bench database when it runs on this machine (its
+        data directory's postmaster.pid, asked of the server itself), else None."""
+        import psutil
+        import psycopg
+
+        try:
+            with psycopg.connect(self.database_url.replace("postgres://", "postgresql://", 1)) as conn:
+                row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            return psutil.Process(int(row[0])).parent() if row else None
+        except Exception:  # noqa: BLE001 - a remote server: no breakdown for it
+            return None
 
 
 def median_of(measure: Callable[[], float], repeat: int, quick: bool) -> dict[str, Any]:
@@ -243,7 +285,8 @@ def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bo
                     **raw_fan})
         cluster_runs = median_of(b.runs_per_s, repeat, quick)
         out.append({**bench.metric("scaleout", "cluster_executions_per_s", 0, "1/s", runs=b.n(1000),
-                                   topology="2 daphne + 2 Celery workers, PostgreSQL"), **cluster_runs})
+                                   topology="2 daphne + 2 Celery workers, PostgreSQL",
+                                   cpu_ms_per_run_by_process=b.cpu_ms_per_run), **cluster_runs})
         b.workers(1, 1)
         one = median_of(b.cpu_loop, repeat, quick)
         b.workers(2, 1)

@@ -62,7 +62,7 @@ class ThreadExecutor:
                 return
             self._queues.setdefault(owner, OrderedDict()).setdefault(execution, deque()).append(attempt)
             if self._idle:
-                self._cond.notify()
+                self._wake_one()
             elif self._threads < self.max_workers:
                 self._threads += 1
                 threading.Thread(target=self._loop, name=f"fm-node-{self._threads}", daemon=True).start()
@@ -88,6 +88,14 @@ class ThreadExecutor:
         self._held[owner] = self._held.get(owner, 0) + 1
         return owner, attempt
 
+    def _wake_one(self) -> None:
+        """Wake one idle thread (lock held). It leaves the idle count here, not when it
+        wakes: a burst of submits before it runs would otherwise all count on that one
+        thread, start no new ones, and run one after another (ten 300 ms calls of a loop took
+        3.3 s instead of 0.3 s)."""
+        self._idle -= 1
+        self._cond.notify()
+
     def _loop(self) -> None:
         if self._initializer is not None:
             self._initializer()
@@ -99,8 +107,7 @@ class ThreadExecutor:
                     if picked is not None:
                         break
                     self._idle += 1
-                    self._cond.wait()
-                    self._idle -= 1
+                    self._cond.wait()  # `_wake_one` took it off the idle count
                 if picked is None:
                     self._threads -= 1
                     return
@@ -116,7 +123,7 @@ class ThreadExecutor:
                         self._held.pop(owner, None)
                     if self._idle and self._queues:
                         # This owner's place may let a body that waited for it go on another thread.
-                        self._cond.notify()
+                        self._wake_one()
 
     def _work(self, attempt: Attempt) -> None:
         # Node types never touch the database (results go back to the coordinator), so
@@ -137,4 +144,5 @@ class ThreadExecutor:
         with self._cond:
             self._closed = True
             self._queues.clear()
+            self._idle = 0
             self._cond.notify_all()

@@ -32,12 +32,15 @@ PUBLISH_SLICE = 250  # events per live batch
 
 def execution_summary(execution_id: Any) -> dict[str, Any] | None:
     """The execution's status summary (`engine.wire`), plus its owner for routing."""
+    return execution_summaries([execution_id]).get(execution_id)
+
+
+def execution_summaries(execution_ids: list[Any]) -> dict[Any, dict[str, Any]]:
+    """`execution_summary` of several executions in one query (a batch often finishes many)."""
     from engine.models import Execution
 
-    row = Execution.objects.filter(id=execution_id).values(*wire.SUMMARY_COLUMNS, "owner_id").first()
-    if row is None:
-        return None
-    return {**wire.execution_summary(row), "owner": row["owner_id"]}
+    rows = Execution.objects.filter(id__in=execution_ids).values(*wire.SUMMARY_COLUMNS, "owner_id")
+    return {row["id"]: {**wire.execution_summary(row), "owner": row["owner_id"]} for row in rows}
 
 
 def has_listeners(batch: Batch) -> bool:
@@ -71,32 +74,82 @@ def announce_batch(batch: Batch) -> None:
     by_execution: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for event in batch.events:
         by_execution[event["execution_id"]].append(event)
+    status_changed = [execution_id for execution_id, fields in batch.executions.items() if "status" in fields]
     cross_process = layer is not None and not isinstance(layer, InMemoryChannelLayer)
+    heard: set[str] | None = None  # the groups another process listens to (None: unknown, all)
+    if cross_process:
+        assert layer is not None
+        groups = [relay.execution_group(execution_id) for execution_id in by_execution]
+        groups += [relay.user_group(batch.owners[execution_id]) for execution_id in status_changed
+                   if batch.owners.get(execution_id) is not None]
+        heard = _groups_with_members(layer, groups)
     messages: list[tuple[str, dict[str, Any]]] = []
     for execution_id, events in by_execution.items():
-        if not cross_process and not relay.watching(int(execution_id)):
+        layer_hears = cross_process and (heard is None or relay.execution_group(execution_id) in heard)
+        if not layer_hears and not relay.watching(int(execution_id)):
             continue  # nobody to tell: encoding would be wasted engine time
         # In slices, so that clients get the start of a large batch (a 1,000-node chain
         # commits ~3,000 events at once) while the rest is still being encoded.
         for start in range(0, len(events), PUBLISH_SLICE):
             encoded = relay.frames(wire.event_message(e) for e in events[start:start + PUBLISH_SLICE])
             relay.publish(int(execution_id), encoded)
-            if cross_process:
+            if layer_hears:
                 messages.append((relay.execution_group(execution_id),
                                  {"type": "execution.events", "executionId": int(execution_id),
                                   "frames": [[f.seq, f.text, f.final] for f in encoded.frames]}))
     if layer is None:
         return
-    for execution_id, fields in batch.executions.items():
-        if "status" in fields:
-            if _nobody_lists(layer, batch.owners.get(execution_id)):
-                continue  # no summary query for nobody
-            summary = execution_summary(execution_id)
+    wanted = []
+    for execution_id in status_changed:
+        owner = batch.owners.get(execution_id)
+        if _nobody_lists(layer, owner) or (heard is not None and owner is not None
+                                           and relay.user_group(owner) not in heard):
+            continue  # no summary query for nobody
+        wanted.append(execution_id)
+    if wanted:
+        summaries = execution_summaries(wanted)
+        for execution_id in wanted:
+            summary = summaries.get(execution_id)
             if summary is not None:
                 messages.append((relay.user_group(summary["owner"]),
                                  {"type": "execution.status", "execution": summary}))
     if messages:
         _send_on_layer(layer, messages)
+
+
+def _groups_with_members(layer: BaseChannelLayer, groups: list[str]) -> set[str] | None:
+    """Which of `groups` have members on a Redis layer, asked in one round trip per shard;
+    None when the layer cannot tell (then every group is sent to, as before).
+
+    A worker's engine commits a few batches per run and nobody watches most runs: a
+    `group_send` to an empty group still costs two Redis round trips, and a status change
+    an execution-summary query, ~3 ms of a worker's CPU per three-node run in all
+    (docs/performance.md). Asking at send time is what `group_send` itself does (it reads
+    the group's members then): a websocket that joins a group after this look reads the
+    store after joining, so it misses nothing."""
+    group_key = getattr(layer, "_group_key", None)
+    connection = getattr(layer, "connection", None)
+    shard = getattr(layer, "consistent_hash", None)
+    if not groups or group_key is None or connection is None or shard is None:
+        return None if groups else set()
+
+    async def ask() -> set[str]:
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        for group in dict.fromkeys(groups):
+            by_shard[shard(group)].append(group)
+        found: set[str] = set()
+        for index, names in by_shard.items():
+            pipe = connection(index).pipeline(transaction=False)
+            for group in names:
+                pipe.exists(group_key(group))
+            found.update(group for group, exists in zip(names, await pipe.execute(), strict=True) if exists)
+        return found
+
+    try:
+        return asyncio.run_coroutine_threadsafe(ask(), _layer_loop()).result(timeout=10)
+    except Exception:  # noqa: BLE001 - unknown: send as before (group_send reports a broken layer)
+        log.warning("channel layer: looking up group members failed", exc_info=True)
+        return None
 
 
 def _send_on_layer(layer: BaseChannelLayer, messages: list[tuple[str, dict[str, Any]]]) -> None:

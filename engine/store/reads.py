@@ -20,17 +20,20 @@ class ExecutionReads:
     def __init__(self) -> None:
         qn = connection.ops.quote_name
         self._run_table = qn(NodeRun._meta.db_table)
+        self._qn_execution_id = qn(NodeRun._meta.get_field("execution").column)
         ex_table, version_table = qn(Execution._meta.db_table), qn(WorkflowVersion._meta.db_table)
         ex_cols = ", ".join(f"e.{c}" for c in columns(Execution, ["id"]))
         self._load_executions = (
             f"SELECT {ex_cols}, v.{qn('definition')}, "
             + ", ".join(f"e.{c}" for c in columns(Execution, ["input", "trace_id", "status", "state", "last_seq",
                                                                "owner", "priority"]))
+            # Taken over or resumed executions have node runs; new ones (the usual case)
+            # have none: asked here, not in a statement of its own (a round trip per claim).
+            + f", EXISTS (SELECT 1 FROM {self._run_table} n WHERE n.{self._qn_execution_id} = e.{qn('id')})"
             + f" FROM {ex_table} e JOIN {version_table} v ON v.{qn('id')} = e.{qn('version_id')}"
             + f" WHERE e.{qn('id')} IN ({{marks}})"
         )
         self._ex_table, self._qn_id = ex_table, qn("id")
-        self._qn_execution_id = qn(NodeRun._meta.get_field("execution").column)
 
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
         """One query for the executions with their versions' stored definition text (the
@@ -41,7 +44,11 @@ class ExecutionReads:
         with connection.cursor() as cursor:
             for chunk, marks in in_chunks(execution_ids):
                 cursor.execute(self._load_executions.format(marks=marks), chunk)
-                for ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority in cursor.fetchall():
+                resumed = []
+                for (ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority,
+                     has_runs) in cursor.fetchall():
+                    if has_runs:
+                        resumed.append(ex_id)
                     text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
                     records[ex_id] = ExecutionRecord(
                         id=ex_id, definition=None if text is not None else definition, definition_text=text,
@@ -49,11 +56,6 @@ class ExecutionReads:
                         state=dict(json_value(state) or {}), last_seq=last_seq, node_runs=rows.setdefault(ex_id, []),
                         owner=owner, priority=priority,
                     )
-                # Taken over or resumed executions have node runs; new ones (the usual case)
-                # have none, and a bare id query says so without the ORM's per-query cost.
-                cursor.execute(f"SELECT DISTINCT {self._qn_execution_id} FROM {self._run_table} "
-                               f"WHERE {self._qn_execution_id} IN ({marks})", chunk)
-                resumed = [row[0] for row in cursor.fetchall()]
                 if resumed:
                     for row in (NodeRun.objects.filter(execution_id__in=resumed).order_by("execution_id", "seq")
                                 .values("id", "execution_id", *NODE_RUN_FIELDS)):

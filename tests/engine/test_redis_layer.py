@@ -154,3 +154,54 @@ def test_a_separate_engine_process_streams_through_redis(
         "start", "work_a", "work_b", "work_c", "merge"
     }
     assert Execution.objects.get(pk=execution.pk).status == "succeeded"
+
+
+def test_a_batch_nobody_listens_to_costs_no_query_and_no_send_and_listeners_still_hear_it(
+    redis_layer: str, make_workflow: Any, alice: AbstractUser, monkeypatch: pytest.MonkeyPatch
+):
+    """A worker's engine announces on Redis; most runs have nobody watching. Such a batch
+    costs one look at the groups' members: no summary query, no group_send. Whoever joins
+    the execution's group or the owner's list hears the next batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from engine.core.persistence import Batch
+    from engine.live import announce, relay
+
+    execution = running_execution(make_workflow(), alice)
+
+    def batch() -> Batch:
+        event = {"execution_id": execution.pk, "seq": 2, "type": "node.started", "ts": timezone.now(),
+                 "node_id": "a", "node_run_id": "r1", "branch_id": "", "branch_name": "", "trace_id": "t",
+                 "attempt": 1, "iteration": None, "status": "running", "data": None}
+        return Batch(events=[event], executions={execution.pk: {"status": "running"}}, owners={execution.pk: alice.pk})
+
+    sent: list[list[tuple[str, dict[str, Any]]]] = []
+    monkeypatch.setattr(announce, "_send_on_layer", lambda layer, messages: sent.append(messages))
+
+    def announced() -> tuple[list[str], int]:
+        sent.clear()
+        with CaptureQueriesContext(connection) as queries:
+            announce.announce_batch(batch())
+        return [group for messages in sent for group, _ in messages], len(queries.captured_queries)
+
+    assert announced() == ([], 0)
+
+    layer = get_channel_layer()
+
+    async def join(group: str) -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        return channel
+
+    async def leave(group: str, channel: str) -> None:
+        await layer.group_discard(group, channel)
+
+    listing = async_to_sync(join)(relay.user_group(alice.pk))  # alice's executions list is open somewhere
+    assert announced() == ([relay.user_group(alice.pk)], 1)  # the status change, its summary read once
+    watching = async_to_sync(join)(relay.execution_group(execution.pk))  # …and this execution's timeline
+    assert announced() == ([relay.execution_group(execution.pk), relay.user_group(alice.pk)], 1)
+    async_to_sync(leave)(relay.user_group(alice.pk), listing)
+    async_to_sync(leave)(relay.execution_group(execution.pk), watching)
+    assert announced() == ([], 0)

@@ -153,3 +153,24 @@ def test_executions_of_one_owner_take_turns():
         assert reports.done_order.index("y0") <= 2, reports.done_order
     finally:
         executor.shutdown()
+
+
+def test_a_burst_of_bodies_onto_one_idle_thread_starts_threads_for_all_of_them():
+    """Ten loop items submitted at once while one thread idles all run at once: the burst
+    must not count ten times on that one thread (they then ran one after another: a loop of
+    ten 300 ms calls took 3.3 s instead of 0.3 s)."""
+    reports = _Reports()
+    executor = ThreadExecutor(16)
+    executor.start(reports)
+    gate = threading.Event()
+    running: list[str] = []
+    try:
+        executor.submit(_attempt("alice", 1, "warm"))
+        _wait(lambda: reports.done_order == ["warm"])
+        time.sleep(0.05)  # its thread is idle now
+        for i in range(10):
+            executor.submit(_attempt("alice", 1, f"item{i}", gate, running))
+        _wait(lambda: len(running) == 10)  # all ten at once, before any of them may finish
+    finally:
+        gate.set()
+        executor.shutdown()
