@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "flowmaestro.static_files.StaticFilesMiddleware",  # WhiteNoise, async-capable
+    "flowmaestro.nul_guard.nul_guard",  # %00 in an address: 400 (PostgreSQL text cannot hold it)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -59,7 +59,7 @@ class ExecutionRun:
         # (engine.core.signals / rollback), the branches between or in retries
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
-            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries")}
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds")}
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -218,6 +218,7 @@ class ExecutionRun:
             return
         self.finished = True
         self.extra_state.pop("branchRetries", None)  # nothing retries any more (nor on a redrive)
+        self.extra_state.pop("branchEnds", None)
         for row in self.history.unstarted.values():  # queued before a restart, never reached again
             self.rec.abandoned(row)
         self.history.unstarted.clear()

@@ -84,13 +84,14 @@ class Flow:
         started = self.opened.pop((scope.key, join), None) if self.opened else None
         self.ex.engine.add_timer(time_left(started, policy.total_timeout_ms / 1000), expire, self.ex)
 
-    def _replay(self, scope: ScopeRun, node: Node, row: NodeRunRow) -> None:
+    def replayed_values(self, scope: ScopeRun, node_id: str, row: NodeRunRow) -> None:
+        """What a node run an earlier engine finished leaves behind: its output, variables,
+        loop alias, and its compensation to run on a rollback."""
         ex = self.ex
-        status = row["status"]
-        outcome = Outcome(status, row.get("output"), row.get("error"), row.get("handle") or None)
-        if status == "succeeded":
+        node = ex.plan.graph.nodes[node_id]
+        if row["status"] == "succeeded":
             note_succeeded(ex, node, row)
-        if status == "succeeded" or outcome.handle == "error":
+        if row["status"] == "succeeded" or (row.get("handle") or None) == "error":
             scope.outputs[node.id] = row.get("output")
             if node.type == "set" and isinstance(row.get("output"), dict):
                 ex.variables = {**ex.variables, **row["output"]}
@@ -98,6 +99,13 @@ class Flow:
                 alias = (node.config or {}).get("outputVariable")
                 if alias:
                     scope.aliases[alias] = node.id
+
+    def _replay(self, scope: ScopeRun, node: Node, row: NodeRunRow) -> None:
+        ex = self.ex
+        if scope.plan.branch_member and ex.branches.replay_ended(scope, node.id, row):
+            return  # a branch that had ended by its own settings: its end replays whole
+        outcome = Outcome(row["status"], row.get("output"), row.get("error"), row.get("handle") or None)
+        self.replayed_values(scope, node.id, row)
         for spec in scope.plan.branch_first.get(node.id, ()):
             # A branch an earlier engine began: its timeout still runs (from its real start).
             ex.branches.open(scope, spec)

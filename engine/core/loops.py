@@ -306,6 +306,8 @@ class LoopRun:
         """Drop the execution's bookkeeping of an item that has ended (its scope key is
         never used again), so that it does not grow with the item count; returns the
         most attempts a node of the item took (for its dead letter)."""
+        if scope.plan.branch_member:
+            self.ex.branches.scope_ended(scope)
         return self.ex.history.forget(scope.key, scope.plan.scope.order)
 
 

@@ -30,6 +30,7 @@ from engine.core.scheduler import BranchSpec, EdgeResult
 
 if TYPE_CHECKING:
     from engine.core.execution import ExecutionRun
+    from engine.core.records import NodeRunRow
     from engine.core.scopes import BranchRun, ScopeRun
 
 
@@ -203,6 +204,13 @@ class WholeBranches:
             for node_id in spec.order:
                 history.retry_base[(scope.key, node_id)] = history.attempt_counts.get((scope.key, node_id), 0)
             scope.sched.reset_branch(spec)
+            # Branches nested in it run again from scratch too (their clocks, their ends).
+            ends = (self.ex.extra_state.get("branchEnds") or {}).get(scope.key) or {}
+            for node_id in spec.order:
+                for inner in scope.plan.branch_first.get(node_id, ()):
+                    if inner is not spec:
+                        scope.branch_runs.pop(inner.edge.id, None)
+                        ends.pop(inner.edge.id, None)
             self._remember(scope, run, delay)
             self.ex.rec.event("log", status=self.ex.status, data={
                 "message": f"branch {spec.name} failed ({_message(error)}); running it again from "
@@ -216,12 +224,51 @@ class WholeBranches:
         else:
             self.end(scope, run, EdgeResult("failed", error=error))
 
-    def end(self, scope: ScopeRun, run: BranchRun, result: EdgeResult) -> None:
+    def end(self, scope: ScopeRun, run: BranchRun, result: EdgeResult, *, replayed: bool = False) -> None:
+        """The branch ended by its own settings (a timeout, a failure): the join sees
+        `result`. Kept in state (`branchEnds`) until the execution ends, written with (not
+        after) what follows from it: its node runs alone do not say it (a node stopped by
+        the timeout, the nodes after it skipped, a failure that `onError` turned into a
+        success)."""
         run.done = True
         if run.timer is not None:
             run.timer.cancelled = True
         self._forget(scope, run)
+        if not replayed:
+            ends = self.ex.extra_state.setdefault("branchEnds", {}).setdefault(scope.key, {})
+            ends[run.spec.edge.id] = {"kind": result.kind, "data": result.data, "error": result.error}
+            self.ex.save_state()
         self.ex.apply(scope, scope.sched.settle_branch(run.spec, result))
+
+    def replay_ended(self, scope: ScopeRun, node_id: str, row: NodeRunRow) -> bool:
+        """A node run that an earlier engine finished replays: if it is in a branch that had
+        ended by its own settings, the branch's end replays as a whole (its node runs are
+        history), and the join sees what it saw."""
+        ends = (self.ex.extra_state.get("branchEnds") or {}).get(scope.key)
+        if not ends:
+            return False
+        for spec in scope.plan.branch_member.get(node_id, ()):  # outermost first
+            end = ends.get(spec.edge.id)
+            if end is None:
+                continue
+            replay, flow = self.ex.history.replay, self.ex.flow
+            flow.replayed_values(scope, node_id, row)
+            for member in spec.order:
+                earlier = replay.pop((scope.key, member), None)
+                if earlier is not None:
+                    flow.replayed_values(scope, member, earlier)
+            run = scope.branch_run(spec)
+            run.started = True
+            self.end(scope, run, EdgeResult(end["kind"], end.get("data"), end.get("error")), replayed=True)
+            return True
+        return False
+
+    def scope_ended(self, scope: ScopeRun) -> None:
+        """A loop item's scope run has ended for good: what its branches' ends were is no
+        longer needed (the execution's state does not grow with the items)."""
+        ends = self.ex.extra_state.get("branchEnds")
+        if ends and ends.pop(scope.key, None) is not None and not ends:
+            del self.ex.extra_state["branchEnds"]
 
     def settled(self, scope: ScopeRun, node_id: str) -> None:
         """A node of a timed branch ended: when the whole branch has, its clock stops."""

@@ -100,3 +100,42 @@ def test_a_branch_whose_deadline_passed_while_no_engine_ran_times_out_at_takeove
     assert {r.status for r in runs(ex.id, "second")} <= {"skipped"}  # the branch never got there
     # At once: not after a fresh 3 s timeout, nor after the 10 s node.
     assert seconds(claimed, first[1].finished_at) < 0.5 * timeout_s
+
+
+@pytest.mark.parametrize("policy", [{"onTimeout": "continue"}, {"onTimeout": "error", "onError": "continue"}])
+def test_a_branch_that_timed_out_before_the_engine_stopped_still_reaches_the_join_as_timed_out(
+    engines: Engines, run_workflow: Any, policy: dict[str, str]
+) -> None:
+    """The engine stops after the branch timed out but before the join ran (it waits for a
+    slower branch): the join still sees what `onTimeout` (and `onError`) made of the
+    branch, although its node runs alone do not say it (the node after the stopped one is
+    skipped; a timeout error is a success for the join)."""
+    d = definition(
+        [START, {"id": "first", "type": "delay", "config": {"duration": 100}},
+         {"id": "second", "type": "delay", "config": {"duration": 8000}},
+         {"id": "third", "type": "delay", "config": {"duration": 10}},
+         {"id": "slow", "type": "delay", "config": {"duration": 4000}},
+         {"id": "j", "type": "merge", "config": {}},
+         {"id": "o", "type": "output", "name": "o", "config": {"value": "{{j}}"}}],
+        [{"source": "start", "target": "first", "branch": {"name": "work", "timeout": 800, **policy}},
+         {"source": "start", "target": "slow", "branch": {"name": "slow"}},
+         ("first", "second"), ("second", "third"), ("third", "j"), ("slow", "j"), ("j", "o")])
+    ex = run_workflow(d, {"v": 1})
+    first_engine = engines.start()
+    stopped = "succeeded" if policy["onTimeout"] == "continue" else "timed_out"
+    wait_for(lambda: rows(ex.id, "second") == [(1, stopped)], timeout=30, what="the branch timed out")
+    engines.kill_9(first_engine)
+    assert rows(ex.id, "slow") == [(1, "running")] and not rows(ex.id, "j")
+    engines.start()
+    ex = finished(ex.id)
+
+    assert ex.status == "succeeded", ex.error
+    if policy["onTimeout"] == "continue":
+        assert ex.output["o"] == {"work": {"timedOut": True}, "slow": {"v": 1}}
+    else:
+        assert ex.output["o"]["slow"] == {"v": 1}
+        assert ex.output["o"]["work"]["error"]["message"] == "branch work timed out after 800 ms"
+    # Nothing of the ended branch ran again or was recorded twice.
+    assert rows(ex.id, "first") == [(1, "succeeded")]
+    assert rows(ex.id, "second") == [(1, stopped)]
+    assert rows(ex.id, "third") == [(1, "skipped")]
