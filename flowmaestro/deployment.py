@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.checks.security.base import SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE_CHARACTERS
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -18,11 +19,30 @@ INSECURE_KEY_MESSAGE = (
     "for local development (`make run` does)."
 )
 
+WEAK_KEY_MESSAGE = (
+    "Refusing to start: DJANGO_DEBUG is off and DJANGO_SECRET_KEY is too weak to sign "
+    f"sessions and CSRF tokens (it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+    f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, and no 'django-insecure-' prefix: "
+    "the rule of Django's `check --deploy`). Use a long random value, for example the output "
+    "of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+)
+
+
+def weak_secret_key(key: str) -> bool:
+    """Django's own `check --deploy` rule (security.W009), enforced at start."""
+    return (len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or key.startswith("django-insecure-"))
+
 
 def refuse_insecure_start() -> None:
-    """Called before the server serves anything (flowmaestro.asgi)."""
-    if not settings.DEBUG and settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
+    """Called before the server serves anything (flowmaestro.asgi). A short key is refused
+    too, not only warned about by `check --deploy`, which a deployment may never run."""
+    if settings.DEBUG:
+        return
+    if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
         raise ImproperlyConfigured(INSECURE_KEY_MESSAGE)
+    if weak_secret_key(settings.SECRET_KEY):
+        raise ImproperlyConfigured(WEAK_KEY_MESSAGE)
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,

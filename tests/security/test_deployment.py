@@ -64,7 +64,19 @@ def test_the_server_refuses_to_start_without_a_secret_key_when_debug_is_off():
     assert "DJANGO_SECRET_KEY" in done.stderr
 
 
-@pytest.mark.parametrize("env", [{"DJANGO_DEBUG": "1"}, {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60}],
+@pytest.mark.parametrize("key", ["x" * 60, "short-Key-5Jx8qLz2", "django-insecure-" + "k7Qe9vXr2LmZp4Tn8WbYc1Hs6Jd3Fg5A9rTy2"],
+                         ids=["one-character", "short", "django-insecure"])
+def test_the_server_refuses_to_start_on_a_weak_secret_key(key):
+    # `check --deploy` only warns about these (security.W009), and a deployment may never run it.
+    done = subprocess.run([sys.executable, "-c", "import flowmaestro.asgi"], cwd=ROOT,
+                          env=clean_env(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=key, FLOWMAESTRO_ENGINE_IN_PROCESS="false"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "DJANGO_SECRET_KEY is too weak" in done.stderr
+    assert key not in done.stderr  # the key itself is never printed
+
+
+@pytest.mark.parametrize("env", [{"DJANGO_DEBUG": "1"}, {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": PRODUCTION_ENV["DJANGO_SECRET_KEY"]}],
                          ids=["debug", "with-key"])
 def test_the_application_loads_with_debug_or_with_a_key(env):
     # `make run` sets DJANGO_DEBUG=1; a deployment sets a key.
