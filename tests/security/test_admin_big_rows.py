@@ -65,3 +65,18 @@ def test_the_change_pages_still_show_the_big_values(admin_client, big_execution)
     assert event is not None
     page = admin_client.get(f"/admin/engine/event/{event.pk}/change/")
     assert page.status_code == 200 and "qqqqqqqqqq" in page.content.decode()
+
+
+def test_the_execution_change_page_links_big_values_instead_of_printing_them(admin_client, big_execution):
+    # A 1,000,000-item loop's input is 7 MB: the page shows its size and links the whole
+    # value (the API's whole-value route), as the run pages do.
+    page = admin_client.get(f"/admin/engine/execution/{big_execution.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("input", "output", "error", "state"):
+        assert f'href="/api/executions/{big_execution.pk}/{field}"' in html, field
+    assert html.count("large value (1.0 MB)") == 4
+    whole = admin_client.get(f"/api/executions/{big_execution.pk}/input")
+    assert whole.status_code == 200 and len(whole.content) > 1_000_000
+    missing = admin_client.get("/admin/engine/execution/999999/change/")
+    assert missing.status_code in (302, 404)  # the admin's own "doesn't exist" handling
