@@ -32,7 +32,14 @@ seen = {}
 t = threading.Thread(target=lambda: seen.update(thread=sorted(os.sched_getaffinity(0))))
 t.start(); t.join()
 engine = Engine(MemoryPersistence(), max_workers=2, worker_initializer=affinity.release)
-worker = engine.executor.pool.submit(lambda: sorted(os.sched_getaffinity(0))).result()
+import queue
+from types import SimpleNamespace
+answers = queue.Queue()
+engine.executor.start(SimpleNamespace(done=lambda attempt, value, exc: answers.put((value, exc))))
+engine.executor.submit(SimpleNamespace(ctx=SimpleNamespace(owner=None, execution_id=None),
+                                       impl=SimpleNamespace(run=lambda ctx: sorted(os.sched_getaffinity(0)))))
+worker, failure = answers.get(timeout=30)
+assert failure is None, failure
 engine.executor.shutdown()
 from engine.expressions.process import WorkerProcess
 sandbox = WorkerProcess()
