@@ -11,9 +11,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from engine.nodes import http as http_node
+from engine.nodes import guarded_http as http_node
 from engine.nodes.base import EngineOptions, NodeContext, NodeError
-from engine.nodes.http import HttpNode, address_refused
+from engine.nodes.guarded_http import address_refused
+from engine.nodes.http import HttpNode
 from tests.http_server import QuietHandler, serving
 
 
