@@ -100,3 +100,15 @@ def rows(execution_id: Any, node_id: str) -> list[tuple[int, str]]:
     """(attempt, status) of each run of `node_id`, in order."""
     return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq")
                 .values_list("attempt", "status"))
+
+
+def node_runs(execution_id: Any, node_id: str) -> list[NodeRun]:
+    """Every run of `node_id`, in order."""
+    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq"))
+
+
+def finished(execution_id: Any, timeout: float = 40) -> Execution:
+    """The execution once it has ended (any end)."""
+    wait_for(lambda: status_of(execution_id) in ("succeeded", "failed", "cancelled", "timed_out"), timeout=timeout,
+             what="finished")
+    return Execution.objects.get(id=execution_id)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.models import Event, Execution, NodeRun
+from engine.models import Event, Execution
 from tests.engine.definitions import seconds
-from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, finished, node_runs, rows, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
@@ -36,14 +36,6 @@ def retry_notes(execution_id: Any) -> list[dict[str, Any]]:
             .values_list("data", flat=True) if "running it again" in (e or {}).get("message", "")]
 
 
-def timed(execution_id: Any, node_id: str) -> list[NodeRun]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq"))
-
-
-def finished(execution_id: Any) -> Execution:
-    wait_for(lambda: status_of(execution_id) in ("succeeded", "failed", "cancelled", "timed_out"), timeout=40,
-             what="finished")
-    return Execution.objects.get(id=execution_id)
 
 
 def test_an_engine_stopped_between_branch_attempts_resumes_the_back_off_and_the_attempt(
@@ -72,9 +64,9 @@ def test_an_engine_stopped_between_branch_attempts_resumes_the_back_off_and_the_
     assert [n["attempt"] for n in retry_notes(ex.id)] == [2, 3]
     # The second attempt waited for the back-off the first engine began, although the new
     # engine took over well before it ended.
-    failed_at = timed(ex.id, "charge")[0].finished_at
+    failed_at = node_runs(ex.id, "charge")[0].finished_at
     assert seconds(failed_at, claimed) < 4.0, "the takeover came too late to tell"
-    assert seconds(failed_at, timed(ex.id, "prepare")[1].started_at) >= 4.95
+    assert seconds(failed_at, node_runs(ex.id, "prepare")[1].started_at) >= 4.95
     assert "branchRetries" not in ex.state  # nothing retries any more
 
 
@@ -97,6 +89,6 @@ def test_an_engine_stopped_in_a_branchs_second_attempt_goes_on_at_that_attempt(
     assert [n["attempt"] for n in retry_notes(ex.id)] == [2, 3]
     # After the restart, the failure of the branch's second attempt backs off as a second
     # failure does (600 ms), not as a first (300 ms).
-    charge, prepare = timed(ex.id, "charge"), timed(ex.id, "prepare")
+    charge, prepare = node_runs(ex.id, "charge"), node_runs(ex.id, "prepare")
     assert seconds(charge[1].finished_at, prepare[3].started_at) >= 0.58
     assert "in 600 ms (attempt 3 of 3)" in retry_notes(ex.id)[1]["message"]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from engine.models import Event, Execution, NodeRun
+from engine.models import Event, Execution
 from tests.engine.definitions import seconds
-from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, finished, node_runs, rows, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
@@ -33,14 +33,6 @@ def timed_branch(first_ms: int, second_ms: int, branch: dict[str, Any], on_parti
          ("start", "quick"), ("first", "second"), ("second", "j"), ("quick", "j"), ("j", "o")])
 
 
-def runs(execution_id: Any, node_id: str) -> list[NodeRun]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq"))
-
-
-def finished(execution_id: Any) -> Execution:
-    wait_for(lambda: status_of(execution_id) in ("succeeded", "failed", "cancelled", "timed_out"), timeout=40,
-             what="finished")
-    return Execution.objects.get(id=execution_id)
 
 
 def test_a_branch_stopped_mid_way_times_out_at_its_original_deadline(engines: Engines, run_workflow: Any) -> None:
@@ -65,12 +57,12 @@ def test_a_branch_stopped_mid_way_times_out_at_its_original_deadline(engines: En
     # interrupted, runs again and is what the timeout stops.
     assert rows(ex.id, "first") == [(1, "succeeded")]
     assert rows(ex.id, "second") == [(1, "cancelled"), (2, "succeeded")]
-    second = runs(ex.id, "second")[1]
+    second = node_runs(ex.id, "second")[1]
     assert second.output == {"timedOut": True}
     # The clock ran from the branch's first node start, across the takeover: the branch
     # ended at its deadline — not at a fresh timeout after the takeover, and not when the
     # 6 s node would have ended.
-    opened = runs(ex.id, "first")[0].queued_at
+    opened = node_runs(ex.id, "first")[0].queued_at
     assert seconds(opened, claimed) < 0.9 * timeout_s, "the takeover came too late to tell"
     ratio = seconds(opened, second.finished_at) / timeout_s
     assert 0.97 <= ratio <= 1.4, ratio
@@ -85,7 +77,7 @@ def test_a_branch_whose_deadline_passed_while_no_engine_ran_times_out_at_takeove
     first_engine = engines.start()
     wait_for(lambda: rows(ex.id, "first") == [(1, "running")], timeout=30, what="the branch's first node runs")
     engines.kill_9(first_engine)
-    opened = runs(ex.id, "first")[0].queued_at
+    opened = node_runs(ex.id, "first")[0].queued_at
     # Down until past the branch's deadline.
     wait_for(lambda: seconds(opened, timezone.now()) > timeout_s + 0.3, timeout=10, what="the deadline passed")
     engines.start()
@@ -94,10 +86,10 @@ def test_a_branch_whose_deadline_passed_while_no_engine_ran_times_out_at_takeove
 
     # onTimeout `error`: the branch fails (no retry, onError `fail`), so the join fails.
     assert ex.status == "failed"
-    first = runs(ex.id, "first")
+    first = node_runs(ex.id, "first")
     assert [(r.attempt, r.status) for r in first] == [(1, "cancelled"), (2, "timed_out")]
     assert first[1].error["message"] == "branch work timed out after 3000 ms"
-    assert {r.status for r in runs(ex.id, "second")} <= {"skipped"}  # the branch never got there
+    assert {r.status for r in node_runs(ex.id, "second")} <= {"skipped"}  # the branch never got there
     # At once: not after a fresh 3 s timeout, nor after the 10 s node.
     assert seconds(claimed, first[1].finished_at) < 0.5 * timeout_s
 

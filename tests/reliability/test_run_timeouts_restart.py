@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from engine.models import Event, Execution, NodeRun
+from engine.models import Event, Execution
 from tests.engine.definitions import seconds
-from tests.reliability.conftest import Engines, definition, rows, status_of, wait_for
+from tests.reliability.conftest import Engines, definition, finished, node_runs, rows, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START = {"id": "start", "type": "start"}
@@ -24,14 +24,6 @@ def delay(node_id: str, ms: int) -> dict[str, Any]:
     return {"id": node_id, "type": "delay", "config": {"duration": ms}}
 
 
-def runs(execution_id: Any, node_id: str) -> list[NodeRun]:
-    return list(NodeRun.objects.filter(execution_id=execution_id, node_id=node_id).order_by("seq"))
-
-
-def finished(execution_id: Any) -> Execution:
-    wait_for(lambda: status_of(execution_id) in ("succeeded", "failed", "cancelled", "timed_out"), timeout=40,
-             what="finished")
-    return Execution.objects.get(id=execution_id)
 
 
 def test_an_execution_stopped_mid_way_times_out_at_its_original_deadline(engines: Engines, run_workflow: Any) -> None:
@@ -54,7 +46,7 @@ def test_an_execution_stopped_mid_way_times_out_at_its_original_deadline(engines
     assert rows(ex.id, "first") == [(1, "succeeded")]
     assert rows(ex.id, "second") == [(1, "cancelled"), (2, "cancelled")]
     # From the execution's start, across the takeover: not a fresh 5 s after it.
-    began = runs(ex.id, "start")[0].queued_at
+    began = node_runs(ex.id, "start")[0].queued_at
     assert seconds(began, claimed) < 0.9 * timeout_s, "the takeover came too late to tell"
     ratio = seconds(began, ex.finished_at) / timeout_s
     assert 0.97 <= ratio <= 1.3, ratio
@@ -73,7 +65,7 @@ def test_a_section_whose_total_timeout_passed_while_no_engine_ran_times_out_at_t
     wait_for(lambda: rows(ex.id, "slow") == [(1, "running")] and rows(ex.id, "quick") == [(1, "succeeded")],
              timeout=30, what="the slow branch runs, the quick one has ended")
     engines.kill_9(first_engine)
-    began = min(r.queued_at for r in runs(ex.id, "slow") + runs(ex.id, "quick"))
+    began = min(r.queued_at for r in node_runs(ex.id, "slow") + node_runs(ex.id, "quick"))
     wait_for(lambda: seconds(began, timezone.now()) > timeout_s + 0.3, timeout=10, what="the deadline passed")
     engines.start()
     ex = finished(ex.id)
@@ -81,7 +73,7 @@ def test_a_section_whose_total_timeout_passed_while_no_engine_ran_times_out_at_t
 
     # onTimeout `fail` (the default): the join fails, what ran in the section is cancelled.
     assert ex.status == "failed"
-    join = runs(ex.id, "j")
+    join = node_runs(ex.id, "j")
     assert [r.status for r in join] == ["failed"]
     assert "totalTimeout reached" in join[0].error["message"]
     assert rows(ex.id, "slow") == [(1, "cancelled"), (2, "cancelled")]
