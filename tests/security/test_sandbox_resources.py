@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
 
 import psutil
 import pytest
@@ -22,7 +21,8 @@ from engine.expressions import ExpressionError, evaluate, sandbox
 from engine.expressions.worker import DATA_MARGIN_BYTES
 from engine.models import NodeRun
 from engine.runtime import start_engine
-from tests.engine.runs import START, definition, loop_definition, make_workflow, start, wait_finished
+from tests.engine.runs import START, definition, make_workflow, start, wait_finished
+from tests.security.runaway import custom, small_run_beside_a_runaway_loop
 
 MB = 1024 * 1024
 
@@ -226,9 +226,6 @@ def test_a_cancelled_caller_gives_up_its_place_in_the_queue() -> None:
 pytestmark_db = pytest.mark.django_db(transaction=True)
 
 
-def _custom(node_id: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "transform", "name": node_id,
-            "config": {"operation": "custom", "expression": code, **extra}}
 
 
 @pytestmark_db
@@ -243,11 +240,11 @@ def test_bombs_in_a_workflow_fail_only_their_own_node_runs() -> None:
         ("loop", BOMBS[7][1], "time limit"),
         ("output", BOMBS[8][1], "too large"),
     ]
-    nodes = [START, *[_custom(name, code, onError="route") for name, code, _ in bombs],
-             _custom("fine", "input.n * 2")]
+    nodes = [START, *[custom(name, code, onError="route") for name, code, _ in bombs],
+             custom("fine", "input.n * 2")]
     edges = [("start", name) for name, _, _ in bombs] + [("start", "fine")]
     poisoned = make_workflow(alice, definition(nodes, edges, maxConcurrency=10))
-    neighbour = make_workflow(bob, definition([START, _custom("calc", "input.n + 1")], [("start", "calc")]))
+    neighbour = make_workflow(bob, definition([START, custom("calc", "input.n + 1")], [("start", "calc")]))
 
     engine = start_engine()
     # Room for the heap bombs to reach 32 MB on a busy machine before the time limit.
@@ -275,23 +272,7 @@ def test_bombs_in_a_workflow_fail_only_their_own_node_runs() -> None:
 @pytestmark_db
 def test_another_users_small_expression_does_not_wait_behind_a_runaway_loop() -> None:
     """Issue 12: with alice's loop of 20 `while(true){}` items, bob's `1+1` waited 4.6–5 s."""
-    alice = User.objects.create_user("alice")
-    bob = User.objects.create_user("bob")
-    runaway = make_workflow(alice, loop_definition(
-        {"maxConcurrency": 20}, [_custom("spin", "while (true) {}", onError="continue")]))
-    small = make_workflow(bob, definition([START, _custom("add", "1 + 1")], [("start", "add")]))
-
-    start_engine()
-    loop_ex = start(alice, runaway, {"items": list(range(20))})
-    deadline = time.monotonic() + 20
-    while NodeRun.objects.filter(execution=loop_ex, node_id="spin", status="running").count() < 4:
-        assert time.monotonic() < deadline, "the loop never got going"
-        time.sleep(0.02)
-    time.sleep(0.3)
-    asked = time.monotonic()
-    bob_ex = wait_finished(start(bob, small).id, 30)
-    bob_wait = time.monotonic() - asked
-    loop_ex = wait_finished(loop_ex.id, 90)
+    bob_ex, bob_wait, loop_ex = small_run_beside_a_runaway_loop(items=20, running=4)
 
     assert bob_ex.status == "succeeded"
     assert NodeRun.objects.get(execution=bob_ex, node_id="add").output == 2

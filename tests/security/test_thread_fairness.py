@@ -15,39 +15,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 
 from engine.executors.thread import ThreadExecutor
 from engine.models import NodeRun
-from engine.runtime import start_engine
-from tests.engine.runs import START, definition, loop_definition, make_workflow, start, wait_finished
-
-
-def _custom(node_id: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "transform", "name": node_id,
-            "config": {"operation": "custom", "expression": code, **extra}}
+from tests.security.runaway import small_run_beside_a_runaway_loop
 
 
 @pytest.mark.django_db(transaction=True)
 def test_another_users_node_run_gets_a_thread_while_one_users_loop_holds_more_bodies_than_threads(settings):
     settings.FLOWMAESTRO_MAX_WORKERS = 6  # a small engine: alice's loop keeps 16 bodies in flight
-    alice = User.objects.create_user("alice")
-    bob = User.objects.create_user("bob")
-    runaway = make_workflow(alice, loop_definition(
-        {"maxConcurrency": 16}, [_custom("spin", "while (true) {}", onError="continue")]))
-    small = make_workflow(bob, definition([START, _custom("add", "1 + 1")], [("start", "add")]))
-
-    start_engine()
-    loop_ex = start(alice, runaway, {"items": list(range(16))})
-    deadline = time.monotonic() + 20
-    while NodeRun.objects.filter(execution=loop_ex, node_id="spin", status="running").count() < 10:
-        assert time.monotonic() < deadline, "the loop never got going"
-        time.sleep(0.02)
-    time.sleep(0.3)
-    asked = time.monotonic()
-    bob_ex = wait_finished(start(bob, small).id, 30)
-    bob_wait = time.monotonic() - asked
-    loop_ex = wait_finished(loop_ex.id, 90)
+    bob_ex, bob_wait, loop_ex = small_run_beside_a_runaway_loop(items=16, running=10)
 
     assert bob_ex.status == "succeeded"
     assert NodeRun.objects.get(execution=bob_ex, node_id="add").output == 2
