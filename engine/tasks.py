@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
@@ -25,6 +26,7 @@ from django.conf import settings
 
 from engine.executors import wire
 from engine.executors.celery_executor import (
+    EXECUTION_QUEUE,
     EXECUTION_TASK,
     NODE_TASK,
     RUNNER_LINGER_S,
@@ -41,11 +43,37 @@ from engine.nodes.base import NodeError
 log = logging.getLogger("engine")
 
 
-@shared_task(name=EXECUTION_TASK, ignore_result=True)
+@shared_task(name=EXECUTION_TASK, ignore_result=True, Strategy="engine.tasks:take_strategy")
 def take_execution(execution_id: Any) -> None:
     from engine.runtime import start_engine
 
     start_engine().submit(execution_id)
+
+
+def take_strategy(task: Task, app: Any, consumer: Any, **_: Any) -> Callable[..., None]:
+    """How a worker handles an `executions` message (Celery's `Task.Strategy`): the message
+    is a wake-up (the run is recorded; a claim reads the queue), so it is handled right
+    where it arrives: the coordinator is asked to claim, which only posts to its inbox.
+    Celery's general path (a request object, a pool slot, two log lines, the
+    acknowledgement's Redis transaction) cost more CPU per run than the coordination
+    itself. The queue is consumed without acknowledgements (settings.CELERY_TASK_QUEUES);
+    were it consumed with them, each message is acknowledged here."""
+    queue = app.amqp.queues.get(EXECUTION_QUEUE)
+    acknowledged = queue is not None and bool(queue.no_ack)
+
+    def on_message(message: Any, payload: Any, ack: Any, reject: Any, callbacks: Any, **__: Any) -> None:
+        try:
+            args = (payload if payload is not None else message.decode())[0]  # protocol 2: (args, kwargs, embed)
+            execution_id = args[0] if args else None
+        except Exception:  # noqa: BLE001 - a malformed wake-up still wakes: the claim reads the queue
+            execution_id = None
+        try:
+            take_execution.run(execution_id)
+        finally:
+            if not acknowledged:
+                ack()
+
+    return on_message
 
 
 @shared_task(name=NODE_TASK, bind=True, ignore_result=True)
