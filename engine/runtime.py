@@ -93,7 +93,8 @@ def build_engine(**overrides: object) -> Engine:
         from engine.executors.celery_executor import CeleryExecutor
         from flowmaestro.celery import app
 
-        kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL)
+        kwargs["executor"] = CeleryExecutor(app, settings.REDIS_URL,
+                                            runners=settings.FLOWMAESTRO_NODE_BODIES == "runners")
     kwargs.update(overrides)
     engine = Engine(DjangoPersistence(), **kwargs)  # type: ignore[arg-type]
     engine.notifier = send_cancel_notice

@@ -4,8 +4,10 @@ A worker process (`celery -A flowmaestro worker -Q executions,nodes`) hosts one 
 coordinator, started when the worker is ready and drained when it shuts down:
 - `flowmaestro.executions.take` (queue `executions`): a run the web tier recorded; this
   worker's coordinator claims it with the usual compare-and-set (another may win: fine);
-- `flowmaestro.nodes.run` (queue `nodes`): one node body of any coordinator's execution; the
-  outcome goes back to that coordinator's Redis list, never to the database.
+- `flowmaestro.nodes.serve` (queue `nodes`): a runner, serving one coordinator's node bodies
+  from its Redis list (FLOWMAESTRO_NODE_BODIES=runners, the default), or
+  `flowmaestro.nodes.run`: one node body as its own task (=tasks); either way the outcome
+  goes back to that coordinator's Redis list, never to the database.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from engine.executors.celery_executor import (
     EXECUTION_QUEUE,
     EXECUTION_TASK,
     NODE_TASK,
+    RUNNER_LINGER_S,
+    RUNNER_TASK,
     renew_lease,
     send,
+    take_body,
     this_lease,
+    wait_for_body,
 )
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeError
@@ -72,17 +78,61 @@ def take_strategy(task: Task, app: Any, consumer: Any, **_: Any) -> Callable[...
 
 @shared_task(name=NODE_TASK, bind=True, ignore_result=True)
 def run_node(self: Task, payload: dict[str, Any]) -> None:
+    """One node body as its own task (FLOWMAESTRO_NODE_BODIES=tasks)."""
     attempt_id, reply_to = payload["attempt"], payload["replyTo"]
     engine_id = reply_to.removeprefix("flowmaestro:to:")
-    where = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
-
-    def reply(message: dict[str, Any]) -> None:
-        send(settings.REDIS_URL, engine_id, {"a": attempt_id, **message})
-
     # Started, under this process's lease: if the lease lapses before the answer, the
     # coordinator publishes the body again (engine.executors.celery_executor).
     send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "start", "k": this_lease()},
          lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
+    _run_body(payload, engine_id, _where(self))
+
+
+@shared_task(name=RUNNER_TASK, bind=True, ignore_result=True)
+def serve_bodies(self: Task, engine_id: str) -> None:
+    """One worker slot running a coordinator's bodies one after another
+    (FLOWMAESTRO_NODE_BODIES=runners, engine.executors.celery_executor): until its list stays
+    empty for a moment, or its time slice ends (then the coordinator publishes a new runner,
+    behind whatever else waits in the queue: other coordinators get slots too)."""
+    redis_url = settings.REDIS_URL
+    lost_after = settings.FLOWMAESTRO_WORKER_LOST_AFTER
+    lease, where = this_lease(), _where(self)
+    runner = str(self.request.id)
+    send(redis_url, engine_id, {"t": "runner", "r": runner, "k": lease}, lease=(lease, lost_after))
+    ends = time.monotonic() + settings.FLOWMAESTRO_RUNNER_SLICE
+    served = 0
+    try:
+        while True:
+            taken = take_body(redis_url, engine_id, lease, lost_after)
+            if taken is None:
+                # A runner that found nothing at all came late (others took the bodies): it
+                # ends at once; one that served waits briefly for the coordinator's refill.
+                if served and wait_for_body(redis_url, engine_id, RUNNER_LINGER_S):
+                    continue
+                break
+            attempt_id, payload = taken
+            log.info("node body %s received", attempt_id)
+            ok = _run_body(payload, engine_id, where)
+            log.info("node body %s %s", attempt_id, "succeeded" if ok else "failed")
+            served += 1
+            if time.monotonic() >= ends:
+                break
+    finally:
+        send(redis_url, engine_id, {"t": "runner-end", "r": runner})
+
+
+def _where(task: Task) -> str:
+    return f"{task.request.hostname or socket.gethostname()}:{os.getpid()}"
+
+
+def _run_body(payload: dict[str, Any], engine_id: str, where: str) -> bool:
+    """Run one body and push its outcome (and log lines) to its coordinator's list; whether
+    it succeeded."""
+    attempt_id = payload["attempt"]
+
+    def reply(message: dict[str, Any]) -> None:
+        send(settings.REDIS_URL, engine_id, {"a": attempt_id, **message})
+
     ctx = wire.context(payload)
     ctx.log_sink = lambda line: reply({"t": "log", "m": line})
     cls = get_node_type(payload["type"])
@@ -95,7 +145,10 @@ def run_node(self: Task, payload: dict[str, Any]) -> None:
             value = cls().run(ctx)
         except Exception as error:  # noqa: BLE001 - the node's failure is its outcome
             exc = error
-    reply({"t": "done", "w": where, **wire.outcome(value, exc)})
+    # With the lease renewed in the same round trip: a worker busy with long bodies stays alive.
+    send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "done", "w": where, **wire.outcome(value, exc)},
+         lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
+    return exc is None
 
 
 @worker_ready.connect

@@ -293,6 +293,17 @@ FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_T
 FLOWMAESTRO_WORKER_LOST_AFTER = float(os.environ.get("FLOWMAESTRO_WORKER_LOST_AFTER") or 15)
 if not 1 <= FLOWMAESTRO_WORKER_LOST_AFTER <= 3600:
     raise ImproperlyConfigured("FLOWMAESTRO_WORKER_LOST_AFTER must be between 1 and 3600 seconds")
+# How node bodies ride Celery (engine.executors.celery_executor): `runners` (default) — a
+# Celery task per worker slot runs a coordinator's bodies from its Redis list, for up to
+# FLOWMAESTRO_RUNNER_SLICE seconds before it lets other work have the slot; `tasks` — a
+# Celery task per body (Flower then lists each body by its node run id), at several
+# milliseconds of Celery's own CPU per body.
+FLOWMAESTRO_NODE_BODIES = os.environ.get("FLOWMAESTRO_NODE_BODIES") or "runners"
+if FLOWMAESTRO_NODE_BODIES not in ("runners", "tasks"):
+    raise ImproperlyConfigured(f"FLOWMAESTRO_NODE_BODIES must be runners or tasks, not {FLOWMAESTRO_NODE_BODIES!r}")
+FLOWMAESTRO_RUNNER_SLICE = float(os.environ.get("FLOWMAESTRO_RUNNER_SLICE") or 2)
+if not 0.1 <= FLOWMAESTRO_RUNNER_SLICE <= 600:
+    raise ImproperlyConfigured("FLOWMAESTRO_RUNNER_SLICE must be between 0.1 and 600 seconds")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),

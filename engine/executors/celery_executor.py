@@ -15,6 +15,18 @@ must exceed the longest body). So each worker process renews a lease key while i
 tells the coordinator which lease a body started under; when a lease lapses
 (FLOWMAESTRO_WORKER_LOST_AFTER), the coordinator publishes that body again itself.
 
+Two ways to carry bodies (FLOWMAESTRO_NODE_BODIES):
+- `runners` (default): the coordinator pushes bodies onto a Redis list of its own and
+  publishes Celery tasks `flowmaestro.nodes.serve`, each of which takes one worker slot and
+  runs that list's bodies one after another until the list stays empty for a moment or its
+  time slice (FLOWMAESTRO_RUNNER_SLICE) ends; the coordinator keeps as many runners as it has
+  bodies in flight. Celery's per-message protocol (publish, reserve, dispatch, ack: several
+  milliseconds of CPU) is paid per runner instead of per body, so a fan-out of 10 ms calls
+  is not bound by it; taking a body is one Redis script that also tells the coordinator
+  which worker lease it runs under, so no body is ever taken unseen.
+- `tasks`: each body is its own Celery task `flowmaestro.nodes.run` whose task id is the
+  attempt id (Flower lists every body by its node run id), at Celery's per-task cost.
+
 The same list takes control messages from the web tier (`{"t": "signal", "e": id}`: a
 signal for an execution this coordinator owns), so signals also arrive without polling.
 """
@@ -27,6 +39,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +49,7 @@ from celery import Celery
 from engine.executors import wire
 from engine.executors.base import Reports
 from engine.executors.thread import ThreadExecutor
-from engine.nodes.base import NodeCancelled
+from engine.nodes.base import NodeCancelled, NodeError
 
 if TYPE_CHECKING:
     from engine.core.execution import Attempt
@@ -44,11 +57,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine")
 
 NODE_TASK = "flowmaestro.nodes.run"
+RUNNER_TASK = "flowmaestro.nodes.serve"
 EXECUTION_TASK = "flowmaestro.executions.take"
 NODE_QUEUE = "nodes"
 EXECUTION_QUEUE = "executions"
 REPLY_TTL_S = 24 * 3600  # a dead coordinator's list goes away by itself
 LEASE_CHECK_S = 1.0  # how often a coordinator looks for lapsed worker leases
+# Runners (FLOWMAESTRO_NODE_BODIES=runners): at most this many per coordinator (more bodies
+# in flight wait on its list); a runner that has served waits this long for the next body
+# (a refill comes within milliseconds) before it gives its slot back.
+RUNNERS_MAX = 64
+RUNNER_LINGER_S = 0.2
+BELL_MAX = 10_000  # the wake-up list is a hint: trimmed, never grows without bound
+PENDING_SPARE_S = 2.0  # a body pushed but not taken for this long gets one spare runner
+
+
+def bodies_key(engine_id: str) -> str:
+    """The Redis list of a coordinator's bodies waiting for a runner (`runners` mode)."""
+    return f"flowmaestro:bodies:{engine_id}"
+
+
+def bell_key(engine_id: str) -> str:
+    """One token per body pushed: what an idle runner blocks on."""
+    return f"flowmaestro:bell:{engine_id}"
 
 
 def reply_key(engine_id: str) -> str:
@@ -73,12 +104,18 @@ class CeleryExecutor:
     submits_before_commit = True
 
     def __init__(self, app: Celery, redis_url: str, *, local: ThreadExecutor | None = None,
-                 queue: str = NODE_QUEUE):
+                 queue: str = NODE_QUEUE, runners: bool = True):
         self.app = app
         self.redis = redis.Redis.from_url(redis_url)
         self.local = local or ThreadExecutor(8)
         self.queue = queue
         self.reply_to = ""
+        self.runners = runners
+        self._bodies = ""
+        self._bell = ""
+        # runner task id → lease of the worker running it (None until it starts)
+        self._runners: dict[str, str | None] = {}
+        self._unpush: deque[str] = deque()  # cancelled bodies to take off the list
         self._reports: Reports | None = None
         self._stop = threading.Event()
         self._revoke: deque[str] = deque()
@@ -88,8 +125,9 @@ class CeleryExecutor:
         self._outbox_ready = threading.Event()
         self._producer: Any = None
         self._publish_lock = threading.Lock()
-        # attempt id → [task argument, lease of the worker running it (None until it starts)]:
-        # what to publish again if that worker is lost. Only bodies not yet answered.
+        # attempt id → [task argument, lease of the worker running it (None until it starts),
+        # the list entry (runners), when it was pushed]: what to publish again if that
+        # worker is lost. Only bodies not yet answered.
         self._in_flight: dict[str, list[Any]] = {}
         self._in_flight_lock = threading.Lock()
         self._leases_checked = 0.0
@@ -98,6 +136,8 @@ class CeleryExecutor:
         self._reports = reports
         self.local.start(reports)
         self.reply_to = reply_key(reports.engine_id)
+        self._bodies = bodies_key(reports.engine_id)
+        self._bell = bell_key(reports.engine_id)
         self._listener = threading.Thread(target=self._listen, name="fm-replies", daemon=True)
         self._listener.start()
         self._publisher = threading.Thread(target=self._publish_outbox, name="fm-publish", daemon=True)
@@ -111,7 +151,7 @@ class CeleryExecutor:
             return
         attempt_id = attempt.id
         with self._in_flight_lock:
-            self._in_flight[attempt_id] = [None, None]  # its payload: once the publisher made it
+            self._in_flight[attempt_id] = [None, None, None, 0.0]  # its payload: once the publisher made it
         reports = self._reports
         assert reports is not None
 
@@ -120,9 +160,12 @@ class CeleryExecutor:
             # workers (revoked off the coordinator thread); a running one finishes and its
             # late result is ignored. The attempt's outcome is settled here and now, so the
             # coordinator forgets it even if no worker ever answers.
-            self._revoke.append(attempt_id)
             with self._in_flight_lock:
-                self._in_flight.pop(attempt_id, None)
+                entry = self._in_flight.pop(attempt_id, None)
+            if not self.runners:
+                self._revoke.append(attempt_id)
+            elif entry is not None and entry[2] is not None:
+                self._unpush.append(entry[2])
             reports.remote_done(attempt_id, None, NodeCancelled())
 
         attempt.ctx.on_cancel(cancelled)
@@ -158,7 +201,10 @@ class CeleryExecutor:
                     entry[0] = payload
                 ready.append((attempt.id, payload))
             if ready:
-                self._publish_many(ready)
+                if self.runners:
+                    self._push_bodies(ready)
+                else:
+                    self._publish_many(ready)
 
     def _producer_for_write(self) -> Any:
         # Published through this executor's own connection: inside a worker, the app's
@@ -194,6 +240,79 @@ class CeleryExecutor:
                 assert reports is not None
                 reports.remote_done(attempt_id, None, exc)
 
+    # -- runners ------------------------------------------------------------------------------
+    def _push_bodies(self, bodies: list[tuple[str, dict[str, Any]]]) -> None:
+        """(Publisher thread.) Bodies onto this coordinator's list, one bell token each, in
+        one round trip; then enough runners. A Redis that stays down fails those node runs
+        (retryable: the node's own retry policy applies)."""
+        now = time.monotonic()
+        texts: list[str] = []
+        with self._in_flight_lock:
+            for attempt_id, payload in bodies:
+                entry = self._in_flight.get(attempt_id)
+                if entry is None:
+                    continue  # cancelled meanwhile
+                # The attempt id first, so that the taking script reads it without decoding.
+                entry[2] = f"{attempt_id}\n{json.dumps(payload)}"
+                entry[3] = now
+                texts.append(entry[2])
+        if not texts:
+            return
+        for delay in (0.0, 0.2, 0.5, 1.0):
+            time.sleep(delay)
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.rpush(self._bodies, *texts)
+                pipe.expire(self._bodies, REPLY_TTL_S)
+                pipe.rpush(self._bell, *["1"] * len(texts))
+                pipe.ltrim(self._bell, -BELL_MAX, -1)
+                pipe.expire(self._bell, REPLY_TTL_S)
+                pipe.execute()
+                break
+            except Exception:  # noqa: BLE001 - Redis restarting: tried again
+                log.warning("engine: pushing %d node bodies failed", len(texts), exc_info=True)
+        else:
+            reports = self._reports
+            assert reports is not None
+            for attempt_id, _ in bodies:
+                self._answered(attempt_id)
+                reports.remote_done(attempt_id, None, NodeError("could not reach Redis to run this node"))
+            return
+        self._ensure_runners()
+
+    def _ensure_runners(self, spare: int = 0) -> None:
+        """As many runners as bodies in flight (at most RUNNERS_MAX), plus `spare`."""
+        with self._in_flight_lock:
+            want = min(len(self._in_flight), RUNNERS_MAX) - len(self._runners) + spare
+            ids = [uuid.uuid4().hex for _ in range(max(0, want))]
+            for runner in ids:
+                self._runners[runner] = None
+        if not ids:
+            return
+        engine_id = self.reply_to.removeprefix("flowmaestro:to:")
+        try:
+            with self._publish_lock:
+                producer = self._producer_for_write()
+                with producer.batch():
+                    for runner in ids:
+                        self.app.send_task(RUNNER_TASK, args=[engine_id], queue=self.queue, task_id=runner,
+                                           producer=producer)
+        except Exception:  # noqa: BLE001 - the next push or lease check publishes them again
+            log.warning("engine: publishing %d body runners failed", len(ids), exc_info=True)
+            with self._in_flight_lock:
+                for runner in ids:
+                    self._runners.pop(runner, None)
+
+    def _runner_started(self, runner: str, lease: str) -> None:
+        with self._in_flight_lock:
+            if runner in self._runners:
+                self._runners[runner] = lease
+
+    def _runner_ended(self, runner: str) -> None:
+        with self._in_flight_lock:
+            self._runners.pop(runner, None)
+        self._ensure_runners()
+
     def _publish(self, attempt_id: str, payload: dict[str, Any]) -> None:
         # The attempt id is the task id too: Flower, `celery inspect` and the node run's row
         # name the same thing.
@@ -213,9 +332,16 @@ class CeleryExecutor:
 
     def _check_leases(self) -> None:
         """Publish again the bodies whose worker's lease lapsed: the worker died under them."""
-        self._leases_checked = time.monotonic()
+        self._leases_checked = now = time.monotonic()
         with self._in_flight_lock:
-            leases = sorted({entry[1] for entry in self._in_flight.values() if entry[1] is not None})
+            leases = sorted({entry[1] for entry in self._in_flight.values() if entry[1] is not None}
+                            | {lease for lease in self._runners.values() if lease is not None})
+            # A body waiting long with no runner free for it (a runner's end message lost,
+            # or every runner busy): one spare runner a check; a spare that finds nothing ends.
+            waiting = self.runners and any(entry[1] is None and entry[2] is not None
+                                           and now - entry[3] > PENDING_SPARE_S for entry in self._in_flight.values())
+        if waiting:
+            self._ensure_runners(spare=1)
         if not leases:
             return
         pipe = self.redis.pipeline(transaction=False)
@@ -229,7 +355,16 @@ class CeleryExecutor:
                      if entry[1] in lost and entry[0] is not None]
             for attempt_id, _ in again:
                 self._in_flight[attempt_id][1] = None  # until a worker starts it again
+            for runner, lease in list(self._runners.items()):
+                if lease in lost:
+                    del self._runners[runner]  # died with its worker
         log.warning("engine: worker %s lost; %d node bodies published again", ", ".join(sorted(lost)), len(again))
+        if self.runners:
+            if again:
+                self._push_bodies(again)
+            else:
+                self._ensure_runners()
+            return
         for attempt_id, payload in again:
             self._publish(attempt_id, payload)
 
@@ -241,6 +376,11 @@ class CeleryExecutor:
                 if self._revoke:
                     ids = [self._revoke.popleft() for _ in range(len(self._revoke))]
                     self.app.control.revoke(ids)
+                if self._unpush:
+                    pipe = self.redis.pipeline(transaction=False)
+                    for _ in range(len(self._unpush)):
+                        pipe.lrem(self._bodies, 1, self._unpush.popleft())
+                    pipe.execute()
                 if time.monotonic() - self._leases_checked >= LEASE_CHECK_S:
                     self._check_leases()
                 item = self.redis.blpop([self.reply_to], timeout=0.5)
@@ -260,6 +400,10 @@ class CeleryExecutor:
                     self._started(message["a"], str(message.get("k", "")))
                 elif kind == "log":
                     reports.remote_log(message["a"], str(message.get("m", "")))
+                elif kind == "runner":
+                    self._runner_started(str(message["r"]), str(message.get("k", "")))
+                elif kind == "runner-end":
+                    self._runner_ended(str(message["r"]))
                 else:
                     reports.control(message)
             except Exception:  # noqa: BLE001 - one bad message must not stop the others
@@ -307,3 +451,38 @@ def send(redis_url: str, engine_id: str, message: dict[str, Any], *,
     pipe.rpush(key, json.dumps(message))
     pipe.expire(key, REPLY_TTL_S)
     pipe.execute()
+
+
+# The one step by which a runner takes a body: off the coordinator's list, and at once the
+# coordinator told under which worker lease it runs (and the lease renewed), atomically, so
+# that a worker dying at any moment leaves no body taken unseen. The list entry starts with
+# the attempt id and a newline (CeleryExecutor._push_bodies).
+_TAKE_BODY = """
+local body = redis.call('LPOP', KEYS[1])
+if not body then return false end
+local attempt = string.sub(body, 1, string.find(body, '\\n', 1, true) - 1)
+redis.call('RPUSH', KEYS[2], ARGV[1] .. attempt .. '"}')
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+redis.call('SET', KEYS[3], '1', 'PX', tonumber(ARGV[2]))
+return body
+"""
+_take_script: Any = None
+
+
+def take_body(redis_url: str, engine_id: str, lease: str, lost_after: float) -> tuple[str, dict[str, Any]] | None:
+    """(A runner.) The next body of that coordinator's list, as (attempt id, task argument)."""
+    global _take_script
+    if _take_script is None:
+        _take_script = client(redis_url).register_script(_TAKE_BODY)
+    started = '{"t": "start", "k": ' + json.dumps(lease) + ', "a": "'
+    raw = _take_script(keys=[bodies_key(engine_id), reply_key(engine_id), lease_key(lease)],
+                       args=[started, int(lost_after * 1000), REPLY_TTL_S])
+    if raw is None:
+        return None
+    attempt_id, _, payload = bytes(raw).decode().partition("\n")
+    return attempt_id, json.loads(payload)
+
+
+def wait_for_body(redis_url: str, engine_id: str, seconds: float) -> bool:
+    """(An idle runner.) Whether a body was pushed within `seconds` (a bell token)."""
+    return client(redis_url).blpop([bell_key(engine_id)], timeout=seconds) is not None

@@ -7,7 +7,10 @@ own, two Celery workers and two daphne processes (tests/scaleout/conftest.py).
 - `kill -9` of a worker in the middle of node bodies: the bodies are redelivered, the run
   succeeds, every node run is recorded once;
 - `kill -9` of the worker coordinating a run: the other takes it over within
-  FLOWMAESTRO_STALE_AFTER and repeats no finished node run.
+  FLOWMAESTRO_STALE_AFTER and repeats no finished node run;
+- node bodies ride runners (FLOWMAESTRO_NODE_BODIES=runners, the default): a few Celery
+  tasks serve many bodies, a cancelled run's waiting bodies never run; with `tasks`, each
+  body is a Celery task Flower lists by its node run id.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ pytestmark = [pytest.mark.timeout(240)]
 # A lapsed lease is seen at the coordinator's next check (each second), after the last
 # renewal (a third of the lease) ran out.
 LEASE_SLACK_S = 1.0
+# What a worker logs for each node body a runner takes and ends (engine.tasks.serve_bodies).
+BODY_RECEIVED = re.compile(r"node body ([0-9a-f]+) received")
+BODY_ENDED = re.compile(r"node body ([0-9a-f]+) (?:succeeded|failed)")
+RUNNER_RECEIVED = re.compile(r"flowmaestro\.nodes\.serve\[[0-9a-f]+\] received")
 
 
 def js(node_id: str, expression: str, **config: Any) -> dict[str, Any]:
@@ -257,9 +264,9 @@ def test_the_seed_patterns_give_what_the_thread_executor_gives(cluster: Cluster,
     letters = cluster.clients[1].get(f"/api/dead-letters?execution={cluster_runs['queue and dead letters'][0]}"
                                      "&kind=item").json()
     assert sorted(x["itemIndex"] for x in letters) == [2, 3]
-    # The JavaScript bodies ran on both workers (the `nodes` queue spreads them).
+    # The bodies ran on both workers (the `nodes` queue spreads the runners).
     logs = [p.log_text() for p in cluster.workers()]
-    assert all("flowmaestro.nodes.run" in text for text in logs)
+    assert all(BODY_RECEIVED.search(text) for text in logs)
 
 
 def test_events_reach_clients_of_both_daphne_with_no_gap(cluster: Cluster) -> None:
@@ -314,12 +321,12 @@ def test_kill_9_of_a_worker_mid_node_redelivers_and_records_once(cluster: Cluste
     victim = next(w for w in cluster.workers() if w is not coordinator)
     # Wait until the victim is in the middle of node bodies, then kill it.
     deadline = time.monotonic() + 20
-    while "flowmaestro.nodes.run[" not in victim.log_text():
+    while not BODY_RECEIVED.search(victim.log_text()):
         assert time.monotonic() < deadline, "no node body reached the second worker"
         time.sleep(0.05)
     time.sleep(0.3)
-    taken = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", victim.log_text()))
-    done_there = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] succeeded", victim.log_text()))
+    taken = set(BODY_RECEIVED.findall(victim.log_text()))
+    done_there = set(BODY_ENDED.findall(victim.log_text()))
     cluster.local.kill(victim)
     killed_at = time.monotonic()
     in_flight = taken - done_there
@@ -334,7 +341,7 @@ def test_kill_9_of_a_worker_mid_node_redelivers_and_records_once(cluster: Cluste
     # (the lease, the next check, the 1.5 s bodies run again; slack for a loaded machine)
     assert time.monotonic() - killed_at < WORKER_LOST_AFTER_S + LEASE_SLACK_S + 1.5 + 15
     assert "node bodies published again" in coordinator.log_text()
-    redelivered = set(re.findall(r"flowmaestro\.nodes\.run\[([0-9a-f]+)\] received", coordinator.log_text()))
+    redelivered = set(BODY_RECEIVED.findall(coordinator.log_text()))
     assert in_flight <= redelivered
     # Each attempt id that ran is one node run, recorded once; no interrupted retries needed.
     assert {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "work"} >= in_flight
@@ -380,9 +387,76 @@ def test_kill_9_of_the_coordinating_worker_hands_the_run_over(cluster: Cluster) 
     cluster.restart(coordinator.name)
 
 
+def _log_sizes(cluster: Cluster) -> dict[str, int]:
+    return {p.name: len(p.log_text()) for p in cluster.workers()}
+
+
+def _logged_since(cluster: Cluster, sizes: dict[str, int]) -> str:
+    return "".join(p.log_text()[sizes.get(p.name, 0):] for p in cluster.workers())
+
+
+def test_runners_serve_many_bodies_each(cluster: Cluster) -> None:
+    """Celery's per-task protocol is paid per runner, not per body: 40 JavaScript bodies
+    four at a time ride far fewer Celery tasks, on both workers, each body once."""
+    before = _log_sizes(cluster)
+    d = loop_definition({"maxConcurrency": 4}, [js("triple", "return input * 3")], name="runners")
+    ex = cluster.wait(cluster.run(cluster.create(d), {"items": list(range(40))}))
+    assert ex["status"] == "succeeded" and ex["output"] == {"o": [i * 3 for i in range(40)]}
+    run_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "triple"}
+    assert len(run_ids) == 40
+    logged = _logged_since(cluster, before)
+    received = Counter(a for a in BODY_RECEIVED.findall(logged) if a in run_ids)
+    assert set(received) == run_ids and set(received.values()) == {1}
+    runners = len(RUNNER_RECEIVED.findall(logged))
+    assert 1 <= runners <= 20, runners
+
+
+def test_cancel_takes_the_waiting_bodies_off_the_list(cluster: Cluster) -> None:
+    """24 one-second calls at once on 8 slots: 16 wait on the coordinator's list. A cancel
+    settles them at once and takes them off the list; no worker runs them afterwards."""
+    import redis
+
+    api = cluster.api_base
+    before = _log_sizes(cluster)
+    d = loop_definition({"maxConcurrency": 24}, [http_slow("call", api, 1000)], name="cancel waiting")
+    execution_id = cluster.run(cluster.create(d), {"items": list(range(24))})
+    deadline = time.monotonic() + 30
+    while len(BODY_RECEIVED.findall(_logged_since(cluster, before))) < 8:
+        assert time.monotonic() < deadline, "the bodies did not start"
+        time.sleep(0.05)
+    assert cluster.signal(execution_id, "cancel", 1, reason="enough").status_code == 202
+    ex = cluster.wait(execution_id)
+    assert ex["status"] == "cancelled"
+    holder = cluster.holder(execution_id) or ""
+    time.sleep(1.5)  # what was running ends; nothing waiting may start
+    run_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "call"}
+    ran = {a for a in BODY_RECEIVED.findall(_logged_since(cluster, before)) if a in run_ids}
+    assert 8 <= len(ran) <= 12, len(ran)
+    engines = [holder] if holder else [k.decode().removeprefix("flowmaestro:bodies:") for k in
+                                       redis.Redis.from_url(cluster.local.redis_url).keys("flowmaestro:bodies:*")]
+    client = redis.Redis.from_url(cluster.local.redis_url)
+    assert all(client.llen(f"flowmaestro:bodies:{engine}") == 0 for engine in engines)
+    client.close()
+
+
+def _restart_workers(cluster: Cluster, **env: str) -> None:
+    cluster.local.env.update(env)
+    for worker in cluster.workers():
+        cluster.local.kill(worker, 15)
+        cluster.restart(worker.name)
+
+
 def test_flower_shows_the_workers_and_each_node_body_by_its_node_run_id(cluster: Cluster) -> None:
     """Monitoring is Celery's own: Flower turns the workers' task events on and lists each
     node body under its attempt id, which is the node run's id in FlowMaestro's API."""
+    _restart_workers(cluster, FLOWMAESTRO_NODE_BODIES="tasks")  # a Celery task per body
+    try:
+        _flower_lists_each_body(cluster)
+    finally:
+        _restart_workers(cluster, FLOWMAESTRO_NODE_BODIES="runners")
+
+
+def _flower_lists_each_body(cluster: Cluster) -> None:
     flower = cluster.local.start_flower()
     base = f"http://{flower.address}"
     deadline = time.monotonic() + 30
