@@ -64,28 +64,51 @@ def _plain_queue_settings(version_ids: list[Any], extract: str) -> dict[Any, dic
                 chunk,
             )
             for version_id, value in cursor.fetchall():
-                queue = value
-                if isinstance(value, str):
-                    try:
-                        queue = json.loads(value) if value.startswith("{") else None
-                    except ValueError:
-                        queue = None
-                found[version_id] = queue_settings({"settings": {"queue": queue}})
+                found[version_id] = _queue_of(value)
     return found
+
+
+def _queue_of(value: Any) -> dict[str, Any]:
+    """The queue settings from `settings.queue` as read by SQL: decoded, or JSON text (a
+    scalar or array counts as none)."""
+    queue = value
+    if isinstance(value, str):
+        try:
+            queue = json.loads(value) if value.startswith("{") else None
+        except ValueError:
+            queue = None
+    return queue_settings({"settings": {"queue": queue}})
 
 
 def runnable_queued_ids(limit: int) -> list[Any]:
     qn = connection.ops.quote_name
+    queues: dict[Any, dict[str, Any]] | None = None
     with connection.cursor() as cursor:
         # Asked on every poll and wake-up: a plain statement (the ORM compiled it each time).
-        cursor.execute(
-            f"SELECT {qn('id')}, {qn('workflow_id')}, {qn('priority')}, {qn('version_id')} "
-            f"FROM {qn(Execution._meta.db_table)} WHERE {qn('status')} = 'queued' "
-            f"ORDER BY {qn('created_at')}, {qn('id')} LIMIT %s", [limit * 20])
-        queued = [tuple(row) for row in cursor.fetchall()]
+        queued_sql = (f"SELECT {qn('id')}, {qn('workflow_id')}, {qn('priority')}, {qn('version_id')}, "
+                      f"{qn('created_at')} FROM {qn(Execution._meta.db_table)} WHERE {qn('status')} = 'queued' "
+                      f"ORDER BY {qn('created_at')}, {qn('id')} LIMIT %s")
+        if connection.vendor == "postgresql":
+            # With the queue settings of the waiting versions, each read once, in the same
+            # statement: one round trip per claim instead of two (the CTE is materialized,
+            # as it is read twice).
+            cursor.execute(
+                f"WITH q AS ({queued_sql}), s AS (SELECT {qn('id')}, {qn('definition')} #> '{{settings,queue}}' "
+                f"AS queue FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN "
+                f"(SELECT DISTINCT {qn('version_id')} FROM q)) "
+                f"SELECT q.{qn('id')}, q.{qn('workflow_id')}, q.{qn('priority')}, q.{qn('version_id')}, s.queue "
+                f"FROM q LEFT JOIN s ON s.{qn('id')} = q.{qn('version_id')} "
+                f"ORDER BY q.{qn('created_at')}, q.{qn('id')}", [limit * 20])
+            rows = cursor.fetchall()
+            queues = {row[3]: _queue_of(row[4]) for row in rows}
+            queued = [tuple(row[:4]) for row in rows]
+        else:
+            cursor.execute(queued_sql, [limit * 20])
+            queued = [tuple(row[:4]) for row in cursor.fetchall()]
     if not queued:
         return []
-    queues = version_queue_settings({v for _, _, _, v in queued})
+    if queues is None:
+        queues = version_queue_settings({v for _, _, _, v in queued})
     by_workflow: dict[Any, list[tuple[Any, int, dict[str, Any]]]] = {}
     for execution_id, workflow_id, priority, version_id in queued:
         by_workflow.setdefault(workflow_id, []).append((execution_id, priority, queues.get(version_id) or {}))
