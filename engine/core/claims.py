@@ -111,8 +111,11 @@ class Claims:
         # another: an execution this engine owns and does not run would stay idle for good
         # (no other engine takes over a run whose owner keeps heart-beating).
         records = self._load(claimed)
+        # Signals are read for the executions whose record says one may wait (all, with a
+        # store that does not tell); a record that could not be loaded fails anyway.
+        waiting = [i for i in claimed if getattr(records.get(i), "signals_waiting", True)]
         try:
-            signals = self.persistence.take_signals_many(claimed)
+            signals = self.persistence.take_signals_many(waiting) if waiting else {}
         except Exception:  # noqa: BLE001 - unapplied signals are picked up by the next poll
             log.exception("engine: reading the signals of claimed executions failed")
             signals = {}

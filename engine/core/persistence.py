@@ -100,6 +100,9 @@ class ExecutionRecord:
     # The definition as stored (JSON text), when the store has it: plans are cached by it,
     # so a version already planned costs a string hash instead of a parse and a re-encode.
     definition_text: str | None = None
+    # False when the store read, with the record, that no signal waits for the execution:
+    # the claim then asks for none (a signal sent later reaches the owner by its wake-up).
+    signals_waiting: bool = True
 
 
 @dataclass

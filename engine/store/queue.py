@@ -37,7 +37,9 @@ def version_queue_settings(version_ids: set[Any] | list[Any]) -> dict[Any, dict[
     # Only `settings.queue` is read from the database, not the whole definition: a big
     # workflow's definition costs a millisecond to decode.
     if connection.vendor == "sqlite":
-        return _sqlite_queue_settings(list(version_ids))
+        return _plain_queue_settings(list(version_ids), "json_extract({definition}, '$.settings.queue')")
+    if connection.vendor == "postgresql":
+        return _plain_queue_settings(list(version_ids), "{definition} #> '{{settings,queue}}'")
     return {
         version_id: queue_settings({"settings": {"queue": queue}})
         for version_id, queue in WorkflowVersion.objects.filter(id__in=list(version_ids)).values_list(
@@ -46,24 +48,28 @@ def version_queue_settings(version_ids: set[Any] | list[Any]) -> dict[Any, dict[
     }
 
 
-def _sqlite_queue_settings(version_ids: list[Any]) -> dict[Any, dict[str, Any]]:
+def _plain_queue_settings(version_ids: list[Any], extract: str) -> dict[Any, dict[str, Any]]:
     """`version_queue_settings` as one plain statement: the ORM's JSON key transform cost
-    ~0.5 ms to compile, on every wake-up of the engine (each run request). `json_extract`
-    gives an object or array as JSON text and a scalar as itself; only an object counts."""
+    ~0.5 ms to compile, on every wake-up of the engine (each run request). `extract` reads
+    `settings.queue` of the `{definition}` column: SQLite's `json_extract` gives an object
+    or array as JSON text and a scalar as itself, PostgreSQL's `#>` a decoded jsonb value
+    (or its text); only an object counts."""
     qn = connection.ops.quote_name
     found: dict[Any, dict[str, Any]] = {}
+    column = extract.format(definition=qn("definition"))
     with connection.cursor() as cursor:
         for chunk, marks in in_chunks(version_ids):
             cursor.execute(
-                f"SELECT {qn('id')}, json_extract({qn('definition')}, '$.settings.queue') "
-                f"FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN ({marks})",
+                f"SELECT {qn('id')}, {column} FROM {qn(WorkflowVersion._meta.db_table)} WHERE {qn('id')} IN ({marks})",
                 chunk,
             )
-            for version_id, text in cursor.fetchall():
-                try:
-                    queue = json.loads(text) if isinstance(text, str) and text.startswith("{") else None
-                except ValueError:
-                    queue = None
+            for version_id, value in cursor.fetchall():
+                queue = value
+                if isinstance(value, str):
+                    try:
+                        queue = json.loads(value) if value.startswith("{") else None
+                    except ValueError:
+                        queue = None
                 found[version_id] = queue_settings({"settings": {"queue": queue}})
     return found
 

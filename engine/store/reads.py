@@ -30,6 +30,9 @@ class ExecutionReads:
             # Taken over or resumed executions have node runs; new ones (the usual case)
             # have none: asked here, not in a statement of its own (a round trip per claim).
             + f", EXISTS (SELECT 1 FROM {self._run_table} n WHERE n.{self._qn_execution_id} = e.{qn('id')})"
+            # Likewise whether a signal waits (rarely): the claim reads signals only then.
+            + f", EXISTS (SELECT 1 FROM {qn(PendingSignal._meta.db_table)} s WHERE s.{qn('execution_id')} = "
+            f"e.{qn('id')} AND s.{qn('applied_at')} IS NULL)"
             + f" FROM {ex_table} e JOIN {version_table} v ON v.{qn('id')} = e.{qn('version_id')}"
             + f" WHERE e.{qn('id')} IN ({{marks}})"
         )
@@ -46,7 +49,7 @@ class ExecutionReads:
                 cursor.execute(self._load_executions.format(marks=marks), chunk)
                 resumed = []
                 for (ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority,
-                     has_runs) in cursor.fetchall():
+                     has_runs, has_signals) in cursor.fetchall():
                     if has_runs:
                         resumed.append(ex_id)
                     text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
@@ -54,7 +57,7 @@ class ExecutionReads:
                         id=ex_id, definition=None if text is not None else definition, definition_text=text,
                         input=json_value(run_input), trace_id=trace_id, status=status,
                         state=dict(json_value(state) or {}), last_seq=last_seq, node_runs=rows.setdefault(ex_id, []),
-                        owner=owner, priority=priority,
+                        owner=owner, priority=priority, signals_waiting=bool(has_signals),
                     )
                 if resumed:
                     for row in (NodeRun.objects.filter(execution_id__in=resumed).order_by("execution_id", "seq")
