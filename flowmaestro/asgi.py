@@ -26,7 +26,11 @@ from engine.live import frames  # noqa: E402
 from engine.live.routing import websocket_urlpatterns  # noqa: E402
 from flowmaestro import affinity  # noqa: E402
 from flowmaestro.deployment import refuse_insecure_start  # noqa: E402
-from flowmaestro.sync_http import ThreadedWsgi, skip_twisted_form_parsing  # noqa: E402
+from flowmaestro.sync_http import (  # noqa: E402
+    ThreadedWsgi,
+    skip_discarded_twisted_access_log,
+    skip_twisted_form_parsing,
+)
 
 refuse_insecure_start()  # never serve on the public development key
 # Before any thread of the server or the engine starts: they inherit the main thread's mask.
@@ -37,6 +41,7 @@ affinity.pin_process_threads(settings.FLOWMAESTRO_PIN_THREADS)
 # server is chosen, not as a side effect of importing the consumers.
 frames.install()
 skip_twisted_form_parsing()
+skip_discarded_twisted_access_log()
 
 application = ProtocolTypeRouter(
     {

@@ -170,3 +170,29 @@ def skip_twisted_form_parsing() -> None:
         init(self, *args, **kwargs)
 
     WebRequest.__init__ = init_without_form_parsing  # type: ignore[method-assign]
+
+
+_twisted_log_off = False
+
+
+def skip_discarded_twisted_access_log() -> None:
+    """Twisted's HTTPFactory formats a combined-log line for every request and writes it to
+    Twisted's log, which daphne discards at its default verbosity (≤ 1: "Redirect the
+    Twisted log to nowhere"); daphne keeps its own access log (`--access-log`). Skip the
+    line in that case (~4% of daphne's CPU per run request); at verbosity 2 and above it is
+    written as before. Idempotent."""
+    global _twisted_log_off
+    if _twisted_log_off:
+        return
+    _twisted_log_off = True
+    try:
+        from daphne.http_protocol import HTTPFactory
+    except ImportError:  # not served by daphne
+        return
+    log = HTTPFactory.log
+
+    def log_unless_discarded(self: Any, request: Any) -> None:
+        if getattr(getattr(self, "server", None), "verbosity", 2) > 1:
+            log(self, request)
+
+    HTTPFactory.log = log_unless_discarded  # type: ignore[method-assign]
