@@ -418,6 +418,13 @@ class CeleryExecutor:
             self._listener.join(5)
         if self._producer is not None:
             self._producer.connection.release()
+        if self.runners and self._bodies:
+            # Bodies nobody will record: the executions go back to the queue with this
+            # coordinator, and their next owner starts their node runs afresh.
+            try:
+                self.redis.delete(self._bodies, self._bell)
+            except Exception:  # noqa: BLE001 - they expire by themselves (REPLY_TTL_S)
+                log.warning("engine: dropping %s failed", self._bodies, exc_info=True)
         self.local.shutdown()
 
 
