@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 from django.conf import settings
 
 from engine.executors import wire
@@ -161,6 +161,15 @@ def _start_coordinator(**_: Any) -> None:
     log.info("engine %s coordinates executions in this worker", engine.engine_id)
     threading.Thread(target=_warm_sandbox, name="fm-warm", daemon=True).start()
     threading.Thread(target=_keep_lease, name="fm-lease", daemon=True).start()
+
+
+@worker_process_init.connect
+def _lease_of_pool_child(**_: Any) -> None:
+    # With the prefork pool, bodies run in pool children, each under a lease named by its
+    # own pid (this_lease): renew it in the child too, or a body longer than
+    # FLOWMAESTRO_WORKER_LOST_AFTER would be published again while it still runs.
+    if settings.FLOWMAESTRO_EXECUTOR == "celery":
+        threading.Thread(target=_keep_lease, name="fm-lease", daemon=True).start()
 
 
 def _keep_lease() -> None:

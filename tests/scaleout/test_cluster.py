@@ -446,6 +446,27 @@ def _restart_workers(cluster: Cluster, **env: str) -> None:
         cluster.restart(worker.name)
 
 
+def test_a_prefork_pool_child_keeps_its_lease_through_a_long_body(cluster: Cluster) -> None:
+    """With FLOWMAESTRO_CELERY_POOL=prefork a body runs in a pool child under the child's
+    own lease: a body longer than FLOWMAESTRO_WORKER_LOST_AFTER must not be taken for lost
+    and run again while it still runs."""
+    _restart_workers(cluster, FLOWMAESTRO_CELERY_POOL="prefork")
+    try:
+        before = _log_sizes(cluster)
+        long_ms = int((WORKER_LOST_AFTER_S + LEASE_SLACK_S + 1.5) * 1000)
+        d = loop_definition({"maxConcurrency": 2}, [http_slow("long", cluster.api_base, long_ms)], name="prefork")
+        ex = cluster.wait(cluster.run(cluster.create(d), {"items": [0, 1]}), timeout=90)
+        assert ex["status"] == "succeeded", ex["error"]
+        assert [item["body"]["sleptMs"] for item in ex["output"]["o"]] == [long_ms, long_ms]
+        logged = _logged_since(cluster, before)
+        assert "node bodies published again" not in logged
+        run_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "long"}
+        received = Counter(a for a in BODY_RECEIVED.findall(logged) if a in run_ids)
+        assert set(received) == run_ids and set(received.values()) == {1}, received
+    finally:
+        _restart_workers(cluster, FLOWMAESTRO_CELERY_POOL="threads")
+
+
 def test_flower_shows_the_workers_and_each_node_body_by_its_node_run_id(cluster: Cluster) -> None:
     """Monitoring is Celery's own: Flower turns the workers' task events on and lists each
     node body under its attempt id, which is the node run's id in FlowMaestro's API."""
