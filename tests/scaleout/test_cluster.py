@@ -10,7 +10,8 @@ own, two Celery workers and two daphne processes (tests/scaleout/conftest.py).
   FLOWMAESTRO_STALE_AFTER and repeats no finished node run;
 - node bodies ride runners (FLOWMAESTRO_NODE_BODIES=runners, the default): a few Celery
   tasks serve many bodies, a cancelled run's waiting bodies never run; with `tasks`, each
-  body is a Celery task Flower lists by its node run id.
+  body is a Celery task Flower lists by its node run id;
+- with the prefork pool, a body longer than the worker lease runs once.
 """
 
 from __future__ import annotations
