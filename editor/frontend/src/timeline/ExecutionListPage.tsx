@@ -243,11 +243,25 @@ export function ExecutionListPage() {
                   {REDRIVABLE.has(row.status) ? (
                     // Re-runs only what failed, in this same execution (its timeline offers the version choice).
                     <button type="button" className="fm-small-btn" data-testid="row-redrive"
-                            onClick={() => void api.post<Partial<ExecutionRow>>(`/api/executions/${row.id}/redrive`, {})
-                              // The stream never moves a finished row back to running, so the answer
-                              // (queued again) reopens the row for what the stream says next.
-                              .then((summary) => setRows((prev) => new Map(prev).set(row.id, { ...row, ...summary })))
-                              .catch((err: unknown) => setError(errorMessage(err)))}>
+                            onClick={() => {
+                              // The stream never moves a finished row back to running, so the row is
+                              // reopened before the request: the stream's news of the redriven run
+                              // (running, then its end) applies as it comes. The answer (queued again)
+                              // may arrive after a quick run's end, so it never reopens a row the
+                              // stream already finished; a refused redrive puts the row back.
+                              setRows((prev) => new Map(prev).set(row.id, { ...row, status: "queued" }));
+                              void api.post<Partial<ExecutionRow>>(`/api/executions/${row.id}/redrive`, {})
+                                .then((summary) => setRows((prev) => {
+                                  const now = prev.get(row.id);
+                                  if (now && TERMINAL_EXECUTION_STATUSES.includes(now.status)) return prev;
+                                  // The stream's status, if it said one since, is the newer.
+                                  return new Map(prev).set(row.id, { ...row, ...now, ...summary, status: now?.status ?? summary.status ?? "queued" });
+                                }))
+                                .catch((err: unknown) => {
+                                  setRows((prev) => new Map(prev).set(row.id, row));
+                                  setError(errorMessage(err));
+                                });
+                            }}>
                       Redrive failed
                     </button>
                   ) : null}
