@@ -62,7 +62,7 @@ def _wake_celery(execution_id: Any, *, signal: bool) -> None:
     """Queue mode: a new run goes to the `executions` queue for a worker's coordinator to
     claim; a signal goes straight to the Redis list of the coordinator that owns the run
     (a run nobody owns yet gets its signals when it is claimed)."""
-    from engine.executors import celery_executor
+    from engine.executors import celery_executor, redis_lists
     from flowmaestro.celery import app
 
     if not signal:
@@ -70,7 +70,7 @@ def _wake_celery(execution_id: Any, *, signal: bool) -> None:
         return
     owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
     if owner:
-        celery_executor.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
+        redis_lists.send(settings.REDIS_URL, owner, {"t": "signal", "e": execution_id})
 
 
 # Validation results of versions already run. Versions are immutable, so (id, created_at)

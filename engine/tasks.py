@@ -31,12 +31,8 @@ from engine.executors.celery_executor import (
     NODE_TASK,
     RUNNER_LINGER_S,
     RUNNER_TASK,
-    renew_lease,
-    send,
-    take_body,
-    this_lease,
-    wait_for_body,
 )
+from engine.executors.redis_lists import renew_lease, send, take_body, this_lease, wait_for_body
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeError
 
@@ -211,7 +207,7 @@ def bench_get(url: str, reply_key: str) -> None:
     """`manage.py bench scaleout`'s raw-Celery floor: the same `http` node run a fan-out's
     node body makes (same client, same kept connections, same address check), with no
     engine around it; tells the bench through a Redis list."""
-    from engine.executors.celery_executor import client
+    from engine.executors.redis_lists import client
     from engine.nodes.base import EngineOptions, NodeContext
     from engine.nodes.http import HttpNode
 
