@@ -112,3 +112,23 @@ def test_cancelling_a_wide_fan_out_right_away_records_every_node_run_cancelled(a
     assert delays.count() == 100
     assert set(delays.values_list("status", flat=True)) == {"cancelled"}
     assert delays.exclude(started_at=None).count() == 2  # two ran, 98 never started
+
+
+def test_awkward_text_round_trips_through_the_writers_bulk_inserts(alice):
+    """Six branches start in one tick, so their node runs and events reach the database in
+    one bulk insert (on PostgreSQL a COPY from 4 rows on): tabs, newlines, backslashes, a
+    literal `\\N`, quotes and non-ASCII text must come back exactly as they went in."""
+    awkward = "tab\there\nnew line \\ back\\slash \\N not null \"quoted\" 'single' é ü 🚀 \x7f"
+    names = [f"b{i}" for i in range(6)]
+    d = definition([START] + [{"id": n, "type": "output", "name": n, "config": {"value": "{{input}}"}} for n in names],
+                   [("start", n) for n in names])
+    ex = run(alice, d, {"text": awkward, "none": None, "tab\tkey": awkward})
+    assert ex.status == "succeeded", ex.error
+    runs = {r.node_id: r for r in NodeRun.objects.filter(execution=ex, node_id__in=names)}
+    assert {n: runs[n].output for n in names} == {n: {"text": awkward, "none": None, "tab\tkey": awkward} for n in names}
+    assert all(r.branch_name and r.trace_id for r in runs.values())
+    completed = Event.objects.filter(execution=ex, type="node.succeeded", node_id__in=names)
+    assert completed.count() == 6
+    assert [e.data["output"] for e in completed] == [{"text": awkward, "none": None, "tab\tkey": awkward}] * 6
+    seqs = list(Event.objects.filter(execution=ex).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
