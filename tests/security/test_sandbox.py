@@ -174,6 +174,24 @@ def test_expressions_and_function_bodies():
     assert evaluate("const x = input.n * 3;\nreturn { x };", {"input": {"n": 2}}).value == {"x": 6}
 
 
+def test_a_code_read_once_as_a_function_body_reads_the_same_every_time():
+    # A sandbox worker remembers which codes parsed only as a function body; each of
+    # these, evaluated again and again (on whichever worker), keeps its own meaning, and
+    # a failed evaluation still runs in a fresh isolate.
+    cases = [
+        ("input.items.map(function (x) { return x * 2 })", [2, 4]),
+        ("const x = input.items.length; return x * 10;", 20),
+        ("input.items.length", 2),
+        ("globalThis.seen = (globalThis.seen || 0) + 1; return seen;", 1),
+    ]
+    for _ in range(4):
+        for code, value in cases:
+            assert evaluate(code, {"input": {"items": [1, 2]}}).value == value, code
+        with pytest.raises(ExpressionError) as info:
+            evaluate("const y = 1; throw new Error('boom ' + y);", {})
+        assert info.value.kind == "thrown" and "boom 1" in str(info.value)
+
+
 def test_concurrent_evaluations_give_independent_results():
     results: dict[int, object] = {}
     errors: list[BaseException] = []
