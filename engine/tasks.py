@@ -25,14 +25,9 @@ from celery.signals import worker_process_init, worker_ready, worker_shutting_do
 from django.conf import settings
 
 from engine.executors import wire
-from engine.executors.celery_executor import (
-    EXECUTION_QUEUE,
-    EXECUTION_TASK,
-    NODE_TASK,
-    RUNNER_LINGER_S,
-    RUNNER_TASK,
-)
+from engine.executors.celery_executor import EXECUTION_QUEUE, EXECUTION_TASK, NODE_TASK
 from engine.executors.redis_lists import renew_lease, send, take_body, this_lease, wait_for_body
+from engine.executors.runners import RUNNER_LINGER_S, RUNNER_TASK
 from engine.nodes import get_node_type
 from engine.nodes.base import NodeError
 
