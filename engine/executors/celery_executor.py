@@ -277,10 +277,14 @@ class CeleryExecutor:
                     self.runners.take_off_cancelled()
                 if time.monotonic() - self._leases_checked >= LEASE_CHECK_S:
                     self._check_leases()
-                # Everything waiting, in one round trip (LPOP with a count: Redis 6.2); the
-                # blocking read only when nothing was: under a fan-out, results and starts
-                # arrive faster than one round trip (and one wake of this thread) each.
-                items: list[Any] = list(self.redis.lpop(self.reply_to, LISTEN_BATCH) or [])  # type: ignore[arg-type]
+                # Everything waiting, in one round trip (a transaction of LRANGE and LTRIM:
+                # LPOP with a count would need Redis 6.2); the blocking read only when
+                # nothing was: under a fan-out, results and starts arrive faster than one
+                # round trip (and one wake of this thread) each.
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.lrange(self.reply_to, 0, LISTEN_BATCH - 1)
+                pipe.ltrim(self.reply_to, LISTEN_BATCH, -1)
+                items: list[Any] = list(pipe.execute()[0] or [])
                 if not items:
                     item: Any = self.redis.blpop([self.reply_to], timeout=0.5)
                     items = [item[1]] if item is not None else []
