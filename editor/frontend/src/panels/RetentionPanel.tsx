@@ -20,15 +20,23 @@ export function RetentionPanel({ workflowId }: { workflowId: string }) {
   const [days, setDays] = useState("");
   const [keepLast, setKeepLast] = useState("");
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+  // The fields stay disabled until the stored values are in: typed earlier, a value was
+  // overwritten by the answer (and saved empty) when the answer came late.
+  const [loading, setLoading] = useState(true);
 
   useEffect(() => {
+    setLoading(true);
     api.get<Retention>(url).then(
       (r) => {
         setSaved(r);
         setDays(r.days === null ? "" : String(r.days));
         setKeepLast(r.keepLast === null ? "" : String(r.keepLast));
+        setLoading(false);
       },
-      (err) => setMessage({ text: errorMessage(err), error: true }),
+      (err) => {
+        setMessage({ text: errorMessage(err), error: true });
+        setLoading(false);
+      },
     );
   }, [url]);
 
@@ -51,10 +59,10 @@ export function RetentionPanel({ workflowId }: { workflowId: string }) {
       </p>
       <div className="fm-trigger-grid">
         <label htmlFor="retention-days">Keep for (days)</label>
-        <input id="retention-days" type="number" min={0} value={days} onChange={(e) => setDays(e.target.value)} data-testid="retention-days" />
+        <input id="retention-days" type="number" min={0} value={days} onChange={(e) => setDays(e.target.value)} disabled={loading} data-testid="retention-days" />
         <label htmlFor="retention-keep-last">Keep the last (runs)</label>
-        <input id="retention-keep-last" type="number" min={0} value={keepLast} onChange={(e) => setKeepLast(e.target.value)} data-testid="retention-keep-last" />
-        <button type="button" onClick={() => void save()} data-testid="retention-save">
+        <input id="retention-keep-last" type="number" min={0} value={keepLast} onChange={(e) => setKeepLast(e.target.value)} disabled={loading} data-testid="retention-keep-last" />
+        <button type="button" onClick={() => void save()} disabled={loading} data-testid="retention-save">
           Save retention
         </button>
       </div>
