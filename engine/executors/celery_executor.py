@@ -47,7 +47,6 @@ from celery import Celery
 from engine.executors import wire
 from engine.executors.base import Reports
 from engine.executors.redis_lists import lease_key, reply_key
-from engine.executors.runners import RUNNER_TASK as RUNNER_TASK
 from engine.executors.runners import Runners
 from engine.executors.thread import ThreadExecutor
 from engine.nodes.base import NodeCancelled
@@ -309,10 +308,12 @@ class CeleryExecutor:
                 self._started(message["a"], str(message.get("k", "")))
             elif kind == "log":
                 reports.remote_log(message["a"], str(message.get("m", "")))
-            elif kind == "runner" and self.runners is not None:
-                self.runners.started(str(message["r"]), str(message.get("k", "")))
-            elif kind == "runner-end" and self.runners is not None:
-                self.runners.ended(str(message["r"]))
+            elif kind in ("runner", "runner-end"):
+                # A runner of a coordinator started in `runners` mode (none otherwise).
+                if self.runners is not None and kind == "runner":
+                    self.runners.started(str(message["r"]), str(message.get("k", "")))
+                elif self.runners is not None:
+                    self.runners.ended(str(message["r"]))
             else:
                 reports.control(message)
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
