@@ -371,7 +371,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
-    "loggers": {"engine": {"level": os.environ.get("FLOWMAESTRO_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "engine": {"level": os.environ.get("FLOWMAESTRO_LOG_LEVEL", "INFO")},
+        # httpx logs every request's whole URL at INFO, and Celery workers log at INFO: the
+        # query strings of `http` nodes (API keys among them) would land in every worker's
+        # log. The node run records its request already, under its owner's login.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # Serve static files straight from STATICFILES_DIRS (static/dist is built by Vite) so a

@@ -55,7 +55,12 @@ def js(node_id: str, expression: str, **config: Any) -> dict[str, Any]:
 
 def http_slow(node_id: str, api: str, ms: int, **config: Any) -> dict[str, Any]:
     return {"id": node_id, "type": "http", "name": node_id,
-            "config": {"method": "GET", "url": f"{api}/slow", "query": {"ms": ms, "source": node_id}, **config}}
+            "config": {"method": "GET", "url": f"{api}/slow", "query": {"ms": ms, "source": node_id, "apiKey": API_KEY},
+                       **config}}
+
+
+# A secret in an `http` node's query string: it stays in the node run, out of the workers' logs.
+API_KEY = "sk-live-4f1c9e"
 
 
 # -- the seed's patterns -----------------------------------------------------------------------
@@ -268,6 +273,7 @@ def test_the_seed_patterns_give_what_the_thread_executor_gives(cluster: Cluster,
     # The bodies ran on both workers (the `nodes` queue spreads the runners).
     logs = [p.log_text() for p in cluster.workers()]
     assert all(BODY_RECEIVED.search(text) for text in logs)
+    assert not any(API_KEY in text for text in logs)
 
 
 def test_events_reach_clients_of_both_daphne_with_no_gap(cluster: Cluster) -> None:
