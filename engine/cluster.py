@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,17 @@ BIN = Path(sys.executable).parent
 CLUSTER_ENV = {"DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
                # The benchmarks and tests drive it far past a user's API rate.
                "FLOWMAESTRO_THROTTLE_ANON": "off", "FLOWMAESTRO_THROTTLE_USER": "off"}
+
+
+def _die_with_parent() -> None:
+    """(In the child, before exec.) Linux: SIGTERM this process when the process that started
+    it dies, so that a test run or bench killed from outside (a CI timeout, `timeout`, a
+    signal Python does not turn into an exception) leaves no cluster behind taking CPU and
+    ports from the next run."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -73,8 +85,12 @@ class LocalCluster:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
         log = self.root / f"{name}-{len(self.procs)}.log"  # a restarted process gets a new log
         with log.open("ab") as out:
+            # The parent-death signal follows the thread that forks: only from the main thread,
+            # whose end is the process's.
+            tied = sys.platform == "linux" and threading.current_thread() is threading.main_thread()
             popen = subprocess.Popen(argv, cwd=ROOT, env=env or self.base_env(), stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent if tied else None)
         proc = Proc(name, popen, log)
         self.procs.append(proc)
         return proc
