@@ -26,11 +26,12 @@ REDIS_PORT ?= 6379
 WEB1_PORT ?= 8001
 WEB2_PORT ?= 8002
 FLOWER_PORT ?= 5555
-# daphne refuses the development key without DEBUG: the cluster uses DJANGO_SECRET_KEY when
-# set, else a fresh random one (sessions then end when the cluster restarts).
-CLUSTER_SECRET_KEY = $(or $(DJANGO_SECRET_KEY),$(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))'))
 CLUSTER_ENV = REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 FLOWMAESTRO_EXECUTOR=celery REDIS_PORT=$(REDIS_PORT) \
-	WEB1_PORT=$(WEB1_PORT) WEB2_PORT=$(WEB2_PORT) FLOWER_PORT=$(FLOWER_PORT) HOST=$(HOST) DJANGO_SECRET_KEY=$(CLUSTER_SECRET_KEY)
+	WEB1_PORT=$(WEB1_PORT) WEB2_PORT=$(WEB2_PORT) FLOWER_PORT=$(FLOWER_PORT) HOST=$(HOST)
+# daphne refuses the development key without DEBUG: the cluster uses DJANGO_SECRET_KEY when
+# set, else a random one made once per `make cluster` (sessions then end when the cluster
+# restarts). Exported rather than written into the commands, which make prints.
+cluster: export DJANGO_SECRET_KEY := $(or $(DJANGO_SECRET_KEY),$(shell head -c 48 /dev/urandom | base64 | tr -d '/+=\n'))
 cluster: setup
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make cluster needs DATABASE_URL=postgres://user:pw@host/db" \
 		"(several processes share the database; SQLite is for one process)"; exit 1;; esac
