@@ -36,7 +36,7 @@ cluster: setup
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make cluster needs DATABASE_URL=postgres://user:pw@host/db" \
 		"(several processes share the database; SQLite is for one process)"; exit 1;; esac
 	$(CLUSTER_ENV) $(PY) manage.py migrate --noinput
-	$(CLUSTER_ENV) $(PY) manage.py ensure_login --url http://$(HOST):$(WEB1_PORT)/
+	$(CLUSTER_ENV) $(PY) manage.py ensure_login --url http://$(HOST):$(WEB1_PORT)/ --random-password
 	@echo "FlowMaestro cluster: http://$(HOST):$(WEB1_PORT)/ and http://$(HOST):$(WEB2_PORT)/," \
 		"Flower http://$(HOST):$(FLOWER_PORT)/ (Ctrl-C stops it)"
 	$(CLUSTER_ENV) $(VENV)/bin/honcho start -f Procfile

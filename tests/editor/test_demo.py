@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from typing import Any
 
@@ -254,3 +255,17 @@ def test_parallel_loop_demo_enriches_every_user(demo_client: APIClient, wait_for
     windows = run_window(body, {"enrich"})
     assert max(start for start, _ in windows) < max(end for _, end in windows)
     assert sum(1 for start, _ in windows if start < min(end for _, end in windows)) >= 5
+
+
+@pytest.mark.django_db
+def test_ensure_login_for_a_cluster_makes_a_random_password_and_prints_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make cluster` (no DEBUG, a database others may share) creates no admin/admin."""
+    monkeypatch.delenv("FLOWMAESTRO_ADMIN_PASSWORD", raising=False)
+    out = io.StringIO()
+    call_command("ensure_login", "--random-password", stdout=out)
+    admin = get_user_model().objects.get(username="admin")
+    assert not admin.check_password("admin")
+    printed = re.search(r"Password: (\S+)", out.getvalue())
+    assert printed is not None and len(printed.group(1)) >= 12
+    login = Client().post("/accounts/login/", {"username": "admin", "password": printed.group(1)})
+    assert login.status_code == 302 and login.url == "/workflows/"

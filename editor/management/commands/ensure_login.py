@@ -3,12 +3,14 @@ print how to log in (SPEC §2: `make run` prints the login).
 
 The password is `admin` unless FLOWMAESTRO_ADMIN_PASSWORD says otherwise; an existing
 user keeps the password it has unless the variable is set (so a changed password is not
-reset on every `make run`).
+reset on every `make run`). With `--random-password` (`make cluster`: no DEBUG, a database
+others may share) a user it creates gets a random password instead of `admin`.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,6 +26,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="where the app is served")
+        parser.add_argument("--random-password", action="store_true",
+                            help="a user created now gets a random password (printed once), not `admin`")
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"]
@@ -32,7 +36,7 @@ class Command(BaseCommand):
         user = user_model.objects.filter(username=username).first()
         password: str | None
         if user is None:
-            password = env_password or DEFAULT_PASSWORD
+            password = env_password or (secrets.token_urlsafe(12) if options["random_password"] else DEFAULT_PASSWORD)
             user = user_model.objects.create_superuser(username=username, email="", password=password)
             state = "created"
         else:
