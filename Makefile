@@ -94,7 +94,7 @@ pytest-postgres:
 	$(VENV)/bin/pytest -q --database=postgres
 
 clean:
-	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db.sqlite3
+	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db-*.sqlite3*
 
 # The screenshots of docs/parallel-execution.md, taken again by the browser test that
 # checks them (a normal test run writes them to test-artifacts/ instead).

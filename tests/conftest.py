@@ -195,3 +195,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # their server restarts.
     items.sort(key=lambda item: (item.get_closest_marker("browser") is not None,
                                  item.get_closest_marker("own_server") is None))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Django deletes the SQLite test database's file, not the WAL and shared-memory files
+    beside it (~20 MB after a full run) while a server's connection still holds them: without
+    this, every run left a pair in the project folder."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    name = Path(str(database.get("TEST", {}).get("NAME") or ""))
+    if not name.name or name.exists():
+        return  # kept on purpose (--reuse-db) or never made
+    for suffix in ("-wal", "-shm", "-journal"):
+        name.with_name(name.name + suffix).unlink(missing_ok=True)
