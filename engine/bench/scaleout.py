@@ -266,8 +266,37 @@ def median_of(measure: Callable[[], float], repeat: int, quick: bool) -> dict[st
             **({"warmUp": round(warm, 4)} if warm is not None else {})}
 
 
+def runs_side_by_side(b: ScaleoutBench, single: Callable[[], float], repeat: int,
+                      quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Cluster and single-process runs/s taken in turns (cluster, single, cluster, …), so
+    that a change in the machine's speed between minutes (this VM's own swings by a fifth)
+    falls on both sides alike instead of on whichever was measured in that block. The
+    cluster stays up, idle, while the single process is measured; what that idle cluster
+    spent is reported beside the figure (`clusterIdleCpuShare`: CPU seconds per second)."""
+    if not quick:
+        b.runs_per_s()
+        single()
+    cluster: list[float] = []
+    alone: list[float] = []
+    idle_cpu = idle_wall = 0.0
+    for _ in range(repeat):
+        cluster.append(b.runs_per_s())
+        cpu0, t0 = b._cpu(), time.perf_counter()
+        alone.append(single())
+        cpu1 = b._cpu()
+        idle_wall += time.perf_counter() - t0
+        idle_cpu += sum(cpu1[name] - cpu0.get(name, 0.0) for name in cpu1 if name != "client")
+    ratios = [round(c / s, 4) for c, s in zip(cluster, alone, strict=True)]
+    return ({"value": round(statistics.median(cluster), 4), "runs": [round(v, 4) for v in cluster],
+             "ratioToSingleByTurn": ratios},
+            {"value": round(statistics.median(alone), 4), "runs": [round(v, 4) for v in alone],
+             "clusterIdleCpuShare": round(idle_cpu / idle_wall, 4) if idle_wall else None})
+
+
 def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bool,
-                      log: Callable[[str], None]) -> list[dict[str, Any]]:
+                      log: Callable[[str], None], single: Callable[[], float]) -> list[dict[str, Any]]:
+    """The metrics of `bench scaleout`; `single` measures the single process's runs/s (the
+    `runs` scenario) and is called in turns with the cluster's."""
     b = ScaleoutBench(database_url, scale, log)
     out: list[dict[str, Any]] = []
     try:
@@ -278,10 +307,12 @@ def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bo
                     **celery_fan})
         out.append({**bench.metric("scaleout", "raw_celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
                     **raw_fan})
-        cluster_runs = median_of(b.runs_per_s, repeat, quick)
+        cluster_runs, single_runs = runs_side_by_side(b, single, repeat, quick)
         out.append({**bench.metric("scaleout", "cluster_executions_per_s", 0, "1/s", runs=b.n(1000),
                                    topology="2 daphne + 2 Celery workers, PostgreSQL",
                                    cpu_ms_per_run_by_process=b.cpu_ms_per_run), **cluster_runs})
+        out.append({**bench.metric("scaleout", "single_executions_per_s", 0, "1/s", runs=b.n(1000),
+                                   topology="1 daphne, engine in-process, SQLite"), **single_runs})
         b.workers(1, 1)
         one = median_of(b.cpu_loop, repeat, quick)
         b.workers(2, 1)

@@ -6,7 +6,6 @@ serves them, and start it again after.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import time
@@ -109,7 +108,8 @@ def runs(h: Harness) -> list[dict[str, Any]]:
 
 
 def scaleout(h: Harness, database_url: str, repeat: int, quick: bool) -> Iterator[dict[str, Any]]:
-    """The Celery executor on a local cluster, then the single process (`runs`) beside it."""
+    """The Celery executor on a local cluster, with the single process (`runs`) measured in
+    turns with the cluster's runs/s."""
     from engine.bench.scaleout import scaleout_scenario
 
     drop = None
@@ -121,15 +121,11 @@ def scaleout(h: Harness, database_url: str, repeat: int, quick: bool) -> Iterato
         name = database_url.rsplit("/", 1)[1]
         drop = lambda: pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # noqa: E731
     try:
-        yield from scaleout_scenario(database_url, scale=h.scale, repeat=repeat, quick=quick, log=h.log)
+        yield from scaleout_scenario(database_url, scale=h.scale, repeat=repeat, quick=quick, log=h.log,
+                                     single=lambda: float(runs(h)[0]["value"]))
     finally:
         if drop is not None:
             drop()
-    single = [runs(h)[0]["value"] for _ in range(repeat if quick else repeat + 1)]
-    warm, values = (None, single) if quick else (single[0], single[1:])
-    yield {**bench.metric("scaleout", "single_executions_per_s", round(statistics.median(values), 4), "1/s",
-                          topology="1 daphne, engine in-process, SQLite", runs=h.n(1000)),
-           "runs": values, **({"warmUp": warm} if warm is not None else {})}
 
 
 def stream(h: Harness) -> list[dict[str, Any]]:
