@@ -259,13 +259,6 @@ class ScaleoutBench:
             return None
 
 
-def median_of(measure: Callable[[], float], repeat: int, quick: bool) -> dict[str, Any]:
-    warm = None if quick else measure()
-    values = [measure() for _ in range(repeat)]
-    return {"value": round(statistics.median(values), 4), "runs": [round(v, 4) for v in values],
-            **({"warmUp": round(warm, 4)} if warm is not None else {})}
-
-
 def runs_side_by_side(b: ScaleoutBench, single: Callable[[], float], repeat: int,
                       quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """Cluster and single-process runs/s taken in turns (cluster, single, cluster, …), so
@@ -293,6 +286,39 @@ def runs_side_by_side(b: ScaleoutBench, single: Callable[[], float], repeat: int
              "clusterIdleCpuShare": round(idle_cpu / idle_wall, 4) if idle_wall else None})
 
 
+def medians_in_turns(first: Callable[[], float], second: Callable[[], float], repeat: int,
+                     quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two measurements taken in turns (first, second, first, …) after a warm-up of each,
+    for the reason `runs_side_by_side` gives; the median and the runs of each."""
+    warm = None if quick else (first(), second())
+    a: list[float] = []
+    z: list[float] = []
+    for _ in range(repeat):
+        a.append(first())
+        z.append(second())
+
+    def summary(values: list[float], warm_up: float | None) -> dict[str, Any]:
+        return {"value": round(statistics.median(values), 4), "runs": [round(v, 4) for v in values],
+                **({"warmUp": round(warm_up, 4)} if warm_up is not None else {})}
+
+    return summary(a, warm[0] if warm else None), summary(z, warm[1] if warm else None)
+
+
+def speedup_in_turns(b: ScaleoutBench, repeat: int, quick: bool) -> tuple[list[float], list[float]]:
+    """The JavaScript loop's seconds on one worker process of one slot and on two, in turns
+    (one, two, one, …; each after a warm-up run of its fresh workers), for the reason
+    `runs_side_by_side` gives."""
+    one: list[float] = []
+    two: list[float] = []
+    for _ in range(repeat):
+        for count, into in ((1, one), (2, two)):
+            b.workers(count, 1)
+            if not quick:
+                b.cpu_loop()
+            into.append(b.cpu_loop())
+    return one, two
+
+
 def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bool,
                       log: Callable[[str], None], single: Callable[[], float]) -> list[dict[str, Any]]:
     """The metrics of `bench scaleout`; `single` measures the single process's runs/s (the
@@ -301,8 +327,9 @@ def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bo
     out: list[dict[str, Any]] = []
     try:
         b.start()
-        celery_fan = median_of(b.fanout, repeat, quick)
-        raw_fan = median_of(b.raw_fanout, repeat, quick)
+        celery_fan, raw_fan = medians_in_turns(b.fanout, b.raw_fanout, repeat, quick)
+        celery_fan["ratioToRawByTurn"] = [round(f / r, 4) for f, r in zip(celery_fan["runs"], raw_fan["runs"],
+                                                                            strict=True)]
         out.append({**bench.metric("scaleout", "celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
                     **celery_fan})
         out.append({**bench.metric("scaleout", "raw_celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
@@ -313,14 +340,13 @@ def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bo
                                    cpu_ms_per_run_by_process=b.cpu_ms_per_run), **cluster_runs})
         out.append({**bench.metric("scaleout", "single_executions_per_s", 0, "1/s", runs=b.n(1000),
                                    topology="1 daphne, engine in-process, SQLite"), **single_runs})
-        b.workers(1, 1)
-        one = median_of(b.cpu_loop, repeat, quick)
-        b.workers(2, 1)
-        two = median_of(b.cpu_loop, repeat, quick)
+        one, two = speedup_in_turns(b, repeat, quick)
         out.append({**bench.metric("scaleout", "speedup_2_workers", 0, "x", items=b.n(400),
-                                   one_worker_s=one["value"], two_workers_s=two["value"],
-                                   one_runs=one["runs"], two_runs=two["runs"]),
-                    "value": round(one["value"] / two["value"], 4)})
+                                   one_worker_s=round(statistics.median(one), 4),
+                                   two_workers_s=round(statistics.median(two), 4),
+                                   one_runs=[round(v, 4) for v in one], two_runs=[round(v, 4) for v in two],
+                                   ratioByTurn=[round(o / t, 4) for o, t in zip(one, two, strict=True)]),
+                    "value": round(statistics.median(one) / statistics.median(two), 4)})
     finally:
         b.stop()
     return out

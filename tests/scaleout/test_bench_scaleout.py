@@ -42,6 +42,8 @@ def test_quick_scaleout_bench_reports_its_metrics_with_the_single_process_in_tur
     # Two worker processes of one slot finish the JavaScript loop sooner than one.
     speedup = metrics["speedup_2_workers"]
     assert speedup["two_workers_s"] < speedup["one_worker_s"] and speedup["value"] > 1.1, speedup
+    assert len(speedup["ratioByTurn"]) == 1
+    assert len(metrics["celery_fanout_ratio_to_ideal"]["ratioToRawByTurn"]) == 1
     cluster, single = metrics["cluster_executions_per_s"], metrics["single_executions_per_s"]
     assert cluster["value"] > 1 and single["value"] > 1
     # In turns: one cluster figure and one single figure per turn, and their ratio per turn.
