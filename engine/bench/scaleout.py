@@ -259,64 +259,26 @@ class ScaleoutBench:
             return None
 
 
-def runs_side_by_side(b: ScaleoutBench, single: Callable[[], float], repeat: int,
-                      quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Cluster and single-process runs/s taken in turns (cluster, single, cluster, …), so
-    that a change in the machine's speed between minutes (this VM's own swings by a fifth)
-    falls on both sides alike instead of on whichever was measured in that block. The
-    cluster stays up, idle, while the single process is measured; what that idle cluster
-    spent is reported beside the figure (`clusterIdleCpuShare`: CPU seconds per second)."""
-    if not quick:
-        b.runs_per_s()
-        single()
-    cluster: list[float] = []
-    alone: list[float] = []
-    idle_cpu = idle_wall = 0.0
-    for _ in range(repeat):
-        cluster.append(b.runs_per_s())
-        cpu0, t0 = b._cpu(), time.perf_counter()
-        alone.append(single())
-        cpu1 = b._cpu()
-        idle_wall += time.perf_counter() - t0
-        idle_cpu += sum(cpu1[name] - cpu0.get(name, 0.0) for name in cpu1 if name != "client")
-    ratios = [round(c / s, 4) for c, s in zip(cluster, alone, strict=True)]
-    return ({"value": round(statistics.median(cluster), 4), "runs": [round(v, 4) for v in cluster],
-             "ratioToSingleByTurn": ratios},
-            {"value": round(statistics.median(alone), 4), "runs": [round(v, 4) for v in alone],
-             "clusterIdleCpuShare": round(idle_cpu / idle_wall, 4) if idle_wall else None})
-
-
-def medians_in_turns(first: Callable[[], float], second: Callable[[], float], repeat: int,
-                     quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Two measurements taken in turns (first, second, first, …) after a warm-up of each,
-    for the reason `runs_side_by_side` gives; the median and the runs of each."""
-    warm = None if quick else (first(), second())
+def in_turns(first: Callable[[], float], second: Callable[[], float], repeat: int) -> tuple[list[float], list[float]]:
+    """Two measurements taken in turns (first, second, first, …), so that a change in the
+    machine's speed between minutes (this VM's own swings by a fifth) falls on both alike
+    instead of on whichever was measured in that block."""
     a: list[float] = []
     z: list[float] = []
     for _ in range(repeat):
         a.append(first())
         z.append(second())
-
-    def summary(values: list[float], warm_up: float | None) -> dict[str, Any]:
-        return {"value": round(statistics.median(values), 4), "runs": [round(v, 4) for v in values],
-                **({"warmUp": round(warm_up, 4)} if warm_up is not None else {})}
-
-    return summary(a, warm[0] if warm else None), summary(z, warm[1] if warm else None)
+    return a, z
 
 
-def speedup_in_turns(b: ScaleoutBench, repeat: int, quick: bool) -> tuple[list[float], list[float]]:
-    """The JavaScript loop's seconds on one worker process of one slot and on two, in turns
-    (one, two, one, …; each after a warm-up run of its fresh workers), for the reason
-    `runs_side_by_side` gives."""
-    one: list[float] = []
-    two: list[float] = []
-    for _ in range(repeat):
-        for count, into in ((1, one), (2, two)):
-            b.workers(count, 1)
-            if not quick:
-                b.cpu_loop()
-            into.append(b.cpu_loop())
-    return one, two
+def summary(values: list[float], **extra: Any) -> dict[str, Any]:
+    """The median and the runs of one measurement, as the JSON line carries them."""
+    return {"value": round(statistics.median(values), 4), "runs": [round(v, 4) for v in values], **extra}
+
+
+def by_turn(a: list[float], z: list[float]) -> list[float]:
+    """Each turn's ratio of the first measurement to the second."""
+    return [round(x / y, 4) for x, y in zip(a, z, strict=True)]
 
 
 def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bool,
@@ -327,26 +289,51 @@ def scaleout_scenario(database_url: str, *, scale: float, repeat: int, quick: bo
     out: list[dict[str, Any]] = []
     try:
         b.start()
-        celery_fan, raw_fan = medians_in_turns(b.fanout, b.raw_fanout, repeat, quick)
-        celery_fan["ratioToRawByTurn"] = [round(f / r, 4) for f, r in zip(celery_fan["runs"], raw_fan["runs"],
-                                                                            strict=True)]
+        warm = ({}, {}) if quick else ({"warmUp": round(b.fanout(), 4)}, {"warmUp": round(b.raw_fanout(), 4)})
+        fan, raw = in_turns(b.fanout, b.raw_fanout, repeat)
         out.append({**bench.metric("scaleout", "celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
-                    **celery_fan})
+                    **summary(fan, ratioToRawByTurn=by_turn(fan, raw), **warm[0])})
         out.append({**bench.metric("scaleout", "raw_celery_fanout_ratio_to_ideal", 0, "x", width=b.n(400), slots=8),
-                    **raw_fan})
-        cluster_runs, single_runs = runs_side_by_side(b, single, repeat, quick)
+                    **summary(raw, **warm[1])})
+
+        # The cluster stays up, idle, while the single process is measured: what it spent
+        # meanwhile is reported beside the figure (CPU seconds per second).
+        idle = {"cpu": 0.0, "wall": 0.0}
+
+        def single_beside_idle_cluster() -> float:
+            cpu0, t0 = b._cpu(), time.perf_counter()
+            value = single()
+            cpu1 = b._cpu()
+            idle["wall"] += time.perf_counter() - t0
+            idle["cpu"] += sum(cpu1[name] - cpu0.get(name, 0.0) for name in cpu1 if name != "client")
+            return value
+
+        if not quick:
+            b.runs_per_s()
+            single()
+        cluster, alone = in_turns(b.runs_per_s, single_beside_idle_cluster, repeat)
         out.append({**bench.metric("scaleout", "cluster_executions_per_s", 0, "1/s", runs=b.n(1000),
                                    topology="2 daphne + 2 Celery workers, PostgreSQL",
-                                   cpu_ms_per_run_by_process=b.cpu_ms_per_run), **cluster_runs})
+                                   cpu_ms_per_run_by_process=b.cpu_ms_per_run),
+                    **summary(cluster, ratioToSingleByTurn=by_turn(cluster, alone))})
         out.append({**bench.metric("scaleout", "single_executions_per_s", 0, "1/s", runs=b.n(1000),
-                                   topology="1 daphne, engine in-process, SQLite"), **single_runs})
-        one, two = speedup_in_turns(b, repeat, quick)
+                                   topology="1 daphne, engine in-process, SQLite"),
+                    **summary(alone, clusterIdleCpuShare=round(idle["cpu"] / idle["wall"], 4) if idle["wall"] else None)})
+
+        def loop_on(workers: int) -> Callable[[], float]:
+            def measure() -> float:
+                b.workers(workers, 1)
+                if not quick:
+                    b.cpu_loop()  # the warm-up of the fresh workers
+                return b.cpu_loop()
+            return measure
+
+        one, two = in_turns(loop_on(1), loop_on(2), repeat)
+        on_one, on_two = summary(one), summary(two)
         out.append({**bench.metric("scaleout", "speedup_2_workers", 0, "x", items=b.n(400),
-                                   one_worker_s=round(statistics.median(one), 4),
-                                   two_workers_s=round(statistics.median(two), 4),
-                                   one_runs=[round(v, 4) for v in one], two_runs=[round(v, 4) for v in two],
-                                   ratioByTurn=[round(o / t, 4) for o, t in zip(one, two, strict=True)]),
-                    "value": round(statistics.median(one) / statistics.median(two), 4)})
+                                   one_worker_s=on_one["value"], two_workers_s=on_two["value"],
+                                   one_runs=on_one["runs"], two_runs=on_two["runs"], ratioByTurn=by_turn(one, two)),
+                    "value": round(on_one["value"] / on_two["value"], 4)})
     finally:
         b.stop()
     return out
