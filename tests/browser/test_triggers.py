@@ -81,8 +81,11 @@ def test_retention_is_set_in_the_editor(logged_in_page: Any) -> None:
     page.route("**/retention", lambda route: held.append(route) if route.request.method == "GET" else route.continue_())
     page.goto(f"/workflows/{workflow['id']}/")
     page.click("[data-testid=open-settings]")
-    while not held:
+    for _ in range(750):  # up to 15 s for the panel's request
+        if held:
+            break
         page.wait_for_timeout(20)
+    assert held, "the settings panel never asked for the stored retention"
     expect(page.locator("[data-testid=retention-days]")).to_be_disabled()
     expect(page.locator("[data-testid=retention-save]")).to_be_disabled()
     held[0].continue_()
