@@ -1,0 +1,28 @@
+"""`make cluster` as make prints it (`make -n`: nothing runs): the cluster's secret key never
+appears on a printed command line, and the login it ensures gets a random password."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_cluster_prints_no_secret_key_and_asks_for_a_random_password() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail("make is not installed (`make test` needs it)")
+    key = "my-own-cluster-key-4c1f"
+    printed = subprocess.run([make, "-n", "cluster"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             # Not the flags of the `make test` this may run under.
+                             env={**{k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")},
+                                  "DJANGO_SECRET_KEY": key, "DATABASE_URL": "postgres://u@h/db"})
+    assert printed.returncode == 0, printed.stderr
+    assert "honcho start -f Procfile" in printed.stdout
+    assert key not in printed.stdout and "DJANGO_SECRET_KEY" not in printed.stdout
+    assert "ensure_login --url http://127.0.0.1:8001/ --random-password" in printed.stdout
