@@ -6,6 +6,7 @@ import { memo } from "react";
 import type { BranchConfig } from "../api/types";
 import { graphStore } from "../store/graphStore";
 import type { BranchFlowEdge } from "./convert";
+import { TAKES_OWN_CLICK } from "./geometry";
 
 /** The branch's own settings in a few words, shown under its name on the canvas. */
 export function branchSettingsText(branch: BranchConfig | undefined): string {
@@ -35,7 +36,7 @@ function BranchEdgeView(props: EdgeProps<BranchFlowEdge>) {
       {(label || settings || issues.length > 0) && (
         <EdgeLabelRenderer>
           <div
-            className={`fm-edge-label${branch ? " is-branch" : ""}${branch?.custom ? " is-custom" : ""}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}`}
+            className={`${TAKES_OWN_CLICK} fm-edge-label${branch ? " is-branch" : ""}${branch?.custom ? " is-custom" : ""}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}`}
             style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)`, pointerEvents: "all" }}
             onClick={() => graphStore.getState().select([], [id])}
             data-testid={`edge-label-${id}`}

@@ -30,6 +30,11 @@ import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geomet
 
 const NODE_TYPES: NodeTypes = { step: StepNode, loop: LoopNode };
 const EDGE_TYPES: EdgeTypes = { branch: BranchEdge };
+// One array for the life of the page: React Flow re-registers its key listeners whenever this
+// prop is a new array, which an inline literal is on every render.
+const MULTI_SELECTION_KEYS = ["Meta", "Control", "Shift"];
+/** Pointer movement (px) within which pressing and releasing on a node is still a click. */
+const CLICK_SLOP = 3;
 export const GRID = 20;
 
 interface Props {
@@ -202,7 +207,12 @@ export function Canvas({ issues, onAdded }: Props) {
         onPaneClick={() => graphStore.getState().select([], [])}
         deleteKeyCode={null}
         selectionKeyCode="Shift"
-        multiSelectionKeyCode={["Meta", "Control", "Shift"]}
+        multiSelectionKeyCode={MULTI_SELECTION_KEYS}
+        // A hand moves a pixel or two during a click. React Flow's defaults take any movement
+        // as the start of a drag and drop the click (the node is not selected); up to
+        // CLICK_SLOP px it is a click, past it a drag.
+        nodeClickDistance={CLICK_SLOP}
+        nodeDragThreshold={CLICK_SLOP}
         snapToGrid={snapToGrid}
         snapGrid={[GRID, GRID]}
         minZoom={0.1}

@@ -7,7 +7,7 @@ import type { Edge as FlowEdge, Node as FlowNode } from "@xyflow/react";
 import type { NodeRunStatus, NodeTypeInfo, WorkflowDefinition, WorkflowEdge, WorkflowNode } from "../api/types";
 import { type BranchInfo, branchInfo, DEFAULT_HANDLE, isFanOutEdge } from "../lib/graph";
 import { orderParentsFirst } from "../store/graphStore";
-import { nodeSizes, type Size } from "./geometry";
+import { nodeSizes, type Size, TAKES_OWN_CLICK } from "./geometry";
 
 export interface StepNodeData extends Record<string, unknown> {
   node: WorkflowNode;
@@ -154,7 +154,7 @@ export class FlowConverter {
         selected: isSelected,
         data: { edge, branch, issues: edgeIssues },
         ariaLabel: `Connection ${edge.source} to ${edge.target}${branch ? `, branch ${branch.name}` : ""}`,
-        className: [edgeIssues.length ? "fm-edge-error" : "", edge.sourceHandle && !isFanOutEdge(edge) ? `fm-edge-${edge.sourceHandle}` : ""]
+        className: [TAKES_OWN_CLICK, edgeIssues.length ? "fm-edge-error" : "", edge.sourceHandle && !isFanOutEdge(edge) ? `fm-edge-${edge.sourceHandle}` : ""]
           .filter(Boolean)
           .join(" "),
       };

@@ -3,6 +3,17 @@
 // measuring the DOM. Child positions are relative to their loop, as in React Flow sub-flows.
 import type { Position, WorkflowDefinition, WorkflowNode } from "../api/types";
 
+/**
+ * Class for the parts of nodes and edges a person clicks. With Shift held, React Flow starts a
+ * box selection on any pointer-down (in the capture phase, even over a node), and the first
+ * pointer move of even a fraction of a pixel clears the selection: a Shift+click with the
+ * slightest hand movement then lost everything selected before. Elements with this class
+ * (React Flow's `nokey`) take their own clicks; box selection starts on empty canvas and on a
+ * loop's empty body. Put it on inner elements only: on a node's wrapper it would also stop
+ * the wrapper's keyboard handling (Enter/arrows on a focused node).
+ */
+export const TAKES_OWN_CLICK = "nokey";
+
 export const NODE_WIDTH = 200;
 export const NODE_HEIGHT = 64;
 export const LOOP_HEADER = 48;

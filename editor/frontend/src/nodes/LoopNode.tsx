@@ -4,6 +4,7 @@ import type { NodeProps } from "@xyflow/react";
 import { memo } from "react";
 
 import type { StepFlowNode } from "../canvas/convert";
+import { TAKES_OWN_CLICK } from "../canvas/geometry";
 import { outputHandles } from "../lib/graph";
 import { InputHandle, IssueBadge, OutputHandles, StatusBadge } from "./StepNode";
 import { summarise } from "./summaries";
@@ -18,7 +19,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
       style={{ width: size.width, height: size.height }}
     >
       <InputHandle nodeId={node.id} nodeName={node.name || node.id} />
-      <div className="fm-loop-head">
+      <div className={`${TAKES_OWN_CLICK} fm-loop-head`}>
         <span className="fm-node-icon" aria-hidden="true">
           ⟳
         </span>
@@ -28,7 +29,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
         <StatusBadge status={status} nodeId={node.id} />
       </div>
-      <div className="fm-loop-sub">{summarise(node.type, node.config)}</div>
+      <div className={`${TAKES_OWN_CLICK} fm-loop-sub`}>{summarise(node.type, node.config)}</div>
       <div className="fm-loop-hint">Drop nodes here to build the loop body (runs once per item)</div>
       <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
     </div>

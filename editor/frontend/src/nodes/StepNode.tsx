@@ -5,6 +5,7 @@ import { memo } from "react";
 
 import { useHandleKeyboard } from "../canvas/connectRequest";
 import type { StepFlowNode } from "../canvas/convert";
+import { TAKES_OWN_CLICK } from "../canvas/geometry";
 import { hasInputHandle, outputHandles } from "../lib/graph";
 import { NODE_ICONS, summarise } from "./summaries";
 
@@ -43,7 +44,7 @@ function OutputHandle({ handle, nodeId, nodeName, top }: { handle: string; nodeI
       id={handle}
       type="source"
       position={Position.Right}
-      className={`fm-handle fm-handle-${handle}`}
+      className={`${TAKES_OWN_CLICK} fm-handle fm-handle-${handle}`}
       style={{ top }}
       data-testid={`handle-out-${nodeId}-${handle}`}
       title={`${handle} output: drag to a node, or press Enter to pick one`}
@@ -68,7 +69,7 @@ export function OutputHandles({ handles, nodeId, nodeName }: { handles: string[]
 export function InputHandle({ nodeId, nodeName }: { nodeId: string; nodeName: string }) {
   const keyboard = useHandleKeyboard({ nodeId, handle: null, into: true }, `Connect into ${nodeName}, its input`);
   return (
-    <Handle type="target" position={Position.Left} id="in" className="fm-handle fm-handle-in" data-testid={`handle-in-${nodeId}`}
+    <Handle type="target" position={Position.Left} id="in" className={`${TAKES_OWN_CLICK} fm-handle fm-handle-in`} data-testid={`handle-in-${nodeId}`}
             title="input: drag from a node's output, or press Enter to pick one" {...keyboard} />
   );
 }
@@ -78,7 +79,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
   const summary = summarise(node.type, node.config);
   return (
     <div
-      className={`fm-node fm-node-${node.type}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
+      className={`${TAKES_OWN_CLICK} fm-node fm-node-${node.type}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
       data-testid={`node-${node.id}`}
       data-node-type={node.type}
       title={info?.description}
