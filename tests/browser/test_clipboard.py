@@ -99,9 +99,9 @@ def test_copy_nodes_from_one_workflow_and_paste_them_into_another(logged_in_page
     page.wait_for_selector(".react-flow__node[data-id='delay'].selected")
     page.keyboard.down("Shift")
     # Then wait until the canvas shows it holds Shift (its pane turns to selecting), as a
-    # person's Shift is down long before the click: React Flow turns a held key into
-    # multi-selection in a render after the key event, and a click sent at once could read
-    # the state from before it (seen once in a full run under load).
+    # person's Shift is down long before the click. (This test's failures under load came
+    # from Shift+click starting a box selection that cleared the selection on any pointer
+    # drift; tests/browser/test_selection.py covers that fix.)
     page.wait_for_selector(".react-flow__pane.selection")
     page.click(".react-flow__node[data-id='log']")
     page.keyboard.up("Shift")
