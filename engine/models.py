@@ -89,13 +89,16 @@ class NodeRun(models.Model):
     type = models.CharField(max_length=40)
     # Where in the run this node run lives: "" for the top-level graph, "loop#3" for item 3
     # of the loop node `loop`, "outer#1/inner#0" when loops nest.
-    scope = models.CharField(max_length=400, blank=True, default="")
+    # Scope, branch id and trace id are text without a width: they grow with how deep loops
+    # and fan-outs nest, which nothing but the size of a definition bounds, and a width here
+    # failed every run of a deep workflow on PostgreSQL ("value too long").
+    scope = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=NodeRunStatus.choices, default=NodeRunStatus.QUEUED)
     attempt = models.PositiveIntegerField(default=1)
     iteration = models.IntegerField(null=True, blank=True)
-    branch_id = models.CharField(max_length=200, default="main")
+    branch_id = models.TextField(default="main")
     branch_name = models.CharField(max_length=200, default="main")
-    trace_id = models.CharField(max_length=200)
+    trace_id = models.TextField()
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -124,9 +127,9 @@ class Event(models.Model):
     ts = models.DateTimeField()
     node_id = models.CharField(max_length=100, blank=True, default="")
     node_run_id = models.CharField(max_length=32, blank=True, default="")
-    branch_id = models.CharField(max_length=200, blank=True, default="")
+    branch_id = models.TextField(blank=True, default="")  # as wide as NodeRun's: see there
     branch_name = models.CharField(max_length=200, blank=True, default="")
-    trace_id = models.CharField(max_length=200, blank=True, default="")
+    trace_id = models.TextField(blank=True, default="")
     attempt = models.PositiveIntegerField(null=True, blank=True)
     iteration = models.IntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, blank=True, default="")
@@ -187,7 +190,7 @@ class DeadLetter(models.Model):
     input = ReadableJSONField(null=True, blank=True)
     error = ReadableJSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
-    trace_id = models.CharField(max_length=200, blank=True, default="")
+    trace_id = models.TextField(blank=True, default="")  # as wide as NodeRun's: see there
     # Items only: the loop node and the item's position in the loop's array.
     node_id = models.CharField(max_length=100, blank=True, default="")
     item_index = models.IntegerField(null=True, blank=True)

@@ -226,6 +226,9 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             err.append(issue(f"nodes[{index}] must be an object with a non-empty string id"))
             continue
         node_id = raw["id"]
+        if len(node_id) > rules.MAX_NODE_ID_LENGTH:
+            err.append(issue(f"a node id is at most {rules.MAX_NODE_ID_LENGTH} characters; this one has {len(node_id)}",
+                             node=node_id))
         if node_id in nodes:
             err.append(issue(f"duplicate node id {node_id!r}", node=node_id))
             continue
@@ -233,6 +236,11 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         for key in raw:
             if key not in rules.NODE_KEYS:
                 err.append(issue(misplaced(str(key), "the node", rules.NODE_KEYS), node=node_id))
+        if "name" in raw and not isinstance(raw["name"], str):
+            err.append(issue("name must be a string", node=node_id))
+        elif len(raw.get("name", "")) > rules.MAX_NODE_NAME_LENGTH:
+            err.append(issue(f"a node name is at most {rules.MAX_NODE_NAME_LENGTH} characters; "
+                             f"this one has {len(raw['name'])}", node=node_id))
         node_type = raw.get("type")
         cls = node_types.get(node_type) if isinstance(node_type, str) else None
         if cls is None:
@@ -246,8 +254,6 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             continue
         for message in config_problems(cls, config):
             err.append(issue(message, node=node_id))
-        if "name" in raw and not isinstance(raw["name"], str):
-            err.append(issue("name must be a string", node=node_id))
 
     for node_id, raw in nodes.items():
         parent = raw.get("parentId")

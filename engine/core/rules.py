@@ -30,6 +30,12 @@ from engine.nodes.base import (
 
 DEFINITION_KEYS = ("schemaVersion", "name", "description", "settings", "nodes", "edges")
 NODE_KEYS = ("id", "type", "name", "position", "config", "parentId")
+# Node ids and names, and branch names, are copied into every node run, event and dead
+# letter; these are the widths of those columns (engine.models), so a longer one would be
+# saved here and then fail every run on PostgreSQL (SQLite does not enforce widths).
+MAX_NODE_ID_LENGTH = 100
+MAX_NODE_NAME_LENGTH = 200
+MAX_BRANCH_NAME_LENGTH = 200
 EDGE_KEYS = ("id", "source", "target", "sourceHandle", "branch")
 SIGNAL_ACTIONS = ("pause", "resume", "cancel", "custom")
 
@@ -37,7 +43,7 @@ BRANCH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "Branch",
     "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*$"},
+        "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*$", "maxLength": MAX_BRANCH_NAME_LENGTH},
         "timeout": duration_ms(1, "ms from the branch's first node start to its last node's end"),
         "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error"},
         "retry": RETRY_SCHEMA,
