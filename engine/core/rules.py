@@ -36,6 +36,7 @@ NODE_KEYS = ("id", "type", "name", "position", "config", "parentId")
 MAX_NODE_ID_LENGTH = 100
 MAX_NODE_NAME_LENGTH = 200
 MAX_BRANCH_NAME_LENGTH = 200
+MAX_NOTIFY_ADDRESSES = 20
 EDGE_KEYS = ("id", "source", "target", "sourceHandle", "branch")
 SIGNAL_ACTIONS = ("pause", "resume", "cancel", "custom")
 
@@ -62,8 +63,11 @@ SIGNAL_HANDLER_SCHEMA: dict[str, Any] = {
         "action": {"type": "string", "enum": list(SIGNAL_ACTIONS)},
         "cleanup": {"type": "boolean", "description": "pause: interrupt the runs in flight"},
         "rollback": {"type": "boolean", "description": "cancel: run the compensate nodes"},
+        # Bounded: one cancel sends one mail to all of them, with the canceller's reason in
+        # it, so an unbounded list made the server a mail relay for anyone with an account.
         "notify": {"type": "array", "items": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
-                   "description": "cancel: e-mail addresses told of the cancel"},
+                   "maxItems": MAX_NOTIFY_ADDRESSES,
+                   "description": f"cancel: e-mail addresses told of the cancel (at most {MAX_NOTIFY_ADDRESSES})"},
         "handler": {"type": "string", "minLength": 1, "description": "custom: the node id to run"},
     },
     "required": ["action"],
@@ -200,6 +204,11 @@ def _plain(error: ValidationError) -> str:
         low, high = schema.get("minimum"), schema.get("maximum")
         if low is not None and high is not None:
             return f"{error.instance!r} is out of range: allowed {low} to {high}"
+    # Said by size, not by echoing the value: it may be megabytes long.
+    if error.validator == "maxLength" and isinstance(error.instance, str):
+        return f"is {len(error.instance)} characters long; at most {error.validator_value} are allowed"
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        return f"has {len(error.instance)} items; at most {error.validator_value} are allowed"
     if error.validator == "enum" and isinstance(error.instance, str):
         choices = [str(c) for c in error.validator_value]
         guess = nearest(error.instance, choices)
