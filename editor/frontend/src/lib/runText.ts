@@ -1,14 +1,20 @@
 // Short human text about runs, shared by the editor's run bar, run-data panel and dialogs.
 
-/** The message of an execution's or node run's `error` (an object with `message`, or text). */
-export function errorText(error: unknown): string {
+/** The message of an execution's or node run's `error` as one line: text, `{message}`, or
+ * `{nodeId, error: {message}}` (a node's failure ended the run), never raw JSON when there
+ * is a message. `nodeName` turns a node id into the name the canvas shows. */
+export function errorText(error: unknown, nodeName?: (id: string) => string | undefined): string {
   if (error === null || error === undefined) return "";
   if (typeof error === "string") return error;
   if (typeof error === "object") {
     const e = error as Record<string, unknown>;
-    if (typeof e.message === "string") {
-      const node = typeof e.nodeId === "string" ? ` (node ${e.nodeId})` : "";
-      return `${e.message}${node}`;
+    const inner = e.error && typeof e.error === "object" ? (e.error as Record<string, unknown>) : null;
+    const message = typeof e.message === "string" ? e.message : typeof e.error === "string" ? e.error : typeof inner?.message === "string" ? inner.message : null;
+    if (message !== null) {
+      const nodeId = typeof e.nodeId === "string" ? e.nodeId : null;
+      if (!nodeId) return message;
+      const name = nodeName?.(nodeId);
+      return `${message} (at ${name && name !== nodeId ? `${name}, node ${nodeId}` : `node ${nodeId}`})`;
     }
   }
   return JSON.stringify(error);

@@ -199,7 +199,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     }
   }, [flow]);
 
-  /** Palette Enter / double-click: right of the selected node and connected to it, else in
+  /** Palette click / Enter: right of the selected node and connected to it, else in
    * the middle of the view; never on top of another node; then scrolled fully into view. */
   const addAtCenter = useCallback(
     (type: string) => {
@@ -385,6 +385,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         onHide={runData.setHidden}
         onApprove={() => setDialog("approve")}
         onRerun={() => setDialog("rerun")}
+        nodeName={(id) => definition.nodes.find((n) => n.id === id)?.name}
       />
       <div className="fm-editor-body">
         <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} unavailable={definition.nodes.some((n) => n.type === "start") ? { start: "This workflow already has its Start node" } : {}} />

@@ -1,5 +1,6 @@
 // Every node type from GET /api/node-types, grouped by category and searchable. Drag an
-// item onto the canvas (or press Enter / click "+" to drop it in the middle of the view).
+// item onto the canvas, or click it / press Enter to add it after the selected node (else
+// in the middle of the view).
 import { useMemo, useState } from "react";
 
 import type { NodeTypeInfo } from "../api/types";
@@ -75,7 +76,12 @@ export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
                       if (!why) onAdd(t.type);
                     }
                   }}
-                  onDoubleClick={() => !why && onAdd(t.type)}
+                  // A role=button must act on a click (people coming from n8n click, and so do
+                  // voice control and screen readers). `detail` counts the clicks of a
+                  // double-click: only its first adds, so a double-click is still one node.
+                  onClick={(e) => {
+                    if (!why && e.detail <= 1) onAdd(t.type);
+                  }}
                 >
                   <span className="fm-node-icon" aria-hidden="true">
                     {NODE_ICONS[t.type] ?? "◆"}
@@ -84,7 +90,7 @@ export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
                   {t.container && <span className="fm-chip">container</span>}
                   {why ? <span className="fm-visually-hidden"> (unavailable)</span> : null}
                   <span id={`palette-hint-${t.type}`} className="fm-visually-hidden">
-                    {why ?? "drag onto the canvas, or press Enter to add it after the selected node"}
+                    {why ?? "click or press Enter to add it after the selected node, or drag it onto the canvas"}
                   </span>
                 </div>
               </li>

@@ -16,6 +16,8 @@ interface Props {
   onHide: (hidden: boolean) => void;
   onApprove: () => void;
   onRerun: () => void;
+  /** The canvas name of a node id, so that a failure names the node as the canvas shows it. */
+  nodeName?: (id: string) => string | undefined;
 }
 
 export function statusLabel(execution: Pick<Execution, "status"> & { state?: unknown }): string {
@@ -23,7 +25,7 @@ export function statusLabel(execution: Pick<Execution, "status"> & { state?: unk
   return execution.status.replace("_", " ");
 }
 
-export function RunBar({ executions, execution, selectedId, hidden, onSelect, onHide, onApprove, onRerun }: Props) {
+export function RunBar({ executions, execution, selectedId, hidden, onSelect, onHide, onApprove, onRerun, nodeName }: Props) {
   if (!executions.length && !execution) return null;
   const status = execution?.status ?? executions.find((e) => String(e.id) === selectedId)?.status ?? "queued";
   const approval = execution ? waitingApprovalOf(execution) : null;
@@ -49,7 +51,7 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
       </span>
       {execution && (status === "failed" || status === "timed_out" || status === "cancelled") && execution.error ? (
         <span className="fm-runbar-reason" data-testid="execution-error">
-          — {isTruncated(execution.error) ? <LargeValue value={execution.error} /> : errorText(execution.error)}
+          — {isTruncated(execution.error) ? <LargeValue value={execution.error} /> : errorText(execution.error, nodeName)}
         </span>
       ) : null}
       {execution && status === "succeeded" ? (

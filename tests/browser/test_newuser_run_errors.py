@@ -1,0 +1,33 @@
+"""Why a run failed, as the editor's run bar tells it, in Chromium.
+
+A node's failure ends a run with the error `{nodeId, error: {message}}`. The run bar
+printed that object as raw JSON (`{"nodeId":"loop","error":{"message":…}}`); the timeline
+already reads it as a sentence. The run bar now says the message and the node's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import api_post, loop_definition, wait_for_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_run_bar_names_the_failed_node_and_its_message_not_json(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Loop", "definition": loop_definition(2, 10)})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node[data-id='loop']")
+    page.click("[data-testid=run]")
+    page.wait_for_selector("[data-testid=run-dialog]")
+    # No `items` in the input: the loop's arrayPath resolves to nothing and the run fails.
+    page.click("[data-testid=run-submit]")
+    wait_for_status(page, "failed")
+    reason = page.inner_text("[data-testid=execution-error]")
+    assert "{" not in reason.replace("{{input.items}}", ""), reason
+    assert "not an array" in reason, reason
+    assert "Parallel Loop" in reason, reason
+    assert page_errors.unexpected() == []
