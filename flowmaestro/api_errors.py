@@ -43,7 +43,9 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 # Django-level fallbacks for /api/ paths that never reach a DRF view (an unknown path, a
 # non-numeric id, an exception outside DRF): JSON there, Django's own pages elsewhere.
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(("/api/", "/hooks/"))
+    # Leading slashes stripped: a client joining "http://host/" and "/api/…" asks for
+    # "//api/…" and should still be told in JSON that nothing is there.
+    return request.path.lstrip("/").startswith(("api/", "hooks/", "demo-api/"))
 
 
 @csrf_exempt  # a POST to an unknown /api/ path is a 404, not a CSRF page

@@ -27,6 +27,10 @@ urlpatterns = [
     re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,64})/?$", HookApi.as_view(), name="hook"),
     re_path(r"^hooks/", api_not_found),
     path("demo-api/", include("editor.demo_api")),
+    # The demo API is JSON too (workflows read its answers), and so is an API path asked for
+    # with a slash too many: JSON 404s, also under DEBUG.
+    re_path(r"^demo-api/", api_not_found),
+    re_path(r"^/+(?:api|hooks|demo-api)/", api_not_found),
     path("", include("editor.pages")),
     path("", include("engine.pages")),
 ]

@@ -181,6 +181,10 @@ function isContainer(type: string, nodeTypes: Record<string, NodeTypeInfo>): boo
   return info ? info.container : type === "loop";
 }
 
+const MAX_NODE_ID_LENGTH = 100;
+const MAX_NODE_NAME_LENGTH = 200;
+const MAX_BRANCH_NAME_LENGTH = 200;
+
 /** Fast client-side pre-check of the rules the server enforces (SPEC §3 validation); the
  * shared cases in tests/validation_cases.json hold both sides to the same answers. */
 export function precheck(definition: WorkflowDefinition, nodeTypes: Record<string, NodeTypeInfo>): ValidationIssue[] {
@@ -189,6 +193,13 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
   for (const node of definition.nodes) {
     if (byId.has(node.id)) issues.push({ message: `duplicate node id ${node.id}`, nodeId: node.id });
     byId.set(node.id, node);
+    // The widths of the server's node-run columns (engine.core.rules): past them every run fails.
+    if (node.id.length > MAX_NODE_ID_LENGTH) {
+      issues.push({ message: `a node id is at most ${MAX_NODE_ID_LENGTH} characters`, nodeId: node.id });
+    }
+    if (typeof node.name === "string" && node.name.length > MAX_NODE_NAME_LENGTH) {
+      issues.push({ message: `a node name is at most ${MAX_NODE_NAME_LENGTH} characters`, nodeId: node.id });
+    }
     if (Object.keys(nodeTypes).length && !nodeTypes[node.type]) {
       issues.push({ message: `unknown node type ${node.type}`, nodeId: node.id });
     }
@@ -227,6 +238,8 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
     }
     if (edge.branch?.name !== undefined && !BRANCH_NAME_PATTERN.test(edge.branch.name)) {
       issues.push({ message: "branch name must be an identifier (letters, digits, _)", edgeId: edge.id });
+    } else if (edge.branch?.name !== undefined && edge.branch.name.length > MAX_BRANCH_NAME_LENGTH) {
+      issues.push({ message: `a branch name is at most ${MAX_BRANCH_NAME_LENGTH} characters`, edgeId: edge.id });
     }
     if (target.type === "start") {
       issues.push({ message: "nothing may connect into a start node", edgeId: edge.id });
