@@ -11,7 +11,11 @@ import { LOOP_HEADER, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 type Elk = InstanceType<typeof import("elkjs/lib/elk.bundled.js").default>;
 let elkLoading: Promise<Elk> | null = null;
 function loadElk(): Promise<Elk> {
-  elkLoading ??= import("elkjs/lib/elk.bundled.js").then(({ default: ELK }) => new ELK());
+  // A failed download is forgotten, so the next click tries again.
+  elkLoading ??= import("elkjs/lib/elk.bundled.js").then(({ default: ELK }) => new ELK()).catch((err: unknown) => {
+    elkLoading = null;
+    throw err;
+  });
   return elkLoading;
 }
 

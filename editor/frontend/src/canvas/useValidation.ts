@@ -67,6 +67,9 @@ export function useValidation(workflowId: string): { errors: ValidationIssue[]; 
           }
         }
         setSyntax(found);
+      }).catch(() => {
+        // The parser could not be downloaded (network): the server still checks the code on
+        // save and run, and the next edit tries the download again.
       });
     }, PRECHECK_DELAY_MS);
     return () => {

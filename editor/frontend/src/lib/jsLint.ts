@@ -17,9 +17,14 @@ export interface JsProblem {
 type Acorn = typeof import("acorn");
 let acornModule: Promise<Acorn> | null = null;
 
-/** acorn is loaded on first use, so pages without code fields do not download it. */
+/** acorn is loaded on first use, so pages without code fields do not download it. A failed
+ * download (the network dropped, the server restarted) is forgotten, so the next check
+ * fetches it again instead of failing for the rest of the page's life. */
 export function loadParser(): Promise<Acorn> {
-  acornModule ??= import("acorn");
+  acornModule ??= import("acorn").catch((err: unknown) => {
+    acornModule = null;
+    throw err;
+  });
   return acornModule;
 }
 
@@ -57,8 +62,13 @@ export function lintWith(acorn: Acorn, code: string): JsProblem | null {
   }
 }
 
+/** null also when the parser cannot be downloaded right now: the server checks on save. */
 export async function lintExpression(code: string): Promise<JsProblem | null> {
-  return lintWith(await loadParser(), code);
+  try {
+    return lintWith(await loadParser(), code);
+  } catch {
+    return null;
+  }
 }
 
 export function problemText(problem: JsProblem): string {
