@@ -188,6 +188,16 @@ def find_cycle(node_ids: Iterable[str], successors: Mapping[str, list[str]]) -> 
     return None
 
 
+def _is_position(value: Any) -> bool:
+    """`{"x": number, "y": number}` on the canvas: the editor reads anything else as NaN and
+    draws the node nowhere, where it can be neither seen nor selected."""
+    if not isinstance(value, Mapping) or set(value) != {"x", "y"}:
+        return False
+    # NaN and infinities fail the comparison too; a huge int compares exactly (no overflow).
+    return all(isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= rules.MAX_POSITION
+               for v in value.values())
+
+
 def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = None) -> ValidationReport:
     """Check a SPEC §3 definition; every error names its node or edge."""
     if node_types is None:
@@ -241,6 +251,9 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         elif len(raw.get("name", "")) > rules.MAX_NODE_NAME_LENGTH:
             err.append(issue(f"a node name is at most {rules.MAX_NODE_NAME_LENGTH} characters; "
                              f"this one has {len(raw['name'])}", node=node_id))
+        if raw.get("position") is not None and not _is_position(raw["position"]):
+            err.append(issue(f"position must be {{\"x\": number, \"y\": number}}, each within "
+                             f"±{int(rules.MAX_POSITION):,}", node=node_id))
         node_type = raw.get("type")
         cls = node_types.get(node_type) if isinstance(node_type, str) else None
         if cls is None:

@@ -37,6 +37,7 @@ MAX_NODE_ID_LENGTH = 100
 MAX_NODE_NAME_LENGTH = 200
 MAX_BRANCH_NAME_LENGTH = 200
 MAX_NOTIFY_ADDRESSES = 20
+MAX_POSITION = 1e9  # a node's canvas coordinates, each way: far past any canvas a person draws
 EDGE_KEYS = ("id", "source", "target", "sourceHandle", "branch")
 SIGNAL_ACTIONS = ("pause", "resume", "cancel", "custom")
 
