@@ -19,6 +19,8 @@ import {
   barLabel,
   formatDuration,
   FINISHED_NODE_STATUSES,
+  loopItemStats,
+  type LoopItemStats,
   queueWaitMs,
   STATUS_COLOURS,
   stripStatus,
@@ -97,20 +99,8 @@ export function Gantt(props: GanttProps) {
     return map;
   }, [bars]);
 
-  // A loop group's items and failures, counted from the bars as they stand (live).
-  const loopStats = useMemo(() => {
-    const stats = new Map<string, { items: Set<number>; failed: number }>();
-    for (const bar of bars) {
-      const cut = bar.lane.indexOf(":slot:");
-      if (cut < 0) continue;
-      const group = bar.lane.slice(0, cut);
-      const entry = stats.get(group) ?? { items: new Set<number>(), failed: 0 };
-      if (bar.iteration !== null) entry.items.add(bar.iteration);
-      if (bar.status === "failed" || bar.status === "timed_out") entry.failed += 1;
-      stats.set(group, entry);
-    }
-    return stats;
-  }, [bars]);
+  // A loop group's items and failed items, counted from the bars as they stand (live).
+  const loopStats = useMemo(() => loopItemStats(bars), [bars]);
 
   const height = AXIS + lanes.length * ROW + 8;
   const step = tickStep(current.to - current.from, chartWidth);
@@ -295,7 +285,7 @@ export function Gantt(props: GanttProps) {
   );
 }
 
-function laneText(lane: Lane, stats: { items: Set<number>; failed: number } | undefined): string {
+function laneText(lane: Lane, stats: LoopItemStats | undefined): string {
   if (lane.kind === "branch") {
     return lane.branchId && lane.branchId !== "main" ? `${lane.label} (${lane.branchId})` : lane.label;
   }

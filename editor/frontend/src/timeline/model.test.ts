@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import type { WorkflowNode } from "../api/types";
-import { applyEvents, type LiveState, loopGroupOf, traceTree, visibleLanes } from "./model";
-import type { StreamEvent } from "./types";
+import { applyEvents, type LiveState, loopGroupOf, loopItemStats, traceTree, visibleLanes } from "./model";
+import type { Bar, StreamEvent } from "./types";
 
 const node = (id: string, parentId?: string): WorkflowNode => ({
   id, type: id === "loop" ? "loop" : "delay", name: id.toUpperCase(), position: { x: 0, y: 0 }, config: {},
@@ -59,5 +59,28 @@ describe("loopGroupOf", () => {
     const nodes = [node("outer"), node("inner", "outer"), node("step", "inner")];
     expect(loopGroupOf("step", nodes)).toBe("outer/inner");
     expect(loopGroupOf("outer", nodes)).toBeNull();
+  });
+});
+
+describe("loopItemStats", () => {
+  const bar = (iteration: number, nodeId: string, status: string, startedAt: string, attempt = 1): Bar => ({
+    nodeRunId: `${nodeId}-${iteration}-${startedAt}`, nodeId, name: nodeId, type: "delay", branchId: "main", branchName: "main",
+    traceId: "t", queuedAt: startedAt, startedAt, finishedAt: startedAt, status: status as Bar["status"], attempt,
+    iteration, lane: `loop:loop:slot:${iteration % 2}`, container: false, critical: false,
+  });
+
+  it("counts an item once, by the newest attempt of each of its nodes", () => {
+    const stats = loopItemStats([
+      bar(0, "check", "succeeded", "2026-01-01T00:00:00Z"),
+      bar(0, "boom", "failed", "2026-01-01T00:00:01Z"),
+      bar(1, "check", "succeeded", "2026-01-01T00:00:00Z"),
+      // Item 0 redriven: failed again (still one failed item).
+      bar(0, "boom", "failed", "2026-01-01T00:00:09Z"),
+      // Item 2: a retry that succeeded clears it.
+      bar(2, "check", "failed", "2026-01-01T00:00:02Z", 1),
+      bar(2, "check", "succeeded", "2026-01-01T00:00:03Z", 2),
+    ]).get("loop:loop");
+    expect(stats?.items.size).toBe(3);
+    expect(stats?.failed).toBe(1);
   });
 });

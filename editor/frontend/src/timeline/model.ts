@@ -544,3 +544,47 @@ const STRIP_PRIORITY = ["failed", "timed_out", "cancelled", "retrying", "running
 export function stripStatus(counts: Readonly<Record<string, number>>): string {
   return STRIP_PRIORITY.find((s) => (counts[s] ?? 0) > 0) ?? "running";
 }
+
+export interface LoopItemStats {
+  /** Item indexes seen so far. */
+  items: Set<number>;
+  /** Items whose latest attempt of some body node failed or timed out. */
+  failed: number;
+}
+
+function barTime(bar: Bar): number {
+  const at = bar.startedAt ?? bar.queuedAt;
+  return at ? Date.parse(at) : 0;
+}
+
+/** Per loop group (the lane id before `:slot:`), its items and how many of them failed.
+ * An item counts once, by the newest attempt of each of its body nodes: a retry that
+ * succeeded, or a redrive that fixed it, clears it, and an item that failed again in a
+ * redrive is still one failed item, not two. */
+export function loopItemStats(bars: readonly Bar[]): Map<string, LoopItemStats> {
+  const latest = new Map<string, Bar>();
+  const stats = new Map<string, LoopItemStats>();
+  for (const bar of bars) {
+    const cut = bar.lane.indexOf(":slot:");
+    if (cut < 0) continue;
+    const group = bar.lane.slice(0, cut);
+    const entry = stats.get(group) ?? { items: new Set<number>(), failed: 0 };
+    stats.set(group, entry);
+    if (bar.iteration === null || bar.iteration === undefined) continue;
+    entry.items.add(bar.iteration);
+    const key = `${group}|${bar.iteration}|${bar.nodeId}`;
+    const seen = latest.get(key);
+    if (!seen || barTime(bar) > barTime(seen) || (barTime(bar) === barTime(seen) && (bar.attempt ?? 0) >= (seen.attempt ?? 0))) {
+      latest.set(key, bar);
+    }
+  }
+  const failedItems = new Set<string>();
+  for (const [key, bar] of latest) {
+    if (bar.status === "failed" || bar.status === "timed_out") failedItems.add(key.slice(0, key.lastIndexOf("|")));
+  }
+  for (const item of failedItems) {
+    const entry = stats.get(item.slice(0, item.lastIndexOf("|")));
+    if (entry) entry.failed += 1;
+  }
+  return stats;
+}
