@@ -196,8 +196,11 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
             self.subscribed = False
             await self.relay.unwatch(self.execution_id)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The stream is one-way; signals go through the HTTP API (SPEC §6).
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # The stream is one-way; signals go through the HTTP API (SPEC §6). Nothing a client
+        # sends is read, not even decoded: the JSON consumer's own receive answered a frame
+        # that was not JSON (or was binary) with an internal error (close 1011) and a logged
+        # traceback, and decoded megabytes of it first.
         return None
 
     # -- feeding the writer -------------------------------------------------------------------
@@ -322,8 +325,8 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        return None
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        return None  # one-way, as ExecutionEventsConsumer.receive
 
     async def _send_if_changed(self, summary: dict[str, Any]) -> None:
         key = int(summary["id"])
