@@ -22,6 +22,22 @@ import { nextEdgeId, nextNodeId, uniqueName } from "./ids";
 import { nodeIdProblem, renameNodeId } from "./rename";
 
 export const HISTORY_LIMIT = 200;
+/** Edits of one field at most this far apart are one undo step (a burst of typing). */
+export const TYPING_BURST_MS = 1500;
+
+/** The name and config keys a node patch changes: the field being typed into. */
+function changedFields(node: WorkflowNode, patch: { name?: string; config?: Config }): string[] {
+  const fields: string[] = [];
+  if (patch.name !== undefined && patch.name !== node.name) fields.push("name");
+  if (patch.config !== undefined) {
+    const before = node.config as Record<string, unknown>;
+    const after = patch.config as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) fields.push(`config.${key}`);
+    }
+  }
+  return fields.sort();
+}
 export const PASTE_OFFSET = 40;
 
 export function emptyDefinition(name = "Untitled workflow"): WorkflowDefinition {
@@ -140,11 +156,18 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       past: [...get().past, previous].slice(-HISTORY_LIMIT),
       future: [],
     });
-    const commit = (next: WorkflowDefinition, extra: Partial<GraphState> = {}): void => {
+    // Typing into a field commits on every keystroke. Consecutive edits of the same field
+    // (`coalesce` names it) within TYPING_BURST_MS of each other make one undo step, as in a
+    // text editor; any other change, an undo or a redo ends the burst.
+    let burst: { key: string; at: number } | null = null;
+    const commit = (next: WorkflowDefinition, extra: Partial<GraphState> = {}, coalesce?: string): void => {
       const previous = get().definition;
       if (next === previous) return;
+      const now = Date.now();
+      const continues = coalesce !== undefined && burst !== null && burst.key === coalesce && now - burst.at <= TYPING_BURST_MS && get().past.length > 0;
+      burst = coalesce !== undefined ? { key: coalesce, at: now } : null;
       set({
-        ...pushHistory(previous),
+        ...(continues ? { future: [] } : pushHistory(previous)),
         definition: next,
         dirty: serialise(next) !== get().savedJson,
         ...extra,
@@ -211,12 +234,15 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
         return { ok: true, edgeId: edge.id };
       },
       updateNode(id, patch) {
+        const before = get().definition.nodes.find((n) => n.id === id);
         commit(
           replaceNode(get().definition, id, (node) => ({
             ...node,
             ...(patch.name !== undefined ? { name: patch.name } : {}),
             ...(patch.config !== undefined ? { config: patch.config } : {}),
           })),
+          {},
+          before ? `node:${id}:${changedFields(before, patch).join(",")}` : undefined,
         );
       },
       renameNode(id, newId) {
@@ -230,6 +256,10 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       },
       updateEdgeBranch(id, branch) {
         const definition = get().definition;
+        const before = definition.edges.find((e) => e.id === id)?.branch ?? {};
+        const fields = [...new Set([...Object.keys(before), ...Object.keys(branch ?? {})])]
+          .filter((k) => JSON.stringify((before as Record<string, unknown>)[k]) !== JSON.stringify((branch as Record<string, unknown> | undefined)?.[k]))
+          .sort();
         commit({
           ...definition,
           edges: definition.edges.map((edge) => {
@@ -239,13 +269,17 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
             else delete next.branch;
             return next;
           }),
-        });
+        }, {}, `edge:${id}:${fields.join(",")}`);
       },
       updateSettings(settings) {
-        commit({ ...get().definition, settings });
+        const before = get().definition.settings as Record<string, unknown>;
+        const fields = [...new Set([...Object.keys(before), ...Object.keys(settings)])]
+          .filter((k) => JSON.stringify(before[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]))
+          .sort();
+        commit({ ...get().definition, settings }, {}, `settings:${fields.join(",")}`);
       },
       setWorkflowName(name) {
-        commit({ ...get().definition, name });
+        commit({ ...get().definition, name }, {}, "name");
       },
       beginGesture() {
         set({ gestureStart: get().definition });
@@ -367,6 +401,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
         const { past, future, definition, savedJson } = get();
         const previous = past[past.length - 1];
         if (!previous) return;
+        burst = null;
         set({
           definition: previous,
           past: past.slice(0, -1),
@@ -379,6 +414,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
         const { past, future, definition, savedJson } = get();
         const next = future[0];
         if (!next) return;
+        burst = null;
         set({
           definition: next,
           past: [...past, definition],
