@@ -125,14 +125,21 @@ def execution_start(
                 raise QueueFull(
                     f"queue full: {waiting} runs of this workflow are already waiting (queue.maxSize={max_size})"
                 )
-        # Born with its first event's seq, so the write is two inserts.
+        # Born with its first event's seq, so the write is two inserts. A run belongs to the
+        # workflow's owner whoever starts it: one that staff started (run, retry, replay)
+        # used to belong to staff, so the owner could not see a run of their own workflow,
+        # nor open the execution of a dead letter they could see. Who started it is kept on
+        # the first event when it was someone else.
         execution = Execution(
-            workflow=workflow, version=version, owner_id=workflow.owner_id if user is None else user.pk,
+            workflow=workflow, version=version, owner_id=workflow.owner_id,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
         )
+        started_by = ({"startedBy": user.get_username()}
+                      if user is not None and user.pk != workflow.owner_id else None)
         insert_with_child(execution, Event(seq=1, type="execution.queued", ts=timezone.now(),
-                                           trace_id=execution.trace_id, status="queued"), "execution")
+                                           trace_id=execution.trace_id, status="queued", data=started_by),
+                          "execution")
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
 
