@@ -419,14 +419,18 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
             <ul>
               {[...validation.errors.map((i) => ({ ...i, level: "error" })), ...validation.warnings.map((i) => ({ ...i, level: "warning" }))].map((issue, index) => (
                 <li key={index} className={`fm-issue-${issue.level}`}>
+                  {/* The whole line is the button (people click the message, not only the id),
+                      and it brings the node into view: it may be far off screen. */}
                   <button
                     type="button"
-                    className="fm-link-btn"
-                    onClick={() => graphStore.getState().select(issue.nodeId ? [issue.nodeId] : [], issue.edgeId ? [issue.edgeId] : [])}
+                    className="fm-issue-btn"
+                    onClick={() => {
+                      graphStore.getState().select(issue.nodeId ? [issue.nodeId] : [], issue.edgeId ? [issue.edgeId] : []);
+                      if (issue.nodeId) revealNode(issue.nodeId);
+                    }}
                   >
-                    {issue.nodeId ?? issue.edgeId ?? "workflow"}
+                    <span className="fm-issue-where">{issue.nodeId ?? issue.edgeId ?? "workflow"}</span>: {issue.message}
                   </button>
-                  : {issue.message}
                 </li>
               ))}
             </ul>
