@@ -24,6 +24,7 @@ from editor.serializers import (
     WorkflowInputSerializer,
     WorkflowListItemSerializer,
     WorkflowSerializer,
+    WorkflowVersionListItemSerializer,
     WorkflowVersionSerializer,
 )
 
@@ -96,11 +97,39 @@ class WorkflowDetailApi(APIView):
 
 
 class WorkflowVersionListApi(APIView):
+    """Every version, newest first, with its definition while the answer's definitions stay
+    within `FLOWMAESTRO_PAGE_MAX_BYTES`; past that a version's definition is the
+    `{"truncated": true, "size", "url"}` marker and the URL (the version's own endpoint)
+    answers it whole. Before, the list carried every definition whole: a few hundred saves
+    of a 2.5 MB workflow made one answer of gigabytes, built in the memory of the server
+    process that every user shares."""
+
     @extend_schema(responses={200: WorkflowVersionSerializer(many=True), 404: WORKFLOW_ERRORS[404]})
     def get(self, request: Request, workflow_id: str) -> Response:
+        from django.db.models import F
+
+        from engine.json_sizes import JSONTextBytes, marker
+        from engine.node_run_pages import page_max_bytes
+
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        versions = selectors.workflow_version_list(workflow=workflow)
-        return Response(WorkflowVersionSerializer(versions, many=True).data)
+        versions = selectors.workflow_version_list(workflow=workflow).defer("definition")
+        # Sizes first (the database measures; no definition is read), then only the
+        # definitions that fit the budget, newest first.
+        sizes = dict(versions.annotate(size=JSONTextBytes(F("definition"))).values_list("number", "size"))
+        budget, whole = page_max_bytes(), []
+        for number, size in sizes.items():
+            if size is not None and size <= budget:
+                whole.append(number)
+                budget -= size
+        definitions = dict(workflow.versions.filter(number__in=whole).values_list("number", "definition"))
+        rows = []
+        for version in versions:
+            row = dict(WorkflowVersionListItemSerializer(version).data)
+            row["definition"] = (definitions[version.number] if version.number in definitions else
+                                 marker(int(sizes[version.number] or 0),
+                                        f"/api/workflows/{workflow.pk}/versions/{version.number}"))
+            rows.append(row)
+        return Response(rows)
 
 
 class WorkflowVersionDetailApi(APIView):

@@ -89,6 +89,14 @@ class WorkflowVersionSerializer(serializers.ModelSerializer[WorkflowVersion]):
         return version.created_by.get_username() if version.created_by_id and version.created_by else None
 
 
+class WorkflowVersionListItemSerializer(WorkflowVersionSerializer):
+    """A version without its definition: the list adds it, bounded (editor.api)."""
+
+    class Meta(WorkflowVersionSerializer.Meta):
+        fields = ["id", "number", "createdAt", "createdBy"]
+        read_only_fields = fields
+
+
 class ValidateInputSerializer(serializers.Serializer[Any]):
     definition = DefinitionField(required=False)
 

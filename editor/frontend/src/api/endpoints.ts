@@ -26,6 +26,7 @@ export const workflowsApi = {
   remove: (id: string | number) => api.delete(`/api/workflows/${id}`),
   versions: async (id: string | number) =>
     unwrapList(await api.get<WorkflowVersion[] | { results: WorkflowVersion[] }>(`/api/workflows/${id}/versions`)),
+  version: (id: string | number, number: number) => api.get<WorkflowVersion>(`/api/workflows/${id}/versions/${number}`),
   validate: (id: string | number, definition?: WorkflowDefinition) =>
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
   testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>

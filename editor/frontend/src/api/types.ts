@@ -87,11 +87,19 @@ export interface Workflow {
   lastRun?: { id: number; status: ExecutionStatus; createdAt: string } | null;
 }
 
+/** What a list carries instead of a value past its size bound; `url` answers it whole. */
+export interface TruncatedValue {
+  truncated: true;
+  size: number;
+  url: string;
+}
+
 export interface WorkflowVersion {
   id?: number | string;
   number?: number;
   version?: number;
-  definition?: WorkflowDefinition;
+  /** In the version list, older versions past the answer's size budget carry a marker. */
+  definition?: WorkflowDefinition | TruncatedValue;
   createdAt: string;
   createdBy?: string | null;
 }

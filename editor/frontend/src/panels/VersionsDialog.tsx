@@ -18,6 +18,19 @@ export function versionNumber(v: WorkflowVersion): number {
   return Number(v.number ?? v.version ?? 0);
 }
 
+/** The version's definition when the list carried it whole (not a size marker). */
+function wholeDefinition(v: WorkflowVersion): WorkflowDefinition | null {
+  return v.definition && !("truncated" in v.definition) ? v.definition : null;
+}
+
+/** The definition to restore: from the list, or fetched when the list carried a marker. */
+async function definitionOf(workflowId: string, v: WorkflowVersion): Promise<WorkflowDefinition | null> {
+  const whole = wholeDefinition(v);
+  if (whole || !v.definition) return whole;
+  const fetched = await workflowsApi.version(workflowId, versionNumber(v));
+  return wholeDefinition(fetched);
+}
+
 export function VersionsDialog({ workflowId, currentVersion, onRestore, onClose }: Props) {
   const [versions, setVersions] = useState<WorkflowVersion[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -40,7 +53,7 @@ export function VersionsDialog({ workflowId, currentVersion, onRestore, onClose 
               <li key={n} data-testid={`version-${n}`}>
                 <span className="fm-version-number">v{n}</span>
                 <span className="fm-muted">{new Date(v.createdAt).toLocaleString()}</span>
-                <span className="fm-muted">{v.definition ? `${v.definition.nodes.length} nodes` : ""}</span>
+                <span className="fm-muted">{wholeDefinition(v) ? `${wholeDefinition(v)?.nodes.length} nodes` : ""}</span>
                 {n === currentVersion ? (
                   <span className="fm-chip">current</span>
                 ) : (
@@ -49,7 +62,11 @@ export function VersionsDialog({ workflowId, currentVersion, onRestore, onClose 
                     className="fm-small-btn"
                     disabled={!v.definition}
                     data-testid={`restore-${n}`}
-                    onClick={() => v.definition && void onRestore(v.definition, n)}
+                    onClick={() =>
+                      void definitionOf(workflowId, v)
+                        .then((definition) => definition && onRestore(definition, n))
+                        .catch((err: unknown) => setError(errorMessage(err)))
+                    }
                   >
                     Restore
                   </button>

@@ -1,0 +1,46 @@
+"""Restoring a version the version list carries only as a size marker, in Chromium.
+
+The list answers definitions whole only while they fit in FLOWMAESTRO_PAGE_MAX_BYTES (4 MB):
+with three 1.5 MB versions the oldest comes as `{"truncated", "size", "url"}`. The dialog still
+lists it, and Restore fetches it from its URL and saves it as a new version."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from editor.models import Workflow
+from editor.services import workflow_create, workflow_update
+from tests.conftest import SIMPLE_DEFINITION
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def big(n: int) -> dict[str, Any]:
+    d = copy.deepcopy(SIMPLE_DEFINITION)
+    d["nodes"][1]["config"]["values"] = {"version": n, "pad": "x" * 1_500_000}
+    return d
+
+
+def test_an_old_version_past_the_budget_is_restored_from_its_own_url(logged_in_page: Any) -> None:
+    page = logged_in_page
+    casey = get_user_model().objects.get(username="casey")
+    workflow = workflow_create(owner=casey, name="Often saved", definition=big(1))
+    for n in (2, 3):
+        workflow = workflow_update(workflow=workflow, user=casey, definition=big(n))
+
+    listed = page.request.get(f"/api/workflows/{workflow.pk}/versions").json()
+    assert [("truncated" in v["definition"]) for v in listed] == [False, False, True]
+
+    page.goto(f"/workflows/{workflow.pk}/")
+    page.click("[data-testid=open-versions]")
+    page.wait_for_selector("[data-testid=version-1]")
+    assert "nodes" not in page.inner_text("[data-testid=version-1]")  # no count without the definition
+    page.click("[data-testid=restore-1]")
+    page.wait_for_selector("[data-testid=toast]:has-text('Restored version 1')", timeout=15_000)
+    restored = Workflow.objects.get(pk=workflow.pk)
+    assert restored.version == 4
+    assert restored.definition["nodes"][1]["config"]["values"]["version"] == 1
