@@ -204,7 +204,7 @@ export function Gantt(props: GanttProps) {
                           title={folded.has(lane.id) ? "Show the items (Enter)" : "Fold the items into one strip (Enter)"}
                           onClick={() => { if (!wasDrag()) onToggleFold(lane.id); }}>
                     <span aria-hidden="true" className="tl-fold">{folded.has(lane.id) ? "▸" : "▾"}</span>
-                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id))}</span>
+                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id), loopRunning(bars, lane.nodeId))}</span>
                   </button>
                 ) : (
                   <button type="button" className="tl-lane-btn" style={{ paddingLeft: 8 + lane.depth * 14 }} data-testid="lane-label"
@@ -285,14 +285,20 @@ export function Gantt(props: GanttProps) {
   );
 }
 
-function laneText(lane: Lane, stats: LoopItemStats | undefined): string {
+/** Whether some run of this loop node is still under way (its container bar not finished). */
+function loopRunning(bars: readonly Bar[], nodeId: string | undefined): boolean {
+  return nodeId !== undefined && bars.some((b) => b.nodeId === nodeId && b.container && !FINISHED_NODE_STATUSES.has(b.status));
+}
+
+function laneText(lane: Lane, stats: LoopItemStats | undefined, running = false): string {
   if (lane.kind === "branch") {
     return lane.branchId && lane.branchId !== "main" ? `${lane.label} (${lane.branchId})` : lane.label;
   }
   if (lane.kind === "loop") {
     const items = stats?.items.size ?? lane.items ?? 0;
     const failed = stats?.failed ?? 0;
-    return `${lane.label} · ${items} items${failed ? ` · ${failed} failed` : ""}`;
+    // Running, the count is of the items started: the loop's length is not known here.
+    return `${lane.label} · ${items} items${running ? " so far" : ""}${failed ? ` · ${failed} failed` : ""}`;
   }
   return lane.label;
 }
