@@ -12,6 +12,7 @@ import {
   type NodeChange,
   type NodeTypes,
   ReactFlow,
+  type ReactFlowInstance,
   useReactFlow,
 } from "@xyflow/react";
 import { type DragEvent, useCallback, useMemo, useRef, useState } from "react";
@@ -45,6 +46,25 @@ interface Props {
 
 /** Fit never shrinks the canvas below this zoom: node names (13 px) stay at least ~11 px. */
 export const FIT_MIN_ZOOM = 0.85;
+const FIT_OPTIONS = { padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM };
+const FIRST_VIEW_MARGIN = 24;
+
+/** The first view: fitted, but when the graph is wider (or taller) than the canvas even at
+ * the legible floor, it starts at the graph's left (top) edge, where Start is and a reader
+ * begins, instead of centring and cutting off both ends. */
+function firstView(instance: ReactFlowInstance<StepFlowNode, BranchFlowEdge>, pane: HTMLElement | null): void {
+  void instance.fitView(FIT_OPTIONS).then(() => {
+    const top = instance.getNodes().filter((n) => !n.parentId);
+    if (!pane || !top.length) return;
+    const bounds = instance.getNodesBounds(top);
+    const { width, height } = pane.getBoundingClientRect();
+    const { x, y, zoom } = instance.getViewport();
+    const m = FIRST_VIEW_MARGIN;
+    const nx = bounds.width * zoom > width - 2 * m ? m - bounds.x * zoom : x;
+    const ny = bounds.height * zoom > height - 2 * m ? m - bounds.y * zoom : y;
+    if (nx !== x || ny !== y) void instance.setViewport({ x: nx, y: ny, zoom });
+  });
+}
 
 interface PendingMove {
   nodeId: string;
@@ -67,6 +87,7 @@ export function Canvas({ issues, onAdded }: Props) {
   const snapToGrid = useGraph((s) => s.snapToGrid);
   const converter = useRef(new FlowConverter()).current;
   const flow = useReactFlow<StepFlowNode, BranchFlowEdge>();
+  const paneRef = useRef<HTMLDivElement>(null);
 
   const selectedNodes = useMemo(() => new Set(selectedNodeIds), [selectedNodeIds]);
   const selectedEdges = useMemo(() => new Set(selectedEdgeIds), [selectedEdgeIds]);
@@ -183,7 +204,7 @@ export function Canvas({ issues, onAdded }: Props) {
   );
 
   return (
-    <div className="fm-canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}
+    <div className="fm-canvas" data-testid="canvas" ref={paneRef} onDragOver={onDragOver} onDrop={onDrop}
          onKeyDown={(e) => {
            // C on a focused node: connect it to another node by keyboard (ConnectDialog).
            const node = e.target instanceof HTMLElement ? e.target.closest<HTMLElement>(".react-flow__node") : null;
@@ -217,8 +238,8 @@ export function Canvas({ issues, onAdded }: Props) {
         snapGrid={[GRID, GRID]}
         minZoom={0.1}
         maxZoom={2}
-        fitView
-        fitViewOptions={{ padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM }}
+        onInit={(instance) => firstView(instance, paneRef.current)}
+        fitViewOptions={FIT_OPTIONS}
         defaultEdgeOptions={{ type: "branch" }}
         proOptions={{ hideAttribution: true }}
         onlyRenderVisibleElements

@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import { type Execution, TERMINAL_EXECUTION_STATUSES } from "../api/types";
+import { Dialog } from "../dialogs/Dialog";
 import { RerunDialog } from "../dialogs/RerunDialog";
 import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
@@ -52,6 +53,17 @@ export function ExecutionListPage() {
   const [notice, setNotice] = useState<string | null>(null);
   const [rerun, setRerun] = useState<ExecutionRow | null>(null);
   const [deciding, setDeciding] = useState<{ id: number; approval: WaitingApprovalInfo } | null>(null);
+  const [resuming, setResuming] = useState<number | null>(null);
+  const resume = async (id: number) => {
+    try {
+      await timelineApi.signal(id, { type: "resume", reason: "resumed from the executions list" });
+      setNotice(`Run #${id} resumed.`);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setResuming(null);
+    }
+  };
 
   // The stream first, then the list: a change between the two is then never lost.
   useEffect(() => {
@@ -155,7 +167,9 @@ export function ExecutionListPage() {
       const execution = await api.get<Execution & { state?: unknown }>(`/api/executions/${row.id}`);
       const approval = waitingApprovalOf(execution);
       if (approval) setDeciding({ id: row.id, approval });
-      else setNotice(`Run #${row.id} is ${execution.status}, not waiting for an approval.`);
+      // Paused by hand (a pause signal): nothing to decide, only to resume.
+      else if (execution.status === "paused") setResuming(row.id);
+      else setNotice(`Run #${row.id} is ${execution.status} now.`);
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -236,8 +250,11 @@ export function ExecutionListPage() {
                 <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
                 <td className="fm-actions">
                   {row.status === "paused" ? (
-                    <button type="button" className="fm-small-btn" onClick={() => void openApproval(row)} data-testid="row-approve">
-                      Approve / reject…
+                    // The list does not know why a run is paused: waiting at an approval (the
+                    // button opens its decision) or paused by hand (it offers to resume).
+                    <button type="button" className="fm-small-btn" onClick={() => void openApproval(row)} data-testid="row-approve"
+                            title="Decide the approval it waits at, or resume it if it was paused by hand">
+                      Resume / approve…
                     </button>
                   ) : null}
                   {REDRIVABLE.has(row.status) ? (
@@ -274,6 +291,15 @@ export function ExecutionListPage() {
       </table>
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
+      {resuming !== null ? (
+        <Dialog title={`Resume run #${resuming}?`} titleId="resume-title" testId="resume-dialog" onClose={() => setResuming(null)}>
+          <p>It was paused by hand (a pause signal), not at an approval. Its running work carries on where it stopped.</p>
+          <div className="fm-modal-actions">
+            <button type="button" className="fm-btn" onClick={() => setResuming(null)}>Cancel</button>
+            <button type="button" className="fm-btn fm-btn-primary" data-testid="resume-confirm" onClick={() => void resume(resuming)}>Resume</button>
+          </div>
+        </Dialog>
+      ) : null}
       {deciding ? (
         <ApprovalDialog executionId={deciding.id} approval={deciding.approval} onClose={() => setDeciding(null)}
                         onDone={(_execution, approved) => setNotice(`Run #${deciding.id} ${approved ? "approved" : "rejected"}.`)} />

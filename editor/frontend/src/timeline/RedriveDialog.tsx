@@ -17,13 +17,15 @@ interface Target {
   body: { nodes?: string[]; items?: Record<string, number[]> };
 }
 
-/** What redriving the selected bar means: one loop item, or one node (every item of it in a loop body). */
-export function selectionTarget(bar: Bar | null): Target | null {
+/** What redriving the selected bar means: one loop item, or one node (every item of it in a
+ * loop body). `nameOf` gives a node's name, so that the loop reads as on the canvas. */
+export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => string | undefined = () => undefined): Target | null {
   if (!bar || bar.container === undefined) return null;
   const group = /^loop:(.+):slot:\d+$/.exec(bar.lane)?.[1];
   if (group && bar.iteration !== null && bar.iteration !== undefined) {
     const loop = group.split("/").pop() ?? group;
-    return { label: `item ${bar.iteration} of loop ${loop}`, body: { items: { [loop]: [bar.iteration] } } };
+    const name = nameOf(loop);
+    return { label: `item ${bar.iteration} of ${name && name !== loop ? name : `loop ${loop}`}`, body: { items: { [loop]: [bar.iteration] } } };
   }
   return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] } };
 }
@@ -53,7 +55,7 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
   }
   const failed = [...latest.values()].filter((b) => RERUN_STATUSES.has(b.status) && !b.container).length;
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
-  const selection = selectionTarget(selected);
+  const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
   const go = async () => {
     if (!open) return;

@@ -1,0 +1,61 @@
+"""What a workflow shows when it is opened, in Chromium.
+
+The first view fits the graph but never zooms out below a legible size; a graph wider
+than that was centred, so both ends were cut off: every demo workflow opened at
+1440×900 with its Start node half off screen, and at 1024×700 a three-node approval
+flow showed neither its Start nor its end. When the graph does not fit, the view now
+starts at its left (Start) edge, where a reader begins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import APPROVAL, api_post
+from tests.browser.test_newuser_problems_list import FAR_PROBLEM, in_view
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def zoom(page: Any) -> float:
+    return float(page.evaluate(
+        "() => new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport')).transform).a"))
+
+
+def test_a_wide_workflow_opens_at_its_start_node(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Far", "definition": FAR_PROBLEM})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node")
+    page.wait_for_timeout(400)
+    assert in_view(page, "start") and in_view(page, "step_1")
+    assert zoom(page) >= 0.85  # still legible
+    assert page_errors.unexpected() == []
+
+
+def test_a_small_window_shows_the_start_of_a_short_workflow(logged_in_page: Any) -> None:
+    page = logged_in_page
+    page.set_viewport_size({"width": 1024, "height": 700})
+    workflow = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node[data-id='sign_off']")
+    page.wait_for_timeout(400)
+    assert in_view(page, "start") and in_view(page, "sign_off")
+
+
+def test_a_workflow_that_fits_is_still_centred(logged_in_page: Any) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node[data-id='result']")
+    page.wait_for_timeout(400)
+    assert all(in_view(page, n) for n in ("start", "sign_off", "result"))
+    left = page.evaluate("""() => {
+        const v = document.querySelector('.fm-canvas').getBoundingClientRect();
+        const s = document.querySelector(".react-flow__node[data-id='start']").getBoundingClientRect();
+        const r = document.querySelector(".react-flow__node[data-id='result']").getBoundingClientRect();
+        return [s.left - v.left, v.right - r.right];
+    }""")
+    assert abs(left[0] - left[1]) < 30, left
