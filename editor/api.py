@@ -4,8 +4,10 @@ workflows are looked up through `editor.selectors`, so another user's workflow i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.db.models import F, Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -28,6 +30,8 @@ from editor.serializers import (
     WorkflowVersionSerializer,
 )
 
+M = TypeVar("M", bound=Model)
+
 DETAIL_SERIALIZER = inline_serializer("Detail", {"detail": serializers.CharField()})
 
 
@@ -37,11 +41,35 @@ WORKFLOW_ERRORS: dict[int, Any] = {
 }
 
 
+def bounded_definitions(objs: list[M], qs: QuerySet[M], url: Callable[[M], str]) -> dict[Any, Any]:
+    """{pk: definition} for `objs` (rows of `qs` in answer order): whole while the answer's
+    definitions fit in `FLOWMAESTRO_PAGE_MAX_BYTES`, past that the `{"truncated": true,
+    "size", "url"}` marker. The database measures them first and only those that fit are
+    read. A list used to carry every definition whole: hundreds of 2.5 MB workflows or
+    versions made one answer of gigabytes, built in the memory of the server process every
+    user shares."""
+    from engine.json_sizes import JSONTextBytes, marker
+    from engine.node_run_pages import page_max_bytes
+
+    sizes = dict(qs.annotate(definition_bytes=JSONTextBytes(F("definition"))).values_list("pk", "definition_bytes"))
+    budget, whole = page_max_bytes(), []
+    for obj in objs:
+        size = sizes.get(obj.pk)
+        if size is not None and size <= budget:
+            whole.append(obj.pk)
+            budget -= size
+    definitions = dict(qs.filter(pk__in=whole).values_list("pk", "definition"))
+    return {obj.pk: definitions[obj.pk] if obj.pk in definitions else marker(int(sizes.get(obj.pk) or 0), url(obj))
+            for obj in objs}
+
+
 class WorkflowListApi(APIView):
     @extend_schema(responses=WorkflowListItemSerializer(many=True), operation_id="workflows_list")
     def get(self, request: Request) -> Response:
-        workflows = selectors.workflow_list_with_last_run(user=request.user)
-        return Response(WorkflowListItemSerializer(workflows, many=True).data)
+        workflows = list(selectors.workflow_list_with_last_run(user=request.user).defer("definition"))
+        definitions = bounded_definitions(workflows, selectors.workflow_list(user=request.user),
+                                          url=lambda w: f"/api/workflows/{w.pk}")
+        return Response(WorkflowListItemSerializer(workflows, many=True, context={"definitions": definitions}).data)
 
     @extend_schema(
         request=WorkflowInputSerializer,
@@ -97,37 +125,20 @@ class WorkflowDetailApi(APIView):
 
 
 class WorkflowVersionListApi(APIView):
-    """Every version, newest first, with its definition while the answer's definitions stay
-    within `FLOWMAESTRO_PAGE_MAX_BYTES`; past that a version's definition is the
-    `{"truncated": true, "size", "url"}` marker and the URL (the version's own endpoint)
-    answers it whole. Before, the list carried every definition whole: a few hundred saves
-    of a 2.5 MB workflow made one answer of gigabytes, built in the memory of the server
-    process that every user shares."""
+    """Every version, newest first; definitions bounded as in `bounded_definitions` (the
+    marker's URL is the version's own endpoint)."""
 
     @extend_schema(responses={200: WorkflowVersionSerializer(many=True), 404: WORKFLOW_ERRORS[404]})
     def get(self, request: Request, workflow_id: str) -> Response:
-        from django.db.models import F
-
-        from engine.json_sizes import JSONTextBytes, marker
-        from engine.node_run_pages import page_max_bytes
-
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
-        versions = selectors.workflow_version_list(workflow=workflow).defer("definition")
-        # Sizes first (the database measures; no definition is read), then only the
-        # definitions that fit the budget, newest first.
-        sizes = dict(versions.annotate(size=JSONTextBytes(F("definition"))).values_list("number", "size"))
-        budget, whole = page_max_bytes(), []
-        for number, size in sizes.items():
-            if size is not None and size <= budget:
-                whole.append(number)
-                budget -= size
-        definitions = dict(workflow.versions.filter(number__in=whole).values_list("number", "definition"))
+        qs = selectors.workflow_version_list(workflow=workflow)
+        versions = list(qs.defer("definition"))
+        definitions = bounded_definitions(versions, qs,
+                                          url=lambda v: f"/api/workflows/{workflow.pk}/versions/{v.number}")
         rows = []
         for version in versions:
             row = dict(WorkflowVersionListItemSerializer(version).data)
-            row["definition"] = (definitions[version.number] if version.number in definitions else
-                                 marker(int(sizes[version.number] or 0),
-                                        f"/api/workflows/{workflow.pk}/versions/{version.number}"))
+            row["definition"] = definitions[version.pk]
             rows.append(row)
         return Response(rows)
 

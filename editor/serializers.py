@@ -39,10 +39,17 @@ class WorkflowListItemSerializer(WorkflowSerializer):
     never ran), read from the `last_run_*` annotations of `selectors.workflow_list_with_last_run`."""
 
     lastRun = serializers.SerializerMethodField()
+    # The definition or its size marker, as the list chose it (editor.api.bounded_definitions);
+    # the row's own column stays deferred.
+    definition = serializers.SerializerMethodField()  # type: ignore[assignment]  # a JSON value still
 
     class Meta(WorkflowSerializer.Meta):
         fields = [*WorkflowSerializer.Meta.fields, "lastRun"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField())
+    def get_definition(self, workflow: Workflow) -> Any:
+        return self.context["definitions"][workflow.pk]
 
     @extend_schema_field(inline_serializer("LastRun", {
         "id": serializers.IntegerField(), "status": serializers.CharField(), "createdAt": serializers.DateTimeField(),

@@ -1,8 +1,9 @@
-"""Restoring a version the version list carries only as a size marker, in Chromium.
+"""Versions and workflows the lists carry only as a size marker, in Chromium.
 
-The list answers definitions whole only while they fit in FLOWMAESTRO_PAGE_MAX_BYTES (4 MB):
-with three 1.5 MB versions the oldest comes as `{"truncated", "size", "url"}`. The dialog still
-lists it, and Restore fetches it from its URL and saves it as a new version."""
+The lists answer definitions whole only while they fit in FLOWMAESTRO_PAGE_MAX_BYTES (4 MB):
+with three 1.5 MB versions (or workflows) the oldest comes as `{"truncated", "size", "url"}`.
+The version dialog still restores it, and the workflow list still renames and duplicates it,
+fetching the whole definition first."""
 
 from __future__ import annotations
 
@@ -44,3 +45,28 @@ def test_an_old_version_past_the_budget_is_restored_from_its_own_url(logged_in_p
     restored = Workflow.objects.get(pk=workflow.pk)
     assert restored.version == 4
     assert restored.definition["nodes"][1]["config"]["values"]["version"] == 1
+
+
+def test_a_workflow_past_the_list_budget_is_renamed_and_duplicated_whole(logged_in_page: Any) -> None:
+    page = logged_in_page
+    casey = get_user_model().objects.get(username="casey")
+    oldest = workflow_create(owner=casey, name="Oldest", definition=big(1))
+    for n in (2, 3):
+        workflow_create(owner=casey, name=f"Newer {n}", definition=big(n))
+    listed = {w["id"]: w["definition"] for w in page.request.get("/api/workflows").json()}
+    assert "truncated" in listed[oldest.pk]
+
+    page.goto("/workflows/")
+    row = f"[data-testid=workflow-row-{oldest.pk}]"
+    page.click(f"{row} [data-testid=rename]")
+    page.fill(f"{row} [data-testid=rename-input]", "Renamed")
+    page.click(f"{row} [data-testid=rename-save]")
+    page.wait_for_selector("text=Renamed to “Renamed”", timeout=15_000)
+    page.wait_for_selector(f"{row} a:text-is('Renamed')")  # the reloaded list: Duplicate copies that row
+    renamed = Workflow.objects.get(pk=oldest.pk)
+    assert renamed.name == "Renamed" and renamed.definition["nodes"][1]["config"]["values"]["version"] == 1
+
+    page.click(f"{row} [data-testid=duplicate]")
+    page.wait_for_selector("text=Created “Renamed (copy)”", timeout=15_000)
+    copy_ = Workflow.objects.get(name="Renamed (copy)")
+    assert copy_.definition["nodes"][1]["config"]["values"] == {"version": 1, "pad": "x" * 1_500_000}

@@ -8,6 +8,7 @@ import type {
   ValidationResult,
   Workflow,
   WorkflowDefinition,
+  WorkflowListItem,
   WorkflowVersion,
 } from "./types";
 
@@ -17,7 +18,7 @@ export function unwrapList<T>(body: T[] | { results: T[] }): T[] {
 }
 
 export const workflowsApi = {
-  list: async () => unwrapList(await api.get<Workflow[] | { results: Workflow[] }>("/api/workflows")),
+  list: async () => unwrapList(await api.get<WorkflowListItem[] | { results: WorkflowListItem[] }>("/api/workflows")),
   get: (id: string | number) => api.get<Workflow>(`/api/workflows/${id}`),
   create: (body: { name: string; description?: string; definition: WorkflowDefinition; draft?: boolean }) =>
     api.post<Workflow>("/api/workflows", body),

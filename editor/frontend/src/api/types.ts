@@ -87,6 +87,10 @@ export interface Workflow {
   lastRun?: { id: number; status: ExecutionStatus; createdAt: string } | null;
 }
 
+/** A row of `GET /api/workflows`: past the answer's size budget a definition is a marker
+ * (`workflowsApi.get` answers the workflow whole). */
+export type WorkflowListItem = Omit<Workflow, "definition"> & { definition: WorkflowDefinition | TruncatedValue };
+
 /** What a list carries instead of a value past its size bound; `url` answers it whole. */
 export interface TruncatedValue {
   truncated: true;

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
-import type { Workflow, WorkflowDefinition } from "../api/types";
+import type { Workflow, WorkflowDefinition, WorkflowListItem } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
 import { normaliseDefinition } from "../store/graphStore";
 import { STATUS_COLOURS } from "../timeline/model";
@@ -12,10 +12,16 @@ import { STATUS_COLOURS } from "../timeline/model";
 type SortKey = "name" | "lastRun" | "updated";
 const SORT_LABELS: Record<SortKey, string> = { name: "Name", lastRun: "Last run", updated: "Updated" };
 
-function sortValue(wf: Workflow, key: SortKey): string | number {
+function sortValue(wf: WorkflowListItem, key: SortKey): string | number {
   if (key === "name") return wf.name.toLocaleLowerCase();
   if (key === "lastRun") return wf.lastRun ? Date.parse(wf.lastRun.createdAt) : 0;
   return Date.parse(wf.updatedAt);
+}
+
+/** A row's definition: from the list, or fetched when the list carried only its size
+ * (a big workflow past the list's size budget). */
+async function definitionOf(wf: WorkflowListItem): Promise<WorkflowDefinition> {
+  return "truncated" in wf.definition ? (await workflowsApi.get(wf.id)).definition : wf.definition;
 }
 
 /** A new workflow starts valid: one Start node (the server refuses a definition without one). */
@@ -30,13 +36,13 @@ export function starterDefinition(name: string): WorkflowDefinition {
 }
 
 export function WorkflowListPage() {
-  const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
+  const [workflows, setWorkflows] = useState<WorkflowListItem[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [newName, setNewName] = useState("");
   const [creating, setCreating] = useState(false);
   const [renaming, setRenaming] = useState<{ id: Workflow["id"]; name: string } | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState<Workflow | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<WorkflowListItem | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "updated", descending: true });
@@ -99,28 +105,30 @@ export function WorkflowListPage() {
       }
     });
 
-  const rename = (wf: Workflow, name: string) =>
+  const rename = (wf: WorkflowListItem, name: string) =>
     guard("Rename", async () => {
       const trimmed = name.trim();
       if (!trimmed || trimmed === wf.name) {
         setRenaming(null);
         return;
       }
-      await workflowsApi.update(wf.id, { name: trimmed, definition: { ...normaliseDefinition(wf.definition, trimmed), name: trimmed } });
+      const definition = await definitionOf(wf);
+      await workflowsApi.update(wf.id, { name: trimmed, definition: { ...normaliseDefinition(definition, trimmed), name: trimmed } });
       setRenaming(null);
       setNotice(`Renamed to “${trimmed}”.`);
       await reload();
     });
 
-  const duplicate = (wf: Workflow) =>
+  const duplicate = (wf: WorkflowListItem) =>
     guard("Duplicate", async () => {
       const name = `${wf.name} (copy)`;
-      await workflowsApi.create({ name, description: wf.description, definition: { ...normaliseDefinition(wf.definition, name), name }, draft: true });
+      const definition = await definitionOf(wf);
+      await workflowsApi.create({ name, description: wf.description, definition: { ...normaliseDefinition(definition, name), name }, draft: true });
       setNotice(`Created “${name}”.`);
       await reload();
     });
 
-  const remove = (wf: Workflow) =>
+  const remove = (wf: WorkflowListItem) =>
     guard("Delete", async () => {
       await workflowsApi.remove(wf.id);
       setConfirmDelete(null);
@@ -263,7 +271,7 @@ export function WorkflowListPage() {
                     </a>
                   ) : <span className="fm-muted">never run</span>}
                 </td>
-                <td>{wf.definition?.nodes?.length ?? 0}</td>
+                <td>{"truncated" in wf.definition ? "" : (wf.definition?.nodes?.length ?? 0)}</td>
                 <td>v{wf.version}</td>
                 <td>
                   <time dateTime={wf.updatedAt}>{new Date(wf.updatedAt).toLocaleString()}</time>
