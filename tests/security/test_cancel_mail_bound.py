@@ -72,5 +72,7 @@ def test_a_cancel_mails_the_addresses_at_the_bound(alice_client):
     cancelled = alice_client.post(f"/api/executions/{execution_id}/signal", {"type": "cancel", "reason": "done"},
                                   format="json")
     assert cancelled.status_code == 202, cancelled.content
-    wait_for(lambda: len(mail.outbox) == 1, 10, "the cancel mail")
-    assert sorted(mail.outbox[0].to) == sorted(allowed)
+    wait_for(lambda: len(mail.outbox) == len(allowed), 10, "the cancel mails")
+    # One message per address: no recipient sees the others' addresses.
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(allowed)
+    assert all(len(message.to) == 1 and not message.cc and not message.bcc for message in mail.outbox)
