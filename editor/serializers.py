@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from editor.models import Workflow, WorkflowVersion
+from flowmaestro.request_bodies import KnownKeysSerializer
 
 
 class DefinitionField(serializers.JSONField):
@@ -63,7 +64,7 @@ class WorkflowListItemSerializer(WorkflowSerializer):
                 "createdAt": created.isoformat() if created is not None else None}
 
 
-class WorkflowInputSerializer(serializers.Serializer[Any]):
+class WorkflowInputSerializer(KnownKeysSerializer):
     """`POST /api/workflows` and `PUT|PATCH /api/workflows/{id}` bodies."""
 
     name = serializers.CharField(max_length=200, trim_whitespace=True)
@@ -104,7 +105,7 @@ class WorkflowVersionListItemSerializer(WorkflowVersionSerializer):
         read_only_fields = fields
 
 
-class ValidateInputSerializer(serializers.Serializer[Any]):
+class ValidateInputSerializer(KnownKeysSerializer):
     definition = DefinitionField(required=False)
 
 
@@ -126,7 +127,7 @@ class InvalidDefinitionSerializer(serializers.Serializer[Any]):
     errors = ValidationIssueSerializer(many=True)  # type: ignore[assignment]
 
 
-class RunInputSerializer(serializers.Serializer[Any]):
+class RunInputSerializer(KnownKeysSerializer):
     input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
     priority = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
 
@@ -137,7 +138,7 @@ class RunResultSerializer(serializers.Serializer[Any]):
     traceId = serializers.CharField()
 
 
-class ExpressionTestInputSerializer(serializers.Serializer[Any]):
+class ExpressionTestInputSerializer(KnownKeysSerializer):
     """`POST /api/workflows/{id}/test-expression`: JavaScript as a `transform`/`condition`
     expression, run on `input` (or the input `nodeId` had in `execution`)."""
 

@@ -30,6 +30,7 @@ from engine.serializers import (
     SignalAnswerSerializer,
     SignalInputSerializer,
 )
+from flowmaestro.request_bodies import KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
@@ -284,7 +285,7 @@ class ExecutionRetryApi(APIView):
         return _execution_response(retried, status.HTTP_201_CREATED)
 
 
-class RedriveInputSerializer(serializers.Serializer[Any]):
+class RedriveInputSerializer(KnownKeysSerializer):
     version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
     nodes = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=1000)
     items = serializers.DictField(

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
+from flowmaestro.request_bodies import KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
 TRUNCATED_HELP = (
@@ -125,7 +126,7 @@ class SignalAnswerSerializer(ExecutionSummarySerializer):
         return status_counts(execution)
 
 
-class SignalInputSerializer(serializers.Serializer[Any]):
+class SignalInputSerializer(KnownKeysSerializer):
     type = serializers.CharField(max_length=60)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     # DRF moves declared fields off the class, so a field may be called `data`.
@@ -150,7 +151,7 @@ class EventSerializer(serializers.Serializer[Any]):
     data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
 
 
-class RerunInputSerializer(serializers.Serializer[Any]):
+class RerunInputSerializer(KnownKeysSerializer):
     """Body of a retry or dead-letter replay: which version to run and, optionally, an
     edited input (absent: the original input)."""
 

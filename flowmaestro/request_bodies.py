@@ -1,0 +1,34 @@
+"""Request bodies that name only what they accept.
+
+DRF drops keys a serializer does not declare. For the bodies people write by hand (run,
+retry, replay, redrive, signal, save, test-expression) that turned a typo into silence:
+`{"priorty": 5}` started a run at priority 0 with a 201. These bodies refuse an unknown
+key with a 400 that names it and the key it was probably meant to be.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+
+class KnownKeysSerializer(serializers.Serializer[Any]):
+    """A body serializer that refuses keys it does not declare."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = list(self.fields)
+            unknown = {str(key): [unknown_key_message(str(key), known)] for key in data if key not in self.fields}
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)
+
+
+def unknown_key_message(key: str, known: list[str]) -> str:
+    guess = difflib.get_close_matches(key, known, n=1)
+    if guess:
+        return f"unknown key — did you mean '{guess[0]}'?"
+    return f"unknown key (known keys: {', '.join(known)})"
