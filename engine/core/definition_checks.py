@@ -72,6 +72,11 @@ def config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
         schema = cls.full_schema()
         known = _NODE_VALIDATORS[cls] = (schema, rules.validator_for(schema))
     problems = tuple(rules.schema_problems(known[0], config, "config", known[1]))
+    if isinstance(config, Mapping):
+        # An empty string in a required field is as good as none (the editor says so too):
+        # saved as valid, an empty `url` or `expression` only failed each run later.
+        problems += tuple(f"config.{field}: is required (it is empty)" for field in known[0].get("required", ())
+                          if config.get(field) == "")
     if key is not None:
         _CONFIG_PROBLEMS.put(key, problems)
     return problems

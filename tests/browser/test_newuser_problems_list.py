@@ -44,7 +44,7 @@ def in_view(page: Any, node_id: str) -> bool:
 
 def test_clicking_a_problem_line_shows_its_node(logged_in_page: Any, page_errors: Any) -> None:
     page = logged_in_page
-    workflow = api_post(page, "/api/workflows", {"name": "Far", "definition": FAR_PROBLEM})
+    workflow = api_post(page, "/api/workflows", {"name": "Far", "definition": FAR_PROBLEM, "draft": True})
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector(".react-flow__node")
     page.wait_for_selector("[data-testid=issues-summary]")
