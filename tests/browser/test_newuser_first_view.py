@@ -26,7 +26,7 @@ def zoom(page: Any) -> float:
 
 def test_a_wide_workflow_opens_at_its_start_node(logged_in_page: Any, page_errors: Any) -> None:
     page = logged_in_page
-    workflow = api_post(page, "/api/workflows", {"name": "Far", "definition": FAR_PROBLEM})
+    workflow = api_post(page, "/api/workflows", {"name": "Far", "definition": FAR_PROBLEM, "draft": True})
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector(".react-flow__node")
     page.wait_for_timeout(400)
