@@ -205,6 +205,15 @@ def test_parallel_loop_by_drag_and_drop_save_reload_and_run(logged_in_page: Any,
     page.reload()
     page.wait_for_selector(f".react-flow__node[data-id='{note}']")
     page.wait_for_function("() => document.querySelectorAll('.react-flow__edge').length === 4")
+    # A graph wider than the canvas opens at its Start, and nodes off screen are not drawn:
+    # zoom out (as a person would) until the whole graph is on the canvas. The first view
+    # settles first (a fit, then the move to Start).
+    page.wait_for_timeout(400)
+    for _ in range(8):
+        if len(node_ids(page)) == len(nodes):
+            break
+        page.click("[data-testid=canvas] .react-flow__controls-zoomout")
+        page.wait_for_timeout(250)
     assert sorted(node_ids(page)) == sorted(nodes)
     loop_box = node_box(page, loop)
     assert inside(node_box(page, enrich), loop_box) and inside(node_box(page, note), loop_box)
