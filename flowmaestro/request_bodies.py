@@ -8,11 +8,12 @@ key with a 400 that names it and the key it was probably meant to be.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
+
+from engine.core.rules import nearest
 
 
 class KnownKeysSerializer(serializers.Serializer[Any]):
@@ -28,7 +29,8 @@ class KnownKeysSerializer(serializers.Serializer[Any]):
 
 
 def unknown_key_message(key: str, known: list[str]) -> str:
-    guess = difflib.get_close_matches(key, known, n=1)
-    if guess:
-        return f"unknown key — did you mean '{guess[0]}'?"
+    # The same guess as the definition's unknown keys (engine.core.rules).
+    guess = nearest(key, known)
+    if guess is not None:
+        return f"unknown key — did you mean '{guess}'?"
     return f"unknown key (known keys: {', '.join(known)})"
