@@ -25,17 +25,17 @@ export const HISTORY_LIMIT = 200;
 /** Edits of one field at most this far apart are one undo step (a burst of typing). */
 export const TYPING_BURST_MS = 1500;
 
-/** The name and config keys a node patch changes: the field being typed into. */
+/** The keys whose values differ between two objects, sorted: the field being typed into. */
+function changedKeys(before: object | undefined, after: object | undefined): string[] {
+  const a = (before ?? {}) as Record<string, unknown>;
+  const b = (after ?? {}) as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+/** The name and config keys a node patch changes. */
 function changedFields(node: WorkflowNode, patch: { name?: string; config?: Config }): string[] {
-  const fields: string[] = [];
+  const fields = patch.config !== undefined ? changedKeys(node.config, patch.config).map((key) => `config.${key}`) : [];
   if (patch.name !== undefined && patch.name !== node.name) fields.push("name");
-  if (patch.config !== undefined) {
-    const before = node.config as Record<string, unknown>;
-    const after = patch.config as Record<string, unknown>;
-    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-      if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) fields.push(`config.${key}`);
-    }
-  }
   return fields.sort();
 }
 export const PASTE_OFFSET = 40;
@@ -256,10 +256,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       },
       updateEdgeBranch(id, branch) {
         const definition = get().definition;
-        const before = definition.edges.find((e) => e.id === id)?.branch ?? {};
-        const fields = [...new Set([...Object.keys(before), ...Object.keys(branch ?? {})])]
-          .filter((k) => JSON.stringify((before as Record<string, unknown>)[k]) !== JSON.stringify((branch as Record<string, unknown> | undefined)?.[k]))
-          .sort();
+        const fields = changedKeys(definition.edges.find((e) => e.id === id)?.branch, branch);
         commit({
           ...definition,
           edges: definition.edges.map((edge) => {
@@ -272,10 +269,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
         }, {}, `edge:${id}:${fields.join(",")}`);
       },
       updateSettings(settings) {
-        const before = get().definition.settings as Record<string, unknown>;
-        const fields = [...new Set([...Object.keys(before), ...Object.keys(settings)])]
-          .filter((k) => JSON.stringify(before[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]))
-          .sort();
+        const fields = changedKeys(get().definition.settings, settings);
         commit({ ...get().definition, settings }, {}, `settings:${fields.join(",")}`);
       },
       setWorkflowName(name) {
