@@ -80,8 +80,11 @@ def _run_sql(staff: bool) -> str:
     workflows, versions = Workflow._meta, WorkflowVersion._meta
     owner_column = qn(workflows.get_field("owner").column)
     owner = "" if staff else f" AND w.{owner_column} = %s"
+    # The columns by name, not `v.*`: a statement psycopg has prepared must keep its result
+    # shape when a migration adds a column, or PostgreSQL refuses to run it again.
+    columns = ", ".join(f"v.{qn(field.column)}" for field in versions.concrete_fields)
     return (
-        f"SELECT v.*, w.{owner_column} AS {qn('_run_workflow_owner')} FROM {qn(versions.db_table)} v "
+        f"SELECT {columns}, w.{owner_column} AS {qn('_run_workflow_owner')} FROM {qn(versions.db_table)} v "
         f"JOIN {qn(workflows.db_table)} w ON w.{qn(workflows.pk.column)} = v.{qn(versions.get_field('workflow').column)} "
         f"AND v.{qn(versions.get_field('number').column)} = w.{qn(workflows.get_field('version').column)} "
         f"WHERE w.{qn(workflows.pk.column)} = %s{owner}"

@@ -77,6 +77,33 @@ def test_behind_pgbouncer_in_transaction_mode_there_is_no_pool_no_server_side_cu
     assert code != 0 and "FLOWMAESTRO_DB_PGBOUNCER must be session or transaction" in str(message)
 
 
+def test_postgresql_binds_values_on_the_server_unless_turned_off() -> None:
+    code, default = database_settings(DATABASE_URL=PG_URL)
+    assert isinstance(default, dict) and default["OPTIONS"]["server_side_binding"] is True
+    assert default["OPTIONS"]["prepare_threshold"] == 5
+    code, off = database_settings(DATABASE_URL=PG_URL, FLOWMAESTRO_DB_SERVER_BINDING="false")
+    assert isinstance(off, dict) and "server_side_binding" not in off["OPTIONS"]
+    assert "prepare_threshold" not in off["OPTIONS"]  # Django's default: nothing prepared
+    code, bouncer = database_settings(DATABASE_URL=PG_URL, FLOWMAESTRO_DB_PGBOUNCER="transaction")
+    assert isinstance(bouncer, dict) and bouncer["OPTIONS"]["server_side_binding"] is True
+    assert bouncer["OPTIONS"]["prepare_threshold"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_run_again_and_again_is_prepared_once_on_its_connection(alice: Any) -> None:
+    if not on_postgres():
+        pytest.skip("prepared statements are PostgreSQL's (this test runs in the PostgreSQL pass)")
+    from engine.models import Execution
+
+    for _ in range(8):  # psycopg prepares a statement on its 5th run on a connection
+        list(Execution.objects.filter(owner=alice).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    # With Django's defaults (client-side binding, prepare_threshold None) nothing is prepared.
+    assert any("engine_execution" in statement for statement in prepared), prepared
+
+
 def test_sqlite_has_no_pool() -> None:
     code, sqlite = database_settings(DATABASE_URL="sqlite:///x.sqlite3", FLOWMAESTRO_DB_POOL_MAX="3")
     assert isinstance(sqlite, dict) and "pool" not in sqlite["OPTIONS"]
