@@ -15,6 +15,7 @@ from editor import services, triggers
 from editor.models import Schedule, Webhook, Workflow, WorkflowVersion
 from engine.core import json_bounds
 from flowmaestro import json_parser
+from flowmaestro.admin_lookups import ModelAdmin
 
 
 def bounded_json(value: Any, what: str) -> Any:
@@ -69,7 +70,7 @@ class WorkflowAdminForm(forms.ModelForm[Workflow]):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin[Workflow]):
+class WorkflowAdmin(ModelAdmin[Workflow]):
     form = WorkflowAdminForm
     list_display = ["id", "name", "owner", "version", "updated_at", "created_at"]
     list_filter = ["owner"]
@@ -104,7 +105,7 @@ class WorkflowAdmin(admin.ModelAdmin[Workflow]):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin[WorkflowVersion]):
+class WorkflowVersionAdmin(ModelAdmin[WorkflowVersion]):
     list_display = ["workflow", "number", "created_at", "created_by"]
     list_filter = ["workflow"]
     search_fields = ["workflow__name"]
@@ -152,7 +153,7 @@ def timezone_now() -> Any:
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+class ScheduleAdmin(ModelAdmin[Schedule]):
     form = ScheduleAdminForm
     list_display = ["id", "workflow", "name", "cron", "timezone", "enabled", "catch_up", "next_run_at",
                     "last_run_at", "last_execution_id", "last_error"]
@@ -166,7 +167,7 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin[Webhook]):
+class WebhookAdmin(ModelAdmin[Webhook]):
     list_display = ["id", "workflow", "name", "auth", "enabled", "calls", "last_called_at", "created_at"]
     list_filter = ["enabled", "auth"]
     search_fields = ["workflow__name", "name"]
