@@ -321,7 +321,6 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
     row = attempt.row
     attempt.status = "running"
     attempt.impl = cls_type() if cls_type else None
-    ex.rec.started(row, row["queued_at"], engine.engine_id)
     tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
                            row["trace_id"])
     config = render(dict(attempt.node.config), tctx)
@@ -333,6 +332,10 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
         chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
         items = [e.get("item") for e in chosen]
         indexes = [int(e.get("index") or 0) for e in chosen]
+    # The start event says how many items the loop has (the count, never the items), so a
+    # watcher can show "2 of 6 items" while it runs; known here once, not per item.
+    ex.rec.started(row, row["queued_at"], engine.engine_id,
+                   data={"itemCount": len(items)} if isinstance(items, list) else None)
     if not isinstance(items, list):
         ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
                         retryable=False)

@@ -15,6 +15,8 @@ export interface Bar
   critical: boolean;
   /** 0 for the execution's first attempt; n for node runs of its n-th redrive. */
   redrive?: number;
+  /** A loop node's bar: how many items it has (its `node.started` event's `data.itemCount`). */
+  itemCount?: number;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
@@ -31,6 +33,8 @@ export interface Lane {
   traceId?: string;
   nodeId?: string;
   items?: number;
+  /** A loop lane: how many items its loop has in all (known from its start). */
+  itemCount?: number;
   slots?: number;
   counts?: Record<string, number>;
 }
