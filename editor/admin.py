@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -68,6 +69,14 @@ class WorkflowAdminForm(forms.ModelForm[Workflow]):
             )
         return definition
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        owner, bound = data.get("owner"), settings.FLOWMAESTRO_MAX_WORKFLOWS_PER_USER
+        if self.instance.pk is None and owner is not None and owner.workflows.count() >= bound:
+            raise forms.ValidationError(f"{owner} already has {bound} workflows, the most one user can keep "
+                                        "(FLOWMAESTRO_MAX_WORKFLOWS_PER_USER).")
+        return data
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(ModelAdmin[Workflow]):
@@ -102,6 +111,8 @@ class WorkflowAdmin(ModelAdmin[Workflow]):
             )
         except services.InvalidDefinition as exc:  # the form has validated; a race is all that is left
             self.message_user(request, f"Not saved: {exc.errors}", level=messages.ERROR)
+        except services.StorageLimit as exc:
+            self.message_user(request, f"Not saved: {exc.message}", level=messages.ERROR)
 
 
 @admin.register(WorkflowVersion)
