@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from editor.models import Workflow, WorkflowVersion
 from engine.core.graph import ValidationReport, validate_definition
+from engine.errors import Refusal
 
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
 
@@ -40,6 +44,15 @@ class WorkflowBusy(Exception):
 
 class VersionNotFound(Exception):
     """The workflow has no version with that number."""
+
+
+class StorageLimit(Refusal):
+    """A user's workflows, or a workflow's versions, are at their bound
+    (FLOWMAESTRO_MAX_WORKFLOWS_PER_USER, FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW): nothing was
+    stored. A conflict with what is stored (409), not a rate (429): waiting does not help,
+    deleting does."""
+
+    status_code = 409
 
 
 def workflow_validate(*, definition: Any) -> ValidationReport:
@@ -77,7 +90,32 @@ def _ensure_valid(definition: Any, *, draft: bool = False) -> None:
         raise InvalidDefinition(report.errors)
 
 
+def _make_room_for_a_version(workflow: Workflow) -> None:
+    """Keep a workflow's history within FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW: before a new
+    version, remove the oldest ones that nothing needs — not the current one (schedules and
+    webhooks run it), not one an execution ran on (its page, retry, redrive and dead-letter
+    replay read it). Version numbers keep counting up, so a removed number never returns."""
+    from engine.models import Execution
+
+    bound = settings.FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW
+    excess = workflow.versions.count() + 1 - bound
+    if excess <= 0:
+        return
+    removable = list(
+        workflow.versions.exclude(number=workflow.version)
+        .filter(~Exists(Execution.objects.filter(version=OuterRef("pk"))))
+        .order_by("number").values_list("pk", flat=True)[:excess]
+    )
+    if len(removable) < excess:
+        raise StorageLimit(
+            f"This workflow keeps at most {bound} versions and every older one is still needed by an execution "
+            "(FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW); delete old executions of it first. Nothing was saved."
+        )
+    WorkflowVersion.objects.filter(pk__in=removable).delete()
+
+
 def _append_version(*, workflow: Workflow, definition: dict[str, Any], user: UserLike | None) -> WorkflowVersion:
+    _make_room_for_a_version(workflow)
     latest = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
     number = max(latest, workflow.version) + 1
     version = WorkflowVersion.objects.create(
@@ -96,6 +134,14 @@ def workflow_create(
     *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False
 ) -> Workflow:
     _ensure_valid(definition, draft=draft)
+    # The owner's row is locked so that two creates at once cannot both pass the bound.
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+    bound = settings.FLOWMAESTRO_MAX_WORKFLOWS_PER_USER
+    if Workflow.objects.filter(owner_id=owner.pk).count() >= bound:
+        raise StorageLimit(
+            f"You already have {bound} workflows, the most one user can keep "
+            "(FLOWMAESTRO_MAX_WORKFLOWS_PER_USER); delete one first. Nothing was created."
+        )
     workflow = Workflow.objects.create(
         owner_id=owner.pk, name=name, description=description, definition=copy.deepcopy(definition), version=0
     )
