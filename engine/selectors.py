@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from engine.execution_values import VALUE_FIELDS, with_values
 from engine.models import Execution
+from engine.wire import failed_items_column
 from flowmaestro.visibility import get_or_404, visible
 
 
@@ -16,7 +17,10 @@ def executions_visible(user: Any) -> QuerySet[Execution]:
     """The executions `user` may see, without their `input`, `output`, `error` and `state`
     (deferred: a big loop's input is megabytes, and most answers do not show it; reading
     one of them on an instance loads it then)."""
-    return visible(Execution.objects.select_related("workflow", "version").defer(*VALUE_FIELDS), user)
+    # `failed_items`: the engine's count of loop items that did not succeed, read from the
+    # state by the database (engine.wire), so the state itself stays unread.
+    return visible(Execution.objects.select_related("workflow", "version").defer(*VALUE_FIELDS)
+                   .annotate(failed_items=failed_items_column()), user)
 
 
 def executions_with_values(user: Any) -> QuerySet[Execution]:

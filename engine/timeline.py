@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -280,41 +281,44 @@ def _peak_concurrency(intervals: Iterable[tuple[datetime, datetime]]) -> int:
 def paused_intervals(execution: Execution) -> list[dict[str, str | None]]:
     """When the run stood paused: `[{from, to}]` from its pause and resume events (`to` is
     null while it is still paused; a run that ended while paused ends the interval)."""
-    events = Event.objects.filter(
-        execution=execution, type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES)
-    ).order_by("seq").values_list("type", "ts")
+    return timeline_events(execution, [])[0]
+
+
+def timeline_events(execution: Execution, rows: list[Row]) -> tuple[list[dict[str, str | None]], dict[str, int]]:
+    """What the timeline takes from the event log, in one read of it: the paused intervals
+    (`paused_intervals`) and how many items each loop node run of `rows` has, by node run
+    id, from the `itemCount` of its `node.started` event (the engine knows it once, when the
+    loop starts) — the start events of loop nodes only, not of their items."""
+    containers = container_types()
+    loop_nodes = {row["node_id"] for row in rows if row["type"] in containers}
+    wanted = Q(type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES))
+    if loop_nodes:
+        wanted |= Q(type="node.started", node_id__in=loop_nodes)
+    events = Event.objects.filter(wanted, execution=execution).order_by("seq").values_list(
+        "type", "ts", "node_run_id", "data")
+    item_counts: dict[str, int] = {}
     out: list[dict[str, str | None]] = []
-    for type_, ts in events:
+    for type_, ts, node_run_id, data in events:
+        if type_ == "node.started":
+            if isinstance(data, dict) and isinstance(data.get("itemCount"), int):
+                item_counts[node_run_id] = int(data["itemCount"])
+            continue
         is_open = bool(out) and out[-1]["to"] is None
         if type_ == "execution.paused" and not is_open:
             out.append({"from": _iso(ts), "to": None})
         elif type_ != "execution.paused" and is_open:
             out[-1]["to"] = _iso(ts)
-    return out
+    return out, item_counts
 
 
 FINISHED_EVENT_TYPES = tuple(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES))
-
-
-def loop_item_counts(execution: Execution, rows: list[Row]) -> dict[str, int]:
-    """How many items each loop node run has, by node run id, from the `itemCount` of its
-    `node.started` event (the engine knows it once, when the loop starts): one query over
-    the start events of the loop nodes only."""
-    containers = container_types()
-    loop_nodes = {row["node_id"] for row in rows if row["type"] in containers}
-    if not loop_nodes:
-        return {}
-    started = Event.objects.filter(execution=execution, type="node.started", node_id__in=loop_nodes).values_list(
-        "node_run_id", "data")
-    return {run_id: int(data["itemCount"]) for run_id, data in started
-            if isinstance(data, dict) and isinstance(data.get("itemCount"), int)}
 
 
 def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None,
                    paused: list[dict[str, str | None]] | None = None,
                    item_counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts);
-    `item_counts`: each loop node run's number of items (`loop_item_counts`)."""
+    `item_counts`: each loop node run's number of items (`timeline_events`)."""
     now = now or timezone.now()
     item_counts = item_counts or {}
     containers = container_types()
@@ -461,8 +465,7 @@ class TimelineView(APIView):
         # 1,000,000-item loop must not make one answer of a million bars.
         max_bars = int(getattr(settings, "FLOWMAESTRO_TIMELINE_MAX_BARS", 5000))
         rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS)[: max_bars + 1])
-        paused = paused_intervals(execution)
-        counts = loop_item_counts(execution, rows[:max_bars])
+        paused, counts = timeline_events(execution, rows[:max_bars])
         if len(rows) <= max_bars:
             return Response(build_timeline(execution, rows, paused=paused, item_counts=counts))
         return Response(truncated_timeline(execution, rows[:max_bars], paused=paused, item_counts=counts))

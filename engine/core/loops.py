@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.item_queue import ItemQueue
-from engine.core.loop_results import LoopResults
+from engine.core.loop_results import OK, LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
 from engine.core.scopes import Attempt, ScopeRun
@@ -268,7 +268,20 @@ class LoopRun:
             return
         self._succeed(out)
 
+    def _count_failed(self) -> None:
+        """Tell the execution how many of this loop's items did not succeed (failed, timed
+        out, cancelled or cut): what "Redrive failed (N items)" re-runs. Once per loop run,
+        at its end — a count of a byte array, not per-item work."""
+        failed = self.total - self.results.status.count(OK)
+        if self.attempt.scope.key:
+            self.ex.failed_items += failed
+        else:
+            # A top-level loop may run again in this same run (a whole-branch retry): its
+            # latest run's count replaces the earlier one (a few entries: one per loop node).
+            self.ex.top_loop_failed_items[self.attempt.node.id] = failed
+
     def _succeed(self, out: Any) -> None:
+        self._count_failed()
         self.stopped = True
         alias = (self.attempt.node.config or {}).get("outputVariable")
         if alias:
@@ -276,6 +289,7 @@ class LoopRun:
         self.ex.finalize(self.attempt, "succeeded", output=out)
 
     def _fail(self, error: dict[str, Any]) -> None:
+        self._count_failed()
         self.cancel(error.get("message", "loop failed"))
         self.ex.fail_attempt(self.attempt, error, retryable=False)
 
