@@ -129,6 +129,16 @@ def _append_version(*, workflow: Workflow, definition: dict[str, Any], user: Use
     return version
 
 
+def _named(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of `definition` carrying the workflow's name. The workflow's `name` is the
+    contract (SPEC §7: the list, the API, the editor's title); the definition's own `name`
+    (§3) is overwritten with it on every save, so a workflow never shows two names. (The
+    editor's title edits the definition's name and saves it as the workflow's.)"""
+    named = copy.deepcopy(definition)
+    named["name"] = name
+    return named
+
+
 @transaction.atomic
 def workflow_create(
     *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False
@@ -142,8 +152,9 @@ def workflow_create(
             f"You already have {bound} workflows, the most one user can keep "
             "(FLOWMAESTRO_MAX_WORKFLOWS_PER_USER); delete one first. Nothing was created."
         )
+    definition = _named(definition, name)
     workflow = Workflow.objects.create(
-        owner_id=owner.pk, name=name, description=description, definition=copy.deepcopy(definition), version=0
+        owner_id=owner.pk, name=name, description=description, definition=definition, version=0
     )
     _append_version(workflow=workflow, definition=definition, user=owner)
     workflow.save(update_fields=["version", "updated_at"])
@@ -167,15 +178,22 @@ def workflow_update(
     if name is not None and name != locked.name:
         locked.name = name
         changed.append("name")
+        if definition is None:  # the stored definition carries the new name too
+            definition = locked.definition
+            draft = True  # as stored: a rename does not judge the graph
     if description is not None and description != locked.description:
         locked.description = description
         changed.append("description")
     if definition is not None:
         _ensure_valid(definition, draft=draft)
+        definition = _named(definition, locked.name)
         if definition != locked.definition:
-            locked.definition = copy.deepcopy(definition)
-            _append_version(workflow=locked, definition=definition, user=user)
-            changed += ["definition", "version"]
+            # A rename alone is no new version: versions record the graph.
+            if _named(definition, "") != _named(locked.definition, ""):
+                _append_version(workflow=locked, definition=definition, user=user)
+                changed.append("version")
+            locked.definition = definition
+            changed.append("definition")
     if changed:
         locked.save(update_fields=[*changed, "updated_at"])
     # Hand the caller's instance the fresh state as well.
@@ -202,7 +220,9 @@ def workflow_restore_version(*, workflow: Workflow, user: UserLike | None, numbe
     version = workflow.versions.filter(number=number).first()
     if version is None:
         raise VersionNotFound(f"Workflow {workflow.pk} has no version {number}.")
-    return workflow_update(workflow=workflow, user=user, definition=copy.deepcopy(version.definition), draft=True)
+    # The workflow keeps its present name: a restore brings back the graph, not an old name.
+    return workflow_update(workflow=workflow, user=user, name=workflow.name,
+                           definition=copy.deepcopy(version.definition), draft=True)
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 def numbered(n: int) -> dict[str, Any]:
     d = copy.deepcopy(SIMPLE_DEFINITION)
     d["nodes"][1]["config"]["values"]["n"] = n
+    d["name"] = "Often saved"  # the workflow's: the server writes it into every definition
     return d
 
 

@@ -71,7 +71,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     Promise.all([initialId ? workflowsApi.get(initialId) : Promise.resolve(unsaved), nodeTypesApi.list()])
       .then(([wf, types]) => {
         graphStore.getState().setNodeTypes(types);
-        graphStore.getState().load(normaliseDefinition(wf.definition, wf.name));
+        // The workflow's name is the one name (the list's, the API's): the title shows it even
+        // where an older stored definition still carries another.
+        graphStore.getState().load({ ...normaliseDefinition(wf.definition, wf.name), name: wf.name });
         setNodeTypeList(types);
         setWorkflow(wf);
         document.title = `${wf.name} · FlowMaestro`;
@@ -101,6 +103,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       const saved = currentId ? await workflowsApi.update(currentId, body) : await workflowsApi.create(body);
       store.markSaved(toSave);
       setWorkflow(saved);
+      document.title = `${saved.name} · FlowMaestro`;
       if (!currentId) {
         workflowIdRef.current = String(saved.id);
         setWorkflowId(String(saved.id));
