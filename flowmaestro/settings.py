@@ -207,9 +207,12 @@ LOGIN_REDIRECT_URL = "/workflows/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers a missing or bad credential with 401 and the first class's
+    # challenge (`WWW-Authenticate: Token`); the session names none, so first it made every
+    # such answer a 403. A session without its CSRF token is still refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "flowmaestro.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
