@@ -261,7 +261,6 @@ def execution_redrive(
                            data={"reason": "redrive", "redrive": number}))
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
-    execution.failed_items = None  # type: ignore[attr-defined]  # popped from its state above
     return execution
 
 

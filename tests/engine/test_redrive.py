@@ -199,3 +199,16 @@ def test_items_left_failed_by_a_chosen_redrive_are_still_counted_and_redriven_la
     assert rest.status == "succeeded" and "failedItems" not in rest.state
     assert rest.output == {"o": [i * 2 for i in range(10)]}
     assert _items_ran(ex) == {f"loop#{i}": 2 if i in (0, 4, 8) else 1 for i in range(10)}
+
+
+def test_the_executions_stream_tells_the_failed_items_of_a_run_as_it_ends(alice):
+    """The Executions list hears a run end on `ws/executions/`: the summary it gets says how
+    many items failed, so the row offers "Redrive failed (N items)" without a reload."""
+    from engine.live.announce import execution_summary
+
+    ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(6)]})
+    assert ex.status == "succeeded"
+    summary = execution_summary(ex.pk)
+    assert summary is not None and summary["status"] == "succeeded" and summary["failedItems"] == 2
+    fine = run(alice, _loop(FIXED, **CONTINUE), {"items": [{"n": 1}]})
+    assert (execution_summary(fine.pk) or {})["failedItems"] == 0
