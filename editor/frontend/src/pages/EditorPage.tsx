@@ -28,6 +28,7 @@ import { Toast } from "../panels/Toast";
 import { VersionsDialog } from "../panels/VersionsDialog";
 import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
 import { starterDefinition } from "./WorkflowListPage";
+import { ToolbarMore } from "./ToolbarMore";
 
 type Dialog = "run" | "versions" | "help" | "rerun" | "approve" | null;
 
@@ -348,10 +349,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         <button type="button" className="fm-btn" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
           Settings
         </button>
-        <button type="button" className="fm-btn" data-testid="open-versions" onClick={() => setDialog("versions")}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="open-versions" onClick={() => setDialog("versions")}>
           Versions
         </button>
-        <button type="button" className="fm-btn" data-testid="import" onClick={() => fileInput.current?.click()}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="import" onClick={() => fileInput.current?.click()}>
           Import
         </button>
         <input
@@ -366,12 +367,20 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
             e.target.value = "";
           }}
         />
-        <button type="button" className="fm-btn" data-testid="export" onClick={exportJson}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="export" onClick={exportJson}>
           Export
         </button>
-        <button type="button" className="fm-btn" data-testid="open-help" onClick={() => setDialog("help")} aria-label="Keyboard shortcuts">
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="open-help" onClick={() => setDialog("help")} aria-label="Keyboard shortcuts">
           ?
         </button>
+        <ToolbarMore
+          items={[
+            { label: "Versions…", testId: "versions", onSelect: () => setDialog("versions") },
+            { label: "Import…", testId: "import", onSelect: () => fileInput.current?.click() },
+            { label: "Export", testId: "export", onSelect: exportJson },
+            { label: "Keyboard shortcuts", testId: "help", onSelect: () => setDialog("help") },
+          ]}
+        />
         <button type="button" className="fm-btn fm-btn-primary" data-testid="save" disabled={saving} onClick={() => void save()} title="Save (Ctrl+S)">
           Save
         </button>
