@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -15,6 +16,7 @@ from editor import services, triggers
 from editor.models import Schedule, Webhook, Workflow, WorkflowVersion
 from engine.core import json_bounds
 from flowmaestro import json_parser
+from flowmaestro.admin_lookups import ModelAdmin
 
 
 def bounded_json(value: Any, what: str) -> Any:
@@ -67,9 +69,17 @@ class WorkflowAdminForm(forms.ModelForm[Workflow]):
             )
         return definition
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        owner, bound = data.get("owner"), settings.FLOWMAESTRO_MAX_WORKFLOWS_PER_USER
+        if self.instance.pk is None and owner is not None and owner.workflows.count() >= bound:
+            raise forms.ValidationError(f"{owner} already has {bound} workflows, the most one user can keep "
+                                        "(FLOWMAESTRO_MAX_WORKFLOWS_PER_USER).")
+        return data
+
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin[Workflow]):
+class WorkflowAdmin(ModelAdmin[Workflow]):
     form = WorkflowAdminForm
     list_display = ["id", "name", "owner", "version", "updated_at", "created_at"]
     list_filter = ["owner"]
@@ -101,10 +111,12 @@ class WorkflowAdmin(admin.ModelAdmin[Workflow]):
             )
         except services.InvalidDefinition as exc:  # the form has validated; a race is all that is left
             self.message_user(request, f"Not saved: {exc.errors}", level=messages.ERROR)
+        except services.StorageLimit as exc:
+            self.message_user(request, f"Not saved: {exc.message}", level=messages.ERROR)
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin[WorkflowVersion]):
+class WorkflowVersionAdmin(ModelAdmin[WorkflowVersion]):
     list_display = ["workflow", "number", "created_at", "created_by"]
     list_filter = ["workflow"]
     search_fields = ["workflow__name"]
@@ -152,7 +164,7 @@ def timezone_now() -> Any:
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+class ScheduleAdmin(ModelAdmin[Schedule]):
     form = ScheduleAdminForm
     list_display = ["id", "workflow", "name", "cron", "timezone", "enabled", "catch_up", "next_run_at",
                     "last_run_at", "last_execution_id", "last_error"]
@@ -166,7 +178,7 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin[Webhook]):
+class WebhookAdmin(ModelAdmin[Webhook]):
     list_display = ["id", "workflow", "name", "auth", "enabled", "calls", "last_called_at", "created_at"]
     list_filter = ["enabled", "auth"]
     search_fields = ["workflow__name", "name"]

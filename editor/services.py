@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from editor.models import Workflow, WorkflowVersion
 from engine.core.graph import ValidationReport, validate_definition
+from engine.errors import Refusal
 
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
 
@@ -40,6 +44,15 @@ class WorkflowBusy(Exception):
 
 class VersionNotFound(Exception):
     """The workflow has no version with that number."""
+
+
+class StorageLimit(Refusal):
+    """A user's workflows, or a workflow's versions, are at their bound
+    (FLOWMAESTRO_MAX_WORKFLOWS_PER_USER, FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW): nothing was
+    stored. A conflict with what is stored (409), not a rate (429): waiting does not help,
+    deleting does."""
+
+    status_code = 409
 
 
 def workflow_validate(*, definition: Any) -> ValidationReport:
@@ -77,7 +90,32 @@ def _ensure_valid(definition: Any, *, draft: bool = False) -> None:
         raise InvalidDefinition(report.errors)
 
 
+def _make_room_for_a_version(workflow: Workflow) -> None:
+    """Keep a workflow's history within FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW: before a new
+    version, remove the oldest ones that nothing needs — not the current one (schedules and
+    webhooks run it), not one an execution ran on (its page, retry, redrive and dead-letter
+    replay read it). Version numbers keep counting up, so a removed number never returns."""
+    from engine.models import Execution
+
+    bound = settings.FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW
+    excess = workflow.versions.count() + 1 - bound
+    if excess <= 0:
+        return
+    removable = list(
+        workflow.versions.exclude(number=workflow.version)
+        .filter(~Exists(Execution.objects.filter(version=OuterRef("pk"))))
+        .order_by("number").values_list("pk", flat=True)[:excess]
+    )
+    if len(removable) < excess:
+        raise StorageLimit(
+            f"This workflow keeps at most {bound} versions and every older one is still needed by an execution "
+            "(FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW); delete old executions of it first. Nothing was saved."
+        )
+    WorkflowVersion.objects.filter(pk__in=removable).delete()
+
+
 def _append_version(*, workflow: Workflow, definition: dict[str, Any], user: UserLike | None) -> WorkflowVersion:
+    _make_room_for_a_version(workflow)
     latest = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
     number = max(latest, workflow.version) + 1
     version = WorkflowVersion.objects.create(
@@ -91,13 +129,32 @@ def _append_version(*, workflow: Workflow, definition: dict[str, Any], user: Use
     return version
 
 
+def _named(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of `definition` carrying the workflow's name. The workflow's `name` is the
+    contract (SPEC §7: the list, the API, the editor's title); the definition's own `name`
+    (§3) is overwritten with it on every save, so a workflow never shows two names. (The
+    editor's title edits the definition's name and saves it as the workflow's.)"""
+    named = copy.deepcopy(definition)
+    named["name"] = name
+    return named
+
+
 @transaction.atomic
 def workflow_create(
     *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False
 ) -> Workflow:
     _ensure_valid(definition, draft=draft)
+    # The owner's row is locked so that two creates at once cannot both pass the bound.
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+    bound = settings.FLOWMAESTRO_MAX_WORKFLOWS_PER_USER
+    if Workflow.objects.filter(owner_id=owner.pk).count() >= bound:
+        raise StorageLimit(
+            f"You already have {bound} workflows, the most one user can keep "
+            "(FLOWMAESTRO_MAX_WORKFLOWS_PER_USER); delete one first. Nothing was created."
+        )
+    definition = _named(definition, name)
     workflow = Workflow.objects.create(
-        owner_id=owner.pk, name=name, description=description, definition=copy.deepcopy(definition), version=0
+        owner_id=owner.pk, name=name, description=description, definition=definition, version=0
     )
     _append_version(workflow=workflow, definition=definition, user=owner)
     workflow.save(update_fields=["version", "updated_at"])
@@ -121,15 +178,22 @@ def workflow_update(
     if name is not None and name != locked.name:
         locked.name = name
         changed.append("name")
+        if definition is None:  # the stored definition carries the new name too
+            definition = locked.definition
+            draft = True  # as stored: a rename does not judge the graph
     if description is not None and description != locked.description:
         locked.description = description
         changed.append("description")
     if definition is not None:
         _ensure_valid(definition, draft=draft)
+        definition = _named(definition, locked.name)
         if definition != locked.definition:
-            locked.definition = copy.deepcopy(definition)
-            _append_version(workflow=locked, definition=definition, user=user)
-            changed += ["definition", "version"]
+            # A rename alone is no new version: versions record the graph.
+            if _named(definition, "") != _named(locked.definition, ""):
+                _append_version(workflow=locked, definition=definition, user=user)
+                changed.append("version")
+            locked.definition = definition
+            changed.append("definition")
     if changed:
         locked.save(update_fields=[*changed, "updated_at"])
     # Hand the caller's instance the fresh state as well.
@@ -156,7 +220,9 @@ def workflow_restore_version(*, workflow: Workflow, user: UserLike | None, numbe
     version = workflow.versions.filter(number=number).first()
     if version is None:
         raise VersionNotFound(f"Workflow {workflow.pk} has no version {number}.")
-    return workflow_update(workflow=workflow, user=user, definition=copy.deepcopy(version.definition), draft=True)
+    # The workflow keeps its present name: a restore brings back the graph, not an old name.
+    return workflow_update(workflow=workflow, user=user, name=workflow.name,
+                           definition=copy.deepcopy(version.definition), draft=True)
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from engine.execution_values import bounded_value, with_values
 from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal, RetentionRun
+from flowmaestro.admin_lookups import ModelAdmin
 
 INLINE_LIMIT = 200
 
@@ -104,7 +105,7 @@ def _bounded_pretty(execution: Execution, field: str) -> str:
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin[Execution]):
+class ExecutionAdmin(ModelAdmin[Execution]):
     list_display = [
         "id", "workflow", "version_number", "status", "trace_id", "owner", "priority", "created_at", "finished_at",
         "held_by",
@@ -229,7 +230,7 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
         self._signal(request, queryset, "cancel")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+class ReadOnlyAdmin(ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -337,7 +338,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin[RetentionRun]):
+class RetentionRunAdmin(ModelAdmin[RetentionRun]):
     """What retention removed or compacted, pass by pass (read-only)."""
 
     list_display = ["started_at", "finished_at", "executions_deleted", "node_runs_deleted", "events_deleted",

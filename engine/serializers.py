@@ -11,6 +11,7 @@ from rest_framework import serializers
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
+from engine.wire import failed_items
 from flowmaestro.request_bodies import KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
@@ -49,14 +50,25 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
     input = BoundedValueField()
     output = BoundedValueField(allow_null=True)
     error = BoundedValueField(allow_null=True)
+    failedItems = serializers.SerializerMethodField(
+        help_text="Loop items that did not succeed when the run last ended (a run that succeeded with "
+                  "onPartialFailure \"continue\" can have some): what a redrive without a selection re-runs.")
 
     class Meta:
         model = Execution
         fields = [
             "id", "workflow", "workflowName", "version", "status", "priority", "input", "output", "error",
-            "traceId", "createdAt", "startedAt", "finishedAt",
+            "traceId", "createdAt", "startedAt", "finishedAt", "failedItems",
         ]
         read_only_fields = fields
+
+
+    def get_failedItems(self, execution: Execution) -> int:
+        if hasattr(execution, "failed_items"):  # annotated by engine.selectors
+            return failed_items(execution.failed_items)
+        if "state" in execution.get_deferred_fields():
+            return 0  # never a query per row for it
+        return failed_items((execution.state or {}).get("failedItems") if isinstance(execution.state, dict) else None)
 
 
 class ExecutionSerializer(ExecutionSummarySerializer):

@@ -188,16 +188,18 @@ def execution_redrive(
     """A new attempt of the same execution that re-runs only what did not succeed (or the
     chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
     and loop item (engine.core.redrive). Same id and trace ids; `version="latest"` moves the
-    execution to the workflow's current version first (to redrive after a fix)."""
+    execution to the workflow's current version first (to redrive after a fix).
+
+    A succeeded execution can be redriven as a whole too when something in it did not
+    succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
     from engine.core.graph import Graph
     from engine.models import NodeRun
 
     selective = bool(nodes) or bool(items)
-    if execution.status not in REDRIVABLE and not (selective and execution.status == "succeeded"):
+    if execution.status not in REDRIVABLE and execution.status != "succeeded":
         raise NotRedrivable(
-            f"execution is {execution.status}: only a failed, cancelled or timed-out execution can be redriven"
+            f"execution is {execution.status}: only a finished execution can be redriven"
             + ("" if execution.status not in ("queued", "running", "paused") else " (wait for it to finish)")
-            + ("; choose nodes or items to re-run parts of a succeeded one" if execution.status == "succeeded" else "")
         )
     chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
     if chosen is None:
@@ -228,7 +230,12 @@ def execution_redrive(
             raise NotRedrivable("the execution changed meanwhile; reload it and try again")
         state = dict(row["state"] or {})
         previous = state.get("redrive") or {}
+        if execution.status == "succeeded" and not selective and not _has_failures(execution, state):
+            raise NotRedrivable("execution is succeeded and nothing in it failed: "
+                                "choose nodes or items to re-run parts of it")
         since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
+        # The engine counts the items that still fail when this attempt ends.
+        state.pop("failedItems", None)
         number = int(previous.get("number") or 0) + 1
         state["redrive"] = {
             "number": number, "sinceSeq": since, "pending": True, "nodes": list(nodes or []) or None,
@@ -255,6 +262,20 @@ def execution_redrive(
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
     return execution
+
+
+def _has_failures(execution: Execution, state: dict[str, Any]) -> bool:
+    """Did something in this succeeded execution not succeed? Loop items the engine counted
+    at its end (`failedItems`), or a node run of its latest attempt that failed or timed out
+    (a branch a `continue` join left out) — one indexed query. Not a cancelled one: in a run
+    that succeeded, that is the loser of a first-success race."""
+    from engine.models import NodeRun
+
+    if int(state.get("failedItems") or 0) > 0:
+        return True
+    since = int((state.get("redrive") or {}).get("sinceSeq") or 0)
+    return NodeRun.objects.filter(execution_id=execution.pk, status__in=("failed", "timed_out"),
+                                  seq__gt=since).exists()
 
 
 APPLICABLE = {

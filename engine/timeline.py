@@ -2,8 +2,9 @@
 
 `GET /api/executions/{id}/timeline` returns one bar per node-run attempt
 `{nodeRunId, nodeId, name, branchId, branchName, traceId, lane, queuedAt, startedAt,
-finishedAt, status, attempt, iteration}` (plus `type`, `container`, `critical`), the
-lanes they sit in, and a summary: wall time, sum of run times, achieved concurrency (sum
+finishedAt, status, attempt, iteration}` (plus `type`, `container`, `critical`, and
+`itemCount` on a loop node's bar: its number of items, from its `node.started` event), the
+lanes they sit in (a loop's lane with `items` seen and `itemCount` in all), and a summary: wall time, sum of run times, achieved concurrency (sum
 of run times / wall time), peak concurrency, the critical path, counts by status and the
 intervals the run stood paused (`paused: [{from, to}]`).
 `?nodeRun=<id>` returns that node run in full (input, output, error) with its log lines:
@@ -27,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -279,26 +281,46 @@ def _peak_concurrency(intervals: Iterable[tuple[datetime, datetime]]) -> int:
 def paused_intervals(execution: Execution) -> list[dict[str, str | None]]:
     """When the run stood paused: `[{from, to}]` from its pause and resume events (`to` is
     null while it is still paused; a run that ended while paused ends the interval)."""
-    events = Event.objects.filter(
-        execution=execution, type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES)
-    ).order_by("seq").values_list("type", "ts")
+    return timeline_events(execution, [])[0]
+
+
+def timeline_events(execution: Execution, rows: list[Row]) -> tuple[list[dict[str, str | None]], dict[str, int]]:
+    """What the timeline takes from the event log, in one read of it: the paused intervals
+    (`paused_intervals`) and how many items each loop node run of `rows` has, by node run
+    id, from the `itemCount` of its `node.started` event (the engine knows it once, when the
+    loop starts) — the start events of loop nodes only, not of their items."""
+    containers = container_types()
+    loop_nodes = {row["node_id"] for row in rows if row["type"] in containers}
+    wanted = Q(type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES))
+    if loop_nodes:
+        wanted |= Q(type="node.started", node_id__in=loop_nodes)
+    events = Event.objects.filter(wanted, execution=execution).order_by("seq").values_list(
+        "type", "ts", "node_run_id", "data")
+    item_counts: dict[str, int] = {}
     out: list[dict[str, str | None]] = []
-    for type_, ts in events:
+    for type_, ts, node_run_id, data in events:
+        if type_ == "node.started":
+            if isinstance(data, dict) and isinstance(data.get("itemCount"), int):
+                item_counts[node_run_id] = int(data["itemCount"])
+            continue
         is_open = bool(out) and out[-1]["to"] is None
         if type_ == "execution.paused" and not is_open:
             out.append({"from": _iso(ts), "to": None})
         elif type_ != "execution.paused" and is_open:
             out[-1]["to"] = _iso(ts)
-    return out
+    return out, item_counts
 
 
 FINISHED_EVENT_TYPES = tuple(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES))
 
 
 def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None,
-                   paused: list[dict[str, str | None]] | None = None) -> dict[str, Any]:
-    """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts)."""
+                   paused: list[dict[str, str | None]] | None = None,
+                   item_counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The timeline of an execution from its node-run rows (`BAR_FIELDS` dicts);
+    `item_counts`: each loop node run's number of items (`timeline_events`)."""
     now = now or timezone.now()
+    item_counts = item_counts or {}
     containers = container_types()
     finished = execution.status in FINISHED_EXECUTION_STATUSES
     definition = execution.version.definition or {}
@@ -328,6 +350,21 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
             "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
             "critical": row["id"] in critical_ids, "redrive": redrive_of(row["seq"]),
         })
+        if container and row["id"] in item_counts:
+            bars[-1]["itemCount"] = item_counts[row["id"]]
+    # A loop lane's length: the latest run of its loop node in each scope (a nested loop's
+    # lane holds the items of every run of it, one per outer item).
+    latest_loop_runs: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        if row["type"] in containers:
+            latest_loop_runs[(row["scope"], row["node_id"])] = row
+    lengths: Counter[str] = Counter()
+    for (scope, node_id), row in latest_loop_runs.items():
+        if row["id"] in item_counts:
+            lengths[f"loop:{loop_group_of((scope + '/' if scope else '') + node_id)}"] += item_counts[row["id"]]
+    for lane in lanes:
+        if lane["kind"] == "loop" and lane["id"] in lengths:
+            lane["itemCount"] = lengths[lane["id"]]
 
     starts = [t for row in rows for t in (row["queued_at"], row["started_at"]) if t is not None]
     wall_start = execution.started_at or (min(starts) if starts else None)
@@ -364,13 +401,13 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
     }
 
 
-def truncated_timeline(execution: Execution, rows: list[Row], *, paused: list[dict[str, str | None]] | None = None
-                       ) -> dict[str, Any]:
+def truncated_timeline(execution: Execution, rows: list[Row], *, paused: list[dict[str, str | None]] | None = None,
+                       item_counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The timeline of the first node runs only, with `truncated` saying so: the bars,
     lanes, critical path and run-time figures are those of `rows`; the counts per status
     and `summary.nodeRuns` are the whole execution's (from the database's index)."""
 
-    timeline = build_timeline(execution, rows, paused=paused)
+    timeline = build_timeline(execution, rows, paused=paused, item_counts=item_counts)
     counts = status_counts(execution)
     total = sum(counts.values())
     timeline["summary"]["counts"] = counts
@@ -428,7 +465,7 @@ class TimelineView(APIView):
         # 1,000,000-item loop must not make one answer of a million bars.
         max_bars = int(getattr(settings, "FLOWMAESTRO_TIMELINE_MAX_BARS", 5000))
         rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS)[: max_bars + 1])
-        paused = paused_intervals(execution)
+        paused, counts = timeline_events(execution, rows[:max_bars])
         if len(rows) <= max_bars:
-            return Response(build_timeline(execution, rows, paused=paused))
-        return Response(truncated_timeline(execution, rows[:max_bars], paused=paused))
+            return Response(build_timeline(execution, rows, paused=paused, item_counts=counts))
+        return Response(truncated_timeline(execution, rows[:max_bars], paused=paused, item_counts=counts))

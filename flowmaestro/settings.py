@@ -216,9 +216,12 @@ LOGIN_REDIRECT_URL = "/workflows/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers a missing or bad credential with 401 and the first class's
+    # challenge (`WWW-Authenticate: Token`); the session names none, so first it made every
+    # such answer a 403. A session without its CSRF token is still refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "flowmaestro.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -374,6 +377,11 @@ FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, min
 FLOWMAESTRO_NODE_RUNS_PAGE_SIZE = env_int("FLOWMAESTRO_NODE_RUNS_PAGE_SIZE", 500, minimum=1)
 FLOWMAESTRO_PAGE_MAX_BYTES = env_int("FLOWMAESTRO_PAGE_MAX_BYTES", 4_000_000, minimum=10_000)
 FLOWMAESTRO_TIMELINE_MAX_BARS = env_int("FLOWMAESTRO_TIMELINE_MAX_BARS", 5000, minimum=1)
+# Stored bounds (editor.services): workflows one user keeps (creating one more is a 409) and
+# versions one workflow keeps (a save past it first removes the oldest versions no
+# execution runs on; a 409 only when none can go).
+FLOWMAESTRO_MAX_WORKFLOWS_PER_USER = env_int("FLOWMAESTRO_MAX_WORKFLOWS_PER_USER", 1000, minimum=1)
+FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW = env_int("FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW", 500, minimum=2)
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,12 @@
 """`{% vite_entry "name" %}`: the script, CSS and preload tags of one Vite entry.
 
 Vite writes `static/dist/.vite/manifest.json` (build.manifest in vite.config.ts), mapping
-each source file to its hashed output and the chunks/CSS it imports. The tag reads it
-once per process (and again on every render while DEBUG, so `npm run build` in another
-terminal shows up without a restart). If the front end was never built, the page says so
-instead of failing with a blank screen.
+each source file to its hashed output and the chunks/CSS it imports. The tag keeps the
+parsed manifest and reads it again when the file changes (one stat per render, compared
+with the stat of the copy it holds), so a `npx vite build` under a running daphne is picked
+up at once: the old hashed files are gone after a build, and pages that still named them
+broke until a restart. If the front end was never built, the page says so instead of
+failing with a blank screen.
 """
 
 from __future__ import annotations
@@ -24,33 +26,52 @@ register = template.Library()
 DIST_URL = "/static/dist/"
 ENTRIES_SOURCE_DIR = "src/entries/"
 
+ManifestStamp = tuple[int, int, int]
+
 _cache_lock = threading.Lock()
-_cached_manifest: dict[str, Any] | None = None
+# The manifest as last read, with the stamp of the file it was read from.
+_cached: tuple[ManifestStamp, dict[str, Any]] | None = None
 
 
 def manifest_path() -> Path:
     return Path(settings.BASE_DIR) / "static" / "dist" / ".vite" / "manifest.json"
 
 
-def load_manifest() -> dict[str, Any] | None:
-    """The parsed manifest, or None when the front end has not been built."""
-    global _cached_manifest
-    if _cached_manifest is not None and not settings.DEBUG:
-        return _cached_manifest
-    path = manifest_path()
+def manifest_stamp() -> ManifestStamp | None:
+    """What changes when a build rewrites the manifest (modification time, size, inode), or
+    None without a build. Also what the static files middleware watches."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        st = manifest_path().stat()
     except FileNotFoundError:
         return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def load_manifest() -> dict[str, Any] | None:
+    """The parsed manifest, or None when the front end has not been built."""
+    global _cached
+    stamp = manifest_stamp()
+    if stamp is None:
+        return None
+    cached = _cached
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        data = json.loads(manifest_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        # Caught half-written by a build in progress: the last good one until it is whole.
+        return cached[1] if cached is not None else None
     with _cache_lock:
-        _cached_manifest = data
+        _cached = (stamp, data)
     return data
 
 
 def reset_cache() -> None:
-    global _cached_manifest
+    global _cached
     with _cache_lock:
-        _cached_manifest = None
+        _cached = None
 
 
 def _find_chunk(manifest: dict[str, Any], entry: str) -> dict[str, Any] | None:

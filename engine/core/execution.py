@@ -82,6 +82,10 @@ class ExecutionRun:
                             run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0))
         redrive = self.extra_state.get("redrive") or {}
         self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec)
+        # Loop items that did not succeed, stored as `failedItems` in the state at the end
+        # (engine.core.loops counts each loop run's at its end; kept loop runs from before).
+        self.failed_items = self.history.kept_failed_items
+        self.top_loop_failed_items: dict[str, int] = {}
         # Clocks an engine that stops must not reset (engine.core.clocks) count from what the
         # earlier engines wrote; a redrive's from its own node runs (those after `sinceSeq`).
         self.redrive_since = int(redrive.get("sinceSeq") or 0)
@@ -227,6 +231,10 @@ class ExecutionRun:
             status = "failed" if failed else "succeeded"
             error = failed
         self.final_status = status
+        failed_items = self.failed_items + sum(self.top_loop_failed_items.values())
+        if failed_items:
+            # A run that succeeded with failed items offers "Redrive failed (N items)".
+            self.extra_state["failedItems"] = failed_items
         if isinstance(error, dict) and isinstance(error.get("rollback"), list):
             self.rollback_report = error["rollback"]
         output = {

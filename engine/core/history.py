@@ -30,6 +30,9 @@ class RunHistory:
         # Queued rows that never started (e.g. held by a pause) are taken up again as the
         # same attempt, so restarting a paused run costs no retry attempts and adds no rows.
         self.unstarted: dict[Key, NodeRunRow] = {}
+        # Loop items that did not succeed in a loop run that is kept as it was (not run
+        # again now): the loops that do run count their own items as they end.
+        self.kept_failed_items = 0
 
     @classmethod
     def load(cls, graph: Graph, rows: list[dict[str, Any]], redrive: dict[str, Any], rec: Recorder) -> RunHistory:
@@ -59,6 +62,8 @@ class RunHistory:
             else:
                 self.replay.pop(key, None)
                 rec.interrupted(stored)
+        if self.replay:
+            self.kept_failed_items = _kept_failed_items(self.replay)
         return self
 
     def forget(self, scope_key: str, node_ids: Iterable[str]) -> int:
@@ -82,3 +87,15 @@ class RunHistory:
         """The earlier engine's queued row of this very attempt, if there is one."""
         row = self.unstarted.pop(key, None)
         return row if row is not None and row["attempt"] == attempt else None
+
+
+def _kept_failed_items(replay: dict[Key, NodeRunRow]) -> int:
+    """Items (`loop#3`, `outer#1/inner#0`) whose latest run of some node did not succeed,
+    in a loop node run that ended and replays (a loop that runs again counts itself)."""
+    failed = {scope for (scope, _), row in replay.items() if scope and row["status"] not in ("succeeded", "skipped")}
+    kept = 0
+    for scope in failed:
+        head, _, last = scope.rpartition("/")
+        if (head, last.partition("#")[0]) in replay:
+            kept += 1
+    return kept

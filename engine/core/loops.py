@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.item_queue import ItemQueue
-from engine.core.loop_results import LoopResults
+from engine.core.loop_results import OK, LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
 from engine.core.scopes import Attempt, ScopeRun
@@ -268,7 +268,20 @@ class LoopRun:
             return
         self._succeed(out)
 
+    def _count_failed(self) -> None:
+        """Tell the execution how many of this loop's items did not succeed (failed, timed
+        out, cancelled or cut): what "Redrive failed (N items)" re-runs. Once per loop run,
+        at its end — a count of a byte array, not per-item work."""
+        failed = self.total - self.results.status.count(OK)
+        if self.attempt.scope.key:
+            self.ex.failed_items += failed
+        else:
+            # A top-level loop may run again in this same run (a whole-branch retry): its
+            # latest run's count replaces the earlier one (a few entries: one per loop node).
+            self.ex.top_loop_failed_items[self.attempt.node.id] = failed
+
     def _succeed(self, out: Any) -> None:
+        self._count_failed()
         self.stopped = True
         alias = (self.attempt.node.config or {}).get("outputVariable")
         if alias:
@@ -276,6 +289,7 @@ class LoopRun:
         self.ex.finalize(self.attempt, "succeeded", output=out)
 
     def _fail(self, error: dict[str, Any]) -> None:
+        self._count_failed()
         self.cancel(error.get("message", "loop failed"))
         self.ex.fail_attempt(self.attempt, error, retryable=False)
 
@@ -321,7 +335,6 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
     row = attempt.row
     attempt.status = "running"
     attempt.impl = cls_type() if cls_type else None
-    ex.rec.started(row, row["queued_at"], engine.engine_id)
     tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
                            row["trace_id"])
     config = render(dict(attempt.node.config), tctx)
@@ -333,6 +346,10 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
         chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
         items = [e.get("item") for e in chosen]
         indexes = [int(e.get("index") or 0) for e in chosen]
+    # The start event says how many items the loop has (the count, never the items), so a
+    # watcher can show "2 of 6 items" while it runs; known here once, not per item.
+    ex.rec.started(row, row["queued_at"], engine.engine_id,
+                   data={"itemCount": len(items)} if isinstance(items, list) else None)
     if not isinstance(items, list):
         ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
                         retryable=False)

@@ -145,13 +145,14 @@ class Recorder:
     def write(self, row: NodeRunRow) -> None:
         self.sink.batch.node_runs[row["id"]] = cast(dict[str, Any], row)
 
-    def started(self, row: NodeRunRow, at: datetime, by: str) -> None:
-        """The attempt runs from `at`, on engine `by`."""
+    def started(self, row: NodeRunRow, at: datetime, by: str, *, data: Any = None) -> None:
+        """The attempt runs from `at`, on engine `by`; `data` goes into its event (a loop's
+        `itemCount`)."""
         row["status"] = "running"
         row["started_at"] = at
         row["claimed_by"] = by
         self.write(row)
-        self.event("node.started", row)
+        self.event("node.started", row, data=data)
 
     def claim(self, row: NodeRunRow) -> None:
         """The start of a body handed to the executor is a compare-and-set in the store: a

@@ -132,3 +132,83 @@ def test_redrive_api_refusals(alice, bob, alice_client, bob_client):
     done = run(alice, copy.deepcopy(_loop(FIXED)), {"items": [{"n": 1}]})
     refused = alice_client.post(f"/api/executions/{done.pk}/redrive", {}, format="json")
     assert refused.status_code == 409 and "succeeded" in refused.json()["detail"]
+
+
+# -- a run that succeeded with failed items (onPartialFailure "continue") --------------------------
+CONTINUE = {"parallel": {"onPartialFailure": "continue"}}
+
+
+def _items_ran(execution: Execution) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in _rows(execution, "double"):
+        counts[r.scope] = counts.get(r.scope, 0) + 1
+    return counts
+
+
+def test_a_succeeded_run_with_failed_items_redrives_them_all_at_once(alice, alice_client):
+    ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(10)]})
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"o": [i * 2 for i in range(10) if i % 4]}  # items 0, 4 and 8 left out
+    listed = next(r for r in alice_client.get("/api/executions").json() if r["id"] == ex.pk)
+    assert listed["failedItems"] == 3
+    assert alice_client.get(f"/api/executions/{ex.pk}").json()["failedItems"] == 3
+    before = {r.id for r in NodeRun.objects.filter(execution=ex)}
+
+    _new_version(ex, _loop(FIXED, **CONTINUE))
+    answer = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"version": "latest"}, format="json")
+    assert answer.status_code == 202, answer.json()
+    assert answer.json()["failedItems"] == 0
+    from engine.runtime import start_engine
+
+    assert start_engine().wait(ex.pk, 30)
+    redriven = wait_finished(ex.pk, 10)
+    assert redriven.status == "succeeded", redriven.error
+    # The loop's output (and the output node after it) is whole again, in item order.
+    assert redriven.output == {"o": [i * 2 for i in range(10)]}
+    # Only the three failed items ran again; the seven that succeeded were not repeated.
+    assert _items_ran(ex) == {f"loop#{i}": 2 if i % 4 == 0 else 1 for i in range(10)}
+    new = NodeRun.objects.filter(execution=ex).exclude(id__in=before)
+    assert sorted((r.scope, r.node_id) for r in new) == [
+        ("", "loop"), ("", "o"), ("loop#0", "double"), ("loop#4", "double"), ("loop#8", "double")]
+    assert len(_rows(ex, "start")) == 1
+    listed = next(r for r in alice_client.get("/api/executions").json() if r["id"] == ex.pk)
+    assert listed["failedItems"] == 0
+    # Nothing failed any more: a redrive without a selection has nothing to do.
+    again = alice_client.post(f"/api/executions/{ex.pk}/redrive", {}, format="json")
+    assert again.status_code == 409 and "nothing in it failed" in again.json()["detail"]
+
+
+def test_redriving_a_partly_failed_run_on_its_own_version_fails_the_same_items_again(alice):
+    ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(6)]})
+    assert ex.status == "succeeded" and ex.state["failedItems"] == 2  # items 0 and 4
+    redriven = _redrive(ex)  # version "original": still throws for them
+    assert redriven.status == "succeeded"
+    assert redriven.state["failedItems"] == 2
+    assert _items_ran(ex) == {"loop#0": 2, "loop#1": 1, "loop#2": 1, "loop#3": 1, "loop#4": 2, "loop#5": 1}
+    assert redriven.output == {"o": [2, 4, 6, 10]}
+
+
+def test_items_left_failed_by_a_chosen_redrive_are_still_counted_and_redriven_later(alice):
+    ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(10)]})
+    _new_version(ex, _loop(FIXED, **CONTINUE))
+    chosen = _redrive(ex, version="latest", items={"loop": [4]})
+    assert chosen.status == "succeeded"
+    assert chosen.state["failedItems"] == 2  # items 0 and 8 kept their failure
+    assert chosen.output == {"o": [i * 2 for i in range(10) if i not in (0, 8)]}
+    rest = _redrive(chosen, version="latest")
+    assert rest.status == "succeeded" and "failedItems" not in rest.state
+    assert rest.output == {"o": [i * 2 for i in range(10)]}
+    assert _items_ran(ex) == {f"loop#{i}": 2 if i in (0, 4, 8) else 1 for i in range(10)}
+
+
+def test_the_executions_stream_tells_the_failed_items_of_a_run_as_it_ends(alice):
+    """The Executions list hears a run end on `ws/executions/`: the summary it gets says how
+    many items failed, so the row offers "Redrive failed (N items)" without a reload."""
+    from engine.live.announce import execution_summary
+
+    ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(6)]})
+    assert ex.status == "succeeded"
+    summary = execution_summary(ex.pk)
+    assert summary is not None and summary["status"] == "succeeded" and summary["failedItems"] == 2
+    fine = run(alice, _loop(FIXED, **CONTINUE), {"items": [{"n": 1}]})
+    assert (execution_summary(fine.pk) or {})["failedItems"] == 0

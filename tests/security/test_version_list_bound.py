@@ -24,6 +24,7 @@ PAD = 5_000  # characters of padding per version: each definition is ~5.6 KB of 
 def padded(n: int) -> dict[str, Any]:
     d = copy.deepcopy(SIMPLE_DEFINITION)
     d["nodes"][1]["config"]["values"]["pad"] = f"{n}" + "x" * PAD
+    d["name"] = "Often saved"  # the workflow's: the server writes it into every definition
     return d
 
 

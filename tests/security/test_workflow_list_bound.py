@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db
 PAD = 5_000
 
 
-def padded(n: int) -> dict[str, Any]:
+def padded(n: int, name: str | None = None) -> dict[str, Any]:
     d = copy.deepcopy(SIMPLE_DEFINITION)
     d["nodes"][1]["config"]["values"]["pad"] = f"{n}" + "x" * PAD
+    d["name"] = name or f"W{n}"  # the workflow's: the server writes it into every definition
     return d
 
 
@@ -53,4 +54,4 @@ def test_past_the_budget_workflows_carry_a_marker_whose_url_answers_them_whole(
 def test_within_the_budget_every_definition_is_whole(alice_client, make_workflow):
     make_workflow(definition=padded(1))
     [row] = alice_client.get("/api/workflows").json()
-    assert row["definition"] == padded(1) and row["lastRun"] is None
+    assert row["definition"] == padded(1, "Greeting") and row["lastRun"] is None

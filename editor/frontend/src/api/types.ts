@@ -187,6 +187,9 @@ export interface ExecutionSummary {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Loop items that did not succeed when the run last ended: what "Redrive failed" re-runs
+   * of a run that succeeded with `onPartialFailure: "continue"`. */
+  failedItems?: number;
 }
 
 /** GET /api/executions/{id}: the summary with its node runs. */

@@ -5,10 +5,8 @@ import {
   Background,
   BackgroundVariant,
   type Connection,
-  Controls,
   type EdgeChange,
   type EdgeTypes,
-  MiniMap,
   type NodeChange,
   type NodeTypes,
   ReactFlow,
@@ -26,6 +24,7 @@ import { BranchEdge } from "./BranchEdge";
 import { Dialog } from "../dialogs/Dialog";
 import { ConnectDialog } from "./ConnectDialog";
 import { type ConnectRequest, ConnectRequestContext } from "./connectRequest";
+import { MapAndControls } from "./MapAndControls";
 import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
 import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 
@@ -246,8 +245,7 @@ export function Canvas({ issues, onAdded }: Props) {
         elevateNodesOnSelect={false}
       >
         <Background variant={BackgroundVariant.Dots} gap={GRID} size={1} />
-        <MiniMap pannable zoomable ariaLabel="Mini map" nodeStrokeWidth={2} data-testid="minimap" />
-        <Controls showInteractive={false} aria-label="Zoom controls" />
+        <MapAndControls paneRef={paneRef} />
       </ReactFlow>
       </ConnectRequestContext.Provider>
       {connectFrom ? <ConnectDialog {...connectFrom} onClose={() => setConnectFrom(null)} /> : null}

@@ -28,6 +28,7 @@ import { Toast } from "../panels/Toast";
 import { VersionsDialog } from "../panels/VersionsDialog";
 import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
 import { starterDefinition } from "./WorkflowListPage";
+import { ToolbarMore } from "./ToolbarMore";
 
 type Dialog = "run" | "versions" | "help" | "rerun" | "approve" | null;
 
@@ -71,7 +72,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     Promise.all([initialId ? workflowsApi.get(initialId) : Promise.resolve(unsaved), nodeTypesApi.list()])
       .then(([wf, types]) => {
         graphStore.getState().setNodeTypes(types);
-        graphStore.getState().load(normaliseDefinition(wf.definition, wf.name));
+        // The workflow's name is the one name (the list's, the API's): the title shows it even
+        // where an older stored definition still carries another.
+        graphStore.getState().load({ ...normaliseDefinition(wf.definition, wf.name), name: wf.name });
         setNodeTypeList(types);
         setWorkflow(wf);
         document.title = `${wf.name} · FlowMaestro`;
@@ -101,6 +104,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       const saved = currentId ? await workflowsApi.update(currentId, body) : await workflowsApi.create(body);
       store.markSaved(toSave);
       setWorkflow(saved);
+      document.title = `${saved.name} · FlowMaestro`;
       if (!currentId) {
         workflowIdRef.current = String(saved.id);
         setWorkflowId(String(saved.id));
@@ -345,10 +349,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         <button type="button" className="fm-btn" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
           Settings
         </button>
-        <button type="button" className="fm-btn" data-testid="open-versions" onClick={() => setDialog("versions")}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="open-versions" onClick={() => setDialog("versions")}>
           Versions
         </button>
-        <button type="button" className="fm-btn" data-testid="import" onClick={() => fileInput.current?.click()}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="import" onClick={() => fileInput.current?.click()}>
           Import
         </button>
         <input
@@ -363,12 +367,20 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
             e.target.value = "";
           }}
         />
-        <button type="button" className="fm-btn" data-testid="export" onClick={exportJson}>
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="export" onClick={exportJson}>
           Export
         </button>
-        <button type="button" className="fm-btn" data-testid="open-help" onClick={() => setDialog("help")} aria-label="Keyboard shortcuts">
+        <button type="button" className="fm-btn fm-tb-extra" data-testid="open-help" onClick={() => setDialog("help")} aria-label="Keyboard shortcuts">
           ?
         </button>
+        <ToolbarMore
+          items={[
+            { label: "Versions…", testId: "versions", onSelect: () => setDialog("versions") },
+            { label: "Import…", testId: "import", onSelect: () => fileInput.current?.click() },
+            { label: "Export", testId: "export", onSelect: exportJson },
+            { label: "Keyboard shortcuts", testId: "help", onSelect: () => setDialog("help") },
+          ]}
+        />
         <button type="button" className="fm-btn fm-btn-primary" data-testid="save" disabled={saving} onClick={() => void save()} title="Save (Ctrl+S)">
           Save
         </button>

@@ -1,8 +1,9 @@
 // `/executions/`: the user's executions, updated live from `ws/executions/` (status,
 // workflow, version, trace id, started, duration), filtered by status, workflow and any
 // trace id (the execution's, a branch's `trace-…-003` or a loop item's: the server finds
-// its execution). Per row: re-run (version and input) and, for a run waiting at an
-// approval, approve or reject; ticked rows: cancel or re-run them all.
+// its execution). Per row: re-run (version and input), redrive what failed (also of a run
+// that succeeded with failed loop items) and, for a run waiting at an approval, approve or
+// reject; ticked rows: cancel or re-run them all.
 import { useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
@@ -13,6 +14,7 @@ import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
+import { RedriveDialog } from "./RedriveDialog";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
 
@@ -54,6 +56,26 @@ export function ExecutionListPage() {
   const [rerun, setRerun] = useState<ExecutionRow | null>(null);
   const [deciding, setDeciding] = useState<{ id: number; approval: WaitingApprovalInfo } | null>(null);
   const [resuming, setResuming] = useState<number | null>(null);
+  // A run that succeeded with failed loop items: its "Redrive failed (N items)" asks the version first.
+  const [redriving, setRedriving] = useState<ExecutionRow | null>(null);
+  const redrive = (row: ExecutionRow, body: { version?: "original" | "latest" } = {}) => {
+    // The stream never moves a finished row back to running, so the row is reopened before
+    // the request: the stream's news of the redriven run (running, then its end) applies as
+    // it comes. The answer (queued again) may arrive after a quick run's end, so it never
+    // reopens a row the stream already finished; a refused redrive puts the row back.
+    setRows((prev) => new Map(prev).set(row.id, { ...row, status: "queued" }));
+    void api.post<Partial<ExecutionRow>>(`/api/executions/${row.id}/redrive`, body)
+      .then((summary) => setRows((prev) => {
+        const now = prev.get(row.id);
+        if (now && TERMINAL_EXECUTION_STATUSES.includes(now.status)) return prev;
+        // The stream's status, if it said one since, is the newer.
+        return new Map(prev).set(row.id, { ...row, ...now, ...summary, status: now?.status ?? summary.status ?? "queued" });
+      }))
+      .catch((err: unknown) => {
+        setRows((prev) => new Map(prev).set(row.id, row));
+        setError(errorMessage(err));
+      });
+  };
   const resume = async (id: number) => {
     try {
       await timelineApi.signal(id, { type: "resume", reason: "resumed from the executions list" });
@@ -259,27 +281,14 @@ export function ExecutionListPage() {
                   ) : null}
                   {REDRIVABLE.has(row.status) ? (
                     // Re-runs only what failed, in this same execution (its timeline offers the version choice).
-                    <button type="button" className="fm-small-btn" data-testid="row-redrive"
-                            onClick={() => {
-                              // The stream never moves a finished row back to running, so the row is
-                              // reopened before the request: the stream's news of the redriven run
-                              // (running, then its end) applies as it comes. The answer (queued again)
-                              // may arrive after a quick run's end, so it never reopens a row the
-                              // stream already finished; a refused redrive puts the row back.
-                              setRows((prev) => new Map(prev).set(row.id, { ...row, status: "queued" }));
-                              void api.post<Partial<ExecutionRow>>(`/api/executions/${row.id}/redrive`, {})
-                                .then((summary) => setRows((prev) => {
-                                  const now = prev.get(row.id);
-                                  if (now && TERMINAL_EXECUTION_STATUSES.includes(now.status)) return prev;
-                                  // The stream's status, if it said one since, is the newer.
-                                  return new Map(prev).set(row.id, { ...row, ...now, ...summary, status: now?.status ?? summary.status ?? "queued" });
-                                }))
-                                .catch((err: unknown) => {
-                                  setRows((prev) => new Map(prev).set(row.id, row));
-                                  setError(errorMessage(err));
-                                });
-                            }}>
+                    <button type="button" className="fm-small-btn" data-testid="row-redrive" onClick={() => redrive(row)}>
                       Redrive failed
+                    </button>
+                  ) : null}
+                  {row.status === "succeeded" && (row.failedItems ?? 0) > 0 ? (
+                    // Succeeded, leaving failed loop items out (`onPartialFailure: "continue"`).
+                    <button type="button" className="fm-small-btn" data-testid="row-redrive" onClick={() => setRedriving(row)}>
+                      Redrive failed ({row.failedItems} item{row.failedItems === 1 ? "" : "s"})
                     </button>
                   ) : null}
                   <button type="button" className="fm-small-btn" onClick={() => setRerun(row)} data-testid="row-rerun">Re-run…</button>
@@ -291,6 +300,11 @@ export function ExecutionListPage() {
       </table>
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
+      {redriving ? (
+        <RedriveDialog label={`the ${redriving.failedItems ?? 0} failed item${redriving.failedItems === 1 ? "" : "s"} of run #${redriving.id}`}
+                       busy={false} onClose={() => setRedriving(null)}
+                       onConfirm={(version) => { setRedriving(null); redrive(redriving, { version }); }} />
+      ) : null}
       {resuming !== null ? (
         <Dialog title={`Resume run #${resuming}?`} titleId="resume-title" testId="resume-dialog" onClose={() => setResuming(null)}>
           <p>It was paused by hand (a pause signal), not at an approval. Its running work carries on where it stopped.</p>

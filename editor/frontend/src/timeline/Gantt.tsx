@@ -19,6 +19,7 @@ import {
   barLabel,
   formatDuration,
   FINISHED_NODE_STATUSES,
+  loopItemCount,
   loopItemStats,
   type LoopItemStats,
   queueWaitMs,
@@ -204,7 +205,7 @@ export function Gantt(props: GanttProps) {
                           title={folded.has(lane.id) ? "Show the items (Enter)" : "Fold the items into one strip (Enter)"}
                           onClick={() => { if (!wasDrag()) onToggleFold(lane.id); }}>
                     <span aria-hidden="true" className="tl-fold">{folded.has(lane.id) ? "▸" : "▾"}</span>
-                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id), loopRunning(bars, lane.nodeId))}</span>
+                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id), loopRunning(bars, lane.nodeId), loopItemCount(bars, lane))}</span>
                   </button>
                 ) : (
                   <button type="button" className="tl-lane-btn" style={{ paddingLeft: 8 + lane.depth * 14 }} data-testid="lane-label"
@@ -290,15 +291,18 @@ function loopRunning(bars: readonly Bar[], nodeId: string | undefined): boolean 
   return nodeId !== undefined && bars.some((b) => b.nodeId === nodeId && b.container && !FINISHED_NODE_STATUSES.has(b.status));
 }
 
-function laneText(lane: Lane, stats: LoopItemStats | undefined, running = false): string {
+function laneText(lane: Lane, stats: LoopItemStats | undefined, running = false, total?: number): string {
   if (lane.kind === "branch") {
     return lane.branchId && lane.branchId !== "main" ? `${lane.label} (${lane.branchId})` : lane.label;
   }
   if (lane.kind === "loop") {
     const items = stats?.items.size ?? lane.items ?? 0;
     const failed = stats?.failed ?? 0;
-    // Running, the count is of the items started: the loop's length is not known here.
-    return `${lane.label} · ${items} items${running ? " so far" : ""}${failed ? ` · ${failed} failed` : ""}`;
+    // The count is of the items started; the loop's length comes from its start event
+    // ("2 of 6 items"), or, from an engine that did not say it, "2 items so far".
+    const count = total !== undefined && (running || items < total) ? `${items} of ${total} items`
+      : `${items} items${running && total === undefined ? " so far" : ""}`;
+    return `${lane.label} · ${count}${failed ? ` · ${failed} failed` : ""}`;
   }
   return lane.label;
 }

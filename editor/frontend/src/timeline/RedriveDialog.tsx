@@ -1,11 +1,14 @@
 // Redrive: run again only what failed (or the selected bar: a node, or one loop item) in a
 // new attempt of this same execution. Succeeded node runs and loop items are kept; the
 // server decides what depends on the re-run parts (POST /api/executions/{id}/redrive).
-import { useRef, useState } from "react";
+// A run that succeeded while some loop items failed (`onPartialFailure: "continue"`) offers
+// "Redrive failed (N items)" too: one request without a selection re-runs all of them.
+import { type RefObject, useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
+import { loopItemStats } from "./model";
 import type { Bar } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
@@ -30,15 +33,96 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
   return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] } };
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** What "Redrive failed" of a run that succeeded would re-run: its failed loop items (the
+ * server's count when known, else the bars') and node runs outside loops that did not
+ * succeed (a branch a `continue` join left out); null when there is nothing. */
+export function partialFailures(bars: readonly Bar[], failedItems?: number): { button: string; label: string } | null {
+  let items = failedItems;
+  if (items === undefined) {
+    items = 0;
+    for (const stats of loopItemStats(bars).values()) items += stats.failed;
+  }
+  const latest = new Map<string, Bar>();
+  for (const bar of bars) {
+    if (bar.lane.includes(":slot:") || bar.container) continue;
+    const key = `${bar.lane}|${bar.nodeId}`;
+    const seen = latest.get(key);
+    if (!seen || (bar.redrive ?? 0) > (seen.redrive ?? 0) || ((bar.redrive ?? 0) === (seen.redrive ?? 0) && (bar.attempt ?? 0) >= (seen.attempt ?? 0))) {
+      latest.set(key, bar);
+    }
+  }
+  // Not "cancelled": in a run that succeeded that is the loser of a first-success race.
+  const others = [...latest.values()].filter((b) => b.status === "failed" || b.status === "timed_out").length;
+  if (items + others === 0) return null;
+  if (others === 0) return { button: `Redrive failed (${plural(items, "item")})`, label: `the ${plural(items, "failed item")}` };
+  const parts = [items ? plural(items, "item") : "", plural(others, "node run")].filter(Boolean).join(", ");
+  return { button: `Redrive failed (${parts})`, label: `what did not succeed (${parts})` };
+}
+
+/** The redrive dialog: what runs again, on which version. Also opened from the Executions list. */
+export function RedriveDialog({ label, busy, onClose, onConfirm }: {
+  label: string;
+  busy: boolean;
+  onClose: () => void;
+  onConfirm: (version: "original" | "latest") => void;
+}) {
+  const [version, setVersion] = useState<"original" | "latest">("original");
+  const first = useRef<HTMLInputElement>(null);
+  return <RedriveDialogView label={label} busy={busy} version={version} setVersion={setVersion} first={first}
+                            onClose={onClose} onConfirm={() => onConfirm(version)} />;
+}
+
+function RedriveDialogView({ label, busy, version, setVersion, first, onClose, onConfirm }: {
+  label: string;
+  busy: boolean;
+  version: "original" | "latest";
+  setVersion: (v: "original" | "latest") => void;
+  first: RefObject<HTMLInputElement | null>;
+  onClose: () => void;
+  onConfirm: () => void;
+}) {
+  return (
+    <Dialog title={`Redrive ${label}`} titleId="redrive-title" testId="redrive-dialog" onClose={onClose} initialFocus={first}>
+      <p>
+        Runs again {label} and whatever depends on it, in this same execution. Everything that succeeded is kept;
+        trace ids stay the same.
+      </p>
+      <fieldset>
+        <legend>Version</legend>
+        <label>
+          <input ref={first} type="radio" name="redrive-version" checked={version === "original"} onChange={() => setVersion("original")} data-testid="redrive-version-original" />
+          the version this run used
+        </label>
+        <label>
+          <input type="radio" name="redrive-version" checked={version === "latest"} onChange={() => setVersion("latest")} data-testid="redrive-version-latest" />
+          the latest version (after a fix)
+        </label>
+      </fieldset>
+      <div className="fm-modal-actions">
+        <button type="button" className="fm-btn" onClick={onClose}>
+          Cancel
+        </button>
+        <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={onConfirm} data-testid="redrive-confirm">
+          Redrive
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
 interface Props {
   executionId: string;
   status: ExecutionStatus;
   bars: Bar[];
   selected: Bar | null;
+  /** The server's count of failed loop items of the ended run (undefined: count the bars). */
+  failedItems?: number;
   onDone: () => void;
 }
 
-export function RedriveControls({ executionId, status, bars, selected, onDone }: Props) {
+export function RedriveControls({ executionId, status, bars, selected, failedItems, onDone }: Props) {
   const [open, setOpen] = useState<Target | null>(null);
   const [version, setVersion] = useState<"original" | "latest">("original");
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
@@ -54,6 +138,7 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
     if (!seen || (bar.attempt ?? 0) >= (seen.attempt ?? 0)) latest.set(key, bar);
   }
   const failed = [...latest.values()].filter((b) => RERUN_STATUSES.has(b.status) && !b.container).length;
+  const partial = status === "succeeded" ? partialFailures(bars, failedItems) : null;
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
@@ -80,6 +165,12 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
           Redrive failed ({failed})
         </button>
       )}
+      {partial && (
+        // The run succeeded, yet some items failed: no selection re-runs every one of them.
+        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => setOpen({ label: partial.label, body: {} })}>
+          {partial.button}
+        </button>
+      )}
       {selection && (
         <button type="button" className="fm-btn" data-testid="redrive-selection" onClick={() => setOpen(selection)}>
           Redrive {selection.label}
@@ -92,31 +183,8 @@ export function RedriveControls({ executionId, status, bars, selected, onDone }:
         </span>
       )}
       {open && (
-        <Dialog title={`Redrive ${open.label}`} titleId="redrive-title" testId="redrive-dialog" onClose={() => setOpen(null)} initialFocus={first}>
-          <p>
-            Runs again {open.label} and whatever depends on it, in this same execution. Everything that succeeded is kept;
-            trace ids stay the same.
-          </p>
-          <fieldset>
-            <legend>Version</legend>
-            <label>
-              <input ref={first} type="radio" name="redrive-version" checked={version === "original"} onChange={() => setVersion("original")} data-testid="redrive-version-original" />
-              the version this run used
-            </label>
-            <label>
-              <input type="radio" name="redrive-version" checked={version === "latest"} onChange={() => setVersion("latest")} data-testid="redrive-version-latest" />
-              the latest version (after a fix)
-            </label>
-          </fieldset>
-          <div className="fm-modal-actions">
-            <button type="button" className="fm-btn" onClick={() => setOpen(null)}>
-              Cancel
-            </button>
-            <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={() => void go()} data-testid="redrive-confirm">
-              Redrive
-            </button>
-          </div>
-        </Dialog>
+        <RedriveDialogView label={open.label} busy={busy} version={version} setVersion={setVersion} first={first}
+                           onClose={() => setOpen(null)} onConfirm={() => void go()} />
       )}
     </div>
   );

@@ -267,7 +267,10 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         <CustomSignals executionId={executionId} status={live.status} onSent={refresh}
                        handlers={timeline.definition.settings?.signalHandlers} />
         {/* A redrive turns a finished run live again: start over with a fresh timeline and stream. */}
-        <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar} onDone={() => window.location.reload()} />
+        {/* The server's count of failed items is the ended run's; until the page has re-read it, the bars count. */}
+        <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar}
+                         failedItems={timeline.execution.status === live.status ? timeline.execution.failedItems : undefined}
+                         onDone={() => window.location.reload()} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       </header>
       <div className="tl-body">

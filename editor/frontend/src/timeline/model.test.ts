@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { WorkflowNode } from "../api/types";
-import { applyEvents, type LiveState, loopGroupOf, loopItemStats, traceTree, visibleLanes } from "./model";
+import { applyEvents, type LiveState, loopGroupOf, loopItemCount, loopItemStats, traceTree, visibleLanes } from "./model";
 import type { Bar, StreamEvent } from "./types";
 
 const node = (id: string, parentId?: string): WorkflowNode => ({
@@ -51,6 +51,26 @@ describe("applyEvents", () => {
     expect(visibleLanes(state.lanes, new Set(["loop:loop"])).map((l) => l.id)).toEqual(["branch:main", "loop:loop"]);
     const tree = traceTree("trace-abc123", state.lanes, state.bars.values());
     expect(tree.children.map((c) => c.traceId)).toEqual(["trace-abc123-001", "trace-abc123-002", "trace-abc123-003"]);
+  });
+});
+
+describe("loopItemCount", () => {
+  it("takes the loop's length from its start event, and the latest run after a redrive", () => {
+    let state = applyEvents(EMPTY, [
+      event("node.queued", "loop"),
+      event("node.started", "loop", { data: { itemCount: 6 } }),
+      event("node.queued", "work", { nodeRunId: "work-0", iteration: 0 }),
+    ], NODES);
+    const lane = state.lanes.find((l) => l.id === "loop:loop");
+    expect(lane).toBeDefined();
+    expect(state.bars.get("loop-run")?.itemCount).toBe(6);
+    expect(loopItemCount([...state.bars.values()], lane!)).toBe(6);
+    // No start event seen (an older engine): the lane's own count from the API, else nothing.
+    expect(loopItemCount([], { ...lane!, itemCount: 4 })).toBe(4);
+    expect(loopItemCount([], lane!)).toBeUndefined();
+    // A redrive starts the loop node again: its newer run decides.
+    state = applyEvents(state, [event("node.started", "loop", { nodeRunId: "loop-run-2", data: { itemCount: 7 } })], NODES);
+    expect(loopItemCount([...state.bars.values()], lane!)).toBe(7);
   });
 });
 

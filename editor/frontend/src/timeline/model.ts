@@ -236,6 +236,8 @@ export function applyEvents(state: LiveState, events: readonly StreamEvent[], no
     if (statusRank(next) < statusRank(bar.status)) continue;
     const updated: Bar = { ...bar, status: next };
     if (kind === "started") updated.startedAt = bar.startedAt ?? event.ts;
+    const itemCount = event.data?.itemCount;
+    if (kind === "started" && typeof itemCount === "number") updated.itemCount = itemCount;
     if (FINISHED_NODE_STATUSES.has(kind)) updated.finishedAt = bar.finishedAt ?? event.ts;
     bars.set(updated.nodeRunId, updated);
   }
@@ -555,6 +557,23 @@ export interface LoopItemStats {
 function barTime(bar: Bar): number {
   const at = bar.startedAt ?? bar.queuedAt;
   return at ? Date.parse(at) : 0;
+}
+
+/** How many items the loop of a lane has, from the latest run of its loop node in each
+ * scope (`iteration` tells the runs of a nested loop apart: one per outer item); undefined
+ * while no start event has said. */
+export function loopItemCount(bars: readonly Bar[], lane: Lane): number | undefined {
+  const latest = new Map<string, Bar>();
+  for (const bar of bars) {
+    if (!bar.container || bar.nodeId !== lane.nodeId || bar.itemCount === undefined) continue;
+    const key = String(bar.iteration ?? "");
+    const seen = latest.get(key);
+    if (!seen || barTime(bar) >= barTime(seen)) latest.set(key, bar);
+  }
+  if (latest.size === 0) return lane.itemCount;
+  let total = 0;
+  for (const bar of latest.values()) total += bar.itemCount ?? 0;
+  return total;
 }
 
 /** Per loop group (the lane id before `:slot:`), its items and how many of them failed.

@@ -15,6 +15,8 @@ export interface Bar
   critical: boolean;
   /** 0 for the execution's first attempt; n for node runs of its n-th redrive. */
   redrive?: number;
+  /** A loop node's bar: how many items it has (its `node.started` event's `data.itemCount`). */
+  itemCount?: number;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
@@ -31,6 +33,8 @@ export interface Lane {
   traceId?: string;
   nodeId?: string;
   items?: number;
+  /** A loop lane: how many items its loop has in all (known from its start). */
+  itemCount?: number;
   slots?: number;
   counts?: Record<string, number>;
 }
@@ -102,4 +106,4 @@ export interface ExecutionStatusMessage {
 
 /** A row of `GET /api/executions` and of `ws/executions/`. */
 export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">
-  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error">>;
+  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error" | "failedItems">>;

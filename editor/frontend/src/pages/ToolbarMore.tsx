@@ -1,0 +1,66 @@
+// The editor toolbar's "More" menu. In a narrow window (under 1280 px wide, see editor.css)
+// the toolbar's less frequent buttons (versions, import, export, shortcuts) move into it, so
+// the toolbar stays one row instead of wrapping onto the canvas.
+import { type KeyboardEvent, useEffect, useRef, useState } from "react";
+
+export interface MoreItem {
+  label: string;
+  testId: string;
+  onSelect: () => void;
+}
+
+export function ToolbarMore({ items }: { items: MoreItem[] }) {
+  const [open, setOpen] = useState(false);
+  const root = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    root.current?.querySelector<HTMLButtonElement>("[role=menuitem]")?.focus();
+    const away = (event: MouseEvent) => {
+      if (!root.current?.contains(event.target as Node)) setOpen(false);
+    };
+    const escape = (event: globalThis.KeyboardEvent) => {
+      if (event.key !== "Escape") return;
+      event.stopPropagation();
+      setOpen(false);
+      root.current?.querySelector<HTMLButtonElement>("[aria-haspopup]")?.focus();
+    };
+    document.addEventListener("mousedown", away);
+    document.addEventListener("keydown", escape, true);
+    return () => {
+      document.removeEventListener("mousedown", away);
+      document.removeEventListener("keydown", escape, true);
+    };
+  }, [open]);
+
+  const move = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    event.preventDefault();
+    const entries = Array.from(root.current?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? []);
+    const at = entries.indexOf(document.activeElement as HTMLButtonElement);
+    const next = (at + (event.key === "ArrowDown" ? 1 : entries.length - 1)) % entries.length;
+    entries[next]?.focus();
+  };
+
+  return (
+    <div className="fm-more" ref={root}>
+      <button type="button" className="fm-btn" aria-haspopup="menu" aria-expanded={open} data-testid="toolbar-more"
+              onClick={() => setOpen(!open)}>
+        More ▾
+      </button>
+      {open ? (
+        <div role="menu" aria-label="More actions" className="fm-more-menu" data-testid="toolbar-more-menu" onKeyDown={move}>
+          {items.map((item) => (
+            <button key={item.testId} type="button" role="menuitem" data-testid={`more-${item.testId}`}
+                    onClick={() => {
+                      setOpen(false);
+                      item.onSelect();
+                    }}>
+              {item.label}
+            </button>
+          ))}
+        </div>
+      ) : null}
+    </div>
+  );
+}
