@@ -187,8 +187,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # statement on its 5th run on a connection, so PostgreSQL stops parsing and planning
     # it (the engine's writes and the run request are the same few statements over and
     # over). Django's default quotes every value into new SQL text in Python, which can
-    # never be prepared. Measured on `bench scaleout`'s cluster: ~10 % less CPU per run;
-    # PostgreSQL's own share a quarter lower. (Django turns preparing off for the sake of
+    # never be prepared. Measured on `bench scaleout`'s cluster: PostgreSQL's CPU per run a
+    # quarter lower, the whole cluster's ~5 %. (Django turns preparing off for the sake of
     # poolers; behind PgBouncer in transaction mode it stays off, below.)
     if env_bool("FLOWMAESTRO_DB_SERVER_BINDING", True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
