@@ -56,5 +56,6 @@ def test_one_undo_takes_back_a_burst_of_typing_in_one_field(logged_in_page: Any,
     page.keyboard.type(" v2")
     assert page.input_value("[data-testid=workflow-title]").endswith(" v2")
     page.click("[data-testid=undo]")
-    page.wait_for_function("() => document.querySelector('[data-testid=workflow-title]').value === 'Fan-out'")
+    # The title is the workflow's name ("Undo"), not its definition's ("Fan-out"): one name.
+    page.wait_for_function("() => document.querySelector('[data-testid=workflow-title]').value === 'Undo'")
     assert page_errors.unexpected() == []
