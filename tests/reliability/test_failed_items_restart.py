@@ -5,8 +5,6 @@ replay — each failed item once, never twice."""
 
 from __future__ import annotations
 
-import os
-import signal
 from typing import Any
 
 import pytest
@@ -16,8 +14,7 @@ from editor.models import Workflow, WorkflowVersion
 from engine import services
 from engine.models import Execution, NodeRun
 from tests.engine.definitions import definition
-from tests.engine.runs import wait_for
-from tests.reliability.test_restart import engine_process
+from tests.reliability.test_restart import kill_9_and_restart
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,18 +40,7 @@ def _workflow(owner: User, loop_body_delay: int, after_delay: int) -> Workflow:
 def _kill_when(settings: Any, wf: Workflow, owner: User, ready: Any) -> Execution:
     settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
     ex = services.execution_start(workflow=wf, user=owner, input={"items": list(range(6))})
-    proc = engine_process()
-    try:
-        wait_for(lambda: ready(ex), timeout=30)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-        assert Execution.objects.get(id=ex.id).status == "running"
-        proc = engine_process()
-        wait_for(lambda: Execution.objects.get(id=ex.id).status not in ("queued", "running"), timeout=40)
-    finally:
-        proc.kill()
-        proc.wait(5)
-    ex.refresh_from_db()
+    kill_9_and_restart(ex, lambda: ready(ex), timeout=40)
     return ex
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,23 @@ def engine_process() -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def kill_9_and_restart(execution: Execution, ready: Callable[[], bool], *, timeout: float = 30) -> None:
+    """Run `execution` on a `runengine` process, kill -9 it once `ready()`, and let a new
+    engine process take the execution over until it ends (within `timeout` seconds)."""
+    proc = engine_process()
+    try:
+        wait_for(ready, timeout=30)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        assert Execution.objects.get(id=execution.id).status == "running"
+        proc = engine_process()
+        wait_for(lambda: Execution.objects.get(id=execution.id).status not in ("queued", "running"), timeout=timeout)
+    finally:
+        proc.kill()
+        proc.wait(5)
+    execution.refresh_from_db()
+
+
 def test_kill_9_mid_run_and_restart(settings):
     settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
     owner = User.objects.create_user("restart-owner")
@@ -46,18 +64,7 @@ def test_kill_9_mid_run_and_restart(settings):
     wf = Workflow.objects.create(owner=owner, name="restart", definition=d, version=1)
     WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
     ex = services.execution_start(workflow=wf, user=owner, input={"v": 42})
-    proc = engine_process()
-    try:
-        wait_for(lambda: NodeRun.objects.filter(execution=ex, node_id="second", status="running").exists())
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-        assert Execution.objects.get(id=ex.id).status == "running"
-        proc = engine_process()
-        wait_for(lambda: Execution.objects.get(id=ex.id).status not in ("queued", "running"), timeout=30)
-    finally:
-        proc.kill()
-        proc.wait(5)
-    ex.refresh_from_db()
+    kill_9_and_restart(ex, lambda: NodeRun.objects.filter(execution=ex, node_id="second", status="running").exists())
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"out": {"v": 42}}
     assert NodeRun.objects.filter(execution=ex, node_id="first").count() == 1
