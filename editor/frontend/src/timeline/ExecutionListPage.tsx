@@ -14,7 +14,7 @@ import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
-import { RedriveDialog } from "./RedriveDialog";
+import { RedriveDialog, plural } from "./RedriveDialog";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
 
@@ -288,7 +288,7 @@ export function ExecutionListPage() {
                   {row.status === "succeeded" && (row.failedItems ?? 0) > 0 ? (
                     // Succeeded, leaving failed loop items out (`onPartialFailure: "continue"`).
                     <button type="button" className="fm-small-btn" data-testid="row-redrive" onClick={() => setRedriving(row)}>
-                      Redrive failed ({row.failedItems} item{row.failedItems === 1 ? "" : "s"})
+                      Redrive failed ({plural(row.failedItems ?? 0, "item")})
                     </button>
                   ) : null}
                   <button type="button" className="fm-small-btn" onClick={() => setRerun(row)} data-testid="row-rerun">Re-run…</button>
@@ -301,7 +301,7 @@ export function ExecutionListPage() {
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
       {redriving ? (
-        <RedriveDialog label={`the ${redriving.failedItems ?? 0} failed item${redriving.failedItems === 1 ? "" : "s"} of run #${redriving.id}`}
+        <RedriveDialog label={`the ${plural(redriving.failedItems ?? 0, "failed item")} of run #${redriving.id}`}
                        busy={false} onClose={() => setRedriving(null)}
                        onConfirm={(version) => { setRedriving(null); redrive(redriving, { version }); }} />
       ) : null}

@@ -3,7 +3,7 @@
 // server decides what depends on the re-run parts (POST /api/executions/{id}/redrive).
 // A run that succeeded while some loop items failed (`onPartialFailure: "continue"`) offers
 // "Redrive failed (N items)" too: one request without a selection re-runs all of them.
-import { type RefObject, useRef, useState } from "react";
+import { useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
@@ -33,7 +33,7 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
   return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] } };
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** What "Redrive failed" of a run that succeeded would re-run: its failed loop items (the
  * server's count when known, else the bars') and node runs outside loops that did not
@@ -61,7 +61,7 @@ export function partialFailures(bars: readonly Bar[], failedItems?: number): { b
   return { button: `Redrive failed (${parts})`, label: `what did not succeed (${parts})` };
 }
 
-/** The redrive dialog: what runs again, on which version. Also opened from the Executions list. */
+/** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
 export function RedriveDialog({ label, busy, onClose, onConfirm }: {
   label: string;
   busy: boolean;
@@ -70,19 +70,6 @@ export function RedriveDialog({ label, busy, onClose, onConfirm }: {
 }) {
   const [version, setVersion] = useState<"original" | "latest">("original");
   const first = useRef<HTMLInputElement>(null);
-  return <RedriveDialogView label={label} busy={busy} version={version} setVersion={setVersion} first={first}
-                            onClose={onClose} onConfirm={() => onConfirm(version)} />;
-}
-
-function RedriveDialogView({ label, busy, version, setVersion, first, onClose, onConfirm }: {
-  label: string;
-  busy: boolean;
-  version: "original" | "latest";
-  setVersion: (v: "original" | "latest") => void;
-  first: RefObject<HTMLInputElement | null>;
-  onClose: () => void;
-  onConfirm: () => void;
-}) {
   return (
     <Dialog title={`Redrive ${label}`} titleId="redrive-title" testId="redrive-dialog" onClose={onClose} initialFocus={first}>
       <p>
@@ -104,7 +91,7 @@ function RedriveDialogView({ label, busy, version, setVersion, first, onClose, o
         <button type="button" className="fm-btn" onClick={onClose}>
           Cancel
         </button>
-        <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={onConfirm} data-testid="redrive-confirm">
+        <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={() => onConfirm(version)} data-testid="redrive-confirm">
           Redrive
         </button>
       </div>
@@ -124,10 +111,8 @@ interface Props {
 
 export function RedriveControls({ executionId, status, bars, selected, failedItems, onDone }: Props) {
   const [open, setOpen] = useState<Target | null>(null);
-  const [version, setVersion] = useState<"original" | "latest">("original");
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
-  const first = useRef<HTMLInputElement>(null);
 
   if (!FINISHED.has(status)) return null;
   // The newest attempt of each node run decides what failed.
@@ -142,7 +127,7 @@ export function RedriveControls({ executionId, status, bars, selected, failedIte
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
-  const go = async () => {
+  const go = async (version: "original" | "latest") => {
     if (!open) return;
     setBusy(true);
     try {
@@ -161,7 +146,7 @@ export function RedriveControls({ executionId, status, bars, selected, failedIte
     <div className="tl-redrive" data-testid="redrive-controls">
       {REDRIVABLE.has(status) && (
         <button type="button" className="fm-btn" data-testid="redrive-failed"
-                onClick={() => setOpen({ label: `the ${failed} node run${failed === 1 ? "" : "s"} that did not succeed`, body: {} })}>
+                onClick={() => setOpen({ label: `the ${plural(failed, "node run")} that did not succeed`, body: {} })}>
           Redrive failed ({failed})
         </button>
       )}
@@ -183,8 +168,7 @@ export function RedriveControls({ executionId, status, bars, selected, failedIte
         </span>
       )}
       {open && (
-        <RedriveDialogView label={open.label} busy={busy} version={version} setVersion={setVersion} first={first}
-                           onClose={() => setOpen(null)} onConfirm={() => void go()} />
+        <RedriveDialog label={open.label} busy={busy} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
       )}
     </div>
   );
