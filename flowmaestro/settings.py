@@ -363,6 +363,9 @@ FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 FLOWMAESTRO_EXPRESSION_TESTS_MAX = env_int("FLOWMAESTRO_EXPRESSION_TESTS_MAX", max(2, FLOWMAESTRO_HTTP_THREADS // 2),
                                            minimum=1)
 FLOWMAESTRO_EXPRESSION_TESTS_PER_USER = env_int("FLOWMAESTRO_EXPRESSION_TESTS_PER_USER", 2, minimum=1)
+# Live streams (websockets) one user may have open at once per daphne process; past it the
+# stream is closed with 4429 (engine.live.consumers). A page holds one or two.
+FLOWMAESTRO_WS_STREAMS_PER_USER = env_int("FLOWMAESTRO_WS_STREAMS_PER_USER", 50, minimum=1)
 # How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
 # inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
 # fails that node run).
