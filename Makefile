@@ -62,9 +62,14 @@ frontend: node_modules/.package-lock.json
 migrate: deps
 	$(PY) manage.py migrate --noinput
 
+# Where this server is reached: the login it prints and the demo API the demo workflows
+# call follow PORT and HOST (or FLOWMAESTRO_SITE_URL), so `make run PORT=8765` gives demos
+# that call port 8765, not a server that may not be there.
+SITE_URL = $(patsubst %/,%,$(or $(FLOWMAESTRO_SITE_URL),http://$(HOST):$(PORT)))
+
 demo: migrate
-	$(PY) manage.py ensure_login
-	$(PY) manage.py load_demo --user admin
+	$(PY) manage.py ensure_login --url $(SITE_URL)/
+	$(PY) manage.py load_demo --user admin --api-base $(SITE_URL)/demo-api
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -203,7 +203,7 @@ class HookApi(APIView):
         },
     )
     def post(self, request: Request, token: str) -> Response:
-        webhook = Webhook.objects.select_related("workflow").filter(token=token).first()
+        webhook = Webhook.objects.select_related("workflow__owner").filter(token=token).first()
         if webhook is None or len(token) > 64:
             raise Http404
         body: bytes = request.body

@@ -80,7 +80,9 @@ def webhook_signature(secret: str, body: bytes) -> str:
 def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> None:
     """Refuse a call the webhook does not accept (disabled, or an HMAC webhook's body not
     signed with its secret). Compared in constant time."""
-    if not webhook.enabled:
+    # Runs from triggers belong to the workflow's owner: a deactivated account (whose login
+    # and API tokens are refused) starts nothing either, though its webhooks stay enabled.
+    if not webhook.enabled or not webhook.workflow.owner.is_active:
         raise WebhookRefused("this webhook is disabled")
     if webhook.auth == WebhookAuth.HMAC:
         expected = webhook_signature(webhook.hmac_secret, body)
@@ -184,7 +186,7 @@ def schedules_run_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     grace = timedelta(seconds=float(getattr(settings, "FLOWMAESTRO_SCHEDULE_GRACE", 60)))
     started = 0
-    due = list(Schedule.objects.filter(enabled=True, next_run_at__lte=now).select_related("workflow")[:100])
+    due = list(Schedule.objects.filter(enabled=True, next_run_at__lte=now).select_related("workflow__owner")[:100])
     for schedule in due:
         claimed_at = schedule.next_run_at
         assert claimed_at is not None
@@ -206,6 +208,12 @@ def schedules_run_due(now: datetime | None = None) -> int:
             runs = moments[-1:]
         else:
             runs = moments
+        if not schedule.workflow.owner.is_active:
+            # As for webhooks: a deactivated account's schedules start nothing. The occurrence
+            # is claimed all the same (no retry every second); reactivated, it runs on as before.
+            Schedule.objects.filter(pk=schedule.pk).update(
+                last_error="not run: the workflow's owner is deactivated")
+            continue
         if late:
             log.info("schedule %s: %d occurrence(s) missed while down, policy %s -> %d run(s)",
                      schedule.pk, len(late), schedule.catch_up, len(runs))

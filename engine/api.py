@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import execution_values, node_run_pages
+from engine.core.rules import MAX_NODE_ID_LENGTH
 from engine.models import Event, Execution, ExecutionStatus
 from engine.selectors import execution_get, executions_visible
 from engine.serializers import (
@@ -285,13 +286,32 @@ class ExecutionRetryApi(APIView):
         return _execution_response(retried, status.HTTP_201_CREATED)
 
 
+# A redrive names at most this many nodes or loops; an id is at most MAX_NODE_ID_LENGTH
+# characters, as in a definition (README, "Redrive").
+REDRIVE_MAX_NODES = 1000
+REDRIVE_MAX_ITEMS_PER_LOOP = 100_000
+
+
 class RedriveInputSerializer(KnownKeysSerializer):
     version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
-    nodes = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=1000)
+    nodes = serializers.ListField(child=serializers.CharField(max_length=MAX_NODE_ID_LENGTH), required=False,
+                                  max_length=REDRIVE_MAX_NODES)
     items = serializers.DictField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=100_000),
+        child=serializers.ListField(child=serializers.IntegerField(min_value=0),
+                                    max_length=REDRIVE_MAX_ITEMS_PER_LOOP),
         required=False,
     )
+
+    def validate_items(self, items: dict[str, list[int]]) -> dict[str, list[int]]:
+        # DictField bounds neither its keys nor how many: probed, a 10,000-character key or
+        # 100,000 made-up loop ids were read, looked up and echoed whole in the 400.
+        if len(items) > REDRIVE_MAX_NODES:
+            raise serializers.ValidationError(f"at most {REDRIVE_MAX_NODES} loops")
+        too_long = [key for key in items if len(key) > MAX_NODE_ID_LENGTH]
+        if too_long:
+            raise serializers.ValidationError(
+                f"a loop id is at most {MAX_NODE_ID_LENGTH} characters ({len(too_long)} longer)")
+        return items
 
 
 class ExecutionRedriveApi(APIView):

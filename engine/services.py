@@ -213,7 +213,10 @@ def execution_redrive(
     containers = container_types()
     unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type not in containers]
     if unknown:
-        raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: {', '.join(unknown)}")
+        # Named up to five, like the missing items below: the answer stays small whatever was sent.
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: "
+                       f"{', '.join(unknown[:5])}{more}")
     for loop, indexes in (items or {}).items():
         in_loop = Q(scope__startswith=f"{loop}#") | Q(scope__contains=f"/{loop}#")
         ran = NodeRun.objects.filter(in_loop, execution_id=execution.pk).values_list(

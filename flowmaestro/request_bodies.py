@@ -15,6 +15,13 @@ from rest_framework import serializers
 
 from engine.core.rules import nearest
 
+MAX_NAMED = 20
+MAX_KEY_SHOWN = 100
+
+
+def _shown(key: str) -> str:
+    return key if len(key) <= MAX_KEY_SHOWN else f"{key[:MAX_KEY_SHOWN]}… ({len(key)} characters)"
+
 
 class KnownKeysSerializer(serializers.Serializer[Any]):
     """A body serializer that refuses keys it does not declare."""
@@ -22,7 +29,12 @@ class KnownKeysSerializer(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             known = list(self.fields)
-            unknown = {str(key): [unknown_key_message(str(key), known)] for key in data if key not in self.fields}
+            # Named as sent, but at most MAX_NAMED keys of at most MAX_KEY_SHOWN characters: a
+            # body of 100,000 made-up (or megabyte-long) keys was echoed whole in the 400.
+            strays = [str(key) for key in data if key not in self.fields]
+            unknown = {_shown(key): [unknown_key_message(key, known)] for key in strays[:MAX_NAMED]}
+            if len(strays) > MAX_NAMED:
+                unknown["…"] = [f"and {len(strays) - MAX_NAMED} more unknown keys"]
             if unknown:
                 raise serializers.ValidationError(unknown)
         return super().to_internal_value(data)

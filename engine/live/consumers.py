@@ -294,6 +294,23 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
                 return
 
 
+# --- any other websocket path ---------------------------------------------------------------------
+
+
+class UnknownStreamConsumer(AsyncJsonWebsocketConsumer):
+    """Every websocket path no stream serves (`ws/nope/`, an id with a NUL after it): answered
+    like a missing execution, 4404 after accepting. Channels' router raised instead, so each
+    such handshake was an HTTP 500 and a logged traceback, open to anyone without a login."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.send_json({"type": "error", "code": CLOSE_NOT_FOUND, "detail": "No such stream."})
+        await self.close(code=CLOSE_NOT_FOUND)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        return None  # nothing a client sends is read (ExecutionEventsConsumer.receive)
+
+
 # --- status changes of all the user's executions ------------------------------------------------
 
 

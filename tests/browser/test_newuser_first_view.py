@@ -9,11 +9,12 @@ starts at its left (Start) edge, where a reader begins.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.browser.helpers import APPROVAL, api_post
+from tests.browser.helpers import APPROVAL, ROOT, api_post
 from tests.browser.test_newuser_problems_list import FAR_PROBLEM, in_view
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,3 +60,24 @@ def test_a_workflow_that_fits_is_still_centred(logged_in_page: Any) -> None:
         return [s.left - v.left, v.right - r.right];
     }""")
     assert abs(left[0] - left[1]) < 30, left
+
+
+def demo(name: str) -> dict[str, Any]:
+    text = (ROOT / "editor" / "demo" / name).read_text()
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_the_fan_out_demo_opens_whole(logged_in_page: Any, size: tuple[int, int]) -> None:
+    """At 1024×700 the fan-out demo opened with Aggregate cut at the right edge and its
+    Output off screen (and at 1280×800 the Output): the first view of a graph of a few
+    columns shows every node, zoomed out as far as it takes."""
+    page = logged_in_page
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    workflow = api_post(page, "/api/workflows", demo("01_fan_out_fan_in.json"))
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node[data-id='start']")
+    page.wait_for_timeout(400)
+    ids = [n["id"] for n in workflow["definition"]["nodes"]]
+    assert [n for n in ids if not in_view(page, n)] == []

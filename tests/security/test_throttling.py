@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -183,3 +184,89 @@ def test_login_logs_older_than_the_configured_days_are_pruned(alice, client, set
     assert prune_login_logs() == 2
     assert AccessLog.objects.count() == 1
     assert "login-logs" in {job.name for job in default_jobs()}
+
+
+# --- the count: a sliding window of buckets, exact across processes ----------------------------
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@override_settings(FLOWMAESTRO_THROTTLE_RATES={"anon": "10/minute", "user": None})
+def test_the_window_slides_and_retry_after_is_when_room_comes_back(monkeypatch):
+    """10/minute: five requests at t=0 and five at t=30. At t=61 the first five have left the
+    last minute, so five more pass and the next is refused until the t=30 ones leave too,
+    which `Retry-After` says; following it, the request passes."""
+    from flowmaestro.throttling import AnonThrottle
+
+    clock = _Clock(6000.0)  # on a bucket edge (a minute's buckets are 6 s wide)
+    monkeypatch.setattr(AnonThrottle, "timer", staticmethod(clock))
+    view = _OpenView.as_view()
+    factory = APIRequestFactory()
+
+    def ask() -> Any:
+        return view(factory.get("/open", REMOTE_ADDR="198.51.100.4"))
+
+    assert [ask().status_code for _ in range(5)] == [200] * 5
+    clock.now += 30
+    assert [ask().status_code for _ in range(5)] == [200] * 5
+    refused = ask()
+    assert refused.status_code == 429 and 25 <= int(refused["Retry-After"]) <= 30
+    clock.now += 31  # t=61
+    assert [ask().status_code for _ in range(5)] == [200] * 5
+    refused = ask()
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) == 29  # the t=30 requests leave the window at t=90
+    clock.now += 29
+    assert ask().status_code == 200
+
+
+@override_settings(FLOWMAESTRO_THROTTLE_RATES={"anon": "3/minute", "user": None})
+def test_refused_requests_do_not_count(monkeypatch):
+    """A client that keeps asking while refused gets in again once its window has room."""
+    from flowmaestro.throttling import AnonThrottle
+
+    clock = _Clock(1200.0)
+    monkeypatch.setattr(AnonThrottle, "timer", staticmethod(clock))
+    view = _OpenView.as_view()
+    factory = APIRequestFactory()
+    statuses = [view(factory.get("/open", REMOTE_ADDR="198.51.100.5")).status_code for _ in range(20)]
+    assert statuses == [200] * 3 + [429] * 17
+    clock.now += 60
+    assert view(factory.get("/open", REMOTE_ADDR="198.51.100.5")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_servers_sharing_redis_let_through_exactly_the_rate(alice):
+    """Two daphne processes with one Redis (the scale-out deployment), 12 clients at once:
+    exactly the rate gets through, not more (a count that two processes read, change and
+    write back loses requests). What Redis keeps per client is a few integers, not a list of
+    request times that grows with the rate."""
+    import redis as redis_py
+
+    from tests.redis import running_redis
+
+    token = Token.objects.create(user=alice).key
+    with running_redis() as redis_url:
+        env = {"REDIS_URL": redis_url, "FLOWMAESTRO_THROTTLE_USER": "40/minute"}
+        with running_daphne(env=env) as one, running_daphne(env=env) as two:
+            def ask(i: int) -> int:
+                host = (one, two)[i % 2]
+                with httpx.Client(base_url=f"http://{host}", timeout=30,
+                                  headers={"Authorization": f"Token {token}"}) as http:
+                    return sum(http.get("/api/node-types").status_code == 200 for _ in range(10))
+
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(12) as pool:
+                passed = sum(pool.map(ask, range(12)))
+        stored = redis_py.Redis.from_url(redis_url)
+        values = [stored.get(k) for k in stored.keys("*throttle*")]
+        stored.close()
+    assert passed == 40
+    assert values and all(v is not None and v.isdigit() for v in values)

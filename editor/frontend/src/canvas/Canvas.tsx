@@ -47,18 +47,30 @@ interface Props {
 export const FIT_MIN_ZOOM = 0.85;
 const FIT_OPTIONS = { padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM };
 const FIRST_VIEW_MARGIN = 24;
+/** The first view shows the whole graph down to this zoom: a workflow of a few columns (every
+ * demo, in a 1024 px window) opens as an overview of every node and edge, the way its run
+ * will be watched, rather than with its join and result cut off at the right edge. */
+const FIRST_VIEW_MIN_ZOOM = 0.4;
 
-/** The first view: fitted, but when the graph is wider (or taller) than the canvas even at
- * the legible floor, it starts at the graph's left (top) edge, where Start is and a reader
- * begins, instead of centring and cutting off both ends. */
+/** The first view: the whole graph, centred, when it fits at FIRST_VIEW_MIN_ZOOM or more.
+ * A graph too big even for that is fitted at the legible floor and starts at its left (top)
+ * edge, where Start is and a reader begins, instead of centring and cutting off both ends. */
 function firstView(instance: ReactFlowInstance<StepFlowNode, BranchFlowEdge>, pane: HTMLElement | null): void {
+  // fitView waits until React Flow has measured the nodes; the bounds are right only then.
   void instance.fitView(FIT_OPTIONS).then(() => {
     const top = instance.getNodes().filter((n) => !n.parentId);
     if (!pane || !top.length) return;
     const bounds = instance.getNodesBounds(top);
     const { width, height } = pane.getBoundingClientRect();
-    const { x, y, zoom } = instance.getViewport();
     const m = FIRST_VIEW_MARGIN;
+    const whole = Math.min(1, (width - 2 * m) / Math.max(bounds.width, 1), (height - 2 * m) / Math.max(bounds.height, 1));
+    if (whole >= FIRST_VIEW_MIN_ZOOM) {
+      const x = (width - bounds.width * whole) / 2 - bounds.x * whole;
+      const y = (height - bounds.height * whole) / 2 - bounds.y * whole;
+      void instance.setViewport({ x, y, zoom: whole });
+      return;
+    }
+    const { x, y, zoom } = instance.getViewport();
     const nx = bounds.width * zoom > width - 2 * m ? m - bounds.x * zoom : x;
     const ny = bounds.height * zoom > height - 2 * m ? m - bounds.y * zoom : y;
     if (nx !== x || ny !== y) void instance.setViewport({ x: nx, y: ny, zoom });

@@ -8,7 +8,7 @@ import { nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
-import { absolutePosition, freeSpot, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
+import { absolutePosition, freeSpot, LOOP_HEADER, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
 import { hasInputHandle, outputHandles } from "../lib/graph";
 import { useRunData } from "../canvas/useRunData";
@@ -216,7 +216,14 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       const container = isContainerType(type, store.nodeTypes);
       let parentId: string | undefined;
       let wanted: { x: number; y: number };
-      if (selected) {
+      // A selected Loop with nothing inside takes the node as its body's first node: that is
+      // what a click (or Enter) on the palette means there, and the only way besides a drag.
+      const emptyLoop = selected && isContainerType(selected.type, store.nodeTypes)
+        && !store.definition.nodes.some((n) => n.parentId === selected.id) ? selected : undefined;
+      if (emptyLoop) {
+        parentId = emptyLoop.id;
+        wanted = { x: LOOP_PADDING, y: LOOP_HEADER + LOOP_PADDING / 2 };
+      } else if (selected) {
         parentId = selected.parentId;
         const size = nodeSize(store.definition, selected.id, (t) => isContainerType(t, store.nodeTypes));
         wanted = { x: selected.position.x + size.width + 80, y: selected.position.y };
@@ -229,7 +236,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       const size = container ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
       const position = freeSpot(store.definition, parentId, wanted, size, (t) => isContainerType(t, store.nodeTypes));
       const id = store.addNode(type, position, parentId);
-      if (selected) {
+      if (selected && !emptyLoop) {
         const info = store.nodeTypes[selected.type];
         const handles = outputHandles(selected, info);
         if (handles.length && hasInputHandle(store.nodeTypes[type], type)) graphStore.getState().connect(selected.id, id, handles[0]);

@@ -35,7 +35,7 @@ export function HelpOverlay({ onClose }: { onClose: () => void }) {
       </table>
       <p className="fm-help">
         Drag several connections out of one node to fan out into parallel branches; connect them into a Merge to join. Drop nodes
-        onto a Loop to build its body.
+        onto a Loop to build its body, or select an empty Loop and click a palette item.
       </p>
       <div className="fm-modal-actions">
         <button type="button" className="fm-btn" onClick={onClose} autoFocus>

@@ -1,8 +1,8 @@
 // The workflow's canvas, read-only and small, coloured by node status; a click selects the
 // node's latest node run, and the selected node run's node is outlined. Loops are drawn as
 // boxes around their body (see miniLayout.ts).
-import { Background, type Edge, type Node, Position as HandleSide, ReactFlow } from "@xyflow/react";
-import { useMemo } from "react";
+import { Background, type Edge, type Node, Position as HandleSide, ReactFlow, type ReactFlowInstance } from "@xyflow/react";
+import { useEffect, useMemo, useRef } from "react";
 
 import type { WorkflowEdge, WorkflowNode } from "../api/types";
 import { type MiniBox, miniCanvasBoxes } from "./miniLayout";
@@ -51,9 +51,30 @@ export function MiniCanvas({ nodes, edges, statusByNode, selectedNodeId, onSelec
     () => edges.map((e) => ({ id: e.id, source: e.source, target: e.target, sourceHandle: null, animated: statusByNode.get(e.target) === "running" })),
     [edges, statusByNode],
   );
+  // Fitted again whenever the canvas changes size: opening a node run's details beside the
+  // timeline narrows it, and a graph fitted to the wider canvas lost its ends over the edges.
+  const pane = useRef<HTMLDivElement>(null);
+  const flow = useRef<ReactFlowInstance | null>(null);
+  useEffect(() => {
+    const element = pane.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    let width = element.clientWidth;
+    let height = element.clientHeight;
+    const observer = new ResizeObserver(() => {
+      if (element.clientWidth === width && element.clientHeight === height) return;
+      width = element.clientWidth;
+      height = element.clientHeight;
+      // After React Flow's own observer has taken the new size (it fits to the size it knows).
+      window.requestAnimationFrame(() => void flow.current?.fitView());
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
   return (
-    <div className="tl-mini" data-testid="mini-canvas">
-      <ReactFlow nodes={flowNodes} edges={flowEdges} fitView nodesDraggable={false} nodesConnectable={false}
+    <div className="tl-mini" data-testid="mini-canvas" ref={pane}>
+      <ReactFlow nodes={flowNodes} edges={flowEdges} fitView onInit={(instance) => { flow.current = instance; }}
+                 // React Flow's default floor (0.5) kept a narrowed canvas from fitting a wide graph.
+                 minZoom={0.05} nodesDraggable={false} nodesConnectable={false}
                  elementsSelectable={false} zoomOnScroll={false} panOnDrag proOptions={{ hideAttribution: true }}
                  onNodeClick={(_, node) => onSelectNode(node.id)}>
         <Background gap={20} size={1} />

@@ -1,0 +1,46 @@
+"""The run page's small workflow canvas, in Chromium.
+
+It was fitted once, when the page opened. Clicking a bar opens the details beside the
+timeline, which narrows the canvas: at 1024×700 the fitted graph then lost Start and the
+last nodes over its edges, so the run's shape was cut exactly when a reader looks for where
+the selected node run sits. The canvas now fits again whenever its size changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import api_post, fan_out, wait_for_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def mini_nodes_outside(page: Any) -> list[str]:
+    return list(page.evaluate("""() => {
+        const pane = document.querySelector('[data-testid=mini-canvas]').getBoundingClientRect();
+        return [...document.querySelectorAll('[data-testid=mini-canvas] .react-flow__node')]
+            .filter(el => { const b = el.getBoundingClientRect();
+                            return b.left < pane.left - 1 || b.right > pane.right + 1 || b.top < pane.top - 1 || b.bottom > pane.bottom + 1; })
+            .map(el => el.getAttribute('data-id'));
+    }"""))
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_the_workflow_canvas_still_shows_every_node_after_a_bar_is_opened(logged_in_page: Any, size: tuple[int, int]) -> None:
+    page = logged_in_page
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    definition = fan_out(50)
+    workflow = api_post(page, "/api/workflows", {"name": "Fan-out", "definition": definition})
+    run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {}})
+    page.goto(f"/executions/{run['id']}/")
+    wait_for_status(page, "succeeded")
+    page.wait_for_selector("[data-testid=mini-canvas] .react-flow__node[data-id='aggregate']")
+    page.wait_for_timeout(300)
+    assert mini_nodes_outside(page) == []
+
+    page.click("[data-testid=timeline-bar][data-node-id='process_1']")
+    page.wait_for_selector("text=Trace id")
+    page.wait_for_timeout(500)
+    assert mini_nodes_outside(page) == []
