@@ -110,7 +110,9 @@ export function RedriveControls({ executionId, status, bars, selected, counts, o
   const [busy, setBusy] = useState(false);
 
   if (!FINISHED.has(status)) return null;
-  const failed = redriveFailed(status, counts);
+  // Until the page has read the ended run's count, no button: a plain "Redrive failed" that
+  // turns into "Redrive failed (2 items)" a moment later would be a button that changes under the pointer.
+  const failed = counts ? redriveFailed(status, counts) : null;
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
