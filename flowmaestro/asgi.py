@@ -26,6 +26,7 @@ from engine.live import frames  # noqa: E402
 from engine.live.routing import websocket_urlpatterns  # noqa: E402
 from flowmaestro import affinity  # noqa: E402
 from flowmaestro.deployment import refuse_insecure_start  # noqa: E402
+from flowmaestro.secret_paths import redact_daphne_access_log  # noqa: E402
 from flowmaestro.sync_http import (  # noqa: E402
     ThreadedWsgi,
     skip_discarded_twisted_access_log,
@@ -42,6 +43,7 @@ affinity.pin_process_threads(settings.FLOWMAESTRO_PIN_THREADS)
 frames.install()
 skip_twisted_form_parsing()
 skip_discarded_twisted_access_log()
+redact_daphne_access_log()  # webhook tokens stay out of daphne's access log
 
 application = ProtocolTypeRouter(
     {

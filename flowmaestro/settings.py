@@ -386,7 +386,10 @@ FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW = env_int("FLOWMAESTRO_MAX_VERSIONS_PER_WO
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every printed line goes through the filter: a webhook's token (its URL is the secret)
+    # is cut wherever a path is logged (flowmaestro.secret_paths).
+    "filters": {"webhook_tokens": {"()": "flowmaestro.secret_paths.RedactWebhookTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["webhook_tokens"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
     "loggers": {
         "engine": {"level": os.environ.get("FLOWMAESTRO_LOG_LEVEL", "INFO")},

@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def running_daphne(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_daphne(*args: str, env: dict[str, str] | None = None, output: Path | None = None) -> Iterator[str]:
     """Yields "127.0.0.1:<port>" once daphne accepts connections; `args` go to daphne,
-    `env` over the server's environment."""
+    `env` over the server's environment; `output`: a file for what it prints (its access log
+    and its logging), else nothing is kept."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -31,10 +32,11 @@ def running_daphne(*args: str, env: dict[str, str] | None = None) -> Iterator[st
                   "FLOWMAESTRO_ENGINE_IN_PROCESS": "false", "DJANGO_SETTINGS_MODULE": "flowmaestro.settings",
                   **(env or {})}
     server_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    sink = open(output, "ab") if output is not None else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), *args,
          "flowmaestro.asgi:application"],
-        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=server_env, stdout=sink, stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -50,3 +52,5 @@ def running_daphne(*args: str, env: dict[str, str] | None = None) -> Iterator[st
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if output is not None:
+            sink.close()  # type: ignore[union-attr]
