@@ -51,7 +51,7 @@ def test_a_loop_that_had_ended_keeps_its_failed_items_across_a_restart(settings)
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"out": [0, 4, 6, 10]}
     assert NodeRun.objects.filter(execution=ex, node_id="loop").count() == 1  # replayed, not run again
-    assert ex.state["failedItems"] == 2
+    assert ex.failed_items == 2
 
 
 def test_a_loop_cut_by_a_restart_counts_each_failed_item_once(settings):
@@ -61,4 +61,4 @@ def test_a_loop_cut_by_a_restart_counts_each_failed_item_once(settings):
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"out": [0, 4, 6, 10]}
     assert NodeRun.objects.filter(execution=ex, node_id="double", scope="loop#1").count() == 1  # replayed
-    assert ex.state["failedItems"] == 2
+    assert ex.failed_items == 2
