@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from engine import execution_values, node_run_pages
 from engine.core.rules import MAX_NODE_ID_LENGTH
 from engine.models import Event, Execution, ExecutionStatus
-from engine.selectors import execution_get, executions_visible, with_failed_items
+from engine.selectors import execution_get, executions_visible
 from engine.serializers import (
     EventSerializer,
     ExecutionSerializer,
@@ -120,7 +120,6 @@ class ExecutionListApi(APIView):
         # Sizes from the database, values only when small: a list of big runs reads none
         # of their inputs (engine.execution_values).
         qs = execution_values.with_values(qs, ("input", "output", "error"), cap=execution_values.LIST_VALUE_CAP)
-        qs = with_failed_items(qs)
         executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 

@@ -65,6 +65,12 @@ class Execution(models.Model):
     compacted_at = models.DateTimeField(null=True, blank=True)
     # Set when its spans were handed to the OpenTelemetry exporter (engine.tracing).
     traced_at = models.DateTimeField(null=True, blank=True)
+    # What a redrive without a selection would re-run, counted by the engine when the run
+    # ends (engine.core.execution `redrivable`), in the same UPDATE as its end: top-level
+    # node runs and loop items that did not succeed. Columns of their own, so that a list
+    # of runs never reads (on PostgreSQL: detoasts) each run's `state` for them.
+    failed_nodes = models.PositiveIntegerField(default=0)
+    failed_items = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

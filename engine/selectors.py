@@ -9,7 +9,6 @@ from django.db.models import QuerySet
 
 from engine.execution_values import VALUE_FIELDS, with_values
 from engine.models import Execution
-from engine.wire import failed_items_column
 from flowmaestro.visibility import get_or_404, visible
 
 
@@ -22,16 +21,8 @@ def executions_visible(user: Any) -> QuerySet[Execution]:
 
 def executions_with_values(user: Any) -> QuerySet[Execution]:
     """`executions_visible` for answers that show those values: each one's size from the
-    database and the value itself only when small (`engine.execution_values`), and
-    `failed_items` (`with_failed_items`)."""
-    return with_failed_items(with_values(executions_visible(user)))
-
-
-def with_failed_items(qs: QuerySet[Execution]) -> QuerySet[Execution]:
-    """`qs` with `failed_items`: the engine's count of loop items that did not succeed,
-    read out of the state by the database (engine.wire), so the state itself stays unread.
-    Only for answers that show it: signals and node-run pages do not pay for it."""
-    return qs.annotate(failed_items=failed_items_column())
+    database and the value itself only when small (`engine.execution_values`)."""
+    return with_values(executions_visible(user))
 
 
 def execution_get(user: Any, execution_id: Any, *, values: bool = False) -> Execution:

@@ -11,7 +11,6 @@ from rest_framework import serializers
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
-from engine.wire import failed_items
 from flowmaestro.request_bodies import KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
@@ -50,25 +49,24 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
     input = BoundedValueField()
     output = BoundedValueField(allow_null=True)
     error = BoundedValueField(allow_null=True)
-    failedItems = serializers.SerializerMethodField(
+    # What "Redrive failed (…)" re-runs, counted by the engine when the run ended.
+    failedNodes = serializers.IntegerField(
+        source="failed_nodes", read_only=True,
+        help_text="Top-level node runs (a failed, timed-out or cancelled branch) that did not succeed when the run "
+                  "last ended and that a redrive without a selection re-runs; in a run that succeeded, one a race "
+                  "or a join cut by design (cancelled) is not counted. 0 while it runs.")
+    failedItems = serializers.IntegerField(
+        source="failed_items", read_only=True,
         help_text="Loop items that did not succeed when the run last ended (a run that succeeded with "
-                  "onPartialFailure \"continue\" can have some): what a redrive without a selection re-runs.")
+                  "onPartialFailure \"continue\" can have some): a redrive without a selection re-runs them.")
 
     class Meta:
         model = Execution
         fields = [
             "id", "workflow", "workflowName", "version", "status", "priority", "input", "output", "error",
-            "traceId", "createdAt", "startedAt", "finishedAt", "failedItems",
+            "traceId", "createdAt", "startedAt", "finishedAt", "failedNodes", "failedItems",
         ]
         read_only_fields = fields
-
-
-    def get_failedItems(self, execution: Execution) -> int:
-        if hasattr(execution, "failed_items"):  # annotated by engine.selectors
-            return failed_items(execution.failed_items)
-        if "state" in execution.get_deferred_fields():
-            return 0  # never a query per row for it
-        return failed_items((execution.state or {}).get("failedItems") if isinstance(execution.state, dict) else None)
 
 
 class ExecutionSerializer(ExecutionSummarySerializer):

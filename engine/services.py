@@ -231,22 +231,26 @@ def execution_redrive(
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
-               .values("status", "state", "last_seq").first())
+               .values("status", "state", "last_seq", "failed_nodes", "failed_items").first())
         if row is None or row["status"] != execution.status:
             raise NotRedrivable("the execution changed meanwhile; reload it and try again")
         state = dict(row["state"] or {})
         previous = state.get("redrive") or {}
-        if execution.status == "succeeded" and not selective and not _has_failures(execution, state):
+        # The engine's count at the run's end is exactly what a redrive without a selection
+        # re-runs (engine.core.redrive.redrives): none, and a succeeded run has nothing to redo.
+        if execution.status == "succeeded" and not selective and not (row["failed_nodes"] or row["failed_items"]):
             raise NotRedrivable("execution is succeeded and nothing in it failed: "
                                 "choose nodes or items to re-run parts of it")
         since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
-        # The engine counts the items that still fail when this attempt ends.
+        # Where runs before the `failed_items` column kept it (engine migration 0007).
         state.pop("failedItems", None)
         number = int(previous.get("number") or 0) + 1
         state["redrive"] = {
             "number": number, "sinceSeq": since, "pending": True, "nodes": list(nodes or []) or None,
             "items": {k: sorted({int(i) for i in v}) for k, v in (items or {}).items()} or None,
             "version": chosen.number, "newVersion": chosen.pk != execution.version_id,
+            # Its cancelled top-level node runs were cut by design: kept (engine.core.redrive).
+            "afterSuccess": execution.status == "succeeded",
             "by": getattr(user, "username", "") or "",
             "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
                                                        "at": timezone.now().isoformat()}],
@@ -261,6 +265,8 @@ def execution_redrive(
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
             heartbeat_at=None, state=state, last_seq=seq, traced_at=None,
+            # The engine counts again when this attempt ends.
+            failed_nodes=0, failed_items=0,
         )
         insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",
@@ -268,20 +274,6 @@ def execution_redrive(
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
     return execution
-
-
-def _has_failures(execution: Execution, state: dict[str, Any]) -> bool:
-    """Did something in this succeeded execution not succeed? Loop items the engine counted
-    at its end (`failedItems`), or a node run of its latest attempt that failed or timed out
-    (a branch a `continue` join left out) — one indexed query. Not a cancelled one: in a run
-    that succeeded, that is the loser of a first-success race."""
-    from engine.models import NodeRun
-
-    if int(state.get("failedItems") or 0) > 0:
-        return True
-    since = int((state.get("redrive") or {}).get("sinceSeq") or 0)
-    return NodeRun.objects.filter(execution_id=execution.pk, status__in=("failed", "timed_out"),
-                                  seq__gt=since).exists()
 
 
 APPLICABLE = {

@@ -13,33 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models.fields.json import KT, KeyTextTransform
-
 # The columns of an `Event` row that make up its wire shape.
 EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", "branch_id", "branch_name",
                  "trace_id", "attempt", "iteration", "status", "data")
 # The columns (`values()` lookups) of an `Execution` row that make up its status summary.
+# `failed_nodes` and `failed_items` are the engine's count, at the run's end, of what a
+# redrive without a selection re-runs: small columns, so no summary reads the `state`.
 SUMMARY_COLUMNS = ("id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at",
-                   "finished_at")
-
-
-def failed_items_column() -> KeyTextTransform:
-    """The `failedItems` the engine stores in a finished run's state (loop items that did
-    not succeed), read by the database: the state itself is never loaded for a summary."""
-    return KT("state__failedItems")
-
-
-def summary_values() -> dict[str, Any]:
-    """The `values()` expressions a status summary needs besides `SUMMARY_COLUMNS`."""
-    return {"failed_items": failed_items_column()}
-
-
-def failed_items(value: Any) -> int:
-    """`failed_items` as read (text on PostgreSQL, a number on SQLite, None when unset)."""
-    try:
-        return max(0, int(value or 0))
-    except (TypeError, ValueError):
-        return 0
+                   "finished_at", "failed_nodes", "failed_items")
 
 
 def event_message(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,5 +43,5 @@ def execution_summary(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": row["id"], "status": row["status"], "workflow": row["workflow_id"],
         "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]),
-        "failedItems": failed_items(row.get("failed_items")),
+        "failedNodes": row["failed_nodes"], "failedItems": row["failed_items"],
     }

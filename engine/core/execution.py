@@ -24,6 +24,7 @@ from engine.core.pacing import HOLD_CHUNK
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.records import FINAL, NodeRunRow, Recorder, small
+from engine.core.redrive import redrives
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
 from engine.core.whole_branches import WholeBranches
@@ -82,8 +83,8 @@ class ExecutionRun:
                             run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0))
         redrive = self.extra_state.get("redrive") or {}
         self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec)
-        # Loop items that did not succeed, stored as `failedItems` in the state at the end
-        # (engine.core.loops counts each loop run's at its end; kept loop runs from before).
+        # Loop items that did not succeed, stored as the execution's `failed_items` at the
+        # end (engine.core.loops counts each loop run's at its end; kept loop runs from before).
         self.failed_items = self.history.kept_failed_items
         self.top_loop_failed_items: dict[str, int] = {}
         # Clocks an engine that stops must not reset (engine.core.clocks) count from what the
@@ -231,18 +232,32 @@ class ExecutionRun:
             status = "failed" if failed else "succeeded"
             error = failed
         self.final_status = status
-        failed_items = self.failed_items + sum(self.top_loop_failed_items.values())
-        if failed_items:
-            # A run that succeeded with failed items offers "Redrive failed (N items)".
-            self.extra_state["failedItems"] = failed_items
         if isinstance(error, dict) and isinstance(error.get("rollback"), list):
             self.rollback_report = error["rollback"]
         output = {
             self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
         }
+        failed_nodes, failed_items = self.redrivable(status)
         # The event carries the error cut like a node run's (the row keeps it whole): it goes
-        # to every watching websocket, and a loop's failures can be thousands of items.
+        # to every watching websocket, and a loop's failures can be thousands of items. The
+        # counts go in the same UPDATE of the execution row as its end (no statement of their
+        # own), always, so that a redrive that fixed everything leaves 0.
         self.set_status(status, f"execution.{status}", reason=self.pause_reason,
                         data={"error": small(error)} if error else None,
-                        output=output if status == "succeeded" else (output or None), error=error, finished_at=now())
+                        output=output if status == "succeeded" else (output or None), error=error, finished_at=now(),
+                        failed_nodes=failed_nodes, failed_items=failed_items)
         self.engine.execution_finished(self)
+
+    def redrivable(self, status: str) -> tuple[int, int]:
+        """(top-level node runs, loop items) that a redrive without a selection re-runs
+        (engine.core.redrive.redrives): what "Redrive failed (…)" offers. A loop whose own
+        run failed through its items is counted as those items, not as a node as well; a
+        custom signal handler or a compensation (outside the flow) is not redriven."""
+        loops = self.top_loop_failed_items
+        items = self.failed_items + sum(loops.values())
+        flow = self.top.sched.state  # the top-level nodes of the flow
+        after_success = status == "succeeded"
+        nodes = sum(1 for node_id, row in self.rec.top_rows.items()
+                    if node_id in flow and not loops.get(node_id)
+                    and redrives(row["status"], top_level=True, after_success=after_success))
+        return nodes, items

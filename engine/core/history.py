@@ -43,10 +43,14 @@ class RunHistory:
         since = int(redrive.get("sinceSeq") or 0)
         history = rerun_keys(graph, [r for r in rows if r.get("seq", 0) <= since],
                              nodes=redrive.get("nodes"), items=redrive.get("items"),
-                             new_version=bool(redrive.get("newVersion"))) if redrive else set()
+                             new_version=bool(redrive.get("newVersion")),
+                             after_success=bool(redrive.get("afterSuccess"))) if redrive else set()
+        top_rows = rec.top_rows
         for stored in rows:
             row = cast(NodeRunRow, stored)
             key = (row["scope"], row["node_id"])
+            if not key[0]:
+                top_rows[key[1]] = row  # in seq order: the latest stays (engine.core.records)
             if key in history and row.get("seq", 0) <= since:
                 self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
                 continue

@@ -83,6 +83,10 @@ class Recorder:
         self.owner = owner
         self.seq = last_seq  # of events
         self.run_seq = run_seq  # of node runs
+        # The latest row of each top-level node, earlier engines' included (RunHistory.load):
+        # the execution's end counts from these what a redrive would re-run. A loop item's
+        # rows are not kept (its loop counts its items), so this stays as small as the graph.
+        self.top_rows: dict[str, NodeRunRow] = {}
 
     # -- events and the execution row ------------------------------------------------------
     def event(self, type: str, row: NodeRunRow | None = None, *, status: str = "", data: Any = None) -> None:
@@ -140,6 +144,8 @@ class Recorder:
         batch.node_runs[row["id"]] = cast(dict[str, Any], row)
         if taken_up is None:
             batch.new_ids.add(row["id"])
+        if not scope:
+            self.top_rows[node.id] = row
         return row
 
     def write(self, row: NodeRunRow) -> None:
@@ -191,11 +197,19 @@ class Recorder:
         interrupted = cast(NodeRunRow, {**row, "status": "cancelled", "finished_at": now(),
                                         "error": {"message": "interrupted: the engine stopped; the node run is retried"}})
         self.write(interrupted)
+        self._replaced(interrupted)
         self.event("node.cancelled", interrupted, data={"reason": "interrupted"})
 
     def abandoned(self, row: NodeRunRow) -> None:
         """An earlier engine's queued row that this run never reached again."""
-        self.write(cast(NodeRunRow, {**row, "status": "cancelled", "finished_at": now()}))
+        abandoned = cast(NodeRunRow, {**row, "status": "cancelled", "finished_at": now()})
+        self.write(abandoned)
+        self._replaced(abandoned)
+
+    def _replaced(self, row: NodeRunRow) -> None:
+        """A copy of a stored row is written in its place: a top-level one is its node's latest."""
+        if not row["scope"] and (latest := self.top_rows.get(row["node_id"])) is not None and latest["id"] == row["id"]:
+            self.top_rows[row["node_id"]] = row
 
     def log(self, row: NodeRunRow, message: str) -> None:
         self.event("log", row, status=row["status"], data={"message": message[:10000]})

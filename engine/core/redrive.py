@@ -7,6 +7,13 @@ for a loop item, the loop node that collects it (and, in turn, what follows the 
 A user may also pick node runs to re-run whatever their status: nodes by id (in a loop
 body: that node in every item) and items by loop node id and index.
 
+In a run that *succeeded*, a cancelled top-level node run was cut by design — the loser of a
+`first_success` race or a quorum, a branch `cancelOnFailure` or a `totalTimeout` with
+`collect_partial` cut while the run went on without it — so a redrive of it without a
+selection keeps it (`after_success`). `redrives` is that one rule: the engine counts what it
+re-runs when a run ends (the execution's `failed_nodes` and `failed_items`), and the API
+allows a redrive of a succeeded run only when that count is not 0.
+
 Pure: the engine calls `rerun_keys` when it loads a redriven execution (and again after a
 restart in the middle of one, from the rows as they were when the redrive began).
 """
@@ -43,11 +50,23 @@ def _item_matches(scope: str, loop: str, indexes: set[int]) -> bool:
     return False
 
 
+def redrives(status: str, *, top_level: bool, after_success: bool) -> bool:
+    """Does a node run whose latest attempt ended `status` run again on a redrive without a
+    selection? What did not succeed does — skipped is not a failure (the branch a condition
+    did not take; one skipped because what it waited for failed runs again as a dependent),
+    nor is a top-level cancelled one in a run that succeeded (see the module's doc)."""
+    if status in ("succeeded", "skipped"):
+        return False
+    return not (after_success and top_level and status == "cancelled")
+
+
 def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterable[str] | None = None,
-               items: Mapping[str, Iterable[int]] | None = None, new_version: bool = False) -> set[Key]:
+               items: Mapping[str, Iterable[int]] | None = None, new_version: bool = False,
+               after_success: bool = False) -> set[Key]:
     """The (scope, node) pairs whose recorded runs are history, not results to replay.
     `new_version`: the redrive runs another version than the rows were recorded with, whose
-    edges may differ — a top-level node skipped then may have nothing to wait for now."""
+    edges may differ — a top-level node skipped then may have nothing to wait for now.
+    `after_success`: the rows are of a run that succeeded (`redrives`)."""
     latest: dict[Key, Mapping[str, Any]] = {}
     for row in rows:  # in seq order: the last attempt of a node decides
         latest[(row["scope"], row["node_id"])] = row
@@ -60,9 +79,8 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         for loop in chosen_items:
             seeds |= {key for key in latest if key[1] == loop}
     else:
-        # Skipped is not a failure (the branch a condition did not take); a node skipped
-        # because what it waited for failed runs again as a dependent of that failure.
-        seeds = {key for key, row in latest.items() if row.get("status") not in ("succeeded", "skipped")
+        seeds = {key for key, row in latest.items()
+                 if redrives(str(row.get("status")), top_level=not key[0], after_success=after_success)
                  or (new_version and not key[0] and row.get("status") == "skipped")}
         # A loop item that failed runs again whole, from its first node: the fix may well be
         # upstream of the node that failed (a condition that routed it to a `fail` node).

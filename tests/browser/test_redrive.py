@@ -35,7 +35,7 @@ def test_redrive_a_loop_with_failed_items_reruns_only_those(logged_in_page: Any)
     page.goto(f"/executions/{run['id']}/")
     wait_for_status(page, "failed")
     button = page.locator("[data-testid=redrive-failed]")
-    assert button.inner_text() == "Redrive failed (2)"  # items 0 and 4
+    assert button.inner_text() == "Redrive failed (2 items)"  # items 0 and 4
     before = {r.id for r in NodeRun.objects.filter(execution_id=run["id"], node_id="double")}
 
     # The fix, saved as a new version.
@@ -77,6 +77,7 @@ def test_redrive_from_the_executions_list(logged_in_page: Any) -> None:
     row.locator("[data-testid=row-status]", has_text="failed").wait_for()
     before = NodeRun.objects.filter(execution_id=run["id"]).count()
     row.locator("[data-testid=row-redrive]").click()
+    page.click("[data-testid=redrive-confirm]")  # on the run's own version
     # The same execution runs again (and fails again: version 1 still throws for item 1).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

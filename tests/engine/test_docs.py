@@ -47,3 +47,18 @@ def test_readme_and_docs_never_send_readers_outside_the_repository() -> None:
         assert "../shared" not in text, f"{path.name} links to ../shared, which users do not have"
         for target in __import__("re").findall(r"\]\(((?!https?:|#)[^)#]+)", text):
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_what_users_read_cites_no_specification_they_do_not_have() -> None:
+    """The README, docs/ and the demo workflows' descriptions (shown in the workflow list)
+    cited "SPEC §3", "SPEC §4.3", "SPEC §9": a document that is not in the repository, so a
+    reader looked for it in vain."""
+    import json
+
+    from django.conf import settings
+
+    root = settings.BASE_DIR
+    texts = {path.name: path.read_text(encoding="utf-8") for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]}
+    for path in sorted((root / "editor" / "demo").glob("*.json")):
+        texts[path.name] = json.loads(path.read_text(encoding="utf-8")).get("description", "")
+    assert [name for name, text in texts.items() if "SPEC" in text] == []

@@ -180,10 +180,10 @@ def test_a_succeeded_run_with_failed_items_redrives_them_all_at_once(alice, alic
 
 def test_redriving_a_partly_failed_run_on_its_own_version_fails_the_same_items_again(alice):
     ex = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(6)]})
-    assert ex.status == "succeeded" and ex.state["failedItems"] == 2  # items 0 and 4
+    assert ex.status == "succeeded" and ex.failed_items == 2  # items 0 and 4
     redriven = _redrive(ex)  # version "original": still throws for them
     assert redriven.status == "succeeded"
-    assert redriven.state["failedItems"] == 2
+    assert redriven.failed_items == 2
     assert _items_ran(ex) == {"loop#0": 2, "loop#1": 1, "loop#2": 1, "loop#3": 1, "loop#4": 2, "loop#5": 1}
     assert redriven.output == {"o": [2, 4, 6, 10]}
 
@@ -193,10 +193,10 @@ def test_items_left_failed_by_a_chosen_redrive_are_still_counted_and_redriven_la
     _new_version(ex, _loop(FIXED, **CONTINUE))
     chosen = _redrive(ex, version="latest", items={"loop": [4]})
     assert chosen.status == "succeeded"
-    assert chosen.state["failedItems"] == 2  # items 0 and 8 kept their failure
+    assert chosen.failed_items == 2  # items 0 and 8 kept their failure
     assert chosen.output == {"o": [i * 2 for i in range(10) if i not in (0, 8)]}
     rest = _redrive(chosen, version="latest")
-    assert rest.status == "succeeded" and "failedItems" not in rest.state
+    assert rest.status == "succeeded" and rest.failed_items == 0
     assert rest.output == {"o": [i * 2 for i in range(10)]}
     assert _items_ran(ex) == {f"loop#{i}": 2 if i in (0, 4, 8) else 1 for i in range(10)}
 
@@ -212,3 +212,115 @@ def test_the_executions_stream_tells_the_failed_items_of_a_run_as_it_ends(alice)
     assert summary is not None and summary["status"] == "succeeded" and summary["failedItems"] == 2
     fine = run(alice, _loop(FIXED, **CONTINUE), {"items": [{"n": 1}]})
     assert (execution_summary(fine.pk) or {})["failedItems"] == 0
+
+
+def _branchy(expression: str) -> dict[str, Any]:
+    """start → a and b → merge (onPartialFailure "continue") → o: a broken `b` is left out."""
+    return definition(
+        [START, {"id": "a", "type": "delay", "config": {"duration": 10}},
+         {"id": "b", "type": "transform", "name": "B", "config": {"operation": "custom", "expression": expression}},
+         {"id": "m", "type": "merge", "config": CONTINUE}, {"id": "o", "type": "output", "config": {"value": "{{m}}"}}],
+        [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "o")])
+
+
+def test_a_succeeded_run_whose_only_failure_is_a_branch_offers_and_redrives_it(alice, alice_client):
+    """The list row, the detail and the stream all say what `redrive {}` re-runs: the one
+    failed top-level branch of a run that succeeded without it (before, only the timeline
+    counted it, from its bars, and the list row offered nothing)."""
+    from engine.live.announce import execution_summary
+
+    ex = run(alice, _branchy("throw new Error('b is broken')"), {"k": 1})
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"o": {"branch_a": {"k": 1}}}
+    assert (ex.failed_nodes, ex.failed_items) == (1, 0)
+    listed = next(r for r in alice_client.get("/api/executions").json() if r["id"] == ex.pk)
+    assert (listed["failedNodes"], listed["failedItems"]) == (1, 0)
+    detail = alice_client.get(f"/api/executions/{ex.pk}").json()
+    assert (detail["failedNodes"], detail["failedItems"]) == (1, 0)
+    timeline = alice_client.get(f"/api/executions/{ex.pk}/timeline").json()
+    assert timeline["execution"]["failedNodes"] == 1
+    assert (execution_summary(ex.pk) or {})["failedNodes"] == 1
+    before = {r.id for r in NodeRun.objects.filter(execution=ex)}
+
+    _new_version(ex, _branchy("return 'b fixed'"))
+    answer = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"version": "latest"}, format="json")
+    assert answer.status_code == 202, answer.json()
+    assert answer.json()["failedNodes"] == 0
+    from engine.runtime import start_engine
+
+    assert start_engine().wait(ex.pk, 30)
+    redriven = wait_finished(ex.pk, 10)
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": {"branch_a": {"k": 1}, "branch_b": "b fixed"}}
+    new = NodeRun.objects.filter(execution=ex).exclude(id__in=before)
+    assert sorted(r.node_id for r in new) == ["b", "m", "o"]  # not `a`, not `start`
+    assert (redriven.failed_nodes, redriven.failed_items) == (0, 0)
+    listed = next(r for r in alice_client.get("/api/executions").json() if r["id"] == ex.pk)
+    assert listed["failedNodes"] == 0
+    again = alice_client.post(f"/api/executions/{ex.pk}/redrive", {}, format="json")
+    assert again.status_code == 409 and "nothing in it failed" in again.json()["detail"]
+
+
+def test_a_failed_run_redriven_to_success_has_its_count_reset(alice, alice_client):
+    def fan(expression: str) -> dict[str, Any]:
+        d = _branchy(expression)
+        d["nodes"][3]["config"] = {}  # the default policy: a failed branch fails the run
+        return d
+
+    ex = run(alice, fan("throw new Error('b is broken')"), {"k": 1})
+    assert ex.status == "failed"
+    assert (ex.failed_nodes, ex.failed_items) == (2, 0)  # `b` and the merge its failure failed
+    _new_version(ex, fan("return 'b fixed'"))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert (redriven.failed_nodes, redriven.failed_items) == (0, 0)
+    listed = next(r for r in alice_client.get("/api/executions").json() if r["id"] == ex.pk)
+    assert (listed["failedNodes"], listed["failedItems"]) == (0, 0)
+
+
+def test_a_race_lost_in_a_run_that_succeeded_is_neither_counted_nor_redriven(alice):
+    d = definition(
+        [START, {"id": "slow", "type": "delay", "config": {"duration": 3000}},
+         {"id": "fast", "type": "delay", "config": {"duration": 10}},
+         {"id": "race", "type": "merge", "config": {"mode": "first_success", "output": "first"}},
+         {"id": "b", "type": "fail", "config": {"message": "b is broken"}},
+         {"id": "m", "type": "merge", "config": CONTINUE}, {"id": "o", "type": "output", "config": {"value": "{{m}}"}}],
+        [("start", "slow"), ("start", "fast"), ("slow", "race"), ("fast", "race"), ("start", "b"),
+         ("race", "m"), ("b", "m"), ("m", "o")])
+    ex = run(alice, d, {"k": 1})
+    assert ex.status == "succeeded", ex.error
+    assert _rows(ex, "slow")[-1].status == "cancelled"
+    assert (ex.failed_nodes, ex.failed_items) == (1, 0)  # `b`; the race's loser is no failure
+    redriven = _redrive(ex)
+    assert redriven.status == "succeeded"
+    # What re-ran is what was counted (and what follows it): the loser stayed as it was.
+    assert len(_rows(ex, "slow")) == 1 and len(_rows(ex, "fast")) == 1 and len(_rows(ex, "race")) == 1
+    assert len(_rows(ex, "b")) == 2 and len(_rows(ex, "m")) == 2
+    assert (redriven.failed_nodes, redriven.failed_items) == (1, 0)  # still broken on its own version
+
+
+def test_runs_that_ended_before_the_counts_had_columns_are_counted_by_the_migration(alice, alice_client):
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("engine.migrations.0007_execution_failed_counts")
+    items = run(alice, _loop(FLAKY, **CONTINUE), {"items": [{"n": i} for i in range(6)]})
+    branch = run(alice, _branchy("throw new Error('b is broken')"), {"k": 1})
+    fine = run(alice, _branchy("return 1"), {"k": 1})
+    # As they were stored before: the items' count in the state, no columns.
+    Execution.objects.filter(pk=items.pk).update(state={**items.state, "failedItems": 2})
+    Execution.objects.update(failed_nodes=0, failed_items=0)
+
+    from django.apps import apps
+
+    class Editor:
+        pass
+
+    editor = Editor()
+    editor.connection = connection  # type: ignore[attr-defined]
+    migration.count_earlier_runs(apps, editor)
+    counts = {r["id"]: (r["failedNodes"], r["failedItems"]) for r in alice_client.get("/api/executions").json()}
+    assert counts[items.pk] == (0, 2)
+    assert counts[branch.pk] == (1, 0)
+    assert counts[fine.pk] == (0, 0)

@@ -1,7 +1,7 @@
-"""The count of failed loop items a succeeded run keeps (`failedItems`, what "Redrive failed
-(N items)" re-runs) survives an engine killed mid-run: a loop that had ended replays its
-items' failures from the rows, a loop that was running counts them again as its items
-replay — each failed item once, never twice."""
+"""The counts a succeeded run keeps of what "Redrive failed (…)" re-runs (`failed_items`,
+`failed_nodes`) survive an engine killed mid-run: a loop that had ended replays its items'
+failures from the rows, a loop that was running counts them again as its items replay —
+each failed item once, never twice — and a branch that had failed is counted from its row."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a_loop_that_had_ended_keeps_its_failed_items_across_a_restart(settings)
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"out": [0, 4, 6, 10]}
     assert NodeRun.objects.filter(execution=ex, node_id="loop").count() == 1  # replayed, not run again
-    assert ex.state["failedItems"] == 2
+    assert ex.failed_items == 2
 
 
 def test_a_loop_cut_by_a_restart_counts_each_failed_item_once(settings):
@@ -61,4 +61,24 @@ def test_a_loop_cut_by_a_restart_counts_each_failed_item_once(settings):
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"out": [0, 4, 6, 10]}
     assert NodeRun.objects.filter(execution=ex, node_id="double", scope="loop#1").count() == 1  # replayed
-    assert ex.state["failedItems"] == 2
+    assert ex.failed_items == 2
+
+
+def test_a_branch_that_had_failed_is_counted_once_across_a_restart(settings):
+    owner = User.objects.create_user("partial-branch")
+    d: dict[str, Any] = definition([
+        {"id": "start", "type": "start"},
+        {"id": "slow", "type": "delay", "config": {"duration": 1500}},
+        {"id": "b", "type": "fail", "config": {"message": "b is broken"}},
+        {"id": "m", "type": "merge", "config": {"parallel": {"onPartialFailure": "continue"}}},
+        {"id": "out", "type": "output", "name": "out", "config": {"value": "{{m}}"}},
+    ], [("start", "slow"), ("start", "b"), ("slow", "m"), ("b", "m"), ("m", "out")])
+    wf = Workflow.objects.create(owner=owner, name="branch", definition=d, version=1)
+    WorkflowVersion.objects.create(workflow=wf, number=1, definition=d)
+    settings.FLOWMAESTRO_ENGINE_IN_PROCESS = False
+    ex = services.execution_start(workflow=wf, user=owner, input={})
+    kill_9_and_restart(ex, lambda: NodeRun.objects.filter(execution=ex, node_id="b", status="failed").exists()
+                       and NodeRun.objects.filter(execution=ex, node_id="slow", status="running").exists(), timeout=40)
+    assert ex.status == "succeeded", ex.error
+    assert NodeRun.objects.filter(execution=ex, node_id="b").count() == 1  # replayed, not run again
+    assert (ex.failed_nodes, ex.failed_items) == (1, 0)

@@ -187,8 +187,9 @@ export interface ExecutionSummary {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  /** Loop items that did not succeed when the run last ended: what "Redrive failed" re-runs
-   * of a run that succeeded with `onPartialFailure: "continue"`. */
+  /** What a redrive without a selection re-runs, counted by the engine when the run last
+   * ended: top-level node runs (a failed branch) and loop items that did not succeed. */
+  failedNodes?: number;
   failedItems?: number;
 }
 

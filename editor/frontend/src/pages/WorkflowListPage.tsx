@@ -235,7 +235,7 @@ export function WorkflowListPage() {
           <tbody>
             {shown.map((wf) => (
               <tr key={wf.id} data-testid={`workflow-row-${wf.id}`}>
-                <td>
+                <td className="fm-name-cell">
                   {renaming?.id === wf.id ? (
                     <form
                       onSubmit={(e) => {
@@ -276,7 +276,7 @@ export function WorkflowListPage() {
                 <td>
                   <time dateTime={wf.updatedAt}>{new Date(wf.updatedAt).toLocaleString()}</time>
                 </td>
-                <td className="fm-actions">
+                <td className="fm-actions fm-actions-wrap">
                   <a className="fm-small-btn" href={`/workflows/${wf.id}/`}>
                     Open
                   </a>

@@ -1,9 +1,9 @@
 // `/executions/`: the user's executions, updated live from `ws/executions/` (status,
 // workflow, version, trace id, started, duration), filtered by status, workflow and any
 // trace id (the execution's, a branch's `trace-…-003` or a loop item's: the server finds
-// its execution). Per row: re-run (version and input), redrive what failed (also of a run
-// that succeeded with failed loop items) and, for a run waiting at an approval, approve or
-// reject; ticked rows: cancel or re-run them all.
+// its execution). Per row: re-run (version and input), redrive what failed (the same button
+// as the run's timeline, also for a run that succeeded without a branch or some loop items)
+// and, for a run waiting at an approval, approve or reject; ticked rows: cancel or re-run them all.
 import { useEffect, useMemo, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
@@ -14,11 +14,9 @@ import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { timelineApi } from "./api";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
-import { RedriveDialog, plural } from "./RedriveDialog";
+import { RedriveDialog, redriveFailed } from "./RedriveDialog";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
-
-const REDRIVABLE = new Set<string>(["failed", "cancelled", "timed_out"]);
 
 const STATUSES = ["queued", "running", "paused", "succeeded", "failed", "cancelled", "timed_out"];
 
@@ -56,7 +54,7 @@ export function ExecutionListPage() {
   const [rerun, setRerun] = useState<ExecutionRow | null>(null);
   const [deciding, setDeciding] = useState<{ id: number; approval: WaitingApprovalInfo } | null>(null);
   const [resuming, setResuming] = useState<number | null>(null);
-  // A run that succeeded with failed loop items: its "Redrive failed (N items)" asks the version first.
+  // "Redrive failed (…)" asks the version first, as on the timeline.
   const [redriving, setRedriving] = useState<ExecutionRow | null>(null);
   const redrive = (row: ExecutionRow, body: { version?: "original" | "latest" } = {}) => {
     // The stream never moves a finished row back to running, so the row is reopened before
@@ -257,6 +255,7 @@ export function ExecutionListPage() {
           {shown.map((row) => {
             const started = toMs(row.startedAt);
             const finished = toMs(row.finishedAt);
+            const failed = redriveFailed(row.status, row);
             return (
               <tr key={row.id} data-testid="execution-row" data-execution-id={row.id} data-status={row.status}>
                 <td>
@@ -279,16 +278,10 @@ export function ExecutionListPage() {
                       Resume / approve…
                     </button>
                   ) : null}
-                  {REDRIVABLE.has(row.status) ? (
-                    // Re-runs only what failed, in this same execution (its timeline offers the version choice).
-                    <button type="button" className="fm-small-btn" data-testid="row-redrive" onClick={() => redrive(row)}>
-                      Redrive failed
-                    </button>
-                  ) : null}
-                  {row.status === "succeeded" && (row.failedItems ?? 0) > 0 ? (
-                    // Succeeded, leaving failed loop items out (`onPartialFailure: "continue"`).
+                  {failed ? (
+                    // What the engine counted when the run ended: the timeline's button too.
                     <button type="button" className="fm-small-btn" data-testid="row-redrive" onClick={() => setRedriving(row)}>
-                      Redrive failed ({plural(row.failedItems ?? 0, "item")})
+                      {failed.button}
                     </button>
                   ) : null}
                   <button type="button" className="fm-small-btn" onClick={() => setRerun(row)} data-testid="row-rerun">Re-run…</button>
@@ -301,7 +294,7 @@ export function ExecutionListPage() {
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
       {redriving ? (
-        <RedriveDialog label={`the ${plural(redriving.failedItems ?? 0, "failed item")} of run #${redriving.id}`}
+        <RedriveDialog label={`${redriveFailed(redriving.status, redriving)?.label ?? "what did not succeed"} of run #${redriving.id}`}
                        busy={false} onClose={() => setRedriving(null)}
                        onConfirm={(version) => { setRedriving(null); redrive(redriving, { version }); }} />
       ) : null}

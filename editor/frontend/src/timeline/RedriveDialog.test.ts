@@ -1,29 +1,33 @@
 import { describe, expect, it } from "vitest";
 
-import { partialFailures } from "./RedriveDialog";
-import type { Bar } from "./types";
+import type { ExecutionStatus } from "../api/types";
+import { redriveFailed } from "./RedriveDialog";
 
-const bar = (nodeId: string, status: string, lane: string, iteration: number | null = null, attempt = 1): Bar => ({
-  nodeRunId: `${nodeId}-${iteration}-${attempt}`, nodeId, name: nodeId, type: "transform", branchId: "main", branchName: "main",
-  traceId: "t", queuedAt: `2026-01-01T00:00:0${attempt}Z`, startedAt: `2026-01-01T00:00:0${attempt}Z`, finishedAt: null,
-  status: status as Bar["status"], attempt, iteration, lane, container: false, critical: false,
-});
+const status = (s: string) => s as ExecutionStatus;
 
-describe("partialFailures", () => {
-  it("names the failed items of a run that succeeded", () => {
-    const bars = [
-      bar("double", "succeeded", "loop:loop:slot:0", 0),
-      bar("double", "failed", "loop:loop:slot:1", 1),
-      bar("double", "failed", "loop:loop:slot:0", 2),
-      bar("o", "succeeded", "branch:main"),
-    ];
-    expect(partialFailures(bars)).toEqual({ button: "Redrive failed (2 items)", label: "the 2 failed items" });
-    // The server's count wins (the bars may be only the first of a big run's).
-    expect(partialFailures(bars, 1)?.button).toBe("Redrive failed (1 item)");
+describe("redriveFailed (the timeline's and the Executions row's one button)", () => {
+  it("names what a run that succeeded left out: a branch, loop items, or both", () => {
+    expect(redriveFailed(status("succeeded"), { failedNodes: 1, failedItems: 0 }))
+      .toEqual({ button: "Redrive failed (1 node)", label: "the 1 failed node" });
+    expect(redriveFailed(status("succeeded"), { failedNodes: 0, failedItems: 2 }))
+      .toEqual({ button: "Redrive failed (2 items)", label: "the 2 failed items" });
+    expect(redriveFailed(status("succeeded"), { failedNodes: 2, failedItems: 1 }))
+      .toEqual({ button: "Redrive failed (2 nodes, 1 item)", label: "the 2 failed nodes and 1 failed item" });
   });
 
-  it("offers nothing when everything succeeded in the end, and counts a failed branch apart", () => {
-    expect(partialFailures([bar("double", "failed", "loop:loop:slot:0", 0), bar("double", "succeeded", "loop:loop:slot:0", 0, 2)])).toBeNull();
-    expect(partialFailures([bar("b", "failed", "branch:2"), bar("c", "cancelled", "branch:3")], 0)?.button).toBe("Redrive failed (1 node run)");
+  it("offers nothing for a run that succeeded whole, or one that has not ended", () => {
+    expect(redriveFailed(status("succeeded"), { failedNodes: 0, failedItems: 0 })).toBeNull();
+    expect(redriveFailed(status("succeeded"))).toBeNull();
+    expect(redriveFailed(status("running"), { failedNodes: 1 })).toBeNull();
+    expect(redriveFailed(status("paused"), { failedItems: 3 })).toBeNull();
+  });
+
+  it("always offers it for a run that failed, was cancelled or timed out, counted when known", () => {
+    expect(redriveFailed(status("failed"), { failedNodes: 0, failedItems: 3 })?.button).toBe("Redrive failed (3 items)");
+    expect(redriveFailed(status("cancelled"), { failedNodes: 2 })?.button).toBe("Redrive failed (2 nodes)");
+    // A run that timed out in its queue ran nothing: the redrive runs it from the start.
+    expect(redriveFailed(status("timed_out"), { failedNodes: 0, failedItems: 0 }))
+      .toEqual({ button: "Redrive failed", label: "what did not succeed" });
+    expect(redriveFailed(status("failed"))?.button).toBe("Redrive failed");
   });
 });

@@ -1,19 +1,17 @@
 // Redrive: run again only what failed (or the selected bar: a node, or one loop item) in a
 // new attempt of this same execution. Succeeded node runs and loop items are kept; the
 // server decides what depends on the re-run parts (POST /api/executions/{id}/redrive).
-// A run that succeeded while some loop items failed (`onPartialFailure: "continue"`) offers
-// "Redrive failed (N items)" too: one request without a selection re-runs all of them.
+// A run that succeeded while some loop items or a branch failed (`onPartialFailure:
+// "continue"`) offers "Redrive failed (…)" too: one request without a selection re-runs them.
 import { useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
-import { loopItemStats } from "./model";
 import type { Bar } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
 const FINISHED = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out", "succeeded"] as ExecutionStatus[]);
-const RERUN_STATUSES = new Set(["failed", "timed_out", "cancelled"]);
 
 interface Target {
   label: string;
@@ -35,30 +33,27 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
 
 export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** What "Redrive failed" of a run that succeeded would re-run: its failed loop items (the
- * server's count when known, else the bars') and node runs outside loops that did not
- * succeed (a branch a `continue` join left out); null when there is nothing. */
-export function partialFailures(bars: readonly Bar[], failedItems?: number): { button: string; label: string } | null {
-  let items = failedItems;
-  if (items === undefined) {
-    items = 0;
-    for (const stats of loopItemStats(bars).values()) items += stats.failed;
-  }
-  const latest = new Map<string, Bar>();
-  for (const bar of bars) {
-    if (bar.lane.includes(":slot:") || bar.container) continue;
-    const key = `${bar.lane}|${bar.nodeId}`;
-    const seen = latest.get(key);
-    if (!seen || (bar.redrive ?? 0) > (seen.redrive ?? 0) || ((bar.redrive ?? 0) === (seen.redrive ?? 0) && (bar.attempt ?? 0) >= (seen.attempt ?? 0))) {
-      latest.set(key, bar);
-    }
-  }
-  // Not "cancelled": in a run that succeeded that is the loser of a first-success race.
-  const others = [...latest.values()].filter((b) => b.status === "failed" || b.status === "timed_out").length;
-  if (items + others === 0) return null;
-  if (others === 0) return { button: `Redrive failed (${plural(items, "item")})`, label: `the ${plural(items, "failed item")}` };
-  const parts = [items ? plural(items, "item") : "", plural(others, "node run")].filter(Boolean).join(", ");
-  return { button: `Redrive failed (${parts})`, label: `what did not succeed (${parts})` };
+/** The engine's count, when the run ended, of what a redrive without a selection re-runs
+ * (`failedNodes`, `failedItems` of the execution's summary). */
+export interface FailedCounts {
+  failedNodes?: number;
+  failedItems?: number;
+}
+
+/** The "Redrive failed" button of a finished run — one definition for its timeline and its
+ * Executions row, from the engine's count: "Redrive failed (1 node)", "(2 items)" or
+ * "(1 node, 2 items)" (a top-level node run, e.g. a branch left out by `onPartialFailure:
+ * "continue"`, and loop items are different things to re-run, so both are named). A run that
+ * failed, was cancelled or timed out offers it even with nothing counted (it failed before a
+ * node ran: a redrive runs it from the start); a succeeded run only with something counted. */
+export function redriveFailed(status: ExecutionStatus, counts?: FailedCounts): { button: string; label: string } | null {
+  if (!FINISHED.has(status)) return null;
+  const nodes = counts?.failedNodes ?? 0;
+  const items = counts?.failedItems ?? 0;
+  if (nodes + items === 0) return REDRIVABLE.has(status) ? { button: "Redrive failed", label: "what did not succeed" } : null;
+  const parts = [nodes ? plural(nodes, "node") : "", items ? plural(items, "item") : ""].filter(Boolean);
+  const failed = [nodes ? plural(nodes, "failed node") : "", items ? plural(items, "failed item") : ""].filter(Boolean);
+  return { button: `Redrive failed (${parts.join(", ")})`, label: `the ${failed.join(" and ")}` };
 }
 
 /** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
@@ -104,26 +99,20 @@ interface Props {
   status: ExecutionStatus;
   bars: Bar[];
   selected: Bar | null;
-  /** The server's count of failed loop items of the ended run (undefined: count the bars). */
-  failedItems?: number;
+  /** The server's count for the ended run (undefined until the page has read it). */
+  counts?: FailedCounts;
   onDone: () => void;
 }
 
-export function RedriveControls({ executionId, status, bars, selected, failedItems, onDone }: Props) {
+export function RedriveControls({ executionId, status, bars, selected, counts, onDone }: Props) {
   const [open, setOpen] = useState<Target | null>(null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
 
   if (!FINISHED.has(status)) return null;
-  // The newest attempt of each node run decides what failed.
-  const latest = new Map<string, Bar>();
-  for (const bar of bars) {
-    const key = `${bar.lane}|${bar.nodeId}|${bar.iteration ?? ""}`;
-    const seen = latest.get(key);
-    if (!seen || (bar.attempt ?? 0) >= (seen.attempt ?? 0)) latest.set(key, bar);
-  }
-  const failed = [...latest.values()].filter((b) => RERUN_STATUSES.has(b.status) && !b.container).length;
-  const partial = status === "succeeded" ? partialFailures(bars, failedItems) : null;
+  // Until the page has read the ended run's count, no button: a plain "Redrive failed" that
+  // turns into "Redrive failed (2 items)" a moment later would be a button that changes under the pointer.
+  const failed = counts ? redriveFailed(status, counts) : null;
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
@@ -144,16 +133,10 @@ export function RedriveControls({ executionId, status, bars, selected, failedIte
 
   return (
     <div className="tl-redrive" data-testid="redrive-controls">
-      {REDRIVABLE.has(status) && (
-        <button type="button" className="fm-btn" data-testid="redrive-failed"
-                onClick={() => setOpen({ label: `the ${plural(failed, "node run")} that did not succeed`, body: {} })}>
-          Redrive failed ({failed})
-        </button>
-      )}
-      {partial && (
-        // The run succeeded, yet some items failed: no selection re-runs every one of them.
-        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => setOpen({ label: partial.label, body: {} })}>
-          {partial.button}
+      {failed && (
+        // No selection: the server re-runs what the count names, and what depends on it.
+        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => setOpen({ label: failed.label, body: {} })}>
+          {failed.button}
         </button>
       )}
       {selection && (

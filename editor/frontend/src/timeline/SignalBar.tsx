@@ -1,4 +1,4 @@
-// Pause, resume (with JSON data) and cancel (with a reason) through the signal API (SPEC §6).
+// Pause, resume (with JSON data) and cancel (with a reason) through the signal API.
 // A button shows only when the signal applies to the execution's state; the server still
 // decides (409 when the state moved on) and its answer is shown as is.
 import { useState } from "react";
@@ -46,7 +46,9 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
         <button type="button" className="fm-btn" disabled={busy} onClick={() => void send("pause", { reason: "paused from the timeline" })}
                 data-testid="signal-pause">Pause</button>
       ) : null}
-      {status === "paused" ? (
+      {/* At an approval the decision is the way on: a bare resume passed it with the output {},
+          neither approved nor rejected. Resume is for a run paused by hand. */}
+      {status === "paused" && !approval ? (
         <button type="button" className="fm-btn" disabled={busy} onClick={() => setOpen(open === "resume" ? null : "resume")}
                 data-testid="signal-resume">Resume…</button>
       ) : null}
@@ -79,7 +81,7 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
         <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => setOpen(open === "cancel" ? null : "cancel")}
                 data-testid="signal-cancel">Cancel…</button>
       ) : null}
-      {open === "resume" ? (
+      {open === "resume" && !approval ? (
         <span className="tl-signal-form">
           <label>Data (JSON) <textarea rows={2} cols={36} value={data} onChange={(e) => setData(e.target.value)} data-testid="resume-data" /></label>
           <button type="button" className="fm-btn fm-btn-primary" disabled={busy} onClick={resume} data-testid="resume-send">Send resume</button>

@@ -267,9 +267,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         <CustomSignals executionId={executionId} status={live.status} onSent={refresh}
                        handlers={timeline.definition.settings?.signalHandlers} />
         {/* A redrive turns a finished run live again: start over with a fresh timeline and stream. */}
-        {/* The server's count of failed items is the ended run's; until the page has re-read it, the bars count. */}
+        {/* The server's count is the ended run's: the page re-reads it when the stream says the run ended. */}
         <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar}
-                         failedItems={timeline.execution.status === live.status ? timeline.execution.failedItems : undefined}
+                         counts={timeline.execution.status === live.status ? timeline.execution : undefined}
                          onDone={() => window.location.reload()} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       </header>

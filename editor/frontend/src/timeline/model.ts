@@ -41,17 +41,21 @@ export function toMs(iso: string | null | undefined): number | null {
   return fraction?.[1] ? value + Number(`0.${fraction[1]}`) : value;
 }
 
-/** A duration from microseconds to hours, with the precision that matters at its size. */
+/** A duration from microseconds to hours, with the precision that matters at its size. Each
+ * unit ends where its rounded text would reach the next one, and minutes and seconds come
+ * from one rounded total: 119.6 s is "2m 0s", never "1m 60s". */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
-  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 100) return `${ms.toFixed(1)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return minutes < 60 ? `${minutes}m ${seconds}s` : `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+  if (ms < 0.9995) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 9.995) return `${ms.toFixed(2)} ms`;
+  if (ms < 99.95) return `${ms.toFixed(1)} ms`;
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
+  if (ms < 9_995) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  const minutes = Math.round(ms / 60_000);
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
 const LONG_STEPS = [1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
@@ -75,14 +79,11 @@ export function tickLabel(ms: number, step: number): string {
   if (step < 1) return ms < 1 ? `${Math.round(ms * 1000)} µs` : `${+ms.toFixed(3)} ms`;
   if (ms < 1000) return `${+ms.toFixed(step < 10 ? 1 : 0)} ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(step < 1000 ? 3 : 2)} s`;
-  if (ms < 3_600_000) {
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    return seconds ? `${minutes}m ${seconds}s` : `${minutes} min`;
-  }
-  const hours = Math.floor(ms / 3_600_000);
-  const minutes = Math.round((ms % 3_600_000) / 60_000);
-  return minutes ? `${hours}h ${minutes}m` : `${hours} h`;
+  // From one rounded total, as in formatDuration: never "1m 60s" or "1h 60m".
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return seconds % 60 ? `${Math.floor(seconds / 60)}m ${seconds % 60}s` : `${seconds / 60} min`;
+  const minutes = Math.round(ms / 60_000);
+  return minutes % 60 ? `${Math.floor(minutes / 60)}h ${minutes % 60}m` : `${minutes / 60} h`;
 }
 
 export function formatTime(iso: string | null | undefined): string {

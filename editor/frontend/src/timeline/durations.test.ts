@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+
+import { formatDuration, tickLabel } from "./model";
+
+// The Executions list showed a run paused at an approval for 119.6 s as "1m 60s": seconds
+// were rounded after the minutes were taken, so a duration just under a whole minute read
+// as 60 seconds of the minute before.
+describe("formatDuration never shows 60 seconds or 60 minutes", () => {
+  it.each([
+    [119_600, "2m 0s"],
+    [119_400, "1m 59s"],
+    [59_960, "1m 0s"],
+    [3_599_600, "1h 0m"],
+    [7_199_999, "2h 0m"],
+    [61_000, "1m 1s"],
+    [59_940, "59.9 s"],
+    [9_999, "10.0 s"],
+    [999.7, "1.00 s"],
+  ])("%d ms → %s", (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe("tickLabel never shows 60 seconds or 60 minutes", () => {
+  it.each([
+    [119_700, 60_000, "2 min"],
+    [7_170_000, 3_600_000, "2 h"],
+  ])("%d ms (step %d) → %s", (ms, step, text) => {
+    expect(tickLabel(ms, step)).toBe(text);
+  });
+});
