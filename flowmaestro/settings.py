@@ -316,6 +316,9 @@ if FLOWMAESTRO_NODE_BODIES not in ("runners", "tasks"):
 FLOWMAESTRO_RUNNER_SLICE = float(os.environ.get("FLOWMAESTRO_RUNNER_SLICE") or 2)
 if not 0.1 <= FLOWMAESTRO_RUNNER_SLICE <= 600:
     raise ImproperlyConfigured("FLOWMAESTRO_RUNNER_SLICE must be between 0.1 and 600 seconds")
+# Kombu's Redis transport, keeping one client per channel instead of building one per
+# published message (engine/executors/redis_transport.py); the broker URL stays redis://.
+CELERY_BROKER_TRANSPORT = "engine.executors.redis_transport:Transport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
