@@ -319,10 +319,11 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         # Looked up only as a string: a list or object here (unhashable) was a 500.
         parent_raw = nodes.get(parent) if isinstance(parent, str) else None
         if parent_raw is None:
+            kind = "array" if isinstance(parent, list) else "object"
             shown = repr(parent[:120]) if isinstance(parent, str) else (
-                repr(parent) if isinstance(parent, int | float) else "(a JSON " + ("array" if isinstance(parent, list) else "object") + ")")
+                repr(parent) if isinstance(parent, int | float) else f"(a JSON {kind})")
             err.append(issue(f"parentId {shown} is not a node", node=node_id))
-        elif parent_raw.get("type") not in containers:
+        elif not isinstance(parent_raw.get("type"), str) or parent_raw.get("type") not in containers:
             err.append(issue(f"parentId {parent!r} is not a container (loop)", node=node_id))
         elif raw.get("type") == "start":
             err.append(issue("a start node cannot sit inside a container", node=node_id))
@@ -365,8 +366,8 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             source_type = nodes[source].get("type")
             cls = node_types.get(source_type) if isinstance(source_type, str) else None
             handles = set(getattr(cls, "output_handles", [])) | {"out", "error"}
-            if handle not in handles:
-                err.append(issue(f"node {source!r} has no output handle {handle!r}", edge=edge_id))
+            if not isinstance(handle, str) or handle not in handles:
+                err.append(issue(f"node {source!r} has no output handle {repr(handle)[:120]}", edge=edge_id))
             elif handle == "error" and (nodes[source].get("config") or {}).get("onError") != "route":
                 report.warnings.append(
                     issue("edge leaves the error handle but the node's onError is not 'route'", edge=edge_id)

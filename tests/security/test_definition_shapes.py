@@ -5,12 +5,16 @@ Probed on a live daphne: a 6,000-deep chain of loops (520 KB of JSON, each loop 
 `parentId` of the next) took 6.7 s of an HTTP thread to save, and as long again to validate
 or run — quadratic walks over the chains, on the core the engine's coordinator shares; a
 400-deep one was saved and then failed every run with `internal error: RecursionError`; a
-`parentId` that was a JSON array or object was a 500."""
+`parentId` that was a JSON array or object was a 500, and so (found by mutating the demo
+definitions) were an array or object as a node's `type`, an edge's `source`, `target` or
+`sourceHandle`, or a signal handler's `action`."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +82,25 @@ def test_a_parent_cycle_is_still_named_on_every_node_it_holds(alice_client):
     assert code == 400
     named = {e.get("nodeId") for e in body["errors"] if e["message"] == "parentId chain forms a loop"}
     assert named == {"l0", "l1", "l2", "leaf"}
+
+
+DEMO = json.loads((Path(__file__).resolve().parents[2] / "editor/demo/02_parallel_with_fallback.json").read_text())
+
+
+def _with(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    d = copy.deepcopy(DEMO.get("definition", DEMO))
+    target = d
+    for key in path[:-1]:
+        target = target[key] if isinstance(target, list) else target.setdefault(key, {})
+    target[path[-1]] = value
+    return d
+
+
+@pytest.mark.parametrize("path", [("nodes", 1, "type"), ("nodes", 2, "type"), ("edges", 0, "source"),
+                                  ("edges", 0, "target"), ("edges", 0, "sourceHandle"),
+                                  ("settings", "signalHandlers", "pause", "action")])
+@pytest.mark.parametrize("value", [["x"], {"x": 1}])
+def test_an_array_or_object_where_a_name_belongs_is_a_400(alice_client, path, value):
+    code, body, _ = _save(alice_client, _with(path, value))
+    assert code == 400, body
+    assert body["detail"] == "Invalid workflow definition." and body["errors"]
