@@ -180,7 +180,9 @@ def _deepest(error: ValidationError) -> ValidationError:
     """For a failed `oneOf` (boolean or policy object), the problem inside the object."""
     if error.validator in ("oneOf", "anyOf") and error.context:
         # The alternative of the value's own type speaks: not "is not of type 'boolean'".
-        relevant = [e for e in error.context if e.validator != "type"] or error.context
+        # Only a type error about the value itself is the wrong alternative's; one deeper
+        # down (a policy's `collectErrors: "yes"`) is the problem to name.
+        relevant = [e for e in error.context if e.validator != "type" or e.relative_path] or error.context
         inner = best_match(relevant)
         return _deepest(inner) if inner is not None else error
     return error
