@@ -66,7 +66,10 @@ def _wake_celery(execution_id: Any, *, signal: bool) -> None:
     from flowmaestro.celery import app
 
     if not signal:
-        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE)
+        # The reprs given: Celery would otherwise build them with its `saferepr` (a tenth of
+        # the publish's CPU) for what is always one id.
+        app.send_task(celery_executor.EXECUTION_TASK, args=[execution_id], queue=celery_executor.EXECUTION_QUEUE,
+                      argsrepr=f"[{execution_id!r}]", kwargsrepr="{}")
         return
     owner = Execution.objects.filter(id=execution_id).values_list("engine_id", flat=True).first()
     if owner:

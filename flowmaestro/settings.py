@@ -316,6 +316,9 @@ if FLOWMAESTRO_NODE_BODIES not in ("runners", "tasks"):
 FLOWMAESTRO_RUNNER_SLICE = float(os.environ.get("FLOWMAESTRO_RUNNER_SLICE") or 2)
 if not 0.1 <= FLOWMAESTRO_RUNNER_SLICE <= 600:
     raise ImproperlyConfigured("FLOWMAESTRO_RUNNER_SLICE must be between 0.1 and 600 seconds")
+# Kombu's Redis transport, keeping one client per channel instead of building one per
+# published message (engine/executors/redis_transport.py); the broker URL stays redis://.
+CELERY_BROKER_TRANSPORT = "engine.executors.redis_transport:Transport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": max(1, min(10, FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT // 4)),
@@ -363,6 +366,9 @@ FLOWMAESTRO_HTTP_THREADS = env_int("FLOWMAESTRO_HTTP_THREADS", 8)
 FLOWMAESTRO_EXPRESSION_TESTS_MAX = env_int("FLOWMAESTRO_EXPRESSION_TESTS_MAX", max(2, FLOWMAESTRO_HTTP_THREADS // 2),
                                            minimum=1)
 FLOWMAESTRO_EXPRESSION_TESTS_PER_USER = env_int("FLOWMAESTRO_EXPRESSION_TESTS_PER_USER", 2, minimum=1)
+# Live streams (websockets) one user may have open at once per daphne process; past it the
+# stream is closed with 4429 (engine.live.consumers). A page holds one or two.
+FLOWMAESTRO_WS_STREAMS_PER_USER = env_int("FLOWMAESTRO_WS_STREAMS_PER_USER", 50, minimum=1)
 # How deep JSON may nest (engine.core.json_bounds): request bodies (definitions, run
 # inputs, signal data; a deeper one is a 400), and each node run's output (a deeper one
 # fails that node run).

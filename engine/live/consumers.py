@@ -31,7 +31,8 @@ staff, who see every execution, and out-of-process engines without Redis).
 
 Close codes (sent after accepting, so that browsers can read them): 4400 bad request,
 4401 not logged in, 4404 no such execution — also another user's, which must look exactly
-like a missing one; 1011 if the stream fails.
+like a missing one; 4429 the user already has `FLOWMAESTRO_WS_STREAMS_PER_USER` streams open
+in this process; 1011 if the stream fails.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ log = logging.getLogger("engine")
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429
 CLOSE_SERVER_ERROR = 1011
 
 # Follow the store when no live message came for this long (engine in another process,
@@ -74,6 +76,40 @@ REPLAY_CHUNK = 500
 LIST_POLL_INTERVAL_S = 1.0
 LIST_WINDOW = 200
 MAX_SEQ = 2**31 - 1
+
+
+# --- streams per user ---------------------------------------------------------------------------
+
+# Live streams each user has open in this process. Every open stream reads the store on the
+# one thread Channels gives the ORM (the list stream every second, an idle event stream every
+# 0.25 s), and so does every handshake (the session's user): probed, 500 list streams of one
+# user made another user's new stream miss daphne's 5 s handshake timeout. Only the event
+# loop touches this, so it needs no lock.
+_open_streams: dict[int, int] = {}
+
+
+def _streams_per_user() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "FLOWMAESTRO_WS_STREAMS_PER_USER", 50))
+
+
+def _take_stream(user_id: int) -> bool:
+    if _open_streams.get(user_id, 0) >= _streams_per_user():
+        return False
+    _open_streams[user_id] = _open_streams.get(user_id, 0) + 1
+    return True
+
+
+def _give_stream_back(user_id: int) -> None:
+    left = _open_streams.get(user_id, 0) - 1
+    if left > 0:
+        _open_streams[user_id] = left
+    else:
+        _open_streams.pop(user_id, None)
+
+
+TOO_MANY_STREAMS = "Too many live streams open for this user; close some pages (reconnecting later)."
 
 
 # --- store reads (run in a thread: the ORM is synchronous) -------------------------------
@@ -146,6 +182,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.writer: asyncio.Task[None] | None = None
+        self.stream_of: int | None = None  # the user whose stream count this one holds
         self.subscribed = False
         self.inbox: deque[FrameBatch] = deque()
         # Whole batches as one write of prebuilt frames, when the server (daphne) allows it.
@@ -159,6 +196,19 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         if user is None:
             await self._refuse(CLOSE_UNAUTHENTICATED, "Log in to watch executions.")
             return
+        if not _take_stream(int(user.pk)):
+            await self._refuse(CLOSE_TOO_MANY, TOO_MANY_STREAMS)
+            return
+        self.stream_of = int(user.pk)
+        try:
+            await self._start(user)
+        except BaseException:
+            # Channels sends no disconnect to a consumer whose connect raised: give the slot back here.
+            _give_stream_back(self.stream_of)
+            self.stream_of = None
+            raise
+
+    async def _start(self, user: Any) -> None:
         try:
             self.execution_id = int(self.scope["url_route"]["kwargs"]["execution_id"])
             after_seq = self._after_seq()
@@ -190,6 +240,9 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        if self.stream_of is not None:
+            _give_stream_back(self.stream_of)
+            self.stream_of = None
         if self.writer is not None:
             self.writer.cancel()
         if self.subscribed:
@@ -319,6 +372,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.group = None
+        self.stream_of: int | None = None
         self.poller: asyncio.Task[None] | None = None
         self.sent: dict[int, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
@@ -329,15 +383,28 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
-        self.user_id = int(user.pk)
-        self.group = user_group(self.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        # What the page loads next over HTTP is at least this new; only changes after it are sent.
-        self.sent = await _recent_executions(self.user)
-        self.poller = asyncio.create_task(self._compare_periodically())
+        if not _take_stream(int(user.pk)):
+            await self.send_json({"type": "error", "code": CLOSE_TOO_MANY, "detail": TOO_MANY_STREAMS})
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        self.stream_of = int(user.pk)
+        try:
+            self.user = user
+            self.user_id = int(user.pk)
+            self.group = user_group(self.user_id)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            # What the page loads next over HTTP is at least this new; only changes after it are sent.
+            self.sent = await _recent_executions(self.user)
+            self.poller = asyncio.create_task(self._compare_periodically())
+        except BaseException:
+            _give_stream_back(self.stream_of)  # as in ExecutionEventsConsumer.connect
+            self.stream_of = None
+            raise
 
     async def disconnect(self, code: int) -> None:
+        if self.stream_of is not None:
+            _give_stream_back(self.stream_of)
+            self.stream_of = None
         if self.poller is not None:
             self.poller.cancel()
         if self.group is not None:

@@ -7,6 +7,8 @@ import type { ExecutionStatusMessage, StreamEvent } from "./types";
 
 /** Close codes after which reconnecting cannot help (see engine/live/consumers.py). */
 const FINAL_CLOSE_CODES = new Set([4400, 4401, 4404]);
+/** The user has too many streams open (other tabs): worth trying again, but slowly. */
+const BUSY_CLOSE_CODE = 4429;
 const MAX_BACKOFF_MS = 5000;
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "closed";
@@ -62,7 +64,11 @@ class ReconnectingSocket {
         this.options.onState("closed", this.refusal ?? `refused (${event.code})`);
         return;
       }
-      this.options.onState("reconnecting");
+      // The server refuses a busy stream after opening it, and the open reset the back-off:
+      // without this the page would knock every 250 ms.
+      const busy = event.code === BUSY_CLOSE_CODE;
+      if (busy) this.backoff = MAX_BACKOFF_MS;
+      this.options.onState("reconnecting", busy ? this.refusal : undefined);
       this.timer = window.setTimeout(() => this.open(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
     };
