@@ -8,6 +8,7 @@ import { nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
+import { issuesSummary } from "../lib/plural";
 import { absolutePosition, freeSpot, LOOP_HEADER, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
 import { hasInputHandle, outputHandles } from "../lib/graph";
@@ -433,7 +434,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         ) : (
           <details>
             <summary data-testid="issues-summary">
-              {validation.errors.length} error(s), {validation.warnings.length} warning(s)
+              {issuesSummary(validation.errors.length, validation.warnings.length)}
             </summary>
             <ul>
               {[...validation.errors.map((i) => ({ ...i, level: "error" })), ...validation.warnings.map((i) => ({ ...i, level: "warning" }))].map((issue, index) => (
