@@ -151,7 +151,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
       } catch (err) {
         if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
-        store.notify("error", `Run refused: ${errorMessage(err)}`);
+        const nameOf = (id: string) => graphStore.getState().definition.nodes.find((n) => n.id === id)?.name;
+        store.notify("error", `Run refused: ${err instanceof ApiError ? err.userMessage(nameOf) : errorMessage(err)}`);
       } finally {
         setRunning(false);
       }
