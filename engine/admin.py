@@ -203,6 +203,14 @@ class ExecutionAdmin(ModelAdmin[Execution]):
 
         sent, refused = [], []
         for execution in queryset.select_related("version"):
+            waiting = execution.state.get("awaiting") if isinstance(execution.state, dict) else None
+            if signal_type == "resume" and execution.status == "paused" and isinstance(waiting, dict):
+                # A resume without data passes an approval with the output {}: neither
+                # approved nor rejected, decided by nobody. Its decision is on its run page.
+                name = waiting.get("name") or waiting.get("nodeId") or "?"
+                refused.append(f"#{execution.pk} waits at the approval “{name}”: approve or reject it on its run page "
+                               f"(/executions/{execution.pk}/)")
+                continue
             try:
                 services.execution_signal(
                     execution=execution, user=request.user, type=signal_type,

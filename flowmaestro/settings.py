@@ -462,10 +462,16 @@ FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
     "anon": _rate("FLOWMAESTRO_THROTTLE_ANON", "600/minute"),
     "user": _rate("FLOWMAESTRO_THROTTLE_USER", "6000/minute"),
 }
+# Throttle counts are kept in the cache: shared through Redis when there is one, else per
+# process (LocMemCache). Each client keeps up to ten small counters per period
+# (flowmaestro/throttling.py); LocMemCache's default of 300 entries would cull the counts
+# of busy servers at random (and let clients through), so it holds this many instead.
+FLOWMAESTRO_THROTTLE_CACHE_ENTRIES = env_int("FLOWMAESTRO_THROTTLE_CACHE_ENTRIES", 100_000, minimum=1000)
 if REDIS_URL:
-    # Throttle counts are kept in the cache: shared through Redis when there is one, else
-    # per process (LocMemCache).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": FLOWMAESTRO_THROTTLE_CACHE_ENTRIES}}}
 # --- end of throttling ---------------------------------------------------------------------
 
 # --- Content-Security-Policy (django-csp 4) — README "Production" ---------------------------

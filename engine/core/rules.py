@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from engine.nodes.base import (
     MAX_CONCURRENCY,
     MAX_QUEUE_SIZE,
+    ON_TIMEOUT_DESCRIPTION,
     PARALLEL_POLICY_SCHEMA,
     RETRY_SCHEMA,
     duration_ms,
@@ -51,10 +52,13 @@ BRANCH_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z_$][A-Za-z0-9_$]*$", "maxLength": MAX_BRANCH_NAME_LENGTH},
         "timeout": duration_ms(1, "ms from the branch's first node start to its last node's end"),
-        "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error"},
+        "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error",
+                      "description": ON_TIMEOUT_DESCRIPTION},
         "retry": RETRY_SCHEMA,
         # `route` is a node's error handle; a branch has none.
-        "onError": {"type": "string", "enum": ["fail", "continue"], "default": "fail"},
+        "onError": {"type": "string", "enum": ["fail", "continue"], "default": "fail",
+                    "description": "after the branch's last attempt, fail: the join sees a failed branch; "
+                                   "continue: the branch succeeds with {error}"},
     },
     "additionalProperties": False,
 }
@@ -184,7 +188,9 @@ def _deepest(error: ValidationError) -> ValidationError:
     """For a failed `oneOf` (boolean or policy object), the problem inside the object."""
     if error.validator in ("oneOf", "anyOf") and error.context:
         # The alternative of the value's own type speaks: not "is not of type 'boolean'".
-        relevant = [e for e in error.context if e.validator != "type"] or error.context
+        # Only a type error about the value itself is the wrong alternative's; one deeper
+        # down (a policy's `collectErrors: "yes"`) is the problem to name.
+        relevant = [e for e in error.context if e.validator != "type" or e.relative_path] or error.context
         inner = best_match(relevant)
         return _deepest(inner) if inner is not None else error
     return error

@@ -53,24 +53,39 @@ PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
     "title": "Parallel policy",
     "description": "Governs the parallel section this node joins (SPEC §4.3).",
     "properties": {
-        "onPartialFailure": {"type": "string", "enum": ["fail", "continue", "collect"], "default": "fail"},
-        "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1},
-        "collectErrors": {"type": "boolean", "default": False},
+        "onPartialFailure": {"type": "string", "enum": ["fail", "continue", "collect"], "default": "fail",
+                             "description": "fail: a failed branch fails the section; continue: failed branches "
+                                            "are left out; collect: {results, successCount, failureCount}, "
+                                            "failures included"},
+        "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1,
+                           "description": "with continue or collect: fail below this share of successes"},
+        "collectErrors": {"type": "boolean", "default": False,
+                          "description": "with continue: list the failures under `errors` in the output"},
         "failFast": {"type": "boolean", "default": False,
                      "description": "at the first failure the section fails at once, without waiting"},
         "cancelOnFailure": {"type": "boolean", "default": False,
                             "description": "at the first failure the running branches are cancelled"},
         "totalTimeout": duration_ms(1, "ms from the fan-out"),
-        "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail"},
+        "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail",
+                      "description": "at totalTimeout, fail: the section fails; collect_partial: it goes on "
+                                     "with what finished, the rest cancelled and listed under `cancelled`"},
     },
     "additionalProperties": False,
 }
 
+# Said the same way on a node and on a branch (engine.core.rules.BRANCH_SCHEMA).
+ON_TIMEOUT_DESCRIPTION = ("at timeout, cancel: stop it as timed out, without retry or onError; continue: "
+                          "it succeeds with {timedOut: true}; error: a timeout error, retried and handled "
+                          "by onError like any failure")
+
 COMMON_PROPERTIES: dict[str, Any] = {
     "timeout": duration_ms(1, "ms before the node run times out"),
-    "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error"},
+    "onTimeout": {"type": "string", "enum": ["cancel", "continue", "error"], "default": "error",
+                  "description": ON_TIMEOUT_DESCRIPTION},
     "retry": RETRY_SCHEMA,
-    "onError": {"type": "string", "enum": ["fail", "continue", "route"], "default": "fail"},
+    "onError": {"type": "string", "enum": ["fail", "continue", "route"], "default": "fail",
+                "description": "after the last attempt, fail: the failure stops this path; continue: "
+                               "it succeeds with {error}; route: it follows the `error` handle"},
     "compensate": {"type": "string", "description": "node id run during rollback"},
     # Any node with several incoming branches is a join and may govern its section; on a
     # node that joins nothing it is a validation error (engine.core.graph).

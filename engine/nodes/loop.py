@@ -24,8 +24,12 @@ QUEUE_SCHEMA: dict[str, Any] = {
     "properties": {
         "maxSize": {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE_SIZE,
                     "description": "items waiting at most (back-pressure)"},
-        "priority": {"type": "string", "enum": ["fifo", "lifo", "priority"], "default": "fifo"},
-        "priorityPath": {"type": "string", "description": "path in the item giving its priority"},
+        "priority": {"type": "string", "enum": ["fifo", "lifo", "priority"], "default": "fifo",
+                     "description": "fifo: in array order; lifo: the latest to enter first (the array's end); priority: "
+                                    "highest number at priorityPath first"},
+        "priorityPath": {"type": "string",
+                         "description": "path in the item giving its priority (default `priority`; "
+                                        "an item without a number there has 0)"},
         "timeout": duration_ms(1, "ms an item may wait"),
         "deadLetterQueue": {"type": "boolean", "default": False},
     },

@@ -48,6 +48,8 @@ def test_clicking_a_problem_line_shows_its_node(logged_in_page: Any, page_errors
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector(".react-flow__node")
     page.wait_for_selector("[data-testid=issues-summary]")
+    # In words: it read "1 error(s), 0 warning(s)".
+    assert page.text_content("[data-testid=issues-summary]").strip() == "1 error"
     # The chain is long: `call`, at its end, is off screen.
     page.wait_for_timeout(300)
     assert not in_view(page, "call")

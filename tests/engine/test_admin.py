@@ -115,3 +115,27 @@ def test_workflows_without_versions_are_not_in_the_way(admin_client_: Client, al
     # A workflow row created outside the services (version 0) still renders.
     workflow = Workflow.objects.create(owner=alice, name="bare", definition={})
     assert admin_client_.get(f"/admin/editor/workflow/{workflow.pk}/change/").status_code == 200
+
+
+def test_resume_action_leaves_a_waiting_approval_to_its_decision(admin_client_: Client, execution: Execution) -> None:
+    """The bulk "Resume selected executions" sent a resume without data, which passed a
+    waiting approval with the output `{}`: neither approved nor rejected, decided by
+    nobody. A run waiting at an approval is left for its Approve / Reject, and the admin
+    says so and where; a run paused by hand is resumed as before."""
+    execution.status = "paused"
+    execution.state = {"awaiting": {"scope": "", "nodeId": "sign_off", "name": "Manager sign-off", "reason": "OK?"}}
+    execution.save(update_fields=["status", "state"])
+    response = admin_client_.post(
+        "/admin/engine/execution/", {"action": "resume_selected", "_selected_action": [execution.pk]}, follow=True
+    )
+    page = response.content.decode()
+    assert "Did not send resume" in page
+    assert "waits at the approval “Manager sign-off”" in page and f"/executions/{execution.pk}/" in page
+    assert not execution.pending_signals.exists()
+
+    execution.state = {}
+    execution.save(update_fields=["state"])
+    response = admin_client_.post(
+        "/admin/engine/execution/", {"action": "resume_selected", "_selected_action": [execution.pk]}, follow=True
+    )
+    assert "Sent resume" in response.content.decode()

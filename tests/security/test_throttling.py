@@ -241,6 +241,20 @@ def test_refused_requests_do_not_count(monkeypatch):
     assert view(factory.get("/open", REMOTE_ADDR="198.51.100.5")).status_code == 200
 
 
+@override_settings(FLOWMAESTRO_THROTTLE_RATES={"anon": "3/minute", "user": None})
+def test_four_hundred_clients_of_one_process_each_keep_their_count():
+    """Without Redis the counts live in the process's cache, which must not cull them: at
+    Django's default of 300 entries a busy server forgot clients' counts at random and let
+    them through again."""
+    view = _OpenView.as_view()
+    factory = APIRequestFactory()
+    addresses = [f"198.51.{100 + i // 200}.{i % 200 + 1}" for i in range(400)]
+    for address in addresses:
+        assert [view(factory.get("/open", REMOTE_ADDR=address)).status_code for _ in range(3)] == [200] * 3
+    fourth = [view(factory.get("/open", REMOTE_ADDR=address)).status_code for address in addresses]
+    assert fourth == [429] * 400
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_servers_sharing_redis_let_through_exactly_the_rate(alice):
     """Two daphne processes with one Redis (the scale-out deployment), 12 clients at once:

@@ -126,6 +126,18 @@ def test_timeout_policies(core, graph):
     assert "timed out" in out["branch_b"]["error"]["message"]
 
 
+def test_on_timeout_cancel_is_not_retried_nor_handled_and_error_is(core, graph):
+    """What docs/node-types.md says of `onTimeout`: `error` is a failure like any other
+    (retried, then `onError`); `cancel` stops the node run as timed out at once."""
+    policy = {"timeout": 50, "retry": {"maxAttempts": 2, "initialDelay": 1}, "onError": "continue"}
+    error = core.run(graph([START, delay("slow", 1000, onTimeout="error", **policy)], [("start", "slow")]))
+    assert [(r["attempt"], r["status"]) for r in error["by_node"]["slow"]] == [(1, "timed_out"), (2, "succeeded")]
+    assert error["status"] == "succeeded" and "timed out" in error["by_node"]["slow"][-1]["output"]["error"]["message"]
+    cancel = core.run(graph([START, delay("slow", 1000, onTimeout="cancel", **policy)], [("start", "slow")]))
+    assert [(r["attempt"], r["status"]) for r in cancel["by_node"]["slow"]] == [(1, "timed_out")]
+    assert cancel["status"] == "failed"
+
+
 def test_timed_out_node_frees_its_slot(core, graph):
     d = graph([START, delay("hang", 5000, timeout=100, onTimeout="continue"), delay("next", 50)],
               [("start", "hang"), ("start", "next")], maxConcurrency=1)

@@ -94,6 +94,19 @@ def test_loop_numbers_outside_their_range(config, expected):
     assert messages(loop(config)) == [("loop", None, expected)]
 
 
+@pytest.mark.parametrize(("policy", "expected"), [
+    ({"collectErrors": "yes"}, "config.parallel.collectErrors: 'yes' is not of type 'boolean'"),
+    ({"failFast": 1}, "config.parallel.failFast: 1 is not of type 'boolean'"),
+    ({"cancelOnFailure": "no"}, "config.parallel.cancelOnFailure: 'no' is not of type 'boolean'"),
+    ({"totalTimeout": "60s"}, "config.parallel.totalTimeout: '60s' is not of type 'integer'"),
+])
+def test_a_wrongly_typed_option_of_a_loops_parallel_policy_is_named(policy, expected):
+    """A loop's `parallel` is `true`/`false` or a policy object: a policy with a wrongly typed
+    option is named by that option, not called "not of type 'boolean'" as a whole."""
+    assert messages(loop({"parallel": policy})) == [("loop", None, expected)]
+    assert messages(loop({"parallel": "yes"})) == [("loop", None, "config.parallel: 'yes' is not of type 'boolean'")]
+
+
 def test_node_delays_timeouts_and_retries_outside_their_range():
     d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 1e15}},
                     {"id": "call", "type": "fail", "config": {"timeout": 0, "retry": {"maxAttempts": 1000}}}],

@@ -26,10 +26,18 @@ export class ApiError extends Error {
     this.body = body;
   }
 
-  /** One line for a toast: the detail plus the first few item messages. */
-  userMessage(): string {
+  /** One line for a toast: the detail plus the first few item messages, each with the node
+   * (or edge) it is about — "config.url: is required" alone did not say which of several
+   * HTTP nodes. `nameOf` turns a node id into the name the canvas shows. */
+  userMessage(nameOf: (nodeId: string) => string | undefined = () => undefined): string {
     const items = this.errors
-      .map((e) => (typeof e === "string" ? e : e.message ?? JSON.stringify(e)))
+      .map((e) => {
+        if (typeof e === "string") return e;
+        const text = e.message ?? JSON.stringify(e);
+        if (typeof e.nodeId === "string" && e.nodeId) return `${nameOf(e.nodeId) || e.nodeId}: ${text}`;
+        if (typeof e.edgeId === "string" && e.edgeId) return `connection ${e.edgeId}: ${text}`;
+        return text;
+      })
       .slice(0, 3);
     // "Invalid workflow definition." + ": …" would read ".:"; the list follows the colon.
     return items.length ? `${this.detail.replace(/[.:]\s*$/, "")}: ${items.join("; ")}` : this.detail;

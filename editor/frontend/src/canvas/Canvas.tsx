@@ -9,6 +9,8 @@ import {
   type EdgeTypes,
   type NodeChange,
   type NodeTypes,
+  type Edge,
+  type Node,
   ReactFlow,
   type ReactFlowInstance,
   useReactFlow,
@@ -52,10 +54,11 @@ const FIRST_VIEW_MARGIN = 24;
  * will be watched, rather than with its join and result cut off at the right edge. */
 const FIRST_VIEW_MIN_ZOOM = 0.4;
 
-/** The first view: the whole graph, centred, when it fits at FIRST_VIEW_MIN_ZOOM or more.
- * A graph too big even for that is fitted at the legible floor and starts at its left (top)
- * edge, where Start is and a reader begins, instead of centring and cutting off both ends. */
-function firstView(instance: ReactFlowInstance<StepFlowNode, BranchFlowEdge>, pane: HTMLElement | null): void {
+/** The first view, and Shift+F later: the whole graph, centred, when it fits at
+ * FIRST_VIEW_MIN_ZOOM or more. A graph too big even for that is fitted at the legible floor
+ * and starts at its left (top) edge, where Start is and a reader begins, instead of centring
+ * and cutting off both ends. */
+export function showWholeGraph<N extends Node, E extends Edge>(instance: ReactFlowInstance<N, E>, pane: Element | null): void {
   // fitView waits until React Flow has measured the nodes; the bounds are right only then.
   void instance.fitView(FIT_OPTIONS).then(() => {
     const top = instance.getNodes().filter((n) => !n.parentId);
@@ -249,7 +252,7 @@ export function Canvas({ issues, onAdded }: Props) {
         snapGrid={[GRID, GRID]}
         minZoom={0.1}
         maxZoom={2}
-        onInit={(instance) => firstView(instance, paneRef.current)}
+        onInit={(instance) => showWholeGraph(instance, paneRef.current)}
         fitViewOptions={FIT_OPTIONS}
         defaultEdgeOptions={{ type: "branch" }}
         proOptions={{ hideAttribution: true }}

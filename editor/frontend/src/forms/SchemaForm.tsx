@@ -22,6 +22,7 @@ import {
 } from "../lib/schemaForm";
 import { CodeContext, type ExpressionTestResult } from "./codeContext";
 import { CodeField } from "./LazyCodeField";
+import { HelpText } from "./HelpText";
 
 type Obj = Record<string, unknown>;
 
@@ -100,7 +101,7 @@ function Help({ schema, id }: { schema: JsonSchema; id: string }) {
   if (!schema.description && !def) return null;
   return (
     <div className="fm-help" id={id}>
-      {schema.description}
+      {schema.description ? <HelpText text={schema.description} /> : null}
       {def ? <span className="fm-default"> Default: {def}</span> : null}
     </div>
   );
@@ -145,7 +146,7 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
           {schema.title && schema.title !== name && <span className="fm-title">{schema.title}</span>}
           {value !== undefined && <span className="fm-set-dot" aria-label="set" />}
         </summary>
-        {schema.description && <div className="fm-help">{schema.description}</div>}
+        {schema.description && <div className="fm-help"><HelpText text={schema.description} /></div>}
         <Properties schema={schema} value={obj} path={path} idPrefix={idPrefix}
                     onChange={(next) => onChange(Object.keys(next).length ? next : undefined)} />
       </details>
@@ -527,7 +528,7 @@ function MultiField(props: {
           <Field key={current} name={name} path={path} schema={optionFor(schema, current)} value={value} idPrefix={idPrefix} onChange={onChange} quietLabel />
         </div>
       )}
-      {schema.description && <div className="fm-help">{schema.description}</div>}
+      {schema.description && <div className="fm-help"><HelpText text={schema.description} /></div>}
     </div>
   );
 }

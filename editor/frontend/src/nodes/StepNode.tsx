@@ -7,6 +7,7 @@ import { useHandleKeyboard } from "../canvas/connectRequest";
 import type { StepFlowNode } from "../canvas/convert";
 import { TAKES_OWN_CLICK } from "../canvas/geometry";
 import { hasInputHandle, outputHandles } from "../lib/graph";
+import { plural } from "../lib/plural";
 import { NODE_ICONS, summarise } from "./summaries";
 
 export function StatusBadge({ status, nodeId }: { status: string | undefined; nodeId: string }) {
@@ -21,14 +22,14 @@ export function StatusBadge({ status, nodeId }: { status: string | undefined; no
 export function IssueBadge({ issues, warnings, nodeId }: { issues: string[]; warnings: string[]; nodeId: string }) {
   if (issues.length) {
     return (
-      <span className="fm-issue-badge" data-testid={`node-error-${nodeId}`} title={issues.join("\n")} role="img" aria-label={`${issues.length} error(s): ${issues.join("; ")}`}>
+      <span className="fm-issue-badge" data-testid={`node-error-${nodeId}`} title={issues.join("\n")} role="img" aria-label={`${plural(issues.length, "error")}: ${issues.join("; ")}`}>
         ! {issues.length}
       </span>
     );
   }
   if (warnings.length) {
     return (
-      <span className="fm-warn-badge" data-testid={`node-warning-${nodeId}`} title={warnings.join("\n")} role="img" aria-label={`${warnings.length} warning(s)`}>
+      <span className="fm-warn-badge" data-testid={`node-warning-${nodeId}`} title={warnings.join("\n")} role="img" aria-label={plural(warnings.length, "warning")}>
         ⚠
       </span>
     );

@@ -6,8 +6,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, errorMessage } from "../api/client";
 import { nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
-import { Canvas, FIT_MIN_ZOOM } from "../canvas/Canvas";
+import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
+import { issuesSummary } from "../lib/plural";
 import { absolutePosition, freeSpot, LOOP_HEADER, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
 import { hasInputHandle, outputHandles } from "../lib/graph";
@@ -150,7 +151,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
       } catch (err) {
         if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
-        store.notify("error", `Run refused: ${errorMessage(err)}`);
+        const nameOf = (id: string) => graphStore.getState().definition.nodes.find((n) => n.id === id)?.name;
+        store.notify("error", `Run refused: ${err instanceof ApiError ? err.userMessage(nameOf) : errorMessage(err)}`);
       } finally {
         setRunning(false);
       }
@@ -282,7 +284,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     () => ({
       save: () => void save(),
       layout: () => void autoLayout(),
-      fitView: () => void flow.fitView({ padding: 0.2, duration: 200, minZoom: FIT_MIN_ZOOM }),
+      // As the first view: the whole graph when it is legible-ish (it zoomed no further out
+      // than 0.85, so in a 1024 px window the fan-out demo's ends stayed cut after "Fit view").
+      fitView: () => showWholeGraph(flow, document.querySelector(".fm-canvas")),
       toggleHelp: () => setDialog((d) => (d === "help" ? null : "help")),
       closeDialogs: () => {
         const open = dialogRef.current !== null;
@@ -433,7 +437,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         ) : (
           <details>
             <summary data-testid="issues-summary">
-              {validation.errors.length} error(s), {validation.warnings.length} warning(s)
+              {issuesSummary(validation.errors.length, validation.warnings.length)}
             </summary>
             <ul>
               {[...validation.errors.map((i) => ({ ...i, level: "error" })), ...validation.warnings.map((i) => ({ ...i, level: "warning" }))].map((issue, index) => (

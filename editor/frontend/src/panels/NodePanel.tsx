@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from "react";
 import type { Config, Execution, WorkflowNode } from "../api/types";
 import { workflowsApi } from "../api/endpoints";
 import { CodeContext, type CodeContextValue } from "../forms/codeContext";
+import { HelpText } from "../forms/HelpText";
 import { SchemaForm } from "../forms/SchemaForm";
 import { completionNames } from "../lib/completions";
 import { graphStore, useGraph } from "../store/graphStore";
@@ -43,7 +44,7 @@ export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode;
         </span>
       </header>
       {execution ? <RunDataPanel execution={execution} nodeId={node.id} /> : null}
-      {info?.description && <p className="fm-help">{info.description}</p>}
+      {info?.description && <p className="fm-help"><HelpText text={info.description} /></p>}
       <NodeIdField nodeId={node.id} />
       <div className="fm-field">
         <label className="fm-label" htmlFor="node-name-input">

@@ -8,6 +8,7 @@ import { useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
+import { plural } from "../lib/plural";
 import type { Bar } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
@@ -31,7 +32,7 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
   return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] } };
 }
 
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+export { plural };
 
 /** The engine's count, when the run ended, of what a redrive without a selection re-runs
  * (`failedNodes`, `failedItems` of the execution's summary). */
