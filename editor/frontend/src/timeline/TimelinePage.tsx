@@ -250,7 +250,12 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <div><dt>Achieved concurrency</dt><dd data-testid="achieved-concurrency" title={concurrency.title}>{concurrency.text}</dd></div>
           <div><dt>Peak</dt><dd data-testid="peak">{timeline.summary.peakConcurrency} <span className="tl-note">of {workflowCap}</span></dd></div>
           <div><dt>Critical path</dt><dd>
-            <label className="tl-toggle"><input type="checkbox" checked={showCritical} onChange={(e) => setShowCritical(e.target.checked)} data-testid="toggle-critical" />
+            {/* "4 node runs · 16.7 ms" beside 136 ms elapsed, with a bare checkbox, said neither what
+                the path is nor what ticking does. */}
+            <label className="tl-toggle" data-testid="critical-path"
+                   title={"Outline the critical path: the chain of node runs that held the run up, back from the one that finished last. "
+                          + "The time is their own run time; the rest of the elapsed time they waited (for a slot, a rate limit, a retry, a decision)."}>
+              <input type="checkbox" checked={showCritical} onChange={(e) => setShowCritical(e.target.checked)} data-testid="toggle-critical" />
               {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}</label>
           </dd></div>
         </dl>
