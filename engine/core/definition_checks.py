@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,11 @@ def _in_degree(nodes: Mapping[str, Mapping[str, Any]], edges: list[Any]) -> dict
     return degree
 
 
+def _is_key(value: Any, keys: Container[str]) -> bool:
+    """`value in keys` for a value read from a definition, which may be any JSON."""
+    return isinstance(value, str) and value in keys
+
+
 TEMPLATE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
@@ -114,7 +119,7 @@ def loop_name_problems(nodes: Mapping[str, Mapping[str, Any]], report: Validatio
     when a template is resolved (engine.core.context), would silently read something else."""
     for node_id, raw in nodes.items():
         config = raw.get("config")
-        if raw.get("type") not in containers or not isinstance(config, Mapping):
+        if not _is_key(raw.get("type"), containers) or not isinstance(config, Mapping):
             continue
         for key, what in (("itemVariable", "the item"), ("outputVariable", "the results")):
             name = config.get(key)
@@ -138,16 +143,17 @@ def placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappin
     """Policies and references that are well-formed but would do nothing where they are
     (SPEC §3: "a policy where it cannot apply is an error, not a no-op")."""
     err = report.errors
-    # Only the well-formed edges: the others already have their own errors.
+    # Only the well-formed edges: the others already have their own errors. (Every lookup
+    # here takes strings only: a list or object where an id belongs is unhashable, a 500.)
     edges = [e for e in definition.get("edges") or [] if isinstance(e, Mapping) and isinstance(e.get("id"), str)
-             and e.get("source") in nodes and e.get("target") in nodes]
+             and _is_key(e.get("source"), nodes) and _is_key(e.get("target"), nodes)]
     degree = _in_degree(nodes, edges)
     fan_out: dict[str, int] = {}
     for raw in edges:
-        if raw.get("sourceHandle") not in rules.ROUTING_HANDLES:
+        if not _is_key(raw.get("sourceHandle"), rules.ROUTING_HANDLES):
             fan_out[raw["source"]] = fan_out.get(raw["source"], 0) + 1
     joins = {n for n, d in degree.items() if d > 1}
-    loops = {n for n, raw in nodes.items() if raw.get("type") in containers}
+    loops = {n for n, raw in nodes.items() if _is_key(raw.get("type"), containers)}
     for node_id, raw in nodes.items():
         config = raw.get("config") or {}
         if not isinstance(config, Mapping):
@@ -158,7 +164,7 @@ def placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappin
             err.append(issue(f"config.compensate: {compensate!r} is not a node"
                               + (f" — did you mean '{hint}'?" if hint else ""), node=node_id))
         policy = config.get("parallel")
-        if isinstance(policy, Mapping) and raw.get("type") != "merge" and raw.get("type") not in containers and node_id not in joins:
+        if isinstance(policy, Mapping) and raw.get("type") != "merge" and not _is_key(raw.get("type"), containers) and node_id not in joins:
             err.append(issue(
                 "config.parallel: a parallel policy applies where branches join (a merge, a loop, or a node "
                 f"with several incoming edges); this node has {degree[node_id]} incoming edge(s)", node=node_id))
@@ -166,10 +172,10 @@ def placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappin
         branch = raw.get("branch")
         if not isinstance(branch, Mapping) or not branch:
             continue
-        starts_branch = raw.get("sourceHandle") not in rules.ROUTING_HANDLES and fan_out.get(raw["source"], 0) > 1
+        starts_branch = not _is_key(raw.get("sourceHandle"), rules.ROUTING_HANDLES) and fan_out.get(raw["source"], 0) > 1
         if starts_branch:
             continue
-        why = ("it leaves a routing handle" if raw.get("sourceHandle") in rules.ROUTING_HANDLES
+        why = ("it leaves a routing handle" if _is_key(raw.get("sourceHandle"), rules.ROUTING_HANDLES)
                else f"its source {raw['source']!r} has no other outgoing edge")
         policy_keys = [k for k in rules.BRANCH_POLICY_KEYS if k in branch]
         if policy_keys:
@@ -193,7 +199,7 @@ def placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mappin
             where = f"settings.signalHandlers.{name}"
             options = rules.HANDLER_OPTIONS.get(str(action), set())
             for key in ("cleanup", "rollback", "notify", "handler"):
-                if key in handler and key not in options and action in rules.HANDLER_OPTIONS:
+                if key in handler and key not in options and _is_key(action, rules.HANDLER_OPTIONS):
                     owner = next(a for a, keys in rules.HANDLER_OPTIONS.items() if key in keys)
                     err.append(issue(f"{where}.{key}: applies only to action '{owner}', not '{action}'"))
             if action != "custom":
@@ -229,12 +235,12 @@ def template_warnings(
     containers: frozenset[str],
 ) -> None:
     item_variables = {
-        (raw.get("config") or {}).get("itemVariable") or "item" for raw in nodes.values() if raw.get("type") in containers
+        (raw.get("config") or {}).get("itemVariable") or "item" for raw in nodes.values() if _is_key(raw.get("type"), containers)
     }
     output_variables = {
         (raw.get("config") or {}).get("outputVariable")
         for raw in nodes.values()
-        if raw.get("type") in containers and (raw.get("config") or {}).get("outputVariable")
+        if _is_key(raw.get("type"), containers) and (raw.get("config") or {}).get("outputVariable")
     }
     known = set(nodes) | BUILTIN_ROOTS | item_variables | output_variables
     for node_id, raw in nodes.items():

@@ -84,8 +84,14 @@ class Graph:
         self.scopes: dict[str | None, Scope] = {}
         container_types = _container_types()
         containers = {None} | {n.id for n in nodes.values() if n.type in container_types}
+        # One pass over the nodes, in their order: a list per container built by scanning every
+        # node was quadratic (6,000 nested loops: 36 million checks).
+        members: dict[str | None, list[str]] = {container: [] for container in containers}
+        for n in nodes.values():
+            if n.parent_id in members:
+                members[n.parent_id].append(n.id)
         for container in containers:
-            self.scopes[container] = Scope(container, [n.id for n in nodes.values() if n.parent_id == container])
+            self.scopes[container] = Scope(container, members[container])
         for node in nodes.values():
             scope = self.scopes[node.parent_id]
             scope.out_edges.setdefault(node.id, [])
@@ -199,6 +205,44 @@ def _is_position(value: Any) -> bool:
                for v in value.values())
 
 
+_IN_A_LOOP = -2  # the "depth" of a node whose parent chain runs into a cycle (-1 is above the top)
+
+
+def _nesting_problems(nodes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Containers must not contain themselves through a parent chain (every node whose chain
+    runs into such a cycle is named), nor nest deeper than `rules.MAX_NESTING`.
+
+    Each node's depth is worked out once and reused by the nodes below it: walking every
+    node's chain to the top was quadratic (a 6,000-deep chain of loops, 520 KB of JSON, took
+    6.7 s of an HTTP thread per save, validation and run), and the engine starts nested
+    items recursively, so a 400-deep one failed its run with a RecursionError."""
+    depth: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    for node_id in nodes:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: Any = node_id
+        while isinstance(current, str) and current in nodes and current not in depth and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = nodes[current].get("parentId")
+        if isinstance(current, str) and (current in on_path or depth.get(current) == _IN_A_LOOP):
+            below = _IN_A_LOOP
+        elif isinstance(current, str):
+            below = depth.get(current, -1)  # resolved above, or a parent that is not a node
+        else:
+            below = -1  # the top level (or a parentId that is not even a string: named elsewhere)
+        for index, member in enumerate(reversed(path)):
+            depth[member] = _IN_A_LOOP if below == _IN_A_LOOP else below + 1 + index
+    for node_id in nodes:
+        if depth[node_id] == _IN_A_LOOP:
+            problems.append(issue("parentId chain forms a loop", node=node_id))
+        elif depth[node_id] == rules.MAX_NESTING + 1:  # the first node too deep on its chain
+            problems.append(issue(f"containers nest at most {rules.MAX_NESTING} deep; this node is "
+                                  f"inside {depth[node_id]} of them", node=node_id))
+    return problems
+
+
 def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = None) -> ValidationReport:
     """Check a SPEC §3 definition; every error names its node or edge."""
     if node_types is None:
@@ -273,23 +317,18 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         parent = raw.get("parentId")
         if parent is None:
             continue
-        parent_raw = nodes.get(parent)
+        # Looked up only as a string: a list or object here (unhashable) was a 500.
+        parent_raw = nodes.get(parent) if isinstance(parent, str) else None
         if parent_raw is None:
-            err.append(issue(f"parentId {parent!r} is not a node", node=node_id))
-        elif parent_raw.get("type") not in containers:
+            kind = "array" if isinstance(parent, list) else "object"
+            shown = repr(parent[:120]) if isinstance(parent, str) else (
+                repr(parent) if isinstance(parent, int | float) else f"(a JSON {kind})")
+            err.append(issue(f"parentId {shown} is not a node", node=node_id))
+        elif not isinstance(parent_raw.get("type"), str) or parent_raw.get("type") not in containers:
             err.append(issue(f"parentId {parent!r} is not a container (loop)", node=node_id))
         elif raw.get("type") == "start":
             err.append(issue("a start node cannot sit inside a container", node=node_id))
-    # Containers must not contain themselves through a parent chain.
-    for node_id in nodes:
-        seen = {node_id}
-        parent = nodes[node_id].get("parentId")
-        while isinstance(parent, str) and parent in nodes:
-            if parent in seen:
-                err.append(issue("parentId chain forms a loop", node=node_id))
-                break
-            seen.add(parent)
-            parent = nodes[parent].get("parentId")
+    err.extend(_nesting_problems(nodes))
 
     starts = [n for n, raw in nodes.items() if raw.get("type") == "start" and raw.get("parentId") is None]
     if len(starts) != 1:
@@ -328,8 +367,8 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
             source_type = nodes[source].get("type")
             cls = node_types.get(source_type) if isinstance(source_type, str) else None
             handles = set(getattr(cls, "output_handles", [])) | {"out", "error"}
-            if handle not in handles:
-                err.append(issue(f"node {source!r} has no output handle {handle!r}", edge=edge_id))
+            if not isinstance(handle, str) or handle not in handles:
+                err.append(issue(f"node {source!r} has no output handle {repr(handle)[:120]}", edge=edge_id))
             elif handle == "error" and (nodes[source].get("config") or {}).get("onError") != "route":
                 report.warnings.append(
                     issue("edge leaves the error handle but the node's onError is not 'route'", edge=edge_id)

@@ -38,6 +38,10 @@ MAX_NODE_ID_LENGTH = 100
 MAX_NODE_NAME_LENGTH = 200
 MAX_BRANCH_NAME_LENGTH = 200
 MAX_NOTIFY_ADDRESSES = 20
+# Loops inside loops, at most this deep (a node in the innermost of 32 nested loops is
+# inside 32). The engine starts a nested loop's items recursively (about seven frames a
+# level): 400 levels failed the run with a RecursionError. Far past any drawn workflow.
+MAX_NESTING = 32
 MAX_POSITION = 1e9  # a node's canvas coordinates, each way: far past any canvas a person draws
 EDGE_KEYS = ("id", "source", "target", "sourceHandle", "branch")
 SIGNAL_ACTIONS = ("pause", "resume", "cancel", "custom")

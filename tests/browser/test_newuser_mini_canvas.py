@@ -39,6 +39,9 @@ def test_the_workflow_canvas_still_shows_every_node_after_a_bar_is_opened(logged
     page.wait_for_selector("[data-testid=mini-canvas] .react-flow__node[data-id='aggregate']")
     page.wait_for_timeout(300)
     assert mini_nodes_outside(page) == []
+    # The header's "Critical path" (a checkbox and "N node runs · T") says what it is and
+    # what ticking does; it said neither.
+    assert "held the run up" in (page.get_attribute("[data-testid=critical-path]", "title") or "")
 
     page.click("[data-testid=timeline-bar][data-node-id='process_1']")
     page.wait_for_selector("text=Trace id")

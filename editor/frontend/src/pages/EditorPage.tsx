@@ -460,7 +460,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           </details>
         )}
       </footer>
-      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input} />}
+      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
+                                      problems={validation.errors.map((issue) => {
+                                        const node = issue.nodeId ? definition.nodes.find((n) => n.id === issue.nodeId) : undefined;
+                                        return node ? `${node.name || node.id}: ${issue.message}` : issue.message;
+                                      })} />}
       {dialog === "rerun" && runData.execution && (
         <RerunDialog
           execution={runData.execution}

@@ -7,6 +7,7 @@ import { CodeField } from "../forms/LazyCodeField";
 import { LargeValue } from "../dialogs/LargeValue";
 import { EDIT_BOUND } from "../dialogs/RerunDialog";
 import { parseJsonText } from "../lib/jsonText";
+import { plural } from "../lib/plural";
 import { isTruncated } from "../lib/largeValue";
 
 interface Props {
@@ -15,9 +16,12 @@ interface Props {
   busy: boolean;
   /** Prefilled: the input of the workflow's last run (remembered per workflow). */
   initialInput?: unknown;
+  /** The workflow's current errors, each naming its node: the server refuses the run until
+   * they are fixed, so the dialog says so before "Start run" rather than after. */
+  problems?: readonly string[];
 }
 
-export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
+export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }: Props) {
   // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
   // re-run dialog's bound; a bigger one is not prefilled (megabytes in the code editor).
   const lastCut = isTruncated(initialInput) ? initialInput : null;
@@ -55,6 +59,12 @@ export function RunDialog({ onRun, onClose, busy, initialInput }: Props) {
   return (
     <Dialog title="Run workflow" titleId="run-title" testId="run-dialog" onClose={onClose}>
       <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
+      {problems.length ? (
+        <p className="fm-field-error" role="alert" data-testid="run-problems">
+          {plural(problems.length, "problem")} to fix first, or the run is refused: {problems.slice(0, 3).join("; ")}
+          {problems.length > 3 ? ` (and ${problems.length - 3} more in the list below the canvas)` : ""}.
+        </p>
+      ) : null}
       {lastCut && !fetchUrl ? (
         <p className="fm-help" data-testid="run-last-input-large">
           The last run's input is a <LargeValue value={lastCut} /> and is not prefilled; re-run that run to reuse it unchanged.

@@ -26,6 +26,7 @@ import {
   STATUS_COLOURS,
   stripStatus,
   tickLabel,
+  tickLabelPlace,
   tickStep,
   toMs,
 } from "./model";
@@ -166,12 +167,17 @@ export function Gantt(props: GanttProps) {
         <defs>
           <clipPath id="tl-chart-clip"><rect x={LABEL_WIDTH} y={0} width={chartWidth} height={height} /></clipPath>
         </defs>
-        {ticks.map((t) => (
-          <g key={t}>
-            <line x1={x(origin + t)} x2={x(origin + t)} y1={AXIS - 4} y2={height} className="tl-grid" />
-            <text x={x(origin + t) + 3} y={AXIS - 9} className="tl-tick" data-testid="axis-tick">{tickLabel(t, step)}</text>
-          </g>
-        ))}
+        {ticks.map((t) => {
+          const at = x(origin + t);
+          const label = tickLabel(t, step);
+          const place = tickLabelPlace(at, label, width);
+          return (
+            <g key={t}>
+              <line x1={at} x2={at} y1={AXIS - 4} y2={height} className="tl-grid" />
+              <text x={place.x} y={AXIS - 9} textAnchor={place.anchor} className="tl-tick" data-testid="axis-tick">{label}</text>
+            </g>
+          );
+        })}
         {lanes.map((lane, index) => (
           <rect key={`row-${lane.id}`} x={0} y={AXIS + index * ROW} width={width} height={ROW}
                 className={`tl-row${index % 2 ? " tl-row-odd" : ""}${selection?.kind === "lane" && selection.id === lane.id ? " tl-row-selected" : ""}`} />

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatDuration, tickLabel } from "./model";
+import { formatDuration, tickLabel, tickLabelPlace } from "./model";
 
 // The Executions list showed a run paused at an approval for 119.6 s as "1m 60s": seconds
 // were rounded after the minutes were taken, so a duration just under a whole minute read
@@ -27,5 +27,16 @@ describe("tickLabel never shows 60 seconds or 60 minutes", () => {
     [7_170_000, 3_600_000, "2 h"],
   ])("%d ms (step %d) → %s", (ms, step, text) => {
     expect(tickLabel(ms, step)).toBe(text);
+  });
+});
+
+describe("tickLabelPlace", () => {
+  it("keeps a label near the right edge inside the chart", () => {
+    // The 140 ms tick of a 136 ms run, 20 px from the edge of a 1000 px chart.
+    const place = tickLabelPlace(980, "140 ms", 1000);
+    expect(place).toEqual({ x: 977, anchor: "end" });
+  });
+  it("puts other labels right of their line", () => {
+    expect(tickLabelPlace(400, "60 ms", 1000)).toEqual({ x: 403, anchor: "start" });
   });
 });

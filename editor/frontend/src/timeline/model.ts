@@ -73,6 +73,13 @@ export function tickStep(spanMs: number, widthPx: number, minPx = 90): number {
   return LONG_STEPS.find((s) => s >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
 }
 
+/** Where an axis label goes: right of its line, or left of it (anchored at its end) when it
+ * would run past the chart's right edge at `width` px — "140 ms" was cut to "14" there.
+ * 11 px text: under 7 px a character. */
+export function tickLabelPlace(at: number, label: string, width: number): { x: number; anchor: "start" | "end" } {
+  return at + 3 + label.length * 7 > width ? { x: at - 3, anchor: "end" } : { x: at + 3, anchor: "start" };
+}
+
 /** An axis label for `ms` after the run's start, for ticks `step` apart. */
 export function tickLabel(ms: number, step: number): string {
   if (Math.abs(ms) < step / 1e6) return "0";
