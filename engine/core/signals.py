@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.persistence import SignalRecord
 from engine.core.policies import node_policy
+from engine.core.records import small
 from engine.core.rollback import rollback_and_cancel
 
 if TYPE_CHECKING:
@@ -64,8 +65,12 @@ def signal_refusal(state: Any, action: str, *, username: str, email: str) -> tup
 def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
     handler = handler_for(ex.plan.graph.settings, record.type) or {"action": "ignore"}
     action = handler.get("action", record.type)
+    # The signal's data is cut in its events like a node's output (`small`): it may be as big
+    # as a request body (2.5 MB), a running execution takes any number of signals, and every
+    # events page and websocket replay carried each one whole (20 signals: a 40 MB page).
+    # The pending signal's row and a custom handler's node run keep it whole.
     ex.rec.event("signal", status=ex.status, data={
-        "type": record.type, "action": action, "reason": record.reason, "data": record.data,
+        "type": record.type, "action": action, "reason": record.reason, "data": small(record.data),
         "sentBy": record.sent_by,
     })
     if ex.finished or ex.status == "cancelling":
@@ -112,7 +117,7 @@ def _resume(ex: ExecutionRun, record: SignalRecord) -> None:
         # decision as its output as soon as it runs (see `await_approval`).
         ex.extra_state["granted"] = {"scope": waiting.get("scope", ""), "nodeId": waiting.get("nodeId"),
                                      "data": decision}
-    ex.set_status("running", "execution.resumed", data={"data": record.data, "sentBy": record.sent_by})
+    ex.set_status("running", "execution.resumed", data={"data": small(record.data), "sentBy": record.sent_by})
     if attempt is not None:
         ex.complete(attempt, decision, None)
     ex.engine.mark_dirty(ex)
