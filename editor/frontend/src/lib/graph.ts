@@ -182,8 +182,33 @@ function isContainer(type: string, nodeTypes: Record<string, NodeTypeInfo>): boo
 }
 
 const MAX_NODE_ID_LENGTH = 100;
+/** Loops nest inside loops at most this deep, as on the server (engine.core.rules.MAX_NESTING). */
+const MAX_NESTING = 32;
 const MAX_NODE_NAME_LENGTH = 200;
 const MAX_BRANCH_NAME_LENGTH = 200;
+
+/** The first node too deep on each chain of parents; each node's depth is worked out once, so
+ * a long chain stays linear. A chain that runs into a cycle has no depth (the server names it). */
+function nestingIssues(nodes: WorkflowNode[], byId: Map<string, WorkflowNode>): ValidationIssue[] {
+  const depth = new Map<string, number>();
+  for (const node of nodes) {
+    const path: string[] = [];
+    const onPath = new Set<string>();
+    let current: WorkflowNode | undefined = node;
+    while (current && !depth.has(current.id) && !onPath.has(current.id)) {
+      path.push(current.id);
+      onPath.add(current.id);
+      current = current.parentId !== undefined ? byId.get(current.parentId) : undefined;
+    }
+    let below = -1;
+    if (current && onPath.has(current.id)) below = Number.NEGATIVE_INFINITY;
+    else if (current) below = depth.get(current.id) ?? -1;
+    path.reverse().forEach((id, index) => depth.set(id, below + 1 + index));
+  }
+  return nodes
+    .filter((n) => depth.get(n.id) === MAX_NESTING + 1)
+    .map((n) => ({ message: `loops nest at most ${MAX_NESTING} deep`, nodeId: n.id }));
+}
 
 /** Fast client-side pre-check of the rules the server enforces (SPEC §3 validation); the
  * shared cases in tests/validation_cases.json hold both sides to the same answers. */
@@ -219,6 +244,7 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
       if (node.type === "start") issues.push({ message: "a start node cannot sit inside a loop", nodeId: node.id });
     }
   }
+  issues.push(...nestingIssues(definition.nodes, byId));
   const starts = definition.nodes.filter((n) => n.type === "start" && n.parentId === undefined);
   if (definition.nodes.length && starts.length !== 1) {
     issues.push({ message: `a workflow needs exactly one top-level start node; found ${starts.length}` });
