@@ -143,7 +143,10 @@ class ScheduleAdminForm(forms.ModelForm[Schedule]):
         fields = ["workflow", "name", "cron", "timezone", "input", "enabled", "catch_up"]
 
     def clean_input(self) -> Any:
-        return bounded_json(self.cleaned_data.get("input"), "the input")
+        value = bounded_json(self.cleaned_data.get("input"), "the input")
+        if value is not None and not isinstance(value, dict):
+            raise forms.ValidationError("the input must be a JSON object, as a run's is")  # as the API
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -66,7 +66,9 @@ class ScheduleInput(serializers.Serializer[Any]):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cron = serializers.CharField(max_length=120)
     timezone = serializers.CharField(required=False, max_length=64, default="UTC")
-    input = serializers.JSONField(required=False, default=dict)
+    # A JSON object, as `POST …/run` takes: a string or list was stored and started every
+    # occurrence with an input the run API itself refuses.
+    input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
     enabled = serializers.BooleanField(required=False, default=True)
     catchUp = serializers.ChoiceField(choices=["skip", "latest", "all"], required=False, default="latest")
 

@@ -109,6 +109,35 @@ def _is_key(value: Any, keys: Container[str]) -> bool:
     return isinstance(value, str) and value in keys
 
 
+TEMPLATE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def loop_name_problems(nodes: Mapping[str, Mapping[str, Any]], report: ValidationReport,
+                       containers: frozenset[str]) -> None:
+    """A loop's `itemVariable` and `outputVariable` are read as `{{name}}`: a name no
+    template can reach (`user.name`), or one that a built-in or a node id answers first
+    when a template is resolved (engine.core.context), would silently read something else."""
+    for node_id, raw in nodes.items():
+        config = raw.get("config")
+        if not _is_key(raw.get("type"), containers) or not isinstance(config, Mapping):
+            continue
+        for key, what in (("itemVariable", "the item"), ("outputVariable", "the results")):
+            name = config.get(key)
+            if not isinstance(name, str) or name == "":
+                continue  # a wrong type is the schema's error; empty means the default
+            if not TEMPLATE_NAME.match(name):
+                message = (f"config.{key}: {name!r} is not a name a template can use: "
+                           "letters, digits, _ and $, not starting with a digit")
+            elif name in BUILTIN_ROOTS - {"item"}:
+                message = f"config.{key}: {name!r} is a built-in name: {{{{{name}}}}} would not read {what}"
+            elif key == "outputVariable" and name in nodes:
+                message = (f"config.{key}: {name!r} is a node id: {{{{{name}}}}} would read that node's "
+                           "output, not the results")
+            else:
+                continue
+            report.errors.append(issue(message, node=node_id))
+
+
 def placement_problems(definition: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]],
                         report: ValidationReport, containers: frozenset[str]) -> None:
     """Policies and references that are well-formed but would do nothing where they are

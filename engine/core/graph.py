@@ -19,6 +19,7 @@ from engine.core.definition_checks import (
     config_problems,
     issue,
     issue_text,
+    loop_name_problems,
     misplaced,
     placement_problems,
     template_warnings,
@@ -381,6 +382,7 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
     if cycle:
         err.append(issue("cycle: " + " → ".join(cycle), node=cycle[0]))
     placement_problems(definition, nodes, report, containers)
+    loop_name_problems(nodes, report, containers)
 
     if not err:
         template_warnings(definition, nodes, report, containers)

@@ -49,8 +49,12 @@ class Loop(NodeType):
         "properties": {
             "loopType": {"type": "string", "enum": ["forEach"], "default": "forEach"},
             "arrayPath": {"type": ["string", "array"], "description": "template giving the array, e.g. {{users.body}}"},
-            "itemVariable": {"type": "string", "default": "item"},
-            "outputVariable": {"type": "string", "description": "name the results are known by afterwards"},
+            "itemVariable": {"type": "string", "default": "item",
+                             "description": "name the body reads the item by, e.g. user for {{user.id}}; letters, "
+                                            "digits, _ and $, not a built-in name (input, variables, parallel, branch…)"},
+            "outputVariable": {"type": "string",
+                               "description": "name the results are known by afterwards, e.g. results for "
+                                              "{{results}}; not a built-in name nor a node id"},
             "parallel": {
                 "oneOf": [{"type": "boolean"}, PARALLEL_POLICY_SCHEMA],
                 "default": True,

@@ -176,3 +176,19 @@ def test_redrive_obeys_the_queue_and_refuses_items_that_do_not_exist(alice, alic
         services.execution_start(workflow=ex.workflow, user=alice, input={"items": []})  # fills the queue
         full = alice_client.post(url, {}, format="json")
     assert full.status_code == 429 and "queue full" in full.json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["just a string", [1, 2], 7, True])
+def test_a_schedules_input_is_an_object_like_a_runs(alice_client, make_workflow, value):
+    # Probed: a schedule took any JSON as its input ("just a string", a list), stored it and
+    # started every occurrence with an input that `POST …/run` itself refuses.
+    workflow = make_workflow()
+    url = f"/api/workflows/{workflow.pk}/schedules"
+    created = alice_client.post(url, {"cron": "0 9 * * *", "input": value}, format="json")
+    assert created.status_code == 400, created.content
+    assert "input" in created.json()["errors"]
+    ok = alice_client.post(url, {"cron": "0 9 * * *", "input": {"who": "cron"}}, format="json")
+    assert ok.status_code == 201
+    patched = alice_client.patch(f"{url}/{ok.json()['id']}", {"input": value}, format="json")
+    assert patched.status_code == 400
+    assert alice_client.get(url).json()["results"][0]["input"] == {"who": "cron"}

@@ -107,6 +107,27 @@ def test_a_wrongly_typed_option_of_a_loops_parallel_policy_is_named(policy, expe
     assert messages(loop({"parallel": "yes"})) == [("loop", None, "config.parallel: 'yes' is not of type 'boolean'")]
 
 
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"itemVariable": "user.name"},
+     "config.itemVariable: 'user.name' is not a name a template can use: letters, digits, _ and $, not starting with a digit"),
+    ({"outputVariable": "all results"},
+     "config.outputVariable: 'all results' is not a name a template can use: letters, digits, _ and $, not starting with a digit"),
+    ({"itemVariable": "parallel"},
+     "config.itemVariable: 'parallel' is a built-in name: {{parallel}} would not read the item"),
+    ({"outputVariable": "input"},
+     "config.outputVariable: 'input' is a built-in name: {{input}} would not read the results"),
+    ({"outputVariable": "start"},
+     "config.outputVariable: 'start' is a node id: {{start}} would read that node's output, not the results"),
+])
+def test_loop_item_and_output_variables_must_be_names_a_template_reaches(config, expected):
+    """The seed's `itemVariable: "user"` and `outputVariable: "results"` are read as {{user}}
+    and {{results}}: a name no template can reach, or one a built-in or a node id shadows,
+    used to be accepted and then read as nothing, or as something else."""
+    assert messages(loop(config)) == [("loop", None, expected)]
+    assert messages(loop({"itemVariable": "user", "outputVariable": "results"})) == []
+    assert messages(loop({"itemVariable": "", "outputVariable": ""})) == []  # cleared: the default
+
+
 def test_node_delays_timeouts_and_retries_outside_their_range():
     d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 1e15}},
                     {"id": "call", "type": "fail", "config": {"timeout": 0, "retry": {"maxAttempts": 1000}}}],

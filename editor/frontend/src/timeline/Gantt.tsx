@@ -191,7 +191,9 @@ export function Gantt(props: GanttProps) {
                 <rect x={from} y={AXIS - 6} width={Math.max(2, to - from)} height={height - AXIS + 6} className="tl-paused">
                   <title>paused for {formatDuration((p.to ?? now) - p.from)}</title>
                 </rect>
-                {to - from > 44 ? <text x={from + 4} y={AXIS + 11} className="tl-paused-label">paused</text> : null}
+                {/* In the band between the axis labels and the first lane: inside the lane it lay
+                    across that lane's bar label (an approval's own bar, when it paused the run). */}
+                {to - from > 44 ? <text x={from + 4} y={AXIS - 1} className="tl-paused-label">paused</text> : null}
               </g>
             );
           })}
