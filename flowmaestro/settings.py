@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -467,6 +468,7 @@ FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
 # (flowmaestro/throttling.py); LocMemCache's default of 300 entries would cull the counts
 # of busy servers at random (and let clients through), so it holds this many instead.
 FLOWMAESTRO_THROTTLE_CACHE_ENTRIES = env_int("FLOWMAESTRO_THROTTLE_CACHE_ENTRIES", 100_000, minimum=1000)
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -68,14 +68,19 @@ def demo(name: str) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
-def test_the_fan_out_demo_opens_whole(logged_in_page: Any, size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(("name", "size"), [
+    ("01_fan_out_fan_in.json", (1024, 700)), ("01_fan_out_fan_in.json", (1280, 800)),
+    *[(name, (1024, 700)) for name in ("02_parallel_with_fallback.json", "03_parallel_validation.json",
+                                       "04_custom_merge.json", "05_parallel_loop_enrich_users.json")],
+])
+def test_every_demo_opens_whole(logged_in_page: Any, name: str, size: tuple[int, int]) -> None:
     """At 1024×700 the fan-out demo opened with Aggregate cut at the right edge and its
-    Output off screen (and at 1280×800 the Output): the first view of a graph of a few
-    columns shows every node, zoomed out as far as it takes."""
+    Output off screen (and at 1280×800 the Output), the validation and custom-merge demos
+    with their ends cut: the first view of a graph of up to about six columns shows every
+    node, zoomed out as far as it takes (down to 0.3)."""
     page = logged_in_page
     page.set_viewport_size({"width": size[0], "height": size[1]})
-    workflow = api_post(page, "/api/workflows", demo("01_fan_out_fan_in.json"))
+    workflow = api_post(page, "/api/workflows", demo(name))
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector(".react-flow__node[data-id='start']")
     page.wait_for_timeout(400)

@@ -49,10 +49,10 @@ interface Props {
 export const FIT_MIN_ZOOM = 0.85;
 const FIT_OPTIONS = { padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM };
 const FIRST_VIEW_MARGIN = 24;
-/** The first view shows the whole graph down to this zoom: a workflow of a few columns (every
- * demo, in a 1024 px window) opens as an overview of every node and edge, the way its run
- * will be watched, rather than with its join and result cut off at the right edge. */
-const FIRST_VIEW_MIN_ZOOM = 0.4;
+/** The first view shows the whole graph down to this zoom: a workflow of up to about six
+ * columns (every demo, in a 1024 px window) opens as an overview of every node and edge, the
+ * way its run will be watched, rather than with its join and result cut off at the right edge. */
+const FIRST_VIEW_MIN_ZOOM = 0.3;
 
 /** The first view, and Shift+F later: the whole graph, centred, when it fits at
  * FIRST_VIEW_MIN_ZOOM or more. A graph too big even for that is fitted at the legible floor

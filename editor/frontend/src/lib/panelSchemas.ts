@@ -43,8 +43,13 @@ export function settingsSchema(common: Record<string, JsonSchema>): JsonSchema {
         properties: {
           maxConcurrentRuns: { type: "integer", minimum: 1, description: "Executions of this workflow running at once; the rest wait." },
           maxSize: { type: "integer", minimum: 1, description: "Runs beyond it are refused (HTTP 429)." },
-          priority: { type: "string", enum: ["fifo", "lifo", "priority"], default: "fifo" },
-          timeout: { type: "integer", minimum: 1, description: "ms a run may wait in the queue before it fails." },
+          priority: {
+            type: "string",
+            enum: ["fifo", "lifo", "priority"],
+            default: "fifo",
+            description: "Which waiting run goes first. fifo: the oldest; lifo: the newest; priority: the highest `priority` it was started with.",
+          },
+          timeout: { type: "integer", minimum: 1, description: "ms a run may wait in the queue; then it ends as timed out." },
           deadLetterQueue: { type: "boolean", default: false, description: "Keep failed and timed-out runs as dead letters to replay." },
         },
       },
