@@ -69,7 +69,7 @@ export function RedriveDialog({ label, busy, onClose, onConfirm }: {
   return (
     <Dialog title={`Redrive ${label}`} titleId="redrive-title" testId="redrive-dialog" onClose={onClose} initialFocus={first}>
       <p>
-        Runs again {label} and whatever depends on it, in this same execution. Everything that succeeded is kept;
+        Runs again {label} and everything downstream, in this same execution. Everything that succeeded is kept;
         trace ids stay the same.
       </p>
       <fieldset>
