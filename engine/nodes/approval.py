@@ -29,7 +29,9 @@ class Approval(NodeType):
             "message": {"type": "string", "default": "Awaiting approval"},
             "approvers": {
                 "type": "array", "items": {"type": "string"},
-                "description": "user names or e-mails allowed to resume; empty: anyone who may signal the run",
+                "description": ("user names or e-mails allowed to resume, among those who may signal the run "
+                                "(its owner and staff); empty: all of them. Another user never sees the "
+                                "run, so naming one leaves only the timeout"),
             },
             "timeout": duration_ms(1, "ms to wait for a decision"),
             # Besides the common values, a timed-out approval may decide by itself.
