@@ -279,9 +279,15 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     yield
     if _cluster is None:
         return
-    from django.db import connection
+    from django.db import DEFAULT_DB_ALIAS, connections
 
-    pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return
+    # Read the pool only if one exists: the `pool` property makes one, and a test that used
+    # no database (run before Django's test database is set up) would make it with the
+    # settings' own database name, which Django's test setup then keeps using.
+    pool = type(connection)._connection_pools.get(connection.alias)  # type: ignore[attr-defined]
     if pool is None or pool.closed:
         return
     stats = pool.get_stats()
