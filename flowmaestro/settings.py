@@ -470,7 +470,8 @@ FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
 FLOWMAESTRO_THROTTLE_CACHE_ENTRIES = env_int("FLOWMAESTRO_THROTTLE_CACHE_ENTRIES", 100_000, minimum=1000)
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, keeping its clients (flowmaestro/cache.py says why).
+    CACHES = {"default": {"BACKEND": "flowmaestro.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                           "OPTIONS": {"MAX_ENTRIES": FLOWMAESTRO_THROTTLE_CACHE_ENTRIES}}}

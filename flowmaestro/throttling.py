@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 BUCKETS = 10
@@ -34,6 +35,11 @@ BUCKETS = 10
 def count_request(cache: BaseCache, keys: list[str], ttl: int) -> list[int]:
     """Adds one to the counter `keys[0]` (kept `ttl` seconds) and returns every key's count
     (0 for an absent key), in the order of `keys`."""
+    if isinstance(cache, ConnectionProxy):
+        # DRF's throttles hold `django.core.cache.cache`, a proxy whose class is not the
+        # backend's: unwrapped, or the Redis case below is never taken (it was not, and each
+        # request paid three round trips instead of one).
+        cache = cache._connections[cache._alias]
     if isinstance(cache, RedisCache):
         # One round trip; INCR creates the key at 1 and is atomic across processes.
         names = [cache.make_and_validate_key(k) for k in keys]

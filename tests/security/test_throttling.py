@@ -284,3 +284,39 @@ def test_two_servers_sharing_redis_let_through_exactly_the_rate(alice):
         stored.close()
     assert passed == 40
     assert values and all(v is not None and v.isdigit() for v in values)
+
+
+def test_on_redis_each_request_is_one_round_trip_and_builds_no_redis_client(settings, monkeypatch):
+    """With Redis as the cache (the scale-out deployment): one INCR pipeline per request.
+    Before, DRF's proxy of the cache hid the Redis backend from the throttle, which took the
+    one-process path instead (SET NX, INCR, MGET: three round trips), and Django's cache
+    built a new `redis.Redis` (its ~170 response callbacks) for each of them."""
+    import redis
+
+    from tests.redis import running_redis
+
+    with running_redis() as url:
+        settings.CACHES = {"default": {"BACKEND": "flowmaestro.cache.RedisCache", "LOCATION": url}}
+        settings.FLOWMAESTRO_THROTTLE_RATES = {"anon": "15/minute", "user": None}
+        server = redis.Redis.from_url(url)
+        server.config_resetstat()
+        built = []
+        original = redis.Redis.__init__
+
+        def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+            built.append(1)
+            original(self, *args, **kwargs)
+
+        monkeypatch.setattr(redis.Redis, "__init__", counting_init)
+        view = _OpenView.as_view()
+        factory = APIRequestFactory()
+        statuses = [view(factory.get("/open", REMOTE_ADDR="198.51.100.77")).status_code for _ in range(20)]
+        monkeypatch.undo()
+        stats = server.info("commandstats")
+        server.close()
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    assert statuses == [200] * 15 + [429] * 5
+    # One pipeline per request (INCRBY, EXPIRE, MGET); each refused one is taken back out
+    # (EXISTS, INCRBY -1). No SET NX: that was the one-process path.
+    assert (calls.get("incrby"), calls.get("mget"), calls.get("set")) == (20 + 5, 20, None), calls
+    assert len(built) <= 1, f"{len(built)} Redis clients built for 20 requests"
