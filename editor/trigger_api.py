@@ -216,9 +216,9 @@ class HookApi(APIView):
         try:
             text = body.decode("utf-8")
             # Bounded like every API body (flowmaestro.json_parser): finite numbers only
-            # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep.
-            payload: Any = json_bounds.loads(text, max_depth=json_parser.max_depth(),
-                                             what="the request body") if text.strip() else {}
+            # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep, no key twice.
+            payload: Any = json_bounds.loads(text, max_depth=json_parser.max_depth(), what="the request body",
+                                             unique_keys=True) if text.strip() else {}
         except (UnicodeDecodeError, ValueError) as exc:
             return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
