@@ -187,3 +187,22 @@ def test_a_disabled_schedule_never_runs_and_admin_lists_triggers(alice_client, m
     page = client.get("/admin/editor/webhook/")
     assert page.status_code == 200 and b"deploy hook" in page.content
     assert Webhook.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["webhooks", "schedules"])
+def test_a_workflow_at_its_20_triggers_answers_409_like_every_count_bound(alice_client, make_workflow, kind):
+    """Past the bound the request is fine and what is stored is full: a 409, as for a user's
+    workflows or a workflow's versions, not a 400 that says the request was wrong."""
+    workflow = make_workflow()
+    body = {"cron": "0 9 * * *"} if kind == "schedules" else {}
+    url = f"/api/workflows/{workflow.pk}/{kind}"
+    for _ in range(20):
+        assert alice_client.post(url, body, format="json").status_code == 201
+    response = alice_client.post(url, body, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json() == {"detail": f"a workflow has at most 20 {kind}: delete one to add another"}
+    assert len(alice_client.get(url).json()["results"]) == 20
+    # Deleting one makes room again.
+    first = alice_client.get(url).json()["results"][0]["id"]
+    assert alice_client.delete(f"{url}/{first}").status_code == 204
+    assert alice_client.post(url, body, format="json").status_code == 201
