@@ -33,3 +33,6 @@ def refuse_misconfigured_worker(**_: Any) -> None:
               "the same REDIS_URL, DATABASE_URL and DJANGO_SECRET_KEY as the web processes, and "
               "FLOWMAESTRO_EXECUTOR=celery (README, \"Scaling out\").", file=sys.stderr, flush=True)
         raise SystemExit(1)
+    from flowmaestro.database_check import refuse_unreachable_database
+
+    refuse_unreachable_database("the worker")
