@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from editor import selectors, triggers
 from editor.models import Schedule, Webhook, Workflow
+from editor.services import StorageLimit
 from engine.core import json_bounds
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
@@ -74,9 +75,11 @@ class ScheduleInput(serializers.Serializer[Any]):
 
 
 def _check_room(qs: Any, what: str) -> None:
-    """One more webhook or schedule fits on the workflow (MAX_PER_WORKFLOW each)."""
+    """One more webhook or schedule fits on the workflow (MAX_PER_WORKFLOW each). Past it,
+    a 409 like every other count bound of the API (workflows per user, versions per
+    workflow): the request is fine, what is stored is full; deleting one makes room."""
     if qs.count() >= MAX_PER_WORKFLOW:
-        raise triggers.InvalidTrigger(f"a workflow has at most {MAX_PER_WORKFLOW} {what}")
+        raise StorageLimit(f"a workflow has at most {MAX_PER_WORKFLOW} {what}: delete one to add another")
 
 
 def _workflow(request: Request, workflow_id: str) -> Workflow:
@@ -216,9 +219,9 @@ class HookApi(APIView):
         try:
             text = body.decode("utf-8")
             # Bounded like every API body (flowmaestro.json_parser): finite numbers only
-            # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep.
-            payload: Any = json_bounds.loads(text, max_depth=json_parser.max_depth(),
-                                             what="the request body") if text.strip() else {}
+            # (`1e999` too), nested at most FLOWMAESTRO_JSON_MAX_DEPTH deep, no key twice.
+            payload: Any = json_bounds.loads(text, max_depth=json_parser.max_depth(), what="the request body",
+                                             unique_keys=True) if text.strip() else {}
         except (UnicodeDecodeError, ValueError) as exc:
             return Response({"detail": f"the request body must be JSON: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +117,68 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidTrigger(f"unknown time zone {name!r} (use an IANA name such as 'Europe/Paris' or 'UTC')") from None
 
 
+# Each field's name and range, and the names croniter takes for months and weekdays.
+CRON_FIELD_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
+                     ("day-of-week", 0, 7))
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_WEEKDAYS = {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+# `*`, `a` or `a-b`, with an optional `/step`; other forms (croniter's `L`, `5#3`) are left
+# to croniter. ASCII only: `\d` would take Arabic-Indic digits.
+_CRON_PART = re.compile(r"^(?:(\*|\?)|([0-9]+|[a-z]{3})(?:-([0-9]+|[a-z]{3}))?)(?:/([0-9]+))?$", re.ASCII)
+
+
+def _cron_value(text: str, field: int) -> int | None:
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return (_MONTHS if field == 3 else _WEEKDAYS if field == 4 else {}).get(text)
+
+
+def _cron_field_problem(text: str, field: int) -> str | None:
+    """What is wrong with one field of a 5-field cron expression, or None. croniter takes
+    a range that starts after it ends (`1-0`, `mar-jan`) as one that wraps around, and a
+    step longer than its range (`*/61`, `0-10/20`) as a single value: both are refused as
+    standard cron refuses them, instead of running at times nobody wrote. (It also reads
+    `5-5` as every value, so a range of one value is refused too.)"""
+    name, low, high = CRON_FIELD_RANGES[field]
+    for part in text.lower().split(","):
+        match = _CRON_PART.match(part)
+        if match is None:
+            continue  # croniter's extensions, or nonsense croniter refuses
+        star, first, last, step = match.groups()
+        if star:
+            start, end = low, (6 if field == 4 else high)
+        else:
+            start_value = _cron_value(first, field)
+            end_value = _cron_value(last, field) if last else None
+            if start_value is None or (last and end_value is None):
+                continue  # an unknown name: croniter's message
+            start = start_value
+            if end_value is not None:
+                # Sunday is 0 and 7: `sat-sun` (6-0) is the weekend, as `6-7`.
+                end = 7 if field == 4 and end_value == 0 and start > 0 else end_value
+            elif step:
+                end = 6 if field == 4 else high  # `5/15`: from 5 to the field's end
+            else:
+                end = start
+            for value in (start, end):
+                if not low <= value <= high:
+                    return f"{name} {value} is out of range: allowed {low} to {high}"
+            if start > end:
+                return f"{name} range {part!r} starts after it ends ({start} > {end}); write the lower value first"
+            if last is not None and start == end:
+                # croniter reads `5-5` as every minute, not as 5.
+                return f"{name} range {part!r} starts and ends at {start}; write {start}"
+        if step is not None:
+            every = int(step)
+            if every == 0:
+                return f"{name} step {part!r} is 0; a step is 1 or more"
+            if every > end - start:
+                return (f"{name} step {part!r} is longer than its range {start}-{end}, so it only ever matches "
+                        f"{start}; write {start}")
+    return None
+
+
 def cron_check(expression: str) -> str:
     expression = " ".join(str(expression).split())
     fields = expression.split(" ")
@@ -124,6 +187,10 @@ def cron_check(expression: str) -> str:
             f"cron expression {expression!r} has {len(fields)} fields; it needs 5 "
             "(minute hour day-of-month month day-of-week), e.g. '*/15 * * * *'"
         )
+    for index, text in enumerate(fields):
+        problem = _cron_field_problem(text, index)
+        if problem is not None:
+            raise InvalidTrigger(f"cron expression {expression!r} is not valid: {problem}")
     if not croniter.is_valid(expression):
         raise InvalidTrigger(f"cron expression {expression!r} is not valid")
     return expression

@@ -4,7 +4,8 @@ DRF's parser refuses the literals `NaN` and `Infinity`, but not `1e999` (which P
 reads as `inf`), and a body nested a thousand deep ends in a RecursionError (a 500) or is
 stored and breaks every later read of it. Here every request body, and so every
 definition, run input and signal data, is finite and nested at most
-`FLOWMAESTRO_JSON_MAX_DEPTH` deep, or the request is a 400 that says which.
+`FLOWMAESTRO_JSON_MAX_DEPTH` deep, and names each key of an object once (Python's
+parser keeps the last of two silently), or the request is a 400 that says which.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class BoundedJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         limit = max_depth()
         try:
-            return json_bounds.loads(text, max_depth=limit, what="the request body")
+            return json_bounds.loads(text, max_depth=limit, what="the request body", unique_keys=True)
         except json_bounds.JSONBoundsError as exc:
             raise ParseError(f"{exc} (FLOWMAESTRO_JSON_MAX_DEPTH)" if "nested" in str(exc) else str(exc)) from None
         except ValueError as exc:

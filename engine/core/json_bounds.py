@@ -11,6 +11,10 @@ The NUL character (`\\u0000`) is valid JSON but PostgreSQL's jsonb cannot hold i
 ("unsupported Unicode escape sequence"): refused too, so that the same value behaves alike
 on SQLite and PostgreSQL instead of answering 500 (or failing a write) on one of them.
 
+Request bodies (`unique_keys=True`) also refuse an object that names a key twice: Python
+keeps the last one silently, so `{"priority": 9, "priority": 0}` ran at priority 0 and a
+definition with two `config` keys saved the one the author did not look at.
+
 So every door checks: request bodies (`flowmaestro.json_parser`), sandbox results and
 HTTP response bodies (`loads`), and each node run's output (`storable`). Django-free.
 """
@@ -54,12 +58,67 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value") -> Any:
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object read from JSON text that named `duplicate` twice; found by `_duplicate_at`
+    after the parse, which knows the path the hook does not."""
+
+    duplicate: str
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("no key repeats")  # pragma: no cover (only called when one does)
+
+
+def _shown_key(key: str) -> str:
+    return repr(key if len(key) <= 100 else f"{key[:100]}…")
+
+
+def _duplicate_at(value: Any, what: str) -> str | None:
+    """"duplicate key 'x' in <path> (<what>)" for the first object of `value` (in document
+    order) marked `_Duplicated`, or None. Iterative: `value` may be nested deep."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, _Duplicated):
+            return f"duplicate key {_shown_key(item.duplicate)} in {f'{path} ({what})' if path else what}"
+        if isinstance(item, dict):
+            children = [(v, f"{path}.{k}" if path else str(k)) for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        else:
+            continue
+        stack.extend(reversed([c for c in children if isinstance(c[0], dict | list)]))
+    return None
+
+
+def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value", unique_keys: bool = False) -> Any:
     """`json.loads` that refuses what `storable` would: non-finite numbers and nesting
-    deeper than `max_depth` (None: only what Python's recursion limit refuses). Other
-    syntax errors stay `json.JSONDecodeError`."""
+    deeper than `max_depth` (None: only what Python's recursion limit refuses), and with
+    `unique_keys` an object that names a key twice ("duplicate key 'x' in nodes[2].config").
+    Other syntax errors stay `json.JSONDecodeError`."""
+    repeated = False
+
+    def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # `dict(pairs)` runs in C; a key is looked for only when the sizes differ, so the
+        # hook costs one Python call per object: a 2 MB definition parses as fast as
+        # before, 2.9 MB of 200,000 one-key objects ~35% slower (0.2 s → 0.27 s).
+        nonlocal repeated
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        repeated = True
+        marked = _Duplicated(obj)
+        marked.duplicate = _first_repeated(pairs)
+        return marked
+
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                           object_pairs_hook=unique_pairs if unique_keys else None)
     except RecursionError:
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels" if max_depth
                               else f"{what} is nested too deeply") from None
@@ -67,6 +126,9 @@ def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value") 
         raise JSONBoundsError(f"{what} is not valid JSON: {exc}") from None
     if max_depth is not None and depth_exceeds(value, max_depth):
         raise JSONBoundsError(f"{what} is nested deeper than {max_depth} levels")
+    if repeated:
+        raise JSONBoundsError(f"{_duplicate_at(value, what)}: each key may appear once in an object "
+                              "(the last one would silently win)")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if _has_lone_surrogate(value, text):

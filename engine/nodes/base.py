@@ -278,6 +278,15 @@ class NodeType:
     # A body that may run in another process (a Celery worker, engine.executors): it only
     # reads its context and returns JSON, never the engine's state (blocking I/O, JavaScript).
     remote: ClassVar[bool] = False
+    # A body that only computes data from its input and templates (no outside call, no
+    # wait, no JavaScript): as a custom signal handler it runs even while the run is paused.
+    data_only: ClassVar[bool] = False
+
+    @classmethod
+    def only_data(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this node run only computes data (see `data_only`); a paused run starts
+        no other node work, so a handler node of another kind waits for the resume."""
+        return cls.data_only and cls.runs_inline(config)
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:

@@ -16,6 +16,7 @@ class Merge(NodeType):
     category = "Flow"
     description = "Joins parallel branches: wait for all, the first success, or a quorum."
     inline = True
+    data_only = True
     config_schema = {
         "type": "object",
         "properties": {

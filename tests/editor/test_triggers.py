@@ -187,3 +187,65 @@ def test_a_disabled_schedule_never_runs_and_admin_lists_triggers(alice_client, m
     page = client.get("/admin/editor/webhook/")
     assert page.status_code == 200 and b"deploy hook" in page.content
     assert Webhook.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["webhooks", "schedules"])
+def test_a_workflow_at_its_20_triggers_answers_409_like_every_count_bound(alice_client, make_workflow, kind):
+    """Past the bound the request is fine and what is stored is full: a 409, as for a user's
+    workflows or a workflow's versions, not a 400 that says the request was wrong."""
+    workflow = make_workflow()
+    body = {"cron": "0 9 * * *"} if kind == "schedules" else {}
+    url = f"/api/workflows/{workflow.pk}/{kind}"
+    for _ in range(20):
+        assert alice_client.post(url, body, format="json").status_code == 201
+    response = alice_client.post(url, body, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json() == {"detail": f"a workflow has at most 20 {kind}: delete one to add another"}
+    assert len(alice_client.get(url).json()["results"]) == 20
+    # Deleting one makes room again.
+    first = alice_client.get(url).json()["results"][0]["id"]
+    assert alice_client.delete(f"{url}/{first}").status_code == 204
+    assert alice_client.post(url, body, format="json").status_code == 201
+
+
+@pytest.mark.parametrize(("cron", "problem"), [
+    ("1-0 * * * *", "minute range '1-0' starts after it ends (1 > 0)"),
+    ("0 17-9 * * *", "hour range '17-9' starts after it ends (17 > 9)"),
+    ("0 9 * mar-jan *", "month range 'mar-jan' starts after it ends (3 > 1)"),
+    ("0 9 * * fri-mon", "day-of-week range 'fri-mon' starts after it ends (5 > 1)"),
+    ("5-5 * * * *", "minute range '5-5' starts and ends at 5; write 5"),
+    ("*/61 * * * *", "minute step '*/61' is longer than its range 0-59, so it only ever matches 0"),
+    ("0 0-10/20 * * *", "hour step '0-10/20' is longer than its range 0-10"),
+    ("0 9 */31 * *", "day-of-month step '*/31' is longer than its range 1-31"),
+    ("0,70 * * * *", "minute 70 is out of range: allowed 0 to 59"),
+])
+def test_a_cron_range_or_step_croniter_would_misread_is_a_400_naming_it(alice_client, make_workflow, cron, problem):
+    """croniter reads `1-0` as a range that wraps around, `5-5` as every minute and `*/61`
+    as one value: each is refused with the field it is in, on create and on change, so
+    a schedule never runs at times its author did not write."""
+    workflow = make_workflow()
+    response = _schedule(alice_client, workflow.pk, cron=cron)
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    assert detail.startswith(f"cron expression {cron!r} is not valid: ") and problem in detail, detail
+    ok = _schedule(alice_client, workflow.pk, cron="0 9 * * 1-5").json()
+    changed = alice_client.patch(f"/api/workflows/{workflow.pk}/schedules/{ok['id']}", {"cron": cron}, format="json")
+    assert changed.status_code == 400 and problem in changed.json()["detail"], changed.content
+    assert Schedule.objects.get().cron == "0 9 * * 1-5"
+
+
+@pytest.mark.parametrize("cron", ["0 9 * * sat-sun", "0 9 * * 6-0", "0 9 * * 0-7", "5/15 * * * *", "*/59 * * * *",
+                                  "0 9 1 jan-mar *", "0 9 L * *", "0 9 * * 5#3", "0-30/10 9-17 * * mon-fri"])
+def test_cron_ranges_and_steps_that_mean_what_they_say_are_kept(alice_client, make_workflow, cron):
+    response = _schedule(alice_client, make_workflow().pk, cron=cron)
+    assert response.status_code == 201, response.content
+
+
+def test_the_admin_schedule_form_refuses_a_backwards_cron_range(admin_client, make_workflow):
+    workflow = make_workflow()
+    page = admin_client.post("/admin/editor/schedule/add/", {
+        "workflow": workflow.pk, "name": "", "cron": "1-0 * * * *", "timezone": "UTC", "input": "{}",
+        "enabled": "on", "catch_up": "latest"})
+    assert page.status_code == 200  # the form again, with the reason
+    assert "minute range &#x27;1-0&#x27; starts after it ends" in page.content.decode()
+    assert not Schedule.objects.exists()
