@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.json_bounds import JSONBoundsError, bounded_error, storable
 from engine.core.policies import NodePolicy, retry_delay_ms
 from engine.core.scopes import Attempt, ScopeRun
-from engine.core.signals import await_approval
+from engine.core.signals import await_approval, handler_starts
 from engine.nodes import get_node_type
 from engine.nodes.base import AwaitSignal, BranchResult, NodeCancelled, NodeError, Route, Sleep
 
@@ -77,6 +77,8 @@ class NodeRuns:
         if cls is None:  # validated on save; a type removed since then
             self.fail_attempt(attempt, {"message": f"unknown node type {node.type!r}"}, retryable=False)
             return
+        if attempt.detached and self.ex.extra_state.get("handlers"):
+            handler_starts(self.ex, attempt)
         attempt.impl = cls()
         attempt.status = "running"
         attempt.holds_slot = True

@@ -60,7 +60,11 @@ class ExecutionRun:
         # (engine.core.signals / rollback), the branches between or in retries
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
-            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds")}
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers")}
+        # The stored rows of custom handler node runs queued and not started yet (the
+        # `handlers` above): a takeover queues them again (engine.core.signals).
+        pending = set(self.extra_state.get("handlers") or ())
+        self.handler_rows: list[dict[str, Any]] = [r for r in record.node_runs if r.get("id") in pending] if pending else []
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
         # Set when this run replays loop-item dead letters: loop node id -> the items to run
@@ -224,6 +228,7 @@ class ExecutionRun:
         self.finished = True
         self.extra_state.pop("branchRetries", None)  # nothing retries any more (nor on a redrive)
         self.extra_state.pop("branchEnds", None)
+        self.extra_state.pop("handlers", None)  # a handler still queued ends with the run (a redrive does not run it)
         for row in self.history.unstarted.values():  # queued before a restart, never reached again
             self.rec.abandoned(row)
         self.history.unstarted.clear()

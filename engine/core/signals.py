@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.core.persistence import SignalRecord
 from engine.core.policies import node_policy
 from engine.core.records import small
 from engine.core.rollback import rollback_and_cancel
+from engine.nodes import get_node_type
 
 if TYPE_CHECKING:
     from engine.core.execution import ExecutionRun
+    from engine.core.records import NodeRunRow
     from engine.core.scopes import Attempt
     from engine.nodes.base import AwaitSignal
 
@@ -85,13 +87,73 @@ def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
         run_handler(ex, str(handler.get("handler", "")), record.data if record.data is not None else {})
 
 
-def run_handler(ex: ExecutionRun, node_id: str, node_input: Any) -> None:
-    """A custom handler: its node runs outside the flow, while the execution goes on."""
+# -- custom handlers ------------------------------------------------------------------------------
+# As in Temporal, a signal is delivered whatever the run is doing: the API stores it, the
+# engine records its `signal` event at once (paused or not) and the handler takes effect
+# as far as the run's state allows. A handler node that only computes data (`set`,
+# `transform` without JavaScript, `merge`, `log`: `NodeType.only_data`) runs at once even
+# while the run is paused, so a `set` handler's variables are there before the resume. Any
+# other handler node is node work, which a paused run does not start: it is queued and
+# starts on resume. Until it starts its node run id is kept in the execution's state
+# (`handlers`), so that an engine that takes the run over (a restart while paused) queues
+# it again instead of dropping it with the other queued rows nothing reaches any more.
+
+def run_handler(ex: ExecutionRun, node_id: str, node_input: Any, *, taken_up: NodeRunRow | None = None) -> None:
+    """A custom handler: its node runs outside the flow, while the execution goes on (or,
+    for node work, once a paused execution is resumed)."""
     node = ex.plan.graph.nodes.get(node_id)
     if node is None:
         ex.rec.event("log", status=ex.status, data={"message": f"signal handler node {node_id!r} not found"})
         return
-    ex.start_detached(node, node_input, node_policy(node.config))
+    cls = get_node_type(node.type)
+    at_once = ex.status == "paused" and cls is not None and cls.only_data(node.config)
+    if taken_up is not None:
+        # The queued row of an earlier engine: the same attempt takes it up (no second row).
+        key = ("", node.id)
+        ex.history.unstarted[key] = taken_up
+        ex.history.attempt_counts[key] = int(taken_up["attempt"]) - 1
+    attempt = ex.start_detached(node, node_input, node_policy(node.config), on_finish=_handler_finished,
+                                at_once=at_once)
+    if attempt.status in ("queued", "retrying"):
+        ex.extra_state["handlers"] = [*(ex.extra_state.get("handlers") or []), attempt.id]
+        ex.save_state()
+
+
+def handler_starts(ex: ExecutionRun, attempt: Attempt) -> None:
+    """A handler's node run starts: a takeover no longer has to queue it again."""
+    pending = ex.extra_state.get("handlers")
+    if pending and attempt.id in pending:
+        ex.extra_state["handlers"] = [i for i in pending if i != attempt.id]
+        if not ex.extra_state["handlers"]:
+            del ex.extra_state["handlers"]
+        ex.save_state()
+
+
+def _handler_finished(attempt: Attempt) -> None:
+    """A `set` handler sets run variables, as the same node does in the flow."""
+    ex, output = attempt.ex, attempt.row.get("output")
+    if attempt.status == "succeeded" and attempt.node.type == "set" and isinstance(output, dict):
+        ex.variables = {**ex.variables, **output}
+        ex.save_state()
+
+
+def requeue_handlers(ex: ExecutionRun) -> None:
+    """On a claim: queue again the handler node runs an earlier engine queued and never
+    started (in the order they were queued), each as the same attempt and row."""
+    pending = set(ex.extra_state.pop("handlers", None) or ())
+    if not pending:
+        return
+    rows = sorted((r for r in ex.handler_rows if r.get("id") in pending), key=lambda r: r.get("seq", 0))
+    for row in rows:
+        if row.get("status") != "queued" or row.get("started_at") or ex.finished:
+            continue
+        key = ("", row["node_id"])
+        before = ex.history.attempt_counts.get(key, 0)
+        run_handler(ex, row["node_id"], row.get("input") if row.get("input") is not None else {},
+                    taken_up=cast("NodeRunRow", row))
+        ex.history.attempt_counts[key] = max(before, ex.history.attempt_counts.get(key, 0))
+    if not ex.extra_state.get("handlers"):
+        ex.save_state()
 
 
 def _pause(ex: ExecutionRun, record: SignalRecord, *, cleanup: bool) -> None:
@@ -188,6 +250,7 @@ def start_claimed(ex: ExecutionRun) -> None:
         continue_rollback(ex)
         return
     ex.start()
+    requeue_handlers(ex)  # queued while paused: they start on resume, as before the takeover
     waiting = ex.extra_state.get("awaiting")
     if not isinstance(waiting, dict) or ex.status != "paused":
         return

@@ -64,7 +64,8 @@ PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
         "failFast": {"type": "boolean", "default": False,
                      "description": "at the first failure the section fails at once, without waiting"},
         "cancelOnFailure": {"type": "boolean", "default": False,
-                            "description": "at the first failure the running branches are cancelled"},
+                            "description": "at the first failure the running branches are cancelled (they end "
+                                           "cancelled, not failed: \"1 of 3 branches failed; 2 cancelled\")"},
         "totalTimeout": duration_ms(1, "ms from the fan-out"),
         "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail",
                       "description": "at totalTimeout, fail: the section fails; collect_partial: it goes on "
@@ -277,6 +278,15 @@ class NodeType:
     # A body that may run in another process (a Celery worker, engine.executors): it only
     # reads its context and returns JSON, never the engine's state (blocking I/O, JavaScript).
     remote: ClassVar[bool] = False
+    # A body that only computes data from its input and templates (no outside call, no
+    # wait, no JavaScript): as a custom signal handler it runs even while the run is paused.
+    data_only: ClassVar[bool] = False
+
+    @classmethod
+    def only_data(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this node run only computes data (see `data_only`); a paused run starts
+        no other node work, so a handler node of another kind waits for the resume."""
+        return cls.data_only and cls.runs_inline(config)
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:

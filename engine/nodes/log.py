@@ -39,6 +39,7 @@ class LogNode(NodeType):
     }
     defaults = {"message": "", "level": "info"}
     inline = True
+    data_only = True
 
     def run(self, ctx: NodeContext) -> Any:
         message = ctx.config.get("message", "")

@@ -30,6 +30,7 @@ class SetNode(NodeType):
     }
     defaults = {"values": {}}
     inline = True
+    data_only = True
 
     def run(self, ctx: NodeContext) -> Any:
         values = ctx.config.get("values") or {}

@@ -126,6 +126,7 @@ class TransformNode(NodeType):
     # the other operations are cheap dictionary work and may run inline.
     inline = False
     remote = True  # `custom` (JavaScript) may run on a Celery worker
+    data_only = True  # all but `custom` (runs_inline): see NodeType.only_data
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:

@@ -16,6 +16,7 @@ from django.core import mail
 
 from engine import services
 from engine.models import Event, Execution, NodeRun
+from engine.runtime import start_engine, stop_engine
 from tests.engine.runs import START, definition, start_run, status_of, wait_for, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -229,6 +230,77 @@ def test_a_failing_custom_handler_is_retried_as_a_handler_and_the_flow_goes_on(a
     ex = wait_status(ex, {"succeeded", "failed"})
     assert ex.status == "succeeded" and ex.output == {"out": {"job": 2}}
     assert runs(ex, "notify_crm") == [(1, "failed"), (2, "failed")]
+
+
+# -- custom signals while paused ------------------------------------------------------------------------
+def paused_run_with_handlers(alice: User) -> Execution:
+    """A run paused while its `work` runs; `prioritize` is a `set` handler (data only),
+    `notify` a `delay` handler (node work)."""
+    d = definition([START, {"id": "work", "type": "delay", "config": {"duration": 300}},
+                    {"id": "out", "type": "output", "name": "out", "config": {"value": "{{variables.priority}}"}},
+                    {"id": "prioritize", "type": "set", "config": {"values": {"priority": "{{input.priority}}"}}},
+                    {"id": "notify", "type": "delay", "config": {"duration": 20}}],
+                   [("start", "work"), ("work", "out")],
+                   variables={"priority": "normal"},
+                   signalHandlers={"priority_change": {"action": "custom", "handler": "prioritize"},
+                                   "ping": {"action": "custom", "handler": "notify"}})
+    ex = start_run(alice, d)
+    wait_node(ex, "work", "running")
+    signal(ex, alice, "pause", reason="hold on")
+    return wait_status(ex, {"paused"})
+
+
+def test_a_custom_signal_while_paused_is_recorded_at_once_and_a_set_handler_takes_effect_before_the_resume(
+        alice: User) -> None:
+    ex = paused_run_with_handlers(alice)
+    answer = signal(ex, alice, "priority_change", data={"priority": "high"})
+    assert answer.status == "paused"
+    # Delivered while paused: recorded in the event log, and the handler (data only) ran.
+    wait_for(lambda: Event.objects.filter(execution=ex, type="signal", data__type="priority_change").exists(),
+             5, "the signal's event")
+    event = Event.objects.get(execution=ex, type="signal", data__type="priority_change")
+    assert event.status == "paused" and event.data["action"] == "custom" and event.data["sentBy"] == "alice"
+    handler = wait_node(ex, "prioritize", "succeeded", timeout=5)
+    assert handler.input == {"priority": "high"} and handler.output == {"priority": "high"}
+    assert status_of(ex) == "paused"
+    ex.refresh_from_db()
+    assert ex.state["variables"]["priority"] == "high"  # the run's variables, stored before the resume
+    signal(ex, alice, "resume")
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": "high"}
+
+
+def test_a_custom_handler_that_does_node_work_is_queued_while_paused_and_starts_on_resume(alice: User) -> None:
+    ex = paused_run_with_handlers(alice)
+    signal(ex, alice, "ping", data={"n": 1})
+    wait_for(lambda: Event.objects.filter(execution=ex, type="node.queued", node_id="notify").exists(), 5,
+             "the handler queued")
+    assert Event.objects.get(execution=ex, type="signal", data__type="ping").status == "paused"
+    time.sleep(0.4)
+    assert runs(ex, "notify") == [(1, "queued")]  # a paused run starts no node work
+    resumed_at = time.time()
+    signal(ex, alice, "resume")
+    handler = wait_node(ex, "notify", "succeeded", timeout=5)
+    assert handler.started_at.timestamp() >= resumed_at - 0.05 and handler.input == {"n": 1}
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": "normal"}
+    assert runs(ex, "notify") == [(1, "succeeded")]
+
+
+def test_a_handler_queued_while_paused_survives_an_engine_restart(alice: User) -> None:
+    ex = paused_run_with_handlers(alice)
+    signal(ex, alice, "ping", data={"n": 2})
+    wait_for(lambda: runs(ex, "notify") == [(1, "queued")], 5, "the handler queued")
+    stop_engine(1)  # releases the paused run; the next engine takes it over
+    start_engine()
+    time.sleep(0.3)
+    assert status_of(ex) == "paused" and runs(ex, "notify") == [(1, "queued")]
+    signal(ex, alice, "resume")
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded"
+    # The same queued row ran after the resume: the signal was not lost in the takeover.
+    handler = wait_node(ex, "notify", "succeeded", timeout=5)
+    assert runs(ex, "notify") == [(1, "succeeded")] and handler.input == {"n": 2}
 
 
 # -- approvals ----------------------------------------------------------------------------------------

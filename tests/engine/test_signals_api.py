@@ -101,6 +101,68 @@ def test_pause_resume_cancel_and_custom_answer_202_with_the_state(
     assert [e["data"]["sentBy"] for e in events if e["type"] == "signal"] == ["alice"] * 4
 
 
+@pytest.mark.django_db(transaction=True)
+def test_custom_signals_to_a_paused_execution_are_accepted_logged_and_handled(
+    alice_client: APIClient, make_workflow: Any, wait_for_execution: Any
+) -> None:
+    """While paused: 202, the signal in the event log at once; a `set` handler (data only)
+    sets its variables before the resume, a `delay` handler (node work) starts on resume;
+    a signal whose action is to cancel stops the paused run."""
+    workflow = make_workflow(definition=chain(
+        node("start", "start"), node("wait", "delay", {"duration": 3000}),
+        node("done", "output", {"value": "{{variables.priority}}"}, name="Done"),
+        extra=(node("prioritize", "set", {"values": {"priority": "{{input.priority}}"}}),
+               node("notify", "delay", {"duration": 10})),
+        settings={"variables": {"priority": "normal"}, "signalHandlers": {
+            "priority_change": {"action": "custom", "handler": "prioritize"},
+            "ping": {"action": "custom", "handler": "notify"},
+            "abort": {"action": "cancel"}}}))
+    execution_id = start(alice_client, workflow)
+    wait_for_execution(alice_client, execution_id, {"running"})
+    assert send(alice_client, execution_id, {"type": "pause", "reason": "hold on"}).status_code == 202
+    wait_for_execution(alice_client, execution_id, {"paused"})
+
+    for body in ({"type": "priority_change", "data": {"priority": "high"}}, {"type": "ping", "data": {"n": 1}}):
+        response = send(alice_client, execution_id, body)
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "paused"
+
+    def signals() -> list[dict[str, Any]]:
+        events = alice_client.get(f"/api/executions/{execution_id}/events").json()
+        return [e for e in events if e["type"] == "signal"]
+
+    until(lambda: len(signals()) == 3)
+    assert [(e["data"]["type"], e["status"]) for e in signals()] == [
+        ("pause", "running"), ("priority_change", "paused"), ("ping", "paused")]
+
+    def handler_runs() -> dict[str, list[str]]:
+        body = alice_client.get(f"/api/executions/{execution_id}").json()
+        assert body["status"] == "paused"
+        out: dict[str, list[str]] = {}
+        for run in body["nodeRuns"]:
+            out.setdefault(run["nodeId"], []).append(run["status"])
+        return out
+
+    until(lambda: handler_runs().get("prioritize") == ["succeeded"])
+    time.sleep(0.3)
+    assert handler_runs()["notify"] == ["queued"]
+
+    assert send(alice_client, execution_id, {"type": "resume"}).status_code == 202
+    body = wait_for_execution(alice_client, execution_id)
+    assert body["status"] == "succeeded" and body["output"] == {"Done": "high"}
+    assert [r["status"] for r in body["nodeRuns"] if r["nodeId"] == "notify"] == ["succeeded"]
+
+    # A signal whose handler cancels takes effect while paused too.
+    execution_id = start(alice_client, workflow)
+    wait_for_execution(alice_client, execution_id, {"running"})
+    assert send(alice_client, execution_id, {"type": "pause"}).status_code == 202
+    wait_for_execution(alice_client, execution_id, {"paused"})
+    response = send(alice_client, execution_id, {"type": "abort", "reason": "not needed"})
+    assert response.status_code == 202, response.content
+    body = wait_for_execution(alice_client, execution_id, timeout=5)
+    assert body["status"] == "cancelled" and body["error"] == {"message": "not needed"}
+
+
 @pytest.mark.django_db
 def test_cancel_of_a_queued_execution_is_immediate(alice_client: APIClient, make_workflow: Any) -> None:
     execution_id = start(alice_client, make_workflow(definition=slow_definition()))
