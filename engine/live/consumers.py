@@ -49,6 +49,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
 from engine import wire
+from engine.core.numerals import ascii_int
 from engine.live import frames, relay
 from engine.live.relay import FrameBatch, LayerRelay, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
@@ -230,8 +231,8 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
     def _after_seq(self) -> int:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("afterSeq") or ["0"])[0]
-        value = int(raw or "0")
-        if not 0 <= value <= MAX_SEQ:
+        value = ascii_int(raw or "0")  # not int(): it took "٣" and "1_000"
+        if value is None or not 0 <= value <= MAX_SEQ:
             raise ValueError(raw)
         return value
 

@@ -278,6 +278,10 @@ async def test_an_unknown_execution_and_a_bad_after_seq_are_refused(execution: E
     assert code == 4400
     _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq=abc", alice_cookie))
     assert code == 4400
+    # Digits int() takes but a person does not mean: Arabic-Indic 3, an underscore.
+    for raw in ("%D9%A3", "1_0"):
+        _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq={raw}", alice_cookie))
+        assert code == 4400, raw
 
 
 async def test_a_foreign_origin_is_refused(execution: Execution, alice_cookie: bytes):
