@@ -26,7 +26,12 @@ REDIS_PORT ?= 6379
 WEB1_PORT ?= 8001
 WEB2_PORT ?= 8002
 FLOWER_PORT ?= 5555
+# Like `make run`, the demo workflows (Load demo workflows) call this machine's /demo-api, a
+# loopback address the http node refuses unless FLOWMAESTRO_HTTP_ALLOW_PRIVATE is on; a
+# deployment leaves it off (README "Configuration").
+CLUSTER_ALLOW_PRIVATE = $(or $(FLOWMAESTRO_HTTP_ALLOW_PRIVATE),1)
 CLUSTER_ENV = REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 FLOWMAESTRO_EXECUTOR=celery REDIS_PORT=$(REDIS_PORT) \
+	FLOWMAESTRO_HTTP_ALLOW_PRIVATE=$(CLUSTER_ALLOW_PRIVATE) \
 	WEB1_PORT=$(WEB1_PORT) WEB2_PORT=$(WEB2_PORT) FLOWER_PORT=$(FLOWER_PORT) HOST=$(HOST)
 # daphne refuses the development key without DEBUG: the cluster uses DJANGO_SECRET_KEY when
 # set, else a random one made once per `make cluster` (sessions then end when the cluster

@@ -180,7 +180,7 @@ class WorkflowValidateApi(APIView):
         serializer = ValidateInputSerializer(data=request.data if request.data is not None else {})
         serializer.is_valid(raise_exception=True)
         definition = serializer.validated_data.get("definition", workflow.definition)
-        report = services.workflow_validate(definition=definition)
+        report = services.workflow_validate(definition=definition, owner=workflow.owner)
         return Response({"errors": report.errors, "warnings": report.warnings})
 
 

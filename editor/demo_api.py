@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from engine.core.numerals import ascii_number
+
 MAX_SLEEP_MS = 60_000
 
 DEMO_USERS: list[dict[str, Any]] = [
@@ -48,11 +50,10 @@ def _number(request: HttpRequest, name: str, default: float, *, low: float, high
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return float(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadParam(f"{name} must be a number") from None
-    if not low <= value <= high:  # also rejects NaN
+    value = ascii_number(raw)  # not float(): it took "٣", "1_0" and "nan"
+    if value is None:
+        raise BadParam(f"{name} must be a number written with the digits 0-9")
+    if not low <= value <= high:
         raise BadParam(f"{name} must be between {low:g} and {high:g}")
     return value
 

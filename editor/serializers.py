@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from editor.models import Workflow, WorkflowVersion
-from flowmaestro.request_bodies import KnownKeysSerializer
+from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
 
 
 class DefinitionField(serializers.JSONField):
@@ -129,7 +129,7 @@ class InvalidDefinitionSerializer(serializers.Serializer[Any]):
 
 class RunInputSerializer(KnownKeysSerializer):
     input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
-    priority = serializers.IntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
+    priority = JSONIntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
 
 
 class RunResultSerializer(serializers.Serializer[Any]):
@@ -144,7 +144,7 @@ class ExpressionTestInputSerializer(KnownKeysSerializer):
 
     code = serializers.CharField(max_length=100_000, trim_whitespace=False)
     input = serializers.JSONField(required=False, allow_null=True, default=None)
-    execution = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    execution = JSONIntegerField(required=False, allow_null=True, default=None, min_value=1)
     nodeId = serializers.CharField(required=False, allow_null=True, default=None, max_length=200)
     # Extra names (a loop item variable, `parallel`, a branch output) the person wants bound.
     bindings = serializers.DictField(required=False, default=dict, child=serializers.JSONField())

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from editor.models import Workflow, WorkflowVersion
+from engine.core.definition_checks import issue
 from engine.core.graph import ValidationReport, validate_definition
 from engine.errors import Refusal
 
@@ -55,9 +56,50 @@ class StorageLimit(Refusal):
     status_code = 409
 
 
-def workflow_validate(*, definition: Any) -> ValidationReport:
-    """Errors and warnings of a definition, without saving anything."""
-    return validate_definition(definition)
+def workflow_validate(*, definition: Any, owner: Any = None) -> ValidationReport:
+    """Errors and warnings of a definition, without saving anything. With the workflow's
+    `owner`, also the warnings that need the database (`approver_warnings`)."""
+    report = validate_definition(definition)
+    if owner is not None:
+        report.warnings.extend(approver_warnings(definition, owner))
+    return report
+
+
+# An approval node's approvers are checked against this many names at most: the list has
+# no bound of its own, and each name is only a warning.
+MAX_APPROVERS_CHECKED = 200
+
+
+def approver_warnings(definition: Any, owner: Any) -> list[dict[str, Any]]:
+    """A warning per `approval` approver who can never approve: only the run's owner and
+    staff may signal it (everyone else gets a 404 on the run), so a name that is neither
+    the workflow's owner nor an active staff user (by user name or e-mail, in any case, as
+    `engine.core.signals.signal_refusal` matches them) leaves the approval to its timeout.
+    A warning, not an error: the name may belong to someone made staff later, and a
+    `{{template}}` is only known at run time."""
+    named: list[tuple[str, str]] = []  # (node id, approver as written)
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict) or node.get("type") != "approval" or not isinstance(node.get("id"), str):
+            continue
+        config = node.get("config")
+        approvers = config.get("approvers") if isinstance(config, dict) else None
+        for name in approvers if isinstance(approvers, list) else []:
+            if isinstance(name, str) and name.strip() and "{{" not in name and len(named) < MAX_APPROVERS_CHECKED:
+                named.append((node["id"], name))
+    if not named:
+        return []
+    may_approve = {str(owner.get_username()).strip().lower(), str(getattr(owner, "email", "") or "").strip().lower()}
+    wanted = {name.strip().lower() for _, name in named} - may_approve
+    if wanted:
+        # Staff are few; matched in Python so that case and e-mail compare as the signal does.
+        staff = get_user_model().objects.filter(is_active=True, is_staff=True).values_list("username", "email")
+        for username, email in staff.iterator():
+            may_approve |= {str(username).strip().lower(), str(email or "").strip().lower()}
+    may_approve.discard("")
+    return [issue(f"config.approvers: {name!r} cannot see this workflow's runs: only its owner and staff can "
+                  "approve", node=node_id)
+            for node_id, name in named if name.strip().lower() not in may_approve]
 
 
 def structural_errors(definition: Any) -> list[dict[str, Any]]:

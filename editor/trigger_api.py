@@ -22,8 +22,10 @@ from editor import selectors, triggers
 from editor.models import Schedule, Webhook, Workflow
 from editor.services import StorageLimit
 from engine.core import json_bounds
+from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
+from flowmaestro.request_bodies import JSONIntegerField
 from flowmaestro.visibility import get_or_404
 
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -176,12 +178,10 @@ def _wait_seconds(request: Request) -> float:
         return 0.0
     if raw.strip().lower() in ("true", "yes"):
         return limit
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadWait(f"wait must be a number of seconds (at most {limit:g}) or true, not {raw[:40]!r}") from None
-    if value != value:  # NaN
-        raise BadWait("wait must be a number of seconds or true")
+    # ASCII only: float() also took "٣", "1_0", "inf" and "nan".
+    value = ascii_number(raw.strip())
+    if value is None:
+        raise BadWait(f"wait must be a number of seconds (at most {limit:g}) or true, not {raw[:40]!r}")
     return max(0.0, min(value, limit))
 
 
@@ -262,8 +262,8 @@ class HookApi(APIView):
 
 class RetentionInput(serializers.Serializer[Any]):
     # None: follow the server's defaults; 0: keep for good.
-    days = serializers.IntegerField(allow_null=True, min_value=0, max_value=36_500)
-    keepLast = serializers.IntegerField(allow_null=True, min_value=0, max_value=10_000_000)
+    days = JSONIntegerField(allow_null=True, min_value=0, max_value=36_500)
+    keepLast = JSONIntegerField(allow_null=True, min_value=0, max_value=10_000_000)
 
 
 def retention_json(workflow: Workflow) -> dict[str, Any]:

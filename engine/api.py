@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import execution_values, node_run_pages
+from engine.core.numerals import ascii_int
 from engine.core.rules import MAX_NODE_ID_LENGTH
 from engine.models import Event, Execution, ExecutionStatus
 from engine.selectors import execution_get, executions_visible
@@ -31,7 +32,7 @@ from engine.serializers import (
     SignalAnswerSerializer,
     SignalInputSerializer,
 )
-from flowmaestro.request_bodies import KnownKeysSerializer
+from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
@@ -55,10 +56,10 @@ def _int_param(request: Request, name: str, *, default: int | None, minimum: int
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer.") from None
+    # ASCII digits only: int() also took "٣", "３", "1_000" and " 5 " as numbers.
+    value = ascii_int(raw)
+    if value is None:
+        raise BadRequest(f"{name} must be a whole number written with the digits 0-9, not {raw[:40]!r}.")
     if not minimum <= value <= maximum:
         raise BadRequest(f"{name} must be between {minimum} and {maximum}.")
     return value
@@ -297,7 +298,7 @@ class RedriveInputSerializer(KnownKeysSerializer):
     nodes = serializers.ListField(child=serializers.CharField(max_length=MAX_NODE_ID_LENGTH), required=False,
                                   max_length=REDRIVE_MAX_NODES)
     items = serializers.DictField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=0),
+        child=serializers.ListField(child=JSONIntegerField(min_value=0),
                                     max_length=REDRIVE_MAX_ITEMS_PER_LOOP),
         required=False,
     )

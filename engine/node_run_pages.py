@@ -85,7 +85,7 @@ class NodeRunPageSerializer(NodeRunSerializer):
 
 
 MAX_PAGE_SIZE = 1000
-_CURSOR = re.compile(r"^(\d{1,10})\.([0-9A-Za-z_-]{1,32})$")
+_CURSOR = re.compile(r"^([0-9]{1,10})\.([0-9A-Za-z_-]{1,32})$")  # [0-9]: \d takes "٣" too
 
 
 def inline_limit() -> int:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
-from flowmaestro.request_bodies import KnownKeysSerializer
+from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
 TRUNCATED_HELP = (
@@ -171,5 +171,5 @@ class RerunInputSerializer(KnownKeysSerializer):
 
 class BulkReplayInputSerializer(RerunInputSerializer):
     # Ids past the database's 64-bit key range were a 500 (SQLite: "Python int too large").
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
+    ids = serializers.ListField(child=JSONIntegerField(min_value=1, max_value=MAX_ID), min_length=1,
                                 max_length=500)

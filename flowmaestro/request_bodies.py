@@ -46,3 +46,20 @@ def unknown_key_message(key: str, known: list[str]) -> str:
     if guess is not None:
         return f"unknown key — did you mean '{guess}'?"
     return f"unknown key (known keys: {', '.join(known)})"
+
+
+class JSONIntegerField(serializers.IntegerField):
+    """A whole number as JSON writes one: `5` (or `5.0`), never text. DRF's IntegerField
+    calls int() on whatever it gets, so `"5"`, `"٣"` (Arabic-Indic 3), `"３"` (fullwidth)
+    and `"1_000"` were read as numbers: a body meant one thing and ran as another."""
+
+    default_error_messages = {
+        "not_json_integer": "must be a JSON number without quotes (such as 5), not {kind}.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            kind = ("true/false" if isinstance(data, bool) else f"the text {str(data)[:40]!r}"
+                    if isinstance(data, str) else f"a JSON {type(data).__name__}")
+            self.fail("not_json_integer", kind=kind)
+        return int(super().to_internal_value(data))

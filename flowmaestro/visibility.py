@@ -32,11 +32,14 @@ def visible(qs: QuerySet[M], user: Any, *, owner: str = "owner_id") -> QuerySet[
 
 
 def parse_id(raw: Any) -> int | None:
-    """A positive 64-bit id from a URL or message, or None for anything else."""
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
+    """A positive 64-bit id from a URL or message, or None for anything else. Text is read
+    as ASCII digits only: int() also took "٣", "1_0" and " 7 "."""
+    if isinstance(raw, str):
+        if not (raw.isascii() and raw.isdigit()):
+            return None
+    elif isinstance(raw, bool) or not isinstance(raw, int):
         return None
+    value = int(raw)
     return value if 0 < value <= MAX_ID else None
 
 

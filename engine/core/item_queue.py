@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from engine.core.numerals import is_ascii_digits
+
 ORDERS = ("fifo", "lifo", "priority")
 
 
@@ -36,7 +38,7 @@ def item_priority(item: Any, path: str) -> float:
     for part in parts:
         if isinstance(value, Mapping):
             value = value.get(part)
-        elif isinstance(value, Sequence) and not isinstance(value, str) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, Sequence) and not isinstance(value, str) and is_ascii_digits(part) and int(part) < len(value):
             value = value[int(part)]
         else:
             value = None

@@ -2,8 +2,10 @@
 
 A settled item's scope run, scheduler and node runs are gone (they are in the database);
 the loop keeps only what its own result is made of — the item's output, or its error — in
-a list, and whether it succeeded in a `bytearray` (1 byte an item instead of an 8-byte
-pointer to `True`/`False`/`None`). The output array *is* the loop's result, so it has to
+a list, and how it ended in a `bytearray` (1 byte an item instead of an 8-byte pointer):
+succeeded, failed, or cancelled — cut by `cancelOnFailure` after another item failed, which
+is not a failure of its own (the loop's error counts it apart: "1 of 3 items failed; 2
+cancelled", as a merge's does). The output array *is* the loop's result, so it has to
 be kept until the loop ends; nothing else is.
 """
 
@@ -14,20 +16,21 @@ from typing import Any
 
 from engine.core.policies import JoinPolicy, section_verdict
 
-PENDING, OK, FAILED = 0, 1, 2
+PENDING, OK, FAILED, CANCELLED = 0, 1, 2, 3
 
 
 class LoopResults:
     def __init__(self, total: int) -> None:
         self.total = total
-        self.status = bytearray(total)  # PENDING, OK or FAILED per item, in array order
+        self.status = bytearray(total)  # PENDING, OK, FAILED or CANCELLED per item, in array order
         self.values: list[Any] = [None] * total  # the output of an item that succeeded, else its error
         self.done = 0
 
-    def settle(self, index: int, ok: bool, value: Any) -> None:
+    def settle(self, index: int, ok: bool, value: Any, *, cancelled: bool = False) -> None:
+        """`cancelled`: the item was cut (its value is why), it did not fail by itself."""
         if self.status[index] == PENDING:
             self.done += 1
-        self.status[index] = OK if ok else FAILED
+        self.status[index] = OK if ok else CANCELLED if cancelled else FAILED
         self.values[index] = value
 
     def succeeded(self, index: int) -> bool:
@@ -46,25 +49,33 @@ class LoopResults:
         """The loop's output by its partial-failure policy, and its verdict (None: it
         succeeded). `partial`: the loop was cut short (a collect_partial timeout)."""
         status, values = self.status, self.values
-        ok_count, failed_count = status.count(OK), status.count(FAILED)
-        verdict = section_verdict(policy, ok_count, failed_count, self.total if not partial else ok_count + failed_count)
+        ok_count, failed_count, cut_count = status.count(OK), status.count(FAILED), status.count(CANCELLED)
+        # minSuccessRate divides by every item, a cut one too (it did not succeed).
+        verdict = section_verdict(policy, ok_count, failed_count,
+                                  self.total if not partial else ok_count + failed_count + cut_count, cut_count,
+                                  noun="items")
         mode = policy.on_partial_failure
         out: Any
         if mode == "collect":
             out = {
                 "results": [
-                    {"success": True, "data": value} if code == OK else {"success": False, "error": error_text(value)}
+                    {"success": True, "data": value} if code == OK
+                    else {"success": False, "error": error_text(value), "cancelled": True} if code == CANCELLED
+                    else {"success": False, "error": error_text(value)}
                     for code, value in zip(status, values, strict=True) if code != PENDING
                 ],
+                # failureCount keeps its meaning: every item that did not succeed, a cut one
+                # too (its entry says `cancelled: true`, as a merge's cut branch does).
                 "successCount": ok_count,
-                "failureCount": failed_count,
+                "failureCount": failed_count + cut_count,
             }
         elif mode == "continue" or partial:
             out = [value for code, value in zip(status, values, strict=True) if code == OK]
         else:
             out = [value for code, value in zip(status, values, strict=True) if code != PENDING]
         if policy.collect_errors:
-            errors = [{"index": i, "error": values[i]} for i in self.indexes(FAILED)]
+            # Every item that did not succeed, in array order, as a merge lists its branches.
+            errors = [{"index": i, "error": values[i]} for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
             out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
         if partial:
             cut = self.indexes(PENDING)
@@ -72,8 +83,9 @@ class LoopResults:
         return out, verdict
 
     def failure(self, verdict: str) -> dict[str, Any]:
-        """The loop's error: its verdict, naming the first failed items and why."""
-        return {"message": verdict.replace("branches", "items"),
+        """The loop's error: its verdict, naming the first failed items and why (not the
+        cut ones: the verdict counts them, and each says only which item's failure cut it)."""
+        return {"message": verdict,
                 "errors": [{"index": i, "error": error_text(self.values[i])} for i in self.indexes(FAILED, 10)]}
 
 

@@ -252,13 +252,13 @@ class LoopRun:
             return
         reason = f"cancelled: item {number} failed (cancelOnFailure)"
         for i in list(self.active):
-            self.results.settle(i, False, reason)
+            self.results.settle(i, False, reason, cancelled=True)
         self._cancel_active(reason)
         while len(self.queue):
             waiting = self.queue.pop()
             if waiting is None:
                 break
-            self.results.settle(waiting, False, reason)
+            self.results.settle(waiting, False, reason, cancelled=True)
         self.finish()
 
     def finish(self) -> None:

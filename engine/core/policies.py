@@ -93,19 +93,28 @@ def join_policy(node_type: str, config: Mapping[str, Any], default: Any = None) 
     )
 
 
-def section_verdict(policy: JoinPolicy, succeeded: int, failed: int, total: int) -> str | None:
-    """Once every branch has settled: None when the section may go on, else why it fails."""
+def section_verdict(policy: JoinPolicy, succeeded: int, failed: int, total: int, cancelled: int = 0,
+                    noun: str = "branches") -> str | None:
+    """Once every branch has settled: None when the section may go on, else why it fails.
+    `total` is what `minSuccessRate` divides by; `cancelled` counts the branches (or loop
+    items) that `cancelOnFailure` cut. A cut one did not fail, so the message names it apart
+    — "1 of 3 branches failed; 2 cancelled" — the same words for a merge and a loop."""
     if policy.mode == "first_success" and succeeded == 0:
         return f"no branch succeeded ({failed} failed)"
     if policy.mode == "quorum" and succeeded < policy.quorum:
         return f"quorum not reached: {succeeded} of {policy.quorum} required successes"
     if policy.mode == "all" and failed and policy.on_partial_failure == "fail":
-        return f"{failed} of {total} branches failed"
+        return failed_text(failed, succeeded + failed + cancelled, cancelled, noun)
     if policy.min_success_rate is not None and total:
         rate = succeeded / total
         if rate + 1e-9 < policy.min_success_rate:
             return f"success rate {rate:.2f} is below minSuccessRate {policy.min_success_rate:.2f}"
     return None
+
+
+def failed_text(failed: int, of: int, cancelled: int, noun: str) -> str:
+    """"2 of 5 items failed", with "; 3 cancelled" when some were cut rather than failed."""
+    return f"{failed} of {of} {noun} failed" + (f"; {cancelled} cancelled" if cancelled else "")
 
 
 class RateLimiter:

@@ -220,6 +220,9 @@ def _plain(error: ValidationError) -> str:
         return f"is {len(error.instance)} characters long; at most {error.validator_value} are allowed"
     if error.validator == "maxItems" and isinstance(error.instance, list):
         return f"has {len(error.instance)} items; at most {error.validator_value} are allowed"
+    if error.validator == "pattern" and isinstance(error.schema, Mapping) and error.schema.get("x-pattern-says"):
+        shown = error.instance if len(error.instance) <= 40 else f"{error.instance[:40]}…"
+        return f"{shown!r} is not {error.schema['x-pattern-says']}"
     if error.validator == "enum" and isinstance(error.instance, str):
         choices = [str(c) for c in error.validator_value]
         guess = nearest(error.instance, choices)

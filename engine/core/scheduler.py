@@ -305,14 +305,14 @@ class ScopeScheduler:
                 return actions  # the cut settled the last inputs and decided already
         if self.remaining[join] > 0:
             return actions
-        actions.extend(self._decide(join, policy, succeeded, failed, live))
+        actions.extend(self._decide(join, policy, succeeded, failed, live, counts.get("cancelled", 0)))
         return actions
 
-    def _decide(self, join: str, policy: JoinPolicy, succeeded: int, failed: int, live: int) -> Actions:
+    def _decide(self, join: str, policy: JoinPolicy, succeeded: int, failed: int, live: int, cancelled: int) -> Actions:
         """Every input of `join` has settled: go on, skip, or fail the section."""
         if live == 0:
             return self._skip(join, "all inputs skipped")
-        verdict = section_verdict(policy, succeeded, failed, live)
+        verdict = section_verdict(policy, succeeded, failed, live, cancelled)
         if verdict:
             return self._join_fails(join, verdict)
         self.state[join] = READY

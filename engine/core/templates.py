@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from engine.core.numerals import is_ascii_digits
+
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# `[0-9]`, not `\d`: `{{items[٣]}}` must not read items[3] (see engine.core.numerals).
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[([0-9]+)\]")
 
 _MISSING = object()
 
@@ -50,7 +53,7 @@ def lookup(context: Mapping[str, Any], path: tuple[str, ...] | str) -> Any:
     for step in path:
         if isinstance(value, Mapping):
             value = value.get(step, _MISSING)
-        elif isinstance(value, list | tuple) and step.lstrip("-").isdigit():
+        elif isinstance(value, list | tuple) and is_ascii_digits(step.removeprefix("-")):
             index = int(step)
             value = value[index] if -len(value) <= index < len(value) else _MISSING
         elif step == "length" and isinstance(value, list | tuple | str):

@@ -49,6 +49,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
 from engine import wire
+from engine.core.numerals import ascii_int
 from engine.live import frames, relay
 from engine.live.relay import FrameBatch, LayerRelay, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
@@ -230,8 +231,8 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
     def _after_seq(self) -> int:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("afterSeq") or ["0"])[0]
-        value = int(raw or "0")
-        if not 0 <= value <= MAX_SEQ:
+        value = ascii_int(raw or "0")  # not int(): it took "٣" and "1_000"
+        if value is None or not 0 <= value <= MAX_SEQ:
             raise ValueError(raw)
         return value
 
@@ -378,12 +379,13 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         self.lock = asyncio.Lock()
         relay.note_server_loop(asyncio.get_running_loop())  # status changes on the in-memory layer
         user = _user_of(self.scope)
-        await self.accept()
         if user is None:
+            await self.accept()
             await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         if not _take_stream(int(user.pk)):
+            await self.accept()
             await self.send_json({"type": "error", "code": CLOSE_TOO_MANY, "detail": TOO_MANY_STREAMS})
             await self.close(code=CLOSE_TOO_MANY)
             return
@@ -393,9 +395,14 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             self.user_id = int(user.pk)
             self.group = user_group(self.user_id)
             await self.channel_layer.group_add(self.group, self.channel_name)
-            # What the page loads next over HTTP is at least this new; only changes after it are sent.
+            # Only changes after this snapshot are sent. The handshake completes after it, so
+            # what a page loads over HTTP once its socket is open is at least this new (the
+            # page loads its list again then). Accepted before it, as this was, a run that
+            # ended between the page's first list request and the snapshot was never sent:
+            # its row said "running" until a reload.
             self.sent = await _recent_executions(self.user)
             self.poller = asyncio.create_task(self._compare_periodically())
+            await self.accept()
         except BaseException:
             _give_stream_back(self.stream_of)  # as in ExecutionEventsConsumer.connect
             self.stream_of = None

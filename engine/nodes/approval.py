@@ -31,7 +31,8 @@ class Approval(NodeType):
                 "type": "array", "items": {"type": "string"},
                 "description": ("user names or e-mails allowed to resume, among those who may signal the run "
                                 "(its owner and staff); empty: all of them. Another user never sees the "
-                                "run, so naming one leaves only the timeout"),
+                                "run, so naming one leaves only the timeout: validation warns about each "
+                                "such name (\"'bob' cannot see this workflow's runs\")"),
             },
             "timeout": duration_ms(1, "ms to wait for a decision"),
             # Besides the common values, a timed-out approval may decide by itself.

@@ -64,7 +64,8 @@ PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
         "failFast": {"type": "boolean", "default": False,
                      "description": "at the first failure the section fails at once, without waiting"},
         "cancelOnFailure": {"type": "boolean", "default": False,
-                            "description": "at the first failure the running branches are cancelled"},
+                            "description": "at the first failure the running branches are cancelled (they end "
+                                           "cancelled, not failed: \"1 of 3 branches failed; 2 cancelled\")"},
         "totalTimeout": duration_ms(1, "ms from the fan-out"),
         "onTimeout": {"type": "string", "enum": ["fail", "collect_partial"], "default": "fail",
                       "description": "at totalTimeout, fail: the section fails; collect_partial: it goes on "

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from engine.core.numerals import ascii_number
 from engine.nodes import register
 from engine.nodes.base import MAX_DURATION_MS, NodeContext, NodeError, NodeType, Sleep
+
+# A string duration: one with a template, or a plain non-negative number (JSON's grammar).
+DURATION_TEXT = re.compile(r"\{\{|^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$")
 
 
 @register
@@ -22,7 +27,12 @@ class DelayNode(NodeType):
             "duration": {
                 "type": ["integer", "number", "string"],
                 "title": "Duration (ms)",
-                "description": "Milliseconds to wait; may be a template such as `{{input.waitMs}}`.",
+                "description": "Milliseconds to wait; may be a template such as `{{input.waitMs}}`. Text is a "
+                               "template or a number in the digits 0-9 (`1_000` and `٣` are refused).",
+                # Text is a template or a number in ASCII digits: "1_000" or "٣" (which
+                # float() reads as 1000 and 3) is refused on save, not read as another number.
+                "pattern": DURATION_TEXT.pattern,
+                "x-pattern-says": "a number of milliseconds in the digits 0-9, or a {{template}}",
                 "minimum": 0,
                 "maximum": MAX_DURATION_MS,
                 "default": 1000,
@@ -39,7 +49,11 @@ class DelayNode(NodeType):
             # A rendered template is text ("250"); bool is an int in Python but not a duration.
             if isinstance(raw, bool):
                 raise ValueError
-            duration = float(raw.strip()) if isinstance(raw, str) else float(raw)
+            # A rendered template is read as ASCII: float() also took "٣", "1_000" and "nan".
+            parsed = ascii_number(raw.strip()) if isinstance(raw, str) else float(raw)
+            if parsed is None:
+                raise ValueError
+            duration = parsed
         except (TypeError, ValueError):
             raise NodeError(f"`duration` must be a number of milliseconds, got {raw!r}", retryable=False) from None
         if not math.isfinite(duration) or duration < 0 or duration > MAX_DURATION_MS:

@@ -19,6 +19,7 @@ import httpcore
 import httpx
 
 from engine.core import json_bounds
+from engine.core.numerals import is_ascii_digits
 from engine.core.tracecontext import fallback_trace_id, node_run_span_id, traceparent
 from engine.nodes import register
 from engine.nodes.base import MAX_DURATION_MS, NodeCancelled, NodeContext, NodeError, NodeType
@@ -41,13 +42,14 @@ def status_accepted(status: int, accept: Iterable[Any] | None) -> bool:
         return True
     for entry in accept or []:
         text = str(entry).strip().lower()
-        if text.isdigit() and int(text) == status:
+        # ASCII digits only (`"٤٠٤".isdigit()` is True); the schema's pattern says the same.
+        if is_ascii_digits(text) and int(text) == status:
             return True
-        if len(text) == 3 and text.endswith("xx") and text[0].isdigit() and status // 100 == int(text[0]):
+        if len(text) == 3 and text.endswith("xx") and is_ascii_digits(text[0]) and status // 100 == int(text[0]):
             return True
         if "-" in text:
             low, _, high = text.partition("-")
-            if low.strip().isdigit() and high.strip().isdigit() and int(low) <= status <= int(high):
+            if is_ascii_digits(low.strip()) and is_ascii_digits(high.strip()) and int(low) <= status <= int(high):
                 return True
     return False
 

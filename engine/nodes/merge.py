@@ -51,6 +51,9 @@ class Merge(NodeType):
             out = {
                 "results": [
                     {"branch": r.branch, "success": True, "data": r.data} if r.success
+                    # A branch cut by cancelOnFailure did not fail by itself: it says so.
+                    else {"branch": r.branch, "success": False, "error": _error_text(r.error), "cancelled": True}
+                    if r.cancelled
                     else {"branch": r.branch, "success": False, "error": _error_text(r.error)}
                     for r in results
                 ],

@@ -10,6 +10,7 @@ tests run real workflows through the real engine.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -277,6 +278,10 @@ async def test_an_unknown_execution_and_a_bad_after_seq_are_refused(execution: E
     assert code == 4400
     _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq=abc", alice_cookie))
     assert code == 4400
+    # Digits int() takes but a person does not mean: Arabic-Indic 3, an underscore.
+    for raw in ("%D9%A3", "1_0"):
+        _, code = await close_code(communicator(f"/ws/executions/{execution.pk}/?afterSeq={raw}", alice_cookie))
+        assert code == 4400, raw
 
 
 async def test_a_foreign_origin_is_refused(execution: Execution, alice_cookie: bytes):
@@ -342,6 +347,33 @@ async def test_list_stream_sends_status_changes_of_my_executions_only(
     assert message["execution"]["status"] == "succeeded"
     assert message["execution"]["finishedAt"]
     assert await comm.receive_nothing(timeout=1.5)  # bob's execution never shows up
+    await comm.disconnect()
+
+
+async def test_a_run_ending_while_the_list_stream_subscribes_is_still_sent(
+    workflow: Workflow, alice: AbstractUser, alice_cookie: bytes, monkeypatch: Any
+):
+    """Under load the subscription (a Redis round trip) can take a while. The handshake used
+    to complete before it and before the snapshot of what the page already knows: a run that
+    ended in that gap was in the snapshot as ended, so it was never sent, and a page that had
+    loaded its list meanwhile showed the row "running" until reloaded (a browser test timed
+    out on it under the full suite). Now the socket opens only once subscribed, so a run
+    ending after the page sees it open is always sent."""
+    mine = await database_sync_to_async(running_execution)(workflow, alice)
+    layer = get_channel_layer()
+    subscribe = layer.group_add
+
+    async def slow_group_add(group: str, channel: str) -> None:
+        await asyncio.sleep(0.5)
+        await subscribe(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", slow_group_add)
+    comm = communicator("/ws/executions/", alice_cookie)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    await afinish(mine, "failed")  # in the store, no announcement: the poll must see it
+    message = await comm.receive_json_from(timeout=4)
+    assert (message["execution"]["id"], message["execution"]["status"]) == (mine.pk, "failed")
     await comm.disconnect()
 
 

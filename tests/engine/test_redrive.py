@@ -324,3 +324,47 @@ def test_runs_that_ended_before_the_counts_had_columns_are_counted_by_the_migrat
     assert counts[items.pk] == (0, 2)
     assert counts[branch.pk] == (1, 0)
     assert counts[fine.pk] == (0, 0)
+
+
+# -- cancelOnFailure: what one failure cut -----------------------------------------------------------
+def _cut_loop(expression: str) -> dict[str, Any]:
+    """Two items run at once; the first to fail cuts the one running and the one waiting."""
+    return loop_definition({"maxConcurrency": 2, "parallel": {"cancelOnFailure": True}},
+                           [{"id": "work", "type": "delay", "config": {"duration": "{{item.ms}}"}},
+                            {"id": "check", "type": "transform", "config": {"operation": "custom", "expression": expression}}],
+                           [("work", "check")])
+
+
+def test_items_cut_by_cancel_on_failure_are_cancelled_not_failed_and_a_redrive_runs_them(alice, alice_client):
+    broken = "if (item.fail) throw new Error('bad item'); return item.ms"
+    ex = run(alice, _cut_loop(broken), {"items": [{"ms": 30, "fail": True}, {"ms": 400}, {"ms": 400}]})
+    assert ex.status == "failed"
+    loop = _rows(ex, "loop")[-1]
+    # The error counts the cut items apart, as a merge's counts its cut branches.
+    assert loop.error["message"] == "1 of 3 items failed; 2 cancelled"
+    assert [e["index"] for e in loop.error["errors"]] == [0]
+    assert {r.iteration: r.status for r in _rows(ex, "work")} == {0: "succeeded", 1: "cancelled"}  # 2 never started
+    # Every item that did not succeed is what "Redrive failed (3 items)" re-runs.
+    assert ex.failed_items == 3
+    assert alice_client.get(f"/api/executions/{ex.pk}").json()["failedItems"] == 3
+    _new_version(ex, _cut_loop("return item.ms"))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [30, 400, 400]}
+    assert redriven.failed_items == 0
+
+
+def test_a_branch_cut_by_cancel_on_failure_in_a_run_that_succeeded_is_no_failure(alice):
+    d = definition(
+        [START, {"id": "slow", "type": "delay", "config": {"duration": 3000}},
+         {"id": "b", "type": "fail", "config": {"message": "b is broken"}},
+         {"id": "m", "type": "merge", "config": {"parallel": {"onPartialFailure": "continue", "cancelOnFailure": True}}},
+         {"id": "o", "type": "output", "config": {"value": "{{m}}"}}],
+        [("start", "slow"), ("start", "b"), ("slow", "m"), ("b", "m"), ("m", "o")])
+    ex = run(alice, d, {"k": 1})
+    assert ex.status == "succeeded", ex.error
+    assert _rows(ex, "slow")[-1].status == "cancelled"
+    assert (ex.failed_nodes, ex.failed_items) == (1, 0)  # `b`; the cut branch is no failure
+    redriven = _redrive(ex)
+    assert len(_rows(ex, "slow")) == 1 and len(_rows(ex, "b")) == 2
+    assert redriven.status == "succeeded"

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import type { WorkflowDefinition } from "../src/api/types";
 import { FlowConverter, indexIssues, NO_ISSUES, statusByNode, statusByNodeFromCounts } from "../src/canvas/convert";
+import { runBadges } from "../src/canvas/useRunData";
+import { bodyOutcomesFromCounts, bodyOutcomesFromRuns, partialBodyBadges } from "../src/lib/runBadges";
 import { absolutePosition, containerAt, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, NODE_WIDTH, nodeSizes } from "../src/canvas/geometry";
 import { NODE_TYPES } from "./fixtures";
 
@@ -93,5 +95,60 @@ describe("run status", () => {
       done: { succeeded: 0, skipped: 1 },
     });
     expect(status).toEqual({ loop: "running", body: "running", check: "failed", done: "skipped" });
+  });
+});
+
+describe("loop body badges", () => {
+  const parents = new Map([["work", "loop"], ["check", "loop"]]);
+  // Ten items; `check` failed in items 2, 5 and 7 (item 5 only after a retry that failed too).
+  const runs = [
+    { nodeId: "start", status: "succeeded" as const, attempt: 1, iteration: null },
+    { nodeId: "loop", status: "succeeded" as const, attempt: 1, iteration: null },
+    ...Array.from({ length: 10 }, (_, i) => ({ nodeId: "work", status: "succeeded" as const, attempt: 1, iteration: i })),
+    ...Array.from({ length: 10 }, (_, i) => ({
+      nodeId: "check", status: [2, 5, 7].includes(i) ? ("failed" as const) : ("succeeded" as const), attempt: 1, iteration: i,
+    })),
+    { nodeId: "check", status: "failed" as const, attempt: 2, iteration: 5 },
+  ];
+
+  it("says how many items failed when the loop succeeded, not a bare failed", () => {
+    const badges = runBadges({ status: "succeeded", nodeRuns: runs as never, state: {} }, parents);
+    expect(badges.status).toMatchObject({ loop: "succeeded", work: "succeeded", check: "partial" });
+    expect(badges.text).toEqual({ check: "3 of 10 failed" });
+  });
+
+  it("keeps failed when the loop itself failed", () => {
+    const failedLoop = runs.map((r) => (r.nodeId === "loop" ? { ...r, status: "failed" as const } : r));
+    const badges = runBadges({ status: "failed", nodeRuns: failedLoop as never, state: {} }, parents);
+    expect(badges.status).toMatchObject({ loop: "failed", check: "failed" });
+    expect(badges.text).toEqual({});
+  });
+
+  it("counts items cut by cancelOnFailure apart from failed ones", () => {
+    const outcomes = bodyOutcomesFromRuns([
+      { nodeId: "work", status: "failed", attempt: 1, iteration: 0 },
+      { nodeId: "work", status: "cancelled", attempt: 1, iteration: 1 },
+      { nodeId: "work", status: "cancelled", attempt: 1, iteration: 2 },
+      { nodeId: "work", status: "succeeded", attempt: 1, iteration: 3 },
+    ]);
+    const badges = partialBodyBadges({ loop: "succeeded", work: "failed" }, parents, outcomes);
+    expect(badges.text).toEqual({ work: "1 of 4 failed, 2 cancelled" });
+    const onlyCut = partialBodyBadges({ loop: "succeeded", work: "cancelled" }, parents,
+                                      new Map([["work", { total: 4, failed: 0, cancelled: 2, unit: "items" as const }]]));
+    expect(onlyCut).toEqual({ status: { loop: "succeeded", work: "partial" }, text: { work: "2 of 4 cancelled" } });
+  });
+
+  it("counts node runs (a retry too) when the execution carries only per-node counts", () => {
+    const counts = { loop: { succeeded: 1 }, check: { succeeded: 7, failed: 4 } };
+    const badges = partialBodyBadges(statusByNodeFromCounts(counts), parents, bodyOutcomesFromCounts(counts));
+    expect(badges.text).toEqual({ check: "4 of 11 runs failed" });
+  });
+
+  it("passes the text to the node and re-renders a node whose text changed", () => {
+    const converter = new FlowConverter();
+    const first = converter.nodes(definition, types, new Set(), { loop: "succeeded", body: "partial" }, NO_ISSUES, { body: "1 of 2 failed" });
+    expect(first.find((n) => n.id === "body")?.data.statusText).toBe("1 of 2 failed");
+    const second = converter.nodes(definition, types, new Set(), { loop: "succeeded", body: "partial" }, NO_ISSUES, { body: "2 of 2 failed" });
+    expect(second.find((n) => n.id === "body")?.data.statusText).toBe("2 of 2 failed");
   });
 });

@@ -47,8 +47,8 @@ def test_fail_fast_and_cancel_on_failure_are_two_settings_on_a_merge(core, graph
         assert waited < 0.5, "failFast: the section fails at the first failure"
         assert join["error"]["message"].startswith("failFast")
     else:
-        # the cut branch is not counted as a failure of its own
-        assert join["error"]["message"] == ("1 of 2 branches failed" if cancel else "1 of 3 branches failed")
+        # the cut branch is not counted as a failure of its own, nor left out: it is named apart
+        assert join["error"]["message"] == ("1 of 3 branches failed; 1 cancelled" if cancel else "1 of 3 branches failed")
     if cancel:
         assert slow["status"] == "cancelled", "cancelOnFailure: the running branch is cut"
         assert seconds(bad["finished_at"], slow["finished_at"]) < 0.5
@@ -153,3 +153,57 @@ def test_settings_parallel_is_the_default_of_a_loop(core, graph):
                   {"items": [{"ms": 1, "fail": True}, {"ms": 5}]})
     assert ex["status"] == "succeeded", ex["error"]
     assert ex["output"]["o"] == [5]
+
+
+# One item (or branch) fails at ~80 ms; the two others are still running then.
+CUT_ITEMS = {"items": [{"ms": 80, "fail": True}, {"ms": SLOW_MS}, {"ms": SLOW_MS}]}
+
+
+def cut_section(graph, policy: dict[str, Any]) -> dict[str, Any]:
+    """The merge twin of `loop_graph` over CUT_ITEMS: a failing branch and two slow ones."""
+    nodes = [START, {"id": "wait", "type": "delay", "config": {"duration": 80}},
+             {"id": "bad", "type": "fail", "config": {"message": "bad item"}},
+             {"id": "slow1", "type": "delay", "config": {"duration": SLOW_MS}},
+             {"id": "slow2", "type": "delay", "config": {"duration": SLOW_MS}},
+             {"id": "j", "type": "merge", "config": {"parallel": policy}},
+             {"id": "o", "type": "output", "name": "o", "config": {"value": "{{j}}"}}]
+    edges = [("start", "wait"), ("wait", "bad"), ("start", "slow1"), ("start", "slow2"),
+             ("bad", "j"), ("slow1", "j"), ("slow2", "j"), ("j", "o")]
+    return graph(nodes, edges)
+
+
+def test_cancel_on_failure_names_failed_and_cancelled_apart_on_a_loop_as_on_a_merge(core, graph):
+    """A loop said "3 of 3 items failed" (its cut items counted as failures) where a merge
+    said "1 of 1 branches failed" (its cut branches left out); both say what happened."""
+    policy = {"cancelOnFailure": True}
+    loop = core.run(loop_graph(graph, policy), CUT_ITEMS)
+    merge = core.run(cut_section(graph, policy), {"v": 1})
+    assert loop["status"] == merge["status"] == "failed"
+    assert loop["by_node"]["loop"][-1]["error"]["message"] == "1 of 3 items failed; 2 cancelled"
+    assert merge["by_node"]["j"][-1]["error"]["message"] == "1 of 3 branches failed; 2 cancelled"
+    # The loop's error lists the item that failed, not the ones its failure cut.
+    assert [e["index"] for e in loop["by_node"]["loop"][-1]["error"]["errors"]] == [0]
+    assert {r["iteration"]: r["status"] for r in loop["by_node"]["work"]} == {0: "succeeded", 1: "cancelled", 2: "cancelled"}
+
+
+def test_cut_items_and_branches_say_cancelled_in_a_collected_result(core, graph):
+    policy = {"cancelOnFailure": True, "onPartialFailure": "collect"}
+    loop = core.run(loop_graph(graph, policy), CUT_ITEMS)
+    merge = core.run(cut_section(graph, policy), {"v": 1})
+    assert loop["status"] == merge["status"] == "succeeded"
+    items = loop["output"]["o"]
+    assert [r.get("cancelled", False) for r in items["results"]] == [False, True, True]
+    assert items["results"][0]["success"] is False and "bad item" in items["results"][0]["error"]
+    # failureCount keeps its meaning: every item that did not succeed.
+    assert (items["successCount"], items["failureCount"]) == (0, 3)
+    branches = merge["output"]["o"]
+    assert sorted((r["success"], r.get("cancelled", False)) for r in branches["results"]) == [
+        (False, False), (False, True), (False, True)]
+
+
+def test_a_queued_item_cut_by_cancel_on_failure_counts_as_cancelled(core, graph):
+    """Items still waiting for a slot are cut too: they never ran, they did not fail."""
+    d = loop_graph(graph, {"cancelOnFailure": True})
+    d["nodes"][1]["config"]["maxConcurrency"] = 1
+    ex = core.run(d, {"items": [{"ms": 1, "fail": True}, {"ms": 1}, {"ms": 1}, {"ms": 1}]})
+    assert ex["by_node"]["loop"][-1]["error"]["message"] == "1 of 4 items failed; 3 cancelled"

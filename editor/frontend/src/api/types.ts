@@ -151,7 +151,9 @@ export type NodeRunStatus =
   | "cancelled"
   | "timed_out"
   // Display only (the canvas): a node of a paused run, or an approval waiting for a decision.
-  | "waiting";
+  | "waiting"
+  // Display only (the canvas): a loop body node that failed in some items of a loop that succeeded.
+  | "partial";
 
 export interface NodeRun {
   id: number | string;

@@ -98,6 +98,7 @@ export function Canvas({ issues, onAdded }: Props) {
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
   const selectedEdgeIds = useGraph((s) => s.selectedEdgeIds);
   const nodeStatus = useGraph((s) => s.nodeStatus);
+  const nodeStatusText = useGraph((s) => s.nodeStatusText);
   const snapToGrid = useGraph((s) => s.snapToGrid);
   const converter = useRef(new FlowConverter()).current;
   const flow = useReactFlow<StepFlowNode, BranchFlowEdge>();
@@ -106,8 +107,8 @@ export function Canvas({ issues, onAdded }: Props) {
   const selectedNodes = useMemo(() => new Set(selectedNodeIds), [selectedNodeIds]);
   const selectedEdges = useMemo(() => new Set(selectedEdgeIds), [selectedEdgeIds]);
   const nodes = useMemo(
-    () => converter.nodes(definition, nodeTypes, selectedNodes, nodeStatus, issues),
-    [converter, definition, nodeTypes, selectedNodes, nodeStatus, issues],
+    () => converter.nodes(definition, nodeTypes, selectedNodes, nodeStatus, issues, nodeStatusText),
+    [converter, definition, nodeTypes, selectedNodes, nodeStatus, issues, nodeStatusText],
   );
   const edges = useMemo(() => converter.edges(definition, selectedEdges, issues), [converter, definition, selectedEdges, issues]);
 

@@ -13,6 +13,8 @@ export interface StepNodeData extends Record<string, unknown> {
   node: WorkflowNode;
   info: NodeTypeInfo | undefined;
   status: NodeRunStatus | undefined;
+  /** What the status badge says instead of the status (a loop body's "3 of 10 failed"). */
+  statusText?: string | undefined;
   issues: string[];
   warnings: string[];
   size: Size;
@@ -42,6 +44,7 @@ export function isContainerType(type: string, nodeTypes: Record<string, NodeType
 }
 
 interface NodeCacheEntry {
+  statusText: string | undefined;
   source: WorkflowNode;
   info: NodeTypeInfo | undefined;
   selected: boolean;
@@ -75,6 +78,7 @@ export class FlowConverter {
     selected: ReadonlySet<string>,
     status: Record<string, NodeRunStatus>,
     issues: IssueIndex,
+    statusText: Readonly<Record<string, string>> = {},
   ): StepFlowNode[] {
     const sizes = nodeSizes(definition, (n) => isContainerType(n.type, nodeTypes));
     const seen = new Set<string>();
@@ -83,6 +87,7 @@ export class FlowConverter {
       const info = nodeTypes[node.type];
       const isSelected = selected.has(node.id);
       const nodeStatus = status[node.id];
+      const nodeStatusText = statusText[node.id];
       const nodeIssues = issues.nodeErrors.get(node.id) ?? EMPTY;
       const nodeWarnings = issues.nodeWarnings.get(node.id) ?? EMPTY;
       const size = sizes.get(node.id) as Size;
@@ -93,6 +98,7 @@ export class FlowConverter {
         cached.info === info &&
         cached.selected === isSelected &&
         cached.status === nodeStatus &&
+        cached.statusText === nodeStatusText &&
         sameList(cached.issues, nodeIssues) &&
         sameList(cached.warnings, nodeWarnings) &&
         cached.width === size.width &&
@@ -105,7 +111,7 @@ export class FlowConverter {
         id: node.id,
         type: container ? "loop" : "step",
         position: node.position,
-        data: { node, info, status: nodeStatus, issues: nodeIssues, warnings: nodeWarnings, size },
+        data: { node, info, status: nodeStatus, statusText: nodeStatusText, issues: nodeIssues, warnings: nodeWarnings, size },
         selected: isSelected,
         width: size.width,
         height: size.height,
@@ -119,6 +125,7 @@ export class FlowConverter {
         info,
         selected: isSelected,
         status: nodeStatus,
+        statusText: nodeStatusText,
         issues: nodeIssues,
         warnings: nodeWarnings,
         width: size.width,
@@ -213,6 +220,7 @@ const STATUS_RANK: Record<NodeRunStatus, number> = {
   queued: 7,
   pending: 6,
   failed: 5,
+  partial: 5,
   timed_out: 4,
   cancelled: 3,
   succeeded: 2,
@@ -238,3 +246,4 @@ export function statusByNode(
   }
   return result;
 }
+

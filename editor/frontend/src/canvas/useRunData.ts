@@ -1,13 +1,15 @@
 // Run data on the canvas (like n8n): the workflow's runs, one of them chosen (the latest by
 // default), polled until it finishes; every node shows its status in that run. A paused
 // run's unfinished nodes, and an approval waiting for a decision, show "waiting" rather
-// than "running".
+// than "running". A loop body node that failed in some items of a loop that succeeded says
+// how many ("3 of 10 failed"), not a bare "failed".
 import { useCallback, useEffect, useState } from "react";
 
 import { errorMessage } from "../api/client";
 import { executionsApi } from "../api/endpoints";
 import { type Execution, type ExecutionSummary, type NodeRunStatus, TERMINAL_EXECUTION_STATUSES } from "../api/types";
-import { graphStore } from "../store/graphStore";
+import { graphStore, useGraph } from "../store/graphStore";
+import { bodyOutcomesFromCounts, bodyOutcomesFromRuns, partialBodyBadges } from "../lib/runBadges";
 import { statusByNode, statusByNodeFromCounts } from "./convert";
 
 export const POLL_INTERVAL_MS = 500;
@@ -29,6 +31,36 @@ export function displayStatus(
   return status;
 }
 
+/** The badges of one execution: `displayStatus`, with a loop body node whose loop succeeded
+ * while it failed in some items as "partial" and its text ("3 of 10 failed"). `parents`:
+ * each body node's loop. */
+export function runBadges(
+  execution: Pick<Execution, "status" | "nodeRuns" | "state" | "nodeRunCountsByNode">,
+  parents: ReadonlyMap<string, string>,
+): { status: Record<string, NodeRunStatus>; text: Record<string, string> } {
+  const status = displayStatus(execution);
+  if (parents.size === 0) return { status, text: {} };
+  const outcomes = execution.nodeRunCountsByNode
+    ? bodyOutcomesFromCounts(execution.nodeRunCountsByNode)
+    : bodyOutcomesFromRuns(execution.nodeRuns ?? []);
+  return partialBodyBadges(status, parents, outcomes);
+}
+
+/** "body>loop,…": a string, so that the run's badges are worked out again only when a
+ * node moves in or out of a loop, not on every edit. */
+function parentKey(nodes: readonly { id: string; parentId?: string | undefined }[]): string {
+  return nodes.filter((n) => n.parentId).map((n) => `${n.id}>${n.parentId}`).join(",");
+}
+
+function parentMap(key: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of key ? key.split(",") : []) {
+    const cut = pair.indexOf(">");
+    map.set(pair.slice(0, cut), pair.slice(cut + 1));
+  }
+  return map;
+}
+
 export interface RunData {
   /** Newest first. */
   executions: ExecutionSummary[];
@@ -48,6 +80,7 @@ export function useRunData(workflowId: string): RunData {
   const [execution, setExecution] = useState<Execution | null>(null);
   const [listVersion, setListVersion] = useState(0);
   const [hidden, setHidden] = useState(false);
+  const parents = useGraph((s) => parentKey(s.definition.nodes));
 
   useEffect(() => {
     if (!workflowId) return; // a new workflow, not saved yet, has no runs
@@ -94,8 +127,10 @@ export function useRunData(workflowId: string): RunData {
   }, [selectedId, listVersion]);
 
   useEffect(() => {
-    graphStore.getState().setNodeStatus(execution && !hidden && String(execution.id) === selectedId ? displayStatus(execution) : {});
-  }, [execution, hidden, selectedId]);
+    const shown = execution && !hidden && String(execution.id) === selectedId;
+    const badges = shown ? runBadges(execution, parentMap(parents)) : { status: {}, text: {} };
+    graphStore.getState().setNodeStatus(badges.status, badges.text);
+  }, [execution, hidden, selectedId, parents]);
 
   const select = useCallback((id: string | null) => {
     setPinned(id);

@@ -10,7 +10,7 @@ import { InputHandle, IssueBadge, OutputHandles, StatusBadge } from "./StepNode"
 import { summarise } from "./summaries";
 
 function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
-  const { node, info, status, issues, warnings, size } = data;
+  const { node, info, status, statusText, issues, warnings, size } = data;
   return (
     <div
       className={`fm-loop${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
@@ -27,7 +27,7 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
           {node.name}
         </span>
         <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
-        <StatusBadge status={status} nodeId={node.id} />
+        <StatusBadge status={status} text={statusText} nodeId={node.id} />
       </div>
       <div className={`${TAKES_OWN_CLICK} fm-loop-sub`}>{summarise(node.type, node.config)}</div>
       <div className="fm-loop-hint">Drop nodes here to build the loop body (runs once per item)</div>

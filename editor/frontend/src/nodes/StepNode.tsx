@@ -10,11 +10,13 @@ import { hasInputHandle, outputHandles } from "../lib/graph";
 import { plural } from "../lib/plural";
 import { NODE_ICONS, summarise } from "./summaries";
 
-export function StatusBadge({ status, nodeId }: { status: string | undefined; nodeId: string }) {
+export function StatusBadge({ status, text, nodeId }: { status: string | undefined; text?: string | undefined; nodeId: string }) {
   if (!status) return null;
+  // "partial": a loop body node that failed in some items of a loop that succeeded.
+  const title = status === "partial" && text ? `In this run's items: ${text}; its loop succeeded` : `Run status: ${status}`;
   return (
-    <span className={`fm-status fm-status-${status}`} data-testid={`status-${nodeId}`} data-status={status} title={`Run status: ${status}`}>
-      {status.replace("_", " ")}
+    <span className={`fm-status fm-status-${status}`} data-testid={`status-${nodeId}`} data-status={status} title={title}>
+      {text ?? status.replace("_", " ")}
     </span>
   );
 }
@@ -76,7 +78,7 @@ export function InputHandle({ nodeId, nodeName }: { nodeId: string; nodeName: st
 }
 
 function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
-  const { node, info, status, issues, warnings } = data;
+  const { node, info, status, statusText, issues, warnings } = data;
   const summary = summarise(node.type, node.config);
   return (
     <div
@@ -99,7 +101,7 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <span className="fm-node-type">{node.type}</span>
         {summary && <span className="fm-node-summary"> · {summary}</span>}
       </div>
-      <StatusBadge status={status} nodeId={node.id} />
+      <StatusBadge status={status} text={statusText} nodeId={node.id} />
       <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
     </div>
   );

@@ -8,6 +8,7 @@ import { LargeValue } from "../dialogs/LargeValue";
 import { isTruncated } from "../lib/largeValue";
 import { durationText, errorText, jsonText } from "../lib/runText";
 import { displayStatus } from "../canvas/useRunData";
+import { useGraph } from "../store/graphStore";
 
 const SHOWN_RUNS = 50;
 
@@ -45,14 +46,17 @@ function RunValue({ value, testId, dash = false }: { value: unknown; testId: str
 
 export function RunDataPanel({ execution, nodeId }: { execution: Execution; nodeId: string }) {
   const { runs, loading } = useNodeRuns(execution, nodeId);
-  const status = displayStatus(execution)[nodeId];
+  // A loop body node of a loop that succeeded reads as its badge does ("2 of 4 failed").
+  const partial = useGraph((s) => (s.nodeStatus[nodeId] === "partial" ? s.nodeStatusText[nodeId] : undefined));
+  const status = partial ? "partial" : displayStatus(execution)[nodeId];
+  const statusLine = partial ? `${partial} (its loop succeeded)` : status ? status.replace("_", " ") : "did not run";
   const [index, setIndex] = useState(0);
   useEffect(() => setIndex(runs.length ? runs.length - 1 : 0), [nodeId, runs.length]);
   const current = runs[Math.min(index, runs.length - 1)];
   return (
     <section className="fm-rundata" data-testid="run-data" aria-label={`Run data of execution ${execution.id}`}>
       <h3>
-        Run #{execution.id}: <span className={`fm-status-text fm-status-text-${status ?? "none"}`} data-testid="run-data-status">{status ? status.replace("_", " ") : "did not run"}</span>
+        Run #{execution.id}: <span className={`fm-status-text fm-status-text-${status ?? "none"}`} data-testid="run-data-status">{statusLine}</span>
       </h3>
       {loading ? <p className="fm-muted">Loading this node's runs…</p> : null}
       {runs.length > 1 ? (

@@ -90,6 +90,8 @@ export interface GraphState {
   gestureStart: WorkflowDefinition | null;
   serverIssues: ValidationResult;
   nodeStatus: Record<string, NodeRunStatus>;
+  /** What a node's status badge says instead of its status (a loop body's "3 of 10 failed"). */
+  nodeStatusText: Record<string, string>;
   toast: Toast | null;
   snapToGrid: boolean;
 
@@ -121,7 +123,7 @@ export interface GraphState {
   redo(): void;
   markSaved(definition?: WorkflowDefinition): void;
   setServerIssues(result: ValidationResult): void;
-  setNodeStatus(status: Record<string, NodeRunStatus>): void;
+  setNodeStatus(status: Record<string, NodeRunStatus>, text?: Record<string, string>): void;
   notify(kind: Toast["kind"], text: string): void;
   dismissToast(): void;
   toggleSnap(): void;
@@ -186,6 +188,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       gestureStart: null,
       serverIssues: { errors: [], warnings: [] },
       nodeStatus: {},
+      nodeStatusText: {},
       toast: null,
       snapToGrid: true,
 
@@ -424,8 +427,8 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       setServerIssues(result) {
         set({ serverIssues: result });
       },
-      setNodeStatus(status) {
-        set({ nodeStatus: status });
+      setNodeStatus(status, text = {}) {
+        set({ nodeStatus: status, nodeStatusText: text });
       },
       notify(kind, text) {
         set({ toast: { kind, text, id: ++toastSeq } });

@@ -45,6 +45,7 @@ export function ExecutionListPage() {
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [streamState, setStreamState] = useState<StreamState>("connecting");
+  const [opened, setOpened] = useState(0); // times the stream has opened
   const [now, setNow] = useState(Date.now());
   const [traceMatches, setTraceMatches] = useState<Set<number> | null>(null);
   const [checked, setChecked] = useState<Set<number>>(new Set());
@@ -97,11 +98,18 @@ export function ExecutionListPage() {
           next.set(execution.id, { ...old, ...execution });
           return next;
         }),
-      (state) => setStreamState(state),
+      (state) => {
+        setStreamState(state);
+        if (state === "live") setOpened((n) => n + 1);
+      },
     );
     return () => stream.close();
   }, []);
 
+  // Loaded at once, and again each time the stream opens: the server opens it only once it
+  // has subscribed and noted what it will compare against, so a run that ended before
+  // that (while the first answer was on its way, or while the socket was reconnecting) is
+  // in the second answer. The first answer alone left such a row "running".
   useEffect(() => {
     setLoading(true);
     timelineApi
@@ -112,7 +120,7 @@ export function ExecutionListPage() {
       })
       .catch((err: unknown) => setError(errorMessage(err)))
       .finally(() => setLoading(false));
-  }, [filters.workflow]);
+  }, [filters.workflow, opened]);
 
   // A trace id is looked up on the server: a branch's or loop item's trace id belongs to an
   // execution whose own trace id is only its start.

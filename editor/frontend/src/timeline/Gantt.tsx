@@ -306,11 +306,13 @@ function laneText(lane: Lane, stats: LoopItemStats | undefined, running = false,
   if (lane.kind === "loop") {
     const items = stats?.items.size ?? lane.items ?? 0;
     const failed = stats?.failed ?? 0;
+    const cancelled = stats?.cancelled ?? 0;
     // The count is of the items started; the loop's length comes from its start event
     // ("2 of 6 items"), or, from an engine that did not say it, "2 items so far".
     const count = total !== undefined && (running || items < total) ? `${items} of ${total} items`
       : `${items} items${running && total === undefined ? " so far" : ""}`;
-    return `${lane.label} · ${count}${failed ? ` · ${failed} failed` : ""}`;
+    // Items cut by cancelOnFailure did not fail: they are counted apart, as the loop's error does.
+    return `${lane.label} · ${count}${failed ? ` · ${failed} failed` : ""}${cancelled ? ` · ${cancelled} cancelled` : ""}`;
   }
   return lane.label;
 }

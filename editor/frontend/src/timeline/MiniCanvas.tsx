@@ -8,15 +8,19 @@ import type { WorkflowEdge, WorkflowNode } from "../api/types";
 import { type MiniBox, miniCanvasBoxes } from "./miniLayout";
 import { STATUS_COLOURS } from "./model";
 
+const NO_TEXT: Readonly<Record<string, string>> = {};
+
 interface MiniCanvasProps {
   nodes: WorkflowNode[];
   edges: WorkflowEdge[];
   statusByNode: ReadonlyMap<string, string>;
+  /** What a node's status reads as instead (a loop body's "3 of 10 failed"). */
+  statusText?: Readonly<Record<string, string>>;
   selectedNodeId: string | null;
   onSelectNode: (nodeId: string) => void;
 }
 
-export function MiniCanvas({ nodes, edges, statusByNode, selectedNodeId, onSelectNode }: MiniCanvasProps) {
+export function MiniCanvas({ nodes, edges, statusByNode, statusText = NO_TEXT, selectedNodeId, onSelectNode }: MiniCanvasProps) {
   const flowNodes = useMemo<Node[]>(() => {
     const boxes = miniCanvasBoxes(nodes);
     return nodes.map((node) => {
@@ -43,10 +47,10 @@ export function MiniCanvas({ nodes, edges, statusByNode, selectedNodeId, onSelec
         style: box.container
           ? { borderColor: colour ?? "#adb5bd", background: colour ? `${colour}1f` : "rgba(248, 249, 251, .8)" }
           : { background: colour ?? "#fff", color: status === "running" || status === "failed" ? "#fff" : "#1f2430" },
-        ariaLabel: `${node.name || node.id}: ${status ?? "not run"}`,
+        ariaLabel: `${node.name || node.id}: ${statusText[node.id] ?? status ?? "not run"}`,
       };
     });
-  }, [nodes, statusByNode, selectedNodeId]);
+  }, [nodes, statusByNode, statusText, selectedNodeId]);
   const flowEdges = useMemo<Edge[]>(
     () => edges.map((e) => ({ id: e.id, source: e.source, target: e.target, sourceHandle: null, animated: statusByNode.get(e.target) === "running" })),
     [edges, statusByNode],

@@ -39,6 +39,8 @@ import { earlierSignals, isSignalEvent, mergeSignals } from "./signals";
 import type { Bar, StreamEvent, Timeline } from "./types";
 import { ExecutionStream, type StreamState } from "./stream";
 import { plural } from "../lib/plural";
+import { bodyOutcomesFromRuns, partialBodyBadges } from "../lib/runBadges";
+import type { NodeRunStatus } from "../api/types";
 
 const REFRESH_MIN_MS = 600;
 const KEPT_EVENTS = 5000;
@@ -184,16 +186,22 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const critical = useMemo(() => new Set(timeline?.summary.criticalPath ?? []), [timeline]);
   const chartBars = useMemo(() => bars.map((b) => (b.critical === critical.has(b.nodeRunId) ? b : { ...b, critical: critical.has(b.nodeRunId) })), [bars, critical]);
 
-  const statusByNode = useMemo(() => {
-    const map = new Map<string, string>();
+  const definitionNodes = timeline?.definition.nodes;
+  const { statusByNode, statusText } = useMemo(() => {
+    const status: Record<string, NodeRunStatus> = {};
     const latest = new Map<string, Bar>();
     for (const bar of bars) {
       const previous = latest.get(bar.nodeId);
       if (!previous || (toMs(previous.queuedAt) ?? 0) <= (toMs(bar.queuedAt) ?? 0)) latest.set(bar.nodeId, bar);
     }
-    for (const [nodeId, bar] of latest) map.set(nodeId, bar.status);
-    return map;
-  }, [bars]);
+    for (const [nodeId, bar] of latest) status[nodeId] = bar.status;
+    // A body node of a loop that succeeded, failed in some items: "partial", with how many
+    // (its latest item's colour said failed, or succeeded, whichever item ended last).
+    const parents = new Map<string, string>();
+    for (const node of definitionNodes ?? []) if (node.parentId) parents.set(node.id, node.parentId);
+    const badges = partialBodyBadges(status, parents, bodyOutcomesFromRuns(bars));
+    return { statusByNode: new Map<string, string>(Object.entries(badges.status)), statusText: badges.text };
+  }, [bars, definitionNodes]);
 
   if (error && !timeline) return <div className="fm-page"><p className="fm-banner fm-banner-error" role="alert">{error}</p></div>;
   if (!timeline || !live) return <div className="fm-page"><p className="fm-muted">Loading the timeline…</p></div>;
@@ -304,7 +312,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
             <section className="tl-canvas" aria-label="Workflow">
               <h2>Workflow</h2>
               {/* Remounted when the side panel opens or closes, so that it fits its new width. */}
-              <MiniCanvas key={selection ? "beside-panel" : "full-width"} nodes={timeline.definition.nodes} edges={timeline.definition.edges} statusByNode={statusByNode}
+              <MiniCanvas key={selection ? "beside-panel" : "full-width"} nodes={timeline.definition.nodes} edges={timeline.definition.edges} statusByNode={statusByNode} statusText={statusText}
                           selectedNodeId={selectedBar?.nodeId ?? null} onSelectNode={selectNode} />
             </section>
           </div>

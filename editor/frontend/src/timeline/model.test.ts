@@ -102,5 +102,19 @@ describe("loopItemStats", () => {
     ]).get("loop:loop");
     expect(stats?.items.size).toBe(3);
     expect(stats?.failed).toBe(1);
+    expect(stats?.cancelled).toBe(0);
+  });
+
+  it("counts items cut by cancelOnFailure as cancelled, not failed", () => {
+    const stats = loopItemStats([
+      bar(0, "work", "succeeded", "2026-01-01T00:00:00Z"),
+      bar(0, "check", "failed", "2026-01-01T00:00:01Z"),
+      // Item 1 was running when item 0 failed: cut.
+      bar(1, "work", "cancelled", "2026-01-01T00:00:01Z"),
+      // Item 2 lost a race inside it (a cancelled node run) and went on: it succeeded.
+      bar(2, "slow", "cancelled", "2026-01-01T00:00:00Z"),
+      bar(2, "check", "succeeded", "2026-01-01T00:00:01Z"),
+    ]).get("loop:loop");
+    expect(stats).toMatchObject({ failed: 1, cancelled: 1 });
   });
 });

@@ -22,6 +22,8 @@ export const STATUS_COLOURS: Record<string, string> = {
   skipped: "#dee2e6",
   cancelled: "#868e96",
   timed_out: "#f59f00",
+  // A loop body node that failed in some items of a loop that succeeded.
+  partial: "#ffd43b",
   paused: "#fab005",
 };
 
@@ -560,6 +562,10 @@ export interface LoopItemStats {
   items: Set<number>;
   /** Items whose latest attempt of some body node failed or timed out. */
   failed: number;
+  /** Items cut by `cancelOnFailure` (or a cancel): none of their node runs failed and the
+   * last of them to end was cancelled. A loser of a race inside an item ends before the
+   * node after it, so an item that went on past it is not counted. */
+  cancelled: number;
 }
 
 function barTime(bar: Bar): number {
@@ -595,7 +601,7 @@ export function loopItemStats(bars: readonly Bar[]): Map<string, LoopItemStats> 
     const cut = bar.lane.indexOf(":slot:");
     if (cut < 0) continue;
     const group = bar.lane.slice(0, cut);
-    const entry = stats.get(group) ?? { items: new Set<number>(), failed: 0 };
+    const entry = stats.get(group) ?? { items: new Set<number>(), failed: 0, cancelled: 0 };
     stats.set(group, entry);
     if (bar.iteration === null || bar.iteration === undefined) continue;
     entry.items.add(bar.iteration);
@@ -606,12 +612,21 @@ export function loopItemStats(bars: readonly Bar[]): Map<string, LoopItemStats> 
     }
   }
   const failedItems = new Set<string>();
+  const lastEnded = new Map<string, Bar>();
   for (const [key, bar] of latest) {
-    if (bar.status === "failed" || bar.status === "timed_out") failedItems.add(key.slice(0, key.lastIndexOf("|")));
+    const item = key.slice(0, key.lastIndexOf("|"));
+    if (bar.status === "failed" || bar.status === "timed_out") failedItems.add(item);
+    const last = lastEnded.get(item);
+    if (!last || (toMs(bar.finishedAt) ?? Infinity) >= (toMs(last.finishedAt) ?? Infinity)) lastEnded.set(item, bar);
   }
   for (const item of failedItems) {
     const entry = stats.get(item.slice(0, item.lastIndexOf("|")));
     if (entry) entry.failed += 1;
+  }
+  for (const [item, bar] of lastEnded) {
+    if (failedItems.has(item) || bar.status !== "cancelled") continue;
+    const entry = stats.get(item.slice(0, item.lastIndexOf("|")));
+    if (entry) entry.cancelled += 1;
   }
   return stats;
 }
