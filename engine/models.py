@@ -125,6 +125,17 @@ class NodeRun(models.Model):
         return f"{self.node_id} #{self.attempt} ({self.status})"
 
 
+# Event types that the timeline reads by kind (engine.timeline): the run's status changes,
+# for its paused intervals. A partial index holds them, so that reading them touches these
+# few rows and not every event of a run with thousands of node runs.
+STATUS_EVENT_TYPES = ("execution.paused", "execution.resumed",
+                      *(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES)))
+# Event types read by node run: a node run's log lines (the side panel) and a loop node
+# run's `node.started` (its `itemCount`). Queries name this tuple as it is (SQLite uses a
+# partial index only when the query repeats its condition term for term).
+NODE_RUN_EVENT_TYPES = ("log", "node.started")
+
+
 class Event(models.Model):
     # Indexed by the unique (execution, seq) constraint, which starts with it.
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events", db_index=False)
@@ -144,6 +155,14 @@ class Event(models.Model):
     class Meta:
         ordering = ["execution", "seq"]
         constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="unique_event_seq")]
+        # Partial: only the kinds read by kind or by node run, not the node.queued /
+        # node.succeeded / … bulk that every node run writes (each index costs every insert).
+        indexes = [
+            models.Index(fields=["execution", "seq"], name="event_status_seq",
+                         condition=models.Q(type__in=STATUS_EVENT_TYPES)),
+            models.Index(fields=["execution", "node_run_id", "seq"], name="event_node_run_seq",
+                         condition=models.Q(type__in=NODE_RUN_EVENT_TYPES)),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type}"

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,7 +30,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, NodeRun
+from engine.models import (
+    FINISHED_EXECUTION_STATUSES,
+    NODE_RUN_EVENT_TYPES,
+    STATUS_EVENT_TYPES,
+    Event,
+    Execution,
+    NodeRun,
+)
 from engine.node_run_pages import NodeRunSerializer, status_counts
 from engine.nodes import container_types
 from engine.selectors import execution_get
@@ -118,34 +125,45 @@ def paused_intervals(execution: Execution) -> list[dict[str, str | None]]:
     return timeline_events(execution, [])[0]
 
 
+def of_types(types: tuple[str, ...]) -> str:
+    """A partial index's condition on `Event.type` (engine.models) as SQL text with the
+    types written out: SQLite uses a partial index only when the query repeats its
+    condition, and `type IN (%s, %s)` with bound parameters does not count as that (on
+    PostgreSQL it makes no difference). The types are this module's constants, never input."""
+    assert all(t.replace(".", "").replace("_", "").isalnum() for t in types)
+    quoted = ", ".join(f"'{t}'" for t in types)
+    return f"{connection.ops.quote_name(Event._meta.db_table)}.{connection.ops.quote_name('type')} IN ({quoted})"
+
+
 def timeline_events(execution: Execution, rows: list[Row]) -> tuple[list[dict[str, str | None]], dict[str, int]]:
-    """What the timeline takes from the event log, in one read of it: the paused intervals
+    """What the timeline takes from the event log: the paused intervals
     (`paused_intervals`) and how many items each loop node run of `rows` has, by node run
     id, from the `itemCount` of its `node.started` event (the engine knows it once, when the
-    loop starts) — the start events of loop nodes only, not of their items."""
+    loop starts). Each read goes through a partial index (engine.models `Event.Meta`) and
+    touches only the rows it returns: the run's status events, and the `log` /
+    `node.started` events of the loop node runs drawn — never the run's whole event log."""
     containers = container_types()
-    loop_nodes = {row["node_id"] for row in rows if row["type"] in containers}
-    wanted = Q(type__in=("execution.paused", "execution.resumed", *FINISHED_EVENT_TYPES))
-    if loop_nodes:
-        wanted |= Q(type="node.started", node_id__in=loop_nodes)
-    events = Event.objects.filter(wanted, execution=execution).order_by("seq").values_list(
-        "type", "ts", "node_run_id", "data")
+    loop_runs = [row["id"] for row in rows if row["type"] in containers]
     item_counts: dict[str, int] = {}
-    out: list[dict[str, str | None]] = []
-    for type_, ts, node_run_id, data in events:
-        if type_ == "node.started":
+    for chunk in range(0, len(loop_runs), 500):
+        started = Event.objects.filter(execution=execution, node_run_id__in=loop_runs[chunk:chunk + 500],
+                                       type="node.started").extra(where=[of_types(NODE_RUN_EVENT_TYPES)])
+        # Ordered by seq, not by the model's default (execution, seq): that one joins the
+        # execution table to sort by its own ordering.
+        started = started.order_by("seq")
+        for node_run_id, data in started.values_list("node_run_id", "data"):
             if isinstance(data, dict) and isinstance(data.get("itemCount"), int):
                 item_counts[node_run_id] = int(data["itemCount"])
-            continue
+    events = (Event.objects.filter(execution=execution).extra(where=[of_types(STATUS_EVENT_TYPES)])
+              .order_by("seq").values_list("type", "ts"))
+    out: list[dict[str, str | None]] = []
+    for type_, ts in events:
         is_open = bool(out) and out[-1]["to"] is None
         if type_ == "execution.paused" and not is_open:
             out.append({"from": _iso(ts), "to": None})
         elif type_ != "execution.paused" and is_open:
             out[-1]["to"] = _iso(ts)
     return out, item_counts
-
-
-FINISHED_EVENT_TYPES = tuple(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES))
 
 
 def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | None = None,
@@ -256,7 +274,9 @@ def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | 
     node_run = NodeRun.objects.filter(execution=execution, pk=node_run_id).first()
     if node_run is None:
         return None
-    logs = Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log").order_by("seq")[:LOG_LIMIT]
+    # Through the partial index by node run: the log lines of this node run only.
+    logs = (Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log")
+            .extra(where=[of_types(NODE_RUN_EVENT_TYPES)]).order_by("seq")[:LOG_LIMIT])
     return {
         "nodeRun": NodeRunSerializer(node_run).data,
         "scope": node_run.scope,
