@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engine.liveness import why_not_started
 from engine.models import (
     FINISHED_EXECUTION_STATUSES,
     NODE_RUN_EVENT_TYPES,
@@ -309,5 +310,9 @@ class TimelineView(APIView):
         rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values(*BAR_FIELDS)[: max_bars + 1])
         paused, counts = timeline_events(execution, rows[:max_bars])
         if len(rows) <= max_bars:
-            return Response(build_timeline(execution, rows, paused=paused, item_counts=counts))
-        return Response(truncated_timeline(execution, rows[:max_bars], paused=paused, item_counts=counts))
+            timeline = build_timeline(execution, rows, paused=paused, item_counts=counts)
+        else:
+            timeline = truncated_timeline(execution, rows[:max_bars], paused=paused, item_counts=counts)
+        # A queued run's page says why nothing starts it, when it can tell (engine.liveness).
+        timeline["notStartedBecause"] = why_not_started() if execution.status == "queued" else None
+        return Response(timeline)

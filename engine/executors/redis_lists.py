@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 import redis
@@ -54,9 +55,20 @@ def client(redis_url: str) -> redis.Redis:
         return _client
 
 
+# Every worker process's last renewal, by lease: how the web tier tells a run queued behind
+# busy workers from one queued with no worker at all (engine.liveness), in one ZCOUNT
+# instead of a SCAN over the keyspace for lease keys.
+WORKERS_KEY = "flowmaestro:workers"
+
+
 def renew_lease(redis_url: str, lease: str, lost_after: float) -> None:
     """A worker process is alive for `lost_after` seconds more."""
-    client(redis_url).set(lease_key(lease), "1", px=int(lost_after * 1000))
+    now = time.time()
+    pipe = client(redis_url).pipeline(transaction=False)
+    pipe.set(lease_key(lease), "1", px=int(lost_after * 1000))
+    pipe.zadd(WORKERS_KEY, {lease: now})
+    pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - 3600)  # long-gone processes
+    pipe.execute()
 
 
 def send(redis_url: str, engine_id: str, message: dict[str, Any], *,

@@ -298,6 +298,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
               Queued since {formatTime(execution.createdAt)}: not started yet
               {queueLimit ? <>. This workflow runs at most {plural(queueLimit, "run")} at once (<code>queue.maxConcurrentRuns</code>):
                 it starts when a place is free.</> : "."}
+              {timeline.notStartedBecause ? (
+                <> <strong data-testid="not-started-because">{timeline.notStartedBecause}</strong></>
+              ) : null}
             </p>
           ) : (
             <Gantt lanes={shownLanes} bars={chartBars} origin={origin} end={chartEnd} now={now} live={running}

@@ -73,6 +73,8 @@ export interface Timeline {
   /** Set when only the first node runs are drawn (the server's bar bound); the summary's
    * counts and `nodeRuns` still cover the whole execution. */
   truncated?: { bars: number; nodeRuns: number; detail: string };
+  /** A queued run that nothing will start, and why (queue mode with no live Celery worker). */
+  notStartedBecause?: string | null;
 }
 
 /** One event of `ws/executions/{id}/` (and of `GET /api/executions/{id}/events`). */
