@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Task, shared_task
 from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 from django.conf import settings
@@ -171,6 +172,8 @@ def _keep_lease() -> None:
     while True:
         try:
             renew_lease(settings.REDIS_URL, lease, lost_after)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis down: one line, not a traceback
+            log.warning("engine: renewing worker lease %s failed: %s", lease, exc)
         except Exception:  # noqa: BLE001 - Redis restarting: the next renewal may succeed
             log.warning("engine: renewing worker lease %s failed", lease, exc_info=True)
         time.sleep(lost_after / 3)

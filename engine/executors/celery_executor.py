@@ -56,6 +56,41 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("engine")
 
+class RedisOutage:
+    """How a loop that talks to Redis logs losing it: a traceback per retry (every second)
+    buried the one fact an operator needs. A lost connection is one line naming the error,
+    a reminder every REMINDER_S while it lasts and one line when Redis answers again; any
+    other error keeps its traceback."""
+
+    REMINDER_S = 30.0
+
+    def __init__(self, what: str, client: redis.Redis) -> None:
+        self.what = what
+        kwargs = client.connection_pool.connection_kwargs  # host and port, never the password
+        self.where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+        self.since: float | None = None
+        self.told = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            log.error("%s failed; retrying", self.what, exc_info=exc)
+            return
+        now = time.monotonic()
+        if self.since is None:
+            self.since = self.told = now
+            log.error("%s failed: Redis at %s unreachable (%s); node bodies and their results wait until "
+                      "it answers; retrying every second", self.what, self.where, exc)
+        elif now - self.told >= self.REMINDER_S:
+            self.told = now
+            log.error("%s: Redis at %s still unreachable after %.0f s (%s)", self.what, self.where,
+                      now - self.since, exc)
+
+    def ok(self) -> None:
+        if self.since is not None:
+            log.warning("%s: Redis answers again after %.0f s", self.what, time.monotonic() - self.since)
+            self.since = None
+
+
 NODE_TASK = "flowmaestro.nodes.run"
 EXECUTION_TASK = "flowmaestro.executions.take"
 NODE_QUEUE = "nodes"
@@ -267,6 +302,7 @@ class CeleryExecutor:
             self._publish(attempt_id, payload)
 
     def _listen(self) -> None:
+        outage = RedisOutage(f"engine: reading {self.reply_to}", self.redis)
         while not self._stop.is_set():
             try:
                 if self._revoke:
@@ -287,10 +323,13 @@ class CeleryExecutor:
                 if not items:
                     item: Any = self.redis.blpop([self.reply_to], timeout=0.5)
                     items = [item[1]] if item is not None else []
-            except Exception:  # noqa: BLE001 - Redis restarting: try again, never die
-                log.exception("engine: reading %s failed; retrying", self.reply_to)
+            except Exception as exc:  # noqa: BLE001 - Redis restarting: try again, never die
+                if self._stop.is_set():
+                    break  # stopping: Redis may be stopping too (make cluster stops all at once)
+                outage.failed(exc)
                 self._stop.wait(1.0)
                 continue
+            outage.ok()
             for raw in items:
                 self._handle(raw)
 

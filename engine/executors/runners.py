@@ -21,6 +21,8 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from engine.executors.redis_lists import REPLY_TTL_S, bell_key, bodies_key
 from engine.nodes.base import NodeError
 
@@ -151,5 +153,7 @@ class Runners:
         this coordinator, and their next owner starts their node runs afresh."""
         try:
             self.executor.redis.delete(self.bodies, self.bell)
+        except redis.ConnectionError as exc:  # Redis stopping with us (make cluster): no traceback
+            log.warning("engine: dropping %s failed: %s (its keys expire by themselves)", self.bodies, exc)
         except Exception:  # noqa: BLE001 - they expire by themselves (REPLY_TTL_S)
             log.warning("engine: dropping %s failed", self.bodies, exc_info=True)

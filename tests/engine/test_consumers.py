@@ -537,7 +537,7 @@ def test_prebuilt_frames_are_the_frames_a_client_expects_at_every_length_encodin
         assert rest == b""
 
 
-def test_the_daphne_frame_patch_is_installed_by_the_asgi_entry_point_not_by_importing_consumers():
+def test_the_daphne_frame_patch_is_installed_by_the_asgi_entry_point_not_by_importing_consumers(tmp_path):
     """Importing the consumers (a management command, a test) leaves daphne as it is; the
     ASGI entry point, where daphne is the server, teaches it the frames message."""
     script = (
@@ -548,7 +548,10 @@ def test_the_daphne_frame_patch_is_installed_by_the_asgi_entry_point_not_by_impo
         "import flowmaestro.asgi\n"
         "print(WebSocketProtocol.handle_reply.__name__)\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false"}
+    # A database the entry point can reach (it refuses to start otherwise): in the PostgreSQL
+    # pass DATABASE_URL names a database pytest-django never creates (it makes test_…).
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "FLOWMAESTRO_ENGINE_IN_PROCESS": "false",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
