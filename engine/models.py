@@ -130,10 +130,6 @@ class NodeRun(models.Model):
 # few rows and not every event of a run with thousands of node runs.
 STATUS_EVENT_TYPES = ("execution.paused", "execution.resumed",
                       *(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES)))
-# Event types read by node run: a node run's log lines (the side panel) and a loop node
-# run's `node.started` (its `itemCount`). Queries name this tuple as it is (SQLite uses a
-# partial index only when the query repeats its condition term for term).
-NODE_RUN_EVENT_TYPES = ("log", "node.started")
 
 
 class Event(models.Model):
@@ -155,13 +151,17 @@ class Event(models.Model):
     class Meta:
         ordering = ["execution", "seq"]
         constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="unique_event_seq")]
-        # Partial: only the kinds read by kind or by node run, not the node.queued /
-        # node.succeeded / … bulk that every node run writes (each index costs every insert).
+        # Partial: only the rows read by kind or by node run (engine.timeline), not the
+        # node.queued / node.started / node.succeeded bulk that every node run writes (an
+        # index costs each insert it holds a row of). A loop node run's `node.started` is the
+        # only one with data (its `itemCount`).
         indexes = [
             models.Index(fields=["execution", "seq"], name="event_status_seq",
                          condition=models.Q(type__in=STATUS_EVENT_TYPES)),
-            models.Index(fields=["execution", "node_run_id", "seq"], name="event_node_run_seq",
-                         condition=models.Q(type__in=NODE_RUN_EVENT_TYPES)),
+            models.Index(fields=["execution", "node_run_id", "seq"], name="event_log_seq",
+                         condition=models.Q(type="log")),
+            models.Index(fields=["execution", "node_run_id"], name="event_loop_started",
+                         condition=models.Q(type="node.started", data__isnull=False)),
         ]
 
     def __str__(self) -> str:

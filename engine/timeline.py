@@ -31,14 +31,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine.liveness import why_not_started
-from engine.models import (
-    FINISHED_EXECUTION_STATUSES,
-    NODE_RUN_EVENT_TYPES,
-    STATUS_EVENT_TYPES,
-    Event,
-    Execution,
-    NodeRun,
-)
+from engine.models import FINISHED_EXECUTION_STATUSES, STATUS_EVENT_TYPES, Event, Execution, NodeRun
 from engine.node_run_pages import NodeRunSerializer, status_counts
 from engine.nodes import container_types
 from engine.selectors import execution_get
@@ -127,10 +120,10 @@ def paused_intervals(execution: Execution) -> list[dict[str, str | None]]:
 
 
 def of_types(types: tuple[str, ...]) -> str:
-    """A partial index's condition on `Event.type` (engine.models) as SQL text with the
-    types written out: SQLite uses a partial index only when the query repeats its
-    condition, and `type IN (%s, %s)` with bound parameters does not count as that (on
-    PostgreSQL it makes no difference). The types are this module's constants, never input."""
+    """The condition of the partial index of status events (engine.models) as SQL text with
+    the types written out: SQLite uses a partial index only when the query implies its
+    condition, and `type IN (%s, %s)` with bound parameters does not (a single `type = %s`
+    does; on PostgreSQL it makes no difference). The types are constants, never input."""
     assert all(t.replace(".", "").replace("_", "").isalnum() for t in types)
     quoted = ", ".join(f"'{t}'" for t in types)
     return f"{connection.ops.quote_name(Event._meta.db_table)}.{connection.ops.quote_name('type')} IN ({quoted})"
@@ -141,14 +134,15 @@ def timeline_events(execution: Execution, rows: list[Row]) -> tuple[list[dict[st
     (`paused_intervals`) and how many items each loop node run of `rows` has, by node run
     id, from the `itemCount` of its `node.started` event (the engine knows it once, when the
     loop starts). Each read goes through a partial index (engine.models `Event.Meta`) and
-    touches only the rows it returns: the run's status events, and the `log` /
-    `node.started` events of the loop node runs drawn — never the run's whole event log."""
+    touches only the rows it returns: the run's status events, and the start events of the
+    loop node runs drawn — never the run's whole event log."""
     containers = container_types()
     loop_runs = [row["id"] for row in rows if row["type"] in containers]
     item_counts: dict[str, int] = {}
     for chunk in range(0, len(loop_runs), 500):
+        # The partial index of loop starts (`node.started` with data): one row per loop run.
         started = Event.objects.filter(execution=execution, node_run_id__in=loop_runs[chunk:chunk + 500],
-                                       type="node.started").extra(where=[of_types(NODE_RUN_EVENT_TYPES)])
+                                       type="node.started", data__isnull=False)
         # Ordered by seq, not by the model's default (execution, seq): that one joins the
         # execution table to sort by its own ordering.
         started = started.order_by("seq")
@@ -275,9 +269,8 @@ def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | 
     node_run = NodeRun.objects.filter(execution=execution, pk=node_run_id).first()
     if node_run is None:
         return None
-    # Through the partial index by node run: the log lines of this node run only.
-    logs = (Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log")
-            .extra(where=[of_types(NODE_RUN_EVENT_TYPES)]).order_by("seq")[:LOG_LIMIT])
+    # Through the partial index of log lines, by node run: this node run's lines only.
+    logs = Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log").order_by("seq")[:LOG_LIMIT]
     return {
         "nodeRun": NodeRunSerializer(node_run).data,
         "scope": node_run.scope,
