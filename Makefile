@@ -20,12 +20,14 @@ run: setup migrate demo
 
 test: setup lint typecheck pytest
 
-# The scale-out topology on this machine (Procfile, run by honcho): Redis, two daphne
+# The scale-out topology on this machine: Redis, then (Procfile, run by honcho) two daphne
 # (ports 8001, 8002), two Celery workers and Flower (5555), against DATABASE_URL (PostgreSQL).
 REDIS_PORT ?= 6379
 WEB1_PORT ?= 8001
 WEB2_PORT ?= 8002
 FLOWER_PORT ?= 5555
+# The cluster's Redis keeps its pid file and log here (nothing is saved to disk).
+REDIS_RUN = $(or $(TMPDIR),/tmp)/flowmaestro-cluster-redis-$(REDIS_PORT)
 # Like `make run`, the demo workflows (Load demo workflows) call this machine's /demo-api, a
 # loopback address the http node refuses unless FLOWMAESTRO_HTTP_ALLOW_PRIVATE is on; a
 # deployment leaves it off (README "Configuration").
@@ -44,6 +46,15 @@ cluster: setup
 	$(CLUSTER_ENV) $(PY) manage.py ensure_login --url http://$(HOST):$(WEB1_PORT)/ --random-password
 	@echo "FlowMaestro cluster: http://$(HOST):$(WEB1_PORT)/ and http://$(HOST):$(WEB2_PORT)/," \
 		"Flower http://$(HOST):$(FLOWER_PORT)/ (Ctrl-C stops it)"
+	@# Redis runs beside honcho, not under it: honcho stops every process at once, and the
+	@# workers' warm shutdown (acknowledging their tasks, handing their runs over) needs
+	@# Redis, so it starts first and stops last (the trap, after honcho has stopped the rest).
+	@! redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || { echo "make cluster: something already answers" \
+		"on port $(REDIS_PORT) (REDIS_PORT=… moves the cluster's Redis)"; exit 1; }
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+		--pidfile $(REDIS_RUN).pid --logfile $(REDIS_RUN).log && \
+	trap 'kill $$(cat $(REDIS_RUN).pid 2>/dev/null) 2>/dev/null; rm -f $(REDIS_RUN).pid' EXIT INT TERM && \
+	until redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1; do sleep 0.1; done && \
 	$(CLUSTER_ENV) $(VENV)/bin/honcho start -f Procfile
 
 setup: deps frontend
