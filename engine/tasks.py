@@ -144,13 +144,21 @@ def _run_body(payload: dict[str, Any], engine_id: str, where: str) -> bool:
 
 
 @worker_ready.connect
-def _start_coordinator(**_: Any) -> None:
+def _start_coordinator(sender: Any = None, **_: Any) -> None:
     if settings.FLOWMAESTRO_EXECUTOR != "celery":
         return
-    from engine.runtime import start_engine
+    # A worker that does not consume `executions` (`-Q nodes`: a machine for node bodies
+    # only) hosts no coordinator: its poll would claim runs all the same.
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    consumed = set(queues.consume_from or {}) if queues is not None else {EXECUTION_QUEUE}
+    if EXECUTION_QUEUE in consumed:
+        from engine.runtime import start_engine
 
-    engine = start_engine()
-    log.info("engine %s coordinates executions in this worker", engine.engine_id)
+        engine = start_engine()
+        log.info("engine %s coordinates executions in this worker", engine.engine_id)
+    else:
+        log.info("this worker runs node bodies only (queues: %s); it coordinates no execution",
+                 ", ".join(sorted(consumed)))
     threading.Thread(target=_warm_sandbox, name="fm-warm", daemon=True).start()
     threading.Thread(target=_keep_lease, name="fm-lease", daemon=True).start()
 
