@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import redis
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -13,6 +16,24 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 INVALID_DEFINITION = "Invalid workflow definition."
+REDIS_DOWN = ("Service unavailable: the server cannot reach Redis, which runs, live updates and request "
+              "throttling need. Try again shortly.")
+REDIS_DOWN_RETRY_AFTER_S = 5
+REDIS_LOG_EVERY_S = 30.0
+log = logging.getLogger("flowmaestro")
+_redis_logged = [0.0]
+
+
+def _redis_down(exc: BaseException) -> Response:
+    """REDIS_URL's server is down (every API request meets it: the throttle counts live
+    there): 503 with Retry-After instead of a 500 per request, and one log line naming the
+    error every REDIS_LOG_EVERY_S instead of a traceback per request."""
+    now = time.monotonic()
+    if now - _redis_logged[0] >= REDIS_LOG_EVERY_S:
+        _redis_logged[0] = now
+        log.error("API answers 503: Redis (REDIS_URL) unreachable: %s", exc)
+    return Response({"detail": REDIS_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": str(REDIS_DOWN_RETRY_AFTER_S)})
 
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -29,6 +50,8 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return _redis_down(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
