@@ -106,7 +106,7 @@ def render_entry(entry: str) -> SafeString:
         return format_html(
             '<!-- vite manifest missing: {} -->'
             '<div class="frontend-missing" role="alert" data-testid="frontend-missing">'
-            "front end not built: run make run</div>",
+            "front end not built: run npm ci &amp;&amp; npm run build (make run and make cluster do)</div>",
             str(manifest_path()),
         )
     chunk = _find_chunk(manifest, entry)
@@ -114,7 +114,8 @@ def render_entry(entry: str) -> SafeString:
         return format_html(
             '<!-- vite entry "{}" not in manifest -->'
             '<div class="frontend-missing" role="alert" data-testid="frontend-missing">'
-            "front end not built (entry {} missing): run make run</div>",
+            "front end not built (entry {} missing): run npm ci &amp;&amp; npm run build "
+            "(make run and make cluster do)</div>",
             entry,
             entry,
         )

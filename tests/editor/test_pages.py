@@ -48,7 +48,9 @@ def test_vite_entry_without_a_build_says_how_to_build(tmp_path: Path, monkeypatc
     vite.reset_cache()
     with override_settings(DEBUG=True):
         html = _render("editor")
-    assert "<!--" in html and "front end not built: run make run" in html
+    # A server started by hand (a deployment) is told the build command, not `make run`,
+    # which would start a development server.
+    assert "<!--" in html and "front end not built: run npm ci &amp;&amp; npm run build (make run and make cluster do)" in html
 
 
 def test_pages_need_login_and_hide_other_users_workflows() -> None:
