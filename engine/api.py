@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -100,11 +100,25 @@ class ExecutionListApi(APIView):
             OpenApiParameter("trace", OpenApiTypes.STR, description=(
                 "a trace id: the execution's own, or any of its branches' or loop items' "
                 "(`trace-ab12cd34-003`, `trace-ab12cd34-002-001`), or the start of one")),
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"at most this many (default and most {LIST_CAP})"),
+            OpenApiParameter("before", OpenApiTypes.INT, description=(
+                "an execution id: only executions older than it (the next page is `before` = "
+                "the id of the last row; a page shorter than `limit` is the last)")),
         ],
-        responses={200: ExecutionSummarySerializer(many=True), 400: DETAIL_SERIALIZER},
+        responses={200: ExecutionSummarySerializer(many=True), 400: DETAIL_SERIALIZER, 404: DETAIL_SERIALIZER},
     )
     def get(self, request: Request) -> Response:
         qs = executions_visible(request.user)
+        limit = _int_param(request, "limit", default=LIST_CAP, minimum=1, maximum=LIST_CAP) or LIST_CAP
+        before_id = _int_param(request, "before", default=None, minimum=1, maximum=MAX_ID)
+        if before_id is not None:
+            # Keyset paging in the list's own order (newest first by creation, then id): a
+            # page never repeats or skips a row when runs are added meanwhile. The row named
+            # must be one the user may see, like any other id of the API.
+            mark = qs.filter(pk=before_id).values_list("created_at", flat=True).first()
+            if mark is None:
+                raise Http404(f"execution {before_id} not found")  # a stranger's id looks like a missing one
+            qs = qs.filter(Q(created_at__lt=mark) | Q(created_at=mark, pk__lt=before_id))
         workflow_id = _int_param(request, "workflow", default=None, minimum=1, maximum=MAX_ID)
         if workflow_id is not None:
             qs = qs.filter(workflow_id=workflow_id)
@@ -121,7 +135,7 @@ class ExecutionListApi(APIView):
         # Sizes from the database, values only when small: a list of big runs reads none
         # of their inputs (engine.execution_values).
         qs = execution_values.with_values(qs, ("input", "output", "error"), cap=execution_values.LIST_VALUE_CAP)
-        executions = qs.order_by("-created_at", "-id")[:LIST_CAP]
+        executions = qs.order_by("-created_at", "-id")[:limit]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 
 

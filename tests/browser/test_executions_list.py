@@ -127,3 +127,35 @@ def test_rerun_one_with_edited_input_and_approve_from_the_list(logged_in_page: A
     page.wait_for_function("() => document.querySelector('[data-testid=execution-status]')?.textContent === 'succeeded'")
     assert "v1 5" in page.text_content("[data-testid=run-output]")
     assert page_errors.unexpected() == []
+
+
+def test_older_runs_than_the_newest_200_are_one_click_away(logged_in_page: Any, page_errors: Any):
+    """The list loads the newest 200 runs. Before, older ones could not be listed at all;
+    now "Show older runs" loads the next page, and disappears when there is none."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from editor.models import Workflow
+    from engine.models import Execution
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Many runs", "definition": slow(1)})
+    wf = Workflow.objects.get(pk=workflow["id"])
+    owner = get_user_model().objects.get(username="casey")
+    version = wf.current_version()
+    now = timezone.now()
+    made = Execution.objects.bulk_create([
+        Execution(workflow=wf, version=version, owner=owner, status="succeeded", trace_id=f"trace-old{i:04d}",
+                  started_at=now, finished_at=now, created_at=now - timezone.timedelta(seconds=300 - i))
+        for i in range(205)])
+    oldest = min(made, key=lambda e: e.created_at)
+    page.goto("/executions/")
+    rows = page.locator("[data-testid=execution-row]")
+    page.locator("[data-testid=show-older]").wait_for()
+    assert rows.count() == 200
+    assert page.locator(ROW.format(oldest.pk)).count() == 0
+    page.click("[data-testid=show-older]")
+    page.locator(ROW.format(oldest.pk)).wait_for()
+    assert rows.count() == 205
+    page.locator("[data-testid=show-older]").wait_for(state="detached")
+    assert page_errors.unexpected() == []

@@ -228,6 +228,45 @@ def test_execution_list_filters_and_ordering(
 
 
 @pytest.mark.django_db
+def test_execution_list_pages_back_through_every_run(
+    alice_client: APIClient, bob_client: APIClient, make_workflow: Any
+) -> None:
+    """The list shows the newest 200; `limit` and `before` (the id of the last row shown)
+    page back through the rest, in the same order, with nothing repeated or skipped, even
+    for runs created in the same instant. Before, `limit` was ignored and anything older
+    than the newest 200 could not be listed at all."""
+    from django.utils import timezone
+
+    workflow = make_workflow(name="many")
+    ids = [run(alice_client, workflow).json()["id"] for _ in range(7)]
+    same = timezone.now()
+    Execution.objects.filter(pk__in=ids[2:5]).update(created_at=same)  # a tie: ordered by id
+    Execution.objects.filter(pk__in=ids[5:]).update(created_at=same + timezone.timedelta(seconds=1))
+    Execution.objects.filter(pk__in=ids[:2]).update(created_at=same - timezone.timedelta(seconds=1))
+    newest_first = [e["id"] for e in alice_client.get("/api/executions").json()]
+    assert newest_first == [ids[6], ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]]
+
+    pages, before = [], None
+    for _ in range(5):  # three pages are expected; bounded in case the paging never ends
+        query = "/api/executions?limit=3" + (f"&before={before}" if before else "")
+        page = [e["id"] for e in alice_client.get(query).json()]
+        pages.append(page)
+        if len(page) < 3:
+            break
+        before = page[-1]
+    assert pages == [newest_first[:3], newest_first[3:6], newest_first[6:]]
+    # Filters apply on every page.
+    assert [e["id"] for e in alice_client.get(f"/api/executions?workflow={workflow.pk}&before={ids[3]}&limit=2").json()] \
+        == [ids[2], ids[1]]
+    # Another user's execution id is no mark: 404, like a missing one; bad values are 400.
+    assert bob_client.get(f"/api/executions?before={ids[3]}").status_code == 404
+    assert alice_client.get("/api/executions?before=99999999").status_code == 404
+    for bad in ("limit=0", "limit=201", "limit=x", "before=0", "before=abc"):
+        response = alice_client.get(f"/api/executions?{bad}")
+        assert response.status_code == 400 and isinstance(response.json()["detail"], str), bad
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("query", ["status=exploded", "workflow=abc", "workflow=-1"])
 def test_execution_list_bad_filters_are_400(alice_client: APIClient, query: str) -> None:
     response = alice_client.get(f"/api/executions?{query}")

@@ -12,7 +12,7 @@ import { Dialog } from "../dialogs/Dialog";
 import { RerunDialog } from "../dialogs/RerunDialog";
 import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
-import { timelineApi } from "./api";
+import { EXECUTION_PAGE, timelineApi } from "./api";
 import { formatDuration, STATUS_COLOURS, toMs } from "./model";
 import { RedriveDialog, redriveFailed } from "./RedriveDialog";
 import { ExecutionListStream, type StreamState } from "./stream";
@@ -46,6 +46,8 @@ export function ExecutionListPage() {
   const [loading, setLoading] = useState(true);
   const [streamState, setStreamState] = useState<StreamState>("connecting");
   const [opened, setOpened] = useState(0); // times the stream has opened
+  // Whether runs older than those loaded may exist ("Show older runs").
+  const [older, setOlder] = useState<"unknown" | "more" | "none" | "loading">("unknown");
   const [now, setNow] = useState(Date.now());
   const [traceMatches, setTraceMatches] = useState<Set<number> | null>(null);
   const [checked, setChecked] = useState<Set<number>>(new Set());
@@ -106,6 +108,9 @@ export function ExecutionListPage() {
     return () => stream.close();
   }, []);
 
+  // Another workflow filtered on: whether it has older runs is known from its first answer.
+  useEffect(() => setOlder("unknown"), [filters.workflow]);
+
   // Loaded at once, and again each time the stream opens: the server opens it only once it
   // has subscribed and noted what it will compare against, so a run that ended before
   // that (while the first answer was on its way, or while the socket was reconnecting) is
@@ -116,11 +121,32 @@ export function ExecutionListPage() {
       .list({ workflow: filters.workflow })
       .then((list) => {
         setRows((prev) => mergeListed(prev, list));
+        // A full page may have older runs behind it. Only the first answer decides: a
+        // reload when the stream reopens must not hide a "Show older" already offered.
+        setOlder((prev) => (prev === "unknown" ? (list.length >= EXECUTION_PAGE ? "more" : "none") : prev));
         setError(null);
       })
       .catch((err: unknown) => setError(errorMessage(err)))
       .finally(() => setLoading(false));
   }, [filters.workflow, opened]);
+
+  // "Show older runs": the page after the oldest row loaded (of the workflow filtered on).
+  const showOlder = () => {
+    const loaded = [...rows.values()].filter((r) => !filters.workflow || String(r.workflow) === filters.workflow);
+    if (loaded.length === 0) return;
+    const oldest = loaded.reduce((a, b) => ((toMs(a.createdAt) ?? 0) - (toMs(b.createdAt) ?? 0) || a.id - b.id) <= 0 ? a : b);
+    setOlder("loading");
+    timelineApi
+      .list({ workflow: filters.workflow, before: oldest.id })
+      .then((list) => {
+        setRows((prev) => mergeListed(prev, list));
+        setOlder(list.length >= EXECUTION_PAGE ? "more" : "none");
+      })
+      .catch((err: unknown) => {
+        setOlder("more");
+        setError(errorMessage(err));
+      });
+  };
 
   // A trace id is looked up on the server: a branch's or loop item's trace id belongs to an
   // execution whose own trace id is only its start.
@@ -299,6 +325,12 @@ export function ExecutionListPage() {
           })}
         </tbody>
       </table>
+      {older === "more" || older === "loading" ? (
+        <p>
+          <button type="button" className="fm-small-btn" onClick={showOlder} disabled={older === "loading"}
+                  data-testid="show-older">{older === "loading" ? "Loading…" : "Show older runs"}</button>
+        </p>
+      ) : null}
       {!loading && shown.length === 0 ? <p className="fm-muted" data-testid="executions-empty">No executions match. Run a workflow from the editor.</p> : null}
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
       {redriving ? (

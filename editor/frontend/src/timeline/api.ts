@@ -2,6 +2,9 @@
 import { api } from "../api/client";
 import type { ExecutionHead, ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
 
+/** Rows per page of `GET /api/executions` (its default and most). */
+export const EXECUTION_PAGE = 200;
+
 export const timelineApi = {
   get: (executionId: number | string) => api.get<Timeline>(`/api/executions/${executionId}/timeline`),
   nodeRun: (executionId: number | string, nodeRunId: string) =>
@@ -13,11 +16,13 @@ export const timelineApi = {
   /** Re-run as a new execution: on the run's own version or the workflow's latest, with its input or `input`. */
   retry: (executionId: number | string, body: { version?: "original" | "latest"; input?: unknown } = {}) =>
     api.post<ExecutionHead>(`/api/executions/${executionId}/retry`, body),
-  list: (filters: { workflow?: string; status?: string; trace?: string }) => {
+  /** A page of executions, newest first; `before`: only those older than that execution. */
+  list: (filters: { workflow?: string; status?: string; trace?: string; before?: number }) => {
     const query = new URLSearchParams();
     if (filters.workflow) query.set("workflow", filters.workflow);
     if (filters.status) query.set("status", filters.status);
     if (filters.trace) query.set("trace", filters.trace);
+    if (filters.before) query.set("before", String(filters.before));
     const suffix = query.toString() ? `?${query.toString()}` : "";
     return api.get<ExecutionRow[]>(`/api/executions${suffix}`);
   },
