@@ -31,6 +31,8 @@ def test_the_app_services_run_what_the_procfile_runs_in_queue_mode() -> None:
         env = services[name]["environment"]
         assert env["FLOWMAESTRO_EXECUTOR"] == "celery" and env["REDIS_URL"].startswith("redis://"), name
         assert env["DATABASE_URL"].startswith("postgres://"), name
+        # Allowed hosts are also the websockets' allowed origins: never "*" (any page's).
+        assert "*" not in env["DJANGO_ALLOWED_HOSTS"], name
     assert " ".join(services["worker"]["command"]).startswith("celery -A flowmaestro worker -Q executions,nodes")
     assert "celery -A flowmaestro worker -Q executions,nodes" in procfile
     web = " ".join(services["web"]["command"])
