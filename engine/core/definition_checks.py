@@ -77,6 +77,8 @@ def config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
         # saved as valid, an empty `url` or `expression` only failed each run later.
         problems += tuple(f"config.{field}: is required (it is empty)" for field in known[0].get("required", ())
                           if config.get(field) == "")
+        if not problems:
+            problems = tuple(cls.config_checks(config))
     if key is not None:
         _CONFIG_PROBLEMS.put(key, problems)
     return problems

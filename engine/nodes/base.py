@@ -289,6 +289,12 @@ class NodeType:
         return cls.data_only and cls.runs_inline(config)
 
     @classmethod
+    def config_checks(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Problems of a config that its JSON Schema cannot say (checked on save, after the
+        schema): `config.<field>: why`. None by default."""
+        return ()
+
+    @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:
         """Whether this node run may run on the coordinator (override when it depends on
         the config, e.g. a transform is cheap unless it runs JavaScript)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from engine.core.numerals import ascii_number
@@ -42,6 +43,17 @@ class DelayNode(NodeType):
     }
     defaults = {"duration": 1000}
     inline = True
+
+    @classmethod
+    def config_checks(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        # The schema bounds a number, not a number written as text ("99999999999"), which
+        # would otherwise be saved and then fail every run.
+        raw = config.get("duration")
+        if isinstance(raw, str) and "{{" not in raw:
+            value = float(raw)  # the schema's pattern has made it a plain decimal number
+            if value > MAX_DURATION_MS:
+                return (f"config.duration: {raw.strip()!r} is more than {MAX_DURATION_MS} ms (a week)",)
+        return ()
 
     def run(self, ctx: NodeContext) -> Any:
         raw = ctx.config.get("duration", 0)

@@ -84,6 +84,22 @@ def test_a_delay_given_as_text_that_is_not_ascii_is_refused_on_save(alice_client
     assert alice_client.post("/api/workflows", {"name": "w", "definition": d}, format="json").status_code == 201
 
 
+@pytest.mark.parametrize("raw", ["99999999999", "604800001", "1e400"])
+def test_a_delay_given_as_text_past_a_week_is_refused_on_save(alice_client, simple_definition, raw):
+    """The schema bounds a number, not a number written as text: such a duration was saved
+    and then failed every run ("must be between 0 and 604800000 ms")."""
+    d = dict(simple_definition)
+    d["nodes"] = [*d["nodes"], {"id": "wait", "type": "delay", "name": "Wait", "position": {"x": 0, "y": 100},
+                                "config": {"duration": raw}}]
+    d["edges"] = [*d["edges"], {"id": "e3", "source": "done", "target": "wait"}]
+    response = alice_client.post("/api/workflows", {"name": "w", "definition": d}, format="json")
+    assert response.status_code == 400, response.content
+    assert {"nodeId": "wait", "message": f"config.duration: {raw!r} is more than 604800000 ms (a week)"} \
+        in response.json()["errors"]
+    d["nodes"][-1]["config"]["duration"] = "604800000"
+    assert alice_client.post("/api/workflows", {"name": "w", "definition": d}, format="json").status_code == 201
+
+
 def test_a_delay_template_that_renders_non_ascii_digits_fails_the_node_run(alice):
     d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": "{{input.waitMs}}"}}],
                    [("start", "wait")])
