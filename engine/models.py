@@ -126,10 +126,11 @@ class NodeRun(models.Model):
 
 
 # Event types that the timeline reads by kind (engine.timeline): the run's status changes,
-# for its paused intervals. A partial index holds them, so that reading them touches these
-# few rows and not every event of a run with thousands of node runs.
+# for its paused intervals, and the signals as sent, for its signal log (the events API's
+# `type` filter). A partial index holds them, so that reading them touches these few rows
+# and not every event of a run with thousands of node runs.
 STATUS_EVENT_TYPES = ("execution.paused", "execution.resumed",
-                      *(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES)))
+                      *(f"execution.{status}" for status in sorted(FINISHED_EXECUTION_STATUSES)), "signal")
 
 
 class Event(models.Model):

@@ -153,6 +153,8 @@ def timeline_events(execution: Execution, rows: list[Row]) -> tuple[list[dict[st
               .order_by("seq").values_list("type", "ts"))
     out: list[dict[str, str | None]] = []
     for type_, ts in events:
+        if type_ == "signal":
+            continue  # in the same index (the signal log's); a pause is its own event
         is_open = bool(out) and out[-1]["to"] is None
         if type_ == "execution.paused" and not is_open:
             out.append({"from": _iso(ts), "to": None})

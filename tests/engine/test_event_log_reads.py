@@ -68,6 +68,7 @@ def big_execution(make_workflow: Any, alice: AbstractUser) -> tuple[Execution, N
         3: {"type": "node.started", "node_id": "loop", "node_run_id": loop.id, "data": {"itemCount": 16_000}},
         10_000: {"type": "execution.paused", "data": {"reason": "lunch"}},
         10_500: {"type": "execution.resumed"},
+        20_000: {"type": "signal", "data": {"type": "pause", "reason": "lunch"}},
         30_000: {"type": "execution.paused"},
         30_100: {"type": "execution.resumed"},
         EVENTS: {"type": "execution.succeeded"},
@@ -179,6 +180,24 @@ def test_the_event_reads_of_a_50000_event_run_touch_only_what_they_answer(
     response = alice_client.get(f"/api/executions/{ex.pk}/events?afterSeq=0&limit=10000")
     assert len(response.json()) == 10_000
     assert alice_client.get(f"/api/executions/{ex.pk}/events?limit=10001").status_code == 400
+
+    # The page before a seq (still in seq order), and the timeline's signal log: the last
+    # signals, pauses and resumes before its lastSeq, in one request through the index
+    # (the page used to read back through up to 4,000 events of every kind for them).
+    with event_queries() as queries:
+        response = alice_client.get(f"/api/executions/{ex.pk}/events?beforeSeq=25001&limit=100")
+    assert [e["seq"] for e in response.json()] == list(range(24_901, 25_001))
+    assert_bounded(queries, 101)
+    with event_queries() as queries:
+        response = alice_client.get(
+            f"/api/executions/{ex.pk}/events?type=signal,execution.paused,execution.resumed&beforeSeq={EVENTS}&limit=200")
+    assert [(e["seq"], e["type"]) for e in response.json()] == [
+        (10_000, "execution.paused"), (10_500, "execution.resumed"), (20_000, "signal"),
+        (30_000, "execution.paused"), (30_100, "execution.resumed")]
+    assert_bounded(queries, 20)
+    for bad in ("type=node.started", "type=,", "type=signal&beforeSeq=0", "type=signal&beforeSeq=x"):
+        response = alice_client.get(f"/api/executions/{ex.pk}/events?{bad}")
+        assert response.status_code == 400 and isinstance(response.json()["detail"], str), bad
 
 
 def full_read(execution: Execution) -> tuple[list[dict[str, str | None]], dict[str, int]]:

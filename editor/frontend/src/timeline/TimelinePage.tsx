@@ -35,7 +35,7 @@ import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
 import { RedriveControls } from "./RedriveDialog";
 import { SignalBar } from "./SignalBar";
-import { earlierSignals, isSignalEvent, mergeSignals } from "./signals";
+import { earlierSignals, isSignalEvent, mergeSignals, SIGNAL_EVENT_TYPES } from "./signals";
 import type { Bar, StreamEvent, Timeline } from "./types";
 import { ExecutionStream, type StreamState } from "./stream";
 import { plural } from "../lib/plural";
@@ -132,8 +132,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         lastRefresh.current = Date.now();
         // The stream starts after lastSeq: the signals before it (and the pause of a run that
         // already waits at an approval) come from the stored events.
-        earlierSignals((afterSeq, limit) => timelineApi.events(executionId, afterSeq, limit), body.lastSeq,
-                       { needPause: body.execution.status === "paused" })
+        earlierSignals((beforeSeq, limit) => timelineApi.eventsOfTypes(executionId, SIGNAL_EVENT_TYPES, beforeSeq, limit),
+                       body.lastSeq)
           .then((found) => {
             if (!stopped && found.length) setSignals((prev) => mergeSignals(found, prev));
           })

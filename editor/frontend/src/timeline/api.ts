@@ -9,8 +9,10 @@ export const timelineApi = {
   get: (executionId: number | string) => api.get<Timeline>(`/api/executions/${executionId}/timeline`),
   nodeRun: (executionId: number | string, nodeRunId: string) =>
     api.get<NodeRunDetail>(`/api/executions/${executionId}/timeline?nodeRun=${encodeURIComponent(nodeRunId)}`),
-  events: (executionId: number | string, afterSeq: number, limit: number) =>
-    api.get<StreamEvent[]>(`/api/executions/${executionId}/events?afterSeq=${afterSeq}&limit=${limit}`),
+  /** The last `limit` events of `types` before `beforeSeq`, in seq order (read through an index). */
+  eventsOfTypes: (executionId: number | string, types: readonly string[], beforeSeq: number, limit: number) =>
+    api.get<StreamEvent[]>(
+      `/api/executions/${executionId}/events?type=${encodeURIComponent(types.join(","))}&beforeSeq=${beforeSeq}&limit=${limit}`),
   signal: (executionId: number | string, body: { type: string; reason?: string; data?: unknown }) =>
     api.post<{ status: string }>(`/api/executions/${executionId}/signal`, body),
   /** Re-run as a new execution: on the run's own version or the workflow's latest, with its input or `input`. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { earlierSignals, mergeSignals } from "./signals";
+import { earlierSignals, mergeSignals, SIGNAL_EVENT_TYPES } from "./signals";
 import type { StreamEvent } from "./types";
 
 function event(seq: number, type: string): StreamEvent {
@@ -11,40 +11,36 @@ function event(seq: number, type: string): StreamEvent {
   };
 }
 
-/** A stored event log: a pause at seq 3, then `tail` node events; returns the log and a recording page reader. */
+/** A stored event log: a pause at seq 3, then `tail` node events; returns the log and a recording reader of the API's typed page. */
 function store(tail: number) {
   const log = [event(1, "execution.started"), event(2, "node.started"), event(3, "execution.paused")];
   for (let i = 0; i < tail; i++) log.push(event(4 + i, "node.succeeded"));
   const calls: [number, number][] = [];
-  const fetchPage = async (afterSeq: number, limit: number) => {
-    calls.push([afterSeq, limit]);
-    return log.filter((e) => e.seq > afterSeq).slice(0, limit);
+  const fetchSignals = async (beforeSeq: number, limit: number) => {
+    calls.push([beforeSeq, limit]);
+    return log.filter((e) => e.seq < beforeSeq && (SIGNAL_EVENT_TYPES as readonly string[]).includes(e.type)).slice(-limit);
   };
-  return { lastSeq: log.length, calls, fetchPage };
+  return { lastSeq: log.length, calls, fetchSignals };
 }
 
 describe("earlierSignals", () => {
-  it("finds the pause of a run that was already waiting when the page opened", async () => {
-    const { lastSeq, calls, fetchPage } = store(2);
-    const found = await earlierSignals(fetchPage, lastSeq, { needPause: true });
+  it("finds the pause of a run that was already waiting when the page opened, in one request", async () => {
+    const { lastSeq, calls, fetchSignals } = store(2);
+    const found = await earlierSignals(fetchSignals, lastSeq);
     expect(found.map((e) => [e.seq, e.type])).toEqual([[3, "execution.paused"]]);
-    expect(calls).toEqual([[0, 5]]);
+    expect(calls).toEqual([[6, 200]]);
   });
 
-  it("reads back page by page, newest first, until it has the pause", async () => {
-    const { lastSeq, calls, fetchPage } = store(25);
-    const found = await earlierSignals(fetchPage, lastSeq, { needPause: true, pageSize: 10 });
-    expect(found.map((e) => e.seq)).toEqual([3]);
-    expect(calls).toEqual([[18, 10], [8, 10], [0, 8]]);
+  it("finds it however many events came after it", async () => {
+    const { lastSeq, calls, fetchSignals } = store(25_000);
+    expect((await earlierSignals(fetchSignals, lastSeq)).map((e) => e.seq)).toEqual([3]);
+    expect(calls).toHaveLength(1);
   });
 
-  it("reads one page only when nothing waits, and gives up after maxPages", async () => {
-    const once = store(25);
-    expect(await earlierSignals(once.fetchPage, once.lastSeq, { needPause: false, pageSize: 10 })).toEqual([]);
-    expect(once.calls).toHaveLength(1);
-    const bounded = store(25);
-    expect(await earlierSignals(bounded.fetchPage, bounded.lastSeq, { needPause: true, pageSize: 10, maxPages: 2 })).toEqual([]);
-    expect(bounded.calls).toHaveLength(2);
+  it("asks for nothing when there is nothing before", async () => {
+    const { calls, fetchSignals } = store(0);
+    expect(await earlierSignals(fetchSignals, 0)).toEqual([]);
+    expect(calls).toEqual([]);
   });
 });
 

@@ -9,34 +9,22 @@ export function isSignalEvent(event: StreamEvent): boolean {
   return event.type === "signal" || event.type === "execution.paused" || event.type === "execution.resumed";
 }
 
-const isPauseOrResume = (event: StreamEvent) => event.type === "execution.paused" || event.type === "execution.resumed";
+/** The event types `isSignalEvent` keeps, as the events API's `type` filter names them. */
+export const SIGNAL_EVENT_TYPES = ["signal", "execution.paused", "execution.resumed"] as const;
 
-export type EventPage = (afterSeq: number, limit: number) => Promise<StreamEvent[]>;
+/** The last `limit` events of the given types with `seq < beforeSeq`, in seq order. */
+export type SignalPage = (beforeSeq: number, limit: number) => Promise<StreamEvent[]>;
 
-export interface EarlierSignalsOptions {
-  /** Keep reading back until the latest pause/resume is found (the run is paused now). */
-  needPause: boolean;
-  pageSize?: number;
-  /** A bound on the requests for a huge run: its pause is normally among its last events. */
-  maxPages?: number;
-}
-
-/** Signal events with `seq <= lastSeq`, oldest first. */
-export async function earlierSignals(fetchPage: EventPage, lastSeq: number, options: EarlierSignalsOptions): Promise<StreamEvent[]> {
-  const pageSize = options.pageSize ?? 500;
-  const maxPages = options.maxPages ?? 8;
-  const found: StreamEvent[] = [];
-  let upTo = lastSeq;
-  for (let page = 0; page < maxPages && upTo > 0; page++) {
-    const afterSeq = Math.max(0, upTo - pageSize);
-    const events = await fetchPage(afterSeq, upTo - afterSeq);
-    const signals = events.filter((e) => e.seq <= upTo && isSignalEvent(e));
-    found.unshift(...signals);
-    upTo = afterSeq;
-    // One page is enough for the signal log; a paused run also needs the pause itself.
-    if (!options.needPause || signals.some(isPauseOrResume)) break;
-  }
-  return found;
+/**
+ * Signal events with `seq <= lastSeq`, oldest first: the last `keep` of them, in one request.
+ * The server reads them through an index of these kinds, however long the run's log. (This
+ * paged back through up to 4,000 events of every kind, and could still miss the pause of a
+ * run that had logged more since.)
+ */
+export async function earlierSignals(fetchSignals: SignalPage, lastSeq: number, keep = 200): Promise<StreamEvent[]> {
+  if (lastSeq <= 0) return [];
+  const events = await fetchSignals(lastSeq + 1, keep);
+  return events.filter((e) => e.seq <= lastSeq && isSignalEvent(e)).sort((a, b) => a.seq - b.seq);
 }
 
 /** Both lists in seq order without repeats (the stream and the history may overlap), the last `keep`. */
