@@ -7,6 +7,7 @@ the database is a SQLite file in WAL mode and the channel layer is in memory.
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -21,18 +22,45 @@ from django.core.exceptions import ImproperlyConfigured
 django_stubs_ext.monkeypatch()
 
 
+# A setting the environment gets wrong stops the process at start with the variable's name
+# and what it takes (ImproperlyConfigured), never a bare "invalid literal for int()" or a
+# typo such as FLOWMAESTRO_CSP=of read silently as something else.
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {value[:40]!r}")
+    return word in _TRUE
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = os.environ.get(name)
-    number = int(value) if value else default
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        number = default
+    elif value.isascii() and value.lstrip("-").isdigit():
+        number = int(value)
+    else:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value[:40]!r}")
     if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be {minimum} or more, not {number}")
+        raise ImproperlyConfigured(f"{name} must be {minimum} or more, not {number}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value) if value.isascii() and "_" not in value else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a number (such as 0.5), not {value[:40]!r}")
     return number
 
 
@@ -168,7 +196,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Budget for N processes: N × FLOWMAESTRO_DB_POOL_MAX ≤ the server's max_connections.
     _pgbouncer = os.environ.get("FLOWMAESTRO_DB_PGBOUNCER", "").strip().lower()
     if _pgbouncer not in {"", "session", "transaction"}:
-        raise ValueError(f"FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not {_pgbouncer!r}")
+        raise ImproperlyConfigured(f"FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not {_pgbouncer!r}")
     _transaction_pooling = _pgbouncer == "transaction"
     # Default: the HTTP threads (FLOWMAESTRO_HTTP_THREADS) + coordinator, writer, announcer,
     # housekeeping and consumers' thread (5) + 2 spare (management commands, admin actions). Behind
@@ -182,7 +210,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env_int("FLOWMAESTRO_DB_POOL_MIN", 2), _pool_max),
             "max_size": _pool_max,
-            "timeout": float(os.environ.get("FLOWMAESTRO_DB_POOL_TIMEOUT") or 30),
+            "timeout": env_float("FLOWMAESTRO_DB_POOL_TIMEOUT", 30),
         }
     # Server-side binding: the query text and its values go apart, and psycopg prepares a
     # statement on its 5th run on a connection, so PostgreSQL stops parsing and planning
@@ -303,7 +331,7 @@ FLOWMAESTRO_CELERY_VISIBILITY_TIMEOUT = env_int("FLOWMAESTRO_CELERY_VISIBILITY_T
 # engine.executors.celery_executor). A body whose worker died is running again in about this
 # many seconds, whatever the visibility timeout; a worker merely stalled that long runs it
 # twice (the second result is ignored).
-FLOWMAESTRO_WORKER_LOST_AFTER = float(os.environ.get("FLOWMAESTRO_WORKER_LOST_AFTER") or 15)
+FLOWMAESTRO_WORKER_LOST_AFTER = env_float("FLOWMAESTRO_WORKER_LOST_AFTER", 15)
 if not 1 <= FLOWMAESTRO_WORKER_LOST_AFTER <= 3600:
     raise ImproperlyConfigured("FLOWMAESTRO_WORKER_LOST_AFTER must be between 1 and 3600 seconds")
 # How node bodies ride Celery (engine.executors.celery_executor): `runners` (default) — a
@@ -314,7 +342,7 @@ if not 1 <= FLOWMAESTRO_WORKER_LOST_AFTER <= 3600:
 FLOWMAESTRO_NODE_BODIES = os.environ.get("FLOWMAESTRO_NODE_BODIES") or "runners"
 if FLOWMAESTRO_NODE_BODIES not in ("runners", "tasks"):
     raise ImproperlyConfigured(f"FLOWMAESTRO_NODE_BODIES must be runners or tasks, not {FLOWMAESTRO_NODE_BODIES!r}")
-FLOWMAESTRO_RUNNER_SLICE = float(os.environ.get("FLOWMAESTRO_RUNNER_SLICE") or 2)
+FLOWMAESTRO_RUNNER_SLICE = env_float("FLOWMAESTRO_RUNNER_SLICE", 2)
 if not 0.1 <= FLOWMAESTRO_RUNNER_SLICE <= 600:
     raise ImproperlyConfigured("FLOWMAESTRO_RUNNER_SLICE must be between 0.1 and 600 seconds")
 # Kombu's Redis transport, keeping one client per channel instead of building one per
@@ -425,8 +453,8 @@ FLOWMAESTRO_GC_THRESHOLD = env_int("FLOWMAESTRO_GC_THRESHOLD", 50_000)
 FLOWMAESTRO_GC_COLLECT_GROWTH = env_int("FLOWMAESTRO_GC_COLLECT_GROWTH", 1_000_000, minimum=0)
 # How often an engine looks for new work and signals, and after how long without a
 # heartbeat another engine may take over an execution (a crashed process).
-FLOWMAESTRO_POLL_INTERVAL = float(os.environ.get("FLOWMAESTRO_POLL_INTERVAL", "0.5"))
-FLOWMAESTRO_STALE_AFTER = float(os.environ.get("FLOWMAESTRO_STALE_AFTER", "15"))
+FLOWMAESTRO_POLL_INTERVAL = env_float("FLOWMAESTRO_POLL_INTERVAL", 0.5)
+FLOWMAESTRO_STALE_AFTER = env_float("FLOWMAESTRO_STALE_AFTER", 15)
 
 
 # --- Throttling: logins (django-axes) and the API (DRF) — README "Production" ---------------
@@ -510,12 +538,12 @@ elif FLOWMAESTRO_CSP != "off":
 # Engine processes run a housekeeping thread: due schedules every FLOWMAESTRO_SCHEDULE_INTERVAL
 # seconds (claimed with compare-and-set, so any number of processes may run it).
 FLOWMAESTRO_HOUSEKEEPING = env_bool("FLOWMAESTRO_HOUSEKEEPING", True)
-FLOWMAESTRO_SCHEDULE_INTERVAL = float(os.environ.get("FLOWMAESTRO_SCHEDULE_INTERVAL", "1"))
+FLOWMAESTRO_SCHEDULE_INTERVAL = env_float("FLOWMAESTRO_SCHEDULE_INTERVAL", 1)
 # An occurrence later than this many seconds counts as missed while down (catch-up policy).
-FLOWMAESTRO_SCHEDULE_GRACE = float(os.environ.get("FLOWMAESTRO_SCHEDULE_GRACE", "60"))
+FLOWMAESTRO_SCHEDULE_GRACE = env_float("FLOWMAESTRO_SCHEDULE_GRACE", 60)
 FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX = env_int("FLOWMAESTRO_SCHEDULE_CATCH_UP_MAX", 10)
 # `POST /hooks/{token}?wait=…` holds its HTTP thread at most this long for the result.
-FLOWMAESTRO_WEBHOOK_WAIT_MAX = float(os.environ.get("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "30"))
+FLOWMAESTRO_WEBHOOK_WAIT_MAX = env_float("FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30)
 # …and at most this many callers wait at once per process (each holds an HTTP thread);
 # beyond it a `?wait=` call is answered at once with 202 and `"waited": false`.
 FLOWMAESTRO_WEBHOOK_MAX_WAITERS = env_int("FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)
@@ -524,7 +552,7 @@ FLOWMAESTRO_WEBHOOK_MAX_WAITERS = env_int("FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)
 FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)
 FLOWMAESTRO_RETENTION_KEEP_LAST = env_int("FLOWMAESTRO_RETENTION_KEEP_LAST", 0)
 # Finished executions older than this many days keep only the events the timeline needs.
-FLOWMAESTRO_RETENTION_COMPACT_DAYS = float(os.environ.get("FLOWMAESTRO_RETENTION_COMPACT_DAYS", "7"))
-FLOWMAESTRO_RETENTION_INTERVAL = float(os.environ.get("FLOWMAESTRO_RETENTION_INTERVAL", "60"))
+FLOWMAESTRO_RETENTION_COMPACT_DAYS = env_float("FLOWMAESTRO_RETENTION_COMPACT_DAYS", 7)
+FLOWMAESTRO_RETENTION_INTERVAL = env_float("FLOWMAESTRO_RETENTION_INTERVAL", 60)
 FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
-FLOWMAESTRO_RETENTION_BUDGET = float(os.environ.get("FLOWMAESTRO_RETENTION_BUDGET", "2"))  # seconds per pass
+FLOWMAESTRO_RETENTION_BUDGET = env_float("FLOWMAESTRO_RETENTION_BUDGET", 2)  # seconds per pass
