@@ -99,3 +99,27 @@ def test_retention_is_set_in_the_editor(logged_in_page: Any) -> None:
     page.reload()
     page.click("[data-testid=open-settings]")
     expect(page.locator("[data-testid=retention-days]")).to_have_value("7")
+
+
+def test_retention_typed_wrong_is_refused_not_saved_as_the_default(logged_in_page: Any) -> None:
+    """A number field the browser cannot read ("1e") gives the page an empty value, which
+    means "the server's default": it was saved like that, with "Retention saved."."""
+    from editor.models import Workflow
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Kept a while", "definition": SIMPLE_DEFINITION})
+    Workflow.objects.filter(pk=workflow["id"]).update(retention_days=30)
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.click("[data-testid=open-settings]")
+    days = page.locator("[data-testid=retention-days]")
+    days.wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=retention-days]').value === '30'")
+    days.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1e")
+    page.click("[data-testid=retention-save]")
+    message = page.locator("[data-testid=retention-message]")
+    message.wait_for()
+    assert message.inner_text() == ("Keep for (days) is not a number: write a whole number, "
+                                    "or leave it empty for the server's default.")
+    assert Workflow.objects.get(pk=workflow["id"]).retention_days == 30

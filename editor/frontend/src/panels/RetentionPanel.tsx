@@ -1,6 +1,6 @@
 // How long this workflow's finished runs are kept. Empty fields follow the server's
 // defaults; 0 keeps them for good. Runs with an open dead letter are always kept.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 
 interface Retention {
@@ -40,7 +40,18 @@ export function RetentionPanel({ workflowId }: { workflowId: string }) {
     );
   }, [url]);
 
+  const daysInput = useRef<HTMLInputElement>(null);
+  const keepLastInput = useRef<HTMLInputElement>(null);
+
   const save = async () => {
+    // What the browser cannot read as a number ("1e", "--") reaches us as "", which means
+    // "the server's default": saved like that, a typo silently became a different setting.
+    const unreadable = [[daysInput, "Keep for (days)"], [keepLastInput, "Keep the last (runs)"]] as const;
+    const bad = unreadable.find(([input]) => input.current?.validity.badInput);
+    if (bad) {
+      setMessage({ text: `${bad[1]} is not a number: write a whole number, or leave it empty for the server's default.`, error: true });
+      return;
+    }
     try {
       const r = await api.put<Retention>(url, { days: parse(days), keepLast: parse(keepLast) });
       setSaved(r);
@@ -59,9 +70,9 @@ export function RetentionPanel({ workflowId }: { workflowId: string }) {
       </p>
       <div className="fm-trigger-grid">
         <label htmlFor="retention-days">Keep for (days)</label>
-        <input id="retention-days" type="number" min={0} value={days} onChange={(e) => setDays(e.target.value)} disabled={loading} data-testid="retention-days" />
+        <input id="retention-days" ref={daysInput} type="number" min={0} value={days} onChange={(e) => setDays(e.target.value)} disabled={loading} data-testid="retention-days" />
         <label htmlFor="retention-keep-last">Keep the last (runs)</label>
-        <input id="retention-keep-last" type="number" min={0} value={keepLast} onChange={(e) => setKeepLast(e.target.value)} disabled={loading} data-testid="retention-keep-last" />
+        <input id="retention-keep-last" ref={keepLastInput} type="number" min={0} value={keepLast} onChange={(e) => setKeepLast(e.target.value)} disabled={loading} data-testid="retention-keep-last" />
         <button type="button" onClick={() => void save()} disabled={loading} data-testid="retention-save">
           Save retention
         </button>
