@@ -31,3 +31,21 @@ def test_the_run_bar_names_the_failed_node_and_its_message_not_json(logged_in_pa
     assert "not an array" in reason, reason
     assert "Parallel Loop" in reason, reason
     assert page_errors.unexpected() == []
+
+
+def test_a_priority_the_browser_cannot_read_is_refused_not_run_at_the_default(logged_in_page: Any) -> None:
+    """"1e" in the Run dialog's number field reaches the page as "" (no priority): the run
+    started at the default priority. It is refused like "1.5"."""
+    from engine.models import Execution
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Loop", "definition": loop_definition(2, 10)})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(".react-flow__node[data-id='loop']")
+    page.click("[data-testid=run]")
+    page.wait_for_selector("[data-testid=run-dialog]")
+    page.click("[data-testid=run-priority]")
+    page.keyboard.type("1e")
+    page.click("[data-testid=run-submit]")
+    assert page.locator("[data-testid=run-error]").inner_text() == "Priority must be a whole number."
+    assert not Execution.objects.filter(workflow_id=workflow["id"]).exists()

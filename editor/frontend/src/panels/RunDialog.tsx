@@ -1,5 +1,5 @@
 // Run from the editor: an input JSON dialog; the execution then gets a link to its timeline.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import { api } from "../api/client";
 import { Dialog } from "../dialogs/Dialog";
@@ -29,6 +29,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }:
   const [text, setText] = useState(() => (initialInput && typeof initialInput === "object" && !lastCut ? JSON.stringify(initialInput, null, 2) : "{}"));
   const [prefilling, setPrefilling] = useState(fetchUrl !== null);
   const [priority, setPriority] = useState("");
+  const priorityInput = useRef<HTMLInputElement>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (!fetchUrl) return;
@@ -49,7 +50,8 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }:
       return;
     }
     const p = priority.trim() ? Number(priority) : undefined;
-    if (p !== undefined && !Number.isInteger(p)) {
+    // "1e" in a number field reaches us as "" (the default priority): refused, as "1.5" is.
+    if (priorityInput.current?.validity.badInput || (p !== undefined && !Number.isInteger(p))) {
       setError("Priority must be a whole number.");
       return;
     }
@@ -78,9 +80,9 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }:
       <label className="fm-label" htmlFor="run-priority">
         Priority (optional)
       </label>
-      <input id="run-priority" type="number" step={1} data-testid="run-priority" value={priority} onChange={(e) => setPriority(e.target.value)} />
+      <input id="run-priority" ref={priorityInput} type="number" step={1} data-testid="run-priority" value={priority} onChange={(e) => setPriority(e.target.value)} />
       {error && (
-        <p className="fm-field-error" role="alert">
+        <p className="fm-field-error" role="alert" data-testid="run-error">
           {error}
         </p>
       )}
