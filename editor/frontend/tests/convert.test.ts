@@ -133,6 +133,16 @@ describe("loop body badges", () => {
     ]);
     const badges = partialBodyBadges({ loop: "succeeded", work: "failed" }, parents, outcomes);
     expect(badges.text).toEqual({ work: "1 of 4 failed, 2 cancelled" });
+    // A nested loop: inner items 0 and 1 of outer items 0 and 1 are four items, told apart
+    // by their trace ids (the item number alone made them two); a retry is the same item.
+    const nested = bodyOutcomesFromRuns([
+      { nodeId: "work", status: "failed", attempt: 1, iteration: 0, traceId: "trace-a-001-001" },
+      { nodeId: "work", status: "succeeded", attempt: 2, iteration: 0, traceId: "trace-a-001-001" },
+      { nodeId: "work", status: "succeeded", attempt: 1, iteration: 1, traceId: "trace-a-001-002" },
+      { nodeId: "work", status: "failed", attempt: 1, iteration: 0, traceId: "trace-a-002-001" },
+      { nodeId: "work", status: "succeeded", attempt: 1, iteration: 1, traceId: "trace-a-002-002" },
+    ]);
+    expect(nested.get("work")).toEqual({ total: 4, failed: 1, cancelled: 0, unit: "items" });
     const onlyCut = partialBodyBadges({ loop: "succeeded", work: "cancelled" }, parents,
                                       new Map([["work", { total: 4, failed: 0, cancelled: 2, unit: "items" as const }]]));
     expect(onlyCut).toEqual({ status: { loop: "succeeded", work: "partial" }, text: { work: "2 of 4 cancelled" } });

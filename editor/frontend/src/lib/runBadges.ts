@@ -15,12 +15,15 @@ export interface BodyOutcome {
 const FAILED_STATUSES: ReadonlySet<string> = new Set(["failed", "timed_out"]);
 
 export function bodyOutcomesFromRuns(
-  nodeRuns: readonly { nodeId: string; status: NodeRunStatus; attempt: number; iteration: number | null }[],
+  nodeRuns: readonly { nodeId: string; status: NodeRunStatus; attempt: number; iteration: number | null; traceId?: string | null }[],
 ): Map<string, BodyOutcome> {
   const latest = new Map<string, { nodeId: string; attempt: number; status: NodeRunStatus }>();
   for (const run of nodeRuns) {
     if (run.iteration === null || run.iteration === undefined) continue;
-    const key = `${run.nodeId}#${run.iteration}`;
+    // One entry per item. The item number alone repeats in a nested loop (inner item 0 of
+    // every outer item), which counted those as one; the trace id names the item's whole
+    // path (`trace-…-002-001`) and is the same for every attempt in it.
+    const key = run.traceId ? `${run.nodeId}|${run.traceId}` : `${run.nodeId}#${run.iteration}`;
     const previous = latest.get(key);
     if (!previous || run.attempt >= previous.attempt) latest.set(key, run);
   }
