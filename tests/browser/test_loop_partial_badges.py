@@ -11,34 +11,25 @@ error and the loop's lane on the timeline name them apart.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from tests.browser.canvas import open_node
 from tests.browser.helpers import STATUS, api_post, wait_for_status
+from tests.browser.test_newuser_loop_failures import ODD_FAIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def odd_items_fail(parallel: dict[str, Any]) -> dict[str, Any]:
-    """Odd items reach a `fail` node (behind a condition); even ones end at the condition."""
-    return {
-        "schemaVersion": 1, "name": "Odd items fail", "settings": {},
-        "nodes": [
-            {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
-            {"id": "loop", "type": "loop", "name": "Charge all", "position": {"x": 250, "y": 0},
-             "config": {"arrayPath": "{{input.items}}", "itemVariable": "item", "maxConcurrency": 2, "parallel": parallel}},
-            {"id": "check", "type": "condition", "name": "Odd?", "parentId": "loop", "position": {"x": 20, "y": 60},
-             "config": {"expression": "item % 2 === 1"}},
-            {"id": "boom", "type": "fail", "name": "Boom", "parentId": "loop", "position": {"x": 260, "y": 60},
-             "config": {"message": "odd item {{item}}"}},
-        ],
-        "edges": [
-            {"id": "e1", "source": "start", "target": "loop"},
-            {"id": "e2", "source": "check", "target": "boom", "sourceHandle": "true"},
-        ],
-    }
+    """Odd items reach a `fail` node (behind a condition); even ones end at the condition:
+    the new user's loop of test_newuser_loop_failures, with the loop's `parallel` policy."""
+    definition = copy.deepcopy(ODD_FAIL)
+    loop = next(n for n in definition["nodes"] if n["id"] == "loop")
+    loop["config"]["parallel"] = parallel
+    return definition
 
 
 def badge(page: Any, node: str) -> tuple[str | None, str]:

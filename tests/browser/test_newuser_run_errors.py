@@ -16,13 +16,19 @@ from tests.browser.helpers import api_post, loop_definition, wait_for_status
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_run_bar_names_the_failed_node_and_its_message_not_json(logged_in_page: Any, page_errors: Any) -> None:
-    page = logged_in_page
+def open_run_dialog(page: Any) -> dict[str, Any]:
+    """A loop workflow of two items, open in the editor with its Run dialog shown."""
     workflow = api_post(page, "/api/workflows", {"name": "Loop", "definition": loop_definition(2, 10)})
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector(".react-flow__node[data-id='loop']")
     page.click("[data-testid=run]")
     page.wait_for_selector("[data-testid=run-dialog]")
+    return workflow
+
+
+def test_the_run_bar_names_the_failed_node_and_its_message_not_json(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    open_run_dialog(page)
     # No `items` in the input: the loop's arrayPath resolves to nothing and the run fails.
     page.click("[data-testid=run-submit]")
     wait_for_status(page, "failed")
@@ -39,11 +45,7 @@ def test_a_priority_the_browser_cannot_read_is_refused_not_run_at_the_default(lo
     from engine.models import Execution
 
     page = logged_in_page
-    workflow = api_post(page, "/api/workflows", {"name": "Loop", "definition": loop_definition(2, 10)})
-    page.goto(f"/workflows/{workflow['id']}/")
-    page.wait_for_selector(".react-flow__node[data-id='loop']")
-    page.click("[data-testid=run]")
-    page.wait_for_selector("[data-testid=run-dialog]")
+    workflow = open_run_dialog(page)
     page.click("[data-testid=run-priority]")
     page.keyboard.type("1e")
     page.click("[data-testid=run-submit]")

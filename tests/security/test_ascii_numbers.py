@@ -6,6 +6,8 @@ validation error naming the node, and at run time a failed node run that says wh
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -70,12 +72,18 @@ def test_a_webhook_wait_is_seconds_in_ascii_digits(alice_client, make_workflow, 
     assert not Execution.objects.exists()
 
 
+def with_delay(definition: dict[str, Any], duration: Any) -> dict[str, Any]:
+    """`definition` with a delay node of `duration` after its `done` node."""
+    d = dict(definition)
+    d["nodes"] = [*d["nodes"], {"id": "wait", "type": "delay", "name": "Wait", "position": {"x": 0, "y": 100},
+                                "config": {"duration": duration}}]
+    d["edges"] = [*d["edges"], {"id": "e3", "source": "done", "target": "wait"}]
+    return d
+
+
 @pytest.mark.parametrize("raw", ["٣", "1_000", "１０"])
 def test_a_delay_given_as_text_that_is_not_ascii_is_refused_on_save(alice_client, simple_definition, raw):
-    d = dict(simple_definition)
-    d["nodes"] = [*d["nodes"], {"id": "wait", "type": "delay", "name": "Wait", "position": {"x": 0, "y": 100},
-                                "config": {"duration": raw}}]
-    d["edges"] = [*d["edges"], {"id": "e3", "source": "done", "target": "wait"}]
+    d = with_delay(simple_definition, raw)
     response = alice_client.post("/api/workflows", {"name": "w", "definition": d}, format="json")
     assert response.status_code == 400, response.content
     assert {"nodeId": "wait", "message": f"config.duration: {raw!r} is not a number of milliseconds in the digits "
@@ -88,10 +96,7 @@ def test_a_delay_given_as_text_that_is_not_ascii_is_refused_on_save(alice_client
 def test_a_delay_given_as_text_past_a_week_is_refused_on_save(alice_client, simple_definition, raw):
     """The schema bounds a number, not a number written as text: such a duration was saved
     and then failed every run ("must be between 0 and 604800000 ms")."""
-    d = dict(simple_definition)
-    d["nodes"] = [*d["nodes"], {"id": "wait", "type": "delay", "name": "Wait", "position": {"x": 0, "y": 100},
-                                "config": {"duration": raw}}]
-    d["edges"] = [*d["edges"], {"id": "e3", "source": "done", "target": "wait"}]
+    d = with_delay(simple_definition, raw)
     response = alice_client.post("/api/workflows", {"name": "w", "definition": d}, format="json")
     assert response.status_code == 400, response.content
     assert {"nodeId": "wait", "message": f"config.duration: {raw!r} is more than 604800000 ms (a week)"} \

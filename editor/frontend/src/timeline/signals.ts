@@ -24,7 +24,7 @@ export type SignalPage = (beforeSeq: number, limit: number) => Promise<StreamEve
 export async function earlierSignals(fetchSignals: SignalPage, lastSeq: number, keep = 200): Promise<StreamEvent[]> {
   if (lastSeq <= 0) return [];
   const events = await fetchSignals(lastSeq + 1, keep);
-  return events.filter((e) => e.seq <= lastSeq && isSignalEvent(e)).sort((a, b) => a.seq - b.seq);
+  return events.filter((e) => e.seq <= lastSeq && isSignalEvent(e));  // the API answers in seq order
 }
 
 /** Both lists in seq order without repeats (the stream and the history may overlap), the last `keep`. */
