@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from editor import selectors, triggers
 from editor.models import Schedule, Webhook, Workflow
 from editor.services import StorageLimit
+from engine import execution_values
 from engine.core import json_bounds
 from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
@@ -252,12 +253,20 @@ class HookApi(APIView):
         deadline = time.monotonic() + wait
         pause = 0.01
         while True:
-            row = Execution.objects.filter(pk=execution_id).values("status", "output", "error").first()
-            if row is not None and row["status"] in FINISHED_EXECUTION_STATUSES:
-                answer.update(row)
+            current = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+            if current in FINISHED_EXECUTION_STATUSES:
+                # Output and error bounded as the execution API answers them (whole up to the
+                # cap, else the truncated marker): read whole, a run echoing its 2 MB input
+                # from ten output nodes answered 20 MB to a caller without a login.
+                done = execution_values.with_values(Execution.objects.filter(pk=execution_id).only("pk"),
+                                                    ("output", "error")).first()
+                answer["status"] = current
+                if done is not None:
+                    answer["output"] = execution_values.bounded_value(done, "output")
+                    answer["error"] = execution_values.bounded_value(done, "error")
                 return Response(answer, status=status.HTTP_200_OK)
             if time.monotonic() >= deadline:
-                answer["status"] = row["status"] if row else answer["status"]
+                answer["status"] = current or answer["status"]
                 return Response(answer, status=status.HTTP_202_ACCEPTED)
             time.sleep(pause)
             pause = min(pause * 1.5, 0.2)
