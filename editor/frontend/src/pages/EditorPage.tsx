@@ -205,8 +205,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     }
   }, [flow]);
 
-  /** Palette click / Enter: right of the selected node and connected to it, else in
-   * the middle of the view; never on top of another node; then scrolled fully into view. */
+  /** Palette click / Enter: right of the selected node and connected to it; with several
+   * nodes selected (the ends of parallel branches), right of them all and connected from
+   * each — a Merge joins them in one click; else in the middle of the view. Never on top of
+   * another node; then scrolled fully into view. */
   const addAtCenter = useCallback(
     (type: string) => {
       const store = graphStore.getState();
@@ -216,6 +218,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       }
       const selected = store.selectedNodeIds.length === 1 ? store.definition.nodes.find((n) => n.id === store.selectedNodeIds[0]) : undefined;
       const container = isContainerType(type, store.nodeTypes);
+      const isContainer = (t: string) => isContainerType(t, store.nodeTypes);
+      // Several selected nodes in one container (or all at the top level): the new node joins
+      // them. Nodes selected inside a loop together with the loop itself are not a join.
+      const several = store.selectedNodeIds.length > 1
+        ? store.definition.nodes.filter((n) => store.selectedNodeIds.includes(n.id)).sort((a, b) => a.position.y - b.position.y)
+        : [];
+      const joined = several.length > 1 && several.every((n) => n.parentId === several[0]?.parentId) ? several : [];
       let parentId: string | undefined;
       let wanted: { x: number; y: number };
       // A selected Loop with nothing inside takes the node as its body's first node: that is
@@ -227,8 +236,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         wanted = { x: LOOP_PADDING, y: LOOP_HEADER + LOOP_PADDING / 2 };
       } else if (selected) {
         parentId = selected.parentId;
-        const size = nodeSize(store.definition, selected.id, (t) => isContainerType(t, store.nodeTypes));
+        const size = nodeSize(store.definition, selected.id, isContainer);
         wanted = { x: selected.position.x + size.width + 80, y: selected.position.y };
+      } else if (joined.length) {
+        parentId = joined[0]?.parentId;
+        const right = Math.max(...joined.map((n) => n.position.x + nodeSize(store.definition, n.id, isContainer).width));
+        const middle = joined.reduce((sum, n) => sum + n.position.y + nodeSize(store.definition, n.id, isContainer).height / 2, 0) / joined.length;
+        wanted = { x: right + 80, y: middle - NODE_HEIGHT / 2 };
       } else {
         const el = document.querySelector(".fm-canvas");
         const rect = el?.getBoundingClientRect();
@@ -236,12 +250,16 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         wanted = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
       }
       const size = container ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
-      const position = freeSpot(store.definition, parentId, wanted, size, (t) => isContainerType(t, store.nodeTypes));
-      const id = store.addNode(type, position, parentId);
-      if (selected && !emptyLoop) {
-        const info = store.nodeTypes[selected.type];
-        const handles = outputHandles(selected, info);
-        if (handles.length && hasInputHandle(store.nodeTypes[type], type)) graphStore.getState().connect(selected.id, id, handles[0]);
+      const position = freeSpot(store.definition, parentId, wanted, size, isContainer);
+      const sources = (emptyLoop ? [] : selected ? [selected] : joined).flatMap((n) => {
+        const handles = outputHandles(n, store.nodeTypes[n.type]);
+        return handles.length ? [{ source: n.id, handle: handles[0] }] : [];
+      });
+      const id = store.addNode(type, position, parentId, hasInputHandle(store.nodeTypes[type], type) ? sources : []);
+      if (joined.length > 1) {
+        const wired = graphStore.getState().definition.edges.filter((e) => e.target === id).length;
+        const name = graphStore.getState().definition.nodes.find((n) => n.id === id)?.name ?? id;
+        if (wired) store.notify("info", `${name} joins the ${wired} selected nodes.`);
       }
       revealNode(id);
     },
