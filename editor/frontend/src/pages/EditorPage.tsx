@@ -475,7 +475,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
                       if (issue.nodeId) revealNode(issue.nodeId);
                     }}
                   >
-                    <span className="fm-issue-where">{issue.nodeId ?? issue.edgeId ?? "workflow"}</span>: {issue.message}
+                    <span className="fm-issue-where">{issueWhere(definition, issue)}</span>: {issue.message}
                   </button>
                 </li>
               ))}
@@ -485,8 +485,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       </footer>
       {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
                                       problems={validation.errors.map((issue) => {
-                                        const node = issue.nodeId ? definition.nodes.find((n) => n.id === issue.nodeId) : undefined;
-                                        return node ? `${node.name || node.id}: ${issue.message}` : issue.message;
+                                        const where = issueWhere(definition, issue);
+                                        return where === "workflow" ? issue.message : `${where}: ${issue.message}`;
                                       })} />}
       {dialog === "rerun" && runData.execution && (
         <RerunDialog
@@ -525,4 +525,20 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
 
 function withNodeName(approval: WaitingApprovalInfo, nodes: readonly WorkflowNode[]): WaitingApprovalInfo {
   return { ...approval, name: nodes.find((n) => n.id === approval.nodeId)?.name ?? approval.name };
+}
+
+/** Where a problem is, in the words of the canvas: the node's name ("HTTP Request", as on
+ * its box), a connection as "Start → Merge", else the workflow. The list named nodes by id
+ * ("http_2"), which the canvas shows only in the node's panel. */
+function issueWhere(definition: WorkflowDefinition, issue: { nodeId?: string | null; edgeId?: string | null }): string {
+  const name = (id: string) => {
+    const node = definition.nodes.find((n) => n.id === id);
+    return node?.name || id;
+  };
+  if (issue.nodeId) return name(issue.nodeId);
+  if (issue.edgeId) {
+    const edge = definition.edges.find((e) => e.id === issue.edgeId);
+    return edge ? `${name(edge.source)} → ${name(edge.target)}` : issue.edgeId;
+  }
+  return "workflow";
 }
