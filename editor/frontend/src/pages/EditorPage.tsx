@@ -338,18 +338,18 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           {saving ? "Saving…" : !workflowId ? "Not saved yet" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
         </span>
         <span className="fm-spacer" />
-        <button type="button" className="fm-btn" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
+        <button type="button" className="fm-btn fm-tb-narrowest" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
           Undo
         </button>
-        <button type="button" className="fm-btn" data-testid="redo" disabled={!canRedo} onClick={() => graphStore.getState().redo()} title="Redo (Ctrl+Shift+Z)">
+        <button type="button" className="fm-btn fm-tb-narrowest" data-testid="redo" disabled={!canRedo} onClick={() => graphStore.getState().redo()} title="Redo (Ctrl+Shift+Z)">
           Redo
         </button>
-        <button type="button" className="fm-btn" data-testid="auto-layout" disabled={layingOut} onClick={() => void autoLayout()} title="Auto-layout (Shift+L)">
+        <button type="button" className="fm-btn fm-tb-narrow" data-testid="auto-layout" disabled={layingOut} onClick={() => void autoLayout()} title="Auto-layout (Shift+L)">
           Auto-layout
         </button>
         <button
           type="button"
-          className={`fm-btn${snapToGrid ? " is-on" : ""}`}
+          className={`fm-btn fm-tb-narrow${snapToGrid ? " is-on" : ""}`}
           aria-pressed={snapToGrid}
           data-testid="snap-toggle"
           onClick={() => graphStore.getState().toggleSnap()}
@@ -357,7 +357,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         >
           Snap
         </button>
-        <button type="button" className="fm-btn" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
+        <button type="button" className="fm-btn fm-tb-narrow" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
           Settings
         </button>
         <button type="button" className="fm-btn fm-tb-extra" data-testid="open-versions" onClick={() => setDialog("versions")}>
@@ -386,6 +386,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         </button>
         <ToolbarMore
           items={[
+            { label: "Undo", testId: "undo", onSelect: () => graphStore.getState().undo(), narrow: "narrowest", disabled: !canUndo },
+            { label: "Redo", testId: "redo", onSelect: () => graphStore.getState().redo(), narrow: "narrowest", disabled: !canRedo },
+            { label: "Auto-layout", testId: "auto-layout", onSelect: () => void autoLayout(), narrow: "narrow", disabled: layingOut },
+            { label: snapToGrid ? "Snap to grid: on" : "Snap to grid: off", testId: "snap-toggle", onSelect: () => graphStore.getState().toggleSnap(), narrow: "narrow" },
+            { label: "Workflow settings", testId: "settings", onSelect: () => setSidePanel((p) => (p === "settings" ? "selection" : "settings")), narrow: "narrow" },
             { label: "Versions…", testId: "versions", onSelect: () => setDialog("versions") },
             { label: "Import…", testId: "import", onSelect: () => fileInput.current?.click() },
             { label: "Export", testId: "export", onSelect: exportJson },
