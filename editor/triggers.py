@@ -51,11 +51,12 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits: unguessable, and the URL is the credential
 
 
-def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN) -> Webhook:
+def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN,
+                   enabled: bool = True) -> Webhook:
     if auth not in WebhookAuth.values:
         raise InvalidTrigger(f"auth must be one of {', '.join(WebhookAuth.values)}")
     return Webhook.objects.create(
-        workflow=workflow, name=name[:200], token=_new_token(), auth=auth,
+        workflow=workflow, name=name[:200], token=_new_token(), auth=auth, enabled=enabled,
         hmac_secret=secrets.token_hex(32) if auth == WebhookAuth.HMAC else "",
     )
 
@@ -128,6 +129,11 @@ _WEEKDAYS = {name: number for number, name in enumerate(("sun", "mon", "tue", "w
 _CRON_PART = re.compile(r"^(?:(\*|\?)|([0-9]+|[a-z]{3})(?:-([0-9]+|[a-z]{3}))?)(?:/([0-9]+))?$", re.ASCII)
 
 
+# croniter's `R` (a random value, drawn again at every occurrence it computes) and `H` (a
+# hash of an id the schedule does not have), with an optional `(a-b)` and `/step`.
+_CRON_DRAWN = re.compile(r"^[hr](?:\([0-9]+-[0-9]+\))?(?:/[0-9]+)?$", re.ASCII)
+
+
 def _cron_value(text: str, field: int) -> int | None:
     if text.isascii() and text.isdigit():
         return int(text)
@@ -142,6 +148,9 @@ def _cron_field_problem(text: str, field: int) -> str | None:
     `5-5` as every value, so a range of one value is refused too.)"""
     name, low, high = CRON_FIELD_RANGES[field]
     for part in text.lower().split(","):
+        if _CRON_DRAWN.match(part):
+            return (f"{name} {part!r} is drawn at random (or hashed) anew for each run, so runs fall at "
+                    "times nobody chose; write the value")
         match = _CRON_PART.match(part)
         if match is None:
             continue  # croniter's extensions, or nonsense croniter refuses

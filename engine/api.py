@@ -33,7 +33,7 @@ from engine.serializers import (
     SignalInputSerializer,
 )
 from engine.timeline import of_types
-from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
+from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer, shown_values
 from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
@@ -130,7 +130,7 @@ class ExecutionListApi(APIView):
             wanted = [s.strip() for s in raw_status.split(",") if s.strip()]
             unknown = sorted(set(wanted) - set(ExecutionStatus.values))
             if unknown:
-                raise BadRequest(f"unknown status {', '.join(unknown)}; one of {', '.join(ExecutionStatus.values)}")
+                raise BadRequest(f"unknown status {shown_values(unknown)}; one of {', '.join(ExecutionStatus.values)}")
             qs = qs.filter(status__in=wanted)
         trace = request.query_params.get("trace", "").strip()[:200]
         if trace:
