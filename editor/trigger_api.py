@@ -27,6 +27,7 @@ from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
 from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
+from flowmaestro.throttling import AnonThrottle
 from flowmaestro.visibility import get_or_404
 
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -195,11 +196,32 @@ def _wait_seconds(request: Request) -> float:
 _waiters = threading.BoundedSemaphore(int(getattr(settings, "FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)))
 
 
+class HookThrottle(AnonThrottle):
+    """Webhook calls at the anonymous rate, counted per webhook owner: by address, one
+    user's calls (or anyone's made-up tokens) used up the budget of every webhook sender at
+    that address (a SaaS's delivery range, a proxy, a NAT), and another user's runs were
+    refused with 429. A token that names no webhook is counted by address, so guessing
+    tokens stays slow and costs no owner anything."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        webhook = view.webhook(view.kwargs.get("token", ""))
+        ident = f"owner{webhook.workflow.owner_id}" if webhook is not None else self.get_ident(request)
+        return self.cache_format % {"scope": "hook", "ident": ident}
+
+
 class HookApi(APIView):
     """`POST /hooks/{token}`: start a run with the request body (JSON) as its input."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [HookThrottle]
+
+    def webhook(self, token: str) -> Webhook | None:
+        """The webhook of `token`, read once per request (the throttle asks first)."""
+        if not hasattr(self, "_webhook"):
+            self._webhook = (Webhook.objects.select_related("workflow__owner").filter(token=token).first()
+                             if 0 < len(token) <= 64 else None)
+        return self._webhook
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -212,8 +234,8 @@ class HookApi(APIView):
         },
     )
     def post(self, request: Request, token: str) -> Response:
-        webhook = Webhook.objects.select_related("workflow__owner").filter(token=token).first()
-        if webhook is None or len(token) > 64:
+        webhook = self.webhook(token)
+        if webhook is None:
             raise Http404
         body: bytes = request.body
         try:
