@@ -25,7 +25,7 @@ from engine.core import json_bounds
 from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
-from flowmaestro.request_bodies import JSONIntegerField
+from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
 from flowmaestro.visibility import get_or_404
 
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -58,14 +58,16 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-class WebhookInput(serializers.Serializer[Any]):
+# Known keys only (flowmaestro.request_bodies): a misspelt `timeZone` made a UTC schedule
+# and `enabld` an enabled webhook, each with a 201.
+class WebhookInput(KnownKeysSerializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     auth = serializers.ChoiceField(choices=["token", "hmac"], required=False, default="token")
     enabled = serializers.BooleanField(required=False)
     rotate = serializers.BooleanField(required=False, default=False)
 
 
-class ScheduleInput(serializers.Serializer[Any]):
+class ScheduleInput(KnownKeysSerializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cron = serializers.CharField(max_length=120)
     timezone = serializers.CharField(required=False, max_length=64, default="UTC")
@@ -101,7 +103,8 @@ class WebhookListApi(APIView):
         data.is_valid(raise_exception=True)
         _check_room(workflow.webhooks.all(), "webhooks")
         webhook = triggers.webhook_create(
-            workflow=workflow, name=data.validated_data.get("name", ""), auth=data.validated_data["auth"]
+            workflow=workflow, name=data.validated_data.get("name", ""), auth=data.validated_data["auth"],
+            enabled=data.validated_data.get("enabled", True),  # it was ignored: asked disabled, made live
         )
         return Response(webhook_json(request, webhook), status=status.HTTP_201_CREATED)
 
@@ -260,7 +263,7 @@ class HookApi(APIView):
             pause = min(pause * 1.5, 0.2)
 
 
-class RetentionInput(serializers.Serializer[Any]):
+class RetentionInput(KnownKeysSerializer):
     # None: follow the server's defaults; 0: keep for good.
     days = JSONIntegerField(allow_null=True, min_value=0, max_value=36_500)
     keepLast = JSONIntegerField(allow_null=True, min_value=0, max_value=10_000_000)

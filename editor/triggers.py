@@ -51,11 +51,12 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits: unguessable, and the URL is the credential
 
 
-def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN) -> Webhook:
+def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN,
+                   enabled: bool = True) -> Webhook:
     if auth not in WebhookAuth.values:
         raise InvalidTrigger(f"auth must be one of {', '.join(WebhookAuth.values)}")
     return Webhook.objects.create(
-        workflow=workflow, name=name[:200], token=_new_token(), auth=auth,
+        workflow=workflow, name=name[:200], token=_new_token(), auth=auth, enabled=enabled,
         hmac_secret=secrets.token_hex(32) if auth == WebhookAuth.HMAC else "",
     )
 
