@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from editor import selectors, triggers
 from editor.models import Schedule, Webhook, Workflow
 from editor.services import StorageLimit
+from engine import execution_values
 from engine.core import json_bounds
 from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
@@ -31,6 +32,7 @@ from flowmaestro.request_bodies import (
     JSONStringField,
     KnownKeysSerializer,
 )
+from flowmaestro.throttling import AnonThrottle
 from flowmaestro.visibility import get_or_404
 
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -201,11 +203,32 @@ def _wait_seconds(request: Request) -> float:
 _waiters = threading.BoundedSemaphore(int(getattr(settings, "FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)))
 
 
+class HookThrottle(AnonThrottle):
+    """Webhook calls at the anonymous rate, counted per webhook owner: by address, one
+    user's calls (or anyone's made-up tokens) used up the budget of every webhook sender at
+    that address (a SaaS's delivery range, a proxy, a NAT), and another user's runs were
+    refused with 429. A token that names no webhook is counted by address, so guessing
+    tokens stays slow and costs no owner anything."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        webhook = view.webhook(view.kwargs.get("token", ""))
+        ident = f"owner{webhook.workflow.owner_id}" if webhook is not None else self.get_ident(request)
+        return self.cache_format % {"scope": "hook", "ident": ident}
+
+
 class HookApi(APIView):
     """`POST /hooks/{token}`: start a run with the request body (JSON) as its input."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [HookThrottle]
+
+    def webhook(self, token: str) -> Webhook | None:
+        """The webhook of `token`, read once per request (the throttle asks first)."""
+        if not hasattr(self, "_webhook"):
+            self._webhook = (Webhook.objects.select_related("workflow__owner").filter(token=token).first()
+                             if 0 < len(token) <= 64 else None)
+        return self._webhook
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -219,8 +242,8 @@ class HookApi(APIView):
         },
     )
     def post(self, request: Request, token: str) -> Response:
-        webhook = Webhook.objects.select_related("workflow__owner").filter(token=token).first()
-        if webhook is None or len(token) > 64:
+        webhook = self.webhook(token)
+        if webhook is None:
             raise Http404
         body: bytes = request.body
         try:
@@ -260,12 +283,20 @@ class HookApi(APIView):
         deadline = time.monotonic() + wait
         pause = 0.01
         while True:
-            row = Execution.objects.filter(pk=execution_id).values("status", "output", "error").first()
-            if row is not None and row["status"] in FINISHED_EXECUTION_STATUSES:
-                answer.update(row)
+            current = Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+            if current in FINISHED_EXECUTION_STATUSES:
+                # Output and error bounded as the execution API answers them (whole up to the
+                # cap, else the truncated marker): read whole, a run echoing its 2 MB input
+                # from ten output nodes answered 20 MB to a caller without a login.
+                done = execution_values.with_values(Execution.objects.filter(pk=execution_id).only("pk"),
+                                                    ("output", "error")).first()
+                answer["status"] = current
+                if done is not None:
+                    answer["output"] = execution_values.bounded_value(done, "output")
+                    answer["error"] = execution_values.bounded_value(done, "error")
                 return Response(answer, status=status.HTTP_200_OK)
             if time.monotonic() >= deadline:
-                answer["status"] = row["status"] if row else answer["status"]
+                answer["status"] = current or answer["status"]
                 return Response(answer, status=status.HTTP_202_ACCEPTED)
             time.sleep(pause)
             pause = min(pause * 1.5, 0.2)

@@ -129,6 +129,11 @@ _WEEKDAYS = {name: number for number, name in enumerate(("sun", "mon", "tue", "w
 _CRON_PART = re.compile(r"^(?:(\*|\?)|([0-9]+|[a-z]{3})(?:-([0-9]+|[a-z]{3}))?)(?:/([0-9]+))?$", re.ASCII)
 
 
+# croniter's `R` (a random value, drawn again at every occurrence it computes) and `H` (a
+# hash of an id the schedule does not have), with an optional `(a-b)` and `/step`.
+_CRON_DRAWN = re.compile(r"^[hr](?:\([0-9]+-[0-9]+\))?(?:/[0-9]+)?$", re.ASCII)
+
+
 def _cron_value(text: str, field: int) -> int | None:
     if text.isascii() and text.isdigit():
         return int(text)
@@ -143,6 +148,9 @@ def _cron_field_problem(text: str, field: int) -> str | None:
     `5-5` as every value, so a range of one value is refused too.)"""
     name, low, high = CRON_FIELD_RANGES[field]
     for part in text.lower().split(","):
+        if _CRON_DRAWN.match(part):
+            return (f"{name} {part!r} is drawn at random (or hashed) anew for each run, so runs fall at "
+                    "times nobody chose; write the value")
         match = _CRON_PART.match(part)
         if match is None:
             continue  # croniter's extensions, or nonsense croniter refuses

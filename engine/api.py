@@ -39,6 +39,7 @@ from flowmaestro.request_bodies import (
     JSONStringField,
     KnownKeysSerializer,
     query_bool,
+    shown_values,
 )
 from flowmaestro.visibility import MAX_ID
 
@@ -136,7 +137,7 @@ class ExecutionListApi(APIView):
             wanted = [s.strip() for s in raw_status.split(",") if s.strip()]
             unknown = sorted(set(wanted) - set(ExecutionStatus.values))
             if unknown:
-                raise BadRequest(f"unknown status {', '.join(unknown)}; one of {', '.join(ExecutionStatus.values)}")
+                raise BadRequest(f"unknown status {shown_values(unknown)}; one of {', '.join(ExecutionStatus.values)}")
             qs = qs.filter(status__in=wanted)
         trace = request.query_params.get("trace", "").strip()[:200]
         if trace:

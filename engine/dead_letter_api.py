@@ -32,6 +32,7 @@ from engine.execution_values import LIST_VALUE_CAP, value_cap
 from engine.json_sizes import bounded, whole_json, with_json_sizes
 from engine.models import DeadLetter, DeadLetterKind
 from engine.serializers import TRUNCATED_HELP, BulkReplayInputSerializer, RerunInputSerializer
+from flowmaestro.request_bodies import shown_values
 from flowmaestro.visibility import MAX_ID, get_or_404
 
 LIST_CAP = 500
@@ -116,12 +117,12 @@ class DeadLetterListApi(APIView):
         kind = request.query_params.get("kind", "")
         if kind:
             if kind not in DeadLetterKind.values:
-                raise BadRequest(f"unknown kind {kind!r}; one of {', '.join(DeadLetterKind.values)}")
+                raise BadRequest(f"unknown kind {shown_values([kind])}; one of {', '.join(DeadLetterKind.values)}")
             qs = qs.filter(kind=kind)
         state = request.query_params.get("state", "")
         if state:
             if state not in STATES:
-                raise BadRequest(f"unknown state {state!r}; one of {', '.join(STATES)}")
+                raise BadRequest(f"unknown state {shown_values([state])}; one of {', '.join(STATES)}")
             if state == "open":
                 qs = qs.filter(replayed_at__isnull=True, discarded_at__isnull=True)
             elif state == "replayed":

@@ -38,6 +38,7 @@ from rest_framework import serializers
 
 from engine.json_sizes import bounded, with_json_sizes
 from engine.models import Execution, NodeRun, NodeRunStatus
+from flowmaestro.request_bodies import shown_values
 
 
 class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
@@ -196,7 +197,7 @@ def valid_statuses(raw: str) -> list[str]:
     wanted = [s.strip() for s in raw.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(NodeRunStatus.values))
     if unknown:
-        raise ValueError(f"unknown status {', '.join(unknown)}; one of {', '.join(NodeRunStatus.values)}")
+        raise ValueError(f"unknown status {shown_values(unknown)}; one of {', '.join(NodeRunStatus.values)}")
     return wanted
 
 

@@ -41,6 +41,20 @@ class KnownKeysSerializer(serializers.Serializer[Any]):
         return super().to_internal_value(data)
 
 
+# What a 400 echoes of a query parameter's unknown values: a few, each cut short. A
+# 15,000-character `status=` came back whole in its 400.
+MAX_VALUES_SHOWN = 5
+MAX_VALUE_SHOWN = 40
+
+
+def shown_values(values: list[str]) -> str:
+    """`values` as a 400 names them: the first MAX_VALUES_SHOWN, each at most
+    MAX_VALUE_SHOWN characters, and how many more there were."""
+    named = [repr(v if len(v) <= MAX_VALUE_SHOWN else v[:MAX_VALUE_SHOWN] + "…") for v in values[:MAX_VALUES_SHOWN]]
+    more = f" and {len(values) - MAX_VALUES_SHOWN} more" if len(values) > MAX_VALUES_SHOWN else ""
+    return ", ".join(named) + more
+
+
 def unknown_key_message(key: str, known: list[str]) -> str:
     # The same guess as the definition's unknown keys (engine.core.rules).
     guess = nearest(key, known)

@@ -258,6 +258,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "flowmaestro.api_errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Anonymous requests are counted by REMOTE_ADDR only. Unset, DRF keys them on the whole
+    # X-Forwarded-For header a client sends, so a made-up one per request escaped the anonymous
+    # rate. Behind a proxy, daphne's --proxy-headers puts the client's address in REMOTE_ADDR.
+    "NUM_PROXIES": 0,
     # Rates: FLOWMAESTRO_THROTTLE_RATES below (read on every request, so tests can change them).
     "DEFAULT_THROTTLE_CLASSES": [
         "flowmaestro.throttling.AnonThrottle",

@@ -29,6 +29,13 @@ indexed query, and reads events only when no announcement is on its way.
 `executions.user.<id>` group and from a cheap periodic comparison (which also serves
 staff, who see every execution, and out-of-process engines without Redis).
 
+Access is checked at the handshake and again every `ACCESS_RECHECK_S` while the stream is
+open: a session logged out (or expired, or its user deactivated or given a new password)
+closes the stream with 4401, and an execution the user may no longer see (staff status
+taken away, the run deleted) with 4404. Checked only at the handshake, a demoted staff
+member went on receiving other users' events and status changes for as long as the page
+stayed open.
+
 Close codes (sent after accepting, so that browsers can read them): 4400 bad request,
 4401 not logged in, 4404 no such execution — also another user's, which must look exactly
 like a missing one; 4429 the user already has `FLOWMAESTRO_WS_STREAMS_PER_USER` streams open
@@ -77,6 +84,9 @@ REPLAY_CHUNK = 500
 LIST_POLL_INTERVAL_S = 1.0
 LIST_WINDOW = 200
 MAX_SEQ = 2**31 - 1
+# How often an open stream checks its session and its user again (module docstring): a
+# session read and a user read (and, for one execution, the one-row visibility check).
+ACCESS_RECHECK_S = 5.0
 
 
 # --- streams per user ---------------------------------------------------------------------------
@@ -168,6 +178,56 @@ def _user_of(scope: dict[str, Any]) -> Any:
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+def _session_key(scope: dict[str, Any]) -> str | None:
+    return getattr(scope.get("session"), "session_key", None)
+
+
+@database_sync_to_async
+def _user_now(session_key: str | None) -> Any:
+    """The user the session `session_key` belongs to now, read afresh, or None: the checks
+    of `django.contrib.auth.get_user` (the session exists and has not expired, its backend
+    still loads an active user, its password hash still matches), without its side effects
+    (flushing or re-keying the session, which belongs to the browser's HTTP requests)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+        load_backend,
+    )
+    from django.utils.crypto import constant_time_compare
+
+    if not session_key:
+        return None
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    backend_path = data.get(BACKEND_SESSION_KEY)
+    if SESSION_KEY not in data or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(get_user_model()._meta.pk.to_python(data[SESSION_KEY]))
+    if user is None:
+        return None
+    session_hash = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return user if session_hash and any(constant_time_compare(session_hash, h) for h in hashes) else None
+
+
+async def _access_now(scope: dict[str, Any], user_id: int) -> Any:
+    """The stream's user read again, None when its session no longer logs that user in,
+    or `...` when the check itself failed (the database busy: keep the stream, try later)."""
+    try:
+        user = await _user_now(_session_key(scope))
+    except Exception:  # noqa: BLE001 - a failed read is not a logout
+        log.warning("websocket access recheck failed", exc_info=True)
+        return ...
+    return user if user is not None and int(user.pk) == user_id else None
+
+
+LOGGED_OUT = "Your session has ended: log in again to watch executions."
+
+
 # --- one execution's events -----------------------------------------------------------------
 
 
@@ -201,6 +261,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(CLOSE_TOO_MANY, TOO_MANY_STREAMS)
             return
         self.stream_of = int(user.pk)
+        self.next_check = time.monotonic() + ACCESS_RECHECK_S
         try:
             await self._start(user)
         except BaseException:
@@ -272,6 +333,8 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self._catch_up()
             while not self.finished:
+                if time.monotonic() >= self.next_check and not await self._access_holds():
+                    return
                 if not self.inbox:
                     try:
                         # Nothing live for a while: follow the store (see the module docstring).
@@ -290,6 +353,23 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         except Exception:  # a dead writer would leave the client waiting forever: close it
             log.exception("event stream of execution %s failed", self.execution_id)
             await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def _access_holds(self) -> bool:
+        """Whether the session still lets its user see this execution; if not, the stream
+        is closed as at a handshake that failed so (4401, or 4404 like a missing run)."""
+        self.next_check = time.monotonic() + ACCESS_RECHECK_S
+        assert self.stream_of is not None
+        user = await _access_now(self.scope, self.stream_of)
+        if user is ...:
+            return True
+        if user is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, LOGGED_OUT)
+        elif not await _may_watch(self.execution_id, user):
+            await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
+        else:
+            return True
+        self.finished = True
+        return False
 
     async def _catch_up_logged(self, *, unless_announced: bool = False) -> None:
         try:
@@ -436,8 +516,18 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             await self._send_if_changed(execution)
 
     async def _compare_periodically(self) -> None:
+        next_check = time.monotonic() + ACCESS_RECHECK_S
         while True:
             await asyncio.sleep(LIST_POLL_INTERVAL_S)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + ACCESS_RECHECK_S
+                user = await _access_now(self.scope, self.user_id)
+                if user is None:
+                    await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": LOGGED_OUT})
+                    await self.close(code=CLOSE_UNAUTHENTICATED)
+                    return
+                if user is not ...:
+                    self.user = user  # staff status read afresh: what the comparison shows
             try:
                 current = await _recent_executions(self.user)
                 async with self.lock:

@@ -205,8 +205,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     }
   }, [flow]);
 
-  /** Palette click / Enter: right of the selected node and connected to it, else in
-   * the middle of the view; never on top of another node; then scrolled fully into view. */
+  /** Palette click / Enter: right of the selected node and connected to it; with several
+   * nodes selected (the ends of parallel branches), right of them all and connected from
+   * each — a Merge joins them in one click; else in the middle of the view. Never on top of
+   * another node; then scrolled fully into view. */
   const addAtCenter = useCallback(
     (type: string) => {
       const store = graphStore.getState();
@@ -216,6 +218,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       }
       const selected = store.selectedNodeIds.length === 1 ? store.definition.nodes.find((n) => n.id === store.selectedNodeIds[0]) : undefined;
       const container = isContainerType(type, store.nodeTypes);
+      const isContainer = (t: string) => isContainerType(t, store.nodeTypes);
+      // Several selected nodes in one container (or all at the top level): the new node joins
+      // them. Nodes selected inside a loop together with the loop itself are not a join.
+      const several = store.selectedNodeIds.length > 1
+        ? store.definition.nodes.filter((n) => store.selectedNodeIds.includes(n.id)).sort((a, b) => a.position.y - b.position.y)
+        : [];
+      const joined = several.length > 1 && several.every((n) => n.parentId === several[0]?.parentId) ? several : [];
       let parentId: string | undefined;
       let wanted: { x: number; y: number };
       // A selected Loop with nothing inside takes the node as its body's first node: that is
@@ -227,8 +236,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         wanted = { x: LOOP_PADDING, y: LOOP_HEADER + LOOP_PADDING / 2 };
       } else if (selected) {
         parentId = selected.parentId;
-        const size = nodeSize(store.definition, selected.id, (t) => isContainerType(t, store.nodeTypes));
+        const size = nodeSize(store.definition, selected.id, isContainer);
         wanted = { x: selected.position.x + size.width + 80, y: selected.position.y };
+      } else if (joined.length) {
+        parentId = joined[0]?.parentId;
+        const right = Math.max(...joined.map((n) => n.position.x + nodeSize(store.definition, n.id, isContainer).width));
+        const middle = joined.reduce((sum, n) => sum + n.position.y + nodeSize(store.definition, n.id, isContainer).height / 2, 0) / joined.length;
+        wanted = { x: right + 80, y: middle - NODE_HEIGHT / 2 };
       } else {
         const el = document.querySelector(".fm-canvas");
         const rect = el?.getBoundingClientRect();
@@ -236,12 +250,16 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         wanted = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
       }
       const size = container ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
-      const position = freeSpot(store.definition, parentId, wanted, size, (t) => isContainerType(t, store.nodeTypes));
-      const id = store.addNode(type, position, parentId);
-      if (selected && !emptyLoop) {
-        const info = store.nodeTypes[selected.type];
-        const handles = outputHandles(selected, info);
-        if (handles.length && hasInputHandle(store.nodeTypes[type], type)) graphStore.getState().connect(selected.id, id, handles[0]);
+      const position = freeSpot(store.definition, parentId, wanted, size, isContainer);
+      const sources = (emptyLoop ? [] : selected ? [selected] : joined).flatMap((n) => {
+        const handles = outputHandles(n, store.nodeTypes[n.type]);
+        return handles.length ? [{ source: n.id, handle: handles[0] }] : [];
+      });
+      const id = store.addNode(type, position, parentId, hasInputHandle(store.nodeTypes[type], type) ? sources : []);
+      if (joined.length > 1) {
+        const wired = graphStore.getState().definition.edges.filter((e) => e.target === id).length;
+        const name = graphStore.getState().definition.nodes.find((n) => n.id === id)?.name ?? id;
+        if (wired) store.notify("info", `${name} joins the ${wired} selected nodes.`);
       }
       revealNode(id);
     },
@@ -338,18 +356,18 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           {saving ? "Saving…" : !workflowId ? "Not saved yet" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
         </span>
         <span className="fm-spacer" />
-        <button type="button" className="fm-btn" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
+        <button type="button" className="fm-btn fm-tb-narrowest" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
           Undo
         </button>
-        <button type="button" className="fm-btn" data-testid="redo" disabled={!canRedo} onClick={() => graphStore.getState().redo()} title="Redo (Ctrl+Shift+Z)">
+        <button type="button" className="fm-btn fm-tb-narrowest" data-testid="redo" disabled={!canRedo} onClick={() => graphStore.getState().redo()} title="Redo (Ctrl+Shift+Z)">
           Redo
         </button>
-        <button type="button" className="fm-btn" data-testid="auto-layout" disabled={layingOut} onClick={() => void autoLayout()} title="Auto-layout (Shift+L)">
+        <button type="button" className="fm-btn fm-tb-narrow" data-testid="auto-layout" disabled={layingOut} onClick={() => void autoLayout()} title="Auto-layout (Shift+L)">
           Auto-layout
         </button>
         <button
           type="button"
-          className={`fm-btn${snapToGrid ? " is-on" : ""}`}
+          className={`fm-btn fm-tb-narrow${snapToGrid ? " is-on" : ""}`}
           aria-pressed={snapToGrid}
           data-testid="snap-toggle"
           onClick={() => graphStore.getState().toggleSnap()}
@@ -357,7 +375,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         >
           Snap
         </button>
-        <button type="button" className="fm-btn" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
+        <button type="button" className="fm-btn fm-tb-narrow" data-testid="open-settings" aria-pressed={sidePanel === "settings"} onClick={() => setSidePanel((p) => (p === "settings" ? "selection" : "settings"))}>
           Settings
         </button>
         <button type="button" className="fm-btn fm-tb-extra" data-testid="open-versions" onClick={() => setDialog("versions")}>
@@ -386,6 +404,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         </button>
         <ToolbarMore
           items={[
+            { label: "Undo", testId: "undo", onSelect: () => graphStore.getState().undo(), narrow: "narrowest", disabled: !canUndo },
+            { label: "Redo", testId: "redo", onSelect: () => graphStore.getState().redo(), narrow: "narrowest", disabled: !canRedo },
+            { label: "Auto-layout", testId: "auto-layout", onSelect: () => void autoLayout(), narrow: "narrow", disabled: layingOut },
+            { label: snapToGrid ? "Snap to grid: on" : "Snap to grid: off", testId: "snap-toggle", onSelect: () => graphStore.getState().toggleSnap(), narrow: "narrow" },
+            { label: "Workflow settings", testId: "settings", onSelect: () => setSidePanel((p) => (p === "settings" ? "selection" : "settings")), narrow: "narrow" },
             { label: "Versions…", testId: "versions", onSelect: () => setDialog("versions") },
             { label: "Import…", testId: "import", onSelect: () => fileInput.current?.click() },
             { label: "Export", testId: "export", onSelect: exportJson },
@@ -452,7 +475,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
                       if (issue.nodeId) revealNode(issue.nodeId);
                     }}
                   >
-                    <span className="fm-issue-where">{issue.nodeId ?? issue.edgeId ?? "workflow"}</span>: {issue.message}
+                    <span className="fm-issue-where">{issueWhere(definition, issue)}</span>: {issue.message}
                   </button>
                 </li>
               ))}
@@ -462,8 +485,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       </footer>
       {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
                                       problems={validation.errors.map((issue) => {
-                                        const node = issue.nodeId ? definition.nodes.find((n) => n.id === issue.nodeId) : undefined;
-                                        return node ? `${node.name || node.id}: ${issue.message}` : issue.message;
+                                        const where = issueWhere(definition, issue);
+                                        return where === "workflow" ? issue.message : `${where}: ${issue.message}`;
                                       })} />}
       {dialog === "rerun" && runData.execution && (
         <RerunDialog
@@ -502,4 +525,20 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
 
 function withNodeName(approval: WaitingApprovalInfo, nodes: readonly WorkflowNode[]): WaitingApprovalInfo {
   return { ...approval, name: nodes.find((n) => n.id === approval.nodeId)?.name ?? approval.name };
+}
+
+/** Where a problem is, in the words of the canvas: the node's name ("HTTP Request", as on
+ * its box), a connection as "Start → Merge", else the workflow. The list named nodes by id
+ * ("http_2"), which the canvas shows only in the node's panel. */
+function issueWhere(definition: WorkflowDefinition, issue: { nodeId?: string | null; edgeId?: string | null }): string {
+  const name = (id: string) => {
+    const node = definition.nodes.find((n) => n.id === id);
+    return node?.name || id;
+  };
+  if (issue.nodeId) return name(issue.nodeId);
+  if (issue.edgeId) {
+    const edge = definition.edges.find((e) => e.id === issue.edgeId);
+    return edge ? `${name(edge.source)} → ${name(edge.target)}` : issue.edgeId;
+  }
+  return "workflow";
 }

@@ -1,12 +1,22 @@
 // The editor toolbar's "More" menu. In a narrow window (under 1280 px wide, see editor.css)
 // the toolbar's less frequent buttons (versions, import, export, shortcuts) move into it, so
-// the toolbar stays one row instead of wrapping onto the canvas.
+// the toolbar stays one row instead of wrapping onto the canvas. Narrower still (a window
+// half a laptop screen wide) the layout buttons follow (`narrow` items), and then undo/redo
+// (`narrowest`), so that Save and Run stay on screen.
 import { type KeyboardEvent, useEffect, useRef, useState } from "react";
 
 export interface MoreItem {
   label: string;
   testId: string;
   onSelect: () => void;
+  /** Listed only when the window is narrow enough that the toolbar hides its button. */
+  narrow?: "narrow" | "narrowest";
+  disabled?: boolean;
+}
+
+/** The menu's entries that show (the `narrow` ones are hidden by CSS in a wider window). */
+function shownEntries(root: HTMLElement | null): HTMLButtonElement[] {
+  return Array.from(root?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? []).filter((el) => el.getClientRects().length > 0 && !el.disabled);
 }
 
 export function ToolbarMore({ items }: { items: MoreItem[] }) {
@@ -15,7 +25,7 @@ export function ToolbarMore({ items }: { items: MoreItem[] }) {
 
   useEffect(() => {
     if (!open) return;
-    root.current?.querySelector<HTMLButtonElement>("[role=menuitem]")?.focus();
+    shownEntries(root.current)[0]?.focus();
     const away = (event: MouseEvent) => {
       if (!root.current?.contains(event.target as Node)) setOpen(false);
     };
@@ -36,7 +46,7 @@ export function ToolbarMore({ items }: { items: MoreItem[] }) {
   const move = (event: KeyboardEvent<HTMLDivElement>) => {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
     event.preventDefault();
-    const entries = Array.from(root.current?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? []);
+    const entries = shownEntries(root.current);
     const at = entries.indexOf(document.activeElement as HTMLButtonElement);
     const next = (at + (event.key === "ArrowDown" ? 1 : entries.length - 1)) % entries.length;
     entries[next]?.focus();
@@ -52,6 +62,7 @@ export function ToolbarMore({ items }: { items: MoreItem[] }) {
         <div role="menu" aria-label="More actions" className="fm-more-menu" data-testid="toolbar-more-menu" onKeyDown={move}>
           {items.map((item) => (
             <button key={item.testId} type="button" role="menuitem" data-testid={`more-${item.testId}`}
+                    className={item.narrow ? `fm-more-${item.narrow}` : undefined} disabled={item.disabled}
                     onClick={() => {
                       setOpen(false);
                       item.onSelect();

@@ -1,6 +1,7 @@
 // Every node type from GET /api/node-types, grouped by category and searchable. Drag an
-// item onto the canvas, or click it / press Enter to add it after the selected node (into
-// a selected Loop whose body is empty; else in the middle of the view).
+// item onto the canvas, or click it / press Enter to add it after the selected node (after
+// several selected nodes: joining them; into a selected Loop whose body is empty; else in
+// the middle of the view).
 import { useMemo, useState } from "react";
 
 import type { NodeTypeInfo } from "../api/types";
@@ -90,7 +91,7 @@ export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
                   {t.container && <span className="fm-chip">container</span>}
                   {why ? <span className="fm-visually-hidden"> (unavailable)</span> : null}
                   <span id={`palette-hint-${t.type}`} className="fm-visually-hidden">
-                    {why ?? "click or press Enter to add it after the selected node (into a selected empty Loop), or drag it onto the canvas"}
+                    {why ?? "click or press Enter to add it after the selected node (after several: joining them; into a selected empty Loop), or drag it onto the canvas"}
                   </span>
                 </div>
               </li>

@@ -99,7 +99,9 @@ export interface GraphState {
   setNodeTypes(types: NodeTypeInfo[]): void;
   /** Apply a change as one undoable step. */
   change(mutate: (definition: WorkflowDefinition) => WorkflowDefinition): void;
-  addNode(type: string, position: Position, parentId?: string): string;
+  /** Adds a node (selected), wired from each of `from` (source node, output handle) in the
+   * same undo step: a palette click after one node, or a join after several. */
+  addNode(type: string, position: Position, parentId?: string, from?: readonly { source: string; handle?: string }[]): string;
   connect(source: string, target: string, sourceHandle?: string | null): ConnectCheck & { edgeId?: string };
   updateNode(id: string, patch: { name?: string; config?: Config }): void;
   /** Gives a node a new id (references follow); returns why it cannot, or null. */
@@ -210,7 +212,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       change(mutate) {
         commit(mutate(get().definition));
       },
-      addNode(type, position, parentId) {
+      addNode(type, position, parentId, from = []) {
         const { definition, nodeTypes } = get();
         const info = nodeTypes[type];
         const id = nextNodeId(type, new Set(definition.nodes.map((n) => n.id)));
@@ -223,7 +225,15 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
           config: structuredClone(info?.defaults ?? {}),
         };
         if (parentId !== undefined) node.parentId = parentId;
-        commit({ ...definition, nodes: [...definition.nodes, node] }, { selectedNodeIds: [id], selectedEdgeIds: [] });
+        let next: WorkflowDefinition = { ...definition, nodes: [...definition.nodes, node] };
+        for (const { source, handle: wanted } of from) {
+          const handle = wanted && wanted !== DEFAULT_HANDLE ? wanted : undefined;
+          if (!checkConnection(next, source, id, handle).ok) continue;
+          const edge: WorkflowEdge = { id: nextEdgeId(new Set(next.edges.map((e) => e.id))), source, target: id };
+          if (handle !== undefined) edge.sourceHandle = handle;
+          next = { ...next, edges: [...next.edges, edge] };
+        }
+        commit(next, { selectedNodeIds: [id], selectedEdgeIds: [] });
         return id;
       },
       connect(source, target, sourceHandle) {

@@ -22,6 +22,7 @@ import {
   loopItemCount,
   loopItemStats,
   type LoopItemStats,
+  outsideLabelPlace,
   queueWaitMs,
   STATUS_COLOURS,
   stripStatus,
@@ -201,6 +202,7 @@ export function Gantt(props: GanttProps) {
         {lanes.map((lane, index) => {
           const y = AXIS + index * ROW;
           const isSelected = selection?.kind === "lane" && selection.id === lane.id;
+          const beside = outsidePlaces(barsByLane.get(lane.id) ?? [], now, x, chartWidth);
           return (
             <g key={lane.id} data-testid="timeline-lane" data-lane-id={lane.id} data-lane-kind={lane.kind}
                data-branch-name={lane.branchName ?? ""}>
@@ -226,12 +228,11 @@ export function Gantt(props: GanttProps) {
                 {lane.kind === "loop"
                   ? <DensityStrip lane={lane} bars={bars} y={y} x={x} origin={origin} view={current} now={now} />
                   : null}
-                {(barsByLane.get(lane.id) ?? []).map((bar) => {
+                {(barsByLane.get(lane.id) ?? []).map((bar, index) => {
+                  const outside = beside[index];
                   const queued = toMs(bar.queuedAt);
                   const started = toMs(bar.startedAt);
-                  const finished = toMs(bar.finishedAt) ?? (FINISHED_NODE_STATUSES.has(bar.status) ? started : now);
-                  const runStart = started ?? now;
-                  const runEnd = Math.max(finished ?? now, runStart);
+                  const { runStart, runEnd } = barTimes(bar, now);
                   if (runEnd < origin + current.from - 1 || (queued ?? runStart) > origin + current.to + 1) return null;
                   const x0 = x(runStart);
                   const w = Math.max(MIN_BAR_PX, x(runEnd) - x0);
@@ -273,6 +274,9 @@ export function Gantt(props: GanttProps) {
                       )}
                       {started !== null && shown ? (
                         <text x={x0 + 5} y={y + ROW / 2 + 4} className="tl-bar-text" data-testid="bar-label">{shown}</text>
+                      ) : !shown && outside ? (
+                        <text x={outside.x} y={y + ROW / 2 + 4} textAnchor={outside.anchor} className="tl-bar-text tl-bar-text-outside"
+                              data-testid="bar-label" data-outside="true">{label}</text>
                       ) : null}
                     </g>
                   );
@@ -292,6 +296,50 @@ export function Gantt(props: GanttProps) {
       {hover ? <Tooltip bar={hover.bar} x={hover.x} y={hover.y} now={now} /> : null}
     </div>
   );
+}
+
+/** A bar's run start and end in ms since the epoch (a running bar ends now; one that never
+ * started sits where it would have). */
+function barTimes(bar: Bar, now: number): { runStart: number; runEnd: number } {
+  const started = toMs(bar.startedAt);
+  const finished = toMs(bar.finishedAt) ?? (FINISHED_NODE_STATUSES.has(bar.status) ? started : now);
+  const runStart = started ?? now;
+  return { runStart, runEnd: Math.max(finished ?? now, runStart) };
+}
+
+const NEIGHBOURS = 8;
+
+/** Per bar of a lane, where its name goes when the bar is too narrow for it (null: inside, or
+ * nowhere). A failed 2 ms node or a main-lane Merge is a sliver, and its name is what a user
+ * looks for: it is written beside the bar where the lane is free, never over another bar or
+ * another such name. The lane's bars are in start order and run one after another, so the
+ * bars near each one suffice: a slot with thousands of items costs no more per bar. */
+function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => number, chartWidth: number): ({ x: number; anchor: "start" | "end" } | null)[] {
+  const spans = laneBars.map((bar) => {
+    const { runStart, runEnd } = barTimes(bar, now);
+    const queued = toMs(bar.queuedAt);
+    const x0 = x(runStart);
+    const right = toMs(bar.startedAt) !== null ? x0 + Math.max(MIN_BAR_PX, x(runEnd) - x0) : x(queued ?? runStart) + MIN_BAR_PX;
+    return { left: x(queued ?? runStart), right, runLeft: x0 };
+  });
+  const written: { left: number; right: number }[] = [];
+  return laneBars.map((bar, index) => {
+    const span = spans[index];
+    if (!span) return null;
+    const label = barLabel(bar);
+    const width = label.length * CHAR_PX;
+    const short = bar.iteration !== null ? `#${bar.iteration}` : "";
+    const inside = span.right - span.runLeft;
+    if (toMs(bar.startedAt) !== null && (width + 10 <= inside || (short && short.length * CHAR_PX + 8 <= inside))) return null;
+    const others = [
+      ...spans.slice(Math.max(0, index - NEIGHBOURS), index),
+      ...spans.slice(index + 1, index + 1 + NEIGHBOURS),
+      ...written.slice(-NEIGHBOURS),
+    ];
+    const place = outsideLabelPlace(span, others, width, LABEL_WIDTH, LABEL_WIDTH + chartWidth);
+    if (place) written.push(place.anchor === "start" ? { left: place.x, right: place.x + width } : { left: place.x - width, right: place.x });
+    return place;
+  });
 }
 
 /** Whether some run of this loop node is still under way (its container bar not finished). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatDuration, tickLabel, tickLabelPlace } from "./model";
+import { formatDuration, outsideLabelPlace, tickLabel, tickLabelPlace } from "./model";
 
 // The Executions list showed a run paused at an approval for 119.6 s as "1m 60s": seconds
 // were rounded after the minutes were taken, so a duration just under a whole minute read
@@ -38,5 +38,18 @@ describe("tickLabelPlace", () => {
   });
   it("puts other labels right of their line", () => {
     expect(tickLabelPlace(400, "60 ms", 1000)).toEqual({ x: 403, anchor: "start" });
+  });
+});
+
+describe("outsideLabelPlace", () => {
+  it("writes a sliver's name right of it when the lane is free there", () => {
+    expect(outsideLabelPlace({ left: 300, right: 303 }, [], 30, 230, 1000)).toEqual({ x: 307, anchor: "start" });
+  });
+  it("goes left of the bar when the next bar or the chart's edge leaves no room on the right", () => {
+    expect(outsideLabelPlace({ left: 960, right: 963 }, [], 30, 230, 1000)).toEqual({ x: 956, anchor: "end" });
+    expect(outsideLabelPlace({ left: 500, right: 503 }, [{ left: 510, right: 600 }], 30, 230, 1000)).toEqual({ x: 496, anchor: "end" });
+  });
+  it("gives up when neither side has room", () => {
+    expect(outsideLabelPlace({ left: 500, right: 503 }, [{ left: 480, right: 499 }, { left: 510, right: 600 }], 30, 230, 1000)).toBeNull();
   });
 });

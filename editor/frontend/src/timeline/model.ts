@@ -82,6 +82,34 @@ export function tickLabelPlace(at: number, label: string, width: number): { x: n
   return at + 3 + label.length * 7 > width ? { x: at - 3, anchor: "end" } : { x: at + 3, anchor: "start" };
 }
 
+/** Where a bar's name goes when it does not fit inside the bar: right of the bar when its
+ * lane is free up to the next bar (or the chart's edge), else left of it, else nowhere. A
+ * failed 2 ms node or a main-lane Start/Merge is a sliver, and its name is what a user looks
+ * for (Temporal and Jaeger write such names beside the bar). `others` are the lane's other
+ * bars, each from its queue start to its run end, and the names already written beside
+ * them, in px; `labelPx` is the text's width. */
+export function outsideLabelPlace(
+  bar: { left: number; right: number },
+  others: readonly { left: number; right: number }[],
+  labelPx: number,
+  chartLeft: number,
+  chartRight: number,
+): { x: number; anchor: "start" | "end" } | null {
+  const gap = 4;
+  let next = chartRight;
+  let previous = chartLeft;
+  // Sides by centre: two slivers 1 px apart overlap once each is drawn 3 px wide, and
+  // still one is left of the other (then neither has room towards the other).
+  const centre = (bar.left + bar.right) / 2;
+  for (const o of others) {
+    if ((o.left + o.right) / 2 >= centre) next = Math.min(next, o.left);
+    else previous = Math.max(previous, o.right);
+  }
+  if (next - bar.right >= labelPx + 2 * gap) return { x: bar.right + gap, anchor: "start" };
+  if (bar.left - previous >= labelPx + 2 * gap) return { x: bar.left - gap, anchor: "end" };
+  return null;
+}
+
 /** An axis label for `ms` after the run's start, for ticks `step` apart. */
 export function tickLabel(ms: number, step: number): string {
   if (Math.abs(ms) < step / 1e6) return "0";
