@@ -8,17 +8,63 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from engine.execution_values import bounded_value, with_values
 from engine.models import DeadLetter, Event, Execution, NodeRun, PendingSignal, RetentionRun
-from flowmaestro.admin_lookups import ModelAdmin
+from flowmaestro.admin_lookups import LookupSafeChangeList, ModelAdmin
 
 INLINE_LIMIT = 200
+# Counts of rows that can be millions (a big loop's node runs and events) stop here: a
+# COUNT reads every matching index entry, ~1 s per million rows on PostgreSQL, on every
+# page view. Past the cap the admin says "10,000+".
+COUNT_CAP = 10_000
+
+
+def capped_count(queryset: QuerySet[Any]) -> int:
+    """How many rows `queryset` has, counting at most COUNT_CAP + 1 of them (a COUNT over a
+    LIMITed subquery): a value over COUNT_CAP means "more than COUNT_CAP"."""
+    return queryset.order_by()[:COUNT_CAP + 1].count()
+
+
+def count_text(count: int) -> str:
+    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+
+
+class CappedPaginator(Paginator):
+    """Pages of a list that may have millions of rows: the count is capped (capped_count),
+    so past COUNT_CAP rows the last pages are not offered (filter the list instead)."""
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        return capped_count(rows) if isinstance(rows, QuerySet) else len(rows)
+
+
+class CappedChangeList(LookupSafeChangeList):
+    """A list over a huge table: the count under the list says "10,000+" past the cap
+    (templates/admin/engine/pagination.html and search_form.html read `result_count_text`)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_count_text = count_text(self.result_count)
+
+
+class HugeTableAdmin(ModelAdmin[Any]):
+    """The lists of tables that grow by a row per node run or event: neither the filtered
+    count nor the whole table's ("N total", which Django counts on every page) is exact."""
+
+    paginator = CappedPaginator
+    show_full_result_count = False
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[CappedChangeList]:
+        return CappedChangeList
 
 
 # Columns no list shows that can each be megabytes (a run's input, a big loop's results, a
@@ -105,7 +151,7 @@ def _bounded_pretty(execution: Execution, field: str) -> str:
 
 
 @admin.register(Execution)
-class ExecutionAdmin(ModelAdmin[Execution]):
+class ExecutionAdmin(HugeTableAdmin, ModelAdmin[Execution]):
     list_display = [
         "id", "workflow", "version_number", "status", "trace_id", "owner", "priority", "created_at", "finished_at",
         "held_by",
@@ -148,12 +194,15 @@ class ExecutionAdmin(ModelAdmin[Execution]):
 
     @admin.display(description="full lists")
     def links(self, execution: Execution) -> str:
+        # Capped counts: a 1,000,000-item loop has millions of node runs and events, and
+        # counting them all (index-only, still every entry) made this page take seconds.
         node_runs = reverse("admin:engine_noderun_changelist") + f"?execution__id__exact={execution.pk}"
         events = reverse("admin:engine_event_changelist") + f"?execution__id__exact={execution.pk}"
         return format_html(
             '<a href="{}">all {} node runs</a> · <a href="{}">all {} events</a> · '
             '<a href="/executions/{}/">timeline</a>',
-            node_runs, execution.node_runs.count(), events, execution.events.count(), execution.pk,
+            node_runs, count_text(capped_count(execution.node_runs.all())), events,
+            count_text(capped_count(execution.events.all())), execution.pk,
         )
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Execution | None:
@@ -250,7 +299,7 @@ class ReadOnlyAdmin(ModelAdmin[Any]):
 
 
 @admin.register(NodeRun)
-class NodeRunAdmin(ReadOnlyAdmin):
+class NodeRunAdmin(HugeTableAdmin, ReadOnlyAdmin):
     list_display = [
         "id", "execution", "seq", "node_id", "type", "status", "attempt", "iteration", "branch_id", "trace_id",
         "started_at", "finished_at",
@@ -268,7 +317,7 @@ class NodeRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(HugeTableAdmin, ReadOnlyAdmin):
     list_display = ["execution", "seq", "type", "ts", "node_id", "branch_id", "trace_id", "status"]
     list_filter = ["type"]
     search_fields = ["=trace_id", "=execution__trace_id", "node_id"]

@@ -8,6 +8,11 @@ coordinator, started when the worker is ready and drained when it shuts down:
   from its Redis list (FLOWMAESTRO_NODE_BODIES=runners, the default), or
   `flowmaestro.nodes.run`: one node body as its own task (=tasks); either way the outcome
   goes back to that coordinator's Redis list, never to the database.
+
+A warm shutdown (SIGTERM) takes a second or two, well inside the 5 s honcho gives (README
+"Stopping a worker"): the bodies this worker runs go back to their coordinators at once
+(LocalBodies), and its coordinator hands its executions back after
+FLOWMAESTRO_WORKER_STOP_GRACE, so no slot keeps Celery's shutdown waiting.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis
@@ -35,10 +41,90 @@ from engine.nodes.base import NodeError
 log = logging.getLogger("engine")
 
 
+class LocalBodies:
+    """The node bodies this worker process runs right now, so that its warm shutdown gives
+    them back to their coordinators instead of waiting for them (a body may be a minute-long
+    HTTP call; honcho, systemd and Compose kill a worker that takes seconds to stop).
+
+    Each body runs on a daemon thread of its own while its Celery task (a runner, or a
+    body's task) waits for it: on a shutdown, the task stops waiting, tells the body's
+    coordinator "given back" and returns, so Celery's warm shutdown waits for no body. The
+    coordinator publishes the body again at once (CeleryExecutor._given_back); the thread
+    left behind ends with the process, or, done first, its outcome counts like any first
+    outcome of an open attempt (recorded once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # attempt id → (its coordinator's engine id, the lease it was taken under, the
+        # event its task waits on)
+        self._running: dict[str, tuple[str, str, threading.Event]] = {}
+        self.stopped = threading.Event()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stopped.is_set()
+
+    def run(self, attempt_id: str, engine_id: str, lease: str, body: Callable[[], bool]) -> bool | None:
+        """`body()`'s result, or None when the worker began stopping first (the body given back)."""
+        wake = threading.Event()
+        with self._lock:
+            stopping = self.stopping
+            if not stopping:
+                self._running[attempt_id] = (engine_id, lease, wake)
+        if stopping:
+            _give_back([(attempt_id, engine_id, lease)])
+            return None
+        outcome: list[bool] = []
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                outcome.append(body())
+            except BaseException as exc:  # noqa: BLE001 - raised again in the task, as before
+                failure.append(exc)
+            finally:
+                wake.set()
+
+        threading.Thread(target=main, name="fm-body", daemon=True).start()
+        wake.wait()
+        with self._lock:
+            self._running.pop(attempt_id, None)
+        if failure:
+            raise failure[0]
+        return outcome[0] if outcome else None
+
+    def stop(self, own_engine: str | None) -> int:
+        """(Warm shutdown.) Take no more bodies; give those running back to their
+        coordinators, except this process's own coordinator's (it is handing its runs back,
+        and their next owner starts those node runs again); how many were given back."""
+        with self._lock:
+            self.stopped.set()
+            running, self._running = self._running, {}
+        back = [(attempt_id, engine_id, lease) for attempt_id, (engine_id, lease, _) in running.items()
+                if engine_id != own_engine]
+        _give_back(back)
+        for _, _, wake in running.values():
+            wake.set()
+        return len(back)
+
+
+def _give_back(bodies: list[tuple[str, str, str]]) -> None:
+    for attempt_id, engine_id, lease in bodies:
+        try:
+            send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "back", "k": lease})
+        except Exception as exc:  # noqa: BLE001 - then it runs again when this worker's lease lapses
+            log.warning("giving node body %s back failed: %s", attempt_id, exc)
+
+
+local_bodies = LocalBodies()
+
+
 @shared_task(name=EXECUTION_TASK, ignore_result=True, Strategy="engine.tasks:take_strategy")
 def take_execution(execution_id: Any) -> None:
     from engine.runtime import start_engine
 
+    if local_bodies.stopping:
+        return  # a worker shutting down claims nothing (its coordinator is gone: no new one)
     start_engine().submit(execution_id)
 
 
@@ -75,9 +161,10 @@ def run_node(self: Task, payload: dict[str, Any]) -> None:
     engine_id = reply_to.removeprefix("flowmaestro:to:")
     # Started, under this process's lease: if the lease lapses before the answer, the
     # coordinator publishes the body again (engine.executors.celery_executor).
-    send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "start", "k": this_lease()},
-         lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
-    _run_body(payload, engine_id, _where(self))
+    lease, where = this_lease(), _where(self)
+    send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "start", "k": lease},
+         lease=(lease, settings.FLOWMAESTRO_WORKER_LOST_AFTER))
+    local_bodies.run(attempt_id, engine_id, lease, partial(_run_body, payload, engine_id, where))
 
 
 @shared_task(name=RUNNER_TASK, bind=True, ignore_result=True)
@@ -94,7 +181,7 @@ def serve_bodies(self: Task, engine_id: str) -> None:
     ends = time.monotonic() + settings.FLOWMAESTRO_RUNNER_SLICE
     served = 0
     try:
-        while True:
+        while not local_bodies.stopping:
             taken = take_body(redis_url, engine_id, lease, lost_after)
             if taken is None:
                 # A runner that found nothing at all came late (others took the bodies): it
@@ -104,13 +191,24 @@ def serve_bodies(self: Task, engine_id: str) -> None:
                 break
             attempt_id, payload = taken
             log.info("node body %s received", attempt_id)
-            ok = _run_body(payload, engine_id, where)
+            ok = local_bodies.run(attempt_id, engine_id, lease, partial(_run_body, payload, engine_id, where))
+            if ok is None:
+                log.info("node body %s given back (this worker is stopping)", attempt_id)
+                break
             log.info("node body %s %s", attempt_id, "succeeded" if ok else "failed")
             served += 1
             if time.monotonic() >= ends:
                 break
     finally:
         send(redis_url, engine_id, {"t": "runner-end", "r": runner})
+
+
+def _killed_by_the_stop(exc: BaseException) -> bool:
+    """Whether a body failed because its sandbox process got the SIGTERM that stops this
+    worker (honcho, systemd and Compose signal the whole process group): that failure is
+    the stop's, not the node's, so it is not reported; the body is given back (the signal
+    handler may run a moment after the sandbox died, hence the wait)."""
+    return "exit code -15" in str(exc) and local_bodies.stopped.wait(1.0)
 
 
 def _where(task: Task) -> str:
@@ -137,6 +235,8 @@ def _run_body(payload: dict[str, Any], engine_id: str, where: str) -> bool:
             value = cls().run(ctx)
         except Exception as error:  # noqa: BLE001 - the node's failure is its outcome
             exc = error
+    if exc is not None and _killed_by_the_stop(exc):
+        return False  # given back: it runs again elsewhere
     # With the lease renewed in the same round trip: a worker busy with long bodies stays alive.
     send(settings.REDIS_URL, engine_id, {"a": attempt_id, "t": "done", "w": where, **wire.outcome(value, exc)},
          lease=(this_lease(), settings.FLOWMAESTRO_WORKER_LOST_AFTER))
@@ -201,10 +301,20 @@ def _warm_sandbox() -> None:
 
 @worker_shutting_down.connect
 def _drain_coordinator(**_: Any) -> None:
-    # A warm shutdown releases this worker's executions at once (no waiting for staleness).
-    from engine.runtime import stop_engine
+    """A warm shutdown (SIGTERM; Celery calls this first, in the main process): the bodies
+    this worker runs go back to their coordinators, and its own coordinator starts nothing
+    more, waits FLOWMAESTRO_WORKER_STOP_GRACE for results, and hands its executions back
+    (released, not left to go stale): others take everything over at once, and Celery's
+    shutdown that follows finds no slot busy."""
+    from engine.runtime import get_engine, stop_engine
 
-    stop_engine(5.0)
+    started = time.monotonic()
+    engine = get_engine()
+    given = local_bodies.stop(engine.engine_id if engine is not None else None)
+    if given:
+        log.info("warm shutdown: %d node bodies given back to their coordinators", given)
+    stop_engine(settings.FLOWMAESTRO_WORKER_STOP_GRACE)
+    log.info("warm shutdown: coordinator stopped in %.2f s", time.monotonic() - started)
 
 
 

@@ -349,6 +349,13 @@ if FLOWMAESTRO_NODE_BODIES not in ("runners", "tasks"):
 FLOWMAESTRO_RUNNER_SLICE = env_float("FLOWMAESTRO_RUNNER_SLICE", 2)
 if not 0.1 <= FLOWMAESTRO_RUNNER_SLICE <= 600:
     raise ImproperlyConfigured("FLOWMAESTRO_RUNNER_SLICE must be between 0.1 and 600 seconds")
+# A worker's warm shutdown (SIGTERM): its coordinator starts nothing more, records the
+# results that come within these seconds, then hands its runs back (another coordinator
+# claims them at once); the node bodies its slots run are given back to their coordinators
+# at once. Kept well under the stop timeouts of honcho (5 s), systemd and Compose.
+FLOWMAESTRO_WORKER_STOP_GRACE = env_float("FLOWMAESTRO_WORKER_STOP_GRACE", 1)
+if not 0 <= FLOWMAESTRO_WORKER_STOP_GRACE <= 600:
+    raise ImproperlyConfigured("FLOWMAESTRO_WORKER_STOP_GRACE must be between 0 and 600 seconds")
 # Kombu's Redis transport, keeping one client per channel instead of building one per
 # published message (engine/executors/redis_transport.py); the broker URL stays redis://.
 CELERY_BROKER_TRANSPORT = "engine.executors.redis_transport:Transport"

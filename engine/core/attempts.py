@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.json_bounds import JSONBoundsError, bounded_error, storable
 from engine.core.policies import NodePolicy, retry_delay_ms
 from engine.core.scopes import Attempt, ScopeRun
-from engine.core.signals import await_approval, handler_starts
+from engine.core.signals import await_approval, handler_kept, handler_retried
 from engine.nodes import get_node_type
 from engine.nodes.base import AwaitSignal, BranchResult, NodeCancelled, NodeError, Route, Sleep
 
@@ -39,7 +39,7 @@ class NodeRuns:
     def new_attempt(self, scope: ScopeRun, node: Node, node_input: Any, policy: NodePolicy, *, status: str = "queued",
                     queued_at: datetime | None = None, detached: bool = False,
                     on_finish: Callable[[Attempt], None] | None = None, tries_before: int | None = None,
-                    at_once: bool = False, branches: dict[str, Any] | None = None,
+                    at_once: bool = False, durable: bool = False, branches: dict[str, Any] | None = None,
                     branch_results: list[BranchResult] | None = None, data: Any = None) -> Attempt:
         """A node run attempt, recorded as queued (or retrying): the one way attempts are made,
         for the flow's nodes (`Flow.node_ready`) and for detached ones (`start_detached`)."""
@@ -47,7 +47,7 @@ class NodeRuns:
         row = self.new_row(scope, node, attempt_no, status, node_input, queued_at)
         attempt = Attempt(row["id"], self.ex, scope, node, attempt_no, row, policy, node_input, status=status,
                           branches=branches or {}, branch_results=branch_results or [], detached=detached,
-                          on_finish=on_finish, at_once=at_once,
+                          on_finish=on_finish, at_once=at_once, durable=durable,
                           tries_before=attempt_no - 1 if tries_before is None else tries_before)
         self.ex.active[attempt.id] = attempt
         self.ex.rec.event("node.queued" if status == "queued" else "node.retrying", row, data=data)
@@ -55,15 +55,24 @@ class NodeRuns:
 
     def start_detached(self, node: Node, node_input: Any, policy: NodePolicy, *,
                        on_finish: Callable[[Attempt], None] | None = None, data: Any = None,
-                       at_once: bool = False) -> Attempt:
+                       at_once: bool = False, durable: bool = False, tries_before: int | None = None,
+                       retry_in: float | None = None) -> Attempt:
         """Run one node outside the flow while the execution goes on or winds down (a custom
         signal handler, a compensation): top-level scope, visible on the timeline, retried
         by its policy like any node (`fail_attempt`). `at_once`: start it (and its retries)
         when due even while the execution does not dispatch (a rollback), instead of
-        queueing it."""
+        queueing it. `durable`: kept in the execution's state until it ends (a custom
+        handler, engine.core.signals), before it can start. A takeover carries on a retry
+        series: `tries_before` is where the series began, and with `retry_in` (seconds) the
+        attempt waits to retry for that long first."""
         attempt = self.new_attempt(self.ex.top, node, node_input, policy, detached=True, on_finish=on_finish, data=data,
-                                   at_once=at_once)
-        if at_once:
+                                   at_once=at_once, durable=durable, tries_before=tries_before,
+                                   status="queued" if retry_in is None else "retrying")
+        if durable:
+            handler_kept(self.ex, attempt)
+        if retry_in is not None:
+            self._when_due(attempt, retry_in)
+        elif at_once:
             self.start_attempt(attempt)
         else:
             self.ex.ready.append(attempt)
@@ -77,8 +86,6 @@ class NodeRuns:
         if cls is None:  # validated on save; a type removed since then
             self.fail_attempt(attempt, {"message": f"unknown node type {node.type!r}"}, retryable=False)
             return
-        if attempt.detached and self.ex.extra_state.get("handlers"):
-            handler_starts(self.ex, attempt)
         attempt.impl = cls()
         attempt.status = "running"
         attempt.holds_slot = True
@@ -175,17 +182,7 @@ class NodeRuns:
             delay = retry_delay_ms(policy.retry, tries if attempt.detached else attempt.attempt)
             nxt = self._retry(attempt)
             self.ex.rec.retry_note(nxt.row, error, delay)
-
-            def go() -> None:
-                if nxt.status != "retrying":
-                    return
-                if nxt.at_once:
-                    self.start_attempt(nxt)
-                else:
-                    self.ex.ready.append(nxt)
-                    self.ex.engine.mark_dirty(self.ex)
-
-            nxt.timers.append(self.ex.engine.add_timer(delay / 1000, go, self.ex))
+            self._when_due(nxt, delay / 1000)
             return
         if not retryable and tries < policy.max_attempts:
             # Say why a configured retry did not happen: the same input fails the same way.
@@ -197,12 +194,28 @@ class NodeRuns:
         else:
             self.finalize(attempt, status, error=error)
 
+    def _when_due(self, attempt: Attempt, delay_s: float) -> None:
+        """A retrying attempt goes on after its delay: queued, or started (`at_once`)."""
+        def go() -> None:
+            if attempt.status != "retrying":
+                return
+            if attempt.at_once:
+                self.start_attempt(attempt)
+            else:
+                self.ex.ready.append(attempt)
+                self.ex.engine.mark_dirty(self.ex)
+
+        attempt.timers.append(self.ex.engine.add_timer(delay_s, go, self.ex))
+
     def _retry(self, attempt: Attempt) -> Attempt:
         """The next attempt of a failed one, recorded as retrying (its timer queues it)."""
         if attempt.detached:
-            return self.new_attempt(self.ex.top, attempt.node, attempt.input, attempt.policy, status="retrying",
-                                    detached=True, on_finish=attempt.on_finish, tries_before=attempt.tries_before,
-                                    at_once=attempt.at_once)
+            nxt = self.new_attempt(self.ex.top, attempt.node, attempt.input, attempt.policy, status="retrying",
+                                   detached=True, on_finish=attempt.on_finish, tries_before=attempt.tries_before,
+                                   at_once=attempt.at_once, durable=attempt.durable)
+            if attempt.durable:
+                handler_retried(self.ex, attempt, nxt)
+            return nxt
         self.ex.flow.node_ready(attempt.scope, attempt.node.id, retry_of=attempt)
         return attempt.scope.attempts[attempt.node.id]
 

@@ -207,4 +207,8 @@ class Claims:
     def release(self) -> None:
         """Wait until the writer has committed everything, then let other engines take over."""
         self.coordinator.writer.barrier(30)
-        self.persistence.release(self.engine_id, list(self.coordinator.executions))
+        held = list(self.coordinator.executions)
+        self.persistence.release(self.engine_id, held)
+        if held:
+            log.info("engine %s: %d executions handed back (another engine takes them over now): %s",
+                     self.engine_id, len(held), ", ".join(map(str, held[:20])))

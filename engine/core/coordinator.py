@@ -104,6 +104,9 @@ class Coordinator:
                 if message[0] == "drain":
                     drain_deadline = message[1]
                     self.draining = True
+                    # Woken at the deadline, not at the next poll after it (a worker's stop
+                    # has a few seconds before it is killed).
+                    self.timers.add(max(0.0, drain_deadline - clock()), lambda: None)
                 else:
                     self.safe(self._handle, message)
                 handled += 1

@@ -27,6 +27,7 @@ from engine.core.records import FINAL, NodeRunRow, Recorder, small
 from engine.core.redrive import redrives
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
+from engine.core.signals import pending_handler_ids
 from engine.core.whole_branches import WholeBranches
 
 if TYPE_CHECKING:
@@ -61,9 +62,9 @@ class ExecutionRun:
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
             "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers")}
-        # The stored rows of custom handler node runs queued and not started yet (the
-        # `handlers` above): a takeover queues them again (engine.core.signals).
-        pending = set(self.extra_state.get("handlers") or ())
+        # The stored rows of custom handler node runs that had not ended (the `handlers`
+        # above): a takeover carries them on (engine.core.signals).
+        pending = pending_handler_ids(self.extra_state)
         self.handler_rows: list[dict[str, Any]] = [r for r in record.node_runs if r.get("id") in pending] if pending else []
         self.awaiting: Attempt | None = None  # the approval node run the execution waits on
         self.compensable: list[dict[str, Any]] = []  # succeeded node runs with `compensate`
@@ -86,7 +87,7 @@ class ExecutionRun:
         self.rec = Recorder(engine, record.id, record.trace_id, record.owner, last_seq=record.last_seq,
                             run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0))
         redrive = self.extra_state.get("redrive") or {}
-        self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec)
+        self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec, waiting=pending)
         # Loop items that did not succeed, stored as the execution's `failed_items` at the
         # end (engine.core.loops counts each loop run's at its end; kept loop runs from before).
         self.failed_items = self.history.kept_failed_items
@@ -137,8 +138,10 @@ class ExecutionRun:
     # -- node runs (engine.core.attempts), for loops, signals, rollback and the engine ---------
     def start_detached(self, node: Node, node_input: Any, policy: NodePolicy, *,
                        on_finish: Callable[[Attempt], None] | None = None, data: Any = None,
-                       at_once: bool = False) -> Attempt:
-        return self.runs.start_detached(node, node_input, policy, on_finish=on_finish, data=data, at_once=at_once)
+                       at_once: bool = False, durable: bool = False, tries_before: int | None = None,
+                       retry_in: float | None = None) -> Attempt:
+        return self.runs.start_detached(node, node_input, policy, on_finish=on_finish, data=data, at_once=at_once,
+                                        durable=durable, tries_before=tries_before, retry_in=retry_in)
 
     def start_attempt(self, attempt: Attempt) -> None:
         self.runs.start_attempt(attempt)
@@ -228,7 +231,7 @@ class ExecutionRun:
         self.finished = True
         self.extra_state.pop("branchRetries", None)  # nothing retries any more (nor on a redrive)
         self.extra_state.pop("branchEnds", None)
-        self.extra_state.pop("handlers", None)  # a handler still queued ends with the run (a redrive does not run it)
+        self.extra_state.pop("handlers", None)  # a handler's takeover ends with the run (a redrive does not run it)
         for row in self.history.unstarted.values():  # queued before a restart, never reached again
             self.rec.abandoned(row)
         self.history.unstarted.clear()

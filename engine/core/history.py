@@ -35,10 +35,13 @@ class RunHistory:
         self.kept_failed_items = 0
 
     @classmethod
-    def load(cls, graph: Graph, rows: list[dict[str, Any]], redrive: dict[str, Any], rec: Recorder) -> RunHistory:
+    def load(cls, graph: Graph, rows: list[dict[str, Any]], redrive: dict[str, Any], rec: Recorder,
+             waiting: set[Any] | frozenset[Any] = frozenset()) -> RunHistory:
         """From the stored rows (in seq order); rows that were running when their engine
         stopped are recorded as interrupted. A redrive's re-run nodes are history up to
-        `sinceSeq`, the node-run seq when it began; rows after that replay as usual."""
+        `sinceSeq`, the node-run seq when it began; rows after that replay as usual.
+        `waiting`: ids of rows that wait to retry and are taken up again, like queued ones
+        (the custom signal handlers the execution's state keeps, engine.core.signals)."""
         self = cls()
         since = int(redrive.get("sinceSeq") or 0)
         history = rerun_keys(graph, [r for r in rows if r.get("seq", 0) <= since],
@@ -55,7 +58,8 @@ class RunHistory:
                 self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"])
                 continue
             self.recorded.add(key)
-            if row["status"] == "queued" and not row.get("started_at"):
+            if not row.get("started_at") and (row["status"] == "queued"
+                                              or (row["status"] == "retrying" and row["id"] in waiting)):
                 self.replay.pop(key, None)
                 self.unstarted[key] = row
                 self.attempt_counts[key] = max(self.attempt_counts.get(key, 0), row["attempt"] - 1)

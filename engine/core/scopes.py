@@ -46,6 +46,9 @@ class Attempt:
     on_finish: Callable[[Attempt], None] | None = None  # detached only: told when it ends (rollback)
     tries_before: int = 0  # detached only: attempts of this node before its retry series began
     at_once: bool = False  # detached only: a retry starts when due, not at the next dispatch
+    # Detached only: a custom signal handler, kept in the execution's state from its queueing
+    # to its end (through its retries), so that an engine taking the run over runs it again.
+    durable: bool = False
 
     @property
     def active(self) -> bool:

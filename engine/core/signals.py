@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from engine.core.persistence import SignalRecord
+from engine.core.persistence import SignalRecord, now
 from engine.core.policies import node_policy
-from engine.core.records import small
+from engine.core.records import FINAL, small
 from engine.core.rollback import rollback_and_cancel
 from engine.nodes import get_node_type
 
@@ -94,13 +95,21 @@ def apply_signal(ex: ExecutionRun, record: SignalRecord) -> None:
 # `transform` without JavaScript, `merge`, `log`: `NodeType.only_data`) runs at once even
 # while the run is paused, so a `set` handler's variables are there before the resume. Any
 # other handler node is node work, which a paused run does not start: it is queued and
-# starts on resume. Until it starts its node run id is kept in the execution's state
-# (`handlers`), so that an engine that takes the run over (a restart while paused) queues
-# it again instead of dropping it with the other queued rows nothing reaches any more.
+# starts on resume.
+#
+# A handler is durable like the flow's node runs: from its queueing to its end it is kept in
+# the execution's state (`handlers`: its current node run id, and where its retry series
+# began), written in the same commit as its node run rows. An engine that takes the run over
+# (a restart, or a takeover after a crash) carries each one on where it was: a queued one
+# as the same row, one waiting to retry as the same row after the rest of its delay, one
+# that was running as a new attempt (its row is recorded as interrupted, as a node's is). A
+# handler that ended is no longer in the state, so it never runs twice.
 
-def run_handler(ex: ExecutionRun, node_id: str, node_input: Any, *, taken_up: NodeRunRow | None = None) -> None:
+def run_handler(ex: ExecutionRun, node_id: str, node_input: Any, *, taken_up: NodeRunRow | None = None,
+                tries_before: int | None = None, retry_in: float | None = None) -> None:
     """A custom handler: its node runs outside the flow, while the execution goes on (or,
-    for node work, once a paused execution is resumed)."""
+    for node work, once a paused execution is resumed). `taken_up`, `tries_before` and
+    `retry_in` carry on an earlier engine's handler (`requeue_handlers`)."""
     node = ex.plan.graph.nodes.get(node_id)
     if node is None:
         ex.rec.event("log", status=ex.status, data={"message": f"signal handler node {node_id!r} not found"})
@@ -108,52 +117,106 @@ def run_handler(ex: ExecutionRun, node_id: str, node_input: Any, *, taken_up: No
     cls = get_node_type(node.type)
     at_once = ex.status == "paused" and cls is not None and cls.only_data(node.config)
     if taken_up is not None:
-        # The queued row of an earlier engine: the same attempt takes it up (no second row).
+        # The unstarted row of an earlier engine: the same attempt takes it up (no second row).
         key = ("", node.id)
         ex.history.unstarted[key] = taken_up
         ex.history.attempt_counts[key] = int(taken_up["attempt"]) - 1
     attempt = ex.start_detached(node, node_input, node_policy(node.config), on_finish=_handler_finished,
-                                at_once=at_once)
-    if attempt.status in ("queued", "retrying"):
-        ex.extra_state["handlers"] = [*(ex.extra_state.get("handlers") or []), attempt.id]
-        ex.save_state()
+                                at_once=at_once, durable=True, tries_before=tries_before, retry_in=retry_in)
+    if taken_up is not None and retry_in is not None and isinstance(taken_up.get("error"), dict):
+        note = taken_up["error"]  # why it retries, as the earlier engine noted it
+        ex.rec.retry_note(attempt.row, note.get("previousError"), float(note.get("retryInMs") or 0))
 
 
-def handler_starts(ex: ExecutionRun, attempt: Attempt) -> None:
-    """A handler's node run starts: a takeover no longer has to queue it again."""
-    pending = ex.extra_state.get("handlers")
-    if pending and attempt.id in pending:
-        ex.extra_state["handlers"] = [i for i in pending if i != attempt.id]
-        if not ex.extra_state["handlers"]:
-            del ex.extra_state["handlers"]
+def _pending(ex: ExecutionRun) -> list[dict[str, Any]]:
+    return list(ex.extra_state.get("handlers") or [])
+
+
+def handler_kept(ex: ExecutionRun, attempt: Attempt) -> None:
+    """A handler is queued: kept in the state until it ends (before it can start)."""
+    ex.extra_state["handlers"] = [*_pending(ex), {"id": attempt.id, "triesBefore": attempt.tries_before}]
+    ex.save_state()
+
+
+def handler_retried(ex: ExecutionRun, failed: Attempt, retry: Attempt) -> None:
+    """A handler failed and waits to retry: the state names its new attempt."""
+    pending = _pending(ex)
+    if any(_entry_id(entry) == failed.id for entry in pending):
+        ex.extra_state["handlers"] = [{**entry, "id": retry.id} if _entry_id(entry) == failed.id else entry
+                                      for entry in pending]
         ex.save_state()
 
 
 def _handler_finished(attempt: Attempt) -> None:
-    """A `set` handler sets run variables, as the same node does in the flow."""
+    """A handler ended (after its retries): a takeover no longer runs it. A `set` handler
+    sets run variables, as the same node does in the flow."""
     ex, output = attempt.ex, attempt.row.get("output")
+    pending = _pending(ex)
+    kept = [entry for entry in pending if _entry_id(entry) != attempt.id]
+    changed = len(kept) != len(pending)
+    if changed:
+        if kept:
+            ex.extra_state["handlers"] = kept
+        else:
+            ex.extra_state.pop("handlers", None)
     if attempt.status == "succeeded" and attempt.node.type == "set" and isinstance(output, dict):
         ex.variables = {**ex.variables, **output}
+        changed = True
+    if changed:
         ex.save_state()
+
+
+def _entry_id(entry: Any) -> Any:
+    # An entry is `{"id", "triesBefore"}`; a release before durable handlers kept the bare
+    # id of a queued one.
+    return entry.get("id") if isinstance(entry, dict) else entry
+
+
+def pending_handler_ids(state: dict[str, Any]) -> set[Any]:
+    """The node run ids of the handlers an execution's stored state says are unfinished."""
+    return {_entry_id(entry) for entry in state.get("handlers") or ()}
 
 
 def requeue_handlers(ex: ExecutionRun) -> None:
-    """On a claim: queue again the handler node runs an earlier engine queued and never
-    started (in the order they were queued), each as the same attempt and row."""
-    pending = set(ex.extra_state.pop("handlers", None) or ())
-    if not pending:
+    """On a claim: carry on the handlers an earlier engine had not finished, in the order
+    they were queued. A queued one is queued again as the same attempt and row; one waiting
+    to retry waits for the rest of its delay as the same attempt and row; one that was
+    running (its row is recorded as interrupted, engine.core.history) runs again as its
+    next attempt. Each keeps the tries its retry policy has left."""
+    entries = {_entry_id(entry): entry for entry in ex.extra_state.pop("handlers", None) or ()}
+    if not entries:
         return
-    rows = sorted((r for r in ex.handler_rows if r.get("id") in pending), key=lambda r: r.get("seq", 0))
+    rows = sorted((r for r in ex.handler_rows if r.get("id") in entries), key=lambda r: r.get("seq", 0))
     for row in rows:
-        if row.get("status") != "queued" or row.get("started_at") or ex.finished:
-            continue
+        if ex.finished:
+            break
+        if row.get("status") in FINAL:
+            continue  # it ended; its end was written before the state forgot it
+        entry = entries[row["id"]]
+        tries_before = entry.get("triesBefore") if isinstance(entry, dict) else None
+        unstarted = row.get("status") in ("queued", "retrying") and not row.get("started_at")
         key = ("", row["node_id"])
         before = ex.history.attempt_counts.get(key, 0)
         run_handler(ex, row["node_id"], row.get("input") if row.get("input") is not None else {},
-                    taken_up=cast("NodeRunRow", row))
+                    taken_up=cast("NodeRunRow", row) if unstarted else None,
+                    tries_before=int(tries_before) if isinstance(tries_before, int) else None,
+                    retry_in=_retry_left(row) if unstarted and row.get("status") == "retrying" else None)
         ex.history.attempt_counts[key] = max(before, ex.history.attempt_counts.get(key, 0))
     if not ex.extra_state.get("handlers"):
         ex.save_state()
+
+
+def _retry_left(row: dict[str, Any]) -> float:
+    """Seconds an earlier engine's retrying row still had to wait: its delay (noted on the
+    row) counts from when it was made (`queued_at`)."""
+    note = row.get("error") if isinstance(row.get("error"), dict) else {}
+    delay_ms = note.get("retryInMs") if isinstance(note, dict) else None
+    queued_at = row.get("queued_at")
+    if not isinstance(delay_ms, (int, float)) or not isinstance(queued_at, datetime):
+        return 0.0
+    if queued_at.tzinfo is None:
+        queued_at = queued_at.replace(tzinfo=UTC)  # a store without time zones keeps UTC
+    return max(0.0, (queued_at + timedelta(milliseconds=delay_ms) - now()).total_seconds())
 
 
 def _pause(ex: ExecutionRun, record: SignalRecord, *, cleanup: bool) -> None:
@@ -250,7 +313,7 @@ def start_claimed(ex: ExecutionRun) -> None:
         continue_rollback(ex)
         return
     ex.start()
-    requeue_handlers(ex)  # queued while paused: they start on resume, as before the takeover
+    requeue_handlers(ex)  # unfinished handlers go on (queued while paused: they start on resume)
     waiting = ex.extra_state.get("awaiting")
     if not isinstance(waiting, dict) or ex.status != "paused":
         return

@@ -28,6 +28,10 @@ Two ways to carry bodies (FLOWMAESTRO_NODE_BODIES):
 - `tasks`: each body is its own Celery task `flowmaestro.nodes.run` whose task id is the
   attempt id (Flower lists every body by its node run id), at Celery's per-task cost.
 
+A worker in its warm shutdown does not finish the bodies it runs: it gives each back (a
+`back` message with the lease it ran under), and the coordinator publishes it again at once
+(`_given_back`), as it would after that lease lapsed.
+
 The same list takes control messages from the web tier (`{"t": "signal", "e": id}`: a
 signal for an execution this coordinator owns), so signals also arrive without polling.
 """
@@ -257,6 +261,25 @@ class CeleryExecutor:
             if entry is not None:
                 entry[1] = lease
 
+    def _given_back(self, attempt_id: str, lease: str) -> None:
+        """(Listener thread.) A worker in its warm shutdown gave this body back unfinished
+        (engine.tasks): publish it again now rather than when that worker's lease lapses.
+        Only while it is still open under that lease: answered meanwhile, or published again
+        already, it is left alone."""
+        if self._stop.is_set():
+            return
+        with self.in_flight_lock:
+            entry = self.in_flight.get(attempt_id)
+            if entry is None or entry[0] is None or entry[1] != lease:
+                return
+            entry[1] = None  # until a worker starts it again
+            payload = entry[0]
+        log.warning("engine: worker %s is stopping and gave back node body %s; published again", lease, attempt_id)
+        if self.runners is not None:
+            self.runners.push([(attempt_id, payload)])
+        else:
+            self._publish(attempt_id, payload)
+
     def _answered(self, attempt_id: str) -> None:
         with self.in_flight_lock:
             self.in_flight.pop(attempt_id, None)
@@ -345,6 +368,8 @@ class CeleryExecutor:
                 reports.remote_done(message["a"], *wire.settle(message))
             elif kind == "start":
                 self._started(message["a"], str(message.get("k", "")))
+            elif kind == "back":
+                self._given_back(str(message["a"]), str(message.get("k", "")))
             elif kind == "log":
                 reports.remote_log(message["a"], str(message.get("m", "")))
             elif kind in ("runner", "runner-end"):

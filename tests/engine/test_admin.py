@@ -139,3 +139,62 @@ def test_resume_action_leaves_a_waiting_approval_to_its_decision(admin_client_: 
         "/admin/engine/execution/", {"action": "resume_selected", "_selected_action": [execution.pk]}, follow=True
     )
     assert "Sent resume" in response.content.decode()
+
+
+def _unbounded_counts(queries: list[dict[str, Any]]) -> list[str]:
+    """The COUNT statements over node runs or events that no LIMIT bounds (each reads every
+    index entry of the execution: millions for a big loop)."""
+    return [q["sql"] for q in queries
+            if "COUNT(" in q["sql"].upper() and ("engine_noderun" in q["sql"] or "engine_event" in q["sql"])
+            and "LIMIT" not in q["sql"].upper()]
+
+
+def test_a_big_execution_page_and_its_lists_count_no_further_than_a_bound(
+        admin_client_: Client, execution: Execution) -> None:
+    """A loop over a million items has millions of node runs and events: its admin page
+    counted them all (COUNT over the execution's rows) on every view. The page shows the
+    first rows, links to the full lists and says "10,000+" past the cap; the lists page
+    through the rows with the same capped count and no whole-table "N total"."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    many = 10_050
+    now = timezone.now()
+    NodeRun.objects.bulk_create(
+        [NodeRun(id=f"{i:032x}", execution=execution, node_id=f"n{i:05d}", name="work", type="http",
+                 status="succeeded", trace_id=execution.trace_id, seq=i + 10) for i in range(many)],
+        batch_size=2000)
+    Event.objects.bulk_create(
+        [Event(execution=execution, seq=i + 10, type="node.succeeded", ts=now, node_id=f"e{i:05d}")
+         for i in range(many)], batch_size=2000)
+
+    with CaptureQueriesContext(connection) as page_queries:
+        page = admin_client_.get(f"/admin/engine/execution/{execution.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert _unbounded_counts(page_queries.captured_queries) == []
+    # What an admin needs: the capped counts, the links to every row, the first rows inline.
+    assert f'execution__id__exact={execution.pk}">all 10,000+ node runs</a>' in html
+    assert f'execution__id__exact={execution.pk}">all 10,000+ events</a>' in html
+    assert "Node runs (first 200)" in html and "Events (first 200)" in html
+    assert "n00000" in html and "n00198" in html and "n00199" not in html  # the start's run is the first
+    assert "e00000" in html and "e00199" not in html and "e09999" not in html
+
+    for path, first in (("/admin/engine/noderun/", "n10049"), ("/admin/engine/event/", "e10049")):
+        with CaptureQueriesContext(connection) as list_queries:
+            listing = admin_client_.get(path, {"execution__id__exact": execution.pk})
+        assert listing.status_code == 200
+        assert _unbounded_counts(list_queries.captured_queries) == []
+        text = listing.content.decode()
+        assert "10,000+ " in text and first in text  # newest first, 200 a page
+        assert " total)" not in text
+        second = admin_client_.get(path, {"execution__id__exact": execution.pk, "p": "2"})
+        assert second.status_code == 200 and first.replace("100", "098") in second.content.decode()
+
+
+def test_a_small_execution_page_counts_exactly(admin_client_: Client, execution: Execution) -> None:
+    html = admin_client_.get(f"/admin/engine/execution/{execution.pk}/change/").content.decode()
+    # Under the cap the counts are exact (the start's node run; the queued and node events).
+    assert ">all 1 node runs</a>" in html and ">all 2 events</a>" in html
+    listing = admin_client_.get("/admin/engine/event/", {"execution__id__exact": execution.pk}).content.decode()
+    assert "\n2 events\n" in listing

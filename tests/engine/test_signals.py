@@ -303,6 +303,60 @@ def test_a_handler_queued_while_paused_survives_an_engine_restart(alice: User) -
     assert runs(ex, "notify") == [(1, "succeeded")] and handler.input == {"n": 2}
 
 
+def handler_run(**handler_config: Any) -> dict[str, Any]:
+    """A run whose `work` takes a while; `ping` runs the `notify` handler: a `delay` by
+    default, or the node given."""
+    notify = {"id": "notify", "type": "delay", "config": {"duration": 1200}, **handler_config}
+    return definition([START, {"id": "work", "type": "delay", "config": {"duration": 2500}},
+                       {"id": "out", "type": "output", "name": "out", "config": {"value": "{{work}}"}}, notify],
+                      [("start", "work"), ("work", "out")],
+                      signalHandlers={"ping": {"action": "custom", "handler": "notify"}})
+
+
+def test_a_handler_running_when_its_engine_stops_runs_again_on_the_next_engine_and_a_finished_one_does_not(
+        alice: User) -> None:
+    ex = start_run(alice, handler_run(config={"duration": 800}), {"job": 4})
+    wait_node(ex, "work", "running")
+    signal(ex, alice, "ping", data={"n": 1})
+    wait_for(lambda: runs(ex, "notify") == [(1, "succeeded")], 5, "the first handler done")
+    signal(ex, alice, "ping", data={"n": 2})
+    wait_node(ex, "notify", "running")
+    stop_engine(0.2)  # the handler is still running: the next engine takes the run over
+    start_engine()
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": {"job": 4}}
+    # The interrupted handler ran again to its end, once; the one that had finished did not.
+    wait_for(lambda: len(runs(ex, "notify")) == 3 and runs(ex, "notify")[-1][1] != "running", 5,
+             "the handler run again")
+    assert runs(ex, "notify") == [(1, "succeeded"), (2, "cancelled"), (3, "succeeded")]
+    again = NodeRun.objects.get(execution=ex, node_id="notify", attempt=3)
+    assert again.input == {"n": 2} and again.output == {"n": 2}
+    interrupted = NodeRun.objects.get(execution=ex, node_id="notify", attempt=2)
+    assert "interrupted" in interrupted.error["message"]
+    assert "handlers" not in ex.state  # nothing is left for a later takeover to run
+
+
+def test_a_handler_waiting_to_retry_when_its_engine_stops_keeps_its_retries_on_the_next_engine(
+        alice: User) -> None:
+    ex = start_run(alice, handler_run(type="fail", config={
+        "message": "CRM down", "retry": {"maxAttempts": 3, "initialDelay": 1000}}), {"job": 5})
+    wait_node(ex, "work", "running")
+    signal(ex, alice, "ping", data={"n": 1})
+    wait_for(lambda: runs(ex, "notify") == [(1, "failed"), (2, "retrying")], 5, "the handler waits to retry")
+    stop_engine(0.2)
+    start_engine()
+    # Attempt 2 ran on the next engine, after the rest of its delay, and the third followed:
+    # the same attempts as without the restart.
+    wait_for(lambda: runs(ex, "notify") == [(1, "failed"), (2, "failed"), (3, "failed")], 10,
+             "the handler's retries")
+    first, second, _ = NodeRun.objects.filter(execution=ex, node_id="notify").order_by("seq")
+    assert second.input == {"n": 1} and second.error["message"] == "CRM down"
+    assert (second.started_at - first.finished_at).total_seconds() >= 0.95
+    ex = wait_status(ex, {"succeeded", "failed"})
+    assert ex.status == "succeeded" and ex.output == {"out": {"job": 5}}
+    assert "handlers" not in ex.state
+
+
 # -- approvals ----------------------------------------------------------------------------------------
 def approval_definition(approval_config: dict[str, Any]) -> dict[str, Any]:
     return definition(

@@ -198,6 +198,35 @@ def test_takeover_reaps_node_runs_of_a_dead_engine(
     assert not NodeRun.objects.filter(execution_id=ex.id, status__in=["running", "queued", "retrying"]).exists()
 
 
+def test_a_custom_signal_handler_running_at_a_kill_9_runs_again_on_the_next_engine(
+    engines: Engines, run_workflow: Any, owner: User
+) -> None:
+    """A handler is part of the run like its nodes: one that was running when its engine
+    died is run again by the engine that takes the run over (after the heartbeat went
+    stale), and its output is recorded once."""
+    d = definition([START, {"id": "work", "type": "delay", "config": {"duration": 3000}},
+                    {"id": "out", "type": "output", "name": "out", "config": {"value": "{{work}}"}},
+                    {"id": "notify", "type": "delay", "config": {"duration": 1500}}],
+                   [("start", "work"), ("work", "out")],
+                   signalHandlers={"ping": {"action": "custom", "handler": "notify"}})
+    ex = run_workflow(d, {"job": 6})
+    first = engines.start()
+    wait_for(lambda: rows(ex.id, "work") == [(1, "running")], what="work running")
+    signal(ex.id, owner, "ping", data={"n": 1})
+    wait_for(lambda: rows(ex.id, "notify") == [(1, "running")], what="the handler running")
+    engines.kill_9(first)
+    second = engines.start()
+    wait_for(lambda: owned_by(ex.id) == second.engine_id, what="takeover")  # type: ignore[attr-defined]
+    wait_for(lambda: status_of(ex.id) in ("succeeded", "failed", "cancelled"), what="finished")
+    ex.refresh_from_db()
+    assert ex.status == "succeeded", ex.error
+    assert ex.output == {"out": {"job": 6}}
+    wait_for(lambda: rows(ex.id, "notify")[-1][1] not in ("queued", "running"), what="the handler's end")
+    assert rows(ex.id, "notify") == [(1, "cancelled"), (2, "succeeded")]
+    again = NodeRun.objects.get(execution_id=ex.id, node_id="notify", attempt=2)
+    assert again.input == {"n": 1} and again.output == {"n": 1}
+
+
 def test_pause_a_30_item_parallel_loop_restart_and_resume_with_data(
     engines: Engines, run_workflow: Any, owner: User
 ) -> None:

@@ -120,8 +120,9 @@ class Cluster:
             client.close()
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def running_cluster(**env: str) -> Iterator[Cluster]:
+    """The cluster of this module's tests (Redis, a database, workers w1 and w2, daphne d1
+    and d2), with `env` over the settings below; stopped and its database dropped after."""
     url, drop = _database()
     login = prepare_database(url)
     local = LocalCluster(url, env={
@@ -131,6 +132,7 @@ def cluster() -> Iterator[Cluster]:
         "FLOWMAESTRO_POLL_INTERVAL": "0.2",
         "FLOWMAESTRO_HTTP_ALLOW_PRIVATE": "true",
         "FLOWMAESTRO_CELERY_CONCURRENCY": "4",
+        **env,
     })
     try:
         local.start_redis()
@@ -145,3 +147,8 @@ def cluster() -> Iterator[Cluster]:
     finally:
         local.stop()
         drop()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    yield from running_cluster()
