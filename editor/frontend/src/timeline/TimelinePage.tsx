@@ -15,9 +15,11 @@ import { Gantt, type Selection } from "./Gantt";
 import { MiniCanvas } from "./MiniCanvas";
 import {
   applyEvents,
+  barLabel,
   concurrencyNotes,
   concurrencyText,
   countByStatus,
+  failedWhere,
   FINISHED_EXECUTION_STATUSES,
   formatDuration,
   formatTime,
@@ -252,6 +254,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         </div>
         <RunIo input={execution.input} output={execution.output} error={execution.error} status={live.status}
                nodes={timeline.definition.nodes} />
+        {live.status === "failed" || live.status === "timed_out" ? (
+          <FailedHere bars={failedWhere(bars, joinNodes(timeline.definition.edges))} onSelect={setSelection} />
+        ) : null}
         <dl className="tl-stats">
           <div><dt>Elapsed</dt><dd data-testid="elapsed">{formatDuration(toMs(live.startedAt) !== null ? wallEnd - origin : null)}</dd></div>
           <div><dt>Node runs</dt><dd data-testid="counts">{Object.entries(counts).map(([s, n]) => (
@@ -380,6 +385,42 @@ function RunIo({ input, output, error, status, nodes }: RunIoProps) {
         <span className="fm-muted" data-testid="run-output-pending">{FINISHED_EXECUTION_STATUSES.has(status) ? "No result." : "No result yet."}</span>
       )}
     </div>
+  );
+}
+
+/** Nodes with several incoming edges: joins, whose failure may only sum up their branches'. */
+function joinNodes(edges: readonly { target: string }[]): Set<string> {
+  const seen = new Set<string>();
+  const joins = new Set<string>();
+  for (const e of edges) {
+    if (seen.has(e.target)) joins.add(e.target);
+    seen.add(e.target);
+  }
+  return joins;
+}
+
+const FAILED_SHOWN = 5;
+
+/** "Failed: Charge card (branch_b)": which node runs failed, each a button that opens its
+ * details (error, input, trace id). A join's error only counted them ("1 of 2 branches
+ * failed", its branchErrors without names), so the failure had to be hunted on the chart. */
+function FailedHere({ bars, onSelect }: { bars: readonly Bar[]; onSelect: (s: Selection) => void }) {
+  if (!bars.length) return null;
+  return (
+    <p className="tl-failed-here" data-testid="failed-here">
+      <span className="tl-error-text">Failed:</span>{" "}
+      {bars.slice(0, FAILED_SHOWN).map((bar, index) => (
+        <span key={bar.nodeRunId}>
+          {index ? ", " : null}
+          <button type="button" className="fm-link-btn" data-testid="failed-here-node" onClick={() => onSelect({ kind: "bar", id: bar.nodeRunId })}>
+            {barLabel(bar)}
+          </button>
+          {bar.branchName && bar.branchName !== "main" && bar.iteration === null ? <span className="fm-muted"> ({bar.branchName})</span> : null}
+          {bar.status === "timed_out" ? <span className="fm-muted"> timed out</span> : null}
+        </span>
+      ))}
+      {bars.length > FAILED_SHOWN ? <span className="fm-muted"> and {bars.length - FAILED_SHOWN} more</span> : null}
+    </p>
   );
 }
 

@@ -658,3 +658,21 @@ export function loopItemStats(bars: readonly Bar[]): Map<string, LoopItemStats> 
   }
   return stats;
 }
+
+/** The node runs where a failed run actually failed, in start order: each node run whose
+ * last attempt failed or timed out, leaving out loop containers and a join (`joins`: nodes
+ * with several incoming edges) that failed without running — the verdict that summed the
+ * branches up. A join's error ("1 of 2 branches failed") says how many, not which; this says
+ * which, so the page can point at them. */
+export function failedWhere(bars: readonly Bar[], joins: ReadonlySet<string>): Bar[] {
+  const last = new Map<string, Bar>();
+  for (const bar of bars) {
+    if (bar.container) continue;
+    const key = `${bar.nodeId}|${bar.traceId}|${bar.iteration ?? ""}`;
+    const seen = last.get(key);
+    if (!seen || bar.attempt >= seen.attempt) last.set(key, bar);
+  }
+  return [...last.values()]
+    .filter((b) => (b.status === "failed" || b.status === "timed_out") && !(joins.has(b.nodeId) && b.startedAt === null))
+    .sort((a, b) => (toMs(a.startedAt ?? a.queuedAt) ?? 0) - (toMs(b.startedAt ?? b.queuedAt) ?? 0));
+}
