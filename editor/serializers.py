@@ -9,7 +9,12 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from editor.models import Workflow, WorkflowVersion
-from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
+from flowmaestro.request_bodies import (
+    JSONBooleanField,
+    JSONIntegerField,
+    JSONStringField,
+    KnownKeysSerializer,
+)
 
 
 class DefinitionField(serializers.JSONField):
@@ -67,12 +72,12 @@ class WorkflowListItemSerializer(WorkflowSerializer):
 class WorkflowInputSerializer(KnownKeysSerializer):
     """`POST /api/workflows` and `PUT|PATCH /api/workflows/{id}` bodies."""
 
-    name = serializers.CharField(max_length=200, trim_whitespace=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    name = JSONStringField(max_length=200, trim_whitespace=True)
+    description = JSONStringField(required=False, allow_blank=True, default="", max_length=10_000)
     definition = DefinitionField()
     # A draft is saved even with validation errors (a cycle, a missing field): the editor
     # saves work in progress and shows the problems; running it is what is refused.
-    draft = serializers.BooleanField(required=False, default=False)
+    draft = JSONBooleanField(required=False, default=False)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
@@ -142,16 +147,16 @@ class ExpressionTestInputSerializer(KnownKeysSerializer):
     """`POST /api/workflows/{id}/test-expression`: JavaScript as a `transform`/`condition`
     expression, run on `input` (or the input `nodeId` had in `execution`)."""
 
-    code = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    code = JSONStringField(max_length=100_000, trim_whitespace=False)
     input = serializers.JSONField(required=False, allow_null=True, default=None)
     execution = JSONIntegerField(required=False, allow_null=True, default=None, min_value=1)
-    nodeId = serializers.CharField(required=False, allow_null=True, default=None, max_length=200)
+    nodeId = JSONStringField(required=False, allow_null=True, default=None, max_length=200)
     # Extra names (a loop item variable, `parallel`, a branch output) the person wants bound.
     bindings = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
 
 
 class ExpressionTestResultSerializer(serializers.Serializer[Any]):
-    ok = serializers.BooleanField()
+    ok = JSONBooleanField()
     value = serializers.JSONField(required=False)
     error = serializers.CharField(required=False)
     kind = serializers.CharField(required=False)

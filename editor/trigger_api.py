@@ -26,7 +26,12 @@ from engine.core import json_bounds
 from engine.core.numerals import ascii_number
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution
 from flowmaestro import json_parser
-from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
+from flowmaestro.request_bodies import (
+    JSONBooleanField,
+    JSONIntegerField,
+    JSONStringField,
+    KnownKeysSerializer,
+)
 from flowmaestro.throttling import AnonThrottle
 from flowmaestro.visibility import get_or_404
 
@@ -63,20 +68,20 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
 # Known keys only (flowmaestro.request_bodies): a misspelt `timeZone` made a UTC schedule
 # and `enabld` an enabled webhook, each with a 201.
 class WebhookInput(KnownKeysSerializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = JSONStringField(required=False, allow_blank=True, max_length=200)
     auth = serializers.ChoiceField(choices=["token", "hmac"], required=False, default="token")
-    enabled = serializers.BooleanField(required=False)
-    rotate = serializers.BooleanField(required=False, default=False)
+    enabled = JSONBooleanField(required=False)
+    rotate = JSONBooleanField(required=False, default=False)
 
 
 class ScheduleInput(KnownKeysSerializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    cron = serializers.CharField(max_length=120)
-    timezone = serializers.CharField(required=False, max_length=64, default="UTC")
+    name = JSONStringField(required=False, allow_blank=True, max_length=200)
+    cron = JSONStringField(max_length=120)
+    timezone = JSONStringField(required=False, max_length=64, default="UTC")
     # A JSON object, as `POST …/run` takes: a string or list was stored and started every
     # occurrence with an input the run API itself refuses.
     input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
-    enabled = serializers.BooleanField(required=False, default=True)
+    enabled = JSONBooleanField(required=False, default=True)
     catchUp = serializers.ChoiceField(choices=["skip", "latest", "all"], required=False, default="latest")
 
 
@@ -176,17 +181,19 @@ class BadWait(Exception):
 
 
 def _wait_seconds(request: Request) -> float:
-    """`?wait=`: seconds (capped at FLOWMAESTRO_WEBHOOK_WAIT_MAX), or `true` for the cap."""
+    """`?wait=`: seconds (capped at FLOWMAESTRO_WEBHOOK_WAIT_MAX), `true` for the cap or
+    `false` (as absent) for none. Spelled so exactly: "yes", "no", "TRUE" or " true" were
+    read as true or false, while any other word was a 400."""
     raw = request.query_params.get("wait")
     limit = float(getattr(settings, "FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30))
-    if raw is None or raw.strip().lower() in ("", "false", "no"):
+    if raw is None or raw in ("", "false"):
         return 0.0
-    if raw.strip().lower() in ("true", "yes"):
+    if raw == "true":
         return limit
     # ASCII only: float() also took "٣", "1_0", "inf" and "nan".
     value = ascii_number(raw.strip())
     if value is None:
-        raise BadWait(f"wait must be a number of seconds (at most {limit:g}) or true, not {raw[:40]!r}")
+        raise BadWait(f"wait must be a number of seconds (at most {limit:g}), true or false, not {raw[:40]!r}")
     return max(0.0, min(value, limit))
 
 
@@ -225,7 +232,8 @@ class HookApi(APIView):
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        parameters=[OpenApiParameter("wait", OpenApiTypes.STR, description="wait for the result (seconds or true)")],
+        parameters=[OpenApiParameter("wait", OpenApiTypes.STR,
+                                     description="wait for the result: seconds, `true` (the most) or `false`")],
         responses={
             202: inline_serializer("HookAccepted", {"executionId": serializers.IntegerField(),
                                                     "status": serializers.CharField(),

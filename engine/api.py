@@ -33,7 +33,14 @@ from engine.serializers import (
     SignalInputSerializer,
 )
 from engine.timeline import of_types
-from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer, shown_values
+from flowmaestro.request_bodies import (
+    JSONBooleanField,
+    JSONIntegerField,
+    JSONStringField,
+    KnownKeysSerializer,
+    query_bool,
+    shown_values,
+)
 from flowmaestro.visibility import MAX_ID
 
 DETAIL_SERIALIZER = inline_serializer("EngineDetail", {"detail": serializers.CharField()})
@@ -161,7 +168,8 @@ class ExecutionValueApi(APIView):
                              enum=list(execution_values.VALUE_FIELDS),
                              description="which value: input, output, error or state"),
             OpenApiParameter("download", OpenApiTypes.BOOL,
-                             description="1: answer it as a file to save (`execution-<id>-<field>.json`)"),
+                             description="true (or 1): answer it as a file to save (`execution-<id>-<field>.json`); "
+                                         "false (or 0, or absent): as JSON. Any other spelling is a 400."),
         ],
         responses={200: OpenApiResponse(OpenApiTypes.ANY, description="The whole value (JSON; null when unset)"),
                    404: NOT_FOUND},
@@ -170,7 +178,7 @@ class ExecutionValueApi(APIView):
         execution = execution_get(request.user, execution_id)
         body = execution_values.whole_value(execution, field)
         response = HttpResponse(body if body is not None else b"null", content_type="application/json")
-        if request.query_params.get("download") in ("1", "true"):
+        if query_bool(request, "download"):
             response["Content-Disposition"] = f'attachment; filename="execution-{execution.pk}-{field}.json"'
         return response
 
@@ -331,7 +339,7 @@ REDRIVE_MAX_ITEMS_PER_LOOP = 100_000
 
 class RedriveInputSerializer(KnownKeysSerializer):
     version = serializers.ChoiceField(choices=["original", "latest"], required=False, default="original")
-    nodes = serializers.ListField(child=serializers.CharField(max_length=MAX_NODE_ID_LENGTH), required=False,
+    nodes = serializers.ListField(child=JSONStringField(max_length=MAX_NODE_ID_LENGTH), required=False,
                                   max_length=REDRIVE_MAX_NODES)
     items = serializers.DictField(
         child=serializers.ListField(child=JSONIntegerField(min_value=0),
@@ -390,7 +398,7 @@ NODE_TYPE_SERIALIZER = inline_serializer(
         "schema": serializers.JSONField(),
         "defaults": serializers.JSONField(),
         "ports": serializers.JSONField(),
-        "container": serializers.BooleanField(),
+        "container": JSONBooleanField(),
     },
     many=True,
 )

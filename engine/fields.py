@@ -5,16 +5,21 @@ output nested 950 deep, made every page that read it answer 500: the decoder or,
 the renderer ran out of recursion, and one row broke the user's list, the staff's
 `/api/executions` and the admin. Such a value now reads as a short note saying why it is
 not shown; everything else reads exactly as Django's JSONField reads it.
+
+Its form field (the admin's JSON boxes: a definition, a schedule's input) refuses an object
+that names a key twice, as the API does: Django's keeps the last one silently.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import models
+from django.forms.fields import InvalidJSONInput
 
-from engine.core.json_bounds import DEFAULT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_DEPTH, depth_exceeds
+from engine.core.json_bounds import DEFAULT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_DEPTH, depth_exceeds, repeated_key
 
 
 def read_max_depth() -> int:
@@ -27,7 +32,34 @@ def unreadable(reason: str) -> dict[str, str]:
     return {"unreadable": f"this stored value is not shown: {reason}"}
 
 
+class UniqueKeysJSONFormField(forms.JSONField):
+    """Django's JSON form field, but `{"a": 1, "a": 2}` is a form error naming the key and
+    where it is, instead of `{"a": 2}` saved."""
+
+    def _what(self) -> str:
+        return f"the {str(self.label).lower()}" if self.label else "the value"
+
+    def to_python(self, value: Any) -> Any:
+        if not self.disabled and isinstance(value, str) and value not in self.empty_values:
+            problem = repeated_key(value, what=self._what())
+            if problem:
+                raise forms.ValidationError(problem, code="duplicate_key")
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # The form comes back with the text as typed: parsed and written again, it would show
+        # only the last of the two values, the one the person may not have meant.
+        if not self.disabled and isinstance(data, str) and repeated_key(data):
+            return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+
 class ReadableJSONField(models.JSONField):  # type: ignore[type-arg]
+    def formfield(self, form_class: type[forms.Field] | None = None, choices_form_class: Any = None,
+                  **kwargs: Any) -> forms.Field | None:
+        return super().formfield(form_class=form_class or UniqueKeysJSONFormField,
+                                 choices_form_class=choices_form_class, **kwargs)
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         limit = read_max_depth()
         try:

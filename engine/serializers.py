@@ -11,7 +11,7 @@ from rest_framework import serializers
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
-from flowmaestro.request_bodies import JSONIntegerField, KnownKeysSerializer
+from flowmaestro.request_bodies import JSONIntegerField, JSONStringField, KnownKeysSerializer
 from flowmaestro.visibility import MAX_ID
 
 TRUNCATED_HELP = (
@@ -137,8 +137,8 @@ class SignalAnswerSerializer(ExecutionSummarySerializer):
 
 
 class SignalInputSerializer(KnownKeysSerializer):
-    type = serializers.CharField(max_length=60)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    type = JSONStringField(max_length=60)
+    reason = JSONStringField(required=False, allow_blank=True, default="", max_length=2000)
     # DRF moves declared fields off the class, so a field may be called `data`.
     data = serializers.JSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]
 

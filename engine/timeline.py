@@ -43,6 +43,7 @@ BAR_FIELDS = (
     "trace_id", "queued_at", "started_at", "finished_at", "seq",
 )
 LOG_LIMIT = 1000
+NODE_RUN_ID_LENGTH = NodeRun._meta.get_field("id").max_length or 32
 
 
 
@@ -293,7 +294,8 @@ class TimelineView(APIView):
         # (engine.execution_values): the summary carries them cut.
         execution = execution_get(request.user, execution_id, values=not node_run_id)
         if node_run_id:
-            detail = node_run_detail(execution, node_run_id[:32])
+            # Never cut to a node run id's 32 characters: "<a real id>zz" showed that real node run.
+            detail = node_run_detail(execution, node_run_id) if len(node_run_id) <= NODE_RUN_ID_LENGTH else None
             if detail is None:
                 return Response({"detail": "No such node run in this execution."}, status=404)
             return Response(detail)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 
 from engine.core.rules import nearest
 
@@ -77,3 +78,65 @@ class JSONIntegerField(serializers.IntegerField):
                     if isinstance(data, str) else f"a JSON {type(data).__name__}")
             self.fail("not_json_integer", kind=kind)
         return int(super().to_internal_value(data))
+
+
+class JSONBooleanField(serializers.BooleanField):
+    """`true` or `false` as JSON writes them, nothing else. DRF's BooleanField also reads the
+    text "yes", "on", "t", "y", "1" (any case) as true, "no", "off", "f", "n", "0" as false,
+    and the numbers 1, 1.0, 0 and 0.0: `{"enabled": "off"}` disabled a schedule with a 200
+    while `"disabled"` was a 400, so what a body meant hung on DRF's list of words. Every
+    boolean of every serializer is this field (tests/security/test_strict_json_types.py
+    walks them)."""
+
+    default_error_messages = {
+        "not_json_boolean": "must be true or false (a JSON boolean, without quotes), not {kind}.",
+    }
+
+    def to_internal_value(self, data: Any) -> bool:
+        # `null` never gets here: DRF answers it before (allow_null or "may not be null").
+        if not isinstance(data, bool):
+            self.fail("not_json_boolean", kind=_kind(data))
+        return data
+
+
+class JSONStringField(serializers.CharField):
+    """Text as JSON writes it, in quotes. DRF's CharField also took a number and stored its
+    Python spelling: `{"name": 1.50}` saved the name "1.5", `{"cron": 5}` was read as "5"
+    and a redrive's `"nodes": [1e2]` looked for a node "100.0"."""
+
+    default_error_messages = {
+        "not_json_string": "must be text (a JSON string, in quotes), not {kind}.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_json_string", kind=_kind(data))
+        return str(super().to_internal_value(data))
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, bool):
+        return f"the boolean {'true' if data else 'false'}"
+    if isinstance(data, str):
+        return f"the text {data[:40]!r}"
+    if isinstance(data, int | float):
+        return f"the number {data!r}"
+    return f"a JSON {'object' if isinstance(data, dict) else 'array' if isinstance(data, list) else type(data).__name__}"
+
+
+# A yes/no in a query string, where text is the only way to send one: these spellings
+# exactly (README, "Limits"). "yes", "on" or "True" were read as no (`?download=yes` showed
+# the value instead of saving it) or, elsewhere, as yes.
+QUERY_TRUE, QUERY_FALSE = ("true", "1"), ("false", "0")
+
+
+def query_bool(request: Request, name: str, *, default: bool = False) -> bool:
+    """`?name=true|1|false|0` (absent or empty: `default`); anything else is a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw in QUERY_TRUE:
+        return True
+    if raw in QUERY_FALSE:
+        return False
+    raise exceptions.ParseError(f"{name} must be true or false (or 1 or 0), not {raw[:40]!r}.")

@@ -14,7 +14,7 @@ from tests.browser.helpers import api_post, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ONE_BRANCH_FAILS = {
+ONE_BRANCH_FAILS: dict[str, Any] = {
     "schemaVersion": 1,
     "name": "One branch fails",
     "settings": {},

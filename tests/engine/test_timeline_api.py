@@ -147,6 +147,14 @@ def test_node_run_detail_has_output_trace_id_and_logs(alice_client: APIClient, n
     assert missing.status_code == 404
 
 
+def test_a_node_run_id_with_more_after_it_is_not_that_node_run(alice_client: APIClient, nested_execution: Execution):
+    # The id was cut to 32 characters, so "<b's id>zz" answered b's output and logs.
+    run = NodeRun.objects.get(execution=nested_execution, node_id="b")
+    longer = alice_client.get(f"/api/executions/{nested_execution.pk}/timeline?nodeRun={run.id}zz")
+    assert longer.status_code == 404, longer.content
+    assert longer.json() == {"detail": "No such node run in this execution."}
+
+
 def test_only_the_owner_and_staff_see_a_timeline(alice_client: APIClient, bob_client: APIClient,
                                                 staff_client: APIClient, anon_client: APIClient,
                                                 nested_execution: Execution):

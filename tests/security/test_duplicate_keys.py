@@ -10,7 +10,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from editor.models import Workflow
+from editor.models import Schedule, Workflow
 from engine.models import Execution
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,3 +57,35 @@ def test_a_webhook_body_with_a_key_twice_is_a_400(alice_client, make_workflow):
     assert response.status_code == 400, response.content
     assert "duplicate key 'sku' in order.items[0] (the request body)" in response.json()["detail"]
     assert not Execution.objects.exists()
+
+
+def test_the_admin_workflow_form_refuses_a_key_twice_and_shows_the_text_as_typed(admin_client, make_workflow):
+    workflow = make_workflow()
+    text = json.dumps(workflow.definition)
+    twice = text.replace('"greeting": "hello {{input.who}}"', '"greeting": "hello {{input.who}}", "greeting": "bye"')
+    assert twice != text
+    page = admin_client.post(f"/admin/editor/workflow/{workflow.pk}/change/", {
+        "owner": workflow.owner_id, "name": workflow.name, "description": "", "definition": twice,
+        "retention_days": "", "retention_keep_last": "",
+        "versions-TOTAL_FORMS": "1", "versions-INITIAL_FORMS": "1", "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000", "versions-0-id": workflow.versions.get().pk,
+        "versions-0-workflow": workflow.pk})
+    assert page.status_code == 200, page.status_code  # the form again, not a redirect to the list
+    html = page.content.decode()
+    assert ("duplicate key &#x27;greeting&#x27; in nodes[1].config.values (the definition): each key may appear "
+            "once in an object") in html
+    # Both values are still in the box, for the person to choose from.
+    assert "&quot;greeting&quot;: &quot;bye&quot;" in html and "hello {{input.who}}" in html
+    workflow.refresh_from_db()
+    assert workflow.version == 1 and workflow.definition["nodes"][1]["config"]["values"] == {
+        "greeting": "hello {{input.who}}"}
+
+
+def test_the_admin_schedule_form_refuses_a_key_twice(admin_client, make_workflow):
+    workflow = make_workflow()
+    page = admin_client.post("/admin/editor/schedule/add/", {
+        "workflow": workflow.pk, "name": "", "cron": "0 9 * * *", "timezone": "UTC",
+        "input": '{"who": "a", "who": "b"}', "enabled": "on", "catch_up": "latest"})
+    assert page.status_code == 200, page.status_code
+    assert "duplicate key &#x27;who&#x27; in the input" in page.content.decode()
+    assert not Schedule.objects.exists()

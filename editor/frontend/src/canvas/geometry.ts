@@ -121,13 +121,17 @@ export function nodeSize(definition: WorkflowDefinition, nodeId: string, isConta
 const GAP = 24;
 
 /** The nearest position to `wanted` (same parent) where a box of `size` overlaps no other
- * node: first straight below, then in the next column, so a new node never lands on top. */
+ * node: first straight below, then in the next column, so a new node never lands on top.
+ * `downward`: only below the wanted spot, never above — the branches of a fan-out built
+ * by clicks then stack top to bottom in the order they were added, which is their edge
+ * order (branch_a, branch_b, …) and the order of their lanes on the timeline. */
 export function freeSpot(
   definition: WorkflowDefinition,
   parentId: string | undefined,
   wanted: Position,
   size: Size,
   isContainerType: (type: string) => boolean,
+  downward = false,
 ): Position {
   const sizes = nodeSizes(definition, (n) => isContainerType(n.type));
   const siblings = definition.nodes.filter((n) => n.parentId === parentId);
@@ -141,7 +145,7 @@ export function freeSpot(
   for (let column = 0; column < 20; column++) {
     for (let row = 0; row < 30; row++) {
       // Rows alternate below and above the wanted spot, nearest first.
-      const offset = row === 0 ? 0 : (row % 2 === 1 ? 1 : -1) * Math.ceil(row / 2) * (NODE_HEIGHT + GAP);
+      const offset = downward ? row * (NODE_HEIGHT + GAP) : row === 0 ? 0 : (row % 2 === 1 ? 1 : -1) * Math.ceil(row / 2) * (NODE_HEIGHT + GAP);
       const candidate = { x: x0 + column * (size.width + GAP * 2), y: Math.max(parentId ? LOOP_HEADER : -1e9, y0 + offset) };
       if (!overlaps(candidate)) return candidate;
     }

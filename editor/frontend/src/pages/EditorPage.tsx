@@ -250,7 +250,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         wanted = { x: point.x - NODE_WIDTH / 2, y: point.y - NODE_HEIGHT / 2 };
       }
       const size = container ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
-      const position = freeSpot(store.definition, parentId, wanted, size, isContainer);
+      // After one selected node: a further branch goes below the ones already there.
+      const position = freeSpot(store.definition, parentId, wanted, size, isContainer, Boolean(selected && !emptyLoop));
       const sources = (emptyLoop ? [] : selected ? [selected] : joined).flatMap((n) => {
         const handles = outputHandles(n, store.nodeTypes[n.type]);
         return handles.length ? [{ source: n.id, handle: handles[0] }] : [];
