@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -46,9 +47,10 @@ class LocalBodies:
     them back to their coordinators instead of waiting for them (a body may be a minute-long
     HTTP call; honcho, systemd and Compose kill a worker that takes seconds to stop).
 
-    Each body runs on a daemon thread of its own while its Celery task (a runner, or a
-    body's task) waits for it: on a shutdown, the task stops waiting, tells the body's
-    coordinator "given back" and returns, so Celery's warm shutdown waits for no body. The
+    Each body runs on a daemon thread (its slot's, kept from body to body) while its Celery
+    task (a runner, or a body's task) waits for it: on a shutdown, the task stops waiting,
+    tells the body's coordinator "given back" and returns, so Celery's warm shutdown waits
+    for no body. The
     coordinator publishes the body again at once (CeleryExecutor._given_back); the thread
     left behind ends with the process, or, done first, its outcome counts like any first
     outcome of an open attempt (recorded once)."""
@@ -59,6 +61,11 @@ class LocalBodies:
         # event its task waits on)
         self._running: dict[str, tuple[str, str, threading.Event]] = {}
         self.stopped = threading.Event()
+        # Each task thread (a Celery slot) hands its bodies to one body thread of its own,
+        # kept from body to body: what a node keeps per thread (the http node's open
+        # connections, engine.nodes.guarded_http) then lasts, as it did when the slot ran
+        # its bodies itself. A thread per body opened a new connection for every call.
+        self._slots = threading.local()
 
     @property
     def stopping(self) -> bool:
@@ -85,13 +92,21 @@ class LocalBodies:
             finally:
                 wake.set()
 
-        threading.Thread(target=main, name="fm-body", daemon=True).start()
+        self._body_thread().put(main)
         wake.wait()
         with self._lock:
             self._running.pop(attempt_id, None)
         if failure:
             raise failure[0]
         return outcome[0] if outcome else None
+
+    def _body_thread(self) -> queue.SimpleQueue[Callable[[], None]]:
+        """The calling slot's body thread (started on its first body), by its inbox."""
+        inbox: queue.SimpleQueue[Callable[[], None]] | None = getattr(self._slots, "inbox", None)
+        if inbox is None:
+            inbox = self._slots.inbox = queue.SimpleQueue()
+            threading.Thread(target=_serve_slot, args=(inbox,), name="fm-body", daemon=True).start()
+        return inbox
 
     def stop(self, own_engine: str | None) -> int:
         """(Warm shutdown.) Take no more bodies; give those running back to their
@@ -106,6 +121,13 @@ class LocalBodies:
         for _, _, wake in running.values():
             wake.set()
         return len(back)
+
+
+def _serve_slot(inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+    # A body given back at a warm shutdown keeps this thread until it ends; its slot takes
+    # no other body by then (LocalBodies.run gives those back at once).
+    while True:
+        inbox.get()()
 
 
 def _give_back(bodies: list[tuple[str, str, str]]) -> None:

@@ -255,6 +255,8 @@ class NodeRuns:
         if attempt.detached:
             if attempt.on_finish is not None:
                 attempt.on_finish(attempt)
+            if not self.ex.finished and self.ex.status in ("running", "paused"):  # not mid-rollback
+                self.ex.flow.check_scope(self.ex.top)  # the flow may have waited for this handler
             return
         self.ex.flow.ended(attempt, status, output, error, handle)
 

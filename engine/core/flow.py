@@ -197,6 +197,11 @@ class Flow:
             return
         if ex.lingering and any(loop.attempt.scope is scope for loop in ex.lingering):
             return
+        if scope is ex.top and scope.on_done is None and ex.extra_state.get("handlers"):
+            # A custom signal's handler is queued (node work taken while paused starts on
+            # resume): the run waits for it. Ended here, a paused run went to succeeded on its
+            # own and the accepted handler never ran. Its end checks again (Attempts.finalize).
+            return
         scope.done = True
         if scope.on_done is not None:
             scope.on_done(scope)

@@ -76,3 +76,25 @@ def test_after_a_cancelled_run_the_next_one_gets_a_fresh_connection(node_context
         HttpNode().run(ctx)
     assert _run(node_context, f"{url}/json")["status"] == 200
     assert len(connections) == 2
+
+
+def test_bodies_one_worker_slot_runs_one_after_another_reuse_one_connection(node_context, keepalive_server):
+    # A Celery worker runs each body on a thread of LocalBodies (so that its warm shutdown
+    # can give bodies back): one slot's bodies must share that thread, or each body opens a
+    # new connection (and a fan-out of 10 ms calls pays a TCP handshake per call).
+    from engine.tasks import LocalBodies
+
+    url, connections = keepalive_server
+    bodies = LocalBodies()
+
+    def one_slot(slot: int) -> None:
+        for i in range(5):
+            assert bodies.run(f"{slot}-{i}", "engine-a", "lease-a",
+                              lambda: _run(node_context, f"{url}/json")["status"] == 200) is True
+
+    slots = [threading.Thread(target=one_slot, args=(slot,)) for slot in range(2)]
+    for slot in slots:
+        slot.start()
+    for slot in slots:
+        slot.join(30)
+    assert len(connections) == 2  # one per slot, kept from each body to the next
