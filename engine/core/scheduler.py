@@ -50,6 +50,9 @@ class EdgeResult:
     kind: str  # ok | skipped | failed | cancelled
     data: Any = None
     error: Any = None
+    # failed: the node whose failure this carries (the join names it in `branchErrors`; the
+    # nodes after it on the branch were skipped, so the edge into the join is not the one)
+    node: str | None = None
 
 
 @dataclass
@@ -148,7 +151,7 @@ class ScopeScheduler:
                     self._settle_edge_quiet(e)
             else:
                 for e in out_edges:
-                    actions.extend(self._settle_edge(e, EdgeResult("failed", error=outcome.error)))
+                    actions.extend(self._settle_edge(e, EdgeResult("failed", error=outcome.error, node=node)))
         return actions
 
     def cancel_all(self, reason: str) -> Actions:
@@ -270,7 +273,7 @@ class ScopeScheduler:
             if sinks and self.plan.governor.get(node) is None:
                 actions.extend(self._fail_scope(node, result.error))
             for e in self.plan.scope.out_edges.get(node, []):
-                actions.extend(self._settle_edge(e, EdgeResult("failed", error=result.error)))
+                actions.extend(self._settle_edge(e, EdgeResult("failed", error=result.error, node=result.node)))
             return actions
         return self._skip(node, "upstream skipped" if result.kind == "skipped" else "upstream cancelled")
 
@@ -346,7 +349,10 @@ class ScopeScheduler:
     def _join_fails(self, join: str, message: str, cancel: bool = False) -> Actions:
         """The section failed: the join records a failure without running."""
         self.fired.add(join)
-        errors = [r.error for _, r in self.inputs(join) if r.kind == "failed"]
+        # Each with the id of the node that failed, so that a reader of the error (the API,
+        # the run page) can tell which branch it came from without searching the node runs.
+        errors = [{"nodeId": r.node, **r.error} if r.node and isinstance(r.error, dict) else r.error
+                  for _, r in self.inputs(join) if r.kind == "failed"]
         error = {"message": message, "branchErrors": errors}
         actions = Actions(join_failed=[(join, error)])
         # Without cancelling, the rest of the section finishes; its results no longer

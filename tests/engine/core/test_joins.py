@@ -117,3 +117,15 @@ def test_custom_merge_seed_expression(core):
     out = ex["output"]["o"]
     assert out["totalUsers"] == 3 and out["allEmails"] == ["a@x", "b@x", "c@x"]
     assert isinstance(out["merged"], int | float)
+
+
+def test_a_failed_section_names_the_node_that_failed_in_each_branch_error(core, graph):
+    # b1 fails and b2 after it is skipped: the error comes from b1, whatever edge carried it.
+    d = graph([START, delay("a", 20), {"id": "b1", "type": "fail", "config": {"message": "card declined"}},
+               delay("b2", 10), {"id": "m", "type": "merge", "config": {}},
+               {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
+              [("start", "a"), ("start", "b1"), ("b1", "b2"), ("a", "m"), ("b2", "m"), ("m", "o")])
+    ex = core.run(d)
+    assert ex["status"] == "failed"
+    errors = ex["by_node"]["m"][0]["error"]["branchErrors"]
+    assert [(e["nodeId"], e["message"]) for e in errors] == [("b1", "card declined")]

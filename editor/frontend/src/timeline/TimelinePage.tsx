@@ -402,8 +402,8 @@ function joinNodes(edges: readonly { target: string }[]): Set<string> {
 const FAILED_SHOWN = 5;
 
 /** "Failed: Charge card (branch_b)": which node runs failed, each a button that opens its
- * details (error, input, trace id). A join's error only counted them ("1 of 2 branches
- * failed", its branchErrors without names), so the failure had to be hunted on the chart. */
+ * details (error, input, trace id). A join's error counts them ("1 of 2 branches failed")
+ * and its branchErrors name only node ids, so the failure had to be hunted on the chart. */
 function FailedHere({ bars, onSelect }: { bars: readonly Bar[]; onSelect: (s: Selection) => void }) {
   if (!bars.length) return null;
   return (
