@@ -25,7 +25,7 @@ export function customSignalNames(handlers: Record<string, SignalHandler> | unde
 export function CustomSignals({ executionId, status, handlers, onSent }: CustomSignalsProps) {
   const [open, setOpen] = useState<string | null>(null);
   const [data, setData] = useState("{}");
-  const { busy, message, setMessage, send: sendSignal } = useSignalSender(executionId, onSent);
+  const { busy, message, setMessage, send: sendSignal } = useSignalSender(executionId, onSent, status);
   const names = customSignalNames(handlers);
   if (!names.length || FINISHED.has(status)) return null;
 

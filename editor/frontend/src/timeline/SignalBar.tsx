@@ -24,7 +24,7 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
   const [reason, setReason] = useState("");
   const [data, setData] = useState("{}");
   const [deciding, setDeciding] = useState<"approve" | "reject" | null>(null);
-  const { busy, message, setMessage, send: sendSignal } = useSignalSender(executionId, onSent);
+  const { busy, message, setMessage, setNotice, send: sendSignal } = useSignalSender(executionId, onSent, status);
   const send = async (type: string, body: { reason?: string; data?: unknown }) => {
     if (await sendSignal(type, body)) setOpen(null);
   };
@@ -72,7 +72,7 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
           initial={deciding}
           onClose={() => setDeciding(null)}
           onDone={(_execution, approved) => {
-            setMessage(approved ? "approved" : "rejected");
+            setNotice(approved ? "approved" : "rejected");
             onSent();
           }}
         />

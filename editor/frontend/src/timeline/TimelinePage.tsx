@@ -213,7 +213,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
   const finishedAt = toMs(live.finishedAt);
   const wallEnd = finishedAt ?? (running ? now : Math.max(origin, ...bars.map((b) => toMs(b.finishedAt) ?? origin)));
   const chartEnd = Math.max(wallEnd, ...bars.map((b) => toMs(b.finishedAt) ?? origin));
-  const counts = countByStatus(bars);
+  // While the run is paused, a loop whose items wait for the resume is not running: the
+  // count read "1 running" beside a "paused" badge. Count it as paused, as the user sees it.
+  const counts = live.status === "paused" ? pausedCounts(bars) : countByStatus(bars);
   const concurrency = concurrencyText(bars, toMs(live.startedAt), wallEnd, now);
   const workflowCap = Number(timeline.definition.settings?.maxConcurrency ?? 32) || 32;
   const queueLimit = Number((timeline.definition.settings?.queue as { maxConcurrentRuns?: number } | undefined)?.maxConcurrentRuns) || 0;
@@ -272,7 +274,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
                    title={"Outline the critical path: the chain of node runs that held the run up, back from the one that finished last. "
                           + "The time is their own run time; the rest of the elapsed time they waited (for a slot, a rate limit, a retry, a decision)."}>
               <input type="checkbox" checked={showCritical} onChange={(e) => setShowCritical(e.target.checked)} data-testid="toggle-critical" />
-              {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}</label>
+              {timeline.summary.criticalPath.length} node runs · {formatDuration(timeline.summary.criticalPathRunTimeMs)}
+              {/* "704 ms" beside 23 s elapsed read as a wrong sum: the paused time is left out, so say it. */}
+              {pausedMs > 0 ? <span data-testid="critical-path-paused"> of work, paused {formatDuration(pausedMs)}</span> : null}</label>
           </dd></div>
         </dl>
         {notes.length ? (
@@ -441,4 +445,11 @@ function TraceTreeView({ node, onSelect }: { node: TraceNode; onSelect: (s: Sele
       </li>
     </ul>
   );
+}
+
+/** Node-run counts of a paused run: a container still "running" (its items wait for the resume) counts as paused. */
+function pausedCounts(bars: readonly Bar[]): Record<string, number> {
+  const counts = countByStatus(bars.filter((b) => !(b.container && b.status === "running")));
+  const held = bars.filter((b) => b.container && b.status === "running").length;
+  return held ? { ...counts, paused: (counts.paused ?? 0) + held } : counts;
 }
