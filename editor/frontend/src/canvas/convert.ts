@@ -18,6 +18,8 @@ export interface StepNodeData extends Record<string, unknown> {
   issues: string[];
   warnings: string[];
   size: Size;
+  /** A container with body nodes: its "Drop nodes here" hint is no longer needed. */
+  hasBody?: boolean;
 }
 
 export interface BranchEdgeData extends Record<string, unknown> {
@@ -53,6 +55,7 @@ interface NodeCacheEntry {
   warnings: string[];
   width: number;
   height: number;
+  hasBody: boolean;
   flow: StepFlowNode;
 }
 
@@ -82,6 +85,7 @@ export class FlowConverter {
   ): StepFlowNode[] {
     const sizes = nodeSizes(definition, (n) => isContainerType(n.type, nodeTypes));
     const seen = new Set<string>();
+    const parents = new Set(definition.nodes.map((n) => n.parentId).filter((id) => id !== undefined));
     const result = orderParentsFirst(definition.nodes).map((node) => {
       seen.add(node.id);
       const info = nodeTypes[node.type];
@@ -91,6 +95,7 @@ export class FlowConverter {
       const nodeIssues = issues.nodeErrors.get(node.id) ?? EMPTY;
       const nodeWarnings = issues.nodeWarnings.get(node.id) ?? EMPTY;
       const size = sizes.get(node.id) as Size;
+      const hasBody = parents.has(node.id);
       const cached = this.nodeCache.get(node.id);
       if (
         cached &&
@@ -102,7 +107,8 @@ export class FlowConverter {
         sameList(cached.issues, nodeIssues) &&
         sameList(cached.warnings, nodeWarnings) &&
         cached.width === size.width &&
-        cached.height === size.height
+        cached.height === size.height &&
+        cached.hasBody === hasBody
       ) {
         return cached.flow;
       }
@@ -111,7 +117,7 @@ export class FlowConverter {
         id: node.id,
         type: container ? "loop" : "step",
         position: node.position,
-        data: { node, info, status: nodeStatus, statusText: nodeStatusText, issues: nodeIssues, warnings: nodeWarnings, size },
+        data: { node, info, status: nodeStatus, statusText: nodeStatusText, issues: nodeIssues, warnings: nodeWarnings, size, hasBody },
         selected: isSelected,
         width: size.width,
         height: size.height,
@@ -130,6 +136,7 @@ export class FlowConverter {
         warnings: nodeWarnings,
         width: size.width,
         height: size.height,
+        hasBody,
         flow,
       });
       return flow;

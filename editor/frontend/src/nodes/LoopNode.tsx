@@ -10,7 +10,7 @@ import { InputHandle, IssueBadge, OutputHandles, StatusBadge } from "./StepNode"
 import { summarise } from "./summaries";
 
 function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
-  const { node, info, status, statusText, issues, warnings, size } = data;
+  const { node, info, status, statusText, issues, warnings, size, hasBody } = data;
   return (
     <div
       className={`fm-loop${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
@@ -30,7 +30,8 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <StatusBadge status={status} text={statusText} nodeId={node.id} />
       </div>
       <div className={`${TAKES_OWN_CLICK} fm-loop-sub`}>{summarise(node.type, node.config)}</div>
-      <div className="fm-loop-hint">Drop nodes here to build the loop body (runs once per item)</div>
+      {/* A how-to for an empty loop: beside a body it read as if the body were not there. */}
+      {hasBody ? null : <div className="fm-loop-hint" data-testid={`loop-hint-${node.id}`}>Drop nodes here to build the loop body (runs once per item)</div>}
       <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
     </div>
   );
