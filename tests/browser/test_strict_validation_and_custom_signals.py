@@ -63,10 +63,10 @@ def test_the_editor_shows_the_servers_range_and_unknown_value_errors(logged_in_p
     field = page.locator("[data-testid='field-maxConcurrency']")
     field.fill("-1")
     page.locator("[data-testid=issues-summary]").click()
-    text = wait_for_issue(page, "config.maxConcurrency: -1 is out of range: allowed 1 to 10000")
+    text = wait_for_issue(page, "maxConcurrency: -1 is out of range: allowed 1 to 10000")
     assert "Parallel Loop:" in text  # the node, named as on its box (the list named it by id)
     panel = page.locator("[data-testid=node-panel-errors]")
-    panel.get_by_text("config.maxConcurrency: -1 is out of range").wait_for()
+    panel.get_by_text("maxConcurrency: -1 is out of range").wait_for()
     field.fill("5")
     page.locator(ISSUES).get_by_text("No problems found").wait_for(timeout=20_000)
 

@@ -13,11 +13,11 @@ describe("ApiError.userMessage", () => {
 
   it("names the node (by its name when known) and the connection of each problem", () => {
     expect(error.userMessage((id) => (id === "http" ? "Fetch orders" : undefined))).toBe(
-      "Invalid workflow definition: Fetch orders: config.url: is required (it is empty); connection e4: creates a cycle; the workflow has no start node",
+      "Invalid workflow definition: Fetch orders: url: is required (it is empty); connection e4: creates a cycle; the workflow has no start node",
     );
   });
 
   it("falls back to the node id", () => {
-    expect(error.userMessage()).toContain("http: config.url: is required");
+    expect(error.userMessage()).toContain("http: url: is required");
   });
 });

@@ -3,6 +3,8 @@
 // request. Errors come back as `ApiError` carrying the server's `detail` and `errors`,
 // so a page can show the user exactly what the server said.
 
+import { readableIssueMessage } from "../lib/issueText";
+
 export interface ApiErrorItem {
   message?: string;
   nodeId?: string;
@@ -33,7 +35,7 @@ export class ApiError extends Error {
     const items = this.errors
       .map((e) => {
         if (typeof e === "string") return e;
-        const text = e.message ?? JSON.stringify(e);
+        const text = e.message !== undefined ? readableIssueMessage(e.message) : JSON.stringify(e);
         if (typeof e.nodeId === "string" && e.nodeId) return `${nameOf(e.nodeId) || e.nodeId}: ${text}`;
         if (typeof e.edgeId === "string" && e.edgeId) return `connection ${e.edgeId}: ${text}`;
         return text;

@@ -6,6 +6,7 @@ import { ApiError } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { ValidationIssue } from "../api/types";
 import { precheck } from "../lib/graph";
+import { readableIssues } from "../lib/issueText";
 import { lintWith, loadParser, problemText } from "../lib/jsLint";
 import { isExpressionField } from "../lib/schemaForm";
 import { graphStore, useGraph } from "../store/graphStore";
@@ -113,8 +114,8 @@ export function useValidation(workflowId: string): { errors: ValidationIssue[]; 
     const live = (i: ValidationIssue) => (!i.nodeId || ids.has(i.nodeId)) && (!i.edgeId || edgeIds.has(i.edgeId));
     const merged = mergeIssues({ errors: server.errors.filter(live), warnings: server.warnings.filter(live) }, client);
     // Expression syntax is the editor's alone (the server finds it only at run time): always shown.
-    const errors = dedupe([...merged.errors, ...syntax]);
-    const warnings = merged.warnings;
+    const errors = readableIssues(dedupe([...merged.errors, ...syntax]), definition, nodeTypes);
+    const warnings = readableIssues(merged.warnings, definition, nodeTypes);
     return { errors, warnings, index: indexIssues(errors, warnings) };
-  }, [server, client, syntax, definition]);
+  }, [server, client, syntax, definition, nodeTypes]);
 }

@@ -8,7 +8,7 @@ import { nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
-import { issuesSummary } from "../lib/plural";
+import { issuesSummary, plural } from "../lib/plural";
 import { absolutePosition, freeSpot, LOOP_HEADER, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
 import { hasInputHandle, outputHandles } from "../lib/graph";
@@ -112,7 +112,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         window.history.replaceState(null, "", `/workflows/${saved.id}/`);
       }
       const problems = (await workflowsApi.validate(saved.id).catch(() => null))?.errors.length ?? 0;
-      if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${problems} problem(s): fix them to run it.`);
+      if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${plural(problems, "problem")}: fix ${problems === 1 ? "it" : "them"} before running it.`);
       else store.notify("success", `Saved as version ${saved.version}.`);
       return true;
     } catch (err) {

@@ -8,6 +8,7 @@ import { CodeContext, type CodeContextValue } from "../forms/codeContext";
 import { HelpText } from "../forms/HelpText";
 import { SchemaForm } from "../forms/SchemaForm";
 import { completionNames } from "../lib/completions";
+import { readableIssues } from "../lib/issueText";
 import { graphStore, useGraph } from "../store/graphStore";
 import { RunDataPanel } from "./RunDataPanel";
 
@@ -33,7 +34,8 @@ export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode;
     [definition.nodes.length, definition.edges, definition.settings, node.id, node.parentId, lastInput, workflowId, executionId, Boolean(lastRun)],
   );
   const serverErrors = useGraph((s) => s.serverIssues.errors);
-  const errors = serverErrors.filter((e) => e.nodeId === node.id);
+  const nodeTypes = useGraph((s) => s.nodeTypes);
+  const errors = readableIssues(serverErrors.filter((e) => e.nodeId === node.id), definition, nodeTypes);
   const { updateNode } = graphStore.getState();
   return (
     <div className="fm-panel-body" data-testid="node-panel">
