@@ -26,7 +26,15 @@ export function statusLabel(execution: Pick<Execution, "status"> & { state?: unk
 }
 
 export function RunBar({ executions, execution, selectedId, hidden, onSelect, onHide, onApprove, onRerun, nodeName }: Props) {
-  if (!executions.length && !execution) return null;
+  // The bar's place is kept before the first run: it appeared with that run and pushed the
+  // canvas down ~43 px under the pointer.
+  if (!executions.length && !execution) {
+    return (
+      <div className="fm-runbar fm-runbar-none" data-testid="run-bar-empty">
+        <span className="fm-runbar-reason">No runs yet: ▶ Run starts one, and its status shows here and on the nodes.</span>
+      </div>
+    );
+  }
   const status = execution?.status ?? executions.find((e) => String(e.id) === selectedId)?.status ?? "queued";
   const approval = execution ? waitingApprovalOf(execution) : null;
   const tone = status === "succeeded" ? "ok" : status === "failed" || status === "timed_out" ? "bad" : status === "paused" ? "wait" : status === "cancelled" ? "muted" : "live";
@@ -34,7 +42,7 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
   return (
     <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone} role="status" aria-live="polite">
       <label className="fm-runbar-pick">
-        <span>Run</span>
+        <span className="fm-runbar-word">Run</span>
         <select data-testid="run-picker" aria-label="Run shown on the canvas" value={selectedId ?? ""} onChange={(e) => onSelect(e.target.value)}>
           {options.map((e) => (
             <option key={e.id} value={String(e.id)}>
@@ -43,8 +51,8 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
           ))}
         </select>
       </label>
-      <span className="fm-runbar-status">
-        Execution <strong data-testid="execution-id">{selectedId}</strong>:{" "}
+      <span className="fm-runbar-status" title={`Execution ${selectedId ?? ""}: ${execution ? statusLabel(execution) : status}`}>
+        <span className="fm-runbar-word fm-runbar-word-last">Execution </span><strong data-testid="execution-id">{selectedId}</strong>:{" "}
         <span data-testid="execution-status" data-status={status}>
           {execution ? statusLabel(execution) : status}
         </span>
