@@ -111,7 +111,17 @@ def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | 
 # --- schedules ---------------------------------------------------------------------------
 
 
+# Names the zone database answers that are not one place: the server's own zone under
+# another name (`localtime`; `posixrules`, New York's rules on most systems), a placeholder
+# (`Factory`) and the leap-second trees. A schedule in one of them would run at another hour
+# on another machine.
+_NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_A_PLACE_PREFIXES = ("posix/", "right/")
+
+
 def _zone(name: str) -> ZoneInfo:
+    if name in _NOT_A_PLACE or name.startswith(_NOT_A_PLACE_PREFIXES):
+        raise InvalidTrigger(f"time zone {name!r} is not one place: use an IANA name such as 'Europe/Paris' or 'UTC'")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
