@@ -2,7 +2,8 @@
 
 Three things misled a reviewer who paused a parallel loop and resumed it:
 - the counts still read "1 running" while the run was paused: the loop node itself, whose
-  items wait for the resume. A container held by the pause now counts as paused;
+  items wait for the resume (or an approval waiting for a decision). A container held by
+  the pause now counts as paused, an approval as waiting;
 - the critical path read e.g. "704 ms" next to 23 s elapsed, with the paused time left out
   without a word. It now says "of work, paused 22 s";
 - "pause sent" stayed on screen long after the run was paused (and "resume sent" after it
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_post, loop_definition, wait_for_status
+from tests.browser.helpers import APPROVAL, api_post, loop_definition, wait_for_status
+from tests.browser.test_approval import run_until_paused
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,4 +54,14 @@ def test_a_paused_loop_reads_as_paused(logged_in_page: Any, page_errors: Any) ->
     wait_for_status(page, "succeeded", timeout=30_000)
     # Still after the run: its critical path left the paused time out, and says so.
     assert "of work, paused" in (page.text_content("[data-testid=critical-path]") or "")
+    assert page_errors.unexpected() == []
+
+
+def test_an_approval_waiting_for_a_decision_is_not_counted_as_running(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
+    run_until_paused(page, workflow["id"])
+    page.wait_for_selector("[data-testid=approval]")
+    counts = page.text_content("[data-testid=counts]") or ""
+    assert "running" not in counts and "1 waiting" in counts, counts
     assert page_errors.unexpected() == []

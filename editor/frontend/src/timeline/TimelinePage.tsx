@@ -447,9 +447,16 @@ function TraceTreeView({ node, onSelect }: { node: TraceNode; onSelect: (s: Sele
   );
 }
 
-/** Node-run counts of a paused run: a container still "running" (its items wait for the resume) counts as paused. */
+/** Node-run counts of a paused run: a container still "running" (its items wait for the
+ * resume) counts as paused, and an approval still "running" as waiting (for a decision, as
+ * the canvas says); both read "1 running" beside the paused badge. */
 function pausedCounts(bars: readonly Bar[]): Record<string, number> {
-  const counts = countByStatus(bars.filter((b) => !(b.container && b.status === "running")));
-  const held = bars.filter((b) => b.container && b.status === "running").length;
-  return held ? { ...counts, paused: (counts.paused ?? 0) + held } : counts;
+  const heldAs = (b: Bar): string | null =>
+    b.status !== "running" ? null : b.container ? "paused" : b.type === "approval" ? "waiting" : null;
+  const counts = countByStatus(bars.filter((b) => heldAs(b) === null));
+  for (const b of bars) {
+    const as = heldAs(b);
+    if (as) counts[as] = (counts[as] ?? 0) + 1;
+  }
+  return counts;
 }

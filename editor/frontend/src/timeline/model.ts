@@ -25,6 +25,8 @@ export const STATUS_COLOURS: Record<string, string> = {
   // A loop body node that failed in some items of a loop that succeeded.
   partial: "#ffd43b",
   paused: "#fab005",
+  // An approval of a paused run, waiting for a decision (the counts' word; its bar stays "running").
+  waiting: "#fab005",
 };
 
 /** Later states never go back to earlier ones (an event older than the rows it follows). */
