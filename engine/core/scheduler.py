@@ -55,6 +55,14 @@ class EdgeResult:
     node: str | None = None
 
 
+def _naming_node(result: EdgeResult) -> Any:
+    """A failed branch's error as its join lists it: with the id of the node that failed, so
+    that a reader (the API, the run page) can tell its branch without searching node runs."""
+    if result.node and isinstance(result.error, dict):
+        return {"nodeId": result.node, **result.error}
+    return result.error
+
+
 @dataclass
 class Actions:
     ready: list[str] = field(default_factory=list)
@@ -349,10 +357,7 @@ class ScopeScheduler:
     def _join_fails(self, join: str, message: str, cancel: bool = False) -> Actions:
         """The section failed: the join records a failure without running."""
         self.fired.add(join)
-        # Each with the id of the node that failed, so that a reader of the error (the API,
-        # the run page) can tell which branch it came from without searching the node runs.
-        errors = [{"nodeId": r.node, **r.error} if r.node and isinstance(r.error, dict) else r.error
-                  for _, r in self.inputs(join) if r.kind == "failed"]
+        errors = [_naming_node(r) for _, r in self.inputs(join) if r.kind == "failed"]
         error = {"message": message, "branchErrors": errors}
         actions = Actions(join_failed=[(join, error)])
         # Without cancelling, the rest of the section finishes; its results no longer

@@ -29,6 +29,7 @@ def test_a_failed_run_names_the_node_that_failed(logged_in_page: Any, page_error
     page.click("[data-testid=failed-here-node]")
     panel = page.locator("[data-testid=side-panel]")
     panel.wait_for()
+    panel.get_by_text("card declined").first.wait_for()  # the node run's details load after the panel opens
     text = panel.inner_text()
     assert "Charge card" in text and "card declined" in text and f"{run['traceId']}-002" in text, text
     assert page_errors.unexpected() == []
