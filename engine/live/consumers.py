@@ -58,6 +58,14 @@ from channels.layers import InMemoryChannelLayer
 from engine import wire
 from engine.core.numerals import ascii_int
 from engine.live import frames, relay
+from engine.live.access import (
+    LOGGED_OUT,
+    TOO_MANY_STREAMS,
+    access_now,
+    give_stream_back,
+    take_stream,
+    user_of,
+)
 from engine.live.relay import FrameBatch, LayerRelay, user_group
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
 from flowmaestro.visibility import parse_id, visible
@@ -87,40 +95,6 @@ MAX_SEQ = 2**31 - 1
 # How often an open stream checks its session and its user again (module docstring): a
 # session read and a user read (and, for one execution, the one-row visibility check).
 ACCESS_RECHECK_S = 5.0
-
-
-# --- streams per user ---------------------------------------------------------------------------
-
-# Live streams each user has open in this process. Every open stream reads the store on the
-# one thread Channels gives the ORM (the list stream every second, an idle event stream every
-# 0.25 s), and so does every handshake (the session's user): probed, 500 list streams of one
-# user made another user's new stream miss daphne's 5 s handshake timeout. Only the event
-# loop touches this, so it needs no lock.
-_open_streams: dict[int, int] = {}
-
-
-def _streams_per_user() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "FLOWMAESTRO_WS_STREAMS_PER_USER", 50))
-
-
-def _take_stream(user_id: int) -> bool:
-    if _open_streams.get(user_id, 0) >= _streams_per_user():
-        return False
-    _open_streams[user_id] = _open_streams.get(user_id, 0) + 1
-    return True
-
-
-def _give_stream_back(user_id: int) -> None:
-    left = _open_streams.get(user_id, 0) - 1
-    if left > 0:
-        _open_streams[user_id] = left
-    else:
-        _open_streams.pop(user_id, None)
-
-
-TOO_MANY_STREAMS = "Too many live streams open for this user; close some pages (reconnecting later)."
 
 
 # --- store reads (run in a thread: the ORM is synchronous) -------------------------------
@@ -173,61 +147,6 @@ def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
     return {row["id"]: wire.execution_summary(row) for row in rows}
 
 
-def _user_of(scope: dict[str, Any]) -> Any:
-    user = scope.get("user")
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
-
-
-def _session_key(scope: dict[str, Any]) -> str | None:
-    return getattr(scope.get("session"), "session_key", None)
-
-
-@database_sync_to_async
-def _user_now(session_key: str | None) -> Any:
-    """The user the session `session_key` belongs to now, read afresh, or None: the checks
-    of `django.contrib.auth.get_user` (the session exists and has not expired, its backend
-    still loads an active user, its password hash still matches), without its side effects
-    (flushing or re-keying the session, which belongs to the browser's HTTP requests)."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-        load_backend,
-    )
-    from django.utils.crypto import constant_time_compare
-
-    if not session_key:
-        return None
-    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
-    backend_path = data.get(BACKEND_SESSION_KEY)
-    if SESSION_KEY not in data or backend_path not in settings.AUTHENTICATION_BACKENDS:
-        return None
-    user = load_backend(backend_path).get_user(get_user_model()._meta.pk.to_python(data[SESSION_KEY]))
-    if user is None:
-        return None
-    session_hash = data.get(HASH_SESSION_KEY) or ""
-    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    return user if session_hash and any(constant_time_compare(session_hash, h) for h in hashes) else None
-
-
-async def _access_now(scope: dict[str, Any], user_id: int) -> Any:
-    """The stream's user read again, None when its session no longer logs that user in,
-    or `...` when the check itself failed (the database busy: keep the stream, try later)."""
-    try:
-        user = await _user_now(_session_key(scope))
-    except Exception:  # noqa: BLE001 - a failed read is not a logout
-        log.warning("websocket access recheck failed", exc_info=True)
-        return ...
-    return user if user is not None and int(user.pk) == user_id else None
-
-
-LOGGED_OUT = "Your session has ended: log in again to watch executions."
-
-
 # --- one execution's events -----------------------------------------------------------------
 
 
@@ -252,12 +171,12 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         self.wake = asyncio.Event()
         self.loop = asyncio.get_running_loop()
         self.finished = False
-        user = _user_of(self.scope)
+        user = user_of(self.scope)
         await self.accept()
         if user is None:
             await self._refuse(CLOSE_UNAUTHENTICATED, "Log in to watch executions.")
             return
-        if not _take_stream(int(user.pk)):
+        if not take_stream(int(user.pk)):
             await self._refuse(CLOSE_TOO_MANY, TOO_MANY_STREAMS)
             return
         self.stream_of = int(user.pk)
@@ -266,7 +185,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._start(user)
         except BaseException:
             # Channels sends no disconnect to a consumer whose connect raised: give the slot back here.
-            _give_stream_back(self.stream_of)
+            give_stream_back(self.stream_of)
             self.stream_of = None
             raise
 
@@ -303,7 +222,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.stream_of is not None:
-            _give_stream_back(self.stream_of)
+            give_stream_back(self.stream_of)
             self.stream_of = None
         if self.writer is not None:
             self.writer.cancel()
@@ -359,7 +278,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         is closed as at a handshake that failed so (4401, or 4404 like a missing run)."""
         self.next_check = time.monotonic() + ACCESS_RECHECK_S
         assert self.stream_of is not None
-        user = await _access_now(self.scope, self.stream_of)
+        user = await access_now(self.scope, self.stream_of)
         if user is ...:
             return True
         if user is None:
@@ -458,13 +377,13 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
         self.sent: dict[int, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
         relay.note_server_loop(asyncio.get_running_loop())  # status changes on the in-memory layer
-        user = _user_of(self.scope)
+        user = user_of(self.scope)
         if user is None:
             await self.accept()
             await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": "Log in first."})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not _take_stream(int(user.pk)):
+        if not take_stream(int(user.pk)):
             await self.accept()
             await self.send_json({"type": "error", "code": CLOSE_TOO_MANY, "detail": TOO_MANY_STREAMS})
             await self.close(code=CLOSE_TOO_MANY)
@@ -484,13 +403,13 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             self.poller = asyncio.create_task(self._compare_periodically())
             await self.accept()
         except BaseException:
-            _give_stream_back(self.stream_of)  # as in ExecutionEventsConsumer.connect
+            give_stream_back(self.stream_of)  # as in ExecutionEventsConsumer.connect
             self.stream_of = None
             raise
 
     async def disconnect(self, code: int) -> None:
         if self.stream_of is not None:
-            _give_stream_back(self.stream_of)
+            give_stream_back(self.stream_of)
             self.stream_of = None
         if self.poller is not None:
             self.poller.cancel()
@@ -521,7 +440,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(LIST_POLL_INTERVAL_S)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + ACCESS_RECHECK_S
-                user = await _access_now(self.scope, self.user_id)
+                user = await access_now(self.scope, self.user_id)
                 if user is None:
                     await self.send_json({"type": "error", "code": CLOSE_UNAUTHENTICATED, "detail": LOGGED_OUT})
                     await self.close(code=CLOSE_UNAUTHENTICATED)
