@@ -74,13 +74,20 @@ async def test_staff_taken_away_ends_the_view_of_other_users_runs(make_workflow:
     await listing.disconnect()
 
 
-async def test_logging_out_ends_the_streams_of_that_session(make_workflow: Any, alice: AbstractUser):
+async def her_run_and_streams(make_workflow: Any, user: AbstractUser) -> tuple[Execution, Any, Any]:
+    """A running execution of `user`'s and, on her session, its event stream and her list
+    stream, both open."""
     workflow: Workflow = await database_sync_to_async(make_workflow)()
-    mine: Execution = await database_sync_to_async(running_execution)(workflow, alice)
-    cookie = await database_sync_to_async(session_cookie)(alice)
-    events = communicator(f"/ws/executions/{mine.pk}/", cookie)
+    run: Execution = await database_sync_to_async(running_execution)(workflow, user)
+    cookie = await database_sync_to_async(session_cookie)(user)
+    events = communicator(f"/ws/executions/{run.pk}/", cookie)
     listing = communicator("/ws/executions/", cookie)
     assert (await events.connect())[0] and (await listing.connect())[0]
+    return run, events, listing
+
+
+async def test_logging_out_ends_the_streams_of_that_session(make_workflow: Any, alice: AbstractUser):
+    mine, events, listing = await her_run_and_streams(make_workflow, alice)
 
     await database_sync_to_async(Session.objects.all().delete)()  # what logging out does to the session
     assert await closed_with(events) == 4401
@@ -88,22 +95,14 @@ async def test_logging_out_ends_the_streams_of_that_session(make_workflow: Any, 
 
 
 async def test_a_deactivated_user_is_cut_off(make_workflow: Any, alice: AbstractUser):
-    workflow: Workflow = await database_sync_to_async(make_workflow)()
-    mine: Execution = await database_sync_to_async(running_execution)(workflow, alice)
-    cookie = await database_sync_to_async(session_cookie)(alice)
-    events = communicator(f"/ws/executions/{mine.pk}/", cookie)
-    assert (await events.connect())[0]
+    _, events, listing = await her_run_and_streams(make_workflow, alice)
     await database_sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(is_active=False)
     assert await closed_with(events) == 4401
+    assert await closed_with(listing) == 4401
 
 
 async def test_a_stream_whose_access_holds_stays_open(make_workflow: Any, alice: AbstractUser):
-    workflow: Workflow = await database_sync_to_async(make_workflow)()
-    mine: Execution = await database_sync_to_async(running_execution)(workflow, alice)
-    cookie = await database_sync_to_async(session_cookie)(alice)
-    events = communicator(f"/ws/executions/{mine.pk}/", cookie)
-    listing = communicator("/ws/executions/", cookie)
-    assert (await events.connect())[0] and (await listing.connect())[0]
+    mine, events, listing = await her_run_and_streams(make_workflow, alice)
     assert await events.receive_nothing(timeout=1.5)  # several rechecks: nothing closes it
     await astore_events(mine, 1)
     assert await receive_seqs(events, 1) == [1]
