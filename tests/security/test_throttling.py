@@ -255,6 +255,42 @@ def test_four_hundred_clients_of_one_process_each_keep_their_count():
     assert fourth == [429] * 400
 
 
+@pytest.mark.parametrize("on_redis", [False, True], ids=["one-process", "redis"])
+def test_a_request_stamped_before_a_bucket_edge_and_counted_after_one_past_it_is_refused(
+    on_redis, settings, monkeypatch
+):
+    """Two servers whose clocks differ by half a second, or one request held up between
+    reading the time and reaching the count (a loaded machine), at a bucket edge: the one
+    stamped past the edge is counted first, then the one stamped before it. Both saw room
+    before (each window left out the other's bucket) and the rate was exceeded by one;
+    `test_two_servers_sharing_redis_let_through_exactly_the_rate` did so now and then."""
+    from contextlib import ExitStack
+
+    from flowmaestro.throttling import AnonThrottle
+    from tests.redis import running_redis
+
+    with ExitStack() as stack:
+        if on_redis:
+            url = stack.enter_context(running_redis())
+            settings.CACHES = {"default": {"BACKEND": "flowmaestro.cache.RedisCache", "LOCATION": url}}
+        settings.FLOWMAESTRO_THROTTLE_RATES = {"anon": "10/minute", "user": None}
+        clock = _Clock(6005.0)  # a minute's buckets are 6 s wide: this one ends at 6006
+        monkeypatch.setattr(AnonThrottle, "timer", staticmethod(clock))
+        view = _OpenView.as_view()
+        factory = APIRequestFactory()
+
+        def ask(at: float) -> Any:
+            clock.now = at
+            return view(factory.get("/open", REMOTE_ADDR="198.51.100.6"))
+
+        assert [ask(6005.0).status_code for _ in range(9)] == [200] * 9
+        assert ask(6006.2).status_code == 200  # the tenth, on the server whose clock is ahead
+        late = ask(6005.7)  # stamped before the edge, counted after the tenth
+        assert late.status_code == 429
+        assert int(late["Retry-After"]) == 55  # the nine of 6005.0 leave the window at 6060
+        assert ask(6060.0).status_code == 200
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_servers_sharing_redis_let_through_exactly_the_rate(alice):
     """Two daphne processes with one Redis (the scale-out deployment), 12 clients at once:
@@ -287,7 +323,7 @@ def test_two_servers_sharing_redis_let_through_exactly_the_rate(alice):
 
 
 def test_on_redis_each_request_is_one_round_trip_and_builds_no_redis_client(settings, monkeypatch):
-    """With Redis as the cache (the scale-out deployment): one INCR pipeline per request.
+    """With Redis as the cache (the scale-out deployment): one round trip per request.
     Before, DRF's proxy of the cache hid the Redis backend from the throttle, which took the
     one-process path instead (SET NX, INCR, MGET: three round trips), and Django's cache
     built a new `redis.Redis` (its ~170 response callbacks) for each of them."""
@@ -316,7 +352,9 @@ def test_on_redis_each_request_is_one_round_trip_and_builds_no_redis_client(sett
         server.close()
     calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
     assert statuses == [200] * 15 + [429] * 5
-    # One pipeline per request (INCRBY, EXPIRE, MGET); each refused one is taken back out
-    # (EXISTS, INCRBY -1). No SET NX: that was the one-process path.
-    assert (calls.get("incrby"), calls.get("mget"), calls.get("set")) == (20 + 5, 20, None), calls
+    # One script per request (EVALSHA: the window's MGET, then INCR and EXPIRE when it has
+    # room; the first is refused by this new server, which then loads it). A refused request
+    # is not counted, so never taken back out. No SET NX: that was the one-process path.
+    assert calls.get("evalsha") == 20 + 1 and calls.get("script|load") == 1, calls
+    assert (calls.get("mget"), calls.get("incr"), calls.get("incrby"), calls.get("set")) == (20, 15, None, None), calls
     assert len(built) <= 1, f"{len(built)} Redis clients built for 20 requests"
