@@ -79,7 +79,7 @@ async def test_events_announced_from_another_thread_arrive_through_redis(
 
     thread = db_thread(engine_announcer)
     await database_sync_to_async(thread.start)()
-    assert await receive_seqs(comm, 3, timeout=5) == [1, 2, 3]
+    assert await receive_seqs(comm, 3) == [1, 2, 3]
     await database_sync_to_async(thread.join)()
     await comm.disconnect()
 
@@ -102,12 +102,12 @@ def test_a_separate_engine_process_streams_through_redis(
         comm = communicator(f"/ws/executions/{execution.pk}/", cookie)
         connected, _ = await comm.connect()
         assert connected
-        received = [await comm.receive_json_from(timeout=5)]  # execution.queued, replayed from the store
+        received = [await comm.receive_json_from()]  # execution.queued, replayed from the store
         engine = subprocess.Popen([sys.executable, "manage.py", "runengine", "--grace", "1"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
             while received[-1]["type"] not in {"execution.succeeded", "execution.failed"}:
-                received.append(await comm.receive_json_from(timeout=20))
+                received.append(await comm.receive_json_from())
         finally:
             engine.terminate()
             engine.wait(timeout=15)

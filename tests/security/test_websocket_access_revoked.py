@@ -107,7 +107,7 @@ async def test_a_stream_whose_access_holds_stays_open(make_workflow: Any, alice:
     await astore_events(mine, 1)
     assert await receive_seqs(events, 1) == [1]
     await afinish(mine)
-    message = await listing.receive_json_from(timeout=3)
+    message = await listing.receive_json_from()
     assert message["execution"]["id"] == mine.pk and message["execution"]["status"] == "succeeded"
     await events.disconnect()
     await listing.disconnect()
