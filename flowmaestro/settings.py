@@ -282,14 +282,24 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# channels-redis reads a channel with a blocking BZPOPMIN of 5 s (`brpop_timeout`), and
+# redis-py 8 gives each connection a 5 s socket timeout by default: a stream with nothing to
+# receive for 5 s raced its own read, and on a loaded machine the client gave up first,
+# raising redis' TimeoutError into the websocket consumer (the stream closed) and losing
+# any message Redis popped meanwhile. The socket waits well past the blocking read.
+CHANNEL_LAYER_SOCKET_TIMEOUT_S = 30.0
+
+
+def redis_channel_layers(url: str) -> dict[str, Any]:
+    """`CHANNEL_LAYERS` on the Redis at `url` (also what the tests' Redis layer uses)."""
+    host = {"address": url, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_S}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                        "CONFIG": {"hosts": [host], "capacity": 5000}}}
+
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000},
-        }
-    }
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
 

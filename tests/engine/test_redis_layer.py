@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractUser
 from engine.live import consumers
 from engine.models import Execution
 from engine.runtime import stop_engine
+from flowmaestro.settings import redis_channel_layers
 from tests.engine.test_consumers import (
     FAN_OUT,
     communicator,
@@ -49,9 +50,7 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_layer(redis_url: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url], "capacity": 5000}}
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)  # the deployment's own configuration
     channel_layers.backends.clear()
     # Only live messages count here: the store is not followed.
     monkeypatch.setattr(consumers, "POLL_INTERVAL_S", 60.0)
@@ -82,6 +81,25 @@ async def test_events_announced_from_another_thread_arrive_through_redis(
     assert await receive_seqs(comm, 3) == [1, 2, 3]
     await database_sync_to_async(thread.join)()
     await comm.disconnect()
+
+
+async def test_a_stream_with_nothing_to_receive_outlasts_the_layers_blocking_read(redis_layer: str):
+    """channels-redis waits for a message with a blocking read of `brpop_timeout` seconds;
+    the connection must wait longer than that for Redis' empty answer. At redis-py 8's
+    default socket timeout (5 s, the same as the blocking read) a loaded machine gave up on
+    its own read of an idle stream: the consumer got redis' TimeoutError and closed the
+    stream (test_a_separate_engine_process_streams_through_redis, waiting for the engine
+    process to start, did so now and then). Here the blocking read is made longer than
+    that default, so the old configuration fails every time."""
+    import asyncio
+
+    layer = get_channel_layer()
+    layer.brpop_timeout = 6  # past redis-py's default socket timeout of 5 s
+    channel = await layer.new_channel()
+    with pytest.raises(TimeoutError) as waited:  # asyncio's, from wait_for: no message came
+        await asyncio.wait_for(layer.receive(channel), timeout=8)
+    assert type(waited.value) is TimeoutError
+    await layer.flush()
 
 
 def test_a_separate_engine_process_streams_through_redis(
