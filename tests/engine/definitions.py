@@ -103,3 +103,12 @@ def custom_merge_definition(*, after_merge: bool, config: dict[str, Any] | None 
                           [("start", "a"), ("start", "b"), ("a", "m"), ("b", "m"), ("m", "combine"), ("combine", "o")])
     return definition([START, *teams, combine, output],
                       [("start", "a"), ("start", "b"), ("a", "combine"), ("b", "combine"), ("combine", "o")])
+
+
+# A node run the engine must not wait for (a branch a join cuts off, a delay past its
+# timeout) lasts SLOW_MS, longer than the core runner waits for a run (10 s): waiting for it
+# fails a test however loaded the machine. NOT_WAITED_S is then only a sanity bound on the
+# run's time (tests asserted 0.5-1.0 s against 0.6-5 s node runs, which a loaded 2-core
+# machine could miss).
+SLOW_MS = 20_000
+NOT_WAITED_S = 5.0

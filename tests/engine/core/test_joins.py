@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.engine.definitions import START, custom_merge_definition, delay
+from tests.engine.definitions import NOT_WAITED_S, SLOW_MS, START, custom_merge_definition, delay
 
 
 def fan(graph, branches, merge_config, **settings):
@@ -15,10 +15,10 @@ def fan(graph, branches, merge_config, **settings):
 
 
 def test_first_success_goes_on_and_cancels_the_slow_branch(core, graph):
-    d = fan(graph, [delay("primary", 2000), delay("backup", 100)], {"mode": "first_success", "output": "first"})
+    d = fan(graph, [delay("primary", SLOW_MS), delay("backup", 100)], {"mode": "first_success", "output": "first"})
     t = time.monotonic()
     ex = core.run(d, {"v": 7})
-    assert time.monotonic() - t < 0.8
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "succeeded"
     assert ex["output"]["o"] == {"v": 7}
     primary = ex["by_node"]["primary"][-1]
@@ -44,10 +44,10 @@ def test_first_success_fails_when_every_branch_fails(core, graph):
 
 
 def test_quorum_cancels_the_rest(core, graph):
-    d = fan(graph, [delay("a", 50), delay("b", 80), delay("c", 3000)], {"mode": "quorum", "quorum": 2})
+    d = fan(graph, [delay("a", 50), delay("b", 80), delay("c", SLOW_MS)], {"mode": "quorum", "quorum": 2})
     t = time.monotonic()
     ex = core.run(d)
-    assert time.monotonic() - t < 0.8
+    assert time.monotonic() - t < NOT_WAITED_S
     assert set(ex["output"]["o"]) == {"branch_a", "branch_b"}
     assert ex["by_node"]["c"][-1]["status"] == "cancelled"
 
@@ -71,11 +71,11 @@ def test_default_policy_fails_the_section_after_all_branches_settle(core, graph)
 
 
 def test_fail_fast_cancels_running_branches_now(core, graph):
-    d = fan(graph, [delay("slow", 3000), {"id": "b", "type": "fail", "config": {"message": "x"}}],
+    d = fan(graph, [delay("slow", SLOW_MS), {"id": "b", "type": "fail", "config": {"message": "x"}}],
             {"parallel": {"failFast": True, "cancelOnFailure": True}})
     t = time.monotonic()
     ex = core.run(d)
-    assert time.monotonic() - t < 0.5
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "failed"
     assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
 
@@ -91,21 +91,21 @@ def test_continue_leaves_failed_branches_out_and_min_success_rate(core, graph):
 
 
 def test_total_timeout_collect_partial_returns_what_finished(core, graph):
-    d = fan(graph, [delay("fast", 20), delay("slow", 3000)],
+    d = fan(graph, [delay("fast", 20), delay("slow", SLOW_MS)],
             {"parallel": {"totalTimeout": 200, "onTimeout": "collect_partial"}})
     t = time.monotonic()
     ex = core.run(d, {"v": 1})
-    assert time.monotonic() - t < 0.8
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "succeeded", ex["error"]
     assert ex["output"]["o"] == {"branch_a": {"v": 1}, "cancelled": ["branch_b"]}
     assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
 
 
 def test_total_timeout_fail(core, graph):
-    d = fan(graph, [delay("fast", 20), delay("slow", 3000)], {"parallel": {"totalTimeout": 150}})
+    d = fan(graph, [delay("fast", 20), delay("slow", SLOW_MS)], {"parallel": {"totalTimeout": 150}})
     t = time.monotonic()
     ex = core.run(d)
-    assert time.monotonic() - t < 0.8
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "failed"
     assert "totalTimeout" in ex["by_node"]["m"][0]["error"]["message"]
     assert ex["by_node"]["slow"][-1]["status"] == "cancelled"

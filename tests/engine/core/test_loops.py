@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from engine.core.policies import RateLimiter
-from tests.engine.definitions import START, loop_definition
+from tests.engine.definitions import NOT_WAITED_S, SLOW_MS, START, loop_definition
 from tests.engine.definitions import peak_concurrency as shared_peak
 
 
@@ -119,14 +119,14 @@ def test_fail_fast_loop_cancels_running_items(core, graph):
     body = [{"id": "pick", "type": "condition", "config": {"expression": "item === 0"}},
             {"id": "wait", "type": "delay", "config": {"duration": 150}},
             {"id": "boom", "type": "fail", "config": {"message": "first item fails"}},
-            {"id": "slow", "type": "delay", "config": {"duration": 3000}}]
+            {"id": "slow", "type": "delay", "config": {"duration": SLOW_MS}}]
     d = loop_definition({"parallel": {"failFast": True, "cancelOnFailure": True}}, body)
     d["edges"] += [{"id": "x1", "source": "pick", "target": "wait", "sourceHandle": "true"},
                    {"id": "x3", "source": "wait", "target": "boom"},
                    {"id": "x2", "source": "pick", "target": "slow", "sourceHandle": "false"}]
     t = time.monotonic()
     ex = core.run(d, {"items": [0, 1, 2]})
-    assert time.monotonic() - t < 0.8
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "failed"
     slow = [r for r in ex["by_node"]["slow"] if r["iteration"] != 0]  # item 0 took the other path
     assert [r["status"] for r in slow] == ["cancelled", "cancelled"]

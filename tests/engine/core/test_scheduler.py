@@ -9,7 +9,7 @@ import pytest
 
 from engine.core.plan import VersionPlan
 from engine.core.scheduler import Actions, Outcome, ScopeScheduler
-from tests.engine.definitions import START, definition, delay, peak_concurrency
+from tests.engine.definitions import NOT_WAITED_S, SLOW_MS, START, definition, delay, peak_concurrency
 
 
 def test_independent_branches_overlap(core, graph):
@@ -63,11 +63,11 @@ def test_condition_skips_the_other_side(core, graph):
 
 
 def test_failure_without_join_fails_the_run_and_cancels_siblings(core, graph):
-    d = graph([START, {"id": "boom", "type": "fail", "config": {"message": "nope"}}, delay("slow", 2000)],
+    d = graph([START, {"id": "boom", "type": "fail", "config": {"message": "nope"}}, delay("slow", SLOW_MS)],
               [("start", "boom"), ("start", "slow")])
     t = time.monotonic()
     ex = core.run(d)
-    assert time.monotonic() - t < 1.0
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "failed"
     assert ex["error"]["nodeId"] == "boom"
     assert ex["by_node"]["slow"][-1]["status"] == "cancelled"
@@ -111,15 +111,15 @@ def test_retry_records_each_attempt_with_backoff(core, graph):
 def test_timeout_policies(core, graph):
     d = graph(
         [START,
-         delay("cont", 1000, timeout=50, onTimeout="continue"),
-         delay("err", 1000, timeout=50, onTimeout="error", onError="continue"),
+         delay("cont", SLOW_MS, timeout=50, onTimeout="continue"),
+         delay("err", SLOW_MS, timeout=50, onTimeout="error", onError="continue"),
          {"id": "m", "type": "merge"},
          {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
         [("start", "cont"), ("start", "err"), ("cont", "m"), ("err", "m"), ("m", "o")],
     )
     t = time.monotonic()
     ex = core.run(d)
-    assert time.monotonic() - t < 0.6
+    assert time.monotonic() - t < NOT_WAITED_S
     assert ex["status"] == "succeeded", ex["error"]
     out = ex["output"]["o"]
     assert out["branch_a"] == {"timedOut": True}
@@ -139,12 +139,12 @@ def test_on_timeout_cancel_is_not_retried_nor_handled_and_error_is(core, graph):
 
 
 def test_timed_out_node_frees_its_slot(core, graph):
-    d = graph([START, delay("hang", 5000, timeout=100, onTimeout="continue"), delay("next", 50)],
+    d = graph([START, delay("hang", SLOW_MS, timeout=100, onTimeout="continue"), delay("next", 50)],
               [("start", "hang"), ("start", "next")], maxConcurrency=1)
     t = time.monotonic()
     ex = core.run(d)
     assert ex["status"] == "succeeded"
-    assert time.monotonic() - t < 1.0
+    assert time.monotonic() - t < NOT_WAITED_S
 
 
 def test_execution_timeout(core, graph):

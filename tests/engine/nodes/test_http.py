@@ -92,7 +92,7 @@ def test_timeout_is_an_error(run_node, local_http_server):
         run_node("http", {"url": f"{local_http_server}/slow?seconds=3", "timeout": 300}, options=ALLOW)
     assert "timed out after 300 ms" in info.value.message
     assert info.value.retryable is True
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # ended by the 300 ms timeout, not the server's 3 s
 
 
 def test_a_refused_connection_is_a_retryable_error(run_node):
@@ -108,7 +108,7 @@ def test_cancel_aborts_a_slow_request_promptly(node_context, local_http_server):
     started = time.monotonic()
     with pytest.raises(NodeCancelled):
         HttpNode().run(ctx)
-    assert time.monotonic() - started < 1.0  # a fraction of the 5 s the server takes
+    assert time.monotonic() - started < 4.0  # cancelled at 0.3 s, before the 5 s the server takes
 
 
 def test_cancel_while_connecting_is_prompt(node_context, monkeypatch):
@@ -118,10 +118,11 @@ def test_cancel_while_connecting_is_prompt(node_context, monkeypatch):
     started = time.monotonic()
     with pytest.raises((NodeCancelled, NodeError)) as info:
         HttpNode().run(ctx)
+    # Either way well before the 10 s timeout (bounds with room for a loaded machine).
     if isinstance(info.value, NodeError):  # no route at all: connect failed at once
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 5.0
     else:
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 5.0
 
 
 def test_an_already_cancelled_run_sends_nothing(node_context, local_http_server):
