@@ -567,3 +567,9 @@ FLOWMAESTRO_RETENTION_COMPACT_DAYS = env_float("FLOWMAESTRO_RETENTION_COMPACT_DA
 FLOWMAESTRO_RETENTION_INTERVAL = env_float("FLOWMAESTRO_RETENTION_INTERVAL", 60)
 FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
 FLOWMAESTRO_RETENTION_BUDGET = env_float("FLOWMAESTRO_RETENTION_BUDGET", 2)  # seconds per pass
+# Seconds between the housekeeping's exports of finished executions as OpenTelemetry traces
+# (engine.tracing; a no-op without OTEL_EXPORTER_OTLP_ENDPOINT). The README documented it
+# before anything read it.
+FLOWMAESTRO_TRACE_EXPORT_INTERVAL = env_float("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1)
+if not 0.1 <= FLOWMAESTRO_TRACE_EXPORT_INTERVAL <= 3600:
+    raise ImproperlyConfigured("FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds")
