@@ -414,6 +414,10 @@ FLOWMAESTRO_WS_STREAMS_PER_USER = env_int("FLOWMAESTRO_WS_STREAMS_PER_USER", 50,
 # fails that node run).
 FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
 FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# How long a node run's output, and its config with the templates filled in, may be in
+# characters of JSON: templates and joins can multiply a value without the definition
+# growing; a longer one fails that node run.
+FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000, minimum=10_000)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
