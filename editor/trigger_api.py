@@ -253,7 +253,12 @@ class HookApi(APIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         parameters=[OpenApiParameter("wait", OpenApiTypes.STR,
-                                     description="wait for the result: seconds, `true` (the most) or `false`")],
+                                     description="wait for the result: seconds, `true` (the most) or `false`"),
+                    OpenApiParameter(triggers.TIMESTAMP_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="hmac webhooks: the Unix time in seconds when the call is sent"),
+                    OpenApiParameter(triggers.SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="hmac webhooks: `sha256=<hex HMAC-SHA256>` of "
+                                                 "`<timestamp>.<raw body>` with the webhook's secret")],
         responses={
             202: inline_serializer("HookAccepted", {"executionId": serializers.IntegerField(),
                                                     "status": serializers.CharField(),
