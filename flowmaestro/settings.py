@@ -414,6 +414,10 @@ FLOWMAESTRO_WS_STREAMS_PER_USER = env_int("FLOWMAESTRO_WS_STREAMS_PER_USER", 50,
 # fails that node run).
 FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
 FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# How long a node run's output, and its config with the templates filled in, may be in
+# characters of JSON: templates and joins can multiply a value without the definition
+# growing; a longer one fails that node run.
+FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000, minimum=10_000)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
@@ -574,3 +578,9 @@ FLOWMAESTRO_RETENTION_COMPACT_DAYS = env_float("FLOWMAESTRO_RETENTION_COMPACT_DA
 FLOWMAESTRO_RETENTION_INTERVAL = env_float("FLOWMAESTRO_RETENTION_INTERVAL", 60)
 FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
 FLOWMAESTRO_RETENTION_BUDGET = env_float("FLOWMAESTRO_RETENTION_BUDGET", 2)  # seconds per pass
+# Seconds between the housekeeping's exports of finished executions as OpenTelemetry traces
+# (engine.tracing; a no-op without OTEL_EXPORTER_OTLP_ENDPOINT). The README documented it
+# before anything read it.
+FLOWMAESTRO_TRACE_EXPORT_INTERVAL = env_float("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1)
+if not 0.1 <= FLOWMAESTRO_TRACE_EXPORT_INTERVAL <= 3600:
+    raise ImproperlyConfigured("FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds")
