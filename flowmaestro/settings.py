@@ -421,6 +421,10 @@ FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_00
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
+# Read by each sandbox worker process itself (engine/expressions/worker.py); read here too so
+# that a value written wrong stops the process at start naming it, rather than a bare
+# "invalid literal for int()" at the first expression.
+FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB = env_int("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", 512, minimum=1)
 # Bounded answers (engine.node_run_pages): node runs kept whole in an execution's detail,
 # the default page of /node-runs, the most JSON a page carries, bars in one timeline.
 FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, minimum=1)
@@ -571,3 +575,9 @@ FLOWMAESTRO_RETENTION_COMPACT_DAYS = env_float("FLOWMAESTRO_RETENTION_COMPACT_DA
 FLOWMAESTRO_RETENTION_INTERVAL = env_float("FLOWMAESTRO_RETENTION_INTERVAL", 60)
 FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
 FLOWMAESTRO_RETENTION_BUDGET = env_float("FLOWMAESTRO_RETENTION_BUDGET", 2)  # seconds per pass
+# Seconds between the housekeeping's exports of finished executions as OpenTelemetry traces
+# (engine.tracing; a no-op without OTEL_EXPORTER_OTLP_ENDPOINT). The README documented it
+# before anything read it.
+FLOWMAESTRO_TRACE_EXPORT_INTERVAL = env_float("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1)
+if not 0.1 <= FLOWMAESTRO_TRACE_EXPORT_INTERVAL <= 3600:
+    raise ImproperlyConfigured("FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds")

@@ -1,3 +1,9 @@
+"""Every URL root and where its routes are: `/api/` workflows, triggers and demos
+(editor/api_urls.py) then executions, node types and dead letters (engine/api_urls.py);
+`/hooks/{token}` webhook calls (editor/trigger_api.py); `/demo-api/` the API the demo
+workflows call (editor/demo_api.py); pages (editor/pages.py, engine/pages.py); `/admin/`.
+Websockets are routed in engine/live/routing.py, from flowmaestro/asgi.py."""
+
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
