@@ -91,10 +91,13 @@ def test_every_module_in_engine_nodes_is_loaded_at_start_up() -> None:
 
 def test_every_node_module_registers_one_type_named_after_it() -> None:
     # A module NODE_MODULES does not list is never imported (the test above says so).
-    wrong = {stem: types for stem, types in registered_modules().items() if stem in NODE_MODULES and types != [stem]}
+    # A type may have a hyphen (`sleep-random`); its module cannot (`sleep_random.py`).
+    wrong = {stem: types for stem, types in registered_modules().items()
+             if stem in NODE_MODULES and [t.replace("-", "_") for t in types] != [stem]}
     assert not wrong, "\n".join(
         f"engine/nodes/{stem}.py registers {types or 'no type'}: one module per node type, with "
-        f"`@register` on a NodeType subclass whose `type = \"{stem}\"`" for stem, types in wrong.items())
+        f"`@register` on a NodeType subclass whose `type = \"{stem}\"` (or with hyphens for its underscores)"
+        for stem, types in wrong.items())
 
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
@@ -136,7 +139,7 @@ def test_a_new_node_with_the_types_defaults_is_valid(type_name: str) -> None:
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
 def test_every_node_type_has_tests(type_name: str) -> None:
-    expected = TESTED_ELSEWHERE.get(type_name, f"tests/engine/nodes/test_{type_name}.py")
+    expected = TESTED_ELSEWHERE.get(type_name, f"tests/engine/nodes/test_{type_name.replace('-', '_')}.py")
     assert (ROOT / expected).exists(), (
         f"node type {type_name!r} has no tests: write {expected} (run_node(\"{type_name}\", config, input=…) "
         f"from tests/engine/nodes/conftest.py runs its body without the engine)")
