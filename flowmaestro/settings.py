@@ -566,6 +566,13 @@ FLOWMAESTRO_WEBHOOK_WAIT_MAX = env_float("FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30)
 # …and at most this many callers wait at once per process (each holds an HTTP thread);
 # beyond it a `?wait=` call is answered at once with 202 and `"waited": false`.
 FLOWMAESTRO_WEBHOOK_MAX_WAITERS = env_int("FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)
+# Seconds an HMAC webhook's X-FlowMaestro-Timestamp may be from the server's clock (either
+# way); also how long each accepted signature is remembered to refuse its replay. At most an
+# hour: a longer window keeps a captured request usable (and the replay cache full) longer.
+FLOWMAESTRO_WEBHOOK_TOLERANCE = env_int("FLOWMAESTRO_WEBHOOK_TOLERANCE", 300, minimum=1)
+if FLOWMAESTRO_WEBHOOK_TOLERANCE > 3600:
+    raise ImproperlyConfigured(
+        f"FLOWMAESTRO_WEBHOOK_TOLERANCE must be 3600 (seconds) or less, not {FLOWMAESTRO_WEBHOOK_TOLERANCE}")
 # Retention of finished executions (per workflow in its settings panel or the admin;
 # these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
 FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)

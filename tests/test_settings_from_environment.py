@@ -27,6 +27,8 @@ def import_settings(**env: str) -> subprocess.CompletedProcess[str]:
     ("FLOWMAESTRO_STALE_AFTER", "nan", "FLOWMAESTRO_STALE_AFTER must be a number (such as 0.5), not 'nan'"),
     ("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "1_0", "FLOWMAESTRO_WEBHOOK_WAIT_MAX must be a number (such as 0.5), not '1_0'"),
     ("FLOWMAESTRO_MAX_WORKERS", "lots", "FLOWMAESTRO_MAX_WORKERS must be a whole number, not 'lots'"),
+    ("FLOWMAESTRO_WEBHOOK_TOLERANCE", "3601", "FLOWMAESTRO_WEBHOOK_TOLERANCE must be 3600 (seconds) or less, not 3601"),
+    ("FLOWMAESTRO_WEBHOOK_TOLERANCE", "0", "FLOWMAESTRO_WEBHOOK_TOLERANCE must be 1 or more, not 0"),
     ("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", "ture",
      "FLOWMAESTRO_HTTP_ALLOW_PRIVATE must be true or false (1/0, yes/no, on/off), not 'ture'"),
     ("FLOWMAESTRO_DB_PGBOUNCER", "yes", "FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not 'yes'"),
