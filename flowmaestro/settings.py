@@ -379,6 +379,23 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = True  # engine logs (e.g. a failed publish) r
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
+# The SMTP server a cancel's `notify` mail goes through (with the smtp backend above).
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost").strip() or "localhost"
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+if EMAIL_PORT > 65535:
+    raise ImproperlyConfigured(f"DJANGO_EMAIL_PORT must be a port number (1-65535), not {EMAIL_PORT}")
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)  # TLS from the first byte, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("DJANGO_EMAIL_USE_TLS and DJANGO_EMAIL_USE_SSL exclude each other: "
+                               "set the one your mail server speaks")
+# Django waits for a mail server forever by default; a server that accepts the connection
+# and never answers would then hold the mail thread of every later cancel.
+EMAIL_TIMEOUT = env_float("DJANGO_EMAIL_TIMEOUT", 10.0)
+if not 0.1 <= EMAIL_TIMEOUT <= 600:
+    raise ImproperlyConfigured(f"DJANGO_EMAIL_TIMEOUT must be between 0.1 and 600 seconds, not {EMAIL_TIMEOUT}")
 
 # Engine (SPEC §2)
 FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads").strip().lower()

@@ -34,6 +34,9 @@ def import_settings(**env: str) -> subprocess.CompletedProcess[str]:
     ("FLOWMAESTRO_DB_PGBOUNCER", "yes", "FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not 'yes'"),
     ("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", "lots", "FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB must be a whole number, not 'lots'"),
     ("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", "0", "FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds"),
+    ("DJANGO_EMAIL_PORT", "70000", "DJANGO_EMAIL_PORT must be a port number (1-65535), not 70000"),
+    ("DJANGO_EMAIL_TIMEOUT", "0", "DJANGO_EMAIL_TIMEOUT must be between 0.1 and 600 seconds, not 0.0"),
+    ("DJANGO_EMAIL_USE_SSL", "maybe", "DJANGO_EMAIL_USE_SSL must be true or false (1/0, yes/no, on/off), not 'maybe'"),
 ])
 def test_a_setting_written_wrong_stops_the_process_naming_it(name: str, value: str, says: str) -> None:
     env = {name: value}
