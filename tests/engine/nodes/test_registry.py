@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_node_module_registers_its_type() -> None:
-    assert set(NODE_MODULES) <= set(REGISTRY)
+    registering = {cls.__module__.rpartition(".")[2] for cls in REGISTRY.values()}
+    silent = [module for module in NODE_MODULES if module not in registering]
+    assert not silent, "\n".join(
+        f"engine/nodes/{module}.py is in NODE_MODULES but registers no node type: decorate its NodeType "
+        "subclass with `@register` (from engine.nodes)" for module in silent)
 
 
 def test_a_node_module_that_fails_to_import_is_an_error_naming_it(tmp_path: Path,
@@ -91,10 +95,13 @@ def test_every_module_in_engine_nodes_is_loaded_at_start_up() -> None:
 
 def test_every_node_module_registers_one_type_named_after_it() -> None:
     # A module NODE_MODULES does not list is never imported (the test above says so).
-    wrong = {stem: types for stem, types in registered_modules().items() if stem in NODE_MODULES and types != [stem]}
+    # A type may have a hyphen (`sleep-random`); its module cannot (`sleep_random.py`).
+    wrong = {stem: types for stem, types in registered_modules().items()
+             if stem in NODE_MODULES and [t.replace("-", "_") for t in types] != [stem]}
     assert not wrong, "\n".join(
         f"engine/nodes/{stem}.py registers {types or 'no type'}: one module per node type, with "
-        f"`@register` on a NodeType subclass whose `type = \"{stem}\"`" for stem, types in wrong.items())
+        f"`@register` on a NodeType subclass whose `type = \"{stem}\"` (or with hyphens for its underscores)"
+        for stem, types in wrong.items())
 
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
@@ -136,7 +143,7 @@ def test_a_new_node_with_the_types_defaults_is_valid(type_name: str) -> None:
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
 def test_every_node_type_has_tests(type_name: str) -> None:
-    expected = TESTED_ELSEWHERE.get(type_name, f"tests/engine/nodes/test_{type_name}.py")
+    expected = TESTED_ELSEWHERE.get(type_name, f"tests/engine/nodes/test_{type_name.replace('-', '_')}.py")
     assert (ROOT / expected).exists(), (
         f"node type {type_name!r} has no tests: write {expected} (run_node(\"{type_name}\", config, input=…) "
         f"from tests/engine/nodes/conftest.py runs its body without the engine)")
