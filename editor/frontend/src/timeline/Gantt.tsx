@@ -64,6 +64,7 @@ function textWidth(text: string, bold: boolean): number {
   return px;
 }
 const ROW = 28;
+const NOW_LABEL_PX = 24; // "now" at 10 px, with a little room
 const AXIS = 26;
 const BAR_HEIGHT = 16;
 const QUEUE_HEIGHT = 4;
@@ -328,7 +329,11 @@ export function Gantt(props: GanttProps) {
         {live && x(now) >= labelWidth ? (
           <g data-testid="now-line">
             <line x1={x(now)} x2={x(now)} y1={AXIS - 6} y2={height} className="tl-now" />
-            <text x={x(now) + 3} y={10} className="tl-now-label">now</text>
+            {/* Right of the line, or left of it near the chart's end: in an 800 px window the
+                line is ~20 px from the edge and the label read "nov". */}
+            {x(now) + 3 + NOW_LABEL_PX <= width
+              ? <text x={x(now) + 3} y={10} className="tl-now-label" data-testid="now-label">now</text>
+              : <text x={x(now) - 3} y={10} className="tl-now-label" textAnchor="end" data-testid="now-label">now</text>}
           </g>
         ) : null}
       </svg>
