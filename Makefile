@@ -64,15 +64,30 @@ $(VENV)/bin/activate:
 
 venv: $(VENV)/bin/activate
 
-deps: venv
+# Set-up steps run again only when what they depend on changed, so a second `make run`
+# starts in seconds: the Python packages when pyproject.toml changed (a stamp in the venv),
+# the front end (a ~20 s build) when its sources, the lock file or the build's
+# configuration are newer than the last build's manifest. Directories are listed with the
+# files, so adding or deleting a source file counts as a change.
+DEPS_STAMP := $(VENV)/.flowmaestro-deps
+FRONTEND_SOURCES := $(shell find editor/frontend/src) package.json package-lock.json vite.config.ts \
+	tsconfig.json tsconfig.node.json
+FRONTEND_MANIFEST := static/dist/.vite/manifest.json
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): pyproject.toml | venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
+	@touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules/.package-lock.json
 
-frontend: node_modules/.package-lock.json
+frontend: $(FRONTEND_MANIFEST)
+
+$(FRONTEND_MANIFEST): node_modules/.package-lock.json $(FRONTEND_SOURCES)
 	npm run build
 
 migrate: deps

@@ -182,18 +182,21 @@ class ScheduleAdmin(ModelAdmin[Schedule]):
 
 @admin.register(Webhook)
 class WebhookAdmin(ModelAdmin[Webhook]):
-    list_display = ["id", "workflow", "name", "auth", "enabled", "calls", "last_called_at", "created_at"]
-    list_filter = ["enabled", "auth"]
+    list_display = ["id", "workflow", "name", "auth", "require_timestamp", "enabled", "calls", "last_called_at",
+                    "created_at"]
+    list_filter = ["enabled", "auth", "require_timestamp"]
     search_fields = ["workflow__name", "name"]
-    fields = ["workflow", "name", "auth", "enabled", "token", "hmac_secret", "calls", "last_called_at"]
+    fields = ["workflow", "name", "auth", "require_timestamp", "enabled", "token", "hmac_secret", "calls",
+              "last_called_at"]
     readonly_fields = ["token", "hmac_secret", "calls", "last_called_at"]
     list_select_related = ["workflow"]
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
         if not change:  # a new webhook gets its secrets from the service, never from the form
-            created = triggers.webhook_create(workflow=obj.workflow, name=obj.name, auth=obj.auth)
+            created = triggers.webhook_create(workflow=obj.workflow, name=obj.name, auth=obj.auth,
+                                              require_timestamp=obj.require_timestamp)
             obj.pk, obj.token, obj.hmac_secret = created.pk, created.token, created.hmac_secret
-            obj.enabled = created.enabled
+            obj.enabled, obj.require_timestamp = created.enabled, created.require_timestamp
             if not form.cleaned_data.get("enabled", True):
                 triggers.webhook_update(webhook=created, enabled=False)
             return

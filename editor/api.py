@@ -234,14 +234,16 @@ class WorkflowExpressionTestApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            bindings = services.expression_test_bindings(
-                workflow=workflow, user=request.user, input=data["input"], execution_id=data["execution"],
-                node_id=data["nodeId"], extra=data["bindings"],
-            )
-        except services.ExpressionTestRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        try:
+            # The past run's values are read inside the slot too: a big run's read is work
+            # of its own, and a burst of clicks must not do it many times at once.
             with services.expression_test_slot(request.user.pk):
+                try:
+                    bindings = services.expression_test_bindings(
+                        workflow=workflow, user=request.user, input=data["input"], execution_id=data["execution"],
+                        node_id=data["nodeId"], extra=data["bindings"],
+                    )
+                except services.ExpressionTestRefused as exc:
+                    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
                 result = services.expression_test(code=data["code"], bindings=bindings, owner=request.user.pk)
         except services.ExpressionTestBusy as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "1"})

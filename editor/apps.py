@@ -1,3 +1,5 @@
+"""The `editor` Django app: workflows, their versions and triggers (shown as "Workflows" in the admin)."""
+
 from django.apps import AppConfig
 
 

@@ -63,9 +63,11 @@ class WorkflowVersion(models.Model):
 class WebhookAuth(models.TextChoices):
     # The secret in the URL is the credential (like n8n's production webhook URLs).
     TOKEN = "token"
-    # The URL's token names the webhook; the sender also signs the raw body with a shared
-    # secret (`X-FlowMaestro-Signature: sha256=<hex HMAC>`, the GitHub/Stripe convention),
-    # so a leaked URL alone cannot start runs.
+    # The URL's token names the webhook; the sender also signs with a shared secret
+    # (`X-FlowMaestro-Signature: sha256=<hex HMAC>`, the GitHub/Stripe convention), so a
+    # leaked URL alone cannot start runs. What is signed is `<X-FlowMaestro-Timestamp>.<raw
+    # body>` (Stripe/Slack), or the raw body alone for webhooks that do not require the
+    # timestamp (those made before it existed): editor.webhook_signing.
     HMAC = "hmac"
 
 
@@ -77,6 +79,15 @@ class Webhook(models.Model):
     token = models.CharField(max_length=64, unique=True)
     auth = models.CharField(max_length=8, choices=WebhookAuth.choices, default=WebhookAuth.TOKEN)
     hmac_secret = models.CharField(max_length=128, blank=True, default="")
+    # HMAC webhooks only: the signature must cover a fresh X-FlowMaestro-Timestamp, and each
+    # signed call is accepted once. Webhooks made before the timestamp existed were set to
+    # False by migration 0005, so their senders' body-only signatures keep working.
+    require_timestamp = models.BooleanField(
+        default=True, verbose_name="require a signed timestamp",
+        help_text="HMAC webhooks: the sender signs '<X-FlowMaestro-Timestamp>.<raw body>' and each signed call "
+                  "starts at most one run (replays and timestamps older or newer than the tolerance are refused). "
+                  "Off: a signature of the raw body alone is also accepted, and can be replayed.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_called_at = models.DateTimeField(null=True, blank=True)
@@ -87,6 +98,24 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.name or self.pk} of {self.workflow.name}"
+
+
+class WebhookSignatureSeen(models.Model):
+    """The replay cache of timestamped HMAC calls: one row per accepted signature of a
+    webhook. The unique constraint makes "at most once" exact across processes on SQLite
+    and PostgreSQL alike (the second insert of a pair waits for the first's transaction,
+    then fails); a row is useless once its timestamp is outside the tolerance (the
+    timestamp alone is refused then), so rows are deleted after `expires_at`."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=64)  # lower-case hex of the HMAC-SHA256
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["webhook", "signature"], name="unique_webhook_signature")]
+
+    def __str__(self) -> str:
+        return f"signature {self.signature[:8]}… of webhook {self.webhook_id}"
 
 
 class CatchUp(models.TextChoices):

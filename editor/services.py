@@ -346,18 +346,24 @@ def expression_test_bindings(
             raise ExpressionTestRefused("no such execution of this workflow")
         variables.update(((execution.state or {}).get("variables")) or {})
         bindings["execution"] = {"id": execution.pk, "traceId": execution.trace_id}
-        runs = NodeRun.objects.filter(execution=execution).order_by("seq", "queued_at").values(
-            "node_id", "status", "output", "input", "iteration", "branch_id", "branch_name"
-        )
-        for row in runs:
-            # Outside a loop body the last success of a node is its output; loop-body runs
-            # (one per item) would otherwise overwrite it with one item's result.
-            if row["status"] == "succeeded" and row["iteration"] is None:
-                bindings[row["node_id"]] = row["output"]
-            if row["node_id"] == node_id:
+        # Only the rows the expression sees are read: a loop's items make a node run each
+        # (a million-item run, a million rows), and reading them all took seconds and
+        # hundreds of MB per click to keep a handful.
+        runs = NodeRun.objects.filter(execution=execution)
+        # Outside a loop body the last success of a node is its output; loop-body runs
+        # (one per item) would otherwise overwrite it with one item's result.
+        for node, output in (runs.filter(status="succeeded", iteration__isnull=True)
+                             .order_by("seq", "queued_at").values_list("node_id", "output")):
+            bindings[node] = output
+        if node_id is not None:
+            # Its first run's input; its branch as on its last run.
+            mine = runs.filter(node_id=node_id)
+            first = mine.order_by("seq", "queued_at").values_list("input", flat=True).first()
+            last = mine.order_by("-seq", "-queued_at").values_list("branch_id", "branch_name").first()
+            if last is not None:
                 if input is None:
-                    input = row["input"]
-                bindings["branch"] = {"id": row["branch_id"], "name": row["branch_name"]}
+                    input = first
+                bindings["branch"] = {"id": last[0], "name": last[1]}
     bindings["variables"] = variables
     bindings.update(extra or {})
     bindings["input"] = input if input is not None else {}

@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import selectors, triggers
-from editor.models import Schedule, Webhook, Workflow
+from editor import selectors, triggers, webhook_signing
+from editor.models import Schedule, Webhook, WebhookAuth, Workflow
 from editor.services import StorageLimit
 from engine import execution_values
 from engine.core import json_bounds
@@ -46,9 +46,21 @@ def webhook_json(request: Request, webhook: Webhook) -> dict[str, Any]:
     return {
         "id": webhook.pk, "name": webhook.name, "url": webhook_url(request, webhook), "auth": webhook.auth,
         # Shown to the workflow's owner (and staff) only: the sender needs it to sign.
-        "hmacSecret": webhook.hmac_secret or None, "signatureHeader": triggers.SIGNATURE_HEADER,
+        "hmacSecret": webhook.hmac_secret or None, **_signing_json(webhook),
         "enabled": webhook.enabled, "createdAt": webhook.created_at, "lastCalledAt": webhook.last_called_at,
         "calls": webhook.calls,
+    }
+
+
+def _signing_json(webhook: Webhook) -> dict[str, Any]:
+    """How the sender of an HMAC webhook signs (editor.webhook_signing), enough to write it."""
+    hmac_auth = webhook.auth == WebhookAuth.HMAC
+    return {
+        "signatureHeader": triggers.SIGNATURE_HEADER, "timestampHeader": triggers.TIMESTAMP_HEADER,
+        "requireTimestamp": hmac_auth and webhook.require_timestamp,
+        # What the HMAC-SHA256 (hex, sent as `sha256=<hex>`) is computed over.
+        "signedPayload": webhook_signing.how_to_sign(webhook) if hmac_auth else None,
+        "toleranceSeconds": webhook_signing.tolerance(),
     }
 
 
@@ -72,6 +84,8 @@ class WebhookInput(KnownKeysSerializer):
     auth = serializers.ChoiceField(choices=["token", "hmac"], required=False, default="token")
     enabled = JSONBooleanField(required=False)
     rotate = JSONBooleanField(required=False, default=False)
+    # HMAC webhooks: sign a fresh X-FlowMaestro-Timestamp and refuse replays (default for new ones).
+    requireTimestamp = JSONBooleanField(required=False)
 
 
 class ScheduleInput(KnownKeysSerializer):
@@ -108,10 +122,15 @@ class WebhookListApi(APIView):
         workflow = _workflow(request, workflow_id)
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v.get("requireTimestamp") and v["auth"] != WebhookAuth.HMAC:
+            return Response({"detail": "requireTimestamp applies to hmac webhooks only (a token webhook signs "
+                                       "nothing)"}, status=status.HTTP_400_BAD_REQUEST)
         _check_room(workflow.webhooks.all(), "webhooks")
         webhook = triggers.webhook_create(
-            workflow=workflow, name=data.validated_data.get("name", ""), auth=data.validated_data["auth"],
-            enabled=data.validated_data.get("enabled", True),  # it was ignored: asked disabled, made live
+            workflow=workflow, name=v.get("name", ""), auth=v["auth"],
+            enabled=v.get("enabled", True),  # it was ignored: asked disabled, made live
+            require_timestamp=v.get("requireTimestamp", True),
         )
         return Response(webhook_json(request, webhook), status=status.HTTP_201_CREATED)
 
@@ -127,7 +146,8 @@ class WebhookDetailApi(APIView):
             return Response({"detail": "a webhook's auth cannot change: add a new webhook with the auth you want "
                                        "(its URL and secret are new too) and delete this one"}, status=400)
         webhook = triggers.webhook_update(
-            webhook=webhook, name=v.get("name"), enabled=v.get("enabled"), rotate=bool(v.get("rotate"))
+            webhook=webhook, name=v.get("name"), enabled=v.get("enabled"), rotate=bool(v.get("rotate")),
+            require_timestamp=v.get("requireTimestamp"),
         )
         return Response(webhook_json(request, webhook))
 
@@ -233,7 +253,12 @@ class HookApi(APIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         parameters=[OpenApiParameter("wait", OpenApiTypes.STR,
-                                     description="wait for the result: seconds, `true` (the most) or `false`")],
+                                     description="wait for the result: seconds, `true` (the most) or `false`"),
+                    OpenApiParameter(triggers.TIMESTAMP_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="hmac webhooks: the Unix time in seconds when the call is sent"),
+                    OpenApiParameter(triggers.SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="hmac webhooks: `sha256=<hex HMAC-SHA256>` of "
+                                                 "`<timestamp>.<raw body>` with the webhook's secret")],
         responses={
             202: inline_serializer("HookAccepted", {"executionId": serializers.IntegerField(),
                                                     "status": serializers.CharField(),
@@ -261,7 +286,7 @@ class HookApi(APIView):
         with transaction.atomic():
             execution = triggers.webhook_call(
                 webhook=webhook, input=payload, body=body, signature=request.headers.get(triggers.SIGNATURE_HEADER),
-                traceparent=request.headers.get("traceparent"),
+                timestamp=request.headers.get(triggers.TIMESTAMP_HEADER), traceparent=request.headers.get("traceparent"),
             )
         answer: dict[str, Any] = {
             "executionId": execution.pk, "status": execution.status, "traceId": execution.trace_id,

@@ -9,8 +9,6 @@ schedule) exactly as runs from the API do.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -26,11 +24,19 @@ from django.utils import timezone
 
 from editor.models import CatchUp, Schedule, Webhook, WebhookAuth, Workflow
 from editor.services import InvalidDefinition
+from editor.webhook_signing import (  # noqa: F401 - SIGNATURE_HEADER and webhook_signature: this module's API
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignedCall,
+    WebhookRefused,
+    check_signature,
+    remember,
+    webhook_signature,
+)
 from engine.errors import Refusal
 
 log = logging.getLogger("engine.triggers")
 
-SIGNATURE_HEADER = "X-FlowMaestro-Signature"
 # Cron expressions allow a seconds field (6 fields) in croniter; runs every second would
 # flood the queue of a careless user's workflow, so only the standard 5 fields are taken.
 CRON_FIELDS = 5
@@ -38,10 +44,6 @@ CRON_FIELDS = 5
 
 class InvalidTrigger(Refusal):
     status_code = 400
-
-
-class WebhookRefused(Refusal):
-    status_code = 403
 
 
 # --- webhooks ----------------------------------------------------------------------------
@@ -52,21 +54,28 @@ def _new_token() -> str:
 
 
 def webhook_create(*, workflow: Workflow, name: str = "", auth: str = WebhookAuth.TOKEN,
-                   enabled: bool = True) -> Webhook:
+                   enabled: bool = True, require_timestamp: bool = True) -> Webhook:
+    """`require_timestamp` applies to HMAC webhooks (on by default for new ones); a token
+    webhook stores it off."""
     if auth not in WebhookAuth.values:
         raise InvalidTrigger(f"auth must be one of {', '.join(WebhookAuth.values)}")
+    hmac_auth = auth == WebhookAuth.HMAC
     return Webhook.objects.create(
         workflow=workflow, name=name[:200], token=_new_token(), auth=auth, enabled=enabled,
-        hmac_secret=secrets.token_hex(32) if auth == WebhookAuth.HMAC else "",
+        hmac_secret=secrets.token_hex(32) if hmac_auth else "", require_timestamp=hmac_auth and require_timestamp,
     )
 
 
 def webhook_update(*, webhook: Webhook, name: str | None = None, enabled: bool | None = None,
-                   rotate: bool = False) -> Webhook:
+                   rotate: bool = False, require_timestamp: bool | None = None) -> Webhook:
     if name is not None:
         webhook.name = name[:200]
     if enabled is not None:
         webhook.enabled = enabled
+    if require_timestamp is not None:
+        if require_timestamp and webhook.auth != WebhookAuth.HMAC:
+            raise InvalidTrigger("requireTimestamp applies to hmac webhooks only (a token webhook signs nothing)")
+        webhook.require_timestamp = require_timestamp
     if rotate:  # a leaked URL is retired by giving the webhook a new one
         webhook.token = _new_token()
         if webhook.auth == WebhookAuth.HMAC:
@@ -75,33 +84,29 @@ def webhook_update(*, webhook: Webhook, name: str | None = None, enabled: bool |
     return webhook
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None) -> None:
-    """Refuse a call the webhook does not accept (disabled, or an HMAC webhook's body not
-    signed with its secret). Compared in constant time."""
+def webhook_check(*, webhook: Webhook, body: bytes, signature: str | None, timestamp: str | None = None,
+                  now: datetime | None = None) -> SignedCall | None:
+    """Refuse a call the webhook does not accept (disabled, or an HMAC webhook's call not
+    signed as editor.webhook_signing says). Answers the signed call to remember, if any."""
     # Runs from triggers belong to the workflow's owner: a deactivated account (whose login
     # and API tokens are refused) starts nothing either, though its webhooks stay enabled.
     if not webhook.enabled or not webhook.workflow.owner.is_active:
         raise WebhookRefused("this webhook is disabled")
     if webhook.auth == WebhookAuth.HMAC:
-        expected = webhook_signature(webhook.hmac_secret, body)
-        # Bytes: compare_digest refuses str with non-ASCII characters (a 500 for a header
-        # like "é"); any such header is simply a wrong signature.
-        # Hex digits in either case are the same signature (.NET writes capitals).
-        given = (signature or "").strip().lower().encode("utf-8", "replace")
-        if not given or not hmac.compare_digest(expected.encode(), given):
-            raise WebhookRefused(f"missing or wrong {SIGNATURE_HEADER} header (sha256 HMAC of the raw body)")
+        return check_signature(webhook=webhook, body=body, signature=signature, timestamp=timestamp, now=now)
+    return None
 
 
 def webhook_call(*, webhook: Webhook, input: Any, body: bytes, signature: str | None,
-                 traceparent: str | None = None) -> Any:
-    """Start a run of the webhook's workflow with `input` (the request body)."""
+                 timestamp: str | None = None, traceparent: str | None = None) -> Any:
+    """Start a run of the webhook's workflow with `input` (the request body). Called in a
+    transaction: the signature is remembered with the run it starts, or not at all."""
     from engine.services import execution_start
 
-    webhook_check(webhook=webhook, body=body, signature=signature)
+    now = timezone.now()
+    signed = webhook_check(webhook=webhook, body=body, signature=signature, timestamp=timestamp, now=now)
+    if signed is not None:
+        remember(webhook=webhook, call=signed, now=now)
     workflow = webhook.workflow
     execution = execution_start(workflow=workflow, user=None, input=input, traceparent=traceparent)
     Webhook.objects.filter(pk=webhook.pk).update(last_called_at=timezone.now(), calls=F("calls") + 1)

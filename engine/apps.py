@@ -1,3 +1,5 @@
+"""The `engine` Django app: executions, node runs, events, dead letters; its start-up loads every node type."""
+
 from django.apps import AppConfig
 
 

@@ -1,5 +1,6 @@
 """Background jobs of an engine process that are not part of running executions: starting
-the runs of due schedules, pruning old executions (retention) and old login logs.
+the runs of due schedules, pruning old executions (retention), old login logs and HMAC
+webhooks' expired replay-cache rows.
 
 One daemon thread per engine process runs each job at its own interval. Every job is safe
 to run in many processes at once (schedules are claimed with compare-and-set updates,
@@ -72,6 +73,7 @@ def default_jobs() -> list[Job]:
     from django.conf import settings
 
     from editor.triggers import schedules_run_due
+    from editor.webhook_signing import prune_expired
     from engine.retention import prune
     from engine.tracing import export_finished
     from flowmaestro.throttling import prune_login_logs
@@ -80,6 +82,8 @@ def default_jobs() -> list[Job]:
     # Spans of finished executions, when OTEL_EXPORTER_OTLP_ENDPOINT is set (else a no-op).
     jobs.append(Job("traces", float(getattr(settings, "FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1.0)), export_finished))
     jobs.append(Job("login-logs", 3600.0, prune_login_logs))
+    # HMAC webhooks' remembered signatures whose timestamps left the window (replay cache).
+    jobs.append(Job("webhook-signatures", 60.0, prune_expired))
     retention_interval = float(getattr(settings, "FLOWMAESTRO_RETENTION_INTERVAL", 60.0))
     if retention_interval > 0:
         jobs.append(Job("retention", retention_interval, prune))

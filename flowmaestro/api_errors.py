@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import redis
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -52,6 +54,10 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         return _redis_down(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # Answered here, not by handler400: under DEBUG Django renders its HTML debug page
+        # for it instead (with the request's headers), and `make run` serves with DEBUG.
+        return Response({"detail": too_big_detail()}, status=status.HTTP_400_BAD_REQUEST)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -82,10 +88,17 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def too_big_detail() -> str:
+    return (f"Bad request: the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+            "(DATA_UPLOAD_MAX_MEMORY_SIZE).")
+
+
 def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A request Django refuses before any view (e.g. a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE): JSON under /api/, Django's page elsewhere."""
     if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": too_big_detail()}, status=status.HTTP_400_BAD_REQUEST)
         return JsonResponse({"detail": f"Bad request: {exception}" if str(exception) else "Bad request."},
                             status=status.HTTP_400_BAD_REQUEST)
     return defaults.bad_request(request, exception)

@@ -389,6 +389,23 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = True  # engine logs (e.g. a failed publish) r
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "flowmaestro@localhost")
+# The SMTP server a cancel's `notify` mail goes through (with the smtp backend above).
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost").strip() or "localhost"
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+if EMAIL_PORT > 65535:
+    raise ImproperlyConfigured(f"DJANGO_EMAIL_PORT must be a port number (1-65535), not {EMAIL_PORT}")
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)  # TLS from the first byte, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("DJANGO_EMAIL_USE_TLS and DJANGO_EMAIL_USE_SSL exclude each other: "
+                               "set the one your mail server speaks")
+# Django waits for a mail server forever by default; a server that accepts the connection
+# and never answers would then hold the mail thread of every later cancel.
+EMAIL_TIMEOUT = env_float("DJANGO_EMAIL_TIMEOUT", 10.0)
+if not 0.1 <= EMAIL_TIMEOUT <= 600:
+    raise ImproperlyConfigured(f"DJANGO_EMAIL_TIMEOUT must be between 0.1 and 600 seconds, not {EMAIL_TIMEOUT}")
 
 # Engine (SPEC §2)
 FLOWMAESTRO_EXECUTOR = os.environ.get("FLOWMAESTRO_EXECUTOR", "threads").strip().lower()
@@ -424,9 +441,17 @@ FLOWMAESTRO_WS_STREAMS_PER_USER = env_int("FLOWMAESTRO_WS_STREAMS_PER_USER", 50,
 # fails that node run).
 FLOWMAESTRO_JSON_MAX_DEPTH = env_int("FLOWMAESTRO_JSON_MAX_DEPTH", 64)
 FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
+# How long a node run's output, and its config with the templates filled in, may be in
+# characters of JSON: templates and joins can multiply a value without the definition
+# growing; a longer one fails that node run.
+FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000, minimum=10_000)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
+# Read by each sandbox worker process itself (engine/expressions/worker.py); read here too so
+# that a value written wrong stops the process at start naming it, rather than a bare
+# "invalid literal for int()" at the first expression.
+FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB = env_int("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", 512, minimum=1)
 # Bounded answers (engine.node_run_pages): node runs kept whole in an execution's detail,
 # the default page of /node-runs, the most JSON a page carries, bars in one timeline.
 FLOWMAESTRO_NODE_RUNS_INLINE = env_int("FLOWMAESTRO_NODE_RUNS_INLINE", 1000, minimum=1)
@@ -568,6 +593,13 @@ FLOWMAESTRO_WEBHOOK_WAIT_MAX = env_float("FLOWMAESTRO_WEBHOOK_WAIT_MAX", 30)
 # …and at most this many callers wait at once per process (each holds an HTTP thread);
 # beyond it a `?wait=` call is answered at once with 202 and `"waited": false`.
 FLOWMAESTRO_WEBHOOK_MAX_WAITERS = env_int("FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)
+# Seconds an HMAC webhook's X-FlowMaestro-Timestamp may be from the server's clock (either
+# way); also how long each accepted signature is remembered to refuse its replay. At most an
+# hour: a longer window keeps a captured request usable (and the replay cache full) longer.
+FLOWMAESTRO_WEBHOOK_TOLERANCE = env_int("FLOWMAESTRO_WEBHOOK_TOLERANCE", 300, minimum=1)
+if FLOWMAESTRO_WEBHOOK_TOLERANCE > 3600:
+    raise ImproperlyConfigured(
+        f"FLOWMAESTRO_WEBHOOK_TOLERANCE must be 3600 (seconds) or less, not {FLOWMAESTRO_WEBHOOK_TOLERANCE}")
 # Retention of finished executions (per workflow in its settings panel or the admin;
 # these are the defaults). 0 turns a rule off. Executions with an open dead letter are kept.
 FLOWMAESTRO_RETENTION_DAYS = env_int("FLOWMAESTRO_RETENTION_DAYS", 30)
@@ -577,3 +609,9 @@ FLOWMAESTRO_RETENTION_COMPACT_DAYS = env_float("FLOWMAESTRO_RETENTION_COMPACT_DA
 FLOWMAESTRO_RETENTION_INTERVAL = env_float("FLOWMAESTRO_RETENTION_INTERVAL", 60)
 FLOWMAESTRO_RETENTION_BATCH = env_int("FLOWMAESTRO_RETENTION_BATCH", 500)  # rows per delete
 FLOWMAESTRO_RETENTION_BUDGET = env_float("FLOWMAESTRO_RETENTION_BUDGET", 2)  # seconds per pass
+# Seconds between the housekeeping's exports of finished executions as OpenTelemetry traces
+# (engine.tracing; a no-op without OTEL_EXPORTER_OTLP_ENDPOINT). The README documented it
+# before anything read it.
+FLOWMAESTRO_TRACE_EXPORT_INTERVAL = env_float("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", 1)
+if not 0.1 <= FLOWMAESTRO_TRACE_EXPORT_INTERVAL <= 3600:
+    raise ImproperlyConfigured("FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds")

@@ -1,6 +1,13 @@
+"""Every URL root and where its routes are: `/api/` workflows, triggers and demos
+(editor/api_urls.py) then executions, node types and dead letters (engine/api_urls.py);
+`/hooks/{token}` webhook calls (editor/trigger_api.py); `/demo-api/` the API the demo
+workflows call (editor/demo_api.py); pages (editor/pages.py, engine/pages.py); `/admin/`.
+Websockets are routed in engine/live/routing.py, from flowmaestro/asgi.py."""
+
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from editor.trigger_api import HookApi
@@ -14,6 +21,8 @@ handler500 = "flowmaestro.api_errors.handler500"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Where people type it (n8n, Airflow and most apps log in at /login): to the real page.
+    re_path(r"^login/?$", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     # The schema as a page (Swagger UI, served from this app: no CDN, and its start-up script
     # is a file of its own, which the CSP allows). A logged-out visitor is sent to log in.

@@ -27,9 +27,16 @@ def import_settings(**env: str) -> subprocess.CompletedProcess[str]:
     ("FLOWMAESTRO_STALE_AFTER", "nan", "FLOWMAESTRO_STALE_AFTER must be a number (such as 0.5), not 'nan'"),
     ("FLOWMAESTRO_WEBHOOK_WAIT_MAX", "1_0", "FLOWMAESTRO_WEBHOOK_WAIT_MAX must be a number (such as 0.5), not '1_0'"),
     ("FLOWMAESTRO_MAX_WORKERS", "lots", "FLOWMAESTRO_MAX_WORKERS must be a whole number, not 'lots'"),
+    ("FLOWMAESTRO_WEBHOOK_TOLERANCE", "3601", "FLOWMAESTRO_WEBHOOK_TOLERANCE must be 3600 (seconds) or less, not 3601"),
+    ("FLOWMAESTRO_WEBHOOK_TOLERANCE", "0", "FLOWMAESTRO_WEBHOOK_TOLERANCE must be 1 or more, not 0"),
     ("FLOWMAESTRO_HTTP_ALLOW_PRIVATE", "ture",
      "FLOWMAESTRO_HTTP_ALLOW_PRIVATE must be true or false (1/0, yes/no, on/off), not 'ture'"),
     ("FLOWMAESTRO_DB_PGBOUNCER", "yes", "FLOWMAESTRO_DB_PGBOUNCER must be session or transaction, not 'yes'"),
+    ("FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB", "lots", "FLOWMAESTRO_SANDBOX_HEAP_CEILING_MB must be a whole number, not 'lots'"),
+    ("FLOWMAESTRO_TRACE_EXPORT_INTERVAL", "0", "FLOWMAESTRO_TRACE_EXPORT_INTERVAL must be between 0.1 and 3600 seconds"),
+    ("DJANGO_EMAIL_PORT", "70000", "DJANGO_EMAIL_PORT must be a port number (1-65535), not 70000"),
+    ("DJANGO_EMAIL_TIMEOUT", "0", "DJANGO_EMAIL_TIMEOUT must be between 0.1 and 600 seconds, not 0.0"),
+    ("DJANGO_EMAIL_USE_SSL", "maybe", "DJANGO_EMAIL_USE_SSL must be true or false (1/0, yes/no, on/off), not 'maybe'"),
 ])
 def test_a_setting_written_wrong_stops_the_process_naming_it(name: str, value: str, says: str) -> None:
     env = {name: value}

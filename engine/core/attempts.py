@@ -144,7 +144,9 @@ class NodeRuns:
             # Whatever a node returns is checked here, once for every node type: a NaN or
             # a value nested 950 deep fails this node run, not the shared write (or every
             # later read) of it.
-            value = storable(value, max_depth=self.ex.engine.options.output_max_depth, what="the node's output")
+            options = self.ex.engine.options
+            value = storable(value, max_depth=options.output_max_depth, what="the node's output",
+                             max_bytes=options.output_max_bytes)
         except JSONBoundsError as exc:
             self.fail_attempt(attempt, {"message": f"output refused: {exc}", "kind": "invalid_output"},
                               retryable=False)

@@ -75,8 +75,12 @@ def config_problems(cls: Any, config: Mapping[str, Any]) -> tuple[str, ...]:
     if isinstance(config, Mapping):
         # An empty string in a required field is as good as none (the editor says so too):
         # saved as valid, an empty `url` or `expression` only failed each run later.
-        problems += tuple(f"config.{field}: is required (it is empty)" for field in known[0].get("required", ())
-                          if config.get(field) == "")
+        # That is the one problem of such a field: "'' is not a number of milliseconds…"
+        # beside it said the same in other words, and the editor's instant check (which
+        # says only "is required") gained a line when this answer replaced it.
+        empty = [field for field in known[0].get("required", ()) if config.get(field) == ""]
+        problems = tuple(p for p in problems if not any(p.startswith(f"config.{field}: ") for field in empty))
+        problems += tuple(f"config.{field}: is required (it is empty)" for field in empty)
         if not problems:
             problems = tuple(cls.config_checks(config))
     if key is not None:

@@ -31,6 +31,13 @@ DEFAULT_MAX_DEPTH = 64
 # Node outputs (FLOWMAESTRO_OUTPUT_MAX_DEPTH): deeper than inputs, because nodes wrap what
 # they receive (a loop's list of item outputs, a merge's object of branches).
 DEFAULT_OUTPUT_MAX_DEPTH = 128
+# A node run's output and its rendered config, in characters of JSON
+# (FLOWMAESTRO_OUTPUT_MAX_BYTES). Templates and joins multiply values without the
+# definition growing (`"{{input.s}}"` written 100 times; merges of branches that pass the
+# same value on), so without it one small workflow could ask for gigabytes of the memory
+# every user's runs share. Far above what a node makes by itself: an HTTP body is at most
+# 20 MB, an expression's result 1 MB.
+DEFAULT_OUTPUT_MAX_BYTES = 64_000_000
 
 _PLAIN = (str, int, bool)
 
@@ -263,10 +270,79 @@ def depth_exceeds(value: Any, max_depth: int) -> bool:
     return False
 
 
-def storable(value: Any, *, max_depth: int, what: str = "the output") -> Any:
+class TooLarge(JSONBoundsError):
+    """A value whose JSON would be longer than the output bound."""
+
+
+def too_large(what: str, limit: int) -> TooLarge:
+    return TooLarge(f"{what} would be more than {limit} characters of JSON "
+                    f"(the bound FLOWMAESTRO_OUTPUT_MAX_BYTES)")
+
+
+def json_size(value: Any, limit: int, memo: dict[int, int] | None = None) -> int:
+    """About how many characters `value`'s JSON text has (never more: strings count without
+    their escapes, numbers as one digit), counted without writing it; past `limit` the count
+    stops early and only says so. A list or object that appears several times (templates
+    and joins share values instead of copying them) counts as often as the text would
+    repeat it but is walked once (`memo`, by identity, for the caller's several values).
+    A cycle or a nesting deeper than Python's recursion counts as 0: `storable` refuses it
+    with its own reason."""
+    try:
+        return _size(value, limit, {} if memo is None else memo)
+    except RecursionError:
+        return 0
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _size(value: Any, limit: int, memo: dict[int, int]) -> int:
+    # Type checks against tuples of types, scalars counted inline: this walk runs on every
+    # node's output (a union in isinstance, or a call per item, made it 4x slower).
+    if isinstance(value, str):
+        return len(value) + 2
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    total = 2
+    if isinstance(value, dict):
+        for key, item in value.items():
+            # `"key":` and a comma, then the value.
+            total += len(key) + 4 if isinstance(key, str) else 5
+            if isinstance(item, str):
+                total += len(item) + 2
+            elif isinstance(item, _CONTAINERS):
+                total += _size(item, limit, memo)
+                if total > limit:
+                    break
+            else:
+                total += 1
+    else:
+        for item in value:
+            if isinstance(item, str):
+                total += len(item) + 3
+            elif isinstance(item, _CONTAINERS):
+                total += _size(item, limit, memo) + 1
+                if total > limit:
+                    break
+            else:
+                total += 2
+    if len(value) > 1000 or total > 1000:
+        # Only sizable values are worth remembering: a value shared many times is either
+        # big or cheap to count again, and a memo entry per small object costs more.
+        memo[id(value)] = total
+    return total
+
+
+def storable(value: Any, *, max_depth: int, what: str = "the output", max_bytes: int | None = None) -> Any:
     """`value` as it may be stored: JSON with finite numbers, nested at most `max_depth`
-    deep. Values that are not JSON types (e.g. a date) become their text, as before;
-    raises JSONBoundsError with a message for the user otherwise."""
+    deep and, with `max_bytes`, at most that many characters of JSON (measured before the
+    text is written: see `json_size`). Values that are not JSON types (e.g. a date) become
+    their text, as before; raises JSONBoundsError with a message for the user otherwise."""
+    if max_bytes is not None and json_size(value, max_bytes) > max_bytes:
+        raise too_large(what, max_bytes)
     if isinstance(value, str):
         try:
             value.encode("utf-8")

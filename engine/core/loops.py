@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.core.item_queue import ItemQueue
+from engine.core.json_bounds import TooLarge, json_size, too_large
 from engine.core.loop_results import OK, LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
@@ -281,6 +282,14 @@ class LoopRun:
             self.ex.top_loop_failed_items[self.attempt.node.id] = failed
 
     def _succeed(self, out: Any) -> None:
+        # Each item's output was bounded when it was made, but items can share one value
+        # (each body passes `{{start.big}}` on): the list holds it once, its JSON once per
+        # item. Counted (each shared value walked once) before the writer writes it out.
+        limit = self.ex.engine.options.output_max_bytes
+        if json_size(out, limit) > limit:
+            self._fail({"message": f"output refused: {too_large('the loop output', limit)}",
+                        "kind": "invalid_output"})
+            return
         self._count_failed()
         self.stopped = True
         alias = (self.attempt.node.config or {}).get("outputVariable")
@@ -337,7 +346,12 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
     attempt.impl = cls_type() if cls_type else None
     tctx = TemplateContext(ex, attempt.scope, attempt.input, {"id": row["branch_id"], "name": row["branch_name"]},
                            row["trace_id"])
-    config = render(dict(attempt.node.config), tctx)
+    try:
+        config = render(dict(attempt.node.config), tctx, max_chars=ex.engine.options.output_max_bytes)
+    except TooLarge as exc:
+        ex.rec.started(row, row["queued_at"], engine.engine_id)
+        ex.fail_attempt(attempt, {"message": f"template error: {exc}"}, retryable=False)
+        return
     items = config.get("arrayPath")
     indexes: list[int] | None = None
     replay = getattr(ex, "dead_letter_replay", None) or {}

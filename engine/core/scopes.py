@@ -60,7 +60,7 @@ class Attempt:
         ex, scope, row = self.ex, self.scope, self.row
         tctx = TemplateContext(ex, scope, self.input, {"id": row["branch_id"], "name": row["branch_name"]},
                                row["trace_id"])
-        config = render(dict(self.node.config), tctx, skip=cls.raw_fields)
+        config = render(dict(self.node.config), tctx, skip=cls.raw_fields, max_chars=ex.engine.options.output_max_bytes)
         if self.node.type == "merge" and "parallel" not in config and isinstance(ex.plan.default_parallel, dict):
             config["parallel"] = ex.plan.default_parallel  # the merge shapes its output by it
         bindings = tctx.bindings(referenced_names(self.node.config, cls.raw_fields)) if cls.raw_fields else {}

@@ -3,6 +3,13 @@
 A string that is exactly one `{{path}}` keeps the JSON type of what it points at; inside a
 longer string a value is rendered as text (objects and lists as JSON). Parsed templates are
 cached by string, so rendering the same config for 10,000 loop items parses it once.
+
+With `max_chars`, what a config renders to is bounded (`json_bounds.json_size`): a template
+inside a longer string copies its value, so `"{{input.s}}"` written 100 times made 100 MB of
+a 1 MB input; and a value referenced whole is shared, not copied, but every reader that
+writes the config out (an HTTP body, the node's output) repeats it. The text is counted
+before it is made; the first whole reference costs nothing to count (one reference cannot
+multiply anything, and what it points at was bounded when it was made).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from engine.core.json_bounds import json_size, too_large
 from engine.core.numerals import is_ascii_digits
 
 _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -20,6 +28,7 @@ _TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[([0-9]+)\]")
 
 _MISSING = object()
+_NOTHING: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=8192)
@@ -77,25 +86,74 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def render_string(text: str, context: Mapping[str, Any]) -> Any:
+class _Budget:
+    """What one `render` may still produce, in characters of JSON."""
+
+    __slots__ = ("limit", "used", "memo", "whole_refs")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.memo: dict[int, int] = {}  # json_size's, shared by the config's references
+        self.whole_refs = 0
+
+    def charge(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise too_large("the config with its templates filled in", self.limit)
+
+    def size(self, value: Any) -> int:
+        if isinstance(value, str):
+            return len(value)
+        if isinstance(value, dict | list | tuple):
+            return json_size(value, self.limit, self.memo)
+        return 0
+
+
+def render_string(text: str, context: Mapping[str, Any], budget: _Budget | None = None) -> Any:
     if "{{" not in text:
         return text
     whole, parts = _compile(text)
     if whole:
         path = parts[0]
         assert isinstance(path, tuple)
-        return lookup(context, path)
-    return "".join(p if isinstance(p, str) else _as_text(lookup(context, p)) for p in parts)
+        value = lookup(context, path)
+        if budget is not None:
+            budget.whole_refs += 1
+            if budget.whole_refs > 1:
+                budget.charge(budget.size(value))
+        return value
+    if budget is None:
+        return "".join(p if isinstance(p, str) else _as_text(lookup(context, p)) for p in parts)
+    pieces = []
+    for part in parts:
+        if isinstance(part, str):
+            piece = part
+        else:
+            value = lookup(context, part)
+            # A list or object is counted before it is written out as text.
+            if isinstance(value, dict | list | tuple) and budget.used + budget.size(value) > budget.limit:
+                budget.charge(budget.size(value))
+            piece = _as_text(value)
+        budget.charge(len(piece))
+        pieces.append(piece)
+    return "".join(pieces)
 
 
-def render(value: Any, context: Mapping[str, Any], *, skip: frozenset[str] = frozenset()) -> Any:
-    """Render every template in a JSON value; keys in `skip` (top level only) stay raw."""
+def render(value: Any, context: Mapping[str, Any], *, skip: frozenset[str] = _NOTHING,
+           max_chars: int | None = None) -> Any:
+    """Render every template in a JSON value; keys in `skip` (top level only) stay raw.
+    With `max_chars`: raises `json_bounds.TooLarge` when the templates would make more."""
+    return _render(value, context, skip, _Budget(max_chars) if max_chars is not None else None)
+
+
+def _render(value: Any, context: Mapping[str, Any], skip: frozenset[str], budget: _Budget | None) -> Any:
     if isinstance(value, str):
-        return render_string(value, context)
+        return render_string(value, context, budget)
     if isinstance(value, Mapping):
-        return {k: (v if k in skip else render(v, context)) for k, v in value.items()}
+        return {k: (v if k in skip else _render(v, context, _NOTHING, budget)) for k, v in value.items()}
     if isinstance(value, list):
-        return [render(v, context) for v in value]
+        return [_render(v, context, _NOTHING, budget) for v in value]
     return value
 
 

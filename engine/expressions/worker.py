@@ -180,6 +180,28 @@ USER_LINE_BODY = _PRELUDE.count("\n") + _BODY_OPEN.count("\n") + 1
 USER_LINE_EXPRESSION = _PRELUDE.count("\n") + _EXPRESSION_OPEN.count("\n") + 1
 
 
+# The wrapper's bounds (`__fm_write`, `__fm_cut`), kept again by `_reply`.
+MAX_LOG_LINES = 1000
+MAX_MESSAGE_CHARS = 10_100
+_DROPPED_NOTE = re.compile(r"\.\.\. [0-9]+ more log line\(s\) dropped")
+
+
+def bounded_logs(lines: list[Any], max_chars: int) -> list[str]:
+    """At most MAX_LOG_LINES lines of at most `max_chars` characters in all, then a note of
+    how many were dropped (the wrapper's own note, when it is the one line past the bound)."""
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        text = str(line)
+        if len(kept) >= MAX_LOG_LINES or used + len(text) > max_chars:
+            rest = len(lines) - index
+            kept.append(text if rest == 1 and _DROPPED_NOTE.fullmatch(text) else f"... {rest} more log line(s) dropped")
+            break
+        kept.append(text)
+        used += len(text)
+    return kept
+
+
 def valid_binding_name(name: str) -> bool:
     """A binding becomes a parameter of the user's function only if its name is a plain JS
     identifier; other names (a node id like `get-users`) are simply not bound."""
@@ -303,7 +325,7 @@ class Evaluator:
         try:
             racer.set_hard_memory_limit(limit)
             with _DataLimit(limit + margin):
-                runner = self._compile(racer, code, names, max_out)
+                runner = self._compile(racer, code, names, max_out, timeout_s)
                 if isinstance(runner, dict):
                     return runner
                 try:
@@ -331,7 +353,7 @@ class Evaluator:
             else:
                 manager.__exit__(None, None, None)
 
-    def _compile(self, racer: MiniRacer, code: str, names: list[str], max_out: int) -> Any:
+    def _compile(self, racer: MiniRacer, code: str, names: list[str], max_out: int, timeout_s: float) -> Any:
         """The runner function, or an error reply. Tries `code` as an expression first,
         then as a function body: `a.map(function (x) { return x })` stays an expression,
         `const c = …; return c;` is a body."""
@@ -342,7 +364,10 @@ class Evaluator:
             first_line = USER_LINE_EXPRESSION if expression else USER_LINE_BODY
             source = build_source(code, names, max_out, expression=expression)
             try:
-                runner = racer.eval(source, timeout_sec=5)
+                # The evaluation's own time limit, not a longer one: code that closes the
+                # wrapper's function (`}; while (true) {} …`) runs here, at compile time, and
+                # under 5 s the parent killed the worker at its limit (a new worker per call).
+                runner = racer.eval(source, timeout_sec=timeout_s)
                 self.first_line = first_line
                 if not expression and key not in self._bodies:
                     self._bodies[key] = None
@@ -372,11 +397,14 @@ class Evaluator:
             return {"ok": False, "kind": "not_serialisable", "logs": [],
                     "message": "the expression changed how JSON is written (toJSON on a built-in prototype), "
                                "so its result cannot be read"}
+        message = str(head.get("message", ""))
         reply: dict[str, Any] = {
             "ok": bool(head.get("ok")),
             "kind": head.get("kind", ""),
-            "message": head.get("message", ""),
-            "logs": [str(line) for line in head.get("logs", [])],
+            # The wrapper's bounds again, here where the script cannot reach: it can write
+            # the head itself (a `toJSON` on Object.prototype), 50,000 log lines and all.
+            "message": message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "\u2026",
+            "logs": bounded_logs(head.get("logs", []), max_out),
         }
         where = head.get("where")
         if reply["kind"] == "thrown" and where:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_DEPTH
+from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_BYTES, DEFAULT_OUTPUT_MAX_DEPTH
 
 # The documented range of every number a definition may hold (README, "Limits"). A value
 # outside it is a validation error on save and on run, so that nothing absurd (a delay of
@@ -157,6 +157,9 @@ class EngineOptions:
     expression_max_output_bytes: int = 1_000_000
     # How deep a node run's output may nest (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_DEPTH).
     output_max_depth: int = DEFAULT_OUTPUT_MAX_DEPTH
+    # How long a node run's output and its rendered config may be, in characters of JSON
+    # (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_BYTES).
+    output_max_bytes: int = DEFAULT_OUTPUT_MAX_BYTES
 
 
 class CancelFlag:

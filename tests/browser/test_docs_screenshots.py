@@ -1,7 +1,7 @@
 """The screenshots of docs/parallel-execution.md, taken from the real app as a user sees it
 (the guide shows what the product does today, not a mock-up): a fan-out and merge in the
-editor and on its timeline, a parallel loop with a failing item (unfolded and folded), and
-the executions list. Saved under docs/img/; each is checked for what it must show first."""
+editor and on its timeline, a parallel loop with a failing item (unfolded and folded), a run
+waiting at an approval on its page, and the executions list. Saved under docs/img/; each is checked for what it must show first."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.helpers import APPROVAL, ROOT, api_post, fan_out, rate_limited_loop, wait_for_status
+from tests.browser.test_approval import run_until_paused
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +57,10 @@ def test_screenshots_for_the_parallel_execution_guide(logged_in_page: Any, live_
     shot(page, "timeline-loop-folded", "[data-testid=gantt]")
 
     refund = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
-    api_post(page, f"/api/workflows/{refund['id']}/run", {"input": {}})
+    run_until_paused(page, refund["id"])  # and opens its page
+    page.wait_for_selector("[data-testid=approval-approve]")
+    page.wait_for_selector("[data-testid=timeline-bar][data-node-id=sign_off]")
+    shot(page, "timeline-approval", ".tl-page")
     page.goto("/executions/")
     page.wait_for_selector("[data-testid=execution-row][data-status=paused]")
     shot(page, "executions-list")

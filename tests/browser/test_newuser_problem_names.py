@@ -39,7 +39,7 @@ def test_a_problem_names_its_node_by_the_name_on_the_canvas(logged_in_page: Any,
     line = page.locator("[data-testid=issues] li").first
     where = line.locator(".fm-issue-where").inner_text()
     assert where == "Fetch orders", line.inner_text()
-    assert "url" in line.inner_text()
+    assert "URL: is required" in line.inner_text()
     # The line still leads to the node.
     line.locator(".fm-issue-btn").click()
     page.wait_for_selector("[data-testid=node-panel-id]:has-text('http_2')")

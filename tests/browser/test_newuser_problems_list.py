@@ -59,7 +59,7 @@ def test_clicking_a_problem_line_shows_its_node(logged_in_page: Any, page_errors
     assert not in_view(page, "call")
 
     page.click("[data-testid=issues-summary]")
-    page.click("[data-testid=issues] li >> text=url is required")
+    page.click("[data-testid=issues] li >> text=URL: is required")
     page.wait_for_selector("[data-testid=node-panel-id]:has-text('call')")
     page.wait_for_function("() => document.querySelector(\".react-flow__node[data-id='call']\")?.classList.contains('selected')")
     page.wait_for_timeout(400)

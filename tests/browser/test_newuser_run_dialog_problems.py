@@ -25,5 +25,5 @@ def test_the_run_dialog_names_the_problems_before_start_run(logged_in_page: Any,
     problems = page.locator("[data-testid=run-problems]")
     problems.wait_for()
     text = problems.inner_text()
-    assert "1 problem to fix first" in text and "HTTP Request: " in text and "url" in text
+    assert "1 problem to fix first" in text and "HTTP Request: URL: is required" in text
     assert page_errors.unexpected() == []

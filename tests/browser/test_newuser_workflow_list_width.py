@@ -4,6 +4,9 @@ The row's five action buttons never wrapped, so the Name column took what was le
 100 px, where the demos' names broke after every word and the parallel-loop demo's
 description ran down 15 lines, one row filling the window. The name column now keeps a
 readable width and the buttons wrap instead.
+
+At 800 px the buttons still ran past the page's right edge, cut off by the table ("Rename",
+"Executions" half shown). There they stack, one per line, and every one is on screen.
 """
 
 from __future__ import annotations
@@ -35,6 +38,32 @@ def test_names_and_descriptions_stay_readable_at_1024(logged_in_page: Any, page_
     # Every action is still there, and nothing runs off the page.
     assert page.locator("[data-testid=workflow-table] tbody tr").first.locator("a, button").count() >= 5
     assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert page.evaluate("""() => document.querySelector('[data-testid=workflow-table]').getBoundingClientRect().right
+                                  <= document.querySelector('.fm-list-head').getBoundingClientRect().right + 1""")
+    assert page_errors.unexpected() == []
+
+
+def test_every_rows_buttons_are_on_screen_at_800(logged_in_page: Any, page_errors: Any) -> None:
+    page = logged_in_page
+    page.set_viewport_size({"width": 800, "height": 700})
+    for name in ("05_parallel_loop_enrich_users.json", "03_parallel_validation.json"):
+        api_post(page, "/api/workflows", demo(name))
+    page.goto("/workflows/")
+    page.locator("[data-testid=workflow-link]").first.wait_for()
+    row = page.locator("[data-testid=workflow-table] tbody tr").first
+    controls = row.locator("td.fm-actions a, td.fm-actions button")
+    assert controls.count() >= 5
+    for i in range(controls.count()):
+        control = controls.nth(i)
+        box = control.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 800, (control.inner_text(), box)
+        # What is at its middle is the control itself, not the page past the table's clipped edge.
+        assert control.evaluate("""el => { const r = el.getBoundingClientRect();
+                                          return el.contains(document.elementFromPoint(r.left + r.width / 2,
+                                                                                        r.top + r.height / 2)); }"""), \
+            control.inner_text()
+    name_width = page.evaluate("() => document.querySelector('[data-testid=workflow-link]').closest('td').getBoundingClientRect().width")
+    assert name_width >= 130, name_width
     assert page.evaluate("""() => document.querySelector('[data-testid=workflow-table]').getBoundingClientRect().right
                                   <= document.querySelector('.fm-list-head').getBoundingClientRect().right + 1""")
     assert page_errors.unexpected() == []

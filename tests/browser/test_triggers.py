@@ -3,7 +3,10 @@ workflow's settings, calls the webhook from outside with no login, and sees the 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +14,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from editor.models import Schedule
+from editor.models import Schedule, Webhook
 from engine.models import Execution
 from tests.browser.helpers import api_post
 from tests.conftest import SIMPLE_DEFINITION
@@ -65,6 +68,52 @@ def test_create_a_webhook_and_a_schedule_in_the_editor_and_see_runs_arrive(logge
     link = page.locator("[data-testid=schedule-last-run]")
     link.wait_for()
     assert link.inner_text() == f"last run #{run.pk}"
+
+
+def test_an_hmac_webhook_shows_how_to_sign_and_its_replay_protection_can_be_turned_off(
+        logged_in_page: Any) -> None:
+    """A person adds an hmac webhook, writes the sender from what the panel says (headers,
+    what is signed, the secret), and sees a replayed call refused; unticking "Require a
+    signed timestamp" lets a sender that signs the body alone in, as the panel warns."""
+    from playwright.sync_api import expect
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Signed", "definition": SIMPLE_DEFINITION})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.click("[data-testid=open-settings]")
+    page.select_option("[data-testid=webhook-auth]", "hmac")
+    page.click("[data-testid=add-webhook]")
+    signing = page.locator("[data-testid=webhook-signing]")
+    signing.wait_for()
+    shown = signing.inner_text()
+    assert "X-FlowMaestro-Timestamp: <Unix time in seconds>" in shown, shown
+    assert "X-FlowMaestro-Signature: sha256=<hex HMAC-SHA256>" in shown, shown
+    assert page.locator("[data-testid=webhook-signed-payload]").inner_text() == "<X-FlowMaestro-Timestamp>.<raw body>"
+    expect(page.locator("[data-testid=webhook-require-timestamp]")).to_be_checked()
+    assert "cannot start runs again" in shown
+
+    url = page.locator("[data-testid=webhook-url]").input_value()
+    secret = page.locator("[data-testid=webhook-secret]").inner_text().encode()
+    body = json.dumps({"who": "signed sender"}).encode()
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-FlowMaestro-Timestamp": stamp,
+               "X-FlowMaestro-Signature": signature}
+    assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 202
+    replay = httpx.post(url, content=body, headers=headers, timeout=30)
+    assert replay.status_code == 403 and "already accepted" in replay.json()["detail"]
+
+    body_only = {"Content-Type": "application/json",
+                 "X-FlowMaestro-Signature": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()}
+    assert httpx.post(url, content=body, headers=body_only, timeout=30).status_code == 403
+    # The box follows the stored setting: it clears once the server has it.
+    page.click("[data-testid=webhook-require-timestamp]")
+    expect(signing).to_contain_text("can replay it")
+    expect(page.locator("[data-testid=webhook-require-timestamp]")).not_to_be_checked()
+    expect(page.locator("[data-testid=webhook-signed-payload]")).to_contain_text("<raw body>, or")
+    assert Webhook.objects.get(workflow_id=workflow["id"]).require_timestamp is False
+    assert httpx.post(url, content=body, headers=body_only, timeout=30).status_code == 202
+    assert Execution.objects.filter(workflow_id=workflow["id"]).count() == 2
 
 
 def test_retention_is_set_in_the_editor(logged_in_page: Any) -> None:

@@ -68,3 +68,11 @@ def test_pages_need_login_and_hide_other_users_workflows() -> None:
     assert f'data-workflow-id="{workflow.pk}"' in page.content.decode()
     assert client.get("/").status_code == 302
     assert "csrftoken" in client.get("/workflows/").cookies
+
+
+@pytest.mark.parametrize("typed", ["/login", "/login/"])
+def test_login_where_people_type_it_leads_to_the_login_page(typed: str) -> None:
+    # Before: a 404 page. n8n, Airflow and most apps log in at /login.
+    response = Client().get(typed + "?next=/workflows/", follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=/workflows/"
+    assert response.status_code == 200 and b'name="password"' in response.content

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -60,9 +61,12 @@ def test_hmac_webhook_refuses_unsigned_and_wrongly_signed_bodies(alice_client, m
     hook = create_webhook(alice_client, make_workflow().pk, auth="hmac")
     assert hook["hmacSecret"] and hook["signatureHeader"] == "X-FlowMaestro-Signature"
     raw = json.dumps({"who": "signed"}).encode()
+    stamp = str(int(time.time()))
     assert _post(hook["url"], raw).status_code == 403
-    assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE="sha256=" + "0" * 64).status_code == 403
-    good = _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature(hook["hmacSecret"], raw))
+    assert _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_TIMESTAMP=stamp,
+                 HTTP_X_FLOWMAESTRO_SIGNATURE="sha256=" + "0" * 64).status_code == 403
+    good = _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_TIMESTAMP=stamp,
+                 HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature(hook["hmacSecret"], raw, stamp))
     assert good.status_code == 202, good.content
     assert Execution.objects.count() == 1
 

@@ -95,6 +95,23 @@ def test_a_webhook_enabled_or_rotate_that_is_not_a_json_boolean_is_a_400_and_cha
     assert webhook.enabled is True and hook["url"].endswith(webhook.token)
 
 
+@pytest.mark.parametrize("value", NOT_JSON_BOOLEANS)
+def test_a_webhook_require_timestamp_that_is_not_a_json_boolean_is_a_400_and_changes_nothing(
+        alice_client, make_workflow, value):
+    wf = make_workflow()
+    base = f"/api/workflows/{wf.id}/webhooks"
+    _refused(alice_client.post(base, {"auth": "hmac", "requireTimestamp": value}, format="json"),
+             "requireTimestamp", value)
+    assert not Webhook.objects.exists()
+
+    hook = alice_client.post(base, {"auth": "hmac"}, format="json").json()
+    _refused(alice_client.patch(f"{base}/{hook['id']}", {"requireTimestamp": value}, format="json"),
+             "requireTimestamp", value)
+    assert Webhook.objects.get().require_timestamp is True
+    off = alice_client.patch(f"{base}/{hook['id']}", {"requireTimestamp": False}, format="json")
+    assert off.status_code == 200 and off.json()["requireTimestamp"] is False
+
+
 @pytest.mark.parametrize("raw", ["yes", "no", "True", "on", "2", " 1", "y"])
 def test_a_download_flag_is_true_1_false_or_0_exactly(alice_client, make_workflow, raw):
     wf = make_workflow()

@@ -87,7 +87,8 @@ describe("handles and pre-check", () => {
     const d = def([["a", "delay"], ["b", "delay"], ["l", "loop"], ["x", "delay", "l"]], [["a", "b"], ["b", "a"], ["a", "x"]]);
     d.nodes[0]!.config = {};
     const messages = precheck(d, types).map((i) => `${i.nodeId ?? i.edgeId ?? "-"}: ${i.message}`);
-    expect(messages).toContain("a: duration is required");
+    // In the server's words (the problems list labels both alike; lib/issueText.ts).
+    expect(messages).toContain("a: config: 'duration' is a required property");
     expect(messages).toContain("-: a workflow needs exactly one top-level start node; found 0");
     expect(messages).toContain("e3: edges must stay inside one container");
     expect(messages.some((m) => m.includes("cycle: a → b → a"))).toBe(true);

@@ -49,7 +49,7 @@ describe("client and server problems together", () => {
       warnings: [{ message: "edge leaves the error handle but the node's onError is not 'route'", edgeId: "e2" }],
     };
     const client = [
-      { message: "duration is required", nodeId: "w" },
+      { message: "config.duration: is required", nodeId: "w" },
       { message: "edge leaves the error handle but onError is not 'route'", edgeId: "e2", severity: "warning" as const },
       { message: "nothing may connect into a start node", edgeId: "e3" },
       { message: "a workflow needs exactly one top-level start node; found 2" },

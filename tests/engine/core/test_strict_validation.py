@@ -139,6 +139,18 @@ def test_node_delays_timeouts_and_retries_outside_their_range():
     ]
 
 
+def test_an_emptied_required_field_is_one_problem_said_once():
+    """A cleared delay read "'' is not a number of milliseconds…" and "is required (it is
+    empty)": two lines for one fix, where the editor's instant check had said one."""
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": ""}},
+                    {"id": "call", "type": "http", "config": {"method": "GET", "url": ""}}],
+                   [("start", "wait"), ("wait", "call")])
+    assert sorted(messages(d)) == [
+        ("call", None, "config.url: is required (it is empty)"),
+        ("wait", None, "config.duration: is required (it is empty)"),
+    ]
+
+
 def test_compensate_naming_a_missing_node_is_an_error():
     d = definition([START, {"id": "charge", "type": "log", "config": {"message": "x", "compensate": "refund"}},
                     {"id": "refund_card", "type": "log", "config": {"message": "y"}}], [("start", "charge")])

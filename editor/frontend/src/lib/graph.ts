@@ -2,6 +2,7 @@
 // cycle detection at connect time, and a fast client-side pre-check that mirrors the
 // server's validation (the server stays the authority; see engine/core/graph.py).
 import type { BranchConfig, NodeTypeInfo, ValidationIssue, WorkflowDefinition, WorkflowEdge, WorkflowNode } from "../api/types";
+import { requiredFieldMessage } from "./issueText";
 
 /** Handles that route instead of fanning out (condition true/false, the error port). */
 export const ROUTING_HANDLES: ReadonlySet<string> = new Set(["true", "false", "error"]);
@@ -232,7 +233,7 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
     for (const key of info?.schema.required ?? []) {
       const value = node.config[key];
       if (value === undefined || value === "" || value === null) {
-        issues.push({ message: `${key} is required`, nodeId: node.id });
+        issues.push({ message: requiredFieldMessage(key, value), nodeId: node.id });
       }
     }
   }

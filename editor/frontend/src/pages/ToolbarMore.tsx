@@ -2,7 +2,8 @@
 // the toolbar's less frequent buttons (versions, import, export, shortcuts) move into it, so
 // the toolbar stays one row instead of wrapping onto the canvas. Narrower still (a window
 // half a laptop screen wide) the layout buttons follow (`narrow` items), and then undo/redo
-// (`narrowest`), so that Save and Run stay on screen.
+// (`narrowest`), so that Save and Run stay on screen. The run bar's overflow menu is the
+// same component (its own label, test id and class; panels/RunBar.tsx).
 import { type KeyboardEvent, useEffect, useRef, useState } from "react";
 
 export interface MoreItem {
@@ -19,7 +20,17 @@ function shownEntries(root: HTMLElement | null): HTMLButtonElement[] {
   return Array.from(root?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? []).filter((el) => el.getClientRects().length > 0 && !el.disabled);
 }
 
-export function ToolbarMore({ items }: { items: MoreItem[] }) {
+interface Props {
+  items: MoreItem[];
+  /** The button's text and accessible name, its test id (the menu's is `<testId>-menu`) and
+   * a class on the wrapper that the CSS shows or hides it by. */
+  label?: string;
+  ariaLabel?: string;
+  testId?: string;
+  className?: string;
+}
+
+export function ToolbarMore({ items, label = "More ▾", ariaLabel, testId = "toolbar-more", className }: Props) {
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
 
@@ -53,13 +64,13 @@ export function ToolbarMore({ items }: { items: MoreItem[] }) {
   };
 
   return (
-    <div className="fm-more" ref={root}>
-      <button type="button" className="fm-btn" aria-haspopup="menu" aria-expanded={open} data-testid="toolbar-more"
-              onClick={() => setOpen(!open)}>
-        More ▾
+    <div className={className ? `fm-more ${className}` : "fm-more"} ref={root}>
+      <button type="button" className="fm-btn" aria-haspopup="menu" aria-expanded={open} data-testid={testId}
+              aria-label={ariaLabel} onClick={() => setOpen(!open)}>
+        {label}
       </button>
       {open ? (
-        <div role="menu" aria-label="More actions" className="fm-more-menu" data-testid="toolbar-more-menu" onKeyDown={move}>
+        <div role="menu" aria-label={ariaLabel ?? "More actions"} className="fm-more-menu" data-testid={`${testId}-menu`} onKeyDown={move}>
           {items.map((item) => (
             <button key={item.testId} type="button" role="menuitem" data-testid={`more-${item.testId}`}
                     className={item.narrow ? `fm-more-${item.narrow}` : undefined} disabled={item.disabled}

@@ -1,10 +1,14 @@
 // The run shown on the canvas: a picker of the workflow's runs (newest first), its status
 // coloured by outcome with the reason of a failure, and what can be done with it (decide a
-// waiting approval, re-run, open its timeline, hide the badges).
+// waiting approval, re-run, open its timeline, hide the badges). Under 700 px of window the
+// bar stays one row by moving re-run, the timeline link and the badges toggle into a "⋯"
+// menu (editor.css): in a 480 px window "Hide run data" was past the right edge, and beside
+// a waiting approval so was part of "Re-run…".
 import type { Execution, ExecutionSummary } from "../api/types";
 import { LargeValue } from "../dialogs/LargeValue";
 import { isTruncated } from "../lib/largeValue";
 import { errorText, jsonText, shortTime } from "../lib/runText";
+import { ToolbarMore, type MoreItem } from "../pages/ToolbarMore";
 import { waitingApprovalOf } from "./ApprovalDialog";
 
 interface Props {
@@ -38,6 +42,12 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
   const status = execution?.status ?? executions.find((e) => String(e.id) === selectedId)?.status ?? "queued";
   const approval = execution ? waitingApprovalOf(execution) : null;
   const tone = status === "succeeded" ? "ok" : status === "failed" || status === "timed_out" ? "bad" : status === "paused" ? "wait" : status === "cancelled" ? "muted" : "live";
+  const timeline = selectedId ? `/executions/${selectedId}/` : null;
+  const more: MoreItem[] = [
+    ...(execution ? [{ label: "Re-run…", testId: "rerun", onSelect: onRerun }] : []),
+    ...(timeline ? [{ label: "Open timeline →", testId: "execution-link", onSelect: () => window.location.assign(timeline) }] : []),
+    { label: hidden ? "Show run data" : "Hide run data", testId: "hide-badges", onSelect: () => onHide(!hidden) },
+  ];
   const options = executions.some((e) => String(e.id) === selectedId) || !execution ? executions : [execution, ...executions];
   return (
     <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone} role="status" aria-live="polite">
@@ -78,18 +88,19 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
         </button>
       ) : null}
       {execution ? (
-        <button type="button" className="fm-btn" data-testid="rerun" onClick={onRerun}>
+        <button type="button" className="fm-btn fm-runbar-extra" data-testid="rerun" onClick={onRerun}>
           Re-run…
         </button>
       ) : null}
-      {selectedId ? (
-        <a href={`/executions/${selectedId}/`} data-testid="execution-link">
+      {timeline ? (
+        <a href={timeline} className="fm-runbar-extra" data-testid="execution-link">
           Open timeline →
         </a>
       ) : null}
-      <button type="button" className="fm-small-btn" aria-pressed={hidden} data-testid="hide-badges" onClick={() => onHide(!hidden)}>
+      <button type="button" className="fm-small-btn fm-runbar-extra" aria-pressed={hidden} data-testid="hide-badges" onClick={() => onHide(!hidden)}>
         {hidden ? "Show run data" : "Hide run data"}
       </button>
+      <ToolbarMore items={more} label="⋯" ariaLabel="More run actions" testId="run-more" className="fm-runbar-more" />
     </div>
   );
 }

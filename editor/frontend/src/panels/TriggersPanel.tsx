@@ -10,7 +10,12 @@ export interface Webhook {
   url: string;
   auth: "token" | "hmac";
   hmacSecret: string | null;
+  // How the sender of an hmac webhook signs a call (README "Signing HMAC webhook calls").
   signatureHeader: string;
+  timestampHeader: string;
+  signedPayload: string | null;
+  toleranceSeconds: number;
+  requireTimestamp: boolean;
   enabled: boolean;
   calls: number;
   lastCalledAt: string | null;
@@ -47,6 +52,33 @@ function localZone(): string {
 
 function when(iso: string | null): string {
   return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+// What the sender of an hmac webhook sends, so a user can write it; and whether the webhook
+// insists on the signed timestamp that makes a captured call useless to replay.
+function HowToSign({ webhook: w, onRequireTimestamp }: { webhook: Webhook; onRequireTimestamp: (on: boolean) => void }) {
+  return (
+    <div className="fm-trigger-signing" data-testid="webhook-signing">
+      <p className="fm-muted">
+        Send <code>{w.timestampHeader}: &lt;Unix time in seconds&gt;</code> and <code>{w.signatureHeader}: sha256=&lt;hex HMAC-SHA256&gt;</code> of{" "}
+        <code data-testid="webhook-signed-payload">{w.signedPayload}</code>, made with the secret.
+      </p>
+      <label>
+        <input
+          type="checkbox"
+          checked={w.requireTimestamp}
+          onChange={(e) => onRequireTimestamp(e.target.checked)}
+          data-testid="webhook-require-timestamp"
+        />{" "}
+        Require a signed timestamp
+      </label>
+      <p className="fm-muted">
+        {w.requireTimestamp
+          ? `Refuses calls more than ${w.toleranceSeconds} s old or ahead, and the same signed call twice, so a captured request cannot start runs again.`
+          : "Off: a signature of the body alone is also accepted, and anyone who captured one signed call can replay it. Turn on once the sender sends the timestamp."}
+      </p>
+    </div>
+  );
 }
 
 export function TriggersPanel({ workflowId }: { workflowId: string }) {
@@ -115,7 +147,7 @@ export function TriggersPanel({ workflowId }: { workflowId: string }) {
             <input className="fm-mono" readOnly value={w.url} aria-label="Webhook URL" data-testid="webhook-url" onFocus={(e) => e.currentTarget.select()} />
             <div className="fm-trigger-meta">
               {w.auth === "hmac" ? (
-                <span title={`Sign the raw body: ${w.signatureHeader}: sha256=<HMAC-SHA256 hex>`}>
+                <span>
                   HMAC secret <code data-testid="webhook-secret">{w.hmacSecret}</code>
                 </span>
               ) : (
@@ -124,6 +156,9 @@ export function TriggersPanel({ workflowId }: { workflowId: string }) {
               <span data-testid="webhook-calls">{w.calls} call{w.calls === 1 ? "" : "s"}</span>
               <span>last {when(w.lastCalledAt)}</span>
             </div>
+            {w.auth === "hmac" && (
+              <HowToSign webhook={w} onRequireTimestamp={(on) => act(() => api.patch(`${base}/webhooks/${w.id}`, { requireTimestamp: on }))} />
+            )}
             <div className="fm-trigger-actions">
               <button type="button" className="fm-small-btn" onClick={() => void navigator.clipboard?.writeText(w.url)}>
                 Copy URL
@@ -152,6 +187,9 @@ export function TriggersPanel({ workflowId }: { workflowId: string }) {
         <button type="button" data-testid="add-webhook" onClick={() => act(() => api.post(`${base}/webhooks`, { auth }))}>
           Add webhook
         </button>
+        {auth === "hmac" && (
+          <p className="fm-muted">The sender signs each call with the secret and the time it is sent; a replayed call is refused.</p>
+        )}
       </div>
 
       <h4>Schedules</h4>

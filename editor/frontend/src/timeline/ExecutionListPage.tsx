@@ -273,7 +273,7 @@ export function ExecutionListPage() {
       </div>
       {notice ? <p className="fm-banner" role="status" data-testid="executions-notice">{notice}</p> : null}
       {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
-      <table className="fm-table" data-testid="executions-table">
+      <table className="fm-table fm-exec-table" data-testid="executions-table">
         <thead>
           <tr>
             <th>
@@ -300,8 +300,17 @@ export function ExecutionListPage() {
                 <td><span className="tl-status" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status">{row.status}</span></td>
                 <td>{row.workflowName}</td>
                 <td data-testid="row-version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
-                <td><code>{row.traceId}</code></td>
-                <td>{started !== null ? new Date(started).toLocaleString() : <span className="fm-muted">not yet</span>}</td>
+                <td><code className="fm-nowrap">{row.traceId}</code></td>
+                <td>
+                  {/* Date and time each on one line: the cell broke "6:15:13 PM" before "PM",
+                      and the trace id after "trace-". */}
+                  {started !== null ? (
+                    <>
+                      <span className="fm-nowrap">{new Date(started).toLocaleDateString()},</span>{" "}
+                      <span className="fm-nowrap">{new Date(started).toLocaleTimeString()}</span>
+                    </>
+                  ) : <span className="fm-muted">not yet</span>}
+                </td>
                 <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
                 <td className="fm-actions">
                   {row.status === "paused" ? (

@@ -33,8 +33,38 @@ import {
 } from "./model";
 import type { Bar, Lane } from "./types";
 
+// The lane labels' column: 230 px, wider when a label needs it (up to 40% of the chart) —
+// at 230 a loop's "Fetch profiles · 8 items · 1 failed" was cut after "1 fa", the count a
+// user looks for. It never narrows while the page is open, so bars do not jump back.
 const LABEL_WIDTH = 230;
+const LABEL_MAX_SHARE = 0.4;
+const LABEL_FONT = '12.5px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+let measureContext: CanvasRenderingContext2D | null | undefined;
+const measured = new Map<string, number>();
+
+/** The width in px of a lane label's text (an estimate where there is no canvas, as in tests). */
+function textWidth(text: string, bold: boolean): number {
+  const key = `${bold ? "b" : ""}|${text}`;
+  const known = measured.get(key);
+  if (known !== undefined) return known;
+  if (measured.size > 2000) measured.clear();
+  if (measureContext === undefined) {
+    try {
+      measureContext = document.createElement("canvas").getContext("2d");
+    } catch {
+      measureContext = null;
+    }
+  }
+  let px = text.length * 7.2;
+  if (measureContext) {
+    measureContext.font = `${bold ? "600 " : ""}${LABEL_FONT}`;
+    px = measureContext.measureText(text).width;
+  }
+  measured.set(key, px);
+  return px;
+}
 const ROW = 28;
+const NOW_LABEL_PX = 24; // "now" at 10 px, with a little room
 const AXIS = 26;
 const BAR_HEIGHT = 16;
 const QUEUE_HEIGHT = 4;
@@ -83,14 +113,27 @@ export function Gantt(props: GanttProps) {
     return () => observer.disconnect();
   }, []);
 
-  const chartWidth = width - LABEL_WIDTH;
+  // A loop group's items and failed items, counted from the bars as they stand (live).
+  const loopStats = useMemo(() => loopItemStats(bars), [bars]);
+  const labels = lanes.map((lane) => lane.kind === "loop"
+    ? laneText(lane, loopStats.get(lane.id), loopRunning(bars, lane.nodeId), loopItemCount(bars, lane))
+    : lane.kind === "slot" ? lane.label : laneText(lane, loopStats.get(lane.id)));
+  // Left padding (and the fold arrow of a loop), the text, the right padding and the gap.
+  const needed = Math.ceil(Math.max(0, ...lanes.map((lane, index) =>
+    (lane.kind === "loop" ? 6 + 16 : 8) + lane.depth * 14 + textWidth(labels[index] ?? "", lane.kind === "loop") + 4 + 6)));
+  const [widest, setWidest] = useState(LABEL_WIDTH);
+  useEffect(() => {
+    if (needed > widest) setWidest(needed);
+  }, [needed, widest]);
+  const labelWidth = Math.max(LABEL_WIDTH, Math.min(Math.max(widest, needed), Math.floor(width * LABEL_MAX_SHARE)));
+  const chartWidth = width - labelWidth;
   // The view fits the run whatever its length: a 7 ms run fills the chart as a 2 h one does.
   const earliest = Math.min(0, ...bars.map((b) => (toMs(b.queuedAt) ?? origin) - origin));
   const span = Math.max(end - origin - earliest, MIN_SPAN_MS);
   const fitted: View = { from: earliest, to: earliest + span * 1.04 };
   const current = view ?? fitted;
   const scale = chartWidth / Math.max(1, current.to - current.from);
-  const x = (t: number) => LABEL_WIDTH + (t - origin - current.from) * scale;
+  const x = (t: number) => labelWidth + (t - origin - current.from) * scale;
 
   const barsByLane = useMemo(() => {
     const map = new Map<string, Bar[]>();
@@ -102,9 +145,6 @@ export function Gantt(props: GanttProps) {
     return map;
   }, [bars]);
 
-  // A loop group's items and failed items, counted from the bars as they stand (live).
-  const loopStats = useMemo(() => loopItemStats(bars), [bars]);
-
   const height = AXIS + lanes.length * ROW + 8;
   const step = tickStep(current.to - current.from, chartWidth);
   const ticks: number[] = [];
@@ -112,7 +152,7 @@ export function Gantt(props: GanttProps) {
   for (let i = Math.ceil(current.from / step); i * step <= current.to && ticks.length < 200; i += 1) ticks.push(i * step);
 
   const zoom = (factor: number, anchorPx?: number) => {
-    const anchor = anchorPx === undefined ? (current.from + current.to) / 2 : current.from + (anchorPx - LABEL_WIDTH) / scale;
+    const anchor = anchorPx === undefined ? (current.from + current.to) / 2 : current.from + (anchorPx - labelWidth) / scale;
     const from = anchor - (anchor - current.from) / factor;
     const to = anchor + (current.to - anchor) / factor;
     if (to - from < MIN_SPAN_MS / 5) return;
@@ -122,7 +162,7 @@ export function Gantt(props: GanttProps) {
   const onWheel = (event: ReactWheelEvent<SVGSVGElement>) => {
     const rect = event.currentTarget.getBoundingClientRect();
     const px = event.clientX - rect.left;
-    if (px < LABEL_WIDTH) return;
+    if (px < labelWidth) return;
     if (event.shiftKey) {
       const delta = (event.deltaY || event.deltaX) / scale;
       setView({ from: current.from + delta, to: current.to + delta });
@@ -166,7 +206,7 @@ export function Gantt(props: GanttProps) {
            onMouseMove={onMouseMove} onMouseUp={endDrag} onMouseLeave={() => { endDrag(); setHover(null); }}
            role="group" aria-label="Execution timeline" data-span-ms={current.to - current.from}>
         <defs>
-          <clipPath id="tl-chart-clip"><rect x={LABEL_WIDTH} y={0} width={chartWidth} height={height} /></clipPath>
+          <clipPath id="tl-chart-clip"><rect x={labelWidth} y={0} width={chartWidth} height={height} /></clipPath>
         </defs>
         {ticks.map((t) => {
           const at = x(origin + t);
@@ -202,11 +242,11 @@ export function Gantt(props: GanttProps) {
         {lanes.map((lane, index) => {
           const y = AXIS + index * ROW;
           const isSelected = selection?.kind === "lane" && selection.id === lane.id;
-          const beside = outsidePlaces(barsByLane.get(lane.id) ?? [], now, x, chartWidth);
+          const beside = outsidePlaces(barsByLane.get(lane.id) ?? [], now, x, labelWidth, chartWidth);
           return (
             <g key={lane.id} data-testid="timeline-lane" data-lane-id={lane.id} data-lane-kind={lane.kind}
                data-branch-name={lane.branchName ?? ""}>
-              <foreignObject x={0} y={y} width={LABEL_WIDTH - 4} height={ROW}>
+              <foreignObject x={0} y={y} width={labelWidth - 4} height={ROW}>
                 {lane.kind === "slot" ? (
                   <div className="tl-lane-text tl-label-slot" style={{ paddingLeft: 8 + lane.depth * 14 }}>{lane.label}</div>
                 ) : lane.kind === "loop" ? (
@@ -215,12 +255,12 @@ export function Gantt(props: GanttProps) {
                           title={folded.has(lane.id) ? "Show the items (Enter)" : "Fold the items into one strip (Enter)"}
                           onClick={() => { if (!wasDrag()) onToggleFold(lane.id); }}>
                     <span aria-hidden="true" className="tl-fold">{folded.has(lane.id) ? "▸" : "▾"}</span>
-                    <span data-testid="lane-label">{laneText(lane, loopStats.get(lane.id), loopRunning(bars, lane.nodeId), loopItemCount(bars, lane))}</span>
+                    <span data-testid="lane-label" className="tl-lane-words">{labels[index]}</span>
                   </button>
                 ) : (
                   <button type="button" className="tl-lane-btn" style={{ paddingLeft: 8 + lane.depth * 14 }} data-testid="lane-label"
-                          aria-pressed={isSelected} onClick={() => select({ kind: "lane", id: lane.id })}>
-                    {laneText(lane, loopStats.get(lane.id))}
+                          aria-pressed={isSelected} title={labels[index]} onClick={() => select({ kind: "lane", id: lane.id })}>
+                    {labels[index]}
                   </button>
                 )}
               </foreignObject>
@@ -285,11 +325,15 @@ export function Gantt(props: GanttProps) {
             </g>
           );
         })}
-        <line x1={LABEL_WIDTH - 2} x2={LABEL_WIDTH - 2} y1={0} y2={height} className="tl-divider" />
-        {live && x(now) >= LABEL_WIDTH ? (
+        <line x1={labelWidth - 2} x2={labelWidth - 2} y1={0} y2={height} className="tl-divider" />
+        {live && x(now) >= labelWidth ? (
           <g data-testid="now-line">
             <line x1={x(now)} x2={x(now)} y1={AXIS - 6} y2={height} className="tl-now" />
-            <text x={x(now) + 3} y={10} className="tl-now-label">now</text>
+            {/* Right of the line, or left of it near the chart's end: in an 800 px window the
+                line is ~20 px from the edge and the label read "nov". */}
+            {x(now) + 3 + NOW_LABEL_PX <= width
+              ? <text x={x(now) + 3} y={10} className="tl-now-label" data-testid="now-label">now</text>
+              : <text x={x(now) - 3} y={10} className="tl-now-label" textAnchor="end" data-testid="now-label">now</text>}
           </g>
         ) : null}
       </svg>
@@ -314,7 +358,7 @@ const NEIGHBOURS = 8;
  * looks for: it is written beside the bar where the lane is free, never over another bar or
  * another such name. The lane's bars are in start order and run one after another, so the
  * bars near each one suffice: a slot with thousands of items costs no more per bar. */
-function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => number, chartWidth: number): ({ x: number; anchor: "start" | "end" } | null)[] {
+function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => number, labelWidth: number, chartWidth: number): ({ x: number; anchor: "start" | "end" } | null)[] {
   const spans = laneBars.map((bar) => {
     const { runStart, runEnd } = barTimes(bar, now);
     const queued = toMs(bar.queuedAt);
@@ -336,7 +380,7 @@ function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => 
       ...spans.slice(index + 1, index + 1 + NEIGHBOURS),
       ...written.slice(-NEIGHBOURS),
     ];
-    const place = outsideLabelPlace(span, others, width, LABEL_WIDTH, LABEL_WIDTH + chartWidth);
+    const place = outsideLabelPlace(span, others, width, labelWidth, labelWidth + chartWidth);
     if (place) written.push(place.anchor === "start" ? { left: place.x, right: place.x + width } : { left: place.x - width, right: place.x });
     return place;
   });
