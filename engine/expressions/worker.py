@@ -325,7 +325,7 @@ class Evaluator:
         try:
             racer.set_hard_memory_limit(limit)
             with _DataLimit(limit + margin):
-                runner = self._compile(racer, code, names, max_out)
+                runner = self._compile(racer, code, names, max_out, timeout_s)
                 if isinstance(runner, dict):
                     return runner
                 try:
@@ -353,7 +353,7 @@ class Evaluator:
             else:
                 manager.__exit__(None, None, None)
 
-    def _compile(self, racer: MiniRacer, code: str, names: list[str], max_out: int) -> Any:
+    def _compile(self, racer: MiniRacer, code: str, names: list[str], max_out: int, timeout_s: float) -> Any:
         """The runner function, or an error reply. Tries `code` as an expression first,
         then as a function body: `a.map(function (x) { return x })` stays an expression,
         `const c = …; return c;` is a body."""
@@ -364,7 +364,10 @@ class Evaluator:
             first_line = USER_LINE_EXPRESSION if expression else USER_LINE_BODY
             source = build_source(code, names, max_out, expression=expression)
             try:
-                runner = racer.eval(source, timeout_sec=5)
+                # The evaluation's own time limit, not a longer one: code that closes the
+                # wrapper's function (`}; while (true) {} …`) runs here, at compile time, and
+                # under 5 s the parent killed the worker at its limit (a new worker per call).
+                runner = racer.eval(source, timeout_sec=timeout_s)
                 self.first_line = first_line
                 if not expression and key not in self._bodies:
                     self._bodies[key] = None
