@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine import execution_values, node_run_pages
+from engine import execution_values, node_run_pages, wire
 from engine.core.numerals import ascii_int
 from engine.core.rules import MAX_NODE_ID_LENGTH
 from engine.models import STATUS_EVENT_TYPES, Event, Execution, ExecutionStatus
@@ -145,7 +145,7 @@ class ExecutionListApi(APIView):
         # Sizes from the database, values only when small: a list of big runs reads none
         # of their inputs (engine.execution_values).
         qs = execution_values.with_values(qs, ("input", "output", "error"), cap=execution_values.LIST_VALUE_CAP)
-        executions = qs.order_by("-created_at", "-id")[:limit]
+        executions = qs.annotate(**wire.summary_expressions()).order_by("-created_at", "-id")[:limit]
         return Response(ExecutionSummarySerializer(executions, many=True).data)
 
 

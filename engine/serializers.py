@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engine import wire
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
@@ -35,6 +36,13 @@ class BoundedValueField(serializers.Field):  # type: ignore[type-arg]
         return bounded_value(execution, str(self.field_name))
 
 
+class WaitingApprovalSerializer(serializers.Serializer[dict[str, Any]]):
+    """(Schema only.) The approval a paused run waits at."""
+
+    nodeId = serializers.CharField()
+    name = serializers.CharField()
+
+
 class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
     """An execution without its node runs: the list endpoint's row (a loop over thousands
     of items would otherwise make every list page carry every item's node run)."""
@@ -60,13 +68,27 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
         help_text="Loop items that did not succeed when the run last ended (a run that succeeded with "
                   "onPartialFailure \"continue\" can have some): a redrive without a selection re-runs them.")
 
+    waitingApproval = serializers.SerializerMethodField(
+        help_text="The approval node a paused run waits at (`nodeId`, `name`), decided on its page or with "
+                  "`POST /api/executions/{id}/signal` `resume`; null while running or when paused by a `pause` signal.")
+
     class Meta:
         model = Execution
         fields = [
             "id", "workflow", "workflowName", "version", "status", "priority", "input", "output", "error",
-            "traceId", "createdAt", "startedAt", "finishedAt", "failedNodes", "failedItems",
+            "traceId", "createdAt", "startedAt", "finishedAt", "failedNodes", "failedItems", "waitingApproval",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(WaitingApprovalSerializer(allow_null=True))
+    def get_waitingApproval(self, execution: Execution) -> dict[str, Any] | None:
+        if execution.status != "paused":
+            return None
+        # The list annotates its rows (wire.summary_expressions); one execution is read here.
+        row: dict[str, Any] = vars(execution)
+        if "awaiting_node" not in row:
+            row = dict(Execution.objects.filter(pk=execution.pk).values(**wire.summary_expressions()).first() or {})
+        return wire.waiting_approval(row.get("awaiting_node"), row.get("awaiting_name"))
 
 
 class ExecutionSerializer(ExecutionSummarySerializer):

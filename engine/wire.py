@@ -23,6 +23,27 @@ SUMMARY_COLUMNS = ("id", "status", "workflow_id", "workflow__name", "trace_id", 
                    "finished_at", "failed_nodes", "failed_items")
 
 
+def summary_expressions() -> dict[str, Any]:
+    """What a summary reads beside its columns (`values(*SUMMARY_COLUMNS,
+    **summary_expressions())`, or `annotate`): the approval a paused run waits at, from the
+    `awaiting` entry of its state. Only a paused row's state is looked into, so a list of
+    runs still does not read (on PostgreSQL: detoast) every run's state."""
+    from django.db.models import Case, CharField, When
+    from django.db.models.fields.json import KT
+
+    def awaiting(key: str) -> Case:
+        return Case(When(status="paused", then=KT(f"state__awaiting__{key}")), default=None,
+                    output_field=CharField())
+
+    return {"awaiting_node": awaiting("nodeId"), "awaiting_name": awaiting("name")}
+
+
+def waiting_approval(node_id: str | None, name: str | None) -> dict[str, Any] | None:
+    """`waitingApproval` of a summary: the approval node a paused run waits at, or None
+    (running, or paused by a `pause` signal)."""
+    return {"nodeId": node_id, "name": name or node_id} if node_id else None
+
+
 def event_message(e: Mapping[str, Any]) -> dict[str, Any]:
     """An event as sent to clients: camelCase, empty strings as null."""
     return {
@@ -44,4 +65,5 @@ def execution_summary(row: Mapping[str, Any]) -> dict[str, Any]:
         "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]),
         "failedNodes": row["failed_nodes"], "failedItems": row["failed_items"],
+        "waitingApproval": waiting_approval(row.get("awaiting_node"), row.get("awaiting_name")),
     }

@@ -39,7 +39,7 @@ def execution_summaries(execution_ids: list[Any]) -> dict[Any, dict[str, Any]]:
     """`execution_summary` of several executions in one query (a batch often finishes many)."""
     from engine.models import Execution
 
-    rows = Execution.objects.filter(id__in=execution_ids).values(*wire.SUMMARY_COLUMNS, "owner_id")
+    rows = Execution.objects.filter(id__in=execution_ids).values(*wire.SUMMARY_COLUMNS, "owner_id", **wire.summary_expressions())
     return {row["id"]: {**wire.execution_summary(row), "owner": row["owner_id"]} for row in rows}
 
 

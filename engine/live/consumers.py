@@ -143,7 +143,7 @@ def _local_engine_id() -> str | None:
 @database_sync_to_async
 def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
     rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(
-        *wire.SUMMARY_COLUMNS)[:LIST_WINDOW]
+        *wire.SUMMARY_COLUMNS, **wire.summary_expressions())[:LIST_WINDOW]
     return {row["id"]: wire.execution_summary(row) for row in rows}
 
 

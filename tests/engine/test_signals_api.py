@@ -296,6 +296,40 @@ def test_approval_only_its_approvers_may_resume(
     assert wait_for_execution(alice_client, execution_id)["output"] == {"Done": True}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_list_and_the_live_status_say_which_approval_a_paused_run_waits_at(
+    alice_client: APIClient, make_workflow: Any, wait_for_execution: Any
+) -> None:
+    """Before, a row of the Executions list read "paused" whether the run waited for
+    someone's approval or had been paused by hand (the editor and the run page knew)."""
+    from engine.live.announce import execution_summary
+
+    approval = make_workflow(definition=chain(node("start", "start"), node("approve", "approval", {}, name="Sign off"),
+                                              node("done", "output", {"value": "{{approve.approved}}"}, name="Done")))
+    waiting = start(alice_client, approval)
+    by_hand = start(alice_client, make_workflow(definition=slow_definition()))
+    wait_for_execution(alice_client, waiting, {"paused"})
+    wait_for_execution(alice_client, by_hand, {"running"})
+    assert send(alice_client, by_hand, {"type": "pause"}).status_code == 202
+    wait_for_execution(alice_client, by_hand, {"paused"})
+
+    rows = {row["id"]: row for row in alice_client.get("/api/executions").json()}
+    assert rows[waiting]["waitingApproval"] == {"nodeId": "approve", "name": "Sign off"}
+    assert rows[by_hand]["status"] == "paused" and rows[by_hand]["waitingApproval"] is None
+    detail = alice_client.get(f"/api/executions/{waiting}").json()
+    assert detail["waitingApproval"] == {"nodeId": "approve", "name": "Sign off"}
+    # What the websocket's execution.status sends (the announcer's summary).
+    assert execution_summary(waiting)["waitingApproval"] == {"nodeId": "approve", "name": "Sign off"}
+    assert execution_summary(by_hand)["waitingApproval"] is None
+
+    assert send(alice_client, waiting, {"type": "resume", "data": {"approved": True}}).status_code == 202
+    wait_for_execution(alice_client, waiting)
+    rows = {row["id"]: row for row in alice_client.get("/api/executions").json()}
+    assert rows[waiting]["status"] == "succeeded" and rows[waiting]["waitingApproval"] is None
+    assert execution_summary(waiting)["waitingApproval"] is None
+    send(alice_client, by_hand, {"type": "cancel"})
+
+
 # --- the seed's three examples, verbatim, over real HTTP ---------------------------------------------
 SEED_PAUSE = """{
   "type": "pause",

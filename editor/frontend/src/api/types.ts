@@ -193,6 +193,8 @@ export interface ExecutionSummary {
    * ended: top-level node runs (a failed branch) and loop items that did not succeed. */
   failedNodes?: number;
   failedItems?: number;
+  /** The approval a paused run waits at; null while it runs or when a `pause` signal paused it. */
+  waitingApproval?: { nodeId: string; name: string } | null;
 }
 
 /** GET /api/executions/{id}: the summary with its node runs. */

@@ -297,7 +297,12 @@ export function ExecutionListPage() {
                          aria-label={`Select run #${row.id}`} data-testid="execution-check" />
                 </td>
                 <td><a href={`/executions/${row.id}/`}>#{row.id}</a></td>
-                <td><span className="tl-status" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status">{row.status}</span></td>
+                <td><span className="tl-status" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status"
+                          title={row.waitingApproval ? `Paused at the approval “${row.waitingApproval.name}”` : undefined}>
+                  {/* The editor's run bar and the run page say so too: a run that waits for
+                      someone reads differently from one paused by hand. */}
+                  {row.status === "paused" && row.waitingApproval ? "waiting for approval" : row.status}
+                </span></td>
                 <td>{row.workflowName}</td>
                 <td data-testid="row-version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
                 <td><code className="fm-nowrap">{row.traceId}</code></td>
@@ -314,11 +319,12 @@ export function ExecutionListPage() {
                 <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
                 <td className="fm-actions">
                   {row.status === "paused" ? (
-                    // The list does not know why a run is paused: waiting at an approval (the
-                    // button opens its decision) or paused by hand (it offers to resume).
+                    // Waiting at an approval: the button opens its decision; paused by hand:
+                    // it offers to resume (openApproval asks the run itself, in case the
+                    // row is older than its last change).
                     <button type="button" className="fm-small-btn" onClick={() => void openApproval(row)} data-testid="row-approve"
-                            title="Decide the approval it waits at, or resume it if it was paused by hand">
-                      Resume / approve…
+                            title={row.waitingApproval ? `Approve or reject “${row.waitingApproval.name}”` : "Resume the run paused by hand"}>
+                      {row.waitingApproval ? "Approve…" : "Resume…"}
                     </button>
                   ) : null}
                   {failed ? (

@@ -108,4 +108,4 @@ export interface ExecutionStatusMessage {
 
 /** A row of `GET /api/executions` and of `ws/executions/`. */
 export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">
-  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error" | "failedNodes" | "failedItems">>;
+  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error" | "failedNodes" | "failedItems" | "waitingApproval">>;
