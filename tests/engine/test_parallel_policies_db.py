@@ -18,6 +18,11 @@ from tests.engine.runs import (
     seconds,
 )
 
+# A node run the engine must cut short lasts past the 20 s `run` waits for a run to finish, so
+# waiting for it fails the test however loaded the machine (these asserted under 2 s against
+# a 3-5 s node run, a margin a loaded 2-core machine can eat).
+NOT_WAITED_MS = 60_000
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -122,11 +127,11 @@ def test_merge_collect_continue_fail_min_success_rate(owner):
 
 
 def test_fail_fast_cancels_a_running_sibling_at_once(owner):
-    d = fan([delay("slow", 5000), {"id": "boom", "type": "fail", "config": {"message": "x"}}],
+    d = fan([delay("slow", NOT_WAITED_MS), {"id": "boom", "type": "fail", "config": {"message": "x"}}],
             {"parallel": {"failFast": True, "cancelOnFailure": True}})
     t = time.monotonic()
     ex = run(owner, d)
-    assert time.monotonic() - t < 2.0
+    assert time.monotonic() - t < 10  # a sanity bound: the slow node run was not waited for
     assert ex.status == "failed"
     slow, boom = runs_of(ex, "slow")[-1], runs_of(ex, "boom")[-1]
     assert slow.status == "cancelled"
@@ -134,11 +139,11 @@ def test_fail_fast_cancels_a_running_sibling_at_once(owner):
 
 
 def test_total_timeout_collect_partial_keeps_the_finished_branch(owner):
-    d = fan([delay("fast", 20), delay("slow", 5000)],
+    d = fan([delay("fast", 20), delay("slow", NOT_WAITED_MS)],
             {"parallel": {"totalTimeout": 300, "onTimeout": "collect_partial"}})
     t = time.monotonic()
     ex = run(owner, d, {"v": 2})
-    assert time.monotonic() - t < 2.0
+    assert time.monotonic() - t < 10  # a sanity bound: the slow node run was not waited for
     assert ex.status == "succeeded", ex.error
     assert ex.output == {"o": {"branch_a": {"v": 2}, "cancelled": ["branch_b"]}}
     assert runs_of(ex, "slow")[-1].status == "cancelled"
@@ -148,11 +153,11 @@ def test_total_timeout_collect_partial_keeps_the_finished_branch(owner):
 def test_branch_timeout_on_the_fan_out_edge(owner, on_timeout):
     """`edges[].branch` timeout applies to the branch's node; onTimeout decides what follows."""
     branch = {"name": "slow_branch", "timeout": 150, "onTimeout": on_timeout}
-    d = fan([delay("slow", 3000), delay("quick", 10)], {"parallel": {"onPartialFailure": "continue"}},
+    d = fan([delay("slow", NOT_WAITED_MS), delay("quick", 10)], {"parallel": {"onPartialFailure": "continue"}},
             edges_extra={"slow": {"id": "to_slow", "source": "start", "target": "slow", "branch": branch}})
     t = time.monotonic()
     ex = run(owner, d, {"v": 3})
-    assert time.monotonic() - t < 2.0
+    assert time.monotonic() - t < 10  # a sanity bound: the slow node run was not waited for
     slow = runs_of(ex, "slow")[-1]
     assert slow.branch_name == "slow_branch"
     assert ex.status == "succeeded", ex.error
