@@ -104,6 +104,10 @@ def test_rerun_one_with_edited_input_and_approve_from_the_list(logged_in_page: A
     wait_until(page, f"/api/executions/{waiting['id']}", lambda e: e["status"] == "paused")
     page.goto("/executions/")
 
+    # The row says it waits for someone (not just "paused"), and its button what it does.
+    row = page.locator(ROW.format(waiting["id"]) + "[data-status=paused]")
+    assert row.locator("[data-testid=row-status]").inner_text() == "waiting for approval"
+    assert row.locator("[data-testid=row-approve]").inner_text() == "Approve…"
     # Approve with a comment from the list: the run goes on.
     page.locator(ROW.format(waiting["id"]) + "[data-status=paused] [data-testid=row-approve]").click()
     dialog = page.locator("[data-testid=approval-dialog]")

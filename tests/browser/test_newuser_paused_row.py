@@ -33,7 +33,8 @@ def test_a_run_paused_by_hand_can_be_resumed_from_the_list(logged_in_page: Any, 
     row = page.locator(ROW.format(run["id"]) + "[data-status=paused]")
     row.wait_for()
     button = row.locator("[data-testid=row-approve]")
-    assert button.inner_text().startswith("Resume")
+    assert button.inner_text() == "Resume…"
+    assert row.locator("[data-testid=row-status]").inner_text() == "paused"
     button.click()
     dialog = page.locator("[data-testid=resume-dialog]")
     dialog.wait_for()
