@@ -171,7 +171,9 @@ class ScaleoutBench:
         reply = f"flowmaestro:bench:{uuid.uuid4().hex}"
         import redis
 
-        r = redis.Redis.from_url(self.cluster.redis_url)
+        # Past the BLPOP's own wait: redis-py 8 gives every socket a 5 s timeout, which would
+        # end a wait for a slow reply with a TimeoutError instead of the error below.
+        r = redis.Redis.from_url(self.cluster.redis_url, socket_timeout=130)
         url = self.sleeper.url(10)
         t0 = time.perf_counter()
         group(app.signature("flowmaestro.bench.get", args=(url, reply), queue="nodes")
