@@ -60,7 +60,14 @@ def _parse_body(response: httpx.Response, content: bytes, max_depth: int) -> Any
     JSON except for `NaN`/`Infinity` or nesting past the output bound fails the node run
     with that reason instead of reaching the database."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    text = content.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+    except (LookupError, UnicodeError):
+        # A charset that names a codec but no text encoding (`hex`, `rot13`, `base64`), or
+        # one that cannot replace what it cannot read (`idna`): read as UTF-8, as httpx
+        # already does for a charset it does not know (and browsers for any), instead of
+        # failing the node run with Python's codec error, retried as if it were transient.
+        text = content.decode("utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
             return json_bounds.loads(text, max_depth=max_depth, what="the response body") if text.strip() else None
