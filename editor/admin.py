@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from editor import services, triggers
-from editor.models import Schedule, Webhook, Workflow, WorkflowVersion
+from editor.models import Schedule, Webhook, WebhookAuth, Workflow, WorkflowVersion
 from engine.core import json_bounds
 from flowmaestro import json_parser
 from flowmaestro.admin_lookups import ModelAdmin
@@ -180,8 +180,24 @@ class ScheduleAdmin(ModelAdmin[Schedule]):
         triggers.schedule_save(schedule=obj)  # validates and sets the next occurrence
 
 
+class WebhookAdminForm(forms.ModelForm[Webhook]):
+    class Meta:
+        model = Webhook
+        fields = ["workflow", "name", "auth", "require_timestamp", "enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        auth = data.get("auth") or self.instance.auth  # read-only once the webhook exists
+        if data.get("require_timestamp") and auth != WebhookAuth.HMAC:
+            # As the API answers: a token webhook signs nothing, so the box would only mislead.
+            raise forms.ValidationError("only an hmac webhook signs a timestamp: untick "
+                                        "'require timestamp' or choose hmac")
+        return data
+
+
 @admin.register(Webhook)
 class WebhookAdmin(ModelAdmin[Webhook]):
+    form = WebhookAdminForm
     list_display = ["id", "workflow", "name", "auth", "require_timestamp", "enabled", "calls", "last_called_at",
                     "created_at"]
     list_filter = ["enabled", "auth", "require_timestamp"]
@@ -190,6 +206,12 @@ class WebhookAdmin(ModelAdmin[Webhook]):
               "last_called_at"]
     readonly_fields = ["token", "hmac_secret", "calls", "last_called_at"]
     list_select_related = ["workflow"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Webhook | None = None) -> Any:
+        # How a webhook authenticates is chosen when it is made: switched here from token to
+        # hmac, it had no secret, and an HMAC keyed with "" is one anybody can compute.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "auth"] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
         if not change:  # a new webhook gets its secrets from the service, never from the form

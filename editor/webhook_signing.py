@@ -95,6 +95,11 @@ def check_signature(*, webhook: Webhook, body: bytes, signature: str | None, tim
     call to remember (None for a legacy body-only signature, which has nothing to tell a
     replay apart by)."""
     now = now or timezone.now()
+    if not webhook.hmac_secret:
+        # An HMAC keyed with "" is one anybody can compute (a webhook whose auth was switched
+        # to hmac in the admin before that was refused had none): no call is signed by it.
+        raise WebhookRefused("this hmac webhook has no secret yet: 'New URL' in the editor's Triggers "
+                             "(PATCH {\"rotate\": true}) gives it one, with its new URL")
     if timestamp is None:
         if webhook.require_timestamp:
             raise WebhookRefused(

@@ -253,3 +253,33 @@ def test_the_admin_schedule_form_refuses_a_backwards_cron_range(admin_client, ma
     assert page.status_code == 200  # the form again, with the reason
     assert "minute range &#x27;1-0&#x27; starts after it ends" in page.content.decode()
     assert not Schedule.objects.exists()
+
+
+def test_the_admin_cannot_turn_a_token_webhook_into_an_hmac_one_without_a_secret(
+        alice_client, admin_client, make_workflow):
+    """Before: switching `auth` to hmac in the admin kept the token webhook's empty secret,
+    and an HMAC keyed with "" is one anybody can compute: the call below started a run."""
+    hook = create_webhook(alice_client, make_workflow().pk)
+    webhook = Webhook.objects.get(pk=hook["id"])
+    page = admin_client.post(f"/admin/editor/webhook/{webhook.pk}/change/", {
+        "workflow": webhook.workflow_id, "name": "", "auth": "hmac", "enabled": "on"})
+    assert page.status_code == 302, page.content.decode()[-2000:]
+    webhook.refresh_from_db()
+    assert webhook.auth == "token"  # read-only once made
+    # And a webhook that is hmac with no secret (one saved so before) signs nothing.
+    Webhook.objects.filter(pk=webhook.pk).update(auth="hmac", require_timestamp=True)
+    raw = json.dumps({"who": "anyone"}).encode()
+    stamp = str(int(time.time()))
+    forged = _post(hook["url"], raw, HTTP_X_FLOWMAESTRO_TIMESTAMP=stamp,
+                   HTTP_X_FLOWMAESTRO_SIGNATURE=webhook_signature("", raw, stamp))
+    assert forged.status_code == 403 and "no secret" in forged.json()["detail"]
+    assert not Execution.objects.exists()
+
+
+def test_the_admin_refuses_a_signed_timestamp_on_a_token_webhook(admin_client, make_workflow):
+    workflow = make_workflow()
+    page = admin_client.post("/admin/editor/webhook/add/", {
+        "workflow": workflow.pk, "name": "", "auth": "token", "require_timestamp": "on", "enabled": "on"})
+    assert page.status_code == 200  # the form again, with the reason
+    assert "only an hmac webhook signs a timestamp" in page.content.decode()
+    assert not Webhook.objects.exists()
