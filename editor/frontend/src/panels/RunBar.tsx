@@ -62,7 +62,8 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
         </select>
       </label>
       <span className="fm-runbar-status" title={`Execution ${selectedId ?? ""}: ${execution ? statusLabel(execution) : status}`}>
-        <span className="fm-runbar-word fm-runbar-word-last">Execution </span><strong data-testid="execution-id">{selectedId}</strong>:{" "}
+        <span className="fm-runbar-word fm-runbar-word-last">Execution </span>
+        <span className="fm-runbar-id"><strong data-testid="execution-id">{selectedId}</strong>:{" "}</span>
         <span data-testid="execution-status" data-status={status}>
           {execution ? statusLabel(execution) : status}
         </span>

@@ -297,7 +297,7 @@ export function ExecutionListPage() {
                          aria-label={`Select run #${row.id}`} data-testid="execution-check" />
                 </td>
                 <td><a href={`/executions/${row.id}/`}>#{row.id}</a></td>
-                <td><span className="tl-status fm-nowrap" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status"
+                <td><span className="tl-status fm-status-word" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status"
                           title={row.waitingApproval ? `Paused at the approval “${row.waitingApproval.name}”` : undefined}>
                   {/* The editor's run bar and the run page say so too: a run that waits for
                       someone reads differently from one paused by hand. */}
