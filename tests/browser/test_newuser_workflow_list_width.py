@@ -21,13 +21,18 @@ from tests.browser.test_newuser_first_view import demo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_names_and_descriptions_stay_readable_at_1024(logged_in_page: Any, page_errors: Any) -> None:
-    page = logged_in_page
-    page.set_viewport_size({"width": 1024, "height": 700})
+def two_demos_listed(page: Any, width: int) -> Any:
+    """The Workflows page at `width`, listing two demos with long names and descriptions."""
+    page.set_viewport_size({"width": width, "height": 700})
     for name in ("05_parallel_loop_enrich_users.json", "03_parallel_validation.json"):
         api_post(page, "/api/workflows", demo(name))
     page.goto("/workflows/")
     page.locator("[data-testid=workflow-link]").first.wait_for()
+    return page
+
+
+def test_names_and_descriptions_stay_readable_at_1024(logged_in_page: Any, page_errors: Any) -> None:
+    page = two_demos_listed(logged_in_page, 1024)
     cells = page.evaluate("""() => [...document.querySelectorAll('[data-testid=workflow-link]')].map(a => {
         const td = a.closest('td').getBoundingClientRect(), tr = a.closest('tr').getBoundingClientRect();
         return [a.textContent, Math.round(td.width), Math.round(tr.height)];
@@ -44,12 +49,7 @@ def test_names_and_descriptions_stay_readable_at_1024(logged_in_page: Any, page_
 
 
 def test_every_rows_buttons_are_on_screen_at_800(logged_in_page: Any, page_errors: Any) -> None:
-    page = logged_in_page
-    page.set_viewport_size({"width": 800, "height": 700})
-    for name in ("05_parallel_loop_enrich_users.json", "03_parallel_validation.json"):
-        api_post(page, "/api/workflows", demo(name))
-    page.goto("/workflows/")
-    page.locator("[data-testid=workflow-link]").first.wait_for()
+    page = two_demos_listed(logged_in_page, 800)
     row = page.locator("[data-testid=workflow-table] tbody tr").first
     controls = row.locator("td.fm-actions a, td.fm-actions button")
     assert controls.count() >= 5
