@@ -51,13 +51,11 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 
-from engine import wire
 from engine.core.numerals import ascii_int
-from engine.live import frames, relay
+from engine.live import frames, reads, relay
 from engine.live.access import (
     LOGGED_OUT,
     TOO_MANY_STREAMS,
@@ -67,8 +65,7 @@ from engine.live.access import (
     user_of,
 )
 from engine.live.relay import FrameBatch, LayerRelay, user_group
-from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution
-from flowmaestro.visibility import parse_id, visible
+from engine.models import FINISHED_EXECUTION_STATUSES
 
 log = logging.getLogger("engine")
 
@@ -90,61 +87,10 @@ ANNOUNCED_GRACE_S = 2.0
 REPLAY_CHUNK = 500
 # How often the list stream compares the user's recent executions with what it last sent.
 LIST_POLL_INTERVAL_S = 1.0
-LIST_WINDOW = 200
 MAX_SEQ = 2**31 - 1
 # How often an open stream checks its session and its user again (module docstring): a
 # session read and a user read (and, for one execution, the one-row visibility check).
 ACCESS_RECHECK_S = 5.0
-
-
-# --- store reads (run in a thread: the ORM is synchronous) -------------------------------
-
-
-@database_sync_to_async
-def _may_watch(execution_id: int, user: Any) -> bool:
-    """Whether the execution exists and the user may watch it, in one query: another user's
-    execution and a missing one take the same path and get the same answer, so ids cannot
-    be probed through the websocket (as over HTTP, where both are a 404)."""
-    if parse_id(execution_id) is None:
-        return False
-    return visible(Execution.objects.filter(pk=execution_id), user).exists()
-
-
-@database_sync_to_async
-def _stored_frames(execution_id: int, after_seq: int, limit: int, *, unless_announced: bool = False,
-                   layer_crosses_processes: bool = False) -> tuple[FrameBatch, str | None, int]:
-    """Up to `limit` events after `after_seq` as frames, plus the execution's status and last
-    seq. With `unless_announced`, no events are read when announcements are sure to come:
-    from this process's engine (to `engine.live.relay`, without loss) or over a layer that reaches
-    other processes (Redis). A poll that finds the store ahead then has only beaten the
-    announcement, and reading would repeat for every client what the announcer does once."""
-    head = Execution.objects.filter(pk=execution_id).values_list("status", "last_seq", "engine_id").first()
-    if head is None:
-        return FrameBatch(()), None, 0
-    status, last_seq, engine_id = head
-    announced = layer_crosses_processes or (engine_id and engine_id == _local_engine_id())
-    if last_seq <= after_seq or (unless_announced and announced):
-        # The common idle case: one indexed row read, no event query.
-        return FrameBatch(()), status, last_seq
-    # Plain rows, not model instances: a catch-up can be thousands of events. The wire
-    # shape is the announcer's (`engine.wire.event_message`), so both paths send the same text.
-    rows = Event.objects.filter(execution_id=execution_id, seq__gt=after_seq).order_by("seq").values(
-        *wire.EVENT_COLUMNS)[:limit]
-    return relay.frames(wire.event_message(row) for row in rows), status, last_seq
-
-
-def _local_engine_id() -> str | None:
-    from engine.runtime import get_engine
-
-    engine = get_engine()
-    return engine.engine_id if engine is not None else None
-
-
-@database_sync_to_async
-def _recent_executions(user: Any) -> dict[int, dict[str, Any]]:
-    rows = visible(Execution.objects.all(), user).order_by("-created_at", "-id").values(
-        *wire.SUMMARY_COLUMNS, **wire.summary_expressions())[:LIST_WINDOW]
-    return {row["id"]: wire.execution_summary(row) for row in rows}
 
 
 # --- one execution's events -----------------------------------------------------------------
@@ -196,7 +142,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, ValueError):
             await self._refuse(CLOSE_BAD_REQUEST, "afterSeq must be a non-negative integer.")
             return
-        if not await _may_watch(self.execution_id, user):
+        if not await reads.may_watch(self.execution_id, user):
             await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
             return
         self.last_sent = after_seq
@@ -283,7 +229,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
             return True
         if user is None:
             await self._refuse(CLOSE_UNAUTHENTICATED, LOGGED_OUT)
-        elif not await _may_watch(self.execution_id, user):
+        elif not await reads.may_watch(self.execution_id, user):
             await self._refuse(CLOSE_NOT_FOUND, "No such execution.")
         else:
             return True
@@ -331,7 +277,7 @@ class ExecutionEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _catch_up(self, *, unless_announced: bool = False) -> None:
         """Send every stored event after `last_sent` (only the writer task calls this)."""
         while True:
-            batch, status, last_seq = await _stored_frames(
+            batch, status, last_seq = await reads.stored_frames(
                 self.execution_id, self.last_sent, REPLAY_CHUNK, unless_announced=unless_announced,
                 layer_crosses_processes=not isinstance(self.channel_layer, InMemoryChannelLayer))
             start = 0
@@ -399,7 +345,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
             # page loads its list again then). Accepted before it, as this was, a run that
             # ended between the page's first list request and the snapshot was never sent:
             # its row said "running" until a reload.
-            self.sent = await _recent_executions(self.user)
+            self.sent = await reads.recent_executions(self.user)
             self.poller = asyncio.create_task(self._compare_periodically())
             await self.accept()
         except BaseException:
@@ -448,7 +394,7 @@ class ExecutionListConsumer(AsyncJsonWebsocketConsumer):
                 if user is not ...:
                     self.user = user  # staff status read afresh: what the comparison shows
             try:
-                current = await _recent_executions(self.user)
+                current = await reads.recent_executions(self.user)
                 async with self.lock:
                     # Oldest first, so that a page inserting rows keeps creation order.
                     for key in sorted(current):
