@@ -84,8 +84,15 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
     def get_waitingApproval(self, execution: Execution) -> dict[str, Any] | None:
         if execution.status != "paused":
             return None
-        # The list annotates its rows (wire.summary_expressions); one execution is read here.
+        # The list annotates its rows (wire.summary_expressions); the execution answer has
+        # its state loaded already; anything else reads the two values.
         row: dict[str, Any] = vars(execution)
+        state = row.get("state")
+        if "awaiting_node" not in row and isinstance(state, dict):
+            awaiting = state.get("awaiting")
+            if not isinstance(awaiting, dict):
+                return None
+            return wire.waiting_approval(awaiting.get("nodeId"), awaiting.get("name"))
         if "awaiting_node" not in row:
             row = dict(Execution.objects.filter(pk=execution.pk).values(**wire.summary_expressions()).first() or {})
         return wire.waiting_approval(row.get("awaiting_node"), row.get("awaiting_name"))
