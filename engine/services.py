@@ -196,7 +196,9 @@ def execution_redrive(
     A succeeded execution can be redriven as a whole too when something in it did not
     succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
     from engine.core.graph import Graph
-    from engine.models import NodeRun
+    from engine.core.redrive import rerun_keys
+    from engine.dead_letters import dead_letters_settle_by_redrive
+    from engine.models import DeadLetter, NodeRun
 
     selective = bool(nodes) or bool(items)
     if execution.status not in REDRIVABLE and execution.status != "succeeded":
@@ -261,6 +263,15 @@ def execution_redrive(
             if waiting >= int(max_size):
                 raise QueueFull(f"queue full: {waiting} runs of this workflow are already waiting "
                                 f"(queue.maxSize={max_size}); redrive it once the queue has room")
+        if DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
+                                     discarded_at__isnull=True).exists():
+            # What the engine will re-run, decided as it will decide it (engine.core.history).
+            rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
+                        .values("scope", "node_id", "status", "seq"))
+            rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
+                               new_version=state["redrive"]["newVersion"],
+                               after_success=state["redrive"]["afterSuccess"])
+            dead_letters_settle_by_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
