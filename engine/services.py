@@ -254,8 +254,12 @@ def execution_redrive(
             # Its cancelled top-level node runs were cut by design: kept (engine.core.redrive).
             "afterSuccess": execution.status == "succeeded",
             "by": getattr(user, "username", "") or "",
-            "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
-                                                       "at": timezone.now().isoformat()}],
+            # Which version each attempt ran on: the execution keeps only the latest, and a
+            # redrive on "latest" moves it (the node runs before it ran on `fromVersion`).
+            "history": [*previous.get("history", []), {
+                "number": number, "sinceSeq": since, "at": timezone.now().isoformat(),
+                "version": chosen.number, "fromVersion": execution.version.number,
+                "by": getattr(user, "username", "") or ""}],
         }
         max_size = queue.get("maxSize")
         if max_size:

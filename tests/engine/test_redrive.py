@@ -452,3 +452,14 @@ def test_a_run_redriven_to_fail_again_has_one_open_dead_letter_for_its_new_failu
     # The first failure was redriven; the new failure is the one open letter (there was none:
     # the run's first letter stood for both, and replaying it ran the run a second time).
     assert runs == [("replayed", ex.pk), ("open", None)]
+
+
+def test_the_timeline_says_which_version_each_redrive_ran(alice, alice_client):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": i} for i in range(6)]})
+    again = _redrive(ex)  # on its own version: fails again
+    _new_version(ex, _loop(FIXED))
+    _redrive(again, version="latest")
+    redrives = alice_client.get(f"/api/executions/{ex.pk}/timeline").json()["redrives"]
+    # The execution now says version 2; the node runs kept from before ran version 1.
+    assert [(r["number"], r["fromVersion"], r["version"], r["by"]) for r in redrives] == [
+        (1, 1, 1, "alice"), (2, 1, 2, "alice")]
