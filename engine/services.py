@@ -221,7 +221,15 @@ def execution_redrive(
         # Named up to five, like the missing items below: the answer stays small whatever was sent.
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: "
-                       f"{', '.join(unknown[:5])}{more}")
+                       f"{', '.join(unknown[:5])}{more}",
+                       [{"message": f"version {chosen.number} has no node {n!r}" if n not in graph.nodes
+                         else f"{n!r} is not a loop: it has no items", "nodeId": n} for n in unknown[:5]])
+    empty = [loop for loop, indexes in (items or {}).items() if not indexes]
+    if empty:
+        # An empty list chose nothing, yet re-ran the loop with every item kept: it ended
+        # as it had, at once (with the failed items' old errors).
+        raise BadRerun(f"items of loop {empty[0]} is an empty list: name the item indexes to re-run, "
+                       "or leave the loop out", [{"message": "no item indexes", "nodeId": loop} for loop in empty[:5]])
     for loop, indexes in (items or {}).items():
         in_loop = Q(scope__startswith=f"{loop}#") | Q(scope__contains=f"/{loop}#")
         ran = NodeRun.objects.filter(in_loop, execution_id=execution.pk).values_list(
@@ -229,7 +237,8 @@ def execution_redrive(
         missing = sorted(i for i in indexes if ran is None or i > ran)[:5]
         if missing:
             raise BadRerun(f"loop {loop} has no item {missing[0]}"
-                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"))
+                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
+                           [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)

@@ -463,3 +463,23 @@ def test_the_timeline_says_which_version_each_redrive_ran(alice, alice_client):
     # The execution now says version 2; the node runs kept from before ran version 1.
     assert [(r["number"], r["fromVersion"], r["version"], r["by"]) for r in redrives] == [
         (1, 1, 1, "alice"), (2, 1, 2, "alice")]
+
+
+def test_a_refused_redrive_names_the_nodes_it_is_about(alice, alice_client):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": 1}, {"n": 4}]})
+    url = f"/api/executions/{ex.pk}/redrive"
+    unknown = alice_client.post(url, {"nodes": ["nope"], "items": {"double": [0]}}, format="json")
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == [
+        {"message": "version 1 has no node 'nope'", "nodeId": "nope"},
+        {"message": "'double' is not a loop: it has no items", "nodeId": "double"}]
+    missing = alice_client.post(url, {"items": {"loop": [1, 7, 9]}}, format="json")
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == [{"message": "no item 7, 9", "nodeId": "loop"}]
+    # An empty list of items chose nothing: it re-ran the loop with every item kept, which
+    # failed again at once with the old errors.
+    empty = alice_client.post(url, {"items": {"loop": []}}, format="json")
+    assert empty.status_code == 400, empty.json()
+    assert empty.json()["errors"] == [{"message": "no item indexes", "nodeId": "loop"}]
+    assert "empty list" in empty.json()["detail"]
+    assert Execution.objects.get(pk=ex.pk).status == "failed"  # nothing was started
