@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.a11y import assert_accessible
 from tests.browser.helpers import api_post
 from tests.browser.test_newuser_first_view import demo
 
@@ -81,6 +82,7 @@ def test_on_a_phone_the_list_fits_the_window(logged_in_page: Any, page_errors: A
     for test_id in ("new-workflow-name", "create-workflow", "load-demos", "import-workflow", "workflow-search"):
         box = page.locator(f"[data-testid={test_id}]").bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (test_id, box)
+    assert_accessible(page, f"the workflow list at {width} px")
     rows = page.locator("[data-testid=workflow-table] tbody tr")
     for r in range(rows.count()):
         row = rows.nth(r)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.a11y import assert_accessible
 from tests.browser.helpers import api_get, api_post, fan_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -92,12 +93,14 @@ def test_save_and_run_are_on_screen_and_work(logged_in_page: Any, page_errors: A
 def test_the_palette_is_a_drawer_and_the_node_panel_a_sheet(logged_in_page: Any, page_errors: Any, width: int) -> None:
     page = logged_in_page
     open_editor(page, width)
+    assert_accessible(page, f"the editor at {width} px")
     before = node_count(page)
     # The palette is out of the way until asked for.
     assert not page.locator("[data-testid=palette-log]").is_visible()
     usable(page, "[data-testid=open-palette]", width).click()
     log = usable(page, "[data-testid=palette-log]", width)
     no_sideways_scroll(page, width)
+    assert_accessible(page, f"the editor's palette drawer at {width} px")
     # It closes without adding anything…
     usable(page, "[data-testid=close-palette]", width).click()
     assert not page.locator("[data-testid=palette-log]").is_visible()
@@ -136,15 +139,16 @@ def test_the_palette_is_a_drawer_and_the_node_panel_a_sheet(logged_in_page: Any,
 def test_a_desktop_window_keeps_palette_canvas_and_panel_side_by_side(logged_in_page: Any) -> None:
     page = logged_in_page
     open_editor(page, 1440, 900)
-    boxes = page.evaluate("""() => Object.fromEntries(['palette', 'canvas', 'properties-panel'].map((id) => {
-        const r = document.querySelector(`[data-testid=${id}]`).getBoundingClientRect();
-        return [id, [Math.round(r.x), Math.round(r.width)]]; }))""")
-    assert boxes == {"palette": [0, 210], "canvas": [210, 890], "properties-panel": [1100, 340]}, boxes
+    # (By class, which the old build has too: this test passed before the phone layout.)
+    boxes = page.evaluate("""() => Object.fromEntries(['palette', 'canvas', 'side'].map((name) => {
+        const r = document.querySelector(`.fm-${name}`).getBoundingClientRect();
+        return [name, [Math.round(r.x), Math.round(r.width)]]; }))""")
+    assert boxes == {"palette": [0, 210], "canvas": [210, 890], "side": [1100, 340]}, boxes
     for test_id in ("open-palette", "close-palette", "close-side-panel", "toolbar-more"):
         assert not page.locator(f"[data-testid={test_id}]").is_visible(), test_id
     assert page.locator("[data-testid=empty-panel]").is_visible()
     assert page.inner_text("[data-testid=save-state]") == "Saved · v1"
     page.locator("[data-testid=rf__node-process_1]").click()
     page.wait_for_selector("[data-testid=node-panel]")
-    after = page.locator("[data-testid=properties-panel]").bounding_box()
+    after = page.locator(".fm-side").bounding_box()
     assert after and (round(after["x"]), round(after["width"])) == (1100, 340), after
