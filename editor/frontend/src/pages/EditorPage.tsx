@@ -4,7 +4,7 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiError, errorMessage } from "../api/client";
-import { nodeTypesApi, workflowsApi } from "../api/endpoints";
+import { executionsApi, nodeTypesApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
@@ -162,6 +162,28 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       }
     },
     [save, workflowId, runData],
+  );
+
+  // "Re-run from here" in a node's run data: what is on the canvas is saved first (the
+  // redrive runs the latest version, so a fix made to this node is what runs), then this
+  // node and what follows it run again in the shown execution, upstream results kept.
+  const rerunFrom = useCallback(
+    async (nodeId: string) => {
+      const store = graphStore.getState();
+      const shown = runData.execution;
+      if (!shown) return;
+      if (store.dirty && !(await save())) return;
+      const name = store.definition.nodes.find((n) => n.id === nodeId)?.name || nodeId;
+      try {
+        const redriven = await executionsApi.redrive(shown.id, { version: "latest", nodes: [nodeId] });
+        runData.refresh(String(shown.id));
+        store.notify("success", `Re-running ${name} and what follows it in execution ${shown.id} (v${redriven.version}).`);
+      } catch (err) {
+        const nameOf = (id: string) => graphStore.getState().definition.nodes.find((n) => n.id === id)?.name;
+        store.notify("error", `Not re-run: ${err instanceof ApiError ? err.userMessage(nameOf) : errorMessage(err)}`);
+      }
+    },
+    [save, runData],
   );
 
   const restore = useCallback(
@@ -483,7 +505,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           {sidePanel === "settings" ? (
             <SettingsPanel workflowId={workflowId} />
           ) : selectedNode ? (
-            <NodePanel node={selectedNode} execution={runData.hidden ? null : runData.execution} workflowId={workflowId} />
+            <NodePanel node={selectedNode} execution={runData.hidden ? null : runData.execution} workflowId={workflowId} onRerunFrom={rerunFrom} />
           ) : selectedEdge ? (
             <EdgePanel edge={selectedEdge} />
           ) : (
