@@ -445,6 +445,10 @@ FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
 # characters of JSON: templates and joins can multiply a value without the definition
 # growing; a longer one fails that node run.
 FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000, minimum=10_000)
+# How many values and object keys an `http` node's JSON answer may parse into, counted in
+# its text before parsing (engine.core.json_bounds): 20 MB of `[{},{},…]` parses into
+# ~480 MB of objects; past it that node run fails.
+FLOWMAESTRO_HTTP_JSON_MAX_VALUES = env_int("FLOWMAESTRO_HTTP_JSON_MAX_VALUES", 1_000_000, minimum=1000)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)

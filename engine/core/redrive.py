@@ -5,7 +5,9 @@ loop item and re-runs only what failed, timed out or was cancelled (a loop item
 that failed runs again whole) — plus what depends on those, since their inputs change: the nodes downstream in the same scope and,
 for a loop item, the loop node that collects it (and, in turn, what follows the loop).
 A user may also pick node runs to re-run whatever their status: nodes by id (in a loop
-body: that node in every item) and items by loop node id and index.
+body: that node in every item; a loop node: all its items) and items by loop node id and
+index. A loop downstream of a node that re-runs runs all its items again too: its array is
+that node's new output.
 
 In a run that *succeeded*, a cancelled top-level node run was cut by design — the loser of a
 `first_success` race or a quorum, a branch `cancelOnFailure` or a `totalTimeout` with
@@ -87,6 +89,11 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         failed_items = {scope for scope, _ in seeds if scope}
         seeds |= {key for key in latest if key[0] and not failed_items.isdisjoint(_scope_prefixes(key[0]))}
 
+    # A container re-runs either for some of its items (a failed or chosen item: the others
+    # are kept, their input is the same) or *whole*: chosen by id, or downstream of a node
+    # that re-runs, whose output — the container's array — may now be another one. Kept
+    # items would then be results of the old array's items under the new array's indexes.
+    whole: set[Key] = {key for key in seeds if key[1] in chosen_nodes}
     rerun: set[Key] = set()
     pending = list(seeds)
     while pending:
@@ -98,10 +105,15 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         node = graph.nodes.get(node_id)
         if node is not None:
             for target in _downstream(graph, node_id):
+                whole.add((scope, target))
                 pending.append((scope, target))
         parent = _parent(scope)
         if parent is not None:
             pending.append(parent)
+    if whole:
+        # Every row inside a whole container (nested items too) is history.
+        inside = tuple(f"{scope}/{node_id}#" if scope else f"{node_id}#" for scope, node_id in whole)
+        rerun |= {key for key in latest if key[0].startswith(inside)}
     return rerun
 
 

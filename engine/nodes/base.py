@@ -14,7 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_BYTES, DEFAULT_OUTPUT_MAX_DEPTH
+from engine.core.json_bounds import (
+    DEFAULT_HTTP_JSON_MAX_VALUES,
+    DEFAULT_OUTPUT_MAX_BYTES,
+    DEFAULT_OUTPUT_MAX_DEPTH,
+)
 
 # The documented range of every number a definition may hold (README, "Limits"). A value
 # outside it is a validation error on save and on run, so that nothing absurd (a delay of
@@ -160,6 +164,9 @@ class EngineOptions:
     # How long a node run's output and its rendered config may be, in characters of JSON
     # (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_BYTES).
     output_max_bytes: int = DEFAULT_OUTPUT_MAX_BYTES
+    # How many values and keys an `http` node's JSON answer may parse into, counted before
+    # it is parsed (engine.core.json_bounds; FLOWMAESTRO_HTTP_JSON_MAX_VALUES).
+    http_json_max_values: int = DEFAULT_HTTP_JSON_MAX_VALUES
 
 
 class CancelFlag:

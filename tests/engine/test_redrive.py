@@ -368,3 +368,47 @@ def test_a_branch_cut_by_cancel_on_failure_in_a_run_that_succeeded_is_no_failure
     redriven = _redrive(ex)
     assert len(_rows(ex, "slow")) == 1 and len(_rows(ex, "b")) == 2
     assert redriven.status == "succeeded"
+
+
+# -- a loop that re-runs because what feeds it re-ran: every item runs again -------------------
+def _fed_loop(make: str) -> dict[str, Any]:
+    """start → make (a transform whose result is the loop's array) → loop → output o."""
+    d = loop_definition({"maxConcurrency": 4}, [{"id": "double", "type": "transform",
+                                                 "config": {"operation": "custom", "expression": FIXED}}],
+                        array="{{make}}")
+    d["nodes"].insert(1, {"id": "make", "type": "transform", "config": {"operation": "custom", "expression": make}})
+    d["edges"] = [{"id": "e0", "source": "start", "target": "make"},
+                  {"id": "e1", "source": "make", "target": "loop"}, {"id": "e2", "source": "loop", "target": "o"}]
+    return d
+
+
+def test_redriving_the_node_that_makes_a_loops_array_runs_every_item_of_the_new_array(alice):
+    ex = run(alice, _fed_loop("return [0, 1, 2, 3].map(n => ({n}))"), {})
+    assert ex.status == "succeeded" and ex.output == {"o": [0, 2, 4, 6]}
+    _new_version(ex, _fed_loop("return [100, 101, 102].map(n => ({n}))"))
+    redriven = _redrive(ex, version="latest", nodes=["make"])
+    assert redriven.status == "succeeded", redriven.error
+    # The loop's results are those of the new array's items, not the old items' kept results
+    # under the same indexes (it answered [0, 2, 4, 6] for the items 100, 101, 102).
+    assert redriven.output == {"o": [200, 202, 204]}
+    assert _items_ran(ex) == {"loop#0": 2, "loop#1": 2, "loop#2": 2, "loop#3": 1}
+
+
+def test_redriving_a_loop_node_by_id_runs_every_item_again(alice):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": i} for i in range(6)]})
+    assert ex.status == "failed"  # items 0 and 4
+    _new_version(ex, _loop(FIXED))
+    # The loop chosen as a node (the timeline's "Redrive" of the loop's bar): it ran nothing
+    # and failed again with the items' old errors.
+    redriven = _redrive(ex, version="latest", nodes=["loop"])
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [i * 2 for i in range(6)]}
+    assert _items_ran(ex) == {f"loop#{i}": 2 for i in range(6)}
+
+
+def test_redriving_the_start_of_a_failed_loop_runs_its_failed_items_too(alice):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": i} for i in range(6)]})
+    _new_version(ex, _loop(FIXED))
+    redriven = _redrive(ex, version="latest", nodes=["start"])
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [i * 2 for i in range(6)]}

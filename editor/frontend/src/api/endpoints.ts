@@ -69,4 +69,8 @@ export const executionsApi = {
   },
   retry: (id: string | number, body: { version: RerunVersion; input?: unknown }) =>
     api.post<Execution>(`/api/executions/${id}/retry`, body),
+  /** A new attempt of the same execution re-running only `nodes` / loop `items` and what
+   * follows them; everything else keeps its recorded result. */
+  redrive: (id: string | number, body: { version: RerunVersion; nodes?: string[]; items?: Record<string, number[]> }) =>
+    api.post<Execution>(`/api/executions/${id}/redrive`, body),
 };

@@ -14,7 +14,12 @@ import { RunDataPanel } from "./RunDataPanel";
 
 const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
 
-export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode; execution?: Execution | null; workflowId?: string }) {
+export function NodePanel({ node, execution, workflowId, onRerunFrom }: {
+  node: WorkflowNode;
+  execution?: Execution | null;
+  workflowId?: string;
+  onRerunFrom?: (nodeId: string) => Promise<void>;
+}) {
   const info = useGraph((s) => s.nodeTypes[node.type]);
   const definition = useGraph((s) => s.definition);
   // The node's input in the run shown on the canvas: completes `input.` and is what "Test" runs on.
@@ -45,7 +50,7 @@ export function NodePanel({ node, execution, workflowId }: { node: WorkflowNode;
           id: {node.id}
         </span>
       </header>
-      {execution ? <RunDataPanel execution={execution} nodeId={node.id} /> : null}
+      {execution ? <RunDataPanel execution={execution} nodeId={node.id} onRerunFrom={onRerunFrom} /> : null}
       {info?.description && <p className="fm-help"><HelpText text={info.description} /></p>}
       <NodeIdField nodeId={node.id} />
       <div className="fm-field">

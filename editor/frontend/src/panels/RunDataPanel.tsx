@@ -3,7 +3,7 @@
 import { useEffect, useState } from "react";
 
 import { executionsApi } from "../api/endpoints";
-import type { Execution, NodeRun } from "../api/types";
+import { TERMINAL_EXECUTION_STATUSES, type Execution, type NodeRun } from "../api/types";
 import { LargeValue } from "../dialogs/LargeValue";
 import { isTruncated } from "../lib/largeValue";
 import { durationText, errorText, jsonText } from "../lib/runText";
@@ -44,12 +44,48 @@ function RunValue({ value, testId, dash = false }: { value: unknown; testId: str
   return <pre className="fm-json" data-testid={testId}>{dash && (value === null || value === undefined) ? "—" : jsonText(value)}</pre>;
 }
 
-export function RunDataPanel({ execution, nodeId }: { execution: Execution; nodeId: string }) {
+/** "Re-run from here" (n8n's "execute from this node"): after a fix to this node, run it and
+ * what follows it again with the inputs it had, instead of the whole workflow from its
+ * start — the slow calls upstream are not made again. The editor saves first; the server's
+ * redrive keeps every node run outside this node's downstream. Only for a run that ended:
+ * a running one is still deciding what this node gets. */
+function RerunFromHere({ execution, inLoop, onRerun }: { execution: Execution; inLoop: boolean; onRerun: () => Promise<void> }) {
+  const [busy, setBusy] = useState(false);
+  if (!TERMINAL_EXECUTION_STATUSES.includes(execution.status)) return null;
+  return (
+    <div className="fm-rerun-from">
+      <button
+        type="button"
+        className="fm-btn"
+        data-testid="rerun-from-here"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          void onRerun().finally(() => setBusy(false));
+        }}
+      >
+        {busy ? "Re-running…" : "Re-run from here"}
+      </button>
+      <span className="fm-help">
+        {inLoop ? "This node in every item of its loop" : "This node"} and everything after it run again in run #{execution.id}, on what
+        is on the canvas (saved first), with the inputs they had; what ran before is kept.
+      </span>
+    </div>
+  );
+}
+
+export function RunDataPanel({ execution, nodeId, onRerunFrom }: {
+  execution: Execution;
+  nodeId: string;
+  /** Re-run this node and what follows it in this execution (absent: no such button). */
+  onRerunFrom?: (nodeId: string) => Promise<void>;
+}) {
   const { runs, loading } = useNodeRuns(execution, nodeId);
   // A loop body node of a loop that succeeded reads as its badge does ("2 of 4 failed").
   const partial = useGraph((s) => (s.nodeStatus[nodeId] === "partial" ? s.nodeStatusText[nodeId] : undefined));
   const status = partial ? "partial" : displayStatus(execution)[nodeId];
   const statusLine = partial ? `${partial} (its loop succeeded)` : status ? status.replace("_", " ") : "did not run";
+  const inLoop = useGraph((s) => s.definition.nodes.find((n) => n.id === nodeId)?.parentId);
   const [index, setIndex] = useState(0);
   useEffect(() => setIndex(runs.length ? runs.length - 1 : 0), [nodeId, runs.length]);
   const current = runs[Math.min(index, runs.length - 1)];
@@ -58,6 +94,7 @@ export function RunDataPanel({ execution, nodeId }: { execution: Execution; node
       <h3>
         Run #{execution.id}: <span className={`fm-status-text fm-status-text-${status ?? "none"}`} data-testid="run-data-status">{statusLine}</span>
       </h3>
+      {onRerunFrom ? <RerunFromHere execution={execution} inLoop={Boolean(inLoop)} onRerun={() => onRerunFrom(nodeId)} /> : null}
       {loading ? <p className="fm-muted">Loading this node's runs…</p> : null}
       {runs.length > 1 ? (
         <ol className="fm-attempts" aria-label="Attempts" data-testid="run-data-attempts">
