@@ -128,7 +128,10 @@ def test_the_palette_is_a_drawer_and_the_node_panel_a_sheet(logged_in_page: Any,
     usable(page, "[data-testid=close-side-panel]", width).click()
     page.wait_for_selector("[data-testid=node-panel]", state="detached")
     assert node.evaluate(ON_TOP)
-    # Escape closes the drawer as well.
+    # The drawer's close button gives the focus back to "+ Add node"; Escape closes it as well.
+    usable(page, "[data-testid=open-palette]", width).click()
+    usable(page, "[data-testid=close-palette]", width).click()
+    assert page.evaluate("document.activeElement.dataset.testid") == "open-palette"
     usable(page, "[data-testid=open-palette]", width).click()
     page.locator("[data-testid=palette-search]").wait_for()
     page.keyboard.press("Escape")
@@ -152,3 +155,27 @@ def test_a_desktop_window_keeps_palette_canvas_and_panel_side_by_side(logged_in_
     page.wait_for_selector("[data-testid=node-panel]")
     after = page.locator(".fm-side").bounding_box()
     assert after and (round(after["x"]), round(after["width"])) == (1100, 340), after
+
+
+@pytest.mark.parametrize("width", [360])
+def test_moving_a_node_on_a_phone_does_not_cover_the_canvas(logged_in_page: Any, page_errors: Any, width: int) -> None:
+    """A drag selected the node, and its sheet then covered the canvas at every drop."""
+    page = logged_in_page
+    open_editor(page, width)
+    node = page.locator("[data-testid=rf__node-start]")
+    box = node.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + step * 14)
+    page.mouse.up()
+    moved = node.bounding_box()
+    assert moved and moved["y"] >= box["y"] + 40, (box, moved)
+    page.wait_for_selector("[data-testid=save-state]:has-text('Unsaved')")
+    assert page.locator("[data-testid=node-panel]").count() == 0
+    assert node.evaluate(ON_TOP), "the sheet covers the canvas"
+    # A tap still opens it.
+    node.click()
+    page.wait_for_selector("[data-testid=node-panel]")
+    assert page_errors.unexpected() == []

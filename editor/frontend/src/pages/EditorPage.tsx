@@ -57,6 +57,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   const [paletteOpen, setPaletteOpen] = useState(false);
   const paletteOpenRef = useRef(false);
   paletteOpenRef.current = paletteOpen;
+  const paletteToggle = useRef<HTMLButtonElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const flow = useReactFlow();
   const dialogRef = useRef<Dialog>(null);
@@ -467,7 +468,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       />
       <div className="fm-editor-body">
         {/* Phone layout only (editor.css): the palette is a drawer this button opens. */}
-        <button type="button" className="fm-btn fm-btn-primary fm-palette-toggle" data-testid="open-palette" aria-expanded={paletteOpen}
+        <button ref={paletteToggle} type="button" className="fm-btn fm-btn-primary fm-palette-toggle" data-testid="open-palette" aria-expanded={paletteOpen}
                 aria-controls="fm-palette" onClick={() => setPaletteOpen(true)}>
           + Add node
         </button>
@@ -481,7 +482,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           }}
           unavailable={definition.nodes.some((n) => n.type === "start") ? { start: "This workflow already has its Start node" } : {}}
           open={paletteOpen}
-          onClose={() => setPaletteOpen(false)}
+          onClose={() => {
+            setPaletteOpen(false);
+            // Back to the button that opened it (the focused close button disappears).
+            paletteToggle.current?.focus();
+          }}
         />
         <Canvas issues={validation.index} onAdded={revealNode} />
         {/* On a phone the panel is a sheet over the canvas, shown while it has something to
@@ -497,6 +502,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
               onClick={() => {
                 setSidePanel("selection");
                 graphStore.getState().select([], []);
+                // The keyboard goes on from the node whose sheet closed (else from nowhere).
+                if (selectedNode) document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(selectedNode.id)}"]`)?.focus();
               }}
             >
               Close ✕
