@@ -449,6 +449,11 @@ FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_00
 # its text before parsing (engine.core.json_bounds): 20 MB of `[{},{},…]` parses into
 # ~480 MB of objects; past it that node run fails.
 FLOWMAESTRO_HTTP_JSON_MAX_VALUES = env_int("FLOWMAESTRO_HTTP_JSON_MAX_VALUES", 1_000_000, minimum=1000)
+# Items one loop node run may have (a longer array fails that loop node run before any item
+# starts), and node runs one execution may record, retries and loop items included (past
+# it the execution fails): nested loops multiply rows without any one loop being long.
+FLOWMAESTRO_LOOP_MAX_ITEMS = env_int("FLOWMAESTRO_LOOP_MAX_ITEMS", 1_000_000, minimum=1)
+FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS = env_int("FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS", 5_000_000, minimum=100)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
