@@ -545,6 +545,10 @@ def _rate(name: str, default: str) -> str | None:
 FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
     "anon": _rate("FLOWMAESTRO_THROTTLE_ANON", "600/minute"),
     "user": _rate("FLOWMAESTRO_THROTTLE_USER", "6000/minute"),
+    # All of one owner's webhooks together (each webhook alone: the anon rate), above the
+    # anon rate so that a leaked token, held to its webhook's share, leaves the owner's
+    # other webhooks the rest (editor/trigger_api.py HookThrottle).
+    "hook_owner": _rate("FLOWMAESTRO_THROTTLE_HOOK_OWNER", "1200/minute"),
 }
 # Throttle counts are kept in the cache: shared through Redis when there is one, else per
 # process (LocMemCache). Each client keeps up to ten small counters per period
