@@ -16,6 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from editor import selectors, triggers, webhook_signing
@@ -32,7 +33,7 @@ from flowmaestro.request_bodies import (
     JSONStringField,
     KnownKeysSerializer,
 )
-from flowmaestro.throttling import AnonThrottle
+from flowmaestro.throttling import AnonThrottle, WindowThrottle
 from flowmaestro.visibility import get_or_404
 
 MAX_PER_WORKFLOW = 20  # webhooks and schedules each: a bound, not a product limit anyone meets
@@ -223,17 +224,46 @@ def _wait_seconds(request: Request) -> float:
 _waiters = threading.BoundedSemaphore(int(getattr(settings, "FLOWMAESTRO_WEBHOOK_MAX_WAITERS", 2)))
 
 
-class HookThrottle(AnonThrottle):
-    """Webhook calls at the anonymous rate, counted per webhook owner: by address, one
-    user's calls (or anyone's made-up tokens) used up the budget of every webhook sender at
-    that address (a SaaS's delivery range, a proxy, a NAT), and another user's runs were
-    refused with 429. A token that names no webhook is counted by address, so guessing
-    tokens stays slow and costs no owner anything."""
+class _Budget(WindowThrottle, SimpleRateThrottle):
+    """One counter of `HookThrottle`: the rate of `scope` (FLOWMAESTRO_THROTTLE_RATES),
+    counted under `ident`."""
+
+    def __init__(self, scope: str, ident: str):
+        self.scope = scope
+        self.ident = ident
+        super().__init__()
 
     def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": "hook", "ident": self.ident}
+
+
+class HookThrottle(AnonThrottle):
+    """Webhook calls, counted per webhook inside a cap per owner.
+
+    By address, one user's calls (or anyone's made-up tokens) used up the budget of every
+    webhook sender at that address (a SaaS's delivery range, a proxy, a NAT), and another
+    user's runs were refused with 429. Counted only per owner, one leaked token (a URL in a
+    log or a screenshot) spent the owner's whole budget, and the owner's other webhooks
+    answered 429. So each webhook has the anonymous rate to itself, and all of an owner's
+    webhooks together `FLOWMAESTRO_THROTTLE_HOOK_OWNER`. The webhook's count is asked first:
+    a call it refuses is not counted for the owner, so a leaked token's flood takes at most
+    its webhook's share of the owner's cap. A token that names no webhook is counted by
+    address (`AnonThrottle`), so guessing tokens stays slow and costs no owner anything."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
         webhook = view.webhook(view.kwargs.get("token", ""))
-        ident = f"owner{webhook.workflow.owner_id}" if webhook is not None else self.get_ident(request)
-        return self.cache_format % {"scope": "hook", "ident": ident}
+        if webhook is None:
+            self.refused_by: WindowThrottle = self
+            return super().allow_request(request, view)
+        for budget in (_Budget("anon", f"webhook{webhook.pk}"),
+                       _Budget("hook_owner", f"owner{webhook.workflow.owner_id}")):
+            if not budget.allow_request(request, view):
+                self.refused_by = budget
+                return False
+        return True
+
+    def wait(self) -> float:
+        return self.refused_by.wait() if self.refused_by is not self else super().wait()
 
 
 class HookApi(APIView):

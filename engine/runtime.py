@@ -76,6 +76,9 @@ def build_engine(**overrides: object) -> Engine:
         http_allow_private=settings.FLOWMAESTRO_HTTP_ALLOW_PRIVATE,
         output_max_depth=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)),
         output_max_bytes=int(getattr(settings, "FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000)),
+        http_json_max_values=int(getattr(settings, "FLOWMAESTRO_HTTP_JSON_MAX_VALUES", 1_000_000)),
+        loop_max_items=int(getattr(settings, "FLOWMAESTRO_LOOP_MAX_ITEMS", 1_000_000)),
+        execution_max_node_runs=int(getattr(settings, "FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS", 5_000_000)),
         expression_timeout_ms=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000)),
         expression_memory_mb=int(getattr(settings, "FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64)),
     )

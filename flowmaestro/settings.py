@@ -445,6 +445,15 @@ FLOWMAESTRO_OUTPUT_MAX_DEPTH = env_int("FLOWMAESTRO_OUTPUT_MAX_DEPTH", 128)
 # characters of JSON: templates and joins can multiply a value without the definition
 # growing; a longer one fails that node run.
 FLOWMAESTRO_OUTPUT_MAX_BYTES = env_int("FLOWMAESTRO_OUTPUT_MAX_BYTES", 64_000_000, minimum=10_000)
+# How many values and object keys an `http` node's JSON answer may parse into, counted in
+# its text before parsing (engine.core.json_bounds): 20 MB of `[{},{},…]` parses into
+# ~480 MB of objects; past it that node run fails.
+FLOWMAESTRO_HTTP_JSON_MAX_VALUES = env_int("FLOWMAESTRO_HTTP_JSON_MAX_VALUES", 1_000_000, minimum=1000)
+# Items one loop node run may have (a longer array fails that loop node run before any item
+# starts), and node runs one execution may record, retries and loop items included (past
+# it the execution fails): nested loops multiply rows without any one loop being long.
+FLOWMAESTRO_LOOP_MAX_ITEMS = env_int("FLOWMAESTRO_LOOP_MAX_ITEMS", 1_000_000, minimum=1)
+FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS = env_int("FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS", 5_000_000, minimum=100)
 # Limits of one JavaScript evaluation (transform `custom`, condition) in the sandbox.
 FLOWMAESTRO_EXPRESSION_TIMEOUT_MS = env_int("FLOWMAESTRO_EXPRESSION_TIMEOUT_MS", 1000, minimum=1)
 FLOWMAESTRO_EXPRESSION_MEMORY_MB = env_int("FLOWMAESTRO_EXPRESSION_MEMORY_MB", 64, minimum=1)
@@ -536,6 +545,10 @@ def _rate(name: str, default: str) -> str | None:
 FLOWMAESTRO_THROTTLE_RATES: dict[str, str | None] = {
     "anon": _rate("FLOWMAESTRO_THROTTLE_ANON", "600/minute"),
     "user": _rate("FLOWMAESTRO_THROTTLE_USER", "6000/minute"),
+    # All of one owner's webhooks together (each webhook alone: the anon rate), above the
+    # anon rate so that a leaked token, held to its webhook's share, leaves the owner's
+    # other webhooks the rest (editor/trigger_api.py HookThrottle).
+    "hook_owner": _rate("FLOWMAESTRO_THROTTLE_HOOK_OWNER", "1200/minute"),
 }
 # Throttle counts are kept in the cache: shared through Redis when there is one, else per
 # process (LocMemCache). Each client keeps up to ten small counters per period

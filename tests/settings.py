@@ -12,5 +12,6 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-" + "k7Qe9vXr2LmZp4Tn8WbYc1Hs6Jd3Fg5A")
 os.environ.setdefault("FLOWMAESTRO_THROTTLE_ANON", "off")
 os.environ.setdefault("FLOWMAESTRO_THROTTLE_USER", "off")
+os.environ.setdefault("FLOWMAESTRO_THROTTLE_HOOK_OWNER", "off")
 
 from flowmaestro.settings import *  # noqa: E402,F403

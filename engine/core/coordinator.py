@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core import pacing
 from engine.core.persistence import Batch, now
+from engine.core.records import NodeRunBoundReached
 from engine.core.timers import Timers, clock, precise_timers
 from engine.core.writer import Writer, reason
 from engine.executors.base import Executor
@@ -280,6 +281,11 @@ class Coordinator:
         an exception fails that execution with the reason, and the engine goes on."""
         try:
             return fn(*args)
+        except NodeRunBoundReached as exc:
+            # Not a bug: a bound of the execution's own making, said as it is.
+            log.warning("engine: execution %s failed: %s", ex.id, exc)
+            self.fail_execution(ex, str(exc))
+            return None
         except Exception as exc:  # noqa: BLE001 - one execution's bug is that execution's failure
             log.exception("engine: execution %s failed in %s", ex.id, getattr(fn, "__name__", fn))
             self.fail_execution(ex, f"internal error: {type(exc).__name__}: {reason(exc)}")

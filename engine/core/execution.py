@@ -85,7 +85,8 @@ class ExecutionRun:
         self.rollback_report: list[dict[str, Any]] = []  # how each compensation ended (for the mail)
         self.cancelled_reason: str | None = None
         self.rec = Recorder(engine, record.id, record.trace_id, record.owner, last_seq=record.last_seq,
-                            run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0))
+                            run_seq=max((r.get("seq", 0) for r in record.node_runs), default=0),
+                            max_node_runs=engine.options.execution_max_node_runs)
         redrive = self.extra_state.get("redrive") or {}
         self.history = RunHistory.load(plan.graph, record.node_runs, redrive, self.rec, waiting=pending)
         # Loop items that did not succeed, stored as the execution's `failed_items` at the

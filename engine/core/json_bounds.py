@@ -38,6 +38,14 @@ DEFAULT_OUTPUT_MAX_DEPTH = 128
 # every user's runs share. Far above what a node makes by itself: an HTTP body is at most
 # 20 MB, an expression's result 1 MB.
 DEFAULT_OUTPUT_MAX_BYTES = 64_000_000
+# Values and object keys an `http` node's JSON answer may parse into
+# (FLOWMAESTRO_HTTP_JSON_MAX_VALUES): what a parsed answer costs is counted in values, not
+# bytes of text. A 20 MB answer of `[{},{},…]` is 7 million empty objects, ~480 MB of
+# Python objects (72 bytes each), and one user holds many node threads at once. One value
+# costs at most ~100 bytes parsed (36 for `{}`, 59 for a short string, ~64 per key and
+# value of `{"a":1}`), so the default keeps one answer under ~100 MB; 5 MB of ordinary
+# records (~600,000 values and keys) fits.
+DEFAULT_HTTP_JSON_MAX_VALUES = 1_000_000
 
 _PLAIN = (str, int, bool)
 
@@ -167,6 +175,28 @@ def loads(text: str | bytes, *, max_depth: int | None, what: str = "the value", 
     if "\\u0000" in text and has_nul(value):
         raise JSONBoundsError(_NUL_REFUSED.format(what=what))
     return value
+
+
+# A JSON string (valid JSON has no quote outside its strings): what `json_values` skips.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_VALUE_MARKS = (",", ":", "[", "{")
+
+
+def json_values_past(text: str, limit: int) -> int | None:
+    """How many values and object keys JSON `text` would parse into, when that is more
+    than `limit` (else None), counted in the text before it is parsed: one per `,` `:` `[`
+    and `{` outside strings (each value after a container's first has its comma, each key
+    its colon, each container its bracket). Each such mark is a character, so text no
+    longer than `limit` costs nothing; a longer one is counted in C (~0.1 s for 20 MB), and
+    only when that quick count, strings included, passes `limit` are the strings cut out
+    and the marks counted again. Text that is not JSON is counted the same way."""
+    if len(text) <= limit:
+        return None
+    count = sum(text.count(mark) for mark in _VALUE_MARKS)
+    if count > limit and '"' in text:
+        outside = _JSON_STRING.sub("", text)
+        count = sum(outside.count(mark) for mark in _VALUE_MARKS)
+    return count if count > limit else None
 
 
 def _has_lone_surrogate(value: Any, text: str) -> bool:

@@ -368,6 +368,15 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
         ex.fail_attempt(attempt, {"message": not_an_array(attempt.node.config.get("arrayPath"), items)},
                         retryable=False)
         return
+    # Checked once per loop run, before any item starts: each item leaves a result slot in
+    # memory and node runs on disk, and an array built upstream (a transform, an HTTP
+    # answer) can be far longer than any loop was meant for.
+    max_items = engine.options.loop_max_items
+    if len(items) > max_items:
+        ex.fail_attempt(attempt, {"message": f"loop {attempt.node.id!r} has {len(items)} items, more than "
+                                             f"{max_items} (the bound FLOWMAESTRO_LOOP_MAX_ITEMS)",
+                                  "itemCount": len(items), "bound": max_items}, retryable=False)
+        return
     loop = LoopRun(engine, attempt, items, config, indexes=indexes)
     attempt.loop = loop
     if attempt.policy.timeout_ms:

@@ -74,15 +74,28 @@ def small(value: Any) -> Any:
     return value if len(text) <= EVENT_OUTPUT_LIMIT else {"truncated": True, "size": len(text)}
 
 
+class NodeRunBoundReached(Exception):
+    """The execution would record more node runs than its bound
+    (FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS). Raised once, where the next row would be made;
+    the coordinator's guard (`Coordinator.guarded`) fails that execution with the message,
+    and the rows its cancel records afterwards are made as usual."""
+
+
 class Recorder:
     def __init__(self, sink: BatchHolder, execution_id: Any, trace_id: str, owner: Any, *, last_seq: int,
-                 run_seq: int):
+                 run_seq: int, max_node_runs: int):
         self.sink = sink
         self.execution_id = execution_id
         self.trace_id = trace_id
         self.owner = owner
         self.seq = last_seq  # of events
         self.run_seq = run_seq  # of node runs
+        # Node runs one execution may record, retries and loop items included, earlier
+        # engines' and a redrive's too (`run_seq` counts on from the stored rows): nested
+        # loops multiply rows without any one loop being long, and retention is the only
+        # other bound on the disk they take.
+        self.max_node_runs = max_node_runs
+        self.over_bound = False
         # The latest row of each top-level node, earlier engines' included (RunHistory.load):
         # the execution's end counts from these what a redrive would re-run. A loop item's
         # rows are not kept (its loop counts its items), so this stays as small as the graph.
@@ -130,6 +143,11 @@ class Recorder:
         that never started (it keeps its id, seq and queue time, so no second row appears)."""
         bid, bname, trace = branch
         if taken_up is None:
+            if self.run_seq >= self.max_node_runs and not self.over_bound:
+                self.over_bound = True
+                raise NodeRunBoundReached(
+                    f"the execution has recorded {self.run_seq} node runs, the most one execution may "
+                    f"(the bound FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS); node {node.id!r} would have been the next")
             self.run_seq += 1
         row: NodeRunRow = {
             # uuid4's randomness without building a UUID object.

@@ -14,7 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engine.core.json_bounds import DEFAULT_OUTPUT_MAX_BYTES, DEFAULT_OUTPUT_MAX_DEPTH
+from engine.core.json_bounds import (
+    DEFAULT_HTTP_JSON_MAX_VALUES,
+    DEFAULT_OUTPUT_MAX_BYTES,
+    DEFAULT_OUTPUT_MAX_DEPTH,
+)
 
 # The documented range of every number a definition may hold (README, "Limits"). A value
 # outside it is a validation error on save and on run, so that nothing absurd (a delay of
@@ -149,6 +153,13 @@ class BranchResult:
     cancelled: bool = False
 
 
+# Items one loop node run may have (FLOWMAESTRO_LOOP_MAX_ITEMS): `bench bigloop`'s million.
+DEFAULT_LOOP_MAX_ITEMS = 1_000_000
+# Node runs one execution may record (FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS): a million-item
+# loop with up to four nodes in its body, retries aside.
+DEFAULT_EXECUTION_MAX_NODE_RUNS = 5_000_000
+
+
 @dataclass
 class EngineOptions:
     http_allow_private: bool = False
@@ -160,6 +171,13 @@ class EngineOptions:
     # How long a node run's output and its rendered config may be, in characters of JSON
     # (engine.core.json_bounds; FLOWMAESTRO_OUTPUT_MAX_BYTES).
     output_max_bytes: int = DEFAULT_OUTPUT_MAX_BYTES
+    # How many values and keys an `http` node's JSON answer may parse into, counted before
+    # it is parsed (engine.core.json_bounds; FLOWMAESTRO_HTTP_JSON_MAX_VALUES).
+    http_json_max_values: int = DEFAULT_HTTP_JSON_MAX_VALUES
+    # Items one loop node run may have (engine.core.loops; FLOWMAESTRO_LOOP_MAX_ITEMS), and
+    # node runs one execution may record (engine.core.records; FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS).
+    loop_max_items: int = DEFAULT_LOOP_MAX_ITEMS
+    execution_max_node_runs: int = DEFAULT_EXECUTION_MAX_NODE_RUNS
 
 
 class CancelFlag:

@@ -55,10 +55,12 @@ def status_accepted(status: int, accept: Iterable[Any] | None) -> bool:
     return False
 
 
-def _parse_body(response: httpx.Response, content: bytes, max_depth: int) -> Any:
+def _parse_body(response: httpx.Response, content: bytes, max_depth: int, max_values: int) -> Any:
     """A JSON body decoded (a body that is not JSON stays text, as it came); one that is
     JSON except for `NaN`/`Infinity` or nesting past the output bound fails the node run
-    with that reason instead of reaching the database."""
+    with that reason instead of reaching the database, and one that would parse into more
+    than `max_values` values and keys fails it before it is parsed (see
+    `json_bounds.DEFAULT_HTTP_JSON_MAX_VALUES`: 20 MB of `[{},…]` is ~480 MB of objects)."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         text = content.decode(response.encoding or "utf-8", errors="replace")
@@ -69,6 +71,15 @@ def _parse_body(response: httpx.Response, content: bytes, max_depth: int) -> Any
         # failing the node run with Python's codec error, retried as if it were transient.
         text = content.decode("utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
+        values = json_bounds.json_values_past(text, max_values)
+        if values is not None:
+            raise NodeError(
+                f"The response body holds about {values} JSON values and keys, more than {max_values} "
+                "(the bound FLOWMAESTRO_HTTP_JSON_MAX_VALUES): parsed, it would take too much of the memory "
+                "every user's runs share. Ask the server for less (a page, fewer fields).",
+                details={"status": response.status_code, "values": values, "bound": max_values},
+                retryable=False,
+            )
         try:
             return json_bounds.loads(text, max_depth=max_depth, what="the response body") if text.strip() else None
         except json_bounds.JSONBoundsError as exc:
@@ -221,7 +232,7 @@ class HttpNode(NodeType):
         output = {
             "status": response.status_code,
             "headers": {key.lower(): value for key, value in response.headers.items()},
-            "body": _parse_body(response, content, ctx.options.output_max_depth),
+            "body": _parse_body(response, content, ctx.options.output_max_depth, ctx.options.http_json_max_values),
         }
         if not status_accepted(response.status_code, config.get("acceptStatus")):
             reason = response.reason_phrase or ""

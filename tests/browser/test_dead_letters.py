@@ -174,3 +174,44 @@ def test_a_redriven_runs_letter_reads_redriven_in_that_run_and_offers_no_replay(
     assert row.locator("[data-testid=dead-letter-state]").inner_text() == f"redriven in #{run['id']}"
     assert row.locator("[data-testid=dead-letter-replay]").count() == 0
     assert page.locator("[data-testid=dead-letter-replay]").count() == 1  # the new failure's
+
+
+@pytest.mark.parametrize("width", [360, 480])
+def test_on_a_phone_each_dead_letter_is_a_card_with_its_buttons_on_screen(logged_in_page: Any, page_errors: Any,
+                                                                          width: int) -> None:
+    """At 360 and 480 px the eleven columns made the page 860 px wide: Replay… and Discard
+    were past the right edge. Under 600 px each dead letter is a card."""
+    from tests.browser.test_newuser_executions_list_fit import usable
+
+    page = logged_in_page
+    page.set_viewport_size({"width": width, "height": 760})
+    workflow = api_post(page, "/api/workflows", {"name": "Charge cards", "definition": failing_workflow()})
+    for card in ("4242", "0000"):
+        api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"card": card}})
+    letters = wait_dead_letters(page, 2)
+    page.goto("/dead-letters/")
+    rows = page.locator("[data-testid=dead-letter-row]")
+    rows.first.wait_for()
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth]")
+    assert max(sizes) <= width, sizes
+    for test_id in ("filter-state", "filter-kind", "filter-workflow", "select-all", "bulk-version", "bulk-replay"):
+        usable(page.locator(f"[data-testid={test_id}]"), width)
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        assert "declined" in row.locator("[data-testid=dead-letter-error]").inner_text()
+        for test_id in ("dead-letter-check", "dead-letter-inspect", "dead-letter-replay", "dead-letter-discard"):
+            usable(row.locator(f"[data-testid={test_id}]"), width)
+    from tests.browser.a11y import assert_accessible
+    assert_accessible(page, f"the Dead letters list at {width} px")
+
+    # Ticked on a card, "Replay selected" replays it; Discard from a card works.
+    keep, drop = letters[0]["id"], letters[1]["id"]
+    usable(page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{keep}'] [data-testid=dead-letter-check]"),
+           width).check()
+    usable(page.locator("[data-testid=bulk-replay]"), width).click()
+    page.wait_for_selector("[data-testid=dead-letter-notice]:has-text('Replayed 1 of 1')")
+    usable(page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{drop}'] [data-testid=dead-letter-discard]"),
+           width).click()
+    page.wait_for_selector(f"text=Dead letter #{drop} discarded.")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    assert page_errors.unexpected() == []

@@ -2,9 +2,12 @@
 (engine/wire.py), the TypeScript types the pages read them with
 (editor/frontend/src/timeline/types.ts), the API document (docs/api.md) and, for an
 execution's summary, the REST list's row (engine/serializers.py), whose fields the
-Executions page merges with the live message. A field added to one place only passes
-every other test (the pages ignore a key their type lacks; TypeScript cannot see the
-server), so these tests compare the lists and say which file lacks which name."""
+Executions page merges with the live message. The front end has one type of an execution
+(`ExecutionSummary`, and `Execution` with its node runs, in editor/frontend/src/api/types.ts);
+the live message's type picks from it, so that type is compared with the serializers too.
+A field added to one place only passes every other test (the pages ignore a key their type
+lacks; TypeScript cannot see the server), so these tests compare the lists and say which
+file lacks which name."""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import wire
-from engine.serializers import ExecutionSummarySerializer
+from engine.serializers import ExecutionSerializer, ExecutionSummarySerializer
 
 ROOT = Path(__file__).resolve().parents[2]
 TS_TYPES = ROOT / "editor/frontend/src/timeline/types.ts"
+TS_API_TYPES = ROOT / "editor/frontend/src/api/types.ts"
 API_DOC = ROOT / "docs/api.md"
 
 
@@ -30,17 +34,17 @@ def _summary_keys() -> set[str]:
     return set(wire.execution_summary(row))
 
 
-def _ts_interface_fields(name: str) -> set[str]:
-    text = TS_TYPES.read_text(encoding="utf-8")
-    body = re.search(rf"export interface {name} \{{(.*?)\n\}}", text, re.S)
-    assert body, f"{TS_TYPES.relative_to(ROOT)} has no `export interface {name}`"
-    return set(re.findall(r"^\s+(\w+)\??:", body.group(1), re.M))
+def _ts_interface_fields(name: str, path: Path = TS_TYPES) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    body = re.search(rf"export interface {name}(?: extends \w+)? \{{(.*?)\n\}}", text, re.S)
+    assert body, f"{path.relative_to(ROOT)} has no `export interface {name}`"
+    return set(re.findall(r"^  (\w+)\??:", body.group(1), re.M))
 
 
-def _ts_execution_row_fields() -> set[str]:
+def _ts_live_execution_fields() -> set[str]:
     text = TS_TYPES.read_text(encoding="utf-8")
-    declaration = re.search(r"export type ExecutionRow = (.*?);", text, re.S)
-    assert declaration, f"{TS_TYPES.relative_to(ROOT)} has no `export type ExecutionRow`"
+    declaration = re.search(r"export type LiveExecution = Pick<ExecutionSummary, (.*?)>;", text, re.S)
+    assert declaration, f"{TS_TYPES.relative_to(ROOT)} has no `export type LiveExecution = Pick<ExecutionSummary, …>`"
     return set(re.findall(r'"(\w+)"', declaration.group(1)))
 
 
@@ -69,15 +73,32 @@ def test_the_execution_status_message_is_typed_documented_and_a_row_of_the_rest_
     assert line, "docs/api.md lost the execution.status message's line (\"Your executions\")"
     documented = {name.strip() for name in line.group(1).split(",")}
     rest = set(ExecutionSummarySerializer.Meta.fields)
-    ts_row = _ts_execution_row_fields()
+    ts_row = _ts_live_execution_fields()
     problems = [
         *_differences(sent, documented, "docs/api.md's execution.status line (\"Your executions\")",
                       "add it to the list in braces"),
-        *[f"ExecutionRow in editor/frontend/src/timeline/types.ts lacks {name!r}: add it to its Pick<…> list"
-          for name in sorted(sent - ts_row)],
+        *_differences(sent, ts_row, "LiveExecution in editor/frontend/src/timeline/types.ts",
+                      "add it to its Pick<…> list (and to ExecutionSummary in api/types.ts)"),
         # The Executions page merges a live message into the row the REST list gave it.
         *[f"ExecutionSummarySerializer in engine/serializers.py (GET /api/executions) lacks {name!r}, which the "
           "websocket's execution.status sends: add the field there too, so a listed row and a live one agree"
           for name in sorted(sent - rest)],
     ]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_front_ends_execution_type_is_what_the_api_answers() -> None:
+    """`ExecutionSummary` is a row of GET /api/executions (and the timeline's execution);
+    `Execution` adds what GET /api/executions/{id} has more. Each field the serializer
+    writes is typed, and each typed field is written."""
+    summary = set(ExecutionSummarySerializer.Meta.fields)
+    detail = set(ExecutionSerializer.Meta.fields) - summary
+    problems = []
+    for name, serializer, written in (("ExecutionSummary", "ExecutionSummarySerializer", summary),
+                                      ("Execution", "ExecutionSerializer", detail)):
+        typed = _ts_interface_fields(name, TS_API_TYPES)
+        where = f"{name} in editor/frontend/src/api/types.ts"
+        problems += [f"{where} lacks {field!r}: add it with its type" for field in sorted(written - typed)]
+        problems += [f"{where} has {field!r}, which {serializer} (engine/serializers.py) does not write: "
+                     "remove it or write it" for field in sorted(typed - written)]
     assert not problems, "\n".join(problems)

@@ -144,9 +144,10 @@ def settings_rates(**env: str) -> dict[str, str | None]:
 
 
 def test_rates_have_generous_defaults_and_come_from_the_environment():
-    assert settings_rates() == {"anon": "600/minute", "user": "6000/minute"}
-    assert settings_rates(FLOWMAESTRO_THROTTLE_USER="100/second", FLOWMAESTRO_THROTTLE_ANON="off") == {
-        "anon": None, "user": "100/second"}
+    assert settings_rates() == {"anon": "600/minute", "user": "6000/minute", "hook_owner": "1200/minute"}
+    assert settings_rates(FLOWMAESTRO_THROTTLE_USER="100/second", FLOWMAESTRO_THROTTLE_ANON="off",
+                          FLOWMAESTRO_THROTTLE_HOOK_OWNER="50/second") == {
+        "anon": None, "user": "100/second", "hook_owner": "50/second"}
 
 
 @pytest.mark.django_db(transaction=True)

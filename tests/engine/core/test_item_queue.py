@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from engine.core.item_queue import ItemQueue, item_priority
 from tests.engine.definitions import loop_definition
 
@@ -97,13 +95,15 @@ def test_loop_queue_lifo(core, graph):
 
 
 def test_loop_queue_timeout_fails_items_that_waited_too_long(core, graph):
-    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 150, "deadLetterQueue": True},
+    d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 900, "deadLetterQueue": True},
                            "parallel": {"onPartialFailure": "collect"}},
-                   [{"id": "work", "type": "delay", "config": {"duration": 100}}])
+                   [{"id": "work", "type": "delay", "config": {"duration": 600}}])
     ex = core.run(d, {"items": [0, 1, 2, 3]})
     assert ex["status"] == "succeeded", ex["error"]
     out = ex["output"]["o"]
-    # Item 0 starts at once, item 1 after 100 ms; items 2 and 3 pass 150 ms in the queue.
+    # Item 0 starts at once, item 1 after 600 ms; items 2 and 3 could not start before
+    # 1,200 ms and pass 900 ms in the queue. 300 ms either way: a loaded machine only makes
+    # item 1 later, and it has 300 ms to spare.
     assert [r["success"] for r in out["results"]] == [True, True, False, False]
     assert "queue timeout" in out["results"][2]["error"]
     assert sorted(r["iteration"] for r in ex["by_node"]["work"]) == [0, 1]
@@ -115,25 +115,30 @@ def test_loop_queue_timeout_fails_items_that_waited_too_long(core, graph):
 def test_loop_queue_timeout_fires_while_every_slot_is_busy(core, graph):
     d = loop_definition({"maxConcurrency": 1, "queue": {"timeout": 100}},
                    [{"id": "work", "type": "delay", "config": {"duration": 600}}])
-    t = time.monotonic()
     ex = core.run(d, {"items": [0, 1]})
     assert ex["status"] == "failed"
-    # Item 1 expired at ~100 ms, while item 0 still ran: the default policy fails then.
-    assert time.monotonic() - t < 1.0
+    # Item 1 expired at ~100 ms, while item 0 still ran (not when the slot freed at 600 ms):
+    # told by the order of the run's events, which no machine's load changes.
+    order = [(e["type"], e["node_id"], (e.get("data") or {}).get("message", "")) for e in ex["events"]]
+    expired_at = next(i for i, (_, node, message) in enumerate(order)
+                      if node == "loop" and message.startswith("queue timeout: item 1"))
+    assert expired_at < order.index(("node.succeeded", "work", ""))
+    assert [r["iteration"] for r in ex["by_node"]["work"]] == [0]
     error = ex["by_node"]["loop"][0]["error"]
     assert error["message"] == "1 of 2 items failed"
     assert error["errors"][0]["index"] == 1 and "queue timeout" in error["errors"][0]["error"]
 
 
 def test_max_size_is_back_pressure_not_loss(core, graph):
-    # One at a time, 60 ms each: unbounded, item 5 would wait 300 ms and expire; with
-    # maxSize 2 the queue's clock starts when an item enters, so none waits 200 ms.
-    body = [{"id": "work", "type": "delay", "config": {"duration": 60}}]
-    bounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"maxSize": 2, "timeout": 200}}, body),
+    # One at a time, 150 ms each: unbounded, item 5 would wait 750 ms and expire; with
+    # maxSize 1 the queue's clock starts when an item enters (as the one before it starts),
+    # so each waits ~150 ms of its 500: a loaded machine has 350 ms to spare.
+    body = [{"id": "work", "type": "delay", "config": {"duration": 150}}]
+    bounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"maxSize": 1, "timeout": 500}}, body),
                        {"items": list(range(6))})
     assert bounded["status"] == "succeeded", bounded["error"]
     assert bounded["output"]["o"] == list(range(6))
-    unbounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"timeout": 200}}, body),
+    unbounded = core.run(loop_definition({"maxConcurrency": 1, "queue": {"timeout": 500}}, body),
                          {"items": list(range(6))})
     assert unbounded["status"] == "failed"
 

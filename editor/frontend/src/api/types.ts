@@ -174,11 +174,14 @@ export interface NodeRun {
   error: unknown;
 }
 
-/** A row of GET /api/executions (no node runs). */
+/** An execution without its node runs, as the server writes it (engine/serializers.py
+ * `ExecutionSummarySerializer`): a row of GET /api/executions, the timeline's `execution`.
+ * The one type of an execution in the front end: `Execution` adds the node runs, and the
+ * timeline's types pick from it (tests/engine/test_wire_shapes.py compares the fields). */
 export interface ExecutionSummary {
-  id: number | string;
-  workflow: number | string;
-  workflowName?: string;
+  id: number;
+  workflow: number;
+  workflowName: string;
   version: number;
   status: ExecutionStatus;
   priority: number;
@@ -191,10 +194,10 @@ export interface ExecutionSummary {
   finishedAt: string | null;
   /** What a redrive without a selection re-runs, counted by the engine when the run last
    * ended: top-level node runs (a failed branch) and loop items that did not succeed. */
-  failedNodes?: number;
-  failedItems?: number;
+  failedNodes: number;
+  failedItems: number;
   /** The approval a paused run waits at; null while it runs or when a `pause` signal paused it. */
-  waitingApproval?: { nodeId: string; name: string } | null;
+  waitingApproval: { nodeId: string; name: string } | null;
 }
 
 /** GET /api/executions/{id}: the summary with its node runs. */
@@ -208,7 +211,6 @@ export interface Execution extends ExecutionSummary {
   nodeRunCounts?: Partial<Record<NodeRunStatus, number>>;
   /** Per node, node runs per status; set when `nodeRuns` is only the first page. */
   nodeRunCountsByNode?: Record<string, Partial<Record<NodeRunStatus, number>>> | null;
-  workflowName?: string;
 }
 
 export interface ValidationIssue {

@@ -20,6 +20,7 @@ import { type DragEvent, useCallback, useMemo, useRef, useState } from "react";
 import type { Position } from "../api/types";
 import { LoopNode } from "../nodes/LoopNode";
 import { StepNode } from "../nodes/StepNode";
+import { usePhone } from "../lib/phone";
 import { DRAG_MIME } from "../panels/Palette";
 import { graphStore, useGraph } from "../store/graphStore";
 import { BranchEdge } from "./BranchEdge";
@@ -96,6 +97,7 @@ export function Canvas({ issues, onAdded }: Props) {
   const definition = useGraph((s) => s.definition);
   const nodeTypes = useGraph((s) => s.nodeTypes);
   const selectedNodeIds = useGraph((s) => s.selectedNodeIds);
+  const phone = usePhone();
   const selectedEdgeIds = useGraph((s) => s.selectedEdgeIds);
   const nodeStatus = useGraph((s) => s.nodeStatus);
   const nodeStatusText = useGraph((s) => s.nodeStatusText);
@@ -249,6 +251,9 @@ export function Canvas({ issues, onAdded }: Props) {
         // CLICK_SLOP px it is a click, past it a drag.
         nodeClickDistance={CLICK_SLOP}
         nodeDragThreshold={CLICK_SLOP}
+        // On a phone a selected node's panel is a sheet over the whole canvas: moving a node
+        // there must not select it (the sheet hid the canvas at the end of every drag).
+        selectNodesOnDrag={!phone}
         snapToGrid={snapToGrid}
         snapGrid={[GRID, GRID]}
         minZoom={0.1}

@@ -53,6 +53,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   const [saving, setSaving] = useState(false);
   const [running, setRunning] = useState(false);
   const [layingOut, setLayingOut] = useState(false);
+  // The phone layout's palette drawer (editor.css, under 600 px); a wider window always shows it.
+  const [paletteOpen, setPaletteOpen] = useState(false);
+  const paletteOpenRef = useRef(false);
+  paletteOpenRef.current = paletteOpen;
+  const paletteToggle = useRef<HTMLButtonElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const flow = useReactFlow();
   const dialogRef = useRef<Dialog>(null);
@@ -330,8 +335,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       fitView: () => showWholeGraph(flow, document.querySelector(".fm-canvas")),
       toggleHelp: () => setDialog((d) => (d === "help" ? null : "help")),
       closeDialogs: () => {
-        const open = dialogRef.current !== null;
+        const open = dialogRef.current !== null || paletteOpenRef.current;
         setDialog(null);
+        setPaletteOpen(false);
         return open;
       },
       pastePosition: (pointer: { x: number; y: number } | null) => {
@@ -376,7 +382,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           onChange={(e) => graphStore.getState().setWorkflowName(e.target.value)}
         />
         <span className={`fm-save-state${dirty ? " is-dirty" : ""}`} data-testid="save-state" aria-live="polite">
-          {saving ? "Saving…" : !workflowId ? "Not saved yet" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}
+          {/* On a phone the short words (editor.css): the long ones pushed Save and Run off. */}
+          <span className="fm-save-long">{saving ? "Saving…" : !workflowId ? "Not saved yet" : dirty ? "● Unsaved changes" : `Saved · v${workflow.version}`}</span>
+          <span className="fm-save-short">{saving ? "Saving…" : !workflowId ? "New" : dirty ? "● Unsaved" : `v${workflow.version}`}</span>
         </span>
         <span className="fm-spacer" />
         <button type="button" className="fm-btn fm-tb-narrowest" data-testid="undo" disabled={!canUndo} onClick={() => graphStore.getState().undo()} title="Undo (Ctrl+Z)">
@@ -426,6 +434,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           ?
         </button>
         <ToolbarMore
+          // "More ▾" in a window, "⋯" on a phone (as the run bar's menu) where room is short.
+          label={<><span className="fm-more-word">More ▾</span><span className="fm-more-dots" aria-hidden="true">⋯</span><span className="fm-more-dots fm-visually-hidden">More</span></>}
           items={[
             { label: "Undo", testId: "undo", onSelect: () => graphStore.getState().undo(), narrow: "narrowest", disabled: !canUndo },
             { label: "Redo", testId: "redo", onSelect: () => graphStore.getState().redo(), narrow: "narrowest", disabled: !canRedo },
@@ -457,9 +467,48 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         nodeName={(id) => definition.nodes.find((n) => n.id === id)?.name}
       />
       <div className="fm-editor-body">
-        <Palette nodeTypes={nodeTypeList} onAdd={addAtCenter} unavailable={definition.nodes.some((n) => n.type === "start") ? { start: "This workflow already has its Start node" } : {}} />
+        {/* Phone layout only (editor.css): the palette is a drawer this button opens. */}
+        <button ref={paletteToggle} type="button" className="fm-btn fm-btn-primary fm-palette-toggle" data-testid="open-palette" aria-expanded={paletteOpen}
+                aria-controls="fm-palette" onClick={() => setPaletteOpen(true)}>
+          + Add node
+        </button>
+        {paletteOpen ? <div className="fm-sheet-backdrop" data-testid="palette-backdrop" onClick={() => setPaletteOpen(false)} /> : null}
+        <Palette
+          nodeTypes={nodeTypeList}
+          // The drawer closes on an added node, which the canvas then shows (a no-op in a wider window).
+          onAdd={(type) => {
+            addAtCenter(type);
+            setPaletteOpen(false);
+          }}
+          unavailable={definition.nodes.some((n) => n.type === "start") ? { start: "This workflow already has its Start node" } : {}}
+          open={paletteOpen}
+          onClose={() => {
+            setPaletteOpen(false);
+            // Back to the button that opened it (the focused close button disappears).
+            paletteToggle.current?.focus();
+          }}
+        />
         <Canvas issues={validation.index} onAdded={revealNode} />
-        <aside className="fm-side" aria-label="Properties">
+        {/* On a phone the panel is a sheet over the canvas, shown while it has something to
+            show (a selection, the settings): `is-active`, and its close button. */}
+        <aside className={`fm-side${sidePanel === "settings" || selectedNode || selectedEdge ? " is-active" : ""}`} aria-label="Properties"
+               data-testid="properties-panel">
+          <div className="fm-sheet-head fm-side-head">
+            <strong>{sidePanel === "settings" ? "Workflow settings" : selectedNode ? "Node settings" : "Connection settings"}</strong>
+            <button
+              type="button"
+              className="fm-btn"
+              data-testid="close-side-panel"
+              onClick={() => {
+                setSidePanel("selection");
+                graphStore.getState().select([], []);
+                // The keyboard goes on from the node whose sheet closed (else from nowhere).
+                if (selectedNode) document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(selectedNode.id)}"]`)?.focus();
+              }}
+            >
+              Close ✕
+            </button>
+          </div>
           {sidePanel === "settings" ? (
             <SettingsPanel workflowId={workflowId} />
           ) : selectedNode ? (

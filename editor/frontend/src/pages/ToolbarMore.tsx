@@ -4,7 +4,7 @@
 // half a laptop screen wide) the layout buttons follow (`narrow` items), and then undo/redo
 // (`narrowest`), so that Save and Run stay on screen. The run bar's overflow menu is the
 // same component (its own label, test id and class; panels/RunBar.tsx).
-import { type KeyboardEvent, useEffect, useRef, useState } from "react";
+import { type KeyboardEvent, type ReactNode, useEffect, useRef, useState } from "react";
 
 export interface MoreItem {
   label: string;
@@ -24,7 +24,7 @@ interface Props {
   items: MoreItem[];
   /** The button's text and accessible name, its test id (the menu's is `<testId>-menu`) and
    * a class on the wrapper that the CSS shows or hides it by. */
-  label?: string;
+  label?: ReactNode;
   ariaLabel?: string;
   testId?: string;
   className?: string;

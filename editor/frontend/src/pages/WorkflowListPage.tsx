@@ -219,7 +219,7 @@ export function WorkflowListPage() {
       {workflows === null && !error && <p className="fm-muted">Loading…</p>}
       {workflows && workflows.length === 0 && <p className="fm-muted" data-testid="no-workflows">No workflows yet. Create one above.</p>}
       {workflows && workflows.length > 0 && (
-        <table className="fm-table" data-testid="workflow-table">
+        <table className="fm-table fm-workflow-table" data-testid="workflow-table">
           <thead>
             <tr>
               {header("name")}
@@ -262,7 +262,7 @@ export function WorkflowListPage() {
                   )}
                   {wf.description && <div className="fm-muted">{wf.description}</div>}
                 </td>
-                <td data-testid="last-run">
+                <td data-testid="last-run" data-label="Last run">
                   {wf.lastRun ? (
                     <a href={`/executions/${wf.lastRun.id}/`} className="fm-last-run" data-status={wf.lastRun.status}>
                       <span className="fm-status-dot" style={{ background: STATUS_COLOURS[wf.lastRun.status] }} aria-hidden="true" />
@@ -271,9 +271,9 @@ export function WorkflowListPage() {
                     </a>
                   ) : <span className="fm-muted">never run</span>}
                 </td>
-                <td>{"truncated" in wf.definition ? "" : (wf.definition?.nodes?.length ?? 0)}</td>
-                <td>v{wf.version}</td>
-                <td>
+                <td data-label="Nodes">{"truncated" in wf.definition ? "" : (wf.definition?.nodes?.length ?? 0)}</td>
+                <td data-label="Version">v{wf.version}</td>
+                <td data-label="Updated">
                   <time dateTime={wf.updatedAt}>{new Date(wf.updatedAt).toLocaleString()}</time>
                 </td>
                 <td className="fm-actions fm-actions-wrap">

@@ -1,8 +1,10 @@
 // Every node type from GET /api/node-types, grouped by category and searchable. Drag an
 // item onto the canvas, or click it / press Enter to add it after the selected node (after
 // several selected nodes: joining them; into a selected Loop whose body is empty; else in
-// the middle of the view).
-import { useMemo, useState } from "react";
+// the middle of the view). On a phone (under 600 px, editor.css) it is a drawer over the
+// canvas, opened by the editor's "+ Add node" button and closed by its own button or Escape
+// (the editor's shortcuts).
+import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { NodeTypeInfo } from "../api/types";
 import { NODE_ICONS } from "../nodes/summaries";
@@ -14,6 +16,9 @@ interface Props {
   onAdd: (type: string) => void;
   /** Types that cannot be added now, with why (a second Start). */
   unavailable?: Record<string, string>;
+  /** Open as the phone layout's drawer (a wider window always shows the palette). */
+  open?: boolean;
+  onClose?: () => void;
 }
 
 export function groupNodeTypes(types: readonly NodeTypeInfo[], query: string): [string, NodeTypeInfo[]][] {
@@ -29,12 +34,25 @@ export function groupNodeTypes(types: readonly NodeTypeInfo[], query: string): [
   return [...groups.entries()];
 }
 
-export function Palette({ nodeTypes, onAdd, unavailable = {} }: Props) {
+export function Palette({ nodeTypes, onAdd, unavailable = {}, open = false, onClose }: Props) {
   const [query, setQuery] = useState("");
   const groups = useMemo(() => groupNodeTypes(nodeTypes, query), [nodeTypes, query]);
+  const search = useRef<HTMLInputElement>(null);
+  // The drawer opens on its search field, as a dialog opens on its first field.
+  useEffect(() => {
+    if (open) search.current?.focus();
+  }, [open]);
   return (
-    <aside className="fm-palette" aria-label="Node palette" data-testid="palette">
+    <aside id="fm-palette" className={open ? "fm-palette is-open" : "fm-palette"} aria-label="Node palette" data-testid="palette">
+      {/* Shown only as the phone's drawer (editor.css). */}
+      <div className="fm-sheet-head fm-palette-head">
+        <strong>Add a node</strong>
+        <button type="button" className="fm-btn" data-testid="close-palette" onClick={onClose}>
+          Close ✕
+        </button>
+      </div>
       <input
+        ref={search}
         type="search"
         className="fm-palette-search"
         placeholder="Search nodes…"

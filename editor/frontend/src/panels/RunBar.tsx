@@ -50,7 +50,9 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
   ];
   const options = executions.some((e) => String(e.id) === selectedId) || !execution ? executions : [execution, ...executions];
   return (
-    <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone} role="status" aria-live="polite">
+    // Only the status is live (role="status": polite, read whole): with the whole bar live, a
+    // screen reader read the picker and every button out again at each change of the run.
+    <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone}>
       <label className="fm-runbar-pick">
         <span className="fm-runbar-word">Run</span>
         <select data-testid="run-picker" aria-label="Run shown on the canvas" value={selectedId ?? ""} onChange={(e) => onSelect(e.target.value)}>
@@ -61,7 +63,7 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
           ))}
         </select>
       </label>
-      <span className="fm-runbar-status" title={`Execution ${selectedId ?? ""}: ${execution ? statusLabel(execution) : status}`}>
+      <span className="fm-runbar-status" role="status" title={`Execution ${selectedId ?? ""}: ${execution ? statusLabel(execution) : status}`}>
         <span className="fm-runbar-word fm-runbar-word-last">Execution </span>
         <span className="fm-runbar-id"><strong data-testid="execution-id">{selectedId}</strong>:{" "}</span>
         <span data-testid="execution-status" data-status={status}>

@@ -67,8 +67,8 @@ function RerunFromHere({ execution, inLoop, onRerun }: { execution: Execution; i
         {busy ? "Re-running…" : "Re-run from here"}
       </button>
       <span className="fm-help">
-        {inLoop ? "This node in every item of its loop" : "This node"} and everything after it run again in run #{execution.id}, on what
-        is on the canvas (saved first), with the inputs they had; what ran before is kept.
+        Runs {inLoop ? "this node in every item" : "this node"} and all after it again in run #{execution.id}, with the inputs they had.
+        Your edits are saved first; the nodes before it do not run again.
       </span>
     </div>
   );

@@ -189,7 +189,7 @@ export function DeadLettersPage() {
       {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}
       {letters && letters.length === 0 ? <p className="fm-muted" data-testid="dead-letters-empty">No dead letters.</p> : null}
       {letters && letters.length ? (
-        <table className="fm-table" data-testid="dead-letters-table">
+        <table className="fm-table fm-dl-table" data-testid="dead-letters-table">
           <thead>
             <tr>
               <th>
@@ -203,24 +203,24 @@ export function DeadLettersPage() {
             {letters.map((letter) => (
               <tr key={letter.id} data-testid="dead-letter-row" data-dead-letter-id={letter.id} data-state={letter.state}
                   className={letter.id === selected ? "is-selected" : undefined}>
-                <td>
+                <td className="fm-card-check">
                   {letter.state === "open" ? (
                     <input type="checkbox" checked={checked.has(letter.id)} onChange={() => toggle(letter.id)}
                            aria-label={`Select dead letter #${letter.id}`} data-testid="dead-letter-check" />
                   ) : null}
                 </td>
-                <td>
+                <td className="fm-card-id">
                   <button type="button" className="fm-link-btn" onClick={() => setSelected(letter.id === selected ? null : letter.id)}
                           data-testid="dead-letter-inspect">#{letter.id}</button>
                 </td>
-                <td data-testid="dead-letter-version">{letter.version !== null ? `v${letter.version}` : "–"}</td>
-                <td>{entryLabel(letter)}</td>
-                <td>{letter.workflowName}</td>
-                <td data-testid="dead-letter-error">{isTruncated(letter.error) ? "large error" : errorText(letter.error).slice(0, 120)}</td>
-                <td>{letter.attempts}</td>
-                <td><code>{letter.traceId}</code></td>
-                <td>{new Date(letter.createdAt).toLocaleString()}</td>
-                <td data-testid="dead-letter-state">
+                <td data-testid="dead-letter-version" data-label="Version">{letter.version !== null ? `v${letter.version}` : "–"}</td>
+                <td data-label="Entry">{entryLabel(letter)}</td>
+                <td className="fm-card-title">{letter.workflowName}</td>
+                <td data-testid="dead-letter-error" className="fm-card-wide">{isTruncated(letter.error) ? "large error" : errorText(letter.error).slice(0, 120)}</td>
+                <td data-label="Attempts">{letter.attempts}</td>
+                <td data-label="Trace id"><code>{letter.traceId}</code></td>
+                <td data-label="Kept">{new Date(letter.createdAt).toLocaleString()}</td>
+                <td data-testid="dead-letter-state" data-label="State">
                   {letter.state === "replayed" && letter.replayedExecution !== null
                     // Replayed in its own execution: a redrive of that run ran it again.
                     ? <a href={`/executions/${letter.replayedExecution}/`}>
@@ -228,7 +228,7 @@ export function DeadLettersPage() {
                       </a>
                     : letter.state}
                 </td>
-                <td>
+                <td className="fm-actions-cell">
                   {letter.state === "open" ? (
                     <>
                       <button type="button" className="fm-small-btn" disabled={busy} onClick={() => setReplaying(letter)}

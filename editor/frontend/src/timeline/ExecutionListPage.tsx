@@ -292,21 +292,21 @@ export function ExecutionListPage() {
             const failed = redriveFailed(row.status, row);
             return (
               <tr key={row.id} data-testid="execution-row" data-execution-id={row.id} data-status={row.status}>
-                <td>
+                <td className="fm-card-check">
                   <input type="checkbox" checked={checked.has(row.id)} onChange={() => toggle(row.id)}
                          aria-label={`Select run #${row.id}`} data-testid="execution-check" />
                 </td>
-                <td><a href={`/executions/${row.id}/`}>#{row.id}</a></td>
+                <td className="fm-card-id"><a href={`/executions/${row.id}/`}>#{row.id}</a></td>
                 <td><span className="tl-status fm-status-word" style={{ background: STATUS_COLOURS[row.status] }} data-testid="row-status"
                           title={row.waitingApproval ? `Paused at the approval “${row.waitingApproval.name}”` : undefined}>
                   {/* The editor's run bar and the run page say so too: a run that waits for
                       someone reads differently from one paused by hand. */}
                   {row.status === "paused" && row.waitingApproval ? "waiting for approval" : row.status}
                 </span></td>
-                <td>{row.workflowName}</td>
-                <td data-testid="row-version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
-                <td><code className="fm-nowrap">{row.traceId}</code></td>
-                <td>
+                <td className="fm-card-title">{row.workflowName}</td>
+                <td data-testid="row-version" data-label="Version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
+                <td data-label="Trace id"><code className="fm-nowrap">{row.traceId}</code></td>
+                <td data-label="Started">
                   {/* Date and time each on one line: the cell broke "6:15:13 PM" before "PM",
                       and the trace id after "trace-". */}
                   {started !== null ? (
@@ -316,7 +316,7 @@ export function ExecutionListPage() {
                     </>
                   ) : <span className="fm-muted">not yet</span>}
                 </td>
-                <td data-testid="row-duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
+                <td data-testid="row-duration" data-label="Duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
                 <td className="fm-actions">
                   {row.status === "paused" ? (
                     // Waiting at an approval: the button opens its decision; paused by hand:

@@ -1,6 +1,7 @@
 // Calls of the execution pages, on the editor's shared API client.
 import { api } from "../api/client";
-import type { ExecutionHead, ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
+import type { Execution } from "../api/types";
+import type { ExecutionRow, NodeRunDetail, StreamEvent, Timeline } from "./types";
 
 /** Rows per page of `GET /api/executions` (its default and most). */
 export const EXECUTION_PAGE = 200;
@@ -17,7 +18,7 @@ export const timelineApi = {
     api.post<{ status: string }>(`/api/executions/${executionId}/signal`, body),
   /** Re-run as a new execution: on the run's own version or the workflow's latest, with its input or `input`. */
   retry: (executionId: number | string, body: { version?: "original" | "latest"; input?: unknown } = {}) =>
-    api.post<ExecutionHead>(`/api/executions/${executionId}/retry`, body),
+    api.post<Execution>(`/api/executions/${executionId}/retry`, body),
   /** A page of executions, newest first; `before`: only those older than that execution. */
   list: (filters: { workflow?: string; status?: string; trace?: string; before?: number }) => {
     const query = new URLSearchParams();

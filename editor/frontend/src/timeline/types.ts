@@ -1,7 +1,7 @@
 // Shapes of the timeline API and the live stream (SPEC §8). Field names are exactly the JSON's.
 // Only what is the timeline's own lives here; execution, node run and definition shapes come
 // from api/types.ts and are narrowed or extended, never declared again.
-import type { Execution, NodeRun, WorkflowDefinition } from "../api/types";
+import type { ExecutionSummary, NodeRun, WorkflowDefinition } from "../api/types";
 
 /** One bar of the timeline: a node run attempt (the node run's own fields keep their API names and types). */
 export interface Bar
@@ -54,16 +54,9 @@ export interface TimelineSummary {
   paused?: { from: string; to: string | null }[];
 }
 
-/** The execution as the timeline API gives it: the API's execution without its node runs
- * (they come as bars), with numeric ids and the workflow's name. */
-export interface ExecutionHead extends Omit<Execution, "id" | "workflow" | "nodeRuns"> {
-  id: number;
-  workflow: number;
-  workflowName: string;
-}
-
 export interface Timeline {
-  execution: ExecutionHead;
+  /** Without its node runs: they come as bars. */
+  execution: ExecutionSummary;
   definition: Pick<WorkflowDefinition, "nodes" | "edges" | "settings">;
   lastSeq: number;
   generatedAt: string;
@@ -113,12 +106,15 @@ export interface NodeRunDetail {
   logs: StreamEvent[];
 }
 
+/** The execution of a `ws/executions/` message: the fields engine/wire.py sends. */
+export type LiveExecution = Pick<ExecutionSummary, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt" | "failedNodes" | "failedItems" | "waitingApproval">;
+
 /** `ws/executions/`: a status change of one of the user's executions. */
 export interface ExecutionStatusMessage {
   type: "execution.status";
-  execution: ExecutionRow;
+  execution: LiveExecution;
 }
 
-/** A row of `GET /api/executions` and of `ws/executions/`. */
-export type ExecutionRow = Pick<ExecutionHead, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt">
-  & Partial<Pick<ExecutionHead, "version" | "input" | "output" | "error" | "failedNodes" | "failedItems" | "waitingApproval">>;
+/** A row of the Executions page: listed (`GET /api/executions`, a whole `ExecutionSummary`),
+ * or so far only told by the stream. */
+export type ExecutionRow = LiveExecution & Partial<ExecutionSummary>;
