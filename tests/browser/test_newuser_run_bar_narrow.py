@@ -83,3 +83,51 @@ def test_every_run_bar_control_is_on_screen_beside_a_waiting_approval(logged_in_
     reachable(page, "execution-link", width).click()
     page.wait_for_url(f"**/executions/{execution_id}/")
     assert page_errors.unexpected() == []
+
+
+@pytest.mark.parametrize("width", [360, 480])
+def test_on_a_phone_the_run_picker_shows_the_runs_number(logged_in_page: Any, page_errors: Any, width: int) -> None:
+    """At 360 px, beside a waiting approval, the picker was squeezed to ~48 px and showed
+    "#" and its caret: which run the canvas showed could not be read. On a phone it is as
+    wide as the run's number (a four-digit one here), and the opened list still says each
+    run's status."""
+    from django.db import connection
+
+    from editor.models import Workflow
+    from engine.models import Execution
+
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Refund", "definition": APPROVAL})
+    # An older run numbered 1590, so that the one the canvas shows is #1591, as on a server
+    # that has run for a while.
+    saved = Workflow.objects.get(pk=workflow["id"])
+    Execution.objects.create(id=1590, workflow=saved, version=saved.versions.order_by("-number").first(),
+                             owner=saved.owner, status="cancelled", trace_id="trace-old")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('engine_execution', 'id'), 1590)")
+    execution_id = run_until_paused(page, workflow["id"])
+    assert execution_id >= 1000
+    page.set_viewport_size({"width": width, "height": 760})
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector(f"{BAR} [data-testid=canvas-approve]")
+    picker = reachable(page, "run-picker", width)
+    assert picker.input_value() == str(execution_id)
+    # The number's text fits in the picker beside its caret (~20 px): nothing of it is cut.
+    room = picker.evaluate("""(el, text) => {
+        const style = getComputedStyle(el);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        return [ctx.measureText(text).width,
+                el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20]; }""",
+                           f"#{execution_id}")
+    assert room[0] <= room[1], room
+    options = picker.locator("option").all_inner_texts()
+    assert any(text.startswith(f"#{execution_id} · paused") for text in options), options
+    # The bar is still one row, nothing past its end, and its status says something.
+    assert page.locator(BAR).evaluate("el => el.scrollWidth <= el.clientWidth")
+    assert page.locator(f"{BAR} [data-testid=execution-status]").evaluate("el => el.getBoundingClientRect().width > 30")
+    reachable(page, "canvas-approve", width).click()
+    page.wait_for_selector("[data-testid=approval-dialog]")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    assert page_errors.unexpected() == []

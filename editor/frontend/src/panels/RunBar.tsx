@@ -7,6 +7,7 @@
 import type { Execution, ExecutionSummary } from "../api/types";
 import { LargeValue } from "../dialogs/LargeValue";
 import { isTruncated } from "../lib/largeValue";
+import { usePhone } from "../lib/phone";
 import { errorText, jsonText, shortTime } from "../lib/runText";
 import { ToolbarMore, type MoreItem } from "../pages/ToolbarMore";
 import { waitingApprovalOf } from "./ApprovalDialog";
@@ -30,6 +31,7 @@ export function statusLabel(execution: Pick<Execution, "status"> & { state?: unk
 }
 
 export function RunBar({ executions, execution, selectedId, hidden, onSelect, onHide, onApprove, onRerun, nodeName }: Props) {
+  const phone = usePhone();
   // The bar's place is kept before the first run: it appeared with that run and pushed the
   // canvas down ~43 px under the pointer.
   if (!executions.length && !execution) {
@@ -55,7 +57,12 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
     <div className={`fm-runbar fm-runbar-${tone}`} data-testid="run-bar" data-tone={tone}>
       <label className="fm-runbar-pick">
         <span className="fm-runbar-word">Run</span>
-        <select data-testid="run-picker" aria-label="Run shown on the canvas" value={selectedId ?? ""} onChange={(e) => onSelect(e.target.value)}>
+        {/* On a phone the bar had ~50 px left for the picker, which then showed "#" and its
+            caret: which run was shown could not be read. There it is as wide as the run's
+            number (its status is said beside it), never narrower; the opened list still
+            says each run's status, version and time. */}
+        <select data-testid="run-picker" aria-label="Run shown on the canvas" value={selectedId ?? ""} onChange={(e) => onSelect(e.target.value)}
+                style={phone && selectedId ? { width: `calc(${selectedId.length + 1.6}ch + 36px)` } : undefined}>
           {options.map((e) => (
             <option key={e.id} value={String(e.id)}>
               #{e.id} · {e.status.replace("_", " ")} · v{e.version} · {shortTime(e.createdAt)}
@@ -87,7 +94,8 @@ export function RunBar({ executions, execution, selectedId, hidden, onSelect, on
       <span className="fm-spacer" />
       {approval ? (
         <button type="button" className="fm-btn fm-btn-primary" data-testid="canvas-approve" onClick={onApprove}>
-          Approve / reject…
+          {/* (Shorter on a phone, where the run's number and status need the room.) */}
+          {phone ? "Approve…" : "Approve / reject…"}
         </button>
       ) : null}
       {execution ? (
