@@ -196,7 +196,9 @@ def execution_redrive(
     A succeeded execution can be redriven as a whole too when something in it did not
     succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
     from engine.core.graph import Graph
-    from engine.models import NodeRun
+    from engine.core.redrive import rerun_keys
+    from engine.dead_letters import dead_letters_settle_by_redrive
+    from engine.models import DeadLetter, NodeRun
 
     selective = bool(nodes) or bool(items)
     if execution.status not in REDRIVABLE and execution.status != "succeeded":
@@ -219,7 +221,15 @@ def execution_redrive(
         # Named up to five, like the missing items below: the answer stays small whatever was sent.
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: "
-                       f"{', '.join(unknown[:5])}{more}")
+                       f"{', '.join(unknown[:5])}{more}",
+                       [{"message": f"version {chosen.number} has no node {n!r}" if n not in graph.nodes
+                         else f"{n!r} is not a loop: it has no items", "nodeId": n} for n in unknown[:5]])
+    empty = [loop for loop, indexes in (items or {}).items() if not indexes]
+    if empty:
+        # An empty list chose nothing, yet re-ran the loop with every item kept: it ended
+        # as it had, at once (with the failed items' old errors).
+        raise BadRerun(f"items of loop {empty[0]} is an empty list: name the item indexes to re-run, "
+                       "or leave the loop out", [{"message": "no item indexes", "nodeId": loop} for loop in empty[:5]])
     for loop, indexes in (items or {}).items():
         in_loop = Q(scope__startswith=f"{loop}#") | Q(scope__contains=f"/{loop}#")
         ran = NodeRun.objects.filter(in_loop, execution_id=execution.pk).values_list(
@@ -227,7 +237,8 @@ def execution_redrive(
         missing = sorted(i for i in indexes if ran is None or i > ran)[:5]
         if missing:
             raise BadRerun(f"loop {loop} has no item {missing[0]}"
-                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"))
+                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
+                           [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
@@ -252,8 +263,12 @@ def execution_redrive(
             # Its cancelled top-level node runs were cut by design: kept (engine.core.redrive).
             "afterSuccess": execution.status == "succeeded",
             "by": getattr(user, "username", "") or "",
-            "history": [*previous.get("history", []), {"number": number, "sinceSeq": since,
-                                                       "at": timezone.now().isoformat()}],
+            # Which version each attempt ran on: the execution keeps only the latest, and a
+            # redrive on "latest" moves it (the node runs before it ran on `fromVersion`).
+            "history": [*previous.get("history", []), {
+                "number": number, "sinceSeq": since, "at": timezone.now().isoformat(),
+                "version": chosen.number, "fromVersion": execution.version.number,
+                "by": getattr(user, "username", "") or ""}],
         }
         max_size = queue.get("maxSize")
         if max_size:
@@ -261,6 +276,15 @@ def execution_redrive(
             if waiting >= int(max_size):
                 raise QueueFull(f"queue full: {waiting} runs of this workflow are already waiting "
                                 f"(queue.maxSize={max_size}); redrive it once the queue has room")
+        if DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
+                                     discarded_at__isnull=True).exists():
+            # What the engine will re-run, decided as it will decide it (engine.core.history).
+            rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
+                        .values("scope", "node_id", "status", "seq"))
+            rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
+                               new_version=state["redrive"]["newVersion"],
+                               after_success=state["redrive"]["afterSuccess"])
+            dead_letters_settle_by_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",

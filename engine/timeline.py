@@ -259,11 +259,14 @@ def truncated_timeline(execution: Execution, rows: list[Row], *, paused: list[di
 
 
 def redrive_history(execution: Execution) -> list[dict[str, Any]]:
-    """The redrives of an execution, oldest first: `{number, sinceSeq, at}` (node runs with a
-    seq above `sinceSeq` belong to that redrive or a later one)."""
+    """The redrives of an execution, oldest first: `{number, sinceSeq, at, version,
+    fromVersion, by}` (node runs with a seq above `sinceSeq` belong to that redrive or a later
+    one; `version` is the one it ran, `fromVersion` the one the run had before it, `by` who
+    asked; the last three are null for redrives recorded before they were kept)."""
     redrive = (execution.state or {}).get("redrive") or {}
     return [
-        {"number": int(h.get("number", i + 1)), "sinceSeq": int(h.get("sinceSeq", 0)), "at": h.get("at")}
+        {"number": int(h.get("number", i + 1)), "sinceSeq": int(h.get("sinceSeq", 0)), "at": h.get("at"),
+         "version": h.get("version"), "fromVersion": h.get("fromVersion"), "by": h.get("by")}
         for i, h in enumerate(redrive.get("history") or [])
     ]
 

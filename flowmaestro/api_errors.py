@@ -47,7 +47,10 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     if isinstance(exc, InvalidDefinition):
         return Response({"detail": INVALID_DEFINITION, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Refusal):  # a full queue (429), a signal that does not apply (409), …
-        return Response({"detail": exc.message}, status=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.errors:
+            body["errors"] = exc.errors
+        return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     if isinstance(exc, Http404):

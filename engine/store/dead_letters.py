@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from engine.models import DeadLetter, Execution, NodeRun
 from engine.store.queue import queue_settings
@@ -39,7 +39,10 @@ def keep_dead_letters(batch_dead_letters: list[dict[str, Any]], executions: dict
 def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
     rows = (
         Execution.objects.filter(id__in=execution_ids, status__in=DEAD_RUN_STATUSES)
-        .exclude(dead_letters__kind="run")
+        # One open letter per run: a run whose letter a redrive settled (engine.dead_letters)
+        # and that failed again gets a new one.
+        .exclude(Exists(DeadLetter.objects.filter(execution_id=OuterRef("pk"), kind="run",
+                                                  replayed_at__isnull=True, discarded_at__isnull=True)))
         .values_list("id", "workflow_id", "input", "error", "trace_id", "version__definition")
     )
     letters = []

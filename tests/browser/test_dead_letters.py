@@ -153,6 +153,29 @@ def test_fix_the_workflow_then_replay_dead_letters_on_the_latest_version(logged_
     assert page_errors.unexpected() == []
 
 
+def test_a_redriven_runs_letter_reads_redriven_in_that_run_and_offers_no_replay(logged_in_page: Any, page_errors: Any):
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Charge cards", "definition": failing_workflow()})
+    run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"card": "4242"}})
+    [letter] = wait_dead_letters(page, 1)
+    # The run is redriven (it fails again: the card is still declined); its first letter is
+    # what the redrive ran again, the new failure is the one open letter.
+    api_post(page, f"/api/executions/{run['id']}/redrive", {})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(page.request.get("/api/dead-letters").json()) < 2:
+        time.sleep(0.1)
+    page.goto("/dead-letters/")
+    page.locator("[data-testid=dead-letter-row]").first.wait_for()
+    # The open list holds the new failure only; every state shows the settled letter too.
+    assert page.locator("[data-testid=dead-letter-row]").count() == 1
+    page.select_option("[data-testid=filter-state]", "")
+    row = page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{letter['id']}']")
+    row.wait_for()
+    assert row.locator("[data-testid=dead-letter-state]").inner_text() == f"redriven in #{run['id']}"
+    assert row.locator("[data-testid=dead-letter-replay]").count() == 0
+    assert page.locator("[data-testid=dead-letter-replay]").count() == 1  # the new failure's
+
+
 @pytest.mark.parametrize("width", [360, 480])
 def test_on_a_phone_each_dead_letter_is_a_card_with_its_buttons_on_screen(logged_in_page: Any, page_errors: Any,
                                                                           width: int) -> None:

@@ -46,6 +46,9 @@ def test_redrive_a_loop_with_failed_items_reruns_only_those(logged_in_page: Any)
     assert fixed.ok, fixed.text()
 
     button.click()
+    # The dialog names the run's version beside "the version this run used".
+    assert page.locator("label", has=page.locator("[data-testid=redrive-version-original]")).inner_text().strip() \
+        == "the version this run used (v1)"
     page.click("[data-testid=redrive-version-latest]")
     page.click("[data-testid=redrive-confirm]")
     deadline = time.monotonic() + 30
@@ -58,6 +61,8 @@ def test_redrive_a_loop_with_failed_items_reruns_only_those(logged_in_page: Any)
     wait_for_status(page, "succeeded")
     page.locator("[data-testid=redrive-count]").wait_for()
     assert page.locator("[data-testid=redrive-count]").inner_text() == "redriven 1×"
+    # The header's version is v2 now; the items kept from the first attempt ran v1, and says so.
+    assert page.locator("[data-testid=redrive-versions]").inner_text() == "(began on v1; redrive 1 on v2)"
 
     rows = list(NodeRun.objects.filter(execution_id=run["id"], node_id="double"))
     new = [r for r in rows if r.id not in before]

@@ -412,3 +412,74 @@ def test_redriving_the_start_of_a_failed_loop_runs_its_failed_items_too(alice):
     redriven = _redrive(ex, version="latest", nodes=["start"])
     assert redriven.status == "succeeded", redriven.error
     assert redriven.output == {"o": [i * 2 for i in range(6)]}
+
+
+# -- dead letters of what a redrive runs again --------------------------------------------------
+def _letters(execution: Execution, client: Any) -> list[dict[str, Any]]:
+    return sorted((d for d in client.get("/api/dead-letters").json() if d["execution"] == execution.pk),
+                  key=lambda d: d["id"])
+
+
+def test_a_redrive_settles_the_dead_letters_of_the_items_it_runs_again(alice, alice_client):
+    dlq = {"queue": {"deadLetterQueue": True}}
+    ex = run(alice, _loop(FLAKY, **dlq), {"items": [{"n": i} for i in range(10)]})
+    assert sorted((d["itemIndex"], d["state"]) for d in _letters(ex, alice_client)) == [
+        (0, "open"), (4, "open"), (8, "open")]
+    _new_version(ex, _loop(FIXED, **dlq))
+    chosen = _redrive(ex, version="latest", items={"loop": [4]})
+    # Item 4 ran again (and succeeded) in this execution: its letter says so, and offers no
+    # second replay of it; items 0 and 8, not re-run, keep theirs open.
+    states = {d["itemIndex"]: (d["state"], d["replayedExecution"]) for d in _letters(ex, alice_client)}
+    assert states == {0: ("open", None), 4: ("replayed", ex.pk), 8: ("open", None)}
+    assert chosen.failed_items == 2
+    _redrive(chosen, version="latest")
+    states = {d["itemIndex"]: (d["state"], d["replayedExecution"]) for d in _letters(ex, alice_client)}
+    assert states == {0: ("replayed", ex.pk), 4: ("replayed", ex.pk), 8: ("replayed", ex.pk)}
+    letter = _letters(ex, alice_client)[0]["id"]
+    again = alice_client.post(f"/api/dead-letters/{letter}/replay", {}, format="json")
+    assert again.status_code == 409
+
+
+def test_a_run_redriven_to_fail_again_has_one_open_dead_letter_for_its_new_failure(alice, alice_client):
+    d = _loop(FLAKY)
+    d["settings"]["queue"] = {"deadLetterQueue": True}  # the workflow's: failed runs are kept
+    ex = run(alice, d, {"items": [{"n": 1}, {"n": 4}]})
+    assert ex.status == "failed"
+    [first] = [d for d in _letters(ex, alice_client) if d["kind"] == "run"]
+    assert first["state"] == "open"
+    _redrive(ex)  # the original version: item 4 throws again
+    runs = [(d["state"], d["replayedExecution"]) for d in _letters(ex, alice_client) if d["kind"] == "run"]
+    # The first failure was redriven; the new failure is the one open letter (there was none:
+    # the run's first letter stood for both, and replaying it ran the run a second time).
+    assert runs == [("replayed", ex.pk), ("open", None)]
+
+
+def test_the_timeline_says_which_version_each_redrive_ran(alice, alice_client):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": i} for i in range(6)]})
+    again = _redrive(ex)  # on its own version: fails again
+    _new_version(ex, _loop(FIXED))
+    _redrive(again, version="latest")
+    redrives = alice_client.get(f"/api/executions/{ex.pk}/timeline").json()["redrives"]
+    # The execution now says version 2; the node runs kept from before ran version 1.
+    assert [(r["number"], r["fromVersion"], r["version"], r["by"]) for r in redrives] == [
+        (1, 1, 1, "alice"), (2, 1, 2, "alice")]
+
+
+def test_a_refused_redrive_names_the_nodes_it_is_about(alice, alice_client):
+    ex = run(alice, _loop(FLAKY), {"items": [{"n": 1}, {"n": 4}]})
+    url = f"/api/executions/{ex.pk}/redrive"
+    unknown = alice_client.post(url, {"nodes": ["nope"], "items": {"double": [0]}}, format="json")
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == [
+        {"message": "version 1 has no node 'nope'", "nodeId": "nope"},
+        {"message": "'double' is not a loop: it has no items", "nodeId": "double"}]
+    missing = alice_client.post(url, {"items": {"loop": [1, 7, 9]}}, format="json")
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == [{"message": "no item 7, 9", "nodeId": "loop"}]
+    # An empty list of items chose nothing: it re-ran the loop with every item kept, which
+    # failed again at once with the old errors.
+    empty = alice_client.post(url, {"items": {"loop": []}}, format="json")
+    assert empty.status_code == 400, empty.json()
+    assert empty.json()["errors"] == [{"message": "no item indexes", "nodeId": "loop"}]
+    assert "empty list" in empty.json()["detail"]
+    assert Execution.objects.get(pk=ex.pk).status == "failed"  # nothing was started

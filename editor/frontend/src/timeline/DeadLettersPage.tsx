@@ -222,7 +222,10 @@ export function DeadLettersPage() {
                 <td data-label="Kept">{new Date(letter.createdAt).toLocaleString()}</td>
                 <td data-testid="dead-letter-state" data-label="State">
                   {letter.state === "replayed" && letter.replayedExecution !== null
-                    ? <a href={`/executions/${letter.replayedExecution}/`}>replayed → #{letter.replayedExecution}</a>
+                    // Replayed in its own execution: a redrive of that run ran it again.
+                    ? <a href={`/executions/${letter.replayedExecution}/`}>
+                        {letter.replayedExecution === letter.execution ? "redriven in" : "replayed →"} #{letter.replayedExecution}
+                      </a>
                     : letter.state}
                 </td>
                 <td className="fm-actions-cell">

@@ -350,7 +350,7 @@ export function ExecutionListPage() {
       {rerun ? <RerunDialog execution={rerun} onClose={() => setRerun(null)} /> : null}
       {redriving ? (
         <RedriveDialog label={`${redriveFailed(redriving.status, redriving)?.label ?? "what did not succeed"} of run #${redriving.id}`}
-                       busy={false} onClose={() => setRedriving(null)}
+                       busy={false} runVersion={redriving.version} onClose={() => setRedriving(null)}
                        onConfirm={(version) => { setRedriving(null); redrive(redriving, { version }); }} />
       ) : null}
       {resuming !== null ? (

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { ExecutionStatus } from "../api/types";
-import { redriveFailed } from "./RedriveDialog";
+import { redriveFailed, redriveVersions } from "./RedriveDialog";
 
 const status = (s: string) => s as ExecutionStatus;
 
@@ -29,5 +29,19 @@ describe("redriveFailed (the timeline's and the Executions row's one button)", (
     expect(redriveFailed(status("timed_out"), { failedNodes: 0, failedItems: 0 }))
       .toEqual({ button: "Redrive failed", label: "what did not succeed" });
     expect(redriveFailed(status("failed"))?.button).toBe("Redrive failed");
+  });
+});
+
+describe("redriveVersions (which version each attempt ran)", () => {
+  const r = (number: number, fromVersion: number | null, version: number | null) =>
+    ({ number, sinceSeq: 0, at: null, fromVersion, version });
+  it("names the redrives that moved the run to another version", () => {
+    expect(redriveVersions([r(1, 1, 1), r(2, 1, 3)])).toBe("began on v1; redrive 2 on v3");
+    expect(redriveVersions([r(1, 1, 2), r(2, 2, 2), r(3, 2, 4)])).toBe("began on v1; redrive 1 on v2, redrive 3 on v4");
+  });
+  it("says nothing when every attempt ran one version, or for redrives recorded without versions", () => {
+    expect(redriveVersions([r(1, 2, 2), r(2, 2, 2)])).toBeNull();
+    expect(redriveVersions([r(1, null, null)])).toBeNull();
+    expect(redriveVersions([])).toBeNull();
   });
 });

@@ -9,7 +9,7 @@ import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
 import { plural } from "../lib/plural";
-import type { Bar } from "./types";
+import type { Bar, Redrive } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
 const FINISHED = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out", "succeeded"] as ExecutionStatus[]);
@@ -33,6 +33,23 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
 }
 
 export { plural };
+
+/** Which versions the run's attempts ran, when a redrive moved it to another one — "began on
+ * v1; redrive 2 on v3" — else null: the header's version is then the only one. A redrive on
+ * "latest" changes the run's version, and the node runs kept from before ran the older one. */
+export function redriveVersions(redrives: Redrive[]): string | null {
+  const first = redrives[0]?.fromVersion;
+  if (first === null || first === undefined) return null;
+  const moves: string[] = [];
+  let current = first;
+  for (const r of redrives) {
+    if (r.version !== null && r.version !== undefined && r.version !== current) {
+      moves.push(`redrive ${r.number} on v${r.version}`);
+      current = r.version;
+    }
+  }
+  return moves.length ? `began on v${first}; ${moves.join(", ")}` : null;
+}
 
 /** The engine's count, when the run ended, of what a redrive without a selection re-runs
  * (`failedNodes`, `failedItems` of the execution's summary). */
@@ -58,9 +75,11 @@ export function redriveFailed(status: ExecutionStatus, counts?: FailedCounts): {
 }
 
 /** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
-export function RedriveDialog({ label, busy, onClose, onConfirm }: {
+export function RedriveDialog({ label, busy, runVersion, onClose, onConfirm }: {
   label: string;
   busy: boolean;
+  /** The version the run is on (named beside "the version this run used"). */
+  runVersion?: number;
   onClose: () => void;
   onConfirm: (version: "original" | "latest") => void;
 }) {
@@ -76,7 +95,7 @@ export function RedriveDialog({ label, busy, onClose, onConfirm }: {
         <legend>Version</legend>
         <label>
           <input ref={first} type="radio" name="redrive-version" checked={version === "original"} onChange={() => setVersion("original")} data-testid="redrive-version-original" />
-          the version this run used
+          the version this run used{runVersion !== undefined ? ` (v${runVersion})` : ""}
         </label>
         <label>
           <input type="radio" name="redrive-version" checked={version === "latest"} onChange={() => setVersion("latest")} data-testid="redrive-version-latest" />
@@ -102,10 +121,14 @@ interface Props {
   selected: Bar | null;
   /** The server's count for the ended run (undefined until the page has read it). */
   counts?: FailedCounts;
+  /** The run's redrives (the timeline API's `redrives`). */
+  redrives?: Redrive[];
+  /** The version the run is on. */
+  runVersion?: number;
   onDone: () => void;
 }
 
-export function RedriveControls({ executionId, status, bars, selected, counts, onDone }: Props) {
+export function RedriveControls({ executionId, status, bars, selected, counts, redrives = [], runVersion, onDone }: Props) {
   const [open, setOpen] = useState<Target | null>(null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -115,6 +138,7 @@ export function RedriveControls({ executionId, status, bars, selected, counts, o
   // turns into "Redrive failed (2 items)" a moment later would be a button that changes under the pointer.
   const failed = counts ? redriveFailed(status, counts) : null;
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
+  const versions = redriveVersions(redrives);
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
 
   const go = async (version: "original" | "latest") => {
@@ -146,13 +170,14 @@ export function RedriveControls({ executionId, status, bars, selected, counts, o
         </button>
       )}
       {redriven > 0 && <span className="fm-muted" data-testid="redrive-count">redriven {redriven}×</span>}
+      {versions && <span className="fm-muted" data-testid="redrive-versions">({versions})</span>}
       {message && (
         <span className={message.error ? "fm-error" : "fm-muted"} role={message.error ? "alert" : "status"} data-testid="redrive-message">
           {message.text}
         </span>
       )}
       {open && (
-        <RedriveDialog label={open.label} busy={busy} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
+        <RedriveDialog label={open.label} busy={busy} runVersion={runVersion} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
       )}
     </div>
   );

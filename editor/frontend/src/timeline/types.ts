@@ -68,6 +68,19 @@ export interface Timeline {
   truncated?: { bars: number; nodeRuns: number; detail: string };
   /** A queued run that nothing will start, and why (queue mode with no live Celery worker). */
   notStartedBecause?: string | null;
+  /** The run's redrives, oldest first. */
+  redrives?: Redrive[];
+}
+
+/** One redrive: `version` is the one it ran, `fromVersion` the run's version before it (both
+ * null for redrives recorded before the server kept them). */
+export interface Redrive {
+  number: number;
+  sinceSeq: number;
+  at: string | null;
+  version?: number | null;
+  fromVersion?: number | null;
+  by?: string | null;
 }
 
 /** One event of `ws/executions/{id}/` (and of `GET /api/executions/{id}/events`). */
