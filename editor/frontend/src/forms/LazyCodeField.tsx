@@ -44,7 +44,12 @@ export function CodeField(props: Props) {
 
   if (Loaded) return <Loaded {...props} />;
   if (!failed) {
-    return <pre className="fm-code fm-code-loading" aria-busy="true" aria-label={props.label}>{props.value}</pre>;
+    // A read-only box while the editor loads: a name (aria-label) is not allowed on a
+    // plain <pre>, and the field needs one.
+    return (
+      <pre className="fm-code fm-code-loading" role="textbox" aria-readonly="true" aria-multiline="true" aria-busy="true"
+           aria-label={props.label}>{props.value}</pre>
+    );
   }
   return (
     <div className={`fm-code fm-code-${props.language} fm-code-plain`} data-testid={props.testId}>
