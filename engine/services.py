@@ -21,6 +21,7 @@ from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.nodes import container_types
+from engine.store.dead_letters import settle_dead_letters_of_redrive
 from engine.store.queue import queue_settings
 from engine.store.sql import insert, insert_with_child
 
@@ -197,7 +198,6 @@ def execution_redrive(
     succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
     from engine.core.graph import Graph
     from engine.core.redrive import rerun_keys
-    from engine.dead_letters import dead_letters_settle_by_redrive
     from engine.models import DeadLetter, NodeRun
 
     selective = bool(nodes) or bool(items)
@@ -284,7 +284,7 @@ def execution_redrive(
             rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
                                new_version=state["redrive"]["newVersion"],
                                after_success=state["redrive"]["afterSuccess"])
-            dead_letters_settle_by_redrive(execution=execution, rerun=rerun)
+            settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",

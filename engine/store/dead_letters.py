@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
 
 from engine.models import DeadLetter, Execution, NodeRun
 from engine.store.queue import queue_settings
@@ -58,3 +59,21 @@ def keep_failed_runs(execution_ids: list[Any]) -> list[DeadLetter]:
             attempts=attempts or 1, trace_id=trace_id,
         ))
     return DeadLetter.objects.bulk_create(letters)
+
+
+def settle_dead_letters_of_redrive(*, execution: Execution, rerun: set[tuple[str, str]]) -> int:
+    """Mark the open dead letters that a redrive of `execution` is about to run again as
+    replayed *in that same execution*: a loop item's letter when the redrive re-runs that
+    item (`rerun`: the (scope, node id) pairs of engine.core.redrive), the run's letter
+    always. Left open, the Dead letters page offered a replay of work the redrive had
+    already done — the item would run twice. Whatever fails again makes a new letter.
+    Called inside the redrive's transaction."""
+    open_letters = DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
+                                             discarded_at__isnull=True)
+    items = {(loop, int(index)) for scope, _ in rerun if scope
+             for loop, _, index in [scope.rpartition("/")[2].partition("#")] if index.isdigit()}
+    settled = [letter.pk for letter in open_letters.only("pk", "kind", "node_id", "item_index")
+               if letter.kind == "run" or (letter.node_id, letter.item_index) in items]
+    if not settled:
+        return 0
+    return DeadLetter.objects.filter(pk__in=settled).update(replayed_at=timezone.now(), replayed_execution=execution)
