@@ -38,12 +38,6 @@ def _parent(scope: str) -> tuple[str, str] | None:
     return head, last.partition("#")[0]
 
 
-def _scope_prefixes(scope: str) -> list[str]:
-    """`a#1/b#2` → [`a#1`, `a#1/b#2`]: the item scopes a scope lies in."""
-    parts = scope.split("/")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
 def _item_matches(scope: str, loop: str, indexes: set[int]) -> bool:
     for segment in scope.split("/"):
         node, _, index = segment.partition("#")
@@ -86,8 +80,11 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
                  or (new_version and not key[0] and row.get("status") == "skipped")}
         # A loop item that failed runs again whole, from its first node: the fix may well be
         # upstream of the node that failed (a condition that routed it to a `fail` node).
+        # Whole means its own nodes: a loop nested in it keeps the inner items that succeeded
+        # (their input, the outer item, is the same), unless a node before it in the item
+        # re-runs (it is then downstream: whole, below); its failed inner items are seeds of their own.
         failed_items = {scope for scope, _ in seeds if scope}
-        seeds |= {key for key in latest if key[0] and not failed_items.isdisjoint(_scope_prefixes(key[0]))}
+        seeds |= {key for key in latest if key[0] in failed_items}
 
     # A container re-runs either for some of its items (a failed or chosen item: the others
     # are kept, their input is the same) or *whole*: chosen by id, or downstream of a node

@@ -63,6 +63,14 @@ def test_redrive_a_loop_with_failed_items_reruns_only_those(logged_in_page: Any)
     assert page.locator("[data-testid=redrive-count]").inner_text() == "redriven 1×"
     # The header's version is v2 now; the items kept from the first attempt ran v1, and says so.
     assert page.locator("[data-testid=redrive-versions]").inner_text() == "(began on v1; redrive 1 on v2)"
+    # The redrive's bars say so (label and details); the kept items' bars do not.
+    redriven_bar = page.locator("[data-testid=timeline-bar][data-node-id=double][data-iteration='4'][data-attempt='2']")
+    assert redriven_bar.get_attribute("aria-label").startswith("Double · item 4 · attempt 2 · redrive 1, succeeded")
+    kept_bar = page.locator("[data-testid=timeline-bar][data-node-id=double][data-iteration='1']")
+    assert "redrive" not in kept_bar.get_attribute("aria-label")
+    redriven_bar.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("[data-testid=panel-redrive]").inner_text() == "1"
 
     rows = list(NodeRun.objects.filter(execution_id=run["id"], node_id="double"))
     new = [r for r in rows if r.id not in before]

@@ -483,3 +483,58 @@ def test_a_refused_redrive_names_the_nodes_it_is_about(alice, alice_client):
     assert empty.json()["errors"] == [{"message": "no item indexes", "nodeId": "loop"}]
     assert "empty list" in empty.json()["detail"]
     assert Execution.objects.get(pk=ex.pk).status == "failed"  # nothing was started
+
+
+# -- nested loops: a failed inner item does not re-run its succeeded siblings -------------------
+def _nested(expression: str, before_inner: bool = False) -> dict[str, Any]:
+    """start → outer loop over input.rows → [prep →] inner loop over the row → cell transform."""
+    nodes: list[dict[str, Any]] = [
+        START, {"id": "outer", "type": "loop", "config": {"arrayPath": "{{input.rows}}", "itemVariable": "row"}},
+        {"id": "inner", "type": "loop", "parentId": "outer",
+         "config": {"arrayPath": "{{prep}}" if before_inner else "{{row}}", "itemVariable": "cell"}},
+        {"id": "cell", "type": "transform", "parentId": "inner", "config": {"operation": "custom", "expression": expression}},
+        {"id": "o", "type": "output", "config": {"value": "{{outer}}"}}]
+    edges: list[Any] = [("start", "outer"), ("outer", "o")]
+    if before_inner:
+        nodes.insert(2, {"id": "prep", "type": "transform", "parentId": "outer",
+                         "config": {"operation": "custom", "expression": "return row;"}})
+        edges.append(("prep", "inner"))
+    return definition(nodes, edges)
+
+
+def _cells_ran(execution: Execution) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in _rows(execution, "cell"):
+        counts[r.scope] = counts.get(r.scope, 0) + 1
+    return counts
+
+
+NESTED_FLAKY = "if (cell === 6) { throw new Error('bad cell') } return cell * 10"
+NESTED_FIXED = "return cell * 10"
+ROWS = {"rows": [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]}
+
+
+def test_redriving_a_failed_inner_item_of_a_nested_loop_runs_only_that_item(alice):
+    ex = run(alice, _nested(NESTED_FLAKY), ROWS)
+    assert ex.status == "failed"
+    _new_version(ex, _nested(NESTED_FIXED))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [[0, 10, 20, 30], [40, 50, 60, 70], [80, 90]]}
+    # Cell 6 (outer item 1, inner item 2) alone ran again: cells 4, 5 and 7 had succeeded.
+    ran = _cells_ran(ex)
+    assert ran.pop("outer#1/inner#2") == 2
+    assert set(ran.values()) == {1}
+
+
+def test_a_nested_loop_after_a_node_that_re_runs_in_its_item_runs_every_inner_item(alice):
+    ex = run(alice, _nested(NESTED_FLAKY, before_inner=True), ROWS)
+    assert ex.status == "failed"
+    _new_version(ex, _nested(NESTED_FIXED, before_inner=True))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": [[0, 10, 20, 30], [40, 50, 60, 70], [80, 90]]}
+    # The failed outer item runs again whole from its first node (prep), whose output is the
+    # inner loop's array: every inner item of it runs again; the other outer items do not.
+    ran = _cells_ran(ex)
+    assert {s: n for s, n in ran.items() if n == 2} == {f"outer#1/inner#{i}": 2 for i in range(4)}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { WorkflowNode } from "../api/types";
-import { applyEvents, type LiveState, loopGroupOf, loopItemCount, loopItemStats, traceTree, visibleLanes } from "./model";
+import { applyEvents, barLabel, type LiveState, loopGroupOf, loopItemCount, loopItemStats, traceTree, visibleLanes } from "./model";
 import type { Bar, StreamEvent } from "./types";
 
 const node = (id: string, parentId?: string): WorkflowNode => ({
@@ -116,5 +116,13 @@ describe("loopItemStats", () => {
       bar(2, "check", "succeeded", "2026-01-01T00:00:01Z"),
     ]).get("loop:loop");
     expect(stats).toMatchObject({ failed: 1, cancelled: 1 });
+  });
+});
+
+describe("barLabel of a redrive's node runs", () => {
+  it("names the redrive, so its bars read apart from the kept ones", () => {
+    expect(barLabel({ name: "Call", iteration: 3, attempt: 2, redrive: 1 })).toBe("Call · item 3 · attempt 2 · redrive 1");
+    expect(barLabel({ name: "Call", iteration: 4, attempt: 1, redrive: 0 })).toBe("Call · item 4");
+    expect(barLabel({ name: "Call", iteration: null, attempt: 1 })).toBe("Call");
   });
 });

@@ -564,10 +564,12 @@ export function concurrencyNotes(
   return notes;
 }
 
-/** `Work · item 3`: loop items carry their number; retries their attempt. */
-export function barLabel(bar: Pick<Bar, "name" | "iteration" | "attempt">): string {
+/** `Work · item 3`: loop items carry their number; retries their attempt; node runs of a
+ * redrive its number (`· redrive 1`), so the redriven bars read apart from the kept ones. */
+export function barLabel(bar: Pick<Bar, "name" | "iteration" | "attempt" | "redrive">): string {
   const item = bar.iteration !== null && bar.iteration !== undefined ? ` · item ${bar.iteration}` : "";
-  return `${bar.name}${item}${bar.attempt > 1 ? ` · attempt ${bar.attempt}` : ""}`;
+  const redrive = bar.redrive ? ` · redrive ${bar.redrive}` : "";
+  return `${bar.name}${item}${bar.attempt > 1 ? ` · attempt ${bar.attempt}` : ""}${redrive}`;
 }
 
 /** A node run that finished without ever starting (skipped, cancelled in the queue) had no
