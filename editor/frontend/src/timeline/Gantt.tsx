@@ -38,6 +38,8 @@ import type { Bar, Lane } from "./types";
 // user looks for. It never narrows while the page is open, so bars do not jump back.
 const LABEL_WIDTH = 230;
 const LABEL_MAX_SHARE = 0.4;
+const PHONE_LABEL_SHARE = 0.45;
+const MIN_WIDTH = 260;
 const LABEL_FONT = '12.5px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 let measureContext: CanvasRenderingContext2D | null | undefined;
 const measured = new Map<string, number>();
@@ -107,9 +109,11 @@ export function Gantt(props: GanttProps) {
   useEffect(() => {
     const element = wrapper.current;
     if (!element) return;
-    const observer = new ResizeObserver(() => setWidth(Math.max(400, element.clientWidth)));
+    // Never narrower than its box: at 360 px a 400 px floor cut the run's last 80 px (its
+    // end, the merge's bar) off at the box's right edge.
+    const observer = new ResizeObserver(() => setWidth(Math.max(MIN_WIDTH, element.clientWidth)));
     observer.observe(element);
-    setWidth(Math.max(400, element.clientWidth));
+    setWidth(Math.max(MIN_WIDTH, element.clientWidth));
     return () => observer.disconnect();
   }, []);
 
@@ -125,7 +129,10 @@ export function Gantt(props: GanttProps) {
   useEffect(() => {
     if (needed > widest) setWidest(needed);
   }, [needed, widest]);
-  const labelWidth = Math.max(LABEL_WIDTH, Math.min(Math.max(widest, needed), Math.floor(width * LABEL_MAX_SHARE)));
+  // (On a phone's chart, under ~575 px, the labels' 230 px would leave the bars a sliver:
+  // there they take at most PHONE_LABEL_SHARE and end in "…". Wider, this changes nothing.)
+  const labelWidth = Math.min(Math.max(LABEL_WIDTH, Math.min(Math.max(widest, needed), Math.floor(width * LABEL_MAX_SHARE))),
+                              Math.floor(width * PHONE_LABEL_SHARE));
   const chartWidth = width - labelWidth;
   // The view fits the run whatever its length: a 7 ms run fills the chart as a 2 h one does.
   const earliest = Math.min(0, ...bars.map((b) => (toMs(b.queuedAt) ?? origin) - origin));
