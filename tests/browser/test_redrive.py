@@ -102,3 +102,26 @@ def test_redrive_from_the_executions_list(logged_in_page: Any) -> None:
     assert ex.status == "failed" and ex.state["redrive"]["number"] == 1
     assert NodeRun.objects.filter(execution_id=run["id"], node_id="double", scope="loop#0").count() == 1
     assert NodeRun.objects.filter(execution_id=run["id"], node_id="double", scope="loop#1").count() == 2
+
+
+def test_redriving_a_loop_by_its_bar_says_and_runs_every_item(logged_in_page: Any) -> None:
+    page = logged_in_page
+    d = _loop("if (item.n === 1) { throw new Error('one') } return item.n")
+    workflow = api_post(page, "/api/workflows", {"name": "Loop bar redrive", "definition": d})
+    run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"items": [{"n": 0}, {"n": 1}, {"n": 2}]}})
+    page.goto(f"/executions/{run['id']}/")
+    wait_for_status(page, "failed")
+    page.locator("[data-testid=timeline-bar][data-node-id=loop]").click()
+    page.click("[data-testid=redrive-selection]")
+    # A loop chosen as a node re-runs all its items (the server decides so): the dialog must
+    # not promise that the items that succeeded are kept.
+    what = page.locator("[data-testid=redrive-what]").inner_text()
+    assert "with every one of its items" in what, what
+    page.click("[data-testid=redrive-confirm]")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and NodeRun.objects.filter(
+            execution_id=run["id"], node_id="double").count() < 6:
+        time.sleep(0.1)
+    wait_for_status(page, "failed", timeout=30_000)  # version 1 still throws for item 1
+    for i in range(3):
+        assert NodeRun.objects.filter(execution_id=run["id"], node_id="double", scope=f"loop#{i}").count() == 2

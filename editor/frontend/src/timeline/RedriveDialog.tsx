@@ -17,6 +17,8 @@ const FINISHED = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out", "
 interface Target {
   label: string;
   body: { nodes?: string[]; items?: Record<string, number[]> };
+  /** A loop chosen by its bar: every item of it runs again, none is kept. */
+  whole?: boolean;
 }
 
 /** What redriving the selected bar means: one loop item, or one node (every item of it in a
@@ -29,7 +31,7 @@ export function selectionTarget(bar: Bar | null, nameOf: (nodeId: string) => str
     const name = nameOf(loop);
     return { label: `item ${bar.iteration} of ${name && name !== loop ? name : `loop ${loop}`}`, body: { items: { [loop]: [bar.iteration] } } };
   }
-  return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] } };
+  return { label: `node ${bar.name || bar.nodeId}`, body: { nodes: [bar.nodeId] }, whole: bar.container };
 }
 
 export { plural };
@@ -75,9 +77,11 @@ export function redriveFailed(status: ExecutionStatus, counts?: FailedCounts): {
 }
 
 /** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
-export function RedriveDialog({ label, busy, runVersion, onClose, onConfirm }: {
+export function RedriveDialog({ label, busy, runVersion, whole = false, onClose, onConfirm }: {
   label: string;
   busy: boolean;
+  /** A loop chosen as a node: all its items run again (the server re-runs them all). */
+  whole?: boolean;
   /** The version the run is on (named beside "the version this run used"). */
   runVersion?: number;
   onClose: () => void;
@@ -87,9 +91,12 @@ export function RedriveDialog({ label, busy, runVersion, onClose, onConfirm }: {
   const first = useRef<HTMLInputElement>(null);
   return (
     <Dialog title={`Redrive ${label}`} titleId="redrive-title" testId="redrive-dialog" onClose={onClose} initialFocus={first}>
-      <p>
-        Runs again {label} and everything downstream, in this same execution. Everything that succeeded is kept;
-        trace ids stay the same.
+      <p data-testid="redrive-what">
+        {whole
+          ? <>Runs again {label} with every one of its items, and everything downstream, in this same execution. Everything
+            else that succeeded is kept; trace ids stay the same.</>
+          : <>Runs again {label} and everything downstream, in this same execution. Everything that succeeded is kept;
+            trace ids stay the same.</>}
       </p>
       <fieldset>
         <legend>Version</legend>
@@ -177,7 +184,7 @@ export function RedriveControls({ executionId, status, bars, selected, counts, r
         </span>
       )}
       {open && (
-        <RedriveDialog label={open.label} busy={busy} runVersion={runVersion} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
+        <RedriveDialog label={open.label} busy={busy} runVersion={runVersion} whole={open.whole} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
       )}
     </div>
   );
