@@ -47,3 +47,36 @@ def test_the_workflow_canvas_still_shows_every_node_after_a_bar_is_opened(logged
     page.wait_for_selector("text=Trace id")
     page.wait_for_timeout(500)
     assert mini_nodes_outside(page) == []
+
+
+def test_a_small_run_is_drawn_at_most_at_the_editors_size(logged_in_page: Any) -> None:
+    """React Flow's fit magnified a graph of two nodes up to 2×: two giant boxes filled the
+    small canvas. It now fits without magnifying past the editor's size (zoom 1), also
+    after the canvas changes size (a bar's details opened beside it)."""
+    page = logged_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    definition = {
+        "schemaVersion": 1, "name": "Two", "settings": {},
+        "nodes": [{"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 0}, "config": {}},
+                  {"id": "out", "type": "output", "name": "Out", "position": {"x": 300, "y": 0},
+                   "config": {"value": "{{input}}"}}],
+        "edges": [{"id": "e1", "source": "start", "target": "out"}],
+    }
+    workflow = api_post(page, "/api/workflows", {"name": "Two", "definition": definition})
+    run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {}})
+    page.goto(f"/executions/{run['id']}/")
+    wait_for_status(page, "succeeded")
+    node = "[data-testid=mini-canvas] .react-flow__node[data-id='out']"
+    page.wait_for_selector(node)
+    page.wait_for_timeout(300)
+
+    def drawn_width() -> float:
+        return float(page.evaluate(f"() => document.querySelector(\"{node}\").getBoundingClientRect().width"))
+
+    laid_out = float(page.evaluate(f"() => document.querySelector(\"{node}\").offsetWidth"))
+    assert drawn_width() <= laid_out + 1, (drawn_width(), laid_out)
+    page.click("[data-testid=timeline-bar][data-node-id='out']")
+    page.wait_for_selector("text=Trace id")
+    page.wait_for_timeout(500)
+    assert drawn_width() <= laid_out + 1, (drawn_width(), laid_out)
+    assert mini_nodes_outside(page) == []

@@ -20,6 +20,10 @@ interface MiniCanvasProps {
   onSelectNode: (nodeId: string) => void;
 }
 
+// Fitted, never magnified past the editor's own size: React Flow's fit zooms a small graph
+// up to 2×, and a run of two or three nodes filled the box with one or two giant boxes.
+const FIT = { maxZoom: 1 } as const;
+
 export function MiniCanvas({ nodes, edges, statusByNode, statusText = NO_TEXT, selectedNodeId, onSelectNode }: MiniCanvasProps) {
   const flowNodes = useMemo<Node[]>(() => {
     const boxes = miniCanvasBoxes(nodes);
@@ -69,14 +73,14 @@ export function MiniCanvas({ nodes, edges, statusByNode, statusText = NO_TEXT, s
       width = element.clientWidth;
       height = element.clientHeight;
       // After React Flow's own observer has taken the new size (it fits to the size it knows).
-      window.requestAnimationFrame(() => void flow.current?.fitView());
+      window.requestAnimationFrame(() => void flow.current?.fitView(FIT));
     });
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
   return (
     <div className="tl-mini" data-testid="mini-canvas" ref={pane}>
-      <ReactFlow nodes={flowNodes} edges={flowEdges} fitView onInit={(instance) => { flow.current = instance; }}
+      <ReactFlow nodes={flowNodes} edges={flowEdges} fitView fitViewOptions={FIT} onInit={(instance) => { flow.current = instance; }}
                  // React Flow's default floor (0.5) kept a narrowed canvas from fitting a wide graph.
                  minZoom={0.05} nodesDraggable={false} nodesConnectable={false}
                  elementsSelectable={false} zoomOnScroll={false} panOnDrag proOptions={{ hideAttribution: true }}
