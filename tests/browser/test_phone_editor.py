@@ -179,3 +179,29 @@ def test_moving_a_node_on_a_phone_does_not_cover_the_canvas(logged_in_page: Any,
     node.click()
     page.wait_for_selector("[data-testid=node-panel]")
     assert page_errors.unexpected() == []
+
+
+def test_tab_stays_inside_the_open_palette_drawer(logged_in_page: Any) -> None:
+    """The drawer covers the canvas and the toolbar: tabbing on from its last node type went
+    to controls behind the backdrop. Tab and Shift+Tab now cycle inside it, as in a dialog."""
+    page = logged_in_page
+    open_editor(page, 360)
+    usable(page, "[data-testid=open-palette]", 360).click()
+    page.locator("[data-testid=palette-search]").wait_for()
+    inside = "() => document.querySelector('[data-testid=palette]').contains(document.activeElement)"
+    stops = int(page.evaluate("""() => [...document.querySelectorAll('[data-testid=palette] button, [data-testid=palette] input, [data-testid=palette] [tabindex="0"]')]
+                                  .filter(el => el.getClientRects().length > 0).length"""))
+    seen = set()
+    for _ in range(stops + 3):  # once round and on
+        page.keyboard.press("Tab")
+        assert page.evaluate(inside), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+        seen.add(page.evaluate("document.activeElement.dataset.testid || document.activeElement.tagName"))
+    assert "palette-log" in seen and "close-palette" in seen
+    # Shift+Tab from the first stop goes round to the last node type, not out.
+    page.locator("[data-testid=close-palette]").focus()
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(inside)
+    # Closed, Tab goes through the page again.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert not page.evaluate(inside)

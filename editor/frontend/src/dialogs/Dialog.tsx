@@ -65,7 +65,7 @@ export function useDialog(box: RefObject<HTMLElement | null>, onClose: () => voi
 }
 
 /** Tab from the last focusable element goes to the first, Shift+Tab from the first to the last. */
-function cycle(element: HTMLElement, event: KeyboardEvent): void {
+export function cycle(element: HTMLElement, event: KeyboardEvent): void {
   const items = focusables(element);
   const first = items[0];
   const last = items[items.length - 1];

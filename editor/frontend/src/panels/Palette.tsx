@@ -7,6 +7,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { NodeTypeInfo } from "../api/types";
+import { cycle } from "../dialogs/Dialog";
 import { NODE_ICONS } from "../nodes/summaries";
 
 export const DRAG_MIME = "application/x-flowmaestro-node-type";
@@ -42,8 +43,21 @@ export function Palette({ nodeTypes, onAdd, unavailable = {}, open = false, onCl
   useEffect(() => {
     if (open) search.current?.focus();
   }, [open]);
+  // While it is open as a drawer, Tab and Shift+Tab stay inside it, as in a dialog: the
+  // canvas and the toolbar behind it are covered, and a keyboard user tabbing on from the
+  // last node type landed on controls the backdrop hides.
+  const drawer = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const element = drawer.current;
+    if (!open || !element) return;
+    const tab = (event: KeyboardEvent) => {
+      if (event.key === "Tab") cycle(element, event);
+    };
+    window.addEventListener("keydown", tab, true);
+    return () => window.removeEventListener("keydown", tab, true);
+  }, [open]);
   return (
-    <aside id="fm-palette" className={open ? "fm-palette is-open" : "fm-palette"} aria-label="Node palette" data-testid="palette">
+    <aside ref={drawer} id="fm-palette" className={open ? "fm-palette is-open" : "fm-palette"} aria-label="Node palette" data-testid="palette">
       {/* Shown only as the phone's drawer (editor.css). */}
       <div className="fm-sheet-head fm-palette-head">
         <strong>Add a node</strong>
