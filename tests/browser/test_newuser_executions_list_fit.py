@@ -91,6 +91,9 @@ def test_on_a_phone_each_run_is_a_card_with_its_controls_on_screen(logged_in_pag
 
     sizes = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth]")
     assert max(sizes) <= width, sizes
+    # The cards use the width: the page's desktop margins (24 px a side) took an eighth of it.
+    left = page.locator("[data-testid=execution-row]").first.bounding_box()
+    assert left and left["x"] <= 12 and left["width"] >= width - 24, left
     for test_id in ("filter-status", "filter-workflow", "filter-trace", "select-all", "bulk-cancel", "bulk-version",
                     "bulk-rerun"):
         usable(page.locator(f"[data-testid={test_id}]"), width)
