@@ -13,17 +13,9 @@ from typing import Any
 import pytest
 
 from tests.browser.canvas import open_node, set_code_field
-from tests.browser.helpers import api_get, api_post
+from tests.browser.helpers import api_get, api_post, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-STATUS = "[data-testid=execution-status]"
-
-
-def wait_text(page: Any, selector: str, text: str, timeout: float = 20_000) -> None:
-    page.wait_for_function("([s, t]) => document.querySelector(s)?.textContent === t", arg=[selector, text],
-                           timeout=timeout)
-
 
 def definition(calc: str) -> dict[str, Any]:
     return {
@@ -54,7 +46,7 @@ def test_a_failed_node_fixed_on_the_canvas_re_runs_from_there_keeping_what_ran_b
                                                  "definition": definition('throw new Error("not yet")')})
     run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"n": 4}})
     page.goto(f"/workflows/{workflow['id']}/")
-    wait_text(page, STATUS, "failed")
+    wait_for_status(page, "failed")
 
     # A node of a run that ended offers it; the run bar's own re-run starts from the start.
     open_node(page, "calc")
@@ -66,7 +58,7 @@ def test_a_failed_node_fixed_on_the_canvas_re_runs_from_there_keeping_what_ran_b
     set_code_field(page, "field-expression", "return {doubled: input.n * 2}")
     assert "Unsaved" in page.inner_text("[data-testid=save-state]")
     page.click("[data-testid=rerun-from-here]")
-    wait_text(page, STATUS, "succeeded")
+    wait_for_status(page, "succeeded")
     assert "Saved" in page.inner_text("[data-testid=save-state]")
     page.wait_for_function("() => document.querySelector('[data-testid=toast]')?.textContent.includes('Re-running Calc')")
 
@@ -96,12 +88,12 @@ def test_no_button_while_the_run_goes_on_and_a_refusal_says_why(logged_in_page: 
     workflow = api_post(page, "/api/workflows", {"name": "Fix and go on", "definition": slow})
     run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"n": 1}})
     page.goto(f"/workflows/{workflow['id']}/")
-    wait_text(page, STATUS, "running")
+    wait_for_status(page, "running")
     # While the run goes on, what a node gets is still being decided: no re-run from it.
     open_node(page, "fetch")
     page.wait_for_selector("[data-testid=run-data]")
     assert page.query_selector("[data-testid=rerun-from-here]") is None
-    wait_text(page, STATUS, "succeeded")
+    wait_for_status(page, "succeeded")
     page.wait_for_selector("[data-testid=rerun-from-here]")
 
     # Meanwhile, in another tab, Calc was deleted and saved: the server says so, and the

@@ -11,16 +11,15 @@ more than once; one layer of gzip or deflate reads as before.
 from __future__ import annotations
 
 import gzip
-import tracemalloc
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from engine.nodes.base import EngineOptions, NodeError
 from engine.nodes.http import MAX_RESPONSE_BYTES
 from tests.http_server import QuietHandler, serving
+from tests.memory import peak_mb
 
 ALLOW = EngineOptions(http_allow_private=True)
 ZEROS = 300 * 1024 * 1024
@@ -54,17 +53,6 @@ def server() -> Iterator[str]:
     with serving(Compressed) as url:
         yield url
 
-
-@contextmanager
-def peak_mb() -> Iterator[list[float]]:
-    """The most memory Python held at once inside the block, in MB (bytes included)."""
-    seen: list[float] = []
-    tracemalloc.start()
-    try:
-        yield seen
-    finally:
-        seen.append(tracemalloc.get_traced_memory()[1] / 1e6)
-        tracemalloc.stop()
 
 
 def test_a_body_compressed_twice_is_refused_without_inflating_it(run_node, server):

@@ -10,9 +10,7 @@ naming it, without the objects ever being made. Ordinary large answers still par
 from __future__ import annotations
 
 import json
-import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -20,6 +18,7 @@ from engine.core.json_bounds import DEFAULT_HTTP_JSON_MAX_VALUES
 from engine.nodes.base import EngineOptions, NodeError
 from engine.nodes.http import MAX_RESPONSE_BYTES
 from tests.http_server import QuietHandler, serving
+from tests.memory import peak_mb
 
 ALLOW = EngineOptions(http_allow_private=True)
 # Just under the 20 MB body bound: 6,990,506 empty objects.
@@ -43,17 +42,6 @@ def server() -> Iterator[str]:
     with serving(Answers) as url:
         yield url
 
-
-@contextmanager
-def peak_mb() -> Iterator[list[float]]:
-    """The most memory Python held at once inside the block, in MB."""
-    seen: list[float] = []
-    tracemalloc.start()
-    try:
-        yield seen
-    finally:
-        seen.append(tracemalloc.get_traced_memory()[1] / 1e6)
-        tracemalloc.stop()
 
 
 def test_a_20_mb_answer_of_empty_objects_fails_the_node_run_before_it_is_parsed(run_node, server):
