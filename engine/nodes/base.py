@@ -351,6 +351,7 @@ class NodeType:
             "defaults": dict(cls.defaults),
             "ports": {"inputs": ["in"] if cls.type != "start" else [], "outputs": ["out", *cls.output_handles]},
             "container": cls.container,
+            "pinnable": cls.pinnable,
         }
 
     def run(self, ctx: NodeContext) -> Any:  # pragma: no cover - abstract
