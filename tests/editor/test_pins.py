@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ def call_then_output(url: str, *, before: list[dict[str, Any]] | None = None) ->
         [START, *(before or []),
          {"id": "call", "type": "http", "name": "Call", "config": {"method": "GET", "url": url + "/slow-paid"}},
          {"id": "o", "type": "output", "name": "o", "config": {"value": "{{call.body.greeting}}"}}],
-        list(zip(chain, chain[1:])))
+        list(pairwise(chain)))
 
 
 def create(client: Any, d: dict[str, Any]) -> int:
