@@ -23,7 +23,10 @@ the workflow's current one (`version="latest"`: after fixing the workflow in a n
 version); `input` replaces the run input (run dead letters) or the dead item (item dead
 letters). Either way the dead letter records when and as which execution it was replayed; a
 replayed or discarded dead letter cannot be replayed again (the new execution, if it
-fails, makes its own dead letter).
+fails, makes its own dead letter). A redrive of the execution a letter came from settles its
+letters of what it re-runs ("redriven in #N"), and a redrive without a selection that would
+re-run a letter that was replayed elsewhere is refused (`engine.services.execution_redrive`):
+either way one failure's work runs again once.
 """
 
 from __future__ import annotations

@@ -15,13 +15,13 @@ from editor.models import Workflow, WorkflowVersion
 from editor.services import InvalidDefinition
 from engine.core.bounded import BoundedCache
 from engine.core.branches import new_trace_id
-from engine.core.graph import validate_definition
+from engine.core.graph import Graph, validate_definition
 from engine.core.signals import handler_for, signal_refusal
 from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.nodes import container_types
-from engine.store.dead_letters import settle_dead_letters_of_redrive
+from engine.store.dead_letters import replayed_elsewhere, settle_dead_letters_of_redrive
 from engine.store.queue import queue_settings
 from engine.store.sql import insert, insert_with_child
 
@@ -108,10 +108,13 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
 
 def execution_start(
     *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
-    traceparent: str | None = None,
+    traceparent: str | None = None, pinned: dict[str, Any] | None = None,
 ) -> Execution:
     """Queue a run of the workflow's current version (or `version`), pinned to it.
-    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent."""
+    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
+    `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
+    running those nodes; kept in the execution's state, so that what the run uses is fixed
+    when it is recorded (a later pin edit, a restart or a takeover changes nothing)."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -137,7 +140,8 @@ def execution_start(
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
-            trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
+            trace_id=new_trace_id(), last_seq=1,
+            state={"otel": new_trace_context(traceparent), **({"pinned": pinned} if pinned else {})},
         )
         started_by = ({"startedBy": user.get_username()}
                       if user is not None and user.pk != workflow.owner_id else None)
@@ -172,9 +176,12 @@ def execution_retry(
     """A new run of the same workflow: its original version (or the latest) with the
     original input (or `input`, e.g. edited in the re-run dialog) and priority."""
     chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
+    # A test run that used pinned data is retried with the same pins (its snapshot); any
+    # other run never gets pins, whatever is pinned now.
+    pinned = (execution.state or {}).get("pinned") if isinstance(execution.state, dict) else None
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
-        priority=execution.priority, version=chosen,
+        priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
     )
 
 
@@ -196,7 +203,6 @@ def execution_redrive(
 
     A succeeded execution can be redriven as a whole too when something in it did not
     succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
-    from engine.core.graph import Graph
     from engine.core.redrive import rerun_keys
     from engine.models import DeadLetter, NodeRun
 
@@ -252,6 +258,8 @@ def execution_redrive(
         if execution.status == "succeeded" and not selective and not (row["failed_nodes"] or row["failed_items"]):
             raise NotRedrivable("execution is succeeded and nothing in it failed: "
                                 "choose nodes or items to re-run parts of it")
+        if not selective:
+            _refuse_what_a_replay_ran(execution, graph, new_version=chosen.pk != execution.version_id)
         since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
         # Where runs before the `failed_items` column kept it (engine migration 0007).
         state.pop("failedItems", None)
@@ -298,6 +306,47 @@ def execution_redrive(
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
     return execution
+
+
+def _refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version: bool) -> None:
+    """A redrive without a selection re-runs what failed; a loop item (or the run) whose dead
+    letter was replayed meanwhile already ran again in the replay's execution, and running it
+    here too repeats its side effects (a charge made twice). Refused, naming the items, as
+    Step Functions and Temporal users expect a re-run never to repeat work that succeeded:
+    choosing nodes or items redrives what the user names (that item too, if named)."""
+    from engine.core.redrive import rerun_keys
+    from engine.models import DeadLetter, NodeRun
+
+    if not DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=False).exclude(
+            replayed_execution_id=execution.pk).exists():
+        return
+    # What the engine will re-run, decided as it will decide it (engine.core.history).
+    rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
+                .values("scope", "node_id", "status", "seq"))
+    rerun = rerun_keys(graph, rows, new_version=new_version, after_success=execution.status == "succeeded")
+    letters = replayed_elsewhere(execution=execution, rerun=rerun)
+    if not letters:
+        return
+
+    def as_execution(letter: DeadLetter) -> str:
+        return f"execution #{letter.replayed_execution_id}" if letter.replayed_execution_id else "an execution since deleted"
+
+    def what(letter: DeadLetter) -> str:
+        if letter.kind == "run":
+            return "the run"
+        node = graph.nodes.get(letter.node_id)
+        return f"item {letter.item_index} of loop {node.name if node is not None else letter.node_id}"
+
+    named = [f"{what(letter)} (as {as_execution(letter)})" for letter in letters[:5]]
+    more = f" and {len(letters) - 5} more" if len(letters) > 5 else ""
+    one = len(letters) == 1
+    raise NotRedrivable(
+        f"already replayed from {'its dead letter' if one else 'their dead letters'}: {', '.join(named)}{more}; "
+        f"a redrive would run {'it' if one else 'them'} a second time. Choose the nodes or items to redrive "
+        f"to leave {'it' if one else 'them'} out, or name {'it' if one else 'them'} to run again anyway",
+        [{"message": f"{'the run' if letter.kind == 'run' else f'item {letter.item_index}'} was replayed as "
+                     f"{as_execution(letter)}", **({"nodeId": letter.node_id} if letter.kind == "item" else {})}
+         for letter in letters[:5]])
 
 
 APPLICABLE = {

@@ -70,10 +70,37 @@ def settle_dead_letters_of_redrive(*, execution: Execution, rerun: set[tuple[str
     Called inside the redrive's transaction."""
     open_letters = DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
                                              discarded_at__isnull=True)
-    items = {(loop, int(index)) for scope, _ in rerun if scope
-             for loop, _, index in [scope.rpartition("/")[2].partition("#")] if index.isdigit()}
+    items = _rerun_items(rerun)
     settled = [letter.pk for letter in open_letters.only("pk", "kind", "node_id", "item_index")
                if letter.kind == "run" or (letter.node_id, letter.item_index) in items]
     if not settled:
         return 0
     return DeadLetter.objects.filter(pk__in=settled).update(replayed_at=timezone.now(), replayed_execution=execution)
+
+
+def _rerun_items(rerun: set[tuple[str, str]]) -> set[tuple[str, int]]:
+    """(loop node id, item index) of the loop items among a redrive's re-run scopes."""
+    return {(loop, int(index)) for scope, _ in rerun if scope
+            for loop, _, index in [scope.rpartition("/")[2].partition("#")] if index.isdigit()}
+
+
+def replayed_elsewhere(*, execution: Execution, rerun: set[tuple[str, str]]) -> list[DeadLetter]:
+    """The dead letters of `execution` that a replay already ran again *as another execution*,
+    and whose work a redrive re-running `rerun` would do a second time: the run's letter (its
+    replay ran the whole run again) and those of the loop items among `rerun`. Only the
+    latest letter of the run and of each item counts: one that failed again here after its
+    replay (the user re-ran it by name) has a newer letter, and that failure is this run's.
+    Letters that a redrive of this execution settled (`settle_dead_letters_of_redrive`) are
+    not replays elsewhere."""
+    letters = DeadLetter.objects.filter(execution_id=execution.pk)
+    elsewhere = letters.filter(replayed_at__isnull=False).exclude(replayed_execution_id=execution.pk)
+    if not rerun or not elsewhere.exists():
+        return []
+    latest: dict[tuple[str, str, int | None], DeadLetter] = {}
+    for letter in letters.order_by("id").only("pk", "kind", "node_id", "item_index", "replayed_at",
+                                             "replayed_execution_id"):
+        latest[(letter.kind, letter.node_id, letter.item_index)] = letter
+    items = _rerun_items(rerun)
+    return [letter for letter in latest.values()
+            if letter.replayed_at is not None and letter.replayed_execution_id != execution.pk
+            and (letter.kind == "run" or (letter.node_id, letter.item_index) in items)]

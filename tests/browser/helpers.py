@@ -82,8 +82,9 @@ APPROVAL = {
 }
 
 
-def fan_out(duration_ms: int) -> dict[str, Any]:
-    """The seed's fan-out: start → three branches → merge."""
+def fan_out(duration_ms: int, layer_x: int = 250) -> dict[str, Any]:
+    """The seed's fan-out: start → three branches → merge, its layers `layer_x` apart (the
+    demo workflows' 300+ leaves room for the branch names between them)."""
     return {
         "schemaVersion": 1,
         "name": "Fan-out",
@@ -91,11 +92,12 @@ def fan_out(duration_ms: int) -> dict[str, Any]:
         "nodes": [
             {"id": "start", "type": "start", "name": "Start", "position": {"x": 0, "y": 150}, "config": {}},
             *[
-                {"id": f"process_{i}", "type": "delay", "name": f"Process {i}", "position": {"x": 250, "y": i * 120},
+                {"id": f"process_{i}", "type": "delay", "name": f"Process {i}", "position": {"x": layer_x, "y": i * 120},
                  "config": {"duration": duration_ms}}
                 for i in (1, 2, 3)
             ],
-            {"id": "aggregate", "type": "merge", "name": "Aggregate", "position": {"x": 500, "y": 150}, "config": {}},
+            {"id": "aggregate", "type": "merge", "name": "Aggregate", "position": {"x": 2 * layer_x, "y": 150},
+             "config": {}},
         ],
         "edges": [
             *[{"id": f"out{i}", "source": "start", "target": f"process_{i}"} for i in (1, 2, 3)],

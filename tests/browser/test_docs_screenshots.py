@@ -33,7 +33,7 @@ def test_screenshots_for_the_parallel_execution_guide(logged_in_page: Any, live_
     page = logged_in_page
     page.set_viewport_size({"width": 1280, "height": 760})
 
-    fan = api_post(page, "/api/workflows", {"name": "Fan-out", "definition": fan_out(800)})
+    fan = api_post(page, "/api/workflows", {"name": "Fan-out", "definition": fan_out(800, layer_x=320)})
     page.goto(f"/workflows/{fan['id']}/")
     page.wait_for_selector(".react-flow__node[data-id=aggregate]")
     page.wait_for_timeout(300)
