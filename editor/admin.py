@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from editor import services, triggers
-from editor.models import Schedule, Webhook, WebhookAuth, Workflow, WorkflowVersion
+from editor.models import PinnedOutput, Schedule, Webhook, WebhookAuth, Workflow, WorkflowVersion
 from engine.core import json_bounds
 from flowmaestro import json_parser
 from flowmaestro.admin_lookups import ModelAdmin
@@ -223,3 +223,27 @@ class WebhookAdmin(ModelAdmin[Webhook]):
                 triggers.webhook_update(webhook=created, enabled=False)
             return
         super().save_model(request, obj, form, change)
+
+
+@admin.register(PinnedOutput)
+class PinnedOutputAdmin(ModelAdmin[PinnedOutput]):
+    """Pinned test data: seen and deleted here; written only through the API, which checks
+    the node and the bounds (editor.pins)."""
+
+    list_display = ["id", "workflow", "node_id", "size", "updated_at", "updated_by"]
+    search_fields = ["workflow__name", "node_id"]
+    list_select_related = ["workflow", "updated_by"]
+    fields = readonly_fields = ("workflow", "node_id", "size", "updated_at", "updated_by", "data_json")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).defer("data")  # up to a megabyte per row: not in the list
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PinnedOutput | None = None) -> bool:
+        return False
+
+    @admin.display(description="data")
+    def data_json(self, pin: PinnedOutput) -> str:
+        return pretty_json(pin.data)

@@ -14,11 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import selectors, services
+from editor import pins, selectors, services
 from editor.serializers import (
     ExpressionTestInputSerializer,
     ExpressionTestResultSerializer,
     InvalidDefinitionSerializer,
+    PinInputSerializer,
+    PinSerializer,
     RunInputSerializer,
     RunResultSerializer,
     ValidateInputSerializer,
@@ -205,17 +207,61 @@ class WorkflowRunApi(APIView):
             user=request.user, workflow_id=workflow_id
         )
         serializer.is_valid(raise_exception=True)
+        pinned = None
+        if serializer.validated_data["usePinnedData"]:
+            # The pins in force now, for the version this run will run: copied onto the
+            # execution, so a pin edited while it runs (or a takeover) changes nothing.
+            run_version = version or workflow.current_version()
+            pinned = pins.pins_in_force(
+                workflow=workflow, definition=run_version.definition if run_version else workflow.definition)
         execution = engine_services.execution_start(
             workflow=workflow,
             user=request.user,
             input=serializer.validated_data["input"],
             priority=serializer.validated_data["priority"],
             version=version,
+            pinned=pinned,
         )
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},
             status=status.HTTP_201_CREATED,
         )
+
+
+PIN_ERRORS: dict[int, Any] = {
+    400: OpenApiResponse(DETAIL_SERIALIZER, description="Not a node of the workflow, a node that cannot be pinned, "
+                                                        "or data over FLOWMAESTRO_PINNED_DATA_MAX_BYTES; "
+                                                        "`errors: [{message, nodeId}]`"),
+    404: WORKFLOW_ERRORS[404],
+    409: OpenApiResponse(DETAIL_SERIALIZER, description="FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW nodes are pinned already"),
+}
+
+
+class WorkflowPinListApi(APIView):
+    """The workflow's pinned test data, one entry per pinned node."""
+
+    @extend_schema(responses={200: PinSerializer(many=True), 404: WORKFLOW_ERRORS[404]})
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        return Response(PinSerializer(pins.pin_list(workflow=workflow), many=True).data)
+
+
+class WorkflowPinDetailApi(APIView):
+    @extend_schema(request=PinInputSerializer, responses={200: PinSerializer, **PIN_ERRORS})
+    def put(self, request: Request, workflow_id: str, node_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = PinInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pin = pins.pin_put(workflow=workflow, user=request.user, node_id=node_id,
+                           data=serializer.validated_data["data"])
+        return Response(PinSerializer(pin).data)
+
+    @extend_schema(responses={204: None, 404: WORKFLOW_ERRORS[404]})
+    def delete(self, request: Request, workflow_id: str, node_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        if not pins.pin_delete(workflow=workflow, node_id=node_id):
+            return Response({"detail": f"node {node_id} has no pinned data."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WorkflowExpressionTestApi(APIView):

@@ -22,6 +22,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(WORKFLOW + r"/run/?$", api.WorkflowRunApi.as_view(), name="api-workflow-run"),
     re_path(WORKFLOW + r"/test-expression/?$", api.WorkflowExpressionTestApi.as_view(),
             name="api-workflow-test-expression"),
+    re_path(WORKFLOW + r"/pins/?$", api.WorkflowPinListApi.as_view(), name="api-workflow-pins"),
+    # A node id is at most 100 characters (engine.core.rules.MAX_NODE_ID_LENGTH), any but "/".
+    re_path(WORKFLOW + r"/pins/(?P<node_id>[^/]{1,100})/?$", api.WorkflowPinDetailApi.as_view(),
+            name="api-workflow-pin"),
     re_path(r"^demo-workflows/?$", api.DemoWorkflowsApi.as_view(), name="api-demo-workflows"),
     re_path(WORKFLOW + r"/webhooks/?$", trigger_api.WebhookListApi.as_view(), name="api-workflow-webhooks"),
     re_path(WORKFLOW + r"/webhooks/(?P<webhook_id>[0-9]{1,19})/?$", trigger_api.WebhookDetailApi.as_view(),

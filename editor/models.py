@@ -149,3 +149,29 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return f"schedule {self.name or self.cron} of {self.workflow.name}"
+
+
+class PinnedOutput(models.Model):
+    """A node's pinned test data (n8n's "pin data"): in a run started from the editor with
+    `usePinnedData`, this node does not run and outputs `data` at once. Kept outside the
+    definition on purpose: definitions are strictly validated and versions immutable, while
+    pins change at every click of the person building the workflow, and production triggers
+    (webhooks, schedules) must never see them. The pins in force are copied onto the
+    execution when it is recorded (engine.services.execution_start)."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="pinned_outputs")
+    node_id = models.CharField(max_length=100)
+    data = ReadableJSONField(null=True, blank=True)
+    # Bytes of `data` as JSON, measured once on write: the list and the run's snapshot
+    # check the bounds without encoding every pin again.
+    size = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["node_id"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "node_id"], name="unique_pinned_output")]
+
+    def __str__(self) -> str:
+        return f"pinned output of {self.node_id} in {self.workflow.name}"

@@ -135,6 +135,26 @@ class InvalidDefinitionSerializer(serializers.Serializer[Any]):
 class RunInputSerializer(KnownKeysSerializer):
     input = serializers.DictField(required=False, default=dict, child=serializers.JSONField())
     priority = JSONIntegerField(required=False, default=0, min_value=-1_000_000, max_value=1_000_000)
+    # Pinned test data (editor.pins): pinned nodes output their pins instead of running.
+    # Off unless asked: only the editor's Run button asks; webhooks and schedules never do.
+    usePinnedData = JSONBooleanField(required=False, default=False)
+
+
+class PinInputSerializer(KnownKeysSerializer):
+    """`PUT /api/workflows/{id}/pins/{nodeId}`: the output to pin, any JSON (null too)."""
+
+    data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
+
+
+class PinSerializer(serializers.Serializer[Any]):
+    nodeId = serializers.CharField(source="node_id")
+    data = serializers.JSONField(allow_null=True)  # type: ignore[assignment]
+    size = serializers.IntegerField(help_text="bytes of `data` as JSON")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+    updatedBy = serializers.SerializerMethodField()
+
+    def get_updatedBy(self, pin: Any) -> str | None:
+        return pin.updated_by.get_username() if pin.updated_by is not None else None
 
 
 class RunResultSerializer(serializers.Serializer[Any]):

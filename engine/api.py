@@ -399,6 +399,7 @@ NODE_TYPE_SERIALIZER = inline_serializer(
         "defaults": serializers.JSONField(),
         "ports": serializers.JSONField(),
         "container": JSONBooleanField(),
+        "pinnable": JSONBooleanField(help_text="its output may be pinned as test data"),
     },
     many=True,
 )

@@ -108,10 +108,13 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
 
 def execution_start(
     *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
-    traceparent: str | None = None,
+    traceparent: str | None = None, pinned: dict[str, Any] | None = None,
 ) -> Execution:
     """Queue a run of the workflow's current version (or `version`), pinned to it.
-    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent."""
+    `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
+    `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
+    running those nodes; kept in the execution's state, so that what the run uses is fixed
+    when it is recorded (a later pin edit, a restart or a takeover changes nothing)."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -137,7 +140,8 @@ def execution_start(
         execution = Execution(
             workflow=workflow, version=version, owner_id=workflow.owner_id,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
-            trace_id=new_trace_id(), last_seq=1, state={"otel": new_trace_context(traceparent)},
+            trace_id=new_trace_id(), last_seq=1,
+            state={"otel": new_trace_context(traceparent), **({"pinned": pinned} if pinned else {})},
         )
         started_by = ({"startedBy": user.get_username()}
                       if user is not None and user.pk != workflow.owner_id else None)
@@ -172,9 +176,12 @@ def execution_retry(
     """A new run of the same workflow: its original version (or the latest) with the
     original input (or `input`, e.g. edited in the re-run dialog) and priority."""
     chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
+    # A test run that used pinned data is retried with the same pins (its snapshot); any
+    # other run never gets pins, whatever is pinned now.
+    pinned = (execution.state or {}).get("pinned") if isinstance(execution.state, dict) else None
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
-        priority=execution.priority, version=chosen,
+        priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
     )
 
 

@@ -472,6 +472,11 @@ FLOWMAESTRO_TIMELINE_MAX_BARS = env_int("FLOWMAESTRO_TIMELINE_MAX_BARS", 5000, m
 # execution runs on; a 409 only when none can go).
 FLOWMAESTRO_MAX_WORKFLOWS_PER_USER = env_int("FLOWMAESTRO_MAX_WORKFLOWS_PER_USER", 1000, minimum=1)
 FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW = env_int("FLOWMAESTRO_MAX_VERSIONS_PER_WORKFLOW", 500, minimum=2)
+# Pinned test data (editor.pins): the JSON one node's pin may hold, and how many nodes of
+# one workflow may be pinned. Every pin in force is copied onto an execution started with
+# `usePinnedData`, so together they also bound that run's stored state.
+FLOWMAESTRO_PINNED_DATA_MAX_BYTES = env_int("FLOWMAESTRO_PINNED_DATA_MAX_BYTES", 1_048_576, minimum=2)
+FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW = env_int("FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW", 20, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -61,7 +61,10 @@ class ExecutionRun:
         # (engine.core.signals / rollback), the branches between or in retries
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
-            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers")}
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
+            # Pinned test data: {node id: output}, fixed when the run was recorded
+            # (engine.services.execution_start); kept through redrives and takeovers.
+            "pinned")}
         # The stored rows of custom handler node runs that had not ended (the `handlers`
         # above): a takeover carries them on (engine.core.signals).
         pending = pending_handler_ids(self.extra_state)

@@ -21,6 +21,10 @@ EVENT_OUTPUT_LIMIT = 4000
 FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
 
 _SCALARS = (str, int, float, bool, type(None))
+# `claimed_by` of a node run whose output is pinned test data: no engine ran a body for it.
+# The column says who produced the outcome, so the marker costs no column of its own and
+# reaches every reader of node runs (API, timeline, admin) for free.
+PINNED_BY = "pinned"
 
 
 class NodeRunRow(TypedDict):

@@ -302,6 +302,11 @@ class NodeType:
     # A body that only computes data from its input and templates (no outside call, no
     # wait, no JavaScript): as a custom signal handler it runs even while the run is paused.
     data_only: ClassVar[bool] = False
+    # Whether its output may be pinned as test data (editor.pins): a node whose output is
+    # plain data the rest of the run only reads. Not a node whose work is routing (a
+    # condition's handle), joining, waiting, looping, setting variables or ending the run:
+    # its pinned "output" would skip exactly what the run needs it for.
+    pinnable: ClassVar[bool] = False
 
     @classmethod
     def only_data(cls, config: Mapping[str, Any]) -> bool:
@@ -346,6 +351,7 @@ class NodeType:
             "defaults": dict(cls.defaults),
             "ports": {"inputs": ["in"] if cls.type != "start" else [], "outputs": ["out", *cls.output_handles]},
             "container": cls.container,
+            "pinnable": cls.pinnable,
         }
 
     def run(self, ctx: NodeContext) -> Any:  # pragma: no cover - abstract

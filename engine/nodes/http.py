@@ -165,6 +165,7 @@ class HttpNode(NodeType):
     }
     defaults = {"method": "GET", "url": "", "timeout": 30000}
     remote = True  # blocking I/O: may run on a Celery worker
+    pinnable = True  # its output is data: pinned test data may stand in for it
 
     def run(self, ctx: NodeContext) -> Any:
         config = ctx.config

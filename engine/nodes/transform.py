@@ -127,6 +127,7 @@ class TransformNode(NodeType):
     inline = False
     remote = True  # `custom` (JavaScript) may run on a Celery worker
     data_only = True  # all but `custom` (runs_inline): see NodeType.only_data
+    pinnable = True  # its output is data: pinned test data may stand in for it
 
     @classmethod
     def runs_inline(cls, config: Mapping[str, Any]) -> bool:

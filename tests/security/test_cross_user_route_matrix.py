@@ -66,7 +66,7 @@ def test_every_object_route_answers_another_users_id_like_a_missing_one(alice_cl
     schedule = alice_client.post(f"/api/workflows/{workflow['id']}/schedules", {"cron": "0 * * * *"}, format="json")
     assert schedule.status_code == 201, schedule.content
     ids = {"workflow_id": workflow["id"], "execution_id": execution.pk, "webhook_id": hook["id"],
-           "schedule_id": schedule.json()["id"], "number": 1,
+           "schedule_id": schedule.json()["id"], "number": 1, "node_id": "boom",
            "dead_letter_id": DeadLetter.objects.get(execution_id=execution.pk).pk}
     routes = list(api_routes())
     assert len(routes) >= 20, routes  # the URL configuration was read

@@ -5,6 +5,7 @@ import type {
   ExecutionSummary,
   NodeRun,
   NodeTypeInfo,
+  PinnedOutput,
   ValidationResult,
   Workflow,
   WorkflowDefinition,
@@ -32,11 +33,21 @@ export const workflowsApi = {
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
   testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>
     api.post<{ ok: boolean; value?: unknown; error?: string; kind?: string; logs: string[] }>(`/api/workflows/${id}/test-expression`, body),
-  run: (id: string | number, input: unknown, priority?: number) =>
+  run: (id: string | number, input: unknown, priority?: number, usePinnedData?: boolean) =>
     api.post<{ id: number | string; status: string; traceId: string }>(`/api/workflows/${id}/run`, {
       input,
       ...(priority === undefined ? {} : { priority }),
+      ...(usePinnedData ? { usePinnedData: true } : {}),
     }),
+};
+
+/** Pinned test data of a workflow's nodes (kept beside the workflow, not in its definition). */
+export const pinsApi = {
+  list: (workflowId: string | number) => api.get<PinnedOutput[]>(`/api/workflows/${workflowId}/pins`),
+  put: (workflowId: string | number, nodeId: string, data: unknown) =>
+    api.put<PinnedOutput>(`/api/workflows/${workflowId}/pins/${encodeURIComponent(nodeId)}`, { data }),
+  remove: (workflowId: string | number, nodeId: string) =>
+    api.delete(`/api/workflows/${workflowId}/pins/${encodeURIComponent(nodeId)}`),
 };
 
 export const nodeTypesApi = {

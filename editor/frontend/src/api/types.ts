@@ -137,6 +137,18 @@ export interface NodeTypeInfo {
   defaults: Config;
   ports: { inputs: string[]; outputs: string[] };
   container: boolean;
+  /** Its output may be pinned as test data (http, transform). */
+  pinnable?: boolean;
+}
+
+/** A node's pinned test data (GET /api/workflows/{id}/pins): a run from the editor's Run
+ * button outputs `data` for this node instead of running it. */
+export interface PinnedOutput {
+  nodeId: string;
+  data: unknown;
+  size: number;
+  updatedAt: string;
+  updatedBy: string | null;
 }
 
 export type ExecutionStatus = "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled" | "timed_out";
@@ -172,6 +184,8 @@ export interface NodeRun {
   input: unknown;
   output: unknown;
   error: unknown;
+  /** Its output is the node's pinned test data: the node did not run. */
+  pinned?: boolean;
 }
 
 /** An execution without its node runs, as the server writes it (engine/serializers.py

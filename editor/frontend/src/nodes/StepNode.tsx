@@ -8,6 +8,7 @@ import type { StepFlowNode } from "../canvas/convert";
 import { TAKES_OWN_CLICK } from "../canvas/geometry";
 import { hasInputHandle, outputHandles } from "../lib/graph";
 import { plural } from "../lib/plural";
+import { useGraph } from "../store/graphStore";
 import { NODE_ICONS, summarise } from "./summaries";
 
 export function StatusBadge({ status, text, nodeId }: { status: string | undefined; text?: string | undefined; nodeId: string }) {
@@ -80,9 +81,10 @@ export function InputHandle({ nodeId, nodeName }: { nodeId: string; nodeName: st
 function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
   const { node, info, status, statusText, issues, warnings } = data;
   const summary = summarise(node.type, node.config);
+  const pinned = useGraph((s) => node.id in s.pins);
   return (
     <div
-      className={`${TAKES_OWN_CLICK} fm-node fm-node-${node.type}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}`}
+      className={`${TAKES_OWN_CLICK} fm-node fm-node-${node.type}${selected ? " is-selected" : ""}${issues.length ? " has-error" : ""}${status ? ` run-${status}` : ""}${pinned ? " is-pinned" : ""}`}
       data-testid={`node-${node.id}`}
       data-node-type={node.type}
       title={info?.description}
@@ -95,6 +97,12 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <span className="fm-node-name" data-testid={`node-name-${node.id}`}>
           {node.name}
         </span>
+        {pinned ? (
+          <span className="fm-pin-badge" data-testid={`pinned-${node.id}`} role="img" aria-label="Pinned data"
+                title="Pinned data: runs from ▶ Run output the pin instead of running this node">
+            📌
+          </span>
+        ) : null}
         <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
       </div>
       <div className="fm-node-sub">

@@ -4,7 +4,7 @@ import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiError, errorMessage } from "../api/client";
-import { executionsApi, nodeTypesApi, workflowsApi } from "../api/endpoints";
+import { executionsApi, nodeTypesApi, pinsApi, workflowsApi } from "../api/endpoints";
 import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
@@ -88,6 +88,27 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       .catch((err: unknown) => setLoadError(errorMessage(err)));
   }, [initialId, newName]);
 
+  // The workflow's pinned test data (badges on the canvas, the node panel, the Run dialog).
+  useEffect(() => {
+    graphStore.getState().setPins([]);
+    if (!workflowId) return;
+    let stopped = false;
+    pinsApi
+      .list(workflowId)
+      .then((pins) => !stopped && graphStore.getState().setPins(pins))
+      .catch(() => undefined); // no pins shown: runs still work, without them
+    return () => {
+      stopped = true;
+    };
+  }, [workflowId]);
+  const pins = useGraph((s) => s.pins);
+  const nodeTypesByName = useGraph((s) => s.nodeTypes);
+  // Pins the run uses: of nodes still on the canvas, of a type that can be pinned.
+  const pinnedCount = useMemo(
+    () => definition.nodes.filter((n) => n.id in pins && nodeTypesByName[n.type]?.pinnable).length,
+    [definition.nodes, pins, nodeTypesByName],
+  );
+
   useEffect(() => {
     const warn = (event: BeforeUnloadEvent) => {
       if (graphStore.getState().dirty) {
@@ -144,13 +165,14 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   }, [flow]);
 
   const run = useCallback(
-    async (input: unknown, priority: number | undefined) => {
+    async (input: unknown, priority: number | undefined, usePinnedData = false) => {
       const store = graphStore.getState();
       setRunning(true);
       try {
         // A run is pinned to a saved version: save what is on the canvas first.
         if ((store.dirty || !workflowIdRef.current) && !(await save())) return;
-        const started = await workflowsApi.run(workflowIdRef.current, input, priority);
+        // Runs from the editor use the pinned test data, as in n8n (the dialog can leave it out).
+        const started = await workflowsApi.run(workflowIdRef.current, input, priority, usePinnedData);
         runData.refresh(String(started.id));
         setDialog(null);
         store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
@@ -556,6 +578,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         )}
       </footer>
       {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
+                                      pinnedCount={pinnedCount}
                                       problems={validation.errors.map((issue) => {
                                         const where = issueWhere(definition, issue);
                                         return where === "workflow" ? issue.message : `${where}: ${issue.message}`;

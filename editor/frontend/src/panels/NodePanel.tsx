@@ -10,6 +10,7 @@ import { SchemaForm } from "../forms/SchemaForm";
 import { completionNames } from "../lib/completions";
 import { readableIssues } from "../lib/issueText";
 import { graphStore, useGraph } from "../store/graphStore";
+import { PinnedDataPanel } from "./PinnedDataPanel";
 import { RunDataPanel } from "./RunDataPanel";
 
 const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
@@ -41,7 +42,9 @@ export function NodePanel({ node, execution, workflowId, onRerunFrom }: {
   const serverErrors = useGraph((s) => s.serverIssues.errors);
   const nodeTypes = useGraph((s) => s.nodeTypes);
   const errors = readableIssues(serverErrors.filter((e) => e.nodeId === node.id), definition, nodeTypes);
+  const dirty = useGraph((s) => s.dirty);
   const { updateNode } = graphStore.getState();
+  const pinnable = Boolean(info?.pinnable && workflowId);
   return (
     <div className="fm-panel-body" data-testid="node-panel">
       <header className="fm-panel-head">
@@ -50,7 +53,8 @@ export function NodePanel({ node, execution, workflowId, onRerunFrom }: {
           id: {node.id}
         </span>
       </header>
-      {execution ? <RunDataPanel execution={execution} nodeId={node.id} onRerunFrom={onRerunFrom} /> : null}
+      {pinnable && workflowId ? <PinnedDataPanel workflowId={workflowId} nodeId={node.id} dirty={dirty} /> : null}
+      {execution ? <RunDataPanel execution={execution} nodeId={node.id} onRerunFrom={onRerunFrom} pinTo={pinnable ? workflowId : undefined} /> : null}
       {info?.description && <p className="fm-help"><HelpText text={info.description} /></p>}
       <NodeIdField nodeId={node.id} />
       <div className="fm-field">

@@ -9,6 +9,7 @@ import { isTruncated } from "../lib/largeValue";
 import { durationText, errorText, jsonText } from "../lib/runText";
 import { displayStatus } from "../canvas/useRunData";
 import { useGraph } from "../store/graphStore";
+import { pinOutput } from "./PinnedDataPanel";
 
 const SHOWN_RUNS = 50;
 
@@ -74,12 +75,15 @@ function RerunFromHere({ execution, inLoop, onRerun }: { execution: Execution; i
   );
 }
 
-export function RunDataPanel({ execution, nodeId, onRerunFrom }: {
+export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
   execution: Execution;
   nodeId: string;
   /** Re-run this node and what follows it in this execution (absent: no such button). */
   onRerunFrom?: (nodeId: string) => Promise<void>;
+  /** The workflow whose pins a succeeded run's output can be pinned to (absent: the node cannot be pinned). */
+  pinTo?: string | undefined;
 }) {
+  const [pinning, setPinning] = useState(false);
   const { runs, loading } = useNodeRuns(execution, nodeId);
   // A loop body node of a loop that succeeded reads as its badge does ("2 of 4 failed").
   const partial = useGraph((s) => (s.nodeStatus[nodeId] === "partial" ? s.nodeStatusText[nodeId] : undefined));
@@ -124,8 +128,23 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom }: {
           ) : null}
           <h4>Input</h4>
           <RunValue value={current.input} testId="run-data-input" />
+          {current.pinned ? (
+            <p className="fm-pinned-note" data-testid="run-data-pinned">
+              <span aria-hidden="true">📌 </span>Pinned data: this node did not run; its output is the pin it had when the run started.
+            </p>
+          ) : null}
           <h4>Output</h4>
           <RunValue value={current.output} testId="run-data-output" dash />
+          {pinTo && current.status === "succeeded" && !current.pinned && !isTruncated(current.output) ? (
+            <button type="button" className="fm-btn" data-testid="pin-output" disabled={pinning}
+                    title="Runs from ▶ Run output this instead of running the node"
+                    onClick={() => {
+                      setPinning(true);
+                      void pinOutput(pinTo, nodeId, current.output).finally(() => setPinning(false));
+                    }}>
+              <span aria-hidden="true">📌 </span>{pinning ? "Pinning…" : "Pin output"}
+            </button>
+          ) : null}
         </div>
       ) : (
         <p className="fm-muted" data-testid="run-data-none">This node did not run in execution {execution.id}.</p>

@@ -11,7 +11,9 @@ import { plural } from "../lib/plural";
 import { isTruncated } from "../lib/largeValue";
 
 interface Props {
-  onRun: (input: unknown, priority: number | undefined) => Promise<void>;
+  onRun: (input: unknown, priority: number | undefined, usePinnedData: boolean) => Promise<void>;
+  /** How many nodes have pinned test data: the run uses them unless unticked. */
+  pinnedCount?: number;
   onClose: () => void;
   busy: boolean;
   /** Prefilled: the input of the workflow's last run (remembered per workflow). */
@@ -21,7 +23,8 @@ interface Props {
   problems?: readonly string[];
 }
 
-export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }: Props) {
+export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0 }: Props) {
+  const [usePins, setUsePins] = useState(true);
   // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
   // re-run dialog's bound; a bigger one is not prefilled (megabytes in the code editor).
   const lastCut = isTruncated(initialInput) ? initialInput : null;
@@ -56,7 +59,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }:
       return;
     }
     setError(null);
-    await onRun(input.value, p);
+    await onRun(input.value, p, pinnedCount > 0 && usePins);
   };
   return (
     <Dialog title="Run workflow" titleId="run-title" testId="run-dialog" onClose={onClose}>
@@ -81,6 +84,20 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [] }:
         Priority (optional)
       </label>
       <input id="run-priority" ref={priorityInput} type="number" step={1} data-testid="run-priority" value={priority} onChange={(e) => setPriority(e.target.value)} />
+      {pinnedCount > 0 ? (
+        <div className="fm-run-pins">
+          <input id="run-use-pins" type="checkbox" data-testid="run-use-pins" checked={usePins} onChange={(e) => setUsePins(e.target.checked)}
+                 aria-describedby="run-use-pins-help" />
+          <div>
+            <label htmlFor="run-use-pins">Use pinned data ({plural(pinnedCount, "node")} pinned)</label>
+            <p className="fm-help" id="run-use-pins-help" data-testid="run-pins-help">
+              {usePins
+                ? `📌 ${plural(pinnedCount, "pinned node")} will not run: ${pinnedCount === 1 ? "it outputs its" : "they output their"} pinned data.`
+                : "Every node runs, pinned or not."}
+            </p>
+          </div>
+        </div>
+      ) : null}
       {error && (
         <p className="fm-field-error" role="alert" data-testid="run-error">
           {error}

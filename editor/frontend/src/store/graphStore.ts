@@ -5,6 +5,7 @@ import { useStore } from "zustand";
 import { createStore, type StoreApi } from "zustand/vanilla";
 
 import type {
+  PinnedOutput,
   BranchConfig,
   Config,
   NodeRunStatus,
@@ -92,6 +93,8 @@ export interface GraphState {
   nodeStatus: Record<string, NodeRunStatus>;
   /** What a node's status badge says instead of its status (a loop body's "3 of 10 failed"). */
   nodeStatusText: Record<string, string>;
+  /** The workflow's pinned test data by node id (kept on the server beside the workflow). */
+  pins: Record<string, PinnedOutput>;
   toast: Toast | null;
   snapToGrid: boolean;
 
@@ -126,6 +129,9 @@ export interface GraphState {
   markSaved(definition?: WorkflowDefinition): void;
   setServerIssues(result: ValidationResult): void;
   setNodeStatus(status: Record<string, NodeRunStatus>, text?: Record<string, string>): void;
+  setPins(pins: readonly PinnedOutput[]): void;
+  /** One node's pin changed (`null`: unpinned). */
+  setPin(nodeId: string, pin: PinnedOutput | null): void;
   notify(kind: Toast["kind"], text: string): void;
   dismissToast(): void;
   toggleSnap(): void;
@@ -191,6 +197,7 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       serverIssues: { errors: [], warnings: [] },
       nodeStatus: {},
       nodeStatusText: {},
+      pins: {},
       toast: null,
       snapToGrid: true,
 
@@ -439,6 +446,15 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
       },
       setNodeStatus(status, text = {}) {
         set({ nodeStatus: status, nodeStatusText: text });
+      },
+      setPins(pins) {
+        set({ pins: Object.fromEntries(pins.map((p) => [p.nodeId, p])) });
+      },
+      setPin(nodeId, pin) {
+        const pins = { ...get().pins };
+        if (pin) pins[nodeId] = pin;
+        else delete pins[nodeId];
+        set({ pins });
       },
       notify(kind, text) {
         set({ toast: { kind, text, id: ++toastSeq } });

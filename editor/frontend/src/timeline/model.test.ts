@@ -150,3 +150,18 @@ describe("runDuration", () => {
     expect(redrivenBadge(0)).toBeNull();
   });
 });
+
+describe("a pinned node run's bar", () => {
+  it("says pinned, from the live stream's node.started data", () => {
+    const state = applyEvents(EMPTY, [
+      event("node.queued", "a"),
+      event("node.started", "a", { data: { pinned: true } }),
+      event("node.succeeded", "a"),
+      event("node.queued", "b"),
+      event("node.started", "b"),
+    ], NODES);
+    expect(barLabel(state.bars.get("a-run")!)).toBe("A · pinned");
+    expect(barLabel(state.bars.get("b-run")!)).toBe("B");
+    expect(barLabel({ name: "Call", iteration: 2, attempt: 1, pinned: true })).toBe("Call · item 2 · pinned");
+  });
+});

@@ -17,6 +17,8 @@ export interface Bar
   redrive?: number;
   /** A loop node's bar: how many items it has (its `node.started` event's `data.itemCount`). */
   itemCount?: number;
+  /** Its output is pinned test data: the node did not run (`node.started`'s `data.pinned`). */
+  pinned?: boolean;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";

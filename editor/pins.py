@@ -1,0 +1,96 @@
+"""Pinned test data (n8n's "pin data"): writes and reads of a workflow's pins.
+
+A pin is a node's output kept for test runs: a run started from the editor with
+`usePinnedData` does not run a pinned node, it outputs the pin at once (engine.core.attempts).
+Pins live beside the workflow (`PinnedOutput`), never in its definition, and only the pins
+of nodes of the current definition whose type is `pinnable` take effect. Callers look the
+workflow up through `editor.selectors` first, so another user's workflow is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from editor.models import PinnedOutput, Workflow
+from engine.errors import Refusal
+from engine.nodes import get_node_type
+
+
+class PinRefused(Refusal):
+    status_code = 400
+
+
+class TooManyPins(Refusal):
+    # "At the bound" answers of this API are 409s (docs/api.md); a 400 means the request is wrong.
+    status_code = 409
+
+
+def _nodes(definition: Any) -> dict[str, dict[str, Any]]:
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    return {n["id"]: n for n in (nodes if isinstance(nodes, list) else [])
+            if isinstance(n, dict) and isinstance(n.get("id"), str)}
+
+
+def pinnable_types() -> list[str]:
+    from engine.nodes import REGISTRY
+
+    return sorted(name for name, cls in REGISTRY.items() if getattr(cls, "pinnable", False))
+
+
+def refusal_for(node_id: str, definition: Any) -> str | None:
+    """Why `node_id` of `definition` cannot be pinned, or None when it can."""
+    node = _nodes(definition).get(node_id)
+    if node is None:
+        return f"the workflow has no node {node_id!r} (save the workflow first if you just added it)"
+    cls = get_node_type(str(node.get("type")))
+    if cls is None or not cls.pinnable:
+        return (f"a {node.get('type')} node cannot be pinned: its work is not only its output "
+                f"(only {', '.join(pinnable_types())} nodes can)")
+    return None
+
+
+def pin_list(*, workflow: Workflow) -> list[PinnedOutput]:
+    return list(PinnedOutput.objects.filter(workflow=workflow).select_related("updated_by"))
+
+
+def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> PinnedOutput:
+    """Pin `data` as the output of `node_id` (a new pin or a replaced one)."""
+    why = refusal_for(node_id, workflow.definition)
+    if why is not None:
+        raise PinRefused(f"node {node_id}: {why}", [{"message": why, "nodeId": node_id}])
+    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    limit = settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES
+    if size > limit:
+        message = (f"the pinned data is {size} bytes of JSON, more than {limit} "
+                   "(the bound FLOWMAESTRO_PINNED_DATA_MAX_BYTES)")
+        raise PinRefused(f"node {node_id}: {message}", [{"message": message, "nodeId": node_id}])
+    with transaction.atomic():
+        # The workflow row locked: two pins of different nodes at the same moment cannot both
+        # pass the count below.
+        Workflow.objects.select_for_update().filter(pk=workflow.pk).values_list("pk").first()
+        pin = PinnedOutput.objects.filter(workflow=workflow, node_id=node_id).first()
+        if pin is None:
+            most = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW
+            if PinnedOutput.objects.filter(workflow=workflow).count() >= most:
+                raise TooManyPins(f"a workflow has at most {most} pinned nodes (the bound "
+                                  "FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW): unpin one to pin another")
+            pin = PinnedOutput(workflow=workflow, node_id=node_id)
+        pin.data, pin.size, pin.updated_by = data, size, user if getattr(user, "pk", None) else None
+        pin.save()
+    return pin
+
+
+def pin_delete(*, workflow: Workflow, node_id: str) -> bool:
+    deleted, _ = PinnedOutput.objects.filter(workflow=workflow, node_id=node_id).delete()
+    return bool(deleted)
+
+
+def pins_in_force(*, workflow: Workflow, definition: Any) -> dict[str, Any]:
+    """{node id: data} of the pins a run of `definition` uses: nodes it has, of a pinnable
+    type (a pin whose node was since deleted or changed type stays stored, unused)."""
+    pins = dict(PinnedOutput.objects.filter(workflow=workflow).values_list("node_id", "data"))
+    return {node_id: data for node_id, data in pins.items() if refusal_for(node_id, definition) is None}

@@ -1,0 +1,209 @@
+"""Pinned test data (editor.pins): the pins API, and runs on the real engine that use them
+(`usePinnedData`) or not (the plain API, webhooks). A local HTTP server counts the calls
+an `http` node makes, so "the node did not run" is what the server saw."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+from engine.models import NodeRun
+from engine.runtime import start_engine
+from tests.conftest import create_webhook
+from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
+from tests.http_server import QuietHandler, serving
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class _Counting(QuietHandler):
+    hits: list[str] = []
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).hits.append(self.path)
+        self.send(200, json.dumps({"greeting": "from the server"}).encode())
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    _Counting.hits = []
+    monkeypatch.setattr(start_engine().options, "http_allow_private", True)
+    with serving(_Counting) as url:
+        yield url
+
+
+def call_then_output(url: str, *, before: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """start → [before…] → call (http GET url) → o (output of call's greeting)."""
+    chain = ["start", *[n["id"] for n in before or []], "call", "o"]
+    return definition(
+        [START, *(before or []),
+         {"id": "call", "type": "http", "name": "Call", "config": {"method": "GET", "url": url + "/slow-paid"}},
+         {"id": "o", "type": "output", "name": "o", "config": {"value": "{{call.body.greeting}}"}}],
+        list(pairwise(chain)))
+
+
+def create(client: Any, d: dict[str, Any]) -> int:
+    response = client.post("/api/workflows", {"name": "Pins", "definition": d}, format="json")
+    assert response.status_code == 201, response.content
+    return int(response.json()["id"])
+
+
+def pin(client: Any, workflow_id: int, node_id: str, data: Any) -> Any:
+    return client.put(f"/api/workflows/{workflow_id}/pins/{node_id}", {"data": data}, format="json")
+
+
+def run(client: Any, workflow_id: int, **body: Any) -> Any:
+    response = client.post(f"/api/workflows/{workflow_id}/run", {"input": {}, **body}, format="json")
+    assert response.status_code == 201, response.content
+    return wait_finished(response.json()["id"])
+
+
+def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_client, api):
+    workflow_id = create(alice_client, call_then_output(api))
+    first = run(alice_client, workflow_id, usePinnedData=True)  # nothing pinned yet: it calls
+    assert (first.status, first.output, len(_Counting.hits)) == ("succeeded", {"o": "from the server"}, 1)
+
+    response = pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}})
+    assert response.status_code == 200, response.content
+    assert response.json()["nodeId"] == "call" and response.json()["data"] == {"body": {"greeting": "from the pin"}}
+    listed = alice_client.get(f"/api/workflows/{workflow_id}/pins").json()
+    assert [(p["nodeId"], p["data"], p["updatedBy"]) for p in listed] == [("call", {"body": {"greeting": "from the pin"}}, "alice")]
+
+    pinned = run(alice_client, workflow_id, usePinnedData=True)
+    assert (pinned.status, pinned.output) == ("succeeded", {"o": "from the pin"})
+    assert len(_Counting.hits) == 1  # the server was not called again
+    detail = alice_client.get(f"/api/executions/{pinned.pk}").json()
+    runs = {r["nodeId"]: r for r in detail["nodeRuns"]}
+    assert runs["call"]["pinned"] is True and runs["call"]["status"] == "succeeded"
+    assert runs["call"]["output"] == {"body": {"greeting": "from the pin"}}
+    assert runs["o"]["pinned"] is False
+    bars = {b["nodeId"]: b for b in alice_client.get(f"/api/executions/{pinned.pk}/timeline").json()["bars"]}
+    assert bars["call"]["pinned"] is True and bars["o"]["pinned"] is False
+
+    plain = run(alice_client, workflow_id)  # the plain API does not use pins unless asked
+    assert (plain.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
+
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+    assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json() == []
+    unpinned = run(alice_client, workflow_id, usePinnedData=True)
+    assert (unpinned.output, len(_Counting.hits)) == ({"o": "from the server"}, 3)
+
+
+def test_a_webhook_run_ignores_pins(alice_client, client, api):
+    workflow_id = create(alice_client, call_then_output(api))
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    hook = create_webhook(alice_client, workflow_id)
+    path = hook["url"].removeprefix("http://testserver")
+    response = client.post(path, "{}", content_type="application/json")
+    assert response.status_code == 202, response.content
+    execution = wait_finished(response.json()["executionId"])
+    assert (execution.output, len(_Counting.hits)) == ({"o": "from the server"}, 1)
+    assert not NodeRun.objects.filter(execution=execution, claimed_by="pinned").exists()
+
+
+def test_a_pin_edited_while_a_run_runs_does_not_change_that_run(alice_client, api):
+    wait = {"id": "wait", "type": "delay", "name": "Wait", "config": {"duration": 1500}}
+    workflow_id = create(alice_client, call_then_output(api, before=[wait]))
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned before"}}).status_code == 200
+    response = alice_client.post(f"/api/workflows/{workflow_id}/run", {"usePinnedData": True}, format="json")
+    execution_id = response.json()["id"]
+    wait_status(execution_id, {"running"})
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
+    execution = wait_finished(execution_id)
+    assert (execution.output, _Counting.hits) == ({"o": "pinned before"}, [])
+
+    retried = alice_client.post(f"/api/executions/{execution_id}/retry", {}, format="json")
+    assert retried.status_code == 201, retried.content
+    # A retry of a test run keeps that run's pins; the run after it takes the new pin.
+    assert (wait_finished(retried.json()["id"]).output, _Counting.hits) == ({"o": "pinned before"}, [])
+    assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "pinned later"}
+
+
+def test_a_pinned_node_in_a_loop_gives_its_pin_for_every_item(alice_client, api):
+    d = loop_definition({"maxConcurrency": 2}, [
+        {"id": "call", "type": "http", "name": "Call", "config": {"method": "GET", "url": api + "/item"}}])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned"}}).status_code == 200
+    response = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                                 {"input": {"items": [1, 2, 3]}, "usePinnedData": True}, format="json")
+    execution = wait_finished(response.json()["id"])
+    assert execution.status == "succeeded", execution.error
+    assert _Counting.hits == []
+    calls = list(NodeRun.objects.filter(execution=execution, node_id="call").order_by("iteration"))
+    assert [(r.iteration, r.status, r.output, r.claimed_by) for r in calls] == [
+        (i, "succeeded", {"body": {"greeting": "pinned"}}, "pinned") for i in range(3)]
+
+
+def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
+    d = definition([START, {"id": "call", "type": "http", "config": {"method": "GET", "url": api + "/x"}},
+                    {"id": "boom", "type": "fail", "config": {"message": "{{call.body.greeting}}"}}],
+                   [("start", "call"), ("call", "boom")])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned"}}).status_code == 200
+    failed = run(alice_client, workflow_id, usePinnedData=True)
+    assert failed.status == "failed" and "pinned" in json.dumps(failed.error)
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+    redriven = alice_client.post(f"/api/executions/{failed.pk}/redrive", {"nodes": ["call"]}, format="json")
+    assert redriven.status_code == 202, redriven.content
+    time.sleep(0.05)
+    again = wait_finished(failed.pk)
+    assert again.status == "failed" and _Counting.hits == []  # the run's own snapshot, not today's pins
+    assert NodeRun.objects.filter(execution=again, node_id="call", claimed_by="pinned").count() == 2
+
+
+def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 10}},
+                    {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}}],
+                   [("start", "wait"), ("wait", "shape")])
+    workflow_id = create(alice_client, d)
+    unknown = pin(alice_client, workflow_id, "ghost", {"a": 1})
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["nodeId"] == "ghost" and "no node 'ghost'" in unknown.json()["detail"]
+    for node_id, kind in (("wait", "delay"), ("start", "start")):
+        control = pin(alice_client, workflow_id, node_id, {"a": 1})
+        assert control.status_code == 400, control.content
+        assert control.json()["errors"] == [{"nodeId": node_id, "message": control.json()["errors"][0]["message"]}]
+        assert f"a {kind} node cannot be pinned" in control.json()["detail"]
+    assert pin(alice_client, workflow_id, "shape", [1, "two", None]).status_code == 200
+    assert pin(alice_client, workflow_id, "shape", None).json()["data"] is None  # null is data too
+    missing_data = alice_client.put(f"/api/workflows/{workflow_id}/pins/shape", {}, format="json")
+    assert missing_data.status_code == 400 and "data" in missing_data.content.decode()
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/wait").status_code == 404
+
+
+def test_pins_are_bounded_in_size_and_number(alice_client, settings):
+    settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES = 100
+    settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW = 1
+    d = definition([START, *[{"id": f"t{i}", "type": "transform", "config": {"operation": "passthrough"}}
+                             for i in range(2)]], [("start", "t0"), ("start", "t1")])
+    workflow_id = create(alice_client, d)
+    big = pin(alice_client, workflow_id, "t0", {"text": "x" * 200})
+    assert big.status_code == 400
+    assert big.json()["errors"][0]["nodeId"] == "t0"
+    assert "FLOWMAESTRO_PINNED_DATA_MAX_BYTES" in big.json()["detail"] and "more than 100" in big.json()["detail"]
+    assert pin(alice_client, workflow_id, "t0", {"text": "small"}).status_code == 200
+    assert pin(alice_client, workflow_id, "t0", {"text": "replaced"}).status_code == 200  # a replacement is no new pin
+    second = pin(alice_client, workflow_id, "t1", {"text": "small"})
+    assert second.status_code == 409
+    assert "at most 1 pinned nodes" in second.json()["detail"]
+    assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t0"]
+
+
+def test_another_users_pins_are_not_found(alice_client, bob_client):
+    d = definition([START, {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}}],
+                   [("start", "shape")])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "shape", {"mine": True}).status_code == 200
+    for response in (bob_client.get(f"/api/workflows/{workflow_id}/pins"),
+                     pin(bob_client, workflow_id, "shape", {"theirs": True}),
+                     bob_client.delete(f"/api/workflows/{workflow_id}/pins/shape")):
+        assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json()[0]["data"] == {"mine": True}
