@@ -11,7 +11,8 @@ own, two Celery workers and two daphne processes (tests/scaleout/conftest.py).
 - node bodies ride runners (FLOWMAESTRO_NODE_BODIES=runners, the default): a few Celery
   tasks serve many bodies, a cancelled run's waiting bodies never run; with `tasks`, each
   body is a Celery task Flower lists by its node run id;
-- with the prefork pool, a body longer than the worker lease runs once.
+- with the prefork pool, a body longer than the worker lease runs once;
+- a pinned node (pinned test data) publishes no body to the workers.
 """
 
 from __future__ import annotations
@@ -416,6 +417,28 @@ def test_runners_serve_many_bodies_each(cluster: Cluster) -> None:
     assert set(received) == run_ids and set(received.values()) == {1}
     runners = len(RUNNER_RECEIVED.findall(logged))
     assert 1 <= runners <= 20, runners
+
+
+def test_a_pinned_node_sends_no_body_to_the_workers(cluster: Cluster) -> None:
+    """Pinned test data in queue mode: the pinned JavaScript node's body is never published,
+    in any loop item (it would throw), and the node after it gets the pin in every item."""
+    before = _log_sizes(cluster)
+    d = loop_definition({"maxConcurrency": 4}, [js("fetch", "throw new Error('a pinned node must not run')"),
+                                                js("after", "return input.x + 1")], [("fetch", "after")], name="pinned")
+    workflow_id = cluster.create(d)
+    pinned = cluster.clients[0].put(f"/api/workflows/{workflow_id}/pins/fetch", json={"data": {"x": 41}})
+    assert pinned.status_code == 200, pinned.text
+    started = cluster.clients[0].post(f"/api/workflows/{workflow_id}/run",
+                                      json={"input": {"items": list(range(12))}, "usePinnedData": True})
+    assert started.status_code == 201, started.text
+    ex = cluster.wait(int(started.json()["id"]))
+    assert ex["status"] == "succeeded" and ex["output"] == {"o": [42] * 12}, ex.get("error")
+    fetch_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "fetch"}
+    after_ids = {r["id"] for r in ex["nodeRuns"] if r["nodeId"] == "after"}
+    assert len(fetch_ids) == 12 and all(r["pinned"] for r in ex["nodeRuns"] if r["nodeId"] == "fetch")
+    received = set(BODY_RECEIVED.findall(_logged_since(cluster, before)))
+    assert received & fetch_ids == set()
+    assert after_ids <= received  # the workers did run the node after it
 
 
 def test_cancel_takes_the_waiting_bodies_off_the_list(cluster: Cluster) -> None:
