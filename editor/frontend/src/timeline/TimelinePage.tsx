@@ -33,6 +33,7 @@ import {
 } from "./model";
 import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
+import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { isTruncated, shortJson } from "../lib/largeValue";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
@@ -383,7 +384,7 @@ function RunIo({ input, output, error, status, nodes }: RunIoProps) {
           {label}
           {testId === "run-error" ? (message ? <>: <span className="tl-error-text">{message}</span></> : null) : <> <code>{shortJson(value)}</code></>}
         </summary>
-        <pre>{JSON.stringify(value, null, 2)}</pre>
+        <ScrollingPre label={`Run ${label.toLowerCase()}`}>{JSON.stringify(value, null, 2)}</ScrollingPre>
       </details>
     );
   return (
