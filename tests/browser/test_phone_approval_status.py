@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from tests.browser.helpers import APPROVAL, api_post
-from tests.browser.test_approval import run_until_paused
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,6 +40,17 @@ LINES = """el => {
   return { words, clipped: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
            fontSize: parseFloat(getComputedStyle(el).fontSize) };
 }"""
+
+
+def run_until_paused(page: Any, workflow_id: int) -> int:
+    """Start a run and wait (through the API: the editor is what this test opens) until it
+    waits at the approval."""
+    run = api_post(page, f"/api/workflows/{workflow_id}/run", {"input": {"amount": 640}})
+    page.wait_for_function(
+        """async (id) => { const r = await fetch(`/api/executions/${id}`);
+                           return r.ok && (await r.json()).status === "paused"; }""",
+        arg=run["id"], polling=200, timeout=20_000)
+    return int(run["id"])
 
 
 def make_run_1591(page: Any, workflow_id: int) -> int:
