@@ -71,6 +71,14 @@ class Execution(models.Model):
     # of runs never reads (on PostgreSQL: detoasts) each run's `state` for them.
     failed_nodes = models.PositiveIntegerField(default=0)
     failed_items = models.PositiveIntegerField(default=0)
+    # Redrives (engine.services.execution_redrive): how many, when the latest was asked for,
+    # and the time the run sat finished between an attempt's end and the redrive that began
+    # the next one, summed (ms). That idle time is no part of how long the run took: a run
+    # that failed on Monday and was redriven on Tuesday is not a day long. Columns, like the
+    # counts above, so that the Executions list and its stream need not read `state`.
+    redrives = models.PositiveIntegerField(default=0)
+    redriven_at = models.DateTimeField(null=True, blank=True)
+    idle_ms = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -68,6 +68,15 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
         help_text="Loop items that did not succeed when the run last ended (a run that succeeded with "
                   "onPartialFailure \"continue\" can have some): a redrive without a selection re-runs them.")
 
+    redrives = serializers.IntegerField(
+        read_only=True, help_text="How many times the run was redriven (0: never).")
+    redrivenAt = serializers.DateTimeField(
+        source="redriven_at", read_only=True, allow_null=True, help_text="When the latest redrive was asked for.")
+    idleMs = serializers.IntegerField(
+        source="idle_ms", read_only=True,
+        help_text="Milliseconds the run sat finished between an attempt's end and the redrive that began the next "
+                  "one, summed: its active time is (finishedAt, or now) − startedAt − idleMs. 0 unless redriven.")
+
     waitingApproval = serializers.SerializerMethodField(
         help_text="The approval node a paused run waits at (`nodeId`, `name`), decided on its page or with "
                   "`POST /api/executions/{id}/signal` `resume`; null while running or when paused by a `pause` signal.")
@@ -76,7 +85,8 @@ class ExecutionSummarySerializer(serializers.ModelSerializer[Execution]):
         model = Execution
         fields = [
             "id", "workflow", "workflowName", "version", "status", "priority", "input", "output", "error",
-            "traceId", "createdAt", "startedAt", "finishedAt", "failedNodes", "failedItems", "waitingApproval",
+            "traceId", "createdAt", "startedAt", "finishedAt", "failedNodes", "failedItems", "redrives", "redrivenAt",
+            "idleMs", "waitingApproval",
         ]
         read_only_fields = fields
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
@@ -248,7 +248,7 @@ def execution_redrive(
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
-               .values("status", "state", "last_seq", "failed_nodes", "failed_items").first())
+               .values("status", "state", "last_seq", "failed_nodes", "failed_items", "finished_at").first())
         if row is None or row["status"] != execution.status:
             raise NotRedrivable("the execution changed meanwhile; reload it and try again")
         state = dict(row["state"] or {})
@@ -294,11 +294,16 @@ def execution_redrive(
                                after_success=state["redrive"]["afterSuccess"])
             settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
+        # The time the run sat finished until now is no part of how long it took (the
+        # list's Duration and the run page's Elapsed leave it out).
+        asked = timezone.now()
+        idle = max(0, int((asked - row["finished_at"]).total_seconds() * 1000)) if row["finished_at"] else 0
         Execution.objects.filter(pk=execution.pk).update(
             status="queued", version=chosen, output=None, error=None, finished_at=None, engine_id="",
             heartbeat_at=None, state=state, last_seq=seq, traced_at=None,
             # The engine counts again when this attempt ends.
             failed_nodes=0, failed_items=0,
+            redrives=number, redriven_at=asked, idle_ms=F("idle_ms") + idle,
         )
         insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",

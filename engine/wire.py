@@ -19,8 +19,10 @@ EVENT_COLUMNS = ("seq", "type", "ts", "execution_id", "node_id", "node_run_id", 
 # The columns (`values()` lookups) of an `Execution` row that make up its status summary.
 # `failed_nodes` and `failed_items` are the engine's count, at the run's end, of what a
 # redrive without a selection re-runs: small columns, so no summary reads the `state`.
+# `redrives`, `redriven_at` and `idle_ms` say that (and when) a run was redriven and how long it
+# sat finished before (left out of its duration).
 SUMMARY_COLUMNS = ("id", "status", "workflow_id", "workflow__name", "trace_id", "created_at", "started_at",
-                   "finished_at", "failed_nodes", "failed_items")
+                   "finished_at", "failed_nodes", "failed_items", "redrives", "redriven_at", "idle_ms")
 
 
 def summary_expressions() -> dict[str, Any]:
@@ -65,5 +67,6 @@ def execution_summary(row: Mapping[str, Any]) -> dict[str, Any]:
         "workflowName": row["workflow__name"], "traceId": row["trace_id"], "createdAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]),
         "failedNodes": row["failed_nodes"], "failedItems": row["failed_items"],
+        "redrives": row["redrives"], "redrivenAt": _iso(row["redriven_at"]), "idleMs": row["idle_ms"],
         "waitingApproval": waiting_approval(row.get("awaiting_node"), row.get("awaiting_name")),
     }

@@ -65,3 +65,34 @@ def test_nested_loops_stop_at_the_executions_node_run_bound(bounded: None, alice
     assert not NodeRun.objects.filter(execution_id=failed.pk, status__in=("queued", "running", "retrying")).exists()
     assert fine.status == "succeeded", fine.error
     assert Execution.objects.get(pk=fine.pk).output is not None
+
+
+def test_a_run_taken_over_at_the_bound_fails_with_the_bounds_message(settings: Any, alice: User):
+    """The engine that takes a run over counts on from the stored node runs: a run waiting at
+    an approval when its engine stopped, with the bound reached, fails with the bound's
+    message (naming the setting and the node that would have been next), not as an
+    internal error, when the new engine would record its approval's next attempt."""
+    from engine.runtime import start_engine, stop_engine
+    from tests.engine.runs import status_of, wait_for
+
+    settings.FLOWMAESTRO_LOOP_MAX_ITEMS = 1000
+    settings.FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS = 1000
+    d = definition([
+        START,
+        {"id": "loop", "type": "loop", "name": "Loop", "config": {"arrayPath": "{{input.items}}"}},
+        {"id": "tag", "type": "output", "name": "tag", "parentId": "loop", "config": {"value": "{{item}}"}},
+        {"id": "approve", "type": "approval", "name": "Approve", "config": {"timeout": 60000, "onTimeout": "reject"}},
+    ], [("start", "loop"), ("loop", "approve")])
+    ex = start_run(alice, d, {"items": list(range(97))})
+    wait_for(lambda: status_of(ex.pk) == "paused", 20, "waiting at the approval")
+    recorded = NodeRun.objects.filter(execution_id=ex.pk).count()  # start, loop, 97 items, approve
+    stop_engine(0.1)  # releases the paused run: the next engine takes it over
+    settings.FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS = recorded
+    start_engine()
+    failed = wait_finished(ex.pk)
+    assert failed.status == "failed"
+    message = str(failed.error["message"])
+    assert f"{recorded} node runs" in message and "FLOWMAESTRO_EXECUTION_MAX_NODE_RUNS" in message, message
+    assert "'approve'" in message and "internal error" not in message
+    # Ended as a whole: the interrupted approval is cancelled, nothing left waiting.
+    assert not NodeRun.objects.filter(execution_id=ex.pk, status__in=("queued", "running", "retrying")).exists()

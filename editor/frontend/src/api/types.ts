@@ -210,6 +210,12 @@ export interface ExecutionSummary {
    * ended: top-level node runs (a failed branch) and loop items that did not succeed. */
   failedNodes: number;
   failedItems: number;
+  /** How many times the run was redriven, and when the latest redrive was asked for. */
+  redrives: number;
+  redrivenAt: string | null;
+  /** Time the run sat finished between an attempt's end and the next redrive (ms, summed):
+   * no part of its duration, which is (finishedAt ?? now) − startedAt − idleMs. */
+  idleMs: number;
   /** The approval a paused run waits at; null while it runs or when a `pause` signal paused it. */
   waitingApproval: { nodeId: string; name: string } | null;
 }

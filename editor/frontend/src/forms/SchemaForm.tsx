@@ -22,6 +22,7 @@ import {
 } from "../lib/schemaForm";
 import { CodeContext, type ExpressionTestResult } from "./codeContext";
 import { CodeField } from "./LazyCodeField";
+import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { HelpText } from "./HelpText";
 
 type Obj = Record<string, unknown>;
@@ -293,8 +294,8 @@ function CodeInput(props: { id: string; testId: string; name: string; code: bool
           </button>
           {result ? (
             <div className={`fm-test-result${result.ok ? "" : " is-error"}`} data-testid={`${testId}-test-result`} role="status">
-              <pre className="fm-json">{result.ok ? JSON.stringify(result.value, null, 2) : result.error}</pre>
-              {result.logs.length ? <pre className="fm-json fm-muted">{result.logs.join("\n")}</pre> : null}
+              <ScrollingPre className="fm-json" label="Test result">{result.ok ? JSON.stringify(result.value, null, 2) : result.error}</ScrollingPre>
+              {result.logs.length ? <ScrollingPre className="fm-json fm-muted" label="Test logs">{result.logs.join("\n")}</ScrollingPre> : null}
             </div>
           ) : null}
         </div>

@@ -1,8 +1,9 @@
-// Whether the window is phone-sized: the width under which editor.css lays the editor out
-// for a phone (palette drawer, node sheet). Kept in one place so the two agree.
+// Whether the window is phone-sized: the size under which editor.css lays the editor out
+// for a phone (palette drawer, node sheet): under 600 px wide, or under 481 px tall (a phone
+// held sideways, 640×360 to 740×360). Kept in one place so the two agree.
 import { useEffect, useState } from "react";
 
-export const PHONE_QUERY = "(max-width: 599px)";
+export const PHONE_QUERY = "(max-width: 599px), (max-height: 480px)";
 
 function matches(): boolean {
   return typeof window !== "undefined" && typeof window.matchMedia === "function" && window.matchMedia(PHONE_QUERY).matches;

@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { executionsApi } from "../api/endpoints";
 import { TERMINAL_EXECUTION_STATUSES, type Execution, type NodeRun } from "../api/types";
 import { LargeValue } from "../dialogs/LargeValue";
+import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { isTruncated } from "../lib/largeValue";
 import { durationText, errorText, jsonText } from "../lib/runText";
 import { displayStatus } from "../canvas/useRunData";
@@ -40,9 +41,9 @@ function useNodeRuns(execution: Execution, nodeId: string): { runs: NodeRun[]; l
 }
 
 /** A node run's value as JSON, or — cut by the server because it is large — its size and link. */
-function RunValue({ value, testId, dash = false }: { value: unknown; testId: string; dash?: boolean }) {
+function RunValue({ value, testId, label, dash = false }: { value: unknown; testId: string; label: string; dash?: boolean }) {
   if (isTruncated(value)) return <p className="fm-json" data-testid={testId}><LargeValue value={value} /></p>;
-  return <pre className="fm-json" data-testid={testId}>{dash && (value === null || value === undefined) ? "—" : jsonText(value)}</pre>;
+  return <ScrollingPre className="fm-json" testId={testId} label={label}>{dash && (value === null || value === undefined) ? "—" : jsonText(value)}</ScrollingPre>;
 }
 
 /** "Re-run from here" (n8n's "execute from this node"): after a fix to this node, run it and
@@ -90,6 +91,8 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
   const status = partial ? "partial" : displayStatus(execution)[nodeId];
   const statusLine = partial ? `${partial} (its loop succeeded)` : status ? status.replace("_", " ") : "did not run";
   const inLoop = useGraph((s) => s.definition.nodes.find((n) => n.id === nodeId)?.parentId);
+  // (Names the scrolling boxes of its input and output for a screen reader.)
+  const nodeName = useGraph((s) => s.definition.nodes.find((n) => n.id === nodeId)?.name) || nodeId;
   const [index, setIndex] = useState(0);
   useEffect(() => setIndex(runs.length ? runs.length - 1 : 0), [nodeId, runs.length]);
   const current = runs[Math.min(index, runs.length - 1)];
@@ -127,14 +130,14 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
             </div>
           ) : null}
           <h4>Input</h4>
-          <RunValue value={current.input} testId="run-data-input" />
+          <RunValue value={current.input} testId="run-data-input" label={`Run input of ${nodeName}`} />
           {current.pinned ? (
             <p className="fm-pinned-note" data-testid="run-data-pinned">
               <span aria-hidden="true">📌 </span>Pinned data: this node did not run; its output is the pin it had when the run started.
             </p>
           ) : null}
           <h4>Output</h4>
-          <RunValue value={current.output} testId="run-data-output" dash />
+          <RunValue value={current.output} testId="run-data-output" label={`Run output of ${nodeName}`} dash />
           {pinTo && current.status === "succeeded" && !current.pinned && !isTruncated(current.output) ? (
             <button type="button" className="fm-btn" data-testid="pin-output" disabled={pinning}
                     title="Runs from ▶ Run output this instead of running the node"

@@ -13,7 +13,7 @@ import { RerunDialog } from "../dialogs/RerunDialog";
 import { toggled } from "../lib/sets";
 import { ApprovalDialog, type WaitingApprovalInfo, waitingApprovalOf } from "../panels/ApprovalDialog";
 import { EXECUTION_PAGE, timelineApi } from "./api";
-import { formatDuration, STATUS_COLOURS, toMs } from "./model";
+import { formatDuration, redrivenBadge, runDuration, runDurationTitle, shortWhen, STATUS_COLOURS, toMs } from "./model";
 import { RedriveDialog, redriveFailed } from "./RedriveDialog";
 import { ExecutionListStream, type StreamState } from "./stream";
 import type { ExecutionRow } from "./types";
@@ -288,7 +288,9 @@ export function ExecutionListPage() {
         <tbody>
           {shown.map((row) => {
             const started = toMs(row.startedAt);
-            const finished = toMs(row.finishedAt);
+            // Active time: a redriven run's idle days before its redrive are left out (the title has the whole span).
+            const duration = runDuration(row.startedAt, row.finishedAt, row.idleMs, now);
+            const redriven = redrivenBadge(row.redrives);
             const failed = redriveFailed(row.status, row);
             return (
               <tr key={row.id} data-testid="execution-row" data-execution-id={row.id} data-status={row.status}>
@@ -302,7 +304,14 @@ export function ExecutionListPage() {
                   {/* The editor's run bar and the run page say so too: a run that waits for
                       someone reads differently from one paused by hand. */}
                   {row.status === "paused" && row.waitingApproval ? "waiting for approval" : row.status}
-                </span></td>
+                </span>
+                {/* A redriven run is the same execution again: say so, or it reads like any other run. */}
+                {redriven ? (
+                  <> <span className="fm-redriven" data-testid="row-redriven"
+                           title={row.redrivenAt ? `Latest redrive: ${new Date(row.redrivenAt).toLocaleString()}` : undefined}>
+                    {redriven}{row.redrivenAt ? ` · ${shortWhen(row.redrivenAt, now)}` : null}
+                  </span></>
+                ) : null}</td>
                 <td className="fm-card-title">{row.workflowName}</td>
                 <td data-testid="row-version" data-label="Version">{row.version !== undefined ? `v${row.version}` : "–"}</td>
                 <td data-label="Trace id"><code className="fm-nowrap">{row.traceId}</code></td>
@@ -316,7 +325,9 @@ export function ExecutionListPage() {
                     </>
                   ) : <span className="fm-muted">not yet</span>}
                 </td>
-                <td data-testid="row-duration" data-label="Duration">{started !== null ? formatDuration((finished ?? now) - started) : "–"}</td>
+                <td data-testid="row-duration" data-label="Duration" title={duration ? runDurationTitle(duration) : undefined}>
+                  {duration ? formatDuration(duration.active) : "–"}
+                </td>
                 <td className="fm-actions">
                   {row.status === "paused" ? (
                     // Waiting at an approval: the button opens its decision; paused by hand:

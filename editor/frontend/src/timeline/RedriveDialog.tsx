@@ -77,9 +77,12 @@ export function redriveFailed(status: ExecutionStatus, counts?: FailedCounts): {
 }
 
 /** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
-export function RedriveDialog({ label, busy, runVersion, whole = false, onClose, onConfirm }: {
+export function RedriveDialog({ label, busy, runVersion, whole = false, error, onClose, onConfirm }: {
   label: string;
   busy: boolean;
+  /** Why the server refused the redrive (e.g. an item already replayed from its dead letter):
+   * said in the dialog, which stays open, not behind its backdrop. */
+  error?: string;
   /** A loop chosen as a node: all its items run again (the server re-runs them all). */
   whole?: boolean;
   /** The version the run is on (named beside "the version this run used"). */
@@ -109,6 +112,7 @@ export function RedriveDialog({ label, busy, runVersion, whole = false, onClose,
           the latest version (after a fix)
         </label>
       </fieldset>
+      {error ? <p className="fm-error" role="alert" data-testid="redrive-error">{error}</p> : null}
       <div className="fm-modal-actions">
         <button type="button" className="fm-btn" onClick={onClose}>
           Cancel
@@ -167,12 +171,12 @@ export function RedriveControls({ executionId, status, bars, selected, counts, r
     <div className="tl-redrive" data-testid="redrive-controls">
       {failed && (
         // No selection: the server re-runs what the count names, and what depends on it.
-        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => setOpen({ label: failed.label, body: {} })}>
+        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => { setMessage(null); setOpen({ label: failed.label, body: {} }); }}>
           {failed.button}
         </button>
       )}
       {selection && (
-        <button type="button" className="fm-btn" data-testid="redrive-selection" onClick={() => setOpen(selection)}>
+        <button type="button" className="fm-btn" data-testid="redrive-selection" onClick={() => { setMessage(null); setOpen(selection); }}>
           Redrive {selection.label}
         </button>
       )}
@@ -184,7 +188,9 @@ export function RedriveControls({ executionId, status, bars, selected, counts, r
         </span>
       )}
       {open && (
-        <RedriveDialog label={open.label} busy={busy} runVersion={runVersion} whole={open.whole} onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
+        <RedriveDialog label={open.label} busy={busy} runVersion={runVersion} whole={open.whole}
+                       error={message?.error ? message.text : undefined}
+                       onClose={() => setOpen(null)} onConfirm={(version) => void go(version)} />
       )}
     </div>
   );

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 
 import { errorMessage } from "../api/client";
+import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { timelineApi } from "./api";
 import { formatDuration, formatTime, FINISHED_NODE_STATUSES, queueWaitMs, STATUS_COLOURS, toMs } from "./model";
 import type { Bar, Lane, NodeRunDetail, StreamEvent } from "./types";
@@ -30,9 +31,9 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
-function Json({ value, testId }: { value: unknown; testId: string }) {
+function Json({ value, testId, label }: { value: unknown; testId: string; label: string }) {
   if (value === null || value === undefined) return <p className="fm-muted">–</p>;
-  return <pre className="tl-json" data-testid={testId}>{JSON.stringify(value, null, 2)}</pre>;
+  return <ScrollingPre className="tl-json" testId={testId} label={label}>{JSON.stringify(value, null, 2)}</ScrollingPre>;
 }
 
 interface NodeRunPanelProps {
@@ -93,10 +94,10 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
       </dl>
       {error ? <p className="fm-banner fm-banner-error">{error}</p> : null}
       <h3>Input</h3>
-      <Json value={run?.input} testId="panel-input" />
+      <Json value={run?.input} testId="panel-input" label={`Input of ${bar.name}`} />
       <h3>Output</h3>
-      <Json value={run?.output} testId="panel-output" />
-      {run?.error ? (<><h3>Error</h3><Json value={run.error} testId="panel-error" /></>) : null}
+      <Json value={run?.output} testId="panel-output" label={`Output of ${bar.name}`} />
+      {run?.error ? (<><h3>Error</h3><Json value={run.error} testId="panel-error" label={`Error of ${bar.name}`} /></>) : null}
       <h3>Logs</h3>
       {logs.length ? (
         <ol className="tl-logs" data-testid="panel-logs">

@@ -22,6 +22,7 @@ import {
   failedWhere,
   FINISHED_EXECUTION_STATUSES,
   formatDuration,
+  runDurationTitle,
   formatTime,
   type LiveState,
   STATUS_COLOURS,
@@ -32,6 +33,7 @@ import {
 } from "./model";
 import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
+import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { isTruncated, shortJson } from "../lib/largeValue";
 import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
@@ -223,6 +225,9 @@ export function TimelinePage({ executionId }: { executionId: string }) {
                                  timeline.definition.edges, execution)
     .filter((n) => n.peak < n.limit || n.reason !== "reached its limit");
   const paused = (live.paused ?? []).map((p) => ({ from: toMs(p.from) ?? origin, to: toMs(p.to) }));
+  const spanMs = wallEnd - origin;
+  // The time it sat finished between an attempt's end and a redrive (the server sums it).
+  const idleMs = Math.min(Math.max(0, spanMs), Math.max(0, execution.idleMs ?? 0));
   const pausedMs = paused.reduce((sum, p) => sum + ((p.to ?? (running ? now : wallEnd)) - p.from), 0);
   const selectedBar = selection?.kind === "bar" ? barsById?.get(selection.id) ?? null : null;
   const selectedLane = selection?.kind === "lane" ? live.lanes.find((l) => l.id === selection.id) ?? null : null;
@@ -260,10 +265,13 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           <FailedHere bars={failedWhere(bars, joinNodes(timeline.definition.edges))} onSelect={setSelection} />
         ) : null}
         <dl className="tl-stats">
-          <div><dt>Elapsed</dt><dd data-testid="elapsed">{formatDuration(toMs(live.startedAt) !== null ? wallEnd - origin : null)}</dd></div>
+          <div><dt>Elapsed</dt><dd data-testid="elapsed" title={idleMs > 0 ? runDurationTitle({ active: spanMs - idleMs, span: spanMs, idle: idleMs }) : undefined}>
+            {formatDuration(toMs(live.startedAt) !== null ? spanMs - idleMs : null)}</dd></div>
           <div><dt>Node runs</dt><dd data-testid="counts">{Object.entries(counts).map(([s, n]) => (
             <span key={s} className="tl-count" style={{ borderColor: STATUS_COLOURS[s] }}>{n} {s}</span>
           ))}</dd></div>
+          {/* A redriven run sat finished until its redrive: that time is left out of Elapsed, and said here. */}
+          {idleMs > 0 ? <div><dt>Idle before redrive</dt><dd data-testid="idle-time">{formatDuration(idleMs)}</dd></div> : null}
           {pausedMs > 0 ? <div><dt>Paused</dt><dd data-testid="paused-time">{formatDuration(pausedMs)}</dd></div> : null}
           <div><dt>Achieved concurrency</dt><dd data-testid="achieved-concurrency" title={concurrency.title}>{concurrency.text}</dd></div>
           <div><dt>Peak</dt><dd data-testid="peak">{timeline.summary.peakConcurrency} <span className="tl-note">of {workflowCap}</span></dd></div>
@@ -376,7 +384,7 @@ function RunIo({ input, output, error, status, nodes }: RunIoProps) {
           {label}
           {testId === "run-error" ? (message ? <>: <span className="tl-error-text">{message}</span></> : null) : <> <code>{shortJson(value)}</code></>}
         </summary>
-        <pre>{JSON.stringify(value, null, 2)}</pre>
+        <ScrollingPre label={`Run ${label.toLowerCase()}`}>{JSON.stringify(value, null, 2)}</ScrollingPre>
       </details>
     );
   return (

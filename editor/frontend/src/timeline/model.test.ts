@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 
 import type { WorkflowNode } from "../api/types";
-import { applyEvents, barLabel, type LiveState, loopGroupOf, loopItemCount, loopItemStats, traceTree, visibleLanes } from "./model";
+import {
+  applyEvents, barLabel, formatDuration, type LiveState, loopGroupOf, loopItemCount, loopItemStats, redrivenBadge, runDuration,
+  runDurationTitle, traceTree, visibleLanes,
+} from "./model";
 import type { Bar, StreamEvent } from "./types";
 
 const node = (id: string, parentId?: string): WorkflowNode => ({
@@ -124,6 +127,27 @@ describe("barLabel of a redrive's node runs", () => {
     expect(barLabel({ name: "Call", iteration: 3, attempt: 2, redrive: 1 })).toBe("Call · item 3 · attempt 2 · redrive 1");
     expect(barLabel({ name: "Call", iteration: 4, attempt: 1, redrive: 0 })).toBe("Call · item 4");
     expect(barLabel({ name: "Call", iteration: null, attempt: 1 })).toBe("Call");
+  });
+});
+
+describe("runDuration", () => {
+  const monday = "2026-11-30T10:00:00.000Z";
+  it("leaves out the time a redriven run sat finished before its redrive", () => {
+    // Failed after 2 s on Monday, redriven a day later, ended 3 s after that.
+    const idle = 24 * 3600 * 1000 - 2000;
+    const d = runDuration(monday, "2026-12-01T10:00:03.000Z", idle, 0);
+    expect(d).toEqual({ active: 5000, span: 24 * 3600 * 1000 + 3000, idle });
+    expect(formatDuration(d!.active)).toBe("5.00 s");
+    expect(runDurationTitle(d!)).toContain("24h 0m");
+  });
+  it("is the plain span of a run never redriven, counting to now while it runs", () => {
+    expect(runDuration(monday, null, 0, Date.parse(monday) + 1500)).toEqual({ active: 1500, span: 1500, idle: 0 });
+    expect(runDurationTitle({ active: 1500, span: 1500, idle: 0 })).toBeUndefined();
+    expect(runDuration(null, null, 0, 0)).toBeNull();
+  });
+  it("names a redriven run's badge", () => {
+    expect(redrivenBadge(2)).toBe("redriven ×2");
+    expect(redrivenBadge(0)).toBeNull();
   });
 });
 

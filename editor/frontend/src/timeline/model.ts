@@ -48,6 +48,40 @@ export function toMs(iso: string | null | undefined): number | null {
 /** A duration from microseconds to hours, with the precision that matters at its size. Each
  * unit ends where its rounded text would reach the next one, and minutes and seconds come
  * from one rounded total: 119.6 s is "2m 0s", never "1m 60s". */
+/** How long a run took, as its user means it. A redriven run sat finished between an
+ * attempt's end and the redrive (`idleMs`, summed by the server): a run that failed on
+ * Monday and was redriven on Tuesday did not take a day. `active` is the span from its
+ * start to its end (or `now`) less that idle time; `span` is the whole span, for a title.
+ * Null before it starts. */
+export function runDuration(startedAt: string | null | undefined, finishedAt: string | null | undefined,
+                            idleMs: number | null | undefined, now: number): { active: number; span: number; idle: number } | null {
+  const start = toMs(startedAt ?? null);
+  if (start === null) return null;
+  const span = Math.max(0, (toMs(finishedAt ?? null) ?? now) - start);
+  const idle = Math.min(span, Math.max(0, idleMs ?? 0));
+  return { active: span - idle, span, idle };
+}
+
+/** The title of a redriven run's duration: what it leaves out, and the whole span. */
+export function runDurationTitle(duration: { active: number; span: number; idle: number }): string | undefined {
+  if (duration.idle <= 0) return undefined;
+  return `Active time of its attempts: ${formatDuration(duration.active)}. From the first start to the last end: `
+    + `${formatDuration(duration.span)}, of which ${formatDuration(duration.idle)} it sat finished before a redrive.`;
+}
+
+/** A moment in a few characters: the time of day when it is today, else the date and time. */
+export function shortWhen(iso: string, now: number): string {
+  const at = new Date(iso);
+  const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return at.toDateString() === new Date(now).toDateString() ? time
+    : `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })}, ${time}`;
+}
+
+/** "redriven ×2": the badge of a run that was redriven, or null. */
+export function redrivenBadge(redrives: number | null | undefined): string | null {
+  return redrives && redrives > 0 ? `redriven ×${redrives}` : null;
+}
+
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
   if (ms < 0.9995) return `${Math.round(ms * 1000)} µs`;

@@ -109,7 +109,7 @@ export interface NodeRunDetail {
 }
 
 /** The execution of a `ws/executions/` message: the fields engine/wire.py sends. */
-export type LiveExecution = Pick<ExecutionSummary, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt" | "failedNodes" | "failedItems" | "waitingApproval">;
+export type LiveExecution = Pick<ExecutionSummary, "id" | "status" | "workflow" | "workflowName" | "traceId" | "createdAt" | "startedAt" | "finishedAt" | "failedNodes" | "failedItems" | "redrives" | "redrivenAt" | "idleMs" | "waitingApproval">;
 
 /** `ws/executions/`: a status change of one of the user's executions. */
 export interface ExecutionStatusMessage {
