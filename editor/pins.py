@@ -72,6 +72,9 @@ def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> Pinned
         # The workflow row locked: two pins of different nodes at the same moment cannot both
         # pass the count below.
         Workflow.objects.select_for_update().filter(pk=workflow.pk).values_list("pk").first()
+        # Pins of nodes the saved workflow no longer has go here: the editor shows no node to
+        # unpin them from, and they would count toward the bound below for good.
+        PinnedOutput.objects.filter(workflow=workflow).exclude(node_id__in=list(_nodes(workflow.definition))).delete()
         pin = PinnedOutput.objects.filter(workflow=workflow, node_id=node_id).first()
         if pin is None:
             most = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW

@@ -196,6 +196,13 @@ def test_pins_are_bounded_in_size_and_number(alice_client, settings):
     assert "at most 1 pinned nodes" in second.json()["detail"]
     assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t0"]
 
+    # t0 deleted from the workflow: its pin no longer takes the only place.
+    d["nodes"] = [n for n in d["nodes"] if n["id"] != "t0"]
+    d["edges"] = [e for e in d["edges"] if e["target"] != "t0"]
+    assert alice_client.patch(f"/api/workflows/{workflow_id}", {"definition": d}, format="json").status_code == 200
+    assert pin(alice_client, workflow_id, "t1", {"text": "small"}).status_code == 200
+    assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t1"]
+
 
 def test_another_users_pins_are_not_found(alice_client, bob_client):
     d = definition([START, {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}}],

@@ -8,6 +8,7 @@ import type { StepFlowNode } from "../canvas/convert";
 import { TAKES_OWN_CLICK } from "../canvas/geometry";
 import { hasInputHandle, outputHandles } from "../lib/graph";
 import { plural } from "../lib/plural";
+import { PinIcon } from "../panels/PinIcon";
 import { useGraph } from "../store/graphStore";
 import { NODE_ICONS, summarise } from "./summaries";
 
@@ -100,7 +101,8 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         {pinned ? (
           <span className="fm-pin-badge" data-testid={`pinned-${node.id}`} role="img" aria-label="Pinned data"
                 title="Pinned data: runs from ▶ Run output the pin instead of running this node">
-            📌
+            <PinIcon />
+            <span aria-hidden="true">pinned</span>
           </span>
         ) : null}
         <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />

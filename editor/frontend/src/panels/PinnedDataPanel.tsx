@@ -9,6 +9,7 @@ import { ApiError, errorMessage } from "../api/client";
 import { pinsApi } from "../api/endpoints";
 import { parseJsonText } from "../lib/jsonText";
 import { graphStore, useGraph } from "../store/graphStore";
+import { PinIcon } from "./PinIcon";
 
 const pretty = (value: unknown) => JSON.stringify(value, null, 2) ?? "null";
 
@@ -53,7 +54,7 @@ export function PinnedDataPanel({ workflowId, nodeId, dirty }: { workflowId: str
           setText("{}");
           setEditing(true);
         }}>
-          📌 Pin data…
+          <PinIcon /> Pin data…
         </button>
       </section>
     );
@@ -93,7 +94,7 @@ export function PinnedDataPanel({ workflowId, nodeId, dirty }: { workflowId: str
   return (
     <section className="fm-pinned" aria-label="Pinned data" data-testid="pinned-data">
       <h3>
-        <span aria-hidden="true">📌 </span>
+        <PinIcon />{" "}
         {pin ? "Pinned output" : "New pinned output"}
       </h3>
       <p className="fm-help" id={`${boxId}-help`}>

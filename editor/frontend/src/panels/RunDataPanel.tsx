@@ -11,6 +11,7 @@ import { durationText, errorText, jsonText } from "../lib/runText";
 import { displayStatus } from "../canvas/useRunData";
 import { useGraph } from "../store/graphStore";
 import { pinOutput } from "./PinnedDataPanel";
+import { PinIcon } from "./PinIcon";
 
 const SHOWN_RUNS = 50;
 
@@ -133,7 +134,7 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
           <RunValue value={current.input} testId="run-data-input" label={`Run input of ${nodeName}`} />
           {current.pinned ? (
             <p className="fm-pinned-note" data-testid="run-data-pinned">
-              <span aria-hidden="true">📌 </span>Pinned data: this node did not run; its output is the pin it had when the run started.
+              <PinIcon /> Pinned data: this node did not run; its output is the pin it had when the run started.
             </p>
           ) : null}
           <h4>Output</h4>
@@ -145,7 +146,7 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
                       setPinning(true);
                       void pinOutput(pinTo, nodeId, current.output).finally(() => setPinning(false));
                     }}>
-              <span aria-hidden="true">📌 </span>{pinning ? "Pinning…" : "Pin output"}
+              <PinIcon /> {pinning ? "Pinning…" : "Pin output"}
             </button>
           ) : null}
         </div>

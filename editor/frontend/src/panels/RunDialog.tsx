@@ -92,7 +92,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
             <label htmlFor="run-use-pins">Use pinned data ({plural(pinnedCount, "node")} pinned)</label>
             <p className="fm-help" id="run-use-pins-help" data-testid="run-pins-help">
               {usePins
-                ? `📌 ${plural(pinnedCount, "pinned node")} will not run: ${pinnedCount === 1 ? "it outputs its" : "they output their"} pinned data.`
+                ? `${plural(pinnedCount, "pinned node")} will not run: ${pinnedCount === 1 ? "it outputs its" : "they output their"} pinned data.`
                 : "Every node runs, pinned or not."}
             </p>
           </div>

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 
 import { errorMessage } from "../api/client";
 import { ScrollingPre } from "../dialogs/ScrollingPre";
+import { PinIcon } from "../panels/PinIcon";
 import { timelineApi } from "./api";
 import { formatDuration, formatTime, FINISHED_NODE_STATUSES, queueWaitMs, STATUS_COLOURS, toMs } from "./model";
 import type { Bar, Lane, NodeRunDetail, StreamEvent } from "./types";
@@ -82,7 +83,7 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
         <dd><code data-testid="panel-trace-id">{bar.traceId}</code> <CopyButton text={bar.traceId} label="Copy trace id" /></dd>
         <dt>Attempt</dt><dd data-testid="panel-attempt">{bar.attempt}</dd>
         {bar.redrive ? (<><dt>Redrive</dt><dd data-testid="panel-redrive">{bar.redrive}</dd></>) : null}
-        {bar.pinned ? (<><dt>Output</dt><dd data-testid="panel-pinned">📌 pinned data: the node did not run</dd></>) : null}
+        {bar.pinned ? (<><dt>Output</dt><dd data-testid="panel-pinned"><PinIcon /> pinned data: the node did not run</dd></>) : null}
         {bar.iteration !== null ? (<><dt>Item</dt><dd data-testid="panel-item">{bar.iteration}</dd></>) : null}
         <dt>Queued</dt><dd>{formatTime(bar.queuedAt)}</dd>
         <dt>Started</dt><dd>{formatTime(bar.startedAt)}</dd>
