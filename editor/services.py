@@ -21,7 +21,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from editor.models import Workflow, WorkflowVersion
+from editor.models import PinnedOutput, Workflow, WorkflowVersion
 from engine.core.definition_checks import issue
 from engine.core.graph import ValidationReport, validate_definition
 from engine.errors import Refusal
@@ -245,14 +245,22 @@ def workflow_update(
 
 @transaction.atomic
 def workflow_duplicate(*, workflow: Workflow, user: AbstractBaseUser) -> Workflow:
-    """A new workflow owned by `user` with the current definition and a fresh history."""
-    return workflow_create(
+    """A new workflow owned by `user` with the current definition and a fresh history, and
+    the pinned test data of the nodes it has (a copy made to try a change keeps building on
+    the same pinned answers, as n8n's duplicate keeps its pin data)."""
+    duplicate = workflow_create(
         owner=user,
         name=f"{workflow.name} (copy)"[:200],
         description=workflow.description,
         definition=copy.deepcopy(workflow.definition),
         draft=True,
     )
+    nodes = {n.get("id") for n in (duplicate.definition or {}).get("nodes") or () if isinstance(n, dict)}
+    PinnedOutput.objects.bulk_create(
+        PinnedOutput(workflow=duplicate, node_id=pin.node_id, data=pin.data, size=pin.size,
+                     updated_by_id=getattr(user, "pk", None))
+        for pin in PinnedOutput.objects.filter(workflow=workflow) if pin.node_id in nodes)
+    return duplicate
 
 
 @transaction.atomic

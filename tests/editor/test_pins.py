@@ -214,3 +214,29 @@ def test_another_users_pins_are_not_found(alice_client, bob_client):
                      bob_client.delete(f"/api/workflows/{workflow_id}/pins/shape")):
         assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
     assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json()[0]["data"] == {"mine": True}
+
+
+def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: Any, api: str) -> None:
+    """Duplicating a workflow to try a change keeps building on the same pinned answers (as
+    n8n's duplicate keeps pin data): the copy has the pins, a test run of the copy makes no
+    call, and the two workflows' pins are separate from then on."""
+    original = create(alice_client, call_then_output(api))
+    assert pin(alice_client, original, "call", {"body": {"greeting": "pinned hello"}}).status_code == 200
+
+    response = alice_client.post(f"/api/workflows/{original}/duplicate/")
+    assert response.status_code == 201, response.content
+    copy_id = response.json()["id"]
+    pins = alice_client.get(f"/api/workflows/{copy_id}/pins").json()
+    assert [(p["nodeId"], p["data"]) for p in pins] == [("call", {"body": {"greeting": "pinned hello"}})]
+
+    run = alice_client.post(f"/api/workflows/{copy_id}/run", {"input": {}, "usePinnedData": True}, format="json")
+    assert run.status_code == 201, run.content
+    done = wait_finished(run.json()["id"])
+    assert done.status == "succeeded" and done.output == {"o": "pinned hello"}, done.output
+    assert _Counting.hits == []
+
+    # Separate from here on: unpinning the copy leaves the original's pin.
+    assert alice_client.delete(f"/api/workflows/{copy_id}/pins/call").status_code == 204
+    assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{original}/pins").json()] == ["call"]
+    # Another user's workflow stays out of reach: no duplicate, no pins.
+    assert bob_client.post(f"/api/workflows/{original}/duplicate/").status_code == 404
