@@ -159,3 +159,49 @@ def test_the_pinned_box_fits_a_phone(logged_in_page: Any, page_errors: Any) -> N
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, (selector, box)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page_errors.unexpected() == []
+
+
+def test_a_pin_follows_its_node_when_the_node_id_is_renamed(logged_in_page: Any, page_errors: Any) -> None:
+    """Renaming a pinned node's id keeps it pinned: the badge stays on the canvas, and the
+    save moves the pin to the new id on the server (the old id's pin goes), so the next run
+    from the editor still skips it. Undoing a rename before saving leaves the pin where it was."""
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Build on a pin", "definition": definition()})
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    pinned = page.request.put(f"/api/workflows/{workflow['id']}/pins/fetch", data=json.dumps({"data": {"n": 20}}),
+                              headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert pinned.ok, pinned.text()
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector("[data-testid=pinned-fetch]")
+
+    # Renamed and undone before a save: nothing moves.
+    open_node(page, "fetch")
+    page.fill("[data-testid=node-id-input]", "fetch_orders")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=pinned-fetch_orders]")  # the badge followed at once
+    page.keyboard.press("Escape")
+    page.locator("[data-testid=undo]").click()
+    page.wait_for_selector(".react-flow__node[data-id='fetch']")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=save-state]:has-text('Saved')")
+    page.wait_for_selector("[data-testid=pinned-fetch]")
+    assert [p["nodeId"] for p in api_get(page, f"/api/workflows/{workflow['id']}/pins")] == ["fetch"]
+
+    # Renamed and saved: the pin is the new id's, on the canvas and on the server.
+    open_node(page, "fetch")
+    page.fill("[data-testid=node-id-input]", "fetch_orders")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=pinned-fetch_orders]")
+    page.click("[data-testid=save]")
+    page.wait_for_function(
+        """async (id) => { const r = await fetch(`/api/workflows/${id}/pins`);
+                           return r.ok && (await r.json()).some((p) => p.nodeId === "fetch_orders"); }""",
+        arg=workflow["id"], polling=100, timeout=10_000)
+    pins = api_get(page, f"/api/workflows/{workflow['id']}/pins")
+    assert [(p["nodeId"], p["data"]) for p in pins] == [("fetch_orders", {"n": 20})], pins
+    page.wait_for_selector("[data-testid=pinned-fetch_orders]")
+
+    done = run_from_editor(page)
+    assert done["status"] == "succeeded" and done["output"] == {"Result": {"doubled": 40}}, done["output"]
+    assert {r["nodeId"]: r["pinned"] for r in done["nodeRuns"]}["fetch_orders"] is True
+    assert page_errors.unexpected() == []

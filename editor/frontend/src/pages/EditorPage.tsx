@@ -120,6 +120,32 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     return () => window.removeEventListener("beforeunload", warn);
   }, []);
 
+  /** Pins of nodes renamed since the last save (the store keys them by the canvas's id, the
+   * server by the id they were pinned under) move to the new id now that the saved workflow
+   * has it; then the store holds what the server holds (an undone rename included). */
+  const movePinsOfRenamedNodes = useCallback(
+    async (id: string | number, saved: WorkflowDefinition): Promise<string | null> => {
+      const store = graphStore.getState();
+      const ids = new Set(saved.nodes.map((n) => n.id));
+      const moved = Object.entries(store.pins).filter(([key, pin]) => key !== pin.nodeId);
+      if (!moved.length) return null;
+      let failure: string | null = null;
+      try {
+        for (const [key, pin] of moved) {
+          if (!ids.has(key)) continue;
+          // Writing a pin also drops the pins of nodes the saved workflow lacks (the old
+          // id's among them, editor/pins.py), so the pin moves in one request.
+          await pinsApi.put(id, key, pin.data);
+        }
+      } catch (err) {
+        failure = `a pin did not follow its renamed node: ${errorMessage(err)}`;
+      }
+      store.setPins(await pinsApi.list(id).catch(() => []));
+      return failure;
+    },
+    [],
+  );
+
   const save = useCallback(async (): Promise<boolean> => {
     const store = graphStore.getState();
     const toSave = store.definition;
@@ -137,8 +163,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         setWorkflowId(String(saved.id));
         window.history.replaceState(null, "", `/workflows/${saved.id}/`);
       }
+      const pinFailure = await movePinsOfRenamedNodes(saved.id, toSave);
       const problems = (await workflowsApi.validate(saved.id).catch(() => null))?.errors.length ?? 0;
-      if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${plural(problems, "problem")}: fix ${problems === 1 ? "it" : "them"} before running it.`);
+      if (pinFailure) store.notify("error", `Saved as version ${saved.version}, but ${pinFailure}`);
+      else if (problems) store.notify("info", `Saved as version ${saved.version}, a draft with ${plural(problems, "problem")}: fix ${problems === 1 ? "it" : "them"} before running it.`);
       else store.notify("success", `Saved as version ${saved.version}.`);
       return true;
     } catch (err) {
@@ -148,7 +176,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     } finally {
       setSaving(false);
     }
-  }, [workflowId]);
+  }, [workflowId, movePinsOfRenamedNodes]);
 
   const autoLayout = useCallback(async () => {
     const store = graphStore.getState();

@@ -272,6 +272,15 @@ export function createGraphStore(initial?: WorkflowDefinition): StoreApi<GraphSt
         commit(renameNodeId(definition, id, newId), {
           selectedNodeIds: selectedNodeIds.map((s) => (s === id ? newId : s)),
         });
+        // Its pin follows it on the canvas at once; the server keeps it under the pin's own
+        // `nodeId` until the next save moves it there (EditorPage's save: pins are checked
+        // against the saved workflow, which does not have the new id yet).
+        const pin = get().pins[id];
+        if (pin) {
+          const pins = { ...get().pins, [newId]: pin };
+          delete pins[id];
+          set({ pins });
+        }
         return null;
       },
       updateEdgeBranch(id, branch) {
