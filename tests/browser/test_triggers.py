@@ -162,7 +162,9 @@ def test_retention_typed_wrong_is_refused_not_saved_as_the_default(logged_in_pag
     page.click("[data-testid=open-settings]")
     days = page.locator("[data-testid=retention-days]")
     days.wait_for()
-    page.wait_for_function("document.querySelector('[data-testid=retention-days]').value === '30'")
+    # A function, not a bare expression: Playwright polls a bare expression with `eval` in
+    # the page, which the page's CSP (no 'unsafe-eval') refuses once the first check is false.
+    page.wait_for_function("() => document.querySelector('[data-testid=retention-days]').value === '30'")
     days.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("1e")

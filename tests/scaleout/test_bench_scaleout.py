@@ -39,10 +39,11 @@ def test_quick_scaleout_bench_reports_its_metrics_with_the_single_process_in_tur
                             "cluster_executions_per_s", "single_executions_per_s"}
     for name in ("celery_fanout_ratio_to_ideal", "raw_celery_fanout_ratio_to_ideal"):
         assert 1.0 <= metrics[name]["value"] < 60, metrics[name]  # never below ideal
-        # Where each fan-out's CPU went, per body: the workers ran the bodies and the sleep
-        # server answered them; the parts add up to the total.
+        # Where each fan-out's CPU went, per body: the workers ran the bodies, the sleep
+        # server is counted too, and the parts add up to the total. (Process CPU comes in
+        # 10 ms clock ticks: the few bodies of --quick can cost the sleep server none.)
         cpu = metrics[name]["cpu_ms_per_body_by_process"]
-        assert cpu["w1"] + cpu["w2"] > 0 and cpu["sleeper"] > 0, cpu
+        assert cpu["w1"] + cpu["w2"] > 0 and cpu["sleeper"] >= 0, cpu
         assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k != "total"), abs=0.05), cpu
     # Two worker processes of one slot finish the JavaScript loop sooner than one.
     speedup = metrics["speedup_2_workers"]
