@@ -38,6 +38,26 @@ def api_post(page: Any, path: str, body: Any) -> Any:
     return response.json()
 
 
+def api_put(page: Any, path: str, body: Any) -> Any:
+    """PUT as the logged-in user (session cookie + CSRF header), like the editor does."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.put(path, data=json.dumps(body),
+                                headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert response.ok, f"PUT {path}: {response.status} {response.text()}"
+    return response.json()
+
+
+def api_wait_finished(page: Any, execution_id: int, timeout_s: float = 20) -> dict[str, Any]:
+    """The execution, through the API, once it has ended (any final status)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = api_get(page, f"/api/executions/{execution_id}")
+        if body["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            return dict(body)
+        time.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} did not finish")
+
+
 def wait_for_status(page: Any, status: str, timeout: float = 20_000) -> None:
     """Until the execution page's status badge reads `status`."""
     page.wait_for_function("([s, want]) => document.querySelector(s)?.textContent === want",

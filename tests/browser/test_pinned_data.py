@@ -15,7 +15,7 @@ import pytest
 
 from tests.browser.a11y import assert_accessible
 from tests.browser.canvas import open_node
-from tests.browser.helpers import api_get, api_post, wait_for_status
+from tests.browser.helpers import api_get, api_post, api_put, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -145,10 +145,7 @@ def test_the_pinned_box_fits_a_phone(logged_in_page: Any, page_errors: Any) -> N
     page = logged_in_page
     page.set_viewport_size({"width": 360, "height": 760})
     workflow = api_post(page, "/api/workflows", {"name": "Build on a pin", "definition": definition()})
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    pinned = page.request.put(f"/api/workflows/{workflow['id']}/pins/fetch", data=json.dumps({"data": {"n": 1, "text": "x" * 300}}),
-                              headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert pinned.ok, pinned.text()
+    api_put(page, f"/api/workflows/{workflow['id']}/pins/fetch", {"data": {"n": 1, "text": "x" * 300}})
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector("[data-testid=pinned-fetch]")
     page.locator("[data-testid=rf__node-fetch]").click()
@@ -167,10 +164,7 @@ def test_a_pin_follows_its_node_when_the_node_id_is_renamed(logged_in_page: Any,
     from the editor still skips it. Undoing a rename before saving leaves the pin where it was."""
     page = logged_in_page
     workflow = api_post(page, "/api/workflows", {"name": "Build on a pin", "definition": definition()})
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    pinned = page.request.put(f"/api/workflows/{workflow['id']}/pins/fetch", data=json.dumps({"data": {"n": 20}}),
-                              headers={"Content-Type": "application/json", "X-CSRFToken": token})
-    assert pinned.ok, pinned.text()
+    api_put(page, f"/api/workflows/{workflow['id']}/pins/fetch", {"data": {"n": 20}})
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector("[data-testid=pinned-fetch]")
 

@@ -4,25 +4,15 @@ letters page: the refusal names the item and the replay's run in the redrive dia
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
-from tests.browser.helpers import api_get, api_post, wait_for_status
+from tests.browser.helpers import api_get, api_post, api_wait_finished, wait_for_status
 from tests.engine.definitions import loop_definition
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-def _finished(page: Any, execution_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        body = api_get(page, f"/api/executions/{execution_id}")
-        if body["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"execution {execution_id} did not finish")
 
 
 def test_redrive_of_a_run_whose_item_was_replayed_says_why_not(logged_in_page: Any, page_errors: Any) -> None:
@@ -35,10 +25,10 @@ def test_redrive_of_a_run_whose_item_was_replayed_says_why_not(logged_in_page: A
         node.setdefault("position", {"x": 200 * i, "y": 0})
     workflow = api_post(page, "/api/workflows", {"name": "Orders", "definition": d})
     run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"items": [1, 2, 3]}})
-    assert _finished(page, run["id"])["status"] == "failed"
+    assert api_wait_finished(page, run["id"])["status"] == "failed"
     [letter] = [x for x in api_get(page, f"/api/dead-letters?execution={run['id']}") if x["itemIndex"] == 1]
     replay = api_post(page, f"/api/dead-letters/{letter['id']}/replay", {"input": 20})
-    _finished(page, replay["id"])
+    api_wait_finished(page, replay["id"])
 
     page.goto(f"/executions/{run['id']}/")
     wait_for_status(page, "failed")

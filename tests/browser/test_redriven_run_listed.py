@@ -5,14 +5,13 @@ attempts took — not the day it sat failed before the redrive (that is in the t
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from engine.models import Event, Execution, NodeRun
-from tests.browser.helpers import api_get, api_post, wait_for_status
+from tests.browser.helpers import api_post, api_wait_finished, wait_for_status
 from tests.engine.definitions import loop_definition
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,15 +27,6 @@ def _flaky() -> dict[str, Any]:
         node.setdefault("position", {"x": 200 * i, "y": 0})
     return d
 
-
-def _wait_finished(page: Any, execution_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        body = api_get(page, f"/api/executions/{execution_id}")
-        if body["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"execution {execution_id} did not finish")
 
 
 def _a_day_earlier(execution_id: int) -> None:
@@ -58,11 +48,11 @@ def test_a_redriven_run_says_so_and_its_duration_leaves_out_the_idle_day(logged_
     workflow = api_post(page, "/api/workflows", {"name": "Charges", "definition": _flaky()})
     plain = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"items": [1, 2]}})
     run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"items": [1, 2, 3]}})
-    assert _wait_finished(page, run["id"])["status"] == "failed"
-    _wait_finished(page, plain["id"])
+    assert api_wait_finished(page, run["id"])["status"] == "failed"
+    api_wait_finished(page, plain["id"])
     _a_day_earlier(run["id"])
     api_post(page, f"/api/executions/{run['id']}/redrive", {})  # item 3 fails again, at once
-    _wait_finished(page, run["id"])
+    api_wait_finished(page, run["id"])
 
     page.goto("/executions/")
     row = page.locator(ROW.format(run["id"]))
