@@ -41,9 +41,10 @@ def pinnable_types() -> list[str]:
     return sorted(name for name, cls in REGISTRY.items() if getattr(cls, "pinnable", False))
 
 
-def refusal_for(node_id: str, definition: Any) -> str | None:
-    """Why `node_id` of `definition` cannot be pinned, or None when it can."""
-    node = _nodes(definition).get(node_id)
+def refusal_for(node_id: str, definition: Any, nodes: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """Why `node_id` of `definition` cannot be pinned, or None when it can (`nodes`: the
+    definition's nodes by id, when the caller already has them)."""
+    node = (nodes if nodes is not None else _nodes(definition)).get(node_id)
     if node is None:
         return f"the workflow has no node {node_id!r} (save the workflow first if you just added it)"
     cls = get_node_type(str(node.get("type")))
@@ -96,4 +97,5 @@ def pins_in_force(*, workflow: Workflow, definition: Any) -> dict[str, Any]:
     """{node id: data} of the pins a run of `definition` uses: nodes it has, of a pinnable
     type (a pin whose node was since deleted or changed type stays stored, unused)."""
     pins = dict(PinnedOutput.objects.filter(workflow=workflow).values_list("node_id", "data"))
-    return {node_id: data for node_id, data in pins.items() if refusal_for(node_id, definition) is None}
+    nodes = _nodes(definition)  # once, not once per pin (a run's start path)
+    return {node_id: data for node_id, data in pins.items() if refusal_for(node_id, definition, nodes) is None}
