@@ -61,10 +61,15 @@ class ExecutionRun:
         # (engine.core.signals / rollback), the branches between or in retries
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
-            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
-            # Pinned test data: {node id: output}, fixed when the run was recorded
-            # (engine.services.execution_start); kept through redrives and takeovers.
-            "pinned")}
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers")}
+        # Pinned test data: {node id: output}, fixed when the run was recorded
+        # (engine.services.execution_start) and stored apart from the state, which every
+        # `save_state` rewrites whole; read again at every claim, takeover and redrive.
+        self.pinned: dict[str, Any] | None = record.pinned or None
+        if self.pinned is None and isinstance(state.get("pinned"), dict):
+            # A run recorded when the pins lived in its state: they stay there (and are
+            # saved with it) until it ends, as they were.
+            self.extra_state["pinned"] = self.pinned = state["pinned"]
         # The stored rows of custom handler node runs that had not ended (the `handlers`
         # above): a takeover carries them on (engine.core.signals).
         pending = pending_handler_ids(self.extra_state)

@@ -4,16 +4,22 @@ an `http` node makes, so "the node did not run" is what the server saw."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
 from collections.abc import Iterator
 from itertools import pairwise
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection, transaction
 
-from engine.models import NodeRun
+from editor.models import Workflow
+from engine import services
+from engine.models import Execution, ExecutionPins, NodeRun
 from engine.runtime import start_engine
 from tests.conftest import create_webhook
 from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
@@ -240,3 +246,59 @@ def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: 
     assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{original}/pins").json()] == ["call"]
     # Another user's workflow stays out of reach: no duplicate, no pins.
     assert bob_client.post(f"/api/workflows/{original}/duplicate/").status_code == 404
+
+
+def test_the_pins_of_a_run_are_not_rewritten_with_its_state(alice_client, monkeypatch):
+    """The engine rewrites an execution's whole state at every save (each status change,
+    each `set`); the pins a run uses are stored once, when it is recorded. A run with a
+    400 KB pin writes a state of a few hundred bytes each time, not the pin again."""
+    from engine.store import writes
+
+    state_bytes: list[int] = []
+    adapt = writes.adapt
+
+    def measured(field: str, value: Any, ops: Any = None) -> Any:
+        adapted = adapt(field, value, ops)
+        if field == "state":
+            state_bytes.append(len(adapted))
+        return adapted
+
+    monkeypatch.setattr(writes, "adapt", measured)
+    big = {"rows": [f"pinned row {i:06d}" for i in range(20000)]}
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 20}},
+                    {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}},
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{shape.rows.length}}"}}],
+                   [("start", "wait"), ("wait", "shape"), ("shape", "o")])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "shape", big).status_code == 200
+    execution = run(alice_client, workflow_id, usePinnedData=True)
+    assert (execution.status, execution.output) == ("succeeded", {"o": 20000})
+    assert state_bytes, "the engine saved no state"
+    assert max(state_bytes) < 2000, state_bytes  # the pin is ~400 KB of JSON
+    assert "pinned" not in execution.state
+    assert ExecutionPins.objects.get(execution=execution).data == {"shape": big}
+
+
+def test_a_run_recorded_with_its_pins_in_its_state_still_uses_them(alice_client, api):
+    """Runs recorded before the pins had a row of their own kept them in `state["pinned"]`:
+    the engine still outputs those pins, and the migration moves them to the row."""
+    workflow_id = create(alice_client, call_then_output(api))
+    workflow = Workflow.objects.get(pk=workflow_id)
+    old_pins = {"call": {"body": {"greeting": "from the old state"}}}
+    with transaction.atomic():  # the engine is woken at the commit, after the state is set
+        execution = services.execution_start(workflow=workflow, user=workflow.owner)
+        Execution.objects.filter(pk=execution.pk).update(state={**execution.state, "pinned": old_pins})
+    done = wait_finished(execution.pk)
+    assert (done.status, done.output, _Counting.hits) == ("succeeded", {"o": "from the old state"}, [])
+    assert done.state["pinned"] == old_pins
+    # A retry of it keeps them too.
+    retried = alice_client.post(f"/api/executions/{execution.pk}/retry", {}, format="json")
+    assert retried.status_code == 201, retried.content
+    assert wait_finished(retried.json()["id"]).output == {"o": "from the old state"}
+
+    migration = importlib.import_module("engine.migrations.0012_execution_pins")
+    migration.move_pins_out_of_state(django_apps, SimpleNamespace(connection=connection))
+    done.refresh_from_db()
+    assert "pinned" not in done.state and "otel" in done.state
+    assert ExecutionPins.objects.get(execution=done).data == old_pins
+    assert services.execution_pinned(done) == old_pins
