@@ -72,6 +72,11 @@ def test_run_to_here_runs_one_branch_and_skips_the_rest(logged_in_page: Any, pag
     for node_id in ("stock", "m", "o"):
         page.wait_for_selector(f"[data-testid=status-{node_id}][data-status=skipped]")
     assert "up to Prices" in page.inner_text("body")  # the toast that the run started
+    # Its run page says where it stopped; the skipped nodes say why.
+    page.goto(f"/executions/{execution['id']}/")
+    assert page.inner_text("[data-testid=run-until]", timeout=10_000) == "run to Prices"
+    page.goto(f"/workflows/{workflow['id']}/")
+    page.wait_for_selector("[data-testid=node-prices]")
 
     # ▶ Run is a whole run again: no stop, the dialog says nothing of one.
     page.keyboard.press("Escape")

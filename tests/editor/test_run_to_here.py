@@ -79,9 +79,11 @@ def test_a_run_to_one_branch_runs_that_branch_only(alice_client, api):
     assert "Run to here" in skipped.error["message"] and "a" in skipped.error["message"]
     detail = alice_client.get(f"/api/executions/{execution.pk}").json()
     assert detail["output"] == execution.output
+    assert alice_client.get(f"/api/executions/{execution.pk}/timeline").json()["runUntil"] == "a"
 
     whole = run(alice_client, workflow_id)  # without runUntil, the same workflow runs whole
     assert whole.status == "succeeded" and sorted(_Counting.hits) == ["/a", "/a", "/b", "/c"]
+    assert alice_client.get(f"/api/executions/{whole.pk}/timeline").json()["runUntil"] is None
 
 
 def test_a_run_to_a_join_runs_everything_before_it_and_not_after(alice_client, api):
