@@ -25,6 +25,7 @@ from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.records import FINAL, NodeRunRow, Recorder, small
 from engine.core.redrive import redrives
+from engine.core.run_until import RunUntil
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
 from engine.core.signals import pending_handler_ids
@@ -61,7 +62,10 @@ class ExecutionRun:
         # (engine.core.signals / rollback), the branches between or in retries
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
-            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers")}
+            "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
+            # "Run to here": the node a test run stops at (engine.core.run_until).
+            "runUntil")}
+        self.run_until: RunUntil | None = RunUntil.of(plan, state.get("runUntil")) if "runUntil" in state else None
         # Pinned test data: {node id: output}, fixed when the run was recorded
         # (engine.services.execution_start) and stored apart from the state, which every
         # `save_state` rewrites whole; read again at every claim, takeover and redrive.
@@ -251,9 +255,9 @@ class ExecutionRun:
         self.final_status = status
         if isinstance(error, dict) and isinstance(error.get("rollback"), list):
             self.rollback_report = error["rollback"]
-        output = {
-            self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
-        }
+        # A run to one node has no output node on its way: its output is that node's.
+        shown = self.plan.output_nodes if self.run_until is None else [self.run_until.node]
+        output = {self.plan.graph.nodes[n].name: self.top.outputs[n] for n in shown if n in self.top.outputs}
         failed_nodes, failed_items = self.redrivable(status)
         # The event carries the error cut like a node run's (the row keeps it whole): it goes
         # to every watching websocket, and a loop's failures can be thousands of items. The
