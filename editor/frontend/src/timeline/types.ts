@@ -72,6 +72,8 @@ export interface Timeline {
   notStartedBecause?: string | null;
   /** The run's redrives, oldest first. */
   redrives?: Redrive[];
+  /** "Run to here": the id of the node this run stops at (null: a whole run). */
+  runUntil?: string | null;
   /** Set for an ended run some of whose failed work was replayed from its dead letters as
    * other executions: what "Redrive failed" may still offer (engine.services.redrive_offer). */
   redriveOffer?: RedriveOffer | null;
