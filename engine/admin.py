@@ -301,8 +301,8 @@ class ReadOnlyAdmin(ModelAdmin[Any]):
 @admin.register(NodeRun)
 class NodeRunAdmin(HugeTableAdmin, ReadOnlyAdmin):
     list_display = [
-        "id", "execution", "seq", "node_id", "type", "status", "attempt", "iteration", "branch_id", "trace_id",
-        "started_at", "finished_at",
+        "id", "execution", "seq", "node_id", "type", "status", "pinned", "attempt", "iteration", "branch_id",
+        "trace_id", "started_at", "finished_at",
     ]
     list_filter = ["status", "type"]
     search_fields = ["=trace_id", "=execution__trace_id", "node_id"]

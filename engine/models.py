@@ -138,6 +138,9 @@ class NodeRun(models.Model):
     # restarted engine replays the same path.
     handle = models.CharField(max_length=20, blank=True, default="")
     claimed_by = models.CharField(max_length=100, blank=True, default="")
+    # Its output is pinned test data (editor.pins): no body ran, the node run succeeded at
+    # once with the pin. A column of its own: `claimed_by` says which engine holds the run.
+    pinned = models.BooleanField(default=False)
     seq = models.PositiveIntegerField(default=0, help_text="order of creation within the execution")
 
     class Meta:

@@ -36,7 +36,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from engine.core.records import PINNED_BY
 from engine.json_sizes import bounded, with_json_sizes
 from engine.models import Execution, NodeRun, NodeRunStatus
 from flowmaestro.request_bodies import shown_values
@@ -55,8 +54,8 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
     input = serializers.JSONField(allow_null=True)
     output = serializers.JSONField(allow_null=True)
     error = serializers.JSONField(allow_null=True)
-    # Its output is pinned test data: the node did not run (engine.core.records.PINNED_BY).
-    pinned = serializers.SerializerMethodField()
+    # Its output is pinned test data: the node did not run (engine.models.NodeRun.pinned).
+    pinned = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = NodeRun
@@ -65,9 +64,6 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
             "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error", "pinned",
         ]
         read_only_fields = fields
-
-    def get_pinned(self, node_run: NodeRun) -> bool:
-        return node_run.claimed_by == PINNED_BY
 
 
 @extend_schema_field(OpenApiTypes.ANY)

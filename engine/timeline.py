@@ -30,7 +30,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engine.core.records import PINNED_BY
 from engine.liveness import why_not_started
 from engine.models import FINISHED_EXECUTION_STATUSES, STATUS_EVENT_TYPES, Event, Execution, NodeRun
 from engine.node_run_pages import NodeRunSerializer, status_counts
@@ -41,7 +40,7 @@ from engine.timeline_lanes import Row, add_loop_lengths, assign_lanes
 
 BAR_FIELDS = (
     "id", "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name",
-    "trace_id", "queued_at", "started_at", "finished_at", "seq", "claimed_by",
+    "trace_id", "queued_at", "started_at", "finished_at", "seq", "pinned",
 )
 LOG_LIMIT = 1000
 NODE_RUN_ID_LENGTH = NodeRun._meta.get_field("id").max_length or 32
@@ -200,7 +199,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
             "startedAt": _iso(row["started_at"]), "finishedAt": _iso(row["finished_at"]), "status": row["status"],
             "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
             "critical": row["id"] in critical_ids, "redrive": redrive_of(row["seq"]),
-            "pinned": row.get("claimed_by") == PINNED_BY,
+            "pinned": bool(row.get("pinned")),
         })
         if container and row["id"] in item_counts:
             bars[-1]["itemCount"] = item_counts[row["id"]]

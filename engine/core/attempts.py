@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.json_bounds import JSONBoundsError, bounded_error, storable
 from engine.core.policies import NodePolicy, retry_delay_ms
-from engine.core.records import PINNED_BY
 from engine.core.scopes import Attempt, ScopeRun
 from engine.core.signals import await_approval, handler_kept, handler_retried
 from engine.nodes import get_node_type
@@ -97,7 +96,8 @@ class NodeRuns:
         if pins and node.id in pins and cls.pinnable and not attempt.detached:
             # Pinned test data: the body is never run (nor handed to a Celery worker); the
             # node run succeeds at once with the pin as its output, in every loop item too.
-            self.ex.rec.started(row, started_at, PINNED_BY, data={"pinned": True})
+            row["pinned"] = True
+            self.ex.rec.started(row, started_at, self.ex.engine.engine_id, data={"pinned": True})
             self.complete(attempt, pins[node.id], None)
             return
         self.ex.rec.started(row, started_at, self.ex.engine.engine_id)

@@ -21,10 +21,6 @@ EVENT_OUTPUT_LIMIT = 4000
 FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled", "timed_out"})
 
 _SCALARS = (str, int, float, bool, type(None))
-# `claimed_by` of a node run whose output is pinned test data: no engine ran a body for it.
-# The column says who produced the outcome, so the marker costs no column of its own and
-# reaches every reader of node runs (API, timeline, admin) for free.
-PINNED_BY = "pinned"
 
 
 class NodeRunRow(TypedDict):
@@ -50,6 +46,7 @@ class NodeRunRow(TypedDict):
     error: Any
     handle: str
     claimed_by: str
+    pinned: bool  # its output is pinned test data: no body ran (engine.core.attempts)
     seq: int
 
 
@@ -160,7 +157,7 @@ class Recorder:
             "attempt": attempt, "iteration": iteration, "branch_id": bid, "branch_name": bname, "trace_id": trace,
             "queued_at": taken_up["queued_at"] if taken_up else (queued_at or now()), "started_at": None,
             "finished_at": None, "input": jsonable(input), "output": None, "error": None, "handle": "",
-            "claimed_by": "", "seq": taken_up["seq"] if taken_up else self.run_seq,
+            "claimed_by": "", "pinned": False, "seq": taken_up["seq"] if taken_up else self.run_seq,
         }
         batch = self.sink.batch
         batch.node_runs[row["id"]] = cast(dict[str, Any], row)

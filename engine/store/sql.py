@@ -21,7 +21,7 @@ from engine.core.json_bounds import strict_dumps, without_nul
 
 NODE_RUN_FIELDS = [
     "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id", "branch_name", "trace_id",
-    "queued_at", "started_at", "finished_at", "input", "output", "error", "handle", "claimed_by", "seq",
+    "queued_at", "started_at", "finished_at", "input", "output", "error", "handle", "claimed_by", "pinned", "seq",
 ]
 
 

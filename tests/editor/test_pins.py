@@ -93,6 +93,10 @@ def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_c
     assert runs["o"]["pinned"] is False
     bars = {b["nodeId"]: b for b in alice_client.get(f"/api/executions/{pinned.pk}/timeline").json()["bars"]}
     assert bars["call"]["pinned"] is True and bars["o"]["pinned"] is False
+    # The ownership column says which engine held the run, as for any node run (the admin
+    # shows it); "pinned" is a marker of its own.
+    call_run = NodeRun.objects.get(execution=pinned, node_id="call")
+    assert (call_run.pinned, call_run.claimed_by) == (True, start_engine().engine_id)
 
     plain = run(alice_client, workflow_id)  # the plain API does not use pins unless asked
     assert (plain.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
@@ -112,7 +116,7 @@ def test_a_webhook_run_ignores_pins(alice_client, client, api):
     assert response.status_code == 202, response.content
     execution = wait_finished(response.json()["executionId"])
     assert (execution.output, len(_Counting.hits)) == ({"o": "from the server"}, 1)
-    assert not NodeRun.objects.filter(execution=execution, claimed_by="pinned").exists()
+    assert not NodeRun.objects.filter(execution=execution, pinned=True).exists()
 
 
 def test_a_pin_edited_while_a_run_runs_does_not_change_that_run(alice_client, api):
@@ -144,8 +148,8 @@ def test_a_pinned_node_in_a_loop_gives_its_pin_for_every_item(alice_client, api)
     assert execution.status == "succeeded", execution.error
     assert _Counting.hits == []
     calls = list(NodeRun.objects.filter(execution=execution, node_id="call").order_by("iteration"))
-    assert [(r.iteration, r.status, r.output, r.claimed_by) for r in calls] == [
-        (i, "succeeded", {"body": {"greeting": "pinned"}}, "pinned") for i in range(3)]
+    assert [(r.iteration, r.status, r.output, r.pinned) for r in calls] == [
+        (i, "succeeded", {"body": {"greeting": "pinned"}}, True) for i in range(3)]
 
 
 def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
@@ -162,7 +166,7 @@ def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
     time.sleep(0.05)
     again = wait_finished(failed.pk)
     assert again.status == "failed" and _Counting.hits == []  # the run's own snapshot, not today's pins
-    assert NodeRun.objects.filter(execution=again, node_id="call", claimed_by="pinned").count() == 2
+    assert NodeRun.objects.filter(execution=again, node_id="call", pinned=True).count() == 2
 
 
 def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
@@ -382,3 +386,22 @@ def test_importing_over_a_workflow_replaces_its_pins_or_changes_nothing(alice_cl
     # A save without pinData (every save but an import's) leaves the pins alone.
     assert alice_client.patch(f"/api/workflows/{workflow_id}", {"name": "Renamed"}, format="json").status_code == 200
     assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t9"]
+
+
+def test_node_runs_pinned_before_the_marker_had_a_column_still_say_pinned(alice_client):
+    """Pinned node runs were once marked by `claimed_by = "pinned"` (the column naming the
+    engine that holds a run); the migration marks them `pinned` and empties that column."""
+    d = definition([START, {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}}],
+                   [("start", "shape")])
+    workflow_id = create(alice_client, d)
+    done = run(alice_client, workflow_id)
+    NodeRun.objects.filter(execution=done, node_id="shape").update(claimed_by="pinned", pinned=False)
+
+    migration = importlib.import_module("engine.migrations.0013_noderun_pinned")
+    migration.mark_pinned_runs(django_apps, SimpleNamespace(connection=connection))
+    shape = NodeRun.objects.get(execution=done, node_id="shape")
+    assert (shape.pinned, shape.claimed_by) == (True, "")
+    runs = {r["nodeId"]: r for r in alice_client.get(f"/api/executions/{done.pk}").json()["nodeRuns"]}
+    assert runs["shape"]["pinned"] is True and runs["start"]["pinned"] is False
+    bars = {b["nodeId"]: b for b in alice_client.get(f"/api/executions/{done.pk}/timeline").json()["bars"]}
+    assert bars["shape"]["pinned"] is True and bars["start"]["pinned"] is False

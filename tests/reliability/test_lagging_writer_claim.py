@@ -29,7 +29,8 @@ def test_a_claim_already_written_by_a_lagging_writer_is_not_lost(run_workflow: A
     row = {"id": run_id, "execution_id": ex.id, "node_id": "h", "name": "h", "type": "http", "scope": "",
            "status": "queued", "attempt": 1, "iteration": None, "branch_id": "main", "branch_name": "main",
            "trace_id": ex.trace_id, "queued_at": timezone.now(), "started_at": None, "finished_at": None,
-           "input": {}, "output": None, "error": None, "handle": "", "claimed_by": "", "seq": 1}
+           "input": {}, "output": None, "error": None, "handle": "", "claimed_by": "", "pinned": False,
+           "seq": 1}
     first = Batch()
     first.node_runs[run_id] = row
     first.new_ids.add(run_id)

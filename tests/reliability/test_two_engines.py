@@ -94,7 +94,7 @@ def test_hundreds_of_node_run_claims_have_exactly_one_winner_each(run_workflow: 
     rows = {r["id"]: r for r in NodeRun.objects.filter(execution_id=ex.id).values(
         "id", "execution_id", "node_id", "name", "type", "scope", "status", "attempt", "iteration", "branch_id",
         "branch_name", "trace_id", "queued_at", "started_at", "finished_at", "input", "output", "error", "handle",
-        "claimed_by", "seq")}
+        "claimed_by", "pinned", "seq")}
     intruders = {RACERS - 1, RACERS - 2}
     # Every racer commits its k-th chunk before any starts its (k+1)-th, so the forward and
     # backward racers really meet in the middle instead of one of them finishing alone.
