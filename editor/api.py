@@ -221,6 +221,7 @@ class WorkflowRunApi(APIView):
             priority=serializer.validated_data["priority"],
             version=version,
             pinned=pinned,
+            run_until=serializer.validated_data["runUntil"],
         )
         return Response(
             {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from editor.models import Workflow, WorkflowVersion
+from engine.core import rules
 from flowmaestro.request_bodies import (
     JSONBooleanField,
     JSONIntegerField,
@@ -138,6 +139,9 @@ class RunInputSerializer(KnownKeysSerializer):
     # Pinned test data (editor.pins): pinned nodes output their pins instead of running.
     # Off unless asked: only the editor's Run button asks; webhooks and schedules never do.
     usePinnedData = JSONBooleanField(required=False, default=False)
+    # "Run to here": run only this node and the nodes it needs (engine.core.run_until).
+    runUntil = serializers.CharField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
+                                     trim_whitespace=False)
 
 
 class PinInputSerializer(KnownKeysSerializer):

@@ -106,19 +106,40 @@ def _version_errors(version: WorkflowVersion) -> list[dict[str, Any]]:
     return errors
 
 
+def run_until_errors(definition: Any, node_id: str) -> list[dict[str, Any]]:
+    """Why a run cannot stop at `node_id` ("Run to here"): not a node of the definition, or
+    a node no run reaches (a custom signal handler alone on the canvas)."""
+    shown = node_id if len(node_id) <= 80 else node_id[:80] + "…"
+    graph = Graph.from_definition(definition)  # a valid version: checked before
+    if node_id not in graph.nodes:
+        return [{"message": f"runUntil: {shown!r} is not a node of this version", "nodeId": node_id[:200]}]
+    top, seen = node_id, {node_id}
+    while (parent := graph.nodes[top].parent_id) is not None and parent not in seen:
+        top = parent
+        seen.add(top)
+    if top not in graph.scopes[None].order:
+        return [{"message": f"runUntil: no run reaches {shown!r} (nothing leads to it from Start)",
+                 "nodeId": node_id}]
+    return []
+
+
 def execution_start(
     *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
-    traceparent: str | None = None, pinned: dict[str, Any] | None = None,
+    traceparent: str | None = None, pinned: dict[str, Any] | None = None, run_until: str | None = None,
 ) -> Execution:
     """Queue a run of the workflow's current version (or `version`), pinned to it.
     `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
     `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
     running those nodes; kept in the execution's state, so that what the run uses is fixed
-    when it is recorded (a later pin edit, a restart or a takeover changes nothing)."""
+    when it is recorded (a later pin edit, a restart or a takeover changes nothing).
+    `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
+    nodes it needs run; kept in the state likewise."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
     errors = _version_errors(version)
+    if not errors and run_until is not None:
+        errors = run_until_errors(version.definition, run_until)
     if errors:
         raise InvalidDefinition(errors)
     queue = queue_settings(version.definition)
@@ -141,7 +162,8 @@ def execution_start(
             workflow=workflow, version=version, owner_id=workflow.owner_id,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1,
-            state={"otel": new_trace_context(traceparent), **({"pinned": pinned} if pinned else {})},
+            state={"otel": new_trace_context(traceparent), **({"pinned": pinned} if pinned else {}),
+                   **({"runUntil": run_until} if run_until is not None else {})},
         )
         started_by = ({"startedBy": user.get_username()}
                       if user is not None and user.pk != workflow.owner_id else None)
@@ -178,10 +200,15 @@ def execution_retry(
     chosen = version_for_rerun(workflow=execution.workflow, original=execution.version, choice=version)
     # A test run that used pinned data is retried with the same pins (its snapshot); any
     # other run never gets pins, whatever is pinned now.
-    pinned = (execution.state or {}).get("pinned") if isinstance(execution.state, dict) else None
+    state = execution.state if isinstance(execution.state, dict) else {}
+    pinned = state.get("pinned")
+    # A run to one node is re-run to the same node (refused, naming it, if the chosen
+    # version no longer has it): a re-run of a test step must not become a whole run.
+    run_until = state.get("runUntil")
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
         priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
+        run_until=run_until if isinstance(run_until, str) else None,
     )
 
 

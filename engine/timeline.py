@@ -238,6 +238,8 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "lanes": lanes,
         "summary": summary,
         "redrives": redrives,
+        # "Run to here": the node this run stops at (engine.core.run_until), or null.
+        "runUntil": run_until if isinstance(run_until := (execution.state or {}).get("runUntil"), str) else None,
     }
 
 

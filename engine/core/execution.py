@@ -25,6 +25,7 @@ from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.records import FINAL, NodeRunRow, Recorder, small
 from engine.core.redrive import redrives
+from engine.core.run_until import RunUntil
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
 from engine.core.signals import pending_handler_ids
@@ -64,7 +65,10 @@ class ExecutionRun:
             "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
             # Pinned test data: {node id: output}, fixed when the run was recorded
             # (engine.services.execution_start); kept through redrives and takeovers.
-            "pinned")}
+            "pinned",
+            # "Run to here": the node a test run stops at (engine.core.run_until).
+            "runUntil")}
+        self.run_until: RunUntil | None = RunUntil.of(plan, state.get("runUntil")) if "runUntil" in state else None
         # The stored rows of custom handler node runs that had not ended (the `handlers`
         # above): a takeover carries them on (engine.core.signals).
         pending = pending_handler_ids(self.extra_state)
@@ -246,9 +250,9 @@ class ExecutionRun:
         self.final_status = status
         if isinstance(error, dict) and isinstance(error.get("rollback"), list):
             self.rollback_report = error["rollback"]
-        output = {
-            self.plan.graph.nodes[n].name: self.top.outputs[n] for n in self.plan.output_nodes if n in self.top.outputs
-        }
+        # A run to one node has no output node on its way: its output is that node's.
+        shown = self.plan.output_nodes if self.run_until is None else [self.run_until.node]
+        output = {self.plan.graph.nodes[n].name: self.top.outputs[n] for n in shown if n in self.top.outputs}
         failed_nodes, failed_items = self.redrivable(status)
         # The event carries the error cut like a node run's (the row keeps it whole): it goes
         # to every watching websocket, and a loop's failures can be thousands of items. The

@@ -151,6 +151,8 @@ class Flow:
 
     def apply(self, scope: ScopeRun, actions: Actions) -> None:
         ex = self.ex
+        if ex.run_until is not None and scope is ex.top:
+            ex.run_until.leave_out(scope, actions)
         if ex.held:
             self.take_up_held()  # whatever happens next (a cancel, a join) sees every node run
         ready = actions.ready

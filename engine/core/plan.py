@@ -58,7 +58,7 @@ class ScopePlan:
         }
         # Per join, every node it is reachable from: O(joins × nodes), where a full
         # downstream closure would be O(nodes²) even for a plain chain without joins.
-        self.upstream: dict[str, frozenset[str]] = {j: self._ancestors(j) for j in self.joins}
+        self.upstream: dict[str, frozenset[str]] = {j: self.ancestors(j) for j in self.joins}
         self.governor: dict[str, str | None] = dict.fromkeys(scope.order)
         position = {n: i for i, n in enumerate(scope.order)}
         # The governor of a node: the nearest join downstream that closes a branch it is in.
@@ -108,7 +108,7 @@ class ScopePlan:
         # Outer branches first, so the innermost one of a node is the last of its list.
         return sorted(specs, key=lambda spec: len(self.branches.edge[spec.edge.id].path))
 
-    def _ancestors(self, node: str) -> frozenset[str]:
+    def ancestors(self, node: str) -> frozenset[str]:
         seen: set[str] = set()
         stack = [node]
         while stack:

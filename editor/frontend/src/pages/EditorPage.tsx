@@ -49,6 +49,12 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   const [nodeTypeList, setNodeTypeList] = useState<NodeTypeInfo[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [dialog, setDialog] = useState<Dialog>(null);
+  // "Run to here": the node the Run dialog's run stops at (null: ▶ Run, a whole run).
+  const [runUntil, setRunUntil] = useState<string | null>(null);
+  const runTo = useCallback((nodeId: string) => {
+    setRunUntil(nodeId);
+    setDialog("run");
+  }, []);
   const [sidePanel, setSidePanel] = useState<"selection" | "settings">("selection");
   const [saving, setSaving] = useState(false);
   const [running, setRunning] = useState(false);
@@ -193,17 +199,18 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   }, [flow]);
 
   const run = useCallback(
-    async (input: unknown, priority: number | undefined, usePinnedData = false) => {
+    async (input: unknown, priority: number | undefined, usePinnedData = false, runUntil?: string) => {
       const store = graphStore.getState();
       setRunning(true);
       try {
         // A run is pinned to a saved version: save what is on the canvas first.
         if ((store.dirty || !workflowIdRef.current) && !(await save())) return;
         // Runs from the editor use the pinned test data, as in n8n (the dialog can leave it out).
-        const started = await workflowsApi.run(workflowIdRef.current, input, priority, usePinnedData);
+        const started = await workflowsApi.run(workflowIdRef.current, input, priority, usePinnedData, runUntil);
         runData.refresh(String(started.id));
         setDialog(null);
-        store.notify("success", `Execution ${started.id} started (trace ${started.traceId}).`);
+        const stop = runUntil ? graphStore.getState().definition.nodes.find((n) => n.id === runUntil)?.name || runUntil : null;
+        store.notify("success", `Execution ${started.id} started${stop ? `, up to ${stop}` : ""} (trace ${started.traceId}).`);
       } catch (err) {
         if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
         const nameOf = (id: string) => graphStore.getState().definition.nodes.find((n) => n.id === id)?.name;
@@ -501,7 +508,10 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         <button type="button" className="fm-btn fm-btn-primary" data-testid="save" disabled={saving} onClick={() => void save()} title="Save (Ctrl+S)">
           Save
         </button>
-        <button type="button" className="fm-btn fm-btn-run" data-testid="run" onClick={() => setDialog("run")}>
+        <button type="button" className="fm-btn fm-btn-run" data-testid="run" onClick={() => {
+          setRunUntil(null);
+          setDialog("run");
+        }}>
           ▶ Run
         </button>
       </header>
@@ -562,7 +572,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           {sidePanel === "settings" ? (
             <SettingsPanel workflowId={workflowId} />
           ) : selectedNode ? (
-            <NodePanel node={selectedNode} execution={runData.hidden ? null : runData.execution} workflowId={workflowId} onRerunFrom={rerunFrom} />
+            <NodePanel node={selectedNode} execution={runData.hidden ? null : runData.execution} workflowId={workflowId} onRerunFrom={rerunFrom} onRunTo={runTo} />
           ) : selectedEdge ? (
             <EdgePanel edge={selectedEdge} />
           ) : (
@@ -605,7 +615,9 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           </details>
         )}
       </footer>
-      {dialog === "run" && <RunDialog busy={running} onRun={run} onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
+      {dialog === "run" && <RunDialog busy={running} onRun={(input, priority, pins) => run(input, priority, pins, runUntil ?? undefined)}
+                                      onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
+                                      until={runUntil ? definition.nodes.find((n) => n.id === runUntil)?.name || runUntil : undefined}
                                       pinnedCount={pinnedCount}
                                       problems={validation.errors.map((issue) => {
                                         const where = issueWhere(definition, issue);

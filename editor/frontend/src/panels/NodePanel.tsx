@@ -15,11 +15,13 @@ import { RunDataPanel } from "./RunDataPanel";
 
 const COMMON_KEYS = ["timeout", "onTimeout", "retry", "onError", "compensate", "parallel"] as const;
 
-export function NodePanel({ node, execution, workflowId, onRerunFrom }: {
+export function NodePanel({ node, execution, workflowId, onRerunFrom, onRunTo }: {
   node: WorkflowNode;
   execution?: Execution | null;
   workflowId?: string;
   onRerunFrom?: (nodeId: string) => Promise<void>;
+  /** "Run to here": a run of this node and the nodes before it (absent: no such button). */
+  onRunTo?: (nodeId: string) => void;
 }) {
   const info = useGraph((s) => s.nodeTypes[node.type]);
   const definition = useGraph((s) => s.definition);
@@ -53,6 +55,17 @@ export function NodePanel({ node, execution, workflowId, onRerunFrom }: {
           id: {node.id}
         </span>
       </header>
+      {onRunTo && node.type !== "start" ? (
+        <div className="fm-run-to">
+          <button type="button" className="fm-btn" data-testid="run-to-here" onClick={() => onRunTo(node.id)}
+                  aria-describedby="run-to-here-help">
+            ▶ Run to here
+          </button>
+          <span className="fm-help" id="run-to-here-help">
+            {node.parentId ? "Runs its loop and what comes before; nothing after." : "Runs this node and what comes before it; nothing after."}
+          </span>
+        </div>
+      ) : null}
       {pinnable && workflowId ? <PinnedDataPanel workflowId={workflowId} nodeId={node.id} dirty={dirty} /> : null}
       {execution ? <RunDataPanel execution={execution} nodeId={node.id} onRerunFrom={onRerunFrom} pinTo={pinnable ? workflowId : undefined} /> : null}
       {info?.description && <p className="fm-help"><HelpText text={info.description} /></p>}

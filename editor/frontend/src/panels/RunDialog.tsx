@@ -21,9 +21,11 @@ interface Props {
   /** The workflow's current errors, each naming its node: the server refuses the run until
    * they are fixed, so the dialog says so before "Start run" rather than after. */
   problems?: readonly string[];
+  /** "Run to here": the name of the node the run stops at (absent: a whole run). */
+  until?: string;
 }
 
-export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0 }: Props) {
+export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0, until }: Props) {
   const [usePins, setUsePins] = useState(true);
   // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
   // re-run dialog's bound; a bigger one is not prefilled (megabytes in the code editor).
@@ -62,7 +64,12 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
     await onRun(input.value, p, pinnedCount > 0 && usePins);
   };
   return (
-    <Dialog title="Run workflow" titleId="run-title" testId="run-dialog" onClose={onClose}>
+    <Dialog title={until ? `Run to ${until}` : "Run workflow"} titleId="run-title" testId="run-dialog" onClose={onClose}>
+      {until ? (
+        <p className="fm-help" data-testid="run-until-help">
+          Only <strong>{until}</strong> and the nodes before it run; every node after it is skipped, and the run's output is its output.
+        </p>
+      ) : null}
       <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
       {problems.length ? (
         <p className="fm-field-error" role="alert" data-testid="run-problems">

@@ -257,6 +257,11 @@ export function TimelinePage({ executionId }: { executionId: string }) {
             <span className={`tl-stream tl-stream-${streamState}`} data-testid="stream-state" title="Live stream">{streamState === "live" ? "● live" : streamState}</span>
           ) : null}
           <span className="fm-muted">v{execution.version}</span>
+          {timeline.runUntil ? (
+            <span className="fm-chip" data-testid="run-until" title="Run to here: only this node and the nodes before it ran; the rest was skipped.">
+              run to {timeline.definition.nodes.find((n) => n.id === timeline.runUntil)?.name || timeline.runUntil}
+            </span>
+          ) : null}
           <button type="button" className="fm-btn" onClick={() => setRerunOpen(true)} data-testid="rerun">Re-run…</button>
         </div>
         <RunIo input={execution.input} output={execution.output} error={execution.error} status={live.status}

@@ -72,6 +72,8 @@ export interface Timeline {
   notStartedBecause?: string | null;
   /** The run's redrives, oldest first. */
   redrives?: Redrive[];
+  /** "Run to here": the id of the node this run stops at (null: a whole run). */
+  runUntil?: string | null;
 }
 
 /** One redrive: `version` is the one it ran, `fromVersion` the run's version before it (both
