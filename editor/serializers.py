@@ -140,8 +140,9 @@ class RunInputSerializer(KnownKeysSerializer):
     # Off unless asked: only the editor's Run button asks; webhooks and schedules never do.
     usePinnedData = JSONBooleanField(required=False, default=False)
     # "Run to here": run only this node and the nodes it needs (engine.core.run_until).
-    runUntil = serializers.CharField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
-                                     trim_whitespace=False)
+    # Text as JSON writes it: DRF's CharField read `"runUntil": 5` as the node "5".
+    runUntil = JSONStringField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
+                               trim_whitespace=False)
 
 
 class PinInputSerializer(KnownKeysSerializer):
