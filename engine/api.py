@@ -346,6 +346,9 @@ class RedriveInputSerializer(KnownKeysSerializer):
                                     max_length=REDRIVE_MAX_ITEMS_PER_LOOP),
         required=False,
     )
+    # Without nodes/items: keep, instead of refusing with a 409, the failed loop items whose
+    # dead letters were replayed as other executions (what the run page's button sends).
+    leaveOutReplayed = JSONBooleanField(required=False, default=False)  # noqa: N815 - the API's name
 
     def validate_items(self, items: dict[str, list[int]]) -> dict[str, list[int]]:
         # DictField bounds neither its keys nor how many: probed, a 10,000-character key or
@@ -383,7 +386,7 @@ class ExecutionRedriveApi(APIView):
         data = serializer.validated_data
         redriven = services.execution_redrive(
             execution=execution, user=request.user, version=data["version"], nodes=data.get("nodes"),
-            items=data.get("items"),
+            items=data.get("items"), leave_out_replayed=data["leaveOutReplayed"],
         )
         return Response(ExecutionSummarySerializer(_with_values(redriven)).data, status=status.HTTP_202_ACCEPTED)
 

@@ -25,8 +25,9 @@ letters). Either way the dead letter records when and as which execution it was 
 replayed or discarded dead letter cannot be replayed again (the new execution, if it
 fails, makes its own dead letter). A redrive of the execution a letter came from settles its
 letters of what it re-runs ("redriven in #N"), and a redrive without a selection that would
-re-run a letter that was replayed elsewhere is refused (`engine.services.execution_redrive`):
-either way one failure's work runs again once.
+re-run a letter that was replayed elsewhere is refused (`engine.services.execution_redrive`),
+unless it asks to leave such items out (`leaveOutReplayed`: they are kept, ended as
+replayed, engine.core.loop_results): either way one failure's work runs again once.
 """
 
 from __future__ import annotations

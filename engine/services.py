@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -21,7 +22,12 @@ from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
 from engine.nodes import container_types
-from engine.store.dead_letters import replayed_elsewhere, settle_dead_letters_of_redrive
+from engine.store.dead_letters import (
+    latest_replayed_elsewhere,
+    replayed_elsewhere,
+    replayed_items,
+    settle_dead_letters_of_redrive,
+)
 from engine.store.queue import queue_settings
 from engine.store.sql import insert, insert_with_child
 
@@ -221,7 +227,7 @@ class NotRedrivable(Refusal):
 
 def execution_redrive(
     *, execution: Execution, user: Any, version: str = "original", nodes: list[str] | None = None,
-    items: dict[str, list[int]] | None = None,
+    items: dict[str, list[int]] | None = None, leave_out_replayed: bool = False,
 ) -> Execution:
     """A new attempt of the same execution that re-runs only what did not succeed (or the
     chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
@@ -229,7 +235,13 @@ def execution_redrive(
     execution to the workflow's current version first (to redrive after a fix).
 
     A succeeded execution can be redriven as a whole too when something in it did not
-    succeed: loop items (or branches) left out by `onPartialFailure: "continue"`."""
+    succeed: loop items (or branches) left out by `onPartialFailure: "continue"`.
+
+    `leave_out_replayed` (without a selection): the failed loop items whose dead letters were
+    replayed as other executions are not run again but kept, as replayed (they do not fail
+    their loop again: engine.core.loop_results); without it such a redrive is refused (409),
+    as API clients expect since it would run them a second time. What the run page's
+    "Redrive failed" sends (`redrive_offer`)."""
     from engine.core.redrive import rerun_keys
     from engine.models import DeadLetter, NodeRun
 
@@ -293,8 +305,33 @@ def execution_redrive(
         # letter. (Replays lock only their letter, never the execution: no lock cycle.)
         list(DeadLetter.objects.select_for_update().filter(
             execution_id=execution.pk, replayed_at__isnull=True, discarded_at__isnull=True).values_list("pk", flat=True))
+        # Dead letters replayed as other executions (none in most runs: one query).
+        letters = latest_replayed_elsewhere(execution)
+        rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
+                    .values("scope", "node_id", "status", "seq")) if letters else []
+        leave_out: dict[str, list[int]] | None = None
         if not selective:
-            _refuse_what_a_replay_ran(execution, graph, new_version=chosen.pk != execution.version_id)
+            if leave_out_replayed and letters:
+                offer = redrive_offer(execution, graph, rows, letters)
+                if offer is not None and not (offer["failedNodes"] or offer["failedItems"]):
+                    raise NotRedrivable(f"nothing left to redrive: {offer['reason']}",
+                                        [{"message": _replayed_text(x), **({"nodeId": x["nodeId"]} if x["nodeId"] else {})}
+                                         for x in offer["replayed"][:5]])
+                leave_out = {loop: sorted(indexes) for loop, indexes in
+                             replayed_items([x for x in letters if x.kind == "item"]).items()} or None
+            _refuse_what_a_replay_ran(execution, graph, new_version=chosen.pk != execution.version_id,
+                                      letters=letters, rows=rows, leave_out=leave_out)
+        kept_replayed: dict[str, dict[str, int | None]] | None = None
+        if letters:
+            # Replayed items this redrive keeps (not chosen, or left out): they end as
+            # replayed, not as this run's failures (engine.core.loops).
+            rerun_now = rerun_keys(graph, rows, nodes=nodes, items=items, new_version=chosen.pk != execution.version_id,
+                                   after_success=execution.status == "succeeded", leave_out=leave_out)
+            running = {(loop, int(index)) for scope, _ in rerun_now if scope
+                       for loop, _, index in [scope.rpartition("/")[2].partition("#")] if index.isdigit()}
+            kept_replayed = {loop: {str(i): x for i, x in found.items() if (loop, i) not in running}
+                             for loop, found in replayed_items(letters).items()}
+            kept_replayed = {loop: found for loop, found in kept_replayed.items() if found} or None
         since = NodeRun.objects.filter(execution_id=execution.pk).order_by("-seq").values_list("seq", flat=True).first() or 0
         # Where runs before the `failed_items` column kept it (engine migration 0007).
         state.pop("failedItems", None)
@@ -305,6 +342,7 @@ def execution_redrive(
             "version": chosen.number, "newVersion": chosen.pk != execution.version_id,
             # Its cancelled top-level node runs were cut by design: kept (engine.core.redrive).
             "afterSuccess": execution.status == "succeeded",
+            "leaveOut": leave_out, "replayed": kept_replayed,
             "by": getattr(user, "username", "") or "",
             # Which version each attempt ran on: the execution keeps only the latest, and a
             # redrive on "latest" moves it (the node runs before it ran on `fromVersion`).
@@ -326,7 +364,7 @@ def execution_redrive(
                         .values("scope", "node_id", "status", "seq"))
             rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
                                new_version=state["redrive"]["newVersion"],
-                               after_success=state["redrive"]["afterSuccess"])
+                               after_success=state["redrive"]["afterSuccess"], leave_out=leave_out)
             settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         # The time the run sat finished until now is no part of how long it took (the
@@ -348,23 +386,24 @@ def execution_redrive(
     return execution
 
 
-def _refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version: bool) -> None:
+def _refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version: bool, letters: list[Any],
+                              rows: Sequence[Mapping[str, Any]], leave_out: dict[str, list[int]] | None) -> None:
     """A redrive without a selection re-runs what failed; a loop item (or the run) whose dead
     letter was replayed meanwhile already ran again in the replay's execution, and running it
     here too repeats its side effects (a charge made twice). Refused, naming the items, as
     Step Functions and Temporal users expect a re-run never to repeat work that succeeded:
-    choosing nodes or items redrives what the user names (that item too, if named)."""
+    choosing nodes or items redrives what the user names (that item too, if named), and
+    `leave_out` (the page's "Redrive failed") keeps the replayed items as they are.
+    `letters`: `latest_replayed_elsewhere`; `rows`: the node runs, read when there are any."""
     from engine.core.redrive import rerun_keys
-    from engine.models import DeadLetter, NodeRun
+    from engine.models import DeadLetter
 
-    if not DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=False).exclude(
-            replayed_execution_id=execution.pk).exists():
+    if not letters:
         return
     # What the engine will re-run, decided as it will decide it (engine.core.history).
-    rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
-                .values("scope", "node_id", "status", "seq"))
-    rerun = rerun_keys(graph, rows, new_version=new_version, after_success=execution.status == "succeeded")
-    letters = replayed_elsewhere(execution=execution, rerun=rerun)
+    rerun = rerun_keys(graph, rows, new_version=new_version, after_success=execution.status == "succeeded",
+                       leave_out=leave_out)
+    letters = replayed_elsewhere(execution=execution, rerun=rerun, letters=letters)
     if not letters:
         return
 
@@ -387,6 +426,58 @@ def _refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version
         [{"message": f"{'the run' if letter.kind == 'run' else f'item {letter.item_index}'} was replayed as "
                      f"{as_execution(letter)}", **({"nodeId": letter.node_id} if letter.kind == "item" else {})}
          for letter in letters[:5]])
+
+
+def _replayed_text(entry: dict[str, Any]) -> str:
+    what = "the run" if entry["kind"] == "run" else f"item {entry['itemIndex']}"
+    return f"{what} was replayed as " + (f"execution #{entry['execution']}" if entry["execution"] else "an execution since deleted")
+
+
+def redrive_offer(execution: Execution, graph: Graph, rows: Sequence[Mapping[str, Any]],
+                  letters: list[Any]) -> dict[str, Any] | None:
+    """What "Redrive failed" may offer for a finished run some of whose failed work was
+    replayed from its dead letters as other executions (`letters`: latest_replayed_elsewhere;
+    `rows`: its node runs in seq order) — None when a redrive without a selection would run
+    none of that again (the execution's own counts are then the offer). Else:
+    `replayed` (each `{kind, nodeId, itemIndex, execution}`), `failedNodes` and `failedItems`
+    (the execution's counts without the replayed items: what a redrive with
+    `leaveOutReplayed` re-runs; both 0 when nothing else is left, or the run itself was
+    replayed) and `reason`, said on the page beside the button."""
+    from engine.core.redrive import redrives, rerun_keys
+
+    after_success = execution.status == "succeeded"
+    rerun = rerun_keys(graph, rows, after_success=after_success)
+    hit = replayed_elsewhere(execution=execution, rerun=rerun, letters=letters)
+    if not hit:
+        return None
+    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for row in rows:
+        latest[(row["scope"], row["node_id"])] = row
+    # The failed item scopes, as the engine counted them into `failed_items`.
+    failed_scopes = {scope for (scope, _), row in latest.items()
+                     if scope and redrives(str(row["status"]), top_level=False, after_success=after_success)}
+    replayed = {(x.node_id, x.item_index) for x in hit if x.kind == "item"}
+    left_out = sum(1 for scope in failed_scopes
+                   for loop, _, index in [scope.rpartition("/")[2].partition("#")]
+                   if index.isdigit() and (loop, int(index)) in replayed)
+    whole = any(x.kind == "run" for x in hit)
+    entries = [{"kind": x.kind, "nodeId": x.node_id if x.kind == "item" else None,
+                "itemIndex": x.item_index if x.kind == "item" else None, "execution": x.replayed_execution_id}
+               for x in sorted(hit, key=lambda x: (x.kind != "run", x.node_id, x.item_index or 0))]
+    numbers = [f"#{x['execution']}" for x in entries if x["execution"]]
+    as_ = f" as {_and(numbers)}" if numbers else ""
+    if whole:
+        reason = f"the run was replayed{as_}"
+    else:
+        n = len(entries)
+        reason = f"{n} item{'s' if n != 1 else ''} {'were' if n != 1 else 'was'} replayed{as_}"
+    return {"replayed": entries, "reason": reason,
+            "failedNodes": 0 if whole else execution.failed_nodes,
+            "failedItems": 0 if whole else max(0, execution.failed_items - left_out)}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 APPLICABLE = {

@@ -319,4 +319,22 @@ class TimelineView(APIView):
             timeline = truncated_timeline(execution, rows[:max_bars], paused=paused, item_counts=counts)
         # A queued run's page says why nothing starts it, when it can tell (engine.liveness).
         timeline["notStartedBecause"] = why_not_started() if execution.status == "queued" else None
+        timeline["redriveOffer"] = _redrive_offer(execution)
         return Response(timeline)
+
+
+def _redrive_offer(execution: Execution) -> dict[str, Any] | None:
+    """What "Redrive failed" offers when failed work of this ended run was replayed from its
+    dead letters as other executions (engine.services.redrive_offer); None otherwise, and
+    for a run that has not ended — one `exists()` query for most runs."""
+    from engine.core.graph import Graph
+    from engine.services import redrive_offer
+    from engine.store.dead_letters import latest_replayed_elsewhere
+
+    if execution.status not in FINISHED_EXECUTION_STATUSES:
+        return None
+    letters = latest_replayed_elsewhere(execution)
+    if not letters:
+        return None
+    rows = list(NodeRun.objects.filter(execution=execution).order_by("seq").values("scope", "node_id", "status", "seq"))
+    return redrive_offer(execution, Graph.from_definition(execution.version.definition), rows, letters)

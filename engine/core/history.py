@@ -47,7 +47,8 @@ class RunHistory:
         history = rerun_keys(graph, [r for r in rows if r.get("seq", 0) <= since],
                              nodes=redrive.get("nodes"), items=redrive.get("items"),
                              new_version=bool(redrive.get("newVersion")),
-                             after_success=bool(redrive.get("afterSuccess"))) if redrive else set()
+                             after_success=bool(redrive.get("afterSuccess")),
+                             leave_out=redrive.get("leaveOut")) if redrive else set()
         top_rows = rec.top_rows
         for stored in rows:
             row = cast(NodeRunRow, stored)

@@ -7,6 +7,12 @@ succeeded, failed, or cancelled — cut by `cancelOnFailure` after another item 
 is not a failure of its own (the loop's error counts it apart: "1 of 3 items failed; 2
 cancelled", as a merge's does). The output array *is* the loop's result, so it has to
 be kept until the loop ends; nothing else is.
+
+A fourth ending comes from a redrive: an item that failed, whose dead letter a user then
+replayed as another execution, and that the redrive keeps rather than running it a second
+time (engine.services.execution_redrive) is REPLAYED — neither a success here nor a failure
+of this run (its work was done again there): it does not fail the loop under
+`onPartialFailure: "fail"`, and its value says where it went (`{"replayedAs": 12}`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from engine.core.policies import JoinPolicy, section_verdict
 
-PENDING, OK, FAILED, CANCELLED = 0, 1, 2, 3
+PENDING, OK, FAILED, CANCELLED, REPLAYED = 0, 1, 2, 3, 4
 
 
 class LoopResults:
@@ -32,6 +38,13 @@ class LoopResults:
             self.done += 1
         self.status[index] = OK if ok else CANCELLED if cancelled else FAILED
         self.values[index] = value
+
+    def replayed(self, index: int, execution: Any) -> None:
+        """The item's failure was taken up by a replay, as execution `execution` (see above)."""
+        if self.status[index] == PENDING:
+            self.done += 1
+        self.status[index] = REPLAYED
+        self.values[index] = {"replayedAs": execution}
 
     def succeeded(self, index: int) -> bool:
         return self.status[index] == OK
@@ -50,9 +63,11 @@ class LoopResults:
         succeeded). `partial`: the loop was cut short (a collect_partial timeout)."""
         status, values = self.status, self.values
         ok_count, failed_count, cut_count = status.count(OK), status.count(FAILED), status.count(CANCELLED)
-        # minSuccessRate divides by every item, a cut one too (it did not succeed).
+        replayed = status.count(REPLAYED)
+        # minSuccessRate divides by every item, a cut one too (it did not succeed); not by
+        # an item replayed elsewhere, which this run neither did nor failed.
         verdict = section_verdict(policy, ok_count, failed_count,
-                                  self.total if not partial else ok_count + failed_count + cut_count, cut_count,
+                                  self.total - replayed if not partial else ok_count + failed_count + cut_count, cut_count,
                                   noun="items")
         mode = policy.on_partial_failure
         out: Any
@@ -61,6 +76,7 @@ class LoopResults:
                 "results": [
                     {"success": True, "data": value} if code == OK
                     else {"success": False, "error": error_text(value), "cancelled": True} if code == CANCELLED
+                    else {"success": False, **value} if code == REPLAYED
                     else {"success": False, "error": error_text(value)}
                     for code, value in zip(status, values, strict=True) if code != PENDING
                 ],

@@ -81,6 +81,14 @@ class LoopRun:
         names = scope.base_names + scope.plan.branches.node[attempt.node.id].names
         self.base_names = names
         self.base_trace = attempt.row["trace_id"]
+        # Items of this loop that a redrive keeps although they failed, because their dead
+        # letters were replayed as other executions: {item index: that execution's id}
+        # (engine.services.execution_redrive). Those of them that replay from history, not
+        # run again here, end REPLAYED (engine.core.loop_results), keyed by array position.
+        redrive = attempt.ex.extra_state.get("redrive") or {}
+        replayed = (redrive.get("replayed") or {}).get(attempt.node.id) or {}
+        self.replayed: dict[int, Any] = {int(i): x for i, x in replayed.items()} if isinstance(replayed, dict) else {}
+        self.kept_replayed: dict[int, Any] = {}
 
     # -- starting items ------------------------------------------------------------------
     def fill(self) -> None:
@@ -145,6 +153,9 @@ class LoopRun:
             locals=locals_, on_done=self._on_item_done(index),
         )
         self.active[index] = child
+        if number in self.replayed and any((child.key, n) in self.ex.history.replay for n in self.body.scope.order):
+            # Kept from before the redrive (its rows replay), not run again now.
+            self.kept_replayed[index] = self.replayed[number]
         self.ex.apply(child, child.sched.start())
 
     def _on_item_done(self, index: int) -> Callable[[ScopeRun], None]:
@@ -217,7 +228,13 @@ class LoopRun:
                 self.ex.check_scope(self.attempt.scope)
             return
         failed = scope.sched.failed
-        self.results.settle(index, failed is None, scope.result() if failed is None else failed.get("error"))
+        if failed is not None and index in self.kept_replayed:
+            # Its old failure, replayed as another execution: not a failure of this run, and
+            # no new dead letter (its letter stays the replayed one).
+            self.results.replayed(index, self.kept_replayed.pop(index))
+            failed = None
+        else:
+            self.results.settle(index, failed is None, scope.result() if failed is None else failed.get("error"))
         self.started_done += 1
         if failed is not None:
             self._dead_letter(index, failed.get("error"), attempts=attempts)

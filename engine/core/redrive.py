@@ -58,11 +58,14 @@ def redrives(status: str, *, top_level: bool, after_success: bool) -> bool:
 
 def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterable[str] | None = None,
                items: Mapping[str, Iterable[int]] | None = None, new_version: bool = False,
-               after_success: bool = False) -> set[Key]:
+               after_success: bool = False, leave_out: Mapping[str, Iterable[int]] | None = None) -> set[Key]:
     """The (scope, node) pairs whose recorded runs are history, not results to replay.
     `new_version`: the redrive runs another version than the rows were recorded with, whose
     edges may differ — a top-level node skipped then may have nothing to wait for now.
-    `after_success`: the rows are of a run that succeeded (`redrives`)."""
+    `after_success`: the rows are of a run that succeeded (`redrives`).
+    `leave_out` (loop node id → item indexes), without a selection: failed items that are
+    not re-run but kept as they are — their dead letters were replayed as other executions,
+    which already ran them again (the loop, re-run for its other items, keeps them)."""
     latest: dict[Key, Mapping[str, Any]] = {}
     for row in rows:  # in seq order: the last attempt of a node decides
         latest[(row["scope"], row["node_id"])] = row
@@ -75,9 +78,11 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         for loop in chosen_items:
             seeds |= {key for key in latest if key[1] == loop}
     else:
+        left_out = {loop: {int(i) for i in idx} for loop, idx in (leave_out or {}).items()}
         seeds = {key for key, row in latest.items()
-                 if redrives(str(row.get("status")), top_level=not key[0], after_success=after_success)
-                 or (new_version and not key[0] and row.get("status") == "skipped")}
+                 if (redrives(str(row.get("status")), top_level=not key[0], after_success=after_success)
+                     or (new_version and not key[0] and row.get("status") == "skipped"))
+                 and not any(_item_matches(key[0], loop, idx) for loop, idx in left_out.items())}
         # A loop item that failed runs again whole, from its first node: the fix may well be
         # upstream of the node that failed (a condition that routed it to a `fail` node).
         # Whole means its own nodes: a loop nested in it keeps the inner items that succeeded

@@ -86,23 +86,40 @@ def _rerun_items(rerun: set[tuple[str, str]]) -> set[tuple[str, int]]:
             for loop, _, index in [scope.rpartition("/")[2].partition("#")] if index.isdigit()}
 
 
-def replayed_elsewhere(*, execution: Execution, rerun: set[tuple[str, str]]) -> list[DeadLetter]:
-    """The dead letters of `execution` that a replay already ran again *as another execution*,
-    and whose work a redrive re-running `rerun` would do a second time: the run's letter (its
-    replay ran the whole run again) and those of the loop items among `rerun`. Only the
-    latest letter of the run and of each item counts: one that failed again here after its
-    replay (the user re-ran it by name) has a newer letter, and that failure is this run's.
-    Letters that a redrive of this execution settled (`settle_dead_letters_of_redrive`) are
-    not replays elsewhere."""
+def latest_replayed_elsewhere(execution: Execution) -> list[DeadLetter]:
+    """The dead letters of `execution` whose work a replay already ran again *as another
+    execution*: the run's letter (its replay ran the whole run again) and loop items'. Only
+    the latest letter of the run and of each item counts: one that failed again here after
+    its replay (the user re-ran it by name) has a newer letter, and that failure is this
+    run's. Letters that a redrive of this execution settled (`settle_dead_letters_of_redrive`)
+    are not replays elsewhere. One `exists()` query when there are none (most runs)."""
     letters = DeadLetter.objects.filter(execution_id=execution.pk)
-    elsewhere = letters.filter(replayed_at__isnull=False).exclude(replayed_execution_id=execution.pk)
-    if not rerun or not elsewhere.exists():
+    if not letters.filter(replayed_at__isnull=False).exclude(replayed_execution_id=execution.pk).exists():
         return []
     latest: dict[tuple[str, str, int | None], DeadLetter] = {}
     for letter in letters.order_by("id").only("pk", "kind", "node_id", "item_index", "replayed_at",
                                              "replayed_execution_id"):
         latest[(letter.kind, letter.node_id, letter.item_index)] = letter
-    items = _rerun_items(rerun)
     return [letter for letter in latest.values()
-            if letter.replayed_at is not None and letter.replayed_execution_id != execution.pk
-            and (letter.kind == "run" or (letter.node_id, letter.item_index) in items)]
+            if letter.replayed_at is not None and letter.replayed_execution_id != execution.pk]
+
+
+def replayed_elsewhere(*, execution: Execution, rerun: set[tuple[str, str]],
+                       letters: list[DeadLetter] | None = None) -> list[DeadLetter]:
+    """Of `latest_replayed_elsewhere` (or `letters`, already read), those whose work a
+    redrive re-running `rerun` would do a second time: the run's and those of the loop
+    items among `rerun`."""
+    if not rerun:
+        return []
+    items = _rerun_items(rerun)
+    return [letter for letter in (latest_replayed_elsewhere(execution) if letters is None else letters)
+            if letter.kind == "run" or (letter.node_id, letter.item_index) in items]
+
+
+def replayed_items(letters: list[DeadLetter]) -> dict[str, dict[int, int | None]]:
+    """{loop node id: {item index: the replay's execution id}} of item letters."""
+    found: dict[str, dict[int, int | None]] = {}
+    for letter in letters:
+        if letter.kind == "item" and letter.item_index is not None:
+            found.setdefault(letter.node_id, {})[int(letter.item_index)] = letter.replayed_execution_id
+    return found

@@ -143,7 +143,9 @@ def test_only_the_replayed_item_is_refused_and_the_others_can_be_chosen(alice, a
     chosen = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"items": {"loop": [2]}}, format="json")
     assert chosen.status_code == 202, chosen.content
     start_engine().submit(ex.pk)
-    wait_finished(ex.pk)
+    # The replayed item kept its old failure here, but as replayed: the loop
+    # (onPartialFailure "fail") does not fail again on an error its replay took up.
+    assert wait_finished(ex.pk).status == "succeeded"
     assert state.hits == Counter({1: 1, 2: 2, 3: 2})  # item 3 ran again here; item 2 only in its replay
 
 
@@ -162,3 +164,66 @@ def test_a_run_whose_dead_letter_was_replayed_is_not_redriven_as_a_whole(alice, 
     assert refused.status_code == 409
     assert f"the run (as execution #{replay})" in refused.json()["detail"], refused.json()
     assert state.hits == Counter({1: 2, 2: 2, 3: 2})
+
+
+# -- the run page's offer: what "Redrive failed" counts, and leaveOutReplayed ----------------
+
+
+def _offer(client: Any, execution_id: int) -> Any:
+    return client.get(f"/api/executions/{execution_id}/timeline").json()["redriveOffer"]
+
+
+def test_the_offer_leaves_the_replayed_item_out_and_its_redrive_succeeds(alice, alice_client, endpoint):
+    """Items 2 and 3 failed, item 2's letter was replayed: the page's offer counts 1 item and
+    names the replay; the redrive it sends runs item 3 only, and the loop (onPartialFailure
+    "fail", the default) succeeds — item 2's old failure is its replay's business now."""
+    state, url = endpoint
+    state.broken = {2, 3}
+    ex = run(alice, _workflow(url), {"items": [1, 2, 3]})
+    assert ex.status == "failed"
+    state.broken = set()
+    replay = alice_client.post(f"/api/dead-letters/{_letter(alice_client, ex.pk, 1)['id']}/replay", {},
+                               format="json").json()["id"]
+    start_engine().submit(replay)
+    wait_finished(replay)
+
+    offer = _offer(alice_client, ex.pk)
+    assert offer == {"replayed": [{"kind": "item", "nodeId": "loop", "itemIndex": 1, "execution": replay}],
+                     "reason": f"1 item was replayed as #{replay}", "failedNodes": 0, "failedItems": 1}
+    # API clients without the flag keep their 409.
+    assert alice_client.post(f"/api/executions/{ex.pk}/redrive", {}, format="json").status_code == 409
+
+    answer = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"leaveOutReplayed": True}, format="json")
+    assert answer.status_code == 202, answer.content
+    start_engine().submit(ex.pk)
+    done = wait_finished(ex.pk)
+    assert done.status == "succeeded", done.error
+    assert state.hits == Counter({1: 1, 2: 2, 3: 2})  # item 2 not a third time; item 3 again here
+    loop_output = alice_client.get(f"/api/executions/{ex.pk}").json()["output"]["o"]
+    assert loop_output[1] == {"replayedAs": replay}, loop_output
+    # Its letter still points at the replay (no new letter of the old failure).
+    letter = _letter(alice_client, ex.pk, 1)
+    assert (letter["state"], letter["replayedExecution"]) == ("replayed", replay)
+    # Nothing else is left: the offer says so, and a second such redrive is refused.
+    assert _offer(alice_client, ex.pk)["failedItems"] == 0
+    again = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"leaveOutReplayed": True}, format="json")
+    assert again.status_code == 409 and "nothing left to redrive" in again.json()["detail"], again.content
+
+
+def test_when_every_failed_item_was_replayed_nothing_is_offered(alice, alice_client, endpoint):
+    state, _ = endpoint
+    ex, replay = _failed_run_with_a_replayed_item(alice, alice_client, endpoint)
+    offer = _offer(alice_client, ex.pk)
+    assert (offer["failedNodes"], offer["failedItems"], offer["reason"]) == (0, 0, f"1 item was replayed as #{replay}")
+    answer = alice_client.post(f"/api/executions/{ex.pk}/redrive", {"leaveOutReplayed": True}, format="json")
+    assert answer.status_code == 409, answer.content
+    assert answer.json()["errors"] == [{"message": f"item 1 was replayed as execution #{replay}", "nodeId": "loop"}]
+    assert alice_client.get(f"/api/executions/{ex.pk}").json()["status"] == "failed"
+    assert state.hits[2] == 2
+
+
+def test_no_offer_without_a_replay(alice, alice_client, endpoint):
+    state, url = endpoint
+    state.broken = {2}
+    ex = run(alice, _workflow(url), {"items": [1, 2, 3]})
+    assert _offer(alice_client, ex.pk) is None

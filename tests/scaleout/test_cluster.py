@@ -441,6 +441,25 @@ def test_a_pinned_node_sends_no_body_to_the_workers(cluster: Cluster) -> None:
     assert after_ids <= received  # the workers did run the node after it
 
 
+def test_run_to_here_sends_no_body_past_the_stop(cluster: Cluster) -> None:
+    """"Run to here" in queue mode: the chosen JavaScript node runs on a worker; the other
+    branch (it would throw) and the node after the stop are never published, and the run's
+    output is the stop's."""
+    before = _log_sizes(cluster)
+    d = definition([START, js("a", "return 1"), js("b", "throw new Error('past the stop: must not run')"),
+                    js("after", "return input + 1")],
+                   [("start", "a"), ("start", "b"), ("a", "after")], name="run to here")
+    started = cluster.clients[1].post(f"/api/workflows/{cluster.create(d)}/run", json={"runUntil": "a"})
+    assert started.status_code == 201, started.text
+    ex = cluster.wait(int(started.json()["id"]))
+    assert ex["status"] == "succeeded" and ex["output"] == {"a": 1}, ex.get("error")
+    runs = {r["nodeId"]: r for r in ex["nodeRuns"]}
+    assert {n: r["status"] for n, r in runs.items()} == {"start": "succeeded", "a": "succeeded", "b": "skipped",
+                                                         "after": "skipped"}
+    received = set(BODY_RECEIVED.findall(_logged_since(cluster, before)))
+    assert runs["a"]["id"] in received and not {runs["b"]["id"], runs["after"]["id"]} & received
+
+
 def test_cancel_takes_the_waiting_bodies_off_the_list(cluster: Cluster) -> None:
     """24 one-second calls at once on 8 slots: 16 wait on the coordinator's list. A cancel
     settles them at once and takes them off the list; no worker runs them afterwards."""

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { ExecutionStatus } from "../api/types";
-import { redriveFailed, redriveVersions } from "./RedriveDialog";
+import { offeredRedrive, redriveFailed, redriveVersions } from "./RedriveDialog";
 
 const status = (s: string) => s as ExecutionStatus;
 
@@ -43,5 +43,26 @@ describe("redriveVersions (which version each attempt ran)", () => {
     expect(redriveVersions([r(1, 2, 2), r(2, 2, 2)])).toBeNull();
     expect(redriveVersions([r(1, null, null)])).toBeNull();
     expect(redriveVersions([])).toBeNull();
+  });
+});
+
+describe("offeredRedrive (failed items already replayed as other executions)", () => {
+  const item = (itemIndex: number, execution: number) => ({ kind: "item" as const, nodeId: "loop", itemIndex, execution });
+  it("counts only what can be redriven and says what is left out", () => {
+    const offer = { replayed: [item(1, 12), item(4, 13)], reason: "2 items were replayed as #12 and #13", failedNodes: 0, failedItems: 1 };
+    expect(offeredRedrive(status("failed"), offer)).toEqual({
+      button: "Redrive failed (1 item)", label: "the 1 failed item", disabled: false,
+      note: "2 items were replayed as #12 and #13 and are left out." });
+  });
+  it("is disabled, with the reason, when every failed item (or the run) was replayed", () => {
+    const offer = { replayed: [item(1, 12)], reason: "1 item was replayed as #12", failedNodes: 0, failedItems: 0 };
+    expect(offeredRedrive(status("failed"), offer))
+      .toMatchObject({ button: "Redrive failed", disabled: true, note: "Nothing left to redrive: 1 item was replayed as #12." });
+    const run = { replayed: [{ kind: "run" as const, nodeId: null, itemIndex: null, execution: 9 }], reason: "the run was replayed as #9", failedNodes: 1, failedItems: 2 };
+    expect(offeredRedrive(status("failed"), run)?.disabled).toBe(true);
+  });
+  it("leaves the button to the counts when nothing was replayed", () => {
+    expect(offeredRedrive(status("failed"), null)).toBeNull();
+    expect(offeredRedrive(status("running"), { replayed: [item(1, 12)], reason: "", failedNodes: 0, failedItems: 1 })).toBeNull();
   });
 });

@@ -3,20 +3,23 @@
 // server decides what depends on the re-run parts (POST /api/executions/{id}/redrive).
 // A run that succeeded while some loop items or a branch failed (`onPartialFailure:
 // "continue"`) offers "Redrive failed (…)" too: one request without a selection re-runs them.
+// Failed items whose dead letters were replayed as other executions are left out of it (the
+// server's `redriveOffer`): counted apart, named with links to the replays, and not run a
+// second time (the request says `leaveOutReplayed`; without it the server refuses with 409).
 import { useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import type { ExecutionStatus } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
 import { plural } from "../lib/plural";
-import type { Bar, Redrive } from "./types";
+import type { Bar, Redrive, RedriveOffer } from "./types";
 
 const REDRIVABLE = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out"] as ExecutionStatus[]);
 const FINISHED = new Set<ExecutionStatus>(["failed", "cancelled", "timed_out", "succeeded"] as ExecutionStatus[]);
 
 interface Target {
   label: string;
-  body: { nodes?: string[]; items?: Record<string, number[]> };
+  body: { nodes?: string[]; items?: Record<string, number[]>; leaveOutReplayed?: boolean };
   /** A loop chosen by its bar: every item of it runs again, none is kept. */
   whole?: boolean;
 }
@@ -74,6 +77,39 @@ export function redriveFailed(status: ExecutionStatus, counts?: FailedCounts): {
   const parts = [nodes ? plural(nodes, "node") : "", items ? plural(items, "item") : ""].filter(Boolean);
   const failed = [nodes ? plural(nodes, "failed node") : "", items ? plural(items, "failed item") : ""].filter(Boolean);
   return { button: `Redrive failed (${parts.join(", ")})`, label: `the ${failed.join(" and ")}` };
+}
+
+/** "Redrive failed" with the server's `redriveOffer`: the button counts only what can be
+ * redriven (the replayed items are left out), or is disabled when nothing is left; `note`
+ * says why, beside it. Null when nothing was replayed (then `redriveFailed` alone decides). */
+export function offeredRedrive(status: ExecutionStatus, offer: RedriveOffer | null | undefined):
+    { button: string; label: string; disabled: boolean; note: string } | null {
+  if (!offer || !FINISHED.has(status)) return null;
+  const whole = offer.replayed.some((r) => r.kind === "run");
+  const items = offer.replayed.filter((r) => r.kind === "item").length;
+  const left = offer.failedNodes + offer.failedItems;
+  if (whole || left === 0) {
+    return { button: "Redrive failed", label: "what did not succeed", disabled: true,
+             note: `Nothing left to redrive: ${offer.reason}.` };
+  }
+  const failed = redriveFailed(status, offer);
+  return { button: failed?.button ?? "Redrive failed", label: failed?.label ?? "what did not succeed", disabled: false,
+           note: `${offer.reason} and ${items === 1 ? "is" : "are"} left out.` };
+}
+
+/** The replays an offer names, as links: "#12, #13" in the note beside the button. */
+function ReplayLinks({ offer }: { offer: RedriveOffer }) {
+  const ids = offer.replayed.map((r) => r.execution).filter((id): id is number => id !== null);
+  return (
+    <>
+      {ids.map((id, i) => (
+        <span key={id}>
+          {i > 0 ? (i === ids.length - 1 ? " and " : ", ") : null}
+          <a href={`/executions/${id}/`} data-testid="redrive-replay-link">#{id}</a>
+        </span>
+      ))}
+    </>
+  );
 }
 
 /** The redrive dialog: what runs again, on which version (the timeline's and the Executions list's). */
@@ -136,10 +172,12 @@ interface Props {
   redrives?: Redrive[];
   /** The version the run is on. */
   runVersion?: number;
+  /** The server's `redriveOffer` (failed work already replayed elsewhere), when there is one. */
+  offer?: RedriveOffer | null;
   onDone: () => void;
 }
 
-export function RedriveControls({ executionId, status, bars, selected, counts, redrives = [], runVersion, onDone }: Props) {
+export function RedriveControls({ executionId, status, bars, selected, counts, redrives = [], runVersion, offer, onDone }: Props) {
   const [open, setOpen] = useState<Target | null>(null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -147,7 +185,8 @@ export function RedriveControls({ executionId, status, bars, selected, counts, r
   if (!FINISHED.has(status)) return null;
   // Until the page has read the ended run's count, no button: a plain "Redrive failed" that
   // turns into "Redrive failed (2 items)" a moment later would be a button that changes under the pointer.
-  const failed = counts ? redriveFailed(status, counts) : null;
+  const offered = counts ? offeredRedrive(status, offer) : null;
+  const failed = offered ?? (counts ? redriveFailed(status, counts) : null);
   const redriven = Math.max(0, ...bars.map((b) => b.redrive ?? 0));
   const versions = redriveVersions(redrives);
   const selection = selectionTarget(selected, (id) => bars.find((b) => b.nodeId === id && b.container)?.name);
@@ -170,10 +209,23 @@ export function RedriveControls({ executionId, status, bars, selected, counts, r
   return (
     <div className="tl-redrive" data-testid="redrive-controls">
       {failed && (
-        // No selection: the server re-runs what the count names, and what depends on it.
-        <button type="button" className="fm-btn" data-testid="redrive-failed" onClick={() => { setMessage(null); setOpen({ label: failed.label, body: {} }); }}>
+        // No selection: the server re-runs what the count names, and what depends on it —
+        // leaving out, when the offer says so, the items already replayed elsewhere.
+        <button type="button" className="fm-btn" data-testid="redrive-failed" disabled={offered?.disabled}
+                title={offered?.disabled ? offered.note : undefined}
+                onClick={() => { setMessage(null); setOpen({ label: failed.label, body: offered ? { leaveOutReplayed: true } : {} }); }}>
           {failed.button}
         </button>
+      )}
+      {offered && offer && (
+        <span className="fm-muted" data-testid="redrive-left-out">
+          {offered.disabled ? "Nothing left to redrive: " : null}
+          {offer.replayed.some((r) => r.kind === "run")
+            ? "the run was replayed"
+            : `${plural(offer.replayed.length, "item")} ${offer.replayed.length === 1 ? "was" : "were"} replayed`}
+          {offer.replayed.some((r) => r.execution !== null) ? <> as <ReplayLinks offer={offer} /></> : null}
+          {offered.disabled ? "." : <> and {offer.replayed.length === 1 ? "is" : "are"} left out.</>}
+        </span>
       )}
       {selection && (
         <button type="button" className="fm-btn" data-testid="redrive-selection" onClick={() => { setMessage(null); setOpen(selection); }}>

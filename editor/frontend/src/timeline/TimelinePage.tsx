@@ -308,6 +308,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
         {/* The server's count is the ended run's: the page re-reads it when the stream says the run ended. */}
         <RedriveControls executionId={executionId} status={live.status} bars={bars} selected={selectedBar}
                          counts={timeline.execution.status === live.status ? timeline.execution : undefined}
+                         offer={timeline.execution.status === live.status ? timeline.redriveOffer : undefined}
                          redrives={timeline.redrives} runVersion={execution.version}
                          onDone={() => window.location.reload()} />
         {error ? <p className="fm-banner fm-banner-error" role="alert">{error}</p> : null}

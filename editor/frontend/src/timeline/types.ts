@@ -74,6 +74,18 @@ export interface Timeline {
   redrives?: Redrive[];
   /** "Run to here": the id of the node this run stops at (null: a whole run). */
   runUntil?: string | null;
+  /** Set for an ended run some of whose failed work was replayed from its dead letters as
+   * other executions: what "Redrive failed" may still offer (engine.services.redrive_offer). */
+  redriveOffer?: RedriveOffer | null;
+}
+
+/** Failed loop items (or the run) replayed as other executions, left out of "Redrive failed";
+ * `failedNodes`/`failedItems` count what is left (both 0: nothing is). */
+export interface RedriveOffer {
+  replayed: { kind: "item" | "run"; nodeId: string | null; itemIndex: number | null; execution: number | null }[];
+  reason: string;
+  failedNodes: number;
+  failedItems: number;
 }
 
 /** One redrive: `version` is the one it ran, `fromVersion` the run's version before it (both
