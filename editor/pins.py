@@ -59,9 +59,10 @@ def pin_list(*, workflow: Workflow) -> list[PinnedOutput]:
     return list(PinnedOutput.objects.filter(workflow=workflow).select_related("updated_by"))
 
 
-def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> PinnedOutput:
-    """Pin `data` as the output of `node_id` (a new pin or a replaced one)."""
-    why = refusal_for(node_id, workflow.definition)
+def _checked_size(node_id: str, definition: Any, data: Any, nodes: dict[str, dict[str, Any]] | None = None) -> int:
+    """The size of `data` as JSON, once `node_id` of `definition` may be pinned with it; a
+    `PinRefused` naming the node otherwise."""
+    why = refusal_for(node_id, definition, nodes)
     if why is not None:
         raise PinRefused(f"node {node_id}: {why}", [{"message": why, "nodeId": node_id}])
     size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
@@ -70,6 +71,17 @@ def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> Pinned
         message = (f"the pinned data is {size} bytes of JSON, more than {limit} "
                    "(the bound FLOWMAESTRO_PINNED_DATA_MAX_BYTES)")
         raise PinRefused(f"node {node_id}: {message}", [{"message": message, "nodeId": node_id}])
+    return size
+
+
+def _too_many(most: int) -> TooManyPins:
+    return TooManyPins(f"a workflow has at most {most} pinned nodes (the bound "
+                       "FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW): unpin one to pin another")
+
+
+def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> PinnedOutput:
+    """Pin `data` as the output of `node_id` (a new pin or a replaced one)."""
+    size = _checked_size(node_id, workflow.definition, data)
     with transaction.atomic():
         # The workflow row locked: two pins of different nodes at the same moment cannot both
         # pass the count below. Its definition is read under the lock, as a save made since
@@ -90,12 +102,34 @@ def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> Pinned
         if pin is None:
             most = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW
             if PinnedOutput.objects.filter(workflow=workflow).count() >= most:
-                raise TooManyPins(f"a workflow has at most {most} pinned nodes (the bound "
-                                  "FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW): unpin one to pin another")
+                raise _too_many(most)
             pin = PinnedOutput(workflow=workflow, node_id=node_id)
         pin.data, pin.size, pin.updated_by = data, size, user if getattr(user, "pk", None) else None
         pin.save()
     return pin
+
+
+def pins_replace(*, workflow: Workflow, user: Any, pin_data: dict[str, Any]) -> None:
+    """The workflow's pins become `pin_data` ({node id: output}, the `pinData` of an imported
+    workflow, n8n's name for it), checked as `pin_put` checks one pin, against the workflow
+    as just saved. Called inside the save's transaction: a pin refused (a 400 naming its
+    node, a 409 over the count) refuses the whole import, workflow included."""
+    most = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW
+    try:
+        if len(pin_data) > most:
+            raise _too_many(most)
+        nodes = _nodes(workflow.definition)
+        sizes = {node_id: _checked_size(node_id, workflow.definition, data, nodes)
+                 for node_id, data in pin_data.items()}
+    except Refusal as refusal:
+        # Said to be about `pinData`: the editor then knows it was the file's pins, not the
+        # workflow, that the server refused.
+        raise type(refusal)(f"pinData: {refusal.message}", refusal.errors) from None
+    by = user if getattr(user, "pk", None) else None
+    PinnedOutput.objects.filter(workflow=workflow).delete()
+    PinnedOutput.objects.bulk_create(
+        PinnedOutput(workflow=workflow, node_id=node_id, data=data, size=sizes[node_id], updated_by=by)
+        for node_id, data in pin_data.items())
 
 
 def pin_delete(*, workflow: Workflow, node_id: str) -> bool:

@@ -30,6 +30,18 @@ class DefinitionField(serializers.JSONField):
         return value
 
 
+class PinDataField(serializers.JSONField):
+    """`pinData`: a JSON object of node id → any JSON (the node's pinned output)."""
+
+    default_error_messages = {"not_object": "pinData must be a JSON object of node id → pinned output."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
 class WorkflowSerializer(serializers.ModelSerializer[Workflow]):
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
@@ -79,6 +91,10 @@ class WorkflowInputSerializer(KnownKeysSerializer):
     # A draft is saved even with validation errors (a cycle, a missing field): the editor
     # saves work in progress and shows the problems; running it is what is refused.
     draft = JSONBooleanField(required=False, default=False)
+    # Pinned test data of an imported workflow (n8n's export key): {node id: output}. When
+    # given, the workflow's pins become exactly these, checked as the pins API checks them,
+    # in the same transaction as the save. Absent: the pins are left as they are.
+    pinData = PinDataField(required=False, source="pin_data")
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import Http404
 
+from editor import pins
 from editor.models import PinnedOutput, Workflow, WorkflowVersion
 from engine.core.definition_checks import issue
 from engine.core.graph import ValidationReport, validate_definition
@@ -185,7 +186,8 @@ def _named(definition: dict[str, Any], name: str) -> dict[str, Any]:
 
 @transaction.atomic
 def workflow_create(
-    *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False
+    *, owner: AbstractBaseUser, name: str, description: str = "", definition: dict[str, Any], draft: bool = False,
+    pin_data: dict[str, Any] | None = None,
 ) -> Workflow:
     _ensure_valid(definition, draft=draft)
     # The owner's row is locked so that two creates at once cannot both pass the bound.
@@ -202,6 +204,9 @@ def workflow_create(
     )
     _append_version(workflow=workflow, definition=definition, user=owner)
     workflow.save(update_fields=["version", "updated_at"])
+    if pin_data:
+        # An imported workflow's pins: one refused undoes the whole import (this transaction).
+        pins.pins_replace(workflow=workflow, user=owner, pin_data=pin_data)
     return workflow
 
 
@@ -214,6 +219,7 @@ def workflow_update(
     description: str | None = None,
     definition: dict[str, Any] | None = None,
     draft: bool = False,
+    pin_data: dict[str, Any] | None = None,
 ) -> Workflow:
     # Re-read the row inside the transaction so that two concurrent saves cannot both
     # append "version N + 1" (SQLite's IMMEDIATE transactions serialise the writers).
@@ -240,6 +246,10 @@ def workflow_update(
             changed.append("definition")
     if changed:
         locked.save(update_fields=[*changed, "updated_at"])
+    if pin_data is not None:
+        # A workflow imported over this one brings its pins: checked against the definition
+        # just saved, and refused together with the save (this transaction).
+        pins.pins_replace(workflow=locked, user=user, pin_data=pin_data)
     # Hand the caller's instance the fresh state as well.
     workflow.refresh_from_db()
     return workflow

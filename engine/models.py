@@ -91,6 +91,21 @@ class Execution(models.Model):
         return f"Execution {self.pk} {self.trace_id} ({self.status})"
 
 
+class ExecutionPins(models.Model):
+    """The pinned test data (editor.pins) one execution runs with, {node id: output}, fixed
+    when the execution is recorded (engine.services.execution_start). A row of its own, not
+    a key of `Execution.state`: the engine rewrites the whole state at every save, and the
+    pins (up to FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW × FLOWMAESTRO_PINNED_DATA_MAX_BYTES)
+    would be rewritten with it every time. Only test runs that use pins have a row; the
+    engine reads it with the execution when it claims or takes the run over."""
+
+    execution = models.OneToOneField(Execution, primary_key=True, on_delete=models.CASCADE, related_name="pins")
+    data = ReadableJSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"pinned data of execution {self.execution_id}"
+
+
 class NodeRun(models.Model):
     # Ids are made by the engine (uuid hex) so that a node run and the events that name it
     # can be written in the same batch without a round trip.

@@ -20,7 +20,7 @@ from engine.core.graph import Graph, validate_definition
 from engine.core.signals import handler_for, signal_refusal
 from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
-from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, PendingSignal
+from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, ExecutionPins, PendingSignal
 from engine.nodes import container_types
 from engine.store.dead_letters import (
     latest_replayed_elsewhere,
@@ -136,10 +136,11 @@ def execution_start(
     """Queue a run of the workflow's current version (or `version`), pinned to it.
     `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
     `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
-    running those nodes; kept in the execution's state, so that what the run uses is fixed
-    when it is recorded (a later pin edit, a restart or a takeover changes nothing).
+    running those nodes; stored with the execution (`ExecutionPins`), so that what the run
+    uses is fixed when it is recorded (a later pin edit, a restart or a takeover changes
+    nothing).
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
-    nodes it needs run; kept in the state likewise."""
+    nodes it needs run; kept in the state."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -152,7 +153,9 @@ def execution_start(
     max_size = queue.get("maxSize")
     # Without a size limit the two inserts are one statement (engine.store.sql.insert_with_child),
     # atomic by itself: no transaction around it.
-    with transaction.atomic() if max_size else nullcontext():
+    # With pins, their row commits with the execution: an engine that claims the run at
+    # once must find them.
+    with transaction.atomic() if max_size or pinned else nullcontext():
         if max_size:
             waiting = Execution.objects.filter(workflow=workflow, status="queued").count()
             if waiting >= int(max_size):
@@ -168,7 +171,7 @@ def execution_start(
             workflow=workflow, version=version, owner_id=workflow.owner_id,
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1,
-            state={"otel": new_trace_context(traceparent), **({"pinned": pinned} if pinned else {}),
+            state={"otel": new_trace_context(traceparent),
                    **({"runUntil": run_until} if run_until is not None else {})},
         )
         started_by = ({"startedBy": user.get_username()}
@@ -176,6 +179,8 @@ def execution_start(
         insert_with_child(execution, Event(seq=1, type="execution.queued", ts=timezone.now(),
                                            trace_id=execution.trace_id, status="queued", data=started_by),
                           "execution")
+        if pinned:
+            ExecutionPins.objects.create(execution=execution, data=pinned)
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
 
@@ -207,7 +212,7 @@ def execution_retry(
     # A test run that used pinned data is retried with the same pins (its snapshot); any
     # other run never gets pins, whatever is pinned now.
     state = execution.state if isinstance(execution.state, dict) else {}
-    pinned = state.get("pinned")
+    pinned = execution_pinned(execution)
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
@@ -216,6 +221,14 @@ def execution_retry(
         priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
         run_until=run_until if isinstance(run_until, str) else None,
     )
+
+
+def execution_pinned(execution: Execution) -> dict[str, Any] | None:
+    """The pinned test data `execution` was recorded with, or None (it used none)."""
+    found = ExecutionPins.objects.filter(execution=execution).values_list("data", flat=True).first()
+    if found is None and isinstance(execution.state, dict):
+        found = execution.state.get("pinned")  # recorded before the pins had a row of their own
+    return found if isinstance(found, dict) and found else None
 
 
 REDRIVABLE = ("failed", "cancelled", "timed_out")

@@ -93,7 +93,7 @@ class NodeRuns:
         self.ex.in_flight += 1
         row = attempt.row
         attempt.started_mono, started_at = self.ex.engine.start_stamp(row["queued_at"])
-        pins = self.ex.extra_state.get("pinned")
+        pins = self.ex.pinned
         if pins and node.id in pins and cls.pinnable and not attempt.detached:
             # Pinned test data: the body is never run (nor handed to a Celery worker); the
             # node run succeeds at once with the pin as its output, in every loop item too.

@@ -63,12 +63,17 @@ class ExecutionRun:
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
             "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
-            # Pinned test data: {node id: output}, fixed when the run was recorded
-            # (engine.services.execution_start); kept through redrives and takeovers.
-            "pinned",
             # "Run to here": the node a test run stops at (engine.core.run_until).
             "runUntil")}
         self.run_until: RunUntil | None = RunUntil.of(plan, state.get("runUntil")) if "runUntil" in state else None
+        # Pinned test data: {node id: output}, fixed when the run was recorded
+        # (engine.services.execution_start) and stored apart from the state, which every
+        # `save_state` rewrites whole; read again at every claim, takeover and redrive.
+        self.pinned: dict[str, Any] | None = record.pinned or None
+        if self.pinned is None and isinstance(state.get("pinned"), dict):
+            # A run recorded when the pins lived in its state: they stay there (and are
+            # saved with it) until it ends, as they were.
+            self.extra_state["pinned"] = self.pinned = state["pinned"]
         # The stored rows of custom handler node runs that had not ended (the `handlers`
         # above): a takeover carries them on (engine.core.signals).
         pending = pending_handler_ids(self.extra_state)

@@ -103,6 +103,9 @@ class ExecutionRecord:
     # False when the store read, with the record, that no signal waits for the execution:
     # the claim then asks for none (a signal sent later reaches the owner by its wake-up).
     signals_waiting: bool = True
+    # Pinned test data the run uses, {node id: output} (editor.pins), read with the record:
+    # stored once when the run was recorded, apart from `state`, which every save rewrites.
+    pinned: dict[str, Any] | None = None
 
 
 @dataclass
@@ -173,13 +176,14 @@ class MemoryPersistence:
         self.stopped: set[Any] = set()  # failed by `fail_execution`
         self._next = 0
 
-    def create_execution(self, definition: dict[str, Any], input: Any = None, *, trace_id: str = "trace-000000") -> int:
+    def create_execution(self, definition: dict[str, Any], input: Any = None, *, trace_id: str = "trace-000000",
+                         pinned: dict[str, Any] | None = None) -> int:
         with self.lock:
             self._next += 1
             self.executions[self._next] = {
                 "id": self._next, "definition": definition, "input": input or {}, "trace_id": trace_id,
                 "status": "queued", "state": {}, "last_seq": 0, "engine_id": "", "heartbeat_at": None,
-                "output": None, "error": None, "created_at": now(),
+                "output": None, "error": None, "created_at": now(), "pinned": pinned,
             }
             return self._next
 
@@ -260,7 +264,8 @@ class MemoryPersistence:
             runs = sorted((r for r in self.node_runs.values() if r["execution_id"] == execution_id),
                           key=lambda r: r["seq"])
             return ExecutionRecord(ex["id"], ex["definition"], ex["input"], ex["trace_id"], ex["status"],
-                                   dict(ex["state"]), ex["last_seq"], [dict(r) for r in runs])
+                                   dict(ex["state"]), ex["last_seq"], [dict(r) for r in runs],
+                                   pinned=ex.get("pinned"))
 
     def load_many(self, execution_ids: list[Any]) -> dict[Any, ExecutionRecord]:
         return {i: r for i in execution_ids if (r := self._load(i)) is not None}

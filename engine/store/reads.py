@@ -10,7 +10,7 @@ from django.db import connection
 
 from editor.models import WorkflowVersion
 from engine.core.persistence import ExecutionRecord, SignalRecord
-from engine.models import Execution, NodeRun, PendingSignal
+from engine.models import Execution, ExecutionPins, NodeRun, PendingSignal
 from engine.store.sql import NODE_RUN_FIELDS, columns, in_chunks, json_value
 
 
@@ -22,6 +22,7 @@ class ExecutionReads:
         self._run_table = qn(NodeRun._meta.db_table)
         self._qn_execution_id = qn(NodeRun._meta.get_field("execution").column)
         ex_table, version_table = qn(Execution._meta.db_table), qn(WorkflowVersion._meta.db_table)
+        pins_table = qn(ExecutionPins._meta.db_table)
         ex_cols = ", ".join(f"e.{c}" for c in columns(Execution, ["id"]))
         self._load_executions = (
             f"SELECT {ex_cols}, v.{qn('definition')}, "
@@ -33,7 +34,11 @@ class ExecutionReads:
             # Likewise whether a signal waits (rarely): the claim reads signals only then.
             + f", EXISTS (SELECT 1 FROM {qn(PendingSignal._meta.db_table)} s WHERE s.{qn('execution_id')} = "
             f"e.{qn('id')} AND s.{qn('applied_at')} IS NULL)"
+            # The pinned test data of a test run (none for almost every run): a join on its
+            # primary key in the same statement, not a query of its own.
+            + f", p.{qn('data')}"
             + f" FROM {ex_table} e JOIN {version_table} v ON v.{qn('id')} = e.{qn('version_id')}"
+            + f" LEFT JOIN {pins_table} p ON p.{qn('execution_id')} = e.{qn('id')}"
             + f" WHERE e.{qn('id')} IN ({{marks}})"
         )
         self._ex_table, self._qn_id = ex_table, qn("id")
@@ -49,7 +54,7 @@ class ExecutionReads:
                 cursor.execute(self._load_executions.format(marks=marks), chunk)
                 resumed = []
                 for (ex_id, definition, run_input, trace_id, status, state, last_seq, owner, priority,
-                     has_runs, has_signals) in cursor.fetchall():
+                     has_runs, has_signals, pinned) in cursor.fetchall():
                     if has_runs:
                         resumed.append(ex_id)
                     text = definition if isinstance(definition, str) else None  # PostgreSQL hands jsonb decoded
@@ -58,6 +63,7 @@ class ExecutionReads:
                         input=json_value(run_input), trace_id=trace_id, status=status,
                         state=dict(json_value(state) or {}), last_seq=last_seq, node_runs=rows.setdefault(ex_id, []),
                         owner=owner, priority=priority, signals_waiting=bool(has_signals),
+                        pinned=json_value(pinned) if pinned is not None else None,
                     )
                 if resumed:
                     for row in (NodeRun.objects.filter(execution_id__in=resumed).order_by("execution_id", "seq")

@@ -113,7 +113,7 @@ def test_pin_a_nodes_output_edit_it_run_on_it_and_unpin(logged_in_page: Any, pag
     assert "pinned" in (fetch_bar.get_attribute("aria-label") or "")
     calc_bar = page.wait_for_selector("[data-testid=timeline-bar][data-node-id=calc]")
     assert "pinned" not in (calc_bar.get_attribute("aria-label") or "")
-    # By keyboard: its sliver (it took no time) lies under the start of Calc's bar.
+    # By keyboard too (a click: tests/browser/test_pinned_timeline.py).
     fetch_bar.focus()
     page.keyboard.press("Enter")
     assert "did not run" in page.inner_text("[data-testid=panel-pinned]")

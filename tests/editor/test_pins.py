@@ -4,16 +4,22 @@ an `http` node makes, so "the node did not run" is what the server saw."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
 from collections.abc import Iterator
 from itertools import pairwise
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection, transaction
 
-from engine.models import NodeRun
+from editor.models import Workflow
+from engine import services
+from engine.models import Execution, ExecutionPins, NodeRun
 from engine.runtime import start_engine
 from tests.conftest import create_webhook
 from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
@@ -240,3 +246,139 @@ def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: 
     assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{original}/pins").json()] == ["call"]
     # Another user's workflow stays out of reach: no duplicate, no pins.
     assert bob_client.post(f"/api/workflows/{original}/duplicate/").status_code == 404
+
+
+def test_the_pins_of_a_run_are_not_rewritten_with_its_state(alice_client, monkeypatch):
+    """The engine rewrites an execution's whole state at every save (each status change,
+    each `set`); the pins a run uses are stored once, when it is recorded. A run with a
+    400 KB pin writes a state of a few hundred bytes each time, not the pin again."""
+    from engine.store import writes
+
+    state_bytes: list[int] = []
+    adapt = writes.adapt
+
+    def measured(field: str, value: Any, ops: Any = None) -> Any:
+        adapted = adapt(field, value, ops)
+        if field == "state":
+            state_bytes.append(len(adapted))
+        return adapted
+
+    monkeypatch.setattr(writes, "adapt", measured)
+    big = {"rows": [f"pinned row {i:06d}" for i in range(20000)]}
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 20}},
+                    {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}},
+                    {"id": "o", "type": "output", "name": "o", "config": {"value": "{{shape.rows.length}}"}}],
+                   [("start", "wait"), ("wait", "shape"), ("shape", "o")])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "shape", big).status_code == 200
+    execution = run(alice_client, workflow_id, usePinnedData=True)
+    assert (execution.status, execution.output) == ("succeeded", {"o": 20000})
+    assert state_bytes, "the engine saved no state"
+    assert max(state_bytes) < 2000, state_bytes  # the pin is ~400 KB of JSON
+    assert "pinned" not in execution.state
+    assert ExecutionPins.objects.get(execution=execution).data == {"shape": big}
+
+
+def test_a_run_recorded_with_its_pins_in_its_state_still_uses_them(alice_client, api):
+    """Runs recorded before the pins had a row of their own kept them in `state["pinned"]`:
+    the engine still outputs those pins, and the migration moves them to the row."""
+    workflow_id = create(alice_client, call_then_output(api))
+    workflow = Workflow.objects.get(pk=workflow_id)
+    old_pins = {"call": {"body": {"greeting": "from the old state"}}}
+    with transaction.atomic():  # the engine is woken at the commit, after the state is set
+        execution = services.execution_start(workflow=workflow, user=workflow.owner)
+        Execution.objects.filter(pk=execution.pk).update(state={**execution.state, "pinned": old_pins})
+    done = wait_finished(execution.pk)
+    assert (done.status, done.output, _Counting.hits) == ("succeeded", {"o": "from the old state"}, [])
+    assert done.state["pinned"] == old_pins
+    # A retry of it keeps them too.
+    retried = alice_client.post(f"/api/executions/{execution.pk}/retry", {}, format="json")
+    assert retried.status_code == 201, retried.content
+    assert wait_finished(retried.json()["id"]).output == {"o": "from the old state"}
+
+    migration = importlib.import_module("engine.migrations.0012_execution_pins")
+    migration.move_pins_out_of_state(django_apps, SimpleNamespace(connection=connection))
+    done.refresh_from_db()
+    assert "pinned" not in done.state and "otel" in done.state
+    assert ExecutionPins.objects.get(execution=done).data == old_pins
+    assert services.execution_pinned(done) == old_pins
+
+
+def _import(client: Any, d: dict[str, Any], pin_data: Any = None, **extra: Any) -> Any:
+    body = {"name": "Imported", "definition": d, **extra}
+    if pin_data is not None:
+        body["pinData"] = pin_data
+    return client.post("/api/workflows", body, format="json")
+
+
+def test_an_imported_workflow_brings_its_pins(alice_client, api):
+    """n8n's export carries `pinData`; importing such a file (the list page's Import JSON
+    creates the workflow with it) pins those nodes, and a test run uses them."""
+    response = _import(alice_client, call_then_output(api), {"call": {"body": {"greeting": "from the file"}}})
+    assert response.status_code == 201, response.content
+    workflow_id = response.json()["id"]
+    listed = alice_client.get(f"/api/workflows/{workflow_id}/pins").json()
+    assert [(p["nodeId"], p["data"], p["updatedBy"]) for p in listed] == [
+        ("call", {"body": {"greeting": "from the file"}}, "alice")]
+    assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "from the file"}
+    assert _Counting.hits == []
+
+    # An export from before pins were exported (no pinData) imports as it always did.
+    old = _import(alice_client, call_then_output(api))
+    assert old.status_code == 201, old.content
+    assert alice_client.get(f"/api/workflows/{old.json()['id']}/pins").json() == []
+
+
+def test_an_import_with_a_refused_pin_creates_nothing(alice_client, settings):
+    settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES = 100
+    settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW = 2
+    d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 10}},
+                    *[{"id": f"t{i}", "type": "transform", "config": {"operation": "passthrough"}} for i in range(3)]],
+                   [("start", "wait"), ("wait", "t0"), ("wait", "t1"), ("wait", "t2")])
+    before = Workflow.objects.count()
+    cases = [
+        ({"t0": 1, "ghost": {"a": 1}}, 400, "ghost", "no node 'ghost'"),
+        ({"wait": {"a": 1}}, 400, "wait", "a delay node cannot be pinned"),
+        ({"t1": {"text": "x" * 200}}, 400, "t1", "FLOWMAESTRO_PINNED_DATA_MAX_BYTES"),
+        ({"t0": 1, "t1": 2, "t2": 3}, 409, None, "at most 2 pinned nodes"),
+    ]
+    for pin_data, code, node_id, words in cases:
+        response = _import(alice_client, d, pin_data)
+        assert response.status_code == code, response.content
+        assert words in response.json()["detail"], response.json()
+        if node_id is not None:
+            assert response.json()["errors"][0]["nodeId"] == node_id
+        assert Workflow.objects.count() == before  # never a workflow without its pins
+    not_an_object = _import(alice_client, d, [1, 2])
+    assert not_an_object.status_code == 400 and "pinData" in not_an_object.json()["errors"]
+    assert Workflow.objects.count() == before
+    assert _import(alice_client, d, {"t0": {"small": True}, "t2": None}).status_code == 201
+
+
+def test_importing_over_a_workflow_replaces_its_pins_or_changes_nothing(alice_client):
+    """The editor's Import puts a file on the canvas; the save that follows sends its
+    `pinData`: the workflow's pins become the file's, or, when one is refused, neither the
+    definition nor the pins change."""
+    d = definition([START, *[{"id": f"t{i}", "type": "transform", "config": {"operation": "passthrough"}}
+                             for i in range(2)]], [("start", "t0"), ("start", "t1")])
+    workflow_id = create(alice_client, d)
+    assert pin(alice_client, workflow_id, "t0", {"kept": "until the import"}).status_code == 200
+    version = alice_client.get(f"/api/workflows/{workflow_id}").json()["version"]
+
+    imported = {**d, "nodes": [*d["nodes"], {"id": "t9", "type": "transform", "config": {"operation": "passthrough"}}],
+                "edges": [*d["edges"], {"id": "e9", "source": "start", "target": "t9"}]}
+    refused = alice_client.patch(f"/api/workflows/{workflow_id}",
+                                 {"definition": imported, "pinData": {"t9": 1, "start": 2}}, format="json")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["nodeId"] == "start"
+    after = alice_client.get(f"/api/workflows/{workflow_id}").json()
+    assert after["version"] == version and "t9" not in [n["id"] for n in after["definition"]["nodes"]]
+    assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t0"]
+
+    saved = alice_client.patch(f"/api/workflows/{workflow_id}",
+                               {"definition": imported, "pinData": {"t9": {"from": "the file"}}}, format="json")
+    assert saved.status_code == 200, saved.content
+    assert [(p["nodeId"], p["data"]) for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == [
+        ("t9", {"from": "the file"})]
+    # A save without pinData (every save but an import's) leaves the pins alone.
+    assert alice_client.patch(f"/api/workflows/{workflow_id}", {"name": "Renamed"}, format="json").status_code == 200
+    assert [p["nodeId"] for p in alice_client.get(f"/api/workflows/{workflow_id}/pins").json()] == ["t9"]

@@ -1,6 +1,6 @@
 """Pinned test data survives a takeover: the engine running a test run that uses pins is
 killed; the one that takes the run over still outputs the pins the run was recorded with
-(they live in the execution's state, not in the engine's memory)."""
+(they are stored with the execution, engine.models.ExecutionPins, not in the engine's memory)."""
 
 from __future__ import annotations
 

@@ -21,9 +21,15 @@ export function unwrapList<T>(body: T[] | { results: T[] }): T[] {
 export const workflowsApi = {
   list: async () => unwrapList(await api.get<WorkflowListItem[] | { results: WorkflowListItem[] }>("/api/workflows")),
   get: (id: string | number) => api.get<Workflow>(`/api/workflows/${id}`),
-  create: (body: { name: string; description?: string; definition: WorkflowDefinition; draft?: boolean }) =>
+  // `pinData` (an imported file's pinned test data): the workflow's pins become these, in the
+  // same transaction as the save; a pin refused (400 naming its node, 409 over the count)
+  // refuses the save too.
+  create: (body: { name: string; description?: string; definition: WorkflowDefinition; draft?: boolean; pinData?: Record<string, unknown> }) =>
     api.post<Workflow>("/api/workflows", body),
-  update: (id: string | number, body: Partial<Pick<Workflow, "name" | "description" | "definition">> & { draft?: boolean }) =>
+  update: (
+    id: string | number,
+    body: Partial<Pick<Workflow, "name" | "description" | "definition">> & { draft?: boolean; pinData?: Record<string, unknown> },
+  ) =>
     api.patch<Workflow>(`/api/workflows/${id}`, body),
   remove: (id: string | number) => api.delete(`/api/workflows/${id}`),
   versions: async (id: string | number) =>

@@ -28,6 +28,7 @@ import { SettingsPanel } from "../panels/SettingsPanel";
 import { Toast } from "../panels/Toast";
 import { VersionsDialog } from "../panels/VersionsDialog";
 import { graphStore, normaliseDefinition, useGraph } from "../store/graphStore";
+import { exportedWorkflow, importedPinData, type PinData } from "../store/pinData";
 import { starterDefinition } from "./WorkflowListPage";
 import { ToolbarMore } from "./ToolbarMore";
 
@@ -45,6 +46,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   // "" until a new workflow's first save creates it (then the URL becomes /workflows/{id}/).
   const [workflowId, setWorkflowId] = useState(initialId);
   const workflowIdRef = useRef(initialId);
+  /** The pinned data (`pinData`) of a file imported since the last save, sent with the next. */
+  const importedPins = useRef<PinData | undefined>(undefined);
   const [workflow, setWorkflow] = useState<Workflow | null>(null);
   const [nodeTypeList, setNodeTypeList] = useState<NodeTypeInfo[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -155,12 +158,19 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   const save = useCallback(async (): Promise<boolean> => {
     const store = graphStore.getState();
     const toSave = store.definition;
+    // The pinned data of a file imported since the last save goes with this save: the
+    // server sets it with the workflow, or refuses both.
+    const pinData = importedPins.current;
     setSaving(true);
     try {
       // A draft: saved even with problems (they stay listed below); running is what is refused.
-      const body = { name: toSave.name || "Untitled workflow", definition: toSave, draft: true };
+      const body = { name: toSave.name || "Untitled workflow", definition: toSave, draft: true, ...(pinData ? { pinData } : {}) };
       const currentId = workflowIdRef.current;
       const saved = currentId ? await workflowsApi.update(currentId, body) : await workflowsApi.create(body);
+      if (pinData) {
+        importedPins.current = undefined;
+        store.setPins(await pinsApi.list(saved.id).catch(() => []));
+      }
       store.markSaved(toSave);
       setWorkflow(saved);
       document.title = `${saved.name} · FlowMaestro`;
@@ -176,6 +186,13 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       else store.notify("success", `Saved as version ${saved.version}.`);
       return true;
     } catch (err) {
+      if (pinData && err instanceof ApiError && (err.detail.startsWith("pinData") || JSON.stringify(err.body ?? null).includes('"pinData"'))) {
+        // Refused for the file's pins: nothing was saved. They are dropped, so that the
+        // next save keeps the workflow (without them) rather than failing the same way.
+        importedPins.current = undefined;
+        store.notify("error", `Not saved: the imported file's pinned data was refused (${errorMessage(err)}). It is dropped: save again to keep the workflow without it.`);
+        return false;
+      }
       if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
       store.notify("error", `Not saved: ${errorMessage(err)}`);
       return false;
@@ -255,8 +272,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   );
 
   const exportJson = useCallback(() => {
-    const def = graphStore.getState().definition;
-    const blob = new Blob([JSON.stringify(def, null, 2)], { type: "application/json" });
+    const store = graphStore.getState();
+    const def = store.definition;
+    // The file carries the pins too (`pinData`, as n8n's export does): an import of it
+    // pins the same nodes.
+    const blob = new Blob([JSON.stringify(exportedWorkflow(def, store.pins), null, 2)], { type: "application/json" });
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
@@ -270,10 +290,15 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   const importJson = useCallback(async (file: File) => {
     const store = graphStore.getState();
     try {
-      let parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition> & { definition?: Partial<WorkflowDefinition> };
+      const contents = JSON.parse(await file.text()) as Partial<WorkflowDefinition> & { definition?: Partial<WorkflowDefinition> };
+      let parsed = contents;
       // A workflow as the API returns it ({name, definition: {...}}) imports as its definition.
       if (parsed && !Array.isArray(parsed.nodes) && parsed.definition && Array.isArray(parsed.definition.nodes)) parsed = parsed.definition;
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
+      // Its pinned data waits for the save (pins belong to saved nodes); a file without
+      // any leaves the workflow's pins as they are.
+      const pinData = importedPinData(contents) ?? importedPinData(parsed);
+      importedPins.current = pinData;
       // Anything parseable goes onto the canvas, problems and all (a cycle, a missing field):
       // the problems bar lists them so they can be fixed here. The workflow keeps its name
       // unless the person asks for the file's.
@@ -282,7 +307,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       const keptName = fileName !== null && window.confirm(`The file's workflow is named “${fileName}”. Rename this workflow to it?\n\nCancel keeps “${current}”.`) ? fileName : current;
       store.change(() => ({ ...normaliseDefinition(parsed, keptName), name: keptName }));
       const other = fileName === null ? "" : keptName === fileName ? ` (renamed to “${fileName}”)` : ` (kept the name “${current}”; the file's is “${fileName}”)`;
-      store.notify("info", `Imported ${parsed.nodes.length} nodes from ${file.name}${other}. Save to keep them.`);
+      const pinned = pinData && typeof pinData === "object" ? Object.keys(pinData).length : 0;
+      store.notify("info", `Imported ${parsed.nodes.length} nodes${pinned ? ` and the pinned data of ${plural(pinned, "node")}` : ""} from ${file.name}${other}. Save to keep them.`);
       window.setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: FIT_MIN_ZOOM }), 50);
     } catch (err) {
       store.notify("error", `Import failed: ${errorMessage(err)}`);

@@ -7,6 +7,7 @@ import { workflowsApi } from "../api/endpoints";
 import type { Workflow, WorkflowDefinition, WorkflowListItem } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
 import { normaliseDefinition } from "../store/graphStore";
+import { importedPinData } from "../store/pinData";
 import { STATUS_COLOURS } from "../timeline/model";
 
 type SortKey = "name" | "lastRun" | "updated";
@@ -150,7 +151,9 @@ export function WorkflowListPage() {
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
       const name = parsed.name || file.name.replace(/\.json$/i, "");
       // A draft: a file with problems (a cycle) still opens in the editor to be fixed there.
-      const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name), draft: true });
+      // Its pinned data (`pinData`) is created with it or, refused, nothing is.
+      const pinData = importedPinData(parsed);
+      const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name), draft: true, ...(pinData ? { pinData } : {}) });
       window.location.assign(`/workflows/${wf.id}/`);
     });
 

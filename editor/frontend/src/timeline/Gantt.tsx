@@ -71,6 +71,10 @@ const AXIS = 26;
 const BAR_HEIGHT = 16;
 const QUEUE_HEIGHT = 4;
 const MIN_BAR_PX = 3;
+// A pinned node run took no time (it output its pinned data at once): drawn at MIN_BAR_PX
+// it was a sliver under the next bar's start, which a user could neither see nor click.
+// It gets a marker this wide, with a pin in it, drawn over its neighbours.
+const PINNED_BAR_PX = 14;
 const DENSITY_BUCKETS = 160;
 const CHAR_PX = 6.3; // ~width of one character of .tl-bar-text (11 px system-ui)
 const MIN_SPAN_MS = 0.01; // 10 µs: the narrowest view of a run
@@ -275,14 +279,14 @@ export function Gantt(props: GanttProps) {
                 {lane.kind === "loop"
                   ? <DensityStrip lane={lane} bars={bars} y={y} x={x} origin={origin} view={current} now={now} />
                   : null}
-                {(barsByLane.get(lane.id) ?? []).map((bar, index) => {
+                {pinnedLast(barsByLane.get(lane.id) ?? []).map(([bar, index]) => {
                   const outside = beside[index];
                   const queued = toMs(bar.queuedAt);
                   const started = toMs(bar.startedAt);
                   const { runStart, runEnd } = barTimes(bar, now);
                   if (runEnd < origin + current.from - 1 || (queued ?? runStart) > origin + current.to + 1) return null;
                   const x0 = x(runStart);
-                  const w = Math.max(MIN_BAR_PX, x(runEnd) - x0);
+                  const w = runWidth(bar, x(runEnd) - x0);
                   const selected = selection?.kind === "bar" && selection.id === bar.nodeRunId;
                   const colour = STATUS_COLOURS[bar.status] ?? "#adb5bd";
                   const wait = queueWaitMs(bar, now);
@@ -294,7 +298,8 @@ export function Gantt(props: GanttProps) {
                     <g key={bar.nodeRunId} data-testid="timeline-bar" data-node-id={bar.nodeId} data-status={bar.status}
                        data-lane={bar.lane} data-node-run-id={bar.nodeRunId} data-attempt={bar.attempt}
                        data-iteration={bar.iteration ?? ""} data-critical={bar.critical ? "true" : "false"}
-                       className={`tl-bar${bar.container ? " tl-bar-container" : ""}`}
+                       data-pinned={bar.pinned ? "true" : undefined}
+                       className={`tl-bar${bar.container ? " tl-bar-container" : ""}${bar.pinned ? " tl-bar-pinned" : ""}`}
                        tabIndex={0} role="button" aria-pressed={selected}
                        aria-label={`${label}, ${bar.status}, ${run}`}
                        onClick={(e) => { e.stopPropagation(); select({ kind: "bar", id: bar.nodeRunId }); }}
@@ -319,6 +324,13 @@ export function Gantt(props: GanttProps) {
                         <rect x={x(queued ?? runStart)} y={y + (ROW - BAR_HEIGHT) / 2} width={MIN_BAR_PX} height={BAR_HEIGHT}
                               className="tl-never" stroke={colour} />
                       )}
+                      {started !== null && bar.pinned ? (
+                        // The pin: a head and a needle, white on the bar.
+                        <g className="tl-pin" data-testid="pinned-marker" aria-hidden="true">
+                          <line x1={x0 + 7} x2={x0 + 7} y1={y + ROW / 2 - 1} y2={y + ROW / 2 + 5} />
+                          <circle cx={x0 + 7} cy={y + ROW / 2 - 2.5} r={2.5} />
+                        </g>
+                      ) : null}
                       {started !== null && shown ? (
                         <text x={x0 + 5} y={y + ROW / 2 + 4} className="tl-bar-text" data-testid="bar-label">{shown}</text>
                       ) : !shown && outside ? (
@@ -358,6 +370,19 @@ function barTimes(bar: Bar, now: number): { runStart: number; runEnd: number } {
   return { runStart, runEnd: Math.max(finished ?? now, runStart) };
 }
 
+/** How wide a started bar is drawn for `px` of run time: at least MIN_BAR_PX, and a pinned
+ * one at least PINNED_BAR_PX (see there). */
+function runWidth(bar: Pick<Bar, "pinned">, px: number): number {
+  return Math.max(bar.pinned ? PINNED_BAR_PX : MIN_BAR_PX, px);
+}
+
+/** A lane's bars with their index in it, the pinned ones last: drawn last, their markers lie
+ * over the start of the bar after them instead of under it. */
+function pinnedLast(laneBars: readonly Bar[]): [Bar, number][] {
+  const indexed = laneBars.map((bar, index): [Bar, number] => [bar, index]);
+  return laneBars.some((bar) => bar.pinned) ? [...indexed.filter(([b]) => !b.pinned), ...indexed.filter(([b]) => b.pinned)] : indexed;
+}
+
 const NEIGHBOURS = 8;
 
 /** Per bar of a lane, where its name goes when the bar is too narrow for it (null: inside, or
@@ -370,7 +395,7 @@ function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => 
     const { runStart, runEnd } = barTimes(bar, now);
     const queued = toMs(bar.queuedAt);
     const x0 = x(runStart);
-    const right = toMs(bar.startedAt) !== null ? x0 + Math.max(MIN_BAR_PX, x(runEnd) - x0) : x(queued ?? runStart) + MIN_BAR_PX;
+    const right = toMs(bar.startedAt) !== null ? x0 + runWidth(bar, x(runEnd) - x0) : x(queued ?? runStart) + MIN_BAR_PX;
     return { left: x(queued ?? runStart), right, runLeft: x0 };
   });
   const written: { left: number; right: number }[] = [];
