@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 
 from editor.models import PinnedOutput, Workflow
 from engine.errors import Refusal
@@ -83,11 +84,20 @@ def pin_put(*, workflow: Workflow, user: Any, node_id: str, data: Any) -> Pinned
     size = _checked_size(node_id, workflow.definition, data)
     with transaction.atomic():
         # The workflow row locked: two pins of different nodes at the same moment cannot both
-        # pass the count below.
-        Workflow.objects.select_for_update().filter(pk=workflow.pk).values_list("pk").first()
+        # pass the count below. Its definition is read under the lock, as a save made since
+        # the look-up left it.
+        definition = Workflow.objects.select_for_update().filter(pk=workflow.pk).values_list(
+            "definition", flat=True).first()
+        if definition is None:
+            # Deleted since the view found it (another tab, another request): the pin's row
+            # would name a workflow that is gone, a 500 from the foreign key.
+            raise Http404("No such workflow.")
+        why = refusal_for(node_id, definition)
+        if why is not None:
+            raise PinRefused(f"node {node_id}: {why}", [{"message": why, "nodeId": node_id}])
         # Pins of nodes the saved workflow no longer has go here: the editor shows no node to
         # unpin them from, and they would count toward the bound below for good.
-        PinnedOutput.objects.filter(workflow=workflow).exclude(node_id__in=list(_nodes(workflow.definition))).delete()
+        PinnedOutput.objects.filter(workflow=workflow).exclude(node_id__in=list(_nodes(definition))).delete()
         pin = PinnedOutput.objects.filter(workflow=workflow, node_id=node_id).first()
         if pin is None:
             most = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW

@@ -33,12 +33,21 @@ class DefinitionField(serializers.JSONField):
 class PinDataField(serializers.JSONField):
     """`pinData`: a JSON object of node id → any JSON (the node's pinned output)."""
 
-    default_error_messages = {"not_object": "pinData must be a JSON object of node id → pinned output."}
+    default_error_messages = {
+        "not_object": "pinData must be a JSON object of node id → pinned output.",
+        # A key is a node id: bounded as one, so a refusal never echoes a megabyte-long key
+        # (it was named whole, four times over, in a 4 MB answer).
+        "long_key": f"pinData: a node id is at most {rules.MAX_NODE_ID_LENGTH} characters "
+                    "({count} longer, the first {length})",
+    }
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
             self.fail("not_object")
+        too_long = [len(key) for key in value if len(key) > rules.MAX_NODE_ID_LENGTH]
+        if too_long:
+            self.fail("long_key", count=len(too_long), length=too_long[0])
         return value
 
 
@@ -156,8 +165,9 @@ class RunInputSerializer(KnownKeysSerializer):
     # Off unless asked: only the editor's Run button asks; webhooks and schedules never do.
     usePinnedData = JSONBooleanField(required=False, default=False)
     # "Run to here": run only this node and the nodes it needs (engine.core.run_until).
-    runUntil = serializers.CharField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
-                                     trim_whitespace=False)
+    # Text as JSON writes it: DRF's CharField read `"runUntil": 5` as the node "5".
+    runUntil = JSONStringField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
+                               trim_whitespace=False)
 
 
 class PinInputSerializer(KnownKeysSerializer):

@@ -20,6 +20,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.http import Http404
 
 from editor import pins
 from editor.models import PinnedOutput, Workflow, WorkflowVersion
@@ -44,8 +45,9 @@ class WorkflowBusy(Exception):
     """The workflow cannot be deleted while its executions are still live."""
 
 
-class VersionNotFound(Exception):
-    """The workflow has no version with that number."""
+class VersionNotFound(Http404):
+    """The workflow has no version with that number (a 404: the API's view looked the
+    version up first, so only a workflow deleted meanwhile gets here)."""
 
 
 class StorageLimit(Refusal):

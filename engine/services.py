@@ -310,6 +310,14 @@ def execution_redrive(
         if execution.status == "succeeded" and not selective and not (row["failed_nodes"] or row["failed_items"]):
             raise NotRedrivable("execution is succeeded and nothing in it failed: "
                                 "choose nodes or items to re-run parts of it")
+        # The run's open dead letters locked before anything is judged: a replay of one of
+        # them holds its row until it commits, and on PostgreSQL a redrive that looked
+        # meanwhile saw no replay, then marked the letter its own once the replay committed,
+        # and both ran the work (tests/security/test_redrive_replay_race.py). Waiting here,
+        # the checks below see the replay, and a replay asked after this sees the settled
+        # letter. (Replays lock only their letter, never the execution: no lock cycle.)
+        list(DeadLetter.objects.select_for_update().filter(
+            execution_id=execution.pk, replayed_at__isnull=True, discarded_at__isnull=True).values_list("pk", flat=True))
         # Dead letters replayed as other executions (none in most runs: one query).
         letters = latest_replayed_elsewhere(execution)
         rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")

@@ -8,16 +8,19 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 INVALID_DEFINITION = "Invalid workflow definition."
+CONFLICT = ("Conflict: something this request uses was deleted or changed by another request at the same "
+            "moment (a workflow deleted while it was run or saved, say). Reload and try again.")
 REDIS_DOWN = ("Service unavailable: the server cannot reach Redis, which runs, live updates and request "
               "throttling need. Try again shortly.")
 REDIS_DOWN_RETRY_AFTER_S = 5
@@ -53,8 +56,18 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: a row the view had found was deleted before it was read again
+        # (a workflow deleted in another tab while it is run, saved or replayed from).
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, IntegrityError):
+        # A write that names a row deleted at the same moment (a run or a retry started while
+        # its workflow is deleted: the foreign key refuses the execution) or that another
+        # request wrote first. Not the client's mistake and not a server fault: a 409 that
+        # says so, with the traceback logged in case it is a bug after all.
+        log.warning("API answers 409 for a write that conflicted with another: %s", exc, exc_info=True)
+        set_rollback()
+        return Response({"detail": CONFLICT}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         return _redis_down(exc)
     if isinstance(exc, RequestDataTooBig):

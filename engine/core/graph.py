@@ -284,6 +284,9 @@ def validate_definition(definition: Any, node_types: Mapping[str, Any] | None = 
         if len(node_id) > rules.MAX_NODE_ID_LENGTH:
             err.append(issue(f"a node id is at most {rules.MAX_NODE_ID_LENGTH} characters; this one has {len(node_id)}",
                              node=node_id))
+        if any(separator in node_id for separator in rules.NODE_ID_SEPARATORS):
+            err.append(issue(f"a node id cannot hold {' or '.join(map(repr, rules.NODE_ID_SEPARATORS))} "
+                             f"(runs name loop items as loop#3/inner#0); {node_id!r} does", node=node_id))
         if node_id in nodes:
             err.append(issue(f"duplicate node id {node_id!r}", node=node_id))
             continue

@@ -35,6 +35,11 @@ NODE_KEYS = ("id", "type", "name", "position", "config", "parentId")
 # letter; these are the widths of those columns (engine.models), so a longer one would be
 # saved here and then fail every run on PostgreSQL (SQLite does not enforce widths).
 MAX_NODE_ID_LENGTH = 100
+# Characters a node id may not hold: a run names a loop item's node runs by a scope such as
+# `loop#3/inner#0`, and redrives, dead letters and traces read the loop's id back out of it.
+# A loop whose id held one was read as another node: a redrive re-ran its failed item but
+# left that item's dead letter open, offering to run it yet again.
+NODE_ID_SEPARATORS = ("/", "#")
 MAX_NODE_NAME_LENGTH = 200
 MAX_BRANCH_NAME_LENGTH = 200
 MAX_NOTIFY_ADDRESSES = 20

@@ -75,7 +75,9 @@ def settle_dead_letters_of_redrive(*, execution: Execution, rerun: set[tuple[str
                if letter.kind == "run" or (letter.node_id, letter.item_index) in items]
     if not settled:
         return 0
-    return DeadLetter.objects.filter(pk__in=settled).update(replayed_at=timezone.now(), replayed_execution=execution)
+    # Still open at the write, too: a letter replayed meanwhile keeps naming its replay.
+    return DeadLetter.objects.filter(pk__in=settled, replayed_at__isnull=True).update(
+        replayed_at=timezone.now(), replayed_execution=execution)
 
 
 def _rerun_items(rerun: set[tuple[str, str]]) -> set[tuple[str, int]]:

@@ -71,3 +71,14 @@ def test_redrive_items_take_only_node_ids_and_the_answer_stays_small(alice_clien
     code, content, _ = _post(alice_client, url, {"items": {f"loop{i}": [0] for i in range(1000)}})
     assert code == 400 and "and 995 more" in json.loads(content)["detail"]
     assert Execution.objects.get(pk=failed.pk).status == "failed"  # nothing was redriven
+
+
+def test_a_megabyte_long_pin_data_key_is_refused_by_its_length(alice_client):
+    # Imported pins (`pinData`) are keyed by node id, at most 100 characters like every node
+    # id: a 1 MB key was named whole in the detail and its errors, a 4 MB answer.
+    d = definition([START, {"id": "t", "type": "transform", "config": {"expression": "1"}}], [("start", "t")])
+    status, content, _ = _post(alice_client, "/api/workflows",
+                               {"name": "P", "definition": d, "pinData": {"x" * 1_000_000: 1}})
+    assert status == 400
+    assert len(content) < SMALL, len(content)
+    assert "at most 100 characters" in json.loads(content)["errors"]["pinData"][0]

@@ -196,7 +196,7 @@ def _start(client: APIClient, workflow: Workflow) -> dict[str, Any]:
 @pytest.mark.parametrize(("what", "value"), [
     ("workflow name", 1.50), ("workflow description", 7), ("schedule cron", 5), ("schedule timezone", 0),
     ("webhook name", 12), ("signal type", 1), ("signal reason", 2.0), ("redrive node", 1e2),
-    ("expression code", 1), ("expression node", 3),
+    ("expression code", 1), ("expression node", 3), ("run until", 5),
 ])
 def test_text_sent_as_a_json_number_is_a_400_naming_the_field(alice_client, make_workflow, simple_definition,
                                                               what, value):
@@ -222,6 +222,8 @@ def test_text_sent_as_a_json_number_is_a_400_naming_the_field(alice_client, make
                                                               format="json")),
         "expression node": lambda: ("nodeId", alice_client.post(f"{base}/test-expression", {
             "code": "1", "nodeId": value}, format="json")),
+        # A node whose id is "5" must not be what a number names.
+        "run until": lambda: ("runUntil", alice_client.post(f"{base}/run", {"runUntil": value}, format="json")),
     }
     field, response = post[what]()
     assert response.status_code == 400, (what, response.content)

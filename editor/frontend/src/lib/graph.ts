@@ -223,6 +223,8 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
     if (node.id.length > MAX_NODE_ID_LENGTH) {
       issues.push({ message: `a node id is at most ${MAX_NODE_ID_LENGTH} characters`, nodeId: node.id });
     }
+    // Runs name loop items "loop#3/inner#0" (engine.core.rules.NODE_ID_SEPARATORS).
+    if (/[/#]/.test(node.id)) issues.push({ message: "a node id cannot hold / or #", nodeId: node.id });
     if (typeof node.name === "string" && node.name.length > MAX_NODE_NAME_LENGTH) {
       issues.push({ message: `a node name is at most ${MAX_NODE_NAME_LENGTH} characters`, nodeId: node.id });
     }
