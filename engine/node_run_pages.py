@@ -38,7 +38,7 @@ from rest_framework import serializers
 
 from engine.json_sizes import bounded, with_json_sizes
 from engine.models import Execution, NodeRun, NodeRunStatus
-from flowmaestro.request_bodies import shown_values
+from flowmaestro.request_bodies import JSONBooleanField, shown_values
 
 
 class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
@@ -55,7 +55,7 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
     output = serializers.JSONField(allow_null=True)
     error = serializers.JSONField(allow_null=True)
     # Its output is pinned test data: the node did not run (engine.models.NodeRun.pinned).
-    pinned = serializers.BooleanField(read_only=True)
+    pinned = JSONBooleanField(read_only=True)
 
     class Meta:
         model = NodeRun

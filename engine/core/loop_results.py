@@ -46,6 +46,11 @@ class LoopResults:
         self.status[index] = REPLAYED
         self.values[index] = {"replayedAs": execution}
 
+    def to_redrive(self) -> int:
+        """Items that did not succeed (failed, timed out, cancelled or cut) and are this
+        run's: an item a redrive kept as replayed ran as another execution, not here."""
+        return len(self.status) - self.status.count(OK) - self.status.count(REPLAYED)
+
     def succeeded(self, index: int) -> bool:
         return self.status[index] == OK
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.item_queue import ItemQueue
 from engine.core.json_bounds import TooLarge, json_size, too_large
-from engine.core.loop_results import OK, LoopResults
+from engine.core.loop_results import LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
 from engine.core.scopes import Attempt, ScopeRun
@@ -81,13 +81,7 @@ class LoopRun:
         names = scope.base_names + scope.plan.branches.node[attempt.node.id].names
         self.base_names = names
         self.base_trace = attempt.row["trace_id"]
-        # Items of this loop that a redrive keeps although they failed, because their dead
-        # letters were replayed as other executions: {item index: that execution's id}
-        # (engine.services.execution_redrive). Those of them that replay from history, not
-        # run again here, end REPLAYED (engine.core.loop_results), keyed by array position.
-        redrive = attempt.ex.extra_state.get("redrive") or {}
-        replayed = (redrive.get("replayed") or {}).get(attempt.node.id) or {}
-        self.replayed: dict[int, Any] = {int(i): x for i, x in replayed.items()} if isinstance(replayed, dict) else {}
+        self.replayed = _replayed_items(attempt)
         self.kept_replayed: dict[int, Any] = {}
 
     # -- starting items ------------------------------------------------------------------
@@ -177,7 +171,7 @@ class LoopRun:
             error = {"message": message, "queueTimeout": True}
             self.ex.log(self.attempt, message)
             self.results.settle(index, False, message)
-            self._dead_letter(index, error, attempts=0)
+            _dead_letter(self, index, error, attempts=0)
         if expired and (self.policy.fail_fast or self.policy.cancel_on_failure):
             self._first_failure(expired[0], self.results.values[expired[0]])
 
@@ -207,19 +201,10 @@ class LoopRun:
         self.expiry_timer = self.engine.add_timer(due + 0.001, fire, self.ex)
         self.attempt.timers.append(self.expiry_timer)
 
-    def _dead_letter(self, index: int, error: Any, *, attempts: int) -> None:
-        if not self.queue.dead_letter:
-            return
-        number = self.indexes[index] if self.indexes is not None else index
-        self.engine.batch.dead_letters.append({
-            "execution_id": self.ex.id, "kind": "item", "node_id": self.attempt.node.id, "item_index": number,
-            "input": self.items[index], "error": error, "attempts": attempts, "trace_id": self._item_trace(index),
-        })
-
     # -- items finishing -------------------------------------------------------------------
     def _item_done(self, index: int, scope: ScopeRun) -> None:
         self.active.pop(index, None)
-        attempts = self._forget(scope)
+        attempts = _forget(self, scope)
         if self.stopped:
             if self.lingering and not self.active:
                 # The last item that outlived a fail-fast has finished: the scope may end.
@@ -237,7 +222,7 @@ class LoopRun:
             self.results.settle(index, failed is None, scope.result() if failed is None else failed.get("error"))
         self.started_done += 1
         if failed is not None:
-            self._dead_letter(index, failed.get("error"), attempts=attempts)
+            _dead_letter(self, index, failed.get("error"), attempts=attempts)
         # A whole batch finished: wait `delayBetweenBatches` before the next one.
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0
                 and len(self.queue)):
@@ -290,7 +275,7 @@ class LoopRun:
         """Tell the execution how many of this loop's items did not succeed (failed, timed
         out, cancelled or cut): what "Redrive failed (N items)" re-runs. Once per loop run,
         at its end — a count of a byte array, not per-item work."""
-        failed = self.total - self.results.status.count(OK)
+        failed = self.results.to_redrive()
         if self.attempt.scope.key:
             self.ex.failed_items += failed
         else:
@@ -339,16 +324,38 @@ class LoopRun:
             child.done = True
             for attempt in list(child.attempts.values()):
                 self.ex.cancel_attempt_quiet(attempt, reason)
-            self._forget(child)
+            _forget(self, child)
         self.active.clear()
 
-    def _forget(self, scope: ScopeRun) -> int:
-        """Drop the execution's bookkeeping of an item that has ended (its scope key is
-        never used again), so that it does not grow with the item count; returns the
-        most attempts a node of the item took (for its dead letter)."""
-        if scope.plan.branch_member:
-            self.ex.branches.scope_ended(scope)
-        return self.ex.history.forget(scope.key, scope.plan.scope.order)
+
+def _replayed_items(attempt: Attempt) -> dict[int, Any]:
+    """Items of this loop that a redrive keeps although they failed, because their dead
+    letters were replayed as other executions: {item index: that execution's id}
+    (engine.services.execution_redrive). Those of them that replay from history, not run
+    again here, end REPLAYED (engine.core.loop_results), keyed by array position."""
+    redrive = attempt.ex.extra_state.get("redrive") or {}
+    replayed = (redrive.get("replayed") or {}).get(attempt.node.id) or {}
+    return {int(i): x for i, x in replayed.items()} if isinstance(replayed, dict) else {}
+
+
+def _dead_letter(loop: LoopRun, index: int, error: Any, *, attempts: int) -> None:
+    """The dead letter of an item that failed, when the loop's queue keeps them."""
+    if not loop.queue.dead_letter:
+        return
+    number = loop.indexes[index] if loop.indexes is not None else index
+    loop.engine.batch.dead_letters.append({
+        "execution_id": loop.ex.id, "kind": "item", "node_id": loop.attempt.node.id, "item_index": number,
+        "input": loop.items[index], "error": error, "attempts": attempts, "trace_id": loop._item_trace(index),
+    })
+
+
+def _forget(loop: LoopRun, scope: ScopeRun) -> int:
+    """Drop the execution's bookkeeping of an item that has ended (its scope key is never
+    used again), so that it does not grow with the item count; returns the most attempts a
+    node of the item took (for its dead letter)."""
+    if scope.plan.branch_member:
+        loop.ex.branches.scope_ended(scope)
+    return loop.ex.history.forget(scope.key, scope.plan.scope.order)
 
 
 def begin_loop(engine: Engine, attempt: Attempt) -> None:
