@@ -91,3 +91,31 @@ def test_redrive_failed_is_disabled_when_every_failed_item_was_replayed(logged_i
     assert button.get_attribute("title") == f"Nothing left to redrive: 1 item was replayed as #{replay}."
     assert api_get(page, f"/api/executions/{run['id']}")["status"] == "failed"  # nothing ran
     assert page_errors.unexpected() == []
+
+
+def test_a_rows_redrive_in_the_executions_list_leaves_out_the_replayed_item(logged_in_page: Any, page_errors: Any) -> None:
+    """The Executions list's "Redrive failed" on the same run: it used to send no selection
+    and met the server's 409 (shown above the list) as soon as one item had been replayed.
+    After the redrive the run's own count leaves the replayed item out: no button is left."""
+    page = logged_in_page
+    workflow, run, [replay] = _failed_run_with_replays(page, "item === 2 || item === 3", [1])
+    api_put(page, f"/api/workflows/{workflow['id']}", {"name": "Orders", "definition": _orders("false")})
+
+    page.goto("/executions/")
+    row = page.locator(f"[data-testid=execution-row][data-execution-id='{run['id']}']")
+    row.locator("[data-testid=row-redrive]").click()
+    page.click("[data-testid=redrive-version-latest]")
+    page.click("[data-testid=redrive-confirm]")
+    page.wait_for_function(
+        """async (id) => { const r = await (await fetch(`/api/executions/${id}`)).json();
+                           return r.redrives === 1 && ["succeeded", "failed"].includes(r.status); }""",
+        arg=run["id"], polling=200, timeout=30_000)
+    done = api_get(page, f"/api/executions/{run['id']}")
+    assert done["status"] == "succeeded", done
+    assert done["output"]["o"] == [1, {"replayedAs": replay}, 3]
+    assert (done["failedItems"], done["failedNodes"]) == (0, 0)
+    assert page.locator(".fm-banner-error").count() == 0  # no 409 shown above the list
+    page.reload()
+    row.wait_for()
+    assert row.locator("[data-testid=row-redrive]").count() == 0
+    assert page_errors.unexpected() == []

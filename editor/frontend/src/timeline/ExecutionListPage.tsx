@@ -59,7 +59,7 @@ export function ExecutionListPage() {
   const [resuming, setResuming] = useState<number | null>(null);
   // "Redrive failed (…)" asks the version first, as on the timeline.
   const [redriving, setRedriving] = useState<ExecutionRow | null>(null);
-  const redrive = (row: ExecutionRow, body: { version?: "original" | "latest" } = {}) => {
+  const redrive = (row: ExecutionRow, body: { version?: "original" | "latest"; leaveOutReplayed?: boolean } = {}) => {
     // The stream never moves a finished row back to running, so the row is reopened before
     // the request: the stream's news of the redriven run (running, then its end) applies as
     // it comes. The answer (queued again) may arrive after a quick run's end, so it never
@@ -362,7 +362,13 @@ export function ExecutionListPage() {
       {redriving ? (
         <RedriveDialog label={`${redriveFailed(redriving.status, redriving)?.label ?? "what did not succeed"} of run #${redriving.id}`}
                        busy={false} runVersion={redriving.version} onClose={() => setRedriving(null)}
-                       onConfirm={(version) => { setRedriving(null); redrive(redriving, { version }); }} />
+                       onConfirm={(version) => {
+                         setRedriving(null);
+                         // As the run page's button: failed items whose dead letters were replayed as
+                         // other runs are left out, never run a second time (the list has no offer to
+                         // read, so without this a row's button met the server's 409).
+                         redrive(redriving, { version, leaveOutReplayed: true });
+                       }} />
       ) : null}
       {resuming !== null ? (
         <Dialog title={`Resume run #${resuming}?`} titleId="resume-title" testId="resume-dialog" onClose={() => setResuming(null)}>
