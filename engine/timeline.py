@@ -324,10 +324,10 @@ class TimelineView(APIView):
 
 def _redrive_offer(execution: Execution) -> dict[str, Any] | None:
     """What "Redrive failed" offers when failed work of this ended run was replayed from its
-    dead letters as other executions (engine.services.redrive_offer); None otherwise, and
+    dead letters as other executions (engine.redrive_replays.redrive_offer); None otherwise, and
     for a run that has not ended — one `exists()` query for most runs."""
     from engine.core.graph import Graph
-    from engine.services import redrive_offer
+    from engine.redrive_replays import redrive_offer
     from engine.store.dead_letters import latest_replayed_elsewhere
 
     if execution.status not in FINISHED_EXECUTION_STATUSES:
