@@ -43,6 +43,15 @@ def _failed_run_with_replays(page: Any, failing: str, replayed: list[int]) -> tu
     return workflow, run, replays
 
 
+def _redriven_once(page: Any, execution_id: int) -> dict[str, Any]:
+    """The execution once its first redrive has ended (as the page's session reads it)."""
+    page.wait_for_function(
+        """async (id) => { const r = await (await fetch(`/api/executions/${id}`)).json();
+                           return r.redrives === 1 && ["succeeded", "failed"].includes(r.status); }""",
+        arg=execution_id, polling=200, timeout=30_000)
+    return dict(api_get(page, f"/api/executions/{execution_id}"))
+
+
 def test_redrive_failed_leaves_out_the_replayed_item_and_succeeds(logged_in_page: Any, page_errors: Any) -> None:
     page = logged_in_page
     # Items 2 and 3 (indexes 1 and 2) fail; item index 1 is replayed and succeeds as its own run.
@@ -62,11 +71,7 @@ def test_redrive_failed_leaves_out_the_replayed_item_and_succeeds(logged_in_page
     page.click("[data-testid=redrive-version-latest]")
     page.click("[data-testid=redrive-confirm]")
     page.locator("[data-testid=redrive-dialog]").wait_for(state="detached")  # accepted (a refusal keeps it open)
-    page.wait_for_function(
-        """async (id) => { const r = await (await fetch(`/api/executions/${id}`)).json();
-                           return r.redrives === 1 && ["succeeded", "failed"].includes(r.status); }""",
-        arg=run["id"], polling=200, timeout=30_000)
-    done = api_get(page, f"/api/executions/{run['id']}")
+    done = _redriven_once(page, run["id"])
     # Under the loop's default onPartialFailure "fail" too: the replayed item's old failure
     # is not this run's any more.
     assert done["status"] == "succeeded", done
@@ -106,11 +111,7 @@ def test_a_rows_redrive_in_the_executions_list_leaves_out_the_replayed_item(logg
     row.locator("[data-testid=row-redrive]").click()
     page.click("[data-testid=redrive-version-latest]")
     page.click("[data-testid=redrive-confirm]")
-    page.wait_for_function(
-        """async (id) => { const r = await (await fetch(`/api/executions/${id}`)).json();
-                           return r.redrives === 1 && ["succeeded", "failed"].includes(r.status); }""",
-        arg=run["id"], polling=200, timeout=30_000)
-    done = api_get(page, f"/api/executions/{run['id']}")
+    done = _redriven_once(page, run["id"])
     assert done["status"] == "succeeded", done
     assert done["output"]["o"] == [1, {"replayedAs": replay}, 3]
     assert (done["failedItems"], done["failedNodes"]) == (0, 0)
