@@ -219,8 +219,7 @@ def execution_retry(
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
-    # A run that reused an earlier run's outputs is retried with the same outputs (they are
-    # among its pins), except on another version those nodes' changes make stale.
+    # Reused outputs (among its pins) go with it, less those another version made stale.
     reused = state.get("reused") if isinstance(pinned, dict) and isinstance(run_until, str) else None
     if (isinstance(reused, dict) and chosen is not None and chosen.pk != execution.version_id
             and not _version_errors(chosen) and not run_until_errors(chosen.definition, str(run_until))):

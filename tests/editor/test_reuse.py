@@ -214,3 +214,19 @@ def test_a_bad_reuse_from_is_a_400_naming_the_field(alice_client, api, body, why
     response = alice_client.post(f"/api/workflows/{workflow_id}/run", body, format="json")
     assert response.status_code == 400, response.content
     assert "reuseFrom" in response.json()["errors"] and why in json.dumps(response.json())
+
+
+def test_a_redrive_of_a_reuse_run_uses_the_same_outputs(alice_client, api):
+    workflow_id = create(alice_client, chain(api))
+    whole = post_run(alice_client, workflow_id)
+    first = post_run(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"])
+    redriven = alice_client.post(f"/api/executions/{first['id']}/redrive", {"nodes": ["a"]}, format="json")
+    assert redriven.status_code == 202, redriven.content
+    ex = wait_finished(first["id"])
+    assert ex.status == "succeeded" and ex.redrives == 1
+    assert _Counting.hits == ["/a"]  # a ran again from the kept outputs, not by calling
+    latest = NodeRun.objects.filter(execution_id=first["id"], node_id="a").order_by("-seq").first()
+    assert latest is not None and latest.seq > 3 and latest.pinned
+    runs = [r for r in alice_client.get(f"/api/executions/{first['id']}/node-runs").json()["results"]
+            if r["nodeId"] == "a"]
+    assert len(runs) == 2 and all(r["reusedFrom"] == whole["id"] for r in runs)
