@@ -141,8 +141,7 @@ def execution_start(
     nothing).
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
     nodes it needs run; kept in the state.
-    `reused`: {"from": execution id, "nodes": [...]}, the nodes of `pinned` whose outputs
-    come from an earlier run (engine.reuse); kept in the state, named on their node runs."""
+    `reused`: {"from": execution id, "nodes": [...]}: pins that are an earlier run's outputs (engine.reuse)."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
