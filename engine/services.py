@@ -131,6 +131,7 @@ def run_until_errors(definition: Any, node_id: str) -> list[dict[str, Any]]:
 def execution_start(
     *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
     traceparent: str | None = None, pinned: dict[str, Any] | None = None, run_until: str | None = None,
+    reused: dict[str, Any] | None = None,
 ) -> Execution:
     """Queue a run of the workflow's current version (or `version`), pinned to it.
     `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
@@ -139,7 +140,8 @@ def execution_start(
     uses is fixed when it is recorded (a later pin edit, a restart or a takeover changes
     nothing).
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
-    nodes it needs run; kept in the state."""
+    nodes it needs run; kept in the state.
+    `reused`: {"from": execution id, "nodes": [...]}: pins that are an earlier run's outputs (engine.reuse)."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -171,7 +173,8 @@ def execution_start(
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1,
             state={"otel": new_trace_context(traceparent),
-                   **({"runUntil": run_until} if run_until is not None else {})},
+                   **({"runUntil": run_until} if run_until is not None else {}),
+                   **({"reused": reused} if reused and pinned else {})},
         )
         started_by = ({"startedBy": user.get_username()}
                       if user is not None and user.pk != workflow.owner_id else None)
@@ -215,11 +218,20 @@ def execution_retry(
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
+    # Reused outputs (among its pins) go with it, less those another version made stale.
+    reused = state.get("reused") if isinstance(pinned, dict) and isinstance(run_until, str) else None
+    if (isinstance(reused, dict) and chosen is not None and chosen.pk != execution.version_id
+            and not _version_errors(chosen) and not run_until_errors(chosen.definition, str(run_until))):
+        from engine.reuse import still_reusable
+
+        pinned, reused = still_reusable(execution, chosen, run_until, pinned, reused)
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
         priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
         run_until=run_until if isinstance(run_until, str) else None,
+        reused=reused if isinstance(reused, dict) else None,
     )
+
 
 
 def execution_pinned(execution: Execution) -> dict[str, Any] | None:
