@@ -12,6 +12,7 @@ import {
   getAtPath,
   initialValueFor,
   isRelevant,
+  numberProblem,
   parseNumberOrTemplate,
   optionFor,
   orderedProperties,
@@ -103,7 +104,7 @@ function Help({ schema, id }: { schema: JsonSchema; id: string }) {
   return (
     <div className="fm-help" id={id}>
       {schema.description ? <HelpText text={schema.description} /> : null}
-      {def ? <span className="fm-default"> Default: {def}</span> : null}
+      {def ? <span className="fm-default" data-testid="field-default">{schema.description ? " " : ""}Default: {def}</span> : null}
     </div>
   );
 }
@@ -156,13 +157,19 @@ function Field({ name, path, schema, value, required, idPrefix, onChange, quietL
   if (kind === "multi") {
     return <MultiField name={name} path={path} schema={schema} value={value} idPrefix={idPrefix} onChange={onChange} label={label} inputId={inputId} testId={testId} />;
   }
-  const control = <Control kind={kind} id={inputId} testId={testId} describedBy={describedBy} name={name} schema={schema} value={value} onChange={onChange} />;
+  // A number outside the type's range is named under its field as it is typed (and on the
+  // node's badge, by the pre-check), not first when saving.
+  const problem = kind === "integer" || kind === "number" || kind === "numberOrTemplate" ? numberProblem(value, schema) : null;
+  const problemId = `${inputId}-problem`;
+  const control = <Control kind={kind} id={inputId} testId={testId} describedBy={problem ? [describedBy, problemId].filter(Boolean).join(" ") : describedBy}
+                           name={name} schema={schema} value={value} onChange={onChange} />;
   const help = kind === "template" && !schema.description ? { ...schema, description: "Supports {{path}} templates." } : schema;
   // A checkbox comes before its label; every other input after it.
   return (
     <div className={kind === "boolean" ? "fm-field fm-field-check" : "fm-field"}>
       {kind === "boolean" ? control : label}
       {kind === "boolean" ? label : control}
+      {problem ? <div className="fm-field-problem" id={problemId} data-testid={`${testId}-problem`}>{name}: {problem}</div> : null}
       <Help schema={help} id={helpId} />
     </div>
   );
@@ -323,6 +330,7 @@ function NumberInput(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [value]);
   return (
+    <>
     <input
       id={id}
       type="number"
@@ -332,7 +340,7 @@ function NumberInput(props: {
       max={schema.maximum}
       data-testid={testId}
       aria-describedby={describedBy}
-      aria-invalid={invalid}
+      aria-invalid={invalid || numberProblem(value, schema) !== null}
       placeholder={describeDefault(schema)}
       value={text}
       onChange={(e) => {
@@ -342,6 +350,9 @@ function NumberInput(props: {
         if (parsed.ok) onChange(parsed.value);
       }}
     />
+    {/* Text that is no number of this kind is not stored (the last good value stays): say so. */}
+    {invalid ? <div className="fm-field-problem" data-testid={`${testId}-problem`}>{integer ? "a whole number is needed; this text is not kept" : "a number is needed; this text is not kept"}</div> : null}
+    </>
   );
 }
 

@@ -3,6 +3,7 @@
 // server's validation (the server stays the authority; see engine/core/graph.py).
 import type { BranchConfig, NodeTypeInfo, ValidationIssue, WorkflowDefinition, WorkflowEdge, WorkflowNode } from "../api/types";
 import { requiredFieldMessage } from "./issueText";
+import { numberProblems } from "./schemaForm";
 
 /** Handles that route instead of fanning out (condition true/false, the error port). */
 export const ROUTING_HANDLES: ReadonlySet<string> = new Set(["true", "false", "error"]);
@@ -236,6 +237,13 @@ export function precheck(definition: WorkflowDefinition, nodeTypes: Record<strin
       const value = node.config[key];
       if (value === undefined || value === "" || value === null) {
         issues.push({ message: requiredFieldMessage(key, value), nodeId: node.id });
+      }
+    }
+    // Numbers against the type's range while typing (a 20-digit maxConcurrency, a negative
+    // rateLimit), as the server words it; without this they surfaced only on save.
+    if (info) {
+      for (const { path, message } of numberProblems(node.config, info.schema)) {
+        issues.push({ message: `${path}: ${message}`, nodeId: node.id });
       }
     }
   }

@@ -236,3 +236,44 @@ export function parseNumberOrTemplate(text: string, integer: boolean): unknown {
   }
   return text;
 }
+
+/** How a number is named in a problem: as written when short, by its size when it is too long
+ * to read (a 20-digit number prints as 1.2345678901234567e+19 in JavaScript). */
+function shownNumber(value: number): string {
+  const text = String(value);
+  if (text.length <= 12 && !/e/i.test(text)) return text;
+  return Math.abs(value) >= 1 ? `a ${Math.floor(Math.log10(Math.abs(value))) + 1}-digit number` : text;
+}
+
+/** What is wrong with a number against its schema (integer, minimum, maximum), worded like the
+ * server's check (engine/core/rules.py `_plain`), or null. Non-numbers are left alone: a
+ * `{{template}}` in a number-or-template field is checked when it runs. */
+export function numberProblem(value: unknown, schema: JsonSchema): string | null {
+  if (typeof value !== "number") return null;
+  const types = schemaTypes(schema);
+  if (!types.includes("integer") && !types.includes("number")) return null;
+  if (!Number.isFinite(value)) return "is not a number";
+  if (types.includes("integer") && !types.includes("number") && !Number.isInteger(value)) {
+    return `${shownNumber(value)} is not a whole number`;
+  }
+  const low = schema.minimum;
+  const high = schema.maximum;
+  const out = (low !== undefined && value < low) || (high !== undefined && value > high);
+  if (!out) return null;
+  if (low !== undefined && high !== undefined) return `${shownNumber(value)} is out of range: allowed ${low} to ${high}`;
+  return low !== undefined ? `${shownNumber(value)} is less than the minimum of ${low}` : `${shownNumber(value)} is more than the maximum of ${high}`;
+}
+
+/** Every number in a config that breaks its schema, by dotted path (nested option groups
+ * included), so the problem shows on the node while the user types, before the server is asked. */
+export function numberProblems(config: Record<string, unknown>, schema: JsonSchema, prefix = ""): { path: string; message: string }[] {
+  const found: { path: string; message: string }[] = [];
+  for (const [name, propSchema] of Object.entries(schema.properties ?? {})) {
+    const value = config[name];
+    const path = `${prefix}${name}`;
+    const problem = numberProblem(value, propSchema);
+    if (problem) found.push({ path, message: problem });
+    else if (isPlainObject(value) && propSchema.properties) found.push(...numberProblems(value, propSchema, `${path}.`));
+  }
+  return found;
+}

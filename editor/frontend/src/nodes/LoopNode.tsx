@@ -29,7 +29,9 @@ function LoopNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <IssueBadge issues={issues} warnings={warnings} nodeId={node.id} />
         <StatusBadge status={status} text={statusText} nodeId={node.id} />
       </div>
-      <div className={`${TAKES_OWN_CLICK} fm-loop-sub`}>{summarise(node.type, node.config)}</div>
+      <div className={`${TAKES_OWN_CLICK} fm-loop-sub`} data-testid={`loop-summary-${node.id}`} title={summarise(node.type, node.config)}>
+        {summarise(node.type, node.config)}
+      </div>
       {/* A how-to for an empty loop: beside a body it read as if the body were not there. */}
       {hasBody ? null : <div className="fm-loop-hint" data-testid={`loop-hint-${node.id}`}>Drop nodes here to build the loop body (runs once per item)</div>}
       <OutputHandles handles={outputHandles(node, info)} nodeId={node.id} nodeName={node.name || node.id} />
