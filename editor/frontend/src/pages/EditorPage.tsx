@@ -8,6 +8,7 @@ import { executionsApi, nodeTypesApi, pinsApi, workflowsApi } from "../api/endpo
 import type { ExecutionSummary, NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
+import { EDITOR_NOTICE_KEY } from "../lib/importName";
 import { issuesSummary, plural } from "../lib/plural";
 import { absolutePosition, freeSpot, LOOP_HEADER, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, LOOP_PADDING, NODE_HEIGHT, NODE_WIDTH, nodeSize } from "../canvas/geometry";
 import { layoutPositions } from "../canvas/layout";
@@ -93,6 +94,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         setNodeTypeList(types);
         setWorkflow(wf);
         document.title = `${wf.name} · FlowMaestro`;
+        showLeftNotice(String(wf.id));
       })
       .catch((err: unknown) => setLoadError(errorMessage(err)));
   }, [initialId, newName]);
@@ -682,7 +684,7 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           }}
         />
       )}
-      {dialog === "versions" && workflowId && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} onRestore={restore} onClose={() => setDialog(null)} />}
+      {dialog === "versions" && workflowId && <VersionsDialog workflowId={workflowId} currentVersion={workflow.version} draft={definition} onRestore={restore} onClose={() => setDialog(null)} />}
       {dialog === "help" && <HelpOverlay onClose={() => setDialog(null)} />}
       <Toast />
     </div>
@@ -714,4 +716,18 @@ function issueWhere(definition: WorkflowDefinition, issue: { nodeId?: string | n
 function lastFinishedRun(executions: readonly ExecutionSummary[]): number | undefined {
   const last = executions[0];
   return last && !["queued", "running", "paused"].includes(last.status) ? last.id : undefined;
+}
+
+/** A message the list page left for this workflow (an import renamed because its name was
+ * taken), shown once as a toast. */
+function showLeftNotice(workflowId: string): void {
+  try {
+    const raw = window.sessionStorage.getItem(EDITOR_NOTICE_KEY);
+    if (!raw) return;
+    window.sessionStorage.removeItem(EDITOR_NOTICE_KEY);
+    const left = JSON.parse(raw) as { workflowId?: string; notice?: string };
+    if (left.workflowId === workflowId && left.notice) graphStore.getState().notify("success", left.notice);
+  } catch {
+    // No storage or a stale value: nothing to say.
+  }
 }

@@ -6,6 +6,7 @@ import { api, errorMessage } from "../api/client";
 import { workflowsApi } from "../api/endpoints";
 import type { Workflow, WorkflowDefinition, WorkflowListItem } from "../api/types";
 import { Dialog } from "../dialogs/Dialog";
+import { EDITOR_NOTICE_KEY, importName } from "../lib/importName";
 import { normaliseDefinition } from "../store/graphStore";
 import { importedPinData } from "../store/pinData";
 import { STATUS_COLOURS } from "../timeline/model";
@@ -149,11 +150,19 @@ export function WorkflowListPage() {
     guard("Import", async () => {
       const parsed = JSON.parse(await file.text()) as Partial<WorkflowDefinition>;
       if (!parsed || !Array.isArray(parsed.nodes)) throw new Error("the file is not a workflow definition (no nodes list)");
-      const name = parsed.name || file.name.replace(/\.json$/i, "");
+      const ownName = parsed.name || file.name.replace(/\.json$/i, "");
+      // Not a second workflow of the same name in the list: the import says it was renamed.
+      const name = importName(ownName, (workflows ?? (await workflowsApi.list())).map((w) => w.name));
       // A draft: a file with problems (a cycle) still opens in the editor to be fixed there.
       // Its pinned data (`pinData`) is created with it or, refused, nothing is.
       const pinData = importedPinData(parsed);
       const wf = await workflowsApi.create({ name, definition: normaliseDefinition(parsed, name), draft: true, ...(pinData ? { pinData } : {}) });
+      const notice = name === ownName ? `Imported “${name}”.` : `Imported as “${name}”: you already have a workflow named “${ownName}”.`;
+      try {
+        window.sessionStorage.setItem(EDITOR_NOTICE_KEY, JSON.stringify({ workflowId: String(wf.id), notice }));
+      } catch {
+        // Storage refused (private mode): the editor opens without the message; the name says it.
+      }
       window.location.assign(`/workflows/${wf.id}/`);
     });
 
