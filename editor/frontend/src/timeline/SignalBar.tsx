@@ -7,6 +7,7 @@ import type { ExecutionStatus, WorkflowNode } from "../api/types";
 import { parseJsonText } from "../lib/jsonText";
 import { ApprovalDialog } from "../panels/ApprovalDialog";
 import { formatTime } from "./model";
+import { signalLogLines } from "./signals";
 import type { StreamEvent } from "./types";
 import { useSignalSender } from "./useSignalSender";
 
@@ -100,9 +101,8 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
       {message ? <span className="fm-muted" role="status">{message}</span> : null}
       {signals.length ? (
         <ul className="tl-signal-log" aria-label="Signals">
-          {signals.slice(-5).map((s) => (
-            <li key={s.seq}>{formatTime(s.ts)} {s.type === "signal" ? String(s.data?.type ?? "signal") : s.type.replace("execution.", "")}
-              {s.data && typeof s.data.reason === "string" && s.data.reason ? ` — ${s.data.reason}` : ""}</li>
+          {signalLogLines(signals).slice(-5).map((line) => (
+            <li key={line.seq} data-testid="signal-log-line">{formatTime(line.ts)} {line.text}</li>
           ))}
         </ul>
       ) : null}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { earlierSignals, mergeSignals, SIGNAL_EVENT_TYPES } from "./signals";
+import { earlierSignals, mergeSignals, SIGNAL_EVENT_TYPES, signalLogLines } from "./signals";
 import type { StreamEvent } from "./types";
 
 function event(seq: number, type: string): StreamEvent {
@@ -49,5 +49,25 @@ describe("mergeSignals", () => {
     const merged = mergeSignals([event(3, "execution.paused"), event(5, "signal")], [event(5, "signal"), event(6, "execution.resumed")]);
     expect(merged.map((e) => e.seq)).toEqual([3, 5, 6]);
     expect(mergeSignals([event(1, "signal"), event(2, "signal"), event(3, "signal")], [], 2).map((e) => e.seq)).toEqual([2, 3]);
+  });
+});
+
+describe("signalLogLines", () => {
+  const withData = (seq: number, type: string, data: Record<string, unknown>): StreamEvent => ({ ...event(seq, type), nodeId: null, data });
+  it("shows a pause and the pause it caused as one line, and an approval's pause on its own", () => {
+    const lines = signalLogLines([
+      withData(3, "signal", { type: "pause", reason: "paused from the timeline" }),
+      withData(4, "execution.paused", { reason: "paused from the timeline" }),
+      withData(7, "signal", { type: "resume", data: {} }),
+      withData(8, "execution.resumed", {}),
+      withData(9, "execution.paused", { reason: "Awaiting approval", approval: true }),
+      withData(12, "signal", { type: "cancel", reason: "no longer needed" }),
+    ]);
+    expect(lines.map((l) => [l.seq, l.text])).toEqual([
+      [3, "paused — paused from the timeline"],
+      [7, "resumed"],
+      [9, "paused — Awaiting approval"],
+      [12, "cancel — no longer needed"],
+    ]);
   });
 });

@@ -33,3 +33,41 @@ export function mergeSignals(a: readonly StreamEvent[], b: readonly StreamEvent[
   for (const event of [...a, ...b]) bySeq.set(event.seq, event);
   return [...bySeq.values()].sort((x, y) => x.seq - y.seq).slice(-keep);
 }
+
+export interface SignalLine {
+  seq: number;
+  ts: string;
+  text: string;
+}
+
+/** The pause and resume a signal brings about, by the signal's type. */
+const EFFECT: Record<string, string> = { pause: "execution.paused", resume: "execution.resumed" };
+
+function reasonOf(event: StreamEvent): string {
+  const reason = event.data && typeof event.data.reason === "string" ? event.data.reason : "";
+  return reason ? ` — ${reason}` : "";
+}
+
+/** The signal log, one line per user action: a pause signal and the `execution.paused` it
+ * caused read "pause — …" and "paused — …", two lines for one click. The effect takes the
+ * signal's line (at the signal's time); a pause no signal sent (an approval node) keeps its own. */
+export function signalLogLines(signals: readonly StreamEvent[]): SignalLine[] {
+  const lines: (SignalLine & { reason: string; waitsFor?: string })[] = [];
+  for (const event of signals) {
+    if (event.type === "signal") {
+      const kind = String(event.data?.type ?? "signal");
+      const reason = reasonOf(event);
+      lines.push({ seq: event.seq, ts: event.ts, text: `${kind}${reason}`, reason, waitsFor: EFFECT[kind] });
+      continue;
+    }
+    const word = event.type.replace("execution.", "");
+    const cause = [...lines].reverse().find((l) => l.waitsFor === event.type);
+    if (cause) {
+      cause.text = `${word}${reasonOf(event) || cause.reason}`;
+      cause.waitsFor = undefined;
+    } else {
+      lines.push({ seq: event.seq, ts: event.ts, text: `${word}${reasonOf(event)}`, reason: reasonOf(event) });
+    }
+  }
+  return lines.map(({ seq, ts, text }) => ({ seq, ts, text }));
+}
