@@ -29,7 +29,7 @@ import { ConnectDialog } from "./ConnectDialog";
 import { type ConnectRequest, ConnectRequestContext } from "./connectRequest";
 import { MapAndControls } from "./MapAndControls";
 import { type BranchFlowEdge, FlowConverter, type IssueIndex, isContainerType, type StepFlowNode } from "./convert";
-import { absolutePosition, containerAt, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
+import { absolutePosition, containerAt, droppedSpot, LOOP_MIN_HEIGHT, LOOP_MIN_WIDTH, NODE_HEIGHT, NODE_WIDTH } from "./geometry";
 
 const NODE_TYPES: NodeTypes = { step: StepNode, loop: LoopNode };
 const EDGE_TYPES: EdgeTypes = { branch: BranchEdge };
@@ -208,12 +208,14 @@ export function Canvas({ issues, onAdded }: Props) {
         return;
       }
       const container = type === "start" ? null : containerAt(store.definition, point, (n) => isContainer(n.type));
+      const size = isContainer(type) ? { width: LOOP_MIN_WIDTH, height: LOOP_MIN_HEIGHT } : { width: NODE_WIDTH, height: NODE_HEIGHT };
       let id: string;
       if (container) {
         const base = absolutePosition(store.definition, container.id);
-        id = store.addNode(type, { x: Math.max(10, snapped(topLeft.x - base.x)), y: Math.max(50, snapped(topLeft.y - base.y)) }, container.id);
+        const wanted = { x: Math.max(10, snapped(topLeft.x - base.x)), y: Math.max(50, snapped(topLeft.y - base.y)) };
+        id = store.addNode(type, droppedSpot(store.definition, container.id, wanted, size, isContainer), container.id);
       } else {
-        id = store.addNode(type, { x: snapped(topLeft.x), y: snapped(topLeft.y) });
+        id = store.addNode(type, droppedSpot(store.definition, undefined, { x: snapped(topLeft.x), y: snapped(topLeft.y) }, size, isContainer));
       }
       onAdded?.(id);
     },

@@ -152,3 +152,22 @@ export function freeSpot(
   }
   return { x: x0, y: y0 };
 }
+
+/** Where a node dropped from the palette goes: where it was dropped, unless that box lies on
+ * another node (dropped onto Start, it covered it), then the nearest free spot. A drop near,
+ * but not on, another node stays where the user put it. */
+export function droppedSpot(
+  definition: WorkflowDefinition,
+  parentId: string | undefined,
+  wanted: Position,
+  size: Size,
+  isContainerType: (type: string) => boolean,
+): Position {
+  const sizes = nodeSizes(definition, (n) => isContainerType(n.type));
+  const covers = definition.nodes.some((n) => {
+    if (n.parentId !== parentId) return false;
+    const s = sizes.get(n.id) ?? { width: NODE_WIDTH, height: NODE_HEIGHT };
+    return wanted.x < n.position.x + s.width && n.position.x < wanted.x + size.width && wanted.y < n.position.y + s.height && n.position.y < wanted.y + size.height;
+  });
+  return covers ? freeSpot(definition, parentId, wanted, size, isContainerType) : wanted;
+}
