@@ -75,6 +75,10 @@ const MIN_BAR_PX = 3;
 // it was a sliver under the next bar's start, which a user could neither see nor click.
 // It gets a marker this wide, with a pin in it, drawn over its neighbours.
 const PINNED_BAR_PX = 14;
+// A node run that took no time at this scale (a 0 ms Merge after a loop) was a 3 px sliver
+// against its neighbour's end, read as part of the loop's bar. It gets a diamond this wide
+// over its place, drawn after the lane's other bars and their names, so none lies over it.
+const INSTANT_MARK_PX = 12;
 const DENSITY_BUCKETS = 160;
 const CHAR_PX = 6.3; // ~width of one character of .tl-bar-text (11 px system-ui)
 const MIN_SPAN_MS = 0.01; // 10 µs: the narrowest view of a run
@@ -279,7 +283,7 @@ export function Gantt(props: GanttProps) {
                 {lane.kind === "loop"
                   ? <DensityStrip lane={lane} bars={bars} y={y} x={x} origin={origin} view={current} now={now} />
                   : null}
-                {pinnedLast(barsByLane.get(lane.id) ?? []).map(([bar, index]) => {
+                {pinnedLast(barsByLane.get(lane.id) ?? [], (bar) => isInstant(bar, now, x)).map(([bar, index]) => {
                   const outside = beside[index];
                   const queued = toMs(bar.queuedAt);
                   const started = toMs(bar.startedAt);
@@ -324,6 +328,10 @@ export function Gantt(props: GanttProps) {
                         <rect x={x(queued ?? runStart)} y={y + (ROW - BAR_HEIGHT) / 2} width={MIN_BAR_PX} height={BAR_HEIGHT}
                               className="tl-never" stroke={colour} />
                       )}
+                      {started !== null && !bar.pinned && isInstant(bar, now, x) ? (
+                        <polygon className="tl-instant" data-testid="instant-mark" fill={colour}
+                                 points={diamond(x0 + MIN_BAR_PX / 2, y + ROW / 2, INSTANT_MARK_PX / 2)} />
+                      ) : null}
                       {started !== null && bar.pinned ? (
                         // The pin: a head and a needle, white on the bar.
                         <g className="tl-pin" data-testid="pinned-marker" aria-hidden="true">
@@ -376,11 +384,24 @@ function runWidth(bar: Pick<Bar, "pinned">, px: number): number {
   return Math.max(bar.pinned ? PINNED_BAR_PX : MIN_BAR_PX, px);
 }
 
-/** A lane's bars with their index in it, the pinned ones last: drawn last, their markers lie
- * over the start of the bar after them instead of under it. */
-function pinnedLast(laneBars: readonly Bar[]): [Bar, number][] {
+/** A lane's bars with their index in it, the pinned and instant ones last: drawn last, their
+ * markers lie over the start of the bar after them (and over other bars' names) instead of under. */
+function pinnedLast(laneBars: readonly Bar[], instant: (bar: Bar) => boolean = () => false): [Bar, number][] {
   const indexed = laneBars.map((bar, index): [Bar, number] => [bar, index]);
-  return laneBars.some((bar) => bar.pinned) ? [...indexed.filter(([b]) => !b.pinned), ...indexed.filter(([b]) => b.pinned)] : indexed;
+  const marked = (b: Bar) => b.pinned || instant(b);
+  return laneBars.some(marked) ? [...indexed.filter(([b]) => !marked(b)), ...indexed.filter(([b]) => marked(b))] : indexed;
+}
+
+/** A finished, started, non-loop node run narrower than MIN_BAR_PX at this zoom: it took no time. */
+function isInstant(bar: Bar, now: number, x: (t: number) => number): boolean {
+  if (bar.container || toMs(bar.startedAt) === null || !FINISHED_NODE_STATUSES.has(bar.status)) return false;
+  const { runStart, runEnd } = barTimes(bar, now);
+  return x(runEnd) - x(runStart) < MIN_BAR_PX;
+}
+
+/** The points of a diamond centred on (cx, cy). */
+function diamond(cx: number, cy: number, half: number): string {
+  return `${cx},${cy - half} ${cx + half},${cy} ${cx},${cy + half} ${cx - half},${cy}`;
 }
 
 const NEIGHBOURS = 8;
@@ -396,7 +417,9 @@ function outsidePlaces(laneBars: readonly Bar[], now: number, x: (t: number) => 
     const queued = toMs(bar.queuedAt);
     const x0 = x(runStart);
     const right = toMs(bar.startedAt) !== null ? x0 + runWidth(bar, x(runEnd) - x0) : x(queued ?? runStart) + MIN_BAR_PX;
-    return { left: x(queued ?? runStart), right, runLeft: x0 };
+    // An instant run's diamond reaches past its sliver on both sides: no name is written on it.
+    const mark = !bar.pinned && isInstant(bar, now, x) ? INSTANT_MARK_PX / 2 : 0;
+    return { left: Math.min(x(queued ?? runStart), x0 + MIN_BAR_PX / 2 - mark), right: Math.max(right, x0 + MIN_BAR_PX / 2 + mark), runLeft: x0 };
   });
   const written: { left: number; right: number }[] = [];
   return laneBars.map((bar, index) => {
