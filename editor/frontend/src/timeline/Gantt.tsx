@@ -78,7 +78,7 @@ const PINNED_BAR_PX = 14;
 // A node run that took no time at this scale (a 0 ms Merge after a loop) was a 3 px sliver
 // against its neighbour's end, read as part of the loop's bar. It gets a diamond this wide
 // over its place, drawn after the lane's other bars and their names, so none lies over it.
-const INSTANT_MARK_PX = 12;
+const INSTANT_MARK_PX = 10;
 const DENSITY_BUCKETS = 160;
 const CHAR_PX = 6.3; // ~width of one character of .tl-bar-text (11 px system-ui)
 const MIN_SPAN_MS = 0.01; // 10 µs: the narrowest view of a run
