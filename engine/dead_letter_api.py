@@ -218,7 +218,7 @@ class DeadLetterDiscardApi(APIView):
         responses={
             200: DeadLetterSerializer,
             404: NOT_FOUND,
-            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already discarded"),
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already discarded, or replayed (naming the run)"),
         },
     )
     def post(self, request: Request, dead_letter_id: str) -> Response:

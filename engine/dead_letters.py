@@ -139,13 +139,20 @@ def dead_letters_replay_many(
 
 
 def dead_letter_discard(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
-    """Mark the dead letter as dealt with; it stays listed (filter `state=open` hides it)."""
+    """Mark the dead letter as dealt with; it stays listed (filter `state=open` hides it).
+
+    Only an open letter can be discarded: a replayed one's work has already run again (as
+    another execution, or in a redrive of its own), and "discarded" would hide that."""
     with transaction.atomic():
-        updated = DeadLetter.objects.filter(pk=dead_letter.pk, discarded_at__isnull=True).update(
-            discarded_at=timezone.now()
-        )
+        # One conditional update, so a replay and a discard racing cannot both win.
+        updated = DeadLetter.objects.filter(
+            pk=dead_letter.pk, discarded_at__isnull=True, replayed_at__isnull=True
+        ).update(discarded_at=timezone.now())
     dead_letter.refresh_from_db()
     if not updated:
-        raise DeadLetterClosed("this dead letter was already discarded")
+        if dead_letter.discarded_at is not None:
+            raise DeadLetterClosed("this dead letter was already discarded")
+        run = dead_letter.replayed_execution_id
+        how = "redriven in" if run is not None and run == dead_letter.execution_id else "replayed as"
+        raise DeadLetterClosed(f"this dead letter was already {how} run #{run}; it cannot be discarded")
     return dead_letter
-

@@ -224,7 +224,7 @@ export function DeadLettersPage() {
                   {letter.state === "replayed" && letter.replayedExecution !== null
                     // Replayed in its own execution: a redrive of that run ran it again.
                     ? <a href={`/executions/${letter.replayedExecution}/`}>
-                        {letter.replayedExecution === letter.execution ? "redriven in" : "replayed →"} #{letter.replayedExecution}
+                        {letter.replayedExecution === letter.execution ? "redriven in" : "replayed as"} #{letter.replayedExecution}
                       </a>
                     : letter.state}
                 </td>
