@@ -212,8 +212,8 @@ class ExecutionNodeRunsApi(APIView):
         limit = _int_param(request, "limit", default=node_run_pages.page_size(), minimum=1,
                            maximum=node_run_pages.MAX_PAGE_SIZE)
         node_id = request.query_params.get("nodeId", "")
-        if len(node_id) > 100:
-            raise BadRequest("nodeId is at most 100 characters.")
+        if len(node_id) > MAX_NODE_ID_LENGTH:
+            raise BadRequest(f"nodeId is at most {MAX_NODE_ID_LENGTH} characters.")
         raw_status = request.query_params.get("status", "")
         try:
             statuses = node_run_pages.valid_statuses(raw_status) if raw_status else None

@@ -189,6 +189,34 @@ def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/wait").status_code == 404
 
 
+def test_a_pin_url_with_a_node_id_too_long_for_any_node_answers_json_naming_the_limit(alice_client, bob_client):
+    longest = "n" * 100  # as long as a node id can be (rules.MAX_NODE_ID_LENGTH)
+    d = definition([START, {"id": longest, "type": "transform", "config": {"operation": "passthrough"}}],
+                   [("start", longest)])
+    workflow_id = create(alice_client, d)
+    base = f"/api/workflows/{workflow_id}/pins"
+    assert pin(alice_client, workflow_id, longest, {"a": 1}).status_code == 200
+    assert alice_client.delete(f"{base}/{longest}/").status_code == 204
+    gone = alice_client.delete(f"{base}/{longest}")
+    assert (gone.status_code, gone.json()) == (404, {"detail": f"node {longest} has no pinned data."})
+
+    too_long = "n" * 101
+    why = "a node id is at most 100 characters; this one has 101"
+    for answer in (pin(alice_client, workflow_id, too_long, {"a": 1}), alice_client.delete(f"{base}/{too_long}"),
+                   alice_client.delete(f"{base}/{too_long}/")):
+        assert (answer.status_code, answer["Content-Type"]) == (400, "application/json"), answer.content
+        assert answer.json()["detail"] == why
+        assert answer.json()["errors"] == [{"message": why, "nodeId": "n" * 100 + "…"}]
+    # There is no GET of one pin (the list has them all): said in JSON, whatever the id's length.
+    for node_id in (longest, too_long):
+        listed = alice_client.get(f"{base}/{node_id}")
+        assert (listed.status_code, listed.json()) == (405, {"detail": 'Method "GET" not allowed.'})
+    # Someone else's workflow is not found, before the id is looked at.
+    for answer in (pin(bob_client, workflow_id, too_long, {"a": 1}), bob_client.delete(f"{base}/{too_long}")):
+        assert (answer.status_code, answer.json()) == (404, {"detail": "Not found."})
+    assert alice_client.get(base).json() == []
+
+
 def test_pins_are_bounded_in_size_and_number(alice_client, settings):
     settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES = 100
     settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW = 1
