@@ -137,7 +137,8 @@ def execution_start(
     `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
     running those nodes; stored with the execution (`ExecutionPins`), so that what the run
     uses is fixed when it is recorded (a later pin edit, a restart or a takeover changes
-    nothing).
+    nothing). `{}` (asked for pins, none pinned) still records the row: it marks a test run,
+    whose "Re-run from here" uses the pins of that moment (`execution_redrive`).
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
     nodes it needs run; kept in the state."""
     version = version or workflow.current_version()
@@ -154,7 +155,7 @@ def execution_start(
     # atomic by itself: no transaction around it.
     # With pins, their row commits with the execution: an engine that claims the run at
     # once must find them.
-    with transaction.atomic() if max_size or pinned else nullcontext():
+    with transaction.atomic() if max_size or pinned is not None else nullcontext():
         if max_size:
             waiting = Execution.objects.filter(workflow=workflow, status="queued").count()
             if waiting >= int(max_size):
@@ -178,7 +179,7 @@ def execution_start(
         insert_with_child(execution, Event(seq=1, type="execution.queued", ts=timezone.now(),
                                            trace_id=execution.trace_id, status="queued", data=started_by),
                           "execution")
-        if pinned:
+        if pinned is not None:
             ExecutionPins.objects.create(execution=execution, data=pinned)
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
@@ -211,23 +212,27 @@ def execution_retry(
     # A test run that used pinned data is retried with the same pins (its snapshot); any
     # other run never gets pins, whatever is pinned now.
     state = execution.state if isinstance(execution.state, dict) else {}
-    pinned = execution_pinned(execution)
+    pinned = execution_pinned(execution, test_run=True)
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
-        priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
+        priority=execution.priority, version=chosen, pinned=pinned,
         run_until=run_until if isinstance(run_until, str) else None,
     )
 
 
-def execution_pinned(execution: Execution) -> dict[str, Any] | None:
-    """The pinned test data `execution` was recorded with, or None (it used none)."""
+def execution_pinned(execution: Execution, *, test_run: bool = False) -> dict[str, Any] | None:
+    """The pinned test data `execution` was recorded with, or None (it used none).
+    `test_run`: `{}` for a run that asked for pins when none were pinned (a test run all
+    the same), None only for a run that never asked."""
     found = ExecutionPins.objects.filter(execution=execution).values_list("data", flat=True).first()
     if found is None and isinstance(execution.state, dict):
         found = execution.state.get("pinned")  # recorded before the pins had a row of their own
-    return found if isinstance(found, dict) and found else None
+    if not isinstance(found, dict):
+        return None
+    return found if found or test_run else None
 
 
 REDRIVABLE = ("failed", "cancelled", "timed_out")
@@ -235,7 +240,7 @@ REDRIVABLE = ("failed", "cancelled", "timed_out")
 
 def execution_redrive(
     *, execution: Execution, user: Any, version: str = "original", nodes: list[str] | None = None,
-    items: dict[str, list[int]] | None = None, leave_out_replayed: bool = False,
+    items: dict[str, list[int]] | None = None, leave_out_replayed: bool = False, pins_now: bool = False,
 ) -> Execution:
     """A new attempt of the same execution that re-runs only what did not succeed (or the
     chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
@@ -249,7 +254,13 @@ def execution_redrive(
     replayed as other executions are not run again but kept, as replayed (they do not fail
     their loop again: engine.core.loop_results); without it such a redrive is refused (409),
     as API clients expect since it would run them a second time. What the run page's
-    "Redrive failed" sends (`redrive_offer`)."""
+    "Redrive failed" sends (`redrive_offer`).
+
+    `pins_now` (the editor's "Re-run from here", `usePinnedData` in the API): the workflow's
+    pins as they are now, for the version redriven, replace the run's copy, as a new test
+    run from the editor would use them (n8n's rule: a manual run uses the current pins). Only
+    for a test run (one started with `usePinnedData`): a 400 otherwise. Without it, a
+    redrive, like a takeover, uses the copy the run has."""
     from engine.core.redrive import rerun_keys
     from engine.models import DeadLetter, NodeRun
 
@@ -292,6 +303,14 @@ def execution_redrive(
             raise BadRerun(f"loop {loop} has no item {missing[0]}"
                            + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
                            [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
+    new_pins: dict[str, Any] | None = None
+    if pins_now:
+        if execution_pinned(execution, test_run=True) is None:
+            raise BadRerun(f"execution {execution.pk} was not a test run with pinned data (usePinnedData): "
+                           "it has no pins to bring up to date")
+        from editor.pins import pins_in_force
+
+        new_pins = pins_in_force(workflow=execution.workflow, definition=chosen.definition)
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
@@ -389,6 +408,10 @@ def execution_redrive(
         insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",
                            data={"reason": "redrive", "redrive": number}))
+        if new_pins is not None:
+            # The run's copy replaced in the same transaction: this redrive, and an engine
+            # that takes it over, read the new one (engine.store.reads).
+            ExecutionPins.objects.update_or_create(execution_id=execution.pk, defaults={"data": new_pins})
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
     return execution

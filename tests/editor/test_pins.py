@@ -169,6 +169,61 @@ def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
     assert NodeRun.objects.filter(execution=again, node_id="call", pinned=True).count() == 2
 
 
+def redrive(client: Any, execution_id: int, **body: Any) -> Execution:
+    response = client.post(f"/api/executions/{execution_id}/redrive", body, format="json")
+    assert response.status_code == 202, response.content
+    return wait_finished(execution_id)
+
+
+def test_re_run_from_here_of_a_test_run_uses_the_pins_as_they_are_now(alice_client, api):
+    """The editor's "Re-run from here" on a test run (n8n: a manual run uses the pins as they
+    are now): unpinned since, the node runs; pinned since, it does not. A plain redrive keeps
+    the run's own copy, and so does whatever runs the re-run next (a takeover reads it)."""
+    workflow_id = create(alice_client, call_then_output(api))
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    tested = run(alice_client, workflow_id, usePinnedData=True)
+    assert (tested.output, _Counting.hits) == ({"o": "from the pin"}, [])
+    assert alice_client.get(f"/api/executions/{tested.pk}").json()["testRun"] is True
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+
+    # A redrive of the same nodes without usePinnedData: the run's copy, the pin still answers.
+    kept = redrive(alice_client, tested.pk, version="latest", nodes=["call"])
+    assert (kept.output, _Counting.hits) == ({"o": "from the pin"}, [])
+    # "Re-run from here" (what the editor sends for a test run): unpinned now, so it calls.
+    rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (rerun.status, rerun.output, _Counting.hits) == ("succeeded", {"o": "from the server"}, ["/slow-paid"])
+    latest = NodeRun.objects.filter(execution=rerun, node_id="call").order_by("-seq").first()
+    assert latest is not None and latest.pinned is False
+    # The run's copy is now the pins of that re-run: what a later redrive or takeover uses.
+    assert services.execution_pinned(rerun, test_run=True) == {}
+
+    # Pinned again since: re-run from here uses the new pin, and calls nothing.
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
+    again = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (again.output, len(_Counting.hits)) == ({"o": "pinned later"}, 1)
+
+
+def test_re_run_from_here_with_current_pins_is_only_for_test_runs(alice_client, api):
+    workflow_id = create(alice_client, call_then_output(api))
+    plain = run(alice_client, workflow_id)  # the plain API: not a test run, no pins
+    assert alice_client.get(f"/api/executions/{plain.pk}").json()["testRun"] is False
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    refused = alice_client.post(f"/api/executions/{plain.pk}/redrive",
+                                {"nodes": ["call"], "usePinnedData": True}, format="json")
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/json"
+    assert refused.json()["detail"] == (f"execution {plain.pk} was not a test run with pinned data "
+                                        "(usePinnedData): it has no pins to bring up to date")
+    assert Execution.objects.get(pk=plain.pk).redrives == 0
+
+    # A test run when nothing was pinned is a test run all the same: pinned since, the pin answers.
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+    tested = run(alice_client, workflow_id, usePinnedData=True)
+    assert (tested.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (rerun.output, len(_Counting.hits)) == ({"o": "from the pin"}, 2)
+
+
 def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
     d = definition([START, {"id": "wait", "type": "delay", "config": {"duration": 10}},
                     {"id": "shape", "type": "transform", "config": {"operation": "passthrough"}}],
