@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -23,26 +22,15 @@ from engine.models import Execution, ExecutionPins, NodeRun
 from engine.runtime import start_engine
 from tests.conftest import create_webhook
 from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
-from tests.http_server import QuietHandler, serving
+from tests.http_server import CountingURL, counting_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _Counting(QuietHandler):
-    hits: list[str] = []
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            type(self).hits.append(self.path)
-        self.send(200, json.dumps({"greeting": "from the server"}).encode())
-
-
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _Counting.hits = []
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingURL]:
     monkeypatch.setattr(start_engine().options, "http_allow_private", True)
-    with serving(_Counting) as url:
+    with counting_server(lambda path: {"greeting": "from the server"}) as url:
         yield url
 
 
@@ -75,7 +63,7 @@ def run(client: Any, workflow_id: int, **body: Any) -> Any:
 def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_client, api):
     workflow_id = create(alice_client, call_then_output(api))
     first = run(alice_client, workflow_id, usePinnedData=True)  # nothing pinned yet: it calls
-    assert (first.status, first.output, len(_Counting.hits)) == ("succeeded", {"o": "from the server"}, 1)
+    assert (first.status, first.output, len(api.hits)) == ("succeeded", {"o": "from the server"}, 1)
 
     response = pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}})
     assert response.status_code == 200, response.content
@@ -85,7 +73,7 @@ def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_c
 
     pinned = run(alice_client, workflow_id, usePinnedData=True)
     assert (pinned.status, pinned.output) == ("succeeded", {"o": "from the pin"})
-    assert len(_Counting.hits) == 1  # the server was not called again
+    assert len(api.hits) == 1  # the server was not called again
     detail = alice_client.get(f"/api/executions/{pinned.pk}").json()
     runs = {r["nodeId"]: r for r in detail["nodeRuns"]}
     assert runs["call"]["pinned"] is True and runs["call"]["status"] == "succeeded"
@@ -99,12 +87,12 @@ def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_c
     assert (call_run.pinned, call_run.claimed_by) == (True, start_engine().engine_id)
 
     plain = run(alice_client, workflow_id)  # the plain API does not use pins unless asked
-    assert (plain.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
+    assert (plain.output, len(api.hits)) == ({"o": "from the server"}, 2)
 
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
     assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json() == []
     unpinned = run(alice_client, workflow_id, usePinnedData=True)
-    assert (unpinned.output, len(_Counting.hits)) == ({"o": "from the server"}, 3)
+    assert (unpinned.output, len(api.hits)) == ({"o": "from the server"}, 3)
 
 
 def test_a_webhook_run_ignores_pins(alice_client, client, api):
@@ -115,7 +103,7 @@ def test_a_webhook_run_ignores_pins(alice_client, client, api):
     response = client.post(path, "{}", content_type="application/json")
     assert response.status_code == 202, response.content
     execution = wait_finished(response.json()["executionId"])
-    assert (execution.output, len(_Counting.hits)) == ({"o": "from the server"}, 1)
+    assert (execution.output, len(api.hits)) == ({"o": "from the server"}, 1)
     assert not NodeRun.objects.filter(execution=execution, pinned=True).exists()
 
 
@@ -128,12 +116,12 @@ def test_a_pin_edited_while_a_run_runs_does_not_change_that_run(alice_client, ap
     wait_status(execution_id, {"running"})
     assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
     execution = wait_finished(execution_id)
-    assert (execution.output, _Counting.hits) == ({"o": "pinned before"}, [])
+    assert (execution.output, api.hits) == ({"o": "pinned before"}, [])
 
     retried = alice_client.post(f"/api/executions/{execution_id}/retry", {}, format="json")
     assert retried.status_code == 201, retried.content
     # A retry of a test run keeps that run's pins; the run after it takes the new pin.
-    assert (wait_finished(retried.json()["id"]).output, _Counting.hits) == ({"o": "pinned before"}, [])
+    assert (wait_finished(retried.json()["id"]).output, api.hits) == ({"o": "pinned before"}, [])
     assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "pinned later"}
 
 
@@ -146,7 +134,7 @@ def test_a_pinned_node_in_a_loop_gives_its_pin_for_every_item(alice_client, api)
                                  {"input": {"items": [1, 2, 3]}, "usePinnedData": True}, format="json")
     execution = wait_finished(response.json()["id"])
     assert execution.status == "succeeded", execution.error
-    assert _Counting.hits == []
+    assert api.hits == []
     calls = list(NodeRun.objects.filter(execution=execution, node_id="call").order_by("iteration"))
     assert [(r.iteration, r.status, r.output, r.pinned) for r in calls] == [
         (i, "succeeded", {"body": {"greeting": "pinned"}}, True) for i in range(3)]
@@ -165,7 +153,7 @@ def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
     assert redriven.status_code == 202, redriven.content
     time.sleep(0.05)
     again = wait_finished(failed.pk)
-    assert again.status == "failed" and _Counting.hits == []  # the run's own snapshot, not today's pins
+    assert again.status == "failed" and api.hits == []  # the run's own snapshot, not today's pins
     assert NodeRun.objects.filter(execution=again, node_id="call", pinned=True).count() == 2
 
 
@@ -182,16 +170,16 @@ def test_re_run_from_here_of_a_test_run_uses_the_pins_as_they_are_now(alice_clie
     workflow_id = create(alice_client, call_then_output(api))
     assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
     tested = run(alice_client, workflow_id, usePinnedData=True)
-    assert (tested.output, _Counting.hits) == ({"o": "from the pin"}, [])
+    assert (tested.output, api.hits) == ({"o": "from the pin"}, [])
     assert alice_client.get(f"/api/executions/{tested.pk}").json()["testRun"] is True
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
 
     # A redrive of the same nodes without usePinnedData: the run's copy, the pin still answers.
     kept = redrive(alice_client, tested.pk, version="latest", nodes=["call"])
-    assert (kept.output, _Counting.hits) == ({"o": "from the pin"}, [])
+    assert (kept.output, api.hits) == ({"o": "from the pin"}, [])
     # "Re-run from here" (what the editor sends for a test run): unpinned now, so it calls.
     rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
-    assert (rerun.status, rerun.output, _Counting.hits) == ("succeeded", {"o": "from the server"}, ["/slow-paid"])
+    assert (rerun.status, rerun.output, api.hits) == ("succeeded", {"o": "from the server"}, ["/slow-paid"])
     latest = NodeRun.objects.filter(execution=rerun, node_id="call").order_by("-seq").first()
     assert latest is not None and latest.pinned is False
     # The run's copy is now the pins of that re-run: what a later redrive or takeover uses.
@@ -200,7 +188,7 @@ def test_re_run_from_here_of_a_test_run_uses_the_pins_as_they_are_now(alice_clie
     # Pinned again since: re-run from here uses the new pin, and calls nothing.
     assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
     again = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
-    assert (again.output, len(_Counting.hits)) == ({"o": "pinned later"}, 1)
+    assert (again.output, len(api.hits)) == ({"o": "pinned later"}, 1)
 
 
 def test_re_run_from_here_with_current_pins_is_only_for_test_runs(alice_client, api):
@@ -218,10 +206,10 @@ def test_re_run_from_here_with_current_pins_is_only_for_test_runs(alice_client, 
     # A test run when nothing was pinned is a test run all the same: pinned since, the pin answers.
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
     tested = run(alice_client, workflow_id, usePinnedData=True)
-    assert (tested.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
+    assert (tested.output, len(api.hits)) == ({"o": "from the server"}, 2)
     assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
     rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
-    assert (rerun.output, len(_Counting.hits)) == ({"o": "from the pin"}, 2)
+    assert (rerun.output, len(api.hits)) == ({"o": "from the pin"}, 2)
 
 
 def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
@@ -309,7 +297,7 @@ def test_another_users_pins_are_not_found(alice_client, bob_client):
     assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json()[0]["data"] == {"mine": True}
 
 
-def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: Any, api: str) -> None:
+def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: Any, api: CountingURL) -> None:
     """Duplicating a workflow to try a change keeps building on the same pinned answers (as
     n8n's duplicate keeps pin data): the copy has the pins, a test run of the copy makes no
     call, and the two workflows' pins are separate from then on."""
@@ -326,7 +314,7 @@ def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: 
     assert run.status_code == 201, run.content
     done = wait_finished(run.json()["id"])
     assert done.status == "succeeded" and done.output == {"o": "pinned hello"}, done.output
-    assert _Counting.hits == []
+    assert api.hits == []
 
     # Separate from here on: unpinning the copy leaves the original's pin.
     assert alice_client.delete(f"/api/workflows/{copy_id}/pins/call").status_code == 204
@@ -376,7 +364,7 @@ def test_a_run_recorded_with_its_pins_in_its_state_still_uses_them(alice_client,
         execution = services.execution_start(workflow=workflow, user=workflow.owner)
         Execution.objects.filter(pk=execution.pk).update(state={**execution.state, "pinned": old_pins})
     done = wait_finished(execution.pk)
-    assert (done.status, done.output, _Counting.hits) == ("succeeded", {"o": "from the old state"}, [])
+    assert (done.status, done.output, api.hits) == ("succeeded", {"o": "from the old state"}, [])
     assert done.state["pinned"] == old_pins
     # A retry of it keeps them too.
     retried = alice_client.post(f"/api/executions/{execution.pk}/retry", {}, format="json")
@@ -408,7 +396,7 @@ def test_an_imported_workflow_brings_its_pins(alice_client, api):
     assert [(p["nodeId"], p["data"], p["updatedBy"]) for p in listed] == [
         ("call", {"body": {"greeting": "from the file"}}, "alice")]
     assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "from the file"}
-    assert _Counting.hits == []
+    assert api.hits == []
 
     # An export from before pins were exported (no pinData) imports as it always did.
     old = _import(alice_client, call_then_output(api))
