@@ -16,8 +16,10 @@ Replay:
 - an item dead letter starts a new execution of the same version with the original run's
   input, in which that loop runs only the dead item (with its original index, so
   `{{parallel.index}}` and its trace suffix are unchanged). Nodes before the loop run again
-  (the body may read their outputs); every other item of the loop is left out. For an
-  item of a nested loop, the inner loop runs only that item in every outer iteration.
+  (the body may read their outputs); every other item of the loop is left out. An item of
+  a nested loop names its outer items (`scope`, "outer#2"; `itemPath` "outer#2/inner#0" in
+  the API): only that outer item runs, and in it only the dead inner item (letters kept
+  before the scope was recorded have none: their inner item runs in every outer item).
 A replay runs the version the dead letter came from (`version="original"`, the default) or
 the workflow's current one (`version="latest"`: after fixing the workflow in a new
 version); `input` replaces the run input (run dead letters) or the dead item (item dead
@@ -104,15 +106,31 @@ def dead_letter_replay(
             priority=source.priority if source is not None else 0, version=chosen,
         )
         if letter.kind == "item":
-            execution.state = {"deadLetterReplay": {
-                letter.node_id: [{"index": letter.item_index or 0, "item": item}],
-            }}
+            execution.state = {"deadLetterReplay": item_replay(letter, item)}
             execution.save(update_fields=["state"])
         letter.replayed_at = timezone.now()
         letter.replayed_execution = execution
         letter.save(update_fields=["replayed_at", "replayed_execution"])
     dead_letter.refresh_from_db()
     return execution
+
+
+def item_replay(letter: DeadLetter, item: Any) -> dict[str, list[dict[str, Any]]]:
+    """The replay's `deadLetterReplay` (engine.core.replay_items): the dead item in its loop,
+    and for an item of a nested loop (`outer#2/inner#0`) each enclosing loop's own item on
+    the way to it, so that only outer item 2 runs, and in it only inner item 0."""
+    replay: dict[str, list[dict[str, Any]]] = {}
+    outer = ""
+    for part in filter(None, letter.scope.split("/")):
+        loop, _, index = part.rpartition("#")
+        if loop and index.isdigit():
+            replay[loop] = [{"index": int(index), "scope": outer}]
+        outer = f"{outer}/{part}" if outer else part
+    own: dict[str, Any] = {"index": letter.item_index or 0, "item": item}
+    if letter.scope:
+        own["scope"] = letter.scope
+    replay[letter.node_id] = [own]
+    return replay
 
 
 def dead_letters_replay_many(
