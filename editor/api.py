@@ -208,13 +208,21 @@ class WorkflowRunApi(APIView):
             user=request.user, workflow_id=workflow_id
         )
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         pinned = None
-        if serializer.validated_data["usePinnedData"]:
+        run_version = version or workflow.current_version()
+        if data["usePinnedData"]:
             # The pins in force now, for the version this run will run: copied onto the
             # execution, so a pin edited while it runs (or a takeover) changes nothing.
-            run_version = version or workflow.current_version()
             pinned = pins.pins_in_force(
                 workflow=workflow, definition=run_version.definition if run_version else workflow.definition)
+        reused: dict[str, Any] | None = None
+        answer: dict[str, Any] = {}
+        if data["reuseFrom"] is not None and run_version is not None:
+            reused, answer = self._reuse(request, workflow, run_version, data, pinned)
+            if reused:
+                # Explicit pins win: `_reuse` left their nodes out.
+                pinned = {**reused["outputs"], **(pinned or {})}
         execution = engine_services.execution_start(
             workflow=workflow,
             user=request.user,
@@ -223,11 +231,30 @@ class WorkflowRunApi(APIView):
             version=version,
             pinned=pinned,
             run_until=serializer.validated_data["runUntil"],
+            reused={"from": reused["from"], "nodes": list(reused["outputs"])} if reused else None,
         )
         return Response(
-            {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id},
+            {"id": execution.pk, "status": execution.status, "traceId": execution.trace_id, **answer},
             status=status.HTTP_201_CREATED,
         )
+
+    @staticmethod
+    def _reuse(request: Request, workflow: Any, version: Any, data: dict[str, Any],
+               pinned: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The outputs a run to `runUntil` reuses from the run `reuseFrom` (engine.reuse), and
+        what the 201 says of them."""
+        from engine import reuse
+        from engine.services import _version_errors, run_until_errors
+
+        if _version_errors(version) or run_until_errors(version.definition, data["runUntil"]):
+            return None, {}  # refused by execution_start, naming the problem
+        source = reuse.source_execution(workflow=workflow, user=request.user, execution_id=data["reuseFrom"])
+        outputs, why = reuse.reused_outputs(source=source, version=version, run_until=data["runUntil"],
+                                            input=data["input"], pinned=pinned)
+        answer: dict[str, Any] = {"reused": list(outputs), "reusedFrom": source.pk}
+        if why:
+            answer["reuseNote"] = why
+        return ({"from": source.pk, "outputs": outputs} if outputs else None), answer
 
 
 PIN_ERRORS: dict[int, Any] = {

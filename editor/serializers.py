@@ -168,6 +168,16 @@ class RunInputSerializer(KnownKeysSerializer):
     # Text as JSON writes it: DRF's CharField read `"runUntil": 5` as the node "5".
     runUntil = JSONStringField(required=False, default=None, allow_null=True, max_length=rules.MAX_NODE_ID_LENGTH,
                                trim_whitespace=False)
+    # With runUntil: the id of a finished run of this workflow whose outputs the nodes before
+    # the stop reuse instead of running again (engine.reuse).
+    reuseFrom = JSONIntegerField(required=False, default=None, allow_null=True, min_value=1,
+                                 max_value=2**63 - 1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("reuseFrom") is not None and attrs.get("runUntil") is None:
+            raise serializers.ValidationError(
+                {"reuseFrom": ["only with runUntil: outputs are reused by a run to one node (Run to here)"]})
+        return attrs
 
 
 class PinInputSerializer(KnownKeysSerializer):
@@ -191,6 +201,10 @@ class RunResultSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField()
     traceId = serializers.CharField()
+    reused = serializers.ListField(child=serializers.CharField(), required=False,
+                                   help_text="with reuseFrom: the nodes whose outputs the run reuses")
+    reusedFrom = serializers.IntegerField(required=False, help_text="with reuseFrom: the run reused")
+    reuseNote = serializers.CharField(required=False, help_text="with reuseFrom: why nothing is reused")
 
 
 class ExpressionTestInputSerializer(KnownKeysSerializer):

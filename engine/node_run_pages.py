@@ -56,14 +56,23 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
     error = serializers.JSONField(allow_null=True)
     # Its output is pinned test data: the node did not run (engine.models.NodeRun.pinned).
     pinned = JSONBooleanField(read_only=True)
+    # Its pinned output is an earlier run's (engine.reuse): that run's id, else null.
+    reusedFrom = serializers.SerializerMethodField()
 
     class Meta:
         model = NodeRun
         fields = [
             "id", "nodeId", "name", "type", "status", "attempt", "iteration", "branchId", "branchName",
             "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error", "pinned",
+            "reusedFrom",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_reusedFrom(self, node_run: NodeRun) -> int | None:
+        # context["reused"]: (run id, nodes) of the execution (engine.reuse.reused_of).
+        source, nodes = self.context.get("reused") or (None, ())
+        return source if node_run.pinned and not node_run.scope and node_run.node_id in nodes else None
 
 
 @extend_schema_field(OpenApiTypes.ANY)
@@ -171,7 +180,7 @@ def node_run_page(
     fetched = fetched[:limit]
     # One list serializer for the page: a serializer per row costs ~10x more (DRF copies
     # its fields for every instance).
-    data = NodeRunPageSerializer(fetched, many=True).data
+    data = NodeRunPageSerializer(fetched, many=True, context={"reused": reused_context(execution, fetched)}).data
     budget = page_max_bytes()
     rows: list[dict[str, Any]] = []
     size = 0
@@ -185,6 +194,14 @@ def node_run_page(
     last = fetched[len(rows) - 1] if rows else None
     next_cursor = encode_cursor(last.seq, last.id) if more and last is not None else None
     return Page(rows=rows, next_cursor=next_cursor)
+
+
+def reused_context(execution: Execution, node_runs: list[NodeRun]) -> tuple[int | None, frozenset[str]]:
+    """What `NodeRunSerializer.get_reusedFrom` needs: read only when a node run is pinned
+    (the execution's state may be deferred: a query of its own)."""
+    from engine.reuse import reused_of
+
+    return reused_of(execution.state) if any(r.pinned for r in node_runs) else (None, frozenset())
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:

@@ -131,16 +131,17 @@ def run_until_errors(definition: Any, node_id: str) -> list[dict[str, Any]]:
 def execution_start(
     *, workflow: Workflow, user: Any, input: Any = None, priority: int = 0, version: WorkflowVersion | None = None,
     traceparent: str | None = None, pinned: dict[str, Any] | None = None, run_until: str | None = None,
+    reused: dict[str, Any] | None = None,
 ) -> Execution:
     """Queue a run of the workflow's current version (or `version`), pinned to it.
     `traceparent` (W3C, e.g. from a webhook call) makes the caller's span its parent.
     `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
     running those nodes; stored with the execution (`ExecutionPins`), so that what the run
     uses is fixed when it is recorded (a later pin edit, a restart or a takeover changes
-    nothing). `{}` (asked for pins, none pinned) still records the row: it marks a test run,
-    whose "Re-run from here" uses the pins of that moment (`execution_redrive`).
+    nothing). `{}` (asked for pins, none pinned) still records the row: a test run.
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
-    nodes it needs run; kept in the state."""
+    nodes it needs run; kept in the state.
+    `reused`: {"from": execution id, "nodes": [...]}: pins that are an earlier run's outputs (engine.reuse)."""
     version = version or workflow.current_version()
     if version is None:
         raise InvalidDefinition([{"message": "the workflow has no saved version"}])
@@ -172,7 +173,8 @@ def execution_start(
             status="queued", priority=int(priority or 0), input=input if input is not None else {},
             trace_id=new_trace_id(), last_seq=1,
             state={"otel": new_trace_context(traceparent),
-                   **({"runUntil": run_until} if run_until is not None else {})},
+                   **({"runUntil": run_until} if run_until is not None else {}),
+                   **({"reused": reused} if reused and pinned else {})},
         )
         started_by = ({"startedBy": user.get_username()}
                       if user is not None and user.pk != workflow.owner_id else None)
@@ -216,23 +218,28 @@ def execution_retry(
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
+    # Reused outputs (among its pins) go with it, less those another version made stale.
+    reused = state.get("reused") if isinstance(pinned, dict) and isinstance(run_until, str) else None
+    if (isinstance(reused, dict) and chosen is not None and chosen.pk != execution.version_id
+            and not _version_errors(chosen) and not run_until_errors(chosen.definition, str(run_until))):
+        from engine.reuse import still_reusable
+
+        pinned, reused = still_reusable(execution, chosen, run_until, pinned, reused)
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
         priority=execution.priority, version=chosen, pinned=pinned,
         run_until=run_until if isinstance(run_until, str) else None,
+        reused=reused if isinstance(reused, dict) else None,
     )
 
 
 def execution_pinned(execution: Execution, *, test_run: bool = False) -> dict[str, Any] | None:
-    """The pinned test data `execution` was recorded with, or None (it used none).
-    `test_run`: `{}` for a run that asked for pins when none were pinned (a test run all
-    the same), None only for a run that never asked."""
+    """The pinned test data `execution` was recorded with, or None (it used none; with
+    `test_run`, `{}` for a test run that had none, None only for a run that never asked)."""
     found = ExecutionPins.objects.filter(execution=execution).values_list("data", flat=True).first()
     if found is None and isinstance(execution.state, dict):
         found = execution.state.get("pinned")  # recorded before the pins had a row of their own
-    if not isinstance(found, dict):
-        return None
-    return found if found or test_run else None
+    return found if isinstance(found, dict) and (found or test_run) else None
 
 
 REDRIVABLE = ("failed", "cancelled", "timed_out")
@@ -254,13 +261,8 @@ def execution_redrive(
     replayed as other executions are not run again but kept, as replayed (they do not fail
     their loop again: engine.core.loop_results); without it such a redrive is refused (409),
     as API clients expect since it would run them a second time. What the run page's
-    "Redrive failed" sends (`redrive_offer`).
-
-    `pins_now` (the editor's "Re-run from here", `usePinnedData` in the API): the workflow's
-    pins as they are now, for the version redriven, replace the run's copy, as a new test
-    run from the editor would use them (n8n's rule: a manual run uses the current pins). Only
-    for a test run (one started with `usePinnedData`): a 400 otherwise. Without it, a
-    redrive, like a takeover, uses the copy the run has."""
+    "Redrive failed" sends (`redrive_offer`). `pins_now`: editor.pins.pins_for_rerun."""
+    from editor.pins import pins_for_rerun
     from engine.core.redrive import rerun_keys
     from engine.models import DeadLetter, NodeRun
 
@@ -303,14 +305,7 @@ def execution_redrive(
             raise BadRerun(f"loop {loop} has no item {missing[0]}"
                            + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
                            [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
-    new_pins: dict[str, Any] | None = None
-    if pins_now:
-        if execution_pinned(execution, test_run=True) is None:
-            raise BadRerun(f"execution {execution.pk} was not a test run with pinned data (usePinnedData): "
-                           "it has no pins to bring up to date")
-        from editor.pins import pins_in_force
-
-        new_pins = pins_in_force(workflow=execution.workflow, definition=chosen.definition)
+    new_pins = pins_for_rerun(execution=execution, definition=chosen.definition) if pins_now else None
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
@@ -408,9 +403,7 @@ def execution_redrive(
         insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",
                            data={"reason": "redrive", "redrive": number}))
-        if new_pins is not None:
-            # The run's copy replaced in the same transaction: this redrive, and an engine
-            # that takes it over, read the new one (engine.store.reads).
+        if new_pins is not None:  # with the redrive: it, and any takeover of it, read these
             ExecutionPins.objects.update_or_create(execution_id=execution.pk, defaults={"data": new_pins})
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()

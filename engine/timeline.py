@@ -32,8 +32,9 @@ from rest_framework.views import APIView
 
 from engine.liveness import why_not_started
 from engine.models import FINISHED_EXECUTION_STATUSES, STATUS_EVENT_TYPES, Event, Execution, NodeRun
-from engine.node_run_pages import NodeRunSerializer, status_counts
+from engine.node_run_pages import NodeRunSerializer, reused_context, status_counts
 from engine.nodes import container_types
+from engine.reuse import reused_of
 from engine.selectors import execution_get
 from engine.serializers import ExecutionSummarySerializer
 from engine.timeline_lanes import Row, add_loop_lengths, assign_lanes
@@ -187,6 +188,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
 
     run_intervals: list[tuple[datetime, datetime]] = []
     bars: list[Row] = []
+    reused_from, reused_nodes = reused_of(execution.state)
     for row in rows:
         container = row["type"] in containers
         if row["started_at"] is not None and not container:
@@ -200,6 +202,9 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
             "attempt": row["attempt"], "iteration": row["iteration"], "container": container,
             "critical": row["id"] in critical_ids, "redrive": redrive_of(row["seq"]),
             "pinned": bool(row.get("pinned")),
+            # An earlier run's output (engine.reuse): that run's id.
+            "reusedFrom": reused_from if row.get("pinned") and not row["scope"] and row["node_id"] in reused_nodes
+            else None,
         })
         if container and row["id"] in item_counts:
             bars[-1]["itemCount"] = item_counts[row["id"]]
@@ -239,6 +244,8 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "redrives": redrives,
         # "Run to here": the node this run stops at (engine.core.run_until), or null.
         "runUntil": run_until if isinstance(run_until := (execution.state or {}).get("runUntil"), str) else None,
+        # The run whose outputs this one reused for `reused` nodes (engine.reuse), or null.
+        "reusedFrom": reused_from, "reused": sorted(reused_nodes),
     }
 
 
@@ -281,7 +288,7 @@ def node_run_detail(execution: Execution, node_run_id: str) -> dict[str, Any] | 
     # Through the partial index of log lines, by node run: this node run's lines only.
     logs = Event.objects.filter(execution=execution, node_run_id=node_run_id, type="log").order_by("seq")[:LOG_LIMIT]
     return {
-        "nodeRun": NodeRunSerializer(node_run).data,
+        "nodeRun": NodeRunSerializer(node_run, context={"reused": reused_context(execution, [node_run])}).data,
         "scope": node_run.scope,
         "logs": [event.as_message() for event in logs],
     }

@@ -97,7 +97,10 @@ class NodeRuns:
             # Pinned test data: the body is never run (nor handed to a Celery worker); the
             # node run succeeds at once with the pin as its output, in every loop item too.
             row["pinned"] = True
-            self.ex.rec.started(row, started_at, self.ex.engine.engine_id, data={"pinned": True})
+            reused = self.ex.extra_state.get("reused")  # an earlier run's outputs (engine.reuse): named
+            data = ({"pinned": True, "reusedFrom": reused["from"]}
+                    if isinstance(reused, dict) and node.id in (reused.get("nodes") or ()) else {"pinned": True})
+            self.ex.rec.started(row, started_at, self.ex.engine.engine_id, data=data)
             self.complete(attempt, pins[node.id], None)
             return
         self.ex.rec.started(row, started_at, self.ex.engine.engine_id)

@@ -63,8 +63,9 @@ class ExecutionRun:
         # (engine.core.whole_branches).
         self.extra_state: dict[str, Any] = {k: v for k, v in state.items() if k in (
             "awaiting", "granted", "rollback", "notify", "otel", "redrive", "branchRetries", "branchEnds", "handlers",
-            # "Run to here": the node a test run stops at (engine.core.run_until).
-            "runUntil")}
+            # "Run to here": the node a test run stops at (engine.core.run_until), and the
+            # nodes whose pins are an earlier run's outputs (engine.reuse).
+            "runUntil", "reused")}
         self.run_until: RunUntil | None = RunUntil.of(plan, state.get("runUntil")) if "runUntil" in state else None
         # Pinned test data: {node id: output}, fixed when the run was recorded
         # (engine.services.execution_start) and stored apart from the state, which every

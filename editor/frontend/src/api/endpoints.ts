@@ -39,13 +39,16 @@ export const workflowsApi = {
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
   testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>
     api.post<{ ok: boolean; value?: unknown; error?: string; kind?: string; logs: string[] }>(`/api/workflows/${id}/test-expression`, body),
-  run: (id: string | number, input: unknown, priority?: number, usePinnedData?: boolean, runUntil?: string) =>
-    api.post<{ id: number | string; status: string; traceId: string }>(`/api/workflows/${id}/run`, {
+  run: (id: string | number, input: unknown, priority?: number, usePinnedData?: boolean, runUntil?: string, reuseFrom?: number) =>
+    api.post<{ id: number | string; status: string; traceId: string; reused?: string[]; reusedFrom?: number; reuseNote?: string }>(
+      `/api/workflows/${id}/run`, {
       input,
       ...(priority === undefined ? {} : { priority }),
       ...(usePinnedData ? { usePinnedData: true } : {}),
       // "Run to here": only this node and the nodes it needs run.
       ...(runUntil ? { runUntil } : {}),
+      // ...and those before it whose outputs that run has (and that did not change) are not run again.
+      ...(runUntil && reuseFrom !== undefined ? { reuseFrom } : {}),
     }),
 };
 

@@ -186,6 +186,8 @@ export interface NodeRun {
   error: unknown;
   /** Its output is the node's pinned test data: the node did not run. */
   pinned?: boolean;
+  /** Its output was reused from that earlier run ("Run to here" with reuse): it did not run. */
+  reusedFrom?: number | null;
 }
 
 /** An execution without its node runs, as the server writes it (engine/serializers.py

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { ApiError, errorMessage } from "../api/client";
 import { executionsApi, nodeTypesApi, pinsApi, workflowsApi } from "../api/endpoints";
-import type { NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
+import type { ExecutionSummary, NodeTypeInfo, ValidationIssue, Workflow, WorkflowDefinition, WorkflowNode } from "../api/types";
 import { Canvas, FIT_MIN_ZOOM, showWholeGraph } from "../canvas/Canvas";
 import { isContainerType } from "../canvas/convert";
 import { issuesSummary, plural } from "../lib/plural";
@@ -216,18 +216,22 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
   }, [flow]);
 
   const run = useCallback(
-    async (input: unknown, priority: number | undefined, usePinnedData = false, runUntil?: string) => {
+    async (input: unknown, priority: number | undefined, usePinnedData = false, runUntil?: string, reuseFrom?: number) => {
       const store = graphStore.getState();
       setRunning(true);
       try {
         // A run is pinned to a saved version: save what is on the canvas first.
         if ((store.dirty || !workflowIdRef.current) && !(await save())) return;
         // Runs from the editor use the pinned test data, as in n8n (the dialog can leave it out).
-        const started = await workflowsApi.run(workflowIdRef.current, input, priority, usePinnedData, runUntil);
+        const started = await workflowsApi.run(workflowIdRef.current, input, priority, usePinnedData, runUntil, reuseFrom);
         runData.refresh(String(started.id));
         setDialog(null);
         const stop = runUntil ? graphStore.getState().definition.nodes.find((n) => n.id === runUntil)?.name || runUntil : null;
-        store.notify("success", `Execution ${started.id} started${stop ? `, up to ${stop}` : ""} (trace ${started.traceId}).`);
+        // What the server reused (or why nothing): the dialog only offered it.
+        const reused = started.reused === undefined ? ""
+          : started.reused.length ? `, reusing ${plural(started.reused.length, "node")} from #${started.reusedFrom}`
+          : `; nothing reused (${started.reuseNote ?? "no node could be"})`;
+        store.notify("success", `Execution ${started.id} started${stop ? `, up to ${stop}` : ""}${reused} (trace ${started.traceId}).`);
       } catch (err) {
         if (err instanceof ApiError && err.errors.length) store.setServerIssues({ errors: err.errors as ValidationIssue[], warnings: [] });
         const nameOf = (id: string) => graphStore.getState().definition.nodes.find((n) => n.id === id)?.name;
@@ -645,7 +649,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
           </details>
         )}
       </footer>
-      {dialog === "run" && <RunDialog busy={running} onRun={(input, priority, pins) => run(input, priority, pins, runUntil ?? undefined)}
+      {dialog === "run" && <RunDialog busy={running} onRun={(input, priority, pins, reuseFrom) => run(input, priority, pins, runUntil ?? undefined, reuseFrom)}
+                                      reuseRun={runUntil ? lastFinishedRun(runData.executions) : undefined}
                                       onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
                                       until={runUntil ? definition.nodes.find((n) => n.id === runUntil)?.name || runUntil : undefined}
                                       pinnedCount={pinnedCount}
@@ -706,4 +711,11 @@ function issueWhere(definition: WorkflowDefinition, issue: { nodeId?: string | n
     return edge ? `${name(edge.source)} → ${name(edge.target)}` : issue.edgeId;
   }
   return "workflow";
+}
+
+/** The run "Run to here" may reuse outputs of: the workflow's newest run, once it has ended
+ * (a run still going has no outputs to lend yet; the server refuses it). */
+function lastFinishedRun(executions: readonly ExecutionSummary[]): number | undefined {
+  const last = executions[0];
+  return last && !["queued", "running", "paused"].includes(last.status) ? last.id : undefined;
 }

@@ -134,7 +134,12 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
           <RunValue value={current.input} testId="run-data-input" label={`Run input of ${nodeName}`} />
           {current.pinned ? (
             <p className="fm-pinned-note" data-testid="run-data-pinned">
-              <PinIcon /> Pinned data: this node did not run; its output is the pin it had when the run started.
+              {current.reusedFrom ? (
+                <><PinIcon /> Reused: this node did not run; its output is the one it had in{" "}
+                  <a href={`/executions/${current.reusedFrom}/`} data-testid="run-data-reused-from">run #{current.reusedFrom}</a>.</>
+              ) : (
+                <><PinIcon /> Pinned data: this node did not run; its output is the pin it had when the run started.</>
+              )}
             </p>
           ) : null}
           <h4>Output</h4>

@@ -11,7 +11,7 @@ import { plural } from "../lib/plural";
 import { isTruncated } from "../lib/largeValue";
 
 interface Props {
-  onRun: (input: unknown, priority: number | undefined, usePinnedData: boolean) => Promise<void>;
+  onRun: (input: unknown, priority: number | undefined, usePinnedData: boolean, reuseFrom?: number) => Promise<void>;
   /** How many nodes have pinned test data: the run uses them unless unticked. */
   pinnedCount?: number;
   onClose: () => void;
@@ -23,10 +23,14 @@ interface Props {
   problems?: readonly string[];
   /** "Run to here": the name of the node the run stops at (absent: a whole run). */
   until?: string;
+  /** "Run to here": the workflow's last finished run, whose outputs the nodes before the stop
+   * may reuse instead of running again (absent: none to reuse, or a whole run). */
+  reuseRun?: number;
 }
 
-export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0, until }: Props) {
+export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0, until, reuseRun }: Props) {
   const [usePins, setUsePins] = useState(true);
+  const [reuse, setReuse] = useState(true);
   // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
   // re-run dialog's bound; a bigger one is not prefilled (megabytes in the code editor).
   const lastCut = isTruncated(initialInput) ? initialInput : null;
@@ -61,7 +65,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
       return;
     }
     setError(null);
-    await onRun(input.value, p, pinnedCount > 0 && usePins);
+    await onRun(input.value, p, pinnedCount > 0 && usePins, until && reuseRun !== undefined && reuse ? reuseRun : undefined);
   };
   return (
     <Dialog title={until ? `Run to ${until}` : "Run workflow"} titleId="run-title" testId="run-dialog" onClose={onClose}>
@@ -101,6 +105,20 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
               {usePins
                 ? `${plural(pinnedCount, "pinned node")} will not run: ${pinnedCount === 1 ? "it outputs its" : "they output their"} pinned data.`
                 : "Every node runs, pinned or not."}
+            </p>
+          </div>
+        </div>
+      ) : null}
+      {until && reuseRun !== undefined ? (
+        <div className="fm-run-pins">
+          <input id="run-reuse" type="checkbox" data-testid="run-reuse" checked={reuse} onChange={(e) => setReuse(e.target.checked)}
+                 aria-describedby="run-reuse-help" />
+          <div>
+            <label htmlFor="run-reuse">Reuse outputs of run #{reuseRun} for the nodes before {until}</label>
+            <p className="fm-help" id="run-reuse-help" data-testid="run-reuse-help">
+              {reuse
+                ? `The nodes before ${until} that succeeded in run #${reuseRun} and have not changed since output what they output then, without running (no HTTP call is made again); a changed node, and every node after it, runs. With another input, everything runs. The run page names the reused nodes.`
+                : `Every node before ${until} runs again.`}
             </p>
           </div>
         </div>

@@ -298,7 +298,7 @@ export function Gantt(props: GanttProps) {
                     <g key={bar.nodeRunId} data-testid="timeline-bar" data-node-id={bar.nodeId} data-status={bar.status}
                        data-lane={bar.lane} data-node-run-id={bar.nodeRunId} data-attempt={bar.attempt}
                        data-iteration={bar.iteration ?? ""} data-critical={bar.critical ? "true" : "false"}
-                       data-pinned={bar.pinned ? "true" : undefined}
+                       data-pinned={bar.pinned ? "true" : undefined} data-reused-from={bar.reusedFrom ?? undefined}
                        className={`tl-bar${bar.container ? " tl-bar-container" : ""}${bar.pinned ? " tl-bar-pinned" : ""}`}
                        tabIndex={0} role="button" aria-pressed={selected}
                        aria-label={`${label}, ${bar.status}, ${run}`}

@@ -83,7 +83,9 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
         <dd><code data-testid="panel-trace-id">{bar.traceId}</code> <CopyButton text={bar.traceId} label="Copy trace id" /></dd>
         <dt>Attempt</dt><dd data-testid="panel-attempt">{bar.attempt}</dd>
         {bar.redrive ? (<><dt>Redrive</dt><dd data-testid="panel-redrive">{bar.redrive}</dd></>) : null}
-        {bar.pinned ? (<><dt>Output</dt><dd data-testid="panel-pinned"><PinIcon /> pinned data: the node did not run</dd></>) : null}
+        {bar.pinned ? (<><dt>Output</dt><dd data-testid="panel-pinned"><PinIcon /> {bar.reusedFrom
+          ? <>reused from <a href={`/executions/${bar.reusedFrom}/`} data-testid="panel-reused-from">run #{bar.reusedFrom}</a>: the node did not run</>
+          : "pinned data: the node did not run"}</dd></>) : null}
         {bar.iteration !== null ? (<><dt>Item</dt><dd data-testid="panel-item">{bar.iteration}</dd></>) : null}
         <dt>Queued</dt><dd>{formatTime(bar.queuedAt)}</dd>
         <dt>Started</dt><dd>{formatTime(bar.startedAt)}</dd>

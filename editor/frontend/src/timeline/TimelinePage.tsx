@@ -262,6 +262,12 @@ export function TimelinePage({ executionId }: { executionId: string }) {
               run to {timeline.definition.nodes.find((n) => n.id === timeline.runUntil)?.name || timeline.runUntil}
             </span>
           ) : null}
+          {timeline.reusedFrom && timeline.reused?.length ? (
+            <span className="fm-chip" data-testid="reused-chip"
+                  title={`Outputs reused, not run again: ${timeline.reused.map((id) => timeline.definition.nodes.find((n) => n.id === id)?.name || id).join(", ")}`}>
+              reused {plural(timeline.reused.length, "node")} from <a href={`/executions/${timeline.reusedFrom}/`}>#{timeline.reusedFrom}</a>
+            </span>
+          ) : null}
           <button type="button" className="fm-btn" onClick={() => setRerunOpen(true)} data-testid="rerun">Re-run…</button>
         </div>
         <RunIo input={execution.input} output={execution.output} error={execution.error} status={live.status}

@@ -165,3 +165,15 @@ describe("a pinned node run's bar", () => {
     expect(barLabel({ name: "Call", iteration: 2, attempt: 1, pinned: true })).toBe("Call · item 2 · pinned");
   });
 });
+
+describe("a node run whose output an earlier run lent (Run to here with reuse)", () => {
+  it("says from #N instead of pinned, from the live stream's node.started data", () => {
+    const state = applyEvents(EMPTY, [
+      event("node.queued", "a"),
+      event("node.started", "a", { data: { pinned: true, reusedFrom: 41 } }),
+      event("node.succeeded", "a"),
+    ], NODES);
+    expect(state.bars.get("a-run")!.reusedFrom).toBe(41);
+    expect(barLabel(state.bars.get("a-run")!)).toBe("A · from #41");
+  });
+});

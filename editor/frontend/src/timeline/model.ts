@@ -313,6 +313,7 @@ export function applyEvents(state: LiveState, events: readonly StreamEvent[], no
     const itemCount = event.data?.itemCount;
     if (kind === "started" && typeof itemCount === "number") updated.itemCount = itemCount;
     if (kind === "started" && event.data?.pinned === true) updated.pinned = true;
+    if (kind === "started" && typeof event.data?.reusedFrom === "number") updated.reusedFrom = event.data.reusedFrom;
     if (FINISHED_NODE_STATUSES.has(kind)) updated.finishedAt = bar.finishedAt ?? event.ts;
     bars.set(updated.nodeRunId, updated);
   }
@@ -601,11 +602,13 @@ export function concurrencyNotes(
 
 /** `Work · item 3`: loop items carry their number; retries their attempt; node runs of a
  * redrive its number (`· redrive 1`), so the redriven bars read apart from the kept ones. */
-export function barLabel(bar: Pick<Bar, "name" | "iteration" | "attempt" | "redrive" | "pinned">): string {
+export function barLabel(bar: Pick<Bar, "name" | "iteration" | "attempt" | "redrive" | "pinned" | "reusedFrom">): string {
   const item = bar.iteration !== null && bar.iteration !== undefined ? ` · item ${bar.iteration}` : "";
   const redrive = bar.redrive ? ` · redrive ${bar.redrive}` : "";
-  // A pinned node did not run: its bar (a sliver) says so, not only the side panel.
-  return `${bar.name}${item}${bar.attempt > 1 ? ` · attempt ${bar.attempt}` : ""}${redrive}${bar.pinned ? " · pinned" : ""}`;
+  // A pinned node did not run: its bar (a sliver) says so, not only the side panel; an
+  // output reused from an earlier run names that run instead.
+  const pin = bar.pinned ? (bar.reusedFrom ? ` · from #${bar.reusedFrom}` : " · pinned") : "";
+  return `${bar.name}${item}${bar.attempt > 1 ? ` · attempt ${bar.attempt}` : ""}${redrive}${pin}`;
 }
 
 /** A node run that finished without ever starting (skipped, cancelled in the queue) had no

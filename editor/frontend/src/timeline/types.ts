@@ -19,6 +19,8 @@ export interface Bar
   itemCount?: number;
   /** Its output is pinned test data: the node did not run (`node.started`'s `data.pinned`). */
   pinned?: boolean;
+  /** Its pinned output is that earlier run's (`node.started`'s `data.reusedFrom`). */
+  reusedFrom?: number | null;
 }
 
 export type LaneKind = "branch" | "loop" | "slot";
@@ -74,6 +76,9 @@ export interface Timeline {
   redrives?: Redrive[];
   /** "Run to here": the id of the node this run stops at (null: a whole run). */
   runUntil?: string | null;
+  /** "Run to here" with reuse: the run whose outputs the `reused` nodes took (null: none). */
+  reusedFrom?: number | null;
+  reused?: string[];
   /** Set for an ended run some of whose failed work was replayed from its dead letters as
    * other executions: what "Redrive failed" may still offer (engine.services.redrive_offer). */
   redriveOffer?: RedriveOffer | null;

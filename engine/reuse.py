@@ -1,0 +1,170 @@
+""""Run to here" that reuses the last run's outputs (n8n's partial execution).
+
+A test run to one node (`runUntil`) may name a finished run of the same workflow
+(`reuseFrom`): the nodes before the stop whose outputs that run produced, and whose inputs
+cannot have changed since, are not run again — their outputs are copied into the new run's
+pinned data (`ExecutionPins`) when it is recorded, so they succeed at once exactly as
+pinned nodes do (engine.core.attempts), and a takeover, a redrive or a retry uses the same
+data. The state keeps which nodes they are (`state["reused"]`), so the API, the live event
+and the timeline say `reusedFrom` on their node runs.
+
+A node is reused when it is a top-level node before the stop (not the stop itself), its
+definition is the same in both versions (its position on the canvas aside), its node run in
+that run succeeded, its type can be pinned, its output fits the pin bound
+(FLOWMAESTRO_PINNED_DATA_MAX_BYTES), and each node it gets input from is reused too — or,
+for nodes that cannot be pinned (Start, a condition, a merge, a loop), is unchanged and so
+runs again on unchanged inputs. A changed node runs again, and so does everything after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+
+from editor.models import Workflow, WorkflowVersion
+from engine.core.graph import Graph
+from engine.errors import Refusal
+from engine.models import FINISHED_EXECUTION_STATUSES, Execution, NodeRun
+from engine.nodes import get_node_type
+
+
+class ReuseRefused(Refusal):
+    status_code = 400
+
+
+class ReuseNotFinished(Refusal):
+    status_code = 409
+
+
+class ReuseNotFound(Refusal):
+    # Another user's run looks exactly like one that does not exist.
+    status_code = 404
+
+
+_LAYOUT = ("position", "width", "height", "selected")
+
+
+def _shape(definition: Mapping[str, Any], node_id: str, seen: frozenset[str] = frozenset()) -> Any:
+    """What decides a node's output besides its inputs: its definition without where it sits
+    on the canvas, the edges into it (a new edge is a new input) and, for a loop, its body."""
+    nodes = [n for n in definition.get("nodes") or [] if isinstance(n, dict)]
+    node = next((n for n in nodes if n.get("id") == node_id), None)
+    if node is None:
+        return None
+    edges = sorted((str(e.get("source")), str(e.get("sourceHandle")), str(e.get("targetHandle")))
+                   for e in definition.get("edges") or [] if isinstance(e, dict) and e.get("target") == node_id)
+    body = sorted((str(n.get("id")), repr(_shape(definition, str(n.get("id")), seen | {node_id})))
+                  for n in nodes if n.get("parentId") == node_id and n.get("id") not in seen)
+    return {k: v for k, v in node.items() if k not in _LAYOUT}, edges, body
+
+
+def _top_of(graph: Graph, node_id: str) -> str:
+    """The top-level node a run to `node_id` stops at (a body node's outermost loop)."""
+    top, seen = node_id, {node_id}
+    while (parent := graph.nodes[top].parent_id) is not None and parent not in seen:
+        top = parent
+        seen.add(top)
+    return top
+
+
+def reusable_nodes(*, before: Mapping[str, Any], now: Mapping[str, Any], run_until: str,
+                   outputs: Iterable[str], pinned: Iterable[str] = (), same_pins: Iterable[str] = ()) -> list[str]:
+    """The nodes of `now` (a definition) a run to `run_until` may take from a run of `before`
+    whose usable outputs are those of `outputs` (node ids), in run order. `pinned`: nodes
+    with explicit pinned data in the new run: never reused (their pin wins), and, as their
+    output may not be the one that run saw, what follows them runs again — unless they are
+    among `same_pins` (their pin is the output that run had)."""
+    graph = Graph.from_definition(now)  # a valid version: checked before
+    top = _top_of(graph, run_until)
+    scope = graph.scopes[None]
+    have, explicit, same = set(outputs), set(pinned), set(same_pins)
+    settled: set[str] = set()  # unchanged, with unchanged inputs: reused, or run again to the same output
+    reused: list[str] = []
+    for node_id in scope.order:
+        if node_id == top:
+            break
+        parents = [e.source for e in scope.in_edges.get(node_id, [])]
+        if (node_id in explicit and node_id not in same) or any(p not in settled for p in parents):
+            continue
+        if _shape(before, node_id) != _shape(now, node_id):
+            continue
+        if node_id in explicit:
+            settled.add(node_id)  # its pin is what that run output: not reused, yet no change
+            continue
+        cls = get_node_type(graph.nodes[node_id].type)
+        if cls is not None and cls.pinnable:
+            if node_id in have:
+                reused.append(node_id)
+                settled.add(node_id)
+            # A pinnable node that runs again (no output kept, or too big) may answer
+            # differently (an HTTP call): what follows it runs again.
+        elif graph.nodes[node_id].type not in ("approval", "wait"):
+            settled.add(node_id)
+    return reused
+
+
+def source_execution(*, workflow: Workflow, user: Any, execution_id: int) -> Execution:
+    """The run to reuse: one of this workflow's runs that `user` owns, finished."""
+    found = (Execution.objects.filter(pk=execution_id, workflow_id=workflow.pk, owner_id=getattr(user, "pk", None))
+             .select_related("version").only("id", "status", "input", "version__definition").first())
+    if found is None:
+        raise ReuseNotFound(f"reuseFrom: no execution {execution_id} of this workflow")
+    if found.status not in FINISHED_EXECUTION_STATUSES:
+        raise ReuseNotFinished(f"reuseFrom: execution {execution_id} is {found.status}: only a finished run's "
+                               "outputs can be reused (wait for it to end, or run without reuse)")
+    return found
+
+
+def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: str, input: Any,
+                   pinned: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
+    """({node id: output} to reuse, why nothing is reused or None). `pinned`: the explicit
+    pins the run uses ({node id: data}): they win over reused outputs."""
+    if (source.input if source.input is not None else {}) != input:
+        return {}, f"the input differs from run #{source.pk}'s: nothing is reused"
+    before = source.version.definition if source.version is not None else {}
+    graph = Graph.from_definition(version.definition)
+    candidates = [n for n in graph.scopes[None].order if n != run_until]
+    # The latest succeeded top-level run of each (a redriven run has several), measured in
+    # the database first: an output over the pin bound runs again, and is never read.
+    limit = settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES
+    from engine.json_sizes import JSONTextBytes
+
+    rows = (NodeRun.objects.filter(execution_id=source.pk, scope="", status="succeeded", node_id__in=candidates)
+            .annotate(output_bytes=JSONTextBytes(F("output"))).order_by("seq").values_list("node_id", "output_bytes", "pk"))
+    latest = {node_id: (size, pk) for node_id, size, pk in rows}
+    fitting = {node_id: pk for node_id, (size, pk) in latest.items() if (size or 0) <= limit}
+    # Explicit pins that are the output that run had (it used the same pin, or the pin was
+    # made from its data) leave what follows them reusable.
+    pins = dict(pinned) if isinstance(pinned, Mapping) else {}
+    kept = dict(NodeRun.objects.filter(pk__in=[pk for n, pk in fitting.items() if n in pins]).values_list("node_id", "output"))
+    same = [n for n, output in kept.items() if pins[n] == output]
+    nodes = reusable_nodes(before=before, now=version.definition, run_until=run_until, outputs=fitting,
+                           pinned=pins, same_pins=same)
+    data = dict(NodeRun.objects.filter(pk__in=[fitting[n] for n in nodes]).values_list("node_id", "output"))
+    outputs = {n: data[n] for n in nodes if n in data}
+    return outputs, None if outputs else f"no node before {run_until} can be reused from run #{source.pk}"
+
+
+def reused_of(state: Any) -> tuple[int | None, frozenset[str]]:
+    """(the run reused, its reused nodes) of an execution's state."""
+    reused = state.get("reused") if isinstance(state, dict) else None
+    if not isinstance(reused, dict) or not isinstance(reused.get("from"), int):
+        return None, frozenset()
+    return reused["from"], frozenset(n for n in reused.get("nodes") or [] if isinstance(n, str))
+
+
+def still_reusable(execution: Execution, chosen: WorkflowVersion, run_until: Any, pinned: Any,
+                    reused: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The pins and reused nodes of a retry on `chosen` of a run that reused outputs: the
+    reused nodes changed since (or after a change) run again. `chosen`: a valid version that
+    has the node `run_until`."""
+    source, nodes = reused_of({"reused": reused})
+    before = execution.version.definition if execution.version is not None else {}
+    explicit = [n for n in pinned if n not in nodes]
+    keep = set(reusable_nodes(before=before, now=chosen.definition, run_until=str(run_until),
+                              outputs=nodes, pinned=explicit))
+    pinned = {n: v for n, v in pinned.items() if n not in nodes or n in keep} or None
+    return pinned, ({"from": source, "nodes": [n for n in reused["nodes"] if n in keep]} if keep else None)
