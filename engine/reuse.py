@@ -18,6 +18,7 @@ runs again on unchanged inputs. A changed node runs again, and so does everythin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -71,12 +72,15 @@ def _top_of(graph: Graph, node_id: str) -> str:
 
 
 def reusable_nodes(*, before: Mapping[str, Any], now: Mapping[str, Any], run_until: str,
-                   outputs: Iterable[str], pinned: Iterable[str] = (), same_pins: Iterable[str] = ()) -> list[str]:
+                   outputs: Iterable[str], pinned: Iterable[str] = (), same_pins: Iterable[str] = (),
+                   sizes: Mapping[str, int] | None = None, budget: int | None = None) -> list[str]:
     """The nodes of `now` (a definition) a run to `run_until` may take from a run of `before`
     whose usable outputs are those of `outputs` (node ids), in run order. `pinned`: nodes
     with explicit pinned data in the new run: never reused (their pin wins), and, as their
     output may not be the one that run saw, what follows them runs again — unless they are
-    among `same_pins` (their pin is the output that run had)."""
+    among `same_pins` (their pin is the output that run had). `budget`: the bytes the reused
+    outputs may take together (`sizes`: each one's); a node past it runs again, as one
+    whose output was not kept does."""
     graph = Graph.from_definition(now)  # a valid version: checked before
     top = _top_of(graph, run_until)
     scope = graph.scopes[None]
@@ -96,9 +100,11 @@ def reusable_nodes(*, before: Mapping[str, Any], now: Mapping[str, Any], run_unt
             continue
         cls = get_node_type(graph.nodes[node_id].type)
         if cls is not None and cls.pinnable:
-            if node_id in have:
+            size = (sizes or {}).get(node_id) or 0
+            if node_id in have and (budget is None or size <= budget):
                 reused.append(node_id)
                 settled.add(node_id)
+                budget = None if budget is None else budget - size
             # A pinnable node that runs again (no output kept, or too big) may answer
             # differently (an HTTP call): what follows it runs again.
         elif graph.nodes[node_id].type not in ("approval", "wait"):
@@ -141,8 +147,14 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
     pins = dict(pinned) if isinstance(pinned, Mapping) else {}
     kept = dict(NodeRun.objects.filter(pk__in=[pk for n, pk in fitting.items() if n in pins]).values_list("node_id", "output"))
     same = [n for n, output in kept.items() if pins[n] == output]
+    # All of a run's pins are stored in one row (ExecutionPins), bounded as explicit pins
+    # are: reuse copies without running anything, so without it each click could copy
+    # every big output of the source run once more. Explicit pins come out of it first.
+    budget = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW * limit - sum(
+        len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()) for data in pins.values())
     nodes = reusable_nodes(before=before, now=version.definition, run_until=run_until, outputs=fitting,
-                           pinned=pins, same_pins=same)
+                           pinned=pins, same_pins=same, sizes={n: size or 0 for n, (size, _) in latest.items()},
+                           budget=max(budget, 0))
     data = dict(NodeRun.objects.filter(pk__in=[fitting[n] for n in nodes]).values_list("node_id", "output"))
     outputs = {n: data[n] for n in nodes if n in data}
     return outputs, None if outputs else f"no node before {run_until} can be reused from run #{source.pk}"
@@ -154,6 +166,13 @@ def reused_of(state: Any) -> tuple[int | None, frozenset[str]]:
     if not isinstance(reused, dict) or not isinstance(reused.get("from"), int):
         return None, frozenset()
     return reused["from"], frozenset(n for n in reused.get("nodes") or [] if isinstance(n, str))
+
+
+def not_reused(pinned: dict[str, Any] | None, reused: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's pins without its reused outputs (`reused`: its `state["reused"]`): its
+    explicit pins only, or None."""
+    _, nodes = reused_of({"reused": reused})
+    return {n: v for n, v in (pinned or {}).items() if n not in nodes} or None
 
 
 def still_reusable(execution: Execution, chosen: WorkflowVersion, run_until: Any, pinned: Any,
