@@ -13,7 +13,8 @@ definition is the same in both versions (its position on the canvas aside), its 
 that run succeeded, its type can be pinned, its output fits the pin bound
 (FLOWMAESTRO_PINNED_DATA_MAX_BYTES), and each node it gets input from is reused too — or,
 for nodes that cannot be pinned (Start, a condition, a merge, a loop), is unchanged and so
-runs again on unchanged inputs. A changed node runs again, and so does everything after it.
+runs again on unchanged inputs to the same output (not an approval, nor a loop whose body
+has a pinnable node: `_may_answer_differently`). A changed node runs again, and so does everything after it.
 """
 
 from __future__ import annotations
@@ -107,9 +108,25 @@ def reusable_nodes(*, before: Mapping[str, Any], now: Mapping[str, Any], run_unt
                 budget = None if budget is None else budget - size
             # A pinnable node that runs again (no output kept, or too big) may answer
             # differently (an HTTP call): what follows it runs again.
-        elif graph.nodes[node_id].type not in ("approval", "wait"):
+        elif not _may_answer_differently(graph, node_id):
             settled.add(node_id)
     return reused
+
+
+def _may_answer_differently(graph: Graph, node_id: str) -> bool:
+    """Whether `node_id`, run again on unchanged inputs, may output something else: a gate
+    (its decision is made anew), or a loop whose body has a node that may (an HTTP call in
+    the body answers again, and the loop's output with it)."""
+    def may(n: str) -> bool:
+        cls = get_node_type(graph.nodes[n].type)
+        return graph.nodes[n].type in ("approval", "wait") or (cls is not None and cls.pinnable)
+
+    body: set[str] = set()
+    todo = {node_id}
+    while todo:  # every node inside it, nested loops' included
+        todo = {n for n, node in graph.nodes.items() if node.parent_id in todo and n not in body}
+        body |= todo
+    return may(node_id) or any(may(n) for n in body)
 
 
 def source_execution(*, workflow: Workflow, user: Any, execution_id: int) -> Execution:

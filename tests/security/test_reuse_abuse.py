@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine.models import Execution, ExecutionPins, NodeRun
-from tests.editor.test_reuse import create, outputs, post_run
+from tests.editor.test_reuse import _Counting, api, create, outputs, post_run  # noqa: F401 (api: a fixture)
 from tests.engine.runs import START, definition, wait_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,3 +82,37 @@ def test_reused_outputs_share_the_bound_with_explicit_pins(alice_client, setting
     assert answer["reused"] == ["t2", "t3"]
     assert sorted(ExecutionPins.objects.get(execution_id=answer["id"]).data) == ["t1", "t2", "t3"]
     assert outputs(answer["id"])["t6"] == big
+
+
+def test_what_follows_a_loop_whose_body_calls_out_runs_again(alice_client, api):
+    # The loop runs again (nothing in a body is reused), and its HTTP calls may answer
+    # differently: a node after it must not keep the old answers while the loop has new ones.
+    d = definition(
+        [START, {"id": "loop", "type": "loop", "name": "Loop", "config": {"arrayPath": "{{input.items}}"}},
+         {"id": "each", "type": "http", "name": "Each", "parentId": "loop",
+          "config": {"method": "GET", "url": f"{api}/each"}},
+         {"id": "after", "type": "transform", "name": "After", "config": {"operation": "passthrough"}},
+         {"id": "final", "type": "transform", "name": "Final", "config": {"operation": "passthrough"}}],
+        [("start", "loop"), ("loop", "after"), ("after", "final")])
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id, input={"items": [1, 2]})
+    answer = post_run(alice_client, workflow_id, input={"items": [1, 2]}, runUntil="final", reuseFrom=whole["id"])
+    assert _Counting.hits == ["/each"] * 4  # the loop ran its body again
+    assert "after" not in answer["reused"]
+    now = outputs(answer["id"])
+    assert now["after"] == now["loop"] and now["final"] == now["loop"]
+    assert now["loop"] != outputs(whole["id"])["loop"]  # the server counted on
+
+
+def test_a_loop_of_pure_steps_leaves_what_follows_reusable(alice_client):
+    d = definition(
+        [START, {"id": "loop", "type": "loop", "name": "Loop", "config": {"arrayPath": "{{input.items}}"}},
+         {"id": "each", "type": "set", "name": "Each", "parentId": "loop", "config": {"values": {"k": "v"}}},
+         {"id": "after", "type": "transform", "name": "After", "config": {"operation": "passthrough"}},
+         {"id": "final", "type": "transform", "name": "Final", "config": {"operation": "passthrough"}}],
+        [("start", "loop"), ("loop", "after"), ("after", "final")])
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id, input={"items": [1, 2]})
+    answer = post_run(alice_client, workflow_id, input={"items": [1, 2]}, runUntil="final", reuseFrom=whole["id"])
+    assert answer["reused"] == ["after"]
+    assert outputs(answer["id"])["final"] == outputs(whole["id"])["final"]
