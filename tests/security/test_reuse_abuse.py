@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from engine.models import Execution, ExecutionPins, NodeRun
-from tests.editor.test_reuse import _Counting, api, create, outputs, post_run  # noqa: F401 (api: a fixture)
+from tests.editor import test_reuse
+from tests.editor.test_reuse import _Counting, create, outputs, post_run
 from tests.engine.runs import START, definition, wait_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+api = test_reuse.api  # the fixture: a local server counting the calls it gets
 
 
 def picks(count: int) -> dict[str, Any]:
@@ -116,3 +119,83 @@ def test_a_loop_of_pure_steps_leaves_what_follows_reusable(alice_client):
     answer = post_run(alice_client, workflow_id, input={"items": [1, 2]}, runUntil="final", reuseFrom=whole["id"])
     assert answer["reused"] == ["after"]
     assert outputs(answer["id"])["final"] == outputs(whole["id"])["final"]
+
+
+@pytest.mark.parametrize("value", [-1, 0, 2**63, 2**64, 1.5, 1e300, "abc", "1", [1], {"id": 1}, False])
+def test_a_reuse_from_of_any_other_shape_is_a_json_400(alice_client, value):
+    workflow_id = create(alice_client, picks(2))
+    response = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                                 {"runUntil": "t2", "reuseFrom": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert "reuseFrom" in response.json()["errors"]
+    assert not Execution.objects.filter(workflow_id=workflow_id).exists()
+
+
+def test_the_largest_id_and_null_are_answered_too(alice_client):
+    workflow_id = create(alice_client, picks(2))
+    response = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                                 {"runUntil": "t2", "reuseFrom": 2**63 - 1}, format="json")
+    assert response.status_code == 404 and "detail" in response.json()
+    plain = post_run(alice_client, workflow_id, runUntil="t2", reuseFrom=None)  # null: no reuse
+    assert "reused" not in plain
+    # A node the version lacks is named, before the run to reuse is even looked at.
+    response = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                                 {"runUntil": "nope", "reuseFrom": 2**63 - 1}, format="json")
+    assert response.status_code == 400 and "nope" in response.content.decode()
+
+
+def test_a_reuse_run_whose_source_was_since_pruned_still_reads_and_retries(alice_client):
+    workflow_id = create(alice_client, picks(3))
+    whole = post_run(alice_client, workflow_id, input={"q": "one"})
+    first = post_run(alice_client, workflow_id, input={"q": "one"}, runUntil="t3", reuseFrom=whole["id"])
+    Execution.objects.filter(pk=whole["id"]).delete()  # as retention prunes it
+
+    for path in ("", "/node-runs", "/timeline"):
+        response = alice_client.get(f"/api/executions/{first['id']}{path}")
+        assert response.status_code == 200, (path, response.content)
+    runs = {r["nodeId"]: r for r in alice_client.get(f"/api/executions/{first['id']}/node-runs").json()["results"]}
+    assert runs["t1"]["reusedFrom"] == whole["id"]  # what happened, though that run is gone
+    detail = alice_client.get(f"/api/executions/{first['id']}/timeline", {"nodeRun": runs["t1"]["id"]})
+    assert detail.status_code == 200 and detail.json()["nodeRun"]["reusedFrom"] == whole["id"]
+    # The outputs were copied when the run was recorded: a retry needs nothing of the source.
+    retried = alice_client.post(f"/api/executions/{first['id']}/retry", {}, format="json")
+    assert retried.status_code == 201, retried.content
+    again = wait_finished(retried.json()["id"])
+    assert again.status == "succeeded" and outputs(again.pk)["t3"] == "one"
+    # Reusing the pruned run itself is a 404 and starts nothing.
+    before = Execution.objects.count()
+    gone = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                             {"input": {"q": "one"}, "runUntil": "t3", "reuseFrom": whole["id"]}, format="json")
+    assert gone.status_code == 404 and "detail" in gone.json()
+    assert Execution.objects.count() == before
+
+
+def test_a_reuse_of_a_reuse_run_names_the_run_it_copied_from(alice_client):
+    # Chains: the outputs a reuse run copied count as its own (they are its node runs').
+    workflow_id = create(alice_client, picks(3))
+    whole = post_run(alice_client, workflow_id, input={"q": "one"})
+    first = post_run(alice_client, workflow_id, input={"q": "one"}, runUntil="t3", reuseFrom=whole["id"])
+    second = post_run(alice_client, workflow_id, input={"q": "one"}, runUntil="t3", reuseFrom=first["id"])
+    assert second["reused"] == ["t1", "t2"] and second["reusedFrom"] == first["id"]
+    assert outputs(second["id"])["t3"] == "one"
+
+
+def test_a_source_pruned_while_the_run_request_reads_it_reuses_nothing(alice_client, monkeypatch):
+    # Retention (or the workflow's owner) deletes the source between the request finding it
+    # and reading its outputs: the run starts without reuse, saying so — never a 500.
+    from engine import reuse
+
+    found = reuse.source_execution
+
+    def found_then_pruned(**kwargs: Any) -> Execution:
+        source = found(**kwargs)
+        Execution.objects.filter(pk=source.pk).delete()
+        return source
+
+    monkeypatch.setattr(reuse, "source_execution", found_then_pruned)
+    workflow_id = create(alice_client, picks(3))
+    whole = post_run(alice_client, workflow_id, input={"q": "one"})
+    answer = post_run(alice_client, workflow_id, input={"q": "one"}, runUntil="t3", reuseFrom=whole["id"])
+    assert answer["reused"] == [] and "reuseNote" in answer
+    assert not ExecutionPins.objects.filter(execution_id=answer["id"]).exists()
+    assert outputs(answer["id"])["t3"] == "one"
