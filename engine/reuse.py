@@ -9,8 +9,8 @@ data. The state keeps which nodes they are (`state["reused"]`), so the API, the 
 and the timeline say `reusedFrom` on their node runs.
 
 A node is reused when it is a top-level node before the stop (not the stop itself), its
-definition is the same in both versions (its position on the canvas aside), its node run in
-that run succeeded, its type can be pinned, its output fits the pin bound
+definition is the same in both versions (its position on the canvas aside), its latest
+node run in that run succeeded (a redrive's included), its type can be pinned, its output fits the pin bound
 (FLOWMAESTRO_PINNED_DATA_MAX_BYTES), and each node it gets input from is reused too — or,
 for nodes that cannot be pinned (Start, a condition, a merge, a loop), is unchanged and so
 runs again on unchanged inputs to the same output (not an approval, nor a loop whose body
@@ -150,14 +150,18 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
     before = source.version.definition if source.version is not None else {}
     graph = Graph.from_definition(version.definition)
     candidates = [n for n in graph.scopes[None].order if n != run_until]
-    # The latest succeeded top-level run of each (a redriven run has several), measured in
-    # the database first: an output over the pin bound runs again, and is never read.
+    # The latest top-level run of each (a redriven run has several), when it succeeded: an
+    # older success after which a redrive (maybe on a changed version) failed is not what
+    # that run has now. Measured in the database first: an output over the pin bound runs
+    # again, and is never read.
     limit = settings.FLOWMAESTRO_PINNED_DATA_MAX_BYTES
     from engine.json_sizes import JSONTextBytes
 
-    rows = (NodeRun.objects.filter(execution_id=source.pk, scope="", status="succeeded", node_id__in=candidates)
-            .annotate(output_bytes=JSONTextBytes(F("output"))).order_by("seq").values_list("node_id", "output_bytes", "pk"))
-    latest = {node_id: (size, pk) for node_id, size, pk in rows}
+    rows = (NodeRun.objects.filter(execution_id=source.pk, scope="", node_id__in=candidates)
+            .annotate(output_bytes=JSONTextBytes(F("output"))).order_by("seq")
+            .values_list("node_id", "output_bytes", "pk", "status"))
+    last = {node_id: (size, pk, status) for node_id, size, pk, status in rows}
+    latest = {node_id: (size, pk) for node_id, (size, pk, status) in last.items() if status == "succeeded"}
     fitting = {node_id: pk for node_id, (size, pk) in latest.items() if (size or 0) <= limit}
     # Explicit pins that are the output that run had (it used the same pin, or the pin was
     # made from its data) leave what follows them reusable.

@@ -3,6 +3,7 @@ can make a reuse run copy, keep or show. Real engine, real HTTP, as tests/editor
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -199,3 +200,34 @@ def test_a_source_pruned_while_the_run_request_reads_it_reuses_nothing(alice_cli
     assert answer["reused"] == [] and "reuseNote" in answer
     assert not ExecutionPins.objects.filter(execution_id=answer["id"]).exists()
     assert outputs(answer["id"])["t3"] == "one"
+
+
+def test_a_node_whose_latest_run_failed_is_not_reused_from_an_older_success(alice_client, api):
+    # Run #R: a succeeded, then the run failed further on. `a` is changed (it now fails) and
+    # R is redriven on that version: R's a failed. Its older success was another
+    # definition's output: reusing it would show a's new definition "succeeding" with it.
+    d = definition(
+        [START, {"id": "a", "type": "http", "name": "A", "config": {"method": "GET", "url": f"{api}/a"}},
+         {"id": "b", "type": "transform", "name": "B", "config": {"operation": "pick", "path": "body"}},
+         {"id": "stop", "type": "fail", "name": "Stop", "config": {"message": "stop"}}],
+        [("start", "a"), ("a", "b"), ("b", "stop")])
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id)
+    assert Execution.objects.get(pk=whole["id"]).status == "failed"
+    broken = copy.deepcopy(d)
+    broken["nodes"][1]["config"]["url"] = "http://127.0.0.1:1/a"  # nothing listens
+    response = alice_client.put(f"/api/workflows/{workflow_id}", {"name": "Reuse", "definition": broken},
+                                format="json")
+    assert response.status_code == 200, response.content
+    redriven = alice_client.post(f"/api/executions/{whole['id']}/redrive", {"version": "latest", "nodes": ["a"]},
+                                 format="json")
+    assert redriven.status_code == 202, redriven.content
+    wait_finished(whole["id"])
+    latest_a = NodeRun.objects.filter(execution_id=whole["id"], node_id="a").order_by("-seq").first()
+    assert latest_a is not None and latest_a.status == "failed"
+
+    answer = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                               {"input": {}, "runUntil": "b", "reuseFrom": whole["id"]}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert "a" not in answer.json()["reused"] and "b" not in answer.json()["reused"]
+    assert wait_finished(answer.json()["id"]).status == "failed"  # a ran, and failed, as it now does
