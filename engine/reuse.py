@@ -132,7 +132,8 @@ def _may_answer_differently(graph: Graph, node_id: str) -> bool:
 def source_execution(*, workflow: Workflow, user: Any, execution_id: int) -> Execution:
     """The run to reuse: one of this workflow's runs that `user` owns, finished."""
     found = (Execution.objects.filter(pk=execution_id, workflow_id=workflow.pk, owner_id=getattr(user, "pk", None))
-             .select_related("version").only("id", "status", "input", "version__definition").first())
+             .select_related("version").only("id", "status", "input", "state", "workflow_id", "version__definition",
+                                             "version__number").first())
     if found is None:
         raise ReuseNotFound(f"reuseFrom: no execution {execution_id} of this workflow")
     if found.status not in FINISHED_EXECUTION_STATUSES:
@@ -159,9 +160,11 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
 
     rows = (NodeRun.objects.filter(execution_id=source.pk, scope="", node_id__in=candidates)
             .annotate(output_bytes=JSONTextBytes(F("output"))).order_by("seq")
-            .values_list("node_id", "output_bytes", "pk", "status"))
-    last = {node_id: (size, pk, status) for node_id, size, pk, status in rows}
-    latest = {node_id: (size, pk) for node_id, (size, pk, status) in last.items() if status == "succeeded"}
+            .values_list("node_id", "output_bytes", "pk", "status", "seq"))
+    last = {node_id: (size, pk, status, seq) for node_id, size, pk, status, seq in rows}
+    stale = _run_on_other_definitions(source, before, {n: seq for n, (_, _, _, seq) in last.items()})
+    latest = {node_id: (size, pk) for node_id, (size, pk, status, _) in last.items()
+              if status == "succeeded" and node_id not in stale}
     fitting = {node_id: pk for node_id, (size, pk) in latest.items() if (size or 0) <= limit}
     # Explicit pins that are the output that run had (it used the same pin, or the pin was
     # made from its data) leave what follows them reusable.
@@ -179,6 +182,29 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
     data = dict(NodeRun.objects.filter(pk__in=[fitting[n] for n in nodes]).values_list("node_id", "output"))
     outputs = {n: data[n] for n in nodes if n in data}
     return outputs, None if outputs else f"no node before {run_until} can be reused from run #{source.pk}"
+
+
+def _run_on_other_definitions(source: Execution, definition: Mapping[str, Any], seqs: Mapping[str, int]) -> set[str]:
+    """The nodes of `seqs` ({node id: its row's seq}) whose row ran on a version where the
+    node was not what it is in `definition` (the source's version now). A redrive on
+    "latest" moves the run to that version but keeps the rows it does not re-run: they ran
+    on the version before, which its history names (`state["redrive"]["history"]`)."""
+    redrive = source.state.get("redrive") if isinstance(source.state, dict) else None
+    history = [h for h in (redrive.get("history") or []) if isinstance(h, dict)] if isinstance(redrive, dict) else []
+    current = source.version.number if source.version is not None else None
+
+    def ran_on(seq: int) -> Any:
+        # Rows up to a redrive's `sinceSeq` were recorded before it, on its `fromVersion`.
+        return next((h.get("fromVersion") for h in history if seq <= int(h.get("sinceSeq") or 0)), current)
+
+    versions = {n: ran_on(seq) for n, seq in seqs.items()}
+    others = {v for v in versions.values() if v != current}
+    if not others:
+        return set()
+    definitions = dict(WorkflowVersion.objects.filter(workflow_id=source.workflow_id, number__in=others)
+                       .values_list("number", "definition"))
+    return {n for n, v in versions.items() if v != current
+            and (v not in definitions or _shape(definitions[v], n) != _shape(definition, n))}
 
 
 def reused_of(state: Any) -> tuple[int | None, frozenset[str]]:

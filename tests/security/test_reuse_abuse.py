@@ -231,3 +231,35 @@ def test_a_node_whose_latest_run_failed_is_not_reused_from_an_older_success(alic
     assert answer.status_code == 201, answer.content
     assert "a" not in answer.json()["reused"] and "b" not in answer.json()["reused"]
     assert wait_finished(answer.json()["id"]).status == "failed"  # a ran, and failed, as it now does
+
+
+def test_a_row_kept_by_a_redrive_on_a_new_version_is_the_old_versions_output(alice_client, api):
+    # Run #R ran a on v1; a is changed in v2 and R is redriven on v2 for its failed node
+    # only: R keeps a's v1 row (it now says v2). Reusing it on v2 would hand v1's answer to
+    # v2's a: the version a row ran on is the one the redrive history says, not R's latest.
+    d = definition(
+        [START, {"id": "a", "type": "http", "name": "A", "config": {"method": "GET", "url": f"{api}/a"}},
+         {"id": "b", "type": "transform", "name": "B", "config": {"operation": "pick", "path": "body"}},
+         {"id": "stop", "type": "fail", "name": "Stop", "config": {"message": "stop"}}],
+        [("start", "a"), ("a", "b"), ("b", "stop")])
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id)
+    changed = copy.deepcopy(d)
+    changed["nodes"][1]["config"]["url"] = f"{api}/a?v=2"
+    response = alice_client.put(f"/api/workflows/{workflow_id}", {"name": "Reuse", "definition": changed},
+                                format="json")
+    assert response.status_code == 200, response.content
+    redriven = alice_client.post(f"/api/executions/{whole['id']}/redrive",
+                                 {"version": "latest", "nodes": ["stop"]}, format="json")
+    assert redriven.status_code == 202, redriven.content
+    wait_finished(whole["id"])
+    assert _Counting.hits == ["/a"]  # the redrive kept a's v1 row
+
+    answer = post_run(alice_client, workflow_id, runUntil="b", reuseFrom=whole["id"])
+    assert "a" not in answer["reused"]
+    assert outputs(answer["id"])["b"]["path"] == "/a?v=2"
+
+    # A row recorded on the version the run is now on is reused as usual.
+    again = post_run(alice_client, workflow_id)
+    reused = post_run(alice_client, workflow_id, runUntil="b", reuseFrom=again["id"])
+    assert reused["reused"] == ["a"] and _Counting.hits[-1] == "/a?v=2"
