@@ -11,7 +11,7 @@ import pytest
 from engine.models import Execution, ExecutionPins, NodeRun
 from tests.editor import test_reuse
 from tests.editor.test_reuse import _Counting, create, outputs, post_run
-from tests.engine.runs import START, definition, wait_finished
+from tests.engine.runs import START, definition, wait_finished, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -263,3 +263,35 @@ def test_a_row_kept_by_a_redrive_on_a_new_version_is_the_old_versions_output(ali
     again = post_run(alice_client, workflow_id)
     reused = post_run(alice_client, workflow_id, runUntil="b", reuseFrom=again["id"])
     assert reused["reused"] == ["a"] and _Counting.hits[-1] == "/a?v=2"
+
+
+def test_an_approval_granted_in_the_source_is_asked_again_and_nothing_after_it_is_reused(alice_client):
+    # The decision of an approval is never an output to copy: the reuse run waits for a new
+    # one, and the nodes after the gate (whose outputs came after that decision) run again.
+    d = definition(
+        [START, {"id": "t1", "type": "transform", "name": "T1", "config": {"operation": "pick", "path": "q"}},
+         {"id": "gate", "type": "approval", "name": "Gate", "config": {"message": "Sign off"}},
+         {"id": "t2", "type": "transform", "name": "T2", "config": {"operation": "passthrough"}},
+         {"id": "t3", "type": "transform", "name": "T3", "config": {"operation": "passthrough"}}],
+        [("start", "t1"), ("t1", "gate"), ("gate", "t2"), ("t2", "t3")])
+    workflow_id = create(alice_client, d)
+    started = alice_client.post(f"/api/workflows/{workflow_id}/run", {"input": {"q": "one"}}, format="json")
+    source_id = started.json()["id"]
+    wait_status(source_id, {"paused"})
+    granted = alice_client.post(f"/api/executions/{source_id}/signal",
+                                {"type": "resume", "data": {"approved": True}}, format="json")
+    assert granted.status_code == 202, granted.content
+    assert wait_finished(source_id).status == "succeeded"
+
+    answer = alice_client.post(f"/api/workflows/{workflow_id}/run",
+                               {"input": {"q": "one"}, "runUntil": "t3", "reuseFrom": source_id}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["reused"] == ["t1"]
+    run = wait_status(answer.json()["id"], {"paused"})  # asks again
+    assert "granted" not in (run.state or {})
+    assert not NodeRun.objects.filter(execution_id=run.pk, node_id__in=["t2", "t3"]).exists()
+    alice_client.post(f"/api/executions/{run.pk}/signal", {"type": "resume", "data": {"approved": True}},
+                      format="json")
+    assert wait_finished(run.pk).status == "succeeded"
+    pinned = dict(NodeRun.objects.filter(execution_id=run.pk, scope="").values_list("node_id", "pinned"))
+    assert pinned["t1"] and not pinned["t2"] and not pinned["gate"]
