@@ -31,6 +31,7 @@ from engine.core.graph import Graph
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Execution, NodeRun
 from engine.nodes import get_node_type
+from flowmaestro.visibility import visible
 
 
 class ReuseRefused(Refusal):
@@ -130,8 +131,9 @@ def _may_answer_differently(graph: Graph, node_id: str) -> bool:
 
 
 def source_execution(*, workflow: Workflow, user: Any, execution_id: int) -> Execution:
-    """The run to reuse: one of this workflow's runs that `user` owns, finished."""
-    found = (Execution.objects.filter(pk=execution_id, workflow_id=workflow.pk, owner_id=getattr(user, "pk", None))
+    """The run to reuse: one of this workflow's runs that `user` may read (owns, or staff:
+    the same rule as reading it, flowmaestro.visibility), finished."""
+    found = (visible(Execution.objects.filter(pk=execution_id, workflow_id=workflow.pk), user)
              .select_related("version").only("id", "status", "input", "state", "workflow_id", "version__definition",
                                              "version__number").first())
     if found is None:

@@ -295,3 +295,22 @@ def test_an_approval_granted_in_the_source_is_asked_again_and_nothing_after_it_i
     assert wait_finished(run.pk).status == "succeeded"
     pinned = dict(NodeRun.objects.filter(execution_id=run.pk, scope="").values_list("node_id", "pinned"))
     assert pinned["t1"] and not pinned["t2"] and not pinned["gate"]
+
+
+def test_staff_may_reuse_the_runs_they_may_read_and_strangers_still_may_not(alice_client, bob_client,
+                                                                            staff_client):
+    # Who may reuse a run is who may read it: staff, who may run alice's workflow and read
+    # its runs (and whose runs of it are alice's), got a 404 for every one of them.
+    workflow_id = create(alice_client, picks(3))
+    whole = post_run(alice_client, workflow_id, input={"q": "one"})
+    assert staff_client.get(f"/api/executions/{whole['id']}").status_code == 200
+    answer = post_run(staff_client, workflow_id, input={"q": "one"}, runUntil="t3", reuseFrom=whole["id"])
+    assert answer["reused"] == ["t1", "t2"] and outputs(answer["id"])["t3"] == "one"
+    # Bob: alice's workflow is a 404, and so is his reuse of her run into his own workflow.
+    bobs = create(bob_client, picks(3))
+    response = bob_client.post(f"/api/workflows/{bobs}/run",
+                               {"input": {"q": "one"}, "runUntil": "t3", "reuseFrom": whole["id"]}, format="json")
+    assert response.status_code == 404 and not Execution.objects.filter(workflow_id=bobs).exists()
+    response = bob_client.post(f"/api/workflows/{workflow_id}/run",
+                               {"input": {"q": "one"}, "runUntil": "t3", "reuseFrom": whole["id"]}, format="json")
+    assert response.status_code == 404
