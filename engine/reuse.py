@@ -52,7 +52,8 @@ _LAYOUT = ("position", "width", "height", "selected")
 
 def _shape(definition: Mapping[str, Any], node_id: str, seen: frozenset[str] = frozenset()) -> Any:
     """What decides a node's output besides its inputs: its definition without where it sits
-    on the canvas, the edges into it (a new edge is a new input) and, for a loop, its body."""
+    on the canvas, the edges into it (a new edge is a new input), for a loop its body, and
+    the workflow's variables when its config names them."""
     nodes = [n for n in definition.get("nodes") or [] if isinstance(n, dict)]
     node = next((n for n in nodes if n.get("id") == node_id), None)
     if node is None:
@@ -61,7 +62,12 @@ def _shape(definition: Mapping[str, Any], node_id: str, seen: frozenset[str] = f
                    for e in definition.get("edges") or [] if isinstance(e, dict) and e.get("target") == node_id)
     body = sorted((str(n.get("id")), repr(_shape(definition, str(n.get("id")), seen | {node_id})))
                   for n in nodes if n.get("parentId") == node_id and n.get("id") not in seen)
-    return {k: v for k, v in node.items() if k not in _LAYOUT}, edges, body
+    # The workflow's variables (`settings.variables`) are read by name from a node's
+    # expressions: a node that names them answers otherwise when they change.
+    settings_ = definition.get("settings")
+    variables = (settings_.get("variables") if isinstance(settings_, dict)
+                 and "variables" in json.dumps(node.get("config"), default=str) else None)
+    return {k: v for k, v in node.items() if k not in _LAYOUT}, edges, body, variables
 
 
 def _top_of(graph: Graph, node_id: str) -> str:

@@ -314,3 +314,33 @@ def test_staff_may_reuse_the_runs_they_may_read_and_strangers_still_may_not(alic
     response = bob_client.post(f"/api/workflows/{workflow_id}/run",
                                {"input": {"q": "one"}, "runUntil": "t3", "reuseFrom": whole["id"]}, format="json")
     assert response.status_code == 404
+
+
+def test_a_changed_workflow_variable_runs_again_the_nodes_that_may_read_it(alice_client, api):
+    # `{{variables.v}}` lives in the definition's settings, not in the node: the node's own
+    # definition is the same, yet its request is another one.
+    d = chain_with_variable(api, "one")
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id)
+    save_definition(alice_client, workflow_id, chain_with_variable(api, "two"))
+    answer = post_run(alice_client, workflow_id, runUntil="b", reuseFrom=whole["id"])
+    assert answer["reused"] == []
+    assert _Counting.hits == ["/a/one", "/a/two"]
+    assert outputs(answer["id"])["b"]["path"] == "/a/two"
+    # Unchanged variables: reused as before.
+    again = post_run(alice_client, workflow_id, runUntil="b", reuseFrom=answer["id"])
+    assert again["reused"] == ["a"] and _Counting.hits == ["/a/one", "/a/two"]
+
+
+def chain_with_variable(url: str, value: str) -> dict[str, Any]:
+    d = definition(
+        [START, {"id": "a", "type": "http", "name": "A", "config": {"method": "GET", "url": url + "/a/{{variables.v}}"}},
+         {"id": "b", "type": "transform", "name": "B", "config": {"operation": "pick", "path": "body"}}],
+        [("start", "a"), ("a", "b")])
+    d["settings"] = {**(d.get("settings") or {}), "variables": {"v": value}}
+    return d
+
+
+def save_definition(client: Any, workflow_id: int, d: dict[str, Any]) -> None:
+    response = client.put(f"/api/workflows/{workflow_id}", {"name": "Reuse", "definition": d}, format="json")
+    assert response.status_code == 200, response.content
