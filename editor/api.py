@@ -31,6 +31,7 @@ from editor.serializers import (
     WorkflowVersionListItemSerializer,
     WorkflowVersionSerializer,
 )
+from engine.core import rules
 
 M = TypeVar("M", bound=Model)
 
@@ -257,7 +258,8 @@ class WorkflowRunApi(APIView):
 
 
 PIN_ERRORS: dict[int, Any] = {
-    400: OpenApiResponse(DETAIL_SERIALIZER, description="Not a node of the workflow, a node that cannot be pinned, "
+    400: OpenApiResponse(DETAIL_SERIALIZER, description="Not a node of the workflow, a node id over "
+                                                        "MAX_NODE_ID_LENGTH characters, a node that cannot be pinned, "
                                                         "or data over FLOWMAESTRO_PINNED_DATA_MAX_BYTES; "
                                                         "`errors: [{message, nodeId}]`"),
     404: WORKFLOW_ERRORS[404],
@@ -274,19 +276,29 @@ class WorkflowPinListApi(APIView):
         return Response(PinSerializer(pins.pin_list(workflow=workflow), many=True).data)
 
 
+def _pin_node_id(node_id: str) -> str:
+    """The node id of a pin's URL, refused (400, naming the limit) when no node can have it."""
+    if len(node_id) > rules.MAX_NODE_ID_LENGTH:
+        message = f"a node id is at most {rules.MAX_NODE_ID_LENGTH} characters; this one has {len(node_id)}"
+        raise pins.PinRefused(message, [{"message": message, "nodeId": node_id[:rules.MAX_NODE_ID_LENGTH] + "…"}])
+    return node_id
+
+
 class WorkflowPinDetailApi(APIView):
     @extend_schema(request=PinInputSerializer, responses={200: PinSerializer, **PIN_ERRORS})
     def put(self, request: Request, workflow_id: str, node_id: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        node_id = _pin_node_id(node_id)
         serializer = PinInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pin = pins.pin_put(workflow=workflow, user=request.user, node_id=node_id,
                            data=serializer.validated_data["data"])
         return Response(PinSerializer(pin).data)
 
-    @extend_schema(responses={204: None, 404: WORKFLOW_ERRORS[404]})
+    @extend_schema(responses={204: None, 400: PIN_ERRORS[400], 404: WORKFLOW_ERRORS[404]})
     def delete(self, request: Request, workflow_id: str, node_id: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        node_id = _pin_node_id(node_id)
         if not pins.pin_delete(workflow=workflow, node_id=node_id):
             return Response({"detail": f"node {node_id} has no pinned data."}, status=status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)

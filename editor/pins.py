@@ -143,3 +143,18 @@ def pins_in_force(*, workflow: Workflow, definition: Any) -> dict[str, Any]:
     pins = dict(PinnedOutput.objects.filter(workflow=workflow).values_list("node_id", "data"))
     nodes = _nodes(definition)  # once, not once per pin (a run's start path)
     return {node_id: data for node_id, data in pins.items() if refusal_for(node_id, definition, nodes) is None}
+
+
+def pins_for_rerun(*, execution: Any, definition: Any) -> dict[str, Any]:
+    """The pins a test run's "Re-run from here" uses (`usePinnedData` on a redrive): the
+    workflow's pins as they are now, for `definition` (the version redriven), as a new test
+    run from the editor would use them — n8n's rule: a manual run uses the current pins, so
+    a node unpinned since the run runs. A plain redrive, a retry and a takeover keep the
+    run's own copy instead (engine.services). Refused for a run that never used pins: a
+    webhook's or an API call's run must not start using test data."""
+    from engine.services import execution_pinned
+
+    if execution_pinned(execution, test_run=True) is None:
+        raise PinRefused(f"execution {execution.pk} was not a test run with pinned data (usePinnedData): "
+                         "it has no pins to bring up to date")
+    return pins_in_force(workflow=execution.workflow, definition=definition)

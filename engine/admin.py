@@ -384,14 +384,18 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     def discard_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         from engine.dead_letters import DeadLetterClosed, dead_letter_discard
 
-        done = 0
+        done, refused = 0, []
         for letter in queryset:
             try:
                 dead_letter_discard(dead_letter=letter, user=request.user)
-            except DeadLetterClosed:
+            except DeadLetterClosed as exc:
+                # Said, not skipped silently: a replayed letter's run is where to look.
+                refused.append(f"#{letter.pk}: {exc.message}")
                 continue
             done += 1
         self.message_user(request, f"Discarded {done} dead letter(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not discarded: {'; '.join(refused)}", messages.WARNING)
 
 
 @admin.register(RetentionRun)

@@ -212,8 +212,8 @@ class ExecutionNodeRunsApi(APIView):
         limit = _int_param(request, "limit", default=node_run_pages.page_size(), minimum=1,
                            maximum=node_run_pages.MAX_PAGE_SIZE)
         node_id = request.query_params.get("nodeId", "")
-        if len(node_id) > 100:
-            raise BadRequest("nodeId is at most 100 characters.")
+        if len(node_id) > MAX_NODE_ID_LENGTH:
+            raise BadRequest(f"nodeId is at most {MAX_NODE_ID_LENGTH} characters.")
         raw_status = request.query_params.get("status", "")
         try:
             statuses = node_run_pages.valid_statuses(raw_status) if raw_status else None
@@ -349,6 +349,8 @@ class RedriveInputSerializer(KnownKeysSerializer):
     # Without nodes/items: keep, instead of refusing with a 409, the failed loop items whose
     # dead letters were replayed as other executions (what the run page's button sends).
     leaveOutReplayed = JSONBooleanField(required=False, default=False)  # noqa: N815 - the API's name
+    # A test run's "Re-run from here": the pins as they are now replace the run's copy.
+    usePinnedData = JSONBooleanField(required=False, default=False)  # noqa: N815 - the API's name
 
     def validate_items(self, items: dict[str, list[int]]) -> dict[str, list[int]]:
         # DictField bounds neither its keys nor how many: probed, a 10,000-character key or
@@ -386,7 +388,7 @@ class ExecutionRedriveApi(APIView):
         data = serializer.validated_data
         redriven = services.execution_redrive(
             execution=execution, user=request.user, version=data["version"], nodes=data.get("nodes"),
-            items=data.get("items"), leave_out_replayed=data["leaveOutReplayed"],
+            items=data.get("items"), leave_out_replayed=data["leaveOutReplayed"], pins_now=data["usePinnedData"],
         )
         return Response(ExecutionSummarySerializer(_with_values(redriven)).data, status=status.HTTP_202_ACCEPTED)
 

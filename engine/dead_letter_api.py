@@ -68,6 +68,8 @@ class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
     traceId = serializers.CharField(source="trace_id")
     nodeId = serializers.CharField(source="node_id")
     itemIndex = serializers.IntegerField(source="item_index", allow_null=True)
+    # An item's full name, its enclosing loops' items first: "loop#3", "outer#2/inner#0".
+    itemPath = serializers.CharField(source="item_path", allow_null=True, read_only=True)
     input = _BoundedLetterField()
     error = _BoundedLetterField()
     state = serializers.CharField()
@@ -80,7 +82,7 @@ class DeadLetterSerializer(serializers.ModelSerializer[DeadLetter]):
         model = DeadLetter
         fields = [
             "id", "kind", "state", "workflow", "workflowName", "execution", "version", "traceId", "nodeId", "itemIndex",
-            "input", "error", "attempts", "createdAt", "replayedAt", "replayedExecution", "discardedAt",
+            "itemPath", "input", "error", "attempts", "createdAt", "replayedAt", "replayedExecution", "discardedAt",
         ]
         read_only_fields = fields
 
@@ -218,7 +220,7 @@ class DeadLetterDiscardApi(APIView):
         responses={
             200: DeadLetterSerializer,
             404: NOT_FOUND,
-            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already discarded"),
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="Already discarded, or replayed (naming the run)"),
         },
     )
     def post(self, request: Request, dead_letter_id: str) -> Response:

@@ -16,8 +16,10 @@ Replay:
 - an item dead letter starts a new execution of the same version with the original run's
   input, in which that loop runs only the dead item (with its original index, so
   `{{parallel.index}}` and its trace suffix are unchanged). Nodes before the loop run again
-  (the body may read their outputs); every other item of the loop is left out. For an
-  item of a nested loop, the inner loop runs only that item in every outer iteration.
+  (the body may read their outputs); every other item of the loop is left out. An item of
+  a nested loop names its outer items (`scope`, "outer#2"; `itemPath` "outer#2/inner#0" in
+  the API): only that outer item runs, and in it only the dead inner item (letters kept
+  before the scope was recorded have none: their inner item runs in every outer item).
 A replay runs the version the dead letter came from (`version="original"`, the default) or
 the workflow's current one (`version="latest"`: after fixing the workflow in a new
 version); `input` replaces the run input (run dead letters) or the dead item (item dead
@@ -104,15 +106,31 @@ def dead_letter_replay(
             priority=source.priority if source is not None else 0, version=chosen,
         )
         if letter.kind == "item":
-            execution.state = {"deadLetterReplay": {
-                letter.node_id: [{"index": letter.item_index or 0, "item": item}],
-            }}
+            execution.state = {"deadLetterReplay": item_replay(letter, item)}
             execution.save(update_fields=["state"])
         letter.replayed_at = timezone.now()
         letter.replayed_execution = execution
         letter.save(update_fields=["replayed_at", "replayed_execution"])
     dead_letter.refresh_from_db()
     return execution
+
+
+def item_replay(letter: DeadLetter, item: Any) -> dict[str, list[dict[str, Any]]]:
+    """The replay's `deadLetterReplay` (engine.core.replay_items): the dead item in its loop,
+    and for an item of a nested loop (`outer#2/inner#0`) each enclosing loop's own item on
+    the way to it, so that only outer item 2 runs, and in it only inner item 0."""
+    replay: dict[str, list[dict[str, Any]]] = {}
+    outer = ""
+    for part in filter(None, letter.scope.split("/")):
+        loop, _, index = part.rpartition("#")
+        if loop and index.isdigit():
+            replay[loop] = [{"index": int(index), "scope": outer}]
+        outer = f"{outer}/{part}" if outer else part
+    own: dict[str, Any] = {"index": letter.item_index or 0, "item": item}
+    if letter.scope:
+        own["scope"] = letter.scope
+    replay[letter.node_id] = [own]
+    return replay
 
 
 def dead_letters_replay_many(
@@ -139,13 +157,20 @@ def dead_letters_replay_many(
 
 
 def dead_letter_discard(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
-    """Mark the dead letter as dealt with; it stays listed (filter `state=open` hides it)."""
+    """Mark the dead letter as dealt with; it stays listed (filter `state=open` hides it).
+
+    Only an open letter can be discarded: a replayed one's work has already run again (as
+    another execution, or in a redrive of its own), and "discarded" would hide that."""
     with transaction.atomic():
-        updated = DeadLetter.objects.filter(pk=dead_letter.pk, discarded_at__isnull=True).update(
-            discarded_at=timezone.now()
-        )
+        # One conditional update, so a replay and a discard racing cannot both win.
+        updated = DeadLetter.objects.filter(
+            pk=dead_letter.pk, discarded_at__isnull=True, replayed_at__isnull=True
+        ).update(discarded_at=timezone.now())
     dead_letter.refresh_from_db()
     if not updated:
-        raise DeadLetterClosed("this dead letter was already discarded")
+        if dead_letter.discarded_at is not None:
+            raise DeadLetterClosed("this dead letter was already discarded")
+        run = dead_letter.replayed_execution_id
+        how = "redriven in" if run is not None and run == dead_letter.execution_id else "replayed as"
+        raise DeadLetterClosed(f"this dead letter was already {how} run #{run}; it cannot be discarded")
     return dead_letter
-

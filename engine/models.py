@@ -246,6 +246,9 @@ class DeadLetter(models.Model):
     # Items only: the loop node and the item's position in the loop's array.
     node_id = models.CharField(max_length=100, blank=True, default="")
     item_index = models.IntegerField(null=True, blank=True)
+    # Items of a loop inside a loop's body: the enclosing loops' items, e.g. "outer#2" for
+    # inner item `outer#2/inner#0` ("" for a top-level loop, and letters kept before it).
+    scope = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replayed_execution = models.ForeignKey(
@@ -259,6 +262,14 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"Dead letter {self.pk} ({self.kind}, {self.trace_id})"
+
+    @property
+    def item_path(self) -> str | None:
+        """An item's full name, as its node runs' scopes have it: `loop#3`, `outer#2/inner#0`."""
+        if self.kind != DeadLetterKind.ITEM:
+            return None
+        own = f"{self.node_id}#{self.item_index or 0}"
+        return f"{self.scope}/{own}" if self.scope else own
 
     @property
     def state(self) -> str:

@@ -246,9 +246,9 @@ def reused_of(state: Any) -> tuple[int | None, frozenset[str]]:
 
 def not_reused(pinned: dict[str, Any] | None, reused: dict[str, Any]) -> dict[str, Any] | None:
     """A run's pins without its reused outputs (`reused`: its `state["reused"]`): its
-    explicit pins only, or None."""
+    explicit pins only ({} still marks a test run: `execution_pinned`), or None."""
     _, nodes = reused_of({"reused": reused})
-    return {n: v for n, v in (pinned or {}).items() if n not in nodes} or None
+    return None if pinned is None else {n: v for n, v in pinned.items() if n not in nodes}
 
 
 def still_reusable(execution: Execution, chosen: WorkflowVersion, run_until: Any, pinned: Any,

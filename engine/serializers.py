@@ -12,7 +12,12 @@ from engine import wire
 from engine.execution_values import bounded_value, value_cap
 from engine.models import Execution
 from engine.node_run_pages import NodeRunSerializer, execution_node_runs, status_counts
-from flowmaestro.request_bodies import JSONIntegerField, JSONStringField, KnownKeysSerializer
+from flowmaestro.request_bodies import (
+    JSONBooleanField,
+    JSONIntegerField,
+    JSONStringField,
+    KnownKeysSerializer,
+)
 from flowmaestro.visibility import MAX_ID
 
 TRUNCATED_HELP = (
@@ -119,11 +124,12 @@ class ExecutionSerializer(ExecutionSummarySerializer):
     nodeRunCounts = serializers.SerializerMethodField()
     nodeRunsNext = serializers.SerializerMethodField()
     nodeRunCountsByNode = serializers.SerializerMethodField()
+    testRun = serializers.SerializerMethodField()
     state = BoundedValueField()
 
     class Meta(ExecutionSummarySerializer.Meta):
         fields = [*ExecutionSummarySerializer.Meta.fields, "state", "nodeRuns", "nodeRunCounts", "nodeRunsNext",
-                  "nodeRunCountsByNode"]
+                  "nodeRunCountsByNode", "testRun"]
         read_only_fields = fields
 
     def _node_run_part(self, execution: Execution) -> dict[str, Any]:
@@ -148,6 +154,14 @@ class ExecutionSerializer(ExecutionSummarySerializer):
     def get_nodeRunsNext(self, execution: Execution) -> str | None:
         url: str | None = self._node_run_part(execution)["nodeRunsNext"]
         return url
+
+    # Whether it was started with `usePinnedData` (an editor test run): its "Re-run from
+    # here" uses the pins as they are now (engine.services.execution_redrive).
+    @extend_schema_field(JSONBooleanField())
+    def get_testRun(self, execution: Execution) -> bool:
+        from engine.services import execution_pinned
+
+        return execution_pinned(execution, test_run=True) is not None
 
     @extend_schema_field(serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
                                                allow_null=True))

@@ -138,7 +138,7 @@ def execution_start(
     `pinned`: {node id: output} of pinned test data (editor.pins) this run uses instead of
     running those nodes; stored with the execution (`ExecutionPins`), so that what the run
     uses is fixed when it is recorded (a later pin edit, a restart or a takeover changes
-    nothing).
+    nothing). `{}` (asked for pins, none pinned) still records the row: a test run.
     `run_until`: a node id — "Run to here" (engine.core.run_until): only that node and the
     nodes it needs run; kept in the state.
     `reused`: {"from": execution id, "nodes": [...]}: pins that are an earlier run's outputs (engine.reuse)."""
@@ -156,7 +156,7 @@ def execution_start(
     # atomic by itself: no transaction around it.
     # With pins, their row commits with the execution: an engine that claims the run at
     # once must find them.
-    with transaction.atomic() if max_size or pinned else nullcontext():
+    with transaction.atomic() if max_size or pinned is not None else nullcontext():
         if max_size:
             waiting = Execution.objects.filter(workflow=workflow, status="queued").count()
             if waiting >= int(max_size):
@@ -181,7 +181,7 @@ def execution_start(
         insert_with_child(execution, Event(seq=1, type="execution.queued", ts=timezone.now(),
                                            trace_id=execution.trace_id, status="queued", data=started_by),
                           "execution")
-        if pinned:
+        if pinned is not None:
             ExecutionPins.objects.create(execution=execution, data=pinned)
     transaction.on_commit(lambda: _wake_engine(execution.id))
     return execution
@@ -214,7 +214,7 @@ def execution_retry(
     # A test run that used pinned data is retried with the same pins (its snapshot); any
     # other run never gets pins, whatever is pinned now.
     state = execution.state if isinstance(execution.state, dict) else {}
-    pinned = execution_pinned(execution)
+    pinned = execution_pinned(execution, test_run=True)
     # A run to one node is re-run to the same node (refused, naming it, if the chosen
     # version no longer has it): a re-run of a test step must not become a whole run.
     run_until = state.get("runUntil")
@@ -231,18 +231,19 @@ def execution_retry(
         pinned, reused = not_reused(pinned, reused), None
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
-        priority=execution.priority, version=chosen, pinned=pinned if isinstance(pinned, dict) else None,
+        priority=execution.priority, version=chosen, pinned=pinned,
         run_until=run_until if isinstance(run_until, str) else None,
         reused=reused if isinstance(reused, dict) else None,
     )
 
 
-def execution_pinned(execution: Execution) -> dict[str, Any] | None:
-    """The pinned test data `execution` was recorded with, or None (it used none)."""
+def execution_pinned(execution: Execution, *, test_run: bool = False) -> dict[str, Any] | None:
+    """The pinned test data `execution` was recorded with, or None (it used none; with
+    `test_run`, `{}` for a test run that had none, None only for a run that never asked)."""
     found = ExecutionPins.objects.filter(execution=execution).values_list("data", flat=True).first()
     if found is None and isinstance(execution.state, dict):
         found = execution.state.get("pinned")  # recorded before the pins had a row of their own
-    return found if isinstance(found, dict) and found else None
+    return found if isinstance(found, dict) and (found or test_run) else None
 
 
 REDRIVABLE = ("failed", "cancelled", "timed_out")
@@ -250,7 +251,7 @@ REDRIVABLE = ("failed", "cancelled", "timed_out")
 
 def execution_redrive(
     *, execution: Execution, user: Any, version: str = "original", nodes: list[str] | None = None,
-    items: dict[str, list[int]] | None = None, leave_out_replayed: bool = False,
+    items: dict[str, list[int]] | None = None, leave_out_replayed: bool = False, pins_now: bool = False,
 ) -> Execution:
     """A new attempt of the same execution that re-runs only what did not succeed (or the
     chosen `nodes` / loop `items`) and what depends on it, keeping every succeeded node run
@@ -264,7 +265,8 @@ def execution_redrive(
     replayed as other executions are not run again but kept, as replayed (they do not fail
     their loop again: engine.core.loop_results); without it such a redrive is refused (409),
     as API clients expect since it would run them a second time. What the run page's
-    "Redrive failed" sends (`redrive_offer`)."""
+    "Redrive failed" sends (`redrive_offer`). `pins_now`: editor.pins.pins_for_rerun."""
+    from editor.pins import pins_for_rerun
     from engine.core.redrive import rerun_keys
     from engine.models import DeadLetter, NodeRun
 
@@ -307,6 +309,7 @@ def execution_redrive(
             raise BadRerun(f"loop {loop} has no item {missing[0]}"
                            + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
                            [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
+    new_pins = pins_for_rerun(execution=execution, definition=chosen.definition) if pins_now else None
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
         row = (Execution.objects.select_for_update().filter(pk=execution.pk)
@@ -404,6 +407,8 @@ def execution_redrive(
         insert(Event(execution_id=execution.pk, seq=seq, type="execution.queued", ts=timezone.now(),
                            trace_id=execution.trace_id, status="queued",
                            data={"reason": "redrive", "redrive": number}))
+        if new_pins is not None:  # with the redrive: it, and any takeover of it, read these
+            ExecutionPins.objects.update_or_create(execution_id=execution.pk, defaults={"data": new_pins})
     transaction.on_commit(lambda: _wake_engine(execution.pk))
     execution.refresh_from_db()
     return execution

@@ -57,8 +57,12 @@ class _Lanes:
         branch_id = branch_id or "main"
         lane_id = branch_lane_id(branch_id)
         lane = self.lanes.get(lane_id)
+        path = _branch_path(branch_id)
+        if path:
+            # A top-level branch's trace is the run's plus its path; a row's own may be longer
+            # (a loop's run beside other children of its branch: engine.core.branches).
+            trace_id = self.execution_trace + "".join(f"-{i:03d}" for i in path)
         if lane is None:
-            path = _branch_path(branch_id)
             parent = None
             if path:
                 # Make sure the parent branch has a lane, so that nested branches indent under it.

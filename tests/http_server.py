@@ -3,8 +3,9 @@ private-address checks, a slow call during a drain)."""
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,3 +40,28 @@ def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> I
     finally:
         server.shutdown()
         server.server_close()
+
+
+class CountingURL(str):
+    """A counting server's base URL (a str: tests join paths to it) with `hits`, the paths
+    of the GETs it answered, in order: "the node did not run" is what the server saw."""
+
+    hits: list[str]
+
+
+@contextmanager
+def counting_server(answer: Callable[[str], Any], host: str = "127.0.0.1") -> Iterator[CountingURL]:
+    """Serve GETs that answer `answer(path)` as JSON (200), counting them in `.hits`."""
+    hits: list[str] = []
+    lock = threading.Lock()  # the server answers on a thread per request
+
+    class Counting(QuietHandler):
+        def do_GET(self) -> None:
+            with lock:
+                hits.append(self.path)
+            self.send(200, json.dumps(answer(self.path)).encode())
+
+    with serving(Counting, host) as url:
+        counted = CountingURL(url)
+        counted.hits = hits
+        yield counted

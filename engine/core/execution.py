@@ -24,7 +24,7 @@ from engine.core.pacing import HOLD_CHUNK
 from engine.core.persistence import ExecutionRecord, now
 from engine.core.plan import VersionPlan
 from engine.core.records import FINAL, NodeRunRow, Recorder, small
-from engine.core.redrive import redrives
+from engine.core.redrive import cut_by_design, redrives
 from engine.core.run_until import RunUntil
 from engine.core.scheduler import Actions
 from engine.core.scopes import Attempt, BranchRun, ScopeRun
@@ -279,7 +279,8 @@ class ExecutionRun:
         items = self.failed_items + sum(loops.values())
         flow = self.top.sched.state  # the top-level nodes of the flow
         after_success = status == "succeeded"
+        cut = cut_by_design(self.plan.graph, self.rec.top_rows)
         nodes = sum(1 for node_id, row in self.rec.top_rows.items()
-                    if node_id in flow and not loops.get(node_id)
+                    if node_id in flow and not loops.get(node_id) and node_id not in cut
                     and redrives(row["status"], top_level=True, after_success=after_success))
         return nodes, items

@@ -28,6 +28,7 @@ from engine.core.json_bounds import TooLarge, json_size, too_large
 from engine.core.loop_results import LoopResults
 from engine.core.policies import RateLimiter
 from engine.core.policies import join_policy as _join_policy
+from engine.core.replay_items import replay_selection
 from engine.core.scopes import Attempt, ScopeRun
 from engine.core.templates import render
 
@@ -346,6 +347,8 @@ def _dead_letter(loop: LoopRun, index: int, error: Any, *, attempts: int) -> Non
     loop.engine.batch.dead_letters.append({
         "execution_id": loop.ex.id, "kind": "item", "node_id": loop.attempt.node.id, "item_index": number,
         "input": loop.items[index], "error": error, "attempts": attempts, "trace_id": loop._item_trace(index),
+        # The enclosing loops' items ("outer#2"; "" at the top): which inner item it is.
+        "scope": loop.attempt.scope.key,
     })
 
 
@@ -377,13 +380,9 @@ def begin_loop(engine: Engine, attempt: Attempt) -> None:
         ex.fail_attempt(attempt, {"message": f"template error: {exc}"}, retryable=False)
         return
     items = config.get("arrayPath")
-    indexes: list[int] | None = None
-    replay = getattr(ex, "dead_letter_replay", None) or {}
-    if attempt.node.id in replay:
-        # Replaying dead letters of this loop: run those items, not the array.
-        chosen = [e for e in replay[attempt.node.id] if isinstance(e, Mapping)]
-        items = [e.get("item") for e in chosen]
-        indexes = [int(e.get("index") or 0) for e in chosen]
+    # Replaying a dead letter of this loop (or of a loop inside it): only its item runs.
+    items, indexes = replay_selection(getattr(ex, "dead_letter_replay", None) or {}, attempt.node.id,
+                                      attempt.scope.key, items)
     # The start event says how many items the loop has (the count, never the items), so a
     # watcher can show "2 of 6 items" while it runs; known here once, not per item.
     ex.rec.started(row, row["queued_at"], engine.engine_id,

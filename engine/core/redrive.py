@@ -12,7 +12,8 @@ that node's new output.
 In a run that *succeeded*, a cancelled top-level node run was cut by design — the loser of a
 `first_success` race or a quorum, a branch `cancelOnFailure` or a `totalTimeout` with
 `collect_partial` cut while the run went on without it — so a redrive of it without a
-selection keeps it (`after_success`). `redrives` is that one rule: the engine counts what it
+selection keeps it (`after_success`). So does a redrive of a run that failed later, when
+something after the cancelled node run succeeded (`cut_by_design`): the race was won. `redrives` is that one rule: the engine counts what it
 re-runs when a run ends (the execution's `failed_nodes` and `failed_items`), and the API
 allows a redrive of a succeeded run only when that count is not 0.
 
@@ -79,8 +80,10 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
             seeds |= {key for key in latest if key[1] == loop}
     else:
         left_out = {loop: {int(i) for i in idx} for loop, idx in (leave_out or {}).items()}
+        cut = cut_by_design(graph, {key[1]: row for key, row in latest.items() if not key[0]})
         seeds = {key for key, row in latest.items()
                  if (redrives(str(row.get("status")), top_level=not key[0], after_success=after_success)
+                     and not (not key[0] and key[1] in cut)
                      or (new_version and not key[0] and row.get("status") == "skipped"))
                  and not any(_item_matches(key[0], loop, idx) for loop, idx in left_out.items())}
         # A loop item that failed runs again whole, from its first node: the fix may well be
@@ -117,6 +120,22 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
         inside = tuple(f"{scope}/{node_id}#" if scope else f"{node_id}#" for scope, node_id in whole)
         rerun |= {key for key in latest if key[0].startswith(inside)}
     return rerun
+
+
+def cut_by_design(graph: Graph, top_rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Top-level nodes whose latest run was cancelled while the flow went on past them: a
+    node downstream of them succeeded — the loser of a `first_success` race or a quorum
+    whose join fired, a branch a `collect_partial` deadline cut. A redrive keeps them even
+    when the run failed later (a loop after the race): running a won race's losers again
+    would run the race again. Cancelled by a failure, a cancel signal or `cancelOnFailure`,
+    nothing after them succeeded, and they run again."""
+    cut: set[str] = set()
+    for node_id, row in top_rows.items():
+        if row.get("status") != "cancelled" or node_id not in graph.nodes:
+            continue
+        if any((top_rows.get(target) or {}).get("status") == "succeeded" for target in _downstream(graph, node_id)):
+            cut.add(node_id)
+    return cut
 
 
 def _downstream(graph: Graph, node_id: str) -> set[str]:

@@ -133,7 +133,11 @@ class ScopeRun:
         rel = self.plan.branches.node.get(node_id, MAIN)
         path = self.base_path + rel.path
         names = self.base_names + rel.names
-        return branch_id(path), (names[-1] if names else "main"), trace_for(self.base_trace, rel.path)
+        trace = trace_for(self.base_trace, rel.path)
+        own = self.plan.branches.own_trace.get(node_id)
+        if own is not None:  # a loop beside other children of its branch (engine.core.branches)
+            trace += f"-{own:03d}"
+        return branch_id(path), (names[-1] if names else "main"), trace
 
     def result(self) -> Any:
         sinks = [n for n in self.plan.scope.order if not self.plan.scope.out_edges.get(n)]

@@ -29,6 +29,7 @@ def keep_dead_letters(batch_dead_letters: list[dict[str, Any]], executions: dict
                 execution_id=d["execution_id"], workflow_id=workflow_of[d["execution_id"]], kind="item",
                 input=d.get("input"), error=d.get("error"), attempts=int(d.get("attempts") or 0),
                 trace_id=d.get("trace_id") or "", node_id=d.get("node_id") or "", item_index=d.get("item_index"),
+                scope=d.get("scope") or "",
             )
             for d in batch_dead_letters if d["execution_id"] in workflow_of
         ])
@@ -71,8 +72,12 @@ def settle_dead_letters_of_redrive(*, execution: Execution, rerun: set[tuple[str
     open_letters = DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
                                              discarded_at__isnull=True)
     items = _rerun_items(rerun)
-    settled = [letter.pk for letter in open_letters.only("pk", "kind", "node_id", "item_index")
-               if letter.kind == "run" or (letter.node_id, letter.item_index) in items]
+    scopes = {scope for scope, _ in rerun if scope}
+    # An item of a nested loop by its whole scope ("outer#2/inner#0"): inner item 0 of
+    # another outer item is another item. Letters kept without a scope, by loop and index.
+    settled = [letter.pk for letter in open_letters.only("pk", "kind", "node_id", "item_index", "scope")
+               if letter.kind == "run" or (letter.item_path in scopes if letter.scope
+                                           else (letter.node_id, letter.item_index) in items)]
     if not settled:
         return 0
     # Still open at the write, too: a letter replayed meanwhile keeps naming its replay.

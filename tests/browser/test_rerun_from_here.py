@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.canvas import open_node, set_code_field
-from tests.browser.helpers import api_get, api_post, wait_for_status
+from tests.browser.helpers import api_get, api_post, api_put, api_wait_finished, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -114,3 +114,26 @@ def test_no_button_while_the_run_goes_on_and_a_refusal_says_why(logged_in_page: 
     assert api_get(page, f"/api/executions/{run['id']}")["status"] == "succeeded"
     assert [r["status"] for r in runs_of(page, run["id"], "calc")] == ["succeeded"]
     assert page_errors.unexpected(("400",)) == []
+
+
+def test_re_run_from_here_of_a_test_run_uses_the_pins_as_they_are_now(logged_in_page: Any, page_errors: Any) -> None:
+    """Pin Fetch, test-run, unpin Fetch, re-run from Fetch: Fetch runs now (n8n: a manual
+    run uses the pins as they are), instead of answering with the pin it no longer has."""
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Pinned fetch",
+                                                 "definition": definition("return {doubled: input.n * 2}")})
+    api_put(page, f"/api/workflows/{workflow['id']}/pins/fetch", {"data": {"n": 100}})
+    run = api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"n": 4}, "usePinnedData": True})
+    assert api_wait_finished(page, run["id"])["output"] == {"Result": {"doubled": 200}}
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    assert page.request.delete(f"/api/workflows/{workflow['id']}/pins/fetch", headers={"X-CSRFToken": token}).ok
+
+    page.goto(f"/workflows/{workflow['id']}/")
+    wait_for_status(page, "succeeded")
+    open_node(page, "fetch")
+    page.click("[data-testid=rerun-from-here]")
+    page.wait_for_function("() => document.querySelector('[data-testid=toast]')?.textContent.includes('Re-running Fetch')")
+    done = api_wait_finished(page, run["id"])
+    assert done["output"] == {"Result": {"doubled": 10}}, done["output"]  # 4 + 1, doubled: Fetch ran
+    assert [r["pinned"] for r in runs_of(page, run["id"], "fetch")] == [True, False]
+    assert page_errors.unexpected() == []

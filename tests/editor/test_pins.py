@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -23,26 +22,15 @@ from engine.models import Execution, ExecutionPins, NodeRun
 from engine.runtime import start_engine
 from tests.conftest import create_webhook
 from tests.engine.runs import START, definition, loop_definition, wait_finished, wait_status
-from tests.http_server import QuietHandler, serving
+from tests.http_server import CountingURL, counting_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _Counting(QuietHandler):
-    hits: list[str] = []
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            type(self).hits.append(self.path)
-        self.send(200, json.dumps({"greeting": "from the server"}).encode())
-
-
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _Counting.hits = []
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingURL]:
     monkeypatch.setattr(start_engine().options, "http_allow_private", True)
-    with serving(_Counting) as url:
+    with counting_server(lambda path: {"greeting": "from the server"}) as url:
         yield url
 
 
@@ -75,7 +63,7 @@ def run(client: Any, workflow_id: int, **body: Any) -> Any:
 def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_client, api):
     workflow_id = create(alice_client, call_then_output(api))
     first = run(alice_client, workflow_id, usePinnedData=True)  # nothing pinned yet: it calls
-    assert (first.status, first.output, len(_Counting.hits)) == ("succeeded", {"o": "from the server"}, 1)
+    assert (first.status, first.output, len(api.hits)) == ("succeeded", {"o": "from the server"}, 1)
 
     response = pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}})
     assert response.status_code == 200, response.content
@@ -85,7 +73,7 @@ def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_c
 
     pinned = run(alice_client, workflow_id, usePinnedData=True)
     assert (pinned.status, pinned.output) == ("succeeded", {"o": "from the pin"})
-    assert len(_Counting.hits) == 1  # the server was not called again
+    assert len(api.hits) == 1  # the server was not called again
     detail = alice_client.get(f"/api/executions/{pinned.pk}").json()
     runs = {r["nodeId"]: r for r in detail["nodeRuns"]}
     assert runs["call"]["pinned"] is True and runs["call"]["status"] == "succeeded"
@@ -99,12 +87,12 @@ def test_a_pinned_http_node_calls_nothing_and_the_next_node_gets_the_pin(alice_c
     assert (call_run.pinned, call_run.claimed_by) == (True, start_engine().engine_id)
 
     plain = run(alice_client, workflow_id)  # the plain API does not use pins unless asked
-    assert (plain.output, len(_Counting.hits)) == ({"o": "from the server"}, 2)
+    assert (plain.output, len(api.hits)) == ({"o": "from the server"}, 2)
 
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
     assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json() == []
     unpinned = run(alice_client, workflow_id, usePinnedData=True)
-    assert (unpinned.output, len(_Counting.hits)) == ({"o": "from the server"}, 3)
+    assert (unpinned.output, len(api.hits)) == ({"o": "from the server"}, 3)
 
 
 def test_a_webhook_run_ignores_pins(alice_client, client, api):
@@ -115,7 +103,7 @@ def test_a_webhook_run_ignores_pins(alice_client, client, api):
     response = client.post(path, "{}", content_type="application/json")
     assert response.status_code == 202, response.content
     execution = wait_finished(response.json()["executionId"])
-    assert (execution.output, len(_Counting.hits)) == ({"o": "from the server"}, 1)
+    assert (execution.output, len(api.hits)) == ({"o": "from the server"}, 1)
     assert not NodeRun.objects.filter(execution=execution, pinned=True).exists()
 
 
@@ -128,12 +116,12 @@ def test_a_pin_edited_while_a_run_runs_does_not_change_that_run(alice_client, ap
     wait_status(execution_id, {"running"})
     assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
     execution = wait_finished(execution_id)
-    assert (execution.output, _Counting.hits) == ({"o": "pinned before"}, [])
+    assert (execution.output, api.hits) == ({"o": "pinned before"}, [])
 
     retried = alice_client.post(f"/api/executions/{execution_id}/retry", {}, format="json")
     assert retried.status_code == 201, retried.content
     # A retry of a test run keeps that run's pins; the run after it takes the new pin.
-    assert (wait_finished(retried.json()["id"]).output, _Counting.hits) == ({"o": "pinned before"}, [])
+    assert (wait_finished(retried.json()["id"]).output, api.hits) == ({"o": "pinned before"}, [])
     assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "pinned later"}
 
 
@@ -146,7 +134,7 @@ def test_a_pinned_node_in_a_loop_gives_its_pin_for_every_item(alice_client, api)
                                  {"input": {"items": [1, 2, 3]}, "usePinnedData": True}, format="json")
     execution = wait_finished(response.json()["id"])
     assert execution.status == "succeeded", execution.error
-    assert _Counting.hits == []
+    assert api.hits == []
     calls = list(NodeRun.objects.filter(execution=execution, node_id="call").order_by("iteration"))
     assert [(r.iteration, r.status, r.output, r.pinned) for r in calls] == [
         (i, "succeeded", {"body": {"greeting": "pinned"}}, True) for i in range(3)]
@@ -165,8 +153,63 @@ def test_a_redrive_of_a_run_with_pins_keeps_the_node_pinned(alice_client, api):
     assert redriven.status_code == 202, redriven.content
     time.sleep(0.05)
     again = wait_finished(failed.pk)
-    assert again.status == "failed" and _Counting.hits == []  # the run's own snapshot, not today's pins
+    assert again.status == "failed" and api.hits == []  # the run's own snapshot, not today's pins
     assert NodeRun.objects.filter(execution=again, node_id="call", pinned=True).count() == 2
+
+
+def redrive(client: Any, execution_id: int, **body: Any) -> Execution:
+    response = client.post(f"/api/executions/{execution_id}/redrive", body, format="json")
+    assert response.status_code == 202, response.content
+    return wait_finished(execution_id)
+
+
+def test_re_run_from_here_of_a_test_run_uses_the_pins_as_they_are_now(alice_client, api):
+    """The editor's "Re-run from here" on a test run (n8n: a manual run uses the pins as they
+    are now): unpinned since, the node runs; pinned since, it does not. A plain redrive keeps
+    the run's own copy, and so does whatever runs the re-run next (a takeover reads it)."""
+    workflow_id = create(alice_client, call_then_output(api))
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    tested = run(alice_client, workflow_id, usePinnedData=True)
+    assert (tested.output, api.hits) == ({"o": "from the pin"}, [])
+    assert alice_client.get(f"/api/executions/{tested.pk}").json()["testRun"] is True
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+
+    # A redrive of the same nodes without usePinnedData: the run's copy, the pin still answers.
+    kept = redrive(alice_client, tested.pk, version="latest", nodes=["call"])
+    assert (kept.output, api.hits) == ({"o": "from the pin"}, [])
+    # "Re-run from here" (what the editor sends for a test run): unpinned now, so it calls.
+    rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (rerun.status, rerun.output, api.hits) == ("succeeded", {"o": "from the server"}, ["/slow-paid"])
+    latest = NodeRun.objects.filter(execution=rerun, node_id="call").order_by("-seq").first()
+    assert latest is not None and latest.pinned is False
+    # The run's copy is now the pins of that re-run: what a later redrive or takeover uses.
+    assert services.execution_pinned(rerun, test_run=True) == {}
+
+    # Pinned again since: re-run from here uses the new pin, and calls nothing.
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "pinned later"}}).status_code == 200
+    again = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (again.output, len(api.hits)) == ({"o": "pinned later"}, 1)
+
+
+def test_re_run_from_here_with_current_pins_is_only_for_test_runs(alice_client, api):
+    workflow_id = create(alice_client, call_then_output(api))
+    plain = run(alice_client, workflow_id)  # the plain API: not a test run, no pins
+    assert alice_client.get(f"/api/executions/{plain.pk}").json()["testRun"] is False
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    refused = alice_client.post(f"/api/executions/{plain.pk}/redrive",
+                                {"nodes": ["call"], "usePinnedData": True}, format="json")
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/json"
+    assert refused.json()["detail"] == (f"execution {plain.pk} was not a test run with pinned data "
+                                        "(usePinnedData): it has no pins to bring up to date")
+    assert Execution.objects.get(pk=plain.pk).redrives == 0
+
+    # A test run when nothing was pinned is a test run all the same: pinned since, the pin answers.
+    assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/call").status_code == 204
+    tested = run(alice_client, workflow_id, usePinnedData=True)
+    assert (tested.output, len(api.hits)) == ({"o": "from the server"}, 2)
+    assert pin(alice_client, workflow_id, "call", {"body": {"greeting": "from the pin"}}).status_code == 200
+    rerun = redrive(alice_client, tested.pk, version="latest", nodes=["call"], usePinnedData=True)
+    assert (rerun.output, len(api.hits)) == ({"o": "from the pin"}, 2)
 
 
 def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
@@ -187,6 +230,34 @@ def test_pins_refuse_unknown_and_control_nodes_naming_them(alice_client):
     missing_data = alice_client.put(f"/api/workflows/{workflow_id}/pins/shape", {}, format="json")
     assert missing_data.status_code == 400 and "data" in missing_data.content.decode()
     assert alice_client.delete(f"/api/workflows/{workflow_id}/pins/wait").status_code == 404
+
+
+def test_a_pin_url_with_a_node_id_too_long_for_any_node_answers_json_naming_the_limit(alice_client, bob_client):
+    longest = "n" * 100  # as long as a node id can be (rules.MAX_NODE_ID_LENGTH)
+    d = definition([START, {"id": longest, "type": "transform", "config": {"operation": "passthrough"}}],
+                   [("start", longest)])
+    workflow_id = create(alice_client, d)
+    base = f"/api/workflows/{workflow_id}/pins"
+    assert pin(alice_client, workflow_id, longest, {"a": 1}).status_code == 200
+    assert alice_client.delete(f"{base}/{longest}/").status_code == 204
+    gone = alice_client.delete(f"{base}/{longest}")
+    assert (gone.status_code, gone.json()) == (404, {"detail": f"node {longest} has no pinned data."})
+
+    too_long = "n" * 101
+    why = "a node id is at most 100 characters; this one has 101"
+    for answer in (pin(alice_client, workflow_id, too_long, {"a": 1}), alice_client.delete(f"{base}/{too_long}"),
+                   alice_client.delete(f"{base}/{too_long}/")):
+        assert (answer.status_code, answer["Content-Type"]) == (400, "application/json"), answer.content
+        assert answer.json()["detail"] == why
+        assert answer.json()["errors"] == [{"message": why, "nodeId": "n" * 100 + "…"}]
+    # There is no GET of one pin (the list has them all): said in JSON, whatever the id's length.
+    for node_id in (longest, too_long):
+        listed = alice_client.get(f"{base}/{node_id}")
+        assert (listed.status_code, listed.json()) == (405, {"detail": 'Method "GET" not allowed.'})
+    # Someone else's workflow is not found, before the id is looked at.
+    for answer in (pin(bob_client, workflow_id, too_long, {"a": 1}), bob_client.delete(f"{base}/{too_long}")):
+        assert (answer.status_code, answer.json()) == (404, {"detail": "Not found."})
+    assert alice_client.get(base).json() == []
 
 
 def test_pins_are_bounded_in_size_and_number(alice_client, settings):
@@ -226,7 +297,7 @@ def test_another_users_pins_are_not_found(alice_client, bob_client):
     assert alice_client.get(f"/api/workflows/{workflow_id}/pins").json()[0]["data"] == {"mine": True}
 
 
-def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: Any, api: str) -> None:
+def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: Any, api: CountingURL) -> None:
     """Duplicating a workflow to try a change keeps building on the same pinned answers (as
     n8n's duplicate keeps pin data): the copy has the pins, a test run of the copy makes no
     call, and the two workflows' pins are separate from then on."""
@@ -243,7 +314,7 @@ def test_a_duplicate_keeps_the_pins_of_its_nodes(alice_client: Any, bob_client: 
     assert run.status_code == 201, run.content
     done = wait_finished(run.json()["id"])
     assert done.status == "succeeded" and done.output == {"o": "pinned hello"}, done.output
-    assert _Counting.hits == []
+    assert api.hits == []
 
     # Separate from here on: unpinning the copy leaves the original's pin.
     assert alice_client.delete(f"/api/workflows/{copy_id}/pins/call").status_code == 204
@@ -293,7 +364,7 @@ def test_a_run_recorded_with_its_pins_in_its_state_still_uses_them(alice_client,
         execution = services.execution_start(workflow=workflow, user=workflow.owner)
         Execution.objects.filter(pk=execution.pk).update(state={**execution.state, "pinned": old_pins})
     done = wait_finished(execution.pk)
-    assert (done.status, done.output, _Counting.hits) == ("succeeded", {"o": "from the old state"}, [])
+    assert (done.status, done.output, api.hits) == ("succeeded", {"o": "from the old state"}, [])
     assert done.state["pinned"] == old_pins
     # A retry of it keeps them too.
     retried = alice_client.post(f"/api/executions/{execution.pk}/retry", {}, format="json")
@@ -325,7 +396,7 @@ def test_an_imported_workflow_brings_its_pins(alice_client, api):
     assert [(p["nodeId"], p["data"], p["updatedBy"]) for p in listed] == [
         ("call", {"body": {"greeting": "from the file"}}, "alice")]
     assert run(alice_client, workflow_id, usePinnedData=True).output == {"o": "from the file"}
-    assert _Counting.hits == []
+    assert api.hits == []
 
     # An export from before pins were exported (no pinData) imports as it always did.
     old = _import(alice_client, call_then_output(api))

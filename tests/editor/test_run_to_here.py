@@ -4,8 +4,6 @@ n8n's "execute step" does. Real engine, real HTTP: a local server counts the cal
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,26 +12,15 @@ import pytest
 from engine.models import NodeRun
 from engine.runtime import start_engine
 from tests.engine.runs import START, definition, loop_definition, wait_finished
-from tests.http_server import QuietHandler, serving
+from tests.http_server import CountingURL, counting_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _Counting(QuietHandler):
-    hits: list[str] = []
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            type(self).hits.append(self.path)
-        self.send(200, json.dumps({"path": self.path}).encode())
-
-
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _Counting.hits = []
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingURL]:
     monkeypatch.setattr(start_engine().options, "http_allow_private", True)
-    with serving(_Counting) as url:
+    with counting_server(lambda path: {"path": path}) as url:
         yield url
 
 
@@ -71,7 +58,7 @@ def test_a_run_to_one_branch_runs_that_branch_only(alice_client, api):
     workflow_id = create(alice_client, fan_out(api))
     execution = run(alice_client, workflow_id, runUntil="a")
     assert execution.status == "succeeded"
-    assert _Counting.hits == ["/a"]  # b and c were never called
+    assert api.hits == ["/a"]  # b and c were never called
     assert execution.output == {"A": {"status": 200, "headers": execution.output["A"]["headers"], "body": {"path": "/a"}}}
     assert statuses(execution) == {"start": "succeeded", "a": "succeeded", "b": "skipped", "c": "skipped",
                                    "m": "skipped", "o": "skipped"}
@@ -82,14 +69,14 @@ def test_a_run_to_one_branch_runs_that_branch_only(alice_client, api):
     assert alice_client.get(f"/api/executions/{execution.pk}/timeline").json()["runUntil"] == "a"
 
     whole = run(alice_client, workflow_id)  # without runUntil, the same workflow runs whole
-    assert whole.status == "succeeded" and sorted(_Counting.hits) == ["/a", "/a", "/b", "/c"]
+    assert whole.status == "succeeded" and sorted(api.hits) == ["/a", "/a", "/b", "/c"]
     assert alice_client.get(f"/api/executions/{whole.pk}/timeline").json()["runUntil"] is None
 
 
 def test_a_run_to_a_join_runs_everything_before_it_and_not_after(alice_client, api):
     workflow_id = create(alice_client, fan_out(api))
     execution = run(alice_client, workflow_id, runUntil="m")
-    assert execution.status == "succeeded" and sorted(_Counting.hits) == ["/a", "/b", "/c"]
+    assert execution.status == "succeeded" and sorted(api.hits) == ["/a", "/b", "/c"]
     assert statuses(execution)["o"] == "skipped" and set(execution.output) == {"M"}
 
 
@@ -100,7 +87,7 @@ def test_a_run_to_a_node_in_a_loop_body_runs_its_loop_whole(alice_client, api):
     workflow_id = create(alice_client, d)
     execution = run(alice_client, workflow_id, input={"items": [1, 2, 3]}, runUntil="each")
     assert execution.status == "succeeded"
-    assert _Counting.hits == ["/each"] * 3  # the loop ran every item; "after" never ran
+    assert api.hits == ["/each"] * 3  # the loop ran every item; "after" never ran
     assert statuses(execution) == {"start": "succeeded", "loop": "succeeded", "o": "skipped", "after": "skipped"}
     assert list(execution.output) == ["Loop"] and len(execution.output["Loop"]) == 3
 
@@ -111,7 +98,7 @@ def test_a_retry_of_a_run_to_here_stops_at_the_same_node(alice_client, api):
     retried = alice_client.post(f"/api/executions/{first.pk}/retry", {}, format="json")
     assert retried.status_code == 201, retried.content
     again = wait_finished(retried.json()["id"])
-    assert again.status == "succeeded" and _Counting.hits == ["/b", "/b"]
+    assert again.status == "succeeded" and api.hits == ["/b", "/b"]
 
     # The latest version has no node "b" any more: a re-run on it is refused, naming it,
     # rather than becoming a whole run.
@@ -131,7 +118,7 @@ def test_run_to_here_uses_pinned_data_on_the_way(alice_client, api):
     pinned = alice_client.put(f"/api/workflows/{workflow_id}/pins/a", {"data": {"body": {"pinned": True}}}, format="json")
     assert pinned.status_code == 200, pinned.content
     execution = run(alice_client, workflow_id, runUntil="b", usePinnedData=True)
-    assert execution.status == "succeeded" and _Counting.hits == ["/b"]  # a pinned, c after the stop
+    assert execution.status == "succeeded" and api.hits == ["/b"]  # a pinned, c after the stop
     assert statuses(execution) == {"start": "succeeded", "a": "succeeded", "b": "succeeded", "c": "skipped"}
 
 
@@ -147,7 +134,7 @@ def test_a_node_no_run_can_stop_at_is_refused_naming_it(alice_client, api, until
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["errors"][0]["nodeId"] == until and expected in body["errors"][0]["message"]
-    assert _Counting.hits == []
+    assert api.hits == []
 
 
 @pytest.mark.parametrize("until", [7, ["a"], {"id": "a"}, "x" * 101, True])
@@ -162,7 +149,7 @@ def test_another_users_workflow_is_a_404(alice_client, bob_client, api):
     workflow_id = create(alice_client, fan_out(api))
     response = bob_client.post(f"/api/workflows/{workflow_id}/run", {"runUntil": "a"}, format="json")
     assert response.status_code == 404
-    assert _Counting.hits == []
+    assert api.hits == []
 
 
 def test_a_redrive_of_a_run_to_here_stops_at_the_same_node(alice_client, api):
@@ -182,4 +169,4 @@ def test_a_redrive_of_a_run_to_here_stops_at_the_same_node(alice_client, api):
     assert redriven.status_code in (200, 201, 202), redriven.content
     execution = wait_finished(failed.pk)
     assert execution.status == "succeeded" and execution.output == {"T": 1}
-    assert _Counting.hits == []  # "after" was skipped again, not run by the redrive
+    assert api.hits == []  # "after" was skipped again, not run by the redrive

@@ -181,15 +181,21 @@ def test_node_timeout_error_is_subject_to_on_error(owner):
 
 def test_retries_with_exponential_backoff_are_rows_spaced_by_the_delay(owner):
     d = definition([START, {"id": "flaky", "type": "fail", "config": {
-        "message": "down", "retry": {"maxAttempts": 4, "backoff": "exponential", "initialDelay": 100, "maxDelay": 250}}}],
+        "message": "down", "retry": {"maxAttempts": 5, "backoff": "exponential", "initialDelay": 100, "maxDelay": 250}}}],
         [("start", "flaky")])
     ex = run(owner, d)
     attempts = runs_of(ex, "flaky")
-    assert [(r.attempt, r.status) for r in attempts] == [(1, "failed"), (2, "failed"), (3, "failed"), (4, "failed")]
+    assert [(r.attempt, r.status) for r in attempts] == [(n, "failed") for n in range(1, 6)]
     gaps = [seconds(a.finished_at, b.started_at) for a, b in zip(attempts, attempts[1:], strict=False)]
-    # 100 ms, 200 ms, then 400 ms capped at maxDelay 250 ms.
-    for gap, want in zip(gaps, [0.1, 0.2, 0.25], strict=True):
-        assert want - 0.01 <= gap <= want + 0.25, gaps
+    # 100 ms, 200 ms, then 400 and 800 ms capped at maxDelay 250 ms. A retry never starts
+    # before its delay (the timer cannot fire early): exact lower bounds, whatever the
+    # load. How much later it starts is the machine's doing (on a loaded machine the
+    # coordinator may be held up; the old "at most 250 ms late" failed once in a full run),
+    # so the cap is shown against what an uncapped backoff would wait: the fourth wait
+    # (800 ms uncapped) stays far below that.
+    for gap, want in zip(gaps, [0.1, 0.2, 0.25, 0.25], strict=True):
+        assert gap >= want - 0.005, gaps
+    assert gaps[3] < 0.8, gaps
     assert ex.status == "failed"
 
 

@@ -225,3 +225,34 @@ def test_queue_rules_are_read_from_each_version_whatever_its_settings_hold(alice
     assert {name: read[pk] for name, pk in ids.items()} == {name: queue_settings(d) for name, d in held.items()}
     assert read[ids["rules"]] == {"maxConcurrentRuns": 2, "priority": "lifo", "timeout": 5.5}
     assert read[ids["text"]] == {} and read[ids["list"]] == {}
+
+
+def test_a_replayed_dead_letter_cannot_be_discarded_through_the_api_or_the_admin(alice_client, staff, client):
+    failing = definition([START, {"id": "boom", "type": "fail", "config": {"message": "payment API down"}}],
+                         [("start", "boom")], queue={"deadLetterQueue": True})
+    wf = create(alice_client, failing)
+    wait_finished(run(alice_client, wf, {"order": 7}).json()["id"])
+    letter = DeadLetter.objects.get()
+    replay = alice_client.post(f"/api/dead-letters/{letter.id}/replay")
+    assert replay.status_code == 201, replay.content
+    replay_id = replay.json()["id"]
+    wait_finished(replay_id)
+
+    # Its work ran again as #replay_id: "discarded" would hide that, so it is refused, saying where.
+    refused = alice_client.post(f"/api/dead-letters/{letter.id}/discard")
+    assert refused.status_code == 409 and refused["Content-Type"] == "application/json"
+    assert refused.json()["detail"] == (f"this dead letter was already replayed as run #{replay_id}; "
+                                        "it cannot be discarded")
+    detail = alice_client.get(f"/api/dead-letters/{letter.id}").json()
+    assert (detail["state"], detail["replayedExecution"], detail["discardedAt"]) == ("replayed", replay_id, None)
+    assert alice_client.get("/api/dead-letters?state=discarded").json() == []
+
+    # The admin's bulk action leaves it replayed too, and says why.
+    client.force_login(staff)
+    page = client.post("/admin/engine/deadletter/", {"action": "discard_selected", "_selected_action": [letter.id]},
+                       follow=True)
+    shown = [str(m) for m in page.context["messages"]]
+    assert f"Not discarded: #{letter.id}: this dead letter was already replayed as run #{replay_id}; " \
+           "it cannot be discarded" in shown
+    letter.refresh_from_db()
+    assert (letter.state, letter.discarded_at) == ("replayed", None)

@@ -12,7 +12,16 @@ import pytest
 from editor.models import WorkflowVersion
 from engine import services
 from engine.models import Execution, NodeRun
-from tests.engine.runs import START, definition, loop_definition, run, wait_finished
+from tests.engine.runs import (
+    START,
+    definition,
+    loop_definition,
+    run,
+    start_run,
+    wait_finished,
+    wait_for,
+    wait_status,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -297,6 +306,51 @@ def test_a_race_lost_in_a_run_that_succeeded_is_neither_counted_nor_redriven(ali
     assert len(_rows(ex, "slow")) == 1 and len(_rows(ex, "fast")) == 1 and len(_rows(ex, "race")) == 1
     assert len(_rows(ex, "b")) == 2 and len(_rows(ex, "m")) == 2
     assert (redriven.failed_nodes, redriven.failed_items) == (1, 0)  # still broken on its own version
+
+
+def _race_then(after: dict[str, Any]) -> dict[str, Any]:
+    return definition(
+        [START, {"id": "slow", "type": "delay", "config": {"duration": 3000}},
+         {"id": "fast", "type": "delay", "config": {"duration": 10}},
+         {"id": "race", "type": "merge", "config": {"mode": "first_success", "output": "first"}},
+         after, {"id": "o", "type": "output", "config": {"value": "{{b}}"}}],
+        [("start", "slow"), ("start", "fast"), ("slow", "race"), ("fast", "race"), ("race", "b"), ("b", "o")])
+
+
+def test_a_race_won_before_the_run_failed_is_neither_counted_nor_run_again_by_a_redrive(alice):
+    # The run fails after the race (at `b`): the race's loser was still cut by design, so
+    # "Redrive failed" counts `b` alone and a redrive re-runs `b`, not the race again.
+    broken = {"id": "b", "type": "fail", "config": {"message": "b is broken"}}
+    ex = run(alice, _race_then(broken), {"k": 1})
+    assert ex.status == "failed"
+    assert _rows(ex, "slow")[-1].status == "cancelled"
+    assert (ex.failed_nodes, ex.failed_items) == (1, 0)  # `b`; not the race's loser
+    _new_version(ex, _race_then({"id": "b", "type": "transform",
+                                 "config": {"operation": "custom", "expression": "return 'fixed'"}}))
+    redriven = _redrive(ex, version="latest")
+    assert redriven.status == "succeeded", redriven.error
+    assert redriven.output == {"o": "fixed"}
+    # The race stayed as it was: one run each of its branches and of its join.
+    assert len(_rows(ex, "slow")) == 1 and len(_rows(ex, "fast")) == 1 and len(_rows(ex, "race")) == 1
+    assert len(_rows(ex, "b")) == 2
+
+
+def test_a_run_cancelled_mid_race_counts_the_cancelled_branches(alice):
+    # Cancelled by its user, nothing after the race ran: the cut branches are what a
+    # redrive runs again.
+    d = definition(
+        [START, {"id": "slow", "type": "delay", "config": {"duration": 3000}},
+         {"id": "slower", "type": "delay", "config": {"duration": 4000}},
+         {"id": "race", "type": "merge", "config": {"mode": "first_success", "output": "first"}},
+         {"id": "o", "type": "output", "config": {"value": "{{race}}"}}],
+        [("start", "slow"), ("start", "slower"), ("slow", "race"), ("slower", "race"), ("race", "o")])
+    ex = start_run(alice, d, {})
+    wait_for(lambda: NodeRun.objects.filter(execution_id=ex.pk, node_id__in=["slow", "slower"],
+                                            status="running").count() == 2, what="both branches running")
+    services.execution_signal(execution=Execution.objects.get(pk=ex.pk), user=alice, type="cancel")
+    ex = wait_status(ex, {"cancelled"})
+    ex = wait_finished(ex.pk)
+    assert (ex.failed_nodes, ex.failed_items) == (2, 0)
 
 
 def test_runs_that_ended_before_the_counts_had_columns_are_counted_by_the_migration(alice, alice_client):

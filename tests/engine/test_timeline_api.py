@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from editor.models import Workflow
 from engine import services
 from engine.models import Event, Execution, NodeRun
-from tests.engine.definitions import fan_out
+from tests.engine.definitions import definition, fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,6 +190,33 @@ def test_a_real_three_branch_fan_out_overlaps_in_three_lanes(make_workflow: Any,
     lanes = [(lane["id"], lane["depth"]) for lane in body["lanes"]]
     assert lanes == [("branch:main", 0), ("branch:1", 1), ("branch:2", 1), ("branch:3", 1)]
     assert body["lastSeq"] >= 10
+
+
+def test_a_branch_that_begins_with_a_loop_beside_a_fan_out_has_its_own_trace(make_workflow: Any, alice: AbstractUser,
+                                                                           alice_client: APIClient, wait_for_execution: Any):
+    # Branch 2 begins with a loop and then fans out: the loop's run has a trace segment of
+    # its own (its items are under it), and the branch's lane keeps the branch's trace.
+    log = {"type": "log", "config": {"message": "x"}}
+    nodes = [{"id": "start", "type": "start"}, {"id": "a", **log},
+             {"id": "loop", "type": "loop", "config": {"arrayPath": "{{start.items}}"}},
+             {"id": "each", "type": "output", "parentId": "loop", "config": {"value": "{{item}}"}},
+             {"id": "p", **log}, {"id": "q", **log}]
+    edges = [("start", "a"), ("start", "loop"), ("loop", "p"), ("loop", "q")]
+    workflow = make_workflow(name="Loop first", definition=definition(nodes, edges, name="Loop first"))
+    started = alice_client.post(f"/api/workflows/{workflow.pk}/run", {"input": {"items": [1, 2, 3]}}, format="json")
+    assert started.status_code == 201, started.content
+    execution_id = started.json()["id"]
+    wait_for_execution(alice_client, execution_id)
+    body = alice_client.get(f"/api/executions/{execution_id}/timeline").json()
+    assert body["execution"]["status"] == "succeeded"
+    trace = body["execution"]["traceId"]
+    lanes = {lane["id"]: lane for lane in body["lanes"]}
+    assert lanes["branch:2"]["traceId"] == f"{trace}-002"
+    by_node = {b["nodeId"]: b for b in body["bars"] if b["iteration"] is None}
+    assert by_node["loop"]["traceId"] == f"{trace}-002-003"  # after its fan-out's two branches
+    assert (by_node["p"]["traceId"], by_node["q"]["traceId"]) == (f"{trace}-002-001", f"{trace}-002-002")
+    items = sorted(b["traceId"] for b in body["bars"] if b["nodeId"] == "each")
+    assert items == [f"{trace}-002-003-{i:03d}" for i in (1, 2, 3)]
 
 
 def test_a_running_execution_measures_up_to_now(make_workflow: Any, alice: AbstractUser, alice_client: APIClient,

@@ -38,6 +38,11 @@ OWNER_RATE = 5  # all of one owner's webhooks together
 def server(transactional_db: None) -> Iterator[str]:
     with running_daphne(env={"FLOWMAESTRO_THROTTLE_ANON": f"{RATE}/minute", "FLOWMAESTRO_THROTTLE_USER": "off",
                              "FLOWMAESTRO_THROTTLE_HOOK_OWNER": f"{OWNER_RATE}/minute"}) as host:
+        # daphne accepts connections before its first answer has loaded the views: that
+        # first answer took ~2 s on a loaded 2-core machine (0.02 s after), and in a full
+        # run the first counted webhook call could run out of the calls' 10 s timeout. One
+        # page that no throttle counts (the login form) warms it first, given longer.
+        assert httpx.get(f"http://{host}/accounts/login/", timeout=60).status_code == 200
         yield host
 
 

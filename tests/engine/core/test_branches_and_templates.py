@@ -72,3 +72,40 @@ def test_loop_items_have_their_own_trace_ids_and_results_in_order(core, graph):
     assert ex["output"]["o"] == [f"{i}@{i}/6" for i in range(6)]
     tags = {r["iteration"]: r["trace_id"] for r in ex["by_node"]["tag"]}
     assert tags[0] == "trace-abc123-001" and tags[5] == "trace-abc123-006"
+
+
+def test_trace_ids_are_unique_in_a_run_with_fan_outs_and_a_loop_on_one_branch(core, graph):
+    # A fan-out, a second fan-out from the same branch, then a loop: before, the second
+    # fan-out's branches and the loop's items took the first fan-out's trace ids (-001…),
+    # so a trace id named three things and the run page's trace tree dropped items.
+    log = {"type": "log", "config": {"message": "{{trace.id}}"}}
+    d = graph([START, *({"id": n, **log} for n in ("a", "b", "c", "m1", "x", "y", "m2")),
+               {"id": "loop", "type": "loop", "config": {"arrayPath": "{{start.items}}", "maxConcurrency": 2}},
+               {"id": "each", "type": "output", "parentId": "loop", "config": {"value": "{{item}}"}}],
+              [("start", "a"), ("start", "b"), ("start", "c"), ("a", "m1"), ("b", "m1"), ("c", "m1"),
+               ("m1", "x"), ("m1", "y"), ("x", "m2"), ("y", "m2"), ("m2", "loop")])
+    ex = core.run(d, {"items": list(range(5))})
+    assert ex["status"] == "succeeded", ex["error"]
+    trace = {n: ex["by_node"][n][0]["trace_id"] for n in ("a", "b", "c", "x", "y", "m2", "loop")}
+    # The first fan-out keeps the seed's numbers; the second goes on from them.
+    assert [trace[n] for n in ("a", "b", "c")] == ["trace-abc123-001", "trace-abc123-002", "trace-abc123-003"]
+    assert [trace[n] for n in ("x", "y")] == ["trace-abc123-004", "trace-abc123-005"]
+    assert ex["by_node"]["x"][0]["branch_id"] == "4" and trace["m2"] == "trace-abc123"
+    # The loop beside them has a number of its own, and its items are under it.
+    assert trace["loop"] == "trace-abc123-006"
+    items = sorted(r["trace_id"] for r in ex["by_node"]["each"])
+    assert items == [f"trace-abc123-006-{i:03d}" for i in range(1, 6)]
+    every = [r["trace_id"] for n in ("a", "b", "c", "x", "y") for r in ex["by_node"][n]] + items
+    assert len(set(every)) == len(every)
+
+
+def test_a_loop_alone_on_its_branch_keeps_the_short_item_trace_ids(core, graph):
+    d = graph([START, {"id": "a", "type": "log", "config": {"message": "a"}},
+               {"id": "loop", "type": "loop", "config": {"arrayPath": "{{input.items}}"}},
+               {"id": "each", "type": "output", "parentId": "loop", "config": {"value": "{{item}}"}},
+               {"id": "after", "type": "log", "config": {"message": "after"}}],
+              [("start", "a"), ("start", "loop"), ("loop", "after")])
+    ex = core.run(d, {"items": [1, 2]})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["by_node"]["loop"][0]["trace_id"] == "trace-abc123-002"  # branch_b, its only child
+    assert sorted(r["trace_id"] for r in ex["by_node"]["each"]) == ["trace-abc123-002-001", "trace-abc123-002-002"]

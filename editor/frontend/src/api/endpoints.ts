@@ -93,6 +93,6 @@ export const executionsApi = {
     api.post<Execution>(`/api/executions/${id}/retry`, body),
   /** A new attempt of the same execution re-running only `nodes` / loop `items` and what
    * follows them; everything else keeps its recorded result. */
-  redrive: (id: string | number, body: { version: RerunVersion; nodes?: string[]; items?: Record<string, number[]> }) =>
+  redrive: (id: string | number, body: { version: RerunVersion; nodes?: string[]; items?: Record<string, number[]>; usePinnedData?: boolean }) =>
     api.post<Execution>(`/api/executions/${id}/redrive`, body),
 };

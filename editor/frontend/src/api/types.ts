@@ -233,6 +233,8 @@ export interface Execution extends ExecutionSummary {
   nodeRunCounts?: Partial<Record<NodeRunStatus, number>>;
   /** Per node, node runs per status; set when `nodeRuns` is only the first page. */
   nodeRunCountsByNode?: Record<string, Partial<Record<NodeRunStatus, number>>> | null;
+  /** Started with pinned test data (an editor test run): "Re-run from here" uses the pins as they are now. */
+  testRun?: boolean;
 }
 
 export interface ValidationIssue {

@@ -11,6 +11,17 @@ describe("errorText", () => {
     );
   });
 
+  it("says where the run's input is when a template on {{input.…}} found nothing", () => {
+    const error = { nodeId: "loop", error: { message: "arrayPath '{{input.items}}' resolved to nothing (null), not an array" } };
+    expect(errorText(error, () => "Loop")).toBe(
+      "arrayPath '{{input.items}}' resolved to nothing (null), not an array — {{input}} is what the node before this one " +
+        "passed on; the run's input is {{start}} in every node (at Loop, node loop)",
+    );
+    // Other templates, and other kinds of result, are left as they were.
+    expect(errorText({ message: "arrayPath '{{users.body}}' resolved to nothing (null), not an array" })).not.toContain("{{start}}");
+    expect(errorText({ message: "arrayPath '{{input.items}}' resolved to a number, not an array" })).not.toContain("{{start}}");
+  });
+
   it("keeps text, a plain message, and falls back to JSON without one", () => {
     expect(errorText("boom")).toBe("boom");
     expect(errorText({ message: "boom" })).toBe("boom");

@@ -11,13 +11,23 @@ export function errorText(error: unknown, nodeName?: (id: string) => string | un
     const inner = e.error && typeof e.error === "object" ? (e.error as Record<string, unknown>) : null;
     const message = typeof e.message === "string" ? e.message : typeof e.error === "string" ? e.error : typeof inner?.message === "string" ? inner.message : null;
     if (message !== null) {
+      const hinted = message + inputHint(message);
       const nodeId = typeof e.nodeId === "string" ? e.nodeId : null;
-      if (!nodeId) return message;
+      if (!nodeId) return hinted;
       const name = nodeName?.(nodeId);
-      return `${message} (at ${name && name !== nodeId ? `${name}, node ${nodeId}` : `node ${nodeId}`})`;
+      return `${hinted} (at ${name && name !== nodeId ? `${name}, node ${nodeId}` : `node ${nodeId}`})`;
     }
   }
   return JSON.stringify(error);
+}
+
+/** A template on `{{input.…}}` that found nothing: n8n and Temporal users read `input` as
+ * the run's input, as the Run dialog's box is called, but in a node it is what the node
+ * before it passed on. The engine's message names the template; this says where the run's
+ * input is. */
+function inputHint(message: string): string {
+  if (!/'\{\{\s*input[.\[][^']*\}\}' resolved to nothing/.test(message)) return "";
+  return " — {{input}} is what the node before this one passed on; the run's input is {{start}} in every node";
 }
 
 export function durationText(startIso: string | null, endIso: string | null): string {

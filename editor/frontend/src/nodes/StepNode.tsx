@@ -95,7 +95,8 @@ function StepNodeView({ data, selected }: NodeProps<StepFlowNode>) {
         <span className="fm-node-icon" aria-hidden="true">
           {NODE_ICONS[node.type] ?? "◆"}
         </span>
-        <span className="fm-node-name" data-testid={`node-name-${node.id}`}>
+        {/* A name too long for the node is cut: the tooltip gives it whole. */}
+        <span className="fm-node-name" data-testid={`node-name-${node.id}`} title={node.name}>
           {node.name}
         </span>
         {pinned ? (

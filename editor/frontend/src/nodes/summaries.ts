@@ -17,11 +17,16 @@ export const NODE_SUMMARIES: Record<string, Summary> = {
       `forEach ${str(c.arrayPath) ?? "?"}`,
       c.parallel ? `parallel${c.maxConcurrency ? ` ×${String(c.maxConcurrency)}` : ""}` : "sequential",
       c.batchSize ? `batch ${String(c.batchSize)}` : "",
+      // The limits a person set in the panel show on the canvas too: without them a loop
+      // throttled to 5 starts a second and fed by a queue read like an unlimited one.
+      c.rateLimit ? `${String(c.rateLimit)}/s` : "",
+      c.queue && typeof c.queue === "object" ? "queued" : "",
     ]
       .filter(Boolean)
       .join(" · "),
   delay: (c) => (c.duration !== undefined ? `${String(c.duration)} ms` : undefined),
-  approval: (c) => str(c.reason) ?? "waits for resume",
+  // `message` is the approval's option (there is no `reason`): what the approver is asked.
+  approval: (c) => str(c.message) ?? "waits for resume",
   log: (c) => str(c.message),
   set: (c) => (c.values && typeof c.values === "object" ? Object.keys(c.values).join(", ") : undefined),
   output: (c) => str(c.value),

@@ -254,7 +254,11 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
       if (store.dirty && !(await save())) return;
       const name = store.definition.nodes.find((n) => n.id === nodeId)?.name || nodeId;
       try {
-        const redriven = await executionsApi.redrive(shown.id, { version: "latest", nodes: [nodeId] });
+        // A test run re-run from here uses the pins as they are now (n8n: a manual run uses
+        // the current pins): one unpinned since then runs. Other redrives keep the run's copy.
+        const redriven = await executionsApi.redrive(shown.id, {
+          version: "latest", nodes: [nodeId], ...(shown.testRun ? { usePinnedData: true } : {}),
+        });
         runData.refresh(String(shown.id));
         store.notify("success", `Re-running ${name} and what follows it in execution ${shown.id} (v${redriven.version}).`);
       } catch (err) {

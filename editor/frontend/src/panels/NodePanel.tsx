@@ -74,13 +74,7 @@ export function NodePanel({ node, execution, workflowId, onRerunFrom, onRunTo }:
         <label className="fm-label" htmlFor="node-name-input">
           <code>name</code>
         </label>
-        <input
-          id="node-name-input"
-          type="text"
-          data-testid="node-name-input"
-          value={node.name}
-          onChange={(e) => updateNode(node.id, { name: e.target.value })}
-        />
+        <NodeNameInput node={node} />
       </div>
       {errors.length > 0 && (
         <ul className="fm-issues-inline" data-testid="node-panel-errors">
@@ -159,5 +153,36 @@ function NodeIdField({ nodeId }: { nodeId: string }) {
         </div>
       )}
     </div>
+  );
+}
+
+/** The node's name. It labels the node on the canvas and its bars on the run page, and an
+ * output node's name is the key of the run's result, so a name cleared by accident (select
+ * all, delete, click away) must not leave a blank node: leaving the box empty puts back the
+ * name it had when the box was entered, and says so while it is empty. */
+function NodeNameInput({ node }: { node: WorkflowNode }) {
+  const { updateNode } = graphStore.getState();
+  const [kept, setKept] = useState(node.name);
+  // Another node selected: its own name is the one to keep.
+  useEffect(() => setKept(node.name), [node.id]); // eslint-disable-line react-hooks/exhaustive-deps
+  const empty = node.name.trim() === "";
+  return (
+    <>
+      <input
+        id="node-name-input"
+        type="text"
+        data-testid="node-name-input"
+        value={node.name}
+        aria-describedby={empty ? "node-name-empty" : undefined}
+        onFocus={() => { if (node.name.trim()) setKept(node.name); }}
+        onChange={(e) => updateNode(node.id, { name: e.target.value })}
+        onBlur={() => { if (empty && kept.trim()) updateNode(node.id, { name: kept }); }}
+      />
+      {empty && kept.trim() ? (
+        <span className="fm-help" id="node-name-empty" data-testid="node-name-empty" role="status">
+          A node needs a name: left empty, it keeps “{kept}”.
+        </span>
+      ) : null}
+    </>
   );
 }

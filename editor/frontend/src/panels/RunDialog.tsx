@@ -74,7 +74,7 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
           Only <strong>{until}</strong> and the nodes before it run; every node after it is skipped, and the run's output is its output.
         </p>
       ) : null}
-      <p className="fm-help">The input becomes {"{{input}}"} and the Start node's output (prefilled with the last run's input). Unsaved changes are saved first.</p>
+      <p className="fm-help">The input becomes the Start node's output: {"{{start}}"} in every node ({"{{input}}"} is a node's own input, what the node before it passed on). Prefilled with the last run's input. Unsaved changes are saved first.</p>
       {problems.length ? (
         <p className="fm-field-error" role="alert" data-testid="run-problems">
           {plural(problems.length, "problem")} to fix first, or the run is refused: {problems.slice(0, 3).join("; ")}

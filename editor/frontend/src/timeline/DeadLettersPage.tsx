@@ -27,6 +27,8 @@ export interface DeadLetter {
   error: unknown;
   attempts: number;
   createdAt: string;
+  /** An item's whole name: "loop#3", or "outer#2/inner#0" for a loop inside a loop. */
+  itemPath?: string | null;
   replayedAt: string | null;
   replayedExecution: number | null;
   discardedAt: string | null;
@@ -56,7 +58,10 @@ function errorText(error: unknown): string {
 }
 
 function entryLabel(letter: DeadLetter): string {
-  return letter.kind === "item" ? `item ${letter.itemIndex ?? "?"} of loop ${letter.nodeId}` : "run";
+  if (letter.kind !== "item") return "run";
+  // A loop inside a loop's body: which outer item it came from too ("outer#2/inner#0").
+  const outer = letter.itemPath?.includes("/") ? ` (in ${letter.itemPath.slice(0, letter.itemPath.lastIndexOf("/"))})` : "";
+  return `item ${letter.itemIndex ?? "?"} of loop ${letter.nodeId}${outer}`;
 }
 
 export function DeadLettersPage() {
@@ -224,7 +229,7 @@ export function DeadLettersPage() {
                   {letter.state === "replayed" && letter.replayedExecution !== null
                     // Replayed in its own execution: a redrive of that run ran it again.
                     ? <a href={`/executions/${letter.replayedExecution}/`}>
-                        {letter.replayedExecution === letter.execution ? "redriven in" : "replayed →"} #{letter.replayedExecution}
+                        {letter.replayedExecution === letter.execution ? "redriven in" : "replayed as"} #{letter.replayedExecution}
                       </a>
                     : letter.state}
                 </td>

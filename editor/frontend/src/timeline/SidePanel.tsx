@@ -78,7 +78,11 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
       </header>
       <dl className="tl-facts">
         <dt>Node</dt><dd><code>{bar.nodeId}</code></dd>
-        <dt>Branch</dt><dd data-testid="panel-branch">{bar.branchName} <span className="fm-muted">({bar.branchId})</span></dd>
+        <dt>Branch</dt><dd data-testid="panel-branch">
+          {bar.branchName}
+          {/* The id only when it tells more than the name: "main (main)" said nothing twice. */}
+          {bar.branchId && bar.branchId !== bar.branchName ? <> <span className="fm-muted">({bar.branchId})</span></> : null}
+        </dd>
         <dt>Trace id</dt>
         <dd><code data-testid="panel-trace-id">{bar.traceId}</code> <CopyButton text={bar.traceId} label="Copy trace id" /></dd>
         <dt>Attempt</dt><dd data-testid="panel-attempt">{bar.attempt}</dd>

@@ -89,8 +89,11 @@ export function SignalBar({ executionId, status, signals, nodes, onSent }: Signa
       ) : null}
       {open === "cancel" ? (
         <span className="tl-signal-form">
-          <label>Reason <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} data-testid="cancel-reason" /></label>
-          <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => void send("cancel", { reason })}
+          {/* Without a reason the run's error read "cancelled by signal", engine words for "you
+              pressed Cancel": it says where, as Pause ("paused from the timeline") and the
+              Executions list ("cancelled from the list") do. */}
+          <label>Reason <input type="text" value={reason} placeholder="cancelled from the timeline" onChange={(e) => setReason(e.target.value)} data-testid="cancel-reason" /></label>
+          <button type="button" className="fm-btn fm-btn-danger" disabled={busy} onClick={() => void send("cancel", { reason: reason.trim() || "cancelled from the timeline" })}
                   data-testid="cancel-send">Cancel the run</button>
         </span>
       ) : null}

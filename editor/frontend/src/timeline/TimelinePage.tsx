@@ -382,6 +382,18 @@ function errorLine(error: unknown, nodes: RunIoProps["nodes"]): string | null {
   return node ? `${message} (at ${node})` : message;
 }
 
+/** Whether an error holds more than `{message}` or `{nodeId, error: {message}}`. */
+function saysMoreThanItsMessage(error: unknown): boolean {
+  if (!error || typeof error !== "object") return false;
+  const record = error as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.every((k) => k === "message")) return false;
+  if (keys.every((k) => k === "nodeId" || k === "error") && record.error && typeof record.error === "object") {
+    return !Object.keys(record.error).every((k) => k === "message");
+  }
+  return true;
+}
+
 function RunIo({ input, output, error, status, nodes }: RunIoProps) {
   const message = isTruncated(error) ? null : errorLine(error, nodes);
   // A value the server cut (over its bound) is its size and links, never megabytes of JSON.
@@ -391,7 +403,9 @@ function RunIo({ input, output, error, status, nodes }: RunIoProps) {
         {label} <LargeValue value={value} testId={`${testId}-large`} />
       </div>
     ) : (
-      <details className={className} data-testid={testId} open={testId === "run-error" || undefined}>
+      // The error opens by itself when its JSON says more than the line above it (a join's
+      // branchErrors, a loop's errors): a bare {message} shown again as JSON was noise.
+      <details className={className} data-testid={testId} open={(testId === "run-error" && saysMoreThanItsMessage(value)) || undefined}>
         <summary>
           {label}
           {testId === "run-error" ? (message ? <>: <span className="tl-error-text">{message}</span></> : null) : <> <code>{shortJson(value)}</code></>}

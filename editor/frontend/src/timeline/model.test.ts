@@ -55,6 +55,17 @@ describe("applyEvents", () => {
     const tree = traceTree("trace-abc123", state.lanes, state.bars.values());
     expect(tree.children.map((c) => c.traceId)).toEqual(["trace-abc123-001", "trace-abc123-002", "trace-abc123-003"]);
   });
+
+  it("gathers the items of a loop with a trace of its own under it in the trace tree", () => {
+    // A loop on main numbered 004 (after a fan-out's three branches): its items are 004-NNN.
+    const item = (i: number) =>
+      event("node.queued", "work", { nodeRunId: `work-${i}`, iteration: i, traceId: `trace-abc123-004-00${i + 1}` });
+    const state = applyEvents(EMPTY, [item(0), item(1)], NODES);
+    const tree = traceTree("trace-abc123", state.lanes, state.bars.values());
+    expect(tree.children.map((c) => [c.traceId, c.label])).toEqual([["trace-abc123-004", "LOOP"]]);
+    expect(tree.children[0]?.children.map((c) => [c.traceId, c.label])).toEqual(
+      [["trace-abc123-004-001", "item 0"], ["trace-abc123-004-002", "item 1"]]);
+  });
 });
 
 describe("loopItemCount", () => {

@@ -214,7 +214,9 @@ export function placeBar(
     const parent = ensureBranch(event.branchId ?? "main", event.branchName);
     const parentDepth = [...lanes, ...added].find((l) => l.id === parent)?.depth ?? 0;
     added.push({ id: groupLane, kind: "loop", label: nodes.find((n) => n.id === loopNode)?.name ?? loopNode, parent,
-                 depth: parentDepth + 1, barCount: 0, nodeId: loopNode, items: 0, slots: 0, counts: {} });
+                 depth: parentDepth + 1, barCount: 0, nodeId: loopNode, items: 0, slots: 0, counts: {},
+                 // The loop's trace: its items' without their own number (engine.core.branches).
+                 ...(event.traceId ? { traceId: event.traceId.replace(/-\d{3}$/, "") } : {}) });
     known.add(groupLane);
   }
   // First slot with nothing unfinished from another item.
@@ -352,6 +354,12 @@ export function traceTree(executionTrace: string, lanes: readonly Lane[], bars: 
   const items = new Map<string, Bar>();
   for (const bar of bars) {
     if (bar.iteration !== null && !items.has(bar.traceId)) items.set(bar.traceId, bar);
+  }
+  // A loop beside other children of its branch has a trace of its own, its items under it:
+  // it becomes a node of the tree, so that they gather under their loop.
+  const loopLanes = lanes.filter((l) => l.kind === "loop" && l.traceId && !byTrace.has(l.traceId) && !items.has(l.traceId));
+  for (const lane of [...loopLanes].sort((a, b) => (a.traceId ?? "").localeCompare(b.traceId ?? ""))) {
+    attach({ traceId: lane.traceId ?? "", label: lane.label, laneId: lane.id, nodeRunId: null, children: [], more: 0 });
   }
   for (const [traceId, bar] of [...items.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     if (byTrace.has(traceId)) continue;
