@@ -124,10 +124,10 @@ vitest:
 	npm test
 
 pytest-sqlite:
-	$(VENV)/bin/pytest -q --database=sqlite --ignore=tests/scaleout
+	$(VENV)/bin/pytest -q --durations=30 --database=sqlite --ignore=tests/scaleout
 
 pytest-postgres:
-	$(VENV)/bin/pytest -q --database=postgres
+	$(VENV)/bin/pytest -q --durations=30 --database=postgres
 
 clean:
 	rm -rf static/dist node_modules $(VENV) db.sqlite3 .test-db-*.sqlite3*

@@ -225,6 +225,10 @@ def execution_retry(
         from engine.reuse import still_reusable
 
         pinned, reused = still_reusable(execution, chosen, run_until, pinned, reused)
+    if isinstance(reused, dict) and input is not _UNSET and input != execution.input:
+        from engine.reuse import not_reused  # they were the old input's outputs: run again
+
+        pinned, reused = not_reused(pinned, reused), None
     return execution_start(
         workflow=execution.workflow, user=user, input=execution.input if input is _UNSET else input,
         priority=execution.priority, version=chosen, pinned=pinned,
