@@ -54,6 +54,10 @@ def test_a_paused_loop_reads_as_paused(logged_in_page: Any, page_errors: Any) ->
     wait_for_status(page, "succeeded", timeout=30_000)
     # Still after the run: its critical path left the paused time out, and says so.
     assert "of work, paused" in (page.text_content("[data-testid=critical-path]") or "")
+    # The signal log: one line per click. A pause signal and the pause it caused were two
+    # lines ("pause — …", "paused — …"), as were the resume and "resumed".
+    log = [line.split(" ", 1)[1] for line in page.locator("[data-testid=signal-log-line]").all_inner_texts()]
+    assert log == ["paused — paused from the timeline", "resumed"], log
     assert page_errors.unexpected() == []
 
 
