@@ -100,6 +100,7 @@ def dead_letter_replay(
                     f"version {chosen.number if chosen else '?'} has no node {letter.node_id!r}: "
                     "its loop item cannot be replayed there"
                 )
+            _check_item_place(letter, source, chosen, nodes or [])
         # The engine is woken on commit, so the replay state below is in place before it looks.
         execution = services.execution_start(
             workflow=letter.workflow, user=user, input=run_input,
@@ -113,6 +114,50 @@ def dead_letter_replay(
         letter.save(update_fields=["replayed_at", "replayed_execution"])
     dead_letter.refresh_from_db()
     return execution
+
+
+def _enclosing(nodes: list[Any], node_id: str) -> tuple[str | None, list[str]] | None:
+    """(type of `node_id`, the ids of the containers it sits in, outermost first), or None
+    when `nodes` has no such node."""
+    by_id = {n.get("id"): n for n in nodes if isinstance(n, dict)}
+    node = by_id.get(node_id)
+    if node is None:
+        return None
+    chain: list[str] = []
+    parent = node.get("parentId")
+    while isinstance(parent, str) and parent in by_id and parent not in chain and len(chain) < len(by_id):
+        chain.insert(0, parent)
+        parent = by_id[parent].get("parentId")
+    return node.get("type"), chain
+
+
+def _check_item_place(letter: DeadLetter, source: Execution | None, chosen: Any, nodes: list[Any]) -> None:
+    """Refuse (400, naming the node) an item replay on a version where the dead item's loop
+    is no longer a loop in the same loops: the replay names the item by its loop and its
+    outer items (`scope`), and in another place the engine found no item to choose, so the
+    loop ran every one of its items again (a letter of `outer#2/inner#2` replayed on a
+    version whose `inner` is a top-level loop re-ran all of `inner`'s items, HTTP calls
+    included, and marked the letter replayed)."""
+    from engine import services
+
+    number = chosen.number if chosen is not None else "?"
+    found = _enclosing(nodes, letter.node_id)
+    if found is None or found[0] != "loop":
+        raise services.BadRerun(f"node {letter.node_id}: in version {number} it is not a loop, "
+                                "so its dead item cannot be replayed there")
+    if letter.scope:
+        was = [part.rpartition("#")[0] for part in letter.scope.split("/") if part]
+    else:
+        original = source.version.definition if source is not None and source.version is not None else None
+        before = _enclosing((original or {}).get("nodes") or [], letter.node_id) if isinstance(original, dict) else None
+        if before is None:
+            return  # nothing to compare with: as before
+        was = before[1]
+    if found[1] != was:
+        where = "inside " + " inside ".join(reversed(was)) if was else "at the top level"
+        raise services.BadRerun(
+            f"node {letter.node_id}: in version {number} this loop is not where its dead item ran "
+            f"({where}), so that item cannot be named there; replay it on the original version")
 
 
 def item_replay(letter: DeadLetter, item: Any) -> dict[str, list[dict[str, Any]]]:
