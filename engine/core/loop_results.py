@@ -17,10 +17,9 @@ of this run (its work was done again there): it does not fail the loop under
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from engine.core.policies import JoinPolicy, section_verdict
+from engine.core.policies import JoinPolicy, failure_entry, section_verdict
 
 PENDING, OK, FAILED, CANCELLED, REPLAYED = 0, 1, 2, 3, 4
 
@@ -80,9 +79,9 @@ class LoopResults:
             out = {
                 "results": [
                     {"success": True, "data": value} if code == OK
-                    else {"success": False, "error": error_text(value), "cancelled": True} if code == CANCELLED
+                    else {"success": False, **failure_entry(value), "cancelled": True} if code == CANCELLED
                     else {"success": False, **value} if code == REPLAYED
-                    else {"success": False, "error": error_text(value)}
+                    else {"success": False, **failure_entry(value)}
                     for code, value in zip(status, values, strict=True) if code != PENDING
                 ],
                 # failureCount keeps its meaning: every item that did not succeed, a cut one
@@ -95,8 +94,10 @@ class LoopResults:
         else:
             out = [value for code, value in zip(status, values, strict=True) if code != PENDING]
         if policy.collect_errors:
-            # Every item that did not succeed, in array order, as a merge lists its branches.
-            errors = [{"index": i, "error": values[i]} for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
+            # Every item that did not succeed, in array order, in the entry a merge gives a
+            # branch: `error` the message, `details` what else the failure said.
+            errors = [{"index": i, **failure_entry(values[i])}
+                      for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
             out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
         if partial:
             cut = self.indexes(PENDING)
@@ -107,12 +108,4 @@ class LoopResults:
         """The loop's error: its verdict, naming the first failed items and why (not the
         cut ones: the verdict counts them, and each says only which item's failure cut it)."""
         return {"message": verdict,
-                "errors": [{"index": i, "error": error_text(self.values[i])} for i in self.indexes(FAILED, 10)]}
-
-
-def error_text(error: Any) -> Any:
-    """A plain `{"message": …}` error reads as its message, as in the seed's collect shape
-    (`{success: false, error: "Timeout"}`); richer errors stay objects."""
-    if isinstance(error, Mapping) and set(error) <= {"message", "details", "timeout", "queueTimeout"}:
-        return error.get("message")
-    return error
+                "errors": [{"index": i, **failure_entry(self.values[i])} for i in self.indexes(FAILED, 10)]}
