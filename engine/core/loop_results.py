@@ -25,8 +25,11 @@ PENDING, OK, FAILED, CANCELLED, REPLAYED = 0, 1, 2, 3, 4
 
 
 class LoopResults:
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, numbers: list[int] | None = None) -> None:
         self.total = total
+        # A dead-letter replay runs chosen items only: `numbers[i]` is the index the item at
+        # place i has in the loop's array, the one its output names (None: the same).
+        self.numbers = numbers
         self.status = bytearray(total)  # PENDING, OK, FAILED or CANCELLED per item, in array order
         self.values: list[Any] = [None] * total  # the output of an item that succeeded, else its error
         self.done = 0
@@ -96,11 +99,11 @@ class LoopResults:
         if policy.collect_errors:
             # Every item that did not succeed, in array order, in the entry a merge gives a
             # branch: `error` the message, `details` what else the failure said.
-            errors = [{"index": i, **failure_entry(values[i])}
+            errors = [{"index": self.number(i), **failure_entry(values[i])}
                       for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
             out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
         if partial:
-            cut = self.indexes(PENDING)
+            cut = [self.number(i) for i in self.indexes(PENDING)]
             out = {"results": out, "cancelled": cut} if isinstance(out, list) else {**out, "cancelled": cut}
         return out, verdict
 
@@ -108,4 +111,8 @@ class LoopResults:
         """The loop's error: its verdict, naming the first failed items and why (not the
         cut ones: the verdict counts them, and each says only which item's failure cut it)."""
         return {"message": verdict,
-                "errors": [{"index": i, **failure_entry(self.values[i])} for i in self.indexes(FAILED, 10)]}
+                "errors": [{"index": self.number(i), **failure_entry(self.values[i])} for i in self.indexes(FAILED, 10)]}
+
+    def number(self, index: int) -> int:
+        """The item's index in the loop's array (in a replay of chosen items, not its place here)."""
+        return self.numbers[index] if self.numbers is not None else index
