@@ -86,3 +86,19 @@ def test_an_inner_loops_failure_lists_its_items_under_details(core, graph):
     assert ex["output"]["o"] == {"results": [[3]], "errors": [
         {"index": 0, "error": "1 of 2 items failed", "details": {"errors": [
             {"index": 1, "error": "Expression threw Error: bad -2 (line 1)", "details": {"kind": "thrown"}}]}}]}
+
+
+def test_a_timed_out_branch_reads_as_its_message_too(core, graph):
+    """A branch's own timeout (`edges[].branch.timeout`) failed it with more than a message:
+    its entry was that whole object; now the message, with the rest under `details`."""
+    d = graph([START,
+               {"id": "ok", "type": "log", "config": {"message": "fine"}},
+               {"id": "slow", "type": "delay", "config": {"duration": 2000}},
+               {"id": "m", "type": "merge", "config": {"parallel": CONTINUE}},
+               {"id": "o", "type": "output", "name": "o", "config": {"value": "{{m}}"}}],
+              [("start", "ok"), {"source": "start", "target": "slow", "branch": {"timeout": 50, "onTimeout": "cancel"}},
+               ("ok", "m"), ("slow", "m"), ("m", "o")])
+    ex = core.run(d, {"v": 1})
+    assert ex["status"] == "succeeded", ex["error"]
+    assert ex["output"]["o"]["errors"] == [{"branch": "branch_b", "error": "branch branch_b timed out after 50 ms",
+                                            "details": {"timeout": True, "branch": "branch_b"}}]
