@@ -17,17 +17,19 @@ of this run (its work was done again there): it does not fail the loop under
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from engine.core.policies import JoinPolicy, section_verdict
+from engine.core.policies import JoinPolicy, failure_entry, section_verdict
 
 PENDING, OK, FAILED, CANCELLED, REPLAYED = 0, 1, 2, 3, 4
 
 
 class LoopResults:
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, numbers: list[int] | None = None) -> None:
         self.total = total
+        # A dead-letter replay runs chosen items only: `numbers[i]` is the index the item at
+        # place i has in the loop's array, the one its output names (None: the same).
+        self.numbers = numbers
         self.status = bytearray(total)  # PENDING, OK, FAILED or CANCELLED per item, in array order
         self.values: list[Any] = [None] * total  # the output of an item that succeeded, else its error
         self.done = 0
@@ -80,9 +82,9 @@ class LoopResults:
             out = {
                 "results": [
                     {"success": True, "data": value} if code == OK
-                    else {"success": False, "error": error_text(value), "cancelled": True} if code == CANCELLED
+                    else {"success": False, **failure_entry(value), "cancelled": True} if code == CANCELLED
                     else {"success": False, **value} if code == REPLAYED
-                    else {"success": False, "error": error_text(value)}
+                    else {"success": False, **failure_entry(value)}
                     for code, value in zip(status, values, strict=True) if code != PENDING
                 ],
                 # failureCount keeps its meaning: every item that did not succeed, a cut one
@@ -95,11 +97,13 @@ class LoopResults:
         else:
             out = [value for code, value in zip(status, values, strict=True) if code != PENDING]
         if policy.collect_errors:
-            # Every item that did not succeed, in array order, as a merge lists its branches.
-            errors = [{"index": i, "error": values[i]} for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
+            # Every item that did not succeed, in array order, in the entry a merge gives a
+            # branch: `error` the message, `details` what else the failure said.
+            errors = [{"index": self.number(i), **failure_entry(values[i])}
+                      for i in sorted(self.indexes(FAILED) + self.indexes(CANCELLED))]
             out = {"results": out, "errors": errors} if isinstance(out, list) else {**out, "errors": errors}
         if partial:
-            cut = self.indexes(PENDING)
+            cut = [self.number(i) for i in self.indexes(PENDING)]
             out = {"results": out, "cancelled": cut} if isinstance(out, list) else {**out, "cancelled": cut}
         return out, verdict
 
@@ -107,12 +111,8 @@ class LoopResults:
         """The loop's error: its verdict, naming the first failed items and why (not the
         cut ones: the verdict counts them, and each says only which item's failure cut it)."""
         return {"message": verdict,
-                "errors": [{"index": i, "error": error_text(self.values[i])} for i in self.indexes(FAILED, 10)]}
+                "errors": [{"index": self.number(i), **failure_entry(self.values[i])} for i in self.indexes(FAILED, 10)]}
 
-
-def error_text(error: Any) -> Any:
-    """A plain `{"message": …}` error reads as its message, as in the seed's collect shape
-    (`{success: false, error: "Timeout"}`); richer errors stay objects."""
-    if isinstance(error, Mapping) and set(error) <= {"message", "details", "timeout", "queueTimeout"}:
-        return error.get("message")
-    return error
+    def number(self, index: int) -> int:
+        """The item's index in the loop's array (in a replay of chosen items, not its place here)."""
+        return self.numbers[index] if self.numbers is not None else index

@@ -65,7 +65,7 @@ class LoopRun:
         queue = config.get("queue")
         self.queue = ItemQueue(items, queue if isinstance(queue, Mapping) else {})
         self.item_variable = str(config.get("itemVariable") or "item")
-        self.results = LoopResults(self.total)
+        self.results = LoopResults(self.total, indexes)
         self.started = 0  # items started, in start order (batches are cut from this)
         self.started_done = 0  # started items that finished
         self.active: dict[int, ScopeRun] = {}

@@ -117,6 +117,30 @@ def failed_text(failed: int, of: int, cancelled: int, noun: str) -> str:
     return f"{failed} of {of} {noun} failed" + (f"; {cancelled} cancelled" if cancelled else "")
 
 
+def failure_entry(error: Any) -> dict[str, Any]:
+    """How one failed (or cut) branch or loop item reads in its section's output — an
+    `errors` entry (`collectErrors`) or a `collect` result — the same for both, so one
+    reader serves a merge and a loop: `error` is always the message, a string (as the seed's
+    collect shape writes it, `{success: false, error: "Timeout"}`); whatever else the
+    failure said goes under `details` — the node's own `details` (`{"kind": "thrown"}`) and
+    any other key (`timeout: true`, a nested loop's own `errors`) — left out when nothing.
+    The caller adds the path key (`branch` or `index`)."""
+    if not isinstance(error, Mapping):
+        return {"error": error if isinstance(error, str) else "failed" if error is None else str(error)}
+    message = error.get("message")
+    entry: dict[str, Any] = {"error": message if isinstance(message, str)
+                             else "failed" if message is None else str(message)}
+    own = error.get("details")
+    details = {k: v for k, v in error.items() if k not in ("message", "details")}
+    if isinstance(own, Mapping):
+        details.update(own)
+    elif own is not None:
+        details["details"] = own
+    if details:
+        entry["details"] = details
+    return entry
+
+
 class RateLimiter:
     """A smooth token bucket of capacity one: starts are spaced `1/rate` seconds apart,
     never bunched at a second boundary. `clock` is injectable for tests."""

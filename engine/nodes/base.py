@@ -64,7 +64,12 @@ PARALLEL_POLICY_SCHEMA: dict[str, Any] = {
         "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1,
                            "description": "with continue or collect: fail below this share of successes"},
         "collectErrors": {"type": "boolean", "default": False,
-                          "description": "with continue: list the failures under `errors` in the output"},
+                          "description": "with continue or collect: the output also carries `errors`, one entry "
+                                         "per branch or item that failed or was cut, in one shape for both: "
+                                         "`{\"branch\": \"branch_b\", \"error\": \"card declined\"}`, "
+                                         "`{\"index\": 1, \"error\": \"Expression threw Error: bad (line 1)\", "
+                                         "\"details\": {\"kind\": \"thrown\"}}` — `error` is the message, "
+                                         "`details` what else the failure said (left out when nothing)"},
         "failFast": {"type": "boolean", "default": False,
                      "description": "at the first failure the section fails at once, without waiting"},
         "cancelOnFailure": {"type": "boolean", "default": False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core.policies import failure_entry
 from engine.nodes import register
 from engine.nodes.base import MAX_CONCURRENCY, PARALLEL_POLICY_SCHEMA, NodeContext, NodeType
 
@@ -52,9 +53,9 @@ class Merge(NodeType):
                 "results": [
                     {"branch": r.branch, "success": True, "data": r.data} if r.success
                     # A branch cut by cancelOnFailure did not fail by itself: it says so.
-                    else {"branch": r.branch, "success": False, "error": _error_text(r.error), "cancelled": True}
+                    else {"branch": r.branch, "success": False, **failure_entry(r.error), "cancelled": True}
                     if r.cancelled
-                    else {"branch": r.branch, "success": False, "error": _error_text(r.error)}
+                    else {"branch": r.branch, "success": False, **failure_entry(r.error)}
                     for r in results
                 ],
                 "successCount": len(ok),
@@ -63,14 +64,9 @@ class Merge(NodeType):
         else:
             out = {r.branch: r.data for r in ok}
         if parallel.get("collectErrors") and isinstance(out, dict):
-            out = {**out, "errors": [{"branch": r.branch, "error": _error_text(r.error)} for r in failed]}
+            # The same entry as a loop item's (engine.core.policies.failure_entry), keyed by branch.
+            out = {**out, "errors": [{"branch": r.branch, **failure_entry(r.error)} for r in failed]}
         cut = [r.branch for r in results if r.cancelled]
         if cut and isinstance(out, dict) and parallel.get("onTimeout") == "collect_partial":
             out = {**out, "cancelled": cut}
         return out
-
-
-def _error_text(error: Any) -> Any:
-    if isinstance(error, dict) and set(error) <= {"message", "details", "timeout"}:
-        return error.get("message")
-    return error

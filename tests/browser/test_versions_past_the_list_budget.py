@@ -40,6 +40,10 @@ def test_an_old_version_past_the_budget_is_restored_from_its_own_url(logged_in_p
     page.click("[data-testid=open-versions]")
     page.wait_for_selector("[data-testid=version-1]")
     assert "nodes" not in page.inner_text("[data-testid=version-1]")  # no count without the definition
+    # View fetches it, and opens it in its row.
+    page.click("[data-testid=view-1]")
+    page.wait_for_selector("[data-testid=version-1] [data-testid=version-view-1]", timeout=15_000)
+    assert "v1: 3 nodes" in page.inner_text("[data-testid=version-view-1]")
     page.click("[data-testid=restore-1]")
     page.wait_for_selector("[data-testid=toast]:has-text('Restored version 1')", timeout=15_000)
     restored = Workflow.objects.get(pk=workflow.pk)

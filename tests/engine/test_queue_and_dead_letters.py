@@ -256,3 +256,22 @@ def test_a_replayed_dead_letter_cannot_be_discarded_through_the_api_or_the_admin
            "it cannot be discarded" in shown
     letter.refresh_from_db()
     assert (letter.state, letter.discarded_at) == ("replayed", None)
+
+
+def test_a_replayed_item_that_fails_again_is_listed_under_its_own_index(alice_client):
+    """`collectErrors` in a dead letter's replay: the replay runs item 2 alone, and its
+    entry names item 2 (as its output and trace id do), not its place (0) in the replay."""
+    d = loop_definition({"queue": {"deadLetterQueue": True},
+                         "parallel": {"onPartialFailure": "continue", "collectErrors": True}},
+                        [{"id": "f", "type": "transform", "config": {
+                            "operation": "custom", "expression": "if (item === 2) throw new Error('two'); return item;"}}])
+    wf = create(alice_client, d, "Items")
+    ex = wait_finished(run(alice_client, wf, {"items": [0, 1, 2]}).json()["id"])
+    entry = {"index": 2, "error": "Expression threw Error: two (line 1)", "details": {"kind": "thrown"}}
+    assert ex.output == {"o": {"results": [0, 1], "errors": [entry]}}
+    [letter] = alice_client.get(f"/api/dead-letters?execution={ex.id}&kind=item").json()
+    replay = alice_client.post(f"/api/dead-letters/{letter['id']}/replay")
+    assert replay.status_code == 201, replay.content
+    again = wait_finished(replay.json()["id"])
+    assert again.status == "succeeded", again.error
+    assert again.output == {"o": {"results": [], "errors": [entry]}}
