@@ -403,6 +403,11 @@ def execution_redrive(
             rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
                                new_version=state["redrive"]["newVersion"],
                                after_success=state["redrive"]["afterSuccess"], leave_out=leave_out)
+            if state["redrive"]["newVersion"]:
+                # An item of a loop this version lacks runs nowhere: its letter stays open
+                # (it said "redriven in #N", and the failed work dropped out of sight).
+                rerun = {(scope, node) for scope, node in rerun
+                         if all(part.partition("#")[0] in graph.scopes for part in scope.split("/") if scope)}
             settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         # The time the run sat finished until now is no part of how long it took (the

@@ -93,3 +93,21 @@ def test_a_version_that_only_adds_around_the_loop_still_redrives_the_one_item(al
     assert answer.status_code == 202, answer.content
     assert wait_finished(execution_id).status == "succeeded"
     assert NodeRun.objects.filter(execution_id=execution_id, node_id="cell").count() == 10
+
+
+def test_a_redrive_on_a_version_without_the_loop_leaves_its_dead_letter_open(alice_client):
+    # The loops are gone: the redrive runs what the version has (the output), and the dead
+    # item runs nowhere. Its letter said "redriven in #N" all the same, and the failed
+    # item's work was silently dropped from the Dead letters page.
+    workflow_id, execution_id = failed_run(alice_client)
+    gone = {"schemaVersion": 1, "name": "t", "settings": {}, "edges": [{"id": "e0", "source": "start", "target": "o"}],
+            "nodes": [{"config": {}, "id": "start", "type": "start"},
+                      {"id": "o", "type": "output", "config": {"value": "{{input}}"}}]}
+    saved = alice_client.patch(f"/api/workflows/{workflow_id}", {"definition": gone}, format="json")
+    assert saved.status_code == 200, saved.content
+    answer = alice_client.post(f"/api/executions/{execution_id}/redrive", {"version": "latest"}, format="json")
+    assert answer.status_code == 202, answer.content
+    assert wait_finished(execution_id).status == "succeeded"
+    assert NodeRun.objects.filter(execution_id=execution_id, node_id="cell").count() == 9  # none again
+    letter = alice_client.get(f"/api/dead-letters?execution={execution_id}").json()[0]
+    assert (letter["state"], letter["replayedExecution"]) == ("open", None)
