@@ -111,3 +111,28 @@ def test_a_redrive_on_a_version_without_the_loop_leaves_its_dead_letter_open(ali
     assert NodeRun.objects.filter(execution_id=execution_id, node_id="cell").count() == 9  # none again
     letter = alice_client.get(f"/api/dead-letters?execution={execution_id}").json()[0]
     assert (letter["state"], letter["replayedExecution"]) == ("open", None)
+    # And it still replays on the version it came from (v1), which has the loop.
+    replay = alice_client.post(f"/api/dead-letters/{letter['id']}/replay", {}, format="json")
+    assert replay.status_code == 201, replay.content
+    assert wait_finished(replay.json()["id"]).version.number == 1
+
+
+def test_a_letter_left_open_by_a_redrive_on_latest_replays_the_version_it_came_from(alice_client):
+    # A redrive on "latest" moves the run to that version. A dead letter of an earlier
+    # attempt that the redrive did not re-run stays open, and its replay on "original" (the
+    # version the letter came from, docs/api.md) ran the run's new version instead: here v2,
+    # where the failing cell is fixed, so the replay "succeeded" without the v1 code ever
+    # running again — or, had v2 lacked the loop, was refused as "version 2 has no node".
+    workflow_id, execution_id = failed_run(alice_client)  # v1 fails cell 8; v2 is fixed
+    moved = alice_client.post(f"/api/executions/{execution_id}/redrive",
+                              {"version": "latest", "items": {"inner": [0]}}, format="json")
+    assert moved.status_code == 202, moved.content
+    assert wait_finished(execution_id).version.number == 2
+    letter = alice_client.get(f"/api/dead-letters?execution={execution_id}").json()
+    assert [(d["itemPath"], d["state"]) for d in letter] == [("outer#2/inner#2", "open")]
+
+    replay = alice_client.post(f"/api/dead-letters/{letter[0]['id']}/replay", {}, format="json")
+    assert replay.status_code == 201, replay.content
+    replayed = wait_finished(replay.json()["id"])
+    assert (replayed.version.number, replayed.status) == (1, "failed")
+    assert "bad cell 8" in str(replayed.error)
