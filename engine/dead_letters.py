@@ -82,9 +82,8 @@ def dead_letter_replay(
         if letter.replayed_at is not None:
             raise DeadLetterClosed(f"this dead letter was already replayed as execution {letter.replayed_execution_id}")
         source = letter.execution
-        chosen = services.version_for_rerun(
-            workflow=letter.workflow, original=source.version if source is not None else None, choice=version
-        )
+        ran_on = letter_version(letter, source)
+        chosen = services.version_for_rerun(workflow=letter.workflow, original=ran_on, choice=version)
         item = letter.input
         if letter.kind == "run":
             run_input = letter.input if input is _UNSET else input
@@ -100,7 +99,7 @@ def dead_letter_replay(
                     f"version {chosen.number if chosen else '?'} has no node {letter.node_id!r}: "
                     "its loop item cannot be replayed there"
                 )
-            _check_item_place(letter, source, chosen, nodes or [])
+            _check_item_place(letter, ran_on, chosen, nodes or [])
         # The engine is woken on commit, so the replay state below is in place before it looks.
         execution = services.execution_start(
             workflow=letter.workflow, user=user, input=run_input,
@@ -114,6 +113,31 @@ def dead_letter_replay(
         letter.save(update_fields=["replayed_at", "replayed_execution"])
     dead_letter.refresh_from_db()
     return execution
+
+
+def letter_version(letter: DeadLetter, source: Execution | None) -> Any:
+    """The version the letter's work ran on: its execution's, unless a redrive on "latest"
+    moved that execution to another one after the letter was written — then the version
+    the execution had before the first such redrive (its `history` names each attempt's
+    `fromVersion`). The replay's "original" is that one, as documented, not what the run
+    was moved to (it ran the fixed version, or was refused for a loop that version lacks)."""
+    from django.utils.dateparse import parse_datetime
+
+    from editor.models import WorkflowVersion
+
+    if source is None or source.version is None:
+        return None
+    redrive = source.state.get("redrive") if isinstance(source.state, dict) else None
+    history = redrive.get("history") if isinstance(redrive, dict) else None
+    for attempt in history if isinstance(history, list) else []:
+        at = parse_datetime(attempt.get("at") or "") if isinstance(attempt, dict) else None
+        if at is not None and letter.created_at is not None and letter.created_at < at:
+            number = attempt.get("fromVersion")
+            if number == source.version.number:
+                return source.version
+            found = WorkflowVersion.objects.filter(workflow_id=source.workflow_id, number=number).first()
+            return found if found is not None else source.version
+    return source.version
 
 
 def _enclosing(nodes: list[Any], node_id: str) -> tuple[str | None, list[str]] | None:
@@ -131,7 +155,7 @@ def _enclosing(nodes: list[Any], node_id: str) -> tuple[str | None, list[str]] |
     return node.get("type"), chain
 
 
-def _check_item_place(letter: DeadLetter, source: Execution | None, chosen: Any, nodes: list[Any]) -> None:
+def _check_item_place(letter: DeadLetter, ran_on: Any, chosen: Any, nodes: list[Any]) -> None:
     """Refuse (400, naming the node) an item replay on a version where the dead item's loop
     is no longer a loop in the same loops: the replay names the item by its loop and its
     outer items (`scope`), and in another place the engine found no item to choose, so the
@@ -148,7 +172,7 @@ def _check_item_place(letter: DeadLetter, source: Execution | None, chosen: Any,
     if letter.scope:
         was = [part.rpartition("#")[0] for part in letter.scope.split("/") if part]
     else:
-        original = source.version.definition if source is not None and source.version is not None else None
+        original = ran_on.definition if ran_on is not None else None
         before = _enclosing((original or {}).get("nodes") or [], letter.node_id) if isinstance(original, dict) else None
         if before is None:
             return  # nothing to compare with: as before

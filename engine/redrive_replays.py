@@ -19,6 +19,49 @@ class NotRedrivable(Refusal):
     status_code = 409
 
 
+class MisplacedItems(Refusal):
+    """A redrive on another version that would run again, by name, loop items whose loop
+    is not there in the same place (400, naming the loop)."""
+
+    status_code = 400
+
+
+def refuse_misplaced_items(graph: Graph, rows: Sequence[Mapping[str, Any]], *, number: int,
+                           nodes: list[str] | None, items: dict[str, list[int]] | None, after_success: bool,
+                           leave_out: dict[str, list[int]] | None) -> None:
+    """Refuse (400, naming the loop) a redrive on version `number` (`graph`) that would
+    re-run a failed or chosen loop item whose loop is there, but moved into or out of a
+    loop (or its enclosing loop renamed or gone) or no longer a loop: the item names nothing
+    in that version, so the loops that remain ran every item again and the item's dead
+    letter was settled as redriven though its work never ran
+    (engine.core.redrive.misplaced_items)."""
+    from engine.core.redrive import enclosing_loops, misplaced_items
+
+    found = misplaced_items(graph, rows, nodes=nodes, items=items, after_success=after_success, leave_out=leave_out)
+    if not found:
+        return
+
+    def why(loop: str, scopes: list[str]) -> str:
+        node = graph.nodes[loop]
+        more = f" and {len(scopes) - 1} more" if len(scopes) > 1 else ""
+        ran_in = [segment.partition("#")[0] for segment in scopes[0].split("/")][:-1]
+        if loop not in graph.scopes:
+            return f"in version {number} it is a {node.type}, not a loop; item {scopes[0]}{more} ran in it"
+        now = enclosing_loops(graph, loop)
+        return (f"in version {number} this loop is {_place(now)}, not {_place(ran_in)} "
+                f"where item {scopes[0]}{more} ran")
+
+    (loop, scopes), *_ = found.items()
+    raise MisplacedItems(
+        f"node {loop}: {why(loop, scopes)}, so a redrive on version {number} cannot re-run "
+        f"{'that item' if len(scopes) == 1 else 'those items'} there; redrive on the original version, "
+        "or start a new run", [{"message": why(x, s), "nodeId": x} for x, s in list(found.items())[:5]])
+
+
+def _place(loops: list[str]) -> str:
+    return "inside " + " inside ".join(reversed(loops)) if loops else "at the top level"
+
+
 def refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version: bool, letters: list[Any],
                               rows: Sequence[Mapping[str, Any]], leave_out: dict[str, list[int]] | None) -> None:
     """A redrive without a selection re-runs what failed; a loop item (or the run) whose dead

@@ -21,7 +21,13 @@ from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, ExecutionPins, PendingSignal
 from engine.nodes import container_types
-from engine.redrive_replays import NotRedrivable, redrive_offer, refuse_what_a_replay_ran, replayed_text
+from engine.redrive_replays import (
+    NotRedrivable,
+    redrive_offer,
+    refuse_misplaced_items,
+    refuse_what_a_replay_ran,
+    replayed_text,
+)
 from engine.store.dead_letters import (
     latest_replayed_elsewhere,
     replayed_items,
@@ -347,6 +353,12 @@ def execution_redrive(
                              replayed_items([x for x in letters if x.kind == "item"]).items()} or None
             refuse_what_a_replay_ran(execution, graph, new_version=chosen.pk != execution.version_id,
                                       letters=letters, rows=rows, leave_out=leave_out)
+        if chosen.pk != execution.version_id:
+            if not rows:
+                rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
+                            .values("scope", "node_id", "status", "seq"))
+            refuse_misplaced_items(graph, rows, number=chosen.number, nodes=nodes, items=items,
+                                   after_success=execution.status == "succeeded", leave_out=leave_out)
         kept_replayed: dict[str, dict[str, int | None]] | None = None
         if letters:
             # Replayed items this redrive keeps (not chosen, or left out): they end as
@@ -391,6 +403,11 @@ def execution_redrive(
             rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
                                new_version=state["redrive"]["newVersion"],
                                after_success=state["redrive"]["afterSuccess"], leave_out=leave_out)
+            if state["redrive"]["newVersion"]:
+                # An item of a loop this version lacks runs nowhere: its letter stays open
+                # (it said "redriven in #N", and the failed work dropped out of sight).
+                rerun = {(scope, node) for scope, node in rerun
+                         if all(part.partition("#")[0] in graph.scopes for part in scope.split("/") if scope)}
             settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         # The time the run sat finished until now is no part of how long it took (the

@@ -84,6 +84,10 @@ class LoopRun:
         self.base_trace = attempt.row["trace_id"]
         self.replayed = _replayed_items(attempt)
         self.kept_replayed: dict[int, Any] = {}
+        # Items whose rows replay from history (kept by a redrive, or ended before a
+        # restart): their nodes that do. A failure of one of those is the old one, whose
+        # dead letter was written when it failed: not a second letter for the same work.
+        self.kept_nodes: dict[int, set[str]] = {}
 
     # -- starting items ------------------------------------------------------------------
     def fill(self) -> None:
@@ -148,7 +152,10 @@ class LoopRun:
             locals=locals_, on_done=self._on_item_done(index),
         )
         self.active[index] = child
-        if number in self.replayed and any((child.key, n) in self.ex.history.replay for n in self.body.scope.order):
+        kept = {n for n in self.body.scope.order if (child.key, n) in self.ex.history.replay}
+        if kept:
+            self.kept_nodes[index] = kept
+        if number in self.replayed and kept:
             # Kept from before the redrive (its rows replay), not run again now.
             self.kept_replayed[index] = self.replayed[number]
         self.ex.apply(child, child.sched.start())
@@ -222,7 +229,7 @@ class LoopRun:
         else:
             self.results.settle(index, failed is None, scope.result() if failed is None else failed.get("error"))
         self.started_done += 1
-        if failed is not None:
+        if failed is not None and failed.get("nodeId") not in self.kept_nodes.pop(index, ()):
             _dead_letter(self, index, failed.get("error"), attempts=attempts)
         # A whole batch finished: wait `delayBetweenBatches` before the next one.
         if (self.batch_delay and self.started_done == self.started and self.started % self.batch_size == 0

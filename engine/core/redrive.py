@@ -122,6 +122,50 @@ def rerun_keys(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterab
     return rerun
 
 
+def misplaced_items(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: Iterable[str] | None = None,
+                    items: Mapping[str, Iterable[int]] | None = None, after_success: bool = False,
+                    leave_out: Mapping[str, Iterable[int]] | None = None) -> dict[str, list[str]]:
+    """{loop node id: item scopes} of the loop items that a redrive on another version
+    (`graph`) would run again by name — one that did not succeed, or one chosen in `items`
+    — whose loop that version has, but not as a loop inside the same loops as when the item
+    ran (moved into or out of a loop, its enclosing loop renamed or gone, another type now).
+    The item's scope ("outer#2/inner#2") names nothing there, so the loops that remain ran
+    every one of their items again and the item's dead letter was settled as redriven
+    though its work never ran. A loop the version no longer has at all is left behind, as
+    any node it lacks (its items have nothing to run in)."""
+    rows = list(rows)
+    latest: dict[Key, Mapping[str, Any]] = {}
+    for row in rows:
+        latest[(row["scope"], row["node_id"])] = row
+    chosen = {loop: {int(i) for i in idx} for loop, idx in (items or {}).items()}
+    found: dict[str, list[str]] = {}
+    checked: set[str] = set()
+    for scope, node_id in sorted(rerun_keys(graph, rows, nodes=nodes, items=items, new_version=True,
+                                            after_success=after_success, leave_out=leave_out)):
+        if not scope or scope in checked:
+            continue
+        last = latest.get((scope, node_id))
+        failed = last is not None and str(last.get("status")) not in ("succeeded", "skipped")
+        if not failed and not any(_item_matches(scope, loop, idx) for loop, idx in chosen.items()):
+            continue
+        checked.add(scope)
+        ran_in = [segment.partition("#")[0] for segment in scope.split("/")]
+        loop = ran_in[-1]
+        if loop in graph.nodes and (loop not in graph.scopes or enclosing_loops(graph, loop) != ran_in[:-1]):
+            found.setdefault(loop, []).append(scope)
+    return found
+
+
+def enclosing_loops(graph: Graph, node_id: str) -> list[str]:
+    """The containers `node_id` sits in, outermost first."""
+    chain: list[str] = []
+    parent = graph.nodes[node_id].parent_id
+    while parent is not None and parent in graph.nodes and parent not in chain:
+        chain.insert(0, parent)
+        parent = graph.nodes[parent].parent_id
+    return chain
+
+
 def cut_by_design(graph: Graph, top_rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
     """Top-level nodes whose latest run was cancelled while the flow went on past them: a
     node downstream of them succeeded — the loser of a `first_success` race or a quorum

@@ -61,3 +61,34 @@ def test_the_demo_api_still_answers(host):
     status, content_type, body = request(host, "GET", "/demo-api/users")
     assert (status, content_type) == (200, "application/json")
     assert len(json.loads(body)) == 10
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/workflows/%00"),
+    ("POST", "/api/executions/1%00/redrive"),
+    ("POST", "/api/dead-letters/%00/replay"),
+    ("GET", "/api/work%00flows"),
+    ("POST", "/hooks/%00"),
+])
+def test_a_nul_in_a_path_segment_is_a_json_400_with_the_default_settings(host, method, path):
+    # With DJANGO_DEBUG unset (as deployed), not only under DJANGO_DEBUG=1.
+    status, content_type, body = request(host, method, path)
+    assert (status, content_type) == (400, "application/json"), body[:200]
+    assert "NUL" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/workflows/%ff", "/api/workflows/%C3%28", "/api/workflows/%", "/api/%zz"])
+def test_other_odd_bytes_in_a_path_segment_are_a_json_404(host, path):
+    status, content_type, body = request(host, "GET", path)
+    assert (status, content_type) == (404, "application/json"), body[:200]
+
+
+def test_a_nul_in_a_path_segment_is_a_json_400_under_debug_too():
+    # `make run` serves with DJANGO_DEBUG=1: the refusal went through handler400, and under
+    # DEBUG Django answers its HTML debug page instead (with the request's headers in it).
+    with running_daphne(env={"DJANGO_DEBUG": "1"}) as debug_host:
+        for path in ("/api/workflows/%00", "/api/executions?status=%00", "/hooks/%00"):
+            status, content_type, body = request(debug_host, "GET", path)
+            assert (status, content_type) == (400, "application/json"), (path, body[:200])
+        status, content_type, _ = request(debug_host, "GET", "/no-such-page/%00")
+        assert status == 400  # a page elsewhere: Django's own
