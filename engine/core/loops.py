@@ -152,7 +152,9 @@ class LoopRun:
             locals=locals_, on_done=self._on_item_done(index),
         )
         self.active[index] = child
-        kept = {n for n in self.body.scope.order if (child.key, n) in self.ex.history.replay}
+        replay = self.ex.history.replay
+        # (Looked up only when there is history: a fresh run's items pay nothing for it.)
+        kept = {n for n in self.body.scope.order if (child.key, n) in replay} if replay else None
         if kept:
             self.kept_nodes[index] = kept
         if number in self.replayed and kept:
