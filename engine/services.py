@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from editor.models import Workflow, WorkflowVersion
@@ -20,7 +20,6 @@ from engine.core.signals import handler_for, signal_refusal
 from engine.core.tracecontext import new_trace_context
 from engine.errors import Refusal
 from engine.models import FINISHED_EXECUTION_STATUSES, Event, Execution, ExecutionPins, PendingSignal
-from engine.nodes import container_types
 from engine.redrive_replays import (
     NotRedrivable,
     redrive_offer,
@@ -28,6 +27,7 @@ from engine.redrive_replays import (
     refuse_what_a_replay_ran,
     replayed_text,
 )
+from engine.redrive_requests import BadRerun, node_run_rows, refuse_bad_selection
 from engine.store.dead_letters import (
     latest_replayed_elsewhere,
     replayed_items,
@@ -193,10 +193,6 @@ def execution_start(
     return execution
 
 
-class BadRerun(Refusal):
-    status_code = 400
-
-
 VERSION_CHOICES = ("original", "latest")
 _UNSET: Any = object()
 
@@ -273,7 +269,7 @@ def execution_redrive(
     as API clients expect since it would run them a second time. What the run page's
     "Redrive failed" sends (`redrive_offer`). `pins_now`: editor.pins.pins_for_rerun."""
     from editor.pins import pins_for_rerun
-    from engine.core.redrive import rerun_keys
+    from engine.core.redrive import in_version, rerun_keys
     from engine.models import DeadLetter, NodeRun
 
     selective = bool(nodes) or bool(items)
@@ -290,31 +286,7 @@ def execution_redrive(
         if errors:
             raise InvalidDefinition(errors)
     graph = Graph.from_definition(chosen.definition)
-    unknown = [n for n in (nodes or []) if n not in graph.nodes]
-    containers = container_types()
-    unknown += [n for n in (items or {}) if n not in graph.nodes or graph.nodes[n].type not in containers]
-    if unknown:
-        # Named up to five, like the missing items below: the answer stays small whatever was sent.
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise BadRerun(f"no such node (or not a loop, for items) in version {chosen.number}: "
-                       f"{', '.join(unknown[:5])}{more}",
-                       [{"message": f"version {chosen.number} has no node {n!r}" if n not in graph.nodes
-                         else f"{n!r} is not a loop: it has no items", "nodeId": n} for n in unknown[:5]])
-    empty = [loop for loop, indexes in (items or {}).items() if not indexes]
-    if empty:
-        # An empty list chose nothing, yet re-ran the loop with every item kept: it ended
-        # as it had, at once (with the failed items' old errors).
-        raise BadRerun(f"items of loop {empty[0]} is an empty list: name the item indexes to re-run, "
-                       "or leave the loop out", [{"message": "no item indexes", "nodeId": loop} for loop in empty[:5]])
-    for loop, indexes in (items or {}).items():
-        in_loop = Q(scope__startswith=f"{loop}#") | Q(scope__contains=f"/{loop}#")
-        ran = NodeRun.objects.filter(in_loop, execution_id=execution.pk).values_list(
-            "iteration", flat=True).order_by("-iteration").first()
-        missing = sorted(i for i in indexes if ran is None or i > ran)[:5]
-        if missing:
-            raise BadRerun(f"loop {loop} has no item {missing[0]}"
-                           + (f" (its items are 0–{ran})" if ran is not None else " (none of its items ran)"),
-                           [{"message": f"no item {', '.join(map(str, missing))}", "nodeId": loop}])
+    refuse_bad_selection(execution, graph, number=chosen.number, nodes=nodes, items=items)
     new_pins = pins_for_rerun(execution=execution, definition=chosen.definition) if pins_now else None
     queue = queue_settings(chosen.definition)
     with transaction.atomic():
@@ -339,8 +311,7 @@ def execution_redrive(
             execution_id=execution.pk, replayed_at__isnull=True, discarded_at__isnull=True).values_list("pk", flat=True))
         # Dead letters replayed as other executions (none in most runs: one query).
         letters = latest_replayed_elsewhere(execution)
-        rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
-                    .values("scope", "node_id", "status", "seq")) if letters else []
+        rows = node_run_rows(execution.pk) if letters else []
         leave_out: dict[str, list[int]] | None = None
         if not selective:
             if leave_out_replayed and letters:
@@ -354,9 +325,7 @@ def execution_redrive(
             refuse_what_a_replay_ran(execution, graph, new_version=chosen.pk != execution.version_id,
                                       letters=letters, rows=rows, leave_out=leave_out)
         if chosen.pk != execution.version_id:
-            if not rows:
-                rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
-                            .values("scope", "node_id", "status", "seq"))
+            rows = rows or node_run_rows(execution.pk)
             refuse_misplaced_items(graph, rows, number=chosen.number, nodes=nodes, items=items,
                                    after_success=execution.status == "succeeded", leave_out=leave_out)
         kept_replayed: dict[str, dict[str, int | None]] | None = None
@@ -397,17 +366,17 @@ def execution_redrive(
                                 f"(queue.maxSize={max_size}); redrive it once the queue has room")
         if DeadLetter.objects.filter(execution_id=execution.pk, replayed_at__isnull=True,
                                      discarded_at__isnull=True).exists():
-            # What the engine will re-run, decided as it will decide it (engine.core.history).
-            rows = list(NodeRun.objects.filter(execution_id=execution.pk).order_by("seq")
-                        .values("scope", "node_id", "status", "seq"))
+            # What the engine will re-run, decided as it will decide it (engine.core.history),
+            # from the rows read above if any (the finished run's rows cannot change under
+            # its lock).
+            rows = rows or node_run_rows(execution.pk)
             rerun = rerun_keys(graph, rows, nodes=state["redrive"]["nodes"], items=state["redrive"]["items"],
                                new_version=state["redrive"]["newVersion"],
                                after_success=state["redrive"]["afterSuccess"], leave_out=leave_out)
             if state["redrive"]["newVersion"]:
                 # An item of a loop this version lacks runs nowhere: its letter stays open
                 # (it said "redriven in #N", and the failed work dropped out of sight).
-                rerun = {(scope, node) for scope, node in rerun
-                         if all(part.partition("#")[0] in graph.scopes for part in scope.split("/") if scope)}
+                rerun = in_version(graph, rerun)
             settle_dead_letters_of_redrive(execution=execution, rerun=rerun)
         seq = row["last_seq"] + 1
         # The time the run sat finished until now is no part of how long it took (the

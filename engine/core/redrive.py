@@ -195,3 +195,10 @@ def _downstream(graph: Graph, node_id: str) -> set[str]:
             seen.add(target)
             stack.extend(e.target for e in scope.out_edges.get(target, []))
     return seen
+
+
+def in_version(graph: Graph, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (scope, node) keys whose every loop is in `graph`: on a version without the
+    loop, an item of it runs nowhere (its dead letter stays open, not "redriven")."""
+    return {(scope, node) for scope, node in keys
+            if not scope or all(part.partition("#")[0] in graph.scopes for part in scope.split("/"))}
