@@ -143,16 +143,13 @@ def letter_version(letter: DeadLetter, source: Execution | None) -> Any:
 def _enclosing(nodes: list[Any], node_id: str) -> tuple[str | None, list[str]] | None:
     """(type of `node_id`, the ids of the containers it sits in, outermost first), or None
     when `nodes` has no such node."""
-    by_id = {n.get("id"): n for n in nodes if isinstance(n, dict)}
+    from engine.core.redrive import parent_chain
+
+    by_id: dict[str, Any] = {n["id"]: n for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)}
     node = by_id.get(node_id)
     if node is None:
         return None
-    chain: list[str] = []
-    parent = node.get("parentId")
-    while isinstance(parent, str) and parent in by_id and parent not in chain and len(chain) < len(by_id):
-        chain.insert(0, parent)
-        parent = by_id[parent].get("parentId")
-    return node.get("type"), chain
+    return node.get("type"), parent_chain({n: x.get("parentId") for n, x in by_id.items()}, node_id)
 
 
 def _check_item_place(letter: DeadLetter, ran_on: Any, chosen: Any, nodes: list[Any]) -> None:
@@ -163,6 +160,7 @@ def _check_item_place(letter: DeadLetter, ran_on: Any, chosen: Any, nodes: list[
     version whose `inner` is a top-level loop re-ran all of `inner`'s items, HTTP calls
     included, and marked the letter replayed)."""
     from engine import services
+    from engine.core.redrive import loop_place
 
     number = chosen.number if chosen is not None else "?"
     found = _enclosing(nodes, letter.node_id)
@@ -178,10 +176,9 @@ def _check_item_place(letter: DeadLetter, ran_on: Any, chosen: Any, nodes: list[
             return  # nothing to compare with: as before
         was = before[1]
     if found[1] != was:
-        where = "inside " + " inside ".join(reversed(was)) if was else "at the top level"
         raise services.BadRerun(
             f"node {letter.node_id}: in version {number} this loop is not where its dead item ran "
-            f"({where}), so that item cannot be named there; replay it on the original version")
+            f"({loop_place(was)}), so that item cannot be named there; replay it on the original version")
 
 
 def item_replay(letter: DeadLetter, item: Any) -> dict[str, list[dict[str, Any]]]:

@@ -35,7 +35,7 @@ def refuse_misplaced_items(graph: Graph, rows: Sequence[Mapping[str, Any]], *, n
     in that version, so the loops that remain ran every item again and the item's dead
     letter was settled as redriven though its work never ran
     (engine.core.redrive.misplaced_items)."""
-    from engine.core.redrive import enclosing_loops, misplaced_items
+    from engine.core.redrive import enclosing_loops, loop_place, misplaced_items
 
     found = misplaced_items(graph, rows, nodes=nodes, items=items, after_success=after_success, leave_out=leave_out)
     if not found:
@@ -48,7 +48,7 @@ def refuse_misplaced_items(graph: Graph, rows: Sequence[Mapping[str, Any]], *, n
         if loop not in graph.scopes:
             return f"in version {number} it is a {node.type}, not a loop; item {scopes[0]}{more} ran in it"
         now = enclosing_loops(graph, loop)
-        return (f"in version {number} this loop is {_place(now)}, not {_place(ran_in)} "
+        return (f"in version {number} this loop is {loop_place(now)}, not {loop_place(ran_in)} "
                 f"where item {scopes[0]}{more} ran")
 
     (loop, scopes), *_ = found.items()
@@ -56,10 +56,6 @@ def refuse_misplaced_items(graph: Graph, rows: Sequence[Mapping[str, Any]], *, n
         f"node {loop}: {why(loop, scopes)}, so a redrive on version {number} cannot re-run "
         f"{'that item' if len(scopes) == 1 else 'those items'} there; redrive on the original version, "
         "or start a new run", [{"message": why(x, s), "nodeId": x} for x, s in list(found.items())[:5]])
-
-
-def _place(loops: list[str]) -> str:
-    return "inside " + " inside ".join(reversed(loops)) if loops else "at the top level"
 
 
 def refuse_what_a_replay_ran(execution: Execution, graph: Graph, *, new_version: bool, letters: list[Any],

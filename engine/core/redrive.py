@@ -158,12 +158,23 @@ def misplaced_items(graph: Graph, rows: Iterable[Mapping[str, Any]], *, nodes: I
 
 def enclosing_loops(graph: Graph, node_id: str) -> list[str]:
     """The containers `node_id` sits in, outermost first."""
+    return parent_chain({n: node.parent_id for n, node in graph.nodes.items()}, node_id)
+
+
+def parent_chain(parent_of: Mapping[str, Any], node_id: str) -> list[str]:
+    """The containers `node_id` sits in, outermost first, from each node's parent id (a
+    Graph's, or a stored definition's `parentId`); a cycle or a missing parent ends it."""
     chain: list[str] = []
-    parent = graph.nodes[node_id].parent_id
-    while parent is not None and parent in graph.nodes and parent not in chain:
+    parent = parent_of.get(node_id)
+    while isinstance(parent, str) and parent in parent_of and parent not in chain:
         chain.insert(0, parent)
-        parent = graph.nodes[parent].parent_id
+        parent = parent_of[parent]
     return chain
+
+
+def loop_place(loops: list[str]) -> str:
+    """Where a node sits, in words: "inside inner inside outer", or "at the top level"."""
+    return "inside " + " inside ".join(reversed(loops)) if loops else "at the top level"
 
 
 def cut_by_design(graph: Graph, top_rows: Mapping[str, Mapping[str, Any]]) -> set[str]:
