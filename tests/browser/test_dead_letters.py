@@ -91,6 +91,50 @@ def test_list_inspect_replay_and_discard(logged_in_page: Any, page_errors: Any):
     assert page_errors.unexpected() == []
 
 
+def test_a_late_answer_for_the_filter_before_does_not_replace_the_list(logged_in_page: Any, page_errors: Any):
+    """A discard reloads the open list; the user switches to "any" state before that answer is
+    back. The server answers on several threads, so the open list can arrive last: it must not
+    replace the list the filter now asks for (CI saw the replayed row vanish this way)."""
+    page = logged_in_page
+    workflow = api_post(page, "/api/workflows", {"name": "Charge cards", "definition": failing_workflow()})
+    for card in ("4242", "0000"):
+        api_post(page, f"/api/workflows/{workflow['id']}/run", {"input": {"card": card}})
+    first, second = sorted(letter["id"] for letter in wait_dead_letters(page, 2))
+    api_post(page, f"/api/dead-letters/{first}/discard", {})
+
+    page.goto("/dead-letters/")
+    rows = page.locator("[data-testid=dead-letter-row]")
+    rows.first.wait_for()
+    assert rows.count() == 1
+
+    held: list[Any] = []
+    is_open_list = lambda url: "/api/dead-letters?state=open" in url  # noqa: E731
+    def hold(route: Any) -> None:  # the first open list after the discard waits; later ones go
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(is_open_list, hold)
+    page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{second}'] [data-testid=dead-letter-discard]").click()
+    page.wait_for_selector(f"text=Dead letter #{second} discarded.")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the discard did not reload the open list"
+
+    page.select_option("[data-testid=filter-state]", "")
+    page.locator(f"[data-testid=dead-letter-row][data-dead-letter-id='{first}']").wait_for()  # only under "any"
+    assert rows.count() == 2
+    with page.expect_response(lambda response: is_open_list(response.url)):
+        held[0].continue_()  # the open list (now empty) comes back last
+    page.wait_for_timeout(300)  # time for a late answer to be drawn, were it drawn
+    assert rows.count() == 2
+    assert {rows.nth(i).get_attribute("data-state") for i in range(2)} == {"discarded"}
+    assert not page.locator("[data-testid=dead-letters-empty]").is_visible()
+    assert page_errors.unexpected() == []
+
+
 def wait_execution(page: Any, execution_id: int, timeout: float = 20) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -26,18 +26,24 @@ export function RetentionPanel({ workflowId }: { workflowId: string }) {
 
   useEffect(() => {
     setLoading(true);
+    let stopped = false; // another workflow's answer, come back late, is not this one's
     api.get<Retention>(url).then(
       (r) => {
+        if (stopped) return;
         setSaved(r);
         setDays(r.days === null ? "" : String(r.days));
         setKeepLast(r.keepLast === null ? "" : String(r.keepLast));
         setLoading(false);
       },
       (err) => {
+        if (stopped) return;
         setMessage({ text: errorMessage(err), error: true });
         setLoading(false);
       },
     );
+    return () => {
+      stopped = true;
+    };
   }, [url]);
 
   const daysInput = useRef<HTMLInputElement>(null);

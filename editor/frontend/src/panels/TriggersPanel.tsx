@@ -1,8 +1,9 @@
 // Triggers of a saved workflow: webhooks (a URL that starts a run with the request body as
 // input) and cron schedules in a time zone. Both live on the server, not in the definition,
 // so they change without a new version and are listed in the admin too.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
+import { Latest } from "../lib/latest";
 
 export interface Webhook {
   id: number;
@@ -92,16 +93,20 @@ export function TriggersPanel({ workflowId }: { workflowId: string }) {
   const [catchUp, setCatchUp] = useState<Schedule["catchUp"]>("latest");
   const [input, setInput] = useState("{}");
 
+  // Two actions in quick succession reload twice; the first reload's answer can come last.
+  const reloads = useRef(new Latest());
   const reload = useCallback(async () => {
+    const current = reloads.current.take();
     try {
       const [w, s] = await Promise.all([
         api.get<{ results: Webhook[] }>(`${base}/webhooks`),
         api.get<{ results: Schedule[] }>(`${base}/schedules`),
       ]);
+      if (!current()) return;
       setWebhooks(w.results);
       setSchedules(s.results);
     } catch (err) {
-      setError(errorMessage(err));
+      if (current()) setError(errorMessage(err));
     }
   }, [base]);
 

@@ -3,12 +3,13 @@
 // List (filtered by state, kind and workflow), inspect one (input, error, trace id),
 // replay it (a new execution on the original or the latest version, with its input as is
 // or edited; the page links to it), replay several at once, or discard it.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { api, errorMessage } from "../api/client";
 import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
 import { isTruncated } from "../lib/largeValue";
+import { Latest } from "../lib/latest";
 import { toggled } from "../lib/sets";
 
 export interface DeadLetter {
@@ -77,7 +78,10 @@ export function DeadLettersPage() {
   const [checked, setChecked] = useState<Set<number>>(new Set());
   const [bulkVersion, setBulkVersion] = useState<"original" | "latest">("original");
 
+  // Lists asked for by a filter change and by an action can cross on the way back.
+  const loads = useRef(new Latest());
   const load = useCallback(() => {
+    const current = loads.current.take();
     const query = new URLSearchParams();
     if (state) query.set("state", state);
     if (kind) query.set("kind", kind);
@@ -86,10 +90,13 @@ export function DeadLettersPage() {
     return api
       .get<DeadLetter[]>(`/api/dead-letters${suffix}`)
       .then((body) => {
+        if (!current()) return;
         setLetters(body);
         setError(null);
       })
-      .catch((err: unknown) => setError(errorMessage(err)));
+      .catch((err: unknown) => {
+        if (current()) setError(errorMessage(err));
+      });
   }, [state, kind, workflow]);
 
   useEffect(() => {

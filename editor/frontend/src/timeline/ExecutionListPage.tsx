@@ -117,17 +117,22 @@ export function ExecutionListPage() {
   // in the second answer. The first answer alone left such a row "running".
   useEffect(() => {
     setLoading(true);
+    let stopped = false; // an answer for the workflow filtered on before arrives late: dropped
     timelineApi
       .list({ workflow: filters.workflow })
       .then((list) => {
+        if (stopped) return;
         setRows((prev) => mergeListed(prev, list));
         // A full page may have older runs behind it. Only the first answer decides: a
         // reload when the stream reopens must not hide a "Show older" already offered.
         setOlder((prev) => (prev === "unknown" ? (list.length >= EXECUTION_PAGE ? "more" : "none") : prev));
         setError(null);
       })
-      .catch((err: unknown) => setError(errorMessage(err)))
-      .finally(() => setLoading(false));
+      .catch((err: unknown) => !stopped && setError(errorMessage(err)))
+      .finally(() => !stopped && setLoading(false));
+    return () => {
+      stopped = true;
+    };
   }, [filters.workflow, opened]);
 
   // "Show older runs": the page after the oldest row loaded (of the workflow filtered on).
@@ -156,9 +161,11 @@ export function ExecutionListPage() {
       setTraceMatches(null);
       return;
     }
+    let stopped = false; // the answer for a trace id typed before this one is dropped
     const timer = window.setTimeout(() => {
       timelineApi.list({ trace })
         .then((found) => {
+          if (stopped) return;
           setTraceMatches(new Set(found.map((r) => r.id)));
           setRows((prev) => {
             const next = new Map(prev);
@@ -166,9 +173,12 @@ export function ExecutionListPage() {
             return next;
           });
         })
-        .catch((err: unknown) => setError(errorMessage(err)));
+        .catch((err: unknown) => !stopped && setError(errorMessage(err)));
     }, 200);
-    return () => window.clearTimeout(timer);
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
   }, [filters.trace]);
 
   const anyRunning = [...rows.values()].some((r) => !TERMINAL_EXECUTION_STATUSES.includes(r.status));
