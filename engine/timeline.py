@@ -246,6 +246,10 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "runUntil": run_until if isinstance(run_until := (execution.state or {}).get("runUntil"), str) else None,
         # The run whose outputs this one reused for `reused` nodes (engine.reuse), or null.
         "reusedFrom": reused_from, "reused": sorted(reused_nodes),
+        # The source run may since have been deleted (by hand or by retention): the page then
+        # says so rather than linking to a page that is not found.
+        "reusedFromDeleted": reused_from is not None
+        and not Execution.objects.filter(pk=reused_from, owner_id=execution.owner_id).exists(),
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.models import Execution
 from tests.browser.a11y import assert_accessible
 from tests.browser.canvas import open_node
 from tests.browser.helpers import api_get, api_post
@@ -95,6 +96,17 @@ def test_run_to_here_reuses_the_last_runs_outputs(logged_in_page: Any, page_erro
     bar.click()
     link = page.locator("[data-testid=panel-reused-from]")
     assert link.get_attribute("href") == f"/executions/{whole['id']}/"
+
+    # The source run deleted since (here by hand; retention does the same): no link to a page
+    # that is not found, but the number, marked deleted.
+    Execution.objects.filter(pk=whole["id"]).delete()
+    page.reload()
+    page.wait_for_selector("[data-testid=reused-chip]")
+    assert page.inner_text("[data-testid=reused-chip]") == f"reused 1 node from #{whole['id']} (deleted)"
+    assert page.query_selector("[data-testid=reused-chip] a") is None
+    page.locator("[data-testid=timeline-bar][data-node-id=prices]").click()
+    assert page.inner_text("[data-testid=panel-reused-from]") == f"run #{whole['id']} (deleted)"
+    assert page.get_attribute("[data-testid=panel-reused-from]", "href") is None
 
     # Unticked, Prices runs again: a new draw, nothing reused.
     page.goto(f"/workflows/{workflow['id']}/")

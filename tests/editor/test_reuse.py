@@ -92,12 +92,19 @@ def test_run_to_here_reuses_the_last_runs_outputs_instead_of_calling_again(alice
     bars = {b["nodeId"]: b for b in timeline["bars"]}
     assert bars["b"]["reusedFrom"] == whole["id"] and bars["c"]["reusedFrom"] is None
     assert timeline["reusedFrom"] == whole["id"] and timeline["reused"] == ["a", "b"]
+    assert timeline["reusedFromDeleted"] is False
     started = Event.objects.filter(execution_id=again["id"], type="node.started", node_id="a").first()
     assert started is not None and started.data == {"pinned": True, "reusedFrom": whole["id"]}
 
     # Without reuseFrom, Run to here calls again, as before.
     post_run(alice_client, workflow_id, runUntil="c")
     assert _Counting.hits == ["/a", "/a"]
+
+    # The source run deleted since (by hand or by retention): the timeline says so, and still
+    # names which run the outputs came from.
+    Execution.objects.filter(pk=whole["id"]).delete()
+    timeline = alice_client.get(f"/api/executions/{again['id']}/timeline").json()
+    assert timeline["reusedFrom"] == whole["id"] and timeline["reusedFromDeleted"] is True
 
 
 def test_a_changed_node_runs_again_and_so_does_what_follows_it(alice_client, api):

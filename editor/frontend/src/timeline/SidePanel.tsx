@@ -43,9 +43,20 @@ interface NodeRunPanelProps {
   liveLogs: StreamEvent[];
   now: number;
   onClose: () => void;
+  /** The run the bar's output was reused from has since been deleted. */
+  sourceDeleted?: boolean;
 }
 
-export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeRunPanelProps) {
+/** The run a reused output came from: a link, or, once that run has been deleted (by hand or
+ * by retention), its number marked deleted rather than a link to a page that is not found. */
+export function SourceRun({ id, deleted, label = "#", testId }: { id: number; deleted?: boolean; label?: string; testId?: string }) {
+  if (deleted) {
+    return <span className="fm-muted" data-testid={testId} data-deleted="true" title="That run has since been deleted">{label}{id} (deleted)</span>;
+  }
+  return <a href={`/executions/${id}/`} data-testid={testId}>{label}{id}</a>;
+}
+
+export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose, sourceDeleted }: NodeRunPanelProps) {
   const [detail, setDetail] = useState<NodeRunDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -88,7 +99,7 @@ export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose }: NodeR
         <dt>Attempt</dt><dd data-testid="panel-attempt">{bar.attempt}</dd>
         {bar.redrive ? (<><dt>Redrive</dt><dd data-testid="panel-redrive">{bar.redrive}</dd></>) : null}
         {bar.pinned ? (<><dt>Output</dt><dd data-testid="panel-pinned"><PinIcon /> {bar.reusedFrom
-          ? <>reused from <a href={`/executions/${bar.reusedFrom}/`} data-testid="panel-reused-from">run #{bar.reusedFrom}</a>: the node did not run</>
+          ? <>reused from <SourceRun id={bar.reusedFrom} deleted={sourceDeleted} label="run #" testId="panel-reused-from" />: the node did not run</>
           : "pinned data: the node did not run"}</dd></>) : null}
         {bar.iteration !== null ? (<><dt>Item</dt><dd data-testid="panel-item">{bar.iteration}</dd></>) : null}
         <dt>Queued</dt><dd>{formatTime(bar.queuedAt)}</dd>

@@ -35,7 +35,7 @@ import { LargeValue } from "../dialogs/LargeValue";
 import { RerunDialog } from "../dialogs/RerunDialog";
 import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { isTruncated, shortJson } from "../lib/largeValue";
-import { CopyButton, LanePanel, NodeRunPanel } from "./SidePanel";
+import { CopyButton, LanePanel, NodeRunPanel, SourceRun } from "./SidePanel";
 import { CustomSignals } from "./CustomSignals";
 import { RedriveControls } from "./RedriveDialog";
 import { SignalBar } from "./SignalBar";
@@ -265,7 +265,7 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           {timeline.reusedFrom && timeline.reused?.length ? (
             <span className="fm-chip" data-testid="reused-chip"
                   title={`Outputs reused, not run again: ${timeline.reused.map((id) => timeline.definition.nodes.find((n) => n.id === id)?.name || id).join(", ")}`}>
-              reused {plural(timeline.reused.length, "node")} from <a href={`/executions/${timeline.reusedFrom}/`}>#{timeline.reusedFrom}</a>
+              reused {plural(timeline.reused.length, "node")} from <SourceRun id={timeline.reusedFrom} deleted={timeline.reusedFromDeleted} />
             </span>
           ) : null}
           <button type="button" className="fm-btn" onClick={() => setRerunOpen(true)} data-testid="rerun">Re-run…</button>
@@ -351,7 +351,8 @@ export function TimelinePage({ executionId }: { executionId: string }) {
           </div>
         </section>
         {selectedBar ? (
-          <NodeRunPanel executionId={executionId} bar={selectedBar} liveLogs={logs} now={now} onClose={() => setSelection(null)} />
+          <NodeRunPanel executionId={executionId} bar={selectedBar} liveLogs={logs} now={now} onClose={() => setSelection(null)}
+                        sourceDeleted={timeline.reusedFromDeleted} />
         ) : selectedLane ? (
           <LanePanel lane={selectedLane} bars={bars} onSelectBar={(id) => setSelection({ kind: "bar", id })} onClose={() => setSelection(null)} />
         ) : null}

@@ -78,6 +78,8 @@ export interface Timeline {
   runUntil?: string | null;
   /** "Run to here" with reuse: the run whose outputs the `reused` nodes took (null: none). */
   reusedFrom?: number | null;
+  /** That run has since been deleted (by hand or by retention): no page to link to. */
+  reusedFromDeleted?: boolean;
   reused?: string[];
   /** Set for an ended run some of whose failed work was replayed from its dead letters as
    * other executions: what "Redrive failed" may still offer (engine.services.redrive_offer). */
