@@ -21,6 +21,8 @@ from editor.serializers import (
     InvalidDefinitionSerializer,
     PinInputSerializer,
     PinSerializer,
+    ReusePreviewInputSerializer,
+    ReusePreviewSerializer,
     RunInputSerializer,
     RunResultSerializer,
     ValidateInputSerializer,
@@ -255,6 +257,41 @@ class WorkflowRunApi(APIView):
         if why:
             answer["reuseNote"] = why
         return ({"from": source.pk, "outputs": outputs} if outputs else None), answer
+
+
+class WorkflowReusePreviewApi(APIView):
+    """Which nodes a "Run to here" reusing run `reuseFrom` would reuse, before it runs: the
+    same rule as the run itself (engine.reuse), on the canvas's definition when given."""
+
+    @extend_schema(
+        request=ReusePreviewInputSerializer,
+        responses={
+            200: ReusePreviewSerializer,
+            **WORKFLOW_ERRORS,
+            409: OpenApiResponse(DETAIL_SERIALIZER, description="The run to reuse has not finished"),
+        },
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        from engine import reuse
+        from engine.services import run_until_errors
+
+        workflow = selectors.workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = ReusePreviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        current = workflow.current_version()
+        definition = data.get("definition", current.definition if current is not None else workflow.definition)
+        # A run refuses a workflow with problems before it reuses anything: so does this.
+        errors = services.workflow_validate(definition=definition).errors
+        if not errors:
+            errors = run_until_errors(definition, data["runUntil"])
+        if errors:
+            raise services.InvalidDefinition(errors)
+        source = reuse.source_execution(workflow=workflow, user=request.user, execution_id=data["reuseFrom"])
+        pinned = pins.pins_in_force(workflow=workflow, definition=definition) if data["usePinnedData"] else None
+        nodes, why = reuse.reusable_from(source=source, definition=definition, run_until=data["runUntil"],
+                                         input=data["input"], pinned=pinned)
+        return Response({"reused": nodes, "reusedFrom": source.pk, "reuseNote": why})
 
 
 PIN_ERRORS: dict[int, Any] = {

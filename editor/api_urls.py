@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(WORKFLOW + r"/duplicate/?$", api.WorkflowDuplicateApi.as_view(), name="api-workflow-duplicate"),
     re_path(WORKFLOW + r"/validate/?$", api.WorkflowValidateApi.as_view(), name="api-workflow-validate"),
     re_path(WORKFLOW + r"/run/?$", api.WorkflowRunApi.as_view(), name="api-workflow-run"),
+    re_path(WORKFLOW + r"/reuse-preview/?$", api.WorkflowReusePreviewApi.as_view(), name="api-workflow-reuse-preview"),
     re_path(WORKFLOW + r"/test-expression/?$", api.WorkflowExpressionTestApi.as_view(),
             name="api-workflow-test-expression"),
     re_path(WORKFLOW + r"/pins/?$", api.WorkflowPinListApi.as_view(), name="api-workflow-pins"),

@@ -180,6 +180,27 @@ class RunInputSerializer(KnownKeysSerializer):
         return attrs
 
 
+class ReusePreviewInputSerializer(RunInputSerializer):
+    """What a run to `runUntil` with `reuseFrom` would reuse, asked before running it: the
+    Run dialog shows it. `definition`: the canvas as it is (a run saves it first); absent,
+    the saved version."""
+
+    definition = DefinitionField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        missing = {name: ["required: the preview is of a run to one node reusing one run"]
+                   for name in ("runUntil", "reuseFrom") if attrs.get(name) is None}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
+
+
+class ReusePreviewSerializer(serializers.Serializer[Any]):
+    reused = serializers.ListField(child=serializers.CharField())
+    reusedFrom = serializers.IntegerField()
+    reuseNote = serializers.CharField(allow_null=True)
+
+
 class PinInputSerializer(KnownKeysSerializer):
     """`PUT /api/workflows/{id}/pins/{nodeId}`: the output to pin, any JSON (null too)."""
 

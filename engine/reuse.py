@@ -175,10 +175,29 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
                    pinned: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
     """({node id: output} to reuse, why nothing is reused or None). `pinned`: the explicit
     pins the run uses ({node id: data}): they win over reused outputs."""
+    nodes, rows, why = _reusable(source=source, definition=version.definition, run_until=run_until, input=input,
+                                 pinned=pinned)
+    data = dict(NodeRun.objects.filter(pk__in=[rows[n] for n in nodes]).values_list("node_id", "output"))
+    outputs = {n: data[n] for n in nodes if n in data}
+    return outputs, None if outputs else why or f"no node before {run_until} can be reused from run #{source.pk}"
+
+
+def reusable_from(*, source: Execution, definition: Mapping[str, Any], run_until: str, input: Any,
+                  pinned: Mapping[str, Any] | None = None) -> tuple[list[str], str | None]:
+    """What `reused_outputs` would reuse on `definition` (the nodes, in run order, and why
+    none or None), without reading an output: the Run dialog's preview, asked before a run."""
+    nodes, _, why = _reusable(source=source, definition=definition, run_until=run_until, input=input, pinned=pinned)
+    return nodes, why
+
+
+def _reusable(*, source: Execution, definition: Mapping[str, Any], run_until: str, input: Any,
+              pinned: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any], str | None]:
+    """(the nodes to reuse in run order, {node id: the pk of its node run to copy}, why none
+    is reused or None)."""
     if (source.input if source.input is not None else {}) != input:
-        return {}, f"the input differs from run #{source.pk}'s: nothing is reused"
+        return [], {}, f"the input differs from run #{source.pk}'s: nothing is reused"
     before = source.version.definition if source.version is not None else {}
-    graph = Graph.from_definition(version.definition)
+    graph = Graph.from_definition(definition)
     candidates = [n for n in graph.scopes[None].order if n != run_until]
     # The latest top-level run of each (a redriven run has several), when it succeeded: an
     # older success after which a redrive (maybe on a changed version) failed is not what
@@ -205,12 +224,10 @@ def reused_outputs(*, source: Execution, version: WorkflowVersion, run_until: st
     # every big output of the source run once more. Explicit pins come out of it first.
     budget = settings.FLOWMAESTRO_PINNED_DATA_PER_WORKFLOW * limit - sum(
         len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()) for data in pins.values())
-    nodes = reusable_nodes(before=before, now=version.definition, run_until=run_until, outputs=fitting,
+    nodes = reusable_nodes(before=before, now=definition, run_until=run_until, outputs=fitting,
                            pinned=pins, same_pins=same, sizes={n: size or 0 for n, (size, _) in latest.items()},
                            budget=max(budget, 0))
-    data = dict(NodeRun.objects.filter(pk__in=[fitting[n] for n in nodes]).values_list("node_id", "output"))
-    outputs = {n: data[n] for n in nodes if n in data}
-    return outputs, None if outputs else f"no node before {run_until} can be reused from run #{source.pk}"
+    return list(nodes), fitting, None if nodes else f"no node before {run_until} can be reused from run #{source.pk}"
 
 
 def _run_on_other_definitions(source: Execution, definition: Mapping[str, Any], seqs: Mapping[str, int]) -> set[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from engine.models import Execution
 from tests.browser.a11y import assert_accessible
-from tests.browser.canvas import open_node
+from tests.browser.canvas import open_node, set_code_field
 from tests.browser.helpers import api_get, api_post
 from tests.browser.test_run_to_here import newest_execution, transform
 
@@ -75,7 +75,18 @@ def test_run_to_here_reuses_the_last_runs_outputs(logged_in_page: Any, page_erro
     page.wait_for_selector("[data-testid=run-reuse]")
     label = page.inner_text("label[for=run-reuse]")
     assert label == f"Reuse outputs of run #{whole['id']} for the nodes before Total"
+    # Before starting, the dialog says what would be reused, asked of the server with the
+    # input in the box; another input reuses nothing, and says why.
+    known = "[data-testid=run-reuse-preview][data-state=known]"
+    page.wait_for_selector(known)
+    assert page.inner_text(known) == "Reused without running: Prices; every other node up to Total runs."
     assert_accessible(page, "[data-testid=run-dialog]")
+    set_code_field(page, "run-input", '{"n": 7}')
+    page.wait_for_function(
+        "(s) => document.querySelector(s)?.textContent.startsWith('The input differs from run')", arg=known)
+    assert page.inner_text(known) == f"The input differs from run #{whole['id']}'s: nothing is reused."
+    page.uncheck("[data-testid=run-reuse]")
+    page.wait_for_selector("[data-testid=run-reuse-preview]", state="detached")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=run-dialog]", state="detached")
 

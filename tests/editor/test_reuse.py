@@ -237,3 +237,81 @@ def test_a_redrive_of_a_reuse_run_uses_the_same_outputs(alice_client, api):
     runs = [r for r in alice_client.get(f"/api/executions/{first['id']}/node-runs").json()["results"]
             if r["nodeId"] == "a"]
     assert len(runs) == 2 and all(r["reusedFrom"] == whole["id"] for r in runs)
+
+
+# `POST /api/workflows/{id}/reuse-preview`: what a "Run to here" reusing an earlier run would
+# reuse, asked before it runs (the Run dialog shows it). It answers what the run then does, on
+# the canvas's definition when one is sent, and runs nothing.
+
+
+def preview(client: Any, workflow_id: int, **body: Any) -> Any:
+    return client.post(f"/api/workflows/{workflow_id}/reuse-preview", {"input": {}, **body}, format="json")
+
+
+def test_the_preview_names_what_the_run_then_reuses_and_runs_nothing(alice_client, api):
+    workflow_id = create(alice_client, chain(api))
+    whole = post_run(alice_client, workflow_id)
+    runs_before = Execution.objects.count()
+
+    answer = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"])
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"reused": ["a", "b"], "reusedFrom": whole["id"], "reuseNote": None}
+    assert Execution.objects.count() == runs_before and _Counting.hits == ["/a"]  # nothing ran
+
+    ran = post_run(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"])
+    assert ran["reused"] == answer.json()["reused"]
+
+
+def test_the_canvas_definition_counts_before_it_is_saved(alice_client, api):
+    d = chain(api)
+    workflow_id = create(alice_client, d)
+    whole = post_run(alice_client, workflow_id)
+    edited = copy.deepcopy(d)
+    edited["nodes"][2]["config"]["path"] = "path"  # b changed on the canvas, not saved
+    answer = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"], definition=edited)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["reused"] == ["a"]  # b changed: it runs, and c after it
+    moved = copy.deepcopy(d)
+    moved["nodes"][1]["position"] = {"x": 999, "y": 999}  # where a node sits is no change
+    assert preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"],
+                   definition=moved).json()["reused"] == ["a", "b"]
+
+
+def test_another_input_or_a_pin_changes_the_answer(alice_client, api):
+    workflow_id = create(alice_client, chain(api))
+    whole = post_run(alice_client, workflow_id)
+    answer = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"], input={"x": 1}).json()
+    assert answer["reused"] == [] and "input differs" in answer["reuseNote"]
+
+    pin = {"status": 200, "headers": {}, "body": {"path": "/pinned", "n": 7}}
+    assert alice_client.put(f"/api/workflows/{workflow_id}/pins/a", {"data": pin}, format="json").status_code == 200
+    with_pins = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"], usePinnedData=True).json()
+    assert with_pins["reused"] == []  # a's pin wins, and b follows a pin that run never saw
+    assert preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"]).json()["reused"] == ["a", "b"]
+
+
+def test_refusals_are_the_runs(alice_client, bob_client, api):
+    workflow_id = create(alice_client, chain(api))
+    whole = post_run(alice_client, workflow_id)
+    bobs = post_run(bob_client, create(bob_client, chain(api)))
+
+    for execution_id in (bobs["id"], 987654):
+        response = preview(alice_client, workflow_id, runUntil="c", reuseFrom=execution_id)
+        assert response.status_code == 404 and "detail" in response.json()
+    assert preview(bob_client, workflow_id, runUntil="c", reuseFrom=whole["id"]).status_code == 404  # not his workflow
+
+    Execution.objects.filter(pk=whole["id"]).update(status="running")
+    response = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"])
+    assert response.status_code == 409 and "running" in response.json()["detail"]
+    Execution.objects.filter(pk=whole["id"]).update(status="succeeded")
+
+    response = preview(alice_client, workflow_id, runUntil="nope", reuseFrom=whole["id"])
+    assert response.status_code == 400 and response.json()["errors"][0]["nodeId"] == "nope"
+    response = preview(alice_client, workflow_id, reuseFrom=whole["id"])
+    assert response.status_code == 400 and "runUntil" in response.json()["errors"]
+    response = preview(alice_client, workflow_id, runUntil="c")
+    assert response.status_code == 400 and "reuseFrom" in response.json()["errors"]
+    broken = chain(api)
+    broken["edges"].append({"id": "e-loop", "source": "c", "target": "a"})
+    response = preview(alice_client, workflow_id, runUntil="c", reuseFrom=whole["id"], definition=broken)
+    assert response.status_code == 400 and response.json()["errors"], response.content

@@ -39,6 +39,10 @@ export const workflowsApi = {
     api.post<ValidationResult>(`/api/workflows/${id}/validate`, definition ? { definition } : {}),
   testExpression: (id: string | number, body: { code: string; input?: unknown; execution?: number | string | null; nodeId?: string | null; bindings?: Record<string, unknown> }) =>
     api.post<{ ok: boolean; value?: unknown; error?: string; kind?: string; logs: string[] }>(`/api/workflows/${id}/test-expression`, body),
+  /** What a run to `runUntil` reusing run `reuseFrom` would reuse, asked before it runs (on
+   * the canvas's `definition`: the run saves it first). */
+  reusePreview: (id: string | number, body: { runUntil: string; reuseFrom: number; input: unknown; usePinnedData: boolean; definition: WorkflowDefinition }) =>
+    api.post<{ reused: string[]; reusedFrom: number; reuseNote: string | null }>(`/api/workflows/${id}/reuse-preview`, body),
   run: (id: string | number, input: unknown, priority?: number, usePinnedData?: boolean, runUntil?: string, reuseFrom?: number) =>
     api.post<{ id: number | string; status: string; traceId: string; reused?: string[]; reusedFrom?: number; reuseNote?: string }>(
       `/api/workflows/${id}/run`, {

@@ -245,6 +245,21 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
     [save, workflowId, runData],
   );
 
+  // The Run dialog's preview of "Run to here" with reuse: asked on the canvas as it is (the
+  // run saves it first), so an edit made since the last save counts as a change.
+  const reuseSource = runUntil ? lastFinishedRun(runData.executions) : undefined;
+  const previewReuse = useCallback(
+    async (input: unknown, usePinnedData: boolean) => {
+      const id = workflowIdRef.current;
+      if (!id || !runUntil || reuseSource === undefined) return { reused: [], note: null };
+      const definition = graphStore.getState().definition;
+      const answer = await workflowsApi.reusePreview(id, { runUntil, reuseFrom: reuseSource, input, usePinnedData, definition });
+      const nameOf = (nodeId: string) => definition.nodes.find((n) => n.id === nodeId)?.name || nodeId;
+      return { reused: answer.reused.map(nameOf), note: answer.reuseNote };
+    },
+    [runUntil, reuseSource],
+  );
+
   // "Re-run from here" in a node's run data: what is on the canvas is saved first (the
   // redrive runs the latest version, so a fix made to this node is what runs), then this
   // node and what follows it run again in the shown execution, upstream results kept.
@@ -652,7 +667,8 @@ function Editor({ initialId, newName }: { initialId: string; newName: string }) 
         )}
       </footer>
       {dialog === "run" && <RunDialog busy={running} onRun={(input, priority, pins, reuseFrom) => run(input, priority, pins, runUntil ?? undefined, reuseFrom)}
-                                      reuseRun={runUntil ? lastFinishedRun(runData.executions) : undefined}
+                                      reuseRun={reuseSource}
+                                      previewReuse={previewReuse}
                                       onClose={() => setDialog(null)} initialInput={runData.executions[0]?.input}
                                       until={runUntil ? definition.nodes.find((n) => n.id === runUntil)?.name || runUntil : undefined}
                                       pinnedCount={pinnedCount}

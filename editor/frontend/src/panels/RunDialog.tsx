@@ -1,7 +1,7 @@
 // Run from the editor: an input JSON dialog; the execution then gets a link to its timeline.
 import { useEffect, useRef, useState } from "react";
 
-import { api } from "../api/client";
+import { api, errorMessage } from "../api/client";
 import { Dialog } from "../dialogs/Dialog";
 import { CodeField } from "../forms/LazyCodeField";
 import { LargeValue } from "../dialogs/LargeValue";
@@ -9,6 +9,7 @@ import { EDIT_BOUND } from "../dialogs/RerunDialog";
 import { parseJsonText } from "../lib/jsonText";
 import { plural } from "../lib/plural";
 import { isTruncated } from "../lib/largeValue";
+import { Latest } from "../lib/latest";
 
 interface Props {
   onRun: (input: unknown, priority: number | undefined, usePinnedData: boolean, reuseFrom?: number) => Promise<void>;
@@ -26,9 +27,17 @@ interface Props {
   /** "Run to here": the workflow's last finished run, whose outputs the nodes before the stop
    * may reuse instead of running again (absent: none to reuse, or a whole run). */
   reuseRun?: number;
+  /** With `reuseRun`: asks the server which nodes a run with this input would reuse (their
+   * names, or why none), so the dialog says so before "Start run". */
+  previewReuse?: (input: unknown, usePinnedData: boolean) => Promise<{ reused: string[]; note: string | null }>;
 }
 
-export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0, until, reuseRun }: Props) {
+/** What the reuse preview shows: being asked, the answer, or that it could not be had. */
+type ReusePreview = { state: "checking" } | { state: "known"; reused: string[]; note: string | null } | { state: "unknown"; why: string };
+
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], pinnedCount = 0, until, reuseRun, previewReuse }: Props) {
   const [usePins, setUsePins] = useState(true);
   const [reuse, setReuse] = useState(true);
   // A last input the server cut (the list cuts beyond 4 KB) is fetched whole up to the
@@ -52,6 +61,32 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
       stopped = true;
     };
   }, [fetchUrl]);
+  // Which nodes the run would reuse, asked again (after a pause in typing) when the input or
+  // the pins choice changes: another input reuses nothing, and a pin wins over a reused output.
+  const [preview, setPreview] = useState<ReusePreview | null>(null);
+  const previews = useRef(new Latest());
+  const offersReuse = Boolean(until && reuseRun !== undefined && previewReuse);
+  useEffect(() => {
+    const current = previews.current.take(); // an answer still on its way is of another question
+    if (!offersReuse || !reuse || !previewReuse || prefilling) {
+      setPreview(null);
+      return;
+    }
+    const input = parseJsonText(text, "The input", {});
+    if (!input.ok) {
+      setPreview({ state: "unknown", why: "the input is not valid JSON yet" });
+      return;
+    }
+    setPreview({ state: "checking" });
+    const timer = window.setTimeout(() => {
+      previewReuse(input.value, pinnedCount > 0 && usePins).then(
+        (answer) => current() && setPreview({ state: "known", ...answer }),
+        (err: unknown) => current() && setPreview({ state: "unknown", why: errorMessage(err) }),
+      );
+    }, 300);
+    return () => window.clearTimeout(timer);
+  }, [offersReuse, reuse, previewReuse, prefilling, text, pinnedCount, usePins]);
+
   const submit = async () => {
     const input = parseJsonText(text, "The input", {});
     if (!input.ok) {
@@ -120,6 +155,17 @@ export function RunDialog({ onRun, onClose, busy, initialInput, problems = [], p
                 ? `The nodes before ${until} that succeeded in run #${reuseRun} and have not changed since output what they output then, without running (no HTTP call is made again); a changed node, and every node after it, runs. With another input, everything runs. The run page names the reused nodes.`
                 : `Every node before ${until} runs again.`}
             </p>
+            {preview ? (
+              <p className="fm-help" data-testid="run-reuse-preview" data-state={preview.state} aria-live="polite">
+                {preview.state === "checking"
+                  ? "Checking which nodes would be reused…"
+                  : preview.state === "unknown"
+                    ? `Which nodes would be reused is not known: ${preview.why}.`
+                    : preview.reused.length
+                      ? <>Reused without running: <strong>{preview.reused.join(", ")}</strong>; every other node up to {until} runs.</>
+                      : `${capitalised(preview.note ?? `no node before ${until} can be reused`)}.`}
+              </p>
+            ) : null}
           </div>
         </div>
       ) : null}
