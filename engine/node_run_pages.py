@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -58,21 +58,28 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
     pinned = JSONBooleanField(read_only=True)
     # Its pinned output is an earlier run's (engine.reuse): that run's id, else null.
     reusedFrom = serializers.SerializerMethodField()
+    # That run has since been deleted (by hand or by retention): shown without a link.
+    reusedFromDeleted = serializers.SerializerMethodField()
 
     class Meta:
         model = NodeRun
         fields = [
             "id", "nodeId", "name", "type", "status", "attempt", "iteration", "branchId", "branchName",
             "traceId", "queuedAt", "startedAt", "finishedAt", "input", "output", "error", "pinned",
-            "reusedFrom",
+            "reusedFrom", "reusedFromDeleted",
         ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_reusedFrom(self, node_run: NodeRun) -> int | None:
-        # context["reused"]: (run id, nodes) of the execution (engine.reuse.reused_of).
-        source, nodes = self.context.get("reused") or (None, ())
-        return source if node_run.pinned and not node_run.scope and node_run.node_id in nodes else None
+        # context["reused"]: a `Reused` of the execution (`reused_context`).
+        reused = self.context.get("reused") or NOT_REUSED
+        return reused.source if node_run.pinned and not node_run.scope and node_run.node_id in reused.nodes else None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_reusedFromDeleted(self, node_run: NodeRun) -> bool:
+        reused = self.context.get("reused") or NOT_REUSED
+        return reused.source_deleted and self.get_reusedFrom(node_run) is not None
 
 
 @extend_schema_field(OpenApiTypes.ANY)
@@ -196,12 +203,31 @@ def node_run_page(
     return Page(rows=rows, next_cursor=next_cursor)
 
 
-def reused_context(execution: Execution, node_runs: list[NodeRun]) -> tuple[int | None, frozenset[str]]:
+class Reused(NamedTuple):
+    """The run an execution reused outputs from (engine.reuse), its reused nodes, and whether
+    that run has since been deleted."""
+
+    source: int | None
+    nodes: frozenset[str]
+    source_deleted: bool
+
+
+NOT_REUSED = Reused(None, frozenset(), False)
+
+
+def reused_context(execution: Execution, node_runs: list[NodeRun]) -> Reused:
     """What `NodeRunSerializer.get_reusedFrom` needs: read only when a node run is pinned
-    (the execution's state may be deferred: a query of its own)."""
+    (the execution's state may be deferred: a query of its own), and whether the source run
+    still exists only when one of these node runs was reused."""
     from engine.reuse import reused_of
 
-    return reused_of(execution.state) if any(r.pinned for r in node_runs) else (None, frozenset())
+    if not any(r.pinned for r in node_runs):
+        return NOT_REUSED
+    source, nodes = reused_of(execution.state)
+    if source is None or not any(r.node_id in nodes and not r.scope for r in node_runs if r.pinned):
+        return Reused(source, nodes, False)
+    deleted = not Execution.objects.filter(pk=source, owner_id=execution.owner_id).exists()
+    return Reused(source, nodes, deleted)
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:

@@ -96,6 +96,10 @@ def test_run_to_here_reuses_the_last_runs_outputs(logged_in_page: Any, page_erro
     assert runs["total"]["output"] == {"total": 30, "draw": draw}  # the same draw: prices did not run
     assert f"reusing 1 node from #{whole['id']}" in page.inner_text("body")  # the toast
 
+    open_node(page, "prices")  # the editor's run data names the run too
+    assert page.get_attribute("[data-testid=run-data-reused-from]", "href") == f"/executions/{whole['id']}/"
+    page.keyboard.press("Escape")
+
     page.goto(f"/executions/{reused['id']}/")
     bar = page.locator("[data-testid=timeline-bar][data-node-id=prices]")
     bar.wait_for(timeout=10_000)
@@ -122,6 +126,10 @@ def test_run_to_here_reuses_the_last_runs_outputs(logged_in_page: Any, page_erro
     # Unticked, Prices runs again: a new draw, nothing reused.
     page.goto(f"/workflows/{workflow['id']}/")
     page.wait_for_selector("[data-testid=node-total]")
+    open_node(page, "prices")
+    assert page.inner_text("[data-testid=run-data-reused-from]") == f"run #{whole['id']} (deleted)"
+    assert page.get_attribute("[data-testid=run-data-reused-from]", "href") is None
+    page.keyboard.press("Escape")
     again = run_to_total(page, reuse=False)
     runs = {r["nodeId"]: r for r in again["nodeRuns"]}
     assert runs["prices"]["reusedFrom"] is None and runs["prices"]["pinned"] is False

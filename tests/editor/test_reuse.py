@@ -88,6 +88,7 @@ def test_run_to_here_reuses_the_last_runs_outputs_instead_of_calling_again(alice
     runs = {r["nodeId"]: r for r in alice_client.get(f"/api/executions/{again['id']}/node-runs").json()["results"]}
     assert runs["a"]["reusedFrom"] == whole["id"] and runs["a"]["pinned"] is True
     assert runs["c"]["reusedFrom"] is None and runs["c"]["pinned"] is False
+    assert runs["a"]["reusedFromDeleted"] is False
     timeline = alice_client.get(f"/api/executions/{again['id']}/timeline").json()
     bars = {b["nodeId"]: b for b in timeline["bars"]}
     assert bars["b"]["reusedFrom"] == whole["id"] and bars["c"]["reusedFrom"] is None
@@ -105,6 +106,10 @@ def test_run_to_here_reuses_the_last_runs_outputs_instead_of_calling_again(alice
     Execution.objects.filter(pk=whole["id"]).delete()
     timeline = alice_client.get(f"/api/executions/{again['id']}/timeline").json()
     assert timeline["reusedFrom"] == whole["id"] and timeline["reusedFromDeleted"] is True
+    runs = {r["nodeId"]: r for r in alice_client.get(f"/api/executions/{again['id']}/node-runs").json()["results"]}
+    assert runs["a"]["reusedFromDeleted"] is True and runs["c"]["reusedFromDeleted"] is False
+    detail = {r["nodeId"]: r for r in alice_client.get(f"/api/executions/{again['id']}").json()["nodeRuns"]}
+    assert detail["a"]["reusedFrom"] == whole["id"] and detail["a"]["reusedFromDeleted"] is True
 
 
 def test_a_changed_node_runs_again_and_so_does_what_follows_it(alice_client, api):

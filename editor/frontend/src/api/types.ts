@@ -188,6 +188,8 @@ export interface NodeRun {
   pinned?: boolean;
   /** Its output was reused from that earlier run ("Run to here" with reuse): it did not run. */
   reusedFrom?: number | null;
+  /** That run has since been deleted (by hand or by retention): shown without a link. */
+  reusedFromDeleted?: boolean;
 }
 
 /** An execution without its node runs, as the server writes it (engine/serializers.py

@@ -12,6 +12,7 @@ import { displayStatus } from "../canvas/useRunData";
 import { useGraph } from "../store/graphStore";
 import { pinOutput } from "./PinnedDataPanel";
 import { PinIcon } from "./PinIcon";
+import { SourceRun } from "./SourceRun";
 
 const SHOWN_RUNS = 50;
 
@@ -136,7 +137,7 @@ export function RunDataPanel({ execution, nodeId, onRerunFrom, pinTo }: {
             <p className="fm-pinned-note" data-testid="run-data-pinned">
               {current.reusedFrom ? (
                 <><PinIcon /> Reused: this node did not run; its output is the one it had in{" "}
-                  <a href={`/executions/${current.reusedFrom}/`} data-testid="run-data-reused-from">run #{current.reusedFrom}</a>.</>
+                  <SourceRun id={current.reusedFrom} deleted={current.reusedFromDeleted} label="run #" testId="run-data-reused-from" />.</>
               ) : (
                 <><PinIcon /> Pinned data: this node did not run; its output is the pin it had when the run started.</>
               )}

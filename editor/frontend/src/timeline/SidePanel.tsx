@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { errorMessage } from "../api/client";
 import { ScrollingPre } from "../dialogs/ScrollingPre";
 import { PinIcon } from "../panels/PinIcon";
+import { SourceRun } from "../panels/SourceRun";
 import { timelineApi } from "./api";
 import { formatDuration, formatTime, FINISHED_NODE_STATUSES, queueWaitMs, STATUS_COLOURS, toMs } from "./model";
 import type { Bar, Lane, NodeRunDetail, StreamEvent } from "./types";
@@ -45,15 +46,6 @@ interface NodeRunPanelProps {
   onClose: () => void;
   /** The run the bar's output was reused from has since been deleted. */
   sourceDeleted?: boolean;
-}
-
-/** The run a reused output came from: a link, or, once that run has been deleted (by hand or
- * by retention), its number marked deleted rather than a link to a page that is not found. */
-export function SourceRun({ id, deleted, label = "#", testId }: { id: number; deleted?: boolean; label?: string; testId?: string }) {
-  if (deleted) {
-    return <span className="fm-muted" data-testid={testId} data-deleted="true" title="That run has since been deleted">{label}{id} (deleted)</span>;
-  }
-  return <a href={`/executions/${id}/`} data-testid={testId}>{label}{id}</a>;
 }
 
 export function NodeRunPanel({ executionId, bar, liveLogs, now, onClose, sourceDeleted }: NodeRunPanelProps) {
