@@ -226,8 +226,13 @@ def reused_context(execution: Execution, node_runs: list[NodeRun]) -> Reused:
     source, nodes = reused_of(execution.state)
     if source is None or not any(r.node_id in nodes and not r.scope for r in node_runs if r.pinned):
         return Reused(source, nodes, False)
-    deleted = not Execution.objects.filter(pk=source, owner_id=execution.owner_id).exists()
-    return Reused(source, nodes, deleted)
+    return Reused(source, nodes, source_deleted(execution, source))
+
+
+def source_deleted(execution: Execution, source: int) -> bool:
+    """Whether the run `execution` reused outputs from has since been deleted (by hand or by
+    retention): the pages then show its number without a link."""
+    return not Execution.objects.filter(pk=source, owner_id=execution.owner_id).exists()
 
 
 def node_runs_url(execution_id: Any, cursor: str, **filters: Any) -> str:

@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 
 from engine.liveness import why_not_started
 from engine.models import FINISHED_EXECUTION_STATUSES, STATUS_EVENT_TYPES, Event, Execution, NodeRun
-from engine.node_run_pages import NodeRunSerializer, reused_context, status_counts
+from engine.node_run_pages import NodeRunSerializer, reused_context, source_deleted, status_counts
 from engine.nodes import container_types
 from engine.reuse import reused_of
 from engine.selectors import execution_get
@@ -248,8 +248,7 @@ def build_timeline(execution: Execution, rows: list[Row], *, now: datetime | Non
         "reusedFrom": reused_from, "reused": sorted(reused_nodes),
         # The source run may since have been deleted (by hand or by retention): the page then
         # says so rather than linking to a page that is not found.
-        "reusedFromDeleted": reused_from is not None
-        and not Execution.objects.filter(pk=reused_from, owner_id=execution.owner_id).exists(),
+        "reusedFromDeleted": reused_from is not None and source_deleted(execution, reused_from),
     }
 
 
